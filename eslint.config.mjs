@@ -1,0 +1,139 @@
+// Lint: strict TypeScript rules plus the dependency rules of docs/architecture.md.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = [
+  'node:*',
+  'fs',
+  'fs/*',
+  'path',
+  'os',
+  'net',
+  'dgram',
+  'http',
+  'https',
+  'http2',
+  'child_process',
+  'crypto',
+  'worker_threads',
+  'cluster',
+  'dns',
+  'tls',
+  'stream',
+  'stream/*',
+  'zlib',
+  'readline',
+  'process',
+  'events',
+  'timers',
+  'timers/*',
+  'perf_hooks',
+  'v8',
+  'vm',
+];
+const io = ['pg', '@prisma/*', '@electric-sql/*', 'express', 'pino', '**/generated/**'];
+const wiring = ['**/worker/**', '**/cli/**', '**/simulator/**', '**/api/**'];
+const topFolders = [
+  'workflows',
+  'activities',
+  'channel-engine',
+  'schema',
+  'prisma',
+  'gateways',
+  'hsm',
+  'ledger',
+  'api',
+  'worker',
+  'config',
+  'simulator',
+  'cli',
+  'test',
+  'definitions',
+  'generated',
+];
+const outsideDomain = topFolders.flatMap((f) => [`../${f}`, `../${f}/**`, `../../${f}`, `../../${f}/**`]);
+
+/** @param {string[]} group @param {string} message */
+const forbid = (group, message) => ({ group, message });
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', '.fixpay/**', 'generated/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/explicit-module-boundary-types': 'error',
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-non-null-assertion': 'error',
+      'no-restricted-imports': [
+        'error',
+        { patterns: [forbid(wiring, 'only worker/, cli/, simulator/ and test/ wire the app together')] },
+      ],
+    },
+  },
+  {
+    files: ['domain/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^[^.]', message: 'domain/ is pure: no packages, no Node built-ins' },
+            forbid(outsideDomain, 'domain/ imports nothing outside itself'),
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['workflows/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            forbid(nodeBuiltins, 'workflow code runs in the Temporal sandbox: no Node built-ins'),
+            forbid(io, 'workflow code is deterministic: no database, sockets or loggers'),
+            forbid(
+              ['**/channel-engine/**', '**/gateways/**', '**/hsm/**', '**/ledger/**', '**/config/**', ...wiring],
+              'workflows import domain/ and activity types only',
+            ),
+          ],
+        },
+      ],
+      '@typescript-eslint/consistent-type-imports': ['error', { prefer: 'type-imports' }],
+    },
+  },
+  {
+    files: ['gateways/**/*.ts', 'hsm/**/*.ts', 'ledger/**/*.ts', 'channel-engine/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            forbid(
+              [...wiring, '**/activities/**', '**/workflows/**'],
+              'adapters depend inward (domain, schema, config), never on the wiring',
+            ),
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
+    rules: {
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/explicit-module-boundary-types': 'off',
+    },
+  },
+);

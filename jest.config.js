@@ -1,0 +1,21 @@
+// Three projects: pure unit tests, workflow tests (real Temporal dev server), integration tests
+// (real database, sockets, processes). See docs/testing.md.
+const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
+const common = {
+  transform,
+  testEnvironment: 'node',
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.fixpay/'],
+};
+module.exports = {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/**/*.test.ts'],
+      testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.wf\\.test\\.ts$', '\\.int\\.test\\.ts$'],
+    },
+    { ...common, displayName: 'workflow', testMatch: ['<rootDir>/**/*.wf.test.ts'] },
+    { ...common, displayName: 'integration', testMatch: ['<rootDir>/**/*.int.test.ts'] },
+  ],
+};
