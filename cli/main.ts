@@ -16,6 +16,15 @@ function isCommandModule(value: unknown): value is CommandModule {
   );
 }
 
+/**
+ * Returns the sub-command group `name` (e.g. `sim`, `definitions`), creating it on first use, so
+ * several command modules can add commands to one group.
+ */
+export function commandGroup(program: Command, name: string, description: string): Command {
+  const existing = program.commands.find((c) => c.name() === name);
+  return existing ?? program.command(name).description(description);
+}
+
 /** Builds the program with every command module registered. */
 export function buildProgram(): Command {
   const program = new Command('fixpay')
