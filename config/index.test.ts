@@ -1,0 +1,51 @@
+import { isFixpayError } from '../domain/errors';
+import { loadConfig } from './index';
+
+describe('config', () => {
+  it('fills every default from the schema', () => {
+    const c = loadConfig({ HOME: '/home/u' }, {}, '/repo');
+    expect(c.dataDir).toBe('/repo/.fixpay');
+    expect(c.temporal).toMatchObject({
+      embedded: true,
+      host: '127.0.0.1',
+      port: 7233,
+      uiPort: 8233,
+      taskQueue: 'services',
+    });
+    expect(c.temporal.cacheDir).toMatch(/fixpay\/temporal$/);
+    expect(c.database.url).toBeUndefined();
+    expect(c.database.embeddedPort).toBe(54329);
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('lets the environment override and coerces numbers and booleans', () => {
+    const c = loadConfig(
+      {
+        DATABASE_URL: 'postgresql://127.0.0.1:5432/test',
+        FIXPAY_TEMPORAL_PORT: '7300',
+        FIXPAY_TEMPORAL_EMBEDDED: 'false',
+      },
+      {},
+      '/repo',
+    );
+    expect(c.database.url).toBe('postgresql://127.0.0.1:5432/test');
+    expect(c.temporal.port).toBe(7300);
+    expect(c.temporal.embedded).toBe(false);
+  });
+
+  it('refuses bad values naming the setting and its variable', () => {
+    let caught: unknown;
+    try {
+      loadConfig({ FIXPAY_API_PORT: 'ninety', FIXPAY_LOG_LEVEL: 'loud' });
+    } catch (e) {
+      caught = e;
+    }
+    expect(isFixpayError(caught, 'CONFIG_INVALID')).toBe(true);
+    expect((caught as Error).message).toContain('api.port (FIXPAY_API_PORT)');
+    expect((caught as Error).message).toContain('logLevel (FIXPAY_LOG_LEVEL)');
+  });
+
+  it('refuses unknown settings', () => {
+    expect(() => loadConfig({}, { temporal: { colour: 'blue' } })).toThrow(/must NOT have additional properties/);
+  });
+});

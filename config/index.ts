@@ -1,0 +1,134 @@
+/**
+ * The one configuration module. Defaults live in `schema/config.schema.json`; environment
+ * variables override them; the result is validated by that schema at start-up and frozen.
+ * This is the only file that reads `process.env`.
+ */
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import Ajv from 'ajv';
+import { FixpayError } from '../domain/errors';
+import schema from '../schema/config.schema.json';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface TemporalConfig {
+  readonly embedded: boolean;
+  readonly host: string;
+  readonly port: number;
+  readonly uiPort: number;
+  readonly namespace: string;
+  readonly taskQueue: string;
+  readonly cliPath?: string;
+  readonly cliVersion: string;
+  readonly cacheDir: string;
+  readonly startTimeoutMs: number;
+  readonly stopTimeoutMs: number;
+}
+
+export interface DatabaseConfig {
+  readonly url?: string;
+  readonly embeddedHost: string;
+  readonly embeddedPort: number;
+  readonly embeddedMaxConnections: number;
+  readonly poolMax: number;
+  readonly connectTimeoutMs: number;
+}
+
+export interface ApiConfig {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface Config {
+  /** Absolute path of the data folder. */
+  readonly dataDir: string;
+  readonly logLevel: LogLevel;
+  readonly temporal: TemporalConfig;
+  readonly database: DatabaseConfig;
+  readonly api: ApiConfig;
+}
+
+/** Environment variables and the config paths they set. Documented in docs/configuration.md. */
+export const ENV_VARS: Readonly<Record<string, string>> = {
+  FIXPAY_DATA_DIR: 'dataDir',
+  FIXPAY_LOG_LEVEL: 'logLevel',
+  FIXPAY_TEMPORAL_EMBEDDED: 'temporal.embedded',
+  FIXPAY_TEMPORAL_HOST: 'temporal.host',
+  FIXPAY_TEMPORAL_PORT: 'temporal.port',
+  FIXPAY_TEMPORAL_UI_PORT: 'temporal.uiPort',
+  FIXPAY_TEMPORAL_NAMESPACE: 'temporal.namespace',
+  FIXPAY_TEMPORAL_TASK_QUEUE: 'temporal.taskQueue',
+  FIXPAY_TEMPORAL_CLI: 'temporal.cliPath',
+  FIXPAY_TEMPORAL_CLI_VERSION: 'temporal.cliVersion',
+  FIXPAY_TEMPORAL_CACHE_DIR: 'temporal.cacheDir',
+  FIXPAY_TEMPORAL_START_TIMEOUT_MS: 'temporal.startTimeoutMs',
+  DATABASE_URL: 'database.url',
+  FIXPAY_DB_HOST: 'database.embeddedHost',
+  FIXPAY_DB_PORT: 'database.embeddedPort',
+  FIXPAY_DB_MAX_CONNECTIONS: 'database.embeddedMaxConnections',
+  FIXPAY_DB_POOL_MAX: 'database.poolMax',
+  FIXPAY_API_HOST: 'api.host',
+  FIXPAY_API_PORT: 'api.port',
+};
+
+const ajv = new Ajv({ useDefaults: true, coerceTypes: true, allErrors: true });
+/** The shape the schema validates: the cache folder is computed when absent. */
+type RawConfig = Omit<Config, 'temporal'> & { temporal: Omit<TemporalConfig, 'cacheDir'> & { cacheDir?: string } };
+const validate = ajv.compile<RawConfig>(schema);
+
+function setPath(target: Record<string, unknown>, path: string, value: string): void {
+  const parts = path.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part];
+    if (typeof next === 'object' && next !== null) node = next as Record<string, unknown>;
+    else {
+      const created: Record<string, unknown> = {};
+      node[part] = created;
+      node = created;
+    }
+  }
+  const last = parts[parts.length - 1];
+  if (last !== undefined) node[last] = value;
+}
+
+/**
+ * Builds the configuration from schema defaults, then `overrides`, then the environment.
+ * Throws FixpayError CONFIG_INVALID naming every offending setting.
+ */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  overrides: Record<string, unknown> = {},
+  cwd: string = process.cwd(),
+): Config {
+  const raw: Record<string, unknown> = structuredClone(overrides);
+  for (const [name, path] of Object.entries(ENV_VARS)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') setPath(raw, path, value);
+  }
+  if (!validate(raw)) {
+    const problems = (validate.errors ?? []).map((e) => {
+      const where = e.instancePath === '' ? '(root)' : e.instancePath.slice(1).replace(/\//g, '.');
+      const envName = Object.entries(ENV_VARS).find(([, p]) => p === where)?.[0];
+      return `${where}${envName === undefined ? '' : ` (${envName})`} ${e.message ?? 'is invalid'}`;
+    });
+    throw new FixpayError('CONFIG_INVALID', problems.join('; '));
+  }
+  const dataDir = isAbsolute(raw.dataDir) ? raw.dataDir : resolve(cwd, raw.dataDir);
+  const temporal = raw.temporal;
+  return Object.freeze({
+    ...raw,
+    dataDir,
+    temporal: Object.freeze({
+      ...temporal,
+      cacheDir: temporal.cacheDir ?? join(env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'fixpay', 'temporal'),
+    }),
+    database: Object.freeze({ ...raw.database }),
+    api: Object.freeze({ ...raw.api }),
+  });
+}
+
+/** True when running under CI (the CI variable is set). */
+export function isCi(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
+  return env['CI'] === 'true' || env['CI'] === '1';
+}
