@@ -4,13 +4,18 @@
  * Each concern keeps its own range in `domain/errors/<concern>.ts`; this file only joins them.
  */
 import { channelCodes } from './errors/channel';
+import { definitionCodes } from './errors/definitions';
 import { platformCodes } from './errors/platform';
 import type { ResultCodeEntry } from './errors/types';
 
 export type { ResultCodeEntry } from './errors/types';
 
 /** Every concern's codes, in catalogue order. Add a new concern's array here. */
-export const resultCodes = [...platformCodes, ...channelCodes] as const satisfies readonly ResultCodeEntry[];
+export const resultCodes = [
+  ...platformCodes,
+  ...definitionCodes,
+  ...channelCodes,
+] as const satisfies readonly ResultCodeEntry[];
 
 export type ResultCodeName = (typeof resultCodes)[number]['name'];
 export type ResultCode = (typeof resultCodes)[number]['code'];
