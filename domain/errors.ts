@@ -5,6 +5,7 @@
  */
 import { channelCodes } from './errors/channel';
 import { definitionCodes } from './errors/definitions';
+import { modemCodes } from './errors/modem';
 import { platformCodes } from './errors/platform';
 import type { ResultCodeEntry } from './errors/types';
 
@@ -14,6 +15,7 @@ export type { ResultCodeEntry } from './errors/types';
 export const resultCodes = [
   ...platformCodes,
   ...definitionCodes,
+  ...modemCodes,
   ...channelCodes,
 ] as const satisfies readonly ResultCodeEntry[];
 
