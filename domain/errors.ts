@@ -3,6 +3,7 @@
  * docs/errors.md lists the same codes; `domain/errors.test.ts` keeps the two in step.
  * Each concern keeps its own range in `domain/errors/<concern>.ts`; this file only joins them.
  */
+import { cardNetworkCodes } from './errors/card-network';
 import { channelCodes } from './errors/channel';
 import { definitionCodes } from './errors/definitions';
 import { modemCodes } from './errors/modem';
@@ -17,6 +18,7 @@ export const resultCodes = [
   ...definitionCodes,
   ...modemCodes,
   ...channelCodes,
+  ...cardNetworkCodes,
 ] as const satisfies readonly ResultCodeEntry[];
 
 export type ResultCodeName = (typeof resultCodes)[number]['name'];
