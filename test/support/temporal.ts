@@ -1,0 +1,44 @@
+/**
+ * A real Temporal dev server for workflow tests, from the CLI binary that `fixpay temporal install`
+ * (or .ci/run) builds. Each test file starts its own in-memory server on a free port.
+ */
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { loadConfig } from '../../config';
+import { SEARCH_ATTRIBUTE_NAMES } from '../../domain/search-attributes';
+import { findTemporalCli } from '../../infra/temporal/cli';
+
+/** Path of the Temporal CLI, or a clear error telling how to get one. */
+export function temporalCliPath(): string {
+  const config = loadConfig();
+  const found = findTemporalCli(config.temporal, process.env['PATH']);
+  if (found?.kind !== 'binary') {
+    throw new Error(
+      'No Temporal CLI found. Run `npx fixpay temporal install` (builds it with Go into ' +
+        `${config.temporal.cacheDir}) or set FIXPAY_TEMPORAL_CLI to an existing binary.`,
+    );
+  }
+  return found.path;
+}
+
+let runtimeInstalled = false;
+
+/** Keeps the SDK's own logging to warnings so test output stays readable. */
+export function quietTemporalRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+}
+
+/** Starts a real dev server with the platform's search attributes. Call `teardown()` after. */
+export async function startTestServer(): Promise<TestWorkflowEnvironment> {
+  quietTemporalRuntime();
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: temporalCliPath() },
+      searchAttributes: SEARCH_ATTRIBUTE_NAMES.map((n) => defineSearchAttributeKey(n, SearchAttributeType.KEYWORD)),
+      extraArgs: ['--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true'],
+    },
+  });
+}

@@ -1,0 +1,2 @@
+/** The workflow bundle's entry: every workflow the central worker runs. */
+export { pingWorkflow } from '../workflows/ping';
