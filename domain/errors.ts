@@ -6,6 +6,7 @@
 import { cardNetworkCodes } from './errors/card-network';
 import { channelCodes } from './errors/channel';
 import { definitionCodes } from './errors/definitions';
+import { hsmCodes } from './errors/hsm';
 import { modemCodes } from './errors/modem';
 import { platformCodes } from './errors/platform';
 import type { ResultCodeEntry } from './errors/types';
@@ -18,6 +19,7 @@ export const resultCodes = [
   ...definitionCodes,
   ...modemCodes,
   ...channelCodes,
+  ...hsmCodes,
   ...cardNetworkCodes,
 ] as const satisfies readonly ResultCodeEntry[];
 
