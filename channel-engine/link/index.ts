@@ -1,0 +1,4 @@
+export * from './check';
+export * from './spec';
+export * from './frame';
+export * from './arq';
