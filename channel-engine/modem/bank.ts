@@ -1,0 +1,545 @@
+/* eslint-disable @typescript-eslint/no-non-null-assertion --
+ * Hot DSP loops: every typed-array index below is bounded by construction (block length ≤
+ * BLOCK_SAMPLES_MAX, histories of fixed size); the fuzz tests push arbitrary input through them.
+ */
+import { FixpayError } from '../../domain/errors';
+import { checkCommonOptions } from './modulator';
+import { dbm0OfMeanSquare, meanSquareAt, TONES } from './params';
+import { BAUD_RATE, SAMPLE_RATE_HZ, type Modulation, type ModemEvent, type ModemMetrics } from './types';
+
+/**
+ * A bank of FSK receivers with struct-of-arrays state (one slot per line in a few typed arrays),
+ * so thousands of lines cost a few hundred bytes each and the DSP kernel runs over one line's
+ * block with its state in locals.
+ *
+ * Per line and per sample: four quadrature correlators (mark/space × cos/sin) over a sliding
+ * one-bit window (a matched filter for each tone; non-coherent energy discriminator), then a
+ * software UART that finds the start edge by interpolating the zero crossing of
+ * (mark energy − space energy), validates the start bit by a 2-of-3 majority, samples each bit
+ * at its centre, re-times on every data transition, and checks the stop bit.
+ *
+ * Carrier detection does not trust energy alone: the carrier goes on only after
+ * {@link CARRIER_ON_SUBBLOCKS} sub-blocks in a row that have enough level, most of their energy
+ * inside the two tone correlators, and a clear mark (the lead-in). Idle lines are skipped by a
+ * block gate (energy, then a single-bin Goertzel at the mark tone), which the lead-in always opens.
+ */
+
+/** Correlator window in samples (one bit is 6.67 samples at 8 kHz). */
+export const WINDOW_SAMPLES = 7;
+/** Largest block the kernel processes at once; longer pushes are split. */
+export const BLOCK_SAMPLES_MAX = 160;
+/** Blocks at least this long go through the idle gate; shorter ones are always demodulated. */
+export const GATE_MIN_SAMPLES = 80;
+/** Carrier decisions are taken every SUBBLOCK_SAMPLES samples (5 ms). */
+export const SUBBLOCK_SAMPLES = 40;
+/** Consecutive qualifying sub-blocks (of mark lead-in) needed to raise carrier (20 ms). */
+export const CARRIER_ON_SUBBLOCKS = 4;
+/** Consecutive failing sub-blocks needed to drop carrier (10 ms). */
+export const CARRIER_OFF_SUBBLOCKS = 2;
+/** Minimum receive level. */
+export const MIN_RX_LEVEL_DBM0 = -46;
+
+const N = WINDOW_SAMPLES;
+const PERIOD = 80; // every tone used is a multiple of 100 Hz, so all mixers repeat every 80 samples
+const HIST = 12; // discriminator history kept across blocks (> one bit + re-timing margin)
+const T = SAMPLE_RATE_HZ / BAUD_RATE;
+const SUB = SUBBLOCK_SAMPLES;
+/** In-band ratio: mean correlator energy over mean power, normalised so that a clean tone is ≈ 1.16. */
+const NORM = (N * N) / 2;
+const RATIO_ON = 0.85;
+const RATIO_OFF = 0.6;
+const MARKNESS_ON = 0.4;
+/** A byte whose tone energy is below this fraction of the burst's reference is noise after the burst. */
+const BYTE_ENERGY_GATE = 0.3;
+const GATE_MARK_RATIO = 0.08;
+const RETIME_GAIN = 0.5;
+/** SNR estimator constants (calibrated on clean tones and on white noise; see the tests). */
+const SNR_C1 = 22.0;
+const SNR_C2 = 7.5;
+
+const MIN_MS = meanSquareAt(MIN_RX_LEVEL_DBM0);
+
+interface Tables {
+  mc: Float64Array;
+  msn: Float64Array;
+  sc: Float64Array;
+  ssn: Float64Array;
+  /** Goertzel coefficient 2·cos(ω_mark). */
+  gcoef: number;
+}
+
+const TABLE_LEN = PERIOD + N + BLOCK_SAMPLES_MAX + 1;
+function makeTables(m: Modulation): Tables {
+  const { markHz, spaceHz } = TONES[m];
+  const mk = (hz: number, f: (x: number) => number): Float64Array => {
+    const t = new Float64Array(TABLE_LEN);
+    for (let i = 0; i < TABLE_LEN; i++) t[i] = f((2 * Math.PI * hz * (i % PERIOD)) / SAMPLE_RATE_HZ);
+    return t;
+  };
+  return {
+    mc: mk(markHz, Math.cos),
+    msn: mk(markHz, Math.sin),
+    sc: mk(spaceHz, Math.cos),
+    ssn: mk(spaceHz, Math.sin),
+    gcoef: 2 * Math.cos((2 * Math.PI * markHz) / SAMPLE_RATE_HZ),
+  };
+}
+const MODULATIONS: readonly Modulation[] = ['v23', 'bell202'];
+const TABLES: readonly Tables[] = MODULATIONS.map(makeTables);
+
+// Float64 state slots per line.
+const F_XH = 0; // N input samples of history
+const F_DH = F_XH + N; // HIST discriminator values
+const F_EH = F_DH + HIST; // HIST energy values
+const F_NEXT_T = F_EH + HIST; // absolute time of the next bit sample
+const F_LAST_T = F_NEXT_T + 1; // absolute time of the previous bit sample
+const F_BYTE_START = F_LAST_T + 1;
+const F_BYTE_E = F_BYTE_START + 1;
+const F_SUB_P = F_BYTE_E + 1;
+const F_SUB_E = F_SUB_P + 1;
+const F_SUB_D = F_SUB_E + 1;
+const F_E_REF = F_SUB_D + 1;
+const F_BURST_P = F_E_REF + 1;
+const F_BURST_N = F_BURST_P + 1;
+const F_BURST_M = F_BURST_N + 1;
+const F_BURST_BITS = F_BURST_M + 1;
+const F_CAND_START = F_BURST_BITS + 1;
+const F_OFF_START = F_CAND_START + 1;
+const F_SAMPLES = F_OFF_START + 1;
+const F_LAST_SNR = F_SAMPLES + 1;
+const FS = F_LAST_SNR + 1;
+
+// Int32 state slots per line.
+const I_PHASE = 0;
+const I_MOD = 1;
+const I_FRAMER = 2; // 0 hunting, 1 in a byte
+const I_BIT = 3;
+const I_BYTE = 4;
+const I_PREV_BIT = 5;
+const I_CARRIER = 6;
+const I_GOOD = 7;
+const I_BAD = 8;
+const I_SUB_COUNT = 9;
+const I_BURSTS = 10;
+const I_BYTES = 11;
+const I_FRAMING = 12;
+const IS = 13;
+
+export type BankEventSink = (line: number, event: ModemEvent) => void;
+
+export interface ModemBankOptions {
+  /** Number of lines (receivers) in the bank. */
+  lines: number;
+  /** Modulation of every line at start; change one line with setModulation(). */
+  modulation: Modulation;
+  sampleRateHz?: 8000;
+}
+
+/** Upper bound on lines per bank (state is allocated up front). */
+export const BANK_LINES_MAX = 100_000;
+
+// Scratch shared by every bank: the kernel is synchronous and not re-entrant.
+const EXT = new Float64Array(N + BLOCK_SAMPLES_MAX);
+const DD = new Float64Array(HIST + BLOCK_SAMPLES_MAX);
+const EE = new Float64Array(HIST + BLOCK_SAMPLES_MAX);
+
+/** Many FSK receivers; see the module comment. */
+export class ModemBank {
+  readonly lines: number;
+  private readonly f: Float64Array;
+  private readonly s: Int32Array;
+  private readonly sink: BankEventSink;
+
+  /** Throws FixpayError MODEM_BAD_OPTIONS on invalid options. */
+  constructor(o: ModemBankOptions, sink: BankEventSink) {
+    checkCommonOptions({
+      modulation: o.modulation,
+      ...(o.sampleRateHz === undefined ? {} : { sampleRateHz: o.sampleRateHz }),
+    });
+    if (!Number.isInteger(o.lines) || o.lines < 1 || o.lines > BANK_LINES_MAX) {
+      throw new FixpayError('MODEM_BAD_OPTIONS', `lines must be an integer in [1, ${BANK_LINES_MAX}], got ${o.lines}`);
+    }
+    this.lines = o.lines;
+    this.f = new Float64Array(o.lines * FS);
+    this.s = new Int32Array(o.lines * IS);
+    this.sink = sink;
+    for (let l = 0; l < o.lines; l++) {
+      this.s[l * IS + I_MOD] = MODULATIONS.indexOf(o.modulation);
+      this.f[l * FS + F_LAST_SNR] = NaN;
+    }
+  }
+
+  /** Bytes of receiver state per line (typed arrays only). */
+  static stateBytesPerLine(): number {
+    return FS * 8 + IS * 4;
+  }
+
+  /** Sets one line's modulation and resets its receiver. */
+  setModulation(line: number, m: Modulation): void {
+    this.checkLine(line);
+    this.reset(line);
+    this.s[line * IS + I_MOD] = MODULATIONS.indexOf(m);
+  }
+
+  /** Forgets one line's carrier, framing and sample counter (metrics and modulation are kept). */
+  reset(line: number): void {
+    this.checkLine(line);
+    const fb = line * FS;
+    const sb = line * IS;
+    const snr = this.f[fb + F_LAST_SNR]!;
+    this.f.fill(0, fb, fb + FS);
+    this.f[fb + F_LAST_SNR] = snr;
+    for (let i = 0; i < IS; i++) {
+      if (i !== I_MOD && i !== I_BURSTS && i !== I_BYTES && i !== I_FRAMING) this.s[sb + i] = 0;
+    }
+  }
+
+  metrics(line: number): ModemMetrics {
+    this.checkLine(line);
+    const sb = line * IS;
+    return {
+      bursts: this.s[sb + I_BURSTS]!,
+      bytes: this.s[sb + I_BYTES]!,
+      framingErrors: this.s[sb + I_FRAMING]!,
+      lastSnrDb: this.f[line * FS + F_LAST_SNR]!,
+    };
+  }
+
+  /** True while the line has carrier (a burst is being received). */
+  hasCarrier(line: number): boolean {
+    this.checkLine(line);
+    return this.s[line * IS + I_CARRIER] === 1;
+  }
+
+  /** Feeds audio for one line (any length). Events go to the sink synchronously. */
+  push(line: number, pcm: Int16Array, offset = 0, length: number = pcm.length - offset): void {
+    this.checkLine(line);
+    if (
+      !Number.isInteger(offset) ||
+      !Number.isInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > pcm.length
+    ) {
+      throw new FixpayError('AUDIO_BAD_INPUT', `range ${offset}+${length} outside ${pcm.length} samples`);
+    }
+    let o = offset;
+    const end = offset + length;
+    while (o < end) {
+      const len = Math.min(BLOCK_SAMPLES_MAX, end - o);
+      this.block(line, pcm, o, len);
+      o += len;
+    }
+  }
+
+  /**
+   * Feeds one block for every line: `pcm` holds `lines × blockLength` samples, line after line.
+   * This is the batch entry the line drivers use every 20 ms.
+   */
+  pushAll(pcm: Int16Array, blockLength: number): void {
+    if (!Number.isInteger(blockLength) || blockLength < 1 || pcm.length !== blockLength * this.lines) {
+      throw new FixpayError('AUDIO_BAD_INPUT', `expected ${this.lines} × ${blockLength} samples, got ${pcm.length}`);
+    }
+    for (let l = 0; l < this.lines; l++) this.push(l, pcm, l * blockLength, blockLength);
+  }
+
+  private checkLine(line: number): void {
+    if (!Number.isInteger(line) || line < 0 || line >= this.lines) {
+      throw new FixpayError('MODEM_BAD_OPTIONS', `line ${line} outside [0, ${this.lines})`);
+    }
+  }
+
+  /** Idle gate: true when the block can be skipped (no carrier and no mark tone in it). */
+  private idle(pcm: Int16Array, off: number, len: number, gcoef: number): boolean {
+    let p = 0;
+    for (let i = off, e = off + len; i < e; i++) {
+      const x = pcm[i]!;
+      p += x * x;
+    }
+    if (p < MIN_MS * len) return true;
+    let s1 = 0;
+    let s2 = 0;
+    for (let i = off, e = off + len; i < e; i++) {
+      const s0 = pcm[i]! + gcoef * s1 - s2;
+      s2 = s1;
+      s1 = s0;
+    }
+    const g = s1 * s1 + s2 * s2 - gcoef * s1 * s2; // |X(f)|²
+    return g < GATE_MARK_RATIO * p * (len / 2);
+  }
+
+  private skip(line: number, pcm: Int16Array, off: number, len: number): void {
+    const f = this.f;
+    const s = this.s;
+    const fb = line * FS;
+    const sb = line * IS;
+    for (let j = 0; j < N; j++) f[fb + F_XH + j] = j + len - N >= 0 ? pcm[off + j + len - N]! : f[fb + F_XH + j + len]!;
+    for (let j = 0; j < HIST; j++) {
+      f[fb + F_DH + j] = 0;
+      f[fb + F_EH + j] = 0;
+    }
+    f[fb + F_SUB_P] = 0;
+    f[fb + F_SUB_E] = 0;
+    f[fb + F_SUB_D] = 0;
+    f[fb + F_SAMPLES] = f[fb + F_SAMPLES]! + len;
+    s[sb + I_PHASE] = (s[sb + I_PHASE]! + len) % PERIOD;
+    s[sb + I_SUB_COUNT] = 0;
+    s[sb + I_GOOD] = 0;
+  }
+
+  private block(line: number, pcm: Int16Array, off: number, len: number): void {
+    const f = this.f;
+    const s = this.s;
+    const fb = line * FS;
+    const sb = line * IS;
+    const tb = TABLES[s[sb + I_MOD]!]!;
+    let carrier = s[sb + I_CARRIER]!;
+    if (carrier === 0 && len >= GATE_MIN_SAMPLES && this.idle(pcm, off, len, tb.gcoef)) {
+      this.skip(line, pcm, off, len);
+      return;
+    }
+    const { mc, msn, sc, ssn } = tb;
+    const ext = EXT;
+    const dd = DD;
+    const ee = EE;
+    for (let j = 0; j < N; j++) ext[j] = f[fb + F_XH + j]!;
+    for (let j = 0; j < len; j++) ext[N + j] = pcm[off + j]!;
+    for (let j = 0; j < HIST; j++) {
+      dd[j] = f[fb + F_DH + j]!;
+      ee[j] = f[fb + F_EH + j]!;
+    }
+    const phase = s[sb + I_PHASE]!;
+    // ext[j] has mixer phase (phase − N + j) mod PERIOD, i.e. table index b0 + j (tables are unrolled).
+    const b0 = (phase - N + PERIOD) % PERIOD;
+    let cm = 0;
+    let sm = 0;
+    let cs = 0;
+    let ss = 0;
+    for (let j = 0; j < N; j++) {
+      const x = ext[j]!;
+      cm += x * mc[b0 + j]!;
+      sm += x * msn[b0 + j]!;
+      cs += x * sc[b0 + j]!;
+      ss += x * ssn[b0 + j]!;
+    }
+    const s0 = f[fb + F_SAMPLES]!; // absolute index of pcm[off]
+    let subP = f[fb + F_SUB_P]!;
+    let subE = f[fb + F_SUB_E]!;
+    let subD = f[fb + F_SUB_D]!;
+    let subCount = s[sb + I_SUB_COUNT]!;
+    let framer = s[sb + I_FRAMER]!;
+    let bit = s[sb + I_BIT]!;
+    let byte = s[sb + I_BYTE]!;
+    let prevBit = s[sb + I_PREV_BIT]!;
+    let nextT = f[fb + F_NEXT_T]!;
+    let lastT = f[fb + F_LAST_T]!;
+    let byteStart = f[fb + F_BYTE_START]!;
+    let byteE = f[fb + F_BYTE_E]!;
+    let eRef = f[fb + F_E_REF]!;
+    let burstM = f[fb + F_BURST_M]!;
+    let burstBits = f[fb + F_BURST_BITS]!;
+    let dPrev = dd[HIST - 1]!;
+    // Absolute time t ↦ discriminator index: t − s0 + HIST.
+    const toIdx = HIST - s0;
+    for (let n = 0; n < len; n++) {
+      const j = n + N;
+      const xn = ext[j]!;
+      const xo = ext[n]!;
+      const tn = b0 + j;
+      const to = b0 + n;
+      cm += xn * mc[tn]! - xo * mc[to]!;
+      sm += xn * msn[tn]! - xo * msn[to]!;
+      cs += xn * sc[tn]! - xo * sc[to]!;
+      ss += xn * ssn[tn]! - xo * ssn[to]!;
+      const em = cm * cm + sm * sm;
+      const es = cs * cs + ss * ss;
+      const d = em - es;
+      const e = em + es;
+      dd[HIST + n] = d;
+      ee[HIST + n] = e;
+      subP += xn * xn;
+      subE += e;
+      subD += d;
+      const now = s0 + n; // absolute index of this sample
+      if (carrier === 1) {
+        if (framer === 0) {
+          if (dPrev >= 0 && d < 0) {
+            // Start edge: interpolate the zero crossing of the discriminator.
+            const t0 = now - 1 + dPrev / (dPrev - d);
+            framer = 1;
+            bit = 0;
+            byte = 0;
+            byteE = 0;
+            byteStart = t0 - (N - 1) / 2;
+            nextT = t0 + 0.75 * T;
+            lastT = t0;
+          }
+        } else if (now >= Math.floor(nextT) + 1) {
+          if (bit === 0) {
+            // Start bit: 2-of-3 majority at ¼, ½, ¾ of the bit.
+            const t0 = nextT - 0.75 * T;
+            const v1 = interp(dd, t0 + 0.25 * T + toIdx);
+            const v2 = interp(dd, t0 + 0.5 * T + toIdx);
+            const v3 = interp(dd, nextT + toIdx);
+            const neg = (v1 < 0 ? 1 : 0) + (v2 < 0 ? 1 : 0) + (v3 < 0 ? 1 : 0);
+            if (neg >= 2) {
+              bit = 1;
+              prevBit = 0;
+              lastT = t0 + 0.5 * T;
+              nextT = lastT + T;
+              byteE += interp(ee, lastT + toIdx);
+            } else {
+              framer = 0;
+            }
+          } else {
+            const v = interp(dd, nextT + toIdx);
+            const ev = interp(ee, nextT + toIdx);
+            const b = v >= 0 ? 1 : 0;
+            byteE += ev;
+            burstM += (ev + Math.abs(v)) / 2;
+            burstBits += 1;
+            if (bit <= 8) {
+              byte |= b << (bit - 1);
+              let adj = 0;
+              if (b !== prevBit) {
+                // Re-time on the transition: the crossing nearest the midpoint of the two samples.
+                const mid = (lastT + nextT) / 2;
+                let best = Infinity;
+                const iLo = Math.max(0, Math.ceil(lastT + toIdx));
+                const iHi = Math.floor(nextT + toIdx);
+                for (let i = iLo; i < iHi; i++) {
+                  const a = dd[i]!;
+                  const c = dd[i + 1]!;
+                  if (a < 0 !== c < 0) {
+                    const tc = i - toIdx + a / (a - c);
+                    if (Math.abs(tc - mid) < Math.abs(best - mid)) best = tc;
+                  }
+                }
+                if (best !== Infinity) adj = RETIME_GAIN * (best - mid);
+              }
+              prevBit = b;
+              lastT = nextT + adj;
+              nextT = lastT + T;
+              bit++;
+            } else {
+              // Stop bit.
+              framer = 0;
+              if (b === 1) {
+                const eMean = byteE / 10;
+                if (eMean >= BYTE_ENERGY_GATE * eRef) {
+                  eRef += 0.125 * (eMean - eRef);
+                  s[sb + I_BYTES] = s[sb + I_BYTES]! + 1;
+                  this.sink(line, { type: 'byte', value: byte, sampleIndex: Math.max(0, Math.round(byteStart)) });
+                }
+              } else {
+                s[sb + I_FRAMING] = s[sb + I_FRAMING]! + 1;
+                this.sink(line, { type: 'framing-error', sampleIndex: Math.max(0, Math.round(byteStart)) });
+              }
+            }
+          }
+        }
+      }
+      dPrev = d;
+      if (++subCount === SUB) {
+        // Carrier decision for the sub-block that ends here.
+        const subStart = now + 1 - SUB;
+        const inBand = subP > 0 ? subE / (NORM * subP) : 0;
+        const levelOk = subP >= MIN_MS * SUB;
+        if (carrier === 0) {
+          const markness = subE > 0 ? subD / subE : 0;
+          if (levelOk && inBand >= RATIO_ON && markness >= MARKNESS_ON) {
+            const good = ++s[sb + I_GOOD]!;
+            if (good === 1) f[fb + F_CAND_START] = subStart;
+            if (good >= CARRIER_ON_SUBBLOCKS) {
+              carrier = 1;
+              framer = 0;
+              s[sb + I_GOOD] = 0;
+              s[sb + I_BAD] = 0;
+              s[sb + I_BURSTS] = s[sb + I_BURSTS]! + 1;
+              eRef = subE / SUB;
+              burstM = 0;
+              burstBits = 0;
+              f[fb + F_BURST_P] = subP;
+              f[fb + F_BURST_N] = SUB;
+              this.sink(line, { type: 'carrier-on', sampleIndex: f[fb + F_CAND_START]! });
+            }
+          } else {
+            s[sb + I_GOOD] = 0;
+          }
+        } else if (!levelOk || inBand < RATIO_OFF) {
+          const bad = ++s[sb + I_BAD]!;
+          if (bad === 1) f[fb + F_OFF_START] = subStart;
+          if (bad >= CARRIER_OFF_SUBBLOCKS) {
+            carrier = 0;
+            framer = 0;
+            s[sb + I_BAD] = 0;
+            const snr = estimateSnrDb(
+              f[fb + F_BURST_P]! / Math.max(1, f[fb + F_BURST_N]!),
+              burstM / Math.max(1, burstBits),
+            );
+            f[fb + F_LAST_SNR] = snr;
+            this.sink(line, { type: 'carrier-off', sampleIndex: f[fb + F_OFF_START]!, snrDb: snr });
+          }
+        } else {
+          s[sb + I_BAD] = 0;
+          f[fb + F_BURST_P] = f[fb + F_BURST_P]! + subP;
+          f[fb + F_BURST_N] = f[fb + F_BURST_N]! + SUB;
+        }
+        subCount = 0;
+        subP = 0;
+        subE = 0;
+        subD = 0;
+      }
+    }
+    for (let j = 0; j < N; j++) f[fb + F_XH + j] = ext[len + j]!;
+    for (let j = 0; j < HIST; j++) {
+      f[fb + F_DH + j] = dd[len + j]!;
+      f[fb + F_EH + j] = ee[len + j]!;
+    }
+    f[fb + F_SUB_P] = subP;
+    f[fb + F_SUB_E] = subE;
+    f[fb + F_SUB_D] = subD;
+    f[fb + F_NEXT_T] = nextT;
+    f[fb + F_LAST_T] = lastT;
+    f[fb + F_BYTE_START] = byteStart;
+    f[fb + F_BYTE_E] = byteE;
+    f[fb + F_E_REF] = eRef;
+    f[fb + F_BURST_M] = burstM;
+    f[fb + F_BURST_BITS] = burstBits;
+    f[fb + F_SAMPLES] = s0 + len;
+    s[sb + I_PHASE] = (phase + len) % PERIOD;
+    s[sb + I_SUB_COUNT] = subCount;
+    s[sb + I_FRAMER] = framer;
+    s[sb + I_BIT] = bit;
+    s[sb + I_BYTE] = byte;
+    s[sb + I_PREV_BIT] = prevBit;
+    s[sb + I_CARRIER] = carrier;
+  }
+}
+
+/** Linear interpolation of `a` at fractional index `x` (x ≥ 0, ⌊x⌋+1 inside `a`). */
+function interp(a: Float64Array, x: number): number {
+  const i = Math.floor(x);
+  const v = a[i]!;
+  return v + (x - i) * (a[i + 1]! - v);
+}
+
+/**
+ * SNR from the burst's mean power P = S + σ² and the mean winning-correlator energy at the bit
+ * sampling points M ≈ C1·S + C2·σ² (constants calibrated on clean tones and white noise).
+ */
+function estimateSnrDb(p: number, m: number): number {
+  const noise = (SNR_C1 * p - m) / (SNR_C1 - SNR_C2);
+  const signal = p - noise;
+  if (!(p > 0)) return NaN;
+  if (noise <= signal * 1e-6) return 60;
+  if (signal <= 0) return -10;
+  return Math.min(60, Math.max(-10, 10 * Math.log10(signal / noise)));
+}
+
+/** Level in dBm0 of a block of samples (for reports). */
+export function levelDbm0(pcm: Int16Array): number {
+  let p = 0;
+  for (const x of pcm) p += x * x;
+  return pcm.length === 0 ? -Infinity : dbm0OfMeanSquare(p / pcm.length);
+}
