@@ -4,7 +4,7 @@
  */
 import { FixpayError } from '../../domain/errors';
 import { checkCommonOptions } from './modulator';
-import { dbm0OfMeanSquare, meanSquareAt, TONES } from './params';
+import { meanSquareAt, TONES } from './params';
 import { BAUD_RATE, SAMPLE_RATE_HZ, type Modulation, type ModemEvent, type ModemMetrics } from './types';
 
 /**
@@ -535,11 +535,4 @@ function estimateSnrDb(p: number, m: number): number {
   if (noise <= signal * 1e-6) return 60;
   if (signal <= 0) return -10;
   return Math.min(60, Math.max(-10, 10 * Math.log10(signal / noise)));
-}
-
-/** Level in dBm0 of a block of samples (for reports). */
-export function levelDbm0(pcm: Int16Array): number {
-  let p = 0;
-  for (const x of pcm) p += x * x;
-  return pcm.length === 0 ? -Infinity : dbm0OfMeanSquare(p / pcm.length);
 }

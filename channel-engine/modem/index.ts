@@ -2,5 +2,5 @@
 export * from './types';
 export { createModulator } from './modulator';
 export { createDemodulator, type MeteredDemodulator } from './demodulator';
-export { ModemBank, type ModemBankOptions, type BankEventSink, levelDbm0 } from './bank';
+export { ModemBank, type ModemBankOptions, type BankEventSink } from './bank';
 export { TONES, parseModulation, sineAmplitude, meanSquareAt, dbm0OfMeanSquare } from './params';
