@@ -70,6 +70,7 @@ export default tseslint.config(
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-non-null-assertion': 'error',
+      '@typescript-eslint/no-confusing-void-expression': 'off',
       'no-restricted-imports': [
         'error',
         { patterns: [forbid(wiring, 'only worker/, cli/, simulator/ and test/ wire the app together')] },

@@ -1,0 +1,104 @@
+/**
+ * A freshly migrated database for integration tests: a new schema on the real PostgreSQL when
+ * DATABASE_URL is set (CI sets it when 127.0.0.1:5432 answers), else an in-memory PGlite served
+ * over the wire protocol on a free port.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { Client } from 'pg';
+import { loadConfig } from '../../config';
+import { PrismaClient } from '../../generated/prisma/client';
+import { migrate } from '../../infra/database/migrate';
+
+export interface TestDatabase {
+  readonly url: string;
+  readonly kind: 'postgresql' | 'pglite';
+  /** The schema the tables live in. */
+  readonly schema: string;
+  readonly prisma: PrismaClient;
+  close(): Promise<void>;
+}
+
+function withSearchPath(url: string, schema: string): string {
+  const u = new URL(url);
+  u.searchParams.set('options', `-c search_path=${schema}`);
+  return u.toString();
+}
+
+export async function startTestDatabase(): Promise<TestDatabase> {
+  const base = loadConfig().database.url;
+  if (base !== undefined) {
+    const schema = `t_${randomBytes(6).toString('hex')}`;
+    const admin = new Client({ connectionString: base });
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA "${schema}"`);
+    await admin.end();
+    const url = withSearchPath(base, schema);
+    await migrate(url);
+    const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: 5 }, { schema }) });
+    return {
+      url,
+      kind: 'postgresql',
+      schema,
+      prisma,
+      close: async () => {
+        await prisma.$disconnect();
+        const c = new Client({ connectionString: base });
+        await c.connect();
+        await c.query(`DROP SCHEMA "${schema}" CASCADE`);
+        await c.end();
+      },
+    };
+  }
+  // PGlite loads its WebAssembly with dynamic import(), which jest's VM refuses: serve it from a
+  // child process, as `fixpay dev` would.
+  const embedded = await spawnEmbeddedDatabase();
+  await migrate(embedded.url);
+  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: embedded.url, max: 5 }) });
+  return {
+    url: embedded.url,
+    kind: 'pglite',
+    schema: 'public',
+    prisma,
+    close: async () => {
+      await prisma.$disconnect();
+      await embedded.stop();
+    },
+  };
+}
+
+/** Runs `fixpay db serve --memory --port 0` and resolves with its URL once it is ready. */
+export async function spawnEmbeddedDatabase(): Promise<{ url: string; stop(): Promise<void> }> {
+  const bin = join(__dirname, '..', '..', 'bin', 'fixpay.js');
+  const child = spawn(process.execPath, [bin, 'db', 'serve', '--memory', '--port', '0'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('embedded database did not start within 30 s')), 30_000);
+    child.once('exit', (code) => reject(new Error(`embedded database exited with ${code ?? 'a signal'}`)));
+    lines.on('line', (line) => {
+      try {
+        const msg = JSON.parse(line) as { ready?: boolean; url?: string };
+        if (msg.ready === true && typeof msg.url === 'string') {
+          clearTimeout(timer);
+          resolve(msg.url);
+        }
+      } catch {
+        // not the readiness line
+      }
+    });
+  });
+  return {
+    url,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
