@@ -1,0 +1,143 @@
+/**
+ * Byte encodings for ISO 8583 field content: the smallest parts a spec is built from.
+ * Text encodings turn a string of `units` characters into bytes and back; lengths are counted in
+ * characters (digits for BCD). Binary content is handled by the field layer directly.
+ */
+import { FixpayError } from '../../domain/errors';
+
+/** Where the filler nibble goes when a BCD value has an odd number of digits. */
+export type Padding = 'left' | 'right';
+
+export interface TextEncoding {
+  readonly name: string;
+  /** Bytes taken by `units` characters. */
+  byteLength(units: number): number;
+  /** Writes `value` at `offset`; returns the offset after it. Throws ISO8583_FIELD_INVALID on a bad character. */
+  encode(value: string, buf: Buffer, offset: number, padding: Padding): number;
+  /** Reads `units` characters at `offset`. Throws ISO8583_MALFORMED on a bad nibble. */
+  decode(buf: Buffer, offset: number, units: number, padding: Padding): string;
+}
+
+const HEX_DIGITS = '0123456789ABCDEF';
+
+function nibbleOfDigit(code: number): number {
+  const n = code - 48;
+  if (n < 0 || n > 9) throw new FixpayError('ISO8583_FIELD_INVALID', 'BCD value holds a non-digit');
+  return n;
+}
+
+/** Packed BCD: two decimal digits per byte. */
+export const bcd: TextEncoding = {
+  name: 'BCD',
+  byteLength: (units) => (units + 1) >> 1,
+  encode(value, buf, offset, padding) {
+    const n = value.length;
+    let i = 0;
+    let pos = offset;
+    if (n & 1 && padding === 'left') {
+      buf[pos++] = nibbleOfDigit(value.charCodeAt(0));
+      i = 1;
+    }
+    for (; i + 1 < n; i += 2)
+      buf[pos++] = (nibbleOfDigit(value.charCodeAt(i)) << 4) | nibbleOfDigit(value.charCodeAt(i + 1));
+    if (i < n) buf[pos++] = nibbleOfDigit(value.charCodeAt(i)) << 4;
+    return pos;
+  },
+  decode(buf, offset, units, padding) {
+    let out = '';
+    let pos = offset;
+    let remaining = units;
+    if (units & 1 && padding === 'left') {
+      const b = buf[pos++] ?? 0;
+      if (b > 9) throw new FixpayError('ISO8583_MALFORMED', 'BCD nibble is not a digit');
+      out += String.fromCharCode(48 + b);
+      remaining--;
+    }
+    while (remaining > 0) {
+      const b = buf[pos++] ?? 0;
+      const hi = b >> 4;
+      const lo = b & 0x0f;
+      if (hi > 9 || (remaining > 1 && lo > 9)) throw new FixpayError('ISO8583_MALFORMED', 'BCD nibble is not a digit');
+      out += remaining > 1 ? String.fromCharCode(48 + hi, 48 + lo) : String.fromCharCode(48 + hi);
+      remaining -= 2;
+    }
+    return out;
+  },
+};
+
+function trackNibble(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  if (code === 61 /* = */ || code === 68 /* D */) return 0x0d;
+  throw new FixpayError('ISO8583_FIELD_INVALID', 'track value holds a character other than a digit or separator');
+}
+
+function trackChar(nibble: number): string {
+  if (nibble <= 9) return String.fromCharCode(48 + nibble);
+  if (nibble === 0x0d) return '=';
+  throw new FixpayError('ISO8583_MALFORMED', `track nibble ${HEX_DIGITS[nibble] ?? '?'} is not a digit or separator`);
+}
+
+/** Track 2/3 data packed like BCD with the separator `=` coded as nibble D (type `z`). */
+export const track: TextEncoding = {
+  name: 'Track',
+  byteLength: (units) => (units + 1) >> 1,
+  encode(value, buf, offset, padding) {
+    const n = value.length;
+    let i = 0;
+    let pos = offset;
+    if (n & 1 && padding === 'left') {
+      buf[pos++] = trackNibble(value.charCodeAt(0));
+      i = 1;
+    }
+    for (; i + 1 < n; i += 2)
+      buf[pos++] = (trackNibble(value.charCodeAt(i)) << 4) | trackNibble(value.charCodeAt(i + 1));
+    if (i < n) buf[pos++] = trackNibble(value.charCodeAt(i)) << 4;
+    return pos;
+  },
+  decode(buf, offset, units, padding) {
+    let out = '';
+    let pos = offset;
+    let remaining = units;
+    if (units & 1 && padding === 'left') {
+      out += trackChar((buf[pos++] ?? 0) & 0x0f);
+      remaining--;
+    }
+    while (remaining > 0) {
+      const b = buf[pos++] ?? 0;
+      out += trackChar(b >> 4);
+      if (remaining > 1) out += trackChar(b & 0x0f);
+      remaining -= 2;
+    }
+    return out;
+  },
+};
+
+/** One byte per character (ISO 8859-1 / ASCII). Which characters are allowed is the field type's job. */
+export const ascii: TextEncoding = {
+  name: 'ASCII',
+  byteLength: (units) => units,
+  encode(value, buf, offset) {
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c > 0xff) throw new FixpayError('ISO8583_FIELD_INVALID', 'ASCII value holds a character above 0xFF');
+      buf[offset + i] = c;
+    }
+    return offset + value.length;
+  },
+  decode(buf, offset, units) {
+    return buf.toString('latin1', offset, offset + units);
+  },
+};
+
+/** Uppercase hex text, used for binary sub-fields and operator output. */
+export function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex').toUpperCase();
+}
+
+/** Parses hex text; throws ISO8583_FIELD_INVALID on odd length or a non-hex character. */
+export function fromHex(hex: string): Buffer {
+  if (hex.length % 2 !== 0 || !/^[0-9A-Fa-f]*$/.test(hex)) {
+    throw new FixpayError('ISO8583_FIELD_INVALID', 'hex value has an odd length or a non-hex character');
+  }
+  return Buffer.from(hex, 'hex');
+}

@@ -1,0 +1,194 @@
+/**
+ * The packager: MTI + bitmap + fields ⇄ bytes, driven by a resolved spec. It knows nothing about
+ * length headers, TPDUs or sockets (see `envelope.ts` and `gateways/card-network/framing.ts`).
+ */
+import { FixpayError } from '../../domain/errors';
+import { bcd } from './encoding';
+import type { Cursor, FieldCodec, FieldValue, Subfields } from './field';
+import { buildFieldCodec, isSubfields, isTlvList } from './field';
+import type { MessageSpec } from './spec';
+import type { TlvItem } from './tlv';
+
+/** A message: its MTI and field values by field number (2–128; field 1 is derived from the values). */
+export interface IsoMessage {
+  mti: string;
+  fields: Map<number, FieldValue>;
+}
+
+/** Largest packed message, bytes, before any envelope; the channel's frame limit should match. */
+export const MESSAGE_BYTES_MAX_DEFAULT = 8192;
+
+export interface MessageCodecOptions {
+  readonly messageBytesMax?: number;
+}
+
+/** Builds a message from a plain record, e.g. `isoMessage('0200', { 3: '000000', 11: '000123' })`. */
+export function isoMessage(mti: string, fields: Readonly<Record<number, FieldValue>>): IsoMessage {
+  const map = new Map<number, FieldValue>();
+  for (const [k, v] of Object.entries(fields)) map.set(Number(k), v);
+  return { mti, fields: map };
+}
+
+/** Packs and unpacks messages for one spec. Instances are reusable and not shared across threads. */
+export class MessageCodec {
+  readonly spec: MessageSpec;
+  private readonly codecs: (FieldCodec | undefined)[] = [];
+  private readonly order: FieldCodec[];
+  private readonly scratch: Buffer;
+  private readonly mtiBytes: number;
+  private readonly bitmapHex: boolean;
+
+  constructor(spec: MessageSpec, options: MessageCodecOptions = {}) {
+    this.spec = spec;
+    this.order = spec.fields.map(buildFieldCodec).sort((a, b) => a.spec.id - b.spec.id);
+    for (const c of this.order) this.codecs[c.spec.id] = c;
+    this.scratch = Buffer.alloc(options.messageBytesMax ?? MESSAGE_BYTES_MAX_DEFAULT);
+    this.mtiBytes = spec.mti.encoding === 'BCD' ? 2 : 4;
+    this.bitmapHex = spec.bitmap.encoding === 'HexASCII';
+  }
+
+  /** The codec of field `id`, if the spec defines it. */
+  field(id: number): FieldCodec | undefined {
+    return this.codecs[id];
+  }
+
+  /** Packs `msg`. Throws ISO8583_FIELD_INVALID when a value does not fit its field or the message is too long. */
+  pack(msg: IsoMessage): Buffer {
+    const buf = this.scratch;
+    if (!/^\d{4}$/.test(msg.mti)) throw new FixpayError('ISO8583_FIELD_INVALID', 'MTI must be four digits');
+    let pos = this.spec.mti.encoding === 'BCD' ? bcd.encode(msg.mti, buf, 0, 'left') : buf.write(msg.mti, 0, 'latin1');
+    let secondary = false;
+    for (const id of msg.fields.keys()) if (id > 64) secondary = true;
+    const bitmapBytes = secondary ? 16 : 8;
+    const bitmap = Buffer.alloc(bitmapBytes);
+    if (secondary) bitmap[0] = 0x80;
+    const bitmapAt = pos;
+    pos += this.bitmapHex ? bitmapBytes * 2 : bitmapBytes;
+    let written = 0;
+    for (const codec of this.order) {
+      const id = codec.spec.id;
+      const value = msg.fields.get(id);
+      if (value === undefined) continue;
+      if (pos + codec.bytesMax > buf.length && pos + this.sizeOf(codec, value) > buf.length) {
+        throw new FixpayError('ISO8583_FIELD_INVALID', `message exceeds ${buf.length} bytes at field ${id}`);
+      }
+      pos = codec.encode(value, buf, pos);
+      const i = (id - 1) >> 3;
+      bitmap[i] = (bitmap[i] ?? 0) | (0x80 >> ((id - 1) & 7));
+      written++;
+    }
+    if (written !== msg.fields.size) {
+      const unknown = [...msg.fields.keys()].filter((id) => this.codecs[id] === undefined);
+      throw new FixpayError('ISO8583_FIELD_INVALID', `fields not in spec ${this.spec.name}: ${unknown.join(', ')}`);
+    }
+    if (this.bitmapHex) buf.write(bitmap.toString('hex').toUpperCase(), bitmapAt, 'latin1');
+    else bitmap.copy(buf, bitmapAt);
+    const out = Buffer.allocUnsafe(pos);
+    buf.copy(out, 0, 0, pos);
+    return out;
+  }
+
+  private sizeOf(codec: FieldCodec, value: FieldValue): number {
+    const probe = Buffer.alloc(codec.bytesMax);
+    return codec.encode(value, probe, 0);
+  }
+
+  /**
+   * Unpacks one message (no envelope). Throws ISO8583_MALFORMED naming the field for a bad bitmap,
+   * a field the spec does not define, a bad length, a truncated value or trailing bytes.
+   */
+  unpack(bytes: Uint8Array): IsoMessage {
+    const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const cursor: Cursor = { buf, pos: 0, end: buf.length };
+    const mti = this.readMti(cursor);
+    const bitmap = this.readBitmap(cursor);
+    const fields = new Map<number, FieldValue>();
+    const bits = bitmap.length * 8;
+    let id = 0;
+    try {
+      for (let byteIndex = 0; byteIndex < bitmap.length; byteIndex++) {
+        const byte = bitmap[byteIndex] ?? 0;
+        if (byte === 0) continue;
+        for (let bit = 0; bit < 8; bit++) {
+          if ((byte & (0x80 >> bit)) === 0) continue;
+          id = byteIndex * 8 + bit + 1;
+          if (id === 1 || id > bits) continue;
+          const codec = this.codecs[id];
+          if (codec === undefined)
+            throw new FixpayError(
+              'ISO8583_MALFORMED',
+              `bitmap sets field ${id}, which spec ${this.spec.name} does not define`,
+            );
+          fields.set(id, codec.decode(cursor));
+        }
+      }
+    } catch (e) {
+      if (e instanceof FixpayError) throw e;
+      throw new FixpayError('ISO8583_MALFORMED', `field ${id}: undecodable`, { cause: e });
+    }
+    if (cursor.pos !== cursor.end) {
+      throw new FixpayError('ISO8583_MALFORMED', `${cursor.end - cursor.pos} bytes after the last field (MTI ${mti})`);
+    }
+    return { mti, fields };
+  }
+
+  private readMti(cursor: Cursor): string {
+    if (cursor.end < this.mtiBytes) throw new FixpayError('ISO8583_MALFORMED', 'message is shorter than an MTI');
+    const mti = this.mtiBytes === 2 ? bcd.decode(cursor.buf, 0, 4, 'left') : cursor.buf.toString('latin1', 0, 4);
+    if (!/^\d{4}$/.test(mti)) throw new FixpayError('ISO8583_MALFORMED', 'MTI is not four digits');
+    cursor.pos = this.mtiBytes;
+    return mti;
+  }
+
+  private readBitmap(cursor: Cursor): Buffer {
+    const width = this.bitmapHex ? 16 : 8;
+    const read = (): Buffer => {
+      if (cursor.pos + width > cursor.end) throw new FixpayError('ISO8583_MALFORMED', 'bitmap is truncated');
+      const raw = cursor.buf.subarray(cursor.pos, cursor.pos + width);
+      cursor.pos += width;
+      if (!this.bitmapHex) return raw;
+      const text = raw.toString('latin1');
+      if (!/^[0-9A-Fa-f]{16}$/.test(text)) throw new FixpayError('ISO8583_MALFORMED', 'bitmap is not hex');
+      return Buffer.from(text, 'hex');
+    };
+    const primary = read();
+    if (((primary[0] ?? 0) & 0x80) === 0) return primary;
+    if (!this.spec.bitmap.secondary) {
+      throw new FixpayError(
+        'ISO8583_MALFORMED',
+        `bitmap sets a secondary bitmap, which spec ${this.spec.name} does not allow`,
+      );
+    }
+    return Buffer.concat([primary, read()]);
+  }
+}
+
+/** Reads a text field; undefined when absent. Throws when the field holds another kind of value. */
+export function textField(msg: IsoMessage, id: number): string | undefined {
+  const v = msg.fields.get(id);
+  if (v === undefined || typeof v === 'string') return v;
+  throw new FixpayError('ISO8583_MALFORMED', `field ${id} is not text`);
+}
+
+/** Reads a binary field; undefined when absent. */
+export function bytesField(msg: IsoMessage, id: number): Uint8Array | undefined {
+  const v = msg.fields.get(id);
+  if (v === undefined || v instanceof Uint8Array) return v;
+  throw new FixpayError('ISO8583_MALFORMED', `field ${id} is not binary`);
+}
+
+/** Reads a field with sub-fields; undefined when absent. */
+export function subfieldsField(msg: IsoMessage, id: number): Subfields | undefined {
+  const v = msg.fields.get(id);
+  if (v === undefined) return undefined;
+  if (isSubfields(v)) return v;
+  throw new FixpayError('ISO8583_MALFORMED', `field ${id} has no sub-fields`);
+}
+
+/** Reads a TLV field; undefined when absent. */
+export function tlvField(msg: IsoMessage, id: number): readonly TlvItem[] | undefined {
+  const v = msg.fields.get(id);
+  if (v === undefined) return undefined;
+  if (isTlvList(v)) return v;
+  throw new FixpayError('ISO8583_MALFORMED', `field ${id} is not a TLV list`);
+}

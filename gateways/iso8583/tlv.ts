@@ -1,0 +1,75 @@
+/**
+ * BER-TLV (EMV field 55): tags of one or more bytes, definite lengths in short or long form.
+ * Values stay opaque bytes; constructed tags are not expanded (the issuer reads them as a whole).
+ */
+import { FixpayError } from '../../domain/errors';
+import { toHex } from './encoding';
+
+export interface TlvItem {
+  /** Tag as uppercase hex, e.g. `9F26`. */
+  readonly tag: string;
+  readonly value: Uint8Array;
+}
+
+/** Longest tag we accept, in bytes (EMV uses at most 3; BER allows more, which we refuse). */
+export const TLV_TAG_BYTES_MAX = 4;
+
+function tagBytes(tag: string): Buffer {
+  if (!/^([0-9A-F]{2}){1,4}$/.test(tag)) throw new FixpayError('ISO8583_FIELD_INVALID', `TLV tag ${tag} is not hex`);
+  const bytes = Buffer.from(tag, 'hex');
+  // The first byte says whether more follow (low five bits all set); each further byte has bit 8 set except the last.
+  const multi = ((bytes[0] ?? 0) & 0x1f) === 0x1f;
+  const ok = multi
+    ? bytes.length > 1 && bytes.subarray(1, -1).every((b) => (b & 0x80) !== 0) && ((bytes.at(-1) ?? 0) & 0x80) === 0
+    : bytes.length === 1;
+  if (!ok) throw new FixpayError('ISO8583_FIELD_INVALID', `TLV tag ${tag} is not a well-formed BER tag`);
+  return bytes;
+}
+
+/** Encodes items in order. Throws ISO8583_FIELD_INVALID on a malformed tag or a value over 65535 bytes. */
+export function encodeTlv(items: readonly TlvItem[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const item of items) {
+    parts.push(tagBytes(item.tag));
+    const n = item.value.length;
+    if (n < 0x80) parts.push(Buffer.from([n]));
+    else if (n <= 0xff) parts.push(Buffer.from([0x81, n]));
+    else if (n <= 0xffff) parts.push(Buffer.from([0x82, n >> 8, n & 0xff]));
+    else throw new FixpayError('ISO8583_FIELD_INVALID', `TLV ${item.tag} value is too long`);
+    parts.push(Buffer.from(item.value));
+  }
+  return Buffer.concat(parts);
+}
+
+/** Decodes a TLV list. Throws ISO8583_MALFORMED on a truncated tag, length or value. */
+export function decodeTlv(bytes: Uint8Array): TlvItem[] {
+  const items: TlvItem[] = [];
+  let pos = 0;
+  while (pos < bytes.length) {
+    const start = pos;
+    const first = bytes[pos++] ?? 0;
+    if ((first & 0x1f) === 0x1f) {
+      let b: number;
+      do {
+        if (pos >= bytes.length) throw new FixpayError('ISO8583_MALFORMED', 'TLV tag is truncated');
+        b = bytes[pos++] ?? 0;
+        if (pos - start > TLV_TAG_BYTES_MAX) throw new FixpayError('ISO8583_MALFORMED', 'TLV tag is too long');
+      } while (b & 0x80);
+    }
+    const tag = toHex(bytes.subarray(start, pos));
+    if (pos >= bytes.length) throw new FixpayError('ISO8583_MALFORMED', `TLV ${tag} has no length`);
+    let length = bytes[pos++] ?? 0;
+    if (length & 0x80) {
+      const count = length & 0x7f;
+      if (count === 0 || count > 2)
+        throw new FixpayError('ISO8583_MALFORMED', `TLV ${tag} length form is not supported`);
+      if (pos + count > bytes.length) throw new FixpayError('ISO8583_MALFORMED', `TLV ${tag} length is truncated`);
+      length = 0;
+      for (let i = 0; i < count; i++) length = (length << 8) | (bytes[pos++] ?? 0);
+    }
+    if (pos + length > bytes.length) throw new FixpayError('ISO8583_MALFORMED', `TLV ${tag} value is truncated`);
+    items.push({ tag, value: bytes.slice(pos, pos + length) });
+    pos += length;
+  }
+  return items;
+}
