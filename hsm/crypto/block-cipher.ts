@@ -66,7 +66,7 @@ class EcbBlockCipher implements BlockCipher {
     this.check(data);
     const n = this.blockSize;
     const out = Buffer.allocUnsafe(data.length);
-    let chain = Buffer.alloc(n);
+    let chain: Buffer = Buffer.alloc(n);
     if (iv !== undefined) chain = Buffer.from(iv);
     for (let off = 0; off < data.length; off += n) {
       xorInto(chain, data, off);

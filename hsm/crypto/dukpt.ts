@@ -72,7 +72,7 @@ export function tdesCurrentKey(ipek: Uint8Array, ksn: Uint8Array): Buffer {
   register[5] = (register[5] ?? 0) & 0xe0;
   register[6] = 0;
   register[7] = 0;
-  let key = Buffer.from(ipek);
+  let key: Buffer = Buffer.from(ipek);
   for (let bit = 1 << (TDES_COUNTER_BITS - 1); bit > 0; bit >>>= 1) {
     if ((counter & bit) === 0) continue;
     register.writeUInt32BE((register.readUInt32BE(4) | bit) >>> 0, 4);
@@ -165,7 +165,7 @@ export function aesTransactionKey(initialKey: Uint8Array, ksn: Uint8Array): Buff
   const tail = Buffer.alloc(8);
   tail.set(ksn.subarray(4, 8));
   let working = 0;
-  let key = Buffer.from(initialKey);
+  let key: Buffer = Buffer.from(initialKey);
   for (let bit = 0x80000000; bit > 0; bit >>>= 1) {
     if ((counter & bit) === 0) continue;
     working = (working | bit) >>> 0;

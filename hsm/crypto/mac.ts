@@ -35,7 +35,7 @@ export function pad9797(data: Uint8Array, method: MacPadding, blockSize: number)
 /** CBC-MAC with zero IV over already padded data: the last ciphertext block. */
 function cbcMacLastBlock(cipher: BlockCipher, padded: Uint8Array): Buffer {
   const n = cipher.blockSize;
-  let chain = Buffer.alloc(n);
+  let chain: Buffer = Buffer.alloc(n);
   for (let off = 0; off < padded.length; off += n) {
     xorInto(chain, padded, off);
     chain = cipher.encrypt(chain);
@@ -124,7 +124,7 @@ export function cmac(cipher: BlockCipher, data: Uint8Array, subkeys = cmacSubkey
   last.set(data.subarray(lastStart));
   if (!complete) last[data.length - lastStart] = 0x80;
   xorInto(last, complete ? subkeys.k1 : subkeys.k2);
-  let chain = Buffer.alloc(n);
+  let chain: Buffer = Buffer.alloc(n);
   for (let off = 0; off < lastStart; off += n) {
     xorInto(chain, data, off);
     chain = cipher.encrypt(chain);

@@ -15,7 +15,7 @@ export function pbocDiversify(masterKey: Uint8Array, factor: Uint8Array): Buffer
 
 /** Multi-level diversification: one level per factor, in order. */
 export function pbocDiversifyLevels(masterKey: Uint8Array, factors: readonly Uint8Array[]): Buffer {
-  let key = Buffer.from(masterKey);
+  let key: Buffer = Buffer.from(masterKey);
   for (const f of factors) key = pbocDiversify(key, f);
   return key;
 }

@@ -211,7 +211,7 @@ export class SoftwareHsm implements HsmPort {
     return this.run(() => {
       if (request.components.length < 2) fail('HSM_INPUT_INVALID', 'at least two components (split knowledge)');
       const bytes = ALGORITHM_SPECS[request.algorithm].bytes;
-      let clear = Buffer.alloc(bytes);
+      let clear: Buffer = Buffer.alloc(bytes);
       for (const handle of request.components) {
         const component = this.load(handle);
         requireType(component, ['COMPONENT'], 'a key component');
