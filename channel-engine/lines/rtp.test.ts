@@ -1,0 +1,114 @@
+import fc from 'fast-check';
+import { buildRtp, JitterBuffer, parseRtp } from './rtp';
+import type { PlayoutFrame } from './rtp';
+
+describe('RTP packets (RFC 3550 §5.1)', () => {
+  it('round-trips (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          payloadType: fc.constantFrom(0, 8, 96),
+          marker: fc.boolean(),
+          sequenceNumber: fc.integer({ min: 0, max: 0xffff }),
+          timestamp: fc.integer({ min: 0, max: 0xffffffff }),
+          ssrc: fc.integer({ min: 0, max: 0xffffffff }),
+          payload: fc.uint8Array({ maxLength: 320 }),
+        }),
+        (p) => {
+          expect(parseRtp(buildRtp(p))).toEqual({ ok: true, value: p });
+        },
+      ),
+    );
+  });
+
+  it('skips CSRCs, extension and padding', () => {
+    const bytes = Uint8Array.of(
+      0xb1,
+      0x00,
+      0,
+      1,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      9,
+      1,
+      2,
+      3,
+      4,
+      0xbe,
+      0xde,
+      0,
+      1,
+      7,
+      7,
+      7,
+      7,
+      0x55,
+      0x66,
+      0,
+      0,
+      3,
+    );
+    const r = parseRtp(bytes);
+    expect(r.ok && [...r.value.payload]).toEqual([0x55, 0x66]);
+  });
+
+  it('never throws on garbage and rejects most of it (fuzz)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2000 }), (bytes) => {
+        const r = parseRtp(bytes);
+        if (r.ok) expect(r.value.payload.length).toBeLessThanOrEqual(bytes.length);
+      }),
+    );
+    expect(parseRtp(Uint8Array.of(0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)).ok).toBe(false); // version 1
+  });
+});
+
+const frames = (out: PlayoutFrame[]): string[] => out.map((f) => (f.kind === 'audio' ? String(f.payload[0]) : 'lost'));
+const pkt = (n: number): Uint8Array => Uint8Array.of(n, 0, 0, 0);
+
+describe('jitter buffer', () => {
+  it('reorders within its depth', () => {
+    const jb = new JitterBuffer({ depthPackets: 4, maxDelayMs: 60, maxDropoutPackets: 100, maxConcealPackets: 10 });
+    const out = [
+      ...jb.push(10, pkt(10), 0),
+      ...jb.push(12, pkt(12), 1),
+      ...jb.push(11, pkt(11), 2),
+      ...jb.push(13, pkt(13), 3),
+    ];
+    expect(frames(out)).toEqual(['10', '11', '12', '13']);
+    expect(jb.stats.lost).toBe(0);
+  });
+
+  it('declares a gap lost after maxDelayMs and fills it with silence; late packets are dropped', () => {
+    const jb = new JitterBuffer({ depthPackets: 4, maxDelayMs: 60, maxDropoutPackets: 100, maxConcealPackets: 10 });
+    const out = [...jb.push(1, pkt(1), 0), ...jb.push(4, pkt(4), 20)];
+    expect(frames(out)).toEqual(['1']);
+    expect(frames(jb.poll(50))).toEqual([]);
+    expect(frames(jb.poll(81))).toEqual(['lost', 'lost', '4']);
+    expect(jb.push(2, pkt(2), 90)).toEqual([]);
+    expect(jb.stats).toMatchObject({ lost: 2, late: 1 });
+  });
+
+  it('wraps sequence numbers and restarts on a large jump', () => {
+    const jb = new JitterBuffer();
+    expect(frames([...jb.push(0xffff, pkt(1), 0), ...jb.push(0, pkt(2), 1)])).toEqual(['1', '2']);
+    expect(frames(jb.push(30000, pkt(3), 2))).toEqual(['3']);
+    expect(jb.stats.restarts).toBe(1);
+  });
+
+  it('gives up a gap when full', () => {
+    const jb = new JitterBuffer({ depthPackets: 2, maxDelayMs: 1000, maxDropoutPackets: 100, maxConcealPackets: 10 });
+    const out = [
+      ...jb.push(1, pkt(1), 0),
+      ...jb.push(3, pkt(3), 0),
+      ...jb.push(4, pkt(4), 0),
+      ...jb.push(5, pkt(5), 0),
+    ];
+    expect(frames(out)).toEqual(['1', 'lost', '3', '4', '5']);
+  });
+});

@@ -1,0 +1,204 @@
+/**
+ * RTP (RFC 3550) packets and a receive jitter buffer for 20 ms G.711 frames.
+ *
+ * The jitter buffer reorders by sequence number, holds at most `depthPackets`, and releases a
+ * gap as lost when a later packet has waited `maxDelayMs` or the buffer is full. Lost audio is
+ * replaced by silence: for FSK, silence makes the demodulator drop carrier, so the link layer
+ * sees a truncated frame and asks for a retransmission, which is what we want (repeating the
+ * last packet would forge bits).
+ */
+import type { Result } from '../../domain/result';
+
+export const RTP_VERSION = 2;
+export const RTP_HEADER_BYTES = 12;
+/** Largest RTP datagram accepted (G.711 at 20 ms is 172 bytes). */
+export const MAX_RTP_PACKET_BYTES = 1500;
+
+export interface RtpPacket {
+  readonly payloadType: number;
+  readonly marker: boolean;
+  readonly sequenceNumber: number;
+  readonly timestamp: number;
+  readonly ssrc: number;
+  readonly payload: Uint8Array;
+}
+
+/** Parses an RTP packet (CSRCs, header extension and padding are skipped). */
+export function parseRtp(data: Uint8Array): Result<RtpPacket, string> {
+  if (data.length < RTP_HEADER_BYTES) return { ok: false, error: 'shorter than the RTP header' };
+  if (data.length > MAX_RTP_PACKET_BYTES) return { ok: false, error: 'too large' };
+  const b0 = data[0] ?? 0;
+  const b1 = data[1] ?? 0;
+  if (b0 >> 6 !== RTP_VERSION) return { ok: false, error: 'not RTP version 2' };
+  const padding = (b0 & 0x20) !== 0;
+  const extension = (b0 & 0x10) !== 0;
+  const csrcCount = b0 & 0x0f;
+  const payloadType = b1 & 0x7f;
+  if (payloadType >= 72 && payloadType <= 76) return { ok: false, error: 'RTCP packet type on the RTP port' };
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  let offset = RTP_HEADER_BYTES + 4 * csrcCount;
+  if (extension) {
+    if (data.length < offset + 4) return { ok: false, error: 'truncated header extension' };
+    offset += 4 + 4 * view.getUint16(offset + 2);
+  }
+  let end = data.length;
+  if (padding) {
+    const pad = data[data.length - 1] ?? 0;
+    if (pad === 0) return { ok: false, error: 'zero padding count' };
+    end -= pad;
+  }
+  if (offset > end) return { ok: false, error: 'header longer than the packet' };
+  return {
+    ok: true,
+    value: {
+      payloadType,
+      marker: (b1 & 0x80) !== 0,
+      sequenceNumber: view.getUint16(2),
+      timestamp: view.getUint32(4),
+      ssrc: view.getUint32(8),
+      payload: data.slice(offset, end),
+    },
+  };
+}
+
+export function buildRtp(p: RtpPacket): Uint8Array {
+  const out = new Uint8Array(RTP_HEADER_BYTES + p.payload.length);
+  const view = new DataView(out.buffer);
+  out[0] = RTP_VERSION << 6;
+  out[1] = (p.marker ? 0x80 : 0) | (p.payloadType & 0x7f);
+  view.setUint16(2, p.sequenceNumber & 0xffff);
+  view.setUint32(4, p.timestamp >>> 0);
+  view.setUint32(8, p.ssrc >>> 0);
+  out.set(p.payload, RTP_HEADER_BYTES);
+  return out;
+}
+
+export interface JitterBufferOptions {
+  /** Packets held before a gap is declared lost. */
+  readonly depthPackets: number;
+  /** How long a packet waits for a missing predecessor before the gap is declared lost. */
+  readonly maxDelayMs: number;
+  /** A sequence jump larger than this restarts the buffer (new stream). */
+  readonly maxDropoutPackets: number;
+  /** Largest gap filled with silence (longer gaps are skipped). */
+  readonly maxConcealPackets: number;
+}
+
+export const DEFAULT_JITTER_BUFFER: JitterBufferOptions = {
+  depthPackets: 5,
+  maxDelayMs: 60,
+  maxDropoutPackets: 3000,
+  maxConcealPackets: 50,
+};
+
+export interface JitterStats {
+  received: number;
+  lost: number;
+  late: number;
+  duplicates: number;
+  reordered: number;
+  restarts: number;
+}
+
+/** An in-order payload, or `lost` with the number of payload bytes it stood for. */
+export type PlayoutFrame =
+  { readonly kind: 'audio'; readonly payload: Uint8Array } | { readonly kind: 'lost'; readonly bytes: number };
+
+const seqDiff = (a: number, b: number): number => ((a - b + 0x8000) & 0xffff) - 0x8000;
+
+export class JitterBuffer {
+  private expected: number | undefined;
+  private readonly pending = new Map<number, { payload: Uint8Array; arrivedMs: number }>();
+  private lastPayloadBytes = 160;
+  readonly stats: JitterStats = { received: 0, lost: 0, late: 0, duplicates: 0, reordered: 0, restarts: 0 };
+
+  constructor(private readonly options: JitterBufferOptions = DEFAULT_JITTER_BUFFER) {}
+
+  push(sequenceNumber: number, payload: Uint8Array, nowMs: number): PlayoutFrame[] {
+    this.stats.received++;
+    if (this.expected === undefined) this.expected = sequenceNumber;
+    const diff = seqDiff(sequenceNumber, this.expected);
+    if (Math.abs(diff) > this.options.maxDropoutPackets) {
+      this.stats.restarts++;
+      const out = this.flush();
+      this.expected = sequenceNumber;
+      return [...out, ...this.insert(sequenceNumber, payload, nowMs)];
+    }
+    if (diff < 0) {
+      this.stats.late++;
+      return [];
+    }
+    if (this.pending.has(sequenceNumber)) {
+      this.stats.duplicates++;
+      return [];
+    }
+    return this.insert(sequenceNumber, payload, nowMs);
+  }
+
+  /** Releases what waited too long; call every frame period. */
+  poll(nowMs: number): PlayoutFrame[] {
+    const out: PlayoutFrame[] = [];
+    for (;;) {
+      out.push(...this.drain());
+      const oldest = this.oldestPending();
+      if (oldest === undefined || nowMs - oldest.arrivedMs < this.options.maxDelayMs) return out;
+      out.push(...this.skipToNextPending());
+    }
+  }
+
+  /** Everything still held, gaps as lost (end of call). */
+  flush(): PlayoutFrame[] {
+    const out: PlayoutFrame[] = [];
+    while (this.pending.size > 0) {
+      out.push(...this.drain());
+      if (this.pending.size > 0) out.push(...this.skipToNextPending());
+    }
+    return out;
+  }
+
+  private insert(seq: number, payload: Uint8Array, nowMs: number): PlayoutFrame[] {
+    if (seq !== this.expected) this.stats.reordered++;
+    this.pending.set(seq, { payload, arrivedMs: nowMs });
+    const out = this.drain();
+    while (this.pending.size > this.options.depthPackets) {
+      out.push(...this.skipToNextPending());
+      out.push(...this.drain());
+    }
+    return out;
+  }
+
+  private drain(): PlayoutFrame[] {
+    const out: PlayoutFrame[] = [];
+    for (;;) {
+      if (this.expected === undefined) return out;
+      const hit = this.pending.get(this.expected);
+      if (hit === undefined) return out;
+      this.pending.delete(this.expected);
+      this.lastPayloadBytes = hit.payload.length;
+      out.push({ kind: 'audio', payload: hit.payload });
+      this.expected = (this.expected + 1) & 0xffff;
+    }
+  }
+
+  private oldestPending(): { arrivedMs: number } | undefined {
+    let oldest: { arrivedMs: number } | undefined;
+    for (const p of this.pending.values()) if (oldest === undefined || p.arrivedMs < oldest.arrivedMs) oldest = p;
+    return oldest;
+  }
+
+  /** Declares the gap before the nearest pending packet lost. */
+  private skipToNextPending(): PlayoutFrame[] {
+    if (this.expected === undefined) return [];
+    let nearest: number | undefined;
+    for (const seq of this.pending.keys()) {
+      const d = seqDiff(seq, this.expected);
+      if (nearest === undefined || d < nearest) nearest = d;
+    }
+    if (nearest === undefined) return [];
+    this.stats.lost += nearest;
+    const conceal = Math.min(nearest, this.options.maxConcealPackets);
+    const out: PlayoutFrame[] = Array.from({ length: conceal }, () => ({ kind: 'lost', bytes: this.lastPayloadBytes }));
+    this.expected = (this.expected + nearest) & 0xffff;
+    return out;
+  }
+}
