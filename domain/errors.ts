@@ -5,8 +5,10 @@
  */
 import { cardNetworkCodes } from './errors/card-network';
 import { channelCodes } from './errors/channel';
+import { coreCodes } from './errors/core';
 import { definitionCodes } from './errors/definitions';
 import { hsmCodes } from './errors/hsm';
+import { ledgerCodes } from './errors/ledger';
 import { modemCodes } from './errors/modem';
 import { platformCodes } from './errors/platform';
 import type { ResultCodeEntry } from './errors/types';
@@ -21,6 +23,8 @@ export const resultCodes = [
   ...channelCodes,
   ...hsmCodes,
   ...cardNetworkCodes,
+  ...ledgerCodes,
+  ...coreCodes,
 ] as const satisfies readonly ResultCodeEntry[];
 
 export type ResultCodeName = (typeof resultCodes)[number]['name'];
