@@ -46,13 +46,13 @@ const T = SAMPLE_RATE_HZ / BAUD_RATE;
 const SUB = SUBBLOCK_SAMPLES;
 /** In-band ratio: mean correlator energy over mean power, normalised so that a clean tone is ≈ 1.16. */
 const NORM = (N * N) / 2;
-const RATIO_ON = 0.85;
+const RATIO_ON = 0.75;
 const RATIO_OFF = 0.6;
 const MARKNESS_ON = 0.4;
 /** A byte whose tone energy is below this fraction of the burst's reference is noise after the burst. */
 const BYTE_ENERGY_GATE = 0.3;
 const GATE_MARK_RATIO = 0.08;
-const RETIME_GAIN = 0.5;
+const RETIME_GAIN = 0.25;
 /** SNR estimator constants (calibrated on clean tones and on white noise; see the tests). */
 const SNR_C1 = 22.0;
 const SNR_C2 = 7.5;
@@ -293,40 +293,93 @@ export class ModemBank {
     const fb = line * FS;
     const sb = line * IS;
     const tb = TABLES[s[sb + I_MOD]!]!;
-    let carrier = s[sb + I_CARRIER]!;
-    if (carrier === 0 && len >= GATE_MIN_SAMPLES && this.idle(pcm, off, len, tb.gcoef)) {
+    if (s[sb + I_CARRIER] === 0 && len >= GATE_MIN_SAMPLES && this.idle(pcm, off, len, tb.gcoef)) {
       this.skip(line, pcm, off, len);
       return;
     }
-    const { mc, msn, sc, ssn } = tb;
-    const ext = EXT;
+    const nSub = correlate(f, s, fb, sb, tb, pcm, off, len);
+    // Pass 2: carrier decisions at sub-block ends, and the UART over the samples in between.
+    let from = 0;
+    for (let k = 0; k < nSub; k++) {
+      const to = SUB_END[k]! + 1;
+      if (s[sb + I_CARRIER] === 1) this.uart(line, from, to);
+      this.carrierDecision(line, SUB_P[k]!, SUB_E[k]!, SUB_D[k]!, f[fb + F_SAMPLES]! + to - SUB);
+      from = to;
+    }
+    if (s[sb + I_CARRIER] === 1 && from < len) this.uart(line, from, len);
+    // Keep the histories for the next block.
+    for (let j = 0; j < N; j++) f[fb + F_XH + j] = EXT[len + j]!;
+    for (let j = 0; j < HIST; j++) {
+      f[fb + F_DH + j] = DD[len + j]!;
+      f[fb + F_EH + j] = EE[len + j]!;
+    }
+    f[fb + F_SAMPLES] = f[fb + F_SAMPLES]! + len;
+    s[sb + I_PHASE] = (s[sb + I_PHASE]! + len) % PERIOD;
+  }
+
+  /** Carrier state machine, run at the end of every sub-block. */
+  private carrierDecision(line: number, subP: number, subE: number, subD: number, subStart: number): void {
+    const f = this.f;
+    const s = this.s;
+    const fb = line * FS;
+    const sb = line * IS;
+    const inBand = subP > 0 ? subE / (NORM * subP) : 0;
+    const levelOk = subP >= MIN_MS * SUB;
+    if (s[sb + I_CARRIER] === 0) {
+      const markness = subE > 0 ? subD / subE : 0;
+      if (levelOk && inBand >= RATIO_ON && markness >= MARKNESS_ON) {
+        const good = ++s[sb + I_GOOD]!;
+        if (good === 1) f[fb + F_CAND_START] = subStart;
+        if (good >= CARRIER_ON_SUBBLOCKS) {
+          s[sb + I_CARRIER] = 1;
+          s[sb + I_FRAMER] = 0;
+          s[sb + I_GOOD] = 0;
+          s[sb + I_BAD] = 0;
+          s[sb + I_BURSTS] = s[sb + I_BURSTS]! + 1;
+          f[fb + F_E_REF] = subE / SUB;
+          f[fb + F_BURST_M] = 0;
+          f[fb + F_BURST_BITS] = 0;
+          f[fb + F_BURST_P] = subP;
+          f[fb + F_BURST_N] = SUB;
+          this.sink(line, { type: 'carrier-on', sampleIndex: f[fb + F_CAND_START]! });
+        }
+      } else {
+        s[sb + I_GOOD] = 0;
+      }
+    } else if (!levelOk || inBand < RATIO_OFF) {
+      const bad = ++s[sb + I_BAD]!;
+      if (bad === 1) f[fb + F_OFF_START] = subStart;
+      if (bad >= CARRIER_OFF_SUBBLOCKS) {
+        s[sb + I_CARRIER] = 0;
+        s[sb + I_FRAMER] = 0;
+        s[sb + I_BAD] = 0;
+        const snr = estimateSnrDb(
+          f[fb + F_BURST_P]! / Math.max(1, f[fb + F_BURST_N]!),
+          f[fb + F_BURST_M]! / Math.max(1, f[fb + F_BURST_BITS]!),
+        );
+        f[fb + F_LAST_SNR] = snr;
+        this.sink(line, { type: 'carrier-off', sampleIndex: f[fb + F_OFF_START]!, snrDb: snr });
+      }
+    } else {
+      s[sb + I_BAD] = 0;
+      f[fb + F_BURST_P] = f[fb + F_BURST_P]! + subP;
+      f[fb + F_BURST_N] = f[fb + F_BURST_N]! + SUB;
+    }
+  }
+
+  /**
+   * The UART over block samples [from, to): hunts for a start edge sample by sample, then jumps
+   * from one bit-sampling instant to the next (its cost is per bit, not per sample).
+   */
+  private uart(line: number, from: number, to: number): void {
+    const f = this.f;
+    const s = this.s;
+    const fb = line * FS;
+    const sb = line * IS;
     const dd = DD;
     const ee = EE;
-    for (let j = 0; j < N; j++) ext[j] = f[fb + F_XH + j]!;
-    for (let j = 0; j < len; j++) ext[N + j] = pcm[off + j]!;
-    for (let j = 0; j < HIST; j++) {
-      dd[j] = f[fb + F_DH + j]!;
-      ee[j] = f[fb + F_EH + j]!;
-    }
-    const phase = s[sb + I_PHASE]!;
-    // ext[j] has mixer phase (phase − N + j) mod PERIOD, i.e. table index b0 + j (tables are unrolled).
-    const b0 = (phase - N + PERIOD) % PERIOD;
-    let cm = 0;
-    let sm = 0;
-    let cs = 0;
-    let ss = 0;
-    for (let j = 0; j < N; j++) {
-      const x = ext[j]!;
-      cm += x * mc[b0 + j]!;
-      sm += x * msn[b0 + j]!;
-      cs += x * sc[b0 + j]!;
-      ss += x * ssn[b0 + j]!;
-    }
-    const s0 = f[fb + F_SAMPLES]!; // absolute index of pcm[off]
-    let subP = f[fb + F_SUB_P]!;
-    let subE = f[fb + F_SUB_E]!;
-    let subD = f[fb + F_SUB_D]!;
-    let subCount = s[sb + I_SUB_COUNT]!;
+    const s0 = f[fb + F_SAMPLES]!; // absolute index of block sample 0
+    const toIdx = HIST - s0; // absolute time t ↦ index into dd/ee
     let framer = s[sb + I_FRAMER]!;
     let bit = s[sb + I_BIT]!;
     let byte = s[sb + I_BYTE]!;
@@ -338,167 +391,101 @@ export class ModemBank {
     let eRef = f[fb + F_E_REF]!;
     let burstM = f[fb + F_BURST_M]!;
     let burstBits = f[fb + F_BURST_BITS]!;
-    let dPrev = dd[HIST - 1]!;
-    // Absolute time t ↦ discriminator index: t − s0 + HIST.
-    const toIdx = HIST - s0;
-    for (let n = 0; n < len; n++) {
-      const j = n + N;
-      const xn = ext[j]!;
-      const xo = ext[n]!;
-      const tn = b0 + j;
-      const to = b0 + n;
-      cm += xn * mc[tn]! - xo * mc[to]!;
-      sm += xn * msn[tn]! - xo * msn[to]!;
-      cs += xn * sc[tn]! - xo * sc[to]!;
-      ss += xn * ssn[tn]! - xo * ssn[to]!;
-      const em = cm * cm + sm * sm;
-      const es = cs * cs + ss * ss;
-      const d = em - es;
-      const e = em + es;
-      dd[HIST + n] = d;
-      ee[HIST + n] = e;
-      subP += xn * xn;
-      subE += e;
-      subD += d;
-      const now = s0 + n; // absolute index of this sample
-      if (carrier === 1) {
-        if (framer === 0) {
-          if (dPrev >= 0 && d < 0) {
-            // Start edge: interpolate the zero crossing of the discriminator.
-            const t0 = now - 1 + dPrev / (dPrev - d);
-            framer = 1;
-            bit = 0;
-            byte = 0;
-            byteE = 0;
-            byteStart = t0 - (N - 1) / 2;
-            nextT = t0 + 0.75 * T;
-            lastT = t0;
-          }
-        } else if (now >= Math.floor(nextT) + 1) {
-          if (bit === 0) {
-            // Start bit: 2-of-3 majority at ¼, ½, ¾ of the bit.
-            const t0 = nextT - 0.75 * T;
-            const v1 = interp(dd, t0 + 0.25 * T + toIdx);
-            const v2 = interp(dd, t0 + 0.5 * T + toIdx);
-            const v3 = interp(dd, nextT + toIdx);
-            const neg = (v1 < 0 ? 1 : 0) + (v2 < 0 ? 1 : 0) + (v3 < 0 ? 1 : 0);
-            if (neg >= 2) {
-              bit = 1;
-              prevBit = 0;
-              lastT = t0 + 0.5 * T;
-              nextT = lastT + T;
-              byteE += interp(ee, lastT + toIdx);
-            } else {
-              framer = 0;
-            }
-          } else {
-            const v = interp(dd, nextT + toIdx);
-            const ev = interp(ee, nextT + toIdx);
-            const b = v >= 0 ? 1 : 0;
-            byteE += ev;
-            burstM += (ev + Math.abs(v)) / 2;
-            burstBits += 1;
-            if (bit <= 8) {
-              byte |= b << (bit - 1);
-              let adj = 0;
-              if (b !== prevBit) {
-                // Re-time on the transition: the crossing nearest the midpoint of the two samples.
-                const mid = (lastT + nextT) / 2;
-                let best = Infinity;
-                const iLo = Math.max(0, Math.ceil(lastT + toIdx));
-                const iHi = Math.floor(nextT + toIdx);
-                for (let i = iLo; i < iHi; i++) {
-                  const a = dd[i]!;
-                  const c = dd[i + 1]!;
-                  if (a < 0 !== c < 0) {
-                    const tc = i - toIdx + a / (a - c);
-                    if (Math.abs(tc - mid) < Math.abs(best - mid)) best = tc;
-                  }
-                }
-                if (best !== Infinity) adj = RETIME_GAIN * (best - mid);
-              }
-              prevBit = b;
-              lastT = nextT + adj;
-              nextT = lastT + T;
-              bit++;
-            } else {
-              // Stop bit.
-              framer = 0;
-              if (b === 1) {
-                const eMean = byteE / 10;
-                if (eMean >= BYTE_ENERGY_GATE * eRef) {
-                  eRef += 0.125 * (eMean - eRef);
-                  s[sb + I_BYTES] = s[sb + I_BYTES]! + 1;
-                  this.sink(line, { type: 'byte', value: byte, sampleIndex: Math.max(0, Math.round(byteStart)) });
-                }
-              } else {
-                s[sb + I_FRAMING] = s[sb + I_FRAMING]! + 1;
-                this.sink(line, { type: 'framing-error', sampleIndex: Math.max(0, Math.round(byteStart)) });
-              }
-            }
-          }
+    let n = from;
+    while (n < to) {
+      if (framer === 0) {
+        // Hunt: a mark→space crossing of the discriminator.
+        let dPrev = dd[HIST + n - 1]!;
+        let d = dd[HIST + n]!;
+        while (!(dPrev >= 0 && d < 0)) {
+          if (++n >= to) break;
+          dPrev = d;
+          d = dd[HIST + n]!;
         }
+        if (n >= to) break;
+        const t0 = s0 + n - 1 + dPrev / (dPrev - d);
+        framer = 1;
+        bit = 0;
+        byte = 0;
+        byteE = 0;
+        byteStart = t0 - (N - 1) / 2;
+        nextT = t0 + 0.75 * T;
+        lastT = t0;
+        n++;
+        continue;
       }
-      dPrev = d;
-      if (++subCount === SUB) {
-        // Carrier decision for the sub-block that ends here.
-        const subStart = now + 1 - SUB;
-        const inBand = subP > 0 ? subE / (NORM * subP) : 0;
-        const levelOk = subP >= MIN_MS * SUB;
-        if (carrier === 0) {
-          const markness = subE > 0 ? subD / subE : 0;
-          if (levelOk && inBand >= RATIO_ON && markness >= MARKNESS_ON) {
-            const good = ++s[sb + I_GOOD]!;
-            if (good === 1) f[fb + F_CAND_START] = subStart;
-            if (good >= CARRIER_ON_SUBBLOCKS) {
-              carrier = 1;
-              framer = 0;
-              s[sb + I_GOOD] = 0;
-              s[sb + I_BAD] = 0;
-              s[sb + I_BURSTS] = s[sb + I_BURSTS]! + 1;
-              eRef = subE / SUB;
-              burstM = 0;
-              burstBits = 0;
-              f[fb + F_BURST_P] = subP;
-              f[fb + F_BURST_N] = SUB;
-              this.sink(line, { type: 'carrier-on', sampleIndex: f[fb + F_CAND_START]! });
-            }
-          } else {
-            s[sb + I_GOOD] = 0;
-          }
-        } else if (!levelOk || inBand < RATIO_OFF) {
-          const bad = ++s[sb + I_BAD]!;
-          if (bad === 1) f[fb + F_OFF_START] = subStart;
-          if (bad >= CARRIER_OFF_SUBBLOCKS) {
-            carrier = 0;
-            framer = 0;
-            s[sb + I_BAD] = 0;
-            const snr = estimateSnrDb(
-              f[fb + F_BURST_P]! / Math.max(1, f[fb + F_BURST_N]!),
-              burstM / Math.max(1, burstBits),
-            );
-            f[fb + F_LAST_SNR] = snr;
-            this.sink(line, { type: 'carrier-off', sampleIndex: f[fb + F_OFF_START]!, snrDb: snr });
-          }
+      const need = Math.floor(nextT) + 1 - s0; // block index at which d(nextT) can be interpolated
+      if (need >= to) break;
+      if (need > n) n = need;
+      if (bit === 0) {
+        // Start bit: 2-of-3 majority at ¼, ½, ¾ of the bit.
+        const t0 = nextT - 0.75 * T;
+        const neg =
+          (interp(dd, t0 + 0.25 * T + toIdx) < 0 ? 1 : 0) +
+          (interp(dd, t0 + 0.5 * T + toIdx) < 0 ? 1 : 0) +
+          (interp(dd, nextT + toIdx) < 0 ? 1 : 0);
+        if (neg >= 2) {
+          bit = 1;
+          prevBit = 0;
+          lastT = t0 + 0.5 * T;
+          nextT = lastT + T;
+          byteE += interp(ee, lastT + toIdx);
         } else {
-          s[sb + I_BAD] = 0;
-          f[fb + F_BURST_P] = f[fb + F_BURST_P]! + subP;
-          f[fb + F_BURST_N] = f[fb + F_BURST_N]! + SUB;
+          framer = 0;
+          n++;
         }
-        subCount = 0;
-        subP = 0;
-        subE = 0;
-        subD = 0;
+        continue;
       }
+      const v = interp(dd, nextT + toIdx);
+      const ev = interp(ee, nextT + toIdx);
+      const b = v >= 0 ? 1 : 0;
+      byteE += ev;
+      burstM += (ev + Math.abs(v)) / 2;
+      burstBits += 1;
+      if (bit <= 8) {
+        byte |= b << (bit - 1);
+        let adj = 0;
+        if (b !== prevBit) {
+          // Re-time on the transition: the crossing nearest the midpoint of the two samples.
+          const mid = (lastT + nextT) / 2;
+          let best = Infinity;
+          const iHi = Math.floor(nextT + toIdx);
+          for (let i = Math.max(0, Math.ceil(lastT + toIdx)); i < iHi; i++) {
+            const a = dd[i]!;
+            const c = dd[i + 1]!;
+            if (a < 0 !== c < 0) {
+              const tc = i - toIdx + a / (a - c);
+              if (Math.abs(tc - mid) < Math.abs(best - mid)) best = tc;
+            }
+          }
+          if (best !== Infinity) adj = RETIME_GAIN * (best - mid);
+        }
+        prevBit = b;
+        lastT = nextT + adj;
+        nextT = lastT + T;
+        bit++;
+        continue;
+      }
+      // Stop bit. Characters whose tone energy is far below the burst's are noise after it: dropped.
+      framer = 0;
+      const eMean = byteE / 10;
+      if (eMean >= BYTE_ENERGY_GATE * eRef) {
+        const at = Math.max(0, Math.round(byteStart));
+        if (b === 1) {
+          eRef += 0.125 * (eMean - eRef);
+          s[sb + I_BYTES] = s[sb + I_BYTES]! + 1;
+          this.sink(line, { type: 'byte', value: byte, sampleIndex: at });
+        } else {
+          s[sb + I_FRAMING] = s[sb + I_FRAMING]! + 1;
+          this.sink(line, { type: 'framing-error', sampleIndex: at, value: byte });
+        }
+      }
+      n++;
     }
-    for (let j = 0; j < N; j++) f[fb + F_XH + j] = ext[len + j]!;
-    for (let j = 0; j < HIST; j++) {
-      f[fb + F_DH + j] = dd[len + j]!;
-      f[fb + F_EH + j] = ee[len + j]!;
-    }
-    f[fb + F_SUB_P] = subP;
-    f[fb + F_SUB_E] = subE;
-    f[fb + F_SUB_D] = subD;
+    s[sb + I_FRAMER] = framer;
+    s[sb + I_BIT] = bit;
+    s[sb + I_BYTE] = byte;
+    s[sb + I_PREV_BIT] = prevBit;
     f[fb + F_NEXT_T] = nextT;
     f[fb + F_LAST_T] = lastT;
     f[fb + F_BYTE_START] = byteStart;
@@ -506,15 +493,94 @@ export class ModemBank {
     f[fb + F_E_REF] = eRef;
     f[fb + F_BURST_M] = burstM;
     f[fb + F_BURST_BITS] = burstBits;
-    f[fb + F_SAMPLES] = s0 + len;
-    s[sb + I_PHASE] = (phase + len) % PERIOD;
-    s[sb + I_SUB_COUNT] = subCount;
-    s[sb + I_FRAMER] = framer;
-    s[sb + I_BIT] = bit;
-    s[sb + I_BYTE] = byte;
-    s[sb + I_PREV_BIT] = prevBit;
-    s[sb + I_CARRIER] = carrier;
   }
+}
+
+// Sub-block sums of the current block (at most BLOCK_SAMPLES_MAX / SUB + 1 entries).
+const SUB_MAX = Math.ceil(BLOCK_SAMPLES_MAX / SUBBLOCK_SAMPLES) + 1;
+const SUB_P = new Float64Array(SUB_MAX);
+const SUB_E = new Float64Array(SUB_MAX);
+const SUB_D = new Float64Array(SUB_MAX);
+const SUB_END = new Int32Array(SUB_MAX);
+
+/**
+ * Pass 1, the hot loop: four sliding one-bit quadrature correlators per sample, writing the
+ * discriminator (mark − space energy) and the tone energy into DD/EE, and sub-block sums.
+ * Returns the number of sub-blocks that ended in this block.
+ */
+function correlate(
+  f: Float64Array,
+  s: Int32Array,
+  fb: number,
+  sb: number,
+  tb: Tables,
+  pcm: Int16Array,
+  off: number,
+  len: number,
+): number {
+  const { mc, msn, sc, ssn } = tb;
+  const ext = EXT;
+  const dd = DD;
+  const ee = EE;
+  for (let j = 0; j < N; j++) ext[j] = f[fb + F_XH + j]!;
+  for (let j = 0; j < len; j++) ext[N + j] = pcm[off + j]!;
+  for (let j = 0; j < HIST; j++) {
+    dd[j] = f[fb + F_DH + j]!;
+    ee[j] = f[fb + F_EH + j]!;
+  }
+  // ext[j] has mixer phase (phase − N + j) mod PERIOD, i.e. table index b0 + j (tables are unrolled).
+  const b0 = (s[sb + I_PHASE]! - N + PERIOD) % PERIOD;
+  let cm = 0;
+  let sm = 0;
+  let cs = 0;
+  let ss = 0;
+  for (let j = 0; j < N; j++) {
+    const x = ext[j]!;
+    cm += x * mc[b0 + j]!;
+    sm += x * msn[b0 + j]!;
+    cs += x * sc[b0 + j]!;
+    ss += x * ssn[b0 + j]!;
+  }
+  let subP = f[fb + F_SUB_P]!;
+  let subE = f[fb + F_SUB_E]!;
+  let subD = f[fb + F_SUB_D]!;
+  let subCount = s[sb + I_SUB_COUNT]!;
+  let nSub = 0;
+  for (let n = 0; n < len; n++) {
+    const xn = ext[n + N]!;
+    const xo = ext[n]!;
+    const tn = b0 + n + N;
+    const to = b0 + n;
+    cm += xn * mc[tn]! - xo * mc[to]!;
+    sm += xn * msn[tn]! - xo * msn[to]!;
+    cs += xn * sc[tn]! - xo * sc[to]!;
+    ss += xn * ssn[tn]! - xo * ssn[to]!;
+    const em = cm * cm + sm * sm;
+    const es = cs * cs + ss * ss;
+    const d = em - es;
+    const e = em + es;
+    dd[HIST + n] = d;
+    ee[HIST + n] = e;
+    subP += xn * xn;
+    subE += e;
+    subD += d;
+    if (++subCount === SUB) {
+      SUB_P[nSub] = subP;
+      SUB_E[nSub] = subE;
+      SUB_D[nSub] = subD;
+      SUB_END[nSub] = n;
+      nSub++;
+      subCount = 0;
+      subP = 0;
+      subE = 0;
+      subD = 0;
+    }
+  }
+  f[fb + F_SUB_P] = subP;
+  f[fb + F_SUB_E] = subE;
+  f[fb + F_SUB_D] = subD;
+  s[sb + I_SUB_COUNT] = subCount;
+  return nSub;
 }
 
 /** Linear interpolation of `a` at fractional index `x` (x ≥ 0, ⌊x⌋+1 inside `a`). */

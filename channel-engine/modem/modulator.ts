@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-non-null-assertion -- hot loop; table index is a 12-bit shift */
 import { FixpayError } from '../../domain/errors';
 import { sineAmplitude, TONES } from './params';
 import {
@@ -21,9 +22,21 @@ export const TX_CLOCK_DRIFT_MAX = 0.05;
 const SINE_TABLE_BITS = 12;
 const SINE_TABLE_SIZE = 1 << SINE_TABLE_BITS;
 const PHASE_SHIFT = 32 - SINE_TABLE_BITS;
-/** One period of a unit sine, shared by every modulator. */
-const SINE = new Float32Array(SINE_TABLE_SIZE);
-for (let i = 0; i < SINE_TABLE_SIZE; i++) SINE[i] = Math.sin((2 * Math.PI * i) / SINE_TABLE_SIZE);
+/** Sine tables scaled to each transmit amplitude, shared by all modulators at that level. */
+const TABLES_MAX = 64;
+const sineTables = new Map<number, Int16Array>();
+function sineTable(amplitude: number): Int16Array {
+  const key = Math.round(amplitude * 16);
+  let t = sineTables.get(key);
+  if (t === undefined) {
+    t = new Int16Array(SINE_TABLE_SIZE);
+    for (let i = 0; i < SINE_TABLE_SIZE; i++)
+      t[i] = Math.round(amplitude * Math.sin((2 * Math.PI * i) / SINE_TABLE_SIZE));
+    if (sineTables.size >= TABLES_MAX) sineTables.clear();
+    sineTables.set(key, t);
+  }
+  return t;
+}
 
 function checkRange(name: string, v: number, lo: number, hi: number): number {
   if (!Number.isFinite(v) || v < lo || v > hi) {
@@ -50,14 +63,14 @@ export function checkCommonOptions(o: ModemOptions): void {
 }
 
 /**
- * Phase-continuous FSK transmitter: a 32-bit phase accumulator and a shared 4,096-entry sine
- * table, so the cost per sample is a table read, a multiply and a rounding.
+ * Phase-continuous FSK transmitter: a 32-bit phase accumulator and a 4,096-entry sine table
+ * already scaled to the transmit level (shared per level), so a sample costs a table read.
  */
-class FskModulator implements Modulator {
+class FskModulator implements BufferedModulator {
   private phase = 0;
   private readonly markStep: number;
   private readonly spaceStep: number;
-  private readonly amplitude: number;
+  private readonly table: Int16Array;
   private readonly samplesPerBit: number;
   private readonly leadIn: number;
   private readonly trail: number;
@@ -72,48 +85,85 @@ class FskModulator implements Modulator {
     const offset = checkRange('carrierOffset', o.carrierOffset ?? 0, -TX_CARRIER_OFFSET_MAX, TX_CARRIER_OFFSET_MAX);
     const drift = checkRange('clockDrift', o.clockDrift ?? 0, -TX_CLOCK_DRIFT_MAX, TX_CLOCK_DRIFT_MAX);
     const tones = TONES[o.modulation];
-    const step = (hz: number): number => Math.round(((hz * (1 + offset)) / SAMPLE_RATE_HZ) * 2 ** 32);
+    const step = (hz: number): number => Math.round(((hz * (1 + offset)) / SAMPLE_RATE_HZ) * 2 ** 32) | 0;
     this.markStep = step(tones.markHz);
     this.spaceStep = step(tones.spaceHz);
-    this.amplitude = sineAmplitude(level);
+    this.table = sineTable(sineAmplitude(level));
     this.samplesPerBit = SAMPLE_RATE_HZ / (BAUD_RATE * (1 + drift));
   }
 
+  burstSamples(byteCount: number): number {
+    return Math.ceil((this.leadIn + byteCount * (9 + this.stopBits) + this.trail) * this.samplesPerBit);
+  }
+
   modulate(bytes: Uint8Array): Int16Array {
-    if (bytes.length > TX_BYTES_MAX) {
-      throw new FixpayError('MODEM_BAD_OPTIONS', `at most ${TX_BYTES_MAX} bytes per burst, got ${bytes.length}`);
+    this.checkBytes(bytes);
+    const out = new Int16Array(this.burstSamples(bytes.length));
+    this.modulateInto(bytes, out, 0);
+    return out;
+  }
+
+  modulateInto(bytes: Uint8Array, out: Int16Array, offset: number): number {
+    this.checkBytes(bytes);
+    const nSamples = this.burstSamples(bytes.length);
+    if (!Number.isInteger(offset) || offset < 0 || offset + nSamples > out.length) {
+      throw new FixpayError(
+        'MODEM_BAD_OPTIONS',
+        `burst of ${nSamples} samples does not fit at ${offset} in ${out.length}`,
+      );
     }
     const bitsPerByte = 9 + this.stopBits;
-    const nBits = this.leadIn + bytes.length * bitsPerByte + this.trail;
     const spb = this.samplesPerBit;
-    const nSamples = Math.ceil(nBits * spb);
-    const out = new Int16Array(nSamples);
-    const amp = this.amplitude;
+    const table = this.table;
     const markStep = this.markStep;
     const spaceStep = this.spaceStep;
     let phase = this.phase;
-    let n = 0;
-    for (let bit = 0; bit < nBits; bit++) {
-      let one = true;
-      const k = bit - this.leadIn;
-      if (k >= 0 && k < bytes.length * bitsPerByte) {
-        const pos = k % bitsPerByte;
-        if (pos === 0) one = false;
-        else if (pos <= 8) one = (((bytes[(k / bitsPerByte) | 0] ?? 0) >> (pos - 1)) & 1) === 1;
-      }
-      const step = one ? markStep : spaceStep;
-      const end = Math.min(nSamples, Math.ceil((bit + 1) * spb));
-      for (; n < end; n++) {
-        out[n] = Math.round(amp * (SINE[phase >>> PHASE_SHIFT] ?? 0));
-        phase = (phase + step) >>> 0;
+    let n = offset;
+    let bitEnd = this.leadIn * spb; // fractional end of the current run, relative to offset
+    let end = offset + Math.ceil(bitEnd);
+    for (; n < end; n++) {
+      out[n] = table[phase >>> PHASE_SHIFT]!;
+      phase = (phase + markStep) | 0;
+    }
+    for (let b = 0; b < bytes.length; b++) {
+      // start bit (0), 8 data bits LSB first, stop bits (1): a 16-bit pattern read LSB first
+      let pattern = (bytes[b]! << 1) | (0xffff << 9);
+      for (let pos = 0; pos < bitsPerByte; pos++) {
+        const step = (pattern & 1) === 1 ? markStep : spaceStep;
+        pattern >>= 1;
+        bitEnd += spb;
+        end = offset + Math.ceil(bitEnd);
+        for (; n < end; n++) {
+          out[n] = table[phase >>> PHASE_SHIFT]!;
+          phase = (phase + step) | 0;
+        }
       }
     }
+    end = offset + nSamples;
+    for (; n < end; n++) {
+      out[n] = table[phase >>> PHASE_SHIFT]!;
+      phase = (phase + markStep) | 0;
+    }
     this.phase = phase;
-    return out;
+    return nSamples;
+  }
+
+  private checkBytes(bytes: Uint8Array): void {
+    if (bytes.length > TX_BYTES_MAX) {
+      throw new FixpayError('MODEM_BAD_OPTIONS', `at most ${TX_BYTES_MAX} bytes per burst, got ${bytes.length}`);
+    }
   }
 }
 
+/** A modulator that can also write into a caller's buffer (no allocation per burst). */
+export interface BufferedModulator extends Modulator {
+  /** Samples that modulate() produces for `byteCount` bytes. */
+  burstSamples(byteCount: number): number;
+  /** Writes the burst at `out[offset…]`; returns the samples written. Throws MODEM_BAD_OPTIONS if it does not fit. */
+  modulateInto(bytes: Uint8Array, out: Int16Array, offset: number): number;
+}
+
 /** Creates a transmitter. Throws FixpayError MODEM_BAD_OPTIONS on invalid options. */
-export function createModulator(o: ModemOptions): Modulator {
+export function createModulator(o: ModemOptions): BufferedModulator {
   return new FskModulator(o);
 }

@@ -36,7 +36,8 @@ export interface Modulator {
 export type ModemEvent =
   | { type: 'carrier-on'; sampleIndex: number }
   | { type: 'byte'; value: number; sampleIndex: number }
-  | { type: 'framing-error'; sampleIndex: number }
+  /** A character whose stop bit read as space; `value` holds its data bits, which may still be right. */
+  | { type: 'framing-error'; sampleIndex: number; value?: number }
   | { type: 'carrier-off'; sampleIndex: number; snrDb: number };
 
 export interface Demodulator {
