@@ -1,13 +1,13 @@
 /**
  * DES, TDES and AES block ciphers over Node's `crypto`, with the ECB contexts created once per key
  * and reused: `update()` on an ECB context without `final()` enciphers block by block, so one
- * context serves every later call. That keeps MAC and PIN hot paths to a few native calls each.
+ * context serves every later call (the decrypt and CBC contexts are built on first use). That keeps MAC and PIN hot paths to a few native calls each.
  *
  * Single DES is run as `des-ede3-ecb` with K‖K‖K (EDE with equal keys is DES), because OpenSSL 3
  * only ships `des-ecb` in its legacy provider.
  */
 import { createCipheriv, createDecipheriv, createSecretKey } from 'node:crypto';
-import type { Cipheriv, Decipheriv } from 'node:crypto';
+import type { Cipheriv, Decipheriv, KeyObject } from 'node:crypto';
 import { xorInto } from './bytes';
 
 export type BlockAlgorithm = 'des' | 'tdes' | 'aes';
@@ -31,19 +31,23 @@ export interface BlockCipher {
 
 class EcbBlockCipher implements BlockCipher {
   readonly blockSize: number;
+  private readonly keyObject: KeyObject;
   private readonly enc: Cipheriv;
-  private readonly dec: Decipheriv;
+  private decCache: Decipheriv | undefined;
+  private cbcCache: Cipheriv | undefined;
+  /** The CBC context's last output block: its chaining state, never reset (see `cbcEncrypt`). */
+  private cbcState: Buffer;
 
   constructor(
     readonly algorithm: BlockAlgorithm,
     readonly keyLength: number,
-    opensslName: string,
+    private readonly opensslName: string,
     key: Buffer,
   ) {
     this.blockSize = algorithm === 'aes' ? 16 : 8;
-    const keyObject = createSecretKey(key);
-    this.enc = createCipheriv(opensslName, keyObject, null).setAutoPadding(false);
-    this.dec = createDecipheriv(opensslName, keyObject, null).setAutoPadding(false);
+    this.keyObject = createSecretKey(key);
+    this.enc = createCipheriv(opensslName, this.keyObject, null).setAutoPadding(false);
+    this.cbcState = Buffer.alloc(this.blockSize);
   }
 
   private check(data: Uint8Array): void {
@@ -59,27 +63,34 @@ class EcbBlockCipher implements BlockCipher {
 
   decrypt(data: Uint8Array): Buffer {
     this.check(data);
-    return this.dec.update(data);
+    this.decCache ??= createDecipheriv(this.opensslName, this.keyObject, null).setAutoPadding(false);
+    return this.decCache.update(data);
   }
 
+  /**
+   * One native call per message: a CBC context that is never finalised keeps chaining from its
+   * last output block S, so feeding `P1 XOR IV XOR S, P2, …` yields exactly CBC(IV, P1, P2, …).
+   */
   cbcEncrypt(data: Uint8Array, iv?: Uint8Array): Buffer {
     this.check(data);
     const n = this.blockSize;
-    const out = Buffer.allocUnsafe(data.length);
-    let chain: Buffer = Buffer.alloc(n);
-    if (iv !== undefined) chain = Buffer.from(iv);
-    for (let off = 0; off < data.length; off += n) {
-      xorInto(chain, data, off);
-      chain = this.enc.update(chain);
-      chain.copy(out, off);
-    }
+    this.cbcCache ??= createCipheriv(
+      this.opensslName.replace('-ecb', '-cbc'),
+      this.keyObject,
+      Buffer.alloc(n),
+    ).setAutoPadding(false);
+    const input = Buffer.from(data);
+    xorInto(input.subarray(0, n), this.cbcState);
+    if (iv !== undefined) xorInto(input.subarray(0, n), iv);
+    const out = this.cbcCache.update(input);
+    out.copy(this.cbcState, 0, out.length - n);
     return out;
   }
 
   cbcDecrypt(data: Uint8Array, iv?: Uint8Array): Buffer {
     this.check(data);
     const n = this.blockSize;
-    const plain = this.dec.update(data);
+    const plain = this.decrypt(data);
     for (let off = plain.length - n; off >= 0; off -= n) {
       if (off === 0) {
         if (iv !== undefined) xorInto(plain.subarray(0, n), iv);

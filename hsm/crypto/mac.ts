@@ -34,13 +34,8 @@ export function pad9797(data: Uint8Array, method: MacPadding, blockSize: number)
 
 /** CBC-MAC with zero IV over already padded data: the last ciphertext block. */
 function cbcMacLastBlock(cipher: BlockCipher, padded: Uint8Array): Buffer {
-  const n = cipher.blockSize;
-  let chain: Buffer = Buffer.alloc(n);
-  for (let off = 0; off < padded.length; off += n) {
-    xorInto(chain, padded, off);
-    chain = cipher.encrypt(chain);
-  }
-  return chain;
+  const out = cipher.cbcEncrypt(padded);
+  return out.subarray(out.length - cipher.blockSize);
 }
 
 /**
@@ -125,10 +120,7 @@ export function cmac(cipher: BlockCipher, data: Uint8Array, subkeys = cmacSubkey
   if (!complete) last[data.length - lastStart] = 0x80;
   xorInto(last, complete ? subkeys.k1 : subkeys.k2);
   let chain: Buffer = Buffer.alloc(n);
-  for (let off = 0; off < lastStart; off += n) {
-    xorInto(chain, data, off);
-    chain = cipher.encrypt(chain);
-  }
+  if (lastStart > 0) chain = cipher.cbcEncrypt(data.subarray(0, lastStart)).subarray(lastStart - n);
   xorInto(chain, last);
   return cipher.encrypt(chain);
 }

@@ -4,20 +4,26 @@
  * Clear keys in, clear keys out: HSM-internal and PSAM-internal only.
  */
 import { blockCipher } from './block-cipher';
+import type { BlockCipher } from './block-cipher';
 
-/** Diversifies a double-length key by one 8-byte factor (e.g. the PSAM serial). */
-export function pbocDiversify(masterKey: Uint8Array, factor: Uint8Array): Buffer {
+/** Diversifies a double-length key (or its cipher) by one 8-byte factor (e.g. the PSAM serial). */
+export function pbocDiversify(masterKey: Uint8Array | BlockCipher, factor: Uint8Array): Buffer {
   if (factor.length !== 8) throw new RangeError('a PBOC diversification factor is 8 bytes');
-  const cipher = blockCipher('tdes', masterKey);
+  const cipher = masterKey instanceof Uint8Array ? blockCipher('tdes', masterKey) : masterKey;
   const inverted = Buffer.from(factor).map((b) => b ^ 0xff);
-  return Buffer.concat([cipher.encrypt(factor), cipher.encrypt(inverted)]);
+  return cipher.encrypt(Buffer.concat([factor, inverted]));
 }
 
 /** Multi-level diversification: one level per factor, in order. */
-export function pbocDiversifyLevels(masterKey: Uint8Array, factors: readonly Uint8Array[]): Buffer {
-  let key: Buffer = Buffer.from(masterKey);
-  for (const f of factors) key = pbocDiversify(key, f);
-  return key;
+export function pbocDiversifyLevels(masterKey: Uint8Array | BlockCipher, factors: readonly Uint8Array[]): Buffer {
+  let key: Uint8Array | BlockCipher = masterKey;
+  let out: Buffer = Buffer.alloc(0);
+  for (const f of factors) {
+    out = pbocDiversify(key, f);
+    key = out;
+  }
+  if (factors.length === 0) throw new RangeError('at least one diversification factor');
+  return out;
 }
 
 /** PSAM counters are 2 bytes on the card. */
@@ -34,7 +40,8 @@ export function pbocSessionInput(random: Uint8Array, counter: number): Buffer {
   return input;
 }
 
-/** The single-DES session key for one transaction. */
-export function pbocSessionKey(diversifiedKey: Uint8Array, random: Uint8Array, counter: number): Buffer {
-  return blockCipher('tdes', diversifiedKey).encrypt(pbocSessionInput(random, counter));
+/** The single-DES session key for one transaction, from the diversified key (or its cipher). */
+export function pbocSessionKey(diversifiedKey: Uint8Array | BlockCipher, random: Uint8Array, counter: number): Buffer {
+  const cipher = diversifiedKey instanceof Uint8Array ? blockCipher('tdes', diversifiedKey) : diversifiedKey;
+  return cipher.encrypt(pbocSessionInput(random, counter));
 }

@@ -104,6 +104,15 @@ function mapCryptoError(e: unknown): never {
   throw e;
 }
 
+/** Bounded insert: evicts the oldest entry when full. */
+function remember<V>(cache: Map<string, V>, key: string, value: V, max: number): void {
+  if (cache.size >= max) {
+    const oldest = cache.keys().next();
+    if (oldest.done !== true) cache.delete(oldest.value);
+  }
+  cache.set(key, value);
+}
+
 function checkDesParity(key: LoadedKey): void {
   if (key.family !== 'aes' && !hasOddParity(key.clear)) fail('HSM_KEY_PARITY');
 }
@@ -112,6 +121,9 @@ export class SoftwareHsm implements HsmPort {
   private readonly store: LmkKeyStore;
   private readonly macDataBytesMax: number;
   private readonly pinStorage: BlockCipher;
+  private readonly cacheMax: number;
+  private readonly diversifiedKeys = new Map<string, BlockCipher>();
+  private readonly ipeks = new Map<string, Buffer>();
 
   constructor(options: SoftwareHsmOptions) {
     this.store = new LmkKeyStore(
@@ -121,6 +133,7 @@ export class SoftwareHsm implements HsmPort {
     );
     this.macDataBytesMax = options.macDataBytesMax ?? HSM_DEFAULTS.macDataBytesMax;
     this.pinStorage = blockCipher('aes', this.store.pinStorageKey);
+    this.cacheMax = options.keyCacheEntriesMax ?? HSM_DEFAULTS.keyCacheEntriesMax;
   }
 
   describe(): string {
@@ -372,7 +385,16 @@ export class SoftwareHsm implements HsmPort {
       return { family: 'aes', clear: working, cipher: blockCipher('aes', working) };
     }
     if (ksn.length !== 10) fail('HSM_KSN_INVALID', 'a TDES DUKPT KSN is 10 bytes');
-    const working = tdesWorkingKey(tdesCurrentKey(tdesIpek(bdk.clear, ksn), ksn), usage);
+    // One IPEK per device (BDK + initial KSN): cache it, the per-KSN steps cannot be.
+    const device = Buffer.from(ksn.subarray(0, 8));
+    device[7] = (device[7] ?? 0) & 0xe0;
+    const cacheKey = `${bdkHandle}|${toHex(device)}`;
+    let ipek = this.ipeks.get(cacheKey);
+    if (ipek === undefined) {
+      ipek = tdesIpek(bdk.clear, ksn);
+      remember(this.ipeks, cacheKey, ipek, this.cacheMax);
+    }
+    const working = tdesWorkingKey(tdesCurrentKey(ipek, ksn), usage);
     return { family: 'tdes', clear: working, cipher: blockCipher('tdes', working) };
   }
 
@@ -453,10 +475,17 @@ export class SoftwareHsm implements HsmPort {
     if (!Number.isInteger(request.counter) || request.counter < 0 || request.counter > PBOC_COUNTER_MAX) {
       fail('HSM_INPUT_INVALID', 'PSAM counter');
     }
-    const dk = pbocDiversifyLevels(mk.clear, request.factors);
-    const sk = pbocSessionKey(dk, request.random, request.counter);
-    dk.fill(0);
-    return sk;
+    // The diversified key of a PSAM is the same for every transaction: cache its cipher.
+    let cacheKey = request.masterKey as string;
+    for (const f of request.factors) cacheKey += `|${toHex(f)}`;
+    let dk = this.diversifiedKeys.get(cacheKey);
+    if (dk === undefined) {
+      const clear = pbocDiversifyLevels(mk.cipher, request.factors);
+      dk = blockCipher('tdes', clear);
+      clear.fill(0);
+      remember(this.diversifiedKeys, cacheKey, dk, this.cacheMax);
+    }
+    return pbocSessionKey(dk, request.random, request.counter);
   }
 
   derivePsamSessionKey(request: PsamSessionRequest): Promise<KeyInfo> {
