@@ -71,6 +71,10 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-non-null-assertion': 'error',
       '@typescript-eslint/no-confusing-void-expression': 'off',
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'env', message: 'read settings through config/ (loadConfig, processEnv)' },
+      ],
       'no-restricted-imports': [
         'error',
         { patterns: [forbid(wiring, 'only worker/, cli/, simulator/ and test/ wire the app together')] },
@@ -128,6 +132,14 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  {
+    files: ['cli/**/*.ts', 'worker/**/*.ts', 'simulator/**/*.ts', 'test/**/*.ts'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
+  {
+    files: ['config/**/*.ts', '**/*.test.ts'],
+    rules: { 'no-restricted-properties': 'off' },
   },
   {
     files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],

@@ -132,3 +132,11 @@ export function loadConfig(
 export function isCi(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
   return env['CI'] === 'true' || env['CI'] === '1';
 }
+
+/**
+ * The process environment, for the few places that must hand it on (spawning child processes,
+ * looking up PATH). Reading settings from it anywhere but here is refused by lint.
+ */
+export function processEnv(): Readonly<Record<string, string | undefined>> {
+  return process.env;
+}

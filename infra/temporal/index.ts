@@ -1,2 +1,3 @@
 export * from './cli';
 export * from './dev-server';
+export * from './runtime';

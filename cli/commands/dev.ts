@@ -1,0 +1,43 @@
+/** `fixpay dev` (= `npm start`): the whole platform on embedded defaults, until Ctrl-C. */
+import type { Command } from 'commander';
+import { loadConfig } from '../../config';
+import { createLogger } from '../../infra/logging';
+import { startPlatform } from '../platform';
+
+export function register(program: Command): void {
+  program
+    .command('dev')
+    .description(
+      'run the platform on embedded defaults: Temporal dev server (UI on :8233), PGlite database (or DATABASE_URL), worker and API; Ctrl-C stops everything',
+    )
+    .action(async () => {
+      const config = loadConfig();
+      const log = createLogger('fixpay-dev', { level: config.logLevel });
+      const started = Date.now();
+      const platform = await startPlatform(config, log);
+      const lines = [
+        '',
+        `fixpay is up (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+        `  Temporal UI   ${platform.temporalUiUrl ?? '(external server)'}`,
+        `  Temporal      ${platform.temporalAddress}`,
+        `  API           ${platform.apiUrl}  (health: ${platform.apiUrl}/health)`,
+        `  Database      ${platform.databaseEmbedded ? 'embedded PGlite' : 'PostgreSQL'} ${platform.databaseUrl}`,
+        `  Data folder   ${config.dataDir}`,
+        '',
+        'Press Ctrl-C to stop.',
+        '',
+      ];
+      process.stdout.write(lines.join('\n'));
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      process.once('SIGINT', () => {
+        process.stderr.write('forced exit\n');
+        process.exit(130);
+      });
+      process.stdout.write('\nstopping...\n');
+      await platform.stop();
+      process.stdout.write('stopped\n');
+    });
+}

@@ -1,0 +1,95 @@
+/**
+ * `fixpay dev` as a user runs it: everything comes up on embedded defaults, the Temporal UI and
+ * the API answer, and Ctrl-C (SIGINT) exits 0 within 10 s leaving no process behind.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a !== null ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('fixpay dev', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fixpay-dev-'));
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    if (child?.pid !== undefined && alive(child.pid)) child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('starts everything, answers, and stops cleanly on Ctrl-C', async () => {
+    const [temporalPort, uiPort, dbPort, apiPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
+    const env = {
+      ...process.env,
+      FIXPAY_DATA_DIR: dataDir,
+      FIXPAY_TEMPORAL_PORT: String(temporalPort),
+      FIXPAY_TEMPORAL_UI_PORT: String(uiPort),
+      FIXPAY_DB_PORT: String(dbPort),
+      FIXPAY_API_PORT: String(apiPort),
+      DATABASE_URL: '',
+    };
+    const proc = spawn(process.execPath, [join(__dirname, '..', 'bin', 'fixpay.js'), 'dev'], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = proc;
+    let out = '';
+    proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    proc.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not up in 90 s:\n${out}`)), 90_000);
+      const poll = setInterval(() => {
+        if (out.includes('Press Ctrl-C to stop.')) {
+          clearTimeout(timer);
+          clearInterval(poll);
+          resolve();
+        }
+        if (proc.exitCode !== null) {
+          clearTimeout(timer);
+          clearInterval(poll);
+          reject(new Error(`exited early:\n${out}`));
+        }
+      }, 100);
+    });
+    expect(out).toContain(`http://127.0.0.1:${uiPort}`);
+
+    const health = await fetch(`http://127.0.0.1:${apiPort}/health`);
+    expect(await health.json()).toMatchObject({ status: 'ok', checks: { database: true, temporal: true } });
+    const ui = await fetch(`http://127.0.0.1:${uiPort}/`);
+    expect(ui.status).toBe(200);
+
+    const started = Date.now();
+    proc.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => proc.once('exit', (c) => resolve(c)));
+    expect(code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // Nothing listens any more: the Temporal server and the database went with it.
+    await expect(fetch(`http://127.0.0.1:${uiPort}/`)).rejects.toThrow();
+    await expect(fetch(`http://127.0.0.1:${apiPort}/health`)).rejects.toThrow();
+  }, 120_000);
+});

@@ -1,0 +1,136 @@
+/**
+ * Starts every platform process that exists so far, in one process tree, on embedded defaults:
+ * the Temporal dev server, the database, the central worker and the API. Used by `fixpay dev`.
+ */
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { createApp } from '../api/app';
+import type { Config } from '../config';
+import { processEnv } from '../config';
+import { FixpayError } from '../domain/errors';
+import { openDatabase, type Database } from '../infra/database';
+import type { Logger } from '../infra/logging';
+import {
+  ensureTemporalCli,
+  installTemporalRuntime,
+  startDevServer,
+  waitForTemporal,
+  type DevServer,
+} from '../infra/temporal';
+import { startWorker, type RunningWorker } from '../worker/main';
+import { spinner } from './progress';
+
+export interface Platform {
+  readonly temporalAddress: string;
+  readonly temporalUiUrl: string | undefined;
+  readonly databaseUrl: string;
+  readonly databaseEmbedded: boolean;
+  readonly apiUrl: string;
+  stop(): Promise<void>;
+}
+
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(e.code === 'EADDRINUSE' ? new FixpayError('PORT_IN_USE', `${host}:${port} (set FIXPAY_API_PORT)`) : e),
+    );
+    server.listen(port, host, () => {
+      const address = server.address();
+      resolve(typeof address === 'object' && address !== null ? address.port : port);
+    });
+  });
+}
+
+/** Starts everything; on any failure stops what already started and rethrows. */
+export async function startPlatform(config: Config, log: Logger): Promise<Platform> {
+  installTemporalRuntime(log);
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const stop of stops.reverse()) {
+      await stop().catch((e: unknown) => log.error({ err: e }, 'stop failed'));
+    }
+    stops.length = 0;
+  };
+  try {
+    let temporal: DevServer | undefined;
+    const t = config.temporal;
+    const temporalReady = (async () => {
+      if (!t.embedded) {
+        await waitForTemporal(`${t.host}:${t.port}`, t.startTimeoutMs);
+        return;
+      }
+      let spin: ReturnType<typeof spinner> | undefined;
+      const cli = await ensureTemporalCli(t, processEnv(), (line) => {
+        spin ??= spinner('building the Temporal CLI (first run only)');
+        spin.update(line);
+      });
+      spin?.done('Temporal CLI built');
+      if (cli.kind !== 'binary') throw new FixpayError('TEMPORAL_CLI_MISSING', cli.reason);
+      temporal = await startDevServer({
+        cliPath: cli.path,
+        temporal: t,
+        ui: true,
+        dataDir: join(config.dataDir, 'temporal'),
+      });
+      const server = temporal;
+      stops.push(() => server.stop());
+    })();
+    const databaseReady = openDatabase(config, {
+      onMigration: (name) => log.info({ migration: name }, 'migration applied'),
+    });
+    const [temporalResult, databaseResult] = await Promise.allSettled([temporalReady, databaseReady]);
+    if (databaseResult.status === 'fulfilled') {
+      const db: Database = databaseResult.value;
+      stops.push(() => db.close());
+    }
+    if (temporalResult.status === 'rejected') throw temporalResult.reason;
+    if (databaseResult.status === 'rejected') throw databaseResult.reason;
+    const db = databaseResult.value;
+
+    const worker: RunningWorker = await startWorker({ config, log, nodeName: 'dev' });
+    stops.push(() => worker.shutdown());
+
+    const app = createApp({
+      version: '0.1.0',
+      checks: [
+        {
+          name: 'database',
+          check: async () => (await db.prisma.$queryRaw<{ ok: number }[]>`SELECT 1 AS ok`).length === 1,
+        },
+        {
+          name: 'temporal',
+          check: async () => {
+            const c = await Connection.connect({ address: `${t.host}:${t.port}`, connectTimeout: 1000 });
+            try {
+              await c.workflowService.getSystemInfo({});
+              return true;
+            } finally {
+              await c.close();
+            }
+          },
+        },
+      ],
+    });
+    const server = createServer(app);
+    const apiPort = await listen(server, config.api.host, config.api.port);
+    stops.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    );
+    return {
+      temporalAddress: `${t.host}:${t.port}`,
+      temporalUiUrl: temporal?.uiUrl,
+      databaseUrl: db.url,
+      databaseEmbedded: db.embedded,
+      apiUrl: `http://${config.api.host}:${apiPort}`,
+      stop: stopAll,
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The central Temporal worker (task queue `services`): the workflows in worker/workflows.ts and
+ * every activity, built from their factories with real dependencies. This is a composition root.
+ */
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { Config } from '../config';
+import { createPingActivities } from '../activities/ping';
+import type { Logger } from '../infra/logging';
+
+export interface RunningWorker {
+  readonly taskQueue: string;
+  /** Resolves when the worker has stopped (after `shutdown()` or a fatal error). */
+  readonly done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export interface WorkerDeps {
+  readonly config: Config;
+  readonly log: Logger;
+  /** Node name, shown in activity answers and logs. */
+  readonly nodeName: string;
+}
+
+/** Connects, bundles the workflows and starts polling. Throws TEMPORAL_UNAVAILABLE-style errors from the SDK. */
+export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
+  const t = deps.config.temporal;
+  const connection = await NativeConnection.connect({ address: `${t.host}:${t.port}` });
+  const worker = await Worker.create({
+    connection,
+    namespace: t.namespace,
+    taskQueue: t.taskQueue,
+    workflowsPath: require.resolve('./workflows'),
+    activities: { ...createPingActivities({ responder: deps.nodeName }) },
+  });
+  const done = worker.run().finally(() => connection.close());
+  deps.log.info({ taskQueue: t.taskQueue }, 'worker polling');
+  return {
+    taskQueue: t.taskQueue,
+    done,
+    shutdown: async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}
