@@ -5,4 +5,16 @@
  */
 export const FIELD_VALUES: Readonly<Record<string, unknown>> = {
   'IdempotencyRecord.requestHash': 'a'.repeat(64),
+  // ledger (prisma/migrations/20261126032100_ledger): UUID ids, ISO 4217 code, exclusive flags.
+  'LedgerAccount.id': '00000000-0000-0000-0000-00000000a001',
+  'LedgerAccount.currency': 'CNY',
+  'LedgerAccount.userData128': '00000000-0000-0000-0000-00000000a002',
+  'LedgerAccount.debitsMustNotExceedCredits': false,
+  'LedgerAccount.creditsMustNotExceedDebits': false,
+  'LedgerTransfer.id': '00000000-0000-0000-0000-00000000a003',
+  'LedgerTransfer.userData128': '00000000-0000-0000-0000-00000000a004',
+  'LedgerTransfer.pendingId': null,
+  'LedgerTransfer.pending': true,
+  'LedgerTransfer.postPendingTransfer': false,
+  'LedgerTransfer.voidPendingTransfer': false,
 };
