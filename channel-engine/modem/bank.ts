@@ -47,7 +47,9 @@ const SUB = SUBBLOCK_SAMPLES;
 /** In-band ratio: mean correlator energy over mean power, normalised so that a clean tone is ≈ 1.16. */
 const NORM = (N * N) / 2;
 const RATIO_ON = 0.75;
-const RATIO_OFF = 0.6;
+const RATIO_OFF = 0.72;
+/** Carrier drops when a sub-block's power falls below this fraction of the burst's mean power (−6 dB). */
+const LEVEL_DROP_OFF = 0.25;
 const MARKNESS_ON = 0.4;
 /** A byte whose tone energy is below this fraction of the burst's reference is noise after the burst. */
 const BYTE_ENERGY_GATE = 0.3;
@@ -350,7 +352,11 @@ export class ModemBank {
       } else {
         s[sb + I_GOOD] = 0;
       }
-    } else if (!levelOk || inBand < RATIO_OFF) {
+    } else if (
+      !levelOk ||
+      inBand < RATIO_OFF ||
+      subP < LEVEL_DROP_OFF * (f[fb + F_BURST_P]! / Math.max(1, f[fb + F_BURST_N]!)) * SUB
+    ) {
       const bad = ++s[sb + I_BAD]!;
       if (bad === 1) f[fb + F_OFF_START] = subStart;
       if (bad >= CARRIER_OFF_SUBBLOCKS) {
