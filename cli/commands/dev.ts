@@ -14,7 +14,21 @@ export function register(program: Command): void {
       const config = loadConfig();
       const log = createLogger('fixpay-dev', { level: config.logLevel });
       const started = Date.now();
+      // Ctrl-C during start-up waits for start-up to finish, then stops everything it started.
+      let interrupted = false;
+      const stopRequested = new Promise<void>((resolve) => {
+        const onSignal = (): void => {
+          interrupted = true;
+          resolve();
+        };
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+      });
       const platform = await startPlatform(config, log);
+      if (interrupted) {
+        await platform.stop();
+        return;
+      }
       const lines = [
         '',
         `fixpay is up (${((Date.now() - started) / 1000).toFixed(1)} s)`,
@@ -28,10 +42,7 @@ export function register(program: Command): void {
         '',
       ];
       process.stdout.write(lines.join('\n'));
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
+      await stopRequested;
       process.once('SIGINT', () => {
         process.stderr.write('forced exit\n');
         process.exit(130);
