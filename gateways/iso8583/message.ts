@@ -98,11 +98,31 @@ export class MessageCodec {
    * a field the spec does not define, a bad length, a truncated value or trailing bytes.
    */
   unpack(bytes: Uint8Array): IsoMessage {
+    return this.unpackInto(bytes, { mti: '', fields: new Map<number, FieldValue>() });
+  }
+
+  /**
+   * Like `unpack`, but never throws a catalogue error: on failure it returns the error and what was
+   * decoded before it (MTI and leading fields), so a channel can still match a broken response to
+   * its request by STAN and terminal id.
+   */
+  tryUnpack(bytes: Uint8Array): { ok: true; message: IsoMessage } | { ok: false; error: FixpayError; partial: IsoMessage } {
+    const partial: IsoMessage = { mti: '', fields: new Map<number, FieldValue>() };
+    try {
+      return { ok: true, message: this.unpackInto(bytes, partial) };
+    } catch (e) {
+      if (e instanceof FixpayError) return { ok: false, error: e, partial };
+      throw e;
+    }
+  }
+
+  private unpackInto(bytes: Uint8Array, out: IsoMessage): IsoMessage {
     const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const cursor: Cursor = { buf, pos: 0, end: buf.length };
     const mti = this.readMti(cursor);
+    out.mti = mti;
     const bitmap = this.readBitmap(cursor);
-    const fields = new Map<number, FieldValue>();
+    const fields = out.fields;
     const bits = bitmap.length * 8;
     let id = 0;
     try {
@@ -129,7 +149,7 @@ export class MessageCodec {
     if (cursor.pos !== cursor.end) {
       throw new FixpayError('ISO8583_MALFORMED', `${cursor.end - cursor.pos} bytes after the last field (MTI ${mti})`);
     }
-    return { mti, fields };
+    return out;
   }
 
   private readMti(cursor: Cursor): string {

@@ -1,0 +1,152 @@
+/**
+ * Store-and-forward for reversals (the jPOS-EE SAF idea): due reversals are leased from the
+ * durable queue, sent as 0400 then 0401 repeats, and retried with backoff until the network answers
+ * with a final response code. Overdue armed entries (left by a crashed gateway) are activated first.
+ */
+import { FixpayError } from '../../domain/errors';
+import type { IsoMessage } from '../iso8583';
+import { textField } from '../iso8583';
+import type { GatewayLogger } from './logger';
+import { silentLogger } from './logger';
+import type { ReversalQueue, ReversalRecord } from './reversal-queue';
+import { buildReversalRequest } from './transactions';
+
+export const REVERSAL_POLL_INTERVAL_MS_DEFAULT = 500;
+export const REVERSAL_BATCH_SIZE_DEFAULT = 20;
+export const REVERSAL_RETRY_DELAY_MS_MIN_DEFAULT = 1_000;
+export const REVERSAL_RETRY_DELAY_MS_MAX_DEFAULT = 60_000;
+export const REVERSAL_ATTEMPTS_MAX_DEFAULT = 1_000;
+export const REVERSAL_EXPIRE_AFTER_MS_DEFAULT = 7 * 24 * 3_600_000;
+/** 00 = reversed; 25 = original not found (it never reached the issuer, so nothing moved). */
+export const REVERSAL_FINAL_RESPONSE_CODES_DEFAULT: readonly string[] = ['00', '25'];
+
+export interface ReversalForwarderOptions {
+  readonly requestTimeoutMs: number;
+  readonly pollIntervalMs?: number;
+  readonly batchSize?: number;
+  readonly retryDelayMsMin?: number;
+  readonly retryDelayMsMax?: number;
+  readonly attemptsMax?: number;
+  readonly expireAfterMs?: number;
+  readonly finalResponseCodes?: readonly string[];
+}
+
+export interface ReversalForwarderDeps {
+  readonly queue: ReversalQueue;
+  /** Sends a reversal and waits for its response (through the mux). */
+  readonly send: (msg: IsoMessage, timeoutMs: number) => Promise<IsoMessage>;
+  readonly clock: () => Date;
+  readonly logger?: GatewayLogger;
+}
+
+export class ReversalForwarder {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+  private stopped = true;
+  private readonly logger: GatewayLogger;
+  private readonly o: Required<ReversalForwarderOptions>;
+
+  constructor(
+    private readonly deps: ReversalForwarderDeps,
+    options: ReversalForwarderOptions,
+  ) {
+    this.logger = deps.logger ?? silentLogger;
+    this.o = {
+      requestTimeoutMs: options.requestTimeoutMs,
+      pollIntervalMs: options.pollIntervalMs ?? REVERSAL_POLL_INTERVAL_MS_DEFAULT,
+      batchSize: options.batchSize ?? REVERSAL_BATCH_SIZE_DEFAULT,
+      retryDelayMsMin: options.retryDelayMsMin ?? REVERSAL_RETRY_DELAY_MS_MIN_DEFAULT,
+      retryDelayMsMax: options.retryDelayMsMax ?? REVERSAL_RETRY_DELAY_MS_MAX_DEFAULT,
+      attemptsMax: options.attemptsMax ?? REVERSAL_ATTEMPTS_MAX_DEFAULT,
+      expireAfterMs: options.expireAfterMs ?? REVERSAL_EXPIRE_AFTER_MS_DEFAULT,
+      finalResponseCodes: options.finalResponseCodes ?? REVERSAL_FINAL_RESPONSE_CODES_DEFAULT,
+    };
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Stops polling and waits for the tick in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => 0);
+  }
+
+  /** One pass: activate overdue armed entries, then send what is due. Returns how many were sent. */
+  async tick(): Promise<number> {
+    const now = this.deps.clock();
+    const promoted = await this.deps.queue.promoteOverdue(now);
+    if (promoted > 0)
+      this.logger.warn({ event: 'reversal.promoted_overdue', count: promoted }, 'activated reversals left armed');
+    const due = await this.deps.queue.claimDue(
+      now,
+      this.o.batchSize,
+      this.o.requestTimeoutMs * 2 + this.o.pollIntervalMs,
+    );
+    await Promise.all(due.map((r) => this.forward(r)));
+    return due.length;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.tick().catch((e: unknown) => {
+        this.logger.error({ event: 'reversal.tick_failed', error: String(e) }, 'reversal forwarder pass failed');
+        return 0;
+      });
+      void this.running.then(() => this.schedule(this.o.pollIntervalMs));
+    }, delayMs);
+  }
+
+  private async forward(r: ReversalRecord): Promise<void> {
+    const now = this.deps.clock();
+    const log = {
+      event: 'reversal.attempt',
+      key: r.key,
+      stan: r.message.stan,
+      terminalId: r.message.terminalId,
+      attempt: r.attempts + 1,
+    };
+    if (now.getTime() - r.createdAt.getTime() > this.o.expireAfterMs || r.attempts >= this.o.attemptsMax) {
+      await this.deps.queue.markExpired(r.key, `gave up after ${r.attempts} attempts`, now);
+      this.logger.error(
+        { ...log, code: new FixpayError('REVERSAL_EXPIRED').code },
+        'reversal expired without acknowledgement',
+      );
+      return;
+    }
+    const msg = buildReversalRequest(r.message, r.attempts, now);
+    let responseCode: string | undefined;
+    let error: string | undefined;
+    try {
+      const response = await this.deps.send(msg, this.o.requestTimeoutMs);
+      responseCode = textField(response, 39);
+    } catch (e) {
+      error = e instanceof FixpayError ? e.codeName : 'INTERNAL';
+    }
+    const later = this.deps.clock();
+    if (responseCode !== undefined && this.o.finalResponseCodes.includes(responseCode)) {
+      await this.deps.queue.markDone(r.key, responseCode, later);
+      this.logger.info({ ...log, responseCode }, 'reversal acknowledged');
+      return;
+    }
+    const attempts = r.attempts + (error === 'CARD_NETWORK_UNAVAILABLE' ? 0 : 1);
+    const delay = Math.min(this.o.retryDelayMsMax, this.o.retryDelayMsMin * 2 ** Math.min(attempts, 20));
+    await this.deps.queue.markRetry(
+      r.key,
+      {
+        attempts,
+        nextAttemptAt: new Date(later.getTime() + delay),
+        ...(responseCode === undefined ? {} : { lastResponseCode: responseCode }),
+        ...(error === undefined ? {} : { lastError: error }),
+      },
+      later,
+    );
+    this.logger.warn({ ...log, responseCode, error, retryInMs: delay }, 'reversal not acknowledged; will repeat');
+  }
+}
