@@ -15,17 +15,17 @@ export function register(program: Command): void {
       const log = createLogger('fixpay-dev', { level: config.logLevel });
       const started = Date.now();
       // Ctrl-C during start-up waits for start-up to finish, then stops everything it started.
-      let interrupted = false;
+      const signal = { interrupted: false };
       const stopRequested = new Promise<void>((resolve) => {
         const onSignal = (): void => {
-          interrupted = true;
+          signal.interrupted = true;
           resolve();
         };
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
       });
       const platform = await startPlatform(config, log);
-      if (interrupted) {
+      if (signal.interrupted) {
         await platform.stop();
         return;
       }
