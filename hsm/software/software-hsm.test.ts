@@ -266,7 +266,7 @@ describe('SoftwareHsm', () => {
       expect(toHex(await hsm.generatePsamMac({ ...session, algorithm: 'x9.19', data }))).toBe(toHex(viaHandle));
       await expectCode(
         hsm.exportKey({ key: key.handle, kek: masterKey.handle, scheme: 'tr31' }),
-        'HSM_KEY_USAGE_MISMATCH',
+        'HSM_KEY_NOT_EXPORTABLE',
       );
     });
 

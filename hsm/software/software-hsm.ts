@@ -178,10 +178,10 @@ export class SoftwareHsm implements HsmPort {
   }
 
   private wrapForExport(key: LoadedKey, kek: LoadedKey, scheme: 'tr31' | 'ecb'): string {
+    if (!key.exportable) fail('HSM_KEY_NOT_EXPORTABLE', key.type);
     const allowed = WRAPS[kek.type];
     if (allowed === undefined) fail('HSM_KEY_USAGE_MISMATCH', `a ${kek.type} cannot wrap keys`);
     if (!allowed.includes(key.type)) fail('HSM_KEY_USAGE_MISMATCH', `a ${kek.type} cannot wrap a ${key.type}`);
-    if (!key.exportable) fail('HSM_KEY_NOT_EXPORTABLE', key.type);
     if (scheme === 'ecb') {
       if (kek.family === 'aes' || kek.type === 'KBPK')
         fail('HSM_KEY_USAGE_MISMATCH', 'ECB export needs a TDES TMK or ZMK');
