@@ -230,10 +230,16 @@ export class FrameHunter {
     return this.scan();
   }
 
-  /** The carrier dropped: a frame in progress is truncated. */
+  /**
+   * The carrier dropped: a frame in progress is truncated. A lone type byte (shorter than a
+   * header) is counted as junk, not as a frame: bursts often end with one junk character.
+   */
   endOfBurst(): HuntEvent[] {
     const events: HuntEvent[] = [];
-    if (this.buf.length > 0) {
+    if (this.buf.length > 0 && this.buf.length < headerLength(this.spec)) {
+      this.stats.junkBytes += this.buf.length;
+      this.buf = [];
+    } else if (this.buf.length > 0) {
       events.push(
         this.reject({
           codeName: 'LINK_FRAME_TRUNCATED',

@@ -1,0 +1,104 @@
+/**
+ * End to end over the TCP PCM driver with the real FSK modem: a terminal (TerminalEndpoint)
+ * dials, waits for EST, sends a framed request as FSK audio, the engine decodes it, asks the
+ * RequestHandler, and sends the framed response back; the terminal releases and the engine hangs
+ * up. Corrupt frames are injected in both directions to force NAK/timeout retransmissions.
+ */
+import { ChannelEngine } from './engine';
+import type { RequestHandler, TerminalRequest } from './engine';
+import { TcpPcmClient, TcpPcmLineDriver } from './lines/tcp-pcm';
+import { loadProfiles, requireProfile } from './profiles';
+import { TerminalEndpoint } from './session';
+import type { TerminalEndpointOptions } from './session';
+
+const profiles = loadProfiles();
+
+async function runCall(
+  profileId: string,
+  request: Uint8Array,
+  terminalOptions: Partial<TerminalEndpointOptions>,
+): Promise<{
+  response: Uint8Array;
+  engine: ChannelEngine;
+  terminal: TerminalEndpoint;
+  seen: TerminalRequest[];
+  ended: string;
+}> {
+  const seen: TerminalRequest[] = [];
+  const handler: RequestHandler = (req) => {
+    seen.push(req);
+    return Promise.resolve(Uint8Array.from([0xa5, ...req.payload].reverse()));
+  };
+  const driver = new TcpPcmLineDriver({ port: 0 });
+  const engine = new ChannelEngine({ profiles, defaultProfileId: profileId, handler, nodeId: 'test' }).addDriver(
+    driver,
+  );
+  await engine.start();
+  const profile = requireProfile(profiles, profileId);
+  const terminal = new TerminalEndpoint(profile, terminalOptions);
+  const client = new TcpPcmClient();
+  const ended = new Promise<string>((resolve) => {
+    client.onEnd = resolve;
+  });
+  client.onAudio = (pcm) => {
+    terminal.pushAudio(pcm);
+  };
+  terminal.onAudioOut = (pcm) => {
+    client.sendAudio(pcm);
+    setImmediate(() => {
+      terminal.playoutDone();
+    });
+  };
+  try {
+    await client.dial('127.0.0.1', driver.port, '057188880000', '95105');
+    await terminal.waitForEst();
+    await terminal.send(request);
+    const response = await terminal.receive();
+    // Let the ACK for the response leave before REL.
+    await new Promise((r) => setTimeout(r, 400));
+    terminal.release();
+    const reason = await ended;
+    return { response, engine, terminal, seen, ended: reason };
+  } finally {
+    terminal.dispose();
+    client.destroy();
+    await engine.stop();
+  }
+}
+
+const expectedAnswer = (req: Uint8Array): number[] => [0xa5, ...req].reverse();
+
+describe('channel engine over TCP PCM with the real modem', () => {
+  jest.setTimeout(30000);
+
+  it.each(['es201912-v23', 'bell202-crc16'])('%s: request, response, release', async (profileId) => {
+    const request = Uint8Array.from({ length: 60 }, (_, i) => (i * 37) & 0xff);
+    const { response, engine, seen, ended } = await runCall(profileId, request, {});
+    expect([...response]).toEqual(expectedAnswer(request));
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.callerNumber).toBe('057188880000');
+    expect(seen[0]?.profileId).toBe(profileId);
+    const m = engine.metrics();
+    expect(m.requests).toBe(1);
+    expect(m.responses).toBe(1);
+    expect(m.outcomes).toEqual({ OK: 1 });
+    expect(m.linesActive).toBe(0);
+    expect(Number.isFinite(m.meanSnrDb)).toBe(true);
+    expect(ended).toBe('hangup'); // the engine's BYE after REL
+  });
+
+  it('a corrupt request frame is NAKed and retransmitted; a lost response is retransmitted after the ACK timeout', async () => {
+    const request = Uint8Array.from({ length: 300 }, (_, i) => (i * 11) & 0xff); // two segments in es201912-v23
+    const { response, engine, terminal } = await runCall('es201912-v23', request, {
+      corruptDataFrames: 1,
+      ignoreHostDataFrames: 1,
+    });
+    expect([...response]).toEqual(expectedAnswer(request));
+    const m = engine.metrics();
+    expect(m.badFramesByCode).toMatchObject({ LINK_CHECK_MISMATCH: 1 });
+    expect(terminal.counters.naksReceived).toBe(1);
+    expect(terminal.counters.retransmissions).toBe(1);
+    expect(m.retransmissions).toBeGreaterThanOrEqual(1); // the engine resent the response segment the terminal "lost"
+    expect(m.outcomes).toEqual({ OK: 1 });
+  });
+});

@@ -1,0 +1,362 @@
+/**
+ * TCP PCM line driver for simulators (docs/protocols/tcp-pcm.md): one TCP connection is one
+ * call. Messages are `type (1) | length (2, big-endian) | body`. The client opens with HELLO
+ * (caller number), then both sides exchange AUDIO (16-bit little-endian PCM, 8 kHz, mono) until
+ * either sends BYE or closes. A malformed message ends that connection only.
+ */
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { resultCode } from '../../domain/errors';
+import type { Result } from '../../domain/result';
+import { AudioPacer } from './pacer';
+import { FRAME_MS, SILENT_LOGGER } from './types';
+import type { CallListener, CallOffer, LineCall, LineDriver, LineHost, LineLogger } from './types';
+
+export const TCP_PCM_TYPE = {
+  hello: 0x01,
+  audio: 0x02,
+  bye: 0x03,
+  answer: 0x81,
+  audioOut: 0x82,
+  byeOut: 0x83,
+  reject: 0x84,
+} as const;
+
+export const TCP_PCM_HEADER_BYTES = 3;
+/** Largest body: 4,000 bytes = 2,000 samples = 250 ms of audio. */
+export const MAX_TCP_PCM_BODY_BYTES = 4000;
+
+export interface TcpPcmMessage {
+  readonly type: number;
+  readonly body: Uint8Array;
+}
+
+export function encodeTcpPcm(type: number, body: Uint8Array = new Uint8Array(0)): Uint8Array {
+  if (body.length > MAX_TCP_PCM_BODY_BYTES) throw new RangeError(`TCP PCM body over ${MAX_TCP_PCM_BODY_BYTES} bytes`);
+  const out = new Uint8Array(TCP_PCM_HEADER_BYTES + body.length);
+  out[0] = type;
+  out[1] = body.length >>> 8;
+  out[2] = body.length & 0xff;
+  out.set(body, TCP_PCM_HEADER_BYTES);
+  return out;
+}
+
+/** PCM samples → little-endian bytes. */
+export function pcmToBytes(pcm: Int16Array): Uint8Array {
+  const out = new Uint8Array(pcm.length * 2);
+  const view = new DataView(out.buffer);
+  pcm.forEach((s, i) => {
+    view.setInt16(i * 2, s, true);
+  });
+  return out;
+}
+
+export function bytesToPcm(bytes: Uint8Array): Int16Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Int16Array(bytes.length >>> 1);
+  for (let i = 0; i < out.length; i++) out[i] = view.getInt16(i * 2, true);
+  return out;
+}
+
+/** Splits a byte stream into messages; keeps a partial tail. Fails on an oversized length. */
+export class TcpPcmReader {
+  private buf: Buffer = Buffer.alloc(0);
+
+  push(chunk: Uint8Array): Result<TcpPcmMessage[], string> {
+    this.buf = this.buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buf, chunk]);
+    const out: TcpPcmMessage[] = [];
+    while (this.buf.length >= TCP_PCM_HEADER_BYTES) {
+      const length = this.buf.readUInt16BE(1);
+      if (length > MAX_TCP_PCM_BODY_BYTES)
+        return { ok: false, error: `length ${length} over ${MAX_TCP_PCM_BODY_BYTES}` };
+      if (this.buf.length < TCP_PCM_HEADER_BYTES + length) break;
+      out.push({
+        type: this.buf[0] ?? 0,
+        body: Uint8Array.from(this.buf.subarray(TCP_PCM_HEADER_BYTES, TCP_PCM_HEADER_BYTES + length)),
+      });
+      this.buf = this.buf.subarray(TCP_PCM_HEADER_BYTES + length);
+    }
+    return { ok: true, value: out };
+  }
+}
+
+/** HELLO body: caller number, optionally NUL and the called number. */
+export function parseHello(
+  body: Uint8Array,
+): { callerNumber: string | undefined; calledNumber: string | undefined } | undefined {
+  const text = Buffer.from(body).toString('latin1');
+  const [caller = '', called] = text.split('\0');
+  const ok = (s: string): boolean => /^\+?[0-9*#]{0,32}$/.test(s);
+  if (!ok(caller) || (called !== undefined && !ok(called))) return undefined;
+  return { callerNumber: caller === '' ? undefined : caller, calledNumber: called === '' ? undefined : called };
+}
+
+export interface TcpPcmDriverOptions {
+  readonly host: string;
+  readonly port: number;
+  /** HELLO must arrive within this time. */
+  readonly helloTimeoutMs: number;
+  /** Send our audio in real time (20 ms frames); false sends it at once (fast simulations). */
+  readonly pace: boolean;
+  readonly maxCalls: number;
+}
+
+export const DEFAULT_TCP_PCM_OPTIONS: TcpPcmDriverOptions = {
+  host: '127.0.0.1',
+  port: 5070,
+  helloTimeoutMs: 5000,
+  pace: true,
+  maxCalls: 512,
+};
+
+interface Connection {
+  readonly socket: net.Socket;
+  readonly reader: TcpPcmReader;
+  readonly pacer: AudioPacer;
+  listener: CallListener | undefined;
+  ended: boolean;
+}
+
+export class TcpPcmLineDriver implements LineDriver {
+  readonly name = 'tcp-pcm';
+  private readonly options: TcpPcmDriverOptions;
+  private server: net.Server | undefined;
+  private host: LineHost | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private next = 1;
+  private readonly connections = new Set<Connection>();
+  private readonly counters = { tcpConnections: 0, tcpMalformed: 0, tcpCallsAnswered: 0, tcpCallsRefused: 0 };
+
+  constructor(
+    options: Partial<TcpPcmDriverOptions> = {},
+    private readonly log: LineLogger = SILENT_LOGGER,
+  ) {
+    this.options = { ...DEFAULT_TCP_PCM_OPTIONS, ...options };
+  }
+
+  get port(): number {
+    return (this.server?.address() as AddressInfo | null | undefined)?.port ?? this.options.port;
+  }
+
+  metrics(): Record<string, number> {
+    return { ...this.counters, tcpActive: this.connections.size };
+  }
+
+  async start(host: LineHost): Promise<void> {
+    this.host = host;
+    const server = net.createServer((socket) => {
+      this.onConnection(socket);
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.ticker = setInterval(() => {
+      this.tick();
+    }, FRAME_MS / 2);
+    this.log.info({ host: this.options.host, port: this.port }, 'tcp-pcm driver listening');
+  }
+
+  async stop(): Promise<void> {
+    if (this.ticker !== undefined) clearInterval(this.ticker);
+    for (const c of [...this.connections]) this.end(c, 'local', 'shutdown');
+    const server = this.server;
+    this.server = undefined;
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private onConnection(socket: net.Socket): void {
+    this.counters.tcpConnections++;
+    socket.setNoDelay(true);
+    const conn: Connection = {
+      socket,
+      reader: new TcpPcmReader(),
+      pacer: new AudioPacer(),
+      listener: undefined,
+      ended: false,
+    };
+    this.connections.add(conn);
+    const helloTimer = setTimeout(() => {
+      if (conn.listener === undefined) this.fail(conn, 'no HELLO in time');
+    }, this.options.helloTimeoutMs);
+    socket.on('data', (chunk) => {
+      const r = conn.reader.push(chunk);
+      if (!r.ok) {
+        this.fail(conn, r.error);
+        return;
+      }
+      for (const m of r.value) {
+        if (conn.ended) return;
+        this.onMessage(conn, m, helloTimer);
+      }
+    });
+    socket.on('error', () => {
+      // reported through 'close'
+    });
+    socket.on('close', () => {
+      clearTimeout(helloTimer);
+      this.end(conn, 'remote', undefined);
+    });
+  }
+
+  private onMessage(conn: Connection, m: TcpPcmMessage, helloTimer: NodeJS.Timeout): void {
+    if (conn.listener === undefined) {
+      if (m.type !== TCP_PCM_TYPE.hello) {
+        this.fail(conn, 'first message is not HELLO');
+        return;
+      }
+      clearTimeout(helloTimer);
+      const hello = parseHello(m.body);
+      if (hello === undefined) {
+        this.fail(conn, 'bad HELLO');
+        return;
+      }
+      const offer: CallOffer = { lineId: `tcp:${this.next++}`, driver: this.name, ...hello };
+      const answer = this.connections.size > this.options.maxCalls ? undefined : this.host?.offer(offer);
+      if (answer === undefined || !answer.accept) {
+        this.counters.tcpCallsRefused++;
+        const code = resultCode(answer?.codeName ?? 'ENGINE_LINES_EXHAUSTED').code;
+        conn.ended = true;
+        conn.socket.end(encodeTcpPcm(TCP_PCM_TYPE.reject, Buffer.from(code, 'latin1')));
+        this.connections.delete(conn);
+        return;
+      }
+      this.counters.tcpCallsAnswered++;
+      const call: LineCall = {
+        offer,
+        play: (pcm) => {
+          if (conn.ended) return;
+          if (this.options.pace) conn.pacer.enqueue(pcm);
+          else {
+            this.writeAudio(conn, pcm);
+            setImmediate(() => conn.listener?.onPlayoutDone());
+          }
+        },
+        get playing() {
+          return conn.pacer.playing;
+        },
+        hangup: () => {
+          this.end(conn, 'local', 'hangup');
+        },
+      };
+      conn.socket.write(encodeTcpPcm(TCP_PCM_TYPE.answer));
+      conn.listener = answer.attach(call);
+      return;
+    }
+    if (m.type === TCP_PCM_TYPE.audio) {
+      if (m.body.length % 2 !== 0) {
+        this.fail(conn, 'odd AUDIO length');
+        return;
+      }
+      conn.listener.onAudio(bytesToPcm(m.body));
+    } else if (m.type === TCP_PCM_TYPE.bye) this.end(conn, 'remote', undefined);
+    else this.fail(conn, `unexpected type 0x${m.type.toString(16)}`);
+  }
+
+  private writeAudio(conn: Connection, pcm: Int16Array): void {
+    const maxSamples = MAX_TCP_PCM_BODY_BYTES / 2;
+    for (let at = 0; at < pcm.length; at += maxSamples)
+      conn.socket.write(encodeTcpPcm(TCP_PCM_TYPE.audioOut, pcmToBytes(pcm.subarray(at, at + maxSamples))));
+  }
+
+  private fail(conn: Connection, reason: string): void {
+    this.counters.tcpMalformed++;
+    this.log.warn({ reason }, 'tcp-pcm connection dropped');
+    if (!conn.ended && conn.listener === undefined) {
+      conn.ended = true;
+      conn.socket.end(
+        encodeTcpPcm(TCP_PCM_TYPE.reject, Buffer.from(resultCode('TCP_PCM_FRAME_MALFORMED').code, 'latin1')),
+      );
+      this.connections.delete(conn);
+      return;
+    }
+    this.end(conn, 'error', resultCode('TCP_PCM_FRAME_MALFORMED').code);
+  }
+
+  private end(conn: Connection, reason: 'remote' | 'local' | 'error', byeReason: string | undefined): void {
+    if (conn.ended) return;
+    conn.ended = true;
+    conn.pacer.clear();
+    this.connections.delete(conn);
+    if (byeReason !== undefined && !conn.socket.destroyed)
+      conn.socket.end(encodeTcpPcm(TCP_PCM_TYPE.byeOut, Buffer.from(byeReason, 'utf8')));
+    else conn.socket.end();
+    const listener = conn.listener;
+    conn.listener = undefined;
+    listener?.onHangup(reason);
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    for (const conn of this.connections) {
+      const due = conn.pacer.due(now);
+      for (const frame of due.frames) this.writeAudio(conn, frame);
+      if (due.drained) conn.listener?.onPlayoutDone();
+    }
+  }
+}
+
+/** A minimal TCP PCM client (tests, terminal simulator): dial, send audio, receive audio. */
+export class TcpPcmClient {
+  private readonly reader = new TcpPcmReader();
+  private socket: net.Socket | undefined;
+  onAudio: (pcm: Int16Array) => void = () => {};
+  onEnd: (reason: string) => void = () => {};
+  answered = false;
+
+  async dial(host: string, port: number, callerNumber: string, calledNumber?: string): Promise<void> {
+    const socket = net.connect(port, host);
+    this.socket = socket;
+    socket.setNoDelay(true);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.on('data', (chunk) => {
+        const r = this.reader.push(chunk);
+        if (!r.ok) {
+          socket.destroy();
+          return;
+        }
+        for (const m of r.value) {
+          if (m.type === TCP_PCM_TYPE.answer) {
+            this.answered = true;
+            resolve();
+          } else if (m.type === TCP_PCM_TYPE.audioOut) this.onAudio(bytesToPcm(m.body));
+          else if (m.type === TCP_PCM_TYPE.reject || m.type === TCP_PCM_TYPE.byeOut) {
+            const reason = Buffer.from(m.body).toString('utf8');
+            this.onEnd(reason);
+            if (!this.answered) reject(new Error(`rejected: ${reason}`));
+          }
+        }
+      });
+      socket.on('close', () => {
+        this.onEnd('closed');
+        if (!this.answered) reject(new Error('closed before answer'));
+      });
+      const hello = calledNumber === undefined ? callerNumber : `${callerNumber}\0${calledNumber}`;
+      socket.write(encodeTcpPcm(TCP_PCM_TYPE.hello, Buffer.from(hello, 'latin1')));
+    });
+  }
+
+  sendAudio(pcm: Int16Array): void {
+    const max = MAX_TCP_PCM_BODY_BYTES / 2;
+    for (let at = 0; at < pcm.length; at += max)
+      this.socket?.write(encodeTcpPcm(TCP_PCM_TYPE.audio, pcmToBytes(pcm.subarray(at, at + max))));
+  }
+
+  /** Raw bytes (tests of malformed input). */
+  sendRaw(bytes: Uint8Array): void {
+    this.socket?.write(bytes);
+  }
+
+  hangup(): void {
+    this.socket?.end(encodeTcpPcm(TCP_PCM_TYPE.bye));
+  }
+
+  destroy(): void {
+    this.socket?.destroy();
+  }
+}
