@@ -58,6 +58,8 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
     const temporalReady = (async () => {
       if (!t.embedded) {
         await waitForTemporal(`${t.host}:${t.port}`, t.startTimeoutMs);
+        const added = await ensureSearchAttributes(`${t.host}:${t.port}`, t.namespace);
+        if (added.length > 0) log.info({ added }, 'search attributes registered');
         return;
       }
       let spin: ReturnType<typeof spinner> | undefined;

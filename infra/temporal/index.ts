@@ -1,3 +1,4 @@
 export * from './cli';
 export * from './dev-server';
 export * from './runtime';
+export * from './search-attributes';
