@@ -309,3 +309,18 @@ export const TRANSFER_CODES = {
   settlement: 5,
   correction: 6,
 } as const;
+
+/** What activities and seed code need from a ledger; PrismaLedgerStore and MemoryLedgerStore implement it. */
+export interface LedgerPort {
+  /** Creates accounts, idempotent by id; one result per event, in order. */
+  createAccounts(events: readonly AccountEvent[]): Promise<CreateAccountResult[]>;
+  /** Applies a batch of transfers atomically; one result per event, in order. */
+  createTransfers(events: readonly TransferEvent[]): Promise<CreateTransferResult[]>;
+  /** The accounts that exist among `ids`, in the order asked. */
+  lookupAccounts(ids: readonly bigint[]): Promise<Account[]>;
+  /** The transfers that exist among `ids`, in the order asked. */
+  lookupTransfers(ids: readonly bigint[]): Promise<Transfer[]>;
+  accountByReference(reference: string): Promise<Account | undefined>;
+  /** Releases pending transfers whose timeout has passed; returns their ids. */
+  expirePendingTransfers(): Promise<bigint[]>;
+}
