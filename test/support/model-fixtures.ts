@@ -17,4 +17,12 @@ export const FIELD_VALUES: Readonly<Record<string, unknown>> = {
   'LedgerTransfer.pending': true,
   'LedgerTransfer.postPendingTransfer': false,
   'LedgerTransfer.voidPendingTransfer': false,
+  // business core (prisma/migrations/20261126032000_business): formats checked by the SQL.
+  'Psam.psamNo': 'A1B2C3D4E5F60001',
+  'PhoneBinding.ani': '862150000001',
+  'PhoneBinding.unboundAt': null,
+  'BinRoute.binLow': '622588',
+  'BinRoute.binHigh': '622588',
+  'TerminalTransaction.panMasked': '622588******1234',
+  'TerminalTransaction.currency': 'CNY',
 };
