@@ -12,6 +12,7 @@ import { FixpayError } from '../domain/errors';
 import { openDatabase, type Database } from '../infra/database';
 import type { Logger } from '../infra/logging';
 import {
+  ensureSearchAttributes,
   ensureTemporalCli,
   installTemporalRuntime,
   startDevServer,
