@@ -7,6 +7,7 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
+import { scrubText } from '../../../domain/masking';
 import { alawDecode, alawEncode, mulawDecode, mulawEncode } from '../../audio/g711';
 import { AudioPacer } from '../pacer';
 import { buildRtp, DEFAULT_JITTER_BUFFER, JitterBuffer, parseRtp } from '../rtp';
@@ -88,6 +89,9 @@ interface Dialog {
   byeSent: string | undefined;
 }
 
+/** How much of a malformed datagram is logged (scrubbed). */
+export const MALFORMED_LOG_BYTES = 60;
+
 const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS';
 
 export class SipLineDriver implements LineDriver {
@@ -120,7 +124,7 @@ export class SipLineDriver implements LineDriver {
 
   /** The bound SIP port (useful with port 0). */
   get port(): number {
-    return (this.socket?.address())?.port ?? this.options.port;
+    return this.socket?.address().port ?? this.options.port;
   }
 
   get activeCalls(): number {
@@ -175,7 +179,15 @@ export class SipLineDriver implements LineDriver {
     const parsed = parseSipMessage(data);
     if (!parsed.ok) {
       this.counters.sipMalformed++;
-      this.log.warn({ from: source.address, bytes: data.length, reason: parsed.error }, 'malformed SIP dropped');
+      this.log.warn(
+        {
+          from: source.address,
+          bytes: data.length,
+          reason: parsed.error,
+          head: scrubText(data.subarray(0, MALFORMED_LOG_BYTES).toString('latin1')),
+        },
+        'malformed SIP dropped',
+      );
       return;
     }
     const msg = parsed.value;
@@ -343,7 +355,7 @@ export class SipLineDriver implements LineDriver {
 
   private answer(dialog: Dialog): void {
     if (dialog.state !== 'proceeding' || dialog.media === undefined || dialog.rtp === undefined) return;
-    const port = (dialog.rtp.address()).port;
+    const port = dialog.rtp.address().port;
     const sdp = buildSdp({
       address: this.options.host,
       port,
