@@ -6,8 +6,25 @@
 
 /** What a finished operation left for repeats: an outcome, or a catalogue error by name. */
 export type StoredResult =
-  | { readonly kind: 'outcome'; readonly outcome: Readonly<Record<string, unknown>> }
+  | { readonly kind: 'outcome'; readonly outcome: Readonly<Record<string, string | number | boolean>> }
   | { readonly kind: 'error'; readonly codeName: string; readonly detail: string };
+
+/** Checks a stored result read back from storage; undefined when it is not one. */
+export function parseStoredResult(value: unknown): StoredResult | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v: Record<string, unknown> = { ...value };
+  if (v.kind === 'error' && typeof v.codeName === 'string' && typeof v.detail === 'string') {
+    return { kind: 'error', codeName: v.codeName, detail: v.detail };
+  }
+  if (v.kind === 'outcome' && typeof v.outcome === 'object' && v.outcome !== null) {
+    const outcome: Record<string, string | number | boolean> = {};
+    for (const [k, x] of Object.entries(v.outcome)) {
+      if (typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean') outcome[k] = x;
+    }
+    return { kind: 'outcome', outcome };
+  }
+  return undefined;
+}
 
 export interface JournalEntry {
   readonly key: string;

@@ -84,6 +84,11 @@ export class BankServer {
     this.faults.push(fault);
   }
 
+  /** Forgets faults not yet used. */
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
   async listen(): Promise<AddressInfo> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
