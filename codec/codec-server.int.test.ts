@@ -1,0 +1,103 @@
+/**
+ * The codec endpoint over a real socket: decrypts for the UI with the operator token (CORS for the
+ * UI origin) and refuses without it.
+ */
+import { randomBytes } from 'node:crypto';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { Payload } from '@temporalio/common';
+import { startCodecServer, tokenMatches } from './codec-server';
+import type { RunningCodecServer } from './codec-server';
+import { AesGcmPayloadCodec } from './payload-codec';
+
+const token = randomBytes(24).toString('hex');
+const uiOrigin = 'http://localhost:8233';
+const b64 = (p: Payload) => ({
+  metadata: Object.fromEntries(
+    Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+  ),
+  data: Buffer.from(p.data ?? []).toString('base64'),
+});
+
+describe('codec endpoint (Temporal codec-server protocol)', () => {
+  const codec = new AesGcmPayloadCodec([{ id: 'k1', key: randomBytes(32) }]);
+  let server: RunningCodecServer;
+  let base: string;
+
+  beforeAll(async () => {
+    server = await startCodecServer({ codec, operatorToken: token, corsOrigins: [uiOrigin], port: 0 });
+    base = `http://127.0.0.1:${server.port}`;
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-namespace': 'default', origin: uiOrigin, ...headers },
+      body: JSON.stringify(body),
+    });
+
+  it('decodes for the UI with the operator token, with CORS for the UI origin', async () => {
+    const [encrypted] = await codec.encode([defaultPayloadConverter.toPayload({ pan: '4012345678909' })]);
+    const res = await post('/decode', { payloads: [b64(encrypted as Payload)] }, { authorization: `Bearer ${token}` });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe(uiOrigin);
+    const body = (await res.json()) as { payloads: { metadata: Record<string, string>; data: string }[] };
+    const first = body.payloads[0];
+    expect(Buffer.from(first?.data ?? '', 'base64').toString()).toBe('{"pan":"4012345678909"}');
+    expect(Buffer.from(first?.metadata['encoding'] ?? '', 'base64').toString()).toBe('json/plain');
+  });
+
+  it('encodes too, and the result decodes back', async () => {
+    const plain = defaultPayloadConverter.toPayload('hello');
+    const res = await post('/encode', { payloads: [b64(plain)] }, { authorization: `Bearer ${token}` });
+    const body = (await res.json()) as { payloads: { metadata: Record<string, string>; data: string }[] };
+    const p = body.payloads[0];
+    const encoded: Payload = {
+      metadata: Object.fromEntries(Object.entries(p?.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
+      data: Buffer.from(p?.data ?? '', 'base64'),
+    };
+    const [decoded] = await codec.decode([encoded]);
+    expect(defaultPayloadConverter.fromPayload(decoded as Payload)).toBe('hello');
+  });
+
+  it('refuses without the token, with a wrong token and with a malformed header (401, FP1006)', async () => {
+    const [encrypted] = await codec.encode([defaultPayloadConverter.toPayload('secret')]);
+    for (const headers of [{}, { authorization: `Bearer ${token}x` }, { authorization: token }]) {
+      const res = await post('/decode', { payloads: [b64(encrypted as Payload)] }, headers);
+      expect(res.status).toBe(401);
+      const body = (await res.json()) as { code: string };
+      expect(body.code).toBe('FP1006');
+    }
+  });
+
+  it('answers CORS preflight for the UI origin only', async () => {
+    const ok = await fetch(`${base}/decode`, {
+      method: 'OPTIONS',
+      headers: { origin: uiOrigin, 'access-control-request-method': 'POST' },
+    });
+    expect(ok.status).toBe(204);
+    expect(ok.headers.get('access-control-allow-headers')).toContain('Authorization');
+    const other = await fetch(`${base}/decode`, { method: 'OPTIONS', headers: { origin: 'http://evil.example' } });
+    expect(other.status).toBe(403);
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('rejects malformed bodies and tampered payloads with problem+json', async () => {
+    const auth = { authorization: `Bearer ${token}` };
+    expect((await post('/decode', { nope: 1 }, auth)).status).toBe(400);
+    const [encrypted] = await codec.encode([defaultPayloadConverter.toPayload('x')]);
+    const bad = b64(encrypted as Payload);
+    bad.data = Buffer.from('garbage-garbage-garbage-garbage-garbage').toString('base64');
+    const res = await post('/decode', { payloads: [bad] }, auth);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { code: string }).code).toBe('FP4019');
+  });
+
+  it('compares tokens in constant time over digests', () => {
+    expect(tokenMatches(token, token)).toBe(true);
+    expect(tokenMatches(undefined, token)).toBe(false);
+    expect(tokenMatches('short', token)).toBe(false);
+  });
+});
