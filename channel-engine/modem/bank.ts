@@ -442,8 +442,10 @@ export class ModemBank {
           nextT = lastT + T;
           byteE += interp(ee, lastT + toIdx);
         } else {
+          // A noise dip, not a start bit: hunt again right after that crossing, so the real
+          // start edge that may follow within the same bit is not skipped.
           framer = 0;
-          n++;
+          n = Math.max(from, Math.ceil(t0 - s0) + 1);
         }
         continue;
       }

@@ -11,7 +11,6 @@ import { createDemodulator, createModulator, type Modulation } from './index';
 
 const available = spawnSync('minimodem', ['--version'], { encoding: 'utf8' }).status === 0;
 if (!available) {
-  // eslint-disable-next-line no-console -- tell whoever runs the suite why it did nothing
   console.warn('minimodem not found: skipping modem interop tests (apt-get install -y minimodem)');
 }
 const maybe = available ? describe : describe.skip;
