@@ -144,4 +144,11 @@ export const cardNetworkCodes = [
     httpStatus: 500,
     retryable: false,
   },
+  {
+    code: 'FP5022',
+    name: 'REVERSAL_PENDING',
+    message: 'The reversal is queued but not yet acknowledged by the network',
+    httpStatus: 202,
+    retryable: true,
+  },
 ] as const satisfies readonly ResultCodeEntry[];
