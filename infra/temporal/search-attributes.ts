@@ -14,8 +14,8 @@ export async function ensureSearchAttributes(address: string, namespace: string)
   try {
     const existing = await connection.operatorService.listSearchAttributes({ namespace });
     const known = new Set([
-      ...Object.keys(existing.customAttributes ?? {}),
-      ...Object.keys(existing.systemAttributes ?? {}),
+      ...Object.keys(existing.customAttributes),
+      ...Object.keys(existing.systemAttributes),
     ]);
     const missing = Object.entries(SEARCH_ATTRIBUTES).filter(([name]) => !known.has(name));
     if (missing.length === 0) return [];
