@@ -1,0 +1,253 @@
+/**
+ * The activity catalogue: every activity a service definition may call, declared as data. The
+ * real implementations live in `activities/` (HSM, card network, ledger, terminal I/O, billers);
+ * `services/catalogue/fake.ts` implements the same contracts in memory for tests.
+ */
+import type { VType } from '../runtime/expr';
+import type { CatalogueEntry } from './types';
+
+const str = (extra: Partial<VType> = {}): VType => ({ type: 'string', ...extra });
+const int: VType = { type: 'integer' };
+const money: VType = { type: 'integer', money: true };
+const bool: VType = { type: 'boolean' };
+const any: VType = { type: 'any' };
+const obj = (properties: Record<string, VType>, optional: string[] = []): VType => ({
+  type: 'object',
+  properties,
+  required: Object.keys(properties).filter((k) => !optional.includes(k)),
+});
+
+const currency = str();
+const terminalId = str();
+
+export const catalogueEntries: readonly CatalogueEntry[] = [
+  // --- terminal binding and channel -------------------------------------------------------
+  {
+    name: 'checkBinding',
+    kind: 'channel',
+    effect: 'none',
+    idempotent: true,
+    input: obj({ terminalId, ani: str(), psamId: str() }, ['psamId']),
+    output: obj({ bound: bool, merchantId: str(), accountId: str() }),
+    example: { bound: true, merchantId: 'M0001', accountId: 'merchant:M0001' },
+    description: 'Checks the phone number (ANI) ↔ terminal ↔ PSAM binding.',
+  },
+  {
+    name: 'sendToTerminal',
+    kind: 'channel',
+    effect: 'none',
+    idempotent: true,
+    input: obj({ terminalId, responseCode: str(), message: str(), reference: str() }, ['reference']),
+    output: obj({ acknowledged: bool }),
+    example: { acknowledged: true },
+    description: 'Sends the answer frame to the terminal on its live call and waits for the link ACK.',
+  },
+  {
+    name: 'promptTerminal',
+    kind: 'channel',
+    effect: 'none',
+    idempotent: true,
+    input: obj({ terminalId, prompt: str() }),
+    output: obj({ value: str() }),
+    example: { value: 'YES' },
+    description: 'Shows a prompt on the terminal and returns what the user keyed in.',
+  },
+  // --- HSM --------------------------------------------------------------------------------
+  {
+    name: 'verifyMac',
+    kind: 'hsm',
+    effect: 'none',
+    idempotent: true,
+    input: obj({ terminalId, macData: str(), mac: str() }),
+    output: obj({ valid: bool }),
+    example: { valid: true },
+    description: 'Verifies the message MAC with the per-transaction key derived from the PSAM.',
+  },
+  {
+    name: 'translatePin',
+    kind: 'hsm',
+    effect: 'none',
+    idempotent: true,
+    input: obj({ terminalId, pan: str({ sensitive: 'pan' }), pinBlock: str({ sensitive: 'pinBlock' }) }),
+    output: obj({ pinBlock: str({ sensitive: 'pinBlock' }), keyId: str() }),
+    example: { pinBlock: '0123456789ABCDEF', keyId: 'ZPK-1' },
+    description: 'Translates the PIN block from the terminal PIN key to the network zone PIN key.',
+  },
+  // --- card network -----------------------------------------------------------------------
+  {
+    name: 'authorize',
+    kind: 'gateway',
+    effect: 'debit',
+    idempotent: true,
+    input: obj(
+      {
+        pan: str({ sensitive: 'pan' }),
+        track2: str({ sensitive: 'track2' }),
+        pinBlock: str({ sensitive: 'pinBlock' }),
+        amount: money,
+        currency,
+        terminalId,
+        stan: str(),
+      },
+      ['track2', 'pinBlock'],
+    ),
+    output: obj({ approved: bool, responseCode: str(), authCode: str(), rrn: str() }),
+    example: { approved: true, responseCode: '00', authCode: 'A12345', rrn: '000000000001' },
+    description: 'ISO 8583 financial request (0200) to the card network.',
+  },
+  {
+    name: 'reverse',
+    kind: 'gateway',
+    effect: 'none',
+    idempotent: true,
+    undoes: 'authorize',
+    input: obj({ amount: money, currency, terminalId, stan: str() }),
+    output: obj({ reversed: bool }),
+    example: { reversed: true },
+    description: 'ISO 8583 reversal (0400) of the authorisation with the same key; a no-op if it never landed.',
+  },
+  {
+    name: 'balanceInquiry',
+    kind: 'gateway',
+    effect: 'none',
+    idempotent: true,
+    input: obj({ pan: str({ sensitive: 'pan' }), pinBlock: str({ sensitive: 'pinBlock' }), terminalId, stan: str() }),
+    output: obj({ approved: bool, responseCode: str(), balance: money, currency }),
+    example: { approved: true, responseCode: '00', balance: 125000, currency: '156' },
+    description: 'ISO 8583 balance inquiry (processing code 31).',
+  },
+  // --- ledger (TigerBeetle model: pending → post | void) ------------------------------------
+  {
+    name: 'reserveFunds',
+    kind: 'ledger',
+    effect: 'reserve',
+    idempotent: true,
+    input: obj({ accountId: str(), amount: money, currency }),
+    output: obj({ reservationId: str() }),
+    example: { reservationId: 'R1' },
+    description: 'Creates a pending transfer (two-phase) for the amount.',
+  },
+  {
+    name: 'voidReservation',
+    kind: 'ledger',
+    effect: 'none',
+    idempotent: true,
+    undoes: 'reserveFunds',
+    input: obj({ accountId: str() }),
+    output: obj({ voided: bool }),
+    example: { voided: true },
+    description: 'Voids the pending transfer made under the original key; a no-op if there is none.',
+  },
+  {
+    name: 'postReservation',
+    kind: 'ledger',
+    effect: 'debit',
+    idempotent: true,
+    settles: 'reserveFunds',
+    input: obj({ accountId: str(), reservationId: str() }),
+    output: obj({ posted: bool }),
+    example: { posted: true },
+    description: 'Posts the pending transfer `reservationId`: the money moves for good.',
+  },
+  // --- billers ----------------------------------------------------------------------------
+  {
+    name: 'fetchBill',
+    kind: 'biller',
+    effect: 'none',
+    idempotent: true,
+    input: obj({ billerId: str(), customerRef: str() }),
+    output: obj({ status: str({ enum: ['DUE', 'PAID', 'NOT_FOUND'] }), billId: str(), amount: money, currency }),
+    example: { status: 'DUE', billId: 'B-1', amount: 4550, currency: '156' },
+    description: 'Bill inquiry at the biller (BBPS fetch).',
+  },
+  {
+    name: 'payBill',
+    kind: 'biller',
+    effect: 'debit',
+    idempotent: true,
+    input: obj({ billerId: str(), billId: str(), amount: money, currency }),
+    output: obj({ receipt: str() }),
+    example: { receipt: 'BR-1' },
+    description: 'Payment confirmation to the biller under the idempotency key.',
+  },
+  {
+    name: 'cancelBillPayment',
+    kind: 'biller',
+    effect: 'none',
+    idempotent: true,
+    undoes: 'payBill',
+    input: obj({ billerId: str(), billId: str() }),
+    output: obj({ cancelled: bool }),
+    example: { cancelled: true },
+    description: 'Cancels the bill payment made under the original key; a no-op if none.',
+  },
+  // --- providers: top-up and lottery ------------------------------------------------------
+  {
+    name: 'topupMobile',
+    kind: 'provider',
+    effect: 'issue',
+    idempotent: true,
+    input: obj({ operator: str(), msisdn: str(), amount: money, currency }),
+    output: obj({ status: str({ enum: ['COMPLETED', 'DECLINED'] }), providerRef: str() }),
+    example: { status: 'COMPLETED', providerRef: 'T-1' },
+    description: 'Mobile airtime top-up at the provider (DT One-style external id = idempotency key).',
+  },
+  {
+    name: 'cancelTopup',
+    kind: 'provider',
+    effect: 'none',
+    idempotent: true,
+    undoes: 'topupMobile',
+    input: obj({ operator: str(), msisdn: str() }),
+    output: obj({ reversed: bool }),
+    example: { reversed: true },
+    description: 'Reverses the top-up made under the original key; a no-op if none.',
+  },
+  {
+    name: 'issueTicket',
+    kind: 'provider',
+    effect: 'issue',
+    idempotent: true,
+    input: obj({ gameId: str(), drawId: str(), numbers: { type: 'array', items: int }, amount: money, currency }),
+    output: obj({ ticketId: str() }),
+    example: { ticketId: 'LT-1' },
+    description: 'Issues one lottery ticket.',
+  },
+  {
+    name: 'cancelTicket',
+    kind: 'provider',
+    effect: 'none',
+    idempotent: true,
+    undoes: 'issueTicket',
+    input: obj({ gameId: str(), drawId: str() }),
+    output: obj({ cancelled: bool }),
+    example: { cancelled: true },
+    description: 'Cancels the ticket issued under the original key (before the draw closes).',
+  },
+  // --- notify -----------------------------------------------------------------------------
+  {
+    name: 'emitEvent',
+    kind: 'notify',
+    effect: 'none',
+    idempotent: true,
+    input: obj({ event: str(), data: any }),
+    output: obj({ delivered: bool }),
+    example: { delivered: true },
+    description: 'Publishes a business event (webhooks, audit) with the idempotency key as event id.',
+  },
+  {
+    name: 'raiseAlert',
+    kind: 'notify',
+    effect: 'none',
+    idempotent: true,
+    input: obj({ severity: str({ enum: ['warning', 'critical'] }), summary: str(), workflowId: str() }),
+    output: obj({ raised: bool }),
+    example: { raised: true },
+    description: 'Pages the operators (a compensation keeps failing).',
+  },
+];
+
+/** The catalogue, by activity name. */
+export function defaultCatalogue(): ReadonlyMap<string, CatalogueEntry> {
+  return new Map(catalogueEntries.map((e) => [e.name, e]));
+}

@@ -1,0 +1,491 @@
+/**
+ * Step semantics of the interpreter, separate from Temporal: `workflows/interpreter.ts` supplies a
+ * Temporal-backed `ServiceRuntime`, `definitions test` a fake one. Sandbox-safe: imports only
+ * pure modules (no Node built-ins, no yaml/ajv), and it must stay deterministic — any change to the
+ * order of runtime calls is an interpreter change that needs `patched()` or a new worker build.
+ */
+import { scrubText } from '../../domain/masking';
+import { evaluate } from './expr';
+import type { Expr, Scope } from './expr';
+import type { CallStep, InterpreterInput, ListenStep, Outcome, Plan, PlanStep, RetryPlan, ServiceResult } from './plan';
+import { validateValue } from './validate';
+
+/** One activity invocation as the runtime sees it. */
+export interface CallRequest {
+  stepId: string;
+  activity: string;
+  args: Record<string, unknown>;
+  /** `<stepId>#<iteration>`; `~` prefix for compensations. */
+  activityId: string;
+  idempotencyKey: string;
+  timeoutMs: number;
+  retry: RetryPlan;
+  taskQueue: string | null;
+  summary: string;
+  compensation: boolean;
+}
+
+/** An activity failed for good (after its retries). `timedOut` marks an ambiguous outcome. */
+export class StepError extends Error {
+  constructor(
+    message: string,
+    readonly timedOut: boolean,
+  ) {
+    super(message);
+    this.name = 'StepError';
+  }
+}
+
+/** The few things the interpreter needs from its host. */
+export interface ServiceRuntime {
+  readonly workflowId: string;
+  /** Runs an activity; throws StepError when it fails after its retries. */
+  call(req: CallRequest): Promise<unknown>;
+  sleep(ms: number, summary: string): Promise<void>;
+  /** Waits until `fn()` holds or the timeout passes; true when it holds. */
+  condition(fn: () => boolean, timeoutMs: number, waitingFor: string): Promise<boolean>;
+  nonCancellable<T>(fn: () => Promise<T>): Promise<T>;
+  isCancellation(err: unknown): boolean;
+  startChild(req: {
+    workflowId: string;
+    input: InterpreterInput;
+    timeoutMs: number;
+    summary: string;
+  }): Promise<ServiceResult>;
+  /** Records the outcome (search attribute Outcome + details in the UI). */
+  setOutcome(outcome: Outcome, details: string): void;
+}
+
+/** An expected failure of the service: ends the run after compensations. */
+export class ServiceFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ServiceFailure';
+  }
+}
+
+export type StepState = 'running' | 'done' | 'failed' | 'skipped' | 'compensating' | 'compensated';
+
+/** What the `progress` query returns. */
+export interface Progress {
+  serviceId: string;
+  version: string;
+  planHash: string;
+  outcome: Outcome;
+  current: string | null;
+  steps: Record<string, StepState>;
+  pendingCompensations: number;
+  alerts: number;
+}
+
+interface Frame {
+  iter: string;
+  item?: unknown;
+  index?: number;
+}
+
+interface PendingCompensation {
+  stepId: string;
+  activityId: string;
+  activity: string;
+  args: Record<string, unknown>;
+  originalKey: string;
+  timeoutMs: number;
+}
+
+/** Compensation retry inside one round; rounds repeat until success, alerting after each. */
+const COMPENSATION_INITIAL_INTERVAL_MS = 1_000;
+const COMPENSATION_MAX_INTERVAL_MS = 30_000;
+const ALERT_TIMEOUT_MS = 10_000;
+
+function asRecord(v: unknown): Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+/** Names of messages (`signal`/`update`) the plan listens for. */
+export function listenedMessages(
+  steps: readonly PlanStep[],
+  out = new Map<string, ListenStep>(),
+): Map<string, ListenStep> {
+  for (const s of steps) {
+    if (s.kind === 'listen') {
+      if (s.source !== 'terminal') out.set(s.name, s);
+      if (s.onTimeout !== null) listenedMessages(s.onTimeout, out);
+    } else if (s.kind === 'switch') {
+      s.cases.forEach((c) => listenedMessages(c.steps, out));
+      if (s.default !== null) listenedMessages(s.default, out);
+    } else if (s.kind === 'parallel') s.branches.forEach((b) => listenedMessages(b, out));
+    else if (s.kind === 'foreach') listenedMessages(s.steps, out);
+  }
+  return out;
+}
+
+/** Runs one plan. Create one per workflow run. */
+export class Interpreter {
+  readonly progress: Progress;
+  /** Action steps in the order they ran; compensations as `~stepId`. */
+  readonly trace: string[] = [];
+  private readonly plan: Plan;
+  private readonly steps: Record<string, unknown> = {};
+  private readonly vars: Record<string, unknown> = {};
+  private readonly stack: PendingCompensation[] = [];
+  private readonly mailbox = new Map<string, unknown[]>();
+  private readonly listened: Map<string, ListenStep>;
+
+  constructor(
+    private readonly rt: ServiceRuntime,
+    private readonly input: InterpreterInput,
+  ) {
+    this.plan = input.plan;
+    this.listened = listenedMessages(this.plan.steps);
+    this.progress = {
+      serviceId: this.plan.serviceId,
+      version: this.plan.version,
+      planHash: input.planHash,
+      outcome: 'RUNNING',
+      current: null,
+      steps: {},
+      pendingCompensations: 0,
+      alerts: 0,
+    };
+  }
+
+  /** Validates a message for a `listen` step; returns a problem or null. */
+  checkMessage(name: string, value: unknown): string | null {
+    const l = this.listened.get(name);
+    if (l === undefined) return `no listen step for '${name}'`;
+    if (value === undefined) return 'a value is required';
+    const problems = l.schema === null ? [] : validateValue(l.schema, value);
+    return problems.length === 0 ? null : problems.join('; ');
+  }
+
+  /** Delivers a signal/update payload to the mailbox. */
+  deliver(name: string, value: unknown): void {
+    const q = this.mailbox.get(name) ?? [];
+    q.push(value);
+    this.mailbox.set(name, q);
+  }
+
+  private scope(f: Frame): Scope {
+    const s: Scope = { input: this.input.input, steps: this.steps, vars: this.vars };
+    if (f.item !== undefined) s.item = f.item;
+    if (f.index !== undefined) s.index = f.index;
+    return s;
+  }
+  private text(e: Expr, f: Frame): string {
+    const v = evaluate(e, this.scope(f));
+    return typeof v === 'string' ? v : JSON.stringify(v);
+  }
+  private mark(activityId: string, state: StepState): void {
+    this.progress.steps[activityId] = state;
+    this.progress.current = state === 'running' || state === 'compensating' ? activityId : this.progress.current;
+  }
+
+  /** Runs the plan to its end; expected failures come back as a result, never as an exception. */
+  async run(): Promise<ServiceResult> {
+    const base = { serviceId: this.plan.serviceId, version: this.plan.version, planHash: this.input.planHash };
+    this.rt.setOutcome('RUNNING', `${this.plan.serviceId}@${this.plan.version} running`);
+    const problems = validateValue(this.plan.input, this.input.input);
+    if (problems.length > 0) {
+      return this.finish({
+        ...base,
+        outcome: 'FAILED',
+        code: 'SVC_INPUT_INVALID',
+        message: problems.join('; '),
+        output: null,
+      });
+    }
+    try {
+      await this.seq(this.plan.steps, { iter: '0' });
+      const output = this.plan.output === null ? null : evaluate(this.plan.output, this.scope({ iter: '0' }));
+      return this.finish({ ...base, outcome: 'COMPLETED', code: null, message: null, output });
+    } catch (err) {
+      if (err instanceof ServiceFailure) {
+        const n = await this.compensate();
+        return this.finish({
+          ...base,
+          outcome: n > 0 ? 'COMPENSATED' : 'FAILED',
+          code: err.code,
+          message: scrubText(err.message),
+          output: null,
+        });
+      }
+      if (this.rt.isCancellation(err)) {
+        await this.compensate();
+        this.progress.outcome = 'FAILED';
+        this.rt.setOutcome('FAILED', 'cancelled');
+      }
+      throw err;
+    }
+  }
+
+  private finish(r: ServiceResult): ServiceResult {
+    this.progress.outcome = r.outcome;
+    this.progress.current = null;
+    this.rt.setOutcome(r.outcome, r.code === null ? r.outcome : `${r.outcome} ${r.code}`);
+    return r;
+  }
+
+  private async seq(steps: readonly PlanStep[], f: Frame): Promise<void> {
+    for (const s of steps) await this.step(s, f);
+  }
+
+  private async step(s: PlanStep, f: Frame): Promise<void> {
+    const activityId = `${s.id}#${f.iter}`;
+    const key = `${this.rt.workflowId}/${activityId}`;
+    const scope = this.scope(f);
+    switch (s.kind) {
+      case 'call':
+        return this.call(s, f, activityId, key);
+      case 'switch': {
+        const hit = s.cases.find((c) => evaluate(c.when, scope) === true);
+        this.mark(activityId, 'done');
+        const branch = hit?.steps ?? s.default;
+        if (branch === null) throw new ServiceFailure('SVC_FAILED', `switch ${s.id} matched no case`);
+        return this.seq(branch, f);
+      }
+      case 'parallel': {
+        this.mark(activityId, 'running');
+        const results = await Promise.allSettled(s.branches.map((b) => this.seq(b, f)));
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed !== undefined) throw failed.reason;
+        this.mark(activityId, 'done');
+        return;
+      }
+      case 'foreach': {
+        const items = evaluate(s.items, scope);
+        const list = Array.isArray(items) ? (items as unknown[]) : [];
+        if (list.length > s.maxItems)
+          throw new ServiceFailure('SVC_TOO_MANY_ITEMS', `${s.id}: ${list.length} items, at most ${s.maxItems}`);
+        this.mark(activityId, 'running');
+        for (let i = 0; i < list.length; i++)
+          await this.seq(s.steps, { iter: `${f.iter}.${i}`, item: list[i], index: i });
+        this.mark(activityId, 'done');
+        return;
+      }
+      case 'wait': {
+        this.trace.push(s.id);
+        this.mark(activityId, 'running');
+        const until = s.until;
+        if (until === null) await this.rt.sleep(s.timeoutMs, this.text(s.summary, f));
+        else await this.rt.condition(() => evaluate(until, this.scope(f)) === true, s.timeoutMs, s.id);
+        this.mark(activityId, 'done');
+        return;
+      }
+      case 'listen':
+        return this.listen(s, f, activityId, key);
+      case 'set':
+        for (const [name, e] of s.assign) this.vars[name] = evaluate(e, scope);
+        this.mark(activityId, 'done');
+        return;
+      case 'fail':
+        this.trace.push(s.id);
+        this.mark(activityId, 'failed');
+        throw new ServiceFailure(s.code, this.text(s.message, f));
+      case 'subflow': {
+        this.trace.push(s.id);
+        const sub = this.plan.subplans[s.ref];
+        if (sub === undefined) throw new ServiceFailure('SVC_PLAN_UNSUPPORTED', `subplan ${s.ref} missing`);
+        this.mark(activityId, 'running');
+        const r = await this.rt.startChild({
+          workflowId: key,
+          input: { plan: sub.plan, planHash: sub.planHash, input: asRecord(evaluate(s.args, scope)) },
+          timeoutMs: s.timeoutMs,
+          summary: this.text(s.summary, f),
+        });
+        if (r.outcome !== 'COMPLETED') {
+          this.mark(activityId, 'failed');
+          throw new ServiceFailure('SVC_STEP_FAILED', `${s.id}: subflow ended ${r.outcome} ${r.code ?? ''}`);
+        }
+        this.steps[s.id] = r.output;
+        this.mark(activityId, 'done');
+        return;
+      }
+      case 'emit': {
+        this.trace.push(s.id);
+        this.mark(activityId, 'running');
+        try {
+          await this.rt.call({
+            stepId: s.id,
+            activity: s.activity,
+            args: { event: s.event, data: evaluate(s.data, scope) },
+            activityId,
+            idempotencyKey: key,
+            timeoutMs: s.timeoutMs,
+            retry: s.retry,
+            taskQueue: null,
+            summary: `${s.id}: emit ${s.event}`,
+            compensation: false,
+          });
+        } catch (err) {
+          if (err instanceof StepError) {
+            this.mark(activityId, 'failed');
+            throw new ServiceFailure('SVC_STEP_FAILED', `${s.id}: ${err.message}`);
+          }
+          throw err;
+        }
+        this.mark(activityId, 'done');
+        return;
+      }
+    }
+  }
+
+  private async call(s: CallStep, f: Frame, activityId: string, key: string): Promise<void> {
+    const scope = this.scope(f);
+    const args = asRecord(evaluate(s.args, scope));
+    // Registered before the call, so an ambiguous outcome (timeout after the remote acted) is covered.
+    if (s.compensation !== null) {
+      this.stack.push({
+        stepId: s.id,
+        activityId: `~${activityId}`,
+        activity: s.compensation.activity,
+        args: asRecord(evaluate(s.compensation.args, scope)),
+        originalKey: key,
+        timeoutMs: s.compensation.timeoutMs,
+      });
+      this.progress.pendingCompensations = this.stack.length;
+    }
+    this.trace.push(s.id);
+    this.mark(activityId, 'running');
+    let out: unknown;
+    try {
+      out = await this.rt.call({
+        stepId: s.id,
+        activity: s.activity,
+        args,
+        activityId,
+        idempotencyKey: key,
+        timeoutMs: s.timeoutMs,
+        retry: s.retry,
+        taskQueue: s.taskQueue === null ? null : this.text(s.taskQueue, f),
+        summary: this.text(s.summary, f),
+        compensation: false,
+      });
+    } catch (err) {
+      if (!(err instanceof StepError)) throw err;
+      this.mark(activityId, 'failed');
+      if (s.optional) {
+        this.steps[s.id] = null;
+        return;
+      }
+      throw new ServiceFailure('SVC_STEP_FAILED', `${s.id}: ${err.timedOut ? 'timed out' : err.message}`);
+    }
+    this.steps[s.id] = out;
+    this.mark(activityId, 'done');
+    // Past the pivot the saga is committed: later steps recover forward, nothing is undone.
+    if (s.pivot) {
+      this.stack.length = 0;
+      this.progress.pendingCompensations = 0;
+    }
+  }
+
+  private async listen(s: ListenStep, f: Frame, activityId: string, key: string): Promise<void> {
+    this.trace.push(s.id);
+    this.mark(activityId, 'running');
+    let got = false;
+    let value: unknown = null;
+    if (s.source === 'terminal') {
+      try {
+        value = await this.rt.call({
+          stepId: s.id,
+          activity: s.name,
+          args: asRecord(s.args === null ? {} : evaluate(s.args, this.scope(f))),
+          activityId,
+          idempotencyKey: key,
+          timeoutMs: s.timeoutMs,
+          retry: { maxAttempts: 1, initialIntervalMs: 0, backoffCoefficient: 1, maximumIntervalMs: 0 },
+          taskQueue: s.taskQueue === null ? null : this.text(s.taskQueue, f),
+          summary: this.text(s.summary, f),
+          compensation: false,
+        });
+        got = true;
+      } catch (err) {
+        if (!(err instanceof StepError)) throw err;
+        if (!err.timedOut) throw new ServiceFailure('SVC_STEP_FAILED', `${s.id}: ${err.message}`);
+      }
+    } else {
+      got = await this.rt.condition(() => (this.mailbox.get(s.name)?.length ?? 0) > 0, s.timeoutMs, s.name);
+      if (got) value = this.mailbox.get(s.name)?.shift() ?? null;
+    }
+    if (got) {
+      this.vars[s.into] = value;
+      this.mark(activityId, 'done');
+      return;
+    }
+    this.mark(activityId, 'failed');
+    if (s.onTimeout === null)
+      throw new ServiceFailure('SVC_LISTEN_TIMEOUT', `${s.id}: no input within ${s.timeoutMs} ms`);
+    await this.seq(s.onTimeout, f);
+  }
+
+  /** Runs pending compensations last-in first-out, each until it succeeds; returns how many ran. */
+  private async compensate(): Promise<number> {
+    if (this.stack.length === 0) return 0;
+    return this.rt.nonCancellable(async () => {
+      let n = 0;
+      for (let c = this.stack.pop(); c !== undefined; c = this.stack.pop()) {
+        this.progress.pendingCompensations = this.stack.length + 1;
+        await this.compensateOne(c);
+        n++;
+      }
+      this.progress.pendingCompensations = 0;
+      return n;
+    });
+  }
+
+  private async compensateOne(c: PendingCompensation): Promise<void> {
+    const { alertAfterAttempts, retryIntervalMs, alertActivity } = this.plan.compensation;
+    this.trace.push(`~${c.stepId}`);
+    this.mark(c.activityId, 'compensating');
+    for (let round = 0; ; round++) {
+      try {
+        await this.rt.call({
+          stepId: c.stepId,
+          activity: c.activity,
+          args: { ...c.args, originalIdempotencyKey: c.originalKey },
+          activityId: c.activityId,
+          idempotencyKey: `${this.rt.workflowId}/${c.activityId}`,
+          timeoutMs: c.timeoutMs,
+          retry: {
+            maxAttempts: alertAfterAttempts,
+            initialIntervalMs: COMPENSATION_INITIAL_INTERVAL_MS,
+            backoffCoefficient: 2,
+            maximumIntervalMs: COMPENSATION_MAX_INTERVAL_MS,
+          },
+          taskQueue: null,
+          summary: `undo ${c.stepId}: ${c.activity}`,
+          compensation: true,
+        });
+        this.mark(c.activityId, 'compensated');
+        return;
+      } catch (err) {
+        if (!(err instanceof StepError)) throw err;
+        this.progress.alerts++;
+        try {
+          await this.rt.call({
+            stepId: c.stepId,
+            activity: alertActivity,
+            args: {
+              severity: 'critical',
+              summary: `compensation ${c.activity} for ${c.stepId} failed ${(round + 1) * alertAfterAttempts} times`,
+              workflowId: this.rt.workflowId,
+            },
+            activityId: `!${c.activityId}`,
+            idempotencyKey: `${this.rt.workflowId}/!${c.activityId}`,
+            timeoutMs: ALERT_TIMEOUT_MS,
+            retry: { maxAttempts: 3, initialIntervalMs: 1000, backoffCoefficient: 2, maximumIntervalMs: 10_000 },
+            taskQueue: null,
+            summary: `alert: ${c.stepId} compensation stuck`,
+            compensation: true,
+          });
+        } catch (alertErr) {
+          if (!(alertErr instanceof StepError)) throw alertErr;
+        }
+        await this.rt.sleep(retryIntervalMs, `retry undo ${c.stepId}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The compiled plan: the canonical, pure-JSON form of a service definition that the interpreter
+ * workflow runs. It travels in the workflow input, so a running transaction stays on the plan it
+ * started with. Sandbox-safe: types and constants only.
+ */
+import type { Expr, VType } from './expr';
+
+export const PLAN_FORMAT = 'fixpay.plan/v1';
+
+export type ActivityKind = 'hsm' | 'gateway' | 'biller' | 'provider' | 'channel' | 'ledger' | 'notify';
+export type Effect = 'none' | 'reserve' | 'debit' | 'issue';
+export const MONEY_EFFECTS: readonly Effect[] = ['reserve', 'debit', 'issue'];
+
+/** Retry policy of one call. `maxAttempts: null` means "until success" (post-pivot steps and compensations only). */
+export interface RetryPlan {
+  maxAttempts: number | null;
+  initialIntervalMs: number;
+  backoffCoefficient: number;
+  maximumIntervalMs: number;
+}
+
+export interface CompensationPlan {
+  activity: string;
+  args: Expr;
+  timeoutMs: number;
+}
+
+export interface CallStep {
+  kind: 'call';
+  id: string;
+  activity: string;
+  activityKind: ActivityKind;
+  effect: Effect;
+  args: Expr;
+  timeoutMs: number;
+  retry: RetryPlan;
+  pivot: boolean;
+  optional: boolean;
+  compensation: CompensationPlan | null;
+  /** Expression giving the task queue (terminal I/O runs on `lines.<nodeId>`); null = the plan's queue. */
+  taskQueue: Expr | null;
+  summary: Expr;
+}
+export interface SwitchStep {
+  kind: 'switch';
+  id: string;
+  cases: { when: Expr; steps: PlanStep[] }[];
+  default: PlanStep[] | null;
+}
+export interface ParallelStep {
+  kind: 'parallel';
+  id: string;
+  branches: PlanStep[][];
+}
+export interface ForeachStep {
+  kind: 'foreach';
+  id: string;
+  items: Expr;
+  maxItems: number;
+  steps: PlanStep[];
+}
+export interface WaitStep {
+  kind: 'wait';
+  id: string;
+  /** A plain timer when `until` is null; otherwise wait for the condition, at most `timeoutMs`. */
+  until: Expr | null;
+  timeoutMs: number;
+  summary: Expr;
+}
+export interface ListenStep {
+  kind: 'listen';
+  id: string;
+  source: 'signal' | 'update' | 'terminal';
+  /** Message name for signal/update; the catalogue activity for terminal input. */
+  name: string;
+  /** Terminal input: the prompt activity arguments and its queue. */
+  args: Expr | null;
+  taskQueue: Expr | null;
+  timeoutMs: number;
+  into: string;
+  /** Type a signal/update payload must have (null: any). */
+  schema: VType | null;
+  onTimeout: PlanStep[] | null;
+  summary: Expr;
+}
+export interface SetStep {
+  kind: 'set';
+  id: string;
+  assign: [string, Expr][];
+}
+export interface FailStep {
+  kind: 'fail';
+  id: string;
+  code: string;
+  message: Expr;
+}
+export interface SubflowStep {
+  kind: 'subflow';
+  id: string;
+  service: string;
+  /** Key into `plan.subplans` (`serviceId@version`). */
+  ref: string;
+  args: Expr;
+  timeoutMs: number;
+  summary: Expr;
+}
+export interface EmitStep {
+  kind: 'emit';
+  id: string;
+  event: string;
+  data: Expr;
+  activity: string;
+  timeoutMs: number;
+  retry: RetryPlan;
+}
+
+export type PlanStep =
+  | CallStep
+  | SwitchStep
+  | ParallelStep
+  | ForeachStep
+  | WaitStep
+  | ListenStep
+  | SetStep
+  | FailStep
+  | SubflowStep
+  | EmitStep;
+
+export interface Plan {
+  format: typeof PLAN_FORMAT;
+  serviceId: string;
+  version: string;
+  title: string;
+  /** Money services are started with reuse policy REJECT_DUPLICATE. */
+  money: boolean;
+  taskQueue: string;
+  businessKey: Expr;
+  terminalId: Expr | null;
+  maxDurationMs: number;
+  input: VType;
+  output: Expr | null;
+  outputType: VType;
+  steps: PlanStep[];
+  compensation: { alertAfterAttempts: number; retryIntervalMs: number; alertActivity: string };
+  /** Child plans used by `subflow` steps, embedded so the whole tree is pinned. */
+  subplans: Record<string, { plan: Plan; planHash: string }>;
+  estimate: { historyEvents: number; maxHistoryEvents: number };
+}
+
+/** What the interpreter workflow receives. */
+export interface InterpreterInput {
+  plan: Plan;
+  planHash: string;
+  input: Record<string, unknown>;
+}
+
+export type Outcome = 'RUNNING' | 'COMPLETED' | 'FAILED' | 'COMPENSATED';
+
+/** What the interpreter returns (never card data: outputs are type-checked as non-sensitive). */
+export interface ServiceResult {
+  serviceId: string;
+  version: string;
+  planHash: string;
+  outcome: Exclude<Outcome, 'RUNNING'>;
+  code: string | null;
+  message: string | null;
+  output: unknown;
+}
+
+/** Search attribute names the interpreter sets (all Keyword). */
+export const SEARCH_ATTRIBUTES = ['ServiceId', 'ServiceVersion', 'PlanHash', 'TerminalId', 'Outcome'] as const;
+export type SearchAttributeName = (typeof SEARCH_ATTRIBUTES)[number];
+
+/** Workflow type name of the interpreter. */
+export const INTERPRETER_WORKFLOW = 'serviceInterpreter';
+/** Update/signal that delivers input to a `listen` step: `{ name, value }`. */
+export const DELIVER_MESSAGE = 'deliver';
+/** Query returning progress. */
+export const PROGRESS_QUERY = 'progress';
