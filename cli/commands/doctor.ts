@@ -67,7 +67,7 @@ export async function diagnose(config: Config): Promise<Finding[]> {
     name: 'Node.js',
     ok: major >= 22,
     detail: process.version,
-    fix: 'run fixpay through npm (npm start, npx fixpay …): npm ci installs Node 24 for the project',
+    fix: 'run fixpay through npm (npm start, npm run fixpay -- …): npm ci installs Node 24 for the project',
   });
 
   const t = config.temporal;
@@ -93,8 +93,8 @@ export async function diagnose(config: Config): Promise<Finding[]> {
         ok: false,
         detail: `not found (FIXPAY_TEMPORAL_CLI, PATH, ${cachedCliPath(t)})`,
         fix: go
-          ? 'run `npx fixpay temporal install` (builds it with Go, about 4 minutes the first time)'
-          : 'install Go 1.25+ and run `npx fixpay temporal install`, or set FIXPAY_TEMPORAL_CLI to a temporal binary',
+          ? 'run `npm run fixpay -- temporal install` (builds it with Go, about 4 minutes the first time)'
+          : 'install Go 1.25+ and run `npm run fixpay -- temporal install`, or set FIXPAY_TEMPORAL_CLI to a temporal binary',
       });
     }
   }

@@ -5,17 +5,17 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { loadConfig } from '../../config';
+import { loadConfig, processEnv } from '../../config';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../domain/search-attributes';
 import { findTemporalCli } from '../../infra/temporal/cli';
 
 /** Path of the Temporal CLI, or a clear error telling how to get one. */
 export function temporalCliPath(): string {
   const config = loadConfig();
-  const found = findTemporalCli(config.temporal, process.env['PATH']);
+  const found = findTemporalCli(config.temporal, processEnv()['PATH']);
   if (found?.kind !== 'binary') {
     throw new Error(
-      'No Temporal CLI found. Run `npx fixpay temporal install` (builds it with Go into ' +
+      'No Temporal CLI found. Run `npm run fixpay -- temporal install` (builds it with Go into ' +
         `${config.temporal.cacheDir}) or set FIXPAY_TEMPORAL_CLI to an existing binary.`,
     );
   }
