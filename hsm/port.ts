@@ -59,6 +59,8 @@ export interface GenerateKeyRequest {
 export interface GeneratedKey extends KeyInfo {
   /** The key under `exportUnder.kek`: hex for `ecb`, the key block for `tr31`. */
   readonly exported?: string;
+  /** For `ecb` exports: the first 4 bytes of the check value (8 hex), as 0810 field 62 carries it. */
+  readonly exportedCheckValue?: string;
 }
 
 export interface ExportKeyRequest {

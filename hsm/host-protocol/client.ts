@@ -220,7 +220,9 @@ export class NetworkHsm implements HsmPort {
     const handle = r.key() as KeyHandle;
     const exported = request.exportUnder === undefined ? undefined : r.variable();
     const base = { handle, type: request.type, algorithm: request.algorithm, kcv: r.fixed(6) };
-    return exported === undefined ? base : { ...base, exported };
+    if (exported === undefined) return base;
+    if (request.exportUnder?.scheme === 'ecb') return { ...base, exported, exportedCheckValue: r.fixed(8) };
+    return { ...base, exported };
   }
 
   async formKeyFromComponents(request: {

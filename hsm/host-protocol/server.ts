@@ -104,6 +104,7 @@ const HANDLERS: Record<string, Handler> = {
     w.key(out.handle);
     if (exportUnder !== undefined) w.variable(out.exported ?? '');
     w.fixed(out.kcv, 6);
+    if (exportUnder?.scheme === 'ecb') w.fixed(out.exportedCheckValue ?? '', 8);
   },
   A4: async (hsm, r, w) => {
     const type = keyType(r);

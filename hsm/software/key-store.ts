@@ -71,7 +71,10 @@ export class LoadedKey {
   private halves: { left: BlockCipher; right: BlockCipher } | undefined;
   private cmacKeys: { k1: Buffer; k2: Buffer } | undefined;
   private blockKeys: KeyBlockKeys | undefined;
+  /** Check value, 6 hex digits. */
   readonly kcv: string;
+  /** Check value, 8 hex digits (UnionPay field 62 carries 4 bytes). */
+  readonly kcv4: string;
 
   constructor(
     readonly handle: KeyHandle,
@@ -80,7 +83,8 @@ export class LoadedKey {
     readonly exportable: boolean,
     readonly clear: Buffer,
   ) {
-    this.kcv = toHex(keyCheckValue(this.cipher));
+    this.kcv4 = toHex(keyCheckValue(this.cipher, 4));
+    this.kcv = this.kcv4.slice(0, 6);
   }
 
   get family(): 'des' | 'tdes' | 'aes' {

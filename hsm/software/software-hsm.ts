@@ -212,7 +212,9 @@ export class SoftwareHsm implements HsmPort {
       clear.fill(0);
       if (request.exportUnder === undefined) return key.info();
       const kek = this.load(request.exportUnder.kek);
-      return { ...key.info(), exported: this.wrapForExport(key, kek, request.exportUnder.scheme) };
+      const exported = this.wrapForExport(key, kek, request.exportUnder.scheme);
+      if (request.exportUnder.scheme === 'tr31') return { ...key.info(), exported };
+      return { ...key.info(), exported, exportedCheckValue: key.kcv4 };
     });
   }
 
