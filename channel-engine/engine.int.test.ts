@@ -102,3 +102,61 @@ describe('channel engine over TCP PCM with the real modem', () => {
     expect(m.outcomes).toEqual({ OK: 1 });
   });
 });
+
+describe('drain and malformed input over TCP PCM', () => {
+  jest.setTimeout(30000);
+
+  it('refuses new calls while draining, lets the live call finish, and survives a malformed client', async () => {
+    const driver = new TcpPcmLineDriver({ port: 0 });
+    const engine = new ChannelEngine({
+      profiles,
+      defaultProfileId: 'es201912-v23',
+      handler: (req) => Promise.resolve(req.payload),
+    }).addDriver(driver);
+    await engine.start();
+    const terminal = new TerminalEndpoint(requireProfile(profiles, 'es201912-v23'));
+    const client = new TcpPcmClient();
+    client.onAudio = (pcm) => {
+      terminal.pushAudio(pcm);
+    };
+    terminal.onAudioOut = (pcm) => {
+      client.sendAudio(pcm);
+      setImmediate(() => {
+        terminal.playoutDone();
+      });
+    };
+    try {
+      // A malformed client: a length over the limit. It is dropped and counted.
+      const bad = new TcpPcmClient();
+      await expect(
+        (async () => {
+          const p = bad.dial('127.0.0.1', driver.port, '1');
+          await p;
+          bad.sendRaw(Uint8Array.of(0x02, 0xff, 0xff));
+        })(),
+      ).resolves.toBeUndefined();
+      await client.dial('127.0.0.1', driver.port, '057188880000');
+      await terminal.waitForEst();
+      const drained = engine.drain(20000);
+      const late = new TcpPcmClient();
+      await expect(late.dial('127.0.0.1', driver.port, '2')).rejects.toThrow(/FP3620/);
+      await terminal.send(Uint8Array.of(1, 2, 3));
+      expect([...(await terminal.receive())]).toEqual([1, 2, 3]);
+      await new Promise((r) => setTimeout(r, 400));
+      terminal.release();
+      await drained;
+      const m = engine.metrics();
+      expect(m.linesActive).toBe(0);
+      expect(m.callsRefused).toBe(1);
+      expect(m.drivers['tcp-pcm.tcpMalformed']).toBe(1);
+      // The malformed client's call was answered, then cut by the driver (a remote hang-up for the session).
+      expect(m.outcomes).toEqual({ OK: 2 });
+      bad.destroy();
+      late.destroy();
+    } finally {
+      terminal.dispose();
+      client.destroy();
+      await engine.stop();
+    }
+  });
+});
