@@ -11,6 +11,7 @@ import { hsmCodes } from './errors/hsm';
 import { ledgerCodes } from './errors/ledger';
 import { modemCodes } from './errors/modem';
 import { platformCodes } from './errors/platform';
+import { terminalSimCodes } from './errors/terminal-sim';
 import type { ResultCodeEntry } from './errors/types';
 
 export type { ResultCodeEntry } from './errors/types';
@@ -25,6 +26,7 @@ export const resultCodes = [
   ...cardNetworkCodes,
   ...ledgerCodes,
   ...coreCodes,
+  ...terminalSimCodes,
 ] as const satisfies readonly ResultCodeEntry[];
 
 export type ResultCodeName = (typeof resultCodes)[number]['name'];
