@@ -39,6 +39,14 @@ export interface ApiConfig {
   readonly port: number;
 }
 
+export interface SecurityConfig {
+  readonly codecKeys?: string;
+  readonly operatorToken?: string;
+  readonly lmk?: string;
+  readonly secretsFile: string;
+  readonly codecPort: number;
+}
+
 export interface Config {
   /** Absolute path of the data folder. */
   readonly dataDir: string;
@@ -46,6 +54,7 @@ export interface Config {
   readonly temporal: TemporalConfig;
   readonly database: DatabaseConfig;
   readonly api: ApiConfig;
+  readonly security: SecurityConfig;
 }
 
 /** Environment variables and the config paths they set. Documented in docs/configuration.md. */
@@ -69,11 +78,19 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_DB_POOL_MAX: 'database.poolMax',
   FIXPAY_API_HOST: 'api.host',
   FIXPAY_API_PORT: 'api.port',
+  FIXPAY_CODEC_KEYS: 'security.codecKeys',
+  FIXPAY_OPERATOR_TOKEN: 'security.operatorToken',
+  FIXPAY_LMK: 'security.lmk',
+  FIXPAY_SECRETS_FILE: 'security.secretsFile',
+  FIXPAY_CODEC_PORT: 'security.codecPort',
 };
 
 const ajv = new Ajv({ useDefaults: true, coerceTypes: true, allErrors: true });
 /** The shape the schema validates: the cache folder is computed when absent. */
-type RawConfig = Omit<Config, 'temporal'> & { temporal: Omit<TemporalConfig, 'cacheDir'> & { cacheDir?: string } };
+type RawConfig = Omit<Config, 'temporal' | 'security'> & {
+  temporal: Omit<TemporalConfig, 'cacheDir'> & { cacheDir?: string };
+  security: Omit<SecurityConfig, 'secretsFile'> & { secretsFile?: string };
+};
 const validate = ajv.compile<RawConfig>(schema);
 
 function setPath(target: Record<string, unknown>, path: string, value: string): void {
@@ -125,6 +142,10 @@ export function loadConfig(
     }),
     database: Object.freeze({ ...raw.database }),
     api: Object.freeze({ ...raw.api }),
+    security: Object.freeze({
+      ...raw.security,
+      secretsFile: raw.security.secretsFile ?? join(dataDir, 'secrets.json'),
+    }),
   });
 }
 

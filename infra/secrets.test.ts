@@ -1,0 +1,32 @@
+import { chmodSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../config';
+import { loadSecrets } from './secrets';
+
+describe('secrets', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fixpay-secrets-'));
+  const security = loadConfig({ FIXPAY_DATA_DIR: dir }).security;
+
+  it('generates development secrets once, private to the owner', () => {
+    const first = loadSecrets(security, { generate: true });
+    expect(first.codecKeys).toMatch(/^dev-\d{4}-\d{2}-\d{2}:[0-9a-f]{64}$/);
+    expect(first.lmk).toMatch(/^[0-9a-f]{64}$/);
+    expect(statSync(security.secretsFile).mode & 0o777).toBe(0o600);
+    expect(loadSecrets(security, { generate: true })).toEqual(first);
+    expect(JSON.parse(readFileSync(security.secretsFile, 'utf8'))).toEqual(first);
+  });
+
+  it('prefers settings over the file', () => {
+    const lmk = 'ab'.repeat(32);
+    expect(loadSecrets({ ...security, lmk }, { generate: false }).lmk).toBe(lmk);
+  });
+
+  it('refuses a file others can read, and missing secrets without generation', () => {
+    chmodSync(security.secretsFile, 0o644);
+    expect(() => loadSecrets(security, { generate: false })).toThrow(/chmod 600/);
+    expect(() => loadSecrets({ ...security, secretsFile: join(dir, 'none.json') }, { generate: false })).toThrow(
+      /missing secrets: codecKeys, operatorToken, lmk/,
+    );
+  });
+});

@@ -1,0 +1,73 @@
+/**
+ * The platform's secrets: payload codec keys, the codec endpoint's operator token and the software
+ * HSM's local master key (LMK). Production passes them through the environment (FIXPAY_CODEC_KEYS,
+ * FIXPAY_OPERATOR_TOKEN, FIXPAY_LMK) or a protected file (FIXPAY_SECRETS_FILE). `fixpay dev`
+ * generates development ones into `<dataDir>/secrets.json` (mode 0600) on first start.
+ * Nothing here logs a secret.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { SecurityConfig } from '../config';
+import { FixpayError } from '../domain/errors';
+
+export interface Secrets {
+  /** `id:hex,id:hex` oldest first. */
+  readonly codecKeys: string;
+  readonly operatorToken: string;
+  /** 64 hex digits. */
+  readonly lmk: string;
+}
+
+function isSecrets(v: unknown): v is Secrets {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return typeof o['codecKeys'] === 'string' && typeof o['operatorToken'] === 'string' && typeof o['lmk'] === 'string';
+}
+
+/** Fresh development secrets. */
+export function generateSecrets(now: Date = new Date()): Secrets {
+  const keyId = `dev-${now.toISOString().slice(0, 10)}`;
+  return {
+    codecKeys: `${keyId}:${randomBytes(32).toString('hex')}`,
+    operatorToken: randomBytes(24).toString('base64url'),
+    lmk: randomBytes(32).toString('hex'),
+  };
+}
+
+/**
+ * Settings first, then the secrets file; with `generate`, writes a new file when none exists.
+ * Throws CONFIG_INVALID when a secret is missing, or when the file is readable by others.
+ */
+export function loadSecrets(security: SecurityConfig, options: { generate: boolean }): Secrets {
+  let fromFile: Partial<Secrets> = {};
+  const file = security.secretsFile;
+  if (existsSync(file)) {
+    const mode = statSync(file).mode & 0o077;
+    if (mode !== 0)
+      throw new FixpayError('CONFIG_INVALID', `${file} must not be readable by group or others (chmod 600)`);
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    if (typeof parsed === 'object' && parsed !== null) fromFile = parsed;
+  } else if (
+    options.generate &&
+    (security.codecKeys === undefined || security.operatorToken === undefined || security.lmk === undefined)
+  ) {
+    const fresh = generateSecrets();
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, `${JSON.stringify(fresh, null, 2)}\n`, { mode: 0o600 });
+    chmodSync(file, 0o600);
+    fromFile = fresh;
+  }
+  const merged = {
+    codecKeys: security.codecKeys ?? fromFile.codecKeys,
+    operatorToken: security.operatorToken ?? fromFile.operatorToken,
+    lmk: security.lmk ?? fromFile.lmk,
+  };
+  if (!isSecrets(merged)) {
+    const missing = Object.entries(merged)
+      .filter(([, v]) => typeof v !== 'string')
+      .map(([k]) => k);
+    throw new FixpayError('CONFIG_INVALID', `missing secrets: ${missing.join(', ')} (set them or FIXPAY_SECRETS_FILE)`);
+  }
+  return merged;
+}
