@@ -1,0 +1,140 @@
+/**
+ * `fixpay hsm …`: the network HSM (payShield-style host commands over TCP, software engine), LMK
+ * generation, a key-ceremony console that forms a key from custodians' components, and a
+ * diagnostics probe for any HSM speaking the protocol (ours or an appliance).
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { HOST_PROTOCOL_DEFAULTS } from '../../hsm/host-protocol/codec';
+import { NetworkHsm } from '../../hsm/host-protocol/client';
+import { HSM_SERVER_DEFAULTS, startHsmServer } from '../../hsm/host-protocol/server';
+import { KEY_ALGORITHMS, KEY_TYPES } from '../../hsm/port';
+import type { KeyAlgorithm, KeyHandle, KeyType } from '../../hsm/port';
+import { lmkFromHex } from '../../hsm/software/key-store';
+import { SoftwareHsm } from '../../hsm/software/software-hsm';
+import { createLogger } from '../../infra/logging';
+
+const int = (name: string, value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--${name} must be an integer 0–65535`);
+  return n;
+};
+
+function loadLmk(path: string): Buffer {
+  return lmkFromHex(readFileSync(path, 'utf8'));
+}
+
+function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value))
+    throw new Error(`--${name} must be one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
+export function register(program: Command): void {
+  const hsm = program
+    .command('hsm')
+    .description('HSM: run the network HSM (payShield-style host commands), generate an LMK, form keys, probe an HSM');
+
+  hsm
+    .command('serve', { isDefault: true })
+    .description(
+      'run the network HSM: a TCP server speaking payShield-style host commands (2-byte length, echoed header), ' +
+        'executed by the software HSM with the LMK from --lmk-file. See docs/protocols/hsm-host-commands.md.',
+    )
+    .requiredOption('--lmk-file <path>', 'file holding the LMK as 64 hex digits (AES-256); keep it mode 0600')
+    .option('--host <host>', 'address to listen on', HSM_SERVER_DEFAULTS.host)
+    .option('--port <port>', 'TCP port (payShield default: 1500)', '1500')
+    .option(
+      '--header-length <n>',
+      'message header length echoed in replies',
+      String(HOST_PROTOCOL_DEFAULTS.headerLength),
+    )
+    .option('--connections-max <n>', 'open connections at once', String(HSM_SERVER_DEFAULTS.connectionsMax))
+    .action(
+      async (opts: { lmkFile: string; host: string; port: string; headerLength: string; connectionsMax: string }) => {
+        const logger = createLogger('hsm');
+        const engine = new SoftwareHsm({ lmk: loadLmk(opts.lmkFile) });
+        const server = await startHsmServer({
+          hsm: engine,
+          host: opts.host,
+          port: int('port', opts.port),
+          headerLength: int('header-length', opts.headerLength),
+          connectionsMax: int('connections-max', opts.connectionsMax),
+          logger,
+        });
+        const stop = (): void => {
+          void server.close().then(() => {
+            logger.info({}, 'hsm: stopped');
+            process.exit(0);
+          });
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      },
+    );
+
+  hsm
+    .command('generate-lmk')
+    .description('write a new random LMK (64 hex digits) to a file created with mode 0600; refuses to overwrite')
+    .requiredOption('--out <path>', 'file to create')
+    .action((opts: { out: string }) => {
+      const lmk = randomBytes(32);
+      writeFileSync(opts.out, `${lmk.toString('hex').toUpperCase()}\n`, { mode: 0o600, flag: 'wx' });
+      lmk.fill(0);
+      const check = new SoftwareHsm({ lmk: loadLmk(opts.out) }).describe();
+      console.log(`LMK written to ${opts.out}: ${check}`);
+    });
+
+  hsm
+    .command('form-key')
+    .description(
+      "key ceremony console: read custodians' clear components from standard input, one per line as HEX or " +
+        'HEX:KCV (each KCV checked), form the key by XOR (odd parity forced) and print its handle under the LMK ' +
+        'and its check value. Components are never echoed.',
+    )
+    .requiredOption('--lmk-file <path>', 'file holding the LMK (64 hex digits)')
+    .requiredOption('--type <type>', `key type: ${KEY_TYPES.join(', ')}`)
+    .option('--algorithm <algorithm>', `key algorithm: ${KEY_ALGORITHMS.join(', ')}`, 'tdes2')
+    .action(async (opts: { lmkFile: string; type: string; algorithm: string }) => {
+      const type: KeyType = oneOf('type', opts.type, KEY_TYPES);
+      const algorithm: KeyAlgorithm = oneOf('algorithm', opts.algorithm, KEY_ALGORITHMS);
+      const engine = new SoftwareHsm({ lmk: loadLmk(opts.lmkFile) });
+      const lines = readFileSync(0, 'utf8')
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l !== '');
+      const components: KeyHandle[] = lines.map((line, i) => {
+        const [hex = '', kcv] = line.split(':');
+        const info = engine.importClearComponent(algorithm, hex, kcv);
+        console.log(`component ${i + 1}: check value ${info.kcv}`);
+        return info.handle;
+      });
+      const key = await engine.formKeyFromComponents({ type, algorithm, components });
+      console.log(`${type} ${algorithm} check value ${key.kcv}`);
+      console.log(key.handle);
+    });
+
+  hsm
+    .command('diagnostics')
+    .description('send NC (diagnostics) and B2 (echo) to an HSM and print its LMK check value and firmware')
+    .option('--host <host>', 'HSM address', '127.0.0.1')
+    .option('--port <port>', 'HSM port', '1500')
+    .option('--header-length <n>', 'message header length', String(HOST_PROTOCOL_DEFAULTS.headerLength))
+    .action(async (opts: { host: string; port: string; headerLength: string }) => {
+      const client = new NetworkHsm({
+        host: opts.host,
+        port: int('port', opts.port),
+        headerLength: int('header-length', opts.headerLength),
+      });
+      try {
+        const d = await client.diagnostics();
+        const echo = await client.echo('fixpay');
+        console.log(
+          `LMK check value ${d.lmkCheckValue}, firmware ${d.firmware}, echo ${echo === 'fixpay' ? 'ok' : 'WRONG'}`,
+        );
+      } finally {
+        client.close();
+      }
+    });
+}
