@@ -19,6 +19,20 @@ export interface TextEncoding {
 }
 
 const HEX_DIGITS = '0123456789ABCDEF';
+/** Two uppercase hex digits per byte value. */
+const BYTE_HEX: readonly string[] = Array.from(
+  { length: 256 },
+  (_, b) => (HEX_DIGITS[b >> 4] ?? '') + (HEX_DIGITS[b & 15] ?? ''),
+);
+/** Two decimal digits per packed-BCD byte value; undefined where a nibble is not a digit. */
+const BCD_PAIRS: readonly (string | undefined)[] = BYTE_HEX.map((h, b) =>
+  b >> 4 <= 9 && (b & 15) <= 9 ? h : undefined,
+);
+
+/** Uppercase hex of one byte. */
+export function byteHex(b: number): string {
+  return BYTE_HEX[b] ?? '';
+}
 
 function nibbleOfDigit(code: number): number {
   const n = code - 48;
@@ -53,13 +67,16 @@ export const bcd: TextEncoding = {
       out += String.fromCharCode(48 + b);
       remaining--;
     }
-    while (remaining > 0) {
-      const b = buf[pos++] ?? 0;
-      const hi = b >> 4;
-      const lo = b & 0x0f;
-      if (hi > 9 || (remaining > 1 && lo > 9)) throw new FixpayError('ISO8583_MALFORMED', 'BCD nibble is not a digit');
-      out += remaining > 1 ? String.fromCharCode(48 + hi, 48 + lo) : String.fromCharCode(48 + hi);
+    while (remaining > 1) {
+      const pair = BCD_PAIRS[buf[pos++] ?? 0];
+      if (pair === undefined) throw new FixpayError('ISO8583_MALFORMED', 'BCD nibble is not a digit');
+      out += pair;
       remaining -= 2;
+    }
+    if (remaining === 1) {
+      const hi = (buf[pos] ?? 0) >> 4;
+      if (hi > 9) throw new FixpayError('ISO8583_MALFORMED', 'BCD nibble is not a digit');
+      out += String.fromCharCode(48 + hi);
     }
     return out;
   },
@@ -131,7 +148,9 @@ export const ascii: TextEncoding = {
 
 /** Uppercase hex text, used for binary sub-fields and operator output. */
 export function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex').toUpperCase();
+  let out = '';
+  for (const b of bytes) out += BYTE_HEX[b] ?? '';
+  return out;
 }
 
 /** Parses hex text; throws ISO8583_FIELD_INVALID on odd length or a non-hex character. */

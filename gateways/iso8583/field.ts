@@ -11,7 +11,7 @@ import { prefixes } from './prefix';
 import type { FieldSpec, FieldType, SubfieldSpec, SubfieldType } from './spec';
 import { textEncodings } from './spec';
 import type { TlvItem } from './tlv';
-import { decodeTlv, encodeTlv } from './tlv';
+import { decodeTlv, tlvSize, writeTlv } from './tlv';
 
 /** Positional sub-field values by sub-field id (`'1'`, `'2'`, …); binary sub-fields as uppercase hex. */
 export type Subfields = Readonly<Record<string, string>>;
@@ -94,7 +94,7 @@ const binaryContent: Content<Uint8Array> = {
     buf.set(value, offset);
     return offset + value.length;
   },
-  read: (buf, offset, units) => Buffer.from(buf.subarray(offset, offset + units)),
+  read: (buf, offset, units) => Buffer.copyBytesFrom(buf, offset, units),
   byteLength: (units) => units,
 };
 
@@ -197,20 +197,34 @@ function splitSubfields(spec: FieldSpec, subs: readonly SubfieldSpec[], content:
   return out;
 }
 
+/** `units` then `write` see the same value back to back: remember the last join instead of redoing it. */
+function joinCache(spec: FieldSpec, subs: readonly SubfieldSpec[], hex: boolean): (value: FieldValue) => string {
+  let lastValue: FieldValue | undefined;
+  let lastJoined = '';
+  return (value) => {
+    if (value !== lastValue) {
+      lastJoined = joinSubfields(spec, subs, value, hex);
+      lastValue = value;
+    }
+    return lastJoined;
+  };
+}
+
 function textSubfieldLayer(spec: FieldSpec, subs: readonly SubfieldSpec[], text: Content<string>): ValueContent {
+  const join = joinCache(spec, subs, false);
   return {
-    units: (value) => text.units(joinSubfields(spec, subs, value, false)),
-    write: (value, units, buf, offset) => text.write(joinSubfields(spec, subs, value, false), units, buf, offset),
+    units: (value) => text.units(join(value)),
+    write: (value, units, buf, offset) => text.write(join(value), units, buf, offset),
     read: (buf, offset, units) => splitSubfields(spec, subs, text.read(buf, offset, units), false),
     byteLength: (units) => text.byteLength(units),
   };
 }
 
 function binarySubfieldLayer(spec: FieldSpec, subs: readonly SubfieldSpec[], bin: Content<Uint8Array>): ValueContent {
-  const bytesOf = (value: FieldValue): Buffer => fromHex(joinSubfields(spec, subs, value, true));
+  const join = joinCache(spec, subs, true);
   return {
-    units: (value) => bytesOf(value).length,
-    write: (value, units, buf, offset) => bin.write(bytesOf(value), units, buf, offset),
+    units: (value) => join(value).length / 2,
+    write: (value, units, buf, offset) => bin.write(fromHex(join(value)), units, buf, offset),
     read: (buf, offset, units) => splitSubfields(spec, subs, toHex(bin.read(buf, offset, units)), true),
     byteLength: (units) => units,
   };
@@ -222,13 +236,13 @@ export function isTlvList(v: FieldValue): v is readonly TlvItem[] {
 }
 
 function tlvLayer(spec: FieldSpec, bin: Content<Uint8Array>): ValueContent {
-  const bytesOf = (value: FieldValue): Buffer => {
+  const list = (value: FieldValue): readonly TlvItem[] => {
     if (!isTlvList(value)) throw invalid(`field ${spec.id}: expects a TLV list`);
-    return encodeTlv(value);
+    return value;
   };
   return {
-    units: (value) => bytesOf(value).length,
-    write: (value, units, buf, offset) => bin.write(bytesOf(value), units, buf, offset),
+    units: (value) => tlvSize(list(value)),
+    write: (value, _units, buf, offset) => writeTlv(list(value), buf, offset),
     read(buf, offset, units) {
       try {
         return decodeTlv(bin.read(buf, offset, units));

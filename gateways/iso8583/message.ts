@@ -3,7 +3,7 @@
  * length headers, TPDUs or sockets (see `envelope.ts` and `gateways/card-network/framing.ts`).
  */
 import { FixpayError } from '../../domain/errors';
-import { bcd } from './encoding';
+import { bcd, toHex } from './encoding';
 import type { Cursor, FieldCodec, FieldValue, Subfields } from './field';
 import { buildFieldCodec, isSubfields, isTlvList } from './field';
 import type { MessageSpec } from './spec';
@@ -22,6 +22,14 @@ export interface MessageCodecOptions {
   readonly messageBytesMax?: number;
 }
 
+function isDigits(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
 /** Builds a message from a plain record, e.g. `isoMessage('0200', { 3: '000000', 11: '000123' })`. */
 export function isoMessage(mti: string, fields: Readonly<Record<number, FieldValue>>): IsoMessage {
   const map = new Map<number, FieldValue>();
@@ -35,6 +43,8 @@ export class MessageCodec {
   private readonly codecs: (FieldCodec | undefined)[] = [];
   private readonly order: FieldCodec[];
   private readonly scratch: Buffer;
+  private readonly bitmap = Buffer.alloc(16);
+  private readonly messageBytesMax: number;
   private readonly mtiBytes: number;
   private readonly bitmapHex: boolean;
 
@@ -42,7 +52,10 @@ export class MessageCodec {
     this.spec = spec;
     this.order = spec.fields.map(buildFieldCodec).sort((a, b) => a.spec.id - b.spec.id);
     for (const c of this.order) this.codecs[c.spec.id] = c;
-    this.scratch = Buffer.alloc(options.messageBytesMax ?? MESSAGE_BYTES_MAX_DEFAULT);
+    this.messageBytesMax = options.messageBytesMax ?? MESSAGE_BYTES_MAX_DEFAULT;
+    // Room for every field at its largest, so packing needs no bounds checks per field.
+    const worst = this.order.reduce((n, c) => n + c.bytesMax, 4 + 32);
+    this.scratch = Buffer.alloc(Math.max(this.messageBytesMax, worst));
     this.mtiBytes = spec.mti.encoding === 'BCD' ? 2 : 4;
     this.bitmapHex = spec.bitmap.encoding === 'HexASCII';
   }
@@ -55,12 +68,13 @@ export class MessageCodec {
   /** Packs `msg`. Throws ISO8583_FIELD_INVALID when a value does not fit its field or the message is too long. */
   pack(msg: IsoMessage): Buffer {
     const buf = this.scratch;
-    if (!/^\d{4}$/.test(msg.mti)) throw new FixpayError('ISO8583_FIELD_INVALID', 'MTI must be four digits');
-    let pos = this.spec.mti.encoding === 'BCD' ? bcd.encode(msg.mti, buf, 0, 'left') : buf.write(msg.mti, 0, 'latin1');
+    const mti = msg.mti;
+    if (mti.length !== 4 || !isDigits(mti)) throw new FixpayError('ISO8583_FIELD_INVALID', 'MTI must be four digits');
+    let pos = this.spec.mti.encoding === 'BCD' ? bcd.encode(mti, buf, 0, 'left') : buf.write(mti, 0, 'latin1');
     let secondary = false;
     for (const id of msg.fields.keys()) if (id > 64) secondary = true;
     const bitmapBytes = secondary ? 16 : 8;
-    const bitmap = Buffer.alloc(bitmapBytes);
+    const bitmap = this.bitmap.fill(0);
     if (secondary) bitmap[0] = 0x80;
     const bitmapAt = pos;
     pos += this.bitmapHex ? bitmapBytes * 2 : bitmapBytes;
@@ -69,9 +83,6 @@ export class MessageCodec {
       const id = codec.spec.id;
       const value = msg.fields.get(id);
       if (value === undefined) continue;
-      if (pos + codec.bytesMax > buf.length && pos + this.sizeOf(codec, value) > buf.length) {
-        throw new FixpayError('ISO8583_FIELD_INVALID', `message exceeds ${buf.length} bytes at field ${id}`);
-      }
       pos = codec.encode(value, buf, pos);
       const i = (id - 1) >> 3;
       bitmap[i] = (bitmap[i] ?? 0) | (0x80 >> ((id - 1) & 7));
@@ -81,16 +92,12 @@ export class MessageCodec {
       const unknown = [...msg.fields.keys()].filter((id) => this.codecs[id] === undefined);
       throw new FixpayError('ISO8583_FIELD_INVALID', `fields not in spec ${this.spec.name}: ${unknown.join(', ')}`);
     }
-    if (this.bitmapHex) buf.write(bitmap.toString('hex').toUpperCase(), bitmapAt, 'latin1');
-    else bitmap.copy(buf, bitmapAt);
-    const out = Buffer.allocUnsafe(pos);
-    buf.copy(out, 0, 0, pos);
-    return out;
-  }
-
-  private sizeOf(codec: FieldCodec, value: FieldValue): number {
-    const probe = Buffer.alloc(codec.bytesMax);
-    return codec.encode(value, probe, 0);
+    if (pos > this.messageBytesMax) {
+      throw new FixpayError('ISO8583_FIELD_INVALID', `message of ${pos} bytes exceeds ${this.messageBytesMax}`);
+    }
+    if (this.bitmapHex) buf.write(toHex(bitmap.subarray(0, bitmapBytes)), bitmapAt, 'latin1');
+    else bitmap.copy(buf, bitmapAt, 0, bitmapBytes);
+    return Buffer.copyBytesFrom(buf, 0, pos);
   }
 
   /**
@@ -106,7 +113,9 @@ export class MessageCodec {
    * decoded before it (MTI and leading fields), so a channel can still match a broken response to
    * its request by STAN and terminal id.
    */
-  tryUnpack(bytes: Uint8Array): { ok: true; message: IsoMessage } | { ok: false; error: FixpayError; partial: IsoMessage } {
+  tryUnpack(
+    bytes: Uint8Array,
+  ): { ok: true; message: IsoMessage } | { ok: false; error: FixpayError; partial: IsoMessage } {
     const partial: IsoMessage = { mti: '', fields: new Map<number, FieldValue>() };
     try {
       return { ok: true, message: this.unpackInto(bytes, partial) };
@@ -155,7 +164,7 @@ export class MessageCodec {
   private readMti(cursor: Cursor): string {
     if (cursor.end < this.mtiBytes) throw new FixpayError('ISO8583_MALFORMED', 'message is shorter than an MTI');
     const mti = this.mtiBytes === 2 ? bcd.decode(cursor.buf, 0, 4, 'left') : cursor.buf.toString('latin1', 0, 4);
-    if (!/^\d{4}$/.test(mti)) throw new FixpayError('ISO8583_MALFORMED', 'MTI is not four digits');
+    if (!isDigits(mti)) throw new FixpayError('ISO8583_MALFORMED', 'MTI is not four digits');
     cursor.pos = this.mtiBytes;
     return mti;
   }

@@ -3,7 +3,7 @@
  * Values stay opaque bytes; constructed tags are not expanded (the issuer reads them as a whole).
  */
 import { FixpayError } from '../../domain/errors';
-import { toHex } from './encoding';
+import { byteHex } from './encoding';
 
 export interface TlvItem {
   /** Tag as uppercase hex, e.g. `9F26`. */
@@ -14,7 +14,11 @@ export interface TlvItem {
 /** Longest tag we accept, in bytes (EMV uses at most 3; BER allows more, which we refuse). */
 export const TLV_TAG_BYTES_MAX = 4;
 
-function tagBytes(tag: string): Buffer {
+const tagCache = new Map<string, Buffer>();
+/** Distinct tags remembered; EMV uses a few dozen. */
+const TAG_CACHE_MAX = 1024;
+
+function parseTag(tag: string): Buffer {
   if (!/^([0-9A-F]{2}){1,4}$/.test(tag)) throw new FixpayError('ISO8583_FIELD_INVALID', `TLV tag ${tag} is not hex`);
   const bytes = Buffer.from(tag, 'hex');
   // The first byte says whether more follow (low five bits all set); each further byte has bit 8 set except the last.
@@ -26,19 +30,58 @@ function tagBytes(tag: string): Buffer {
   return bytes;
 }
 
+function tagBytes(tag: string): Buffer {
+  let bytes = tagCache.get(tag);
+  if (bytes === undefined) {
+    bytes = parseTag(tag);
+    if (tagCache.size < TAG_CACHE_MAX) tagCache.set(tag, bytes);
+  }
+  return bytes;
+}
+
+function lengthBytes(n: number, tag: string): number {
+  if (n < 0x80) return 1;
+  if (n <= 0xff) return 2;
+  if (n <= 0xffff) return 3;
+  throw new FixpayError('ISO8583_FIELD_INVALID', `TLV ${tag} value is too long`);
+}
+
+/** Encoded size of `items`, bytes. Throws ISO8583_FIELD_INVALID on a malformed tag or a value over 65535 bytes. */
+export function tlvSize(items: readonly TlvItem[]): number {
+  let n = 0;
+  for (const item of items)
+    n += tagBytes(item.tag).length + lengthBytes(item.value.length, item.tag) + item.value.length;
+  return n;
+}
+
+/** Writes `items` at `offset` (the caller made room with `tlvSize`); returns the offset after them. */
+export function writeTlv(items: readonly TlvItem[], buf: Buffer, offset: number): number {
+  let pos = offset;
+  for (const item of items) {
+    const tag = tagBytes(item.tag);
+    tag.copy(buf, pos);
+    pos += tag.length;
+    const n = item.value.length;
+    if (n < 0x80) buf[pos++] = n;
+    else if (n <= 0xff) {
+      buf[pos++] = 0x81;
+      buf[pos++] = n;
+    } else {
+      buf[pos++] = 0x82;
+      buf[pos++] = n >> 8;
+      buf[pos++] = n & 0xff;
+    }
+    buf.set(item.value, pos);
+    pos += n;
+  }
+  return pos;
+}
+
 /** Encodes items in order. Throws ISO8583_FIELD_INVALID on a malformed tag or a value over 65535 bytes. */
 export function encodeTlv(items: readonly TlvItem[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const item of items) {
-    parts.push(tagBytes(item.tag));
-    const n = item.value.length;
-    if (n < 0x80) parts.push(Buffer.from([n]));
-    else if (n <= 0xff) parts.push(Buffer.from([0x81, n]));
-    else if (n <= 0xffff) parts.push(Buffer.from([0x82, n >> 8, n & 0xff]));
-    else throw new FixpayError('ISO8583_FIELD_INVALID', `TLV ${item.tag} value is too long`);
-    parts.push(Buffer.from(item.value));
-  }
-  return Buffer.concat(parts);
+  const out = Buffer.alloc(tlvSize(items));
+  writeTlv(items, out, 0);
+  return out;
 }
 
 /** Decodes a TLV list. Throws ISO8583_MALFORMED on a truncated tag, length or value. */
@@ -56,7 +99,8 @@ export function decodeTlv(bytes: Uint8Array): TlvItem[] {
         if (pos - start > TLV_TAG_BYTES_MAX) throw new FixpayError('ISO8583_MALFORMED', 'TLV tag is too long');
       } while (b & 0x80);
     }
-    const tag = toHex(bytes.subarray(start, pos));
+    let tag = '';
+    for (let i = start; i < pos; i++) tag += byteHex(bytes[i] ?? 0);
     if (pos >= bytes.length) throw new FixpayError('ISO8583_MALFORMED', `TLV ${tag} has no length`);
     let length = bytes[pos++] ?? 0;
     if (length & 0x80) {
