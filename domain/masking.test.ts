@@ -35,4 +35,9 @@ describe('masking', () => {
     a['data'] = new Uint8Array(3);
     expect(maskDeep(a)).toEqual({ key: HIDDEN, self: '[Circular]', data: '<3 bytes>' });
   });
+
+  it('hides HSM and codec secrets by field name', () => {
+    const out = maskDeep({ lmkPin: 'P0123', components: ['0123456789ABCDEF'], operatorToken: 't', kcv: '08D7B4' });
+    expect(out).toEqual({ lmkPin: HIDDEN, components: HIDDEN, operatorToken: HIDDEN, kcv: '08D7B4' });
+  });
 });

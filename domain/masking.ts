@@ -37,6 +37,16 @@ export const SECRET_FIELD_NAMES: readonly string[] = [
   'field52',
   'field45',
   'field55',
+  // HSM and payload-encryption material (issue 5): PINs under the LMK, key cryptograms and
+  // components, session keys, the codec keys and the codec endpoint's operator token.
+  'lmkPin',
+  'pinUnderLmk',
+  'component',
+  'components',
+  'sessionKey',
+  'codecKey',
+  'codecKeys',
+  'operatorToken',
 ];
 /** Field names holding a PAN: shown as BIN + last four. */
 export const PAN_FIELD_NAMES: readonly string[] = ['pan', 'cardNumber', 'primaryAccountNumber', 'field2'];
