@@ -58,7 +58,7 @@ const RETIME_GAIN = 0.25;
 /** SNR estimate limits and noise constant (white noise over 0–4 kHz; see estimateSnrDb). */
 const SNR_DB_MAX = 30;
 const SNR_DB_MIN = -10;
-const SNR_C2 = 4;
+const SNR_C2_REL = 4 / 24.8;
 
 const MIN_MS = meanSquareAt(MIN_RX_LEVEL_DBM0);
 
@@ -69,8 +69,8 @@ interface Tables {
   ssn: Float64Array;
   /** Goertzel coefficient 2·cos(ω_mark). */
   gcoef: number;
-  /** M/P of a clean burst (see estimateSnrDb). */
-  snrC1: number;
+  /** 1/C1 for space (index 0) and mark (index 1): M/P of clean tones (see estimateSnrDb). */
+  invC1: readonly [number, number];
 }
 
 const TABLE_LEN = PERIOD + N + BLOCK_SAMPLES_MAX + 1;
@@ -87,7 +87,7 @@ function makeTables(m: Modulation): Tables {
     sc: mk(spaceHz, Math.cos),
     ssn: mk(spaceHz, Math.sin),
     gcoef: 2 * Math.cos((2 * Math.PI * markHz) / SAMPLE_RATE_HZ),
-    snrC1: m === 'v23' ? 24.97 : 24.6,
+    invC1: m === 'v23' ? [1 / 24.5, 1 / 25.34] : [1 / 24.25, 1 / 23.91],
   };
 }
 const MODULATIONS: readonly Modulation[] = ['v23', 'bell202'];
@@ -366,7 +366,6 @@ export class ModemBank {
         const snr = estimateSnrDb(
           f[fb + F_BURST_P]! / Math.max(1, f[fb + F_BURST_N]!),
           f[fb + F_BURST_M]! / Math.max(1, f[fb + F_BURST_BITS]!),
-          TABLES[s[sb + I_MOD]!]!.snrC1,
         );
         f[fb + F_LAST_SNR] = snr;
         this.sink(line, { type: 'carrier-off', sampleIndex: f[fb + F_OFF_START]!, snrDb: snr });
@@ -402,6 +401,7 @@ export class ModemBank {
     let eRef = f[fb + F_E_REF]!;
     let burstM = f[fb + F_BURST_M]!;
     let burstBits = f[fb + F_BURST_BITS]!;
+    const invC1 = TABLES[s[sb + I_MOD]!]!.invC1;
     let n = from;
     while (n < to) {
       if (framer === 0) {
@@ -453,7 +453,7 @@ export class ModemBank {
       const ev = interp(ee, nextT + toIdx);
       const b = v >= 0 ? 1 : 0;
       byteE += ev;
-      burstM += (ev + Math.abs(v)) / 2; // winning correlator energy
+      burstM += ((ev + Math.abs(v)) / 2) * invC1[b]!; // winning correlator energy, normalised per tone
       burstBits += 1;
       if (bit <= 8) {
         byte |= b << (bit - 1);
@@ -604,16 +604,17 @@ function interp(a: Float64Array, x: number): number {
 }
 
 /**
- * SNR from the burst's mean power P = S + σ² and the mean winning-correlator energy at the
- * bit-sampling points M ≈ C1·S + C2·σ², so S/σ² = (M/P − C2)/(C1 − M/P). C1 is measured on clean
- * bursts, C2 fitted on white noise at 6–15 dB; the estimate is within ~1 dB from 6 to 15 dB and
- * saturates near 20 dB (timing jitter lowers M a little even on clean lines).
+ * SNR from the burst's mean power P = S + σ² and the winning-correlator energy at the bit centres,
+ * each divided by its tone's clean-signal constant C1, so M ≈ P·(S + c·σ²)/(S + σ²)... i.e.
+ * r = M/P ≈ (x + c)/(x + 1) with x = S/σ², c = C2/C1 ≈ 0.16 fitted on white noise at 6–15 dB.
+ * Within ~1 dB from 6 to 15 dB; above ~18 dB timing jitter and data patterns dominate, and the
+ * result saturates (30 means clean).
  */
-function estimateSnrDb(p: number, m: number, c1: number): number {
+function estimateSnrDb(p: number, m: number): number {
   if (!(p > 0) || !(m > 0)) return NaN;
   const r = m / p;
-  if (r >= c1) return SNR_DB_MAX;
-  const x = (r - SNR_C2) / (c1 - r);
+  if (r >= 1) return SNR_DB_MAX;
+  const x = (r - SNR_C2_REL) / (1 - r);
   if (!(x > 0)) return SNR_DB_MIN;
   return Math.min(SNR_DB_MAX, Math.max(SNR_DB_MIN, 10 * Math.log10(x)));
 }
