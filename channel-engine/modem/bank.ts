@@ -453,7 +453,7 @@ export class ModemBank {
       const ev = interp(ee, nextT + toIdx);
       const b = v >= 0 ? 1 : 0;
       byteE += ev;
-      burstM += ((ev + Math.abs(v)) / 2) * invC1[b]!; // winning correlator energy, normalised per tone
+      burstM += ((ev + Math.abs(v)) / 2) * invC1[b]; // winning correlator energy, normalised per tone
       burstBits += 1;
       if (bit <= 8) {
         byte |= b << (bit - 1);
