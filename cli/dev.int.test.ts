@@ -51,6 +51,7 @@ describe('fixpay dev', () => {
       FIXPAY_TEMPORAL_UI_PORT: String(uiPort),
       FIXPAY_DB_PORT: String(dbPort),
       FIXPAY_API_PORT: String(apiPort),
+      FIXPAY_CODEC_PORT: String(codecPort),
       DATABASE_URL: '',
     };
     const proc = spawn(process.execPath, [join(__dirname, '..', 'bin', 'fixpay.js'), 'dev'], {
@@ -82,6 +83,9 @@ describe('fixpay dev', () => {
     expect(await health.json()).toMatchObject({ status: 'ok', checks: { database: true, temporal: true } });
     const ui = await fetch(`http://127.0.0.1:${uiPort}/`);
     expect(ui.status).toBe(200);
+    // The codec endpoint the UI decrypts through refuses callers without the operator token.
+    const codec = await fetch(`http://127.0.0.1:${codecPort}/decode`, { method: 'POST', body: '{"payloads":[]}' });
+    expect(codec.status).toBe(401);
 
     const started = Date.now();
     proc.kill('SIGINT');

@@ -21,6 +21,10 @@ import {
 } from '../infra/temporal';
 import { startWorker, type RunningWorker } from '../worker/main';
 import { spinner } from './progress';
+import { createDataConverter } from '../codec/data-converter';
+import { AesGcmPayloadCodec, codecKeysFromText } from '../codec/payload-codec';
+import { startCodecServer } from '../codec/codec-server';
+import { loadSecrets } from '../infra/secrets';
 
 export interface Platform {
   readonly temporalAddress: string;
@@ -28,6 +32,9 @@ export interface Platform {
   readonly databaseUrl: string;
   readonly databaseEmbedded: boolean;
   readonly apiUrl: string;
+  /** The payload codec endpoint the Temporal UI decrypts through (operator token required). */
+  readonly codecUrl: string;
+  readonly secretsFile: string;
   stop(): Promise<void>;
 }
 
@@ -46,6 +53,9 @@ function listen(server: Server, host: string, port: number): Promise<number> {
 /** Starts everything; on any failure stops what already started and rethrows. */
 export async function startPlatform(config: Config, log: Logger): Promise<Platform> {
   installTemporalRuntime(log);
+  const secrets = loadSecrets(config.security, { generate: true });
+  const codecKeys = codecKeysFromText(secrets.codecKeys);
+  const dataConverter = createDataConverter(codecKeys);
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.reverse()) {
@@ -91,8 +101,17 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
     if (databaseResult.status === 'rejected') throw databaseResult.reason;
     const db = databaseResult.value;
 
-    const worker: RunningWorker = await startWorker({ config, log, nodeName: 'dev' });
+    const worker: RunningWorker = await startWorker({ config, log, nodeName: 'dev', dataConverter });
     stops.push(() => worker.shutdown());
+
+    const codecServer = await startCodecServer({
+      codec: new AesGcmPayloadCodec(codecKeys),
+      operatorToken: secrets.operatorToken,
+      host: t.host,
+      port: config.security.codecPort,
+      corsOrigins: [`http://${t.host}:${t.uiPort}`, `http://localhost:${t.uiPort}`],
+    });
+    stops.push(() => codecServer.close());
 
     const app = createApp({
       version: '0.1.0',
@@ -130,6 +149,8 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
       databaseUrl: db.url,
       databaseEmbedded: db.embedded,
       apiUrl: `http://${config.api.host}:${apiPort}`,
+      codecUrl: `http://${t.host}:${codecServer.port}`,
+      secretsFile: config.security.secretsFile,
       stop: stopAll,
     };
   } catch (e) {

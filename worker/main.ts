@@ -2,6 +2,7 @@
  * The central Temporal worker (task queue `services`): the workflows in worker/workflows.ts and
  * every activity, built from their factories with real dependencies. This is a composition root.
  */
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Config } from '../config';
 import { createPingActivities } from '../activities/ping';
@@ -15,6 +16,8 @@ export interface RunningWorker {
 }
 
 export interface WorkerDeps {
+  /** Encrypts every payload (codec/data-converter.ts); the same one every client uses. */
+  readonly dataConverter: DataConverter;
   readonly config: Config;
   readonly log: Logger;
   /** Node name, shown in activity answers and logs. */
@@ -30,6 +33,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     namespace: t.namespace,
     taskQueue: t.taskQueue,
     workflowsPath: require.resolve('./workflows'),
+    dataConverter: deps.dataConverter,
     activities: { ...createPingActivities({ responder: deps.nodeName }) },
   });
   const done = worker.run().finally(() => connection.close());

@@ -5,7 +5,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createPingActivities } from '../activities/ping';
-import { startTestServer } from '../test/support/temporal';
+import { startTestServer, testDataConverter } from '../test/support/temporal';
 import { pingWorkflow } from './ping';
 
 const HISTORIES = join(__dirname, '__histories__');
@@ -26,6 +26,7 @@ describe('ping workflow on a real Temporal dev server', () => {
       taskQueue,
       workflowsPath: require.resolve('./ping'),
       activities: createPingActivities({ responder: 'node-a' }),
+      dataConverter: testDataConverter(),
     });
     const result = await worker.runUntil(
       env.client.workflow.execute(pingWorkflow, { taskQueue, workflowId: 'ping-1', args: [{ message: 'hello' }] }),
@@ -39,8 +40,12 @@ describe('ping workflow on a real Temporal dev server', () => {
     expect(description.typedSearchAttributes.get(keyword('Outcome'))).toBe('ok');
 
     const history = await handle.fetchHistory();
-    const kinds = (history.events ?? []).map((e) => e.eventType);
-    expect(kinds.length).toBeGreaterThan(5);
+    const events = history.events ?? [];
+    expect(events.length).toBeGreaterThan(5);
+    // Payloads are stored encrypted: the argument's text is nowhere in the history.
+    const started = events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+    expect(Buffer.from(started?.metadata?.['encoding'] ?? []).toString()).toBe('binary/encrypted');
+    expect(historyToJSON(history)).not.toContain(Buffer.from('"hello"').toString('base64'));
     // Refresh the committed history used by the replay gate: UPDATE_HISTORIES=1 npm run test:workflow
     if (process.env['UPDATE_HISTORIES'] === '1') {
       mkdirSync(HISTORIES, { recursive: true });

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
-import { quietTemporalRuntime } from '../test/support/temporal';
+import { quietTemporalRuntime, testDataConverter } from '../test/support/temporal';
 
 const HISTORIES = join(__dirname, '__histories__');
 
@@ -23,7 +23,11 @@ describe('replay gate', () => {
     async (file) => {
       quietTemporalRuntime();
       const history = historyFromJSON(JSON.parse(readFileSync(join(HISTORIES, file), 'utf8')));
-      await Worker.runReplayHistory({ workflowsPath: require.resolve('../worker/workflows') }, history, file);
+      await Worker.runReplayHistory(
+        { workflowsPath: require.resolve('../worker/workflows'), dataConverter: testDataConverter() },
+        history,
+        file,
+      );
     },
     60_000,
   );

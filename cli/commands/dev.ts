@@ -34,6 +34,7 @@ export function register(program: Command): void {
         `fixpay is up (${((Date.now() - started) / 1000).toFixed(1)} s)`,
         `  Temporal UI   ${platform.temporalUiUrl ?? '(external server)'}`,
         `  Temporal      ${platform.temporalAddress}`,
+        `  Codec         ${platform.codecUrl}  (payloads are encrypted; the UI decrypts with the operator token in ${platform.secretsFile})`,
         `  API           ${platform.apiUrl}  (health: ${platform.apiUrl}/health)`,
         `  Database      ${platform.databaseEmbedded ? 'embedded PGlite' : 'PostgreSQL'} ${platform.databaseUrl}`,
         `  Data folder   ${config.dataDir}`,

@@ -2,7 +2,10 @@
  * A real Temporal dev server for workflow tests, from the CLI binary that `fixpay temporal install`
  * (or .ci/run) builds. Each test file starts its own in-memory server on a free port.
  */
+import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createDataConverter } from '../../codec/data-converter';
+import { codecKeysFromText } from '../../codec/payload-codec';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { loadConfig, processEnv } from '../../config';
@@ -22,6 +25,14 @@ export function temporalCliPath(): string {
   return found.path;
 }
 
+/** A fixed, public test key: tests and committed histories use it; never a real deployment. */
+export const TEST_CODEC_KEYS = 'test-1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f';
+
+/** The data converter every test client and worker uses: encrypted payloads as in production. */
+export function testDataConverter(): DataConverter {
+  return createDataConverter(codecKeysFromText(TEST_CODEC_KEYS));
+}
+
 let runtimeInstalled = false;
 
 /** Keeps the SDK's own logging to warnings so test output stays readable. */
@@ -35,6 +46,7 @@ export function quietTemporalRuntime(): void {
 export async function startTestServer(): Promise<TestWorkflowEnvironment> {
   quietTemporalRuntime();
   return TestWorkflowEnvironment.createLocal({
+    client: { dataConverter: testDataConverter() },
     server: {
       executable: { type: 'existing-path', path: temporalCliPath() },
       searchAttributes: SEARCH_ATTRIBUTE_NAMES.map((n) => defineSearchAttributeKey(n, SearchAttributeType.KEYWORD)),
