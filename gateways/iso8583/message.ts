@@ -161,6 +161,17 @@ export class MessageCodec {
     return out;
   }
 
+  /** The field numbers the bitmap of `bytes` announces (field 1 excluded). Throws ISO8583_MALFORMED. */
+  bitmapFields(bytes: Uint8Array): number[] {
+    const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const cursor: Cursor = { buf, pos: 0, end: buf.length };
+    this.readMti(cursor);
+    const bitmap = this.readBitmap(cursor);
+    const ids: number[] = [];
+    for (let i = 1; i < bitmap.length * 8; i++) if (((bitmap[i >> 3] ?? 0) & (0x80 >> (i & 7))) !== 0) ids.push(i + 1);
+    return ids;
+  }
+
   private readMti(cursor: Cursor): string {
     if (cursor.end < this.mtiBytes) throw new FixpayError('ISO8583_MALFORMED', 'message is shorter than an MTI');
     const mti = this.mtiBytes === 2 ? bcd.decode(cursor.buf, 0, 4, 'left') : cursor.buf.toString('latin1', 0, 4);
