@@ -1,0 +1,155 @@
+/**
+ * Demo data for `fixpay dev` and the end-to-end tests: a merchant and a household, each with a
+ * terminal in service, its PSAM (an HSM key handle, no key material) and phone binding; BIN routes
+ * to the bank simulator; and the ledger accounts money moves through (settlement, merchant,
+ * customer funds, suspense, funding), with the household funded. Safe to run again: every step
+ * is idempotent (deterministic ids, lifecycle steps only where the terminal has not reached them).
+ */
+import { currency as currencyOf } from '../domain/money';
+import { ledgerIdFor } from '../ledger/ids';
+import { ACCOUNT_CODES, TRANSFER_CODES, transferSucceeded, type AccountEvent, type LedgerPort } from '../ledger/model';
+import { ledgerReferenceFor, type BinRoute, type Customer, type TerminalEvent } from './model';
+import type { CoreRepository } from './repository';
+
+export interface DemoTerminal {
+  readonly customer: Customer;
+  readonly terminalId: string;
+  readonly deviceProfileId: string;
+  readonly psamNo: string;
+  /** HSM key handle the PSAM's session keys derive from. */
+  readonly psamKeyHandle: string;
+  /** Caller number the terminal dials from (digits). */
+  readonly ani: string;
+}
+
+export interface DemoData {
+  readonly currency: string;
+  readonly terminals: readonly DemoTerminal[];
+  readonly binRoutes: readonly BinRoute[];
+  /** Prepaid money the household starts with, in minor units. */
+  readonly householdFundsMinor: bigint;
+}
+
+export const DEMO: DemoData = {
+  currency: 'CNY',
+  terminals: [
+    {
+      customer: { id: 'M0001', kind: 'merchant', name: 'Demo Grocery' },
+      terminalId: 'T0000001',
+      deviceProfileId: 'es201912-v23',
+      psamNo: 'A1B2C3D4E5F60001',
+      psamKeyHandle: 'psam-master:demo',
+      ani: '862150000001',
+    },
+    {
+      customer: { id: 'H0001', kind: 'household', name: 'Demo Household' },
+      terminalId: 'T0000002',
+      deviceProfileId: 'bell202-crc16',
+      psamNo: 'A1B2C3D4E5F60002',
+      psamKeyHandle: 'psam-master:demo',
+      ani: '862150000002',
+    },
+  ],
+  binRoutes: [
+    { binLow: '62', binHigh: '62', network: 'cup', issuerId: 'sim-issuer', gatewayId: 'sim-bank' },
+    { binLow: '4', binHigh: '4', network: 'visa', issuerId: 'sim-issuer', gatewayId: 'sim-bank' },
+    { binLow: '51', binHigh: '55', network: 'mastercard', issuerId: 'sim-issuer', gatewayId: 'sim-bank' },
+  ],
+  householdFundsMinor: 100_000n,
+};
+
+export interface SeedReport {
+  readonly customers: readonly string[];
+  readonly terminals: readonly { id: string; state: string }[];
+  /** Ledger account references and ids (UUID-able bigints). */
+  readonly accounts: readonly { reference: string; id: bigint }[];
+}
+
+/** The ledger account id for a reference such as `merchant:M0001` (deterministic). */
+export function accountIdFor(reference: string): bigint {
+  return ledgerIdFor('account', reference);
+}
+
+/** Lifecycle steps from `registered` to `in_service`. */
+const TO_SERVICE: readonly (readonly [string, TerminalEvent])[] = [
+  ['bound', 'activate'],
+  ['activated', 'downloadKeys'],
+];
+
+/**
+ * Creates (or completes) the demo data. Throws on any refusal: demo data that cannot be created is
+ * a broken installation, not an expected outcome.
+ */
+export async function seedDemo(
+  deps: { core: CoreRepository; ledger: LedgerPort },
+  data: DemoData = DEMO,
+): Promise<SeedReport> {
+  const { core, ledger } = deps;
+  const actor = 'seed';
+  const must = <T>(r: { ok: true; value: T } | { ok: false; code: string; detail: string }): T => {
+    if (!r.ok) throw new Error(`seed: ${r.code}: ${r.detail}`);
+    return r.value;
+  };
+  const terminals: { id: string; state: string }[] = [];
+  for (const t of data.terminals) {
+    must(await core.upsertCustomer(t.customer));
+    must(
+      await core.registerTerminal(
+        { id: t.terminalId, customerId: t.customer.id, deviceProfileId: t.deviceProfileId },
+        actor,
+      ),
+    );
+    must(await core.registerPsam({ psamNo: t.psamNo, keyHandle: t.psamKeyHandle }));
+    must(await core.bind({ terminalId: t.terminalId, psamNo: t.psamNo, ani: t.ani }, actor));
+    for (const [from, event] of TO_SERVICE) {
+      const current = await core.terminal(t.terminalId);
+      if (current?.state === from) must(await core.applyTerminalEvent(t.terminalId, event, actor));
+    }
+    const final = await core.terminal(t.terminalId);
+    terminals.push({ id: t.terminalId, state: final?.state ?? 'unknown' });
+  }
+  for (const route of data.binRoutes) must(await core.addBinRoute(route));
+
+  const cur = currencyOf(data.currency);
+  const account = (reference: string, code: number, flags: AccountEvent['flags'] = {}): AccountEvent => ({
+    id: accountIdFor(reference),
+    reference,
+    ledger: cur.numeric,
+    code,
+    currency: cur.code,
+    flags,
+  });
+  const accounts: AccountEvent[] = [
+    account(`settlement:${cur.code}`, ACCOUNT_CODES.settlement),
+    account(`suspense:${cur.code}`, ACCOUNT_CODES.suspense),
+    account(`funding:${cur.code}`, ACCOUNT_CODES.funding),
+    ...data.terminals.map((t) =>
+      t.customer.kind === 'merchant'
+        ? account(ledgerReferenceFor(t.customer), ACCOUNT_CODES.merchant)
+        : account(ledgerReferenceFor(t.customer), ACCOUNT_CODES.customerFunds, { debitsMustNotExceedCredits: true }),
+    ),
+  ];
+  const results = await ledger.createAccounts(accounts);
+  results.forEach((r, i) => {
+    if (r !== 'ok' && r !== 'exists') throw new Error(`seed: ledger account ${accounts[i]?.reference ?? '?'}: ${r}`);
+  });
+  const funding = data.terminals
+    .filter((t) => t.customer.kind === 'household')
+    .map((t) => ({
+      id: ledgerIdFor('transfer', `seed:funding:${t.customer.id}`),
+      debitAccountId: accountIdFor(`funding:${cur.code}`),
+      creditAccountId: accountIdFor(ledgerReferenceFor(t.customer)),
+      amount: data.householdFundsMinor,
+      ledger: cur.numeric,
+      code: TRANSFER_CODES.funding,
+    }));
+  const funded = await ledger.createTransfers(funding);
+  funded.forEach((r) => {
+    if (!transferSucceeded(r)) throw new Error(`seed: funding transfer: ${r}`);
+  });
+  return {
+    customers: data.terminals.map((t) => t.customer.id),
+    terminals,
+    accounts: accounts.map((a) => ({ reference: a.reference ?? '', id: a.id })),
+  };
+}
