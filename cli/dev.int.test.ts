@@ -38,7 +38,8 @@ describe('fixpay dev', () => {
   });
 
   it('starts everything, answers, and stops cleanly on Ctrl-C', async () => {
-    const [temporalPort, uiPort, dbPort, apiPort] = [
+    const [temporalPort, uiPort, dbPort, apiPort, codecPort] = [
+      await freePort(),
       await freePort(),
       await freePort(),
       await freePort(),
