@@ -1,0 +1,393 @@
+/**
+ * The terminal's messages (docs/protocols/terminal-messages.md): UnionPay-style ISO 8583 with TPDU
+ * and application header, packed with the shipped terminal spec (`gateways/iso8583`), the PSAM
+ * block in field 63.2 and the PSAM per-transaction MAC in field 64. Pure functions over bytes: no
+ * line, no clock, no key storage (the PSAM transaction and the PIN block come in as arguments).
+ */
+import { FixpayError } from '../../domain/errors';
+import {
+  bytesField,
+  closeEnvelope,
+  MessageCodec,
+  openEnvelope,
+  subfieldsField,
+  terminalSpec,
+  textField,
+} from '../../gateways/iso8583';
+import type { EnvelopeOptions, FieldValue, IsoMessage, Subfields, Tpdu } from '../../gateways/iso8583';
+
+/** Bytes of field 64 (the UnionPay MAC: 8 ASCII hex characters). */
+export const MAC_BYTES = 8;
+/** Field 63.2 is exactly this many characters in the terminal spec. */
+export const FIELD63_RESERVED_CHARS = 60;
+/** Tag opening our PSAM block in field 63.2 (layout version 1). */
+export const PSAM_BLOCK_TAG = 'PS1';
+/** Operator code in 63.1 (payments.md §2.4: `001`). */
+export const DEFAULT_OPERATOR_CODE = '001';
+/** STAN range (n6, 000000 is not used). */
+export const STAN_MIN = 1;
+export const STAN_MAX = 999_999;
+/** Largest amount in field 4 (n12, minor units). */
+export const AMOUNT_MINOR_MAX = 999_999_999_999;
+
+/** The terminal link's envelope: TPDU + 6-byte application header, no LRI (the NAC adds it). */
+export const TERMINAL_ENVELOPE: EnvelopeOptions = { tpduBytes: 5, applicationHeaderBytes: 6, lri: 'never' };
+
+/** What identifies the terminal in every message. */
+export interface TerminalIdentity {
+  /** Field 41, 8 characters. */
+  readonly terminalId: string;
+  /** Field 42, 15 characters. */
+  readonly merchantId: string;
+  readonly tpdu: Tpdu;
+  /** 12 hex digits: application type, software version, status, processing requirement, reserved. */
+  readonly applicationHeader: string;
+  /** Field 49, ISO 4217 numeric (`156`). */
+  readonly currency: string;
+  /** 63.1. */
+  readonly operatorCode: string;
+}
+
+/** The PSAM data the host needs to derive the per-transaction key (payments.md §3.2). */
+export interface PsamBlock {
+  /** 8-byte PSAM serial (diversification factor), 16 hex digits. */
+  readonly serial: string;
+  /** 6-byte terminal number written in the PSAM, 12 hex digits. */
+  readonly terminalNumber: string;
+  /** 4-byte PSAM random number for this transaction, 8 hex digits. */
+  readonly random: string;
+  /** PSAM transaction counter, 0–65535. */
+  readonly counter: number;
+}
+
+/** MACs one message with the PSAM session key of one transaction. */
+export interface MacSigner {
+  readonly psam: PsamBlock;
+  mac(data: Uint8Array): Uint8Array;
+}
+
+export type TransactionKind = 'sign-on' | 'purchase' | 'balance';
+
+/** Processing code (F3) and type code (60.1) per transaction (payments.md §2.2). */
+export const TRANSACTION_CODES = {
+  purchase: { mti: '0200', processingCode: '000000', typeCode: '22' },
+  balance: { mti: '0200', processingCode: '310000', typeCode: '01' },
+  'sign-on': { mti: '0800', processingCode: undefined, typeCode: '00' },
+} as const satisfies Record<TransactionKind, { mti: string; processingCode: string | undefined; typeCode: string }>;
+
+/** Field 22: magnetic stripe with PIN. */
+export const POS_ENTRY_MODE_SWIPE_PIN = '021';
+/** Field 26: largest PIN length the PIN pad takes. */
+export const PIN_CAPTURE_CODE = '12';
+/** Field 53: PIN format with PAN (ISO 9564 format 0), double-length TDES TPK. */
+export const SECURITY_CONTROL = '2600000000000000';
+
+const codec = new MessageCodec(terminalSpec);
+
+const bad = (detail: string): FixpayError => new FixpayError('TERMINAL_SIM_RESPONSE_INVALID', detail);
+
+/** Field 63.2: `PS1` + serial + terminal number + random + counter (4 hex), zero-filled to 60. */
+export function encodePsamBlock(block: PsamBlock): string {
+  if (!/^[0-9A-F]{16}$/.test(block.serial)) throw new RangeError('PSAM serial must be 16 upper-case hex digits');
+  if (!/^[0-9A-F]{12}$/.test(block.terminalNumber)) throw new RangeError('PSAM terminal number must be 12 hex digits');
+  if (!/^[0-9A-F]{8}$/.test(block.random)) throw new RangeError('PSAM random must be 8 hex digits');
+  if (!Number.isInteger(block.counter) || block.counter < 0 || block.counter > 0xffff)
+    throw new RangeError('PSAM counter must be 0..65535');
+  const text =
+    PSAM_BLOCK_TAG +
+    block.serial +
+    block.terminalNumber +
+    block.random +
+    block.counter.toString(16).toUpperCase().padStart(4, '0');
+  return text.padEnd(FIELD63_RESERVED_CHARS, '0');
+}
+
+/** Reads the PSAM block from field 63.2; undefined when 63.2 does not hold one. (Host side.) */
+export function decodePsamBlock(field63: Subfields | undefined): PsamBlock | undefined {
+  const text = field63?.['2'];
+  if (text === undefined) return undefined;
+  const m = /^PS1([0-9A-F]{16})([0-9A-F]{12})([0-9A-F]{8})([0-9A-F]{4})0*$/.exec(text);
+  if (m?.[1] === undefined || m[2] === undefined || m[3] === undefined || m[4] === undefined) return undefined;
+  return { serial: m[1], terminalNumber: m[2], random: m[3], counter: parseInt(m[4], 16) };
+}
+
+/** MAC input of a packed message that ends with field 64: MTI through field 63 (payments.md §2.5). */
+export function macInput(body: Uint8Array): Uint8Array {
+  if (body.length < MAC_BYTES) throw bad('message shorter than a MAC');
+  return body.subarray(0, body.length - MAC_BYTES);
+}
+
+/** Packs `msg` with field 64 set to the MAC over MTI..field 63 (the bitmap already has bit 64). */
+export function packWithMac(msg: IsoMessage, sign: (data: Uint8Array) => Uint8Array): Buffer {
+  msg.fields.set(64, new Uint8Array(MAC_BYTES));
+  const body = codec.pack(msg);
+  const mac = sign(macInput(body));
+  if (mac.length !== MAC_BYTES) throw new RangeError('the MAC is 8 bytes');
+  body.set(mac, body.length - MAC_BYTES);
+  return body;
+}
+
+/** A magnetic stripe's track 2 as the reader delivers it: `PAN=YYMM` + service code + discretionary data. */
+export interface Track2 {
+  readonly text: string;
+  readonly pan: string;
+  readonly expiry: string;
+}
+
+/** Parses track 2 (`;` and `?` sentinels are dropped; `D` is accepted for `=`). Throws RangeError. */
+export function parseTrack2(raw: string): Track2 {
+  const text = raw.replace(/^;/, '').replace(/\?$/, '').replace('D', '=');
+  const m = /^(\d{12,19})=(\d{4})(\d*)$/.exec(text);
+  if (m?.[1] === undefined || m[2] === undefined || text.length > 37) throw new RangeError('track 2 is malformed');
+  return { text, pan: m[1], expiry: m[2] };
+}
+
+export interface FinancialRequest {
+  readonly kind: 'purchase' | 'balance';
+  readonly stan: number;
+  /** Minor units (fen); purchases only. */
+  readonly amountMinor?: number;
+  readonly track2: Track2;
+  /** Field 52: the PIN block under the TPK (8 bytes). */
+  readonly pinBlock: Uint8Array;
+  /** 60.2, 6 digits. */
+  readonly batch: string;
+}
+
+export interface BuiltRequest {
+  readonly mti: string;
+  readonly stan: string;
+  /** The link payload: TPDU + application header + ISO 8583 message. */
+  readonly payload: Buffer;
+  /** The packed ISO 8583 message alone. */
+  readonly body: Buffer;
+}
+
+function stanText(stan: number): string {
+  if (!Number.isInteger(stan) || stan < STAN_MIN || stan > STAN_MAX) throw new RangeError('STAN must be 1..999999');
+  return String(stan).padStart(6, '0');
+}
+
+function identityFields(id: TerminalIdentity, signer: MacSigner): Record<number, FieldValue> {
+  return {
+    41: id.terminalId,
+    42: id.merchantId,
+    63: { '1': id.operatorCode, '2': encodePsamBlock(signer.psam) },
+  };
+}
+
+function envelope(id: TerminalIdentity, body: Buffer, mti: string, stan: string): BuiltRequest {
+  const payload = closeEnvelope({ tpdu: id.tpdu, applicationHeader: id.applicationHeader }, body, TERMINAL_ENVELOPE);
+  return { mti, stan, payload, body };
+}
+
+/** 0200 purchase or balance inquiry. Throws RangeError / ISO8583_FIELD_INVALID on bad input. */
+export function buildFinancialRequest(id: TerminalIdentity, req: FinancialRequest, signer: MacSigner): BuiltRequest {
+  const codes = TRANSACTION_CODES[req.kind];
+  const stan = stanText(req.stan);
+  const fields: Record<number, FieldValue> = {
+    2: req.track2.pan,
+    3: codes.processingCode,
+    11: stan,
+    14: req.track2.expiry,
+    22: POS_ENTRY_MODE_SWIPE_PIN,
+    25: '00',
+    26: PIN_CAPTURE_CODE,
+    35: req.track2.text,
+    49: id.currency,
+    52: req.pinBlock,
+    53: SECURITY_CONTROL,
+    60: { '1': codes.typeCode, '2': req.batch, '3': '000' },
+    ...identityFields(id, signer),
+  };
+  if (req.kind === 'purchase') {
+    const amount = req.amountMinor;
+    if (amount === undefined || !Number.isInteger(amount) || amount <= 0 || amount > AMOUNT_MINOR_MAX)
+      throw new RangeError('purchase amount must be a positive integer number of minor units');
+    fields[4] = String(amount).padStart(12, '0');
+  }
+  const msg: IsoMessage = { mti: codes.mti, fields: new Map(Object.entries(fields).map(([k, v]) => [Number(k), v])) };
+  return envelope(
+    id,
+    packWithMac(msg, (d) => signer.mac(d)),
+    codes.mti,
+    stan,
+  );
+}
+
+/** 0800 sign-on (60.3 = key layout), MACed with the PSAM session key. */
+export function buildSignOnRequest(
+  id: TerminalIdentity,
+  req: { readonly stan: number; readonly batch: string; readonly layout: '003' | '004' },
+  signer: MacSigner,
+): BuiltRequest {
+  const stan = stanText(req.stan);
+  const fields: Record<number, FieldValue> = {
+    11: stan,
+    60: { '1': TRANSACTION_CODES['sign-on'].typeCode, '2': req.batch, '3': req.layout },
+    ...identityFields(id, signer),
+  };
+  const msg: IsoMessage = { mti: '0800', fields: new Map(Object.entries(fields).map(([k, v]) => [Number(k), v])) };
+  return envelope(
+    id,
+    packWithMac(msg, (d) => signer.mac(d)),
+    '0800',
+    stan,
+  );
+}
+
+/** Field 54 balance: account type (2), amount type (2), currency (3), C/D, amount (12). */
+export interface Balance {
+  readonly accountType: string;
+  readonly amountType: string;
+  readonly currency: string;
+  /** Signed minor units (D = negative). */
+  readonly amountMinor: number;
+}
+
+/** Parses the first 20-character amount of field 54; undefined when absent or not of that layout. */
+export function parseBalance(field54: string | undefined): Balance | undefined {
+  const m = /^(\d{2})(\d{2})(\d{3})([CD])(\d{12})/.exec(field54 ?? '');
+  if (m?.[1] === undefined || m[2] === undefined || m[3] === undefined || m[4] === undefined || m[5] === undefined)
+    return undefined;
+  const value = Number(m[5]);
+  return { accountType: m[1], amountType: m[2], currency: m[3], amountMinor: m[4] === 'D' ? -value : value };
+}
+
+/** Builds a field 54 value (for hosts and tests). */
+export function formatBalance(b: Balance): string {
+  return (
+    b.accountType +
+    b.amountType +
+    b.currency +
+    (b.amountMinor < 0 ? 'D' : 'C') +
+    String(Math.abs(b.amountMinor)).padStart(12, '0')
+  );
+}
+
+export interface ParsedResponse {
+  readonly mti: string;
+  readonly stan: string;
+  readonly tpdu: Tpdu | undefined;
+  readonly applicationHeader: string | undefined;
+  readonly responseCode: string;
+  readonly authorizationCode: string | undefined;
+  readonly rrn: string | undefined;
+  readonly balance: Balance | undefined;
+  /** 0810: field 62 as bytes (the sub-fields joined back), and 60.2 (new batch). */
+  readonly field62: Buffer | undefined;
+  readonly batch: string | undefined;
+  readonly mac: Uint8Array | undefined;
+  /** What the MAC covers (MTI..field 63) when field 64 is present. */
+  readonly macData: Uint8Array | undefined;
+  readonly message: IsoMessage;
+}
+
+/**
+ * Opens and unpacks a response, checking it answers `request` (MTI + 10, STAN, terminal id).
+ * Throws TERMINAL_SIM_RESPONSE_INVALID. Does not check the MAC (see `PosTerminal`).
+ */
+export function parseResponse(payload: Uint8Array, request: BuiltRequest, id: TerminalIdentity): ParsedResponse {
+  let opened;
+  let message: IsoMessage;
+  try {
+    opened = openEnvelope(Buffer.from(payload), TERMINAL_ENVELOPE);
+    message = codec.unpack(opened.body);
+  } catch (e) {
+    throw bad(e instanceof Error ? e.message : 'undecodable');
+  }
+  const expectedMti = `${request.mti.slice(0, 2)}${Number(request.mti.slice(2, 3)) + 1}${request.mti.slice(3)}`;
+  if (message.mti !== expectedMti) throw bad(`MTI ${message.mti}, expected ${expectedMti}`);
+  const stan = textField(message, 11);
+  if (stan !== request.stan) throw bad(`STAN ${stan ?? 'absent'}, expected ${request.stan}`);
+  const terminalId = textField(message, 41);
+  if (terminalId !== undefined && terminalId !== id.terminalId) throw bad('terminal id differs');
+  const responseCode = textField(message, 39);
+  if (responseCode === undefined) throw bad('field 39 is absent');
+  const mac = bytesField(message, 64);
+  const f62 = subfieldsField(message, 62);
+  const field62 =
+    f62 === undefined
+      ? undefined
+      : Buffer.from(['1', '2', '3', '4', '5', '6'].map((k) => f62[k] ?? '').join(''), 'hex');
+  return {
+    mti: message.mti,
+    stan,
+    tpdu: opened.tpdu,
+    applicationHeader: opened.applicationHeader,
+    responseCode,
+    authorizationCode: textField(message, 38),
+    rrn: textField(message, 37),
+    balance: parseBalance(textField(message, 54)),
+    field62,
+    batch: subfieldsField(message, 60)?.['2'],
+    mac,
+    macData: mac === undefined ? undefined : macInput(opened.body),
+    message,
+  };
+}
+
+/** Unpacks a terminal request on the host side (fake issuers, the platform's handler). Throws ISO8583_*. */
+export function openTerminalRequest(payload: Uint8Array): {
+  readonly tpdu: Tpdu | undefined;
+  readonly applicationHeader: string | undefined;
+  readonly body: Buffer;
+  readonly message: IsoMessage;
+  readonly psam: PsamBlock | undefined;
+} {
+  const opened = openEnvelope(Buffer.from(payload), TERMINAL_ENVELOPE);
+  const message = codec.unpack(opened.body);
+  return {
+    tpdu: opened.tpdu,
+    applicationHeader: opened.applicationHeader,
+    body: opened.body,
+    message,
+    psam: decodePsamBlock(subfieldsField(message, 63)),
+  };
+}
+
+/** Short texts for field 39 (payments.md §2.2 and common ISO 8583 usage) for the display. */
+export const RESPONSE_CODE_TEXT: Readonly<Record<string, string>> = {
+  '00': 'APPROVED',
+  '01': 'REFER TO ISSUER',
+  '03': 'INVALID MERCHANT',
+  '04': 'PICK UP CARD',
+  '05': 'DO NOT HONOUR',
+  '12': 'INVALID TRANSACTION',
+  '13': 'INVALID AMOUNT',
+  '14': 'INVALID CARD',
+  '25': 'ORIGINAL NOT FOUND',
+  '30': 'FORMAT ERROR',
+  '41': 'LOST CARD',
+  '43': 'STOLEN CARD',
+  '51': 'INSUFFICIENT FUNDS',
+  '54': 'EXPIRED CARD',
+  '55': 'WRONG PIN',
+  '57': 'NOT PERMITTED',
+  '61': 'EXCEEDS LIMIT',
+  '75': 'PIN TRIES EXCEEDED',
+  '77': 'BATCH MISMATCH',
+  '94': 'DUPLICATE',
+  '96': 'SYSTEM ERROR',
+  '98': 'NO ISSUER RESPONSE',
+  A0: 'MAC ERROR - SIGN ON',
+};
+
+/** Display text for a response code. */
+export function responseText(code: string): string {
+  return RESPONSE_CODE_TEXT[code] ?? 'DECLINED';
+}
+
+/**
+ * Host side (fake issuers, the platform's answer): packs a response, MACs it when `sign` is given
+ * (field 64 over MTI..field 63), and wraps it in TPDU + application header. Throws ISO8583_FIELD_INVALID.
+ */
+export function closeAndSignResponse(
+  msg: IsoMessage,
+  tpdu: Tpdu,
+  applicationHeader: string,
+  sign: ((data: Uint8Array) => Uint8Array) | undefined,
+): Buffer {
+  const body = sign === undefined ? codec.pack(msg) : packWithMac(msg, sign);
+  return closeEnvelope({ tpdu, applicationHeader }, body, TERMINAL_ENVELOPE);
+}
