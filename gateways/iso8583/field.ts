@@ -104,7 +104,7 @@ export function buildFieldCodec(spec: FieldSpec): FieldCodec {
   const lengthMax = Math.min(spec.length, prefixer.lengthMax);
   if (spec.type === 'b') {
     const base = binaryContent;
-    if (spec.tlv === true) return assemble(spec, prefixer, lengthMax, tlvLayer(spec, base));
+    if (spec.tlv === true) return assemble(spec, prefixer, lengthMax, tlvLayer(spec));
     if (spec.subfields !== undefined)
       return assemble(spec, prefixer, lengthMax, binarySubfieldLayer(spec, spec.subfields, base));
     return assemble(
@@ -235,7 +235,7 @@ export function isTlvList(v: FieldValue): v is readonly TlvItem[] {
   return Array.isArray(v);
 }
 
-function tlvLayer(spec: FieldSpec, bin: Content<Uint8Array>): ValueContent {
+function tlvLayer(spec: FieldSpec): ValueContent {
   const list = (value: FieldValue): readonly TlvItem[] => {
     if (!isTlvList(value)) throw invalid(`field ${spec.id}: expects a TLV list`);
     return value;
@@ -245,7 +245,8 @@ function tlvLayer(spec: FieldSpec, bin: Content<Uint8Array>): ValueContent {
     write: (value, _units, buf, offset) => writeTlv(list(value), buf, offset),
     read(buf, offset, units) {
       try {
-        return decodeTlv(bin.read(buf, offset, units));
+        // The items are copied out; the container itself need not be.
+        return decodeTlv(buf.subarray(offset, offset + units));
       } catch (e) {
         if (e instanceof FixpayError) throw malformed(`field ${spec.id}: ${e.message}`);
         throw e;

@@ -44,6 +44,7 @@ export class MessageCodec {
   private readonly order: FieldCodec[];
   private readonly scratch: Buffer;
   private readonly bitmap = Buffer.alloc(16);
+  private readonly bitmapIn = Buffer.alloc(16);
   private readonly messageBytesMax: number;
   private readonly mtiBytes: number;
   private readonly bitmapHex: boolean;
@@ -130,12 +131,13 @@ export class MessageCodec {
     const cursor: Cursor = { buf, pos: 0, end: buf.length };
     const mti = this.readMti(cursor);
     out.mti = mti;
-    const bitmap = this.readBitmap(cursor);
+    const bitmapBytes = this.readBitmap(cursor);
+    const bitmap = this.bitmapIn;
     const fields = out.fields;
-    const bits = bitmap.length * 8;
+    const bits = bitmapBytes * 8;
     let id = 0;
     try {
-      for (let byteIndex = 0; byteIndex < bitmap.length; byteIndex++) {
+      for (let byteIndex = 0; byteIndex < bitmapBytes; byteIndex++) {
         const byte = bitmap[byteIndex] ?? 0;
         if (byte === 0) continue;
         for (let bit = 0; bit < 8; bit++) {
@@ -166,9 +168,10 @@ export class MessageCodec {
     const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const cursor: Cursor = { buf, pos: 0, end: buf.length };
     this.readMti(cursor);
-    const bitmap = this.readBitmap(cursor);
+    const bitmap = this.bitmapIn;
+    const bytes8 = this.readBitmap(cursor);
     const ids: number[] = [];
-    for (let i = 1; i < bitmap.length * 8; i++) if (((bitmap[i >> 3] ?? 0) & (0x80 >> (i & 7))) !== 0) ids.push(i + 1);
+    for (let i = 1; i < bytes8 * 8; i++) if (((bitmap[i >> 3] ?? 0) & (0x80 >> (i & 7))) !== 0) ids.push(i + 1);
     return ids;
   }
 
@@ -180,26 +183,30 @@ export class MessageCodec {
     return mti;
   }
 
-  private readBitmap(cursor: Cursor): Buffer {
-    const width = this.bitmapHex ? 16 : 8;
-    const read = (): Buffer => {
-      if (cursor.pos + width > cursor.end) throw new FixpayError('ISO8583_MALFORMED', 'bitmap is truncated');
-      const raw = cursor.buf.subarray(cursor.pos, cursor.pos + width);
-      cursor.pos += width;
-      if (!this.bitmapHex) return raw;
-      const text = raw.toString('latin1');
-      if (!/^[0-9A-Fa-f]{16}$/.test(text)) throw new FixpayError('ISO8583_MALFORMED', 'bitmap is not hex');
-      return Buffer.from(text, 'hex');
-    };
-    const primary = read();
-    if (((primary[0] ?? 0) & 0x80) === 0) return primary;
+  /** Reads the bitmap into `this.bitmapIn` (reused); returns its length in bytes (8 or 16). */
+  private readBitmap(cursor: Cursor): number {
+    const out = this.bitmapIn;
+    this.readBitmapHalf(cursor, 0);
+    if (((out[0] ?? 0) & 0x80) === 0) return 8;
     if (!this.spec.bitmap.secondary) {
       throw new FixpayError(
         'ISO8583_MALFORMED',
         `bitmap sets a secondary bitmap, which spec ${this.spec.name} does not allow`,
       );
     }
-    return Buffer.concat([primary, read()]);
+    this.readBitmapHalf(cursor, 8);
+    return 16;
+  }
+
+  private readBitmapHalf(cursor: Cursor, at: number): void {
+    const width = this.bitmapHex ? 16 : 8;
+    if (cursor.pos + width > cursor.end) throw new FixpayError('ISO8583_MALFORMED', 'bitmap is truncated');
+    if (this.bitmapHex) {
+      const text = cursor.buf.toString('latin1', cursor.pos, cursor.pos + width);
+      if (!/^[0-9A-Fa-f]{16}$/.test(text)) throw new FixpayError('ISO8583_MALFORMED', 'bitmap is not hex');
+      this.bitmapIn.write(text, at, 'hex');
+    } else cursor.buf.copy(this.bitmapIn, at, cursor.pos, cursor.pos + width);
+    cursor.pos += width;
   }
 }
 
