@@ -106,7 +106,7 @@ export const EXAMPLE_CONFIG = {
     terminalNumber: '000000000001',
     masterKey: '0123456789ABCDEFFEDCBA9876543210',
   },
-  keys: { tmk: '404142434445464748494A4B4C4D4E4F', signOnLayout: '004' },
+  keys: { tmk: '4C4C4C4C4C4C4C4C5D5D5D5D5D5D5D5D', signOnLayout: '004' },
   card: { track2: '6225880000000000001=30122011234567890', pin: '123456' },
   timeouts: DEFAULT_TIMEOUTS,
   statePath: 'terminal-state.json',

@@ -391,3 +391,33 @@ export function closeAndSignResponse(
   const body = sign === undefined ? codec.pack(msg) : packWithMac(msg, sign);
   return closeEnvelope({ tpdu, applicationHeader }, body, TERMINAL_ENVELOPE);
 }
+
+/** Like `closeAndSignResponse`, for MACs computed by an asynchronous HSM port (`generatePsamMac`). */
+export async function closeAndSignResponseAsync(
+  msg: IsoMessage,
+  tpdu: Tpdu,
+  applicationHeader: string,
+  sign: (data: Uint8Array) => Promise<Uint8Array>,
+): Promise<Buffer> {
+  msg.fields.set(64, new Uint8Array(MAC_BYTES));
+  const body = codec.pack(msg);
+  const mac = await sign(macInput(body));
+  if (mac.length !== MAC_BYTES) throw new RangeError('the MAC is 8 bytes');
+  body.set(mac, body.length - MAC_BYTES);
+  return closeEnvelope({ tpdu, applicationHeader }, body, TERMINAL_ENVELOPE);
+}
+
+/** Field 62 bytes → the terminal spec's sub-fields (1–6: key, check value, …) for packing an 0810. */
+export function field62Subfields(field62: Uint8Array): Subfields {
+  const sizes = [16, 4, 16, 4, 16, 4];
+  const out: Record<string, string> = {};
+  let pos = 0;
+  sizes.forEach((n, i) => {
+    if (pos >= field62.length) return;
+    out[String(i + 1)] = Buffer.from(field62.subarray(pos, pos + n))
+      .toString('hex')
+      .toUpperCase();
+    pos += n;
+  });
+  return out;
+}

@@ -254,7 +254,14 @@ export class PosTerminal {
     await sleep(this.config.timeouts.releaseDelayMs);
     call.endpoint.release();
     const grace = this.profile.timers.releaseDelayMs + 2000;
-    const hostHungUp = await Promise.race([call.ended.then(() => true), sleep(grace).then(() => false)]);
+    let graceTimer: NodeJS.Timeout | undefined;
+    const hostHungUp = await Promise.race([
+      call.ended.then(() => true),
+      new Promise<boolean>((resolve) => {
+        graceTimer = setTimeout(() => resolve(false), grace);
+      }),
+    ]);
+    clearTimeout(graceTimer);
     if (!hostHungUp) await call.line.hangup();
     call.isEnded = true;
     call.endpoint.dispose();
