@@ -139,7 +139,14 @@ export class TcpChannel implements MessageTransport {
         socket.destroy();
         return;
       }
-      for (const frame of frames) this.receive(frame);
+      for (const frame of frames) {
+        try {
+          this.receive(frame);
+        } catch (e) {
+          // A bug in a handler must not take the process down with the socket.
+          this.logger.error({ event: 'card_network.receive_failed', error: String(e) }, 'failed to handle a frame');
+        }
+      }
     });
     socket.on('error', (e) => {
       this.logger.warn(
