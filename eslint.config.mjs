@@ -50,6 +50,12 @@ const topFolders = [
   'test',
   'definitions',
   'generated',
+  'core',
+  'services',
+  'codec',
+  'infra',
+  'bench',
+  'scripts',
 ];
 const outsideDomain = topFolders.flatMap((f) => [`../${f}`, `../${f}/**`, `../../${f}`, `../../${f}/**`]);
 
@@ -117,7 +123,15 @@ export default tseslint.config(
     },
   },
   {
-    files: ['gateways/**/*.ts', 'hsm/**/*.ts', 'ledger/**/*.ts', 'channel-engine/**/*.ts'],
+    files: [
+      'gateways/**/*.ts',
+      'hsm/**/*.ts',
+      'ledger/**/*.ts',
+      'channel-engine/**/*.ts',
+      'core/**/*.ts',
+      'codec/**/*.ts',
+      'infra/**/*.ts',
+    ],
     ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-imports': [
