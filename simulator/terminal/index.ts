@@ -4,3 +4,4 @@ export * from './line';
 export * from './messages';
 export * from './script';
 export * from './terminal';
+export * from './interactive';

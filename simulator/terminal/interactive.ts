@@ -1,0 +1,186 @@
+/**
+ * Interactive mode: a person drives the simulated POS phone from a terminal window. A menu
+ * (readline), the phone's display drawn as a box, amount entry, and PIN entry masked with `*`
+ * (raw mode on a TTY; piped input is read line by line without echo).
+ */
+import readline from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { maskPan } from '../../domain/masking';
+import type { TerminalConfig } from './config';
+import { parseAmount } from './script';
+import { DISPLAY_COLUMNS, formatAmount, PosTerminal } from './terminal';
+import type { TerminalRunOptions, TransactionResult } from './terminal';
+
+export interface InteractiveIo {
+  readonly input: Readable & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown };
+  readonly output: Writable & { isTTY?: boolean };
+}
+
+/** Draws the display as a box of DISPLAY_COLUMNS columns. */
+export function renderDisplay(lines: readonly string[]): string {
+  const bar = `+${'-'.repeat(DISPLAY_COLUMNS + 2)}+`;
+  return [bar, ...lines.map((l) => `| ${l.padEnd(DISPLAY_COLUMNS)} |`), bar].join('\n');
+}
+
+export const MENU = '[1] Purchase  [2] Balance  [3] Sign on  [4] Hang up  [5] Repeat last  [0] Exit';
+
+/** Longest PIN the pad takes. */
+const PIN_DIGITS_MAX = 12;
+
+/** Line input: one readline for piped input; a fresh one per question on a TTY (so raw PIN entry can take over). */
+class Keys {
+  private piped: readline.Interface | undefined;
+  private readonly queue: string[] = [];
+  private waiter: ((line: string | undefined) => void) | undefined;
+  private closed = false;
+
+  constructor(private readonly io: InteractiveIo) {
+    if (io.input.isTTY !== true) {
+      this.piped = readline.createInterface({ input: io.input, terminal: false });
+      this.piped.on('line', (line) => {
+        const w = this.waiter;
+        this.waiter = undefined;
+        if (w !== undefined) w(line);
+        else this.queue.push(line);
+      });
+      this.piped.on('close', () => {
+        this.closed = true;
+        this.waiter?.(undefined);
+      });
+    }
+  }
+
+  /** Resolves with the next line, or undefined at end of input. */
+  ask(prompt: string): Promise<string | undefined> {
+    if (this.piped !== undefined) {
+      this.io.output.write(prompt);
+      const queued = this.queue.shift();
+      if (queued !== undefined) return Promise.resolve(queued);
+      if (this.closed) return Promise.resolve(undefined);
+      return new Promise((resolve) => {
+        this.waiter = resolve;
+      });
+    }
+    const rl = readline.createInterface({ input: this.io.input, output: this.io.output, terminal: true });
+    return new Promise((resolve) => {
+      let answered = false;
+      rl.question(prompt, (answer) => {
+        answered = true;
+        rl.close();
+        resolve(answer);
+      });
+      rl.on('close', () => {
+        if (!answered) resolve(undefined);
+      });
+    });
+  }
+
+  /** Digits only, echoed as `*`; backspace edits; Enter ends; Ctrl-C gives undefined. */
+  askHidden(prompt: string): Promise<string | undefined> {
+    const { input, output } = this.io;
+    if (this.piped !== undefined || input.setRawMode === undefined) return this.ask(prompt);
+    output.write(prompt);
+    input.setRawMode(true);
+    input.resume();
+    return new Promise((resolve) => {
+      let pin = '';
+      const finish = (value: string | undefined): void => {
+        input.off('data', onData);
+        input.setRawMode?.(false);
+        input.pause();
+        output.write('\n');
+        resolve(value);
+      };
+      const onData = (chunk: Buffer | string): void => {
+        for (const ch of chunk.toString()) {
+          if (ch === '\r' || ch === '\n') return finish(pin);
+          if (ch === '\u0003' || ch === '\u0004') return finish(undefined);
+          if ((ch === '\u007f' || ch === '\b') && pin.length > 0) {
+            pin = pin.slice(0, -1);
+            output.write('\b \b');
+          } else if (/^\d$/.test(ch) && pin.length < PIN_DIGITS_MAX) {
+            pin += ch;
+            output.write('*');
+          }
+        }
+      };
+      input.on('data', onData);
+    });
+  }
+
+  close(): void {
+    this.piped?.close();
+  }
+}
+
+function summary(r: TransactionResult): string {
+  const parts = [`${r.kind}${r.repeated ? ' (repeat)' : ''}: ${r.outcome}`];
+  if (r.stan !== undefined) parts.push(`STAN ${r.stan}`);
+  if (r.responseCode !== undefined) parts.push(`39=${r.responseCode}`);
+  if (r.failure !== undefined) parts.push(`${r.failure.code} ${r.failure.codeName}`);
+  parts.push(`line ${r.lineTimeMs} ms`, `wall ${r.wallTimeMs} ms`, `retransmissions ${r.retransmissions}`);
+  return parts.join(' | ');
+}
+
+/**
+ * Runs the menu until `0`, Ctrl-C/Ctrl-D or end of input; hangs up on the way out. Resolves when done.
+ */
+export async function runInteractive(
+  config: TerminalConfig,
+  options: TerminalRunOptions,
+  io: InteractiveIo = { input: process.stdin, output: process.stdout },
+): Promise<void> {
+  const { output } = io;
+  const tty = output.isTTY === true;
+  let status = '';
+  const draw = (lines: readonly string[]): void => {
+    if (tty) output.write('\x1b[2J\x1b[H');
+    output.write(`${renderDisplay(lines)}\n`);
+    if (status !== '') output.write(`${status}\n`);
+  };
+  const terminal = new PosTerminal(config, { ...options, onDisplay: draw });
+  const keys = new Keys(io);
+  const card = maskPan(config.card.track2.pan);
+  terminal.show('FIXPAY POS', config.terminalId, terminal.signedOn ? 'READY' : 'PLEASE SIGN ON');
+  try {
+    for (;;) {
+      output.write(`${MENU}\n`);
+      const choice = (await keys.ask('> '))?.trim();
+      if (choice === undefined || choice === '0') break;
+      let result: TransactionResult | undefined;
+      if (choice === '1') {
+        const text = await keys.ask('Amount (e.g. 12.50): ');
+        if (text === undefined) break;
+        let amountMinor: number;
+        try {
+          amountMinor = parseAmount(text, 'amount');
+        } catch {
+          status = 'Amount must look like 12.50';
+          terminal.show('PURCHASE', 'BAD AMOUNT');
+          continue;
+        }
+        terminal.show('PURCHASE', formatAmount(amountMinor), 'SWIPE CARD', card.slice(-DISPLAY_COLUMNS));
+        const pin = await keys.askHidden('PIN: ');
+        if (pin === undefined) break;
+        result = await terminal.purchase(amountMinor, pin === '' ? undefined : pin);
+      } else if (choice === '2') {
+        terminal.show('BALANCE', 'SWIPE CARD', card.slice(-DISPLAY_COLUMNS));
+        const pin = await keys.askHidden('PIN: ');
+        if (pin === undefined) break;
+        result = await terminal.balance(pin === '' ? undefined : pin);
+      } else if (choice === '3') result = await terminal.signOn();
+      else if (choice === '4') await terminal.hangUp();
+      else if (choice === '5') result = await terminal.repeatLast();
+      else {
+        status = `Unknown choice ${choice.slice(0, 10)}`;
+        draw(terminal.display);
+        continue;
+      }
+      status = result === undefined ? '' : summary(result);
+      draw(terminal.display);
+    }
+  } finally {
+    keys.close();
+    await terminal.hangUp();
+  }
+}
