@@ -49,7 +49,7 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
     idempotent: true,
     input: obj({ terminalId, prompt: str() }),
     output: obj({ value: str() }),
-    example: { value: 'YES' },
+    example: { value: '1' },
     description: 'Shows a prompt on the terminal and returns what the user keyed in.',
   },
   // --- HSM --------------------------------------------------------------------------------

@@ -73,3 +73,13 @@ export class FakeWorld {
     return out;
   }
 }
+
+/** Activity implementations over a FakeWorld, for a real Temporal worker in workflow tests. */
+export function createFakeActivities(
+  world: FakeWorld,
+  catalogue: Catalogue,
+): Record<string, (input: Record<string, unknown>) => Promise<unknown>> {
+  const out: Record<string, (input: Record<string, unknown>) => Promise<unknown>> = {};
+  for (const name of catalogue.keys()) out[name] = (input) => Promise.resolve(world.handle(name, input));
+  return out;
+}

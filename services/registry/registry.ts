@@ -1,0 +1,154 @@
+/**
+ * The definition registry: immutable versions (id, version, plan hash, plan, status, author) and
+ * aliases (`live`, `canary` with a weight) routed stably by business key. Deploying needs no
+ * restart: starters resolve the plan per start and pass it in the workflow input.
+ */
+import { FixpayError } from '../../domain/errors';
+import type { Plan } from '../runtime/plan';
+
+export type DefinitionStatus = 'draft' | 'active' | 'retired';
+
+export interface DefinitionRecord {
+  id: string;
+  serviceId: string;
+  version: string;
+  planHash: string;
+  plan: Plan;
+  status: DefinitionStatus;
+  author: string;
+  createdAt: Date;
+}
+
+export interface AliasTarget {
+  version: string;
+  /** Percentage of business keys (0–100) routed to this version. */
+  weight: number;
+}
+
+/** Storage port: Prisma in production (services/registry/prisma-store.ts), memory in tests. */
+export interface DefinitionStore {
+  insert(rec: DefinitionRecord): Promise<void>;
+  get(serviceId: string, version: string): Promise<DefinitionRecord | undefined>;
+  list(serviceId?: string): Promise<DefinitionRecord[]>;
+  setStatus(serviceId: string, version: string, status: DefinitionStatus): Promise<void>;
+  getAlias(serviceId: string, alias: string): Promise<AliasTarget[] | undefined>;
+  setAlias(serviceId: string, alias: string, targets: AliasTarget[] | null): Promise<void>;
+}
+
+export class MemoryDefinitionStore implements DefinitionStore {
+  private readonly defs = new Map<string, DefinitionRecord>();
+  private readonly aliases = new Map<string, AliasTarget[]>();
+  insert(rec: DefinitionRecord): Promise<void> {
+    this.defs.set(`${rec.serviceId}@${rec.version}`, { ...rec });
+    return Promise.resolve();
+  }
+  get(serviceId: string, version: string): Promise<DefinitionRecord | undefined> {
+    return Promise.resolve(this.defs.get(`${serviceId}@${version}`));
+  }
+  list(serviceId?: string): Promise<DefinitionRecord[]> {
+    return Promise.resolve([...this.defs.values()].filter((d) => serviceId === undefined || d.serviceId === serviceId));
+  }
+  setStatus(serviceId: string, version: string, status: DefinitionStatus): Promise<void> {
+    const d = this.defs.get(`${serviceId}@${version}`);
+    if (d !== undefined) d.status = status;
+    return Promise.resolve();
+  }
+  getAlias(serviceId: string, alias: string): Promise<AliasTarget[] | undefined> {
+    return Promise.resolve(this.aliases.get(`${serviceId}/${alias}`));
+  }
+  setAlias(serviceId: string, alias: string, targets: AliasTarget[] | null): Promise<void> {
+    if (targets === null) this.aliases.delete(`${serviceId}/${alias}`);
+    else this.aliases.set(`${serviceId}/${alias}`, targets);
+    return Promise.resolve();
+  }
+}
+
+/** FNV-1a 32-bit: a stable bucket 0–99 for a business key (same key → same version). */
+export function routeBucket(serviceId: string, businessKey: string): number {
+  let h = 0x811c9dc5;
+  const s = `${serviceId}:${businessKey}`;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % 100;
+}
+
+export class Registry {
+  constructor(private readonly store: DefinitionStore) {}
+
+  /**
+   * Stores a compiled version. Re-deploying the same content is a no-op; the same version with
+   * other content is refused (DEF_VERSION_EXISTS): versions are immutable.
+   */
+  async deploy(plan: Plan, planHash: string, author: string, id: string): Promise<DefinitionRecord> {
+    const existing = await this.store.get(plan.serviceId, plan.version);
+    if (existing !== undefined) {
+      if (existing.planHash === planHash) return existing;
+      throw new FixpayError('DEF_VERSION_EXISTS', `${plan.serviceId}@${plan.version}`);
+    }
+    const rec: DefinitionRecord = {
+      id,
+      serviceId: plan.serviceId,
+      version: plan.version,
+      planHash,
+      plan,
+      status: 'draft',
+      author,
+      createdAt: new Date(),
+    };
+    await this.store.insert(rec);
+    return rec;
+  }
+
+  /**
+   * Makes `version` live, or routes `canaryPercent` of business keys to it. The previous live
+   * version is kept for `rollback`.
+   */
+  async promote(serviceId: string, version: string, canaryPercent?: number): Promise<void> {
+    const rec = await this.store.get(serviceId, version);
+    if (rec === undefined) throw new FixpayError('DEF_NOT_FOUND', `${serviceId}@${version}`);
+    if (canaryPercent !== undefined) {
+      if (!Number.isInteger(canaryPercent) || canaryPercent < 0 || canaryPercent > 100)
+        throw new FixpayError('DEF_ALIAS_INVALID', 'canary weight must be an integer 0–100');
+      await this.store.setAlias(serviceId, 'canary', [{ version, weight: canaryPercent }]);
+      await this.store.setStatus(serviceId, version, 'active');
+      return;
+    }
+    const live = await this.store.getAlias(serviceId, 'live');
+    if (live?.[0] !== undefined && live[0].version !== version) await this.store.setAlias(serviceId, 'previous', live);
+    await this.store.setAlias(serviceId, 'live', [{ version, weight: 100 }]);
+    await this.store.setAlias(serviceId, 'canary', null);
+    await this.store.setStatus(serviceId, version, 'active');
+  }
+
+  /** Puts the previous live version back and drops any canary. */
+  async rollback(serviceId: string): Promise<string> {
+    const prev = (await this.store.getAlias(serviceId, 'previous'))?.[0];
+    if (prev === undefined) throw new FixpayError('DEF_NOT_FOUND', `${serviceId} has no previous live version`);
+    const live = (await this.store.getAlias(serviceId, 'live'))?.[0];
+    await this.store.setAlias(serviceId, 'live', [{ version: prev.version, weight: 100 }]);
+    await this.store.setAlias(serviceId, 'canary', null);
+    if (live !== undefined) {
+      await this.store.setStatus(serviceId, live.version, 'retired');
+      await this.store.setAlias(serviceId, 'previous', null);
+    }
+    return prev.version;
+  }
+
+  /** The version a new transaction with this business key runs (canary by stable bucket). */
+  async resolve(serviceId: string, businessKey: string): Promise<DefinitionRecord> {
+    const canary = (await this.store.getAlias(serviceId, 'canary'))?.[0];
+    const live = (await this.store.getAlias(serviceId, 'live'))?.[0];
+    const pick =
+      canary !== undefined && routeBucket(serviceId, businessKey) < canary.weight ? canary.version : live?.version;
+    if (pick === undefined) throw new FixpayError('DEF_NOT_FOUND', `${serviceId} has no live version`);
+    const rec = await this.store.get(serviceId, pick);
+    if (rec === undefined) throw new FixpayError('DEF_NOT_FOUND', `${serviceId}@${pick}`);
+    return rec;
+  }
+
+  list(serviceId?: string): Promise<DefinitionRecord[]> {
+    return this.store.list(serviceId);
+  }
+}

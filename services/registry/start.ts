@@ -1,0 +1,57 @@
+/**
+ * Starting a service run: workflow id from the definition's business key, conflict policy
+ * USE_EXISTING (a retransmitted request attaches to the open run) and, for money services, reuse
+ * policy REJECT_DUPLICATE (a finished payment never runs twice under the same key).
+ */
+import type { Client, WorkflowHandleWithFirstExecutionRunId as WorkflowHandle } from '@temporalio/client';
+import { evaluate } from '../runtime/expr';
+import { INTERPRETER_WORKFLOW } from '../runtime/plan';
+import type { InterpreterInput, Plan, ServiceResult } from '../runtime/plan';
+import type { Registry } from './registry';
+
+type InterpreterFn = (input: InterpreterInput) => Promise<ServiceResult>;
+
+/** Business key of an input (the compiler guarantees it reads only non-sensitive input fields). */
+export function businessKey(plan: Plan, input: Record<string, unknown>): string {
+  const v = evaluate(plan.businessKey, { input, steps: {}, vars: {} });
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+export function workflowIdFor(plan: Plan, input: Record<string, unknown>): string {
+  return `${plan.serviceId}:${businessKey(plan, input)}`;
+}
+
+/** Starts (or attaches to) the run for this input. */
+export async function startPlan(
+  client: Client,
+  run: { plan: Plan; planHash: string; input: Record<string, unknown>; taskQueue?: string },
+): Promise<WorkflowHandle<InterpreterFn>> {
+  const { plan, planHash, input } = run;
+  return client.workflow.start<InterpreterFn>(INTERPRETER_WORKFLOW, {
+    taskQueue: run.taskQueue ?? plan.taskQueue,
+    workflowId: workflowIdFor(plan, input),
+    args: [{ plan, planHash, input }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: plan.money ? 'REJECT_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
+    staticSummary: `${plan.serviceId}@${plan.version} (${planHash.slice(7, 15)})`,
+  });
+}
+
+/** Resolves the version through the registry's aliases, then starts it. */
+export async function startService(
+  client: Client,
+  registry: Registry,
+  serviceId: string,
+  input: Record<string, unknown>,
+  taskQueue?: string,
+): Promise<WorkflowHandle<InterpreterFn>> {
+  const live = await registry.resolve(serviceId, '');
+  const key = businessKey(live.plan, input);
+  const rec = await registry.resolve(serviceId, key);
+  return startPlan(client, {
+    plan: rec.plan,
+    planHash: rec.planHash,
+    input,
+    ...(taskQueue === undefined ? {} : { taskQueue }),
+  });
+}
