@@ -141,11 +141,10 @@ class TemporalRuntime implements ServiceRuntime {
 
 /** Runs one compiled plan. Registered under the workflow type `serviceInterpreter`. */
 export async function serviceInterpreter(input: InterpreterInput): Promise<ServiceResult> {
-  if (input.plan.format !== PLAN_FORMAT)
-    throw ApplicationFailure.nonRetryable(
-      `plan format ${String(input.plan.format)} is not supported`,
-      'SVC_PLAN_UNSUPPORTED',
-    );
+  // Plans come from outside the bundle (older or newer compilers): check before running.
+  const format: string = input.plan.format;
+  if (format !== PLAN_FORMAT)
+    throw ApplicationFailure.nonRetryable(`plan format ${format} is not supported`, 'SVC_PLAN_UNSUPPORTED');
   const interp = new Interpreter(new TemporalRuntime(input), input);
   setHandler(progressQuery, () => interp.progress);
   setHandler(deliverSignal, ({ name, value }) => {
@@ -159,7 +158,7 @@ export async function serviceInterpreter(input: InterpreterInput): Promise<Servi
       return interp.progress;
     },
     {
-      validator: ({ name, value }) => {
+      validator: ({ name, value }: { name: string; value: unknown }) => {
         const problem = interp.checkMessage(name, value);
         if (problem !== null) throw new Error(problem);
       },

@@ -404,7 +404,7 @@ class Compiler {
       const planned: PlanStep[][] = [];
       let ended = false;
       const owners = new Map<string, number>();
-      branches.forEach((b, j) => {
+      for (const [j, b] of branches.entries()) {
         const bs: PlanStep[] = [];
         const r = this.seq(b, [...p, 'parallel', j], { ...cloneState(state), inParallel: true }, bs);
         planned.push(bs);
@@ -423,7 +423,7 @@ class Compiler {
               owners.set(a, j);
             }
         }
-      });
+      }
       out.push({ kind: 'parallel', id, branches: planned });
       if (ended) return null;
       const next = cloneState(state);
@@ -656,8 +656,8 @@ class Compiler {
     const covered = new Map<string, Set<string>>();
     let enumTotal: { key: string; values: string[] } | undefined;
     let alwaysTrue = false;
-    cases.forEach((c, j) => {
-      if (!isObj(c)) return;
+    for (const [j, c] of cases.entries()) {
+      if (!isObj(c)) continue;
       const cp = [...p, 'switch', j];
       if (alwaysTrue)
         this.report('DEF_UNREACHABLE_STEP', 'this case follows a case that always matches', [...cp, 'when']);
@@ -668,12 +668,14 @@ class Compiler {
         const e = cond.e;
         if (e.k === 'lit' && e.v === true) alwaysTrue = true;
         if (e.k === 'bin' && e.op === '==') {
-          const [ref, lit] =
+          const pair =
             e.l.k === 'ref' && e.r.k === 'lit'
-              ? [e.l, e.r]
+              ? { ref: e.l, lit: e.r }
               : e.r.k === 'ref' && e.l.k === 'lit'
-                ? [e.r, e.l]
-                : [undefined, undefined];
+                ? { ref: e.r, lit: e.l }
+                : undefined;
+          const ref = pair?.ref;
+          const lit = pair?.lit;
           if (ref !== undefined && lit !== undefined && typeof lit.v === 'string') {
             const key = `${ref.root}.${ref.path.join('.')}`;
             let t: VType | undefined;
@@ -697,13 +699,12 @@ class Compiler {
       const r = this.seq(c['do'], [...cp, 'do'], cloneState(state), bs);
       planned.push({ when: cond?.e ?? { k: 'lit', v: false }, steps: bs });
       if (r !== null) ends.push(r);
-    });
+    }
     let def: PlanStep[] | null = null;
+    const total = enumTotal;
     const exhaustive =
       alwaysTrue ||
-      (enumTotal !== undefined &&
-        covered.size === 1 &&
-        enumTotal.values.every((v) => covered.get(enumTotal?.key ?? '')?.has(v) === true));
+      (total !== undefined && covered.size === 1 && total.values.every((v) => covered.get(total.key)?.has(v) === true));
     if (s['default'] !== undefined) {
       if (exhaustive)
         this.report(

@@ -51,7 +51,7 @@ export function compileFiles(files: readonly string[], catalogue: Catalogue): Lo
         return d?.plan != null && d.planHash !== null ? { plan: d.plan, planHash: d.planHash } : undefined;
       },
     });
-    let tests: DefinitionTest[] = [];
+    let tests: DefinitionTest[];
     try {
       const v = parse(src.text) as { tests?: DefinitionTest[] } | null;
       tests = Array.isArray(v?.tests) ? v.tests : [];

@@ -43,12 +43,11 @@ export class SourceDoc {
    */
   locate(path: JsonPath, opts: { key?: boolean; offset?: number } = {}): Position {
     let node: unknown = this.doc.contents;
-    let best = 0;
     const rangeOf = (n: unknown): number | undefined => {
       const r = (n as { range?: [number, number, number] } | null)?.range;
       return r?.[0];
     };
-    best = rangeOf(node) ?? 0;
+    let best = rangeOf(node) ?? 0;
     for (let i = 0; i < path.length; i++) {
       const seg = path[i];
       const last = i === path.length - 1;

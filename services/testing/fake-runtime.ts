@@ -2,7 +2,7 @@
  * A `ServiceRuntime` without Temporal: activities go to a FakeWorld, time is virtual, messages are
  * scripted, faults are injected per step. Used by `fixpay definitions test` and unit tests.
  */
-import { FakeWorld } from '../catalogue/fake';
+import type { FakeWorld } from '../catalogue/fake';
 import { Interpreter, StepError } from '../runtime/interpreter';
 import type { CallRequest, ServiceRuntime } from '../runtime/interpreter';
 import type { InterpreterInput, Outcome, ServiceResult } from '../runtime/plan';
