@@ -25,4 +25,6 @@ export const FIELD_VALUES: Readonly<Record<string, unknown>> = {
   'BinRoute.binHigh': '622588',
   'TerminalTransaction.panMasked': '622588******1234',
   'TerminalTransaction.currency': 'CNY',
+  // service definitions (prisma/migrations/20261126031000_definitions): UUID id.
+  'ServiceDefinition.id': '00000000-0000-0000-0000-00000000d001',
 };
