@@ -63,10 +63,8 @@ const SNR_C2_REL = 4 / 24.8;
 const MIN_MS = meanSquareAt(MIN_RX_LEVEL_DBM0);
 
 interface Tables {
-  mc: Float64Array;
-  msn: Float64Array;
-  sc: Float64Array;
-  ssn: Float64Array;
+  /** Interleaved mixers: cos mark, sin mark, cos space, sin space, per sample of phase. */
+  mix: Float64Array;
   /** Goertzel coefficient 2·cos(ω_mark). */
   gcoef: number;
   /** 1/C1 for space (index 0) and mark (index 1): M/P of clean tones (see estimateSnrDb). */
@@ -76,16 +74,17 @@ interface Tables {
 const TABLE_LEN = PERIOD + N + BLOCK_SAMPLES_MAX + 1;
 function makeTables(m: Modulation): Tables {
   const { markHz, spaceHz } = TONES[m];
-  const mk = (hz: number, f: (x: number) => number): Float64Array => {
-    const t = new Float64Array(TABLE_LEN);
-    for (let i = 0; i < TABLE_LEN; i++) t[i] = f((2 * Math.PI * hz * (i % PERIOD)) / SAMPLE_RATE_HZ);
-    return t;
-  };
+  const mix = new Float64Array(4 * TABLE_LEN);
+  for (let i = 0; i < TABLE_LEN; i++) {
+    const wm = (2 * Math.PI * markHz * (i % PERIOD)) / SAMPLE_RATE_HZ;
+    const ws = (2 * Math.PI * spaceHz * (i % PERIOD)) / SAMPLE_RATE_HZ;
+    mix[4 * i] = Math.cos(wm);
+    mix[4 * i + 1] = Math.sin(wm);
+    mix[4 * i + 2] = Math.cos(ws);
+    mix[4 * i + 3] = Math.sin(ws);
+  }
   return {
-    mc: mk(markHz, Math.cos),
-    msn: mk(markHz, Math.sin),
-    sc: mk(spaceHz, Math.cos),
-    ssn: mk(spaceHz, Math.sin),
+    mix,
     gcoef: 2 * Math.cos((2 * Math.PI * markHz) / SAMPLE_RATE_HZ),
     invC1: m === 'v23' ? [1 / 24.5, 1 / 25.34] : [1 / 24.25, 1 / 23.91],
   };
@@ -145,7 +144,7 @@ export interface ModemBankOptions {
 export const BANK_LINES_MAX = 100_000;
 
 // Scratch shared by every bank: the kernel is synchronous and not re-entrant.
-const EXT = new Float64Array(N + BLOCK_SAMPLES_MAX);
+const EXT = new Float64Array(N); // the previous block's last N samples
 const DD = new Float64Array(HIST + BLOCK_SAMPLES_MAX);
 const EE = new Float64Array(HIST + BLOCK_SAMPLES_MAX);
 
@@ -314,7 +313,6 @@ export class ModemBank {
     }
     if (s[sb + I_CARRIER] === 1 && from < len) this.uart(line, from, len);
     // Keep the histories for the next block.
-    for (let j = 0; j < N; j++) f[fb + F_XH + j] = EXT[len + j]!;
     for (let j = 0; j < HIST; j++) {
       f[fb + F_DH + j] = DD[len + j]!;
       f[fb + F_EH + j] = EE[len + j]!;
@@ -445,7 +443,8 @@ export class ModemBank {
           // A noise dip, not a start bit: hunt again right after that crossing, so the real
           // start edge that may follow within the same bit is not skipped.
           framer = 0;
-          n = Math.max(from, Math.ceil(t0 - s0) + 1);
+          // t0 lies in [crossing − 1, crossing) in block indices, so this is strictly past it.
+          n = Math.max(from, Math.floor(t0 - s0) + 2);
         }
         continue;
       }
@@ -531,63 +530,77 @@ function correlate(
   off: number,
   len: number,
 ): number {
-  const { mc, msn, sc, ssn } = tb;
-  const ext = EXT;
+  const tab = tb.mix;
   const dd = DD;
   const ee = EE;
-  for (let j = 0; j < N; j++) ext[j] = f[fb + F_XH + j]!;
-  for (let j = 0; j < len; j++) ext[N + j] = pcm[off + j]!;
+  const xh = EXT;
+  for (let j = 0; j < N; j++) xh[j] = f[fb + F_XH + j]!;
   for (let j = 0; j < HIST; j++) {
     dd[j] = f[fb + F_DH + j]!;
     ee[j] = f[fb + F_EH + j]!;
   }
-  // ext[j] has mixer phase (phase − N + j) mod PERIOD, i.e. table index b0 + j (tables are unrolled).
+  // Sample k of the block (k < 0: history) has mixer phase (phase + k) mod PERIOD; the table is
+  // unrolled, so block sample k uses entries 4·(b0 + N + k) … +3 with b0 = (phase − N) mod PERIOD.
   const b0 = (s[sb + I_PHASE]! - N + PERIOD) % PERIOD;
   let cm = 0;
   let sm = 0;
   let cs = 0;
   let ss = 0;
   for (let j = 0; j < N; j++) {
-    const x = ext[j]!;
-    cm += x * mc[b0 + j]!;
-    sm += x * msn[b0 + j]!;
-    cs += x * sc[b0 + j]!;
-    ss += x * ssn[b0 + j]!;
+    const x = xh[j]!;
+    const t = 4 * (b0 + j);
+    cm += x * tab[t]!;
+    sm += x * tab[t + 1]!;
+    cs += x * tab[t + 2]!;
+    ss += x * tab[t + 3]!;
   }
   let subP = f[fb + F_SUB_P]!;
   let subE = f[fb + F_SUB_E]!;
   let subD = f[fb + F_SUB_D]!;
   let subCount = s[sb + I_SUB_COUNT]!;
   let nSub = 0;
-  for (let n = 0; n < len; n++) {
-    const xn = ext[n + N]!;
-    const xo = ext[n]!;
-    const tn = b0 + n + N;
-    const to = b0 + n;
-    cm += xn * mc[tn]! - xo * mc[to]!;
-    sm += xn * msn[tn]! - xo * msn[to]!;
-    cs += xn * sc[tn]! - xo * sc[to]!;
-    ss += xn * ssn[tn]! - xo * ssn[to]!;
-    const em = cm * cm + sm * sm;
-    const es = cs * cs + ss * ss;
-    const d = em - es;
-    const e = em + es;
-    dd[HIST + n] = d;
-    ee[HIST + n] = e;
-    subP += xn * xn;
-    subE += e;
-    subD += d;
-    if (++subCount === SUB) {
+  let n = 0;
+  while (n < len) {
+    // One run up to the next sub-block boundary (or the block end).
+    const start = n;
+    const end = Math.min(len, n + SUB - subCount);
+    // The first N samples of a block take their outgoing sample from the history.
+    for (; n < end; n++) {
+      const xn = pcm[off + n]!;
+      const xo = n >= N ? pcm[off + n - N]! : xh[n]!;
+      const tn = 4 * (b0 + N + n);
+      const to = tn - 4 * N;
+      cm += xn * tab[tn]! - xo * tab[to]!;
+      sm += xn * tab[tn + 1]! - xo * tab[to + 1]!;
+      cs += xn * tab[tn + 2]! - xo * tab[to + 2]!;
+      ss += xn * tab[tn + 3]! - xo * tab[to + 3]!;
+      const em = cm * cm + sm * sm;
+      const es = cs * cs + ss * ss;
+      const d = em - es;
+      const e = em + es;
+      dd[HIST + n] = d;
+      ee[HIST + n] = e;
+      subP += xn * xn;
+      subE += e;
+      subD += d;
+    }
+    subCount += end - start;
+    if (subCount === SUB) {
       SUB_P[nSub] = subP;
       SUB_E[nSub] = subE;
       SUB_D[nSub] = subD;
-      SUB_END[nSub] = n;
+      SUB_END[nSub] = n - 1;
       nSub++;
       subCount = 0;
       subP = 0;
       subE = 0;
       subD = 0;
     }
+  }
+  // The last N samples of history ++ block become the next block's history.
+  for (let j = 0; j < N; j++) {
+    const k = len - N + j; // block index (negative: still in the old history)
+    f[fb + F_XH + j] = k >= 0 ? pcm[off + k]! : xh[N + k]!;
   }
   f[fb + F_SUB_P] = subP;
   f[fb + F_SUB_E] = subE;

@@ -197,6 +197,28 @@ describe('demodulator fuzzing', () => {
     );
   });
 
+  it('terminates on carrier with exact silence and sub-bit tone blips (regression: hunt loop)', () => {
+    // Exact zeros make the discriminator exactly 0; a rejected start edge right after it once
+    // sent the UART back to the same crossing forever.
+    const tone = (hz: number, n: number): Int16Array =>
+      Int16Array.from({ length: n }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * hz * i) / 8000)));
+    const segment = fc.oneof(
+      fc.integer({ min: 1, max: 200 }).map((n) => new Int16Array(n)),
+      fc.integer({ min: 1, max: 12 }).map((n) => tone(2100, n)),
+      fc.integer({ min: 1, max: 12 }).map((n) => tone(2200, n)),
+      fc.integer({ min: 1, max: 300 }).map((n) => tone(1300, n)),
+    );
+    const lead = createModulator({ modulation: 'v23' }).modulate(randomData(3, 14));
+    fc.assert(
+      fc.property(fc.array(segment, { maxLength: 30 }), (segs) => {
+        const rx = createDemodulator({ modulation: 'v23' });
+        rx.push(lead); // carrier is up from here
+        for (const seg of segs) rx.push(seg);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('survives bursts cut anywhere, full-scale square waves and clipping', () => {
     const tx = createModulator({ modulation: 'v23', levelDbm0: 3 });
     const burst = tx.modulate(randomData(30, 12));
