@@ -1,0 +1,261 @@
+/**
+ * Terminal messages on the host side (docs/protocols/terminal-messages.md): opening a terminal's
+ * 0800/0200 (TPDU + application header + ISO 8583 with the PSAM block in 63.2 and the PSAM MAC in
+ * 64) and building the 0810/0210 answer. Pure functions over bytes; the HSM activities
+ * (activities/hsm.ts) sign and verify.
+ *
+ * Card data rule: `summarizeTerminalRequest` returns only what may go into workflow ids, search
+ * attributes, logs and the database (terminal id, STAN, amount, masked PAN). The full request
+ * (which holds track 2, the PAN and the PIN block) travels only as an opaque hex string inside
+ * encrypted workflow payloads, into HSM and gateway activities.
+ */
+import { FixpayError } from '../domain/errors';
+import { maskPan } from '../domain/masking';
+import {
+  bytesField,
+  closeEnvelope,
+  MessageCodec,
+  openEnvelope,
+  subfieldsField,
+  terminalSpec,
+  textField,
+} from '../gateways/iso8583';
+import type { EnvelopeOptions, FieldValue, IsoMessage, Subfields, Tpdu } from '../gateways/iso8583';
+
+/** TPDU (5 bytes) + application header (6 bytes) before the ISO 8583 message. */
+export const TERMINAL_ENVELOPE: EnvelopeOptions = { tpduBytes: 5, applicationHeaderBytes: 6, lri: 'never' };
+/** Field 64: 8 bytes. */
+export const MAC_BYTES = 8;
+/** Largest terminal request accepted (a 0200 is about 200 bytes). */
+export const TERMINAL_REQUEST_BYTES_MAX = 1024;
+const DEFAULT_APPLICATION_HEADER = '603100000000';
+
+const codec = new MessageCodec(terminalSpec);
+
+/** The service a terminal request asks for. */
+export type TerminalServiceId = 'sign-on' | 'purchase' | 'balance-inquiry';
+
+/** PSAM block of field 63.2: serial, terminal number, random, counter. */
+export interface PsamBlock {
+  readonly serial: string;
+  readonly terminalNumber: string;
+  readonly random: string;
+  readonly counter: number;
+}
+
+/** What may be known about a request outside encrypted payloads: no PAN, no track, no PIN block. */
+export interface TerminalRequestSummary {
+  readonly serviceId: TerminalServiceId;
+  readonly mti: string;
+  readonly processingCode: string | null;
+  readonly terminalId: string;
+  readonly merchantId: string;
+  readonly stan: string;
+  readonly amountMinor: number | null;
+  /** ISO 4217 numeric. */
+  readonly currency: string | null;
+  readonly psamSerial: string;
+  readonly psamCounter: number;
+  readonly maskedPan: string | null;
+}
+
+/** Everything the host needs from a request; the sensitive parts stay in memory only. */
+export interface OpenedTerminalRequest {
+  readonly summary: TerminalRequestSummary;
+  readonly tpdu: Tpdu | undefined;
+  readonly applicationHeader: string | undefined;
+  readonly message: IsoMessage;
+  readonly psam: PsamBlock;
+  /** MTI..field 63: what field 64 covers. */
+  readonly macData: Uint8Array;
+  readonly mac: Uint8Array;
+  /** Sensitive: only into HSM and gateway calls. */
+  readonly pan: string | null;
+  readonly track2: string | null;
+  readonly pinBlock: Uint8Array | null;
+}
+
+const invalid = (detail: string): FixpayError => new FixpayError('ISO8583_FIELD_INVALID', detail);
+
+/** Reads 63.2; undefined when it does not hold a PSAM block. */
+export function decodePsamBlock(field63: Subfields | undefined): PsamBlock | undefined {
+  const text = field63?.['2'];
+  if (text === undefined) return undefined;
+  const m = /^PS1([0-9A-F]{16})([0-9A-F]{12})([0-9A-F]{8})([0-9A-F]{4})0*$/.exec(text);
+  if (m?.[1] === undefined || m[2] === undefined || m[3] === undefined || m[4] === undefined) return undefined;
+  return { serial: m[1], terminalNumber: m[2], random: m[3], counter: parseInt(m[4], 16) };
+}
+
+function serviceOf(mti: string, processingCode: string | null): TerminalServiceId {
+  if (mti === '0800') return 'sign-on';
+  if (mti === '0200' && processingCode === '000000') return 'purchase';
+  if (mti === '0200' && processingCode === '310000') return 'balance-inquiry';
+  throw invalid(`no service for MTI ${mti} processing code ${processingCode ?? '-'}`);
+}
+
+/** PAN from track 2 (`PAN=YYMM…`). */
+function panOfTrack2(track2: string): string | null {
+  const m = /^;?(\d{12,19})[=D]/.exec(track2);
+  return m?.[1] ?? null;
+}
+
+/**
+ * Opens a terminal request: envelope, ISO 8583, PSAM block, MAC. Throws FixpayError
+ * ISO8583_FIELD_INVALID (or the codec's ISO8583_* codes) on anything malformed.
+ */
+export function openTerminalRequest(payload: Uint8Array): OpenedTerminalRequest {
+  if (payload.length > TERMINAL_REQUEST_BYTES_MAX) throw invalid(`request of ${payload.length} bytes`);
+  const opened = openEnvelope(Buffer.from(payload), TERMINAL_ENVELOPE);
+  const message = codec.unpack(opened.body);
+  const psam = decodePsamBlock(subfieldsField(message, 63));
+  const mac = bytesField(message, 64);
+  if (psam === undefined) throw invalid('63.2 holds no PSAM block');
+  if (mac?.length !== MAC_BYTES || opened.body.length < MAC_BYTES) throw invalid('field 64 is absent');
+  const processingCode = textField(message, 3) ?? null;
+  const track2 = textField(message, 35) ?? null;
+  const pan = textField(message, 2) ?? (track2 === null ? null : panOfTrack2(track2));
+  const amountText = textField(message, 4);
+  const terminalId = textField(message, 41);
+  const stan = textField(message, 11);
+  if (terminalId === undefined || stan === undefined) throw invalid('field 41 or 11 is absent');
+  return {
+    summary: {
+      serviceId: serviceOf(message.mti, processingCode),
+      mti: message.mti,
+      processingCode,
+      terminalId,
+      merchantId: textField(message, 42) ?? '',
+      stan,
+      amountMinor: amountText === undefined ? null : Number(amountText),
+      currency: textField(message, 49) ?? null,
+      psamSerial: psam.serial,
+      psamCounter: psam.counter,
+      maskedPan: pan === null ? null : maskPan(pan),
+    },
+    tpdu: opened.tpdu,
+    applicationHeader: opened.applicationHeader,
+    message,
+    psam,
+    macData: opened.body.subarray(0, opened.body.length - MAC_BYTES),
+    mac,
+    pan,
+    track2,
+    pinBlock: bytesField(message, 52) ?? null,
+  };
+}
+
+/** The card-data-free summary of a request (for workflow ids and routing). Throws like `openTerminalRequest`. */
+export function summarizeTerminalRequest(payload: Uint8Array): TerminalRequestSummary {
+  return openTerminalRequest(payload).summary;
+}
+
+/** What the answer carries besides field 39. */
+export interface TerminalAnswer {
+  readonly responseCode: string;
+  readonly authCode?: string;
+  readonly rrn?: string;
+  /** Echoed field 4 (purchases). */
+  readonly amountMinor?: number;
+  /** Available balance in minor units (field 54). */
+  readonly balanceMinor?: number;
+  /** Sign-on: field 62 (working keys under the TMK), hex. */
+  readonly field62Hex?: string;
+  /** Sign-on: new batch number (60.2). */
+  readonly batch?: string;
+}
+
+/** Field 54: account type 10, amount type 02 (available), currency, C/D, 12 digits. */
+export function formatBalance(currency: string, amountMinor: number): string {
+  const sign = amountMinor < 0 ? 'D' : 'C';
+  return `1002${currency}${sign}${String(Math.abs(amountMinor)).padStart(12, '0')}`;
+}
+
+/** Field 62 bytes → the terminal spec's sub-fields 1–6 (key, check value, …). */
+export function field62Subfields(field62: Uint8Array): Subfields {
+  const sizes = [16, 4, 16, 4, 16, 4];
+  const out: Record<string, string> = {};
+  let pos = 0;
+  sizes.forEach((n, i) => {
+    if (pos >= field62.length) return;
+    out[String(i + 1)] = Buffer.from(field62.subarray(pos, pos + n))
+      .toString('hex')
+      .toUpperCase();
+    pos += n;
+  });
+  return out;
+}
+
+/** The 0810/0210 message for a request (unsigned: field 64 is set to zeros). */
+export function answerMessage(request: OpenedTerminalRequest, answer: TerminalAnswer): IsoMessage {
+  const req = request.message;
+  const fields: Record<number, FieldValue> = {
+    11: request.summary.stan,
+    41: request.summary.terminalId,
+    39: answer.responseCode,
+  };
+  const processingCode = textField(req, 3);
+  if (processingCode !== undefined) fields[3] = processingCode;
+  const merchant = textField(req, 42);
+  if (merchant !== undefined) fields[42] = merchant;
+  if (answer.amountMinor !== undefined) fields[4] = String(answer.amountMinor).padStart(12, '0');
+  if (answer.rrn !== undefined && answer.rrn !== '') fields[37] = answer.rrn.padStart(12, '0').slice(-12);
+  if (answer.authCode !== undefined && answer.authCode !== '') fields[38] = answer.authCode.padEnd(6, ' ').slice(0, 6);
+  if (answer.balanceMinor !== undefined)
+    fields[54] = formatBalance(request.summary.currency ?? '156', answer.balanceMinor);
+  if (req.mti === '0800') {
+    const f60 = subfieldsField(req, 60);
+    fields[60] = { '1': '00', '2': answer.batch ?? f60?.['2'] ?? '000001', '3': f60?.['3'] ?? '004' };
+    if (answer.field62Hex !== undefined && answer.field62Hex !== '')
+      fields[62] = field62Subfields(Buffer.from(answer.field62Hex, 'hex'));
+  }
+  fields[64] = new Uint8Array(MAC_BYTES);
+  const mti = req.mti === '0800' ? '0810' : '0210';
+  return { mti, fields: new Map(Object.entries(fields).map(([k, v]) => [Number(k), v])) };
+}
+
+/**
+ * Packs the answer, MACs MTI..field 63 with `sign` (the PSAM session key in the HSM) and wraps it
+ * in the swapped TPDU and the request's application header.
+ */
+export async function closeAnswer(
+  request: OpenedTerminalRequest,
+  answer: TerminalAnswer,
+  sign: (macData: Uint8Array) => Promise<Uint8Array>,
+): Promise<Buffer> {
+  const body = codec.pack(answerMessage(request, answer));
+  const mac = await sign(body.subarray(0, body.length - MAC_BYTES));
+  if (mac.length !== MAC_BYTES) throw new RangeError('the MAC is 8 bytes');
+  body.set(mac, body.length - MAC_BYTES);
+  const t = request.tpdu ?? { id: 0x60, destination: '0000', source: '0000' };
+  return closeEnvelope(
+    {
+      tpdu: { id: t.id, destination: t.source, source: t.destination },
+      applicationHeader: request.applicationHeader ?? DEFAULT_APPLICATION_HEADER,
+    },
+    body,
+    TERMINAL_ENVELOPE,
+  );
+}
+
+export interface OpenTerminalRequestInput {
+  /** The request bytes, hex (sensitive: holds track 2 and the PIN block). */
+  readonly request: string;
+}
+
+export interface TerminalMessageActivities {
+  /** The card-data-free summary of the request (safe to store and branch on). */
+  describeTerminalRequest(input: OpenTerminalRequestInput): Promise<TerminalRequestSummary>;
+}
+
+/** Parses hex; throws ISO8583_FIELD_INVALID. */
+export function requestBytes(hex: string): Buffer {
+  if (!/^([0-9a-fA-F]{2})+$/.test(hex) || hex.length > TERMINAL_REQUEST_BYTES_MAX * 2)
+    throw invalid('request must be hex bytes');
+  return Buffer.from(hex, 'hex');
+}
+
+export function createTerminalMessageActivities(): TerminalMessageActivities {
+  return {
+    describeTerminalRequest: (input) => Promise.resolve(summarizeTerminalRequest(requestBytes(input.request))),
+  };
+}
