@@ -717,6 +717,7 @@ class Compiler {
       const r = this.seq(s['default'], [...p, 'default'], cloneState(state), def);
       if (r !== null) ends.push(r);
     } else if (!exhaustive) {
+      ends.push(cloneState(state));
       this.report(
         'DEF_SWITCH_NOT_EXHAUSTIVE',
         "switch needs a 'default' (or cases over every value of an enum)",

@@ -48,19 +48,23 @@ export class SourceDoc {
       return r?.[0];
     };
     let best = rangeOf(node) ?? 0;
+    // Where a missing key would go: the key of the map it belongs in (or the item's start).
+    let parentKey: number | undefined;
     for (let i = 0; i < path.length; i++) {
       const seg = path[i];
       const last = i === path.length - 1;
       if (isMap(node)) {
         const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
-        if (pair === undefined) return this.at(best);
+        if (pair === undefined) return this.at(parentKey ?? best);
         if (last && opts.key === true) return this.at(rangeOf(pair.key) ?? best);
+        parentKey = rangeOf(pair.key);
         node = pair.value;
       } else if (isSeq(node) && typeof seg === 'number') {
         node = node.items[seg];
-      } else return this.at(best);
+        parentKey = undefined;
+      } else return this.at(parentKey ?? best);
       const r = rangeOf(node);
-      if (r === undefined) return this.at(best);
+      if (r === undefined) return this.at(parentKey ?? best);
       best = r;
     }
     if (opts.offset !== undefined && isScalar(node as YamlNode)) {

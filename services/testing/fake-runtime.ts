@@ -18,7 +18,7 @@ export const UNTIL_SUCCESS_CAP = 100;
 
 export interface FakeRuntimeOptions {
   workflowId: string;
-  /** By step id; `~id` targets the step's compensation. */
+  /** By step id, or activity id (`issue#0.2`) for one iteration; `~id` targets the step's compensation. */
   faults?: ReadonlyMap<string, Fault>;
   /** Scripted messages by listen name; `'timeout'` (or absent) lets the listen time out. */
   messages?: Readonly<Record<string, unknown>>;
@@ -41,9 +41,10 @@ export class FakeRuntime implements ServiceRuntime {
   }
 
   call(req: CallRequest): Promise<unknown> {
+    const prefix = req.compensation ? '~' : '';
     const fault = req.activityId.startsWith('!')
       ? undefined
-      : this.opts.faults?.get(req.compensation ? `~${req.stepId}` : req.stepId);
+      : (this.opts.faults?.get(req.activityId) ?? this.opts.faults?.get(`${prefix}${req.stepId}`));
     const max = req.retry.maxAttempts ?? UNTIL_SUCCESS_CAP;
     let timedOut = false;
     for (let attempt = 1; attempt <= max; attempt++) {

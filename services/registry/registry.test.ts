@@ -1,0 +1,31 @@
+import { isFixpayError } from '../../domain/errors';
+import type { Plan } from '../runtime/plan';
+import { MemoryDefinitionStore, Registry, routeBucket } from './registry';
+
+const plan = (version: string): Plan => ({ serviceId: 'svc', version, format: 'fixpay.plan/v1' }) as unknown as Plan;
+
+describe('registry routing', () => {
+  it('routes a canary share of business keys, stably per key', async () => {
+    const r = new Registry(new MemoryDefinitionStore());
+    await r.deploy(plan('1.0.0'), 'h1', 'a', 'i1');
+    await r.deploy(plan('1.1.0'), 'h2', 'a', 'i2');
+    await r.promote('svc', '1.0.0');
+    await r.promote('svc', '1.1.0', 20);
+    const keys = Array.from({ length: 2000 }, (_, i) => `T${i}:000001`);
+    const picks = await Promise.all(keys.map(async (k) => (await r.resolve('svc', k)).version));
+    const share = picks.filter((v) => v === '1.1.0').length / keys.length;
+    expect(share).toBeGreaterThan(0.15);
+    expect(share).toBeLessThan(0.25);
+    for (const [i, k] of keys.entries()) expect(picks[i]).toBe(routeBucket('svc', k) < 20 ? '1.1.0' : '1.0.0');
+  });
+
+  it('refuses bad weights, unknown versions and changed content under an existing version', async () => {
+    const r = new Registry(new MemoryDefinitionStore());
+    await r.deploy(plan('1.0.0'), 'h1', 'a', 'i1');
+    await expect(r.promote('svc', '1.0.0', 101)).rejects.toThrow(/canary weight/);
+    const e1: unknown = await r.promote('svc', '9.9.9').catch((e: unknown) => e);
+    expect(isFixpayError(e1, 'DEF_NOT_FOUND')).toBe(true);
+    const e2: unknown = await r.deploy(plan('1.0.0'), 'other', 'a', 'i3').catch((e: unknown) => e);
+    expect(isFixpayError(e2, 'DEF_VERSION_EXISTS')).toBe(true);
+  });
+});
