@@ -1,2 +1,3 @@
 /** The workflow bundle's entry: every workflow the central worker runs. */
 export { pingWorkflow } from '../workflows/ping';
+export { serviceInterpreter } from '../workflows/interpreter';

@@ -1,0 +1,240 @@
+/**
+ * The whole platform in one test process, on real engines: a Temporal dev server, a migrated
+ * database with the demo data, the bank simulator behind the card network gateway (durable
+ * reversal queue on Prisma), the software HSM, the central worker on `services`, the access
+ * node (channel engine with TCP PCM and SIP drivers, its `lines.<nodeId>` worker and the access
+ * handler). The terminal simulator dials it over real FSK audio.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { ChannelEngine } from '../../channel-engine/engine';
+import { SipLineDriver } from '../../channel-engine/lines/sip/uas';
+import { TcpPcmLineDriver } from '../../channel-engine/lines/tcp-pcm';
+import { loadProfiles } from '../../channel-engine/profiles';
+import { CoreRepository } from '../../core/repository';
+import { DEMO, seedDemo } from '../../core/seed';
+import { PrismaReversalQueue, PrismaRequestJournal } from '../../gateways/card-network/prisma-store';
+import type { CardNetworkGateway } from '../../gateways/card-network/gateway';
+import { SoftwareHsm } from '../../hsm/software/software-hsm';
+import { PrismaLedgerStore } from '../../ledger/store';
+import { defaultCatalogue } from '../../services/catalogue/entries';
+import { compileFiles } from '../../services/compiler/load';
+import { PrismaDefinitionStore } from '../../services/registry/prisma-store';
+import { Registry } from '../../services/registry/registry';
+import { SIM_ZPK_HEX } from '../../simulator/bank/accounts';
+import { connectGateway, startBank, waitFor } from '../../simulator/bank/harness';
+import type { BankServer } from '../../simulator/bank/server';
+import type { Bank } from '../../simulator/bank/bank';
+import { EXAMPLE_CONFIG, parseTerminalConfig } from '../../simulator/terminal/config';
+import type { TerminalConfig } from '../../simulator/terminal/config';
+import { createAccessHandler, ResponseBoard, startLinesWorker } from '../../worker/access-handler';
+import { createPlatformActivities, provisionDemoKeys } from '../../worker/platform-activities';
+import { startTestDatabase } from '../support/database';
+import type { TestDatabase } from '../support/database';
+import { startTestServer, testDataConverter } from '../support/temporal';
+
+export const NODE_ID = 'e2e';
+/** The bank simulator's first test card (balance 1 000 000, PIN 123456) and a poorer one. */
+export const CARD_RICH = { track2: '6225880000000001=30122011234567890', pin: '123456', pan: '6225880000000001' };
+export const CARD_POOR = { track2: '6225880000000019=30122011234567890', pin: '654321', pan: '6225880000000019' };
+export const SERVICES = ['sign-on', 'purchase', 'balance-inquiry'] as const;
+
+export interface E2e {
+  readonly env: TestWorkflowEnvironment;
+  readonly db: TestDatabase;
+  readonly ledger: PrismaLedgerStore;
+  readonly bank: Bank;
+  readonly bankServer: BankServer;
+  readonly gateway: CardNetworkGateway;
+  readonly engine: ChannelEngine;
+  readonly handler: ReturnType<typeof createAccessHandler>;
+  readonly tcpPort: number;
+  readonly sipPort: number;
+  /** Workflow ids the access handler started or attached to. */
+  readonly workflowIds: string[];
+  /** Every card network request the bank received (MTIs). */
+  readonly bankMtis: string[];
+  terminal(overrides?: {
+    transport?: 'tcp-pcm' | 'sip';
+    callerNumber?: string;
+    card?: { track2: string; pin: string };
+  }): TerminalConfig;
+  stop(): Promise<void>;
+}
+
+export async function startE2e(): Promise<E2e> {
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+  };
+  try {
+    const [env, db] = await Promise.all([startTestServer(), startTestDatabase()]);
+    stops.push(() => env.teardown());
+    stops.push(() => db.close());
+    const core = new CoreRepository(db.prisma);
+    const ledger = new PrismaLedgerStore(db.prisma);
+    await seedDemo({ core, ledger });
+
+    const { server: bankServer, bank, port } = await startBank();
+    stops.push(() => bankServer.close());
+    const bankMtis: string[] = [];
+    const handleOriginal = bank.handle.bind(bank);
+    bank.handle = (msg) => {
+      bankMtis.push(msg.mti);
+      return handleOriginal(msg);
+    };
+    const gateway = connectGateway(
+      port,
+      { reversals: new PrismaReversalQueue(db.prisma), journal: new PrismaRequestJournal(db.prisma) },
+      { requestTimeoutMs: 2_000, reversalGraceMs: 500, reverseWaitMs: 3_000 },
+    );
+    stops.push(() => gateway.stop());
+    await waitFor(() => gateway.isSignedOn, 10_000);
+
+    const hsm = new SoftwareHsm({ lmk: randomBytes(32) });
+    const keys = await provisionDemoKeys(hsm, {
+      psamMasterKeyHex: EXAMPLE_CONFIG.psam.masterKey,
+      zpkHex: SIM_ZPK_HEX,
+      tmks: Object.fromEntries(DEMO.terminals.map((t) => [t.terminalId, EXAMPLE_CONFIG.keys.tmk])),
+    });
+    const psams = new Set(DEMO.terminals.map((t) => t.psamNo));
+    const dataConverter = testDataConverter();
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: 'services',
+      workflowsPath: require.resolve('../../worker/workflows'),
+      dataConverter,
+      activities: createPlatformActivities({
+        nodeName: 'e2e',
+        hsm,
+        psamMasterKey: (serial) => (psams.has(serial) ? keys.psamMasterKey : undefined),
+        zpk: keys.zpk,
+        terminalKeys: keys.terminalKeys,
+        core,
+        ledger,
+        gateway,
+      }),
+    });
+    const workerDone = worker.run();
+    stops.push(async () => {
+      worker.shutdown();
+      await workerDone;
+    });
+
+    const board = new ResponseBoard();
+    const lines = await startLinesWorker({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      nodeId: NODE_ID,
+      board,
+      dataConverter,
+    });
+    stops.push(() => lines.shutdown());
+
+    const registry = new Registry(new PrismaDefinitionStore(db.prisma));
+    const files = SERVICES.map((s) => join(__dirname, '..', '..', 'definitions', `${s}.yaml`));
+    for (const d of compileFiles(files, defaultCatalogue())) {
+      if (d.plan === null || d.planHash === null) throw new Error(`${d.file} does not compile`);
+      await registry.deploy(d.plan, d.planHash, 'e2e', randomUUID());
+      await registry.promote(d.plan.serviceId, d.plan.version);
+    }
+    const workflowIds: string[] = [];
+    const handler = createAccessHandler({
+      client: env.client,
+      registry,
+      board,
+      nodeId: NODE_ID,
+      onStarted: (id) => workflowIds.push(id),
+    });
+    const tcp = new TcpPcmLineDriver({ port: 0, pace: false });
+    const sip = new SipLineDriver({ port: 0, host: '127.0.0.1' });
+    const engine = new ChannelEngine({
+      profiles: loadProfiles(),
+      defaultProfileId: 'es201912-v23',
+      handler,
+      nodeId: NODE_ID,
+    })
+      .addDriver(tcp)
+      .addDriver(sip);
+    await engine.start();
+    stops.push(() => engine.stop());
+    const merchant = DEMO.terminals[0];
+    if (merchant === undefined) throw new Error('no demo terminal');
+    return {
+      env,
+      db,
+      ledger,
+      bank,
+      bankServer,
+      gateway,
+      engine,
+      handler,
+      tcpPort: tcp.port,
+      sipPort: sip.port,
+      workflowIds,
+      bankMtis,
+      terminal(o = {}) {
+        const transport = o.transport ?? 'tcp-pcm';
+        return parseTerminalConfig(
+          {
+            ...EXAMPLE_CONFIG,
+            terminalId: merchant.terminalId,
+            psam: { ...EXAMPLE_CONFIG.psam, serial: merchant.psamNo },
+            card: o.card ?? { track2: CARD_RICH.track2, pin: CARD_RICH.pin },
+            line: {
+              ...EXAMPLE_CONFIG.line,
+              transport,
+              port: transport === 'sip' ? sip.port : tcp.port,
+              pace: false,
+              callerNumber: o.callerNumber ?? merchant.ani,
+            },
+          },
+          '/tmp',
+        );
+      },
+      stop: stopAll,
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
+
+/** Every ledger in balance: posted and pending debits equal credits. */
+export async function ledgerBalanced(ledger: PrismaLedgerStore): Promise<boolean> {
+  for (const t of await ledger.totals()) {
+    if (t.debitsPosted !== t.creditsPosted || t.debitsPending !== t.creditsPending) return false;
+  }
+  return true;
+}
+
+/** Card data that must never appear in clear: PANs, track 2 texts, PIN blocks (hex). */
+export function cardNeedles(pinBlocksHex: readonly string[] = []): string[] {
+  return [CARD_RICH.pan, CARD_POOR.pan, CARD_RICH.track2, CARD_POOR.track2, ...pinBlocksHex].flatMap((s) => [
+    s,
+    s.toLowerCase(),
+  ]);
+}
+
+/** Every row of every table in the test schema, as text. */
+export async function databaseText(db: TestDatabase): Promise<string> {
+  const tables = await db.prisma.$queryRawUnsafe<{ table_name: string }[]>(
+    `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`,
+  );
+  const parts: string[] = [];
+  for (const { table_name } of tables) {
+    const rows = await db.prisma.$queryRawUnsafe<{ t: string }[]>(`SELECT t::text AS t FROM "${table_name}" t`);
+    parts.push(...rows.map((r) => r.t));
+  }
+  return parts.join('\n');
+}
+
+/** The raw stored history of a workflow (payloads as stored: encrypted), as text. */
+export async function rawHistoryText(env: TestWorkflowEnvironment, workflowId: string): Promise<string> {
+  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  return JSON.stringify(history, (_k, v: unknown) =>
+    v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : typeof v === 'bigint' ? v.toString() : v,
+  );
+}

@@ -1,0 +1,178 @@
+/**
+ * The access node's side of a terminal transaction (ARCHITECTURE.md §3 steps 3–4): a channel
+ * engine RequestHandler that starts the service workflow `<serviceId>:<terminalId>:<stan>:<date>`
+ * on `services` (conflict policy USE_EXISTING, so a repeated request attaches to the same run and
+ * is recognised before any PSAM counter check), and a Temporal worker on `lines.<nodeId>` whose
+ * `deliverTerminalResponse` activity hands the signed answer back to the call waiting for it.
+ *
+ * Only the card-data-free summary of a request is read here; the request bytes travel whole, as
+ * hex, inside the (encrypted) workflow input.
+ */
+import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
+import type { NativeConnection } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
+import { summarizeTerminalRequest } from '../activities/terminal-messages';
+import type { RequestHandler } from '../channel-engine/engine';
+import { FixpayError } from '../domain/errors';
+import type { Registry } from '../services/registry/registry';
+import { businessKey, startPlan, workflowIdFor } from '../services/registry/start';
+import type { ServiceResult } from '../services/runtime/plan';
+
+/** Answers kept for repeats after the run has finished (per access node). */
+export const ANSWERS_KEPT_MAX = 10_000;
+/** Longest wait for a run's answer (below the engine's handler timeout). */
+export const ANSWER_TIMEOUT_MS_DEFAULT = 25_000;
+
+/** Where the lines worker puts answers and the handler waits for them, by workflow id. */
+export class ResponseBoard {
+  private readonly answers = new Map<string, Uint8Array>();
+  private readonly waiters = new Map<string, ((answer: Uint8Array) => void)[]>();
+
+  constructor(private readonly keptMax = ANSWERS_KEPT_MAX) {}
+
+  /** True when a call was waiting for it. */
+  deliver(workflowId: string, answer: Uint8Array): boolean {
+    this.answers.delete(workflowId);
+    this.answers.set(workflowId, answer);
+    if (this.answers.size > this.keptMax) {
+      const oldest = this.answers.keys().next().value;
+      if (oldest !== undefined) this.answers.delete(oldest);
+    }
+    const waiting = this.waiters.get(workflowId) ?? [];
+    this.waiters.delete(workflowId);
+    waiting.forEach((w) => w(answer));
+    return waiting.length > 0;
+  }
+
+  answer(workflowId: string): Uint8Array | undefined {
+    return this.answers.get(workflowId);
+  }
+
+  /** Resolves with the answer (at once when it is already here); undefined after `timeoutMs`. */
+  wait(workflowId: string, timeoutMs: number): Promise<Uint8Array | undefined> {
+    const ready = this.answers.get(workflowId);
+    if (ready !== undefined) return Promise.resolve(ready);
+    return new Promise((resolve) => {
+      const list = this.waiters.get(workflowId) ?? [];
+      const done = (a: Uint8Array | undefined): void => {
+        clearTimeout(timer);
+        resolve(a);
+      };
+      const timer = setTimeout(() => {
+        const rest = (this.waiters.get(workflowId) ?? []).filter((w) => w !== done);
+        if (rest.length === 0) this.waiters.delete(workflowId);
+        else this.waiters.set(workflowId, rest);
+        done(undefined);
+      }, timeoutMs);
+      list.push(done);
+      this.waiters.set(workflowId, list);
+    });
+  }
+}
+
+export interface AccessHandlerDeps {
+  readonly client: Client;
+  readonly registry: Registry;
+  readonly board: ResponseBoard;
+  readonly nodeId: string;
+  readonly answerTimeoutMs?: number;
+  readonly now?: () => Date;
+  /** Called with the workflow id of every request (tests, metrics). */
+  readonly onStarted?: (workflowId: string) => void;
+}
+
+/** The local date of a request's business key (YYYYMMDD, UTC). */
+export function localDateOf(at: Date): string {
+  return at.toISOString().slice(0, 10).replace(/-/g, '');
+}
+
+function responseOf(result: ServiceResult): Uint8Array | undefined {
+  const out = result.output;
+  if (typeof out !== 'object' || out === null) return undefined;
+  const hex = (out as Record<string, unknown>)['response'];
+  return typeof hex === 'string' && /^([0-9a-f]{2})+$/i.test(hex) ? Buffer.from(hex, 'hex') : undefined;
+}
+
+/**
+ * The RequestHandler. Throws FixpayError BAD_REQUEST for a request that names no service, and
+ * SVC_NO_ANSWER-style errors (the engine then answers nothing; the terminal retries).
+ */
+export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
+  const timeoutMs = deps.answerTimeoutMs ?? ANSWER_TIMEOUT_MS_DEFAULT;
+  const now = deps.now ?? (() => new Date());
+  return async (req) => {
+    const s = summarizeTerminalRequest(req.payload);
+    const input: Record<string, unknown> = {
+      request: Buffer.from(req.payload).toString('hex'),
+      terminalId: s.terminalId,
+      merchantId: s.merchantId,
+      stan: s.stan,
+      localDate: localDateOf(now()),
+      // The caller number comes from the line signalling only.
+      ani: req.callerNumber ?? '',
+      psamId: s.psamSerial,
+      nodeId: deps.nodeId,
+      ...(s.currency === null ? {} : { currency: s.currency }),
+      ...(s.amountMinor === null ? {} : { amount: s.amountMinor }),
+    };
+    const live = await deps.registry.resolve(s.serviceId, '');
+    const rec = await deps.registry.resolve(s.serviceId, businessKey(live.plan, input));
+    const workflowId = workflowIdFor(rec.plan, input);
+    deps.onStarted?.(workflowId);
+    const known = deps.board.answer(workflowId);
+    if (known !== undefined) return known;
+    const delivered = deps.board.wait(workflowId, timeoutMs);
+    let result: Promise<ServiceResult>;
+    try {
+      const handle = await startPlan(deps.client, { plan: rec.plan, planHash: rec.planHash, input });
+      result = handle.result();
+    } catch (e) {
+      // A finished money run is never started again: the repeat gets that run's answer.
+      if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+      result = deps.client.workflow.getHandle<() => Promise<ServiceResult>>(workflowId).result();
+    }
+    const fromResult = result.then(
+      async (r) => responseOf(r) ?? deps.board.answer(workflowId) ?? (await deps.board.wait(workflowId, 1_000)),
+      () => undefined,
+    );
+    const answer = await Promise.race([delivered, fromResult]).then(
+      async (first) => first ?? (await fromResult) ?? (await delivered),
+    );
+    if (answer === undefined) throw new FixpayError('SVC_STEP_FAILED', `no answer from ${workflowId}`);
+    return answer;
+  };
+}
+
+export interface LinesWorkerDeps {
+  readonly connection: NativeConnection;
+  readonly namespace: string;
+  readonly nodeId: string;
+  readonly board: ResponseBoard;
+  readonly dataConverter: DataConverter;
+}
+
+/** The access node's worker on `lines.<nodeId>`: terminal I/O for the calls this node holds. */
+export async function startLinesWorker(deps: LinesWorkerDeps): Promise<{ shutdown(): Promise<void> }> {
+  const worker = await Worker.create({
+    connection: deps.connection,
+    namespace: deps.namespace,
+    taskQueue: `lines.${deps.nodeId}`,
+    dataConverter: deps.dataConverter,
+    activities: {
+      deliverTerminalResponse(input: { terminalId: string; response: string }): Promise<{ delivered: boolean }> {
+        const workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
+        return Promise.resolve({ delivered: deps.board.deliver(workflowId, Buffer.from(input.response, 'hex')) });
+      },
+    },
+  });
+  const done = worker.run();
+  return {
+    shutdown: async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}
