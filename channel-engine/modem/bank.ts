@@ -117,7 +117,7 @@ const FS = F_LAST_SNR + 1;
 // Int32 state slots per line.
 const I_PHASE = 0;
 const I_MOD = 1;
-const I_FRAMER = 2; // 0 hunting, 1 in a byte
+const I_FRAMER = 2; // 0 hunting, 1 in a byte, 2 expecting a back-to-back start edge
 const I_BIT = 3;
 const I_BYTE = 4;
 const I_PREV_BIT = 5;
@@ -423,6 +423,37 @@ export class ModemBank {
         n++;
         continue;
       }
+      if (framer === 2) {
+        // Back-to-back characters: after a good stop bit the next start edge is due half a bit
+        // later. Take the falling crossing nearest that time within one bit, so a noise dip in
+        // the stop bit does not win; with none there, hunt normally after the window.
+        const winEnd = nextT + T;
+        const needW = Math.floor(winEnd) + 1 - s0;
+        if (needW >= to) break;
+        const due = nextT + 0.5 * T;
+        let best = Infinity;
+        for (let i = Math.max(-HIST + 1, Math.ceil(nextT - s0)); i <= needW - 1; i++) {
+          const a = dd[HIST + i - 1]!;
+          const c = dd[HIST + i]!;
+          if (a >= 0 && c < 0) {
+            const tc = s0 + i - 1 + a / (a - c);
+            if (Math.abs(tc - due) < Math.abs(best - due)) best = tc;
+          }
+        }
+        if (best === Infinity) {
+          framer = 0;
+          if (needW > n) n = needW;
+          continue;
+        }
+        framer = 1;
+        bit = 0;
+        byte = 0;
+        byteE = 0;
+        byteStart = best - (N - 1) / 2;
+        nextT = best + 0.75 * T;
+        lastT = best;
+        continue;
+      }
       const need = Math.floor(nextT) + 1 - s0; // block index at which d(nextT) can be interpolated
       if (need >= to) break;
       if (need > n) n = need;
@@ -484,6 +515,7 @@ export class ModemBank {
       if (eMean >= BYTE_ENERGY_GATE * eRef) {
         const at = Math.max(0, Math.round(byteStart));
         if (b === 1) {
+          framer = 2; // expect the next start edge half a bit from now (nextT stays the stop centre)
           eRef += 0.125 * (eMean - eRef);
           s[sb + I_BYTES] = s[sb + I_BYTES]! + 1;
           this.sink(line, { type: 'byte', value: byte, sampleIndex: at });
