@@ -67,6 +67,8 @@ export class ResponseBoard {
         else this.waiters.set(workflowId, rest);
         done(undefined);
       }, timeoutMs);
+      // A waiter that lost the race to the run's result must not keep the process alive.
+      timer.unref();
       list.push(done);
       this.waiters.set(workflowId, list);
     });

@@ -182,7 +182,7 @@ export async function startE2e(): Promise<E2e> {
             ...EXAMPLE_CONFIG,
             terminalId: merchant.terminalId,
             psam: { ...EXAMPLE_CONFIG.psam, serial: merchant.psamNo },
-            card: o.card ?? { track2: CARD_RICH.track2, pin: CARD_RICH.pin },
+            card: { track2: o.card?.track2 ?? CARD_RICH.track2, pin: o.card?.pin ?? CARD_RICH.pin },
             line: {
               ...EXAMPLE_CONFIG.line,
               transport,
