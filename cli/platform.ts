@@ -1,10 +1,13 @@
 /**
  * Starts every platform process that exists so far, in one process tree, on embedded defaults:
- * the Temporal dev server, the database, the central worker and the API. Used by `fixpay dev`.
+ * the Temporal dev server, the database (with the demo data), the bank simulator and card network
+ * gateway, the central worker with every activity, the access node (TCP PCM and SIP lines) and
+ * the API. Used by `fixpay dev`.
  */
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
 import { createApp } from '../api/app';
 import type { Config } from '../config';
 import { processEnv } from '../config';
@@ -20,6 +23,7 @@ import {
   type DevServer,
 } from '../infra/temporal';
 import { startWorker, type RunningWorker } from '../worker/main';
+import { startTerminalPlatform } from '../worker/terminal-platform';
 import { spinner } from './progress';
 import { createDataConverter } from '../codec/data-converter';
 import { AesGcmPayloadCodec, codecKeysFromText } from '../codec/payload-codec';
@@ -35,6 +39,11 @@ export interface Platform {
   /** The payload codec endpoint the Temporal UI decrypts through (operator token required). */
   readonly codecUrl: string;
   readonly secretsFile: string;
+  /** Access node lines the terminal simulator dials (`fixpay sim terminal`). */
+  readonly tcpPcmPort: number;
+  readonly sipPort: number;
+  /** The bank simulator's ISO 8583 port, when fixpay dev runs it. */
+  readonly bankPort: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -101,8 +110,26 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
     if (databaseResult.status === 'rejected') throw databaseResult.reason;
     const db = databaseResult.value;
 
-    const worker: RunningWorker = await startWorker({ config, log, nodeName: 'dev', dataConverter });
+    const terminals = await startTerminalPlatform({ config, prisma: db.prisma, lmkHex: secrets.lmk, log });
+    stops.push(() => terminals.stop());
+    const worker: RunningWorker = await startWorker({
+      config,
+      log,
+      nodeName: 'dev',
+      dataConverter,
+      activities: terminals.activities,
+    });
     stops.push(() => worker.shutdown());
+    const address = `${t.host}:${t.port}`;
+    const clientConnection = await Connection.connect({ address });
+    stops.push(() => clientConnection.close());
+    const linesConnection = await NativeConnection.connect({ address });
+    stops.push(() => linesConnection.close());
+    const access = await terminals.startAccessNode({
+      client: new Client({ connection: clientConnection, namespace: t.namespace, dataConverter }),
+      connection: linesConnection,
+      dataConverter,
+    });
 
     const codecServer = await startCodecServer({
       codec: new AesGcmPayloadCodec(codecKeys),
@@ -151,6 +178,9 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
       apiUrl: `http://${config.api.host}:${apiPort}`,
       codecUrl: `http://${t.host}:${codecServer.port}`,
       secretsFile: config.security.secretsFile,
+      tcpPcmPort: access.tcpPcmPort,
+      sipPort: access.sipPort,
+      bankPort: terminals.bankPort,
       stop: stopAll,
     };
   } catch (e) {

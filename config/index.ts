@@ -47,6 +47,21 @@ export interface SecurityConfig {
   readonly codecPort: number;
 }
 
+export interface AccessConfig {
+  readonly nodeId: string;
+  readonly host: string;
+  readonly tcpPcmPort: number;
+  readonly sipPort: number;
+  readonly answerTimeoutMs: number;
+}
+
+export interface CardNetworkConfig {
+  readonly simulator: boolean;
+  readonly host: string;
+  readonly port: number;
+  readonly requestTimeoutMs: number;
+}
+
 export interface Config {
   /** Absolute path of the data folder. */
   readonly dataDir: string;
@@ -55,6 +70,8 @@ export interface Config {
   readonly database: DatabaseConfig;
   readonly api: ApiConfig;
   readonly security: SecurityConfig;
+  readonly access: AccessConfig;
+  readonly cardNetwork: CardNetworkConfig;
 }
 
 /** Environment variables and the config paths they set. Documented in docs/configuration.md. */
@@ -83,6 +100,15 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_LMK: 'security.lmk',
   FIXPAY_SECRETS_FILE: 'security.secretsFile',
   FIXPAY_CODEC_PORT: 'security.codecPort',
+  FIXPAY_NODE_ID: 'access.nodeId',
+  FIXPAY_ACCESS_HOST: 'access.host',
+  FIXPAY_TCP_PCM_PORT: 'access.tcpPcmPort',
+  FIXPAY_SIP_PORT: 'access.sipPort',
+  FIXPAY_ANSWER_TIMEOUT_MS: 'access.answerTimeoutMs',
+  FIXPAY_BANK_SIMULATOR: 'cardNetwork.simulator',
+  FIXPAY_CARD_NETWORK_HOST: 'cardNetwork.host',
+  FIXPAY_CARD_NETWORK_PORT: 'cardNetwork.port',
+  FIXPAY_CARD_NETWORK_TIMEOUT_MS: 'cardNetwork.requestTimeoutMs',
 };
 
 const ajv = new Ajv({ useDefaults: true, coerceTypes: true, allErrors: true });
@@ -142,6 +168,8 @@ export function loadConfig(
     }),
     database: Object.freeze({ ...raw.database }),
     api: Object.freeze({ ...raw.api }),
+    access: Object.freeze({ ...raw.access }),
+    cardNetwork: Object.freeze({ ...raw.cardNetwork }),
     security: Object.freeze({
       ...raw.security,
       secretsFile: raw.security.secretsFile ?? join(dataDir, 'secrets.json'),

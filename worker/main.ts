@@ -22,6 +22,8 @@ export interface WorkerDeps {
   readonly log: Logger;
   /** Node name, shown in activity answers and logs. */
   readonly nodeName: string;
+  /** Every activity (worker/platform-activities.ts); only the ping activities when absent. */
+  readonly activities?: object;
 }
 
 /** Connects, bundles the workflows and starts polling. Throws TEMPORAL_UNAVAILABLE-style errors from the SDK. */
@@ -34,7 +36,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     taskQueue: t.taskQueue,
     workflowsPath: require.resolve('./workflows'),
     dataConverter: deps.dataConverter,
-    activities: { ...createPingActivities({ responder: deps.nodeName }) },
+    activities: deps.activities ?? { ...createPingActivities({ responder: deps.nodeName }) },
   });
   const done = worker.run().finally(() => connection.close());
   deps.log.info({ taskQueue: t.taskQueue }, 'worker polling');

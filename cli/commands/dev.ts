@@ -8,7 +8,7 @@ export function register(program: Command): void {
   program
     .command('dev')
     .description(
-      'run the platform on embedded defaults: Temporal dev server (UI on :8233), PGlite database (or DATABASE_URL), worker and API; Ctrl-C stops everything',
+      'run the platform on embedded defaults: Temporal dev server (UI on :8233), PGlite database (or DATABASE_URL) with demo data, bank simulator, worker, access node (TCP PCM :5070, SIP :5060) and API; Ctrl-C stops everything',
     )
     .action(async () => {
       const config = loadConfig();
@@ -37,6 +37,8 @@ export function register(program: Command): void {
         `  Codec         ${platform.codecUrl}  (payloads are encrypted; the UI decrypts with the operator token in ${platform.secretsFile})`,
         `  API           ${platform.apiUrl}  (health: ${platform.apiUrl}/health)`,
         `  Database      ${platform.databaseEmbedded ? 'embedded PGlite' : 'PostgreSQL'} ${platform.databaseUrl}`,
+        `  Terminals     TCP PCM 127.0.0.1:${platform.tcpPcmPort}, SIP 127.0.0.1:${platform.sipPort}  (try: fixpay sim terminal --init, then --script)`,
+        `  Card network  ${platform.bankPort === undefined ? 'external' : `bank simulator on :${platform.bankPort}`}`,
         `  Data folder   ${config.dataDir}`,
         '',
         'Press Ctrl-C to stop.',
