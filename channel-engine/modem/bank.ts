@@ -145,6 +145,8 @@ export const BANK_LINES_MAX = 100_000;
 
 // Scratch shared by every bank: the kernel is synchronous and not re-entrant.
 const EXT = new Float64Array(N); // the previous block's last N samples
+/** Mixer products (4 per sample) of the history and the current block. */
+const PROD = new Float64Array(4 * (N + BLOCK_SAMPLES_MAX));
 const DD = new Float64Array(HIST + BLOCK_SAMPLES_MAX);
 const EE = new Float64Array(HIST + BLOCK_SAMPLES_MAX);
 
@@ -479,8 +481,13 @@ export class ModemBank {
         }
         continue;
       }
-      const v = interp(dd, nextT + toIdx);
-      const ev = interp(ee, nextT + toIdx);
+      const xi = nextT + toIdx;
+      const i0 = Math.floor(xi);
+      const fr = xi - i0;
+      const d0 = dd[i0]!;
+      const e0 = ee[i0]!;
+      const v = d0 + fr * (dd[i0 + 1]! - d0);
+      const ev = e0 + fr * (ee[i0 + 1]! - e0);
       const b = v >= 0 ? 1 : 0;
       byteE += ev;
       burstM += ((ev + Math.abs(v)) / 2) * invC1[b]; // winning correlator energy, normalised per tone
@@ -578,13 +585,22 @@ function correlate(
   let sm = 0;
   let cs = 0;
   let ss = 0;
+  const prod = PROD;
   for (let j = 0; j < N; j++) {
     const x = xh[j]!;
     const t = 4 * (b0 + j);
-    cm += x * tab[t]!;
-    sm += x * tab[t + 1]!;
-    cs += x * tab[t + 2]!;
-    ss += x * tab[t + 3]!;
+    const a = x * tab[t]!;
+    const b = x * tab[t + 1]!;
+    const c = x * tab[t + 2]!;
+    const d = x * tab[t + 3]!;
+    prod[4 * j] = a;
+    prod[4 * j + 1] = b;
+    prod[4 * j + 2] = c;
+    prod[4 * j + 3] = d;
+    cm += a;
+    sm += b;
+    cs += c;
+    ss += d;
   }
   let subP = f[fb + F_SUB_P]!;
   let subE = f[fb + F_SUB_E]!;
@@ -599,13 +615,22 @@ function correlate(
     // The first N samples of a block take their outgoing sample from the history.
     for (; n < end; n++) {
       const xn = pcm[off + n]!;
-      const xo = n >= N ? pcm[off + n - N]! : xh[n]!;
       const tn = 4 * (b0 + N + n);
-      const to = tn - 4 * N;
-      cm += xn * tab[tn]! - xo * tab[to]!;
-      sm += xn * tab[tn + 1]! - xo * tab[to + 1]!;
-      cs += xn * tab[tn + 2]! - xo * tab[to + 2]!;
-      ss += xn * tab[tn + 3]! - xo * tab[to + 3]!;
+      // Products of the sample leaving the window: from the history's products for the first N.
+      const po = 4 * n;
+      const pm = xn * tab[tn]!;
+      const pms = xn * tab[tn + 1]!;
+      const ps = xn * tab[tn + 2]!;
+      const pss = xn * tab[tn + 3]!;
+      const pn = po + 4 * N;
+      prod[pn] = pm;
+      prod[pn + 1] = pms;
+      prod[pn + 2] = ps;
+      prod[pn + 3] = pss;
+      cm += pm - prod[po]!;
+      sm += pms - prod[po + 1]!;
+      cs += ps - prod[po + 2]!;
+      ss += pss - prod[po + 3]!;
       const em = cm * cm + sm * sm;
       const es = cs * cs + ss * ss;
       const d = em - es;
