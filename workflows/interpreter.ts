@@ -120,7 +120,11 @@ class TemporalRuntime implements ServiceRuntime {
   }
 
   setOutcome(outcome: Outcome, details: string): void {
-    if (!this.started) {
+    // Starters set the identity attributes at start (services/registry/start.ts); set them here only
+    // when a starter did not, so the common path costs one upsert (the final Outcome).
+    if (!this.started && outcome === 'RUNNING' && workflowInfo().typedSearchAttributes.get(SA.PlanHash) !== undefined) {
+      this.started = true;
+    } else if (!this.started) {
       this.started = true;
       const { plan, planHash } = this.input;
       const terminal =

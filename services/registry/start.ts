@@ -4,6 +4,7 @@
  * policy REJECT_DUPLICATE (a finished payment never runs twice under the same key).
  */
 import type { Client, WorkflowHandleWithFirstExecutionRunId as WorkflowHandle } from '@temporalio/client';
+import { defineSearchAttributeKey, SearchAttributeType, TypedSearchAttributes } from '@temporalio/common';
 import { evaluate } from '../runtime/expr';
 import { INTERPRETER_WORKFLOW } from '../runtime/plan';
 import type { InterpreterInput, Plan, ServiceResult } from '../runtime/plan';
@@ -21,6 +22,24 @@ export function workflowIdFor(plan: Plan, input: Record<string, unknown>): strin
   return `${plan.serviceId}:${businessKey(plan, input)}`;
 }
 
+const keyword = (name: string) => defineSearchAttributeKey(name, SearchAttributeType.KEYWORD);
+
+/** ServiceId, ServiceVersion, PlanHash, TerminalId (never card data: the compiler checks) and Outcome. */
+export function startSearchAttributes(
+  plan: Plan,
+  planHash: string,
+  input: Record<string, unknown>,
+): TypedSearchAttributes {
+  const terminal = plan.terminalId === null ? null : evaluate(plan.terminalId, { input, steps: {}, vars: {} });
+  return new TypedSearchAttributes([
+    { key: keyword('ServiceId'), value: plan.serviceId },
+    { key: keyword('ServiceVersion'), value: plan.version },
+    { key: keyword('PlanHash'), value: planHash },
+    ...(typeof terminal === 'string' ? [{ key: keyword('TerminalId'), value: terminal }] : []),
+    { key: keyword('Outcome'), value: 'RUNNING' },
+  ]);
+}
+
 /** Starts (or attaches to) the run for this input. */
 export async function startPlan(
   client: Client,
@@ -34,6 +53,7 @@ export async function startPlan(
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: plan.money ? 'REJECT_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
     staticSummary: `${plan.serviceId}@${plan.version} (${planHash.slice(7, 15)})`,
+    typedSearchAttributes: startSearchAttributes(plan, planHash, input),
   });
 }
 
