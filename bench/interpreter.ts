@@ -58,11 +58,11 @@ async function main(): Promise<void> {
     // The real starter: workflow id from the business key, search attributes at start.
     const handle = await startPlan(env.client, { plan, planHash: hash, input: i, taskQueue: TASK_QUEUE });
     const r = await handle.result();
-    if ((r as { outcome?: unknown }).outcome !== 'COMPLETED') throw new Error('interpreter run did not complete');
+    if (r.outcome !== 'COMPLETED') throw new Error('interpreter run did not complete');
   };
   const runHand = async (): Promise<void> => {
     const i = input();
-    const r = await env.client.workflow.execute('handWrittenPayment', {
+    const r: unknown = await env.client.workflow.execute('handWrittenPayment', {
       taskQueue: TASK_QUEUE,
       workflowId: `hand:${String(i['terminalId'])}:${String(i['stan'])}:${String(i['localDate'])}`,
       args: [i],
