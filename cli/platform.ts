@@ -130,6 +130,7 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
       connection: linesConnection,
       dataConverter,
     });
+    stops.push(() => access.stop());
 
     const codecServer = await startCodecServer({
       codec: new AesGcmPayloadCodec(codecKeys),

@@ -55,7 +55,7 @@ export interface TerminalPlatform {
     client: Client;
     connection: NativeConnection;
     dataConverter: DataConverter;
-  }): Promise<{ tcpPcmPort: number; sipPort: number }>;
+  }): Promise<{ tcpPcmPort: number; sipPort: number; stop(): Promise<void> }>;
   stop(): Promise<void>;
 }
 
@@ -140,7 +140,6 @@ export async function startTerminalPlatform(deps: TerminalPlatformDeps): Promise
           board,
           dataConverter: access.dataConverter,
         });
-        stops.push(() => lines.shutdown());
         const lineLog = log.child({ component: 'channel-engine' });
         const tcp = new TcpPcmLineDriver({ host: a.host, port: a.tcpPcmPort }, lineLog);
         const sip = new SipLineDriver({ host: a.host, port: a.sipPort }, lineLog);
@@ -160,9 +159,21 @@ export async function startTerminalPlatform(deps: TerminalPlatformDeps): Promise
         )
           .addDriver(tcp)
           .addDriver(sip);
-        await engine.start();
-        stops.push(() => engine.stop());
-        return { tcpPcmPort: tcp.port, sipPort: sip.port };
+        try {
+          await engine.start();
+        } catch (e) {
+          await lines.shutdown();
+          throw e;
+        }
+        return {
+          tcpPcmPort: tcp.port,
+          sipPort: sip.port,
+          // Lines first (no new calls), then the worker that answers them.
+          stop: async () => {
+            await engine.stop();
+            await lines.shutdown();
+          },
+        };
       },
       stop: stopAll,
     };
