@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
@@ -66,6 +66,61 @@ function compile(text: string): { plan: Plan; planHash: string } {
   return { plan: r.plan, planHash: planHash(r.plan) };
 }
 
+const QUOTE = `
+apiVersion: fixpay/v1
+kind: Service
+metadata: { id: quote, version: 1.0.0 }
+spec:
+  businessKey: "\${input.ref}"
+  input: { type: object, required: [ref, amount], properties: { ref: { type: string }, amount: { type: integer } } }
+  steps:
+    - id: price
+      set: { total: "\${input.amount * 2}" }
+  output: { total: "\${vars.total}" }
+`;
+
+const COMBO = `
+apiVersion: fixpay/v1
+kind: Service
+metadata: { id: combo, version: 1.0.0 }
+spec:
+  businessKey: "\${input.terminalId}:\${input.stan}"
+  input:
+    type: object
+    required: [terminalId, stan, amount]
+    properties: { terminalId: { type: string }, stan: { type: string }, amount: { type: integer, money: true } }
+  steps:
+    - id: quote
+      subflow: quote
+      with: { ref: "\${input.stan}", amount: "\${input.amount}" }
+      timeout: 30s
+    - id: reserve
+      call: reserveFunds
+      with: { accountId: "merchant:M1", amount: "\${steps.quote.total}", currency: "156" }
+      timeout: 5s
+      retry: { maxAttempts: 3, initialInterval: 100ms }
+      compensate: { call: voidReservation, with: { accountId: "merchant:M1" } }
+    - id: confirm
+      listen: { update: confirm, timeout: 60s, into: answer, schema: { type: object, required: [ok], properties: { ok: { type: boolean } } } }
+    - id: post
+      call: postReservation
+      with: { accountId: "merchant:M1", reservationId: "\${steps.reserve.reservationId}" }
+      timeout: 5s
+      pivot: true
+      retry: { until: success, initialInterval: 100ms }
+  output: { total: "\${steps.quote.total}", ok: "\${vars.answer.ok}" }
+`;
+
+function compileCombo(): { plan: Plan; planHash: string } {
+  const quote = compile(QUOTE);
+  const r = compileDefinition(COMBO, 'combo.yaml', {
+    catalogue,
+    resolveSubflow: (id) => (id === 'quote' ? quote : undefined),
+  });
+  if (!r.ok) throw new Error(r.diagnostics.map((d) => `${d.line}:${d.column} ${d.code} ${d.message}`).join('\n'));
+  return { plan: r.plan, planHash: planHash(r.plan) };
+}
+
 const keyword = (name: string) => defineSearchAttributeKey(name, SearchAttributeType.KEYWORD);
 
 describe('interpreter workflow on a real Temporal dev server', () => {
@@ -92,11 +147,17 @@ describe('interpreter workflow on a real Temporal dev server', () => {
     await env.teardown();
   });
 
+  /** Captures a real run for the replay gate; index.json records its workflow id (child ids derive from it). */
   const save = async (workflowId: string, name: string): Promise<void> => {
     if (process.env['UPDATE_HISTORIES'] !== '1') return;
     const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
     mkdirSync(HISTORIES, { recursive: true });
     writeFileSync(join(HISTORIES, `${name}.json`), historyToJSON(history));
+    const indexFile = join(HISTORIES, 'index.json');
+    const index = existsSync(indexFile) ? (JSON.parse(readFileSync(indexFile, 'utf8')) as Record<string, string>) : {};
+    index[`${name}.json`] = workflowId;
+    const sorted = Object.fromEntries(Object.entries(index).sort(([a], [b]) => a.localeCompare(b)));
+    writeFileSync(indexFile, `${JSON.stringify(sorted, null, 2)}\n`);
   };
   const calls = (activity: string, workflowId: string): number =>
     world.calls.filter((c) => c.activity === activity && c.key.startsWith(`${workflowId}/`)).length;
@@ -185,5 +246,47 @@ describe('interpreter workflow on a real Temporal dev server', () => {
     expect(calls('emitEvent', old.workflowId)).toBe(0);
     expect(calls('emitEvent', fresh.workflowId)).toBe(1);
     await save(fresh.workflowId, 'hold-v2-completed');
+  }, 30_000);
+  it('runs a subflow as a child, takes input through a validated update, answers with progress', async () => {
+    const combo = compileCombo();
+    const handle = await startPlan(env.client, {
+      ...combo,
+      input: { terminalId: 'T3', stan: '000020', amount: 21 },
+      taskQueue,
+    });
+    await expect(
+      handle.executeUpdate<Progress, [{ name: string; value: unknown }]>('deliver', {
+        args: [{ name: 'confirm', value: { ok: 'yes' } }],
+      }),
+    ).rejects.toThrow();
+    const progress = await handle.executeUpdate<Progress, [{ name: string; value: unknown }]>('deliver', {
+      args: [{ name: 'confirm', value: { ok: true } }],
+    });
+    // The update may arrive before the listen step starts: the value waits in the mailbox.
+    expect(progress).toMatchObject({ serviceId: 'combo', outcome: 'RUNNING' });
+    const result = await handle.result();
+    expect(result).toMatchObject({ outcome: 'COMPLETED', output: { total: 42, ok: true } });
+    const reserve = world.calls.find((c) => c.activity === 'reserveFunds' && c.key.startsWith(handle.workflowId));
+    expect(reserve).toBeDefined();
+    await save(handle.workflowId, 'combo-completed');
+  }, 30_000);
+
+  it('runs the compensations when a running transaction is cancelled', async () => {
+    const combo = compileCombo();
+    const handle = await startPlan(env.client, {
+      ...combo,
+      input: { terminalId: 'T3', stan: '000021', amount: 5 },
+      taskQueue,
+    });
+    for (let i = 0; i < 100; i++) {
+      const p = await handle.query<Progress>('progress');
+      if (p.steps['confirm#0'] === 'running') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await handle.cancel();
+    await expect(handle.result()).rejects.toThrow();
+    expect(calls('voidReservation', handle.workflowId)).toBe(1);
+    expect(world.effects.get(`${handle.workflowId}/reserve#0`)?.undone).toBe(1);
+    await save(handle.workflowId, 'combo-cancelled');
   }, 30_000);
 });
