@@ -65,7 +65,7 @@ export async function startService(
   input: Record<string, unknown>,
   taskQueue?: string,
 ): Promise<WorkflowHandle<InterpreterFn>> {
-  const live = await registry.resolve(serviceId, '');
+  const live = await registry.live(serviceId);
   const key = businessKey(live.plan, input);
   const rec = await registry.resolve(serviceId, key);
   return startPlan(client, {
