@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { ChannelEngine } from '../../channel-engine/engine';
+import type { RequestHandler } from '../../channel-engine/engine';
 import { SipLineDriver } from '../../channel-engine/lines/sip/uas';
 import { TcpPcmLineDriver } from '../../channel-engine/lines/tcp-pcm';
 import { loadProfiles } from '../../channel-engine/profiles';
@@ -64,7 +65,12 @@ export interface E2e {
   stop(): Promise<void>;
 }
 
-export async function startE2e(): Promise<E2e> {
+export interface E2eOptions {
+  /** Wraps the access handler the channel engine calls (benchmarks time it). */
+  readonly wrapHandler?: (handler: RequestHandler) => RequestHandler;
+}
+
+export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async (): Promise<void> => {
     for (const s of stops.reverse()) await s().catch(() => undefined);
@@ -153,7 +159,7 @@ export async function startE2e(): Promise<E2e> {
     const engine = new ChannelEngine({
       profiles: loadProfiles(),
       defaultProfileId: 'es201912-v23',
-      handler,
+      handler: options.wrapHandler?.(handler) ?? handler,
       nodeId: NODE_ID,
     })
       .addDriver(tcp)
