@@ -36,7 +36,7 @@ const BIT_RATE = 1200;
 interface Timed {
   readonly latenciesMs: number[];
   answerBytes: number;
-  wrap(h: RequestHandler): RequestHandler;
+  wrap: (h: RequestHandler) => RequestHandler;
 }
 
 function timed(): Timed {
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
   await engine.stop();
 
   const platform = timed();
-  const e2e = await startE2e({ wrapHandler: platform.wrap });
+  const e2e = await startE2e({ wrapHandler: (h) => platform.wrap(h) });
   let full;
   try {
     // Warm-up: the first run of each activity and workflow task is slower.
