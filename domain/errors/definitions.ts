@@ -176,6 +176,13 @@ export const definitionCodes = [
   },
   { code: 'FP2025', name: 'DEF_TEST_FAILED', message: 'A definition test failed', httpStatus: 400, retryable: false },
   {
+    code: 'FP2026',
+    name: 'DEF_DUPLICATE_SERVICE',
+    message: 'Two definition files define the same service id',
+    httpStatus: 400,
+    retryable: false,
+  },
+  {
     code: 'FP2100',
     name: 'DEF_NOT_FOUND',
     message: 'No such service definition or version',

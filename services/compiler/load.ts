@@ -7,7 +7,9 @@ import { planHash } from '../plan/hash';
 import type { Plan } from '../runtime/plan';
 import type { DefinitionTest } from '../testing/run-tests';
 import { compileDefinition } from './compile';
+import { diagnostic } from './diagnostics';
 import type { Diagnostic } from './diagnostics';
+import { SourceDoc } from './source';
 
 export interface LoadedDefinition {
   file: string;
@@ -30,24 +32,27 @@ function peekId(text: string): string | undefined {
   }
 }
 
-/** Compiles the given files; subflows resolve to other files in the same set. */
+/**
+ * Compiles the given files; subflows resolve to other files in the same set (the first file that
+ * defines a service id). Two files defining one service id are refused (DEF_DUPLICATE_SERVICE).
+ */
 export function compileFiles(files: readonly string[], catalogue: Catalogue): LoadedDefinition[] {
-  const texts = new Map<string, { file: string; text: string }>();
-  for (const f of files) {
-    const text = readFileSync(f, 'utf8');
-    texts.set(peekId(text) ?? basename(f), { file: f, text });
-  }
+  const sources = files.map((file) => {
+    const text = readFileSync(file, 'utf8');
+    return { file, text, id: peekId(text) ?? basename(file) };
+  });
+  const firstById = new Map<string, (typeof sources)[number]>();
+  for (const src of sources) if (!firstById.has(src.id)) firstById.set(src.id, src);
   const done = new Map<string, LoadedDefinition>();
-  const compileOne = (id: string, chain: readonly string[]): LoadedDefinition | undefined => {
-    const cached = done.get(id);
+  const compileOne = (src: (typeof sources)[number], chain: readonly string[]): LoadedDefinition => {
+    const cached = done.get(src.file);
     if (cached !== undefined) return cached;
-    const src = texts.get(id);
-    if (src === undefined) return undefined;
     const r = compileDefinition(src.text, src.file, {
       catalogue,
-      chain: [...chain, id],
+      chain: [...chain, src.id],
       resolveSubflow: (sub, ch) => {
-        const d = compileOne(sub, ch);
+        const target = firstById.get(sub);
+        const d = target === undefined ? undefined : compileOne(target, ch);
         return d?.plan != null && d.planHash !== null ? { plan: d.plan, planHash: d.planHash } : undefined;
       },
     });
@@ -58,18 +63,36 @@ export function compileFiles(files: readonly string[], catalogue: Catalogue): Lo
     } catch {
       tests = [];
     }
-    const loaded: LoadedDefinition = r.ok
-      ? { file: src.file, serviceId: id, ok: true, plan: r.plan, planHash: planHash(r.plan), diagnostics: [], tests }
-      : { file: src.file, serviceId: id, ok: false, plan: null, planHash: null, diagnostics: r.diagnostics, tests };
-    done.set(id, loaded);
+    const diagnostics = r.ok ? [] : [...r.diagnostics];
+    const first = firstById.get(src.id);
+    if (first !== undefined && first.file !== src.file) {
+      const doc = new SourceDoc(src.text, src.file);
+      diagnostics.unshift(
+        diagnostic(
+          'DEF_DUPLICATE_SERVICE',
+          `service '${src.id}' is also defined in ${first.file}`,
+          src.file,
+          doc.locate(['metadata', 'id']),
+          ['metadata', 'id'],
+        ),
+      );
+    }
+    const loaded: LoadedDefinition =
+      r.ok && diagnostics.length === 0
+        ? {
+            file: src.file,
+            serviceId: src.id,
+            ok: true,
+            plan: r.plan,
+            planHash: planHash(r.plan),
+            diagnostics: [],
+            tests,
+          }
+        : { file: src.file, serviceId: src.id, ok: false, plan: null, planHash: null, diagnostics, tests };
+    done.set(src.file, loaded);
     return loaded;
   };
-  const out: LoadedDefinition[] = [];
-  for (const id of texts.keys()) {
-    const d = compileOne(id, []);
-    if (d !== undefined) out.push(d);
-  }
-  return out;
+  return sources.map((src) => compileOne(src, []));
 }
 
 /** The YAML files of a folder (not recursive), sorted. */
