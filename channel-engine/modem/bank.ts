@@ -24,8 +24,8 @@ import { BAUD_RATE, SAMPLE_RATE_HZ, type Modulation, type ModemEvent, type Modem
  * block gate (energy, then a single-bin Goertzel at the mark tone), which the lead-in always opens.
  */
 
-/** Correlator window in samples (one bit is 6.67 samples at 8 kHz). */
-export const WINDOW_SAMPLES = 7;
+/** Correlator window in samples (one bit is 6.67 samples at 8 kHz; 8 gave the best BER of 6–10, see docs). */
+export const WINDOW_SAMPLES = 8;
 /** Largest block the kernel processes at once; longer pushes are split. */
 export const BLOCK_SAMPLES_MAX = 160;
 /** Blocks at least this long go through the idle gate; shorter ones are always demodulated. */
@@ -46,8 +46,8 @@ const T = SAMPLE_RATE_HZ / BAUD_RATE;
 const SUB = SUBBLOCK_SAMPLES;
 /** In-band ratio: mean correlator energy over mean power, normalised so that a clean tone is ≈ 1.16. */
 const NORM = (N * N) / 2;
-const RATIO_ON = 0.75;
-const RATIO_OFF = 0.72;
+const RATIO_ON = 0.72;
+const RATIO_OFF = 0.66;
 /** Carrier drops when a sub-block's power falls below this fraction of the burst's mean power (−6 dB). */
 const LEVEL_DROP_OFF = 0.25;
 const MARKNESS_ON = 0.4;
@@ -56,19 +56,22 @@ const BYTE_ENERGY_GATE = 0.3;
 const GATE_MARK_RATIO = 0.08;
 const RETIME_GAIN = 0.25;
 /** SNR estimate limits and noise constant (white noise over 0–4 kHz; see estimateSnrDb). */
-const SNR_DB_MAX = 30;
+const SNR_DB_MAX = 40;
 const SNR_DB_MIN = -10;
-const SNR_C2_REL = 4 / 24.8;
+/** Steady bits needed for an SNR estimate. */
+const SNR_BITS_MIN = 8;
 
 const MIN_MS = meanSquareAt(MIN_RX_LEVEL_DBM0);
+const LEAK_V23 = 0.071;
+const LEAK_BELL202 = 0.0147;
 
 interface Tables {
   /** Interleaved mixers: cos mark, sin mark, cos space, sin space, per sample of phase. */
   mix: Float64Array;
   /** Goertzel coefficient 2·cos(ω_mark). */
   gcoef: number;
-  /** 1/C1 for space (index 0) and mark (index 1): M/P of clean tones (see estimateSnrDb). */
-  invC1: readonly [number, number];
+  /** Losing/winning correlator energy on clean steady bits (see estimateSnrDb). */
+  leak: number;
 }
 
 const TABLE_LEN = PERIOD + N + BLOCK_SAMPLES_MAX + 1;
@@ -86,7 +89,7 @@ function makeTables(m: Modulation): Tables {
   return {
     mix,
     gcoef: 2 * Math.cos((2 * Math.PI * markHz) / SAMPLE_RATE_HZ),
-    invC1: m === 'v23' ? [1 / 24.5, 1 / 25.34] : [1 / 24.25, 1 / 23.91],
+    leak: m === 'v23' ? LEAK_V23 : LEAK_BELL202,
   };
 }
 const MODULATIONS: readonly Modulation[] = ['v23', 'bell202'];
@@ -108,7 +111,10 @@ const F_BURST_P = F_E_REF + 1;
 const F_BURST_N = F_BURST_P + 1;
 const F_BURST_M = F_BURST_N + 1;
 const F_BURST_BITS = F_BURST_M + 1;
-const F_CAND_START = F_BURST_BITS + 1;
+const F_PEND_E = F_BURST_BITS + 1; // loser energy of the previous bit, until its successor is known
+const F_PEND_W = F_PEND_E + 1; // winner energy of the previous bit
+const F_BURST_W = F_PEND_W + 1;
+const F_CAND_START = F_BURST_W + 1;
 const F_OFF_START = F_CAND_START + 1;
 const F_SAMPLES = F_OFF_START + 1;
 const F_LAST_SNR = F_SAMPLES + 1;
@@ -128,7 +134,8 @@ const I_SUB_COUNT = 9;
 const I_BURSTS = 10;
 const I_BYTES = 11;
 const I_FRAMING = 12;
-const IS = 13;
+const I_PEND = 13; // 1 if the previous bit equals the one before it (SNR: steady bits only)
+const IS = 14;
 
 export type BankEventSink = (line: number, event: ModemEvent) => void;
 
@@ -344,6 +351,7 @@ export class ModemBank {
           s[sb + I_BURSTS] = s[sb + I_BURSTS]! + 1;
           f[fb + F_E_REF] = subE / SUB;
           f[fb + F_BURST_M] = 0;
+          f[fb + F_BURST_W] = 0;
           f[fb + F_BURST_BITS] = 0;
           f[fb + F_BURST_P] = subP;
           f[fb + F_BURST_N] = SUB;
@@ -363,9 +371,13 @@ export class ModemBank {
         s[sb + I_CARRIER] = 0;
         s[sb + I_FRAMER] = 0;
         s[sb + I_BAD] = 0;
+        const bits = Math.max(1, f[fb + F_BURST_BITS]!);
         const snr = estimateSnrDb(
           f[fb + F_BURST_P]! / Math.max(1, f[fb + F_BURST_N]!),
-          f[fb + F_BURST_M]! / Math.max(1, f[fb + F_BURST_BITS]!),
+          f[fb + F_BURST_M]! / bits,
+          f[fb + F_BURST_W]! / bits,
+          f[fb + F_BURST_BITS]!,
+          TABLES[s[sb + I_MOD]!]!.leak,
         );
         f[fb + F_LAST_SNR] = snr;
         this.sink(line, { type: 'carrier-off', sampleIndex: f[fb + F_OFF_START]!, snrDb: snr });
@@ -401,7 +413,10 @@ export class ModemBank {
     let eRef = f[fb + F_E_REF]!;
     let burstM = f[fb + F_BURST_M]!;
     let burstBits = f[fb + F_BURST_BITS]!;
-    const invC1 = TABLES[s[sb + I_MOD]!]!.invC1;
+    let pendE = f[fb + F_PEND_E]!;
+    let pendW = f[fb + F_PEND_W]!;
+    let burstW = f[fb + F_BURST_W]!;
+    let pend = s[sb + I_PEND]!;
     let n = from;
     while (n < to) {
       if (framer === 0) {
@@ -469,6 +484,7 @@ export class ModemBank {
         if (neg >= 2) {
           bit = 1;
           prevBit = 0;
+          pend = 0;
           lastT = t0 + 0.5 * T;
           nextT = lastT + T;
           byteE += interp(ee, lastT + toIdx);
@@ -490,8 +506,16 @@ export class ModemBank {
       const ev = e0 + fr * (ee[i0 + 1]! - e0);
       const b = v >= 0 ? 1 : 0;
       byteE += ev;
-      burstM += ((ev + Math.abs(v)) / 2) * invC1[b]; // winning correlator energy, normalised per tone
-      burstBits += 1;
+      // SNR: at bits whose neighbours both have the same value (so the window, a little longer
+      // than a bit, sees one tone only) the losing correlator holds noise plus a small leak.
+      if (pend === 1 && b === prevBit) {
+        burstM += pendE;
+        burstW += pendW;
+        burstBits += 1;
+      }
+      pend = b === prevBit ? 1 : 0;
+      pendE = (ev - Math.abs(v)) / 2;
+      pendW = (ev + Math.abs(v)) / 2;
       if (bit <= 8) {
         byte |= b << (bit - 1);
         let adj = 0;
@@ -544,6 +568,10 @@ export class ModemBank {
     f[fb + F_E_REF] = eRef;
     f[fb + F_BURST_M] = burstM;
     f[fb + F_BURST_BITS] = burstBits;
+    f[fb + F_PEND_E] = pendE;
+    f[fb + F_PEND_W] = pendW;
+    f[fb + F_BURST_W] = burstW;
+    s[sb + I_PEND] = pend;
   }
 }
 
@@ -674,17 +702,16 @@ function interp(a: Float64Array, x: number): number {
 }
 
 /**
- * SNR from the burst's mean power P = S + σ² and the winning-correlator energy at the bit centres,
- * each divided by its tone's clean-signal constant C1, so M ≈ P·(S + c·σ²)/(S + σ²)... i.e.
- * r = M/P ≈ (x + c)/(x + 1) with x = S/σ², c = C2/C1 ≈ 0.16 fitted on white noise at 6–15 dB.
- * Within ~1 dB from 6 to 15 dB; above ~18 dB timing jitter and data patterns dominate, and the
- * result saturates (30 means clean).
+ * SNR from the burst's mean power P = S + σ² and, at bits whose neighbours have the same value,
+ * the mean losing-correlator energy L and winning energy W: the loser holds N·σ² of white noise
+ * (σ² over 0–4 kHz) plus a leak λ·W of the other tone (λ measured on clean bursts), so
+ * σ² ≈ (L − λ·W)/N and SNR = (P − σ²)/σ². NaN without enough steady bits.
  */
-function estimateSnrDb(p: number, m: number): number {
-  if (!(p > 0) || !(m > 0)) return NaN;
-  const r = m / p;
-  if (r >= 1) return SNR_DB_MAX;
-  const x = (r - SNR_C2_REL) / (1 - r);
-  if (!(x > 0)) return SNR_DB_MIN;
-  return Math.min(SNR_DB_MAX, Math.max(SNR_DB_MIN, 10 * Math.log10(x)));
+function estimateSnrDb(p: number, l: number, w: number, bits: number, leak: number): number {
+  if (!(p > 0) || bits < SNR_BITS_MIN) return NaN;
+  const noise = Math.max(0, (l - leak * w) / N);
+  if (noise <= 0) return SNR_DB_MAX;
+  const signal = p - noise;
+  if (signal <= 0) return SNR_DB_MIN;
+  return Math.min(SNR_DB_MAX, Math.max(SNR_DB_MIN, 10 * Math.log10(signal / noise)));
 }

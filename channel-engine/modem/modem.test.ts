@@ -154,10 +154,10 @@ describe.each(MODS)('modem %s', (m) => {
 
   it('counts bursts, bytes and framing errors in its metrics; reset() restarts sample indices', () => {
     const rx = createDemodulator({ modulation: m });
-    const pcm = pad(createModulator({ modulation: m }).modulate(randomData(10, 10)));
+    const pcm = pad(createModulator({ modulation: m }).modulate(randomData(64, 10)));
     rx.push(pcm);
     rx.push(pcm);
-    expect(rx.metrics()).toMatchObject({ bursts: 2, bytes: 20, framingErrors: 0 });
+    expect(rx.metrics()).toMatchObject({ bursts: 2, bytes: 128, framingErrors: 0 });
     expect(rx.metrics().lastSnrDb).toBeGreaterThan(20);
     rx.reset();
     const ev = rx.push(pcm);
