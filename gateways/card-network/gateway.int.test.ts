@@ -136,6 +136,17 @@ describe('card network gateway ⇄ bank simulator', () => {
     expect(await gateway.reverse('never-sent')).toEqual({ status: 'none' });
   });
 
+  it('reverse of a declined original sends nothing: no money moved', async () => {
+    const req = purchase({ pan: '6225880000000019', amountMinor: 60_000 });
+    expect(await gateway.authorize(req)).toMatchObject({ approved: false, responseCode: '51' });
+    const sent = sim.bank.stats.reversalMessages;
+    expect(await gateway.reverse(req.idempotencyKey)).toEqual({ status: 'none', originalResponseCode: '51' });
+    expect(await gateway.reverse(req.idempotencyKey)).toEqual({ status: 'none', originalResponseCode: '51' });
+    await gateway.forwardReversals();
+    expect(sim.bank.stats.reversalMessages).toBe(sent);
+    expect((await reversals.get(req.idempotencyKey))?.status).toBe('cancelled');
+  });
+
   it('settles a batch (0500/0320) and reconciles the ledger against the settlement file', async () => {
     const batchNumber = '000042';
     const done: { req: CardholderRequest; outcome: NetworkOutcome }[] = [];

@@ -57,9 +57,14 @@ export interface CardNetworkGatewayDeps {
 }
 
 export interface ReverseOutcome {
-  /** `none`: nothing was ever sent for this key, or it cannot move money. */
+  /**
+   * `none`: nothing to reverse — nothing was ever sent for this key, it cannot move money, or the
+   * issuer declined the original (then `originalResponseCode` is its field 39).
+   */
   readonly status: ReversalStatus | 'none';
   readonly responseCode?: string;
+  /** Field 39 of a declined original: no money moved, so no 0400 is sent. */
+  readonly originalResponseCode?: string;
 }
 
 export interface SettlementOutcome {
@@ -231,11 +236,28 @@ export class CardNetworkGateway {
   /**
    * Reverses the operation made under `idempotencyKey` (a compensation). Idempotent: queues the
    * reversal once and reports its state, waiting up to `reverseWaitMs` for the acknowledgement.
+   * A reversal is needed only when the original's outcome is approved or unknown (no answer,
+   * malformed answer, gateway lost): an original the issuer declined, or one never sent, moved no
+   * money and completes as `none` without sending anything.
    */
   async reverse(idempotencyKey: string, reasonCode = '17'): Promise<ReverseOutcome> {
     const record = await this.deps.reversals.get(idempotencyKey);
     if (record === undefined) return { status: 'none' };
     const now = this.clock();
+    if (record.status === 'cancelled') {
+      // Disarmed: a well-formed answer came (declined or approved), or the request never left.
+      const entry = await this.deps.journal.get(idempotencyKey);
+      if (entry === undefined) return { status: 'none' };
+      const answer = entry.status === 'done' && entry.result?.kind === 'outcome' ? entry.result.outcome : undefined;
+      if (answer?.['approved'] === false) {
+        const rc = answer['responseCode'];
+        this.logger.info(
+          { event: 'card_network.reversal_not_needed', key: idempotencyKey, responseCode: rc },
+          'original declined by the issuer; nothing to reverse',
+        );
+        return { status: 'none', ...(typeof rc === 'string' ? { originalResponseCode: rc } : {}) };
+      }
+    }
     if (record.status === 'armed' || record.status === 'cancelled') {
       await this.deps.reversals.enqueue(
         {

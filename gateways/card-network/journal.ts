@@ -44,6 +44,8 @@ export interface RequestJournal {
   finish(key: string, result: StoredResult, now: Date): Promise<void>;
   /** Forgets an in-flight entry whose request was never sent, so a retry may send it. */
   abandon(key: string): Promise<void>;
+  /** The entry under `key`, if any (read only). */
+  get(key: string): Promise<JournalEntry | undefined>;
 }
 
 export class InMemoryRequestJournal implements RequestJournal {
@@ -70,5 +72,9 @@ export class InMemoryRequestJournal implements RequestJournal {
     const e = this.entries.get(key);
     if (e?.status === 'in_flight') this.entries.delete(key);
     return Promise.resolve();
+  }
+
+  get(key: string): Promise<JournalEntry | undefined> {
+    return Promise.resolve(this.entries.get(key));
   }
 }

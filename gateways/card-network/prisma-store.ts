@@ -187,17 +187,21 @@ export class PrismaRequestJournal implements RequestJournal {
       skipDuplicates: true,
     });
     if (count === 1) return { started: true };
-    const row = await this.prisma.cardNetworkRequest.findUniqueOrThrow({ where: { key } });
+    const entry = await this.get(key);
+    if (entry === undefined) throw new Error(`card_network_request ${key} vanished`);
+    return { started: false, entry };
+  }
+
+  async get(key: string): Promise<JournalEntry | undefined> {
+    const row = await this.prisma.cardNetworkRequest.findUnique({ where: { key } });
+    if (row === null) return undefined;
     const result = parseStoredResult(row.result);
     return {
-      started: false,
-      entry: {
-        key: row.key,
-        requestHash: row.requestHash,
-        status: row.status === 'done' ? 'done' : 'in_flight',
-        createdAt: row.createdAt,
-        ...(result === undefined ? {} : { result }),
-      },
+      key: row.key,
+      requestHash: row.requestHash,
+      status: row.status === 'done' ? 'done' : 'in_flight',
+      createdAt: row.createdAt,
+      ...(result === undefined ? {} : { result }),
     };
   }
 

@@ -97,6 +97,7 @@ describe('terminal services end to end: refusals, faults, noise, SIP', () => {
 
   it('insufficient funds: declined with 51, the reservation voided, the bank balance unchanged', async () => {
     const before = e2e.bank.account(CARD_POOR.pan)?.balanceMinor ?? 0;
+    const sent = e2e.bankMtis.length;
     const r = await runTerminalScript({ config: e2e.terminal({ card: CARD_POOR }), stateStore: freshState() }, [
       { step: 'sign-on' },
       { step: 'purchase', amountMinor: before + 100 },
@@ -104,6 +105,15 @@ describe('terminal services end to end: refusals, faults, noise, SIP', () => {
     ]);
     expect(r.transactions[1]).toMatchObject({ outcome: 'declined', responseCode: '51' });
     expect(e2e.bank.account(CARD_POOR.pan)?.balanceMinor).toBe(before);
+    // The run (and its compensations) finished: a declined original is never reversed at the network.
+    const stan = r.transactions[1]?.stan ?? '';
+    const id = e2e.workflowIds.find((w) => w.startsWith(`purchase:T0000001:${stan}:`)) ?? '';
+    expect(id).not.toBe('');
+    await e2e.env.client.workflow
+      .getHandle(id)
+      .result()
+      .catch(() => undefined);
+    expect(e2e.bankMtis.slice(sent).filter((m) => m === '0400' || m === '0401')).toEqual([]);
     const [merchant] = await e2e.ledger.lookupAccounts([accountIdFor('merchant:M0001')]);
     expect(merchant?.creditsPending).toBe(0n);
   });
