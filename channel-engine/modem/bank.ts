@@ -13,7 +13,7 @@ import { BAUD_RATE, SAMPLE_RATE_HZ, type Modulation, type ModemEvent, type Modem
  * block with its state in locals.
  *
  * Per line and per sample: four quadrature correlators (mark/space × cos/sin) over a sliding
- * one-bit window (a matched filter for each tone; non-coherent energy discriminator), then a
+ * 8-sample window (a matched filter for each tone; non-coherent energy discriminator), then a
  * software UART that finds the start edge by interpolating the zero crossing of
  * (mark energy − space energy), validates the start bit by a 2-of-3 majority, samples each bit
  * at its centre, re-times on every data transition, and checks the stop bit.
@@ -583,7 +583,7 @@ const SUB_D = new Float64Array(SUB_MAX);
 const SUB_END = new Int32Array(SUB_MAX);
 
 /**
- * Pass 1, the hot loop: four sliding one-bit quadrature correlators per sample, writing the
+ * Pass 1, the hot loop: four sliding 8-sample quadrature correlators per sample, writing the
  * discriminator (mark − space energy) and the tone energy into DD/EE, and sub-block sums.
  * Returns the number of sub-blocks that ended in this block.
  */
