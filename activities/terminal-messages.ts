@@ -237,6 +237,26 @@ export async function closeAnswer(
   );
 }
 
+/**
+ * An answer without field 64, for when no PSAM session MAC can be made (the access node holds no
+ * HSM): only ever a decline — a terminal accepts an unMACed decline but never an unMACed approval.
+ * Throws RangeError for an approving response code.
+ */
+export function closeUnsignedDecline(request: OpenedTerminalRequest, responseCode: string): Buffer {
+  if (responseCode === '00') throw new RangeError('an approval is always MACed');
+  const msg = answerMessage(request, { responseCode });
+  msg.fields.delete(64);
+  const t = request.tpdu ?? { id: 0x60, destination: '0000', source: '0000' };
+  return closeEnvelope(
+    {
+      tpdu: { id: t.id, destination: t.source, source: t.destination },
+      applicationHeader: request.applicationHeader ?? DEFAULT_APPLICATION_HEADER,
+    },
+    codec.pack(msg),
+    TERMINAL_ENVELOPE,
+  );
+}
+
 export interface OpenTerminalRequestInput {
   /** The request bytes, hex (sensitive: holds track 2 and the PIN block). */
   readonly request: string;

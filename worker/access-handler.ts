@@ -14,7 +14,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
-import { summarizeTerminalRequest } from '../activities/terminal-messages';
+import { closeUnsignedDecline, openTerminalRequest, summarizeTerminalRequest } from '../activities/terminal-messages';
 import type { RequestHandler } from '../channel-engine/engine';
 import { FixpayError } from '../domain/errors';
 import type { Registry } from '../services/registry/registry';
@@ -25,6 +25,10 @@ import type { ServiceResult } from '../services/runtime/plan';
 export const ANSWERS_KEPT_MAX = 10_000;
 /** Longest wait for a run's answer (below the engine's handler timeout). */
 export const ANSWER_TIMEOUT_MS_DEFAULT = 25_000;
+/** After a run ended without an answer in its output, how long a delivered one may still arrive. */
+export const DELIVERY_GRACE_MS = 1_000;
+/** Field 39 when the service run failed outright (no key, a non-retryable activity failure). */
+export const RUN_FAILED_RESPONSE_CODE = '96';
 
 /** Where the lines worker puts answers and the handler waits for them, by workflow id. */
 export class ResponseBoard {
@@ -98,9 +102,16 @@ function responseOf(result: ServiceResult): Uint8Array | undefined {
   return typeof hex === 'string' && /^([0-9a-f]{2})+$/i.test(hex) ? Buffer.from(hex, 'hex') : undefined;
 }
 
+/** The decline the access node answers itself when a run failed without answering (no MAC). */
+export function runFailedAnswer(payload: Uint8Array): Uint8Array {
+  return closeUnsignedDecline(openTerminalRequest(payload), RUN_FAILED_RESPONSE_CODE);
+}
+
 /**
- * The RequestHandler. Throws FixpayError BAD_REQUEST for a request that names no service, and
- * SVC_NO_ANSWER-style errors (the engine then answers nothing; the terminal retries).
+ * The RequestHandler. Throws FixpayError BAD_REQUEST for a request that names no service. When the
+ * run fails (or cannot start) without having answered, the terminal gets an unsigned decline 96 at
+ * once. Only when nothing is known within `answerTimeoutMs` (the run may still approve) does it
+ * throw SVC_STEP_FAILED: the engine answers nothing and the terminal repeats, attaching to the run.
  */
 export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
   const timeoutMs = deps.answerTimeoutMs ?? ANSWER_TIMEOUT_MS_DEFAULT;
@@ -133,16 +144,20 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
       result = handle.result();
     } catch (e) {
       // A finished money run is never started again: the repeat gets that run's answer.
-      if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
-      result = deps.client.workflow.getHandle<() => Promise<ServiceResult>>(workflowId).result();
+      result =
+        e instanceof WorkflowExecutionAlreadyStartedError
+          ? deps.client.workflow.getHandle<() => Promise<ServiceResult>>(workflowId).result()
+          : Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
-    const fromResult = result.then(
-      async (r) => responseOf(r) ?? deps.board.answer(workflowId) ?? (await deps.board.wait(workflowId, 1_000)),
-      () => undefined,
-    );
-    const answer = await Promise.race([delivered, fromResult]).then(
-      async (first) => first ?? (await fromResult) ?? (await delivered),
-    );
+    // A run that ended (or failed, or could not start) gives the answer it returned or delivered —
+    // a refusal is delivered before the run fails — else a decline of the access node's own.
+    const delivery = async (): Promise<Uint8Array> =>
+      deps.board.answer(workflowId) ??
+      (await deps.board.wait(workflowId, DELIVERY_GRACE_MS)) ??
+      runFailedAnswer(req.payload);
+    const fromResult = result.then(async (r) => responseOf(r) ?? (await delivery()), delivery);
+    // `delivered` gives up (undefined) after `timeoutMs`: the run may still be working.
+    const answer = await Promise.race([delivered, fromResult]);
     if (answer === undefined) throw new FixpayError('SVC_STEP_FAILED', `no answer from ${workflowId}`);
     return answer;
   };

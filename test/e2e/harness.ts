@@ -61,6 +61,8 @@ export interface E2e {
     transport?: 'tcp-pcm' | 'sip';
     callerNumber?: string;
     card?: { track2: string; pin: string };
+    /** Another demo terminal (its id, PSAM and caller number); the first one by default. */
+    demoTerminal?: number;
   }): TerminalConfig;
   stop(): Promise<void>;
 }
@@ -183,18 +185,19 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       bankMtis,
       terminal(o = {}) {
         const transport = o.transport ?? 'tcp-pcm';
+        const t = DEMO.terminals[o.demoTerminal ?? 0] ?? merchant;
         return parseTerminalConfig(
           {
             ...EXAMPLE_CONFIG,
-            terminalId: merchant.terminalId,
-            psam: { ...EXAMPLE_CONFIG.psam, serial: merchant.psamNo },
+            terminalId: t.terminalId,
+            psam: { ...EXAMPLE_CONFIG.psam, serial: t.psamNo },
             card: { track2: o.card?.track2 ?? CARD_RICH.track2, pin: o.card?.pin ?? CARD_RICH.pin },
             line: {
               ...EXAMPLE_CONFIG.line,
               transport,
               port: transport === 'sip' ? sip.port : tcp.port,
               pace: false,
-              callerNumber: o.callerNumber ?? merchant.ani,
+              callerNumber: o.callerNumber ?? t.ani,
             },
           },
           '/tmp',

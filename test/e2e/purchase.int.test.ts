@@ -118,6 +118,28 @@ describe('terminal services end to end: refusals, faults, noise, SIP', () => {
     expect(merchant?.creditsPending).toBe(0n);
   });
 
+  it('a run that fails outright (purchase before any host sign-on) still answers the terminal promptly: 96', async () => {
+    // The terminal believes it is signed on (working keys from an earlier session under the same
+    // TMK), but the host never signed this terminal on: it has no working keys to translate the PIN.
+    const earlier = freshState();
+    const signOn = await runTerminalScript({ config: e2e.terminal(), stateStore: earlier }, [
+      { step: 'sign-on' },
+      { step: 'hang-up' },
+    ]);
+    expect(signOn.transactions[0]?.outcome).toBe('approved');
+    const state = new MemoryStateStore({ ...earlier.load(), stan: nextStart + 50, psamCounter: nextStart + 50 });
+    const started = Date.now();
+    const r = await runTerminalScript({ config: e2e.terminal({ demoTerminal: 1 }), stateStore: state }, [
+      { step: 'purchase', amountMinor: 200 },
+      { step: 'hang-up' },
+    ]);
+    const elapsedMs = Date.now() - started;
+    expect(r.transactions[0]).toMatchObject({ kind: 'purchase', outcome: 'declined', responseCode: '96' });
+    expect(r.transactions[0]?.display.join(' ')).toContain('DECLINED');
+    // Well inside the access node's answer timeout (25 s): the failure is answered, not waited out.
+    expect(elapsedMs).toBeLessThan(15_000);
+  });
+
   it('a wrong caller number is refused and nothing reaches the card network', async () => {
     const sent = e2e.bankMtis.length;
     const r = await runTerminalScript(
