@@ -3,9 +3,21 @@
  * BLOCK_SAMPLES_MAX, histories of fixed size); the fuzz tests push arbitrary input through them.
  */
 import { FixpayError } from '../../domain/errors';
+import {
+  BLOCK_SAMPLES_MAX,
+  createJsCorrelator,
+  createWasmCorrelator,
+  HIST,
+  MODULATIONS,
+  PERIOD,
+  WINDOW_SAMPLES,
+  type Correlator,
+} from './kernel';
 import { checkCommonOptions } from './modulator';
 import { meanSquareAt, TONES } from './params';
 import { BAUD_RATE, SAMPLE_RATE_HZ, type Modulation, type ModemEvent, type ModemMetrics } from './types';
+
+export { WINDOW_SAMPLES, BLOCK_SAMPLES_MAX } from './kernel';
 
 /**
  * A bank of FSK receivers with struct-of-arrays state (one slot per line in a few typed arrays),
@@ -24,10 +36,6 @@ import { BAUD_RATE, SAMPLE_RATE_HZ, type Modulation, type ModemEvent, type Modem
  * block gate (energy, then a single-bin Goertzel at the mark tone), which the lead-in always opens.
  */
 
-/** Correlator window in samples (one bit is 6.67 samples at 8 kHz; 8 gave the best BER of 6–10, see docs). */
-export const WINDOW_SAMPLES = 8;
-/** Largest block the kernel processes at once; longer pushes are split. */
-export const BLOCK_SAMPLES_MAX = 160;
 /** Blocks at least this long go through the idle gate; shorter ones are always demodulated. */
 export const GATE_MIN_SAMPLES = 80;
 /** Carrier decisions are taken every SUBBLOCK_SAMPLES samples (5 ms). */
@@ -40,8 +48,6 @@ export const CARRIER_OFF_SUBBLOCKS = 2;
 export const MIN_RX_LEVEL_DBM0 = -46;
 
 const N = WINDOW_SAMPLES;
-const PERIOD = 80; // every tone used is a multiple of 100 Hz, so all mixers repeat every 80 samples
-const HIST = 12; // discriminator history kept across blocks (> one bit + re-timing margin)
 const T = SAMPLE_RATE_HZ / BAUD_RATE;
 const SUB = SUBBLOCK_SAMPLES;
 /** In-band ratio: mean correlator energy over mean power, normalised so that a clean tone is ≈ 1.16. */
@@ -66,33 +72,19 @@ const LEAK_V23 = 0.071;
 const LEAK_BELL202 = 0.0147;
 
 interface Tables {
-  /** Interleaved mixers: cos mark, sin mark, cos space, sin space, per sample of phase. */
-  mix: Float64Array;
   /** Goertzel coefficient 2·cos(ω_mark). */
   gcoef: number;
   /** Losing/winning correlator energy on clean steady bits (see estimateSnrDb). */
   leak: number;
 }
 
-const TABLE_LEN = PERIOD + N + BLOCK_SAMPLES_MAX + 1;
 function makeTables(m: Modulation): Tables {
-  const { markHz, spaceHz } = TONES[m];
-  const mix = new Float64Array(4 * TABLE_LEN);
-  for (let i = 0; i < TABLE_LEN; i++) {
-    const wm = (2 * Math.PI * markHz * (i % PERIOD)) / SAMPLE_RATE_HZ;
-    const ws = (2 * Math.PI * spaceHz * (i % PERIOD)) / SAMPLE_RATE_HZ;
-    mix[4 * i] = Math.cos(wm);
-    mix[4 * i + 1] = Math.sin(wm);
-    mix[4 * i + 2] = Math.cos(ws);
-    mix[4 * i + 3] = Math.sin(ws);
-  }
+  const { markHz } = TONES[m];
   return {
-    mix,
     gcoef: 2 * Math.cos((2 * Math.PI * markHz) / SAMPLE_RATE_HZ),
     leak: m === 'v23' ? LEAK_V23 : LEAK_BELL202,
   };
 }
-const MODULATIONS: readonly Modulation[] = ['v23', 'bell202'];
 const TABLES: readonly Tables[] = MODULATIONS.map(makeTables);
 
 // Float64 state slots per line.
@@ -145,17 +137,23 @@ export interface ModemBankOptions {
   /** Modulation of every line at start; change one line with setModulation(). */
   modulation: Modulation;
   sampleRateHz?: 8000;
+  /**
+   * Correlator implementation: 'auto' (default) takes the WebAssembly SIMD kernel where the
+   * runtime has it and the JS one otherwise; 'js' forces the JS kernel (tests, benchmarks).
+   */
+  kernel?: 'auto' | 'js';
 }
 
 /** Upper bound on lines per bank (state is allocated up front). */
 export const BANK_LINES_MAX = 100_000;
 
-// Scratch shared by every bank: the kernel is synchronous and not re-entrant.
-const EXT = new Float64Array(N); // the previous block's last N samples
-/** Mixer products (4 per sample) of the history and the current block. */
-const PROD = new Float64Array(4 * (N + BLOCK_SAMPLES_MAX));
-const DD = new Float64Array(HIST + BLOCK_SAMPLES_MAX);
-const EE = new Float64Array(HIST + BLOCK_SAMPLES_MAX);
+// Scratch shared by every bank (the kernels are synchronous and not re-entrant), made on first use.
+let autoKernel: Correlator | undefined;
+let jsKernel: Correlator | undefined;
+function kernelFor(kind: 'auto' | 'js'): Correlator {
+  if (kind === 'js') return (jsKernel ??= createJsCorrelator());
+  return (autoKernel ??= createWasmCorrelator() ?? (jsKernel ??= createJsCorrelator()));
+}
 
 /** Many FSK receivers; see the module comment. */
 export class ModemBank {
@@ -163,6 +161,7 @@ export class ModemBank {
   private readonly f: Float64Array;
   private readonly s: Int32Array;
   private readonly sink: BankEventSink;
+  private readonly k: Correlator;
 
   /** Throws FixpayError MODEM_BAD_OPTIONS on invalid options. */
   constructor(o: ModemBankOptions, sink: BankEventSink) {
@@ -177,10 +176,16 @@ export class ModemBank {
     this.f = new Float64Array(o.lines * FS);
     this.s = new Int32Array(o.lines * IS);
     this.sink = sink;
+    this.k = kernelFor(o.kernel ?? 'auto');
     for (let l = 0; l < o.lines; l++) {
       this.s[l * IS + I_MOD] = MODULATIONS.indexOf(o.modulation);
       this.f[l * FS + F_LAST_SNR] = NaN;
     }
+  }
+
+  /** The correlator implementation in use. */
+  get kernel(): Correlator['kind'] {
+    return this.k.kind;
   }
 
   /** Bytes of receiver state per line (typed arrays only). */
@@ -311,7 +316,7 @@ export class ModemBank {
       this.skip(line, pcm, off, len);
       return;
     }
-    const nSub = correlate(f, s, fb, sb, tb, pcm, off, len);
+    const nSub = this.correlate(fb, sb, pcm, off, len);
     // Pass 2: carrier decisions at sub-block ends, and the UART over the samples in between.
     let from = 0;
     for (let k = 0; k < nSub; k++) {
@@ -322,12 +327,70 @@ export class ModemBank {
     }
     if (s[sb + I_CARRIER] === 1 && from < len) this.uart(line, from, len);
     // Keep the histories for the next block.
+    const dd = this.k.dd;
+    const ee = this.k.ee;
     for (let j = 0; j < HIST; j++) {
-      f[fb + F_DH + j] = DD[len + j]!;
-      f[fb + F_EH + j] = EE[len + j]!;
+      f[fb + F_DH + j] = dd[len + j]!;
+      f[fb + F_EH + j] = ee[len + j]!;
     }
     f[fb + F_SAMPLES] = f[fb + F_SAMPLES]! + len;
     s[sb + I_PHASE] = (s[sb + I_PHASE]! + len) % PERIOD;
+  }
+
+  /**
+   * Pass 1: the correlator kernel (kernel.ts) over the line's history and block, then the
+   * sub-block sums. Returns the number of sub-blocks that ended in this block.
+   */
+  private correlate(fb: number, sb: number, pcm: Int16Array, off: number, len: number): number {
+    const f = this.f;
+    const s = this.s;
+    const k = this.k;
+    const x = k.x;
+    const dd = k.dd;
+    const ee = k.ee;
+    for (let j = 0; j < N; j++) x[j] = f[fb + F_XH + j]!;
+    for (let n = 0; n < len; n++) x[N + n] = pcm[off + n]!;
+    for (let j = 0; j < HIST; j++) {
+      dd[j] = f[fb + F_DH + j]!;
+      ee[j] = f[fb + F_EH + j]!;
+    }
+    // Sample n of the block (n < 0: history) has mixer phase (phase + n) mod PERIOD.
+    k.correlate(s[sb + I_MOD]!, (s[sb + I_PHASE]! - N + PERIOD) % PERIOD, len);
+    const sums = k.sums;
+    let subP = f[fb + F_SUB_P]!;
+    let subE = f[fb + F_SUB_E]!;
+    let subD = f[fb + F_SUB_D]!;
+    let subCount = s[sb + I_SUB_COUNT]!;
+    let nSub = 0;
+    let n = 0;
+    while (n < len) {
+      // One run up to the next sub-block boundary (or the block end).
+      const end = Math.min(len, n + SUB - subCount);
+      k.sum(n, end);
+      subP += sums[0]!;
+      subE += sums[1]!;
+      subD += sums[2]!;
+      subCount += end - n;
+      n = end;
+      if (subCount === SUB) {
+        SUB_P[nSub] = subP;
+        SUB_E[nSub] = subE;
+        SUB_D[nSub] = subD;
+        SUB_END[nSub] = n - 1;
+        nSub++;
+        subCount = 0;
+        subP = 0;
+        subE = 0;
+        subD = 0;
+      }
+    }
+    // The last N samples of history ++ block become the next block's history.
+    for (let j = 0; j < N; j++) f[fb + F_XH + j] = x[len + j]!;
+    f[fb + F_SUB_P] = subP;
+    f[fb + F_SUB_E] = subE;
+    f[fb + F_SUB_D] = subD;
+    s[sb + I_SUB_COUNT] = subCount;
+    return nSub;
   }
 
   /** Carrier state machine, run at the end of every sub-block. */
@@ -398,8 +461,8 @@ export class ModemBank {
     const s = this.s;
     const fb = line * FS;
     const sb = line * IS;
-    const dd = DD;
-    const ee = EE;
+    const dd = this.k.dd;
+    const ee = this.k.ee;
     const s0 = f[fb + F_SAMPLES]!; // absolute index of block sample 0
     const toIdx = HIST - s0; // absolute time t ↦ index into dd/ee
     let framer = s[sb + I_FRAMER]!;
@@ -582,120 +645,8 @@ const SUB_E = new Float64Array(SUB_MAX);
 const SUB_D = new Float64Array(SUB_MAX);
 const SUB_END = new Int32Array(SUB_MAX);
 
-/**
- * Pass 1, the hot loop: four sliding 8-sample quadrature correlators per sample, writing the
- * discriminator (mark − space energy) and the tone energy into DD/EE, and sub-block sums.
- * Returns the number of sub-blocks that ended in this block.
- */
-function correlate(
-  f: Float64Array,
-  s: Int32Array,
-  fb: number,
-  sb: number,
-  tb: Tables,
-  pcm: Int16Array,
-  off: number,
-  len: number,
-): number {
-  const tab = tb.mix;
-  const dd = DD;
-  const ee = EE;
-  const xh = EXT;
-  for (let j = 0; j < N; j++) xh[j] = f[fb + F_XH + j]!;
-  for (let j = 0; j < HIST; j++) {
-    dd[j] = f[fb + F_DH + j]!;
-    ee[j] = f[fb + F_EH + j]!;
-  }
-  // Sample k of the block (k < 0: history) has mixer phase (phase + k) mod PERIOD; the table is
-  // unrolled, so block sample k uses entries 4·(b0 + N + k) … +3 with b0 = (phase − N) mod PERIOD.
-  const b0 = (s[sb + I_PHASE]! - N + PERIOD) % PERIOD;
-  let cm = 0;
-  let sm = 0;
-  let cs = 0;
-  let ss = 0;
-  const prod = PROD;
-  for (let j = 0; j < N; j++) {
-    const x = xh[j]!;
-    const t = 4 * (b0 + j);
-    const a = x * tab[t]!;
-    const b = x * tab[t + 1]!;
-    const c = x * tab[t + 2]!;
-    const d = x * tab[t + 3]!;
-    prod[4 * j] = a;
-    prod[4 * j + 1] = b;
-    prod[4 * j + 2] = c;
-    prod[4 * j + 3] = d;
-    cm += a;
-    sm += b;
-    cs += c;
-    ss += d;
-  }
-  let subP = f[fb + F_SUB_P]!;
-  let subE = f[fb + F_SUB_E]!;
-  let subD = f[fb + F_SUB_D]!;
-  let subCount = s[sb + I_SUB_COUNT]!;
-  let nSub = 0;
-  let n = 0;
-  while (n < len) {
-    // One run up to the next sub-block boundary (or the block end).
-    const start = n;
-    const end = Math.min(len, n + SUB - subCount);
-    // The first N samples of a block take their outgoing sample from the history.
-    for (; n < end; n++) {
-      const xn = pcm[off + n]!;
-      const tn = 4 * (b0 + N + n);
-      // Products of the sample leaving the window: from the history's products for the first N.
-      const po = 4 * n;
-      const pm = xn * tab[tn]!;
-      const pms = xn * tab[tn + 1]!;
-      const ps = xn * tab[tn + 2]!;
-      const pss = xn * tab[tn + 3]!;
-      const pn = po + 4 * N;
-      prod[pn] = pm;
-      prod[pn + 1] = pms;
-      prod[pn + 2] = ps;
-      prod[pn + 3] = pss;
-      cm += pm - prod[po]!;
-      sm += pms - prod[po + 1]!;
-      cs += ps - prod[po + 2]!;
-      ss += pss - prod[po + 3]!;
-      const em = cm * cm + sm * sm;
-      const es = cs * cs + ss * ss;
-      const d = em - es;
-      const e = em + es;
-      dd[HIST + n] = d;
-      ee[HIST + n] = e;
-      subP += xn * xn;
-      subE += e;
-      subD += d;
-    }
-    subCount += end - start;
-    if (subCount === SUB) {
-      SUB_P[nSub] = subP;
-      SUB_E[nSub] = subE;
-      SUB_D[nSub] = subD;
-      SUB_END[nSub] = n - 1;
-      nSub++;
-      subCount = 0;
-      subP = 0;
-      subE = 0;
-      subD = 0;
-    }
-  }
-  // The last N samples of history ++ block become the next block's history.
-  for (let j = 0; j < N; j++) {
-    const k = len - N + j; // block index (negative: still in the old history)
-    f[fb + F_XH + j] = k >= 0 ? pcm[off + k]! : xh[N + k]!;
-  }
-  f[fb + F_SUB_P] = subP;
-  f[fb + F_SUB_E] = subE;
-  f[fb + F_SUB_D] = subD;
-  s[sb + I_SUB_COUNT] = subCount;
-  return nSub;
-}
-
 /** Linear interpolation of `a` at fractional index `x` (x ≥ 0, ⌊x⌋+1 inside `a`). */
-function interp(a: Float64Array, x: number): number {
+function interp(a: Float32Array, x: number): number {
   const i = Math.floor(x);
   const v = a[i]!;
   return v + (x - i) * (a[i + 1]! - v);
