@@ -3,7 +3,8 @@
  * the same seven activity calls (same ids, timeouts and retries), so the overhead of interpreting
  * a plan can be measured on the same server in one run.
  */
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { defineSearchAttributeKey } from '@temporalio/common';
+import { proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 
 export { serviceInterpreter } from './interpreter';
 
@@ -44,7 +45,13 @@ const call = async (
   return fn({ ...args, idempotencyKey: `${workflowInfo().workflowId}/${id}#0` });
 };
 
-/** The payment flow written by hand (no compensation path is taken on success, as in the plan). */
+const OUTCOME = defineSearchAttributeKey('Outcome', 'KEYWORD');
+
+/**
+ * The payment flow written by hand (no compensation path is taken on success, as in the plan). Like
+ * the interpreter it is started with the identity search attributes and upserts Outcome at the end,
+ * so both pay the same visibility cost.
+ */
 export async function handWrittenPayment(input: PaymentInput): Promise<Record<string, unknown>> {
   const binding = await call('checkBinding', 'binding', 3000, 3, { terminalId: input.terminalId, ani: input.ani });
   const mac = await call('verifyMac', 'mac', 2000, 3, {
@@ -84,5 +91,6 @@ export async function handWrittenPayment(input: PaymentInput): Promise<Record<st
     message: `APPROVED ${String(auth['authCode'])}`,
     reference: auth['rrn'],
   });
+  upsertSearchAttributes([{ key: OUTCOME, value: 'COMPLETED' }]);
   return { approved: true, responseCode: auth['responseCode'], authCode: auth['authCode'], rrn: auth['rrn'] };
 }
