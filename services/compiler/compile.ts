@@ -31,6 +31,8 @@ export const HISTORY_EVENTS_HARD_LIMIT = 10_240;
 export const DEFAULT_MAX_HISTORY_EVENTS = 2_000;
 /** Keeps the plan (workflow input) far below Temporal's 256 KB payload warning. */
 export const MAX_PLAN_BYTES = 64 * 1024;
+/** Largest definition source accepted (parsing is bounded before any work is done). */
+export const MAX_DEFINITION_BYTES = 512 * 1024;
 export const DEFAULT_MAX_DURATION_MS = 5 * 60_000;
 export const DEFAULT_ALERT_AFTER_ATTEMPTS = 5;
 export const DEFAULT_COMPENSATION_RETRY_INTERVAL_MS = 10_000;
@@ -973,6 +975,19 @@ export function estimateEvents(steps: readonly PlanStep[]): number {
  * diagnostics (the first is the most specific).
  */
 export function compileDefinition(text: string, file: string, opts: CompileOptions): CompileResult {
+  if (text.length > MAX_DEFINITION_BYTES)
+    return {
+      ok: false,
+      diagnostics: [
+        diagnostic(
+          'DEF_PLAN_TOO_LARGE',
+          `the definition is larger than ${MAX_DEFINITION_BYTES} bytes`,
+          file,
+          { line: 1, column: 1 },
+          [],
+        ),
+      ],
+    };
   const src = new SourceDoc(text, file);
   const syntax = src.syntaxErrors();
   if (syntax.length > 0)
