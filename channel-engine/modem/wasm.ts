@@ -117,8 +117,8 @@ export function encodeModule(pages: number, funcs: readonly FuncSpec[]): Uint8Ar
   const typeSec = section(1, vec(types));
   const funcSec = section(3, vec(funcs.map((_, i) => uleb(i))));
   const memSec = section(5, vec([[0x00, ...uleb(pages)]]));
-  const exports = [[...name('memory'), 0x02, 0], ...funcs.map((f, i) => [...name(f.name), 0x00, ...uleb(i)])];
-  const exportSec = section(7, vec(exports));
+  const exportEntries = [[...name('memory'), 0x02, 0], ...funcs.map((f, i) => [...name(f.name), 0x00, ...uleb(i)])];
+  const exportSec = section(7, vec(exportEntries));
   const bodies = funcs.map((f) => {
     // Locals are declared as runs of one type.
     const runs: number[][] = [];
