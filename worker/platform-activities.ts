@@ -75,8 +75,15 @@ export async function provisionDemoKeys(
   const psamMasterKey = hsm.importClearKey('PBOC_MK', 'tdes2', keys.psamMasterKeyHex).handle;
   const zpk = hsm.importClearKey('ZPK', 'tdes2', keys.zpkHex).handle;
   for (const [terminalId, tmkHex] of Object.entries(keys.tmks)) {
-    if ((await store.get(terminalId)) === undefined)
-      await store.put({ terminalId, tmk: hsm.importClearKey('TMK', 'tdes2', tmkHex) });
+    const stored = await store.get(terminalId);
+    // A stored TMK under another LMK (secrets regenerated) is unusable: load it again, sign on anew.
+    const usable =
+      stored !== undefined &&
+      (await hsm.describeKey(stored.tmk.handle).then(
+        () => true,
+        () => false,
+      ));
+    if (!usable) await store.put({ terminalId, tmk: hsm.importClearKey('TMK', 'tdes2', tmkHex) });
   }
   return { psamMasterKey, zpk, terminalKeys: new TerminalKeyManager({ hsm, store, layout: '004' }) };
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import type { NativeConnection } from '@temporalio/worker';
+import { PrismaPsamCounterStore } from '../activities/psam-counter-store';
 import { ChannelEngine } from '../channel-engine/engine';
 import { SipLineDriver } from '../channel-engine/lines/sip/uas';
 import { TcpPcmLineDriver } from '../channel-engine/lines/tcp-pcm';
@@ -21,6 +22,7 @@ import { CardNetworkGateway, TcpChannel } from '../gateways/card-network';
 import { PrismaReversalQueue, PrismaRequestJournal } from '../gateways/card-network/prisma-store';
 import { MessageCodec, networkSpec } from '../gateways/iso8583';
 import { SoftwareHsm } from '../hsm/software/software-hsm';
+import { PrismaTerminalKeyStore } from '../hsm/prisma-terminal-key-store';
 import type { PrismaClient } from '../infra/database';
 import type { Logger } from '../infra/logging';
 import { PrismaLedgerStore } from '../ledger/store';
@@ -72,11 +74,15 @@ export async function startTerminalPlatform(deps: TerminalPlatformDeps): Promise
     await seedDemo({ core, ledger });
 
     const hsm = new SoftwareHsm({ lmk: Buffer.from(deps.lmkHex, 'hex') });
-    const keys = await provisionDemoKeys(hsm, {
-      psamMasterKeyHex: EXAMPLE_CONFIG.psam.masterKey,
-      zpkHex: SIM_ZPK_HEX,
-      tmks: Object.fromEntries(DEMO.terminals.map((t) => [t.terminalId, EXAMPLE_CONFIG.keys.tmk])),
-    });
+    const keys = await provisionDemoKeys(
+      hsm,
+      {
+        psamMasterKeyHex: EXAMPLE_CONFIG.psam.masterKey,
+        zpkHex: SIM_ZPK_HEX,
+        tmks: Object.fromEntries(DEMO.terminals.map((t) => [t.terminalId, EXAMPLE_CONFIG.keys.tmk])),
+      },
+      new PrismaTerminalKeyStore(prisma),
+    );
     const psams = new Set(DEMO.terminals.map((t) => t.psamNo));
 
     const cn = config.cardNetwork;
@@ -122,6 +128,7 @@ export async function startTerminalPlatform(deps: TerminalPlatformDeps): Promise
       psamMasterKey: (serial) => (psams.has(serial) ? keys.psamMasterKey : undefined),
       zpk: keys.zpk,
       terminalKeys: keys.terminalKeys,
+      counters: new PrismaPsamCounterStore(prisma),
       core,
       ledger,
       gateway,

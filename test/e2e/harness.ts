@@ -19,6 +19,8 @@ import { DEMO, seedDemo } from '../../core/seed';
 import { PrismaReversalQueue, PrismaRequestJournal } from '../../gateways/card-network/prisma-store';
 import type { CardNetworkGateway } from '../../gateways/card-network/gateway';
 import { SoftwareHsm } from '../../hsm/software/software-hsm';
+import { PrismaTerminalKeyStore } from '../../hsm/prisma-terminal-key-store';
+import { PrismaPsamCounterStore } from '../../activities/psam-counter-store';
 import { PrismaLedgerStore } from '../../ledger/store';
 import { defaultCatalogue } from '../../services/catalogue/entries';
 import { compileFiles } from '../../services/compiler/load';
@@ -102,11 +104,15 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
     await waitFor(() => gateway.isSignedOn, 10_000);
 
     const hsm = new SoftwareHsm({ lmk: randomBytes(32) });
-    const keys = await provisionDemoKeys(hsm, {
-      psamMasterKeyHex: EXAMPLE_CONFIG.psam.masterKey,
-      zpkHex: SIM_ZPK_HEX,
-      tmks: Object.fromEntries(DEMO.terminals.map((t) => [t.terminalId, EXAMPLE_CONFIG.keys.tmk])),
-    });
+    const keys = await provisionDemoKeys(
+      hsm,
+      {
+        psamMasterKeyHex: EXAMPLE_CONFIG.psam.masterKey,
+        zpkHex: SIM_ZPK_HEX,
+        tmks: Object.fromEntries(DEMO.terminals.map((t) => [t.terminalId, EXAMPLE_CONFIG.keys.tmk])),
+      },
+      new PrismaTerminalKeyStore(db.prisma),
+    );
     const psams = new Set(DEMO.terminals.map((t) => t.psamNo));
     const dataConverter = testDataConverter();
     const worker = await Worker.create({
@@ -120,6 +126,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
         psamMasterKey: (serial) => (psams.has(serial) ? keys.psamMasterKey : undefined),
         zpk: keys.zpk,
         terminalKeys: keys.terminalKeys,
+        counters: new PrismaPsamCounterStore(db.prisma),
         core,
         ledger,
         gateway,
