@@ -11,7 +11,7 @@ import { prefixes } from './prefix';
 import type { FieldSpec, FieldType, SubfieldSpec, SubfieldType } from './spec';
 import { textEncodings } from './spec';
 import type { TlvItem } from './tlv';
-import { decodeTlv, tlvSize, writeTlv } from './tlv';
+import { decodeTlvView, measureTlv, writeTlvMeasured } from './tlv';
 
 /** Positional sub-field values by sub-field id (`'1'`, `'2'`, …); binary sub-fields as uppercase hex. */
 export type Subfields = Readonly<Record<string, string>>;
@@ -40,16 +40,21 @@ const isDigit: CharCheck = (c) => c >= 48 && c <= 57;
 const isAlnum: CharCheck = (c) => isDigit(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 32;
 const isAns: CharCheck = (c) => c >= 32 && c <= 0xff && c !== 0x7f;
 const isTrack: CharCheck = (c) => isDigit(c) || c === 61 || c === 68;
-const charChecks: Record<FieldType | SubfieldType, CharCheck> = {
-  n: isDigit,
-  an: isAlnum,
-  ans: isAns,
-  z: isTrack,
-  b: () => true,
+
+/** The characters a type allows, as a 256-entry table (1 = allowed); codes above 0xFF read undefined: refused. */
+type CharTable = Uint8Array;
+function charTable(check: CharCheck): CharTable {
+  return Uint8Array.from({ length: 256 }, (_, c) => (check(c) ? 1 : 0));
+}
+const charTables: Record<Exclude<FieldType | SubfieldType, 'b'>, CharTable> = {
+  n: charTable(isDigit),
+  an: charTable(isAlnum),
+  ans: charTable(isAns),
+  z: charTable(isTrack),
 };
 
-function allChars(value: string, check: CharCheck): boolean {
-  for (let i = 0; i < value.length; i++) if (!check(value.charCodeAt(i))) return false;
+function allChars(value: string, table: CharTable): boolean {
+  for (let i = 0; i < value.length; i++) if (table[value.charCodeAt(i)] !== 1) return false;
   return true;
 }
 
@@ -60,174 +65,137 @@ function malformed(detail: string): FixpayError {
   return new FixpayError('ISO8583_MALFORMED', detail);
 }
 
-/** Content layer: the bytes between the prefix and the next field. */
-interface Content<T> {
-  /** Length in the field's units (digits, characters or bytes) of `value`; validates the value. */
-  units(value: T): number;
-  write(value: T, units: number, buf: Buffer, offset: number): number;
-  read(buf: Buffer, offset: number, units: number): T;
-  byteLength(units: number): number;
-}
-
-function textContent(spec: FieldSpec, encoding: TextEncoding, padding: Padding): Content<string> {
-  const check = charChecks[spec.type];
-  const strictDecode = encoding.name === 'ASCII';
-  return {
-    units(value) {
-      if (!allChars(value, check)) throw invalid(`field ${spec.id}: value has characters outside type ${spec.type}`);
-      return value.length;
-    },
-    write: (value, _units, buf, offset) => encoding.encode(value, buf, offset, padding),
-    read(buf, offset, units) {
-      const value = encoding.decode(buf, offset, units, padding);
-      if (strictDecode && !allChars(value, check))
-        throw malformed(`field ${spec.id}: characters outside type ${spec.type}`);
-      return value;
-    },
-    byteLength: (units) => encoding.byteLength(units),
-  };
-}
-
-const binaryContent: Content<Uint8Array> = {
-  units: (value) => value.length,
-  write(value, _units, buf, offset) {
-    buf.set(value, offset);
-    return offset + value.length;
-  },
-  read: (buf, offset, units) => Buffer.copyBytesFrom(buf, offset, units),
-  byteLength: (units) => units,
-};
-
-/** Builds the codec for one field. Assumes the spec passed `parseSpec`. */
+/** Builds the codec for one field, choosing its content layer once. Assumes the spec passed `parseSpec`. */
 export function buildFieldCodec(spec: FieldSpec): FieldCodec {
   const prefixer = prefixes[spec.prefix];
-  const lengthMax = Math.min(spec.length, prefixer.lengthMax);
   if (spec.type === 'b') {
-    const base = binaryContent;
-    if (spec.tlv === true) return assemble(spec, prefixer, lengthMax, tlvLayer(spec));
-    if (spec.subfields !== undefined)
-      return assemble(spec, prefixer, lengthMax, binarySubfieldLayer(spec, spec.subfields, base));
-    return assemble(
-      spec,
-      prefixer,
-      lengthMax,
-      guard(spec, base, (v): v is Uint8Array => v instanceof Uint8Array, 'bytes'),
-    );
+    if (spec.tlv === true) return new TlvField(spec, prefixer);
+    if (spec.subfields !== undefined) return new BinarySubfieldsField(spec, prefixer, spec.subfields);
+    return new BinaryField(spec, prefixer);
   }
   if (spec.encoding === 'Binary') throw new Error(`field ${spec.id}: text type with Binary encoding`);
+  const encoding = textEncodings[spec.encoding];
   const padding: Padding = spec.padding ?? (spec.prefix === 'Fixed' ? 'left' : 'right');
-  const text = textContent(spec, textEncodings[spec.encoding], padding);
+  const chars = charTables[spec.type];
   if (spec.subfields !== undefined)
-    return assemble(spec, prefixer, lengthMax, textSubfieldLayer(spec, spec.subfields, text));
-  return assemble(
-    spec,
-    prefixer,
-    lengthMax,
-    guard(spec, text, (v): v is string => typeof v === 'string', 'text'),
-  );
+    return new TextSubfieldsField(spec, prefixer, encoding, padding, chars, spec.subfields);
+  return new TextField(spec, prefixer, encoding, padding, chars);
 }
 
-/** Content over any FieldValue, checking the value's kind first. */
-type ValueContent = Content<FieldValue>;
+/**
+ * What every field shares: the length prefix (or fixed length), its limits and bounds checks.
+ * Subclasses hold one content layer each, chosen when the codec is built, so packing and unpacking
+ * a field is one method call with no registry lookups or layers in between.
+ */
+abstract class LengthPrefixed implements FieldCodec {
+  readonly bytesMax: number;
+  protected readonly id: number;
+  protected readonly isFixed: boolean;
+  protected readonly lengthMax: number;
 
-function guard<T extends FieldValue>(
-  spec: FieldSpec,
-  inner: Content<T>,
-  is: (v: FieldValue) => v is T,
-  kind: string,
-): ValueContent {
-  return {
-    units(value) {
-      if (!is(value)) throw invalid(`field ${spec.id}: expects ${kind}`);
-      return inner.units(value);
-    },
-    write(value, units, buf, offset) {
-      if (!is(value)) throw invalid(`field ${spec.id}: expects ${kind}`);
-      return inner.write(value, units, buf, offset);
-    },
-    read: (buf, offset, units) => inner.read(buf, offset, units),
-    byteLength: (units) => inner.byteLength(units),
-  };
-}
+  constructor(
+    readonly spec: FieldSpec,
+    protected readonly prefixer: Prefixer,
+    byteLength: (units: number) => number,
+  ) {
+    this.id = spec.id;
+    this.isFixed = prefixer.bytes === 0;
+    this.lengthMax = Math.min(spec.length, prefixer.lengthMax);
+    this.bytesMax = prefixer.bytes + byteLength(this.lengthMax);
+  }
 
-/** True when `v` is a sub-field record. */
-export function isSubfields(v: FieldValue): v is Subfields {
-  return typeof v === 'object' && !(v instanceof Uint8Array) && !Array.isArray(v);
-}
+  abstract encode(value: FieldValue, buf: Buffer, offset: number): number;
+  abstract decode(cursor: Cursor): FieldValue;
 
-function joinSubfields(spec: FieldSpec, subs: readonly SubfieldSpec[], value: FieldValue, hex: boolean): string {
-  if (!isSubfields(value)) throw invalid(`field ${spec.id}: expects sub-fields`);
-  let out = '';
-  let ended = false;
-  for (const s of subs) {
-    const v = value[s.id];
-    if (v === undefined) {
-      if (s.optional !== true) throw invalid(`field ${spec.id}.${s.id} is missing`);
-      ended = true;
-      continue;
+  /** Checks `units` against the spec and writes the prefix; returns where the content starts. */
+  protected writeLength(units: number, buf: Buffer, offset: number): number {
+    if (this.isFixed) {
+      if (units !== this.spec.length) throw invalid(`field ${this.id}: length ${units}, expected ${this.spec.length}`);
+      return offset;
     }
-    if (ended) throw invalid(`field ${spec.id}.${s.id} follows a missing optional sub-field`);
-    const expected = hex ? s.length * 2 : s.length;
-    if (v.length !== expected) throw invalid(`field ${spec.id}.${s.id}: length ${v.length}, expected ${expected}`);
-    if (!hex && !allChars(v, charChecks[s.type]))
-      throw invalid(`field ${spec.id}.${s.id}: characters outside type ${s.type}`);
-    out += v;
+    if (units > this.lengthMax) throw invalid(`field ${this.id}: length ${units}, maximum ${this.lengthMax}`);
+    return this.prefixer.write(units, buf, offset);
   }
-  for (const k of Object.keys(value)) {
-    if (!subs.some((s) => s.id === k)) throw invalid(`field ${spec.id}: unknown sub-field ${k}`);
+
+  /** Reads the prefix at `cursor.pos` (advancing past it) and checks it; returns the length in units. */
+  protected readLength(cursor: Cursor): number {
+    if (this.isFixed) return this.spec.length;
+    const prefixBytes = this.prefixer.bytes;
+    if (cursor.pos + prefixBytes > cursor.end) throw malformed(`field ${this.id}: length prefix is truncated`);
+    const units = this.prefixer.read(cursor.buf, cursor.pos);
+    cursor.pos += prefixBytes;
+    if (units > this.lengthMax) throw malformed(`field ${this.id}: length ${units} exceeds maximum ${this.lengthMax}`);
+    return units;
   }
-  return out;
-}
 
-function splitSubfields(spec: FieldSpec, subs: readonly SubfieldSpec[], content: string, hex: boolean): Subfields {
-  const out: Record<string, string> = {};
-  let pos = 0;
-  for (const s of subs) {
-    const n = hex ? s.length * 2 : s.length;
-    if (pos === content.length && s.optional === true) break;
-    if (pos + n > content.length) throw malformed(`field ${spec.id}.${s.id} is truncated`);
-    const v = content.slice(pos, pos + n);
-    if (!hex && !allChars(v, charChecks[s.type]))
-      throw malformed(`field ${spec.id}.${s.id}: characters outside type ${s.type}`);
-    out[s.id] = v;
-    pos += n;
+  /** Checks that `bytes` of content remain; returns where they start. */
+  protected contentAt(cursor: Cursor, bytes: number): number {
+    const at = cursor.pos;
+    if (at + bytes > cursor.end) throw malformed(`field ${this.id}: value is truncated`);
+    return at;
   }
-  if (pos !== content.length)
-    throw malformed(`field ${spec.id}: ${content.length - pos} units after the last sub-field`);
-  return out;
 }
 
-/** `units` then `write` see the same value back to back: remember the last join instead of redoing it. */
-function joinCache(spec: FieldSpec, subs: readonly SubfieldSpec[], hex: boolean): (value: FieldValue) => string {
-  let lastValue: FieldValue | undefined;
-  let lastJoined = '';
-  return (value) => {
-    if (value !== lastValue) {
-      lastJoined = joinSubfields(spec, subs, value, hex);
-      lastValue = value;
-    }
-    return lastJoined;
-  };
+/** Text in BCD, Track or ASCII (types n, an, ans, z). */
+class TextField extends LengthPrefixed {
+  /** ASCII can carry any byte, so its characters are checked on the way in too. */
+  private readonly strictDecode: boolean;
+
+  constructor(
+    spec: FieldSpec,
+    prefixer: Prefixer,
+    private readonly encoding: TextEncoding,
+    private readonly padding: Padding,
+    private readonly chars: CharTable,
+  ) {
+    super(spec, prefixer, (units) => encoding.byteLength(units));
+    this.strictDecode = encoding.name === 'ASCII';
+  }
+
+  encode(value: FieldValue, buf: Buffer, offset: number): number {
+    if (typeof value !== 'string') throw invalid(`field ${this.id}: expects text`);
+    return this.encodeText(value, buf, offset);
+  }
+
+  encodeText(value: string, buf: Buffer, offset: number): number {
+    if (!allChars(value, this.chars))
+      throw invalid(`field ${this.id}: value has characters outside type ${this.spec.type}`);
+    return this.encoding.encode(value, buf, this.writeLength(value.length, buf, offset), this.padding);
+  }
+
+  decode(cursor: Cursor): string {
+    const units = this.readLength(cursor);
+    const bytes = this.encoding.byteLength(units);
+    const value = this.encoding.decode(cursor.buf, this.contentAt(cursor, bytes), units, this.padding);
+    if (this.strictDecode && !allChars(value, this.chars))
+      throw malformed(`field ${this.id}: characters outside type ${this.spec.type}`);
+    cursor.pos += bytes;
+    return value;
+  }
 }
 
-function textSubfieldLayer(spec: FieldSpec, subs: readonly SubfieldSpec[], text: Content<string>): ValueContent {
-  const join = joinCache(spec, subs, false);
-  return {
-    units: (value) => text.units(join(value)),
-    write: (value, units, buf, offset) => text.write(join(value), units, buf, offset),
-    read: (buf, offset, units) => splitSubfields(spec, subs, text.read(buf, offset, units), false),
-    byteLength: (units) => text.byteLength(units),
-  };
-}
+/**
+ * Raw bytes (type b). Unpacked values are views of `cursor.buf`: `MessageCodec` decodes from its own
+ * copy of the message, so they never share memory with the caller's buffer.
+ */
+class BinaryField extends LengthPrefixed {
+  constructor(spec: FieldSpec, prefixer: Prefixer) {
+    super(spec, prefixer, (units) => units);
+  }
 
-function binarySubfieldLayer(spec: FieldSpec, subs: readonly SubfieldSpec[], bin: Content<Uint8Array>): ValueContent {
-  const join = joinCache(spec, subs, true);
-  return {
-    units: (value) => join(value).length / 2,
-    write: (value, units, buf, offset) => bin.write(fromHex(join(value)), units, buf, offset),
-    read: (buf, offset, units) => splitSubfields(spec, subs, toHex(bin.read(buf, offset, units)), true),
-    byteLength: (units) => units,
-  };
+  encode(value: FieldValue, buf: Buffer, offset: number): number {
+    if (!(value instanceof Uint8Array)) throw invalid(`field ${this.id}: expects bytes`);
+    const pos = this.writeLength(value.length, buf, offset);
+    buf.set(value, pos);
+    return pos + value.length;
+  }
+
+  decode(cursor: Cursor): Buffer {
+    const units = this.readLength(cursor);
+    const at = this.contentAt(cursor, units);
+    cursor.pos = at + units;
+    return cursor.buf.subarray(at, at + units);
+  }
 }
 
 /** True when `v` is a TLV list. */
@@ -235,54 +203,164 @@ export function isTlvList(v: FieldValue): v is readonly TlvItem[] {
   return Array.isArray(v);
 }
 
-function tlvLayer(spec: FieldSpec): ValueContent {
-  const list = (value: FieldValue): readonly TlvItem[] => {
-    if (!isTlvList(value)) throw invalid(`field ${spec.id}: expects a TLV list`);
-    return value;
-  };
-  return {
-    units: (value) => tlvSize(list(value)),
-    write: (value, _units, buf, offset) => writeTlv(list(value), buf, offset),
-    read(buf, offset, units) {
-      try {
-        // The items are copied out; the container itself need not be.
-        return decodeTlv(buf.subarray(offset, offset + units));
-      } catch (e) {
-        if (e instanceof FixpayError) throw malformed(`field ${spec.id}: ${e.message}`);
-        throw e;
-      }
-    },
-    byteLength: (units) => units,
-  };
+/** BER-TLV (field 55); item values unpack as views of `cursor.buf` (see `BinaryField`). */
+class TlvField extends LengthPrefixed {
+  /** Tag bytes found while measuring the value being packed (packing is synchronous). */
+  private readonly tags: Uint8Array[] = [];
+
+  constructor(spec: FieldSpec, prefixer: Prefixer) {
+    super(spec, prefixer, (units) => units);
+  }
+
+  encode(value: FieldValue, buf: Buffer, offset: number): number {
+    if (!isTlvList(value)) throw invalid(`field ${this.id}: expects a TLV list`);
+    const tags = this.tags;
+    const pos = this.writeLength(measureTlv(value, tags), buf, offset);
+    return writeTlvMeasured(value, tags, buf, pos);
+  }
+
+  decode(cursor: Cursor): TlvItem[] {
+    const units = this.readLength(cursor);
+    const at = this.contentAt(cursor, units);
+    let items: TlvItem[];
+    try {
+      items = decodeTlvView(cursor.buf, at, at + units);
+    } catch (e) {
+      if (e instanceof FixpayError) throw malformed(`field ${this.id}: ${e.message}`);
+      throw e;
+    }
+    cursor.pos = at + units;
+    return items;
+  }
 }
 
-function assemble(spec: FieldSpec, prefixer: Prefixer, lengthMax: number, content: ValueContent): FieldCodec {
-  const isFixed = prefixer.bytes === 0;
-  return {
-    spec,
-    bytesMax: prefixer.bytes + content.byteLength(lengthMax),
-    encode(value, buf, offset) {
-      const units = content.units(value);
-      if (isFixed ? units !== spec.length : units > lengthMax) {
-        throw invalid(
-          `field ${spec.id}: length ${units}, ${isFixed ? 'expected' : 'maximum'} ${isFixed ? spec.length : lengthMax}`,
-        );
+/** True when `v` is a sub-field record. */
+export function isSubfields(v: FieldValue): v is Subfields {
+  return typeof v === 'object' && !(v instanceof Uint8Array) && !Array.isArray(v);
+}
+
+interface SubfieldSlot {
+  readonly id: string;
+  readonly type: SubfieldType;
+  readonly optional: boolean;
+  /** Length in the joined content: characters, or hex digits when binary. */
+  readonly width: number;
+  /** Allowed characters; undefined for hex (binary) sub-fields. */
+  readonly chars: CharTable | undefined;
+}
+
+/** Positional sub-fields over a text or binary field (hex text per sub-field when binary). */
+class SubfieldLayout {
+  private readonly ids: ReadonlySet<string>;
+  private readonly slots: readonly SubfieldSlot[];
+
+  constructor(
+    private readonly fieldId: number,
+    subs: readonly SubfieldSpec[],
+    hex: boolean,
+  ) {
+    this.ids = new Set(subs.map((s) => s.id));
+    this.slots = subs.map((s) => ({
+      id: s.id,
+      type: s.type,
+      optional: s.optional === true,
+      width: hex ? s.length * 2 : s.length,
+      chars: hex || s.type === 'b' ? undefined : charTables[s.type],
+    }));
+  }
+
+  /** Checks the record and joins its values in order. Throws ISO8583_FIELD_INVALID. */
+  join(value: FieldValue): string {
+    const id = this.fieldId;
+    if (!isSubfields(value)) throw invalid(`field ${id}: expects sub-fields`);
+    let out = '';
+    let ended = false;
+    for (const s of this.slots) {
+      const v = value[s.id];
+      if (v === undefined) {
+        if (!s.optional) throw invalid(`field ${id}.${s.id} is missing`);
+        ended = true;
+        continue;
       }
-      return content.write(value, units, buf, prefixer.write(units, buf, offset));
-    },
-    decode(cursor) {
-      let units = spec.length;
-      if (!isFixed) {
-        if (cursor.pos + prefixer.bytes > cursor.end) throw malformed(`field ${spec.id}: length prefix is truncated`);
-        units = prefixer.read(cursor.buf, cursor.pos);
-        cursor.pos += prefixer.bytes;
-        if (units > lengthMax) throw malformed(`field ${spec.id}: length ${units} exceeds maximum ${lengthMax}`);
-      }
-      const bytes = content.byteLength(units);
-      if (cursor.pos + bytes > cursor.end) throw malformed(`field ${spec.id}: value is truncated`);
-      const value = content.read(cursor.buf, cursor.pos, units);
-      cursor.pos += bytes;
-      return value;
-    },
-  };
+      if (ended) throw invalid(`field ${id}.${s.id} follows a missing optional sub-field`);
+      if (v.length !== s.width) throw invalid(`field ${id}.${s.id}: length ${v.length}, expected ${s.width}`);
+      if (s.chars !== undefined && !allChars(v, s.chars))
+        throw invalid(`field ${id}.${s.id}: characters outside type ${s.type}`);
+      out += v;
+    }
+    for (const k of Object.keys(value)) {
+      if (!this.ids.has(k)) throw invalid(`field ${id}: unknown sub-field ${k}`);
+    }
+    return out;
+  }
+
+  /** Splits joined content into the record. Throws ISO8583_MALFORMED. */
+  split(content: string): Subfields {
+    const id = this.fieldId;
+    const out: Record<string, string> = {};
+    let pos = 0;
+    for (const s of this.slots) {
+      if (pos === content.length && s.optional) break;
+      if (pos + s.width > content.length) throw malformed(`field ${id}.${s.id} is truncated`);
+      const v = content.slice(pos, pos + s.width);
+      if (s.chars !== undefined && !allChars(v, s.chars))
+        throw malformed(`field ${id}.${s.id}: characters outside type ${s.type}`);
+      out[s.id] = v;
+      pos += s.width;
+    }
+    if (pos !== content.length) throw malformed(`field ${id}: ${content.length - pos} units after the last sub-field`);
+    return out;
+  }
+}
+
+/** Sub-fields of a text field (60, 61, 63 on the terminal link): joined, then packed as the field's text. */
+class TextSubfieldsField extends LengthPrefixed {
+  private readonly text: TextField;
+  private readonly layout: SubfieldLayout;
+
+  constructor(
+    spec: FieldSpec,
+    prefixer: Prefixer,
+    encoding: TextEncoding,
+    padding: Padding,
+    chars: CharTable,
+    subs: readonly SubfieldSpec[],
+  ) {
+    super(spec, prefixer, (units) => encoding.byteLength(units));
+    this.text = new TextField(spec, prefixer, encoding, padding, chars);
+    this.layout = new SubfieldLayout(spec.id, subs, false);
+  }
+
+  encode(value: FieldValue, buf: Buffer, offset: number): number {
+    return this.text.encodeText(this.layout.join(value), buf, offset);
+  }
+
+  decode(cursor: Cursor): Subfields {
+    return this.layout.split(this.text.decode(cursor));
+  }
+}
+
+/** Sub-fields of a binary field (62): each an uppercase hex string. */
+class BinarySubfieldsField extends LengthPrefixed {
+  private readonly layout: SubfieldLayout;
+
+  constructor(spec: FieldSpec, prefixer: Prefixer, subs: readonly SubfieldSpec[]) {
+    super(spec, prefixer, (units) => units);
+    this.layout = new SubfieldLayout(spec.id, subs, true);
+  }
+
+  encode(value: FieldValue, buf: Buffer, offset: number): number {
+    const hex = this.layout.join(value);
+    const pos = this.writeLength(hex.length / 2, buf, offset);
+    const bytes = fromHex(hex);
+    buf.set(bytes, pos);
+    return pos + bytes.length;
+  }
+
+  decode(cursor: Cursor): Subfields {
+    const units = this.readLength(cursor);
+    const at = this.contentAt(cursor, units);
+    cursor.pos = at + units;
+    return this.layout.split(toHex(cursor.buf.subarray(at, at + units)));
+  }
 }

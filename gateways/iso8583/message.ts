@@ -3,7 +3,7 @@
  * length headers, TPDUs or sockets (see `envelope.ts` and `gateways/card-network/framing.ts`).
  */
 import { FixpayError } from '../../domain/errors';
-import { bcd, toHex } from './encoding';
+import { bcd, HEX_CODES } from './encoding';
 import type { Cursor, FieldCodec, FieldValue, Subfields } from './field';
 import { buildFieldCodec, isSubfields, isTlvList } from './field';
 import type { MessageSpec } from './spec';
@@ -30,6 +30,11 @@ function isDigits(s: string): boolean {
   return true;
 }
 
+/** For values from untyped callers, which the types say cannot be undefined. */
+function isUndefined(value: unknown): boolean {
+  return value === undefined;
+}
+
 /** Builds a message from a plain record, e.g. `isoMessage('0200', { 3: '000000', 11: '000123' })`. */
 export function isoMessage(mti: string, fields: Readonly<Record<number, FieldValue>>): IsoMessage {
   const map = new Map<number, FieldValue>();
@@ -40,10 +45,11 @@ export function isoMessage(mti: string, fields: Readonly<Record<number, FieldVal
 /** Packs and unpacks messages for one spec. Instances are reusable and not shared across threads. */
 export class MessageCodec {
   readonly spec: MessageSpec;
+  /** Field codecs by field number, built once from the spec. */
   private readonly codecs: (FieldCodec | undefined)[] = [];
-  private readonly order: FieldCodec[];
   private readonly scratch: Buffer;
-  private readonly bitmap = Buffer.alloc(16);
+  /** Values of the message being packed, by field number; cleared after each pack. */
+  private readonly packValues: (FieldValue | undefined)[] = new Array<FieldValue | undefined>(129).fill(undefined);
   private readonly bitmapIn = Buffer.alloc(16);
   private readonly messageBytesMax: number;
   private readonly mtiBytes: number;
@@ -51,11 +57,11 @@ export class MessageCodec {
 
   constructor(spec: MessageSpec, options: MessageCodecOptions = {}) {
     this.spec = spec;
-    this.order = spec.fields.map(buildFieldCodec).sort((a, b) => a.spec.id - b.spec.id);
-    for (const c of this.order) this.codecs[c.spec.id] = c;
+    const order = spec.fields.map(buildFieldCodec).sort((a, b) => a.spec.id - b.spec.id);
+    for (const c of order) this.codecs[c.spec.id] = c;
     this.messageBytesMax = options.messageBytesMax ?? MESSAGE_BYTES_MAX_DEFAULT;
     // Room for every field at its largest, so packing needs no bounds checks per field.
-    const worst = this.order.reduce((n, c) => n + c.bytesMax, 4 + 32);
+    const worst = order.reduce((n, c) => n + c.bytesMax, 4 + 32);
     this.scratch = Buffer.alloc(Math.max(this.messageBytesMax, worst));
     this.mtiBytes = spec.mti.encoding === 'BCD' ? 2 : 4;
     this.bitmapHex = spec.bitmap.encoding === 'HexASCII';
@@ -71,33 +77,61 @@ export class MessageCodec {
     const buf = this.scratch;
     const mti = msg.mti;
     if (mti.length !== 4 || !isDigits(mti)) throw new FixpayError('ISO8583_FIELD_INVALID', 'MTI must be four digits');
-    let pos = this.spec.mti.encoding === 'BCD' ? bcd.encode(mti, buf, 0, 'left') : buf.write(mti, 0, 'latin1');
-    let secondary = false;
-    for (const id of msg.fields.keys()) if (id > 64) secondary = true;
-    const bitmapBytes = secondary ? 16 : 8;
-    const bitmap = this.bitmap.fill(0);
-    if (secondary) bitmap[0] = 0x80;
+    let pos = this.mtiBytes === 2 ? bcd.encode(mti, buf, 0, 'left') : buf.write(mti, 0, 'latin1');
+    // One pass over the values: which fields are present (the bitmap) and whether any is unknown.
+    const values = this.packValues;
     const bitmapAt = pos;
-    pos += this.bitmapHex ? bitmapBytes * 2 : bitmapBytes;
-    let written = 0;
-    for (const codec of this.order) {
-      const id = codec.spec.id;
-      const value = msg.fields.get(id);
-      if (value === undefined) continue;
-      pos = codec.encode(value, buf, pos);
-      const i = (id - 1) >> 3;
-      bitmap[i] = (bitmap[i] ?? 0) | (0x80 >> ((id - 1) & 7));
-      written++;
+    buf.fill(0, bitmapAt, bitmapAt + 16);
+    let secondary = false;
+    let unknown = false;
+    for (const [id, value] of msg.fields) {
+      if (id > 64) secondary = true;
+      // A key that is not a field number of the spec, or (from untyped callers) holds undefined,
+      // fails the message after the values that are there have been checked, as before.
+      if (!Number.isInteger(id) || this.codecs[id] === undefined || isUndefined(value)) {
+        unknown = true;
+        continue;
+      }
+      values[id] = value;
+      const at = bitmapAt + ((id - 1) >> 3);
+      buf[at] = (buf[at] ?? 0) | (0x80 >> ((id - 1) & 7));
     }
-    if (written !== msg.fields.size) {
-      const unknown = [...msg.fields.keys()].filter((id) => this.codecs[id] === undefined);
-      throw new FixpayError('ISO8583_FIELD_INVALID', `fields not in spec ${this.spec.name}: ${unknown.join(', ')}`);
+    const bitmapBytes = secondary ? 16 : 8;
+    if (secondary) buf[bitmapAt] = (buf[bitmapAt] ?? 0) | 0x80;
+    pos += this.bitmapHex ? bitmapBytes * 2 : bitmapBytes;
+    try {
+      // Fields in ascending order, walking the bitmap; each slot of `values` is cleared once used.
+      for (let byteIndex = 0; byteIndex < bitmapBytes; byteIndex++) {
+        const byte = buf[bitmapAt + byteIndex] ?? 0;
+        if (byte === 0) continue;
+        for (let bit = byteIndex === 0 ? 1 : 0; bit < 8; bit++) {
+          if ((byte & (0x80 >> bit)) === 0) continue;
+          const id = byteIndex * 8 + bit + 1;
+          const codec = this.codecs[id];
+          const value = values[id];
+          values[id] = undefined;
+          if (codec !== undefined && value !== undefined) pos = codec.encode(value, buf, pos);
+        }
+      }
+    } catch (e) {
+      values.fill(undefined);
+      throw e;
+    }
+    if (unknown) {
+      const ids = [...msg.fields.keys()].filter((id) => this.codecs[id] === undefined);
+      throw new FixpayError('ISO8583_FIELD_INVALID', `fields not in spec ${this.spec.name}: ${ids.join(', ')}`);
     }
     if (pos > this.messageBytesMax) {
       throw new FixpayError('ISO8583_FIELD_INVALID', `message of ${pos} bytes exceeds ${this.messageBytesMax}`);
     }
-    if (this.bitmapHex) buf.write(toHex(bitmap.subarray(0, bitmapBytes)), bitmapAt, 'latin1');
-    else bitmap.copy(buf, bitmapAt, 0, bitmapBytes);
+    if (this.bitmapHex) {
+      // The bitmap was built as bytes in the first half of its hex area: expand it in place from the end.
+      for (let i = bitmapBytes - 1; i >= 0; i--) {
+        const b = buf[bitmapAt + i] ?? 0;
+        buf[bitmapAt + 2 * i] = HEX_CODES[b >> 4] ?? 0;
+        buf[bitmapAt + 2 * i + 1] = HEX_CODES[b & 15] ?? 0;
+      }
+    }
     return Buffer.copyBytesFrom(buf, 0, pos);
   }
 
@@ -127,7 +161,8 @@ export class MessageCodec {
   }
 
   private unpackInto(bytes: Uint8Array, out: IsoMessage): IsoMessage {
-    const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // One copy of the whole message: binary values are views of it, never of the caller's buffer.
+    const buf = Buffer.copyBytesFrom(bytes);
     const cursor: Cursor = { buf, pos: 0, end: buf.length };
     const mti = this.readMti(cursor);
     out.mti = mti;

@@ -14,11 +14,11 @@ export interface TlvItem {
 /** Longest tag we accept, in bytes (EMV uses at most 3; BER allows more, which we refuse). */
 export const TLV_TAG_BYTES_MAX = 4;
 
-const tagCache = new Map<string, Buffer>();
+const tagCache = new Map<string, Uint8Array>();
 /** Distinct tags remembered; EMV uses a few dozen. */
 const TAG_CACHE_MAX = 1024;
 
-function parseTag(tag: string): Buffer {
+function parseTag(tag: string): Uint8Array {
   if (!/^([0-9A-F]{2}){1,4}$/.test(tag)) throw new FixpayError('ISO8583_FIELD_INVALID', `TLV tag ${tag} is not hex`);
   const bytes = Buffer.from(tag, 'hex');
   // The first byte says whether more follow (low five bits all set); each further byte has bit 8 set except the last.
@@ -30,7 +30,7 @@ function parseTag(tag: string): Buffer {
   return bytes;
 }
 
-function tagBytes(tag: string): Buffer {
+function tagBytes(tag: string): Uint8Array {
   let bytes = tagCache.get(tag);
   if (bytes === undefined) {
     bytes = parseTag(tag);
@@ -46,22 +46,46 @@ function lengthBytes(n: number, tag: string): number {
   throw new FixpayError('ISO8583_FIELD_INVALID', `TLV ${tag} value is too long`);
 }
 
-/** Encoded size of `items`, bytes. Throws ISO8583_FIELD_INVALID on a malformed tag or a value over 65535 bytes. */
-export function tlvSize(items: readonly TlvItem[]): number {
+/**
+ * Encoded size of `items`, bytes, remembering each item's tag bytes in `tags` for `writeTlvMeasured`.
+ * Throws ISO8583_FIELD_INVALID on a malformed tag or a value over 65535 bytes.
+ */
+export function measureTlv(items: readonly TlvItem[], tags: Uint8Array[]): number {
   let n = 0;
-  for (const item of items)
-    n += tagBytes(item.tag).length + lengthBytes(item.value.length, item.tag) + item.value.length;
+  let i = 0;
+  for (const item of items) {
+    const tag = tagBytes(item.tag);
+    tags[i++] = tag;
+    n += tag.length + lengthBytes(item.value.length, item.tag) + item.value.length;
+  }
   return n;
 }
 
-/** Writes `items` at `offset` (the caller made room with `tlvSize`); returns the offset after them. */
-export function writeTlv(items: readonly TlvItem[], buf: Buffer, offset: number): number {
+/** Encoded size of `items`, bytes. Throws ISO8583_FIELD_INVALID on a malformed tag or a value over 65535 bytes. */
+export function tlvSize(items: readonly TlvItem[]): number {
+  return measureTlv(items, []);
+}
+
+/** Values up to this many bytes are copied by a loop; longer ones by `set` (a native call). */
+const SHORT_VALUE_BYTES = 16;
+
+/**
+ * Writes `items` at `offset` with the tag bytes `measureTlv` just found for them (the caller made
+ * room with its result); returns the offset after them.
+ */
+export function writeTlvMeasured(
+  items: readonly TlvItem[],
+  tags: readonly Uint8Array[],
+  buf: Buffer,
+  offset: number,
+): number {
   let pos = offset;
+  let i = 0;
   for (const item of items) {
-    const tag = tagBytes(item.tag);
-    tag.copy(buf, pos);
-    pos += tag.length;
-    const n = item.value.length;
+    const tag = tags[i++] ?? tagBytes(item.tag);
+    for (let j = 0; j < tag.length; j++) buf[pos++] = tag[j] ?? 0;
+    const value = item.value;
+    const n = value.length;
     if (n < 0x80) buf[pos++] = n;
     else if (n <= 0xff) {
       buf[pos++] = 0x81;
@@ -71,10 +95,18 @@ export function writeTlv(items: readonly TlvItem[], buf: Buffer, offset: number)
       buf[pos++] = n >> 8;
       buf[pos++] = n & 0xff;
     }
-    buf.set(item.value, pos);
-    pos += n;
+    if (n <= SHORT_VALUE_BYTES) for (let j = 0; j < n; j++) buf[pos++] = value[j] ?? 0;
+    else {
+      buf.set(value, pos);
+      pos += n;
+    }
   }
   return pos;
+}
+
+/** Writes `items` at `offset` (the caller made room with `tlvSize`); returns the offset after them. */
+export function writeTlv(items: readonly TlvItem[], buf: Buffer, offset: number): number {
+  return writeTlvMeasured(items, [], buf, offset);
 }
 
 /** Encodes items in order. Throws ISO8583_FIELD_INVALID on a malformed tag or a value over 65535 bytes. */
@@ -84,36 +116,72 @@ export function encodeTlv(items: readonly TlvItem[]): Buffer {
   return out;
 }
 
-/** Decodes a TLV list. Throws ISO8583_MALFORMED on a truncated tag, length or value. */
-export function decodeTlv(bytes: Uint8Array): TlvItem[] {
+/** Tag strings of one- and two-byte tags, filled as they are met (EMV uses a few dozen). */
+const oneByteTags: readonly string[] = Array.from({ length: 256 }, (_, b) => byteHex(b));
+const twoByteTags: (string | undefined)[] = [];
+
+function tagText(bytes: Uint8Array, start: number, end: number): string {
+  const first = bytes[start] ?? 0;
+  if (end - start === 1) return oneByteTags[first] ?? '';
+  if (end - start === 2) {
+    const key = (first << 8) | (bytes[start + 1] ?? 0);
+    let tag = twoByteTags[key];
+    if (tag === undefined) {
+      tag = byteHex(first) + byteHex(bytes[start + 1] ?? 0);
+      twoByteTags[key] = tag;
+    }
+    return tag;
+  }
+  let tag = '';
+  for (let i = start; i < end; i++) tag += byteHex(bytes[i] ?? 0);
+  return tag;
+}
+
+/**
+ * Decodes the TLV list in `bytes[start, end)`; values are `subarray` views when `views`, else
+ * `slice` results. Throws ISO8583_MALFORMED on a truncated tag, length or value.
+ */
+function decodeTlvRange(bytes: Uint8Array, start: number, end: number, views: boolean): TlvItem[] {
   const items: TlvItem[] = [];
-  let pos = 0;
-  while (pos < bytes.length) {
-    const start = pos;
+  let pos = start;
+  while (pos < end) {
+    const tagStart = pos;
     const first = bytes[pos++] ?? 0;
     if ((first & 0x1f) === 0x1f) {
       let b: number;
       do {
-        if (pos >= bytes.length) throw new FixpayError('ISO8583_MALFORMED', 'TLV tag is truncated');
+        if (pos >= end) throw new FixpayError('ISO8583_MALFORMED', 'TLV tag is truncated');
         b = bytes[pos++] ?? 0;
-        if (pos - start > TLV_TAG_BYTES_MAX) throw new FixpayError('ISO8583_MALFORMED', 'TLV tag is too long');
+        if (pos - tagStart > TLV_TAG_BYTES_MAX) throw new FixpayError('ISO8583_MALFORMED', 'TLV tag is too long');
       } while (b & 0x80);
     }
-    let tag = '';
-    for (let i = start; i < pos; i++) tag += byteHex(bytes[i] ?? 0);
-    if (pos >= bytes.length) throw new FixpayError('ISO8583_MALFORMED', `TLV ${tag} has no length`);
+    const tag = tagText(bytes, tagStart, pos);
+    if (pos >= end) throw new FixpayError('ISO8583_MALFORMED', `TLV ${tag} has no length`);
     let length = bytes[pos++] ?? 0;
     if (length & 0x80) {
       const count = length & 0x7f;
       if (count === 0 || count > 2)
         throw new FixpayError('ISO8583_MALFORMED', `TLV ${tag} length form is not supported`);
-      if (pos + count > bytes.length) throw new FixpayError('ISO8583_MALFORMED', `TLV ${tag} length is truncated`);
+      if (pos + count > end) throw new FixpayError('ISO8583_MALFORMED', `TLV ${tag} length is truncated`);
       length = 0;
       for (let i = 0; i < count; i++) length = (length << 8) | (bytes[pos++] ?? 0);
     }
-    if (pos + length > bytes.length) throw new FixpayError('ISO8583_MALFORMED', `TLV ${tag} value is truncated`);
-    items.push({ tag, value: bytes.slice(pos, pos + length) });
+    if (pos + length > end) throw new FixpayError('ISO8583_MALFORMED', `TLV ${tag} value is truncated`);
+    items.push({ tag, value: views ? bytes.subarray(pos, pos + length) : bytes.slice(pos, pos + length) });
     pos += length;
   }
   return items;
+}
+
+/** Decodes a TLV list. Throws ISO8583_MALFORMED on a truncated tag, length or value. */
+export function decodeTlv(bytes: Uint8Array): TlvItem[] {
+  return decodeTlvRange(bytes, 0, bytes.length, false);
+}
+
+/**
+ * Decodes the TLV list in `buf[start, end)` with values as views of `buf` (no copies); for callers
+ * that own `buf`. Throws ISO8583_MALFORMED like `decodeTlv`.
+ */
+export function decodeTlvView(buf: Buffer, start: number, end: number): TlvItem[] {
+  return decodeTlvRange(buf, start, end, true);
 }
