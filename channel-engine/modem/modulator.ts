@@ -67,9 +67,12 @@ export function checkCommonOptions(o: ModemOptions): void {
  * already scaled to the transmit level (shared per level), so a sample costs a table read.
  */
 class FskModulator implements BufferedModulator {
-  private phase = 0;
-  private readonly markStep: number;
-  private readonly spaceStep: number;
+  /**
+   * Mark step, space step and the phase accumulator, in an Int32Array: a value of 2^30 or more
+   * (a 2100 Hz step, half the phases) kept in a plain field is boxed as a double, and the sample
+   * loop then ran on doubles (~3x slower).
+   */
+  private readonly acc = new Int32Array(3);
   private readonly table: Int16Array;
   private readonly samplesPerBit: number;
   private readonly leadIn: number;
@@ -86,8 +89,8 @@ class FskModulator implements BufferedModulator {
     const drift = checkRange('clockDrift', o.clockDrift ?? 0, -TX_CLOCK_DRIFT_MAX, TX_CLOCK_DRIFT_MAX);
     const tones = TONES[o.modulation];
     const step = (hz: number): number => Math.round(((hz * (1 + offset)) / SAMPLE_RATE_HZ) * 2 ** 32) | 0;
-    this.markStep = step(tones.markHz);
-    this.spaceStep = step(tones.spaceHz);
+    this.acc[0] = step(tones.markHz);
+    this.acc[1] = step(tones.spaceHz);
     this.table = sineTable(sineAmplitude(level));
     this.samplesPerBit = SAMPLE_RATE_HZ / (BAUD_RATE * (1 + drift));
   }
@@ -115,9 +118,9 @@ class FskModulator implements BufferedModulator {
     const bitsPerByte = 9 + this.stopBits;
     const spb = this.samplesPerBit;
     const table = this.table;
-    const markStep = this.markStep;
-    const spaceStep = this.spaceStep;
-    let phase = this.phase;
+    const markStep = this.acc[0]!;
+    const spaceStep = this.acc[1]!;
+    let phase = this.acc[2]!;
     let n = offset;
     let bitEnd = this.leadIn * spb; // fractional end of the current run, relative to offset
     let end = offset + Math.ceil(bitEnd);
@@ -144,7 +147,7 @@ class FskModulator implements BufferedModulator {
       out[n] = table[phase >>> PHASE_SHIFT]!;
       phase = (phase + markStep) | 0;
     }
-    this.phase = phase;
+    this.acc[2] = phase;
     return nSamples;
   }
 
