@@ -317,13 +317,19 @@ export class ModemBank {
       return;
     }
     const nSub = this.correlate(fb, sb, pcm, off, len);
-    // Pass 2: carrier decisions at sub-block ends, and the UART over the samples in between.
-    let from = 0;
+    // Pass 2: carrier decisions at sub-block ends, and the UART over the samples while carrier is
+    // up. A decision that keeps carrier up emits nothing and needs nothing from the UART, so the
+    // UART runs once over the block, except that it must catch up before carrier drops (the
+    // carrier-off event reports the burst statistics the UART gathers).
+    let from = 0; // first block sample the UART has not seen
     for (let k = 0; k < nSub; k++) {
       const to = SUB_END[k]! + 1;
-      if (s[sb + I_CARRIER] === 1) this.uart(line, from, to);
+      const on = s[sb + I_CARRIER] === 1;
+      if (on && s[sb + I_BAD]! + 1 >= CARRIER_OFF_SUBBLOCKS && this.failing(fb, SUB_P[k]!, SUB_E[k]!)) {
+        this.uart(line, from, to);
+      }
       this.carrierDecision(line, SUB_P[k]!, SUB_E[k]!, SUB_D[k]!, f[fb + F_SAMPLES]! + to - SUB);
-      from = to;
+      if (!on || s[sb + I_CARRIER] === 0) from = to;
     }
     if (s[sb + I_CARRIER] === 1 && from < len) this.uart(line, from, len);
     // Keep the histories for the next block.
@@ -393,6 +399,16 @@ export class ModemBank {
     return nSub;
   }
 
+  /** True when a sub-block fails to hold carrier up: low level, out of band, or far below the burst's power. */
+  private failing(fb: number, subP: number, subE: number): boolean {
+    const f = this.f;
+    return (
+      subP < MIN_MS * SUB ||
+      subE / (NORM * subP) < RATIO_OFF ||
+      subP < LEVEL_DROP_OFF * (f[fb + F_BURST_P]! / Math.max(1, f[fb + F_BURST_N]!)) * SUB
+    );
+  }
+
   /** Carrier state machine, run at the end of every sub-block. */
   private carrierDecision(line: number, subP: number, subE: number, subD: number, subStart: number): void {
     const f = this.f;
@@ -423,11 +439,7 @@ export class ModemBank {
       } else {
         s[sb + I_GOOD] = 0;
       }
-    } else if (
-      !levelOk ||
-      inBand < RATIO_OFF ||
-      subP < LEVEL_DROP_OFF * (f[fb + F_BURST_P]! / Math.max(1, f[fb + F_BURST_N]!)) * SUB
-    ) {
+    } else if (this.failing(fb, subP, subE)) {
       const bad = ++s[sb + I_BAD]!;
       if (bad === 1) f[fb + F_OFF_START] = subStart;
       if (bad >= CARRIER_OFF_SUBBLOCKS) {
