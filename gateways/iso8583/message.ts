@@ -30,6 +30,13 @@ function isDigits(s: string): boolean {
   return true;
 }
 
+/** A new Buffer with the content of `bytes` (`allocUnsafe` + `set` measured faster than `Buffer.copyBytesFrom`). */
+function copyOf(bytes: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(bytes.length);
+  out.set(bytes);
+  return out;
+}
+
 /** For values from untyped callers, which the types say cannot be undefined. */
 function isUndefined(value: unknown): boolean {
   return value === undefined;
@@ -48,6 +55,8 @@ export class MessageCodec {
   /** Field codecs by field number, built once from the spec. */
   private readonly codecs: (FieldCodec | undefined)[] = [];
   private readonly scratch: Buffer;
+  /** `scratch` as a plain Uint8Array, whose `subarray` is cheaper than a Buffer's. */
+  private readonly scratchBytes: Uint8Array;
   /** Values of the message being packed, by field number; cleared after each pack. */
   private readonly packValues: (FieldValue | undefined)[] = new Array<FieldValue | undefined>(129).fill(undefined);
   private readonly bitmapIn = Buffer.alloc(16);
@@ -63,6 +72,7 @@ export class MessageCodec {
     // Room for every field at its largest, so packing needs no bounds checks per field.
     const worst = order.reduce((n, c) => n + c.bytesMax, 4 + 32);
     this.scratch = Buffer.alloc(Math.max(this.messageBytesMax, worst));
+    this.scratchBytes = new Uint8Array(this.scratch.buffer, this.scratch.byteOffset, this.scratch.length);
     this.mtiBytes = spec.mti.encoding === 'BCD' ? 2 : 4;
     this.bitmapHex = spec.bitmap.encoding === 'HexASCII';
   }
@@ -132,7 +142,7 @@ export class MessageCodec {
         buf[bitmapAt + 2 * i + 1] = HEX_CODES[b & 15] ?? 0;
       }
     }
-    return Buffer.copyBytesFrom(buf, 0, pos);
+    return copyOf(this.scratchBytes.subarray(0, pos));
   }
 
   /**
@@ -162,7 +172,7 @@ export class MessageCodec {
 
   private unpackInto(bytes: Uint8Array, out: IsoMessage): IsoMessage {
     // One copy of the whole message: binary values are views of it, never of the caller's buffer.
-    const buf = Buffer.copyBytesFrom(bytes);
+    const buf = copyOf(bytes);
     const cursor: Cursor = { buf, pos: 0, end: buf.length };
     const mti = this.readMti(cursor);
     out.mti = mti;

@@ -118,17 +118,19 @@ export function encodeTlv(items: readonly TlvItem[]): Buffer {
 
 /** Tag strings of one- and two-byte tags, filled as they are met (EMV uses a few dozen). */
 const oneByteTags: readonly string[] = Array.from({ length: 256 }, (_, b) => byteHex(b));
-const twoByteTags: (string | undefined)[] = [];
+/** Two-byte tags by first byte, then second byte; small dense arrays rather than one sparse one. */
+const twoByteTags: (string | undefined)[][] = Array.from({ length: 256 }, () => []);
 
 function tagText(bytes: Uint8Array, start: number, end: number): string {
   const first = bytes[start] ?? 0;
   if (end - start === 1) return oneByteTags[first] ?? '';
   if (end - start === 2) {
-    const key = (first << 8) | (bytes[start + 1] ?? 0);
-    let tag = twoByteTags[key];
+    const second = bytes[start + 1] ?? 0;
+    const row = twoByteTags[first] ?? [];
+    let tag = row[second];
     if (tag === undefined) {
-      tag = byteHex(first) + byteHex(bytes[start + 1] ?? 0);
-      twoByteTags[key] = tag;
+      tag = byteHex(first) + byteHex(second);
+      row[second] = tag;
     }
     return tag;
   }
