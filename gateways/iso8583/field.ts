@@ -58,6 +58,11 @@ function allChars(value: string, table: CharTable): boolean {
   return true;
 }
 
+function allBytes(buf: Buffer, start: number, end: number, table: CharTable): boolean {
+  for (let i = start; i < end; i++) if (table[buf[i] ?? 0] !== 1) return false;
+  return true;
+}
+
 function invalid(detail: string): FixpayError {
   return new FixpayError('ISO8583_FIELD_INVALID', detail);
 }
@@ -91,6 +96,8 @@ abstract class LengthPrefixed implements FieldCodec {
   readonly bytesMax: number;
   protected readonly id: number;
   protected readonly isFixed: boolean;
+  /** The spec's length: the length of a fixed field, the upper bound of a variable one. */
+  protected readonly fixedLength: number;
   protected readonly lengthMax: number;
 
   constructor(
@@ -100,6 +107,7 @@ abstract class LengthPrefixed implements FieldCodec {
   ) {
     this.id = spec.id;
     this.isFixed = prefixer.bytes === 0;
+    this.fixedLength = spec.length;
     this.lengthMax = Math.min(spec.length, prefixer.lengthMax);
     this.bytesMax = prefixer.bytes + byteLength(this.lengthMax);
   }
@@ -110,7 +118,7 @@ abstract class LengthPrefixed implements FieldCodec {
   /** Checks `units` against the spec and writes the prefix; returns where the content starts. */
   protected writeLength(units: number, buf: Buffer, offset: number): number {
     if (this.isFixed) {
-      if (units !== this.spec.length) throw invalid(`field ${this.id}: length ${units}, expected ${this.spec.length}`);
+      if (units !== this.fixedLength) throw invalid(`field ${this.id}: length ${units}, expected ${this.fixedLength}`);
       return offset;
     }
     if (units > this.lengthMax) throw invalid(`field ${this.id}: length ${units}, maximum ${this.lengthMax}`);
@@ -119,7 +127,7 @@ abstract class LengthPrefixed implements FieldCodec {
 
   /** Reads the prefix at `cursor.pos` (advancing past it) and checks it; returns the length in units. */
   protected readLength(cursor: Cursor): number {
-    if (this.isFixed) return this.spec.length;
+    if (this.isFixed) return this.fixedLength;
     const prefixBytes = this.prefixer.bytes;
     if (cursor.pos + prefixBytes > cursor.end) throw malformed(`field ${this.id}: length prefix is truncated`);
     const units = this.prefixer.read(cursor.buf, cursor.pos);
@@ -145,6 +153,8 @@ class TextField extends LengthPrefixed {
    * encoder's own check stands in for the type check (one pass over the value instead of two).
    */
   private readonly encoderChecksType: boolean;
+  /** Bytes of a fixed field's content. */
+  private readonly fixedBytes: number;
 
   constructor(
     spec: FieldSpec,
@@ -156,6 +166,7 @@ class TextField extends LengthPrefixed {
     super(spec, prefixer, (units) => encoding.byteLength(units));
     this.strictDecode = encoding.name === 'ASCII';
     this.encoderChecksType = (encoding === bcd && spec.type === 'n') || (encoding === track && spec.type === 'z');
+    this.fixedBytes = encoding.byteLength(spec.length);
   }
 
   encode(value: FieldValue, buf: Buffer, offset: number): number {
@@ -165,7 +176,7 @@ class TextField extends LengthPrefixed {
 
   encodeText(value: string, buf: Buffer, offset: number): number {
     const n = value.length;
-    const lengthOk = this.isFixed ? n === this.spec.length : n <= this.lengthMax;
+    const lengthOk = this.isFixed ? n === this.fixedLength : n <= this.lengthMax;
     // Characters are checked before the length, so a value wrong in both reports its characters.
     if (!this.encoderChecksType || !lengthOk) {
       if (!allChars(value, this.chars)) throw this.charsInvalid();
@@ -186,11 +197,13 @@ class TextField extends LengthPrefixed {
 
   decode(cursor: Cursor): string {
     const units = this.readLength(cursor);
-    const bytes = this.encoding.byteLength(units);
-    const value = this.encoding.decode(cursor.buf, this.contentAt(cursor, bytes), units, this.padding);
-    if (this.strictDecode && !allChars(value, this.chars))
+    const bytes = this.isFixed ? this.fixedBytes : this.encoding.byteLength(units);
+    const at = this.contentAt(cursor, bytes);
+    // ASCII is one byte per character (latin1), so its bytes are checked before a string is made.
+    if (this.strictDecode && !allBytes(cursor.buf, at, at + bytes, this.chars))
       throw malformed(`field ${this.id}: characters outside type ${this.spec.type}`);
-    cursor.pos += bytes;
+    const value = this.encoding.decode(cursor.buf, at, units, this.padding);
+    cursor.pos = at + bytes;
     return value;
   }
 }
@@ -262,6 +275,8 @@ export function isSubfields(v: FieldValue): v is Subfields {
 
 interface SubfieldSlot {
   readonly id: string;
+  /** The property key to read: the id as a number when it is an array index (a faster lookup, same property). */
+  readonly key: string | number;
   readonly type: SubfieldType;
   readonly optional: boolean;
   /** Length in the joined content: characters, or hex digits when binary. */
@@ -288,6 +303,7 @@ class SubfieldLayout {
     this.ids = new Set(subs.map((s) => s.id));
     this.slots = subs.map((s) => ({
       id: s.id,
+      key: String(Number(s.id)) === s.id ? Number(s.id) : s.id,
       type: s.type,
       optional: s.optional === true,
       width: hex ? s.length * 2 : s.length,
@@ -306,8 +322,9 @@ class SubfieldLayout {
     if (!isSubfields(value)) throw invalid(`field ${id}: expects sub-fields`);
     let out = '';
     let ended = false;
+    let present = 0;
     for (const s of this.slots) {
-      const v = value[s.id];
+      const v = value[s.key];
       if (v === undefined) {
         if (!s.optional) throw invalid(`field ${id}.${s.id} is missing`);
         ended = true;
@@ -318,9 +335,14 @@ class SubfieldLayout {
       if (s.chars !== undefined && !allChars(v, s.chars))
         throw invalid(`field ${id}.${s.id}: characters outside type ${s.type}`);
       out += v;
+      present++;
     }
-    for (const k of Object.keys(value)) {
-      if (!this.ids.has(k)) throw invalid(`field ${id}: unknown sub-field ${k}`);
+    const keys = Object.keys(value);
+    // Usual case: exactly the present sub-fields, in slot order; otherwise look each key up.
+    let usual = keys.length === present;
+    for (let i = 0; usual && i < present; i++) usual = keys[i] === this.slots[i]?.id;
+    if (!usual) {
+      for (const k of keys) if (!this.ids.has(k)) throw invalid(`field ${id}: unknown sub-field ${k}`);
     }
     return out;
   }
