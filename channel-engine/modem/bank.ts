@@ -3,21 +3,14 @@
  * BLOCK_SAMPLES_MAX, histories of fixed size); the fuzz tests push arbitrary input through them.
  */
 import { FixpayError } from '../../domain/errors';
-import {
-  BLOCK_SAMPLES_MAX,
-  createJsCorrelator,
-  createWasmCorrelator,
-  HIST,
-  MODULATIONS,
-  PERIOD,
-  WINDOW_SAMPLES,
-  type Correlator,
-} from './kernel';
+import * as kernel from './kernel';
+import { createJsCorrelator, createWasmCorrelator, MODULATIONS, type Correlator } from './kernel';
 import { checkCommonOptions } from './modulator';
 import { meanSquareAt, TONES } from './params';
 import { BAUD_RATE, SAMPLE_RATE_HZ, type Modulation, type ModemEvent, type ModemMetrics } from './types';
 
-export { WINDOW_SAMPLES, BLOCK_SAMPLES_MAX } from './kernel';
+/** Carrier decisions are taken every SUBBLOCK_SAMPLES samples (5 ms). */
+export { WINDOW_SAMPLES, BLOCK_SAMPLES_MAX, SUBBLOCK_SAMPLES } from './kernel';
 
 /**
  * A bank of FSK receivers with struct-of-arrays state (one slot per line in a few typed arrays),
@@ -38,8 +31,6 @@ export { WINDOW_SAMPLES, BLOCK_SAMPLES_MAX } from './kernel';
 
 /** Blocks at least this long go through the idle gate; shorter ones are always demodulated. */
 export const GATE_MIN_SAMPLES = 80;
-/** Carrier decisions are taken every SUBBLOCK_SAMPLES samples (5 ms). */
-export const SUBBLOCK_SAMPLES = 40;
 /** Consecutive qualifying sub-blocks (of mark lead-in) needed to raise carrier (20 ms). */
 export const CARRIER_ON_SUBBLOCKS = 4;
 /** Consecutive failing sub-blocks needed to drop carrier (10 ms). */
@@ -47,6 +38,12 @@ export const CARRIER_OFF_SUBBLOCKS = 2;
 /** Minimum receive level. */
 export const MIN_RX_LEVEL_DBM0 = -46;
 
+// Local copies: in CommonJS output an imported binding is a property read on every use.
+const WINDOW_SAMPLES = kernel.WINDOW_SAMPLES;
+const BLOCK_SAMPLES_MAX = kernel.BLOCK_SAMPLES_MAX;
+const SUBBLOCK_SAMPLES = kernel.SUBBLOCK_SAMPLES;
+const HIST = kernel.HIST;
+const PERIOD = kernel.PERIOD;
 const N = WINDOW_SAMPLES;
 const T = SAMPLE_RATE_HZ / BAUD_RATE;
 const SUB = SUBBLOCK_SAMPLES;
@@ -361,21 +358,20 @@ export class ModemBank {
       ee[j] = f[fb + F_EH + j]!;
     }
     // Sample n of the block (n < 0: history) has mixer phase (phase + n) mod PERIOD.
-    k.correlate(s[sb + I_MOD]!, (s[sb + I_PHASE]! - N + PERIOD) % PERIOD, len);
-    const sums = k.sums;
+    let subCount = s[sb + I_SUB_COUNT]!;
+    k.correlate(s[sb + I_MOD]!, (s[sb + I_PHASE]! - N + PERIOD) % PERIOD, len, SUB - subCount);
+    const runs = k.runs;
     let subP = f[fb + F_SUB_P]!;
     let subE = f[fb + F_SUB_E]!;
     let subD = f[fb + F_SUB_D]!;
-    let subCount = s[sb + I_SUB_COUNT]!;
     let nSub = 0;
     let n = 0;
-    while (n < len) {
+    for (let r = 0; n < len; r++) {
       // One run up to the next sub-block boundary (or the block end).
       const end = Math.min(len, n + SUB - subCount);
-      k.sum(n, end);
-      subP += sums[0]!;
-      subE += sums[1]!;
-      subD += sums[2]!;
+      subP += runs[3 * r]!;
+      subE += runs[3 * r + 1]!;
+      subD += runs[3 * r + 2]!;
       subCount += end - n;
       n = end;
       if (subCount === SUB) {
@@ -651,7 +647,7 @@ export class ModemBank {
 }
 
 // Sub-block sums of the current block (at most BLOCK_SAMPLES_MAX / SUB + 1 entries).
-const SUB_MAX = Math.ceil(BLOCK_SAMPLES_MAX / SUBBLOCK_SAMPLES) + 1;
+const SUB_MAX = kernel.RUNS_MAX;
 const SUB_P = new Float64Array(SUB_MAX);
 const SUB_E = new Float64Array(SUB_MAX);
 const SUB_D = new Float64Array(SUB_MAX);

@@ -21,13 +21,15 @@ import { encodeModule, F64, I32, op, V128, type Bytes, type FuncSpec } from './w
  */
 
 /** Correlator window in samples (one bit is 6.67 samples at 8 kHz; 8 gave the best BER of 6–10, see docs). */
-export const WINDOW_SAMPLES = 8;
+const WINDOW_SAMPLES = 8;
 /** Largest block the kernel processes at once; longer pushes are split. */
-export const BLOCK_SAMPLES_MAX = 160;
+const BLOCK_SAMPLES_MAX = 160;
 /** Discriminator history kept across blocks (> one bit + re-timing margin). */
-export const HIST = 12;
+const HIST = 12;
 /** Every tone used is a multiple of 100 Hz, so all mixers repeat every PERIOD samples. */
-export const PERIOD = 80;
+const PERIOD = 80;
+/** Sub-block length: the kernel also sums x², e and d over sub-blocks (5 ms) for carrier detection. */
+const SUBBLOCK_SAMPLES = 40;
 /** The SIMD kernel works on groups of this many samples and may compute up to GROUP − 1 past the block end. */
 const GROUP = 4;
 
@@ -38,6 +40,12 @@ const TABLE_LEN = PERIOD + N + BLOCK_SAMPLES_MAX + GROUP;
 const X_LEN = N + BLOCK_SAMPLES_MAX + GROUP;
 /** Output entries: HIST of history, the block and the group overrun. */
 const D_LEN = HIST + BLOCK_SAMPLES_MAX + GROUP;
+/** Runs a block is cut into: a partial sub-block, whole ones, a partial one. */
+const RUNS_MAX = Math.ceil(BLOCK_SAMPLES_MAX / SUBBLOCK_SAMPLES) + 1;
+
+// Exported by name below, so that tsc's CommonJS output reads the hot constants from locals
+// (an `export const` is read back as a property of `exports` on every use).
+export { WINDOW_SAMPLES, BLOCK_SAMPLES_MAX, HIST, PERIOD, SUBBLOCK_SAMPLES, RUNS_MAX };
 
 export const MODULATIONS: readonly Modulation[] = ['v23', 'bell202'];
 
@@ -64,15 +72,15 @@ export interface Correlator {
   readonly dd: Float32Array;
   /** Tone energy per sample, `ee[HIST + n]`. */
   readonly ee: Float32Array;
-  /** Results of {@link sum}: Σx², Σe, Σd. */
-  readonly sums: Float64Array;
+  /** Σx², Σe, Σd of run r at `runs[3r … 3r + 2]` (see {@link correlate}). */
+  readonly runs: Float64Array;
   /**
    * Correlates block samples [0, len) (1 ≤ len ≤ BLOCK_SAMPLES_MAX) of modulation `mod` (index
-   * into MODULATIONS); `b0` = (phase of block sample 0 − N) mod PERIOD.
+   * into MODULATIONS); `b0` = (phase of block sample 0 − N) mod PERIOD. Also sums x², e and d
+   * over runs: [0, min(first, len)), then SUBBLOCK_SAMPLES at a time up to len
+   * (1 ≤ first ≤ SUBBLOCK_SAMPLES: the samples left in the current sub-block).
    */
-  correlate(mod: number, b0: number, len: number): void;
-  /** Sums x², e and d over block samples [from, to) into {@link sums}. */
-  sum(from: number, to: number): void;
+  correlate(mod: number, b0: number, len: number, first: number): void;
 }
 
 /** The JS fallback (double precision inside, single precision out). */
@@ -81,15 +89,16 @@ class JsCorrelator implements Correlator {
   readonly x = new Int16Array(X_LEN);
   readonly dd = new Float32Array(D_LEN);
   readonly ee = new Float32Array(D_LEN);
-  readonly sums = new Float64Array(3);
+  readonly runs = new Float64Array(3 * RUNS_MAX);
   private readonly prod = new Float64Array(4 * X_LEN);
 
-  correlate(mod: number, b0: number, len: number): void {
+  correlate(mod: number, b0: number, len: number, first: number): void {
     const tab = MIXERS[mod]!;
     const x = this.x;
     const prod = this.prod;
     const dd = this.dd;
     const ee = this.ee;
+    const runs = this.runs;
     let cm = 0;
     let sm = 0;
     let cs = 0;
@@ -110,46 +119,43 @@ class JsCorrelator implements Correlator {
       cs += c;
       ss += d;
     }
-    for (let n = 0; n < len; n++) {
-      const xn = x[N + n]!;
-      const tn = 4 * (b0 + N + n);
-      const po = 4 * n; // products of the sample leaving the window
-      const pn = po + 4 * N;
-      const pm = xn * tab[tn]!;
-      const pms = xn * tab[tn + 1]!;
-      const ps = xn * tab[tn + 2]!;
-      const pss = xn * tab[tn + 3]!;
-      prod[pn] = pm;
-      prod[pn + 1] = pms;
-      prod[pn + 2] = ps;
-      prod[pn + 3] = pss;
-      cm += pm - prod[po]!;
-      sm += pms - prod[po + 1]!;
-      cs += ps - prod[po + 2]!;
-      ss += pss - prod[po + 3]!;
-      const em = cm * cm + sm * sm;
-      const es = cs * cs + ss * ss;
-      dd[HIST + n] = em - es;
-      ee[HIST + n] = em + es;
+    let n = 0;
+    for (let r = 0, end = Math.min(first, len); n < len; r++, end = Math.min(end + SUBBLOCK_SAMPLES, len)) {
+      let subP = 0;
+      let subE = 0;
+      let subD = 0;
+      for (; n < end; n++) {
+        const xn = x[N + n]!;
+        const tn = 4 * (b0 + N + n);
+        const po = 4 * n; // products of the sample leaving the window
+        const pn = po + 4 * N;
+        const pm = xn * tab[tn]!;
+        const pms = xn * tab[tn + 1]!;
+        const ps = xn * tab[tn + 2]!;
+        const pss = xn * tab[tn + 3]!;
+        prod[pn] = pm;
+        prod[pn + 1] = pms;
+        prod[pn + 2] = ps;
+        prod[pn + 3] = pss;
+        cm += pm - prod[po]!;
+        sm += pms - prod[po + 1]!;
+        cs += ps - prod[po + 2]!;
+        ss += pss - prod[po + 3]!;
+        const em = cm * cm + sm * sm;
+        const es = cs * cs + ss * ss;
+        // Sums of the single-precision values the UART sees, as the WASM kernel sums them.
+        const d = Math.fround(em - es);
+        const e = Math.fround(em + es);
+        dd[HIST + n] = d;
+        ee[HIST + n] = e;
+        subP += xn * xn;
+        subE += e;
+        subD += d;
+      }
+      runs[3 * r] = subP;
+      runs[3 * r + 1] = subE;
+      runs[3 * r + 2] = subD;
     }
-  }
-
-  sum(from: number, to: number): void {
-    const x = this.x;
-    const dd = this.dd;
-    const ee = this.ee;
-    let p = 0;
-    let e = 0;
-    let d = 0;
-    for (let n = from; n < to; n++) {
-      const xn = x[N + n]!;
-      p += xn * xn;
-      e += ee[HIST + n]!;
-      d += dd[HIST + n]!;
-    }
-    this.sums[0] = p;
-    this.sums[1] = e;
-    this.sums[2] = d;
   }
 }
 
@@ -161,8 +167,8 @@ const X_AT = 8192; // i16 × X_LEN
 const PROD_AT = X_AT + 512; // f32x4 × X_LEN
 const DD_AT = PROD_AT + 16 * X_LEN; // f32 × D_LEN
 const EE_AT = DD_AT + 4 * D_LEN;
-const SUMS_AT = EE_AT + 4 * D_LEN; // f64 × 3
-const MEMORY_BYTES = SUMS_AT + 24;
+const RUNS_AT = EE_AT + 4 * D_LEN; // f64 × 3 × RUNS_MAX
+const MEMORY_BYTES = RUNS_AT + 24 * RUNS_MAX;
 const PAGES = 1;
 
 /**
@@ -288,10 +294,10 @@ function corrFunc(): FuncSpec {
   };
 }
 
-/** sum(from, to): Σx², Σe, Σd over block samples [from, to), f32x4 over aligned groups, f64 totals. */
+/** sum(from, to, out): Σx², Σe, Σd over block samples [from, to) as f64 at out; f32x4 over aligned groups. */
 function sumFunc(): FuncSpec {
-  const [from, to, n, p, e, d, vp, ve, vd, vx] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  const xi = 10;
+  const [from, to, out, n, p, e, d, vp, ve, vd, vx] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const xi = 11;
   const scalar: Bytes[] = [
     op.get(n),
     op.get(n),
@@ -405,52 +411,88 @@ function sumFunc(): FuncSpec {
     }
   }
   body.push(
-    op.i32Const(0),
+    op.get(out),
     op.get(p),
-    op.f64Store(SUMS_AT),
-    op.i32Const(0),
+    op.f64Store(0),
+    op.get(out),
     op.get(e),
-    op.f64Store(SUMS_AT + 8),
-    op.i32Const(0),
+    op.f64Store(8),
+    op.get(out),
     op.get(d),
-    op.f64Store(SUMS_AT + 16),
+    op.f64Store(16),
   );
-  return { name: 'sum', params: [I32, I32], locals: [I32, F64, F64, F64, V128, V128, V128, V128, I32], body };
+  return { name: 'sum', params: [I32, I32, I32], locals: [I32, F64, F64, F64, V128, V128, V128, V128, I32], body };
+}
+
+/** blk(tp, len, first): corr, then sum over the runs (one call from JS per block). */
+function blockFunc(corrIndex: number, sumIndex: number): FuncSpec {
+  const [tp, len, first, from, to, out] = [0, 1, 2, 3, 4, 5];
+  // to = min(to, len)
+  const minWithLen: Bytes[] = [op.get(to), op.get(len), op.get(to), op.get(len), op.i32LtU, op.select, op.set(to)];
+  return {
+    name: 'blk',
+    params: [I32, I32, I32],
+    locals: [I32, I32, I32],
+    body: [
+      op.get(tp),
+      op.get(len),
+      op.call(corrIndex),
+      op.get(first),
+      op.set(to),
+      ...minWithLen,
+      op.i32Const(RUNS_AT),
+      op.set(out),
+      op.loop,
+      op.get(from),
+      op.get(to),
+      op.get(out),
+      op.call(sumIndex),
+      op.get(out),
+      op.i32Const(24),
+      op.i32Add,
+      op.set(out),
+      op.get(to),
+      op.tee(from),
+      op.i32Const(SUBBLOCK_SAMPLES),
+      op.i32Add,
+      op.set(to),
+      ...minWithLen,
+      op.get(from),
+      op.get(len),
+      op.i32LtU,
+      op.brIf(0),
+      op.end,
+    ],
+  };
 }
 
 /** The kernel module's bytes (exported for the tests). */
 export function kernelModuleBytes(): Uint8Array {
-  return encodeModule(PAGES, [corrFunc(), sumFunc()]);
+  return encodeModule(PAGES, [corrFunc(), sumFunc(), blockFunc(0, 1)]);
 }
 
-type KernelFn = (a: number, b: number) => void;
+type KernelFn = (a: number, b: number, c: number) => void;
 
 class WasmCorrelator implements Correlator {
   readonly kind = 'wasm-simd';
   readonly x: Int16Array;
   readonly dd: Float32Array;
   readonly ee: Float32Array;
-  readonly sums: Float64Array;
-  private readonly corr: KernelFn;
-  private readonly sumFn: KernelFn;
+  readonly runs: Float64Array;
+  private readonly blk: KernelFn;
 
-  constructor(buf: ArrayBuffer, corr: KernelFn, sum: KernelFn) {
+  constructor(buf: ArrayBuffer, blk: KernelFn) {
     const f32 = new Float32Array(buf);
     MIXERS.forEach((mix, m) => f32.set(mix, (TAB_AT + m * TAB_STRIDE) / 4));
     this.x = new Int16Array(buf, X_AT, X_LEN);
     this.dd = new Float32Array(buf, DD_AT, D_LEN);
     this.ee = new Float32Array(buf, EE_AT, D_LEN);
-    this.sums = new Float64Array(buf, SUMS_AT, 3);
-    this.corr = corr;
-    this.sumFn = sum;
+    this.runs = new Float64Array(buf, RUNS_AT, 3 * RUNS_MAX);
+    this.blk = blk;
   }
 
-  correlate(mod: number, b0: number, len: number): void {
-    this.corr(TAB_AT + mod * TAB_STRIDE + 16 * b0, len);
-  }
-
-  sum(from: number, to: number): void {
-    this.sumFn(from, to);
+  correlate(mod: number, b0: number, len: number, first: number): void {
+    this.blk(TAB_AT + mod * TAB_STRIDE + 16 * b0, len, first);
   }
 }
 
@@ -486,11 +528,11 @@ export function createWasmCorrelator(): Correlator | undefined {
   try {
     const bytes = kernelModuleBytes();
     if (!api.validate(bytes)) return undefined;
-    const { memory, corr, sum } = new api.Instance(new api.Module(bytes), {}).exports;
+    const { memory, blk } = new api.Instance(new api.Module(bytes), {}).exports;
     const buf: unknown = typeof memory === 'object' && memory !== null ? Reflect.get(memory, 'buffer') : undefined;
     // isArrayBuffer, not instanceof: under jest the WebAssembly API may come from another realm.
-    if (!isArrayBuffer(buf) || !isKernelFn(corr) || !isKernelFn(sum)) return undefined;
-    return new WasmCorrelator(buf, corr, sum);
+    if (!isArrayBuffer(buf) || !isKernelFn(blk)) return undefined;
+    return new WasmCorrelator(buf, blk);
   } catch {
     return undefined;
   }

@@ -56,6 +56,8 @@ export const op = {
   end: [0x0b],
   br: (depth: number): number[] => [0x0c, ...uleb(depth)],
   brIf: (depth: number): number[] => [0x0d, ...uleb(depth)],
+  call: (func: number): number[] => [0x10, ...uleb(func)],
+  select: [0x1b],
   get: (i: number): number[] => [0x20, ...uleb(i)],
   set: (i: number): number[] => [0x21, ...uleb(i)],
   tee: (i: number): number[] => [0x22, ...uleb(i)],
