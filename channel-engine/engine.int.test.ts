@@ -78,6 +78,8 @@ describe('channel engine over TCP PCM with the real modem', () => {
     expect(seen).toHaveLength(1);
     expect(seen[0]?.callerNumber).toBe('057188880000');
     expect(seen[0]?.profileId).toBe(profileId);
+    // The terminal ACKed the answer, and the platform is told so.
+    await expect(seen[0]?.answerSettled).resolves.toBe(true);
     const m = engine.metrics();
     expect(m.requests).toBe(1);
     expect(m.responses).toBe(1);
@@ -100,6 +102,51 @@ describe('channel engine over TCP PCM with the real modem', () => {
     expect(terminal.counters.retransmissions).toBe(1);
     expect(m.retransmissions).toBeGreaterThanOrEqual(1); // the engine resent the response segment the terminal "lost"
     expect(m.outcomes).toEqual({ OK: 1 });
+  });
+});
+
+describe('an answer that never reaches the terminal', () => {
+  jest.setTimeout(30000);
+
+  it('settles false when the call drops while the platform is still working', async () => {
+    const driver = new TcpPcmLineDriver({ port: 0 });
+    let seen: TerminalRequest | undefined;
+    let answeredResolve: () => void = () => undefined;
+    const answered = new Promise<void>((resolve) => {
+      answeredResolve = resolve;
+    });
+    const handler: RequestHandler = async (req) => {
+      seen = req;
+      await new Promise((r) => setTimeout(r, 600));
+      answeredResolve();
+      return Uint8Array.of(9, 9, 9);
+    };
+    const engine = new ChannelEngine({ profiles, defaultProfileId: 'es201912-v23', handler, nodeId: 'test' });
+    engine.addDriver(driver);
+    await engine.start();
+    const terminal = new TerminalEndpoint(requireProfile(profiles, 'es201912-v23'));
+    const client = new TcpPcmClient();
+    client.onAudio = (pcm) => {
+      terminal.pushAudio(pcm);
+    };
+    terminal.onAudioOut = (pcm) => {
+      client.sendAudio(pcm);
+      setImmediate(() => {
+        terminal.playoutDone();
+      });
+    };
+    try {
+      await client.dial('127.0.0.1', driver.port, '057188880000');
+      await terminal.waitForEst();
+      await terminal.send(Uint8Array.of(1, 2, 3));
+      client.destroy(); // the caller hangs up before the answer is ready
+      await answered;
+      await expect(seen?.answerSettled).resolves.toBe(false);
+    } finally {
+      terminal.dispose();
+      client.destroy();
+      await engine.stop();
+    }
   });
 });
 

@@ -27,6 +27,12 @@ export interface TerminalRequest {
   readonly calledNumber: string | undefined;
   readonly profileId: string;
   readonly payload: Uint8Array;
+  /**
+   * Resolves true once the terminal ACKed the answer to this request, false when the answer could
+   * not be delivered (retries exhausted, or the call ended first). A platform uses it to undo a
+   * transaction whose approval never reached the terminal. Never rejects.
+   */
+  readonly answerSettled?: Promise<boolean>;
 }
 
 /**
@@ -118,6 +124,8 @@ class CallChannel implements CallListener {
   private ackTimer: NodeJS.Timeout | undefined;
   private prompt: Pending | undefined;
   private promptWaiter: Pending | undefined;
+  /** Settles the answer being sent (response frames only; prompts use `promptWaiter`). */
+  private responseSettled: ((acked: boolean) => void) | undefined;
   private ended = false;
 
   constructor(
@@ -247,10 +255,12 @@ class CallChannel implements CallListener {
         this.sessionEvent({ type: 'request', payload: a.message });
         return;
       case 'sent':
+        if (this.promptWaiter === undefined) this.settleResponse(true);
         this.settlePrompt(true, 'OK');
         this.sessionEvent({ type: 'sent' });
         return;
       case 'send-failed':
+        if (this.promptWaiter === undefined) this.settleResponse(false);
         this.settlePrompt(false, a.codeName);
         this.sessionEvent({ type: 'send-failed', codeName: a.codeName });
         return;
@@ -322,7 +332,16 @@ class CallChannel implements CallListener {
 
   private handle(payload: Uint8Array): void {
     const offer = this.call.offer;
+    // A newer request's answer supersedes an older one still unsettled.
+    this.settleResponse(false);
+    let settle: (acked: boolean) => void = () => undefined;
+    const answerSettled = new Promise<boolean>((resolve) => {
+      settle = resolve;
+    });
+    this.responseSettled = settle;
+    if (this.ended) this.settleResponse(false);
     const request: TerminalRequest = {
+      answerSettled,
       nodeId: this.engine.options.nodeId,
       lineId: offer.lineId,
       callerNumber: offer.callerNumber,
@@ -380,6 +399,13 @@ class CallChannel implements CallListener {
     this.ackTimer = undefined;
   }
 
+  /** Tells the handler whether its answer reached the terminal; once. */
+  private settleResponse(acked: boolean): void {
+    const settle = this.responseSettled;
+    this.responseSettled = undefined;
+    settle?.(acked);
+  }
+
   /** Settles a prompt's promise on the ARQ outcome. */
   settlePrompt(ok: boolean, codeName: ResultCodeName): void {
     const w = this.promptWaiter;
@@ -394,6 +420,7 @@ class CallChannel implements CallListener {
     this.clearSessionTimer();
     this.clearAckTimer();
     this.ended = true;
+    this.settleResponse(false);
     this.settlePrompt(false, outcome === 'OK' ? 'SESSION_NOT_ACTIVE' : outcome);
     const p = this.prompt;
     this.prompt = undefined;
