@@ -35,6 +35,30 @@ const CLI_TYPE_NAMES = { KEYWORD: 'Keyword' } as const;
 /** Durable SQLite settings for the dev server's store. */
 export const SQLITE_PRAGMAS = ['journal_mode=WAL', 'synchronous=FULL', 'busy_timeout=5000'] as const;
 
+/**
+ * Poll rate limit of each history queue reader (transfer, timer, visibility), per shard. The
+ * server's default is 20 polls/s with a burst of about 20: every activity or workflow task of a
+ * run is a transfer task, and a lone sequential run needs one reader poll for each, so once the
+ * burst is spent every task waited ≈ 40–50 ms for a token (a purchase of 8 activities took
+ * ≈ 800 ms). The dev server has one shard, so this is the whole server's read rate; a poll that
+ * finds nothing costs one SQLite query. See docs/adr/0008-temporal-latency.md.
+ */
+export const QUEUE_READER_MAX_POLL_RPS = 10_000;
+
+/** Dynamic configuration every dev server of the platform runs with (fixpay dev and tests). */
+export const DEV_SERVER_DYNAMIC_CONFIG: readonly (readonly [key: string, value: string])[] = [
+  ['frontend.enableExecuteMultiOperation', 'true'],
+  ['frontend.enableUpdateWorkflowExecution', 'true'],
+  ['history.transferProcessorMaxPollRPS', String(QUEUE_READER_MAX_POLL_RPS)],
+  ['history.timerProcessorMaxPollRPS', String(QUEUE_READER_MAX_POLL_RPS)],
+  ['history.visibilityProcessorMaxPollRPS', String(QUEUE_READER_MAX_POLL_RPS)],
+];
+
+/** `--dynamic-config-value key=value` arguments for DEV_SERVER_DYNAMIC_CONFIG. */
+export function dynamicConfigArgs(): string[] {
+  return DEV_SERVER_DYNAMIC_CONFIG.flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${value}`]);
+}
+
 /** The command-line arguments of `temporal server start-dev` for these options. */
 export function devServerArgs(options: Omit<DevServerOptions, 'cliPath' | 'onOutput'>): string[] {
   const t = options.temporal;
@@ -50,8 +74,7 @@ export function devServerArgs(options: Omit<DevServerOptions, 'cliPath' | 'onOut
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) {
     args.push('--search-attribute', `${name}=${CLI_TYPE_NAMES[type]}`);
   }
-  args.push('--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true');
-  args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true');
+  args.push(...dynamicConfigArgs());
   return args;
 }
 

@@ -11,6 +11,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import { loadConfig, processEnv } from '../../config';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../domain/search-attributes';
 import { findTemporalCli } from '../../infra/temporal/cli';
+import { dynamicConfigArgs } from '../../infra/temporal/dev-server';
 
 /** Path of the Temporal CLI, or a clear error telling how to get one. */
 export function temporalCliPath(): string {
@@ -50,7 +51,8 @@ export async function startTestServer(): Promise<TestWorkflowEnvironment> {
     server: {
       executable: { type: 'existing-path', path: temporalCliPath() },
       searchAttributes: SEARCH_ATTRIBUTE_NAMES.map((n) => defineSearchAttributeKey(n, SearchAttributeType.KEYWORD)),
-      extraArgs: ['--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true'],
+      // The same dynamic configuration as `fixpay dev` (queue reader poll rates: ADR 0008).
+      extraArgs: dynamicConfigArgs(),
     },
   });
 }
