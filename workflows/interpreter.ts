@@ -16,6 +16,7 @@ import {
   executeChild,
   isCancellation,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -56,19 +57,27 @@ class TemporalRuntime implements ServiceRuntime {
   constructor(private readonly input: InterpreterInput) {}
 
   async call(req: CallRequest): Promise<unknown> {
-    const acts = proxyActivities<Record<string, ActivityFn>>({
-      startToCloseTimeout: req.timeoutMs,
-      retry: {
-        // No maximum = until success: only compiled for the pivot and the steps after it.
-        ...(req.retry.maxAttempts === null ? {} : { maximumAttempts: req.retry.maxAttempts }),
-        initialInterval: Math.max(1, req.retry.initialIntervalMs),
-        backoffCoefficient: Math.max(1, req.retry.backoffCoefficient),
-        maximumInterval: Math.max(1, req.retry.maximumIntervalMs, req.retry.initialIntervalMs),
-      },
-      activityId: req.activityId,
-      summary: req.summary.slice(0, MAX_SUMMARY_CHARS),
-      ...(req.taskQueue === null ? {} : { taskQueue: req.taskQueue }),
-    });
+    const retry = {
+      // No maximum = until success: only compiled for the pivot and the steps after it.
+      ...(req.retry.maxAttempts === null ? {} : { maximumAttempts: req.retry.maxAttempts }),
+      initialInterval: Math.max(1, req.retry.initialIntervalMs),
+      backoffCoefficient: Math.max(1, req.retry.backoffCoefficient),
+      maximumInterval: Math.max(1, req.retry.maximumIntervalMs, req.retry.initialIntervalMs),
+    };
+    const summary = req.summary.slice(0, MAX_SUMMARY_CHARS);
+    // Local: runs in this worker's workflow task, one marker in the history and no server round
+    // trip (ADR 0008). Only idempotent calls without effect compile to it; the plan decides, so a
+    // run replays with the kind of call it started with.
+    const acts =
+      req.local === true && req.taskQueue === null
+        ? proxyLocalActivities<Record<string, ActivityFn>>({ startToCloseTimeout: req.timeoutMs, retry, summary })
+        : proxyActivities<Record<string, ActivityFn>>({
+            startToCloseTimeout: req.timeoutMs,
+            retry,
+            activityId: req.activityId,
+            summary,
+            ...(req.taskQueue === null ? {} : { taskQueue: req.taskQueue }),
+          });
     const fn = acts[req.activity];
     if (fn === undefined) throw ApplicationFailure.nonRetryable(`no activity ${req.activity}`, 'SVC_PLAN_UNSUPPORTED');
     try {

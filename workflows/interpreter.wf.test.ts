@@ -271,6 +271,79 @@ describe('interpreter workflow on a real Temporal dev server', () => {
     await save(handle.workflowId, 'combo-completed');
   }, 30_000);
 
+  it('runs local calls as markers in the workflow task, money calls as activities', async () => {
+    const checked = compile(`
+apiVersion: fixpay/v1
+kind: Service
+metadata: { id: checked, version: 1.0.0 }
+spec:
+  businessKey: "\${input.terminalId}:\${input.stan}"
+  terminalId: "\${input.terminalId}"
+  input:
+    type: object
+    required: [terminalId, stan, amount]
+    properties: { terminalId: { type: string }, stan: { type: string }, amount: { type: integer, money: true } }
+  steps:
+    - id: binding
+      call: checkBinding
+      with: { terminalId: "\${input.terminalId}", ani: "862150000001" }
+      timeout: 3s
+      retry: { maxAttempts: 3, initialInterval: 100ms }
+    - id: mac
+      call: verifyMac
+      with: { terminalId: "\${input.terminalId}", macData: "00", mac: "00" }
+      timeout: 2s
+      retry: { maxAttempts: 3, initialInterval: 100ms }
+    - id: reserve
+      call: reserveFunds
+      with: { accountId: "\${steps.binding.accountId}", amount: "\${input.amount}", currency: "156" }
+      timeout: 5s
+      retry: { maxAttempts: 3, initialInterval: 100ms }
+      compensate: { call: voidReservation, with: { accountId: "\${steps.binding.accountId}" } }
+    - id: post
+      call: postReservation
+      with: { accountId: "\${steps.binding.accountId}", reservationId: "\${steps.reserve.reservationId}" }
+      timeout: 5s
+      pivot: true
+      retry: { until: success, initialInterval: 100ms }
+  output: { bound: "\${steps.binding.bound}", valid: "\${steps.mac.valid}" }
+`);
+    const handle = await startPlan(env.client, {
+      ...checked,
+      input: { terminalId: 'T4', stan: '000030', amount: 300 },
+      taskQueue,
+    });
+    const result = await handle.result();
+    expect(result).toMatchObject({ outcome: 'COMPLETED', output: { bound: true, valid: true } });
+    expect(calls('checkBinding', handle.workflowId)).toBe(1);
+    expect(calls('verifyMac', handle.workflowId)).toBe(1);
+    const events = (await handle.fetchHistory()).events ?? [];
+    const scheduled = events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    expect(scheduled).toEqual(['reserveFunds', 'postReservation']);
+    expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(2);
+    await save(handle.workflowId, 'local-checks-completed');
+
+    // A plan compiled before `local` existed (the field absent) keeps running every call as an activity.
+    const legacyPlan = JSON.parse(
+      JSON.stringify(checked.plan, (k, v: unknown) => (k === 'local' ? undefined : v)),
+    ) as Plan;
+    const legacy = await startPlan(env.client, {
+      plan: legacyPlan,
+      planHash: planHash(legacyPlan),
+      input: { terminalId: 'T4', stan: '000031', amount: 300 },
+      taskQueue,
+    });
+    expect((await legacy.result()).outcome).toBe('COMPLETED');
+    const legacyEvents = (await legacy.fetchHistory()).events ?? [];
+    expect(legacyEvents.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? [])).toEqual([
+      'checkBinding',
+      'verifyMac',
+      'reserveFunds',
+      'postReservation',
+    ]);
+    await save(legacy.workflowId, 'pre-local-checks-completed');
+  }, 30_000);
+
   it('runs the compensations when a running transaction is cancelled', async () => {
     const combo = compileCombo();
     const handle = await startPlan(env.client, {

@@ -16,6 +16,14 @@ export interface CatalogueEntry {
   effect: Effect;
   /** Repeating the call with the same idempotency key has no further effect. */
   idempotent: boolean;
+  /**
+   * Run as a local activity: inside the workflow task of the worker running the interpreter, with
+   * no task queue round trip through the server (ADR 0008). Only for short calls with `effect:
+   * 'none'` that are `idempotent` — a local activity can run more than once even with one attempt
+   * (reference/workflow.md T4) — and never for a call with a `taskQueue` (it must run where the
+   * workflow runs). Such steps then record a marker instead of activity events in the history.
+   */
+  local?: boolean;
   /** The activity this one undoes (it is then a compensation). */
   undoes?: string;
   /** The money-moving activity whose pending effect this one makes final (e.g. post a reservation). */

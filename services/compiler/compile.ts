@@ -645,6 +645,10 @@ class Compiler {
       compensation,
       taskQueue,
       summary: this.summary(s, p, state, name),
+      // Local only when safe to run more than once and where the workflow runs (reference T4).
+      ...(entry.local === true && entry.idempotent && entry.effect === 'none' && taskQueue === null && !pivot
+        ? { local: true as const }
+        : {}),
     });
     this.stepTypes.set(id, entry.output);
     if (!optional) next.assigned.add(`steps.${id}`);

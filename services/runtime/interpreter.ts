@@ -23,6 +23,8 @@ export interface CallRequest {
   taskQueue: string | null;
   summary: string;
   compensation: boolean;
+  /** A local activity (the plan's CallStep.local); an ordinary activity when absent. */
+  local?: boolean;
 }
 
 /** An activity failed for good (after its retries). `timedOut` marks an ambiguous outcome. */
@@ -363,6 +365,7 @@ export class Interpreter {
         taskQueue: s.taskQueue === null ? null : this.text(s.taskQueue, f),
         summary: this.text(s.summary, f),
         compensation: false,
+        ...(s.local === true ? { local: true } : {}),
       });
     } catch (err) {
       if (!(err instanceof StepError)) throw err;

@@ -40,6 +40,11 @@ export interface CallStep {
   /** Expression giving the task queue (terminal I/O runs on `lines.<nodeId>`); null = the plan's queue. */
   taskQueue: Expr | null;
   summary: Expr;
+  /**
+   * Runs as a local activity (catalogue `local`, no taskQueue; ADR 0008). Absent means an ordinary
+   * activity: plans compiled before this field existed keep issuing the same commands on replay.
+   */
+  local?: true;
 }
 export interface SwitchStep {
   kind: 'switch';
