@@ -1,6 +1,7 @@
 /**
  * `fixpay dev` as a user runs it: everything comes up on embedded defaults, the Temporal UI and
- * the API answer, and Ctrl-C (SIGINT) exits 0 within 10 s leaving no process behind.
+ * the API answer, the live demo's terminals get a purchase approved over FSK audio with the ledger
+ * balanced, and Ctrl-C (SIGINT) exits 0 within 10 s leaving no process behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -38,7 +39,9 @@ describe('fixpay dev', () => {
   });
 
   it('starts everything, answers, and stops cleanly on Ctrl-C', async () => {
-    const [temporalPort, uiPort, dbPort, apiPort, codecPort] = [
+    const [temporalPort, uiPort, dbPort, apiPort, codecPort, tcpPcmPort, sipPort] = [
+      await freePort(),
+      await freePort(),
       await freePort(),
       await freePort(),
       await freePort(),
@@ -53,6 +56,8 @@ describe('fixpay dev', () => {
       FIXPAY_DB_PORT: String(dbPort),
       FIXPAY_API_PORT: String(apiPort),
       FIXPAY_CODEC_PORT: String(codecPort),
+      FIXPAY_TCP_PCM_PORT: String(tcpPcmPort),
+      FIXPAY_SIP_PORT: String(sipPort),
       DATABASE_URL: '',
     };
     const proc = spawn(process.execPath, [join(__dirname, '..', 'bin', 'fixpay.js'), 'dev'], {
@@ -88,6 +93,21 @@ describe('fixpay dev', () => {
     const codec = await fetch(`http://127.0.0.1:${codecPort}/decode`, { method: 'POST', body: '{"payloads":[]}' });
     expect(codec.status).toBe(401);
 
+    // The live demo (on by default): simulated POS phones sign on and buy over FSK audio.
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no demo purchase approved in 90 s:\n${out}`)), 90_000);
+      const poll = setInterval(() => {
+        const approved = [...out.matchAll(/\(purchases (\d+)\)/g)].map((m) => Number(m[1]));
+        if (approved.some((n) => n > 0)) {
+          clearTimeout(timer);
+          clearInterval(poll);
+          resolve();
+        }
+      }, 200);
+    });
+    expect(out).toMatch(/ledger balanced/);
+    expect(out).not.toMatch(/LEDGER OUT OF BALANCE/);
+
     const started = Date.now();
     proc.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => proc.once('exit', (c) => resolve(c)));
@@ -96,5 +116,5 @@ describe('fixpay dev', () => {
     // Nothing listens any more: the Temporal server and the database went with it.
     await expect(fetch(`http://127.0.0.1:${uiPort}/`)).rejects.toThrow();
     await expect(fetch(`http://127.0.0.1:${apiPort}/health`)).rejects.toThrow();
-  }, 120_000);
+  }, 240_000);
 });

@@ -23,6 +23,8 @@ import {
   type DevServer,
 } from '../infra/temporal';
 import { startWorker, type RunningWorker } from '../worker/main';
+import type { AnsweredRequest } from '../worker/access-handler';
+import type { PrismaClient } from '../generated/prisma/client';
 import { startTerminalPlatform } from '../worker/terminal-platform';
 import { spinner } from './progress';
 import { createDataConverter } from '../codec/data-converter';
@@ -44,6 +46,10 @@ export interface Platform {
   readonly sipPort: number;
   /** The bank simulator's ISO 8583 port, when fixpay dev runs it. */
   readonly bankPort: number | undefined;
+  /** The platform's database (the demo reads PSAM counters and ledger totals). */
+  readonly prisma: PrismaClient;
+  /** Listens to every answer the access node hands to a line; returns the unsubscribe. */
+  onAnswered(listener: (answered: AnsweredRequest) => void): () => void;
   stop(): Promise<void>;
 }
 
@@ -125,10 +131,12 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
     stops.push(() => clientConnection.close());
     const linesConnection = await NativeConnection.connect({ address });
     stops.push(() => linesConnection.close());
+    const answerListeners = new Set<(answered: AnsweredRequest) => void>();
     const access = await terminals.startAccessNode({
       client: new Client({ connection: clientConnection, namespace: t.namespace, dataConverter }),
       connection: linesConnection,
       dataConverter,
+      onAnswered: (answered) => answerListeners.forEach((l) => l(answered)),
     });
     stops.push(() => access.stop());
 
@@ -182,6 +190,11 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
       tcpPcmPort: access.tcpPcmPort,
       sipPort: access.sipPort,
       bankPort: terminals.bankPort,
+      prisma: db.prisma,
+      onAnswered(listener) {
+        answerListeners.add(listener);
+        return () => answerListeners.delete(listener);
+      },
       stop: stopAll,
     };
   } catch (e) {

@@ -29,10 +29,7 @@ describe('business core on the database', () => {
 
   it('seeds idempotently: terminals in service, accounts funded once', async () => {
     const again = await seedDemo({ core, ledger });
-    expect(again.terminals).toEqual([
-      { id: 'T0000001', state: 'in_service' },
-      { id: 'T0000002', state: 'in_service' },
-    ]);
+    expect(again.terminals).toEqual(DEMO.terminals.map((t) => ({ id: t.terminalId, state: 'in_service' })));
     const [household] = await ledger.lookupAccounts([accountIdFor('customer-funds:H0001')]);
     expect(household?.creditsPosted).toBe(DEMO.householdFundsMinor);
     const history = await db.prisma.terminalStateChange.findMany({

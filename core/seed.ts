@@ -49,6 +49,22 @@ export const DEMO: DemoData = {
       psamKeyHandle: 'psam-master:demo',
       ani: '862150000002',
     },
+    {
+      customer: { id: 'M0002', kind: 'merchant', name: 'Demo Pharmacy' },
+      terminalId: 'T0000011',
+      deviceProfileId: 'es201912-v23',
+      psamNo: 'A1B2C3D4E5F60011',
+      psamKeyHandle: 'psam-master:demo',
+      ani: '862150000011',
+    },
+    {
+      customer: { id: 'M0003', kind: 'merchant', name: 'Demo Newsagent' },
+      terminalId: 'T0000012',
+      deviceProfileId: 'es201912-v23',
+      psamNo: 'A1B2C3D4E5F60012',
+      psamKeyHandle: 'psam-master:demo',
+      ani: '862150000012',
+    },
   ],
   binRoutes: [
     { binLow: '62', binHigh: '62', network: 'cup', issuerId: 'sim-issuer', gatewayId: 'sim-bank' },

@@ -88,6 +88,21 @@ export interface AccessHandlerDeps {
   readonly now?: () => Date;
   /** Called with the workflow id of every request (tests, metrics). */
   readonly onStarted?: (workflowId: string) => void;
+  /**
+   * Aborted when the access node stops: Temporal calls still waiting (a run's result) are
+   * cancelled before the connection closes, and the waiting call gets the decline.
+   */
+  readonly signal?: AbortSignal;
+  /** Called for every answer handed to the line, with the host latency (request in → answer out). */
+  readonly onAnswered?: (answered: AnsweredRequest) => void;
+}
+
+export interface AnsweredRequest {
+  readonly workflowId: string;
+  readonly serviceId: string;
+  readonly terminalId: string;
+  /** From the demodulated request to the answer ready for the modem, ms. */
+  readonly latencyMs: number;
 }
 
 /** The local date of a request's business key (YYYYMMDD, UTC). */
@@ -116,7 +131,10 @@ export function runFailedAnswer(payload: Uint8Array): Uint8Array {
 export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
   const timeoutMs = deps.answerTimeoutMs ?? ANSWER_TIMEOUT_MS_DEFAULT;
   const now = deps.now ?? (() => new Date());
+  const temporal = <R>(fn: () => Promise<R>): Promise<R> =>
+    deps.signal === undefined ? fn() : deps.client.withAbortSignal(deps.signal, fn);
   return async (req) => {
+    const receivedAt = performance.now();
     const s = summarizeTerminalRequest(req.payload);
     const input: Record<string, unknown> = {
       request: Buffer.from(req.payload).toString('hex'),
@@ -135,18 +153,23 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
     const rec = await deps.registry.resolve(s.serviceId, businessKey(live.plan, input));
     const workflowId = workflowIdFor(rec.plan, input);
     deps.onStarted?.(workflowId);
+    const answered = (answer: Uint8Array): Uint8Array => {
+      const latencyMs = performance.now() - receivedAt;
+      deps.onAnswered?.({ workflowId, serviceId: s.serviceId, terminalId: s.terminalId, latencyMs });
+      return answer;
+    };
     const known = deps.board.answer(workflowId);
-    if (known !== undefined) return known;
+    if (known !== undefined) return answered(known);
     const delivered = deps.board.wait(workflowId, timeoutMs);
     let result: Promise<ServiceResult>;
     try {
-      const handle = await startPlan(deps.client, { plan: rec.plan, planHash: rec.planHash, input });
-      result = handle.result();
+      const handle = await temporal(() => startPlan(deps.client, { plan: rec.plan, planHash: rec.planHash, input }));
+      result = temporal(() => handle.result());
     } catch (e) {
       // A finished money run is never started again: the repeat gets that run's answer.
       result =
         e instanceof WorkflowExecutionAlreadyStartedError
-          ? deps.client.workflow.getHandle<() => Promise<ServiceResult>>(workflowId).result()
+          ? temporal(() => deps.client.workflow.getHandle<() => Promise<ServiceResult>>(workflowId).result())
           : Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
     // A run that ended (or failed, or could not start) gives the answer it returned or delivered —
@@ -159,7 +182,7 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
     // `delivered` gives up (undefined) after `timeoutMs`: the run may still be working.
     const answer = await Promise.race([delivered, fromResult]);
     if (answer === undefined) throw new FixpayError('SVC_STEP_FAILED', `no answer from ${workflowId}`);
-    return answer;
+    return answered(answer);
   };
 }
 

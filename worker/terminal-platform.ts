@@ -12,6 +12,7 @@ import type { DataConverter } from '@temporalio/common';
 import type { NativeConnection } from '@temporalio/worker';
 import { PrismaPsamCounterStore } from '../activities/psam-counter-store';
 import { ChannelEngine } from '../channel-engine/engine';
+import type { RequestHandler } from '../channel-engine/engine';
 import { SipLineDriver } from '../channel-engine/lines/sip/uas';
 import { TcpPcmLineDriver } from '../channel-engine/lines/tcp-pcm';
 import { loadProfiles } from '../channel-engine/profiles';
@@ -35,10 +36,13 @@ import { Bank } from '../simulator/bank/bank';
 import { BankServer } from '../simulator/bank/server';
 import { EXAMPLE_CONFIG } from '../simulator/terminal/config';
 import { createAccessHandler, ResponseBoard, startLinesWorker } from './access-handler';
+import type { AnsweredRequest } from './access-handler';
 import { createPlatformActivities, provisionDemoKeys } from './platform-activities';
 
 /** The definitions folder shipped with the package. */
 export const DEFINITIONS_DIR = join(__dirname, '..', 'definitions');
+/** How long stopping the access node waits for requests in progress (after cancelling them), ms. */
+export const IN_FLIGHT_STOP_WAIT_MS = 2_000;
 /** Acquirer and forwarding institution ids the gateway sends (fields 32/33). */
 const INSTITUTION = { acquirerId: '1234', forwardingId: '5678' } as const;
 
@@ -57,6 +61,7 @@ export interface TerminalPlatform {
     client: Client;
     connection: NativeConnection;
     dataConverter: DataConverter;
+    onAnswered?: (answered: AnsweredRequest) => void;
   }): Promise<{ tcpPcmPort: number; sipPort: number; stop(): Promise<void> }>;
   stop(): Promise<void>;
 }
@@ -140,6 +145,20 @@ export async function startTerminalPlatform(deps: TerminalPlatformDeps): Promise
       async startAccessNode(access) {
         const a = config.access;
         const board = new ResponseBoard();
+        const stopping = new AbortController();
+        // Requests in progress, so the stop lets them finish before the Temporal connection closes.
+        const inFlight = new Set<Promise<Uint8Array>>();
+        const tracked =
+          (inner: RequestHandler): RequestHandler =>
+          (req) => {
+            const p = inner(req);
+            inFlight.add(p);
+            p.then(
+              () => inFlight.delete(p),
+              () => inFlight.delete(p),
+            );
+            return p;
+          };
         const lines = await startLinesWorker({
           connection: access.connection,
           namespace: config.temporal.namespace,
@@ -154,13 +173,17 @@ export async function startTerminalPlatform(deps: TerminalPlatformDeps): Promise
           {
             nodeId: a.nodeId,
             profiles: loadProfiles(),
-            handler: createAccessHandler({
-              client: access.client,
-              registry,
-              board,
-              nodeId: a.nodeId,
-              answerTimeoutMs: a.answerTimeoutMs,
-            }),
+            handler: tracked(
+              createAccessHandler({
+                client: access.client,
+                registry,
+                board,
+                nodeId: a.nodeId,
+                answerTimeoutMs: a.answerTimeoutMs,
+                signal: stopping.signal,
+                ...(access.onAnswered === undefined ? {} : { onAnswered: access.onAnswered }),
+              }),
+            ),
           },
           lineLog,
         )
@@ -177,7 +200,12 @@ export async function startTerminalPlatform(deps: TerminalPlatformDeps): Promise
           sipPort: sip.port,
           // Lines first (no new calls), then the worker that answers them.
           stop: async () => {
+            stopping.abort();
             await engine.stop();
+            await Promise.race([
+              Promise.allSettled([...inFlight]),
+              new Promise((resolve) => setTimeout(resolve, IN_FLIGHT_STOP_WAIT_MS).unref()),
+            ]);
             await lines.shutdown();
           },
         };

@@ -2,7 +2,76 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config';
 import { createLogger } from '../../infra/logging';
+import { join } from 'node:path';
+import pino from 'pino';
+import { PrismaPsamCounterStore } from '../../activities/psam-counter-store';
+import { DEMO } from '../../core/seed';
+import { PrismaLedgerStore } from '../../ledger/store';
+import { DEMO_TERMINALS_DEFAULT, addLatency, renderLine, renderTable, startDemo } from '../demo';
+import type { DemoSnapshot } from '../demo';
 import { startPlatform } from '../platform';
+import type { Platform } from '../platform';
+
+/** Redraw period of the table on a TTY, and period of the one-line summary otherwise, ms. */
+export const DEMO_REDRAW_MS = 1_000;
+export const DEMO_SUMMARY_MS = 5_000;
+/** How long Ctrl-C lets the demo's calls in progress finish before the platform stops, ms. */
+export const DEMO_STOP_GRACE_MS = 2_000;
+
+/** Starts the live demo on a running platform and its summary output; `stop` ends both. */
+async function runDemo(
+  platform: Platform,
+  o: { terminals: number; tty: boolean; host: string },
+): Promise<{ stop(): Promise<void> }> {
+  const counters = new PrismaPsamCounterStore(platform.prisma);
+  const ledger = new PrismaLedgerStore(platform.prisma);
+  const demo = await startDemo({
+    host: o.host === '0.0.0.0' ? '127.0.0.1' : o.host,
+    tcpPcmPort: platform.tcpPcmPort,
+    sipPort: platform.sipPort,
+    terminals: o.terminals,
+    lastPsamCounter: async (serial) => (await counters.get(serial))?.counter,
+  });
+  let lastWorkflowId: string | undefined;
+  const unsubscribe = platform.onAnswered((a) => {
+    const stats = demo.stats.find((t) => t.terminalId === a.terminalId);
+    if (stats !== undefined) addLatency(stats, a.latencyMs);
+    lastWorkflowId = a.workflowId;
+  });
+  let ledgerBalanced: boolean | undefined;
+  let drawnLines = 0;
+  let busy = false;
+  const tick = async (): Promise<void> => {
+    if (busy) return;
+    busy = true;
+    try {
+      const totals = await ledger.totals();
+      ledgerBalanced = totals.every((t) => t.debitsPosted === t.creditsPosted && t.debitsPending === t.creditsPending);
+    } catch {
+      // The database is closing (Ctrl-C): keep the last answer.
+    }
+    busy = false;
+    const snapshot: DemoSnapshot = {
+      terminals: demo.stats,
+      ledgerBalanced,
+      temporalUiUrl: platform.temporalUiUrl,
+      lastWorkflowId,
+    };
+    if (o.tty) {
+      const table = renderTable(snapshot);
+      process.stdout.write(`${drawnLines > 0 ? `\x1b[${drawnLines}F\x1b[J` : '\n'}${table}\n`);
+      drawnLines = table.split('\n').length;
+    } else process.stdout.write(`${renderLine(snapshot)}\n`);
+  };
+  const timer = setInterval(() => void tick(), o.tty ? DEMO_REDRAW_MS : DEMO_SUMMARY_MS);
+  return {
+    async stop() {
+      clearInterval(timer);
+      unsubscribe();
+      await demo.stop(DEMO_STOP_GRACE_MS);
+    },
+  };
+}
 
 export function register(program: Command): void {
   program
@@ -10,9 +79,26 @@ export function register(program: Command): void {
     .description(
       'run the platform on embedded defaults: Temporal dev server (UI on :8233), PGlite database (or DATABASE_URL) with demo data, bank simulator, worker, access node (TCP PCM :5070, SIP :5060) and API; Ctrl-C stops everything',
     )
-    .action(async () => {
+    .option('--no-demo', 'do not run the live demo (simulated POS phones looping purchases and balance inquiries)')
+    .option(
+      '--demo-terminals <n>',
+      'how many demo terminals (the last dials over SIP/RTP)',
+      String(DEMO_TERMINALS_DEFAULT),
+    )
+    .action(async (opts: { demo: boolean; demoTerminals: string }) => {
       const config = loadConfig();
-      const log = createLogger('fixpay-dev', { level: config.logLevel });
+      const demoTerminals = Number(opts.demoTerminals);
+      if (!Number.isInteger(demoTerminals) || demoTerminals < 1 || demoTerminals > DEMO.terminals.length)
+        throw new Error(`--demo-terminals must be 1..${DEMO.terminals.length}`);
+      const tty = process.stdout.isTTY;
+      // The table is redrawn in place on a TTY: logs go to a file there instead of across it.
+      const logFile = opts.demo && tty ? join(config.dataDir, 'fixpay-dev.log') : undefined;
+      const log = createLogger('fixpay-dev', {
+        level: config.logLevel,
+        ...(logFile === undefined
+          ? {}
+          : { destination: pino.destination({ dest: logFile, mkdir: true, sync: false }) }),
+      });
       const started = Date.now();
       // Ctrl-C during start-up waits for start-up to finish, then stops everything it started.
       const signal = { interrupted: false };
@@ -40,12 +126,17 @@ export function register(program: Command): void {
         `  Terminals     TCP PCM 127.0.0.1:${platform.tcpPcmPort}, SIP 127.0.0.1:${platform.sipPort}  (try: fixpay sim terminal --init, then --script)`,
         `  Card network  ${platform.bankPort === undefined ? 'external' : `bank simulator on :${platform.bankPort}`}`,
         `  Data folder   ${config.dataDir}`,
+        ...(logFile === undefined ? [] : [`  Logs          ${logFile}`]),
         '',
         'Press Ctrl-C to stop.',
         '',
       ];
       process.stdout.write(lines.join('\n'));
+      const demo = opts.demo
+        ? await runDemo(platform, { terminals: demoTerminals, tty, host: config.access.host })
+        : undefined;
       await stopRequested;
+      await demo?.stop();
       process.once('SIGINT', () => {
         process.stderr.write('forced exit\n');
         process.exit(130);
@@ -53,5 +144,8 @@ export function register(program: Command): void {
       process.stdout.write('\nstopping...\n');
       await platform.stop();
       process.stdout.write('stopped\n');
+      // Everything the platform started has stopped; the demo's simulated SIP phones may still be
+      // retransmitting a BYE to the closed access node (RFC 3261 timer F, 32 s): do not wait for them.
+      if (demo !== undefined) process.exit(0);
     });
 }

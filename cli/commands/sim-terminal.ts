@@ -4,14 +4,9 @@ import type { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
 import { isFixpayError } from '../../domain/errors';
 import { scrubText } from '../../domain/masking';
-import {
-  EXAMPLE_CONFIG,
-  loadScript,
-  loadTerminalConfig,
-  runInteractive,
-  runTerminalScript,
-} from '../../simulator/terminal';
+import { loadScript, loadTerminalConfig, runInteractive, runTerminalScript } from '../../simulator/terminal';
 import type { TerminalRunOptions, TransactionResult } from '../../simulator/terminal';
+import { demoTerminalConfigData } from '../../simulator/terminal/demo';
 import { commandGroup } from '../main';
 
 interface Options {
@@ -64,7 +59,7 @@ async function run(opts: Options): Promise<void> {
     const header =
       '# fixpay terminal simulator config (docs/simulator.md). TEST keys and a TEST card only.\n' +
       '# The simulator is the terminal: it holds its TMK and PSAM key in clear, as a POS phone does in its secure element.\n';
-    writeFileSync(opts.init, header + toYaml(EXAMPLE_CONFIG), { mode: 0o600 });
+    writeFileSync(opts.init, header + toYaml(demoTerminalConfigData(0, 'tcp-pcm')), { mode: 0o600 });
     process.stdout.write(`wrote ${opts.init}\n`);
     return;
   }
@@ -114,7 +109,10 @@ export function register(program: Command): void {
         'transaction (exit code 1 if any failed). See docs/simulator.md.',
     )
     .option('-c, --config <file>', 'terminal config (YAML/JSON; create one with --init)', 'terminal.yaml')
-    .option('--init <file>', 'write an example config with test keys and a test card, then exit')
+    .option(
+      '--init <file>',
+      'write a config for the first demo terminal of fixpay dev (its id, PSAM, caller number, a bank simulator test card, test keys), then exit',
+    )
     .option(
       '-s, --script <file>',
       'run a script (YAML: options + steps: sign-on, purchase, balance, repeat, hang-up, wait)',
