@@ -11,12 +11,26 @@
  * - line time of one purchase, against its physical minimum at 1200 bit/s: every burst's lead-in
  *   and trailing mark bits plus 10 bits per byte (start, 8 data, stop), and the profile's turnaround
  *   between the four bursts (request, ACK, response, ACK).
+ *
+ * Host mode (`npm run bench:e2e -- --host <purchases> [--terminals <n>]`; HOST ONLY, NO LINE TIME): terminals built from
+ * the simulator's PSAM, secure element and message builders hand their request frames straight to
+ * the access handler (what the channel engine calls once a frame is decoded), several terminals
+ * at once, each one sequentially (its PSAM counter must rise). Purchases/s and host latency
+ * p50/p99 with one terminal and with `n`, against the fake issuer driven the same way.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { ChannelEngine } from '../channel-engine/engine';
-import type { RequestHandler } from '../channel-engine/engine';
+import type { RequestHandler, TerminalRequest } from '../channel-engine/engine';
 import { TcpPcmLineDriver } from '../channel-engine/lines/tcp-pcm';
 import { loadProfiles } from '../channel-engine/profiles';
 import { summarizeTerminalRequest } from '../activities/terminal-messages';
+import { DEMO } from '../core/seed';
+import type { DemoData, DemoTerminal } from '../core/seed';
+import { toHex } from '../hsm/crypto/bytes';
+import { PsamEmulator } from '../simulator/psam/psam';
+import { TerminalSecureElement } from '../simulator/psam/terminal-secure-element';
+import { buildFinancialRequest, buildSignOnRequest, parseResponse } from '../simulator/terminal/messages';
+import type { BuiltRequest, MacSigner, TerminalIdentity } from '../simulator/terminal/messages';
 import { FakeIssuer } from '../simulator/terminal/__fixtures__/fake-issuer';
 import { EXAMPLE_CONFIG, MemoryStateStore, parseTerminalConfig } from '../simulator/terminal/config';
 import type { TerminalConfig } from '../simulator/terminal/config';
@@ -32,6 +46,12 @@ const PROFILE_ID = 'es201912-v23';
 const FRAME_OVERHEAD_BYTES = 3;
 const BITS_PER_BYTE = 10;
 const BIT_RATE = 1200;
+/** Host mode: terminals driven at once by default, and the extra merchant terminals seeded for it. */
+const HOST_TERMINALS_DEFAULT = 32;
+const HOST_TERMINALS_MAX = 500;
+/** Host mode: warm-up purchases per terminal before measuring. */
+const HOST_WARMUP_PER_TERMINAL = 2;
+const STAN_START = 1;
 
 interface Timed {
   readonly latenciesMs: number[];
@@ -76,7 +96,233 @@ async function runScript(config: TerminalConfig, purchases: number, stan: number
   return { seconds, bought };
 }
 
+/** A terminal without a line: the simulator's PSAM, secure element and frames, handed to a handler. */
+class FrameTerminal {
+  private readonly psam: PsamEmulator;
+  private readonly secureElement: TerminalSecureElement;
+  private readonly identity: TerminalIdentity;
+  private stan = STAN_START - 1;
+
+  constructor(
+    private readonly config: TerminalConfig,
+    private readonly handler: RequestHandler,
+  ) {
+    const masterKey = config.psam.masterKey;
+    if (masterKey === undefined) throw new Error('bench terminals need a PSAM master key');
+    this.psam = PsamEmulator.issue(masterKey, {
+      serial: config.psam.serial,
+      terminalNumber: config.psam.terminalNumber,
+    });
+    this.secureElement = new TerminalSecureElement(config.keys.tmk);
+    this.identity = {
+      terminalId: config.terminalId,
+      merchantId: config.merchantId,
+      tpdu: { id: 0x60, destination: config.tpdu.destination, source: config.tpdu.source },
+      applicationHeader: config.applicationHeader,
+      currency: config.currency,
+      operatorCode: config.operatorCode,
+    };
+  }
+
+  private async exchange(build: (signer: MacSigner, stan: number) => BuiltRequest) {
+    this.stan += 1;
+    const tx = this.psam.beginTransaction();
+    const signer: MacSigner = {
+      psam: {
+        serial: this.config.psam.serial,
+        terminalNumber: this.psam.readTerminalNumber(),
+        random: toHex(tx.random),
+        counter: tx.counter,
+      },
+      mac: (d) => tx.mac(d, 'unionpay-ecb'),
+    };
+    const request = build(signer, this.stan);
+    const req: TerminalRequest = {
+      nodeId: 'bench',
+      lineId: `bench-${this.config.terminalId}`,
+      callerNumber: this.config.line.callerNumber,
+      calledNumber: undefined,
+      profileId: this.config.profile,
+      payload: request.payload,
+      answerSettled: Promise.resolve(true),
+    };
+    const started = performance.now();
+    const answer = await this.handler(req);
+    const latencyMs = performance.now() - started;
+    return { response: parseResponse(answer, request, this.identity), latencyMs };
+  }
+
+  async signOn(): Promise<void> {
+    const layout = this.config.keys.signOnLayout;
+    const { response } = await this.exchange((signer, stan) =>
+      buildSignOnRequest(this.identity, { stan, batch: '000001', layout }, signer),
+    );
+    if (response.responseCode !== '00' || response.field62 === undefined)
+      throw new Error(`sign-on of ${this.config.terminalId} answered ${response.responseCode}`);
+    this.secureElement.loadWorkingKeys(layout, response.field62);
+  }
+
+  /** One purchase; the host latency (handler in → answer out), ms. Throws unless approved. */
+  async purchase(amountMinor: number): Promise<number> {
+    const card = this.config.card;
+    const { response, latencyMs } = await this.exchange((signer, stan) =>
+      buildFinancialRequest(
+        this.identity,
+        {
+          kind: 'purchase',
+          stan,
+          amountMinor,
+          track2: card.track2,
+          pinBlock: this.secureElement.encryptPin(card.pin, card.track2.pan),
+          batch: '000001',
+        },
+        signer,
+      ),
+    );
+    if (response.responseCode !== '00')
+      throw new Error(`purchase at ${this.config.terminalId} answered ${response.responseCode}`);
+    return latencyMs;
+  }
+}
+
+interface HostFigures {
+  readonly rate: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly purchases: number;
+  /** CPU ms per purchase: this process (worker, handler, bank, HSM) and its children (Temporal, PGlite). */
+  readonly cpuSelfMs: number;
+  readonly cpuChildrenMs: number;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/** CPU ms of every descendant process (Linux /proc; 0 elsewhere). */
+function descendantsCpuMs(): number {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return 0;
+  }
+  const stats = new Map<number, { ppid: number; ms: number }>();
+  for (const d of entries) {
+    try {
+      const after = readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      stats.set(Number(d), { ppid: Number(after[1]), ms: ((Number(after[11]) + Number(after[12])) * 1000) / USER_HZ });
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  let total = 0;
+  const mine = new Set([process.pid]);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const [pid, st] of stats) {
+      if (!mine.has(pid) && mine.has(st.ppid)) {
+        mine.add(pid);
+        total += st.ms;
+        grew = true;
+      }
+    }
+  }
+  return total;
+}
+
+/** `total` purchases spread over the terminals, each terminal sequential, all terminals at once. */
+async function drive(terminals: readonly FrameTerminal[], total: number): Promise<HostFigures> {
+  const latencies: number[] = [];
+  let left = total;
+  const cpu0 = process.cpuUsage();
+  const children0 = descendantsCpuMs();
+  const started = performance.now();
+  await Promise.all(
+    terminals.map(async (t) => {
+      while (left > 0) {
+        left -= 1;
+        latencies.push(await t.purchase(AMOUNT_MINOR));
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    rate: total / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    purchases: total,
+    cpuSelfMs: (cpu.user + cpu.system) / 1000 / total,
+    cpuChildrenMs: (descendantsCpuMs() - children0) / total,
+  };
+}
+
+/** DEMO plus `count` merchant terminals (own customer, PSAM and caller number) for host mode. */
+function benchDemo(count: number): { demo: DemoData; extra: number[] } {
+  const pad = (n: number, width: number): string => String(n).padStart(width, '0');
+  const extra: DemoTerminal[] = Array.from({ length: count }, (_, i) => ({
+    customer: { id: `MB${pad(i, 4)}`, kind: 'merchant', name: `Bench Shop ${i}` },
+    terminalId: `TB${pad(i, 6)}`,
+    deviceProfileId: PROFILE_ID,
+    psamNo: `B0B0B0B0${pad(i, 8)}`,
+    psamKeyHandle: 'psam-master:demo',
+    ani: `86219${pad(i, 7)}`,
+  }));
+  const first = DEMO.terminals.length;
+  return {
+    demo: { ...DEMO, terminals: [...DEMO.terminals, ...extra] },
+    extra: extra.map((_, i) => first + i),
+  };
+}
+
+function flag(name: string): number | undefined {
+  const i = process.argv.indexOf(name);
+  if (i < 0) return undefined;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isInteger(v) || v <= 0) throw new Error(`${name} needs a positive integer`);
+  return v;
+}
+
+function line(label: string, f: HostFigures, base: HostFigures): string {
+  return `${label}: ${f.rate.toFixed(1)} purchases/s  p50 ${f.p50.toFixed(1)} ms p99 ${f.p99.toFixed(1)} ms (n=${f.purchases}; CPU per purchase ${f.cpuSelfMs.toFixed(1)} ms here + ${f.cpuChildrenMs.toFixed(1)} ms Temporal/PGlite)  baseline fake issuer (1 terminal) ${base.rate.toFixed(1)}/s p50 ${base.p50.toFixed(2)} ms  ratio ${(f.rate / base.rate).toFixed(3)}`;
+}
+
+async function hostMode(total: number, terminalCount: number): Promise<void> {
+  // Baseline: the fake issuer handler with the same frames, one terminal.
+  const issuer = new FakeIssuer();
+  await issuer.ready;
+  const exampleConfig = parseTerminalConfig(EXAMPLE_CONFIG, '/tmp');
+  const fake = new FrameTerminal(exampleConfig, issuer.handler);
+  await fake.signOn();
+  await drive([fake], Math.min(total, 50));
+  const base = await drive([fake], Math.min(total, 200));
+
+  const { demo, extra } = benchDemo(terminalCount);
+  const e2e = await startE2e({ demo });
+  try {
+    const terminals = extra.map((i) => new FrameTerminal(e2e.terminal({ demoTerminal: i }), e2e.handler));
+    await Promise.all(terminals.map((t) => t.signOn()));
+    await drive(terminals, terminals.length * HOST_WARMUP_PER_TERMINAL);
+    const [one] = terminals;
+    if (one === undefined) throw new Error('no terminal');
+    const sequential = await drive([one], Math.min(total, 50));
+    console.log(line('HOST ONLY (no line time), 1 terminal, sequential', sequential, base));
+    const concurrent = await drive(terminals, total);
+    console.log(line(`HOST ONLY (no line time), ${terminals.length} terminals at once`, concurrent, base));
+  } finally {
+    await e2e.stop();
+  }
+}
+
 async function main(): Promise<void> {
+  const hostPurchases = flag('--host');
+  if (hostPurchases !== undefined) {
+    quietTemporalRuntime();
+    const terminals = Math.min(HOST_TERMINALS_MAX, flag('--terminals') ?? HOST_TERMINALS_DEFAULT);
+    await hostMode(hostPurchases, terminals);
+    return;
+  }
   const purchases = Number(process.argv[2] ?? PURCHASES_DEFAULT);
   quietTemporalRuntime();
   const profile = loadProfiles().get(PROFILE_ID);

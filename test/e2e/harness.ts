@@ -16,6 +16,7 @@ import { TcpPcmLineDriver } from '../../channel-engine/lines/tcp-pcm';
 import { loadProfiles } from '../../channel-engine/profiles';
 import { CoreRepository } from '../../core/repository';
 import { DEMO, seedDemo } from '../../core/seed';
+import type { DemoData } from '../../core/seed';
 import { PrismaReversalQueue, PrismaRequestJournal } from '../../gateways/card-network/prisma-store';
 import type { CardNetworkGateway } from '../../gateways/card-network/gateway';
 import { SoftwareHsm } from '../../hsm/software/software-hsm';
@@ -72,6 +73,8 @@ export interface E2e {
 export interface E2eOptions {
   /** Wraps the access handler the channel engine calls (benchmarks time it). */
   readonly wrapHandler?: (handler: RequestHandler) => RequestHandler;
+  /** Demo data to seed (customers, terminals, bindings); DEMO by default. Benchmarks add terminals. */
+  readonly demo?: DemoData;
 }
 
 export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
@@ -85,7 +88,8 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
     stops.push(() => db.close());
     const core = new CoreRepository(db.prisma);
     const ledger = new PrismaLedgerStore(db.prisma);
-    await seedDemo({ core, ledger });
+    const demo = options.demo ?? DEMO;
+    await seedDemo({ core, ledger }, demo);
 
     const { server: bankServer, bank, port } = await startBank();
     stops.push(() => bankServer.close());
@@ -109,11 +113,11 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       {
         psamMasterKeyHex: EXAMPLE_CONFIG.psam.masterKey,
         zpkHex: SIM_ZPK_HEX,
-        tmks: Object.fromEntries(DEMO.terminals.map((t) => [t.terminalId, EXAMPLE_CONFIG.keys.tmk])),
+        tmks: Object.fromEntries(demo.terminals.map((t) => [t.terminalId, EXAMPLE_CONFIG.keys.tmk])),
       },
       new PrismaTerminalKeyStore(db.prisma),
     );
-    const psams = new Set(DEMO.terminals.map((t) => t.psamNo));
+    const psams = new Set(demo.terminals.map((t) => t.psamNo));
     const dataConverter = testDataConverter();
     const worker = await Worker.create({
       connection: env.nativeConnection,
@@ -175,7 +179,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       .addDriver(sip);
     await engine.start();
     stops.push(() => engine.stop());
-    const merchant = DEMO.terminals[0];
+    const merchant = demo.terminals[0];
     if (merchant === undefined) throw new Error('no demo terminal');
     return {
       env,
@@ -192,7 +196,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       bankMtis,
       terminal(o = {}) {
         const transport = o.transport ?? 'tcp-pcm';
-        const t = DEMO.terminals[o.demoTerminal ?? 0] ?? merchant;
+        const t = demo.terminals[o.demoTerminal ?? 0] ?? merchant;
         return parseTerminalConfig(
           {
             ...EXAMPLE_CONFIG,

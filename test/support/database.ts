@@ -28,6 +28,9 @@ function withSearchPath(url: string, schema: string): string {
   return u.toString();
 }
 
+/** Connections to the embedded PGlite test database (see startTestDatabase). */
+export const PGLITE_POOL_MAX = 1;
+
 export async function startTestDatabase(): Promise<TestDatabase> {
   const base = loadConfig().database.url;
   if (base !== undefined) {
@@ -57,7 +60,10 @@ export async function startTestDatabase(): Promise<TestDatabase> {
   // child process, as `fixpay dev` would.
   const embedded = await spawnEmbeddedDatabase();
   await migrate(embedded.url);
-  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: embedded.url, max: 5 }) });
+  // One connection: the socket server multiplexes connections onto PGlite's single session, and
+  // extended-protocol statements of concurrent connections interleave ("portal \"\" does not
+  // exist" under concurrent purchases). PGlite runs one query at a time anyway.
+  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: embedded.url, max: PGLITE_POOL_MAX }) });
   return {
     url: embedded.url,
     kind: 'pglite',
