@@ -6,9 +6,9 @@
  * definition to branch on; failures become ApplicationFailures typed with the catalogue name,
  * non-retryable unless the catalogue says otherwise.
  */
-import { ApplicationFailure } from '@temporalio/common';
 import { FixpayError } from '../domain/errors';
 import type { CardholderRequest, NetworkOutcome, ReverseOutcome } from '../gateways/card-network';
+import { activityFailure } from './failure';
 
 /** What the activities need from the gateway; `CardNetworkGateway` provides it. */
 export interface CardNetworkPort {
@@ -42,23 +42,11 @@ export interface CardNetworkActivities {
   signOn(): Promise<void>;
 }
 
-function failure(e: unknown): Error {
-  if (e instanceof FixpayError) {
-    return ApplicationFailure.create({
-      message: e.message,
-      type: e.codeName,
-      nonRetryable: !e.retryable,
-      details: [{ code: e.code }],
-    });
-  }
-  return e instanceof Error ? e : new Error(String(e));
-}
-
 async function run<T>(f: () => Promise<T>): Promise<T> {
   try {
     return await f();
   } catch (e) {
-    throw failure(e);
+    throw activityFailure(e);
   }
 }
 

@@ -8,12 +8,12 @@
  * Expected refusals (bad MAC, replayed counter) are outcomes (`valid: false` + reason) so the
  * definition can answer the terminal; broken inputs are non-retryable ApplicationFailures.
  */
-import { ApplicationFailure } from '@temporalio/common';
 import { FixpayError, isFixpayError } from '../domain/errors';
 import type { HsmPort, KeyHandle, PsamSessionRequest } from '../hsm/port';
 import type { TerminalKeyManager } from '../hsm/terminal-keys';
 import { closeAnswer, openTerminalRequest, requestBytes } from './terminal-messages';
 import type { OpenedTerminalRequest, TerminalAnswer } from './terminal-messages';
+import { activityFailure } from './failure';
 
 /** The last PSAM counter accepted per PSAM, and the call that used it (so a retry of that call passes). */
 export interface PsamCounterStore {
@@ -89,23 +89,11 @@ export interface HsmActivities {
   answerTerminal(input: AnswerTerminalInput): Promise<{ response: string }>;
 }
 
-function failure(e: unknown): Error {
-  if (isFixpayError(e)) {
-    return ApplicationFailure.create({
-      type: e.codeName,
-      message: e.message,
-      nonRetryable: !e.retryable,
-      details: [{ code: e.code }],
-    });
-  }
-  return e instanceof Error ? e : new Error(String(e));
-}
-
 async function guarded<T>(f: () => Promise<T>): Promise<T> {
   try {
     return await f();
   } catch (e) {
-    throw failure(e);
+    throw activityFailure(e);
   }
 }
 

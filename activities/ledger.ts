@@ -7,8 +7,8 @@
  * Expected refusals (insufficient funds, unknown account, expired reservation) are non-retryable
  * ApplicationFailures whose `type` is the catalogue code name; store conflicts stay retryable.
  */
-import { ApplicationFailure } from '@temporalio/common';
-import { FixpayError, resultCode, type ResultCodeName } from '../domain/errors';
+import type { ApplicationFailure } from '@temporalio/common';
+import { FixpayError } from '../domain/errors';
 import { ledgerIdToUuid } from '../domain/ids';
 import { parseCurrency, parseMinorUnits } from '../domain/money';
 import { ledgerIdFor } from '../ledger/ids';
@@ -22,6 +22,7 @@ import {
   type LedgerPort,
   type TransferEvent,
 } from '../ledger/model';
+import { catalogueFailure } from './failure';
 
 /** Default life of a reservation: a pending transfer nobody posts or voids is released after this. */
 export const RESERVATION_TIMEOUT_SECONDS_DEFAULT = 900;
@@ -86,19 +87,8 @@ export function transferIdForKey(idempotencyKey: string): bigint {
   return ledgerIdFor('transfer', idempotencyKey);
 }
 
-/** Turns a catalogue code into the failure the workflow sees. */
-function failure(name: ResultCodeName, detail: string): ApplicationFailure {
-  const entry = resultCode(name);
-  return ApplicationFailure.create({
-    type: name,
-    message: `${entry.message}: ${detail}`,
-    nonRetryable: !entry.retryable,
-    details: [{ code: entry.code }],
-  });
-}
-
 function fromResult(result: CreateTransferResult, detail: string): ApplicationFailure {
-  return failure(TRANSFER_RESULT_CODES[result], `${detail} (${result})`);
+  return catalogueFailure(TRANSFER_RESULT_CODES[result], `${detail} (${result})`);
 }
 
 export function createLedgerActivities(deps: LedgerActivityDeps): LedgerActivities {
@@ -111,7 +101,7 @@ export function createLedgerActivities(deps: LedgerActivityDeps): LedgerActiviti
       const [byId] = await deps.ledger.lookupAccounts([BigInt(`0x${ref.replace(/-/g, '')}`)]);
       if (byId !== undefined) return byId;
     }
-    throw failure('LEDGER_ACCOUNT_UNKNOWN', ref.slice(0, 64));
+    throw catalogueFailure('LEDGER_ACCOUNT_UNKNOWN', ref.slice(0, 64));
   }
 
   async function create(event: TransferEvent): Promise<CreateTransferResult> {
@@ -120,7 +110,7 @@ export function createLedgerActivities(deps: LedgerActivityDeps): LedgerActiviti
       if (result === undefined) throw new Error('ledger returned no result');
       return result;
     } catch (e) {
-      if (e instanceof FixpayError) throw failure(e.codeName, e.message);
+      if (e instanceof FixpayError) throw catalogueFailure(e.codeName, e.message);
       throw e;
     }
   }
@@ -128,12 +118,13 @@ export function createLedgerActivities(deps: LedgerActivityDeps): LedgerActiviti
   return {
     async reserveFunds(input) {
       const amount = parseMinorUnits(input.amount);
-      if (!amount.ok || amount.value === 0n) throw failure('LEDGER_AMOUNT_INVALID', 'must be a positive whole number');
+      if (!amount.ok || amount.value === 0n)
+        throw catalogueFailure('LEDGER_AMOUNT_INVALID', 'must be a positive whole number');
       const cur = parseCurrency(input.currency);
-      if (!cur.ok) throw failure('LEDGER_ACCOUNT_CURRENCY_MISMATCH', cur.error.message);
+      if (!cur.ok) throw catalogueFailure('LEDGER_ACCOUNT_CURRENCY_MISMATCH', cur.error.message);
       const own = await account(input.accountId);
       if (own.currency !== cur.value.code)
-        throw failure('LEDGER_ACCOUNT_CURRENCY_MISMATCH', `${input.accountId} holds ${own.currency}`);
+        throw catalogueFailure('LEDGER_ACCOUNT_CURRENCY_MISMATCH', `${input.accountId} holds ${own.currency}`);
       let debitSide: boolean;
       let counterpartyRef: string;
       if (own.code === ACCOUNT_CODES.merchant) {
@@ -167,7 +158,7 @@ export function createLedgerActivities(deps: LedgerActivityDeps): LedgerActiviti
       let amount: bigint | undefined;
       if (input.amount !== undefined) {
         const a = parseMinorUnits(input.amount);
-        if (!a.ok) throw failure('LEDGER_AMOUNT_INVALID', a.error.message);
+        if (!a.ok) throw catalogueFailure('LEDGER_AMOUNT_INVALID', a.error.message);
         amount = a.value;
       }
       const result = await create({

@@ -4,11 +4,11 @@
  * check come back as `bound: false` with the catalogue code (the definition decides what to tell
  * the terminal); invalid records or moves are non-retryable ApplicationFailures typed by code name.
  */
-import { ApplicationFailure } from '@temporalio/common';
 import { resultCode, type ResultCodeName } from '../domain/errors';
 import { parseMinorUnits } from '../domain/money';
 import { ledgerReferenceFor, TRANSACTION_STATUSES, type TransactionStatus } from '../core/model';
 import type { CoreRepository } from '../core/repository';
+import { catalogueFailure } from './failure';
 
 export type TerminalsPort = Pick<CoreRepository, 'checkBinding' | 'recordTransaction' | 'updateTransactionStatus'>;
 
@@ -65,16 +65,6 @@ export interface TerminalActivities {
   updateTransactionStatus(input: UpdateTransactionStatusActivityInput): Promise<{ status: string }>;
 }
 
-function failure(name: ResultCodeName, detail: string): ApplicationFailure {
-  const entry = resultCode(name);
-  return ApplicationFailure.create({
-    type: name,
-    message: `${entry.message}: ${detail}`,
-    nonRetryable: !entry.retryable,
-    details: [{ code: entry.code }],
-  });
-}
-
 const isStatus = (s: string): s is TransactionStatus => (TRANSACTION_STATUSES as readonly string[]).includes(s);
 
 export function createTerminalActivities(deps: TerminalActivityDeps): TerminalActivities {
@@ -95,7 +85,7 @@ export function createTerminalActivities(deps: TerminalActivityDeps): TerminalAc
 
     async recordTransaction(input) {
       const amount = parseMinorUnits(input.amount);
-      if (!amount.ok) throw failure('BAD_REQUEST', amount.error.message);
+      if (!amount.ok) throw catalogueFailure('BAD_REQUEST', amount.error.message);
       const r = await deps.core.recordTransaction({
         idempotencyKey: input.idempotencyKey,
         terminalId: input.terminalId,
@@ -106,12 +96,12 @@ export function createTerminalActivities(deps: TerminalActivityDeps): TerminalAc
         currency: input.currency,
         ...(input.workflowId === undefined ? {} : { workflowId: input.workflowId }),
       });
-      if (!r.ok) throw failure(r.code, r.detail);
+      if (!r.ok) throw catalogueFailure(r.code, r.detail);
       return { transactionId: r.value.id.toString(), status: r.value.status };
     },
 
     async updateTransactionStatus(input) {
-      if (!isStatus(input.status)) throw failure('BAD_REQUEST', `unknown status ${input.status.slice(0, 16)}`);
+      if (!isStatus(input.status)) throw catalogueFailure('BAD_REQUEST', `unknown status ${input.status.slice(0, 16)}`);
       const r = await deps.core.updateTransactionStatus({
         idempotencyKey: input.transactionKey,
         status: input.status,
@@ -120,7 +110,7 @@ export function createTerminalActivities(deps: TerminalActivityDeps): TerminalAc
         ...(input.responseCode === undefined ? {} : { responseCode: input.responseCode }),
         ...(input.resultCode === undefined ? {} : { resultCode: input.resultCode }),
       });
-      if (!r.ok) throw failure(r.code, r.detail);
+      if (!r.ok) throw catalogueFailure(r.code, r.detail);
       return { status: r.value.status };
     },
   };

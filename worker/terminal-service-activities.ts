@@ -5,7 +5,6 @@
  * request and `originalIdempotencyKey`. The existing `postReservation` activity wants the reserve
  * call's key, while the catalogue entry passes `reservationId`; the adapter posts by pending id.
  */
-import { ApplicationFailure } from '@temporalio/common';
 import { openTerminalRequest, requestBytes } from '../activities/terminal-messages';
 import type { CardNetworkPort } from '../activities/card-network';
 import { transferIdForKey } from '../activities/ledger';
@@ -13,6 +12,7 @@ import { FixpayError, isFixpayError } from '../domain/errors';
 import type { CardholderRequest, NetworkOutcome } from '../gateways/card-network';
 import type { LedgerPort } from '../ledger/model';
 import { transferSucceeded, TRANSFER_RESULT_CODES } from '../ledger/model';
+import { activityFailure } from '../activities/failure';
 
 /** Field 39 the terminal sees when the issuer did not answer in time (a reversal is armed). */
 export const NO_ISSUER_RESPONSE_CODE = '98';
@@ -45,17 +45,6 @@ export interface TerminalServiceActivities {
   postReservation(input: { accountId: string; reservationId: string; idempotencyKey: string }): Promise<{
     posted: boolean;
   }>;
-}
-
-function failure(e: unknown): Error {
-  if (isFixpayError(e))
-    return ApplicationFailure.create({
-      type: e.codeName,
-      message: e.message,
-      nonRetryable: !e.retryable,
-      details: [{ code: e.code }],
-    });
-  return e instanceof Error ? e : new Error(String(e));
 }
 
 function cardholder(input: CardInput, amountMinor?: number): CardholderRequest {
@@ -94,7 +83,7 @@ export function createTerminalServiceActivities(deps: TerminalServiceActivityDep
       } catch (e) {
         if (isNoResponse(e))
           return { approved: false, responseCode: NO_ISSUER_RESPONSE_CODE, authCode: '', rrn: '', balance: 0 };
-        throw failure(e);
+        throw activityFailure(e);
       }
     },
     async reverseCard(input) {
@@ -104,7 +93,7 @@ export function createTerminalServiceActivities(deps: TerminalServiceActivityDep
         if (r.status === 'expired') throw new FixpayError('REVERSAL_EXPIRED', 'reversal expired');
         return { reversed: r.status !== 'none', status: r.status };
       } catch (e) {
-        throw failure(e);
+        throw activityFailure(e);
       }
     },
     async inquireCardBalance(input) {
@@ -113,12 +102,12 @@ export function createTerminalServiceActivities(deps: TerminalServiceActivityDep
         return { approved: o.approved, responseCode: o.responseCode, balance: o.balanceMinor ?? 0 };
       } catch (e) {
         if (isNoResponse(e)) return { approved: false, responseCode: NO_ISSUER_RESPONSE_CODE, balance: 0 };
-        throw failure(e);
+        throw activityFailure(e);
       }
     },
     async postReservation(input) {
       if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(input.reservationId))
-        throw failure(new FixpayError('BAD_REQUEST', 'reservationId must be a UUID'));
+        throw activityFailure(new FixpayError('BAD_REQUEST', 'reservationId must be a UUID'));
       const [result] = await deps.ledger.createTransfers([
         {
           id: transferIdForKey(input.idempotencyKey),
@@ -128,7 +117,7 @@ export function createTerminalServiceActivities(deps: TerminalServiceActivityDep
       ]);
       if (result === undefined) throw new Error('ledger returned no result');
       if (!transferSucceeded(result))
-        throw failure(new FixpayError(TRANSFER_RESULT_CODES[result], `post reservation of ${input.accountId}`));
+        throw activityFailure(new FixpayError(TRANSFER_RESULT_CODES[result], `post reservation of ${input.accountId}`));
       return { posted: true };
     },
   };
