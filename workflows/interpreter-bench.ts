@@ -1,10 +1,10 @@
 /**
  * Bundle entry for `npm run bench:interpreter`: the interpreter and a hand-written workflow with
- * the same seven activity calls (same ids, timeouts and retries), so the overhead of interpreting
+ * the same seven activity calls (same ids, timeouts and retries; the same three local), so the overhead of interpreting
  * a plan can be measured on the same server in one run.
  */
 import { defineSearchAttributeKey } from '@temporalio/common';
-import { proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 
 export { serviceInterpreter } from './interpreter';
 
@@ -28,18 +28,27 @@ const call = async (
   timeoutMs: number,
   maxAttempts: number | null,
   args: Record<string, unknown>,
+  local = false,
 ): Promise<Record<string, unknown>> => {
-  const acts = proxyActivities<Record<string, ActivityFn>>({
-    startToCloseTimeout: timeoutMs,
-    retry: {
-      initialInterval: 200,
-      backoffCoefficient: 2,
-      maximumInterval: 30_000,
-      ...(maxAttempts === null ? {} : { maximumAttempts: maxAttempts }),
-    },
-    activityId: `${id}#0`,
-    summary: `${id}: ${name}`,
-  });
+  const retry = {
+    initialInterval: 200,
+    backoffCoefficient: 2,
+    maximumInterval: 30_000,
+    ...(maxAttempts === null ? {} : { maximumAttempts: maxAttempts }),
+  };
+  // The same split as the catalogue (ADR 0008): idempotent calls without effect run locally.
+  const acts = local
+    ? proxyLocalActivities<Record<string, ActivityFn>>({
+        startToCloseTimeout: timeoutMs,
+        retry,
+        summary: `${id}: ${name}`,
+      })
+    : proxyActivities<Record<string, ActivityFn>>({
+        startToCloseTimeout: timeoutMs,
+        retry,
+        activityId: `${id}#0`,
+        summary: `${id}: ${name}`,
+      });
   const fn = acts[name];
   if (fn === undefined) throw new Error(name);
   return fn({ ...args, idempotencyKey: `${workflowInfo().workflowId}/${id}#0` });
@@ -53,18 +62,39 @@ const OUTCOME = defineSearchAttributeKey('Outcome', 'KEYWORD');
  * so both pay the same visibility cost.
  */
 export async function handWrittenPayment(input: PaymentInput): Promise<Record<string, unknown>> {
-  const binding = await call('checkBinding', 'binding', 3000, 3, { terminalId: input.terminalId, ani: input.ani });
-  const mac = await call('verifyMac', 'mac', 2000, 3, {
-    terminalId: input.terminalId,
-    macData: input.macData,
-    mac: input.mac,
-  });
+  const binding = await call(
+    'checkBinding',
+    'binding',
+    3000,
+    3,
+    { terminalId: input.terminalId, ani: input.ani },
+    true,
+  );
+  const mac = await call(
+    'verifyMac',
+    'mac',
+    2000,
+    3,
+    {
+      terminalId: input.terminalId,
+      macData: input.macData,
+      mac: input.mac,
+    },
+    true,
+  );
   if (binding['bound'] !== true || mac['valid'] !== true) return { approved: false };
-  const pin = await call('translatePin', 'pin', 2000, 3, {
-    terminalId: input.terminalId,
-    pan: input.pan,
-    pinBlock: input.pinBlock,
-  });
+  const pin = await call(
+    'translatePin',
+    'pin',
+    2000,
+    3,
+    {
+      terminalId: input.terminalId,
+      pan: input.pan,
+      pinBlock: input.pinBlock,
+    },
+    true,
+  );
   const compensations: string[] = ['voidReservation'];
   const reserve = await call('reserveFunds', 'reserve', 5000, 3, {
     accountId: binding['accountId'],
