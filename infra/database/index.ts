@@ -15,6 +15,9 @@ export { PrismaClient } from '../../generated/prisma/client';
 export { migrate, readMigrations } from './migrate';
 export { startEmbeddedDatabase } from './embedded';
 
+/** Connections the platform opens to the embedded PGlite (see openDatabase). */
+export const EMBEDDED_POOL_MAX = 1;
+
 export interface Database {
   readonly url: string;
   readonly embedded: boolean;
@@ -70,7 +73,11 @@ export async function openDatabase(config: Config, options: OpenDatabaseOptions 
     if (e instanceof FixpayError) throw e;
     throw new FixpayError('DATABASE_UNAVAILABLE', e instanceof Error ? e.message : String(e), { cause: e });
   }
-  const prisma = createPrismaClient(url, db.poolMax, db.connectTimeoutMs);
+  // The embedded PGlite gets one connection: its socket server multiplexes every connection onto
+  // PGlite's single session, and the extended-protocol messages of concurrent connections
+  // interleave (wrong parameter counts, even wrong rows). PGlite runs one query at a time anyway.
+  const poolMax = embedded === undefined ? db.poolMax : EMBEDDED_POOL_MAX;
+  const prisma = createPrismaClient(url, poolMax, db.connectTimeoutMs);
   return {
     url,
     embedded: embedded !== undefined,
