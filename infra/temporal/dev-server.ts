@@ -52,6 +52,9 @@ export const DEV_SERVER_DYNAMIC_CONFIG: readonly (readonly [key: string, value: 
   ['history.transferProcessorMaxPollRPS', String(QUEUE_READER_MAX_POLL_RPS)],
   ['history.timerProcessorMaxPollRPS', String(QUEUE_READER_MAX_POLL_RPS)],
   ['history.visibilityProcessorMaxPollRPS', String(QUEUE_READER_MAX_POLL_RPS)],
+  // An activity on the workflow's own task queue comes back in the answer to the workflow task
+  // that scheduled it, when the worker has a free slot: no matching, no poll (ADR 0008).
+  ['system.enableActivityEagerExecution', 'true'],
 ];
 
 /** `--dynamic-config-value key=value` arguments for DEV_SERVER_DYNAMIC_CONFIG. */
