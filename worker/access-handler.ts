@@ -30,34 +30,93 @@ export const DELIVERY_GRACE_MS = 1_000;
 /** Field 39 when the service run failed outright (no key, a non-retryable activity failure). */
 export const RUN_FAILED_RESPONSE_CODE = '96';
 
-/** Where the lines worker puts answers and the handler waits for them, by workflow id. */
+/** How long an undelivered answer waits for the terminal to call again before the run undoes it. */
+export const REPEAT_GRACE_MS_DEFAULT = 8_000;
+
+/**
+ * Where the lines worker puts answers and the handler waits for them, by workflow id. It also
+ * learns whether an answer reached the terminal: every call that takes an answer registers the
+ * engine's `answerSettled` (true once the terminal ACKed the frame), which `handOver` awaits.
+ */
 export class ResponseBoard {
   private readonly answers = new Map<string, Uint8Array>();
-  private readonly waiters = new Map<string, ((answer: Uint8Array) => void)[]>();
+  private readonly waiters = new Map<string, { take(answer: Uint8Array): void; settled?: Promise<boolean> }[]>();
+  /** handOver calls listening for calls that take a known answer. */
+  private readonly pickups = new Map<string, ((settled: Promise<boolean>) => void)[]>();
 
   constructor(private readonly keptMax = ANSWERS_KEPT_MAX) {}
 
-  /** True when a call was waiting for it. */
-  deliver(workflowId: string, answer: Uint8Array): boolean {
+  private store(workflowId: string, answer: Uint8Array): void {
     this.answers.delete(workflowId);
     this.answers.set(workflowId, answer);
     if (this.answers.size > this.keptMax) {
       const oldest = this.answers.keys().next().value;
       if (oldest !== undefined) this.answers.delete(oldest);
     }
-    const waiting = this.waiters.get(workflowId) ?? [];
-    this.waiters.delete(workflowId);
-    waiting.forEach((w) => w(answer));
-    return waiting.length > 0;
   }
 
-  answer(workflowId: string): Uint8Array | undefined {
-    return this.answers.get(workflowId);
+  /** Stores the answer and hands it to the calls waiting; returns their delivery settlements. */
+  private handToWaiters(workflowId: string, answer: Uint8Array): Promise<boolean>[] {
+    this.store(workflowId, answer);
+    const waiting = this.waiters.get(workflowId) ?? [];
+    this.waiters.delete(workflowId);
+    waiting.forEach((w) => w.take(answer));
+    return waiting.map((w) => w.settled ?? Promise.resolve(true));
+  }
+
+  /** True when a call was waiting for it (no delivery confirmation). */
+  deliver(workflowId: string, answer: Uint8Array): boolean {
+    return this.handToWaiters(workflowId, answer).length > 0;
+  }
+
+  /**
+   * Hands the answer over and resolves true once a call delivered it to the terminal (ACKed);
+   * false when no call took it within `graceMs` or every call that took it lost it. A call that
+   * took it just before the deadline is still awaited. An undelivered answer is forgotten, so a
+   * later repeat does not get an approval that is being undone.
+   */
+  handOver(workflowId: string, answer: Uint8Array, graceMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      let pending = 0;
+      let expired = false;
+      let done = false;
+      const finish = (delivered: boolean): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        const rest = (this.pickups.get(workflowId) ?? []).filter((l) => l !== watch);
+        if (rest.length === 0) this.pickups.delete(workflowId);
+        else this.pickups.set(workflowId, rest);
+        if (!delivered) this.answers.delete(workflowId);
+        resolve(delivered);
+      };
+      const watch = (settled: Promise<boolean>): void => {
+        pending++;
+        void settled.then((acked) => {
+          pending--;
+          if (acked) finish(true);
+          else if (expired && pending === 0) finish(false);
+        });
+      };
+      const timer = setTimeout(() => {
+        expired = true;
+        if (pending === 0) finish(false);
+      }, graceMs);
+      this.pickups.set(workflowId, [...(this.pickups.get(workflowId) ?? []), watch]);
+      this.handToWaiters(workflowId, answer).forEach(watch);
+    });
+  }
+
+  /** The stored answer; a call taking it passes its delivery settlement. */
+  answer(workflowId: string, settled?: Promise<boolean>): Uint8Array | undefined {
+    const known = this.answers.get(workflowId);
+    if (known !== undefined && settled !== undefined) (this.pickups.get(workflowId) ?? []).forEach((l) => l(settled));
+    return known;
   }
 
   /** Resolves with the answer (at once when it is already here); undefined after `timeoutMs`. */
-  wait(workflowId: string, timeoutMs: number): Promise<Uint8Array | undefined> {
-    const ready = this.answers.get(workflowId);
+  wait(workflowId: string, timeoutMs: number, settled?: Promise<boolean>): Promise<Uint8Array | undefined> {
+    const ready = this.answer(workflowId, settled);
     if (ready !== undefined) return Promise.resolve(ready);
     return new Promise((resolve) => {
       const list = this.waiters.get(workflowId) ?? [];
@@ -65,15 +124,16 @@ export class ResponseBoard {
         clearTimeout(timer);
         resolve(a);
       };
+      const entry = { take: done, ...(settled === undefined ? {} : { settled }) };
       const timer = setTimeout(() => {
-        const rest = (this.waiters.get(workflowId) ?? []).filter((w) => w !== done);
+        const rest = (this.waiters.get(workflowId) ?? []).filter((w) => w !== entry);
         if (rest.length === 0) this.waiters.delete(workflowId);
         else this.waiters.set(workflowId, rest);
         done(undefined);
       }, timeoutMs);
       // A waiter that lost the race to the run's result must not keep the process alive.
       timer.unref();
-      list.push(done);
+      list.push(entry);
       this.waiters.set(workflowId, list);
     });
   }
@@ -158,9 +218,9 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
       deps.onAnswered?.({ workflowId, serviceId: s.serviceId, terminalId: s.terminalId, latencyMs });
       return answer;
     };
-    const known = deps.board.answer(workflowId);
+    const known = deps.board.answer(workflowId, req.answerSettled);
     if (known !== undefined) return answered(known);
-    const delivered = deps.board.wait(workflowId, timeoutMs);
+    const delivered = deps.board.wait(workflowId, timeoutMs, req.answerSettled);
     let result: Promise<ServiceResult>;
     try {
       const handle = await temporal(() => startPlan(deps.client, { plan: rec.plan, planHash: rec.planHash, input }));
@@ -192,6 +252,8 @@ export interface LinesWorkerDeps {
   readonly nodeId: string;
   readonly board: ResponseBoard;
   readonly dataConverter: DataConverter;
+  /** How long an undelivered answer waits for the terminal to call again. */
+  readonly repeatGraceMs?: number;
 }
 
 /** The access node's worker on `lines.<nodeId>`: terminal I/O for the calls this node holds. */
@@ -202,9 +264,13 @@ export async function startLinesWorker(deps: LinesWorkerDeps): Promise<{ shutdow
     taskQueue: `lines.${deps.nodeId}`,
     dataConverter: deps.dataConverter,
     activities: {
-      deliverTerminalResponse(input: { terminalId: string; response: string }): Promise<{ delivered: boolean }> {
+      /** Resolves `delivered: true` only once the terminal ACKed the answer (a repeat call counts). */
+      async deliverTerminalResponse(input: { terminalId: string; response: string }): Promise<{ delivered: boolean }> {
         const workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
-        return Promise.resolve({ delivered: deps.board.deliver(workflowId, Buffer.from(input.response, 'hex')) });
+        const answer = Buffer.from(input.response, 'hex');
+        return {
+          delivered: await deps.board.handOver(workflowId, answer, deps.repeatGraceMs ?? REPEAT_GRACE_MS_DEFAULT),
+        };
       },
     },
   });

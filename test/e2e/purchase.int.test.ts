@@ -220,6 +220,34 @@ describe('terminal services end to end: refusals, faults, noise, SIP', () => {
     expect(e2e.bank.account(CARD_RICH.pan)?.balanceMinor).toBe(before - 700);
   });
 
+  it('a call dropped after authorisation: the approval never reaches the terminal, so the reversal lands and nothing is posted', async () => {
+    const before = e2e.bank.account(CARD_RICH.pan)?.balanceMinor ?? 0;
+    const r = await runTerminalScript({ config: e2e.terminal(), stateStore: freshState() }, [
+      { step: 'sign-on' },
+      { step: 'purchase', amountMinor: 800, dropAfterSend: true },
+    ]);
+    const stan = r.transactions[1]?.stan ?? '';
+    const idOf = (): string | undefined => e2e.workflowIds.find((w) => w.startsWith(`purchase:T0000001:${stan}:`));
+    // The access node names the run before it starts it: wait until the server knows it.
+    await waitFor(
+      () =>
+        e2e.env.client.workflow
+          .getHandle(idOf() ?? 'none')
+          .describe()
+          .then(
+            () => true,
+            () => false,
+          ),
+      20_000,
+    );
+    const result: unknown = await e2e.env.client.workflow.getHandle(idOf() ?? '').result();
+    expect(result).toMatchObject({ outcome: 'COMPENSATED', code: 'ANSWER_NOT_DELIVERED' });
+    await waitFor(() => e2e.bank.reversalsOf('T0000001', stan) > 0, 20_000);
+    await waitFor(() => (e2e.bank.account(CARD_RICH.pan)?.balanceMinor ?? 0) === before, 20_000);
+    const [merchant] = await e2e.ledger.lookupAccounts([accountIdFor('merchant:M0001')]);
+    expect(merchant?.creditsPending).toBe(0n);
+  });
+
   it('issuer timeout: the terminal is told 98, the reversal lands at the bank, the reservation is voided', async () => {
     const before = e2e.bank.account(CARD_RICH.pan)?.balanceMinor ?? 0;
     e2e.bankServer.inject({ kind: 'drop', mti: '0200' });
