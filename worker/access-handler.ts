@@ -43,6 +43,23 @@ export class ResponseBoard {
   private readonly waiters = new Map<string, { take(answer: Uint8Array): void; settled?: Promise<boolean> }[]>();
   /** handOver calls listening for calls that take a known answer. */
   private readonly pickups = new Map<string, ((settled: Promise<boolean>) => void)[]>();
+  /** The line of the latest call for each run, so the run can talk to that call. */
+  private readonly lines = new Map<string, string>();
+
+  /** Records that the call on `lineId` carries a request of this run (latest call wins). */
+  track(workflowId: string, lineId: string): void {
+    this.lines.delete(workflowId);
+    this.lines.set(workflowId, lineId);
+    if (this.lines.size > this.keptMax) {
+      const oldest = this.lines.keys().next().value;
+      if (oldest !== undefined) this.lines.delete(oldest);
+    }
+  }
+
+  /** The line of the run's latest call, if any. */
+  lineOf(workflowId: string): string | undefined {
+    return this.lines.get(workflowId);
+  }
 
   constructor(private readonly keptMax = ANSWERS_KEPT_MAX) {}
 
@@ -212,6 +229,7 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
     const live = await deps.registry.resolve(s.serviceId, '');
     const rec = await deps.registry.resolve(s.serviceId, businessKey(live.plan, input));
     const workflowId = workflowIdFor(rec.plan, input);
+    deps.board.track(workflowId, req.lineId);
     deps.onStarted?.(workflowId);
     const answered = (answer: Uint8Array): Uint8Array => {
       const latencyMs = performance.now() - receivedAt;
@@ -246,14 +264,82 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
   };
 }
 
-export interface LinesWorkerDeps {
+/** What the run may do with its live call: the channel engine's line controls. */
+export interface LineControl {
+  /** Sends a message on the live call; resolves once the terminal ACKed it. */
+  prompt(lineId: string, payload: Uint8Array): Promise<void>;
+  /** Releases the call (REL, then hang-up). */
+  hangup(lineId: string): void;
+}
+
+export interface LineActivitiesDeps {
+  readonly board: ResponseBoard;
+  /** The access node's engine; undefined until it runs (activities then fail retryably). */
+  readonly lines?: () => LineControl | undefined;
+  /** How long an undelivered answer waits for the terminal to call again. */
+  readonly repeatGraceMs?: number;
+}
+
+/** The activities of `lines.<nodeId>` (declared in the catalogue as channel activities). */
+export interface LineActivities {
+  readonly deliverTerminalResponse: (input: {
+    terminalId: string;
+    response: string;
+  }) => Promise<{ delivered: boolean }>;
+  readonly sendToTerminal: (input: { terminalId: string; message: string }) => Promise<{ acknowledged: boolean }>;
+  readonly hangUpCall: (input: { terminalId: string }) => Promise<{ released: boolean }>;
+}
+
+/** The activities of `lines.<nodeId>`: terminal I/O on the calls this access node holds. */
+export function createLineActivities(deps: LineActivitiesDeps): LineActivities {
+  const current = (): { workflowId: string; lineId: string; lines: LineControl } => {
+    const workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
+    const lineId = deps.board.lineOf(workflowId);
+    if (lineId === undefined) throw new FixpayError('SESSION_CALL_NOT_FOUND', `no call for ${workflowId}`);
+    const lines = deps.lines?.();
+    if (lines === undefined) throw new FixpayError('SESSION_NOT_ACTIVE', 'the access node is not running');
+    return { workflowId, lineId, lines };
+  };
+  return {
+    /** Resolves `delivered: true` only once the terminal ACKed the answer (a repeat call counts). */
+    async deliverTerminalResponse(input: { terminalId: string; response: string }): Promise<{ delivered: boolean }> {
+      const workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
+      const answer = Buffer.from(input.response, 'hex');
+      return {
+        delivered: await deps.board.handOver(workflowId, answer, deps.repeatGraceMs ?? REPEAT_GRACE_MS_DEFAULT),
+      };
+    },
+    /**
+     * Sends a message (hex) to the terminal on the run's live call and waits for its link ACK.
+     * A call that is gone answers `acknowledged: false` (the run decides what that means).
+     */
+    async sendToTerminal(input: { terminalId: string; message: string }): Promise<{ acknowledged: boolean }> {
+      const { lineId, lines } = current();
+      try {
+        await lines.prompt(lineId, Buffer.from(input.message, 'hex'));
+        return { acknowledged: true };
+      } catch {
+        return { acknowledged: false };
+      }
+    },
+    /** Releases the run's live call; a call already gone is fine. */
+    hangUpCall(_input: { terminalId: string }): Promise<{ released: boolean }> {
+      const { lineId, lines } = current();
+      try {
+        lines.hangup(lineId);
+        return Promise.resolve({ released: true });
+      } catch {
+        return Promise.resolve({ released: false });
+      }
+    },
+  };
+}
+
+export interface LinesWorkerDeps extends LineActivitiesDeps {
   readonly connection: NativeConnection;
   readonly namespace: string;
   readonly nodeId: string;
-  readonly board: ResponseBoard;
   readonly dataConverter: DataConverter;
-  /** How long an undelivered answer waits for the terminal to call again. */
-  readonly repeatGraceMs?: number;
 }
 
 /** The access node's worker on `lines.<nodeId>`: terminal I/O for the calls this node holds. */
@@ -263,16 +349,7 @@ export async function startLinesWorker(deps: LinesWorkerDeps): Promise<{ shutdow
     namespace: deps.namespace,
     taskQueue: `lines.${deps.nodeId}`,
     dataConverter: deps.dataConverter,
-    activities: {
-      /** Resolves `delivered: true` only once the terminal ACKed the answer (a repeat call counts). */
-      async deliverTerminalResponse(input: { terminalId: string; response: string }): Promise<{ delivered: boolean }> {
-        const workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
-        const answer = Buffer.from(input.response, 'hex');
-        return {
-          delivered: await deps.board.handOver(workflowId, answer, deps.repeatGraceMs ?? REPEAT_GRACE_MS_DEFAULT),
-        };
-      },
-    },
+    activities: createLineActivities(deps),
   });
   const done = worker.run();
   return {

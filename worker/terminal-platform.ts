@@ -159,12 +159,15 @@ export async function startTerminalPlatform(deps: TerminalPlatformDeps): Promise
             );
             return p;
           };
+        // The lines worker talks to the engine built just below (its activities run after start).
+        const engineRef: { engine?: ChannelEngine } = {};
         const lines = await startLinesWorker({
           connection: access.connection,
           namespace: config.temporal.namespace,
           nodeId: a.nodeId,
           board,
           dataConverter: access.dataConverter,
+          lines: () => engineRef.engine,
         });
         const lineLog = log.child({ component: 'channel-engine' });
         const tcp = new TcpPcmLineDriver({ host: a.host, port: a.tcpPcmPort }, lineLog);
@@ -189,6 +192,7 @@ export async function startTerminalPlatform(deps: TerminalPlatformDeps): Promise
         )
           .addDriver(tcp)
           .addDriver(sip);
+        engineRef.engine = engine;
         try {
           await engine.start();
         } catch (e) {

@@ -130,7 +130,10 @@ export function register(program: Command): void {
           for (const p of r.problems) process.stdout.write(`       ${p}\n`);
         }
       }
-      process.stdout.write(`${passed} passed, ${failed} failed, ${defs.length} definitions\n`);
+      const refused = defs.filter((d) => d.plan === null).length;
+      process.stdout.write(
+        `${passed} passed, ${failed} failed, ${defs.length} definitions${refused > 0 ? `, ${refused} refused by the compiler (above)` : ''}\n`,
+      );
       if (failed > 0) ok = false;
       if (!ok) process.exitCode = 1;
     });

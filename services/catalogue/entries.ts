@@ -38,10 +38,21 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
     kind: 'channel',
     effect: 'none',
     idempotent: true,
-    input: obj({ terminalId, responseCode: str(), message: str(), reference: str() }, ['reference']),
+    input: obj({ terminalId, message: str(), responseCode: str(), reference: str() }, ['responseCode', 'reference']),
     output: obj({ acknowledged: bool }),
     example: { acknowledged: true },
-    description: 'Sends the answer frame to the terminal on its live call and waits for the link ACK.',
+    description:
+      'Sends a message (hex) to the terminal on the run’s live call once the call is idle, and waits for the link ACK (task queue lines.<nodeId>); acknowledged: false when the call is gone.',
+  },
+  {
+    name: 'hangUpCall',
+    kind: 'channel',
+    effect: 'none',
+    idempotent: true,
+    input: obj({ terminalId }),
+    output: obj({ released: bool }),
+    example: { released: true },
+    description: 'Releases the run’s live call (REL, then hang-up; task queue lines.<nodeId>).',
   },
   {
     name: 'promptTerminal',
@@ -51,7 +62,8 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
     input: obj({ terminalId, prompt: str() }),
     output: obj({ value: str() }),
     example: { value: '1' },
-    description: 'Shows a prompt on the terminal and returns what the user keyed in.',
+    description:
+      'Shows a prompt on the terminal and returns what the user keyed in. Not served by the access node yet: the engine hands a terminal’s reply to the request handler, not to the prompt.',
   },
   // --- HSM --------------------------------------------------------------------------------
   {
