@@ -5,6 +5,7 @@
  * definitions deployed and made live, the activities for the central worker, and the access node
  * (channel engine with TCP PCM and SIP drivers, its `lines.<nodeId>` worker, the access handler).
  */
+import { isFixpayError } from '../domain/errors';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -123,8 +124,17 @@ export async function startTerminalPlatform(deps: TerminalPlatformDeps): Promise
         log.warn({ file: d.file, problems: d.diagnostics.length }, 'definition does not compile; not deployed');
         continue;
       }
-      const deployed = await registry.deploy(d.plan, d.planHash, 'fixpay-dev', randomUUID());
-      await registry.promote(deployed.serviceId, deployed.version);
+      try {
+        const deployed = await registry.deploy(d.plan, d.planHash, 'fixpay-dev', randomUUID());
+        await registry.promote(deployed.serviceId, deployed.version);
+      } catch (e) {
+        // Versions are immutable: a file edited without a new version keeps the deployed plan live.
+        if (!isFixpayError(e, 'DEF_VERSION_EXISTS')) throw e;
+        log.warn(
+          { file: d.file, service: `${d.plan.serviceId}@${d.plan.version}` },
+          'definition changed but its version is already deployed with another plan: bump metadata.version to deploy it; the deployed version stays live',
+        );
+      }
     }
 
     const activities = createPlatformActivities({
