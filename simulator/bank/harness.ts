@@ -6,7 +6,7 @@ import type { BankServerOptions } from './server';
 import { BankServer } from './server';
 import { MessageCodec, networkSpec } from '../../gateways/iso8583';
 import { TcpChannel } from '../../gateways/card-network/channel';
-import type { CardNetworkGatewayOptions } from '../../gateways/card-network/gateway';
+import type { CardNetworkGatewayDeps, CardNetworkGatewayOptions } from '../../gateways/card-network/gateway';
 import { CardNetworkGateway } from '../../gateways/card-network/gateway';
 import type { RequestJournal } from '../../gateways/card-network/journal';
 import type { ReversalQueue } from '../../gateways/card-network/reversal-queue';
@@ -27,6 +27,7 @@ export function connectGateway(
   port: number,
   stores: { reversals: ReversalQueue; journal: RequestJournal },
   options: Partial<CardNetworkGatewayOptions> = {},
+  logger?: CardNetworkGatewayDeps['logger'],
 ): CardNetworkGateway {
   const transport = new TcpChannel({
     host: '127.0.0.1',
@@ -37,7 +38,7 @@ export function connectGateway(
     reconnectDelayMsMax: 200,
   });
   const gateway = new CardNetworkGateway(
-    { transport, ...stores },
+    { transport, ...stores, ...(logger === undefined ? {} : { logger }) },
     {
       acquirerId: '1234',
       forwardingId: '5678',

@@ -37,7 +37,9 @@ import { createAccessHandler, ResponseBoard, startLinesWorker } from '../../work
 import { createPlatformActivities, provisionDemoKeys } from '../../worker/platform-activities';
 import { startTestDatabase } from '../support/database';
 import type { TestDatabase } from '../support/database';
-import { startTestServer, testDataConverter } from '../support/temporal';
+import { onTemporalSdkLog, startTestServer, testDataConverter } from '../support/temporal';
+import { createLogger } from '../../infra/logging';
+import { Writable } from 'node:stream';
 
 export const NODE_ID = 'e2e';
 /** The bank simulator's first test card (balance 1 000 000, PIN 123456) and a poorer one. */
@@ -60,6 +62,8 @@ export interface E2e {
   readonly workflowIds: string[];
   /** Every card network request the bank received (MTIs). */
   readonly bankMtis: string[];
+  /** Everything the platform's loggers and the Temporal SDK logged so far (to scan for card data). */
+  logText(): string;
   terminal(overrides?: {
     transport?: 'tcp-pcm' | 'sip';
     callerNumber?: string;
@@ -82,6 +86,22 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
   const stopAll = async (): Promise<void> => {
     for (const s of stops.reverse()) await s().catch(() => undefined);
   };
+  // Every platform logger writes here (through the masking logger), and so does the Temporal SDK.
+  const logLines: string[] = [];
+  const log = createLogger('e2e', {
+    level: 'debug',
+    destination: new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logLines.push(chunk.toString());
+        done();
+      },
+    }),
+  });
+  const stopSdkLog = onTemporalSdkLog((line) => logLines.push(line));
+  stops.push(() => {
+    stopSdkLog();
+    return Promise.resolve();
+  });
   try {
     const [env, db] = await Promise.all([startTestServer(), startTestDatabase()]);
     stops.push(() => env.teardown());
@@ -103,6 +123,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       port,
       { reversals: new PrismaReversalQueue(db.prisma), journal: new PrismaRequestJournal(db.prisma) },
       { requestTimeoutMs: 2_000, reversalGraceMs: 500, reverseWaitMs: 3_000 },
+      log.child({ component: 'card-network' }),
     );
     stops.push(() => gateway.stop());
     await waitFor(() => gateway.isSignedOn, 10_000);
@@ -167,14 +188,18 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       nodeId: NODE_ID,
       onStarted: (id) => workflowIds.push(id),
     });
-    const tcp = new TcpPcmLineDriver({ port: 0, pace: false });
-    const sip = new SipLineDriver({ port: 0, host: '127.0.0.1' });
-    const engine = new ChannelEngine({
-      profiles: loadProfiles(),
-      defaultProfileId: 'es201912-v23',
-      handler: options.wrapHandler?.(handler) ?? handler,
-      nodeId: NODE_ID,
-    })
+    const lineLog = log.child({ component: 'channel-engine' });
+    const tcp = new TcpPcmLineDriver({ port: 0, pace: false }, lineLog);
+    const sip = new SipLineDriver({ port: 0, host: '127.0.0.1' }, lineLog);
+    const engine = new ChannelEngine(
+      {
+        profiles: loadProfiles(),
+        defaultProfileId: 'es201912-v23',
+        handler: options.wrapHandler?.(handler) ?? handler,
+        nodeId: NODE_ID,
+      },
+      lineLog,
+    )
       .addDriver(tcp)
       .addDriver(sip);
     await engine.start();
@@ -194,6 +219,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       sipPort: sip.port,
       workflowIds,
       bankMtis,
+      logText: () => logLines.join('\n'),
       terminal(o = {}) {
         const transport = o.transport ?? 'tcp-pcm';
         const t = demo.terminals[o.demoTerminal ?? 0] ?? merchant;

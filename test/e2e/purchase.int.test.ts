@@ -27,6 +27,9 @@ describe('purchase end to end over FSK audio', () => {
     const needles = cardNeedles();
     const db = await databaseText(e2e.db);
     for (const n of needles) expect(db).not.toContain(n);
+    const logs = e2e.logText();
+    expect(logs.length).toBeGreaterThan(0);
+    for (const n of needles) expect(logs).not.toContain(n);
     for (const id of new Set(e2e.workflowIds)) {
       const history = await rawHistoryText(e2e.env, id);
       for (const n of needles) expect(history).not.toContain(n);
@@ -74,6 +77,9 @@ describe('terminal services end to end: refusals, faults, noise, SIP', () => {
     const needles = cardNeedles();
     const db = await databaseText(e2e.db);
     for (const n of needles) expect(db).not.toContain(n);
+    const logs = e2e.logText();
+    expect(logs.length).toBeGreaterThan(0);
+    for (const n of needles) expect(logs).not.toContain(n);
     for (const id of new Set(e2e.workflowIds)) {
       const history = await rawHistoryText(e2e.env, id);
       for (const n of needles) expect(history).not.toContain(n);

@@ -37,10 +37,26 @@ export function testDataConverter(): DataConverter {
 let runtimeInstalled = false;
 
 /** Keeps the SDK's own logging to warnings so test output stays readable. */
+const sdkLogSinks = new Set<(line: string) => void>();
+
+/** Also sends the SDK's log lines (warn and above) to `sink`, e.g. to scan them for card data. */
+export function onTemporalSdkLog(sink: (line: string) => void): () => void {
+  sdkLogSinks.add(sink);
+  return () => {
+    sdkLogSinks.delete(sink);
+  };
+}
+
 export function quietTemporalRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({
+    logger: new DefaultLogger('WARN', (entry) => {
+      const line = `${entry.level} ${entry.message} ${JSON.stringify(entry.meta ?? {})}`;
+      process.stderr.write(`${line}\n`);
+      for (const sink of sdkLogSinks) sink(line);
+    }),
+  });
 }
 
 /** Starts a real dev server with the platform's search attributes. Call `teardown()` after. */
