@@ -20,7 +20,12 @@ import {
   terminalSpec,
   textField,
 } from '../gateways/iso8583';
-import type { EnvelopeOptions, FieldValue, IsoMessage, Subfields, Tpdu } from '../gateways/iso8583';
+import type { EnvelopeOptions, FieldValue, IsoMessage, Tpdu } from '../gateways/iso8583';
+import { decodePsamBlock, field62Subfields } from '../gateways/iso8583/terminal-layout';
+import type { PsamBlock } from '../gateways/iso8583/terminal-layout';
+
+export { decodePsamBlock, field62Subfields } from '../gateways/iso8583/terminal-layout';
+export type { PsamBlock } from '../gateways/iso8583/terminal-layout';
 
 /** TPDU (5 bytes) + application header (6 bytes) before the ISO 8583 message. */
 export const TERMINAL_ENVELOPE: EnvelopeOptions = { tpduBytes: 5, applicationHeaderBytes: 6, lri: 'never' };
@@ -34,14 +39,6 @@ const codec = new MessageCodec(terminalSpec);
 
 /** The service a terminal request asks for. */
 export type TerminalServiceId = 'sign-on' | 'purchase' | 'balance-inquiry';
-
-/** PSAM block of field 63.2: serial, terminal number, random, counter. */
-export interface PsamBlock {
-  readonly serial: string;
-  readonly terminalNumber: string;
-  readonly random: string;
-  readonly counter: number;
-}
 
 /** What may be known about a request outside encrypted payloads: no PAN, no track, no PIN block. */
 export interface TerminalRequestSummary {
@@ -76,15 +73,6 @@ export interface OpenedTerminalRequest {
 }
 
 const invalid = (detail: string): FixpayError => new FixpayError('ISO8583_FIELD_INVALID', detail);
-
-/** Reads 63.2; undefined when it does not hold a PSAM block. */
-export function decodePsamBlock(field63: Subfields | undefined): PsamBlock | undefined {
-  const text = field63?.['2'];
-  if (text === undefined) return undefined;
-  const m = /^PS1([0-9A-F]{16})([0-9A-F]{12})([0-9A-F]{8})([0-9A-F]{4})0*$/.exec(text);
-  if (m?.[1] === undefined || m[2] === undefined || m[3] === undefined || m[4] === undefined) return undefined;
-  return { serial: m[1], terminalNumber: m[2], random: m[3], counter: parseInt(m[4], 16) };
-}
 
 function serviceOf(mti: string, processingCode: string | null): TerminalServiceId {
   if (mti === '0800') return 'sign-on';
@@ -168,21 +156,6 @@ export interface TerminalAnswer {
 export function formatBalance(currency: string, amountMinor: number): string {
   const sign = amountMinor < 0 ? 'D' : 'C';
   return `1002${currency}${sign}${String(Math.abs(amountMinor)).padStart(12, '0')}`;
-}
-
-/** Field 62 bytes → the terminal spec's sub-fields 1–6 (key, check value, …). */
-export function field62Subfields(field62: Uint8Array): Subfields {
-  const sizes = [16, 4, 16, 4, 16, 4];
-  const out: Record<string, string> = {};
-  let pos = 0;
-  sizes.forEach((n, i) => {
-    if (pos >= field62.length) return;
-    out[String(i + 1)] = Buffer.from(field62.subarray(pos, pos + n))
-      .toString('hex')
-      .toUpperCase();
-    pos += n;
-  });
-  return out;
 }
 
 /** The 0810/0210 message for a request (unsigned: field 64 is set to zeros). */
