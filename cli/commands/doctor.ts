@@ -149,6 +149,21 @@ export async function diagnose(config: Config): Promise<Finding[]> {
       true,
       () => fixpayApiAnswers(`http://${config.api.host}:${config.api.port}/health`),
     ],
+    // While fixpay runs, its API answers: then the access node and codec ports are ours too.
+    [
+      'Access node TCP PCM',
+      config.access.host,
+      config.access.tcpPcmPort,
+      true,
+      () => fixpayApiAnswers(`http://${config.api.host}:${config.api.port}/health`),
+    ],
+    [
+      'Codec endpoint port',
+      t.host,
+      config.security.codecPort,
+      true,
+      () => fixpayApiAnswers(`http://${config.api.host}:${config.api.port}/health`),
+    ],
   ];
   for (const [name, host, port, needed, ours] of ports) {
     if (!needed) continue;
