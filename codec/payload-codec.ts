@@ -4,7 +4,8 @@
  * any key still known. Card data in workflow inputs, results, memos and (with the failure
  * converter of `data-converter.ts`) failure messages and stack traces never reaches Temporal clear.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, randomBytes } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { METADATA_ENCODING_KEY } from '@temporalio/common';
 import { FixpayError } from '../domain/errors';
@@ -126,8 +127,9 @@ function settle<T>(work: () => T): Promise<T> {
 }
 
 export class AesGcmPayloadCodec implements PayloadCodec {
-  private readonly keys = new Map<string, Buffer>();
-  private readonly active: { readonly id: string; readonly key: Buffer; readonly idBytes: Buffer };
+  // Keys are imported once as KeyObjects: no per-operation key import.
+  private readonly keys = new Map<string, KeyObject>();
+  private readonly active: { readonly id: string; readonly key: KeyObject; readonly idBytes: Buffer };
 
   /**
    * `keys` oldest first: the last one encrypts, all of them decrypt. Throws CONFIG_INVALID on an
@@ -137,11 +139,15 @@ export class AesGcmPayloadCodec implements PayloadCodec {
     for (const k of keys) {
       if (k.key.length !== 32) throw new FixpayError('CONFIG_INVALID', `codec key ${k.id} is not 32 bytes`);
       if (this.keys.has(k.id)) throw new FixpayError('CONFIG_INVALID', `codec key id ${k.id} repeats`);
-      this.keys.set(k.id, Buffer.from(k.key));
+      this.keys.set(k.id, createSecretKey(Buffer.from(k.key)));
     }
     const newest = keys[keys.length - 1];
     if (newest === undefined) throw new FixpayError('CONFIG_INVALID', 'no codec key');
-    this.active = { id: newest.id, key: Buffer.from(newest.key), idBytes: Buffer.from(newest.id, 'utf8') };
+    this.active = {
+      id: newest.id,
+      key: createSecretKey(Buffer.from(newest.key)),
+      idBytes: Buffer.from(newest.id, 'utf8'),
+    };
   }
 
   /** Id of the key new payloads are encrypted with. */
