@@ -9,6 +9,7 @@ import type { RequestHandler, TerminalRequest } from './engine';
 import { TcpPcmClient, TcpPcmLineDriver } from './lines/tcp-pcm';
 import { loadProfiles, requireProfile } from './profiles';
 import { TerminalEndpoint } from './session';
+import { dialTerminal } from './__fixtures__/terminal-call';
 import type { TerminalEndpointOptions } from './session';
 
 const profiles = loadProfiles();
@@ -124,27 +125,18 @@ describe('an answer that never reaches the terminal', () => {
     const engine = new ChannelEngine({ profiles, defaultProfileId: 'es201912-v23', handler, nodeId: 'test' });
     engine.addDriver(driver);
     await engine.start();
-    const terminal = new TerminalEndpoint(requireProfile(profiles, 'es201912-v23'));
-    const client = new TcpPcmClient();
-    client.onAudio = (pcm) => {
-      terminal.pushAudio(pcm);
-    };
-    terminal.onAudioOut = (pcm) => {
-      client.sendAudio(pcm);
-      setImmediate(() => {
-        terminal.playoutDone();
-      });
-    };
+    const { terminal, client, dispose } = await dialTerminal(
+      driver.port,
+      requireProfile(profiles, 'es201912-v23'),
+      '057188880000',
+    );
     try {
-      await client.dial('127.0.0.1', driver.port, '057188880000');
-      await terminal.waitForEst();
       await terminal.send(Uint8Array.of(1, 2, 3));
       client.destroy(); // the caller hangs up before the answer is ready
       await answered;
       await expect(seen?.answerSettled).resolves.toBe(false);
     } finally {
-      terminal.dispose();
-      client.destroy();
+      dispose();
       await engine.stop();
     }
   });

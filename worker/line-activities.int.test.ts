@@ -4,14 +4,8 @@
  * it), then hangs the call up; with no call the activity says so instead of pretending.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
-import {
-  ChannelEngine,
-  loadProfiles,
-  requireProfile,
-  TcpPcmClient,
-  TcpPcmLineDriver,
-  TerminalEndpoint,
-} from '../channel-engine';
+import { ChannelEngine, loadProfiles, requireProfile, TcpPcmLineDriver } from '../channel-engine';
+import { dialTerminal } from '../channel-engine/__fixtures__/terminal-call';
 import type { RequestHandler } from '../channel-engine';
 import { createLineActivities, ResponseBoard } from './access-handler';
 
@@ -42,23 +36,12 @@ describe('lines.<nodeId> activities on a live call', () => {
     await engine.start();
     const activities = createLineActivities({ board, lines: () => engine });
     const env = new MockActivityEnvironment({ workflowExecution: WORKFLOW });
-    const terminal = new TerminalEndpoint(requireProfile(profiles, 'es201912-v23'));
-    const client = new TcpPcmClient();
-    const ended = new Promise<string>((resolve) => {
-      client.onEnd = resolve;
-    });
-    client.onAudio = (pcm) => {
-      terminal.pushAudio(pcm);
-    };
-    terminal.onAudioOut = (pcm) => {
-      client.sendAudio(pcm);
-      setImmediate(() => {
-        terminal.playoutDone();
-      });
-    };
+    const { terminal, ended, dispose } = await dialTerminal(
+      driver.port,
+      requireProfile(profiles, 'es201912-v23'),
+      '057188880000',
+    );
     try {
-      await client.dial('127.0.0.1', driver.port, '057188880000');
-      await terminal.waitForEst();
       await terminal.send(Uint8Array.of(1, 2, 3));
       await seen;
       const response = terminal.receive();
@@ -83,8 +66,7 @@ describe('lines.<nodeId> activities on a live call', () => {
         acknowledged: false,
       });
     } finally {
-      terminal.dispose();
-      client.destroy();
+      dispose();
       await engine.stop();
     }
   });

@@ -12,6 +12,22 @@ import { runTerminalScript } from '../../simulator/terminal/script';
 import type { E2e } from './harness';
 import { CARD_POOR, CARD_RICH, cardNeedles, databaseText, ledgerBalanced, rawHistoryText, startE2e } from './harness';
 
+/** After every test: the ledger balances, and no card data is in the database, logs, history or ids. */
+async function expectBalancedAndNoCardData(e2e: E2e): Promise<void> {
+  expect(await ledgerBalanced(e2e.ledger)).toBe(true);
+  const needles = cardNeedles();
+  const db = await databaseText(e2e.db);
+  for (const n of needles) expect(db).not.toContain(n);
+  const logs = e2e.logText();
+  expect(logs.length).toBeGreaterThan(0);
+  for (const n of needles) expect(logs).not.toContain(n);
+  for (const id of new Set(e2e.workflowIds)) {
+    const history = await rawHistoryText(e2e.env, id);
+    for (const n of needles) expect(history).not.toContain(n);
+    expect(id).not.toMatch(/\d{12,19}/);
+  }
+}
+
 describe('purchase end to end over FSK audio', () => {
   jest.setTimeout(180_000);
   let e2e: E2e;
@@ -23,18 +39,7 @@ describe('purchase end to end over FSK audio', () => {
     await e2e.stop();
   });
   afterEach(async () => {
-    expect(await ledgerBalanced(e2e.ledger)).toBe(true);
-    const needles = cardNeedles();
-    const db = await databaseText(e2e.db);
-    for (const n of needles) expect(db).not.toContain(n);
-    const logs = e2e.logText();
-    expect(logs.length).toBeGreaterThan(0);
-    for (const n of needles) expect(logs).not.toContain(n);
-    for (const id of new Set(e2e.workflowIds)) {
-      const history = await rawHistoryText(e2e.env, id);
-      for (const n of needles) expect(history).not.toContain(n);
-      expect(id).not.toMatch(/\d{12,19}/);
-    }
+    await expectBalancedAndNoCardData(e2e);
   });
 
   it('TCP PCM: sign-on then an approved purchase; the bank is debited once, the merchant credited', async () => {
@@ -73,17 +78,7 @@ describe('terminal services end to end: refusals, faults, noise, SIP', () => {
     await e2e.stop();
   });
   afterEach(async () => {
-    expect(await ledgerBalanced(e2e.ledger)).toBe(true);
-    const needles = cardNeedles();
-    const db = await databaseText(e2e.db);
-    for (const n of needles) expect(db).not.toContain(n);
-    const logs = e2e.logText();
-    expect(logs.length).toBeGreaterThan(0);
-    for (const n of needles) expect(logs).not.toContain(n);
-    for (const id of new Set(e2e.workflowIds)) {
-      const history = await rawHistoryText(e2e.env, id);
-      for (const n of needles) expect(history).not.toContain(n);
-    }
+    await expectBalancedAndNoCardData(e2e);
   });
 
   it('balance inquiry shows the issuer balance; a wrong PIN is declined with 55', async () => {
