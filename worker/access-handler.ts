@@ -226,8 +226,7 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
       ...(s.currency === null ? {} : { currency: s.currency }),
       ...(s.amountMinor === null ? {} : { amount: s.amountMinor }),
     };
-    const live = await deps.registry.resolve(s.serviceId, '');
-    const rec = await deps.registry.resolve(s.serviceId, businessKey(live.plan, input));
+    const rec = await deps.registry.resolveWith(s.serviceId, (plan) => businessKey(plan, input));
     const workflowId = workflowIdFor(rec.plan, input);
     deps.board.track(workflowId, req.lineId);
     deps.onStarted?.(workflowId);

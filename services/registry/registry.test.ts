@@ -28,4 +28,30 @@ describe('registry routing', () => {
     const e2: unknown = await r.deploy(plan('1.0.0'), 'other', 'a', 'i3').catch((e: unknown) => e);
     expect(isFixpayError(e2, 'DEF_VERSION_EXISTS')).toBe(true);
   });
+
+  it('reads aliases fresh on every resolve (a promotion needs no restart) and each stored version once', async () => {
+    const store = new MemoryDefinitionStore();
+    const reads: string[] = [];
+    const get = store.get.bind(store);
+    store.get = (serviceId, version) => {
+      reads.push(`${serviceId}@${version}`);
+      return get(serviceId, version);
+    };
+    const r = new Registry(store);
+    await r.deploy(plan('1.0.0'), 'h1', 'a', 'i1');
+    await r.deploy(plan('2.0.0'), 'h2', 'a', 'i2');
+    await r.promote('svc', '1.0.0');
+    reads.length = 0;
+    expect((await r.resolve('svc', 'k')).version).toBe('1.0.0');
+    expect((await r.resolve('svc', 'k')).version).toBe('1.0.0');
+    await r.promote('svc', '2.0.0');
+    const keyedBy: string[] = [];
+    const rec = await r.resolveWith('svc', (p) => {
+      keyedBy.push(p.version);
+      return 'k';
+    });
+    expect(rec.version).toBe('2.0.0');
+    expect(keyedBy).toEqual([]); // no canary: the business key is not needed
+    expect(reads.filter((k) => k === 'svc@1.0.0')).toHaveLength(1);
+  });
 });

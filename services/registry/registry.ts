@@ -74,7 +74,12 @@ export function routeBucket(serviceId: string, businessKey: string): number {
   return h % 100;
 }
 
+/** Stored versions a registry keeps in memory for routing (their plans never change). */
+export const VERSIONS_CACHED_MAX = 256;
+
 export class Registry {
+  private readonly versions = new Map<string, DefinitionRecord>();
+
   constructor(private readonly store: DefinitionStore) {}
 
   /**
@@ -146,13 +151,40 @@ export class Registry {
 
   /** The version a new transaction with this business key runs (canary by stable bucket). */
   async resolve(serviceId: string, businessKey: string): Promise<DefinitionRecord> {
-    const canary = (await this.store.getAlias(serviceId, 'canary'))?.[0];
-    const live = (await this.store.getAlias(serviceId, 'live'))?.[0];
-    const pick =
-      canary !== undefined && routeBucket(serviceId, businessKey) < canary.weight ? canary.version : live?.version;
-    if (pick === undefined) throw new FixpayError('DEF_NOT_FOUND', `${serviceId} has no live version`);
-    const rec = await this.store.get(serviceId, pick);
-    if (rec === undefined) throw new FixpayError('DEF_NOT_FOUND', `${serviceId}@${pick}`);
+    return this.resolveWith(serviceId, () => businessKey);
+  }
+
+  /**
+   * Resolves the version a request runs on when its business key depends on the plan (the key is
+   * computed with the live plan, then routes between live and canary). Reads the aliases once and
+   * fresh (a promotion takes effect on the next request, no restart); stored versions are
+   * immutable, so their plans are cached in memory. Throws DEF_NOT_FOUND.
+   */
+  async resolveWith(serviceId: string, businessKeyOf: (plan: Plan) => string): Promise<DefinitionRecord> {
+    const [canaries, lives] = await Promise.all([
+      this.store.getAlias(serviceId, 'canary'),
+      this.store.getAlias(serviceId, 'live'),
+    ]);
+    const live = lives?.[0];
+    if (live === undefined) throw new FixpayError('DEF_NOT_FOUND', `${serviceId} has no live version`);
+    const liveRec = await this.version(serviceId, live.version);
+    const canary = canaries?.[0];
+    if (canary === undefined || routeBucket(serviceId, businessKeyOf(liveRec.plan)) >= canary.weight) return liveRec;
+    return this.version(serviceId, canary.version);
+  }
+
+  /** A stored version (immutable content), from memory after the first read. */
+  private async version(serviceId: string, version: string): Promise<DefinitionRecord> {
+    const key = `${serviceId}@${version}`;
+    const cached = this.versions.get(key);
+    if (cached !== undefined) return cached;
+    const rec = await this.store.get(serviceId, version);
+    if (rec === undefined) throw new FixpayError('DEF_NOT_FOUND', key);
+    if (this.versions.size >= VERSIONS_CACHED_MAX) {
+      const oldest = this.versions.keys().next().value;
+      if (oldest !== undefined) this.versions.delete(oldest);
+    }
+    this.versions.set(key, rec);
     return rec;
   }
 

@@ -65,9 +65,7 @@ export async function startService(
   input: Record<string, unknown>,
   taskQueue?: string,
 ): Promise<WorkflowHandle<InterpreterFn>> {
-  const live = await registry.live(serviceId);
-  const key = businessKey(live.plan, input);
-  const rec = await registry.resolve(serviceId, key);
+  const rec = await registry.resolveWith(serviceId, (plan) => businessKey(plan, input));
   return startPlan(client, {
     plan: rec.plan,
     planHash: rec.planHash,
