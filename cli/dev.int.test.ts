@@ -60,9 +60,11 @@ describe('fixpay dev', () => {
       FIXPAY_SIP_PORT: String(sipPort),
       DATABASE_URL: '',
     };
+    // Its own process group, as in a terminal: Ctrl-C goes to the whole group.
     const proc = spawn(process.execPath, [join(__dirname, '..', 'bin', 'fixpay.js'), 'dev'], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
     child = proc;
     let out = '';
@@ -109,7 +111,7 @@ describe('fixpay dev', () => {
     expect(out).not.toMatch(/LEDGER OUT OF BALANCE/);
 
     const started = Date.now();
-    proc.kill('SIGINT');
+    process.kill(-(proc.pid ?? 0), 'SIGINT'); // Ctrl-C: SIGINT to every process of the group
     const code = await new Promise<number | null>((resolve) => proc.once('exit', (c) => resolve(c)));
     expect(code).toBe(0);
     expect(Date.now() - started).toBeLessThan(10_000);

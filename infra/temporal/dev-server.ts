@@ -127,7 +127,9 @@ function stopChild(child: ChildProcess, timeoutMs: number): Promise<void> {
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   if (options.dataDir !== undefined) mkdirSync(options.dataDir, { recursive: true });
   const t = options.temporal;
-  const child = spawn(options.cliPath, devServerArgs(options), { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: a terminal's Ctrl-C reaches fixpay, which stops the workers first and
+  // the server last, instead of the server dying under workers that still need it.
+  const child = spawn(options.cliPath, devServerArgs(options), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const output: string[] = [];
   const onData = (chunk: Buffer): void => {
     for (const line of chunk.toString().split('\n')) {
