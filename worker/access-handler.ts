@@ -302,11 +302,13 @@ export function createLineActivities(deps: LineActivitiesDeps): LineActivities {
   return {
     /** Resolves `delivered: true` only once the terminal ACKed the answer (a repeat call counts). */
     async deliverTerminalResponse(input: { terminalId: string; response: string }): Promise<{ delivered: boolean }> {
-      const workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
+      const context = Context.current();
+      const workflowId = context.info.workflowExecution?.workflowId ?? '';
       const answer = Buffer.from(input.response, 'hex');
-      return {
-        delivered: await deps.board.handOver(workflowId, answer, deps.repeatGraceMs ?? REPEAT_GRACE_MS_DEFAULT),
-      };
+      const handedOver = deps.board.handOver(workflowId, answer, deps.repeatGraceMs ?? REPEAT_GRACE_MS_DEFAULT);
+      // A node shutting down cancels the wait (the activity fails and is retried elsewhere, where
+      // no call waits: the run then undoes the approval) rather than holding the shutdown up.
+      return { delivered: await Promise.race([handedOver, context.cancelled]) };
     },
     /**
      * Sends a message (hex) to the terminal on the run's live call and waits for its link ACK.
