@@ -81,11 +81,6 @@ export class ResponseBoard {
     return waiting.map((w) => w.settled ?? Promise.resolve(true));
   }
 
-  /** True when a call was waiting for it (no delivery confirmation). */
-  deliver(workflowId: string, answer: Uint8Array): boolean {
-    return this.handToWaiters(workflowId, answer).length > 0;
-  }
-
   /**
    * Hands the answer over and resolves true once a call delivered it to the terminal (ACKed);
    * false when no call took it within `graceMs` or every call that took it lost it. A call that

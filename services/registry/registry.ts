@@ -141,14 +141,6 @@ export class Registry {
     return prev.version;
   }
 
-  /** The live version (its business-key expression names the key that routes canaries). */
-  async live(serviceId: string): Promise<DefinitionRecord> {
-    const live = (await this.store.getAlias(serviceId, 'live'))?.[0];
-    const rec = live === undefined ? undefined : await this.store.get(serviceId, live.version);
-    if (rec === undefined) throw new FixpayError('DEF_NOT_FOUND', `${serviceId} has no live version`);
-    return rec;
-  }
-
   /** The version a new transaction with this business key runs (canary by stable bucket). */
   async resolve(serviceId: string, businessKey: string): Promise<DefinitionRecord> {
     return this.resolveWith(serviceId, () => businessKey);
