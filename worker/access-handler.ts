@@ -14,12 +14,15 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
-import { closeUnsignedDecline, openTerminalRequest, summarizeTerminalRequest } from '../activities/terminal-messages';
+import { randomUUID } from 'node:crypto';
+import { closeUnsignedDecline, openTerminalRequest } from '../activities/terminal-messages';
+import type { TerminalRequestVerdict, VerifyTerminalRequestInput } from '../activities/terminal-verification';
 import type { RequestHandler } from '../channel-engine/engine';
 import { FixpayError } from '../domain/errors';
 import type { Registry } from '../services/registry/registry';
 import { businessKey, startPlan, workflowIdFor } from '../services/registry/start';
 import type { ServiceResult } from '../services/runtime/plan';
+import { VERIFY_ACTIVITY_TIMEOUT_MS, VERIFY_ATTEMPTS_MAX, VERIFY_REQUEST_WORKFLOW } from '../workflows/verify-request';
 
 /** Answers kept for repeats after the run has finished (per access node). */
 export const ANSWERS_KEPT_MAX = 10_000;
@@ -29,6 +32,27 @@ export const ANSWER_TIMEOUT_MS_DEFAULT = 25_000;
 export const DELIVERY_GRACE_MS = 1_000;
 /** Field 39 when the service run failed outright (no key, a non-retryable activity failure). */
 export const RUN_FAILED_RESPONSE_CODE = '96';
+
+/** Longest the centre's verification of a request may take before the request is declined (96). */
+export const VERIFY_TIMEOUT_MS = VERIFY_ACTIVITY_TIMEOUT_MS * VERIFY_ATTEMPTS_MAX + 1_000;
+/** The task queue of the central worker that verifies requests (holds the HSM). */
+export const VERIFY_TASK_QUEUE_DEFAULT = 'services';
+
+/** Has the centre check a request's binding and MAC; claims nothing (random workflow id). */
+export type RequestVerifier = (input: VerifyTerminalRequestInput) => Promise<TerminalRequestVerdict>;
+
+/** The verifier over Temporal: a short workflow with a random id on the central worker. */
+export function verifyThroughCentre(
+  client: Client,
+  taskQueue: string = VERIFY_TASK_QUEUE_DEFAULT,
+  timeoutMs: number = VERIFY_TIMEOUT_MS,
+): RequestVerifier {
+  return (input) =>
+    client.workflow.execute<(i: VerifyTerminalRequestInput) => Promise<TerminalRequestVerdict>>(
+      VERIFY_REQUEST_WORKFLOW,
+      { taskQueue, workflowId: `verify:${randomUUID()}`, args: [input], workflowExecutionTimeout: timeoutMs },
+    );
+}
 
 /** How long an undelivered answer waits for the terminal to call again before the run undoes it. */
 export const REPEAT_GRACE_MS_DEFAULT = 8_000;
@@ -157,6 +181,8 @@ export interface AccessHandlerDeps {
   readonly board: ResponseBoard;
   readonly nodeId: string;
   readonly answerTimeoutMs?: number;
+  /** Checks binding and MAC before anything is claimed; `verifyThroughCentre(client)` by default. */
+  readonly verify?: RequestVerifier;
   readonly now?: () => Date;
   /** Called with the workflow id of every request (tests, metrics). */
   readonly onStarted?: (workflowId: string) => void;
@@ -195,33 +221,46 @@ export function runFailedAnswer(payload: Uint8Array): Uint8Array {
 }
 
 /**
- * The RequestHandler. Throws FixpayError BAD_REQUEST for a request that names no service. When the
- * run fails (or cannot start) without having answered, the terminal gets an unsigned decline 96 at
- * once. Only when nothing is known within `answerTimeoutMs` (the run may still approve) does it
- * throw SVC_STEP_FAILED: the engine answers nothing and the terminal repeats, attaching to the run.
+ * The RequestHandler. Throws FixpayError on a request that does not parse or names no service.
+ * Before the request may claim its workflow id or a stored answer, the centre verifies its binding
+ * and MAC; a request that does not verify gets an unsigned decline (03 or A0) and touches nothing.
+ * When the run fails (or cannot start, or the verification cannot run) without having answered,
+ * the terminal gets an unsigned decline 96 at once. Only when nothing is known within
+ * `answerTimeoutMs` (the run may still approve) does it throw SVC_STEP_FAILED: the engine answers
+ * nothing and the terminal repeats, attaching to the run.
  */
 export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
   const timeoutMs = deps.answerTimeoutMs ?? ANSWER_TIMEOUT_MS_DEFAULT;
   const now = deps.now ?? (() => new Date());
+  const verify = deps.verify ?? verifyThroughCentre(deps.client);
   const temporal = <R>(fn: () => Promise<R>): Promise<R> =>
     deps.signal === undefined ? fn() : deps.client.withAbortSignal(deps.signal, fn);
   return async (req) => {
     const receivedAt = performance.now();
-    const s = summarizeTerminalRequest(req.payload);
+    const opened = openTerminalRequest(req.payload);
+    const s = opened.summary;
+    const request = Buffer.from(req.payload).toString('hex');
+    // The caller number comes from the line signalling only.
+    const ani = req.callerNumber ?? '';
     const input: Record<string, unknown> = {
-      request: Buffer.from(req.payload).toString('hex'),
+      request,
       terminalId: s.terminalId,
       merchantId: s.merchantId,
       stan: s.stan,
       localDate: localDateOf(now()),
-      // The caller number comes from the line signalling only.
-      ani: req.callerNumber ?? '',
+      ani,
       psamId: s.psamSerial,
       nodeId: deps.nodeId,
       ...(s.currency === null ? {} : { currency: s.currency }),
       ...(s.amountMinor === null ? {} : { amount: s.amountMinor }),
     };
-    const rec = await deps.registry.resolveWith(s.serviceId, (plan) => businessKey(plan, input));
+    // Verification and the plan lookup (read-only) overlap; nothing is claimed before both are in.
+    const [verdict, rec] = await Promise.all([
+      temporal(() => verify({ request, ani })).catch(() => undefined),
+      deps.registry.resolveWith(s.serviceId, (plan) => businessKey(plan, input)),
+    ]);
+    if (verdict === undefined) return closeUnsignedDecline(opened, RUN_FAILED_RESPONSE_CODE);
+    if (!verdict.verified) return closeUnsignedDecline(opened, verdict.responseCode);
     const workflowId = workflowIdFor(rec.plan, input);
     deps.board.track(workflowId, req.lineId);
     deps.onStarted?.(workflowId);
@@ -249,7 +288,7 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
     const delivery = async (): Promise<Uint8Array> =>
       deps.board.answer(workflowId) ??
       (await deps.board.wait(workflowId, DELIVERY_GRACE_MS)) ??
-      runFailedAnswer(req.payload);
+      closeUnsignedDecline(opened, RUN_FAILED_RESPONSE_CODE);
     const fromResult = result.then(async (r) => responseOf(r) ?? (await delivery()), delivery);
     // `delivered` gives up (undefined) after `timeoutMs`: the run may still be working.
     const answer = await Promise.race([delivered, fromResult]);

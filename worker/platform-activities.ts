@@ -10,6 +10,7 @@ import { createLedgerActivities } from '../activities/ledger';
 import { createPingActivities } from '../activities/ping';
 import { createTerminalMessageActivities } from '../activities/terminal-messages';
 import { createTerminalActivities } from '../activities/terminals';
+import { createRequestVerificationActivities } from '../activities/terminal-verification';
 import type { CoreRepository } from '../core/repository';
 import type { HsmPort, KeyHandle } from '../hsm/port';
 import type { SoftwareHsm } from '../hsm/software/software-hsm';
@@ -46,6 +47,8 @@ export function createPlatformActivities(deps: PlatformActivityDeps): object {
       terminalKeys: deps.terminalKeys,
       counters: deps.counters ?? new InMemoryPsamCounterStore(),
     }),
+    // The access node's pre-check (not a catalogue entry: no definition calls it).
+    ...createRequestVerificationActivities({ core: deps.core, hsm: deps.hsm, psamMasterKey: deps.psamMasterKey }),
     // Last: its postReservation (by reservation id, as the catalogue declares it) wins.
     ...createTerminalServiceActivities({ gateway: deps.gateway, ledger: deps.ledger }),
     emitEvent: () => Promise.resolve({ delivered: true }),

@@ -1,3 +1,4 @@
 /** The workflow bundle's entry: every workflow the central worker runs. */
 export { pingWorkflow } from '../workflows/ping';
 export { serviceInterpreter } from '../workflows/interpreter';
+export { verifyTerminalRequestWorkflow } from '../workflows/verify-request';

@@ -1,0 +1,79 @@
+/**
+ * The check an access node asks the centre for before a terminal request may claim anything
+ * (docs/adr/0009-verify-before-identity.md): the binding (caller number from the signalling ↔
+ * terminal ↔ PSAM) and the request's PSAM MAC under its per-transaction key in the HSM.
+ *
+ * It consumes nothing: the PSAM counter is not advanced (the run's `verifyTerminalMac` does that,
+ * with the replay rule), so a request that verified here still passes there, and a terminal's
+ * retransmission of the same bytes verifies again and attaches to the same run.
+ */
+import { isFixpayError } from '../domain/errors';
+import type { HsmPort, KeyHandle } from '../hsm/port';
+import { activityFailure } from './failure';
+import { openTerminalRequest, requestBytes } from './terminal-messages';
+import type { TerminalsPort } from './terminals';
+
+/** Field 39 for a caller number, terminal or PSAM that are not bound together. */
+export const UNBOUND_RESPONSE_CODE = '03';
+/** Field 39 for a MAC that does not verify (or a PSAM with no key). */
+export const BAD_MAC_RESPONSE_CODE = 'A0';
+
+export interface VerifyTerminalRequestInput {
+  /** Request bytes, hex. Sensitive (track 2, PIN block): encrypted payloads only. */
+  readonly request: string;
+  /** Caller number from the line signalling. */
+  readonly ani: string;
+}
+
+export interface TerminalRequestVerdict {
+  readonly verified: boolean;
+  /** `OK`, or the refusal: a binding result code name, `HSM_MAC_INVALID` or `PSAM_UNKNOWN`. */
+  readonly reason: string;
+  /** Field 39 of the access node's unsigned decline when not verified; `00` otherwise. */
+  readonly responseCode: string;
+}
+
+export interface RequestVerificationDeps {
+  readonly core: Pick<TerminalsPort, 'checkBinding'>;
+  readonly hsm: Pick<HsmPort, 'verifyPsamMac'>;
+  readonly psamMasterKey: (psamSerial: string) => KeyHandle | undefined;
+}
+
+export interface RequestVerificationActivities {
+  verifyTerminalRequest(input: VerifyTerminalRequestInput): Promise<TerminalRequestVerdict>;
+}
+
+export function createRequestVerificationActivities(deps: RequestVerificationDeps): RequestVerificationActivities {
+  return {
+    async verifyTerminalRequest(input) {
+      try {
+        const opened = openTerminalRequest(requestBytes(input.request));
+        const { terminalId, psamSerial } = opened.summary;
+        const binding = await deps.core.checkBinding({ terminalId, ani: input.ani, psamNo: psamSerial });
+        if (!binding.ok) return { verified: false, reason: binding.code, responseCode: UNBOUND_RESPONSE_CODE };
+        const masterKey = deps.psamMasterKey(psamSerial);
+        if (masterKey === undefined)
+          return { verified: false, reason: 'PSAM_UNKNOWN', responseCode: BAD_MAC_RESPONSE_CODE };
+        try {
+          // No lastCounter: the replay rule is the run's, and this check must not spend the counter.
+          await deps.hsm.verifyPsamMac({
+            masterKey,
+            factors: [Buffer.from(psamSerial, 'hex')],
+            random: Buffer.from(opened.psam.random, 'hex'),
+            counter: opened.psam.counter,
+            algorithm: 'unionpay-ecb',
+            data: opened.macData,
+            mac: opened.mac,
+          });
+        } catch (e) {
+          if (isFixpayError(e, 'HSM_MAC_INVALID'))
+            return { verified: false, reason: 'HSM_MAC_INVALID', responseCode: BAD_MAC_RESPONSE_CODE };
+          throw e;
+        }
+        return { verified: true, reason: 'OK', responseCode: '00' };
+      } catch (e) {
+        throw activityFailure(e);
+      }
+    },
+  };
+}
