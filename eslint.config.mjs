@@ -56,6 +56,8 @@ const topFolders = [
   'infra',
   'bench',
   'scripts',
+  'demo',
+  'terminal-protocol',
 ];
 const outsideDomain = topFolders.flatMap((f) => [`../${f}`, `../${f}/**`, `../../${f}`, `../../${f}/**`]);
 

@@ -14,7 +14,7 @@ import { EXAMPLE_CONFIG } from '../simulator/terminal/config';
 import type { BuiltRequest, TerminalIdentity } from '../simulator/terminal/messages';
 import { buildFinancialRequest, buildSignOnRequest, parseResponse, parseTrack2 } from '../simulator/terminal/messages';
 import { createHsmActivities, InMemoryPsamCounterStore } from './hsm';
-import { summarizeTerminalRequest } from './terminal-messages';
+import { summarizeTerminalRequest } from '../terminal-protocol/messages';
 
 const LMK = fromHex('000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F');
 const ZPK_HEX = '0123456789ABCDEFFEDCBA9876543210';

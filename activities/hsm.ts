@@ -11,8 +11,8 @@
 import { FixpayError, isFixpayError } from '../domain/errors';
 import type { HsmPort, KeyHandle, PsamSessionRequest } from '../hsm/port';
 import type { TerminalKeyManager } from '../hsm/terminal-keys';
-import { closeAnswer, openTerminalRequest, requestBytes } from './terminal-messages';
-import type { OpenedTerminalRequest, TerminalAnswer } from './terminal-messages';
+import { closeAnswer, openTerminalRequest, requestBytes } from '../terminal-protocol/messages';
+import type { OpenedTerminalRequest, TerminalAnswer } from '../terminal-protocol/messages';
 import { activityFailure } from './failure';
 
 /** The last PSAM counter accepted per PSAM, and the call that used it (so a retry of that call passes). */

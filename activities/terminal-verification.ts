@@ -10,7 +10,7 @@
 import { isFixpayError } from '../domain/errors';
 import type { HsmPort, KeyHandle } from '../hsm/port';
 import { activityFailure } from './failure';
-import { openTerminalRequest, requestBytes } from './terminal-messages';
+import { openTerminalRequest, requestBytes } from '../terminal-protocol/messages';
 import type { TerminalsPort } from './terminals';
 
 /** Field 39 for a caller number, terminal or PSAM that are not bound together. */

@@ -23,7 +23,7 @@ import {
   type DevServer,
 } from '../infra/temporal';
 import { startWorker, type RunningWorker } from '../worker/main';
-import type { AnsweredRequest } from '../worker/access-handler';
+import type { AnsweredRequest } from '../channel-engine/access/handler';
 import type { PrismaClient } from '../generated/prisma/client';
 import { startTerminalPlatform } from '../worker/terminal-platform';
 import { spinner } from './progress';

@@ -4,7 +4,7 @@ import { createTerminalActivities } from '../activities/terminals';
 import { PrismaLedgerStore } from '../ledger/store';
 import { startTestDatabase, type TestDatabase } from '../test/support/database';
 import { CoreRepository } from './repository';
-import { accountIdFor, DEMO, seedDemo } from './seed';
+import { accountIdFor, DEMO, seedDemo } from '../demo/seed';
 
 describe('business core on the database', () => {
   let db: TestDatabase;

@@ -8,7 +8,7 @@ import { createHsmActivities, InMemoryPsamCounterStore } from '../activities/hsm
 import type { PsamCounterStore } from '../activities/hsm';
 import { createLedgerActivities } from '../activities/ledger';
 import { createPingActivities } from '../activities/ping';
-import { createTerminalMessageActivities } from '../activities/terminal-messages';
+import { createTerminalMessageActivities } from '../terminal-protocol/messages';
 import { createTerminalActivities } from '../activities/terminals';
 import { createRequestVerificationActivities } from '../activities/terminal-verification';
 import type { CoreRepository } from '../core/repository';

@@ -19,7 +19,7 @@ import { TcpPcmLineDriver } from '../channel-engine/lines/tcp-pcm';
 import { loadProfiles } from '../channel-engine/profiles';
 import type { Config } from '../config';
 import { CoreRepository } from '../core/repository';
-import { DEMO, seedDemo } from '../core/seed';
+import { DEMO, seedDemo } from '../demo/seed';
 import { CardNetworkGateway, TcpChannel } from '../gateways/card-network';
 import { PrismaReversalQueue, PrismaRequestJournal } from '../gateways/card-network/prisma-store';
 import { MessageCodec, networkSpec } from '../gateways/iso8583';
@@ -36,8 +36,8 @@ import { defaultAccounts, SIM_ZPK_HEX } from '../simulator/bank/accounts';
 import { Bank } from '../simulator/bank/bank';
 import { BankServer } from '../simulator/bank/server';
 import { EXAMPLE_CONFIG } from '../simulator/terminal/config';
-import { createAccessHandler, ResponseBoard, startLinesWorker } from './access-handler';
-import type { AnsweredRequest } from './access-handler';
+import { createAccessHandler, ResponseBoard, startLinesWorker } from '../channel-engine/access/handler';
+import type { AnsweredRequest } from '../channel-engine/access/handler';
 import { createPlatformActivities, provisionDemoKeys } from './platform-activities';
 
 /** The definitions folder shipped with the package. */

@@ -5,7 +5,7 @@
  * request and `originalIdempotencyKey`. The existing `postReservation` activity wants the reserve
  * call's key, while the catalogue entry passes `reservationId`; the adapter posts by pending id.
  */
-import { openTerminalRequest, requestBytes } from '../activities/terminal-messages';
+import { openTerminalRequest, requestBytes } from '../terminal-protocol/messages';
 import type { CardNetworkPort } from '../activities/card-network';
 import { transferIdForKey } from '../activities/ledger';
 import { FixpayError, isFixpayError } from '../domain/errors';

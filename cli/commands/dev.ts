@@ -5,7 +5,7 @@ import { createLogger } from '../../infra/logging';
 import { join } from 'node:path';
 import pino from 'pino';
 import { PrismaPsamCounterStore } from '../../activities/psam-counter-store';
-import { DEMO } from '../../core/seed';
+import { DEMO } from '../../demo/seed';
 import { PrismaLedgerStore } from '../../ledger/store';
 import { DEMO_TERMINALS_DEFAULT, addLatency, renderLine, renderTable, startDemo } from '../demo';
 import type { DemoSnapshot } from '../demo';

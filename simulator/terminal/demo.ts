@@ -1,12 +1,12 @@
 /**
- * Terminal simulator configs generated from the seeded demo data (core/seed.ts DEMO): each demo
+ * Terminal simulator configs generated from the seeded demo data (demo/seed.ts DEMO): each demo
  * terminal's id, PSAM serial and caller number, with a card that exists at the bank simulator
  * (simulator/bank/accounts.ts), and the simulators' published test keys the platform loads in
  * `fixpay dev`. So `fixpay dev`'s live demo and `fixpay sim terminal --init` work from a fresh
  * clone with no manual edits.
  */
-import { DEMO } from '../../core/seed';
-import type { DemoTerminal } from '../../core/seed';
+import { DEMO } from '../../demo/seed';
+import type { DemoTerminal } from '../../demo/seed';
 import { defaultAccounts } from '../bank/accounts';
 import { DEFAULT_SIP_PORT, DEFAULT_TCP_PCM_PORT, EXAMPLE_CONFIG, parseTerminalConfig } from './config';
 import type { TerminalConfig } from './config';

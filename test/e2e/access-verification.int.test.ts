@@ -9,7 +9,7 @@ import { MemoryStateStore } from '../../simulator/terminal/config';
 import { buildFinancialRequest, parseResponse, parseTrack2 } from '../../simulator/terminal/messages';
 import type { BuiltRequest, TerminalIdentity } from '../../simulator/terminal/messages';
 import { runTerminalScript } from '../../simulator/terminal/script';
-import { localDateOf } from '../../worker/access-handler';
+import { localDateOf } from '../../channel-engine/access/handler';
 import type { E2e } from './harness';
 import { CARD_RICH, startE2e } from './harness';
 

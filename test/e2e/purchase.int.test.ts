@@ -4,7 +4,7 @@
  * interpreter runs the purchase definition with the real activities (database, ledger, software
  * HSM, card network gateway to the bank simulator) and the signed answer goes back on the line.
  */
-import { accountIdFor } from '../../core/seed';
+import { accountIdFor } from '../../demo/seed';
 import { waitFor } from '../../simulator/bank/harness';
 import { MemoryStateStore } from '../../simulator/terminal/config';
 import { buildFinancialRequest, parseResponse, parseTrack2 } from '../../simulator/terminal/messages';

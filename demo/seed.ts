@@ -8,8 +8,8 @@
 import { currency as currencyOf } from '../domain/money';
 import { ledgerIdFor } from '../ledger/ids';
 import { ACCOUNT_CODES, TRANSFER_CODES, transferSucceeded, type AccountEvent, type LedgerPort } from '../ledger/model';
-import { ledgerReferenceFor, type BinRoute, type Customer, type TerminalEvent } from './model';
-import type { CoreRepository } from './repository';
+import { ledgerReferenceFor, type BinRoute, type Customer, type TerminalEvent } from '../core/model';
+import type { CoreRepository } from '../core/repository';
 
 export interface DemoTerminal {
   readonly customer: Customer;

@@ -4,10 +4,10 @@
  * it), then hangs the call up; with no call the activity says so instead of pretending.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { ChannelEngine, loadProfiles, requireProfile, TcpPcmLineDriver } from '../channel-engine';
-import { dialTerminal } from '../channel-engine/__fixtures__/terminal-call';
-import type { RequestHandler } from '../channel-engine';
-import { createLineActivities, ResponseBoard } from './access-handler';
+import { ChannelEngine, loadProfiles, requireProfile, TcpPcmLineDriver } from '..';
+import { dialTerminal } from '../__fixtures__/terminal-call';
+import type { RequestHandler } from '..';
+import { createLineActivities, ResponseBoard } from './handler';
 
 const profiles = loadProfiles();
 const WORKFLOW = { workflowId: 'purchase:T1:000001:20261126', runId: 'run-1' };

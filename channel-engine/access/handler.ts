@@ -15,14 +15,14 @@ import type { DataConverter } from '@temporalio/common';
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
-import { closeUnsignedDecline, openTerminalRequest } from '../activities/terminal-messages';
-import type { TerminalRequestVerdict, VerifyTerminalRequestInput } from '../activities/terminal-verification';
-import type { RequestHandler } from '../channel-engine/engine';
-import { FixpayError } from '../domain/errors';
-import type { Registry } from '../services/registry/registry';
-import { businessKey, startPlan, workflowIdFor } from '../services/registry/start';
-import type { ServiceResult } from '../services/runtime/plan';
-import { VERIFY_ACTIVITY_TIMEOUT_MS, VERIFY_ATTEMPTS_MAX, VERIFY_REQUEST_WORKFLOW } from '../workflows/verify-request';
+import { closeUnsignedDecline, openTerminalRequest } from '../../terminal-protocol/messages';
+import type { TerminalRequestVerdict, VerifyTerminalRequestInput } from '../../activities/terminal-verification';
+import type { RequestHandler } from '../engine';
+import { FixpayError } from '../../domain/errors';
+import type { Registry } from '../../services/registry/registry';
+import { businessKey, startPlan, workflowIdFor } from '../../services/registry/start';
+import type { ServiceResult } from '../../services/runtime/plan';
+import { VERIFY_ACTIVITY_TIMEOUT_MS, VERIFY_ATTEMPTS_MAX, VERIFY_REQUEST_WORKFLOW } from '../../workflows/verify-request';
 
 /** Answers kept for repeats after the run has finished (per access node). */
 export const ANSWERS_KEPT_MAX = 10_000;
