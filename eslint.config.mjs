@@ -1,38 +1,21 @@
 // Lint: strict TypeScript rules plus the dependency rules of docs/architecture.md.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { builtinModules } from 'node:module';
 
-const nodeBuiltins = [
-  'node:*',
-  'fs',
-  'fs/*',
-  'path',
-  'os',
-  'net',
-  'dgram',
-  'http',
-  'https',
-  'http2',
-  'child_process',
-  'crypto',
-  'worker_threads',
-  'cluster',
-  'dns',
-  'tls',
-  'stream',
-  'stream/*',
-  'zlib',
-  'readline',
-  'process',
-  'events',
-  'timers',
-  'timers/*',
-  'perf_hooks',
-  'v8',
-  'vm',
-];
+/** Every Node built-in, with and without `node:`, and their subpaths (`fs/promises`); bare names only, so `../domain` is not Node's `domain`. */
+const nodeBuiltins = (message) => ({
+  regex: `^(node:.*|(${builtinModules.map((m) => m.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})(/.*)?)$`,
+  message,
+});
 const io = ['pg', '@prisma/*', '@electric-sql/*', 'express', 'pino', '**/generated/**'];
-const wiring = ['**/worker/**', '**/cli/**', '**/simulator/**', '**/api/**'];
+const wiring = ['**/worker/**', '**/cli/**', '**/simulator/**', '**/api/**', '**/demo/**'];
+/** Adapters: each may use domain/, schema/, config/, infra/, never another adapter. */
+const adapters = ['gateways', 'hsm', 'ledger', 'channel-engine', 'core'];
+const otherAdapters = (self) =>
+  adapters
+    .filter((a) => a !== self)
+    .flatMap((a) => [1, 2, 3].flatMap((d) => ['../'.repeat(d) + a, `${'../'.repeat(d)}${a}/**`]));
 const topFolders = [
   'workflows',
   'activities',
@@ -112,7 +95,7 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            forbid(nodeBuiltins, 'workflow code runs in the Temporal sandbox: no Node built-ins'),
+            nodeBuiltins('workflow code runs in the Temporal sandbox: no Node built-ins'),
             forbid(io, 'workflow code is deterministic: no database, sockets or loggers'),
             forbid(
               ['**/channel-engine/**', '**/gateways/**', '**/hsm/**', '**/ledger/**', '**/config/**', ...wiring],
@@ -124,16 +107,26 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': ['error', { prefer: 'type-imports' }],
     },
   },
+  ...adapters.map((self) => ({
+    files: [`${self}/**/*.ts`],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            forbid(
+              [...wiring, '**/activities/**', '**/workflows/**'],
+              'adapters depend inward (domain, schema, config), never on the wiring',
+            ),
+            forbid(otherAdapters(self), 'adapters never import each other: compose them in worker/ or cli/'),
+          ],
+        },
+      ],
+    },
+  })),
   {
-    files: [
-      'gateways/**/*.ts',
-      'hsm/**/*.ts',
-      'ledger/**/*.ts',
-      'channel-engine/**/*.ts',
-      'core/**/*.ts',
-      'codec/**/*.ts',
-      'infra/**/*.ts',
-    ],
+    files: ['codec/**/*.ts', 'infra/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-imports': [
@@ -152,6 +145,35 @@ export default tseslint.config(
   {
     files: ['cli/**/*.ts', 'worker/**/*.ts', 'simulator/**/*.ts', 'test/**/*.ts'],
     rules: { 'no-restricted-imports': 'off' },
+  },
+  {
+    files: ['demo/**/*.ts'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
+  {
+    // Production roles: what `fixpay worker`, `fixpay access-node` and `fixpay api` load.
+    files: [
+      'worker/**/*.ts',
+      'cli/roles.ts',
+      'cli/role-process.ts',
+      'cli/commands/worker.ts',
+      'cli/commands/access-node.ts',
+      'cli/commands/api.ts',
+    ],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            forbid(
+              ['**/simulator/**', '**/demo/**', '**/test/**', '**/__fixtures__/**'],
+              'production roles import no simulator, demo data or test support (the demo room is demo/)',
+            ),
+          ],
+        },
+      ],
+    },
   },
   {
     files: ['config/**/*.ts', '**/*.test.ts'],

@@ -12,26 +12,8 @@ import type { HsmPort, KeyHandle } from '../hsm/port';
 import { activityFailure } from './failure';
 import { openTerminalRequest, requestBytes } from '../terminal-protocol/messages';
 import type { TerminalsPort } from './terminals';
-
-/** Field 39 for a caller number, terminal or PSAM that are not bound together. */
-export const UNBOUND_RESPONSE_CODE = '03';
-/** Field 39 for a MAC that does not verify (or a PSAM with no key). */
-export const BAD_MAC_RESPONSE_CODE = 'A0';
-
-export interface VerifyTerminalRequestInput {
-  /** Request bytes, hex. Sensitive (track 2, PIN block): encrypted payloads only. */
-  readonly request: string;
-  /** Caller number from the line signalling. */
-  readonly ani: string;
-}
-
-export interface TerminalRequestVerdict {
-  readonly verified: boolean;
-  /** `OK`, or the refusal: a binding result code name, `HSM_MAC_INVALID` or `PSAM_UNKNOWN`. */
-  readonly reason: string;
-  /** Field 39 of the access node's unsigned decline when not verified; `00` otherwise. */
-  readonly responseCode: string;
-}
+import { BAD_MAC_RESPONSE_CODE, UNBOUND_RESPONSE_CODE } from '../terminal-protocol/verification';
+import type { TerminalRequestVerdict, VerifyTerminalRequestInput } from '../terminal-protocol/verification';
 
 export interface RequestVerificationDeps {
   readonly core: Pick<TerminalsPort, 'checkBinding'>;

@@ -1,14 +1,9 @@
 /**
- * Starts every platform process that exists so far, in one process tree, on embedded defaults:
- * the Temporal dev server, the database (with the demo data), the bank simulator and card network
- * gateway, the central worker with every activity, the access node (TCP PCM and SIP lines) and
- * the API. Used by `fixpay dev`.
+ * `fixpay dev`: the roles of `fixpay worker`, `fixpay access-node` and `fixpay api` (cli/roles.ts,
+ * the same start functions) in one process tree on embedded defaults, around the Temporal dev
+ * server, the database and the demo room (demo/world.ts: demo data, demo keys, bank simulator).
  */
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
-import { createApp } from '../api/app';
 import type { Config } from '../config';
 import { processEnv } from '../config';
 import { FixpayError } from '../domain/errors';
@@ -22,15 +17,15 @@ import {
   waitForTemporal,
   type DevServer,
 } from '../infra/temporal';
-import { startWorker, type RunningWorker } from '../worker/main';
 import type { AnsweredRequest } from '../channel-engine/access/handler';
 import type { PrismaClient } from '../generated/prisma/client';
-import { startTerminalPlatform } from '../worker/terminal-platform';
+import { prepareDemoWorld } from '../demo/world';
 import { spinner } from './progress';
 import { createDataConverter } from '../codec/data-converter';
-import { AesGcmPayloadCodec, codecKeysFromText } from '../codec/payload-codec';
-import { startCodecServer } from '../codec/codec-server';
+import { codecKeysFromText } from '../codec/payload-codec';
 import { loadSecrets } from '../infra/secrets';
+import { startAccessNodeRole, startApiRole, startWorkerRole } from './roles';
+import type { RoleContext } from './roles';
 
 export interface Platform {
   readonly temporalAddress: string;
@@ -53,24 +48,11 @@ export interface Platform {
   stop(): Promise<void>;
 }
 
-function listen(server: Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(e.code === 'EADDRINUSE' ? new FixpayError('PORT_IN_USE', `${host}:${port} (set FIXPAY_API_PORT)`) : e),
-    );
-    server.listen(port, host, () => {
-      const address = server.address();
-      resolve(typeof address === 'object' && address !== null ? address.port : port);
-    });
-  });
-}
-
 /** Starts everything; on any failure stops what already started and rethrows. */
 export async function startPlatform(config: Config, log: Logger): Promise<Platform> {
   installTemporalRuntime(log);
   const secrets = loadSecrets(config.security, { generate: true });
-  const codecKeys = codecKeysFromText(secrets.codecKeys);
-  const dataConverter = createDataConverter(codecKeys);
+  const dataConverter = createDataConverter(codecKeysFromText(secrets.codecKeys));
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.reverse()) {
@@ -116,80 +98,39 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
     if (databaseResult.status === 'rejected') throw databaseResult.reason;
     const db = databaseResult.value;
 
-    const terminals = await startTerminalPlatform({ config, prisma: db.prisma, lmkHex: secrets.lmk, log });
-    stops.push(() => terminals.stop());
-    const worker: RunningWorker = await startWorker({
+    const context: RoleContext = {
       config,
       log,
-      nodeName: 'dev',
+      prisma: db.prisma,
+      secrets,
       dataConverter,
-      activities: terminals.activities,
-    });
-    stops.push(() => worker.shutdown());
-    const address = `${t.host}:${t.port}`;
-    const clientConnection = await Connection.connect({ address });
-    stops.push(() => clientConnection.close());
-    const linesConnection = await NativeConnection.connect({ address });
-    stops.push(() => linesConnection.close());
+      temporalAddress: `${t.host}:${t.port}`,
+    };
+    const world = await prepareDemoWorld({ config, prisma: db.prisma, lmkHex: secrets.lmk, log });
+    stops.push(() => world.stop());
+    const worker = await startWorkerRole(
+      context,
+      world.bankPort === undefined ? {} : { cardNetworkPort: world.bankPort },
+    );
+    stops.push(() => worker.stop());
     const answerListeners = new Set<(answered: AnsweredRequest) => void>();
-    const access = await terminals.startAccessNode({
-      client: new Client({ connection: clientConnection, namespace: t.namespace, dataConverter }),
-      connection: linesConnection,
-      dataConverter,
+    const access = await startAccessNodeRole(context, {
       onAnswered: (answered) => answerListeners.forEach((l) => l(answered)),
     });
     stops.push(() => access.stop());
-
-    const codecServer = await startCodecServer({
-      codec: new AesGcmPayloadCodec(codecKeys),
-      operatorToken: secrets.operatorToken,
-      host: t.host,
-      port: config.security.codecPort,
-      corsOrigins: [`http://${t.host}:${t.uiPort}`, `http://localhost:${t.uiPort}`],
-    });
-    stops.push(() => codecServer.close());
-
-    const app = createApp({
-      version: '0.1.0',
-      checks: [
-        {
-          name: 'database',
-          check: async () => (await db.prisma.$queryRaw<{ ok: number }[]>`SELECT 1 AS ok`).length === 1,
-        },
-        {
-          name: 'temporal',
-          check: async () => {
-            const c = await Connection.connect({ address: `${t.host}:${t.port}`, connectTimeout: 1000 });
-            try {
-              await c.workflowService.getSystemInfo({});
-              return true;
-            } finally {
-              await c.close();
-            }
-          },
-        },
-      ],
-    });
-    const server = createServer(app);
-    const apiPort = await listen(server, config.api.host, config.api.port);
-    stops.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        }),
-    );
+    const api = await startApiRole(context);
+    stops.push(() => api.stop());
     return {
       temporalAddress: `${t.host}:${t.port}`,
       temporalUiUrl: temporal?.uiUrl,
       databaseUrl: db.url,
       databaseEmbedded: db.embedded,
-      apiUrl: `http://${config.api.host}:${apiPort}`,
-      codecUrl: `http://${t.host}:${codecServer.port}`,
+      apiUrl: api.apiUrl,
+      codecUrl: api.codecUrl,
       secretsFile: config.security.secretsFile,
       tcpPcmPort: access.tcpPcmPort,
       sipPort: access.sipPort,
-      bankPort: terminals.bankPort,
+      bankPort: world.bankPort,
       prisma: db.prisma,
       onAnswered(listener) {
         answerListeners.add(listener);

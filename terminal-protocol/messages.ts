@@ -230,25 +230,9 @@ export function closeUnsignedDecline(request: OpenedTerminalRequest, responseCod
   );
 }
 
-export interface OpenTerminalRequestInput {
-  /** The request bytes, hex (sensitive: holds track 2 and the PIN block). */
-  readonly request: string;
-}
-
-export interface TerminalMessageActivities {
-  /** The card-data-free summary of the request (safe to store and branch on). */
-  describeTerminalRequest(input: OpenTerminalRequestInput): Promise<TerminalRequestSummary>;
-}
-
 /** Parses hex; throws ISO8583_FIELD_INVALID. */
 export function requestBytes(hex: string): Buffer {
   if (!/^([0-9a-fA-F]{2})+$/.test(hex) || hex.length > TERMINAL_REQUEST_BYTES_MAX * 2)
     throw invalid('request must be hex bytes');
   return Buffer.from(hex, 'hex');
-}
-
-export function createTerminalMessageActivities(): TerminalMessageActivities {
-  return {
-    describeTerminalRequest: (input) => Promise.resolve(summarizeTerminalRequest(requestBytes(input.request))),
-  };
 }

@@ -8,14 +8,12 @@ import { createHsmActivities, InMemoryPsamCounterStore } from '../activities/hsm
 import type { PsamCounterStore } from '../activities/hsm';
 import { createLedgerActivities } from '../activities/ledger';
 import { createPingActivities } from '../activities/ping';
-import { createTerminalMessageActivities } from '../terminal-protocol/messages';
+import { createTerminalMessageActivities } from '../activities/terminal-messages';
 import { createTerminalActivities } from '../activities/terminals';
 import { createRequestVerificationActivities } from '../activities/terminal-verification';
 import type { CoreRepository } from '../core/repository';
 import type { HsmPort, KeyHandle } from '../hsm/port';
-import type { SoftwareHsm } from '../hsm/software/software-hsm';
-import { InMemoryTerminalKeyStore, TerminalKeyManager } from '../hsm/terminal-keys';
-import type { TerminalKeyStore } from '../hsm/terminal-keys';
+import type { TerminalKeyManager } from '../hsm/terminal-keys';
 import type { LedgerPort } from '../ledger/model';
 import { createTerminalServiceActivities } from './terminal-service-activities';
 
@@ -54,39 +52,4 @@ export function createPlatformActivities(deps: PlatformActivityDeps): object {
     emitEvent: () => Promise.resolve({ delivered: true }),
     raiseAlert: () => Promise.resolve({ raised: true }),
   };
-}
-
-/** Demo key material: the simulators' published test keys, never production ones. */
-export interface DemoKeyMaterial {
-  /** PBOC master key the demo PSAMs derive from (32 hex). */
-  readonly psamMasterKeyHex: string;
-  /** The bank simulator's zone PIN key (32 hex). */
-  readonly zpkHex: string;
-  /** Terminal master keys by terminal id (32 hex each). */
-  readonly tmks: Readonly<Record<string, string>>;
-}
-
-/**
- * Loads the demo keys into a software HSM (under its LMK) and gives the terminal key manager the
- * demo terminals' TMKs. For `fixpay dev` and tests only.
- */
-export async function provisionDemoKeys(
-  hsm: SoftwareHsm,
-  keys: DemoKeyMaterial,
-  store: TerminalKeyStore = new InMemoryTerminalKeyStore(),
-): Promise<{ psamMasterKey: KeyHandle; zpk: KeyHandle; terminalKeys: TerminalKeyManager }> {
-  const psamMasterKey = hsm.importClearKey('PBOC_MK', 'tdes2', keys.psamMasterKeyHex).handle;
-  const zpk = hsm.importClearKey('ZPK', 'tdes2', keys.zpkHex).handle;
-  for (const [terminalId, tmkHex] of Object.entries(keys.tmks)) {
-    const stored = await store.get(terminalId);
-    // A stored TMK under another LMK (secrets regenerated) is unusable: load it again, sign on anew.
-    const usable =
-      stored !== undefined &&
-      (await hsm.describeKey(stored.tmk.handle).then(
-        () => true,
-        () => false,
-      ));
-    if (!usable) await store.put({ terminalId, tmk: hsm.importClearKey('TMK', 'tdes2', tmkHex) });
-  }
-  return { psamMasterKey, zpk, terminalKeys: new TerminalKeyManager({ hsm, store, layout: '004' }) };
 }

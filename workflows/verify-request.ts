@@ -5,18 +5,9 @@
  * round trip, one marker in the history. Deterministic; imports activity types only.
  */
 import { proxyLocalActivities } from '@temporalio/workflow';
-import type {
-  RequestVerificationActivities,
-  TerminalRequestVerdict,
-  VerifyTerminalRequestInput,
-} from '../activities/terminal-verification';
-
-/** The workflow type the access node starts. */
-export const VERIFY_REQUEST_WORKFLOW = 'verifyTerminalRequestWorkflow';
-/** One attempt of the check (a database read and one HSM call). */
-export const VERIFY_ACTIVITY_TIMEOUT_MS = 2_000;
-/** Attempts of the check before the request is refused as failed (96). */
-export const VERIFY_ATTEMPTS_MAX = 3;
+import type { RequestVerificationActivities } from '../activities/terminal-verification';
+import { VERIFY_ACTIVITY_TIMEOUT_MS, VERIFY_ATTEMPTS_MAX } from '../terminal-protocol/verification';
+import type { TerminalRequestVerdict, VerifyTerminalRequestInput } from '../terminal-protocol/verification';
 
 const { verifyTerminalRequest } = proxyLocalActivities<RequestVerificationActivities>({
   startToCloseTimeout: VERIFY_ACTIVITY_TIMEOUT_MS,

@@ -16,13 +16,13 @@ import type { NativeConnection } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { closeUnsignedDecline, openTerminalRequest } from '../../terminal-protocol/messages';
-import type { TerminalRequestVerdict, VerifyTerminalRequestInput } from '../../activities/terminal-verification';
+import type { TerminalRequestVerdict, VerifyTerminalRequestInput } from '../../terminal-protocol/verification';
 import type { RequestHandler } from '../engine';
 import { FixpayError } from '../../domain/errors';
 import type { Registry } from '../../services/registry/registry';
 import { businessKey, startPlan, workflowIdFor } from '../../services/registry/start';
 import type { ServiceResult } from '../../services/runtime/plan';
-import { VERIFY_ACTIVITY_TIMEOUT_MS, VERIFY_ATTEMPTS_MAX, VERIFY_REQUEST_WORKFLOW } from '../../workflows/verify-request';
+import { VERIFY_REQUEST_WORKFLOW, VERIFY_TIMEOUT_MS } from '../../terminal-protocol/verification';
 
 /** Answers kept for repeats after the run has finished (per access node). */
 export const ANSWERS_KEPT_MAX = 10_000;
@@ -33,8 +33,6 @@ export const DELIVERY_GRACE_MS = 1_000;
 /** Field 39 when the service run failed outright (no key, a non-retryable activity failure). */
 export const RUN_FAILED_RESPONSE_CODE = '96';
 
-/** Longest the centre's verification of a request may take before the request is declined (96). */
-export const VERIFY_TIMEOUT_MS = VERIFY_ACTIVITY_TIMEOUT_MS * VERIFY_ATTEMPTS_MAX + 1_000;
 /** The task queue of the central worker that verifies requests (holds the HSM). */
 export const VERIFY_TASK_QUEUE_DEFAULT = 'services';
 
@@ -183,6 +181,8 @@ export interface AccessHandlerDeps {
   readonly answerTimeoutMs?: number;
   /** Checks binding and MAC before anything is claimed; `verifyThroughCentre(client)` by default. */
   readonly verify?: RequestVerifier;
+  /** The central task queue the default verifier runs on. */
+  readonly verifyTaskQueue?: string;
   readonly now?: () => Date;
   /** Called with the workflow id of every request (tests, metrics). */
   readonly onStarted?: (workflowId: string) => void;
@@ -232,7 +232,7 @@ export function runFailedAnswer(payload: Uint8Array): Uint8Array {
 export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
   const timeoutMs = deps.answerTimeoutMs ?? ANSWER_TIMEOUT_MS_DEFAULT;
   const now = deps.now ?? (() => new Date());
-  const verify = deps.verify ?? verifyThroughCentre(deps.client);
+  const verify = deps.verify ?? verifyThroughCentre(deps.client, deps.verifyTaskQueue);
   const temporal = <R>(fn: () => Promise<R>): Promise<R> =>
     deps.signal === undefined ? fn() : deps.client.withAbortSignal(deps.signal, fn);
   return async (req) => {

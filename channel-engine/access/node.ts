@@ -1,0 +1,121 @@
+/**
+ * The access node (`fixpay access-node`): the channel engine with its TCP PCM and SIP line
+ * drivers, the access handler that has each request verified and then starts or attaches to its
+ * run, and the Temporal worker on `lines.<nodeId>` that hands the run's answer to the call. Holds no
+ * key and no money: a Temporal client, a worker, and read access to the definition registry.
+ */
+import type { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
+import type { NativeConnection } from '@temporalio/worker';
+import type { Config } from '../../config';
+import type { Registry } from '../../services/registry/registry';
+import type { RequestHandler } from '../engine';
+import { ChannelEngine } from '../engine';
+import { SipLineDriver } from '../lines/sip/uas';
+import { TcpPcmLineDriver } from '../lines/tcp-pcm';
+import type { LineLogger } from '../lines/types';
+import { loadProfiles } from '../profiles';
+import { createAccessHandler, ResponseBoard, startLinesWorker } from './handler';
+import type { AnsweredRequest } from './handler';
+
+/** How long a stopping node lets its live calls finish before it releases them, ms. */
+export const ACCESS_DRAIN_TIMEOUT_MS = 5_000;
+/** After the drain, how long it waits for requests still in progress (after cancelling them), ms. */
+export const IN_FLIGHT_STOP_WAIT_MS = 2_000;
+
+export interface AccessNodeDeps {
+  readonly config: Config;
+  readonly log: LineLogger;
+  readonly registry: Registry;
+  readonly client: Client;
+  readonly connection: NativeConnection;
+  readonly dataConverter: DataConverter;
+  /** Task queue of the central worker that verifies requests. */
+  readonly centralTaskQueue: string;
+  readonly onAnswered?: (answered: AnsweredRequest) => void;
+  readonly drainTimeoutMs?: number;
+}
+
+export interface AccessNode {
+  readonly tcpPcmPort: number;
+  readonly sipPort: number;
+  /** Live calls right now. */
+  liveCalls(): number;
+  /** Stops taking calls, lets the live ones finish (up to the drain timeout), then stops. */
+  stop(): Promise<void>;
+}
+
+export async function startAccessNode(deps: AccessNodeDeps): Promise<AccessNode> {
+  const a = deps.config.access;
+  const board = new ResponseBoard();
+  const stopping = new AbortController();
+  // Requests in progress, so the stop lets them finish before the Temporal connection closes.
+  const inFlight = new Set<Promise<Uint8Array>>();
+  const tracked =
+    (inner: RequestHandler): RequestHandler =>
+    (req) => {
+      const p = inner(req);
+      inFlight.add(p);
+      p.then(
+        () => inFlight.delete(p),
+        () => inFlight.delete(p),
+      );
+      return p;
+    };
+  // The lines worker talks to the engine built just below (its activities run after start).
+  const engineRef: { engine?: ChannelEngine } = {};
+  const lines = await startLinesWorker({
+    connection: deps.connection,
+    namespace: deps.config.temporal.namespace,
+    nodeId: a.nodeId,
+    board,
+    dataConverter: deps.dataConverter,
+    lines: () => engineRef.engine,
+  });
+  const tcp = new TcpPcmLineDriver({ host: a.host, port: a.tcpPcmPort }, deps.log);
+  const sip = new SipLineDriver({ host: a.host, port: a.sipPort }, deps.log);
+  const engine = new ChannelEngine(
+    {
+      nodeId: a.nodeId,
+      profiles: loadProfiles(),
+      handler: tracked(
+        createAccessHandler({
+          client: deps.client,
+          registry: deps.registry,
+          board,
+          nodeId: a.nodeId,
+          answerTimeoutMs: a.answerTimeoutMs,
+          verifyTaskQueue: deps.centralTaskQueue,
+          signal: stopping.signal,
+          ...(deps.onAnswered === undefined ? {} : { onAnswered: deps.onAnswered }),
+        }),
+      ),
+    },
+    deps.log,
+  )
+    .addDriver(tcp)
+    .addDriver(sip);
+  engineRef.engine = engine;
+  try {
+    await engine.start();
+  } catch (e) {
+    await lines.shutdown();
+    throw e;
+  }
+  return {
+    tcpPcmPort: tcp.port,
+    sipPort: sip.port,
+    liveCalls: () => engine.liveCalls().length,
+    stop: async () => {
+      // No new calls; the live ones finish (their runs still reach this node's lines worker).
+      await engine.drain(deps.drainTimeoutMs ?? ACCESS_DRAIN_TIMEOUT_MS);
+      stopping.abort();
+      await engine.stop();
+      await Promise.race([
+        Promise.allSettled([...inFlight]),
+        new Promise((resolve) => setTimeout(resolve, IN_FLIGHT_STOP_WAIT_MS).unref()),
+      ]);
+      await lines.shutdown();
+    },
+  };
+}

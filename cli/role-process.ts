@@ -1,0 +1,72 @@
+/**
+ * One role in its own process: opens what the role needs from the configuration (secrets, the
+ * database at DATABASE_URL or the embedded one, the Temporal server at FIXPAY_TEMPORAL_HOST/PORT),
+ * starts the role, prints its readiness line, and on SIGTERM or SIGINT drains and stops it, then
+ * exits 0. A second signal during the drain exits at once (130).
+ */
+import { createDataConverter } from '../codec/data-converter';
+import { codecKeysFromText } from '../codec/payload-codec';
+import { loadConfig } from '../config';
+import type { Config } from '../config';
+import { openDatabase } from '../infra/database';
+import { createLogger } from '../infra/logging';
+import type { Logger } from '../infra/logging';
+import { loadSecrets } from '../infra/secrets';
+import { installTemporalRuntime, waitForTemporal } from '../infra/temporal';
+import type { RoleContext, RunningRole } from './roles';
+
+/** Opens a role's context; `close` releases the database. Throws CONFIG_INVALID, DATABASE_UNAVAILABLE, TEMPORAL_*. */
+export async function openRoleContext(
+  config: Config,
+  log: Logger,
+): Promise<{ context: RoleContext; close: () => Promise<void> }> {
+  installTemporalRuntime(log);
+  // A production role never invents secrets: they come from the settings or the secrets file.
+  const secrets = loadSecrets(config.security, { generate: false });
+  const dataConverter = createDataConverter(codecKeysFromText(secrets.codecKeys));
+  const t = config.temporal;
+  const temporalAddress = `${t.host}:${t.port}`;
+  await waitForTemporal(temporalAddress, t.startTimeoutMs);
+  const db = await openDatabase(config, { onMigration: (name) => log.info({ migration: name }, 'migration applied') });
+  return {
+    context: { config, log, prisma: db.prisma, secrets, dataConverter, temporalAddress },
+    close: () => db.close(),
+  };
+}
+
+/** Runs a role until SIGTERM/SIGINT. */
+export async function runRole(name: string, start: (context: RoleContext) => Promise<RunningRole>): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(`fixpay-${name}`, { level: config.logLevel });
+  const signalled = { stop: false };
+  let wake: () => void = () => undefined;
+  const stopRequested = new Promise<void>((resolve) => {
+    wake = resolve;
+  });
+  const onSignal = (signal: string): void => {
+    if (signalled.stop) {
+      process.stderr.write(`fixpay ${name}: forced exit\n`);
+      process.exit(130);
+    }
+    signalled.stop = true;
+    log.info({ signal }, 'stopping: draining');
+    wake();
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  const { context, close } = await openRoleContext(config, log);
+  let role: RunningRole;
+  try {
+    role = await start(context);
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  process.stdout.write(`${role.ready}\n`);
+  await stopRequested;
+  process.stdout.write(`fixpay ${name} draining\n`);
+  await role.stop();
+  await close();
+  process.stdout.write(`fixpay ${name} stopped\n`);
+  process.exit(0);
+}

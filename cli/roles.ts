@@ -1,0 +1,175 @@
+/**
+ * The platform's roles as start functions, each on a RoleContext (configuration, database,
+ * secrets, payload encryption, Temporal address): `fixpay worker`, `fixpay access-node` and
+ * `fixpay api` each run one in its own process (cli/role-process.ts); `fixpay dev` (cli/platform.ts)
+ * runs all three in one process on the same functions — there is no second code path.
+ */
+import { createServer, type Server } from 'node:http';
+import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
+import { NativeConnection } from '@temporalio/worker';
+import { createApp } from '../api/app';
+import { startAccessNode } from '../channel-engine/access/node';
+import type { AnsweredRequest } from '../channel-engine/access/handler';
+import { startCodecServer } from '../codec/codec-server';
+import { AesGcmPayloadCodec, codecKeysFromText } from '../codec/payload-codec';
+import type { Config } from '../config';
+import { FixpayError } from '../domain/errors';
+import type { PrismaClient } from '../infra/database';
+import type { Logger } from '../infra/logging';
+import type { Secrets } from '../infra/secrets';
+import { PrismaDefinitionStore } from '../services/registry/prisma-store';
+import { Registry } from '../services/registry/registry';
+import { startCentral } from '../worker/central';
+import type { Central } from '../worker/central';
+import { keyDirectoryPath, readKeyDirectory } from '../worker/key-directory';
+
+export interface RoleContext {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly prisma: PrismaClient;
+  readonly secrets: Secrets;
+  readonly dataConverter: DataConverter;
+  /** host:port of the Temporal frontend. */
+  readonly temporalAddress: string;
+}
+
+export interface RunningRole {
+  /** The readiness line printed once the role serves. */
+  readonly ready: string;
+  /** Drains (work in progress finishes), then stops. */
+  stop(): Promise<void>;
+}
+
+/** `fixpay worker`: the central worker on the services task queue. */
+export async function startWorkerRole(
+  ctx: RoleContext,
+  options: { cardNetworkPort?: number } = {},
+): Promise<RunningRole & { central: Central }> {
+  const central = await startCentral({
+    config: ctx.config,
+    log: ctx.log.child({ role: 'worker' }),
+    prisma: ctx.prisma,
+    dataConverter: ctx.dataConverter,
+    lmkHex: ctx.secrets.lmk,
+    keys: readKeyDirectory(keyDirectoryPath(ctx.config)),
+    ...(options.cardNetworkPort === undefined ? {} : { cardNetworkPort: options.cardNetworkPort }),
+  });
+  return {
+    central,
+    ready: `fixpay worker ready: task queue ${central.taskQueue}, live ${central.deployed.join(' ') || '(none)'}`,
+    stop: () => central.stop(),
+  };
+}
+
+/** `fixpay access-node`: the channel engine, its lines worker and the access handler. */
+export async function startAccessNodeRole(
+  ctx: RoleContext,
+  options: { onAnswered?: (answered: AnsweredRequest) => void } = {},
+): Promise<RunningRole & { tcpPcmPort: number; sipPort: number }> {
+  const { config } = ctx;
+  const clientConnection = await Connection.connect({ address: ctx.temporalAddress });
+  let linesConnection: NativeConnection | undefined;
+  try {
+    linesConnection = await NativeConnection.connect({ address: ctx.temporalAddress });
+    const node = await startAccessNode({
+      config,
+      log: ctx.log.child({ role: 'access-node', component: 'channel-engine' }),
+      registry: new Registry(new PrismaDefinitionStore(ctx.prisma)),
+      client: new Client({
+        connection: clientConnection,
+        namespace: config.temporal.namespace,
+        dataConverter: ctx.dataConverter,
+      }),
+      connection: linesConnection,
+      dataConverter: ctx.dataConverter,
+      centralTaskQueue: config.temporal.taskQueue,
+      ...(options.onAnswered === undefined ? {} : { onAnswered: options.onAnswered }),
+    });
+    const lines = linesConnection;
+    const a = config.access;
+    return {
+      tcpPcmPort: node.tcpPcmPort,
+      sipPort: node.sipPort,
+      ready: `fixpay access-node ready: node ${a.nodeId}, TCP PCM ${a.host}:${node.tcpPcmPort}, SIP ${a.host}:${node.sipPort}`,
+      stop: async () => {
+        await node.stop();
+        await lines.close();
+        await clientConnection.close();
+      },
+    };
+  } catch (e) {
+    await linesConnection?.close();
+    await clientConnection.close();
+    throw e;
+  }
+}
+
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(e.code === 'EADDRINUSE' ? new FixpayError('PORT_IN_USE', `${host}:${port} (set FIXPAY_API_PORT)`) : e),
+    );
+    server.listen(port, host, () => {
+      const address = server.address();
+      resolve(typeof address === 'object' && address !== null ? address.port : port);
+    });
+  });
+}
+
+/** `fixpay api`: the partner/operator API and the payload codec endpoint for the Temporal UI. */
+export async function startApiRole(ctx: RoleContext): Promise<RunningRole & { apiUrl: string; codecUrl: string }> {
+  const { config } = ctx;
+  const t = config.temporal;
+  const codecServer = await startCodecServer({
+    codec: new AesGcmPayloadCodec(codecKeysFromText(ctx.secrets.codecKeys)),
+    operatorToken: ctx.secrets.operatorToken,
+    host: t.host,
+    port: config.security.codecPort,
+    corsOrigins: [`http://${t.host}:${t.uiPort}`, `http://localhost:${t.uiPort}`],
+  });
+  const app = createApp({
+    version: '0.1.0',
+    checks: [
+      {
+        name: 'database',
+        check: async () => (await ctx.prisma.$queryRaw<{ ok: number }[]>`SELECT 1 AS ok`).length === 1,
+      },
+      {
+        name: 'temporal',
+        check: async () => {
+          const c = await Connection.connect({ address: ctx.temporalAddress, connectTimeout: 1000 });
+          try {
+            await c.workflowService.getSystemInfo({});
+            return true;
+          } finally {
+            await c.close();
+          }
+        },
+      },
+    ],
+  });
+  const server = createServer(app);
+  let apiPort: number;
+  try {
+    apiPort = await listen(server, config.api.host, config.api.port);
+  } catch (e) {
+    await codecServer.close();
+    throw e;
+  }
+  const apiUrl = `http://${config.api.host}:${apiPort}`;
+  const codecUrl = `http://${t.host}:${codecServer.port}`;
+  return {
+    apiUrl,
+    codecUrl,
+    ready: `fixpay api ready: ${apiUrl} (health ${apiUrl}/health), codec ${codecUrl}`,
+    stop: async () => {
+      // In-flight requests finish; idle keep-alive connections are closed at once.
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await codecServer.close();
+    },
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * The demo world's keys: the simulators' published test keys loaded into the software HSM (under
+ * its LMK), the demo terminals' TMKs in the terminal key store, and the key directory the central
+ * worker reads. For `fixpay dev` and tests only — never production keys.
+ */
+import type { SoftwareHsm } from '../hsm/software/software-hsm';
+import type { KeyHandle } from '../hsm/port';
+import { InMemoryTerminalKeyStore, TerminalKeyManager } from '../hsm/terminal-keys';
+import type { TerminalKeyStore } from '../hsm/terminal-keys';
+import type { KeyDirectory } from '../worker/key-directory';
+
+/** Demo key material: the simulators' published test keys, never production ones. */
+export interface DemoKeyMaterial {
+  /** PBOC master key the demo PSAMs derive from (32 hex). */
+  readonly psamMasterKeyHex: string;
+  /** The bank simulator's zone PIN key (32 hex). */
+  readonly zpkHex: string;
+  /** Terminal master keys by terminal id (32 hex each). */
+  readonly tmks: Readonly<Record<string, string>>;
+}
+
+/**
+ * Loads the demo keys into a software HSM (under its LMK) and gives the terminal key manager the
+ * demo terminals' TMKs. For `fixpay dev` and tests only.
+ */
+export async function provisionDemoKeys(
+  hsm: SoftwareHsm,
+  keys: DemoKeyMaterial,
+  store: TerminalKeyStore = new InMemoryTerminalKeyStore(),
+): Promise<{ psamMasterKey: KeyHandle; zpk: KeyHandle; terminalKeys: TerminalKeyManager }> {
+  const psamMasterKey = hsm.importClearKey('PBOC_MK', 'tdes2', keys.psamMasterKeyHex).handle;
+  const zpk = hsm.importClearKey('ZPK', 'tdes2', keys.zpkHex).handle;
+  for (const [terminalId, tmkHex] of Object.entries(keys.tmks)) {
+    const stored = await store.get(terminalId);
+    // A stored TMK under another LMK (secrets regenerated) is unusable: load it again, sign on anew.
+    const usable =
+      stored !== undefined &&
+      (await hsm.describeKey(stored.tmk.handle).then(
+        () => true,
+        () => false,
+      ));
+    if (!usable) await store.put({ terminalId, tmk: hsm.importClearKey('TMK', 'tdes2', tmkHex) });
+  }
+  return { psamMasterKey, zpk, terminalKeys: new TerminalKeyManager({ hsm, store, layout: '004' }) };
+}
+
+/** The key directory for the demo PSAMs: all derive from the one demo PBOC master key. */
+export function demoKeyDirectory(
+  psamSerials: readonly string[],
+  psamMasterKey: KeyHandle,
+  zpk: KeyHandle,
+): KeyDirectory {
+  return { zpk, psamMasterKeys: Object.fromEntries(psamSerials.map((s) => [s.toUpperCase(), psamMasterKey])) };
+}

@@ -1,0 +1,34 @@
+/**
+ * The access node ↔ centre exchange that verifies a terminal request before it may claim anything
+ * (docs/adr/0009-verify-before-identity.md): what is sent, what comes back, the workflow that
+ * carries it and its time limits. Pure data; the access node, the workflow and the activity share it.
+ */
+
+/** The workflow type the access node starts (under a random id) on the central task queue. */
+export const VERIFY_REQUEST_WORKFLOW = 'verifyTerminalRequestWorkflow';
+/** One attempt of the check (a database read and one HSM call). */
+export const VERIFY_ACTIVITY_TIMEOUT_MS = 2_000;
+/** Attempts of the check before the request is declined as failed (96). */
+export const VERIFY_ATTEMPTS_MAX = 3;
+/** Longest the whole verification may take, retries included (workflow execution timeout). */
+export const VERIFY_TIMEOUT_MS = VERIFY_ACTIVITY_TIMEOUT_MS * VERIFY_ATTEMPTS_MAX + 1_000;
+
+/** Field 39 for a caller number, terminal or PSAM that are not bound together. */
+export const UNBOUND_RESPONSE_CODE = '03';
+/** Field 39 for a MAC that does not verify (or a PSAM with no key). */
+export const BAD_MAC_RESPONSE_CODE = 'A0';
+
+export interface VerifyTerminalRequestInput {
+  /** Request bytes, hex. Sensitive (track 2, PIN block): encrypted payloads only. */
+  readonly request: string;
+  /** Caller number from the line signalling. */
+  readonly ani: string;
+}
+
+export interface TerminalRequestVerdict {
+  readonly verified: boolean;
+  /** `OK`, or the refusal: a binding result code name, `HSM_MAC_INVALID` or `PSAM_UNKNOWN`. */
+  readonly reason: string;
+  /** Field 39 of the access node's unsigned decline when not verified; `00` otherwise. */
+  readonly responseCode: string;
+}

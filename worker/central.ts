@@ -1,0 +1,135 @@
+/**
+ * The central role (`fixpay worker`): on the `services` task queue, the interpreter and the
+ * request verification workflows, and every activity with its real dependencies — the HSM (software,
+ * keys from the key directory), the card network gateway (durable reversal queue), the ledger and
+ * the business core. At start it deploys the runnable definitions and makes them live. Imports no
+ * simulator and no demo data: the demo room (demo/) prepares the world before this starts.
+ */
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { DataConverter } from '@temporalio/common';
+import { PrismaPsamCounterStore } from '../activities/psam-counter-store';
+import type { Config } from '../config';
+import { CoreRepository } from '../core/repository';
+import { isFixpayError } from '../domain/errors';
+import { CardNetworkGateway, TcpChannel } from '../gateways/card-network';
+import { PrismaReversalQueue, PrismaRequestJournal } from '../gateways/card-network/prisma-store';
+import { MessageCodec, networkSpec } from '../gateways/iso8583';
+import { PrismaTerminalKeyStore } from '../hsm/prisma-terminal-key-store';
+import { SoftwareHsm } from '../hsm/software/software-hsm';
+import { TerminalKeyManager } from '../hsm/terminal-keys';
+import type { PrismaClient } from '../infra/database';
+import type { Logger } from '../infra/logging';
+import { PrismaLedgerStore } from '../ledger/store';
+import { defaultCatalogue } from '../services/catalogue/entries';
+import { compileFiles, definitionFiles } from '../services/compiler/load';
+import { PrismaDefinitionStore } from '../services/registry/prisma-store';
+import { Registry } from '../services/registry/registry';
+import type { KeyDirectory } from './key-directory';
+import { startWorker } from './main';
+import { createPlatformActivities } from './platform-activities';
+
+/** The definitions folder shipped with the package. */
+export const DEFINITIONS_DIR = join(__dirname, '..', 'definitions');
+/** Acquirer and forwarding institution ids the gateway sends (fields 32/33). */
+const INSTITUTION = { acquirerId: '1234', forwardingId: '5678' } as const;
+
+export interface CentralDeps {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly prisma: PrismaClient;
+  readonly dataConverter: DataConverter;
+  /** The LMK the HSM's key handles are under (hex). */
+  readonly lmkHex: string;
+  readonly keys: KeyDirectory;
+  /** Card network port instead of the configured one (the demo room's bank simulator). */
+  readonly cardNetworkPort?: number;
+  readonly nodeName?: string;
+}
+
+export interface Central {
+  readonly taskQueue: string;
+  /** `serviceId@version` of every definition live after start. */
+  readonly deployed: readonly string[];
+  /** Drains the worker (tasks in progress finish), then closes the card network link. */
+  stop(): Promise<void>;
+}
+
+/** Deploys every definition that compiles and promotes it to `live`; returns what is live. */
+export async function deployDefinitions(registry: Registry, log: Logger, dir = DEFINITIONS_DIR): Promise<string[]> {
+  const live: string[] = [];
+  for (const d of compileFiles(definitionFiles(dir), defaultCatalogue())) {
+    if (d.plan === null || d.planHash === null) {
+      log.warn({ file: d.file, problems: d.diagnostics.length }, 'definition does not compile; not deployed');
+      continue;
+    }
+    try {
+      const deployed = await registry.deploy(d.plan, d.planHash, 'fixpay-worker', randomUUID());
+      await registry.promote(deployed.serviceId, deployed.version);
+      live.push(`${d.plan.serviceId}@${d.plan.version}`);
+    } catch (e) {
+      // Versions are immutable: a file edited without a new version keeps the deployed plan live.
+      if (!isFixpayError(e, 'DEF_VERSION_EXISTS')) throw e;
+      log.warn(
+        { file: d.file, service: `${d.plan.serviceId}@${d.plan.version}` },
+        'definition changed but its version is already deployed with another plan: bump metadata.version to deploy it; the deployed version stays live',
+      );
+    }
+  }
+  return live;
+}
+
+export async function startCentral(deps: CentralDeps): Promise<Central> {
+  const { config, prisma, log } = deps;
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const s of stops.reverse()) await s().catch((e: unknown) => log.error({ err: e }, 'stop failed'));
+    stops.length = 0;
+  };
+  try {
+    const hsm = new SoftwareHsm({ lmk: Buffer.from(deps.lmkHex, 'hex') });
+    const cn = config.cardNetwork;
+    const gateway = new CardNetworkGateway(
+      {
+        transport: new TcpChannel({
+          host: cn.host,
+          port: deps.cardNetworkPort ?? cn.port,
+          codec: new MessageCodec(networkSpec),
+          framing: { lengthPrefix: 'ascii4' },
+        }),
+        reversals: new PrismaReversalQueue(prisma),
+        journal: new PrismaRequestJournal(prisma),
+        logger: log.child({ component: 'card-network' }),
+      },
+      { ...INSTITUTION, requestTimeoutMs: cn.requestTimeoutMs },
+    );
+    gateway.start();
+    stops.push(() => gateway.stop());
+
+    const deployed = await deployDefinitions(new Registry(new PrismaDefinitionStore(prisma)), log);
+    const core = new CoreRepository(prisma);
+    const activities = createPlatformActivities({
+      nodeName: deps.nodeName ?? config.access.nodeId,
+      hsm,
+      psamMasterKey: (serial) => deps.keys.psamMasterKeys[serial.toUpperCase()],
+      zpk: deps.keys.zpk,
+      terminalKeys: new TerminalKeyManager({ hsm, store: new PrismaTerminalKeyStore(prisma), layout: '004' }),
+      counters: new PrismaPsamCounterStore(prisma),
+      core,
+      ledger: new PrismaLedgerStore(prisma),
+      gateway,
+    });
+    const worker = await startWorker({
+      config,
+      log,
+      nodeName: deps.nodeName ?? 'central',
+      dataConverter: deps.dataConverter,
+      activities,
+    });
+    stops.push(() => worker.shutdown());
+    return { taskQueue: worker.taskQueue, deployed, stop: stopAll };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * The central worker's key directory: which HSM key (a handle under the LMK, never a clear key)
+ * serves which purpose — the card network's zone PIN key and each PSAM's master key. Written by
+ * whoever loads the keys (key ceremony; `fixpay dev`'s demo room with published test keys), read by
+ * `fixpay worker` at start. Terminal master keys live in the database (hsm/prisma-terminal-key-store).
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Config } from '../config';
+import { FixpayError } from '../domain/errors';
+import type { KeyHandle } from '../hsm/port';
+
+/** File name of the key directory in the data folder. */
+export const KEY_DIRECTORY_FILE = 'hsm-keys.json';
+/** Largest key directory accepted, bytes. */
+export const KEY_DIRECTORY_BYTES_MAX = 4 * 1024 * 1024;
+
+export interface KeyDirectory {
+  /** The card network's zone PIN key. */
+  readonly zpk: KeyHandle;
+  /** PBOC master key each PSAM's session keys derive from, by PSAM serial. */
+  readonly psamMasterKeys: Readonly<Record<string, KeyHandle>>;
+}
+
+export function keyDirectoryPath(config: Config): string {
+  return join(config.dataDir, KEY_DIRECTORY_FILE);
+}
+
+const isHandle = (v: unknown): v is KeyHandle => typeof v === 'string' && /^[\x21-\x7e]{8,4096}$/.test(v);
+
+/** Reads and checks the key directory. Throws CONFIG_INVALID when it is absent or malformed. */
+export function readKeyDirectory(file: string): KeyDirectory {
+  if (!existsSync(file)) throw new FixpayError('CONFIG_INVALID', `no key directory at ${file} (load the keys first)`);
+  const text = readFileSync(file, 'utf8');
+  if (text.length > KEY_DIRECTORY_BYTES_MAX) throw new FixpayError('CONFIG_INVALID', `${file} is too large`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new FixpayError('CONFIG_INVALID', `${file} is not JSON`);
+  }
+  const o = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  const psams = o['psamMasterKeys'];
+  if (!isHandle(o['zpk']) || typeof psams !== 'object' || psams === null)
+    throw new FixpayError('CONFIG_INVALID', `${file} needs zpk and psamMasterKeys`);
+  const psamMasterKeys: Record<string, KeyHandle> = {};
+  for (const [serial, handle] of Object.entries(psams)) {
+    if (!/^[0-9A-F]{16}$/i.test(serial) || !isHandle(handle))
+      throw new FixpayError('CONFIG_INVALID', `${file}: bad PSAM entry ${serial.slice(0, 16)}`);
+    psamMasterKeys[serial.toUpperCase()] = handle;
+  }
+  return { zpk: o['zpk'], psamMasterKeys };
+}
+
+/** Writes the key directory (owner-only). */
+export function writeKeyDirectory(file: string, directory: KeyDirectory): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(directory, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+}
