@@ -12,15 +12,32 @@ import { openDatabase } from '../infra/database';
 import { createLogger } from '../infra/logging';
 import type { Logger } from '../infra/logging';
 import { loadSecrets } from '../infra/secrets';
-import { installTemporalRuntime, waitForTemporal } from '../infra/temporal';
+import { waitForTemporal } from '../infra/temporal';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { RoleContext, RunningRole } from './roles';
+
+/**
+ * The Temporal runtime of a role process: SDK logs into the role's logger, and no shutdown on
+ * signals — by default the SDK stops every worker at SIGTERM/SIGINT at once, which would cut the
+ * access node's lines worker off from the calls it is draining. The role stops its workers itself.
+ */
+function installRoleRuntime(log: Logger): void {
+  Runtime.install({
+    shutdownSignals: [],
+    logger: new DefaultLogger('WARN', (entry) => {
+      const meta = { ...(entry.meta ?? {}), sdk: true };
+      if (entry.level === 'ERROR') log.error(meta, entry.message);
+      else log.warn(meta, entry.message);
+    }),
+  });
+}
 
 /** Opens a role's context; `close` releases the database. Throws CONFIG_INVALID, DATABASE_UNAVAILABLE, TEMPORAL_*. */
 export async function openRoleContext(
   config: Config,
   log: Logger,
 ): Promise<{ context: RoleContext; close: () => Promise<void> }> {
-  installTemporalRuntime(log);
+  installRoleRuntime(log);
   // A production role never invents secrets: they come from the settings or the secrets file.
   const secrets = loadSecrets(config.security, { generate: false });
   const dataConverter = createDataConverter(codecKeysFromText(secrets.codecKeys));

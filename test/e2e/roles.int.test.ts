@@ -1,0 +1,242 @@
+/**
+ * The roles as processes (issue 11): `fixpay worker`, `fixpay access-node` and `fixpay api` run as
+ * three separate processes against one Temporal dev server and one database; the demo room (demo
+ * data, demo keys, key directory, bank simulator) is prepared by the test. A simulated phone's
+ * purchase over FSK is approved through them, and SIGTERM to the access node mid-call lets the
+ * call finish before the process exits 0.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { loadConfig } from '../../config';
+import { DEMO } from '../../demo/seed';
+import { prepareDemoWorld } from '../../demo/world';
+import type { DemoWorld } from '../../demo/world';
+import { createLogger } from '../../infra/logging';
+import { EXAMPLE_CONFIG, MemoryStateStore, parseTerminalConfig } from '../../simulator/terminal/config';
+import type { TerminalConfig } from '../../simulator/terminal/config';
+import { runTerminalScript } from '../../simulator/terminal/script';
+import { PosTerminal } from '../../simulator/terminal/terminal';
+import { Client as PgClient } from 'pg';
+import { openDatabase } from '../../infra/database';
+import type { Database } from '../../infra/database';
+import { startTestServer, TEST_CODEC_KEYS } from '../support/temporal';
+
+const BIN = join(__dirname, '..', '..', 'bin', 'fixpay.js');
+const CARD = { track2: '6225880000000001=30122011234567890', pin: '123456', pan: '6225880000000001' };
+const READY_TIMEOUT_MS = 120_000;
+const EXIT_TIMEOUT_MS = 30_000;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a !== null ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface RoleProcess {
+  readonly child: ChildProcess;
+  readonly ready: Promise<string>;
+  readonly exited: Promise<number | null>;
+  output(): string;
+  errors(): string;
+}
+
+function startRole(role: string, env: NodeJS.ProcessEnv): RoleProcess {
+  const child = spawn(process.execPath, [BIN, role], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const ready = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${role} not ready: ${out.slice(-2000)} ${err.slice(-2000)}`)),
+      READY_TIMEOUT_MS,
+    );
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n').find((l) => l.startsWith(`fixpay ${role} ready`));
+      if (line !== undefined) {
+        clearTimeout(timer);
+        resolve(line);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${role} exited ${code}: ${out.slice(-2000)} ${err.slice(-2000)}`));
+    });
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, ready, exited, output: () => out, errors: () => err };
+}
+
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms).unref()),
+  ]);
+}
+
+/** The machine's PostgreSQL (DATABASE_URL); the embedded PGlite serves one connection, not three processes. */
+const serverUrl = loadConfig().database.url;
+const describeWithPostgres = serverUrl === undefined ? describe.skip : describe;
+if (serverUrl === undefined)
+  console.warn('roles.int.test.ts skipped: three processes need a PostgreSQL server (set DATABASE_URL)');
+
+/** A fresh database on the server (the roles' Prisma client uses the default schema, so not a schema). */
+async function createDatabase(url: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `fixpay_roles_${randomBytes(6).toString('hex')}`;
+  const admin = new PgClient({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    drop: async () => {
+      const c = new PgClient({ connectionString: url });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+describeWithPostgres('fixpay worker, access-node and api as three processes', () => {
+  jest.setTimeout(300_000);
+  const dataDir = mkdtempSync(join(tmpdir(), 'fixpay-roles-'));
+  let env: TestWorkflowEnvironment | undefined;
+  let db: Database | undefined;
+  let database: { url: string; drop(): Promise<void> } | undefined;
+  let world: DemoWorld | undefined;
+  const roles: RoleProcess[] = [];
+  let tcpPcmPort = 0;
+  let apiUrl = '';
+
+  beforeAll(async () => {
+    [env, database] = await Promise.all([startTestServer(), createDatabase(serverUrl ?? '')]);
+    const lmk = randomBytes(32).toString('hex');
+    const [host, port] = env.address.split(':');
+    const base = { FIXPAY_DATA_DIR: dataDir, FIXPAY_CARD_NETWORK_HOST: '127.0.0.1', FIXPAY_LOG_LEVEL: 'warn' };
+    db = await openDatabase(loadConfig({ ...base, DATABASE_URL: database.url }));
+    world = await prepareDemoWorld({
+      config: loadConfig(base),
+      prisma: db.prisma,
+      lmkHex: lmk,
+      log: createLogger('roles-test', { level: 'warn' }),
+      bankPort: 0,
+    });
+    const [tcp, sip, api, codec] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const childEnv: NodeJS.ProcessEnv = {
+      PATH: process.env['PATH'],
+      HOME: process.env['HOME'],
+      ...base,
+      DATABASE_URL: db.url,
+      FIXPAY_TEMPORAL_EMBEDDED: 'false',
+      FIXPAY_TEMPORAL_HOST: host,
+      FIXPAY_TEMPORAL_PORT: port,
+      FIXPAY_LMK: lmk,
+      FIXPAY_CODEC_KEYS: TEST_CODEC_KEYS,
+      FIXPAY_OPERATOR_TOKEN: randomBytes(16).toString('hex'),
+      FIXPAY_BANK_SIMULATOR: 'false',
+      FIXPAY_CARD_NETWORK_PORT: String(world.bankPort),
+      FIXPAY_NODE_ID: 'roles',
+      FIXPAY_ACCESS_HOST: '127.0.0.1',
+      FIXPAY_TCP_PCM_PORT: String(tcp),
+      FIXPAY_SIP_PORT: String(sip),
+      FIXPAY_API_HOST: '127.0.0.1',
+      FIXPAY_API_PORT: String(api),
+      FIXPAY_CODEC_PORT: String(codec),
+    };
+    // The worker deploys the definitions the access node resolves: it comes up first.
+    const worker = startRole('worker', childEnv);
+    roles.push(worker);
+    await worker.ready;
+    const access = startRole('access-node', childEnv);
+    const apiRole = startRole('api', childEnv);
+    roles.push(access, apiRole);
+    const accessReady = await access.ready;
+    tcpPcmPort = Number(/TCP PCM [^:]+:(\d+)/.exec(accessReady)?.[1]);
+    apiUrl = /ready: (http:\/\/\S+)/.exec(await apiRole.ready)?.[1] ?? '';
+  }, 300_000);
+
+  afterAll(async () => {
+    for (const r of roles) if (r.child.exitCode === null) r.child.kill('SIGKILL');
+    await world?.stop();
+    await db?.close();
+    await database?.drop();
+    await env?.teardown();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  function terminal(pace: boolean): TerminalConfig {
+    const t = DEMO.terminals[0];
+    if (t === undefined) throw new Error('no demo terminal');
+    return parseTerminalConfig(
+      {
+        ...EXAMPLE_CONFIG,
+        terminalId: t.terminalId,
+        psam: { ...EXAMPLE_CONFIG.psam, serial: t.psamNo },
+        // The bank simulator's first test card (demo accounts).
+        card: { track2: CARD.track2, pin: CARD.pin },
+        line: {
+          ...EXAMPLE_CONFIG.line,
+          transport: 'tcp-pcm',
+          host: '127.0.0.1',
+          port: tcpPcmPort,
+          pace,
+          callerNumber: t.ani,
+        },
+      },
+      dataDir,
+    );
+  }
+
+  it('a purchase over FSK is approved through the three processes; the API answers its health check', async () => {
+    const before = world?.bank?.account(CARD.pan)?.balanceMinor ?? 0;
+    const r = await runTerminalScript(
+      { config: terminal(false), stateStore: new MemoryStateStore({ stan: 100, batch: '000001', psamCounter: 100 }) },
+      [{ step: 'sign-on' }, { step: 'purchase', amountMinor: 1_250 }, { step: 'hang-up' }],
+    );
+    expect(r.transactions.map((t) => t.outcome)).toEqual(['approved', 'approved']);
+    expect(world?.bank?.account(CARD.pan)?.balanceMinor).toBe(before - 1_250);
+    const health = await fetch(`${apiUrl}/health`);
+    expect(health.status).toBe(200);
+  });
+
+  it('SIGTERM to the access node mid-call lets the call finish, then the process exits 0', async () => {
+    const access = roles[1];
+    if (access === undefined) throw new Error('no access node');
+    const pos = new PosTerminal(terminal(true), {
+      stateStore: new MemoryStateStore({ stan: 200, batch: '000001', psamCounter: 200 }),
+    });
+    try {
+      expect((await pos.signOn()).outcome).toBe('approved');
+      // The call is up and a purchase is on the line (paced: real time) when the signal comes.
+      const purchase = pos.purchase(900);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      access.child.kill('SIGTERM');
+      expect(await purchase).toMatchObject({ outcome: 'approved', responseCode: '00' });
+    } finally {
+      await pos.hangUp();
+    }
+    expect(await within(access.exited, EXIT_TIMEOUT_MS, 'the access node exit')).toBe(0);
+    expect(access.output()).toContain('fixpay access-node stopped');
+
+    // The other roles drain and exit 0 too.
+    for (const r of [roles[0], roles[2]]) r?.child.kill('SIGTERM');
+    for (const r of [roles[0], roles[2]])
+      expect(await within(r?.exited ?? Promise.resolve(null), EXIT_TIMEOUT_MS, 'exit')).toBe(0);
+  });
+});
