@@ -15,7 +15,7 @@ import type { CoreRepository } from '../core/repository';
 import type { HsmPort, KeyHandle } from '../hsm/port';
 import type { TerminalKeyManager } from '../hsm/terminal-keys';
 import type { LedgerPort } from '../ledger/model';
-import { createTerminalServiceActivities } from './terminal-service-activities';
+import { createTerminalServiceActivities } from '../activities/terminal-card';
 
 export interface PlatformActivityDeps {
   readonly nodeName: string;

@@ -6,13 +6,13 @@
  * call's key, while the catalogue entry passes `reservationId`; the adapter posts by pending id.
  */
 import { openTerminalRequest, requestBytes } from '../terminal-protocol/messages';
-import type { CardNetworkPort } from '../activities/card-network';
-import { transferIdForKey } from '../activities/ledger';
+import type { CardNetworkPort } from './card-network';
+import { transferIdForKey } from './ledger';
 import { FixpayError, isFixpayError } from '../domain/errors';
 import type { CardholderRequest, NetworkOutcome } from '../gateways/card-network';
 import type { LedgerPort } from '../ledger/model';
 import { transferSucceeded, TRANSFER_RESULT_CODES } from '../ledger/model';
-import { activityFailure } from '../activities/failure';
+import { activityFailure } from './failure';
 
 /** Field 39 the terminal sees when the issuer did not answer in time (a reversal is armed). */
 export const NO_ISSUER_RESPONSE_CODE = '98';
