@@ -25,6 +25,9 @@ import { defaultCatalogue } from '../services/catalogue/entries';
 import { compileFiles, definitionFiles } from '../services/compiler/load';
 import { PrismaDefinitionStore } from '../services/registry/prisma-store';
 import { Registry } from '../services/registry/registry';
+import { LINE_ACTIVITY_NAMES } from '../channel-engine/access/handler';
+import { activitiesOf } from '../services/catalogue/plan-activities';
+import type { Plan } from '../services/runtime/plan';
 import type { KeyDirectory } from './key-directory';
 import { startWorker } from './main';
 import { createPlatformActivities } from './platform-activities';
@@ -55,14 +58,53 @@ export interface Central {
   stop(): Promise<void>;
 }
 
-/** Deploys every definition that compiles and promotes it to `live`; returns what is live. */
-export async function deployDefinitions(registry: Registry, log: Logger, dir = DEFINITIONS_DIR): Promise<string[]> {
-  const live: string[] = [];
+/** A definition that compiles and whose every activity some worker registers. */
+export interface DeployableDefinition {
+  readonly file: string;
+  readonly plan: Plan;
+  readonly planHash: string;
+}
+
+/**
+ * Splits the shipped definitions: deployable ones, and those that call an activity no worker
+ * registers (declared in the catalogue ahead of its implementation) or that do not compile.
+ */
+export function deployableDefinitions(
+  registered: ReadonlySet<string>,
+  dir = DEFINITIONS_DIR,
+): {
+  deployable: DeployableDefinition[];
+  skipped: { file: string; serviceId: string; missing: string[] }[];
+} {
+  const deployable: DeployableDefinition[] = [];
+  const skipped: { file: string; serviceId: string; missing: string[] }[] = [];
   for (const d of compileFiles(definitionFiles(dir), defaultCatalogue())) {
     if (d.plan === null || d.planHash === null) {
-      log.warn({ file: d.file, problems: d.diagnostics.length }, 'definition does not compile; not deployed');
+      skipped.push({ file: d.file, serviceId: '', missing: [] });
       continue;
     }
+    const missing = [...activitiesOf(d.plan)].filter((a) => !registered.has(a));
+    if (missing.length > 0) skipped.push({ file: d.file, serviceId: d.plan.serviceId, missing });
+    else deployable.push({ file: d.file, plan: d.plan, planHash: d.planHash });
+  }
+  return { deployable, skipped };
+}
+
+/** Deploys every runnable definition and promotes it to `live`; returns what is live. */
+export async function deployDefinitions(
+  registry: Registry,
+  log: Logger,
+  registered: ReadonlySet<string>,
+  dir = DEFINITIONS_DIR,
+): Promise<string[]> {
+  const live: string[] = [];
+  const { deployable, skipped } = deployableDefinitions(registered, dir);
+  for (const s of skipped)
+    log.warn(
+      { file: s.file, missing: s.missing },
+      'definition not runnable here (does not compile or calls unimplemented activities); not deployed',
+    );
+  for (const d of deployable) {
     try {
       const deployed = await registry.deploy(d.plan, d.planHash, 'fixpay-worker', randomUUID());
       await registry.promote(deployed.serviceId, deployed.version);
@@ -106,7 +148,6 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
     gateway.start();
     stops.push(() => gateway.stop());
 
-    const deployed = await deployDefinitions(new Registry(new PrismaDefinitionStore(prisma)), log);
     const core = new CoreRepository(prisma);
     const activities = createPlatformActivities({
       nodeName: deps.nodeName ?? config.access.nodeId,
@@ -119,6 +160,9 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
       ledger: new PrismaLedgerStore(prisma),
       gateway,
     });
+    // The central worker's activities and the access nodes' lines activities (same names everywhere).
+    const registered = new Set([...Object.keys(activities), ...LINE_ACTIVITY_NAMES]);
+    const deployed = await deployDefinitions(new Registry(new PrismaDefinitionStore(prisma)), log, registered);
     const worker = await startWorker({
       config,
       log,

@@ -8,7 +8,6 @@ import { createHsmActivities, InMemoryPsamCounterStore } from '../activities/hsm
 import type { PsamCounterStore } from '../activities/hsm';
 import { createLedgerActivities } from '../activities/ledger';
 import { createPingActivities } from '../activities/ping';
-import { createTerminalMessageActivities } from '../activities/terminal-messages';
 import { createTerminalActivities } from '../activities/terminals';
 import { createRequestVerificationActivities } from '../activities/terminal-verification';
 import type { CoreRepository } from '../core/repository';
@@ -29,26 +28,63 @@ export interface PlatformActivityDeps {
   readonly gateway: CardNetworkPort;
 }
 
-export function createPlatformActivities(deps: PlatformActivityDeps): object {
+/** A registered activity as Temporal calls it. */
+type ActivityFn = (input: never) => Promise<unknown>;
+
+/** One implementation, bound to its activity set (the sets are plain objects of functions). */
+function one<T extends object>(set: T, name: keyof T): ActivityFn {
+  const fn = set[name];
+  if (typeof fn !== 'function') throw new TypeError(`no activity ${String(name)}`);
+  return (fn as ActivityFn).bind(set);
+}
+
+/**
+ * Every activity the central worker registers, each named once and bound to its one
+ * implementation (no spread, so no object-spread order decides which of two runs). The names are
+ * the catalogue's (services/catalogue/entries.ts) plus the platform workflows' own
+ * (PLATFORM_ACTIVITIES); worker/activity-parity.test.ts fails when they drift apart.
+ */
+export function createPlatformActivities(deps: PlatformActivityDeps): Record<string, ActivityFn> {
+  const ping = createPingActivities({ responder: deps.nodeName });
+  const terminals = createTerminalActivities({ core: deps.core });
+  const ledger = createLedgerActivities({ ledger: deps.ledger });
   const card = createCardNetworkActivities({ gateway: deps.gateway });
+  const hsm = createHsmActivities({
+    hsm: deps.hsm,
+    psamMasterKey: deps.psamMasterKey,
+    zpk: deps.zpk,
+    terminalKeys: deps.terminalKeys,
+    counters: deps.counters ?? new InMemoryPsamCounterStore(),
+  });
+  const verification = createRequestVerificationActivities({
+    core: deps.core,
+    hsm: deps.hsm,
+    psamMasterKey: deps.psamMasterKey,
+  });
+  const terminalCard = createTerminalServiceActivities({ gateway: deps.gateway, ledger: deps.ledger });
   return {
-    ...createPingActivities({ responder: deps.nodeName }),
-    ...createTerminalActivities({ core: deps.core }),
-    ...createLedgerActivities({ ledger: deps.ledger }),
-    // The catalogue's names over the gateway: authorize/balanceInquiry/reverse as the gateway has them.
-    ...card,
-    ...createTerminalMessageActivities(),
-    ...createHsmActivities({
-      hsm: deps.hsm,
-      psamMasterKey: deps.psamMasterKey,
-      zpk: deps.zpk,
-      terminalKeys: deps.terminalKeys,
-      counters: deps.counters ?? new InMemoryPsamCounterStore(),
-    }),
-    // The access node's pre-check (not a catalogue entry: no definition calls it).
-    ...createRequestVerificationActivities({ core: deps.core, hsm: deps.hsm, psamMasterKey: deps.psamMasterKey }),
-    // Last: its postReservation (by reservation id, as the catalogue declares it) wins.
-    ...createTerminalServiceActivities({ gateway: deps.gateway, ledger: deps.ledger }),
+    // Platform workflows (ping, the access node's request verification).
+    ping: one(ping, 'ping'),
+    verifyTerminalRequest: one(verification, 'verifyTerminalRequest'),
+    // Terminal binding (channel).
+    checkBinding: one(terminals, 'checkBinding'),
+    // HSM.
+    verifyTerminalMac: one(hsm, 'verifyTerminalMac'),
+    translateTerminalPin: one(hsm, 'translateTerminalPin'),
+    signOnTerminal: one(hsm, 'signOnTerminal'),
+    answerTerminal: one(hsm, 'answerTerminal'),
+    // Card network, in the gateway's vocabulary (generic definitions) and the terminal's.
+    authorize: one(card, 'authorize'),
+    reverse: one(card, 'reverse'),
+    balanceInquiry: one(card, 'balanceInquiry'),
+    authorizeCard: one(terminalCard, 'authorizeCard'),
+    reverseCard: one(terminalCard, 'reverseCard'),
+    inquireCardBalance: one(terminalCard, 'inquireCardBalance'),
+    // Ledger: the reservation is posted by its id, as the catalogue declares it.
+    reserveFunds: one(ledger, 'reserveFunds'),
+    voidReservation: one(ledger, 'voidReservation'),
+    postReservation: one(terminalCard, 'postReservation'),
+    // Notifications (no sink yet: accepted and dropped).
     emitEvent: () => Promise.resolve({ delivered: true }),
     raiseAlert: () => Promise.resolve({ raised: true }),
   };

@@ -323,6 +323,13 @@ export interface LineActivities {
   readonly hangUpCall: (input: { terminalId: string }) => Promise<{ released: boolean }>;
 }
 
+/** What every access node's lines worker registers. */
+export const LINE_ACTIVITY_NAMES = [
+  'deliverTerminalResponse',
+  'sendToTerminal',
+  'hangUpCall',
+] as const satisfies readonly (keyof LineActivities)[];
+
 /** The activities of `lines.<nodeId>`: terminal I/O on the calls this access node holds. */
 export function createLineActivities(deps: LineActivitiesDeps): LineActivities {
   const current = (): { workflowId: string; lineId: string; lines: LineControl } => {

@@ -1,0 +1,21 @@
+/**
+ * Catalogue entries declared for definitions that are written ahead of their activities. No worker
+ * registers them, so a definition that calls one is not runnable: `fixpay worker` and `fixpay dev`
+ * do not deploy it (its compile and `definitions test` still work). A test keeps this list, the
+ * catalogue and the registered activities in step (worker/activity-parity.test.ts).
+ */
+export const DECLARED_UNIMPLEMENTED: Readonly<Record<string, string>> = {
+  promptTerminal: 'the engine hands a terminal reply to the request handler, not to a prompt',
+  verifyMac: 'generic MAC check; terminal requests use verifyTerminalMac',
+  translatePin: 'generic PIN translation; terminal requests use translateTerminalPin',
+  fetchBill: 'biller gateway (provider port in gateways/providers) not built yet',
+  payBill: 'biller gateway not built yet',
+  cancelBillPayment: 'biller gateway not built yet',
+  topupMobile: 'top-up provider gateway not built yet',
+  cancelTopup: 'top-up provider gateway not built yet',
+  issueTicket: 'ticketing provider gateway not built yet',
+  cancelTicket: 'ticketing provider gateway not built yet',
+};
+
+/** Activities the platform's own workflows call (not definitions): registered, not catalogued. */
+export const PLATFORM_ACTIVITIES: readonly string[] = ['ping', 'verifyTerminalRequest'];

@@ -1,0 +1,50 @@
+/**
+ * One activity vocabulary (issue 11): every catalogue entry has exactly one registered
+ * implementation — on the central worker or on an access node's lines worker — unless it is in the
+ * explicit declared-unimplemented list, and nothing is registered that the catalogue does not
+ * declare (besides the platform workflows' own activities).
+ */
+import { createLineActivities, ResponseBoard } from '../channel-engine/access/handler';
+import { catalogueEntries } from '../services/catalogue/entries';
+import { DECLARED_UNIMPLEMENTED, PLATFORM_ACTIVITIES } from '../services/catalogue/unimplemented';
+import type { PlatformActivityDeps } from './platform-activities';
+import { createPlatformActivities } from './platform-activities';
+import { deployableDefinitions } from './central';
+
+// The factory only binds functions: nothing is called, so no dependency is used.
+const unused = {} as PlatformActivityDeps;
+const central = Object.keys(createPlatformActivities({ ...unused, nodeName: 'parity' }));
+const lines = Object.keys(createLineActivities({ board: new ResponseBoard() }));
+const catalogued = catalogueEntries.map((e) => e.name);
+const unimplemented = Object.keys(DECLARED_UNIMPLEMENTED);
+
+describe('the catalogue and the registered activities', () => {
+  it('each catalogue entry is implemented exactly once, or declared unimplemented', () => {
+    const registered = [...central, ...lines];
+    expect(new Set(registered).size).toBe(registered.length);
+    const missing = catalogued.filter((n) => !registered.includes(n) && !unimplemented.includes(n));
+    expect(missing).toEqual([]);
+  });
+
+  it('nothing is registered that the catalogue does not declare (besides the platform workflows’ own)', () => {
+    const extra = [...central, ...lines].filter((n) => !catalogued.includes(n) && !PLATFORM_ACTIVITIES.includes(n));
+    expect(extra).toEqual([]);
+  });
+
+  it('the declared-unimplemented list names catalogue entries that are really not registered', () => {
+    expect(unimplemented.filter((n) => !catalogued.includes(n))).toEqual([]);
+    expect(unimplemented.filter((n) => central.includes(n) || lines.includes(n))).toEqual([]);
+  });
+
+  it('only definitions whose every activity is registered are deployed', () => {
+    const { deployable, skipped } = deployableDefinitions(new Set([...central, ...lines]));
+    expect(deployable.map((d) => d.plan.serviceId).sort()).toEqual(['balance-inquiry', 'purchase', 'sign-on']);
+    expect(skipped.map((s) => s.serviceId).sort()).toEqual([
+      'bill-payment',
+      'lottery-ticket',
+      'mobile-topup',
+      'payment',
+    ]);
+    for (const s of skipped) expect(s.missing.every((n) => unimplemented.includes(n))).toBe(true);
+  });
+});
