@@ -20,25 +20,25 @@ import {
   terminalSpec,
   textField,
 } from '../gateways/iso8583';
-import type { EnvelopeOptions, FieldValue, IsoMessage, Tpdu } from '../gateways/iso8583';
+import type { FieldValue, IsoMessage, Tpdu } from '../gateways/iso8583';
+import {
+  DEFAULT_APPLICATION_HEADER,
+  MAC_BYTES,
+  serviceFor,
+  TERMINAL_ENVELOPE,
+  TERMINAL_REQUEST_BYTES_MAX,
+} from './spec';
+import type { TerminalServiceId } from './spec';
 import { decodePsamBlock, field62Subfields } from '../gateways/iso8583/terminal-layout';
 import type { PsamBlock } from '../gateways/iso8583/terminal-layout';
 
 export { decodePsamBlock, field62Subfields } from '../gateways/iso8583/terminal-layout';
 export type { PsamBlock } from '../gateways/iso8583/terminal-layout';
 
-/** TPDU (5 bytes) + application header (6 bytes) before the ISO 8583 message. */
-export const TERMINAL_ENVELOPE: EnvelopeOptions = { tpduBytes: 5, applicationHeaderBytes: 6, lri: 'never' };
-/** Field 64: 8 bytes. */
-export const MAC_BYTES = 8;
-/** Largest terminal request accepted (a 0200 is about 200 bytes). */
-export const TERMINAL_REQUEST_BYTES_MAX = 1024;
-const DEFAULT_APPLICATION_HEADER = '603100000000';
+export { MAC_BYTES, TERMINAL_ENVELOPE, TERMINAL_REQUEST_BYTES_MAX } from './spec';
+export type { TerminalServiceId } from './spec';
 
 const codec = new MessageCodec(terminalSpec);
-
-/** The service a terminal request asks for. */
-export type TerminalServiceId = 'sign-on' | 'purchase' | 'balance-inquiry';
 
 /** What may be known about a request outside encrypted payloads: no PAN, no track, no PIN block. */
 export interface TerminalRequestSummary {
@@ -75,10 +75,9 @@ export interface OpenedTerminalRequest {
 const invalid = (detail: string): FixpayError => new FixpayError('ISO8583_FIELD_INVALID', detail);
 
 function serviceOf(mti: string, processingCode: string | null): TerminalServiceId {
-  if (mti === '0800') return 'sign-on';
-  if (mti === '0200' && processingCode === '000000') return 'purchase';
-  if (mti === '0200' && processingCode === '310000') return 'balance-inquiry';
-  throw invalid(`no service for MTI ${mti} processing code ${processingCode ?? '-'}`);
+  const service = serviceFor(mti, processingCode);
+  if (service === undefined) throw invalid(`no service for MTI ${mti} processing code ${processingCode ?? '-'}`);
+  return service;
 }
 
 /** PAN from track 2 (`PAN=YYMM…`). */

@@ -14,12 +14,14 @@ import {
   terminalSpec,
   textField,
 } from '../../gateways/iso8583';
-import type { EnvelopeOptions, FieldValue, IsoMessage, Tpdu } from '../../gateways/iso8583';
+import type { FieldValue, IsoMessage, Tpdu } from '../../gateways/iso8583';
 import { decodePsamBlock, encodePsamBlock } from '../../gateways/iso8583/terminal-layout';
 import type { PsamBlock } from '../../gateways/iso8583/terminal-layout';
+import { MAC_BYTES, TERMINAL_ENVELOPE, TRANSACTION_CODES } from '../../terminal-protocol/spec';
 
-/** Bytes of field 64 (the UnionPay MAC: 8 ASCII hex characters). */
-export const MAC_BYTES = 8;
+export { MAC_BYTES, TERMINAL_ENVELOPE, TRANSACTION_CODES } from '../../terminal-protocol/spec';
+export type { TransactionKind } from '../../terminal-protocol/spec';
+
 /** Operator code in 63.1 (payments.md §2.4: `001`). */
 export const DEFAULT_OPERATOR_CODE = '001';
 /** STAN range (n6, 000000 is not used). */
@@ -27,9 +29,6 @@ export const STAN_MIN = 1;
 export const STAN_MAX = 999_999;
 /** Largest amount in field 4 (n12, minor units). */
 export const AMOUNT_MINOR_MAX = 999_999_999_999;
-
-/** The terminal link's envelope: TPDU + 6-byte application header, no LRI (the NAC adds it). */
-export const TERMINAL_ENVELOPE: EnvelopeOptions = { tpduBytes: 5, applicationHeaderBytes: 6, lri: 'never' };
 
 /** What identifies the terminal in every message. */
 export interface TerminalIdentity {
@@ -51,15 +50,6 @@ export interface MacSigner {
   readonly psam: PsamBlock;
   mac(data: Uint8Array): Uint8Array;
 }
-
-export type TransactionKind = 'sign-on' | 'purchase' | 'balance';
-
-/** Processing code (F3) and type code (60.1) per transaction (payments.md §2.2). */
-export const TRANSACTION_CODES = {
-  purchase: { mti: '0200', processingCode: '000000', typeCode: '22' },
-  balance: { mti: '0200', processingCode: '310000', typeCode: '01' },
-  'sign-on': { mti: '0800', processingCode: undefined, typeCode: '00' },
-} as const satisfies Record<TransactionKind, { mti: string; processingCode: string | undefined; typeCode: string }>;
 
 /** Field 22: magnetic stripe with PIN. */
 export const POS_ENTRY_MODE_SWIPE_PIN = '021';
