@@ -10,6 +10,9 @@ import { DECLARED_UNIMPLEMENTED, PLATFORM_ACTIVITIES } from '../services/catalog
 import type { PlatformActivityDeps } from './platform-activities';
 import { createPlatformActivities } from './platform-activities';
 import { deployableDefinitions } from './central';
+import { timeoutFigures } from '../channel-engine/access/timeouts';
+import { loadConfig } from '../config';
+import { timeoutOrderViolations } from '../domain/timeouts';
 
 // The factory only binds functions: nothing is called, so no dependency is used.
 const unused = {} as PlatformActivityDeps;
@@ -46,5 +49,16 @@ describe('the catalogue and the registered activities', () => {
       'payment',
     ]);
     for (const s of skipped) expect(s.missing.every((n) => unimplemented.includes(n))).toBe(true);
+  });
+
+  it('the deployed definitions and the default configuration keep the timeouts in order', () => {
+    const { deployable } = deployableDefinitions(new Set([...central, ...lines]));
+    const figures = timeoutFigures(
+      loadConfig({}),
+      deployable.map((d) => d.plan),
+    );
+    expect(figures.cardNetworkStepMs).toBeDefined();
+    expect(figures.deliverStepMs).toBeDefined();
+    expect(timeoutOrderViolations(figures)).toEqual([]);
   });
 });

@@ -26,6 +26,8 @@ import { compileFiles, definitionFiles } from '../services/compiler/load';
 import { PrismaDefinitionStore } from '../services/registry/prisma-store';
 import { Registry } from '../services/registry/registry';
 import { LINE_ACTIVITY_NAMES } from '../channel-engine/access/handler';
+import { timeoutFigures } from '../channel-engine/access/timeouts';
+import { assertTimeoutOrder } from '../domain/timeouts';
 import { activitiesOf } from '../services/catalogue/plan-activities';
 import type { Plan } from '../services/runtime/plan';
 import type { KeyDirectory } from './key-directory';
@@ -94,11 +96,10 @@ export function deployableDefinitions(
 export async function deployDefinitions(
   registry: Registry,
   log: Logger,
-  registered: ReadonlySet<string>,
-  dir = DEFINITIONS_DIR,
+  split: ReturnType<typeof deployableDefinitions>,
 ): Promise<string[]> {
   const live: string[] = [];
-  const { deployable, skipped } = deployableDefinitions(registered, dir);
+  const { deployable, skipped } = split;
   for (const s of skipped)
     log.warn(
       { file: s.file, missing: s.missing },
@@ -162,7 +163,15 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
     });
     // The central worker's activities and the access nodes' lines activities (same names everywhere).
     const registered = new Set([...Object.keys(activities), ...LINE_ACTIVITY_NAMES]);
-    const deployed = await deployDefinitions(new Registry(new PrismaDefinitionStore(prisma)), log, registered);
+    const split = deployableDefinitions(registered);
+    // The timeouts the live plans, the access nodes and the gateway run with are in order.
+    assertTimeoutOrder(
+      timeoutFigures(
+        config,
+        split.deployable.map((d) => d.plan),
+      ),
+    );
+    const deployed = await deployDefinitions(new Registry(new PrismaDefinitionStore(prisma)), log, split);
     const worker = await startWorker({
       config,
       log,

@@ -15,7 +15,9 @@ import { SipLineDriver } from '../lines/sip/uas';
 import { TcpPcmLineDriver } from '../lines/tcp-pcm';
 import type { LineLogger } from '../lines/types';
 import { loadProfiles } from '../profiles';
+import { assertTimeoutOrder } from '../../domain/timeouts';
 import { createAccessHandler, ResponseBoard, startLinesWorker } from './handler';
+import { timeoutFigures } from './timeouts';
 import type { AnsweredRequest } from './handler';
 
 /** How long a stopping node lets its live calls finish before it releases them, ms. */
@@ -45,7 +47,9 @@ export interface AccessNode {
   stop(): Promise<void>;
 }
 
+/** Throws CONFIG_INVALID when the node's timeouts are out of order (domain/timeouts.ts). */
 export async function startAccessNode(deps: AccessNodeDeps): Promise<AccessNode> {
+  assertTimeoutOrder(timeoutFigures(deps.config));
   const a = deps.config.access;
   const board = new ResponseBoard();
   const stopping = new AbortController();

@@ -1,5 +1,35 @@
 /** The activities a compiled plan may call: steps, compensations, emits and sub-plans. Pure. */
-import type { Plan, PlanStep } from '../runtime/plan';
+import type { CallStep, Plan, PlanStep } from '../runtime/plan';
+
+/** Every call step of a plan (sub-plans included). */
+function callSteps(steps: readonly PlanStep[], plan: Plan, into: CallStep[]): CallStep[] {
+  for (const s of steps) {
+    if (s.kind === 'call') into.push(s);
+    else if (s.kind === 'switch') {
+      for (const c of s.cases) callSteps(c.steps, plan, into);
+      callSteps(s.default ?? [], plan, into);
+    } else if (s.kind === 'parallel') for (const b of s.branches) callSteps(b, plan, into);
+    else if (s.kind === 'foreach') callSteps(s.steps, plan, into);
+    else if (s.kind === 'subflow') {
+      const sub = plan.subplans[s.ref];
+      if (sub !== undefined) callSteps(sub.plan.steps, sub.plan, into);
+    }
+  }
+  return into;
+}
+
+/** Shortest timeout of the plans' call steps to `activities` (required ones only, if asked); undefined when none. */
+export function shortestStepTimeoutMs(
+  plans: readonly Plan[],
+  activities: readonly string[],
+  requiredOnly = false,
+): number | undefined {
+  const ms = plans
+    .flatMap((p) => callSteps(p.steps, p, []))
+    .filter((s) => activities.includes(s.activity) && (!requiredOnly || !s.optional))
+    .map((s) => s.timeoutMs);
+  return ms.length === 0 ? undefined : Math.min(...ms);
+}
 
 function ofSteps(steps: readonly PlanStep[], plan: Plan, into: Set<string>): void {
   for (const s of steps) {

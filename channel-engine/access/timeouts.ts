@@ -1,0 +1,30 @@
+/**
+ * The figures the timeout relations (domain/timeouts.ts) are checked on: the access node's own
+ * limits, the configured answer wait and card network timeout, and, when the live plans are known,
+ * their card network and delivery step timeouts.
+ */
+import type { Config } from '../../config';
+import type { TimeoutFigures } from '../../domain/timeouts';
+import { shortestStepTimeoutMs } from '../../services/catalogue/plan-activities';
+import type { Plan } from '../../services/runtime/plan';
+import { VERIFY_TIMEOUT_MS } from '../../terminal-protocol/verification';
+import { DEFAULT_ENGINE_OPTIONS } from '../engine';
+import { REPEAT_GRACE_MS_DEFAULT } from './handler';
+
+/** Steps that wait for the card network's answer (the gateway's request timeout must be shorter). */
+export const CARD_NETWORK_ACTIVITIES = ['authorizeCard', 'inquireCardBalance', 'authorize', 'balanceInquiry'];
+
+export function timeoutFigures(config: Config, plans: readonly Plan[] = []): TimeoutFigures {
+  const cardNetworkStepMs = shortestStepTimeoutMs(plans, CARD_NETWORK_ACTIVITIES);
+  // Refusal deliveries are optional (the run fails anyway); the approval's delivery is required.
+  const deliverStepMs = shortestStepTimeoutMs(plans, ['deliverTerminalResponse'], true);
+  return {
+    verifyMs: VERIFY_TIMEOUT_MS,
+    answerWaitMs: config.access.answerTimeoutMs,
+    handlerTimeoutMs: DEFAULT_ENGINE_OPTIONS.handlerTimeoutMs,
+    cardNetworkMs: config.cardNetwork.requestTimeoutMs,
+    repeatGraceMs: REPEAT_GRACE_MS_DEFAULT,
+    ...(cardNetworkStepMs === undefined ? {} : { cardNetworkStepMs }),
+    ...(deliverStepMs === undefined ? {} : { deliverStepMs }),
+  };
+}
