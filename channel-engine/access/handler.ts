@@ -271,27 +271,35 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
     };
     const known = deps.board.answer(workflowId, req.answerSettled);
     if (known !== undefined) return answered(known);
-    const delivered = deps.board.wait(workflowId, timeoutMs, req.answerSettled);
-    let result: Promise<ServiceResult>;
+    const failed = (): Uint8Array => closeUnsignedDecline(opened, RUN_FAILED_RESPONSE_CODE);
+    let handle: Awaited<ReturnType<typeof startPlan>>;
     try {
-      const handle = await temporal(() => startPlan(deps.client, { plan: rec.plan, planHash: rec.planHash, input }));
-      result = temporal(() => handle.result());
+      handle = await temporal(() => startPlan(deps.client, { plan: rec.plan, planHash: rec.planHash, input }));
     } catch (e) {
-      // A finished money run is never started again: the repeat gets that run's answer.
-      result =
-        e instanceof WorkflowExecutionAlreadyStartedError
-          ? temporal(() => deps.client.workflow.getHandle<() => Promise<ServiceResult>>(workflowId).result())
-          : Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      if (!(e instanceof WorkflowExecutionAlreadyStartedError))
+        return answered(deps.board.answer(workflowId) ?? failed());
+      // The run has finished (a finished money run is never started again): its recorded result
+      // is where its answer persists, for a verified repeat that reached another node or came late.
+      const finished = await temporal(() =>
+        deps.client.workflow.getHandle<() => Promise<ServiceResult>>(workflowId).result(),
+      ).catch(() => undefined);
+      return answered(
+        (finished === undefined ? undefined : responseOf(finished)) ?? deps.board.answer(workflowId) ?? failed(),
+      );
     }
-    // A run that ended (or failed, or could not start) gives the answer it returned or delivered —
-    // a refusal is delivered before the run fails — else a decline of the access node's own.
-    const delivery = async (): Promise<Uint8Array> =>
-      deps.board.answer(workflowId) ??
-      (await deps.board.wait(workflowId, DELIVERY_GRACE_MS)) ??
-      closeUnsignedDecline(opened, RUN_FAILED_RESPONSE_CODE);
-    const fromResult = result.then(async (r) => responseOf(r) ?? (await delivery()), delivery);
+    // One route back for a running transaction: the run hands its answer to this node's lines
+    // worker (deliverTerminalResponse), which gives it to the call waiting here. The run's end
+    // only says that no answer is coming any more: after a short grace, the node declines (96).
+    const delivered = deps.board.wait(workflowId, timeoutMs, req.answerSettled);
+    const ended = temporal(() => handle.result()).then(
+      () => undefined,
+      () => undefined,
+    );
+    const noAnswer = ended.then(
+      async () => deps.board.answer(workflowId) ?? (await deps.board.wait(workflowId, DELIVERY_GRACE_MS)) ?? failed(),
+    );
     // `delivered` gives up (undefined) after `timeoutMs`: the run may still be working.
-    const answer = await Promise.race([delivered, fromResult]);
+    const answer = await Promise.race([delivered, noAnswer]);
     if (answer === undefined) throw new FixpayError('SVC_STEP_FAILED', `no answer from ${workflowId}`);
     return answered(answer);
   };
