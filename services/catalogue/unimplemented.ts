@@ -8,13 +8,13 @@ export const DECLARED_UNIMPLEMENTED: Readonly<Record<string, string>> = {
   promptTerminal: 'the engine hands a terminal reply to the request handler, not to a prompt',
   verifyMac: 'generic MAC check; terminal requests use verifyTerminalMac',
   translatePin: 'generic PIN translation; terminal requests use translateTerminalPin',
-  fetchBill: 'biller gateway (provider port in gateways/providers) not built yet',
-  payBill: 'biller gateway not built yet',
-  cancelBillPayment: 'biller gateway not built yet',
-  topupMobile: 'top-up provider gateway not built yet',
-  cancelTopup: 'top-up provider gateway not built yet',
-  issueTicket: 'ticketing provider gateway not built yet',
-  cancelTicket: 'ticketing provider gateway not built yet',
+  fetchBill: 'no BillerPort adapter yet (activities/providers.ts)',
+  payBill: 'no BillerPort adapter yet',
+  cancelBillPayment: 'no BillerPort adapter yet',
+  topupMobile: 'no TopupPort adapter yet',
+  cancelTopup: 'no TopupPort adapter yet',
+  issueTicket: 'no TicketingPort adapter yet',
+  cancelTicket: 'no TicketingPort adapter yet',
 };
 
 /** Activities the platform's own workflows call (not definitions): registered, not catalogued. */
