@@ -34,9 +34,18 @@ export interface ProfileTimers {
   readonly releaseDelayMs: number;
 }
 
+/** What the device is beyond its line (optional in a profile). */
+export interface TerminalCapabilities {
+  /** The terminal message spec it speaks (an ISO 8583 spec id). */
+  readonly messages: string;
+  readonly display?: { readonly lines: number; readonly columns: number };
+  readonly capabilities?: readonly ('magstripe' | 'pin-pad' | 'printer' | 'menu-download' | 'on-hook-data')[];
+}
+
 export interface DeviceProfile {
   readonly id: string;
   readonly description: string;
+  readonly terminal?: TerminalCapabilities;
   readonly modem: ModemProfile;
   readonly link: LinkSpec;
   readonly timers: ProfileTimers;

@@ -27,6 +27,22 @@ describe('device profiles', () => {
     expect(bell.link.check).toBe('crc16-x25');
   });
 
+  it('describes the device beyond its modem when the profile says so; unknown capabilities are refused', () => {
+    const v23 = requireProfile(loadProfiles(), 'es201912-v23');
+    expect(v23.terminal).toEqual({
+      messages: 'cup-pos-terminal',
+      display: { lines: 4, columns: 16 },
+      capabilities: ['magstripe', 'pin-pad', 'printer'],
+    });
+    expect(requireProfile(loadProfiles(), 'bell202-crc16').terminal).toBeUndefined();
+    const base = text('es201912-v23.yaml');
+    expectInvalid(
+      base.replace('capabilities: [magstripe, pin-pad, printer]', 'capabilities: [teleport]'),
+      /capabilities/,
+    );
+    expectInvalid(base.replace('messages: cup-pos-terminal', 'messages: Bad Id'), /messages/);
+  });
+
   it('reports an unknown profile id with PROFILE_NOT_FOUND', () => {
     expect(() => requireProfile(loadProfiles(), 'nope')).toThrow(/FP|profile/i);
     try {
