@@ -60,6 +60,11 @@ export interface CardNetworkConfig {
   readonly host: string;
   readonly port: number;
   readonly requestTimeoutMs: number;
+  /** Field 32. */
+  readonly acquirerId: string;
+  /** Field 33. */
+  readonly forwardingId: string;
+  readonly lengthPrefix: 'ascii4' | 'binary2';
 }
 
 export interface Config {
@@ -109,6 +114,9 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_CARD_NETWORK_HOST: 'cardNetwork.host',
   FIXPAY_CARD_NETWORK_PORT: 'cardNetwork.port',
   FIXPAY_CARD_NETWORK_TIMEOUT_MS: 'cardNetwork.requestTimeoutMs',
+  FIXPAY_CARD_NETWORK_ACQUIRER_ID: 'cardNetwork.acquirerId',
+  FIXPAY_CARD_NETWORK_FWD_ID: 'cardNetwork.forwardingId',
+  FIXPAY_CARD_NETWORK_FRAMING: 'cardNetwork.lengthPrefix',
 };
 
 const ajv = new Ajv({ useDefaults: true, coerceTypes: true, allErrors: true });

@@ -36,8 +36,6 @@ import { createPlatformActivities } from './platform-activities';
 
 /** The definitions folder shipped with the package. */
 export const DEFINITIONS_DIR = join(__dirname, '..', 'definitions');
-/** Acquirer and forwarding institution ids the gateway sends (fields 32/33). */
-const INSTITUTION = { acquirerId: '1234', forwardingId: '5678' } as const;
 
 export interface CentralDeps {
   readonly config: Config;
@@ -138,13 +136,13 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
           host: cn.host,
           port: deps.cardNetworkPort ?? cn.port,
           codec: new MessageCodec(networkSpec),
-          framing: { lengthPrefix: 'ascii4' },
+          framing: { lengthPrefix: cn.lengthPrefix },
         }),
         reversals: new PrismaReversalQueue(prisma),
         journal: new PrismaRequestJournal(prisma),
         logger: log.child({ component: 'card-network' }),
       },
-      { ...INSTITUTION, requestTimeoutMs: cn.requestTimeoutMs },
+      { acquirerId: cn.acquirerId, forwardingId: cn.forwardingId, requestTimeoutMs: cn.requestTimeoutMs },
     );
     gateway.start();
     stops.push(() => gateway.stop());
