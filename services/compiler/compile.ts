@@ -979,19 +979,13 @@ export function estimateEvents(steps: readonly PlanStep[]): number {
  * diagnostics (the first is the most specific).
  */
 export function compileDefinition(text: string, file: string, opts: CompileOptions): CompileResult {
-  if (text.length > MAX_DEFINITION_BYTES)
-    return {
-      ok: false,
-      diagnostics: [
-        diagnostic(
-          'DEF_PLAN_TOO_LARGE',
-          `the definition is larger than ${MAX_DEFINITION_BYTES} bytes`,
-          file,
-          { line: 1, column: 1 },
-          [],
-        ),
-      ],
-    };
+  const refused = (message: string, pos = { line: 1, column: 1 }): CompileResult => ({
+    ok: false,
+    diagnostics: [diagnostic('DEF_YAML_UNSAFE', message, file, pos, [])],
+  });
+  // Size first, before any parsing: UTF-16 length bounds the UTF-8 size from below.
+  if (text.length > MAX_DEFINITION_BYTES || utf8Length(text) > MAX_DEFINITION_BYTES)
+    return refused(`the definition is larger than ${MAX_DEFINITION_BYTES} bytes: split it or shorten it`);
   const src = new SourceDoc(text, file);
   const syntax = src.syntaxErrors();
   if (syntax.length > 0)
@@ -999,7 +993,18 @@ export function compileDefinition(text: string, file: string, opts: CompileOptio
       ok: false,
       diagnostics: syntax.map((e) => diagnostic('DEF_YAML_SYNTAX', e.message, file, e.position, [])),
     };
-  const value = src.toJS();
+  const hazards = src.hazards();
+  if (hazards.length > 0)
+    return {
+      ok: false,
+      diagnostics: hazards.map((h) => diagnostic('DEF_YAML_UNSAFE', h.message, file, h.position, [])),
+    };
+  let value: unknown;
+  try {
+    value = src.toJS();
+  } catch (err) {
+    return refused(`the YAML cannot be materialised safely: ${err instanceof Error ? err.message : 'unknown error'}`);
+  }
   const schemaDiags = validateSchema(value, src);
   if (schemaDiags.length > 0) return { ok: false, diagnostics: schemaDiags };
   const c = new Compiler(src, opts);
@@ -1009,6 +1014,21 @@ export function compileDefinition(text: string, file: string, opts: CompileOptio
     return { ok: false, diagnostics: sorted };
   }
   return { ok: true, plan, diagnostics: [] };
+}
+
+/** UTF-8 length of a string without allocating it. */
+export function utf8Length(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
 }
 
 /** Every reference root used by a plan's business key (for tests and docs). */

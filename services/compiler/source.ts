@@ -1,6 +1,15 @@
 /** YAML source with positions: parse once, then locate any JSON path (and an offset inside a scalar). */
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument } from 'yaml';
+import { LineCounter, isAlias, isMap, isNode, isPair, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
+
+/**
+ * Largest number of nodes a definition may expand to once its aliases are resolved. A real
+ * definition is a few thousand nodes; an alias bomb ("billion laughs") is refused at this bound
+ * before anything is materialised.
+ */
+export const MAX_EXPANDED_NODES = 20_000;
+/** Aliases followed by `toJS` (the library's own guard, kept as a second line). */
+export const MAX_ALIAS_COUNT = 100;
 
 export interface Position {
   line: number;
@@ -27,8 +36,72 @@ export class SourceDoc {
     }));
   }
 
+  /**
+   * What makes a source unsafe to materialise, with positions: YAML directives (`%YAML 1.1` brings
+   * back octal and yes/no booleans), explicit tags (custom types), recursive aliases and alias
+   * expansion above {@link MAX_EXPANDED_NODES}. Empty when `toJS` is safe to call.
+   */
+  hazards(): { message: string; position: Position }[] {
+    const out: { message: string; position: Position }[] = [];
+    const directive = /^%/m.exec(this.text);
+    if (directive !== null)
+      out.push({
+        message: 'YAML directives (%YAML, %TAG) are refused: definitions are YAML 1.2 without directives',
+        position: this.at(directive.index),
+      });
+    const sizes = new Map<unknown, number>();
+    const busy = new Set<unknown>();
+    let worst: { size: number; offset: number } | undefined;
+    let recursive: number | undefined;
+    let tagged: { tag: string; offset: number } | undefined;
+    const offsetOf = (n: unknown): number => (n as { range?: [number, number, number] } | null)?.range?.[0] ?? 0;
+    // Expanded size of a node; aliases count as the node they stand for (memoised: linear time).
+    const size = (n: unknown): number => {
+      if (!isNode(n) && !isPair(n)) return 1;
+      const known = sizes.get(n);
+      if (known !== undefined) return known;
+      if (busy.has(n)) {
+        recursive ??= offsetOf(n);
+        return MAX_EXPANDED_NODES + 1;
+      }
+      busy.add(n);
+      let total = 1;
+      if (isNode(n) && typeof (n as { tag?: unknown }).tag === 'string' && tagged === undefined)
+        tagged = { tag: String((n as { tag?: unknown }).tag), offset: offsetOf(n) };
+      if (isAlias(n)) {
+        const target = n.resolve(this.doc);
+        total = target === undefined ? 1 : size(target);
+        if (worst === undefined || total > worst.size) worst = { size: total, offset: offsetOf(n) };
+      } else if (isMap(n) || isSeq(n)) {
+        for (const item of n.items) {
+          total += isPair(item) ? size(item.key) + size(item.value) : size(item);
+          if (total > MAX_EXPANDED_NODES) break;
+        }
+      }
+      busy.delete(n);
+      total = Math.min(total, MAX_EXPANDED_NODES + 1);
+      sizes.set(n, total);
+      return total;
+    };
+    const total = size(this.doc.contents);
+    if (tagged !== undefined)
+      out.push({
+        message: `explicit YAML tags are refused (found ${tagged.tag.slice(0, 40)}): write plain values`,
+        position: this.at(tagged.offset),
+      });
+    if (recursive !== undefined)
+      out.push({ message: 'an alias refers to a node that contains it', position: this.at(recursive) });
+    else if (total > MAX_EXPANDED_NODES)
+      out.push({
+        message: `aliases expand the definition past ${MAX_EXPANDED_NODES} nodes: write the values out or use fewer aliases`,
+        position: this.at(worst?.offset ?? 0),
+      });
+    return out;
+  }
+
+  /** The document as plain data. Call only when {@link hazards} is empty. */
   toJS(): unknown {
-    return this.doc.toJS({ maxAliasCount: 100 });
+    return this.doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   }
 
   /** 1-based line and column of a source offset. */
