@@ -144,7 +144,9 @@ function joinStates(ends: readonly State[]): State | null {
   if (first === undefined) return null;
   const next = cloneState(first);
   for (const a of [...next.assigned]) if (!ends.every((e) => e.assigned.has(a))) next.assigned.delete(a);
-  for (const c of [...next.checked]) if (!ends.every((e) => e.checked.has(c))) next.checked.delete(c);
+  // A money step's result counts as checked when every path either checked it or never ran it.
+  const seen = new Set(ends.flatMap((e) => [...e.checked, ...e.money]));
+  next.checked = new Set([...seen].filter((c) => ends.every((e) => e.checked.has(c) || !e.money.includes(c))));
   next.pivots = Math.max(...ends.map((e) => e.pivots));
   next.minPivots = Math.min(...ends.map((e) => e.minPivots));
   next.elapsedMs = Math.max(...ends.map((e) => e.elapsedMs));
@@ -188,6 +190,8 @@ class Compiler {
   /** Call steps by id: what the money proofs need to know about them. */
   private readonly calls = new Map<string, { activity: string; effect: string; checkable: boolean }>();
   private timeReported = false;
+  /** Variables computed from the input (an amount from them must be declared money in the input). */
+  private readonly inputVars = new Set<string>();
   /** Set when a variable turned out to hold card data after it was first read: compile again. */
   taintChanged = false;
 
@@ -393,6 +397,7 @@ class Compiler {
       const props = input.properties;
       const dst = props !== undefined && Object.hasOwn(props, k) ? props[k] : undefined;
       if (dst === undefined) {
+        if (RESERVED_NAMES.includes(k)) continue; // reported by the name check
         this.report('DEF_UNKNOWN_FIELD', `${activity} has no argument '${k}'`, [...path, k], { key: true });
         continue;
       }
@@ -441,7 +446,7 @@ class Compiler {
       return;
     }
     // An amount the run computed (a step's or subflow's output) is trusted; an input integer must say it is money.
-    if (r.c.type.money !== true && references(r.e).some((x) => x.root === 'input'))
+    if (r.c.type.money !== true && this.fromInput(r.e))
       this.report(
         'DEF_MONEY_AMOUNT',
         `${what} is an amount: it must come from a field declared 'type: integer, money: true'`,
@@ -449,6 +454,14 @@ class Compiler {
       );
     else if (r.c.type.nullable === true)
       this.report('DEF_MONEY_AMOUNT', `${what} may be absent: list the amount field in 'required'`, path);
+  }
+
+  /** True when an expression reads the input, directly or through variables computed from it. */
+  private fromInput(e: Expr): boolean {
+    return references(e).some(
+      (x) =>
+        x.root === 'input' || (x.root === 'vars' && typeof x.path[0] === 'string' && this.inputVars.has(x.path[0])),
+    );
   }
 
   private retry(raw: unknown, path: JsonPath, untilSuccessAllowed: boolean, what: string): RetryPlan | undefined {
@@ -605,7 +618,8 @@ class Compiler {
         this.report('DEF_FOREACH_UNBOUNDED', 'foreach needs maxItems', [...p, 'foreach'], { key: true });
       else if (maxItems > MAX_FOREACH_ITEMS)
         this.report('DEF_FOREACH_UNBOUNDED', `maxItems is at most ${MAX_FOREACH_ITEMS}`, [...p, 'maxItems']);
-      const repeat = state.repeat * (typeof maxItems === 'number' ? Math.max(1, maxItems) : 1);
+      const repeat =
+        state.repeat * (typeof maxItems === 'number' ? Math.min(MAX_FOREACH_ITEMS, Math.max(1, maxItems)) : 1);
       if (repeat > MAX_STEP_EXECUTIONS && state.repeat <= MAX_STEP_EXECUTIONS)
         this.report(
           'DEF_HISTORY_TOO_LARGE',
@@ -691,6 +705,7 @@ class Compiler {
           this.taint.set(k, firstSensitive);
           this.taintChanged = true;
         }
+        if (this.fromInput(r.e)) this.inputVars.add(k);
         const before = this.varTypes.get(k);
         if (before === undefined) this.varTypes.set(k, t);
         else if (before.type !== t.type && before.type !== 'any' && t.type !== 'any' && t.type !== 'null')
@@ -761,6 +776,9 @@ class Compiler {
     const next = cloneState(state);
     if (entry === undefined) {
       this.report('DEF_UNKNOWN_ACTIVITY', `no activity '${name}' in the catalogue`, [...p, 'call']);
+      // Reported once: reads of its output are not reported as unassigned too.
+      this.stepTypes.set(id, T_ANY);
+      next.assigned.add(`steps.${id}`);
       return next;
     }
     const given = new Map<string, { e: Expr; c: Checked }>();
@@ -854,14 +872,16 @@ class Compiler {
         .flatMap((a) => references(a.e))
         .map((r) => (r.root === 'steps' && typeof r.path[0] === 'string' ? r.path[0] : undefined))
         .find((sid) => sid !== undefined && this.calls.get(sid)?.activity === entry.settles);
-      if (target === undefined || !state.reserves.includes(target))
+      if (target === undefined || !state.reserves.includes(target)) {
         this.report(
           'DEF_MONEY_INPUT',
           `${name} must settle a ${entry.settles} step of this run that is made on every path to it (pass its output)`,
           [...p, 'with'],
           { key: true },
         );
-      else next.reserves = next.reserves.filter((r) => r !== target);
+        // Reported once: the reservations it meant to settle are not reported as left open too.
+        next.reserves = next.reserves.filter((r) => this.calls.get(r)?.activity !== entry.settles);
+      } else next.reserves = next.reserves.filter((r) => r !== target);
     } else if (entry.settles !== undefined)
       // An argument is already refused: do not report the reservation as left open too.
       next.reserves = next.reserves.filter((r) => this.calls.get(r)?.activity !== entry.settles);
