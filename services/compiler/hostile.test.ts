@@ -2,10 +2,11 @@
  * Hostile definition sources: every one is refused with a diagnostic (never an exception), and a
  * hostile file never takes the other definitions in the folder down with it.
  */
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { parse, stringify } from 'yaml';
 import { defaultCatalogue } from '../catalogue/entries';
 import { MAX_DEFINITION_BYTES, compileDefinition } from './compile';
 import { compileFiles, decodeDefinition, definitionFiles } from './load';
@@ -138,6 +139,42 @@ describe('hostile YAML is refused with a diagnostic, never a crash', () => {
         }
       }),
       { numRuns: 400 },
+    );
+  });
+
+  it('fuzz: a shipped definition with any node replaced by any value gives a plan or diagnostics', () => {
+    const shipped = parse(readFileSync(join(DEFS, 'payment.yaml'), 'utf8')) as unknown;
+    /** Every path to a node of a value. */
+    const paths = (
+      v: unknown,
+      at: (string | number)[] = [],
+      out: (string | number)[][] = [],
+    ): (string | number)[][] => {
+      out.push(at);
+      if (Array.isArray(v)) v.forEach((x, i) => paths(x, [...at, i], out));
+      else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) paths(x, [...at, k], out);
+      return out;
+    };
+    const all = paths(shipped).filter((p) => p.length > 0);
+    const replaced = (path: (string | number)[], value: unknown): unknown => {
+      const copy = structuredClone(shipped);
+      let cur = copy as Record<string | number, unknown>;
+      for (const seg of path.slice(0, -1)) cur = cur[seg] as Record<string | number, unknown>;
+      const last = path[path.length - 1];
+      if (last !== undefined) cur[last] = value;
+      return copy;
+    };
+    const value = fc.oneof(
+      fc.jsonValue({ maxDepth: 3 }),
+      fc.constantFrom('${input.pan}', '${steps.x.y}', '${', '__proto__', '1h', '0ms', -1, 1e308, null, [], {}),
+    );
+    fc.assert(
+      fc.property(fc.nat(), value, (i, v) => {
+        const path = all[i % all.length] ?? [];
+        const r = compile(stringify(replaced(path, v)));
+        if (!r.ok) expect(r.diagnostics.length).toBeGreaterThan(0);
+      }),
+      { numRuns: 200 },
     );
   });
 });
