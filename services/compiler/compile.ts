@@ -24,7 +24,7 @@ import type { Catalogue } from '../catalogue/types';
 import { diagnostic } from './diagnostics';
 import type { DefinitionCodeName, Diagnostic } from './diagnostics';
 import { validateSchema } from './schema';
-import { SourceDoc } from './source';
+import { MAX_FLOW_DEPTH_BEFORE_PARSING, SourceDoc, deepFlowOffset } from './source';
 import type { JsonPath } from './source';
 
 /** Temporal warns at 10,240 history events; no plan may be estimated above it. */
@@ -1591,7 +1591,16 @@ export function compileDefinition(text: string, file: string, opts: CompileOptio
   // Size first, before any parsing: UTF-16 length bounds the UTF-8 size from below.
   if (text.length > MAX_DEFINITION_BYTES || utf8Length(text) > MAX_DEFINITION_BYTES)
     return refused(`the definition is larger than ${MAX_DEFINITION_BYTES} bytes: split it or shorten it`);
+  const deep = deepFlowOffset(text);
+  if (deep >= 0) {
+    const before = text.slice(0, deep).split('\n');
+    return refused(`brackets nest deeper than ${MAX_FLOW_DEPTH_BEFORE_PARSING} levels: flatten the definition`, {
+      line: before.length,
+      column: (before[before.length - 1] ?? '').length + 1,
+    });
+  }
   const src = new SourceDoc(text, file);
+  if (src.tooDeepToParse()) return refused(`the definition nests too deeply to parse: flatten it`);
   const syntax = src.syntaxErrors();
   if (syntax.length > 0)
     return {

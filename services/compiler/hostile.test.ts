@@ -66,6 +66,17 @@ describe('hostile YAML is refused with a diagnostic, never a crash', () => {
     expect(r.diagnostics[0]).toMatchObject({ code: 'FP2300', line });
   });
 
+  it.each([
+    ['flow brackets 100,000 deep', `a: ${'['.repeat(100_000)}\n`, 1],
+    ['flow brackets behind an apostrophe in plain text', `x: it's\nb: ${'['.repeat(100_000)}\n`, 2],
+    ['flow maps 100,000 deep', `a: ${'{b: '.repeat(100_000)}1${'}'.repeat(100_000)}\n`, 1],
+    ['block maps 60 deep', Array.from({ length: 60 }, (_, i) => `${' '.repeat(i)}k:`).join('\n'), 49],
+  ])('nesting: %s is refused on its line', (_name, text, line) => {
+    const r = compile(text);
+    expect(r.diagnostics[0]).toMatchObject({ code: 'FP2300', line });
+    expect(r.diagnostics[0]?.message).toMatch(/nest/);
+  });
+
   it('non-UTF-8 bytes are refused with their position', () => {
     const r = decodeDefinition(Buffer.from('apiVersion: fixpay/v1\nkind: caf\xe9\n', 'latin1'), 'latin1.yaml');
     expect(r.ok).toBe(false);

@@ -8,6 +8,54 @@ import type { Document, Node as YamlNode } from 'yaml';
  * before anything is materialised.
  */
 export const MAX_EXPANDED_NODES = 20_000;
+/**
+ * Deepest nesting of maps and lists a definition may have (a real one is about 20 deep: nested
+ * switches inside loops). Deeper input would only exhaust the stack of the recursive passes.
+ */
+export const MAX_NESTING_DEPTH = 48;
+/**
+ * Flow brackets (`[`, `{`) open at once, counted before parsing: far deeper than any definition,
+ * far shallower than what makes the parser recurse for seconds.
+ */
+export const MAX_FLOW_DEPTH_BEFORE_PARSING = 256;
+
+/**
+ * Offset where flow brackets nest past {@link MAX_FLOW_DEPTH_BEFORE_PARSING}, or -1. A linear scan
+ * that skips quoted text and comments; plain text holding brackets can only over-count, which the
+ * bound's margin absorbs.
+ */
+export function deepFlowOffset(text: string): number {
+  let depth = 0;
+  let quote = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote !== '') {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = '';
+      continue;
+    }
+    if ((c === '"' || c === "'") && startsScalar(text, i)) quote = c;
+    else if (c === '#' && (i === 0 || /\s/.test(text[i - 1] ?? ''))) {
+      const eol = text.indexOf('\n', i);
+      i = eol < 0 ? text.length : eol;
+    } else if (c === '[' || c === '{') {
+      depth++;
+      if (depth > MAX_FLOW_DEPTH_BEFORE_PARSING) return i;
+    } else if ((c === ']' || c === '}') && depth > 0) depth--;
+  }
+  return -1;
+}
+
+/** A quote opens a quoted scalar only where a scalar can start (not inside plain text such as "it's"). */
+function startsScalar(text: string, i: number): boolean {
+  for (let j = i - 1; j >= 0; j--) {
+    const p = text[j];
+    if (p === ' ' || p === '\t') continue;
+    return p === '\n' || p === ':' || p === ',' || p === '[' || p === '{' || p === '-' || p === '?';
+  }
+  return true;
+}
+
 /** Aliases followed by `toJS` (the library's own guard, kept as a second line). */
 export const MAX_ALIAS_COUNT = 100;
 
@@ -36,6 +84,11 @@ export class SourceDoc {
     }));
   }
 
+  /** True when the parser gave up because the input nests too deeply for it. */
+  tooDeepToParse(): boolean {
+    return this.doc.errors.some((e) => /call stack/i.test(e.message));
+  }
+
   /**
    * What makes a source unsafe to materialise, with positions: YAML directives (`%YAML 1.1` brings
    * back octal and yes/no booleans), explicit tags (custom types), recursive aliases and alias
@@ -49,6 +102,25 @@ export class SourceDoc {
         message: 'YAML directives (%YAML, %TAG) are refused: definitions are YAML 1.2 without directives',
         position: this.at(directive.index),
       });
+    // Nesting depth first, without recursion, so that the passes below cannot exhaust the stack.
+    const stack: [unknown, number][] = [[this.doc.contents, 1]];
+    while (stack.length > 0) {
+      const [n, depth] = stack.pop() ?? [null, 0];
+      if (depth > MAX_NESTING_DEPTH) {
+        out.push({
+          message: `the definition nests deeper than ${MAX_NESTING_DEPTH} levels: flatten it`,
+          position: this.at((n as { range?: [number] } | null)?.range?.[0] ?? 0),
+        });
+        return out;
+      }
+      if (isMap(n) || isSeq(n))
+        for (const item of n.items) {
+          if (isPair(item)) {
+            stack.push([item.key, depth + 1]);
+            stack.push([item.value, depth + 1]);
+          } else stack.push([item, depth + 1]);
+        }
+    }
     const sizes = new Map<unknown, number>();
     const busy = new Set<unknown>();
     let worst: { size: number; offset: number } | undefined;
