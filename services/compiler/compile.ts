@@ -32,8 +32,14 @@ export const HISTORY_EVENTS_HARD_LIMIT = 10_240;
 export const DEFAULT_MAX_HISTORY_EVENTS = 2_000;
 /** Keeps the plan (workflow input) far below Temporal's 256 KB payload warning. */
 export const MAX_PLAN_BYTES = 64 * 1024;
+/**
+ * Most steps one definition may declare. A plan that large is already far above MAX_PLAN_BYTES;
+ * counting first keeps the path analysis (which copies per-path state at each step) linear in
+ * practice and a hostile file fast to refuse.
+ */
+export const MAX_STEPS = 400;
 /** Largest definition source accepted (parsing is bounded before any work is done). */
-export const MAX_DEFINITION_BYTES = 512 * 1024;
+export const MAX_DEFINITION_BYTES = 128 * 1024;
 export const DEFAULT_MAX_DURATION_MS = 5 * 60_000;
 export const DEFAULT_ALERT_AFTER_ATTEMPTS = 5;
 export const DEFAULT_COMPENSATION_RETRY_INTERVAL_MS = 10_000;
@@ -1442,6 +1448,15 @@ class Compiler {
     }
     if (bk !== undefined) this.businessKey(bk.e, terminalId);
     this.collectIds(spec['steps'], ['spec', 'steps']);
+    if (this.allIds.size > MAX_STEPS) {
+      this.report(
+        'DEF_PLAN_TOO_LARGE',
+        `the definition declares ${this.allIds.size} steps; the limit is ${MAX_STEPS}: split it into services`,
+        ['spec', 'steps'],
+        { key: true },
+      );
+      return undefined;
+    }
     const steps: PlanStep[] = [];
     const end = this.seq(spec['steps'], ['spec', 'steps'], empty, steps);
     if (end !== null) {

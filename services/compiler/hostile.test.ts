@@ -35,7 +35,7 @@ describe('hostile YAML is refused with a diagnostic, never a crash', () => {
     expect(r.ok).toBe(false);
     expect(r.diagnostics[0]).toMatchObject({ code: 'FP2300', name: 'DEF_YAML_UNSAFE' });
     expect(r.diagnostics[0]?.line).toBeGreaterThan(3);
-    expect(r.diagnostics[0]?.message).toMatch(/aliases expand/);
+    expect(r.diagnostics[0]?.message).toMatch(/aliases add more than/);
   });
 
   it('a recursive alias is refused', () => {
@@ -69,7 +69,7 @@ describe('hostile YAML is refused with a diagnostic, never a crash', () => {
   it.each([
     ['flow brackets 100,000 deep', `a: ${'['.repeat(100_000)}\n`, 1],
     ['flow brackets behind an apostrophe in plain text', `x: it's\nb: ${'['.repeat(100_000)}\n`, 2],
-    ['flow maps 100,000 deep', `a: ${'{b: '.repeat(100_000)}1${'}'.repeat(100_000)}\n`, 1],
+    ['flow maps 20,000 deep', `a: ${'{b: '.repeat(20_000)}1${'}'.repeat(20_000)}\n`, 1],
     ['block maps 60 deep', Array.from({ length: 60 }, (_, i) => `${' '.repeat(i)}k:`).join('\n'), 49],
   ])('nesting: %s is refused on its line', (_name, text, line) => {
     const r = compile(text);

@@ -3,11 +3,11 @@ import { LineCounter, isAlias, isMap, isNode, isPair, isScalar, isSeq, parseDocu
 import type { Document, Node as YamlNode } from 'yaml';
 
 /**
- * Largest number of nodes a definition may expand to once its aliases are resolved. A real
- * definition is a few thousand nodes; an alias bomb ("billion laughs") is refused at this bound
- * before anything is materialised.
+ * Nodes that aliases may add to a definition once resolved (beyond the nodes written out). Test
+ * inputs reuse a few anchors; an alias bomb ("billion laughs") is refused at this bound before
+ * anything is materialised.
  */
-export const MAX_EXPANDED_NODES = 20_000;
+export const MAX_ALIAS_EXPANSION = 20_000;
 /**
  * Deepest nesting of maps and lists a definition may have (a real one is about 20 deep: nested
  * switches inside loops). Deeper input would only exhaust the stack of the recursive passes.
@@ -56,9 +56,6 @@ function startsScalar(text: string, i: number): boolean {
   return true;
 }
 
-/** Aliases followed by `toJS` (the library's own guard, kept as a second line). */
-export const MAX_ALIAS_COUNT = 100;
-
 export interface Position {
   line: number;
   column: number;
@@ -92,7 +89,7 @@ export class SourceDoc {
   /**
    * What makes a source unsafe to materialise, with positions: YAML directives (`%YAML 1.1` brings
    * back octal and yes/no booleans), explicit tags (custom types), recursive aliases and alias
-   * expansion above {@link MAX_EXPANDED_NODES}. Empty when `toJS` is safe to call.
+   * expansion above {@link MAX_ALIAS_EXPANSION} added nodes. Empty when `toJS` is safe to call.
    */
   hazards(): { message: string; position: Position }[] {
     const out: { message: string; position: Position }[] = [];
@@ -104,7 +101,9 @@ export class SourceDoc {
       });
     // Nesting depth first, without recursion, so that the passes below cannot exhaust the stack.
     const stack: [unknown, number][] = [[this.doc.contents, 1]];
+    let written = 0;
     while (stack.length > 0) {
+      written++;
       const [n, depth] = stack.pop() ?? [null, 0];
       if (depth > MAX_NESTING_DEPTH) {
         out.push({
@@ -121,6 +120,7 @@ export class SourceDoc {
           } else stack.push([item, depth + 1]);
         }
     }
+    const bound = written + MAX_ALIAS_EXPANSION;
     const sizes = new Map<unknown, number>();
     const busy = new Set<unknown>();
     let worst: { size: number; offset: number } | undefined;
@@ -134,7 +134,7 @@ export class SourceDoc {
       if (known !== undefined) return known;
       if (busy.has(n)) {
         recursive ??= offsetOf(n);
-        return MAX_EXPANDED_NODES + 1;
+        return bound + 1;
       }
       busy.add(n);
       let total = 1;
@@ -147,11 +147,11 @@ export class SourceDoc {
       } else if (isMap(n) || isSeq(n)) {
         for (const item of n.items) {
           total += isPair(item) ? size(item.key) + size(item.value) : size(item);
-          if (total > MAX_EXPANDED_NODES) break;
+          if (total > bound) break;
         }
       }
       busy.delete(n);
-      total = Math.min(total, MAX_EXPANDED_NODES + 1);
+      total = Math.min(total, bound + 1);
       sizes.set(n, total);
       return total;
     };
@@ -163,9 +163,9 @@ export class SourceDoc {
       });
     if (recursive !== undefined)
       out.push({ message: 'an alias refers to a node that contains it', position: this.at(recursive) });
-    else if (total > MAX_EXPANDED_NODES)
+    else if (total > bound)
       out.push({
-        message: `aliases expand the definition past ${MAX_EXPANDED_NODES} nodes: write the values out or use fewer aliases`,
+        message: `aliases add more than ${MAX_ALIAS_EXPANSION} nodes to the definition: write the values out or use fewer aliases`,
         position: this.at(worst?.offset ?? 0),
       });
     return out;
@@ -173,7 +173,9 @@ export class SourceDoc {
 
   /** The document as plain data. Call only when {@link hazards} is empty. */
   toJS(): unknown {
-    return this.doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    // hazards() has bounded the expansion exactly; the library's own heuristic would also refuse
+    // harmless reuse of anchors.
+    return this.doc.toJS({ maxAliasCount: -1 });
   }
 
   /** 1-based line and column of a source offset. */
