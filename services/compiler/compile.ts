@@ -105,6 +105,11 @@ export function parseDuration(text: string): number {
 }
 
 type Obj = Record<string, unknown>;
+/** Inclusive bounds of an integer expression; infinite where nothing bounds it. */
+interface Range {
+  lo: number;
+  hi: number;
+}
 
 /** A checked value's type carrying the card-data kind that flowed into it (e.g. through concatenation). */
 function tagged(c: Checked): VType {
@@ -198,6 +203,8 @@ class Compiler {
   private timeReported = false;
   /** Variables computed from the input (an amount from them must be declared money in the input). */
   private readonly inputVars = new Set<string>();
+  /** Ranges of variables computed by integer arithmetic. */
+  private readonly varRanges = new Map<string, Range>();
   /** Set when a variable turned out to hold card data after it was first read: compile again. */
   taintChanged = false;
 
@@ -224,6 +231,10 @@ class Compiler {
     if (Array.isArray(v['enum'])) t.enum = v['enum'].filter((x): x is string => typeof x === 'string');
     if (typeof v['sensitive'] === 'string') t.sensitive = v['sensitive'] as SensitiveKind;
     if (v['money'] === true) t.money = true;
+    if (typeof v['minimum'] === 'number') t.minimum = v['minimum'];
+    if (typeof v['maximum'] === 'number') t.maximum = v['maximum'];
+    if (typeof v['minItems'] === 'number') t.minItems = v['minItems'];
+    if (typeof v['maxItems'] === 'number') t.maxItems = v['maxItems'];
     if (!required) t.nullable = true;
     if (isObj(v['properties'])) {
       const req = Array.isArray(v['required']) ? v['required'].filter((x): x is string => typeof x === 'string') : [];
@@ -425,7 +436,7 @@ class Compiler {
             [...path, k],
           );
       }
-      if (dst.money === true && fits) this.amount(r, [...path, k], `argument '${k}' of ${activity}`);
+      if (dst.money === true && fits) this.amount(r, [...path, k], `argument '${k}' of ${activity}`, state);
       checkedArgs?.set(k, r);
       entries.push([k, r.e]);
     }
@@ -437,8 +448,63 @@ class Compiler {
     return { k: 'obj', entries };
   }
 
+  /** Range of an integer expression from declared bounds (infinite where nothing bounds it). */
+  private range(e: Expr, state: State): Range {
+    const any: Range = { lo: -Infinity, hi: Infinity };
+    switch (e.k) {
+      case 'lit':
+        return typeof e.v === 'number' ? { lo: e.v, hi: e.v } : any;
+      case 'ref': {
+        if (e.root === 'vars' && typeof e.path[0] === 'string' && e.path.length === 1)
+          return this.varRanges.get(e.path[0]) ?? any;
+        let t: VType;
+        try {
+          t = this.resolver(state)(e);
+        } catch {
+          return any;
+        }
+        return { lo: t.minimum ?? -Infinity, hi: t.maximum ?? Infinity };
+      }
+      case 'neg': {
+        const a = this.range(e.e, state);
+        return { lo: -a.hi, hi: -a.lo };
+      }
+      case 'bin': {
+        const a = this.range(e.l, state);
+        const b = this.range(e.r, state);
+        if (e.op === '+') return { lo: a.lo + b.lo, hi: a.hi + b.hi };
+        if (e.op === '-') return { lo: a.lo - b.hi, hi: a.hi - b.lo };
+        if (e.op === '*') {
+          const ps = [a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi].map((x) => (Number.isNaN(x) ? Infinity : x));
+          const unbounded = ![a.lo, a.hi, b.lo, b.hi].every(Number.isFinite);
+          return unbounded ? any : { lo: Math.min(...ps), hi: Math.max(...ps) };
+        }
+        return any;
+      }
+      case 'fn': {
+        const arg = e.args[0];
+        if (e.fn === 'len' && arg?.k === 'ref') {
+          try {
+            const t = this.resolver(state)(arg);
+            if (t.type === 'array') return { lo: t.minItems ?? 0, hi: t.maxItems ?? Infinity };
+          } catch {
+            return any;
+          }
+          return { lo: 0, hi: Infinity };
+        }
+        const [x, y] = e.args.map((a) => this.range(a, state));
+        if (x === undefined || y === undefined) return any;
+        if (e.fn === 'min') return { lo: Math.min(x.lo, y.lo), hi: Math.min(x.hi, y.hi) };
+        if (e.fn === 'max') return { lo: Math.max(x.lo, y.lo), hi: Math.max(x.hi, y.hi) };
+        return any;
+      }
+      default:
+        return any;
+    }
+  }
+
   /** An amount: a required integer of minor units from a money field, or a positive literal that fits. */
-  private amount(r: { e: Expr; c: Checked }, path: JsonPath, what: string): void {
+  private amount(r: { e: Expr; c: Checked }, path: JsonPath, what: string, state: State): void {
     if (references(r.e).length === 0) {
       let v: unknown;
       try {
@@ -460,6 +526,32 @@ class Compiler {
       );
     else if (r.c.type.nullable === true)
       this.report('DEF_MONEY_AMOUNT', `${what} may be absent: list the amount field in 'required'`, path);
+    else {
+      // Arithmetic (here or in the variable it comes from) must stay positive and safe for every
+      // input the service accepts: the bounds come from 'minimum'/'maximum' on the input fields,
+      // which the interpreter checks before any step runs.
+      const computed = !(r.e.k === 'ref' && !(r.e.root === 'vars' && this.varRanges.has(String(r.e.path[0]))));
+      if (!computed) return;
+      const { lo, hi } = this.range(r.e, state);
+      if (!Number.isFinite(lo) || !Number.isFinite(hi))
+        this.report(
+          'DEF_MONEY_AMOUNT',
+          `${what} is computed from fields without bounds: declare 'minimum' and 'maximum' on them so it cannot overflow or turn negative`,
+          path,
+        );
+      else if (hi > Number.MAX_SAFE_INTEGER || lo < -Number.MAX_SAFE_INTEGER)
+        this.report(
+          'DEF_MONEY_AMOUNT',
+          `${what} can reach ${hi}, beyond the safe integer range: lower the bounds`,
+          path,
+        );
+      else if (lo <= 0)
+        this.report(
+          'DEF_MONEY_AMOUNT',
+          `${what} can be ${lo}: an amount must stay positive (raise the 'minimum')`,
+          path,
+        );
+    }
   }
 
   /** True when an expression reads the input, directly or through variables computed from it. */
@@ -712,6 +804,15 @@ class Compiler {
           this.taintChanged = true;
         }
         if (this.fromInput(r.e)) this.inputVars.add(k);
+        if (r.e.k !== 'ref' && r.e.k !== 'lit' && r.c.type.type === 'integer') {
+          // A computed integer keeps its range (widened over every assignment) for amount checks.
+          const now = this.range(r.e, state);
+          const was = this.varRanges.get(k);
+          this.varRanges.set(
+            k,
+            was === undefined ? now : { lo: Math.min(was.lo, now.lo), hi: Math.max(was.hi, now.hi) },
+          );
+        }
         const before = this.varTypes.get(k);
         if (before === undefined) this.varTypes.set(k, t);
         else if (before.type !== t.type && before.type !== 'any' && t.type !== 'any' && t.type !== 'null')

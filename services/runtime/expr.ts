@@ -357,6 +357,12 @@ export interface VType {
   sensitive?: SensitiveKind;
   /** Integer minor units of a currency. */
   money?: boolean;
+  /** Bounds of an integer, checked on the service input before any step runs. */
+  minimum?: number;
+  maximum?: number;
+  /** Bounds of an array's length, checked the same way. */
+  minItems?: number;
+  maxItems?: number;
   /** May be absent or null at run time. */
   nullable?: boolean;
 }
