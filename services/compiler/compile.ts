@@ -39,7 +39,7 @@ export const MAX_PLAN_BYTES = 64 * 1024;
  */
 export const MAX_STEPS = 400;
 /** Largest definition source accepted (parsing is bounded before any work is done). */
-export const MAX_DEFINITION_BYTES = 128 * 1024;
+export const MAX_DEFINITION_BYTES = 96 * 1024;
 export const DEFAULT_MAX_DURATION_MS = 5 * 60_000;
 export const DEFAULT_ALERT_AFTER_ATTEMPTS = 5;
 export const DEFAULT_COMPENSATION_RETRY_INTERVAL_MS = 10_000;
