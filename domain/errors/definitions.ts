@@ -2,7 +2,8 @@ import type { ResultCodeEntry } from './types';
 
 /**
  * FP2xxx: service definitions — compiler refusals (FP2000–FP2099), registry (FP2100–FP2199) and
- * the interpreter at run time (FP2200–FP2299). See docs/definitions.md.
+ * the interpreter at run time (FP2200–FP2299),
+ * and the compiler's safety proofs (FP2300–FP2399). See docs/definitions.md.
  */
 export const definitionCodes = [
   {
@@ -250,6 +251,107 @@ export const definitionCodes = [
     name: 'SVC_PLAN_UNSUPPORTED',
     message: 'The plan format is not supported by this interpreter',
     httpStatus: 500,
+    retryable: false,
+  },
+  {
+    code: 'FP2300',
+    name: 'DEF_YAML_UNSAFE',
+    message:
+      'The definition source is refused before it is read: too large, not UTF-8, a YAML directive, an explicit tag or alias expansion past the bound',
+    httpStatus: 400,
+    retryable: false,
+  },
+  {
+    code: 'FP2301',
+    name: 'DEF_RESERVED_NAME',
+    message: 'A name that reaches the JavaScript prototype (__proto__, constructor, prototype) is used',
+    httpStatus: 400,
+    retryable: false,
+  },
+  {
+    code: 'FP2302',
+    name: 'DEF_NOT_IDEMPOTENT',
+    message: 'A non-idempotent activity is retried, or an effect repeats without its own idempotency key',
+    httpStatus: 400,
+    retryable: false,
+  },
+  {
+    code: 'FP2303',
+    name: 'DEF_BUSINESS_KEY',
+    message: 'The business key does not make runs distinct per transaction',
+    httpStatus: 400,
+    retryable: false,
+  },
+  {
+    code: 'FP2304',
+    name: 'DEF_DURATION_EXCEEDED',
+    message: 'The worst-case time along a path exceeds maxDuration, or a duration is above its ceiling',
+    httpStatus: 400,
+    retryable: false,
+  },
+  {
+    code: 'FP2305',
+    name: 'DEF_TASK_QUEUE',
+    message: 'A call targets a task queue no worker serves, or sends money or card data to a queue chosen by input',
+    httpStatus: 400,
+    retryable: false,
+  },
+  {
+    code: 'FP2306',
+    name: 'DEF_MONEY_AMOUNT',
+    message:
+      'An amount is not a required integer of minor units, a literal amount is not positive, or amount arithmetic can overflow',
+    httpStatus: 400,
+    retryable: false,
+  },
+  {
+    code: 'FP2307',
+    name: 'DEF_CURRENCY_MISMATCH',
+    message: 'Money steps on one path use different currencies',
+    httpStatus: 400,
+    retryable: false,
+  },
+  {
+    code: 'FP2308',
+    name: 'DEF_COMPENSATION_ARGS',
+    message: 'A compensation does not refer to the same operation it undoes',
+    httpStatus: 400,
+    retryable: false,
+  },
+  {
+    code: 'FP2309',
+    name: 'DEF_MONEY_INPUT',
+    message: 'A money step takes an account or transaction reference from the input instead of from the run',
+    httpStatus: 400,
+    retryable: false,
+  },
+  {
+    code: 'FP2310',
+    name: 'DEF_PIVOT',
+    message:
+      'A path that moves money has no pivot, a pivot is not a money step, or a reservation is neither posted nor compensated',
+    httpStatus: 400,
+    retryable: false,
+  },
+  {
+    code: 'FP2311',
+    name: 'DEF_UNTYPED',
+    message: 'An input or message field has no type where a schema is required',
+    httpStatus: 400,
+    retryable: false,
+  },
+  {
+    code: 'FP2312',
+    name: 'DEF_UNSAFE_TEXT',
+    message: 'Display or printer text holds control or bidirectional-override characters',
+    httpStatus: 400,
+    retryable: false,
+  },
+  {
+    code: 'FP2313',
+    name: 'DEF_APPROVAL_UNCONFIRMED',
+    message: 'An approval reaches the terminal or the output before the money step it reports is confirmed and checked',
+    httpStatus: 400,
     retryable: false,
   },
 ] as const satisfies readonly ResultCodeEntry[];

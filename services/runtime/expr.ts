@@ -343,8 +343,9 @@ export function references(e: Expr): Extract<Expr, { k: 'ref' }>[] {
 // ---------------------------------------------------------------------------------------------
 // Static types
 
-export type SensitiveKind = 'pan' | 'track2' | 'pinBlock' | 'cvv';
-export const SENSITIVE_KINDS: readonly SensitiveKind[] = ['pan', 'track2', 'pinBlock', 'cvv'];
+/** Card data, and key material (its own kind: a key may only reach an HSM argument declared `key`). */
+export type SensitiveKind = 'pan' | 'track2' | 'pinBlock' | 'cvv' | 'key';
+export const SENSITIVE_KINDS: readonly SensitiveKind[] = ['pan', 'track2', 'pinBlock', 'cvv', 'key'];
 
 /** A static type: a small subset of JSON Schema, plus the card-data tag. */
 export interface VType {
@@ -356,6 +357,12 @@ export interface VType {
   sensitive?: SensitiveKind;
   /** Integer minor units of a currency. */
   money?: boolean;
+  /** Bounds of an integer, checked on the service input before any step runs. */
+  minimum?: number;
+  maximum?: number;
+  /** Bounds of an array's length, checked the same way. */
+  minItems?: number;
+  maxItems?: number;
   /** May be absent or null at run time. */
   nullable?: boolean;
 }
@@ -492,7 +499,11 @@ export function checkExpr(e: Expr, resolve: RefResolver): Checked {
         case '*':
           if (!isA(l.type, 'integer') || !isA(r.type, 'integer'))
             throw new ExprTypeError(`'${e.op}' needs integers, got ${l.type.type} and ${r.type.type}`, at, 'type');
-          return { type: T_INT, sensitive: s };
+          // Arithmetic on an amount is still an amount (the compiler then checks its bounds).
+          return {
+            type: l.type.money === true || r.type.money === true ? { ...T_INT, money: true } : T_INT,
+            sensitive: s,
+          };
       }
       break;
     }
@@ -514,7 +525,7 @@ export function checkExpr(e: Expr, resolve: RefResolver): Checked {
           arity(2);
           if (!isA(argType(0), 'integer') || !isA(argType(1), 'integer'))
             throw new ExprTypeError(`${e.fn}() needs integers`, at, 'type');
-          return { type: T_INT, sensitive: s };
+          return { type: args.some((a) => a.type.money === true) ? { ...T_INT, money: true } : T_INT, sensitive: s };
         case 'string':
           arity(1);
           if (!['string', 'integer', 'boolean', 'any'].includes(argType(0).type))

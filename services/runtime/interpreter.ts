@@ -113,14 +113,34 @@ export function listenedMessages(
   out = new Map<string, ListenStep>(),
 ): Map<string, ListenStep> {
   for (const s of steps) {
-    if (s.kind === 'listen') {
-      if (s.source !== 'terminal') out.set(s.name, s);
-      if (s.onTimeout !== null) listenedMessages(s.onTimeout, out);
-    } else if (s.kind === 'switch') {
-      s.cases.forEach((c) => listenedMessages(c.steps, out));
-      if (s.default !== null) listenedMessages(s.default, out);
-    } else if (s.kind === 'parallel') s.branches.forEach((b) => listenedMessages(b, out));
-    else if (s.kind === 'foreach') listenedMessages(s.steps, out);
+    switch (s.kind) {
+      case 'listen':
+        if (s.source !== 'terminal') out.set(s.name, s);
+        if (s.onTimeout !== null) listenedMessages(s.onTimeout, out);
+        break;
+      case 'switch':
+        s.cases.forEach((c) => listenedMessages(c.steps, out));
+        if (s.default !== null) listenedMessages(s.default, out);
+        break;
+      case 'parallel':
+        s.branches.forEach((b) => listenedMessages(b, out));
+        break;
+      case 'foreach':
+        listenedMessages(s.steps, out);
+        break;
+      case 'call':
+      case 'wait':
+      case 'set':
+      case 'fail':
+      case 'subflow':
+      case 'emit':
+        break;
+      default: {
+        // A new step kind must be handled here: it may nest steps that listen.
+        const unknown: never = s;
+        throw new Error(`unhandled step kind ${String((unknown as { kind?: unknown }).kind)}`);
+      }
+    }
   }
   return out;
 }

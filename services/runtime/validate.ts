@@ -23,12 +23,18 @@ export function validateValue(t: VType, value: unknown, path = '$', out: string[
       return out;
     case 'integer':
       if (typeof value !== 'number' || !Number.isSafeInteger(value)) out.push(`${path} must be an integer`);
+      else if (t.minimum !== undefined && value < t.minimum) out.push(`${path} must be at least ${t.minimum}`);
+      else if (t.maximum !== undefined && value > t.maximum) out.push(`${path} must be at most ${t.maximum}`);
       return out;
     case 'boolean':
       if (typeof value !== 'boolean') out.push(`${path} must be a boolean`);
       return out;
     case 'array':
       if (!Array.isArray(value)) out.push(`${path} must be an array`);
+      else if (t.minItems !== undefined && value.length < t.minItems)
+        out.push(`${path} must have at least ${t.minItems} items`);
+      else if (t.maxItems !== undefined && value.length > t.maxItems)
+        out.push(`${path} must have at most ${t.maxItems} items`);
       else if (t.items !== undefined) {
         const items = t.items;
         value.forEach((v: unknown, i) => validateValue(items, v, `${path}[${i}]`, out));

@@ -18,13 +18,36 @@ const defs = compileFiles(definitionFiles(join(__dirname, '..', '..', 'definitio
 
 function callIds(steps: readonly PlanStep[], out: string[] = []): string[] {
   for (const s of steps) {
-    if (s.kind === 'call') out.push(s.id, ...(s.compensation === null ? [] : [`~${s.id}`]));
-    else if (s.kind === 'switch') {
-      s.cases.forEach((c) => callIds(c.steps, out));
-      if (s.default !== null) callIds(s.default, out);
-    } else if (s.kind === 'parallel') s.branches.forEach((b) => callIds(b, out));
-    else if (s.kind === 'foreach') callIds(s.steps, out);
-    else if (s.kind === 'listen' && s.onTimeout !== null) callIds(s.onTimeout, out);
+    switch (s.kind) {
+      case 'call':
+        out.push(s.id, ...(s.compensation === null ? [] : [`~${s.id}`]));
+        break;
+      case 'switch':
+        s.cases.forEach((c) => callIds(c.steps, out));
+        if (s.default !== null) callIds(s.default, out);
+        break;
+      case 'parallel':
+        s.branches.forEach((b) => callIds(b, out));
+        break;
+      case 'foreach':
+        callIds(s.steps, out);
+        break;
+      case 'listen':
+        if (s.onTimeout !== null) callIds(s.onTimeout, out);
+        break;
+      case 'emit':
+        out.push(s.id);
+        break;
+      case 'wait':
+      case 'set':
+      case 'fail':
+      case 'subflow':
+        break;
+      default: {
+        const unknown: never = s;
+        throw new Error(`unhandled step kind ${String((unknown as { kind?: unknown }).kind)}`);
+      }
+    }
   }
   return out;
 }
