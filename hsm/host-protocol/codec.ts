@@ -199,6 +199,10 @@ const ERROR_CODES: Record<string, ResultCodeName> = {
   F5: 'HSM_KSN_INVALID',
   F6: 'HSM_KEY_NOT_EXPORTABLE',
   F7: 'HSM_PROTOCOL_ERROR',
+  F8: 'HSM_KEY_POLICY_REFUSED',
+  F9: 'HSM_CLIENT_UNAUTHENTICATED',
+  FA: 'HSM_OPERATOR_MODE_REQUIRED',
+  FB: 'HSM_BUSY',
 };
 const ERROR_BY_NAME = new Map<string, string>(Object.entries(ERROR_CODES).map(([code, name]) => [name, code]));
 
