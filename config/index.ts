@@ -45,6 +45,8 @@ export interface SecurityConfig {
   readonly lmk?: string;
   readonly secretsFile: string;
   readonly codecPort: number;
+  /** Shared secret of the HSM client `hsm.clientId` (hex or base64url). */
+  readonly hsmClientSecret?: string;
 }
 
 export interface AccessConfig {
@@ -62,6 +64,23 @@ export interface CardNetworkConfig {
   readonly requestTimeoutMs: number;
 }
 
+/** The network HSM: where it is, who this process is to it, and the server's limits. */
+export interface HsmConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly clientId: string;
+  readonly clientsFile?: string;
+  readonly handshakeTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly frameTimeoutMs: number;
+  readonly messageBytesMax: number;
+  readonly connectionsMax: number;
+  readonly connectionsPerAddressMax: number;
+  readonly connectionsPerClientMax: number;
+  readonly handshakesMax: number;
+  readonly socketBufferBytes: number;
+}
+
 export interface Config {
   /** Absolute path of the data folder. */
   readonly dataDir: string;
@@ -72,6 +91,7 @@ export interface Config {
   readonly security: SecurityConfig;
   readonly access: AccessConfig;
   readonly cardNetwork: CardNetworkConfig;
+  readonly hsm: HsmConfig;
 }
 
 /** Environment variables and the config paths they set. Documented in docs/configuration.md. */
@@ -109,6 +129,20 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_CARD_NETWORK_HOST: 'cardNetwork.host',
   FIXPAY_CARD_NETWORK_PORT: 'cardNetwork.port',
   FIXPAY_CARD_NETWORK_TIMEOUT_MS: 'cardNetwork.requestTimeoutMs',
+  FIXPAY_HSM_CLIENT_SECRET: 'security.hsmClientSecret',
+  FIXPAY_HSM_HOST: 'hsm.host',
+  FIXPAY_HSM_PORT: 'hsm.port',
+  FIXPAY_HSM_CLIENT_ID: 'hsm.clientId',
+  FIXPAY_HSM_CLIENTS_FILE: 'hsm.clientsFile',
+  FIXPAY_HSM_HANDSHAKE_TIMEOUT_MS: 'hsm.handshakeTimeoutMs',
+  FIXPAY_HSM_IDLE_TIMEOUT_MS: 'hsm.idleTimeoutMs',
+  FIXPAY_HSM_FRAME_TIMEOUT_MS: 'hsm.frameTimeoutMs',
+  FIXPAY_HSM_MESSAGE_BYTES_MAX: 'hsm.messageBytesMax',
+  FIXPAY_HSM_CONNECTIONS_MAX: 'hsm.connectionsMax',
+  FIXPAY_HSM_CONNECTIONS_PER_ADDRESS_MAX: 'hsm.connectionsPerAddressMax',
+  FIXPAY_HSM_CONNECTIONS_PER_CLIENT_MAX: 'hsm.connectionsPerClientMax',
+  FIXPAY_HSM_HANDSHAKES_MAX: 'hsm.handshakesMax',
+  FIXPAY_HSM_SOCKET_BUFFER_BYTES: 'hsm.socketBufferBytes',
 };
 
 const ajv = new Ajv({ useDefaults: true, coerceTypes: true, allErrors: true });
@@ -170,6 +204,7 @@ export function loadConfig(
     api: Object.freeze({ ...raw.api }),
     access: Object.freeze({ ...raw.access }),
     cardNetwork: Object.freeze({ ...raw.cardNetwork }),
+    hsm: Object.freeze({ ...raw.hsm }),
     security: Object.freeze({
       ...raw.security,
       secretsFile: raw.security.secretsFile ?? join(dataDir, 'secrets.json'),

@@ -16,6 +16,7 @@ import type { RunningHsmServer } from './server';
 
 const LMK = fromHex('000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F');
 const ascii = (s: string): Buffer => Buffer.from(s, 'ascii');
+const CLIENT = { id: 'switch-1', secret: Buffer.alloc(32, 7) };
 
 async function expectCode(promise: Promise<unknown>, name: ResultCodeName): Promise<void> {
   const error: unknown = await promise.then(
@@ -31,8 +32,8 @@ describe('network HSM (payShield-style host commands over TCP)', () => {
   let client: NetworkHsm;
 
   beforeAll(async () => {
-    server = await startHsmServer({ hsm: soft, port: 0 });
-    client = new NetworkHsm({ host: server.host, port: server.port, requestTimeoutMs: 2000 });
+    server = await startHsmServer({ hsm: soft, port: 0, clients: [CLIENT] });
+    client = new NetworkHsm({ host: server.host, port: server.port, requestTimeoutMs: 2000, credentials: CLIENT });
   });
 
   afterAll(async () => {
