@@ -127,6 +127,33 @@ describe('fixpay hsm serve: client authentication (issue #10, defect 2)', () => 
     }
   });
 
+  it('answers a malformed or out-of-order handshake with F9, executes nothing after it, and keeps serving others', async () => {
+    await withServer({}, async (server) => {
+      for (const hostile of [
+        '0001XA',
+        '0001XAFFFFzz',
+        `0001XA${new FieldWriter().variable('bad id!').bytes(Buffer.alloc(32)).toString()}`,
+        `0001XA${new FieldWriter().variable(CLIENT.id).bytes(Buffer.alloc(3)).toString()}`,
+        `0001XC${new FieldWriter().bytes(Buffer.alloc(32)).toString()}`,
+      ]) {
+        const s = await open(server);
+        const next = replies(s);
+        // A refused handshake followed by a command in the same segment: only the refusal comes back.
+        s.write(Buffer.concat([frame(hostile), frame('0002NC')]));
+        expect((await next()).slice(6)).toBe('F9');
+        await closed(s);
+      }
+      const good = new NetworkHsm({
+        host: server.host,
+        port: server.port,
+        requestTimeoutMs: 2000,
+        credentials: CLIENT,
+      });
+      expect(await good.echo('ok')).toBe('ok');
+      good.close();
+    });
+  });
+
   it('refuses to start without any client credential', async () => {
     const e: unknown = await startHsmServer({ hsm: new SoftwareHsm({ lmk: LMK }), port: 0, clients: [] }).catch(
       (err: unknown) => err,

@@ -364,6 +364,8 @@ class Connection {
   private readonly reader: FrameReader;
   private busy = false;
   private paused = false;
+  /** Set once the connection is refused: nothing more is executed, the answer drains, it closes. */
+  private closing = false;
   private frameTimer: NodeJS.Timeout | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
 
@@ -427,7 +429,7 @@ class Connection {
   private pump(): void {
     // More than a whole frame unread: stop reading until the queue is worked off.
     if (this.reader.bufferedBytes > this.server.limits.messageBytesMax + 2) this.pause();
-    if (this.busy || this.socket.destroyed) return;
+    if (this.busy || this.closing || this.socket.destroyed) return;
     if (this.socket.writableNeedDrain) {
       this.pause();
       return; // 'drain' calls pump again
@@ -484,7 +486,8 @@ class Connection {
     if (this.phase.kind === 'ready') return handleHostMessage(this.phase.port, message, h);
     const refuse = (code: ResultCodeName, why: string): string => {
       this.server.logger?.warn({ remote: this.remote, client: this.clientId, why }, 'hsm: client refused');
-      // The answer goes out, then the connection closes.
+      // The answer goes out, then the connection closes; nothing after it is executed.
+      this.closing = true;
       setImmediate(() => this.socket.end());
       return `${header}${responseCode(command.length === 2 ? command : 'XA')}${errorCodeFor(code)}`;
     };

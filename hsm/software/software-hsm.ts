@@ -89,6 +89,8 @@ function requireUse(key: LoadedKey, use: KeyUse): void {
 }
 
 const IN_PROCESS: HsmCaller = { clientId: 'in-process' };
+/** Where `note` writes when no audit sink is configured: always empty. */
+const NOT_AUDITED: AuditedKey[] = [];
 
 /** Maps errors of the crypto primitives to result codes; rethrows anything else. */
 function mapCryptoError(e: unknown): never {
@@ -227,25 +229,30 @@ export class SoftwareHsm implements CallerScopedHsm {
 
   /** Records a key of a command for its audit line. */
   private static note(seen: AuditedKey[], role: string, key: LoadedKey): void {
+    if (seen === NOT_AUDITED) return;
     seen.push({ role, type: key.type, algorithm: key.algorithm, kcv: key.kcv, ref: keyRef(key.handle) });
   }
 
   generateKey(request: GenerateKeyRequest): Promise<GeneratedKey> {
-    const params = request.exportUnder === undefined ? undefined : { scheme: request.exportUnder.scheme };
-    return this.runAudited('generate', params, (seen) => {
-      enforce(checkGenerate(request.type));
-      // The KEK is checked before a key exists: a refused export leaves no orphan key behind.
-      const kek = request.exportUnder === undefined ? undefined : this.load(request.exportUnder.kek);
-      if (kek !== undefined) SoftwareHsm.note(seen, 'kek', kek);
-      const clear = LmkKeyStore.randomKey(request.algorithm);
-      const key = this.store.store(request.type, request.algorithm, clear);
-      clear.fill(0);
-      SoftwareHsm.note(seen, 'result', key);
-      if (request.exportUnder === undefined || kek === undefined) return key.info();
-      const exported = this.wrapForExport(key, kek, request.exportUnder.scheme, 'generate-export');
-      if (request.exportUnder.scheme === 'tr31') return { ...key.info(), exported };
-      return { ...key.info(), exported, exportedCheckValue: key.kcv4 };
-    });
+    const scheme = request.exportUnder?.scheme;
+    return this.runAudited(
+      'generate',
+      () => (scheme === undefined ? undefined : { scheme }),
+      (seen) => {
+        enforce(checkGenerate(request.type));
+        // The KEK is checked before a key exists: a refused export leaves no orphan key behind.
+        const kek = request.exportUnder === undefined ? undefined : this.load(request.exportUnder.kek);
+        if (kek !== undefined) SoftwareHsm.note(seen, 'kek', kek);
+        const clear = LmkKeyStore.randomKey(request.algorithm);
+        const key = this.store.store(request.type, request.algorithm, clear);
+        clear.fill(0);
+        SoftwareHsm.note(seen, 'result', key);
+        if (request.exportUnder === undefined || kek === undefined) return key.info();
+        const exported = this.wrapForExport(key, kek, request.exportUnder.scheme, 'generate-export');
+        if (request.exportUnder.scheme === 'tr31') return { ...key.info(), exported };
+        return { ...key.info(), exported, exportedCheckValue: key.kcv4 };
+      },
+    );
   }
 
   formKeyFromComponents(request: {
@@ -253,32 +260,36 @@ export class SoftwareHsm implements CallerScopedHsm {
     readonly algorithm: KeyAlgorithm;
     readonly components: readonly KeyHandle[];
   }): Promise<KeyInfo> {
-    return this.runAudited('form', { type: request.type }, (seen) => {
-      const operatorMode = this.caller.operatorMode === true;
-      enforce(checkForm({ operatorMode, type: request.type, componentCount: 2, repeatedComponent: false }));
-      const bytes = ALGORITHM_SPECS[request.algorithm].bytes;
-      const components: LoadedKey[] = [];
-      for (const handle of request.components) {
-        const component = this.load(handle);
-        SoftwareHsm.note(seen, 'component', component);
-        requireUse(component, 'component');
-        if (component.clear.length !== bytes) fail('HSM_INPUT_INVALID', 'component length differs from the key');
-        components.push(component);
-      }
-      const repeatedComponent = components.some((c, i) =>
-        components.slice(0, i).some((d) => equalBytes(c.clear, d.clear)),
-      );
-      enforce(checkForm({ operatorMode, type: request.type, componentCount: components.length, repeatedComponent }));
-      let clear: Buffer = Buffer.alloc(bytes);
-      for (const component of components) clear = xor(clear, component.clear);
-      // Forced to odd parity, as HSMs do when forming a DES key from an even number of components.
-      const formed = ALGORITHM_SPECS[request.algorithm].family === 'aes' ? clear : withOddParity(clear);
-      const key = this.store.store(request.type, request.algorithm, formed);
-      clear.fill(0);
-      formed.fill(0);
-      SoftwareHsm.note(seen, 'result', key);
-      return key.info();
-    });
+    return this.runAudited(
+      'form',
+      () => ({ type: request.type }),
+      (seen) => {
+        const operatorMode = this.caller.operatorMode === true;
+        enforce(checkForm({ operatorMode, type: request.type, componentCount: 2, repeatedComponent: false }));
+        const bytes = ALGORITHM_SPECS[request.algorithm].bytes;
+        const components: LoadedKey[] = [];
+        for (const handle of request.components) {
+          const component = this.load(handle);
+          SoftwareHsm.note(seen, 'component', component);
+          requireUse(component, 'component');
+          if (component.clear.length !== bytes) fail('HSM_INPUT_INVALID', 'component length differs from the key');
+          components.push(component);
+        }
+        const repeatedComponent = components.some((c, i) =>
+          components.slice(0, i).some((d) => equalBytes(c.clear, d.clear)),
+        );
+        enforce(checkForm({ operatorMode, type: request.type, componentCount: components.length, repeatedComponent }));
+        let clear: Buffer = Buffer.alloc(bytes);
+        for (const component of components) clear = xor(clear, component.clear);
+        // Forced to odd parity, as HSMs do when forming a DES key from an even number of components.
+        const formed = ALGORITHM_SPECS[request.algorithm].family === 'aes' ? clear : withOddParity(clear);
+        const key = this.store.store(request.type, request.algorithm, formed);
+        clear.fill(0);
+        formed.fill(0);
+        SoftwareHsm.note(seen, 'result', key);
+        return key.info();
+      },
+    );
   }
 
   describeKey(handle: KeyHandle): Promise<KeyInfo> {
@@ -286,18 +297,22 @@ export class SoftwareHsm implements CallerScopedHsm {
   }
 
   exportKey(request: ExportKeyRequest): Promise<{ readonly cryptogram: string; readonly kcv: string }> {
-    return this.runAudited('export', { scheme: request.scheme }, (seen) => {
-      const key = this.load(request.key);
-      SoftwareHsm.note(seen, 'key', key);
-      const kek = this.load(request.kek);
-      SoftwareHsm.note(seen, 'kek', kek);
-      return { cryptogram: this.wrapForExport(key, kek, request.scheme, 'export'), kcv: key.kcv };
-    });
+    return this.runAudited(
+      'export',
+      () => ({ scheme: request.scheme }),
+      (seen) => {
+        const key = this.load(request.key);
+        SoftwareHsm.note(seen, 'key', key);
+        const kek = this.load(request.kek);
+        SoftwareHsm.note(seen, 'kek', kek);
+        return { cryptogram: this.wrapForExport(key, kek, request.scheme, 'export'), kcv: key.kcv };
+      },
+    );
   }
 
   importKey(request: ImportKeyRequest): Promise<KeyInfo> {
-    const params: Record<string, string> = { scheme: request.scheme };
-    if (request.type !== undefined) params['type'] = request.type;
+    const params = (): Record<string, string> =>
+      request.type === undefined ? { scheme: request.scheme } : { scheme: request.scheme, type: request.type };
     return this.runAudited('import', params, (seen) => {
       const kek = this.load(request.kek);
       SoftwareHsm.note(seen, 'kek', kek);
@@ -404,7 +419,10 @@ export class SoftwareHsm implements CallerScopedHsm {
   }
 
   translatePin(request: TranslatePinRequest): Promise<Buffer> {
-    const params = { from: String(request.source.format), to: String(request.target.format) };
+    const params = (): Record<string, string> => ({
+      from: String(request.source.format),
+      to: String(request.target.format),
+    });
     return this.runAudited('translate-pin', params, (seen) => {
       const source = this.pinKey(request.source, 'pinSource');
       if (this.audit !== undefined) SoftwareHsm.note(seen, 'source', source);
@@ -441,7 +459,10 @@ export class SoftwareHsm implements CallerScopedHsm {
   }
 
   translateDukptPin(request: TranslateDukptPinRequest): Promise<Buffer> {
-    const params = { from: String(request.sourceFormat), to: String(request.target.format) };
+    const params = (): Record<string, string> => ({
+      from: String(request.sourceFormat),
+      to: String(request.target.format),
+    });
     return this.runAudited('translate-dukpt-pin', params, (seen) => {
       const target = this.pinKey(request.target, 'pinTarget');
       if (this.audit !== undefined) {
@@ -488,12 +509,16 @@ export class SoftwareHsm implements CallerScopedHsm {
   }
 
   encryptPinUnderLmk(request: Omit<VerifyPinRequest, 'reference'>): Promise<LmkPin> {
-    return this.runAudited('translate-pin-to-lmk', { from: String(request.source.format) }, (seen) => {
-      const source = this.pinKey(request.source, 'pinSource');
-      SoftwareHsm.note(seen, 'source', source);
-      const pin = this.readPin(source, request.source.format, request.pinBlock, request.pan);
-      return `P${toHex(encipherFormat4(this.pinStorage, pin, request.pan))}` as LmkPin;
-    });
+    return this.runAudited(
+      'translate-pin-to-lmk',
+      () => ({ from: String(request.source.format) }),
+      (seen) => {
+        const source = this.pinKey(request.source, 'pinSource');
+        SoftwareHsm.note(seen, 'source', source);
+        const pin = this.readPin(source, request.source.format, request.pinBlock, request.pan);
+        return `P${toHex(encipherFormat4(this.pinStorage, pin, request.pan))}` as LmkPin;
+      },
+    );
   }
 
   verifyPin(request: VerifyPinRequest): Promise<void> {
@@ -537,15 +562,19 @@ export class SoftwareHsm implements CallerScopedHsm {
   }
 
   derivePsamSessionKey(request: PsamSessionRequest): Promise<KeyInfo> {
-    return this.runAudited('derive-psam-session', { levels: String(request.factors.length) }, (seen) => {
-      const mk = this.load(request.masterKey);
-      SoftwareHsm.note(seen, 'master', mk);
-      const sk = this.psamSessionClear(request);
-      const key = this.store.store('PSAM_SESSION', 'des', sk);
-      sk.fill(0);
-      SoftwareHsm.note(seen, 'result', key);
-      return key.info();
-    });
+    return this.runAudited(
+      'derive-psam-session',
+      () => ({ levels: String(request.factors.length) }),
+      (seen) => {
+        const mk = this.load(request.masterKey);
+        SoftwareHsm.note(seen, 'master', mk);
+        const sk = this.psamSessionClear(request);
+        const key = this.store.store('PSAM_SESSION', 'des', sk);
+        sk.fill(0);
+        SoftwareHsm.note(seen, 'result', key);
+        return key.info();
+      },
+    );
   }
 
   private psamMac(request: PsamMacRequest): Buffer {
@@ -577,13 +606,14 @@ export class SoftwareHsm implements CallerScopedHsm {
    */
   private runAudited<T>(
     command: string,
-    params: Readonly<Record<string, string>> | undefined,
+    params: () => Readonly<Record<string, string>> | undefined,
     op: (seen: AuditedKey[]) => T,
   ): Promise<T> {
+    const audit = this.audit;
+    // Without a sink the hot paths (PIN translation) pay nothing for the audit.
+    if (audit === undefined) return this.run(() => op(NOT_AUDITED));
     const seen: AuditedKey[] = [];
     const result = this.run(() => op(seen));
-    const audit = this.audit;
-    if (audit === undefined) return result;
     const write = (outcome: 'ok' | 'refused', code?: string): void => {
       const record: HsmAuditRecord = {
         audit: 'hsm',
@@ -592,8 +622,9 @@ export class SoftwareHsm implements CallerScopedHsm {
         outcome,
         ...(code === undefined ? {} : { result: code }),
         keys: seen,
-        ...(params === undefined ? {} : { params }),
       };
+      const p = params();
+      if (p !== undefined) Object.assign(record, { params: p });
       audit.info(record, `hsm audit: ${command} ${outcome}`);
     };
     return result.then(
