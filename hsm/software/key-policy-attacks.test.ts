@@ -53,6 +53,21 @@ describe('key ceremony (operator mode)', () => {
   });
 });
 
+describe('clear key entry (chosen-key planting)', () => {
+  it('is the console only: a view made for a network client cannot enter a clear key or component', () => {
+    const soft = new SoftwareHsm({ lmk: LMK });
+    const client = soft.forCaller({ clientId: 'switch-1' });
+    expect(() => client.importClearKey('TMK', 'tdes2', '0123456789ABCDEFFEDCBA9876543210')).toThrow(
+      expect.objectContaining({ codeName: 'HSM_OPERATOR_MODE_REQUIRED' }) as Error,
+    );
+    expect(() => client.importClearComponent('tdes2', '1111111111111111' + '1111111111111111')).toThrow(
+      expect.objectContaining({ codeName: 'HSM_OPERATOR_MODE_REQUIRED' }) as Error,
+    );
+    const console = soft.forCaller({ clientId: 'console', operatorMode: true });
+    expect(console.importClearKey('TMK', 'tdes2', '0123456789ABCDEFFEDCBA9876543210').kcv).toBe('08D7B4');
+  });
+});
+
 describe('audit', () => {
   it('writes one line per key command, accepted or refused, with the caller and no key material', async () => {
     const lines: HsmAuditRecord[] = [];

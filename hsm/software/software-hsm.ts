@@ -166,9 +166,15 @@ export class SoftwareHsm implements CallerScopedHsm {
 
   /**
    * Loads a clear key (console / key ceremony / tests with published test keys). DES-family keys
-   * must have odd parity. Returns the handle and check value only.
+   * must have odd parity. Returns the handle and check value only. Throws
+   * HSM_OPERATOR_MODE_REQUIRED on a `forCaller` view that is not in operator mode.
    */
   importClearKey(type: KeyType, algorithm: KeyAlgorithm, clearHex: string): KeyInfo {
+    // The console is the process holding the LMK, or a view in operator mode; never a view made
+    // for a network client (the server's): a chosen key can then not be planted through it.
+    if (this.caller !== IN_PROCESS && this.caller.operatorMode !== true) {
+      fail('HSM_OPERATOR_MODE_REQUIRED', 'clear key entry');
+    }
     const clear = fromHex(clearHex);
     try {
       const loaded = this.store.store(type, algorithm, clear);
