@@ -45,6 +45,8 @@ export interface SecurityConfig {
   readonly lmk?: string;
   readonly secretsFile: string;
   readonly codecPort: number;
+  /** Shared secret of the HSM client `hsm.clientId` (hex or base64url). */
+  readonly hsmClientSecret?: string;
 }
 
 export interface AccessConfig {
@@ -67,6 +69,23 @@ export interface CardNetworkConfig {
   readonly lengthPrefix: 'ascii4' | 'binary2';
 }
 
+/** The network HSM: where it is, who this process is to it, and the server's limits. */
+export interface HsmConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly clientId: string;
+  readonly clientsFile?: string;
+  readonly handshakeTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly frameTimeoutMs: number;
+  readonly messageBytesMax: number;
+  readonly connectionsMax: number;
+  readonly connectionsPerAddressMax: number;
+  readonly connectionsPerClientMax: number;
+  readonly handshakesMax: number;
+  readonly socketBufferBytes: number;
+}
+
 export interface Config {
   /** Absolute path of the data folder. */
   readonly dataDir: string;
@@ -77,6 +96,7 @@ export interface Config {
   readonly security: SecurityConfig;
   readonly access: AccessConfig;
   readonly cardNetwork: CardNetworkConfig;
+  readonly hsm: HsmConfig;
 }
 
 /** Environment variables and the config paths they set. Documented in docs/configuration.md. */
@@ -117,6 +137,20 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_CARD_NETWORK_ACQUIRER_ID: 'cardNetwork.acquirerId',
   FIXPAY_CARD_NETWORK_FWD_ID: 'cardNetwork.forwardingId',
   FIXPAY_CARD_NETWORK_FRAMING: 'cardNetwork.lengthPrefix',
+  FIXPAY_HSM_CLIENT_SECRET: 'security.hsmClientSecret',
+  FIXPAY_HSM_HOST: 'hsm.host',
+  FIXPAY_HSM_PORT: 'hsm.port',
+  FIXPAY_HSM_CLIENT_ID: 'hsm.clientId',
+  FIXPAY_HSM_CLIENTS_FILE: 'hsm.clientsFile',
+  FIXPAY_HSM_HANDSHAKE_TIMEOUT_MS: 'hsm.handshakeTimeoutMs',
+  FIXPAY_HSM_IDLE_TIMEOUT_MS: 'hsm.idleTimeoutMs',
+  FIXPAY_HSM_FRAME_TIMEOUT_MS: 'hsm.frameTimeoutMs',
+  FIXPAY_HSM_MESSAGE_BYTES_MAX: 'hsm.messageBytesMax',
+  FIXPAY_HSM_CONNECTIONS_MAX: 'hsm.connectionsMax',
+  FIXPAY_HSM_CONNECTIONS_PER_ADDRESS_MAX: 'hsm.connectionsPerAddressMax',
+  FIXPAY_HSM_CONNECTIONS_PER_CLIENT_MAX: 'hsm.connectionsPerClientMax',
+  FIXPAY_HSM_HANDSHAKES_MAX: 'hsm.handshakesMax',
+  FIXPAY_HSM_SOCKET_BUFFER_BYTES: 'hsm.socketBufferBytes',
 };
 
 const ajv = new Ajv({ useDefaults: true, coerceTypes: true, allErrors: true });
@@ -178,6 +212,7 @@ export function loadConfig(
     api: Object.freeze({ ...raw.api }),
     access: Object.freeze({ ...raw.access }),
     cardNetwork: Object.freeze({ ...raw.cardNetwork }),
+    hsm: Object.freeze({ ...raw.hsm }),
     security: Object.freeze({
       ...raw.security,
       secretsFile: raw.security.secretsFile ?? join(dataDir, 'secrets.json'),

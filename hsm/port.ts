@@ -224,3 +224,17 @@ export const HSM_DEFAULTS = {
   /** Longest MAC input accepted (payShield limits M6 to 32 KB of binary data per message). */
   macDataBytesMax: 32_768,
 } as const;
+
+/** Who is asking: recorded in every audit line; `operatorMode` is the console at a key ceremony. */
+export interface HsmCaller {
+  /** The authenticated client id (network) or the console / process name (in process). */
+  readonly clientId: string;
+  /** The authorised operator mode (key ceremony, dual control): forming keys from components. */
+  readonly operatorMode?: boolean;
+}
+
+/** An HSM that can act for a named caller (the `fixpay hsm` server passes each client's id). */
+export interface CallerScopedHsm extends HsmPort {
+  /** The same HSM (keys, caches) acting for `caller`. */
+  forCaller(caller: HsmCaller): HsmPort;
+}

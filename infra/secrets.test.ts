@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config';
@@ -26,7 +26,17 @@ describe('secrets', () => {
     chmodSync(security.secretsFile, 0o644);
     expect(() => loadSecrets(security, { generate: false })).toThrow(/chmod 600/);
     expect(() => loadSecrets({ ...security, secretsFile: join(dir, 'none.json') }, { generate: false })).toThrow(
-      /missing secrets: codecKeys, operatorToken, lmk/,
+      /missing secrets: codecKeys, operatorToken, lmk, hsmClientSecret/,
     );
+  });
+
+  it('adds an HSM client secret to a secrets file written before it existed, keeping the rest', () => {
+    const old = join(dir, 'old.json');
+    const { hsmClientSecret: _dropped, ...before } = loadSecrets({ ...security, secretsFile: old }, { generate: true });
+    writeFileSync(old, JSON.stringify(before), { mode: 0o600 });
+    const after = loadSecrets({ ...security, secretsFile: old }, { generate: true });
+    expect(after).toMatchObject(before);
+    expect(after.hsmClientSecret).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.parse(readFileSync(old, 'utf8'))).toEqual(after);
   });
 });

@@ -1,8 +1,10 @@
 /**
- * The platform's secrets: payload codec keys, the codec endpoint's operator token and the software
- * HSM's local master key (LMK). Production passes them through the environment (FIXPAY_CODEC_KEYS,
- * FIXPAY_OPERATOR_TOKEN, FIXPAY_LMK) or a protected file (FIXPAY_SECRETS_FILE). `fixpay dev`
- * generates development ones into `<dataDir>/secrets.json` (mode 0600) on first start.
+ * The platform's secrets: payload codec keys, the codec endpoint's operator token, the software
+ * HSM's local master key (LMK) and the network HSM client's shared secret. Production passes them
+ * through the environment (FIXPAY_CODEC_KEYS, FIXPAY_OPERATOR_TOKEN, FIXPAY_LMK,
+ * FIXPAY_HSM_CLIENT_SECRET) or a protected file (FIXPAY_SECRETS_FILE). `fixpay dev` generates
+ * development ones into `<dataDir>/secrets.json` (mode 0600) on first start, and adds a secret
+ * missing from an older file.
  * Nothing here logs a secret.
  */
 import { randomBytes } from 'node:crypto';
@@ -17,12 +19,19 @@ export interface Secrets {
   readonly operatorToken: string;
   /** 64 hex digits. */
   readonly lmk: string;
+  /** 64 hex digits: the network HSM client `hsm.clientId` authenticates with it. */
+  readonly hsmClientSecret: string;
 }
 
 function isSecrets(v: unknown): v is Secrets {
   if (typeof v !== 'object' || v === null) return false;
   const o = v as Record<string, unknown>;
-  return typeof o['codecKeys'] === 'string' && typeof o['operatorToken'] === 'string' && typeof o['lmk'] === 'string';
+  return (
+    typeof o['codecKeys'] === 'string' &&
+    typeof o['operatorToken'] === 'string' &&
+    typeof o['lmk'] === 'string' &&
+    typeof o['hsmClientSecret'] === 'string'
+  );
 }
 
 /** Fresh development secrets. */
@@ -32,6 +41,7 @@ export function generateSecrets(now: Date = new Date()): Secrets {
     codecKeys: `${keyId}:${randomBytes(32).toString('hex')}`,
     operatorToken: randomBytes(24).toString('base64url'),
     lmk: randomBytes(32).toString('hex'),
+    hsmClientSecret: randomBytes(32).toString('hex'),
   };
 }
 
@@ -48,9 +58,17 @@ export function loadSecrets(security: SecurityConfig, options: { generate: boole
       throw new FixpayError('CONFIG_INVALID', `${file} must not be readable by group or others (chmod 600)`);
     const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
     if (typeof parsed === 'object' && parsed !== null) fromFile = parsed;
+    // A file from before the HSM client secret existed: add one, keeping the rest.
+    if (options.generate && fromFile.hsmClientSecret === undefined && security.hsmClientSecret === undefined) {
+      fromFile = { ...fromFile, hsmClientSecret: generateSecrets().hsmClientSecret };
+      writeFileSync(file, `${JSON.stringify(fromFile, null, 2)}\n`, { mode: 0o600 });
+    }
   } else if (
     options.generate &&
-    (security.codecKeys === undefined || security.operatorToken === undefined || security.lmk === undefined)
+    (security.codecKeys === undefined ||
+      security.operatorToken === undefined ||
+      security.lmk === undefined ||
+      security.hsmClientSecret === undefined)
   ) {
     const fresh = generateSecrets();
     mkdirSync(dirname(file), { recursive: true });
@@ -62,6 +80,7 @@ export function loadSecrets(security: SecurityConfig, options: { generate: boole
     codecKeys: security.codecKeys ?? fromFile.codecKeys,
     operatorToken: security.operatorToken ?? fromFile.operatorToken,
     lmk: security.lmk ?? fromFile.lmk,
+    hsmClientSecret: security.hsmClientSecret ?? fromFile.hsmClientSecret,
   };
   if (!isSecrets(merged)) {
     const missing = Object.entries(merged)

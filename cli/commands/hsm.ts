@@ -4,16 +4,22 @@
  * diagnostics probe for any HSM speaking the protocol (ours or an appliance).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { loadConfig } from '../../config';
+import type { Config } from '../../config';
+import { FixpayError } from '../../domain/errors';
+import { parseClientSecret, parseClientsFile } from '../../hsm/host-protocol/auth';
+import type { HsmClientCredential } from '../../hsm/host-protocol/auth';
 import { HOST_PROTOCOL_DEFAULTS } from '../../hsm/host-protocol/codec';
 import { NetworkHsm } from '../../hsm/host-protocol/client';
-import { HSM_SERVER_DEFAULTS, startHsmServer } from '../../hsm/host-protocol/server';
+import { startHsmServer } from '../../hsm/host-protocol/server';
 import { KEY_ALGORITHMS, KEY_TYPES } from '../../hsm/port';
 import type { KeyAlgorithm, KeyHandle, KeyType } from '../../hsm/port';
 import { lmkFromHex } from '../../hsm/software/key-store';
 import { SoftwareHsm } from '../../hsm/software/software-hsm';
 import { createLogger } from '../../infra/logging';
+import { loadSecrets } from '../../infra/secrets';
 
 const int = (name: string, value: string): number => {
   const n = Number(value);
@@ -23,6 +29,22 @@ const int = (name: string, value: string): number => {
 
 function loadLmk(path: string): Buffer {
   return lmkFromHex(readFileSync(path, 'utf8'));
+}
+
+/** This process's HSM client credential: hsm.clientId and its secret (generated for dev when missing). */
+function ownCredential(config: Config): HsmClientCredential {
+  const secret = loadSecrets(config.security, { generate: true }).hsmClientSecret;
+  return { id: config.hsm.clientId, secret: parseClientSecret(config.hsm.clientId, secret) };
+}
+
+/** The clients `fixpay hsm serve` accepts: the clients file (mode 0600), else this config's own client. */
+function acceptedClients(config: Config): HsmClientCredential[] {
+  const file = config.hsm.clientsFile;
+  if (file === undefined) return [ownCredential(config)];
+  if ((statSync(file).mode & 0o077) !== 0) {
+    throw new FixpayError('CONFIG_INVALID', `${file} must not be readable by group or others (chmod 600)`);
+  }
+  return parseClientsFile(JSON.parse(readFileSync(file, 'utf8')));
 }
 
 function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
@@ -40,39 +62,42 @@ export function register(program: Command): void {
     .command('serve', { isDefault: true })
     .description(
       'run the network HSM: a TCP server speaking payShield-style host commands (2-byte length, echoed header), ' +
-        'executed by the software HSM with the LMK from --lmk-file. See docs/protocols/hsm-host-commands.md.',
+        'executed by the software HSM with the LMK from --lmk-file. Every client authenticates first (shared-secret ' +
+        'challenge-response): the clients in hsm.clientsFile (FIXPAY_HSM_CLIENTS_FILE), else hsm.clientId with ' +
+        'security.hsmClientSecret. Address and limits come from the hsm settings (docs/configuration.md); every key ' +
+        'command is audited. See docs/protocols/hsm-host-commands.md.',
     )
     .requiredOption('--lmk-file <path>', 'file holding the LMK as 64 hex digits (AES-256); keep it mode 0600')
-    .option('--host <host>', 'address to listen on', HSM_SERVER_DEFAULTS.host)
-    .option('--port <port>', 'TCP port (payShield default: 1500)', '1500')
+    .option('--host <host>', 'address to listen on (default: hsm.host)')
+    .option('--port <port>', 'TCP port (default: hsm.port, 1500 as payShield)')
     .option(
       '--header-length <n>',
       'message header length echoed in replies',
       String(HOST_PROTOCOL_DEFAULTS.headerLength),
     )
-    .option('--connections-max <n>', 'open connections at once', String(HSM_SERVER_DEFAULTS.connectionsMax))
-    .action(
-      async (opts: { lmkFile: string; host: string; port: string; headerLength: string; connectionsMax: string }) => {
-        const logger = createLogger('hsm');
-        const engine = new SoftwareHsm({ lmk: loadLmk(opts.lmkFile) });
-        const server = await startHsmServer({
-          hsm: engine,
-          host: opts.host,
-          port: int('port', opts.port),
-          headerLength: int('header-length', opts.headerLength),
-          connectionsMax: int('connections-max', opts.connectionsMax),
-          logger,
+    .action(async (opts: { lmkFile: string; host?: string; port?: string; headerLength: string }) => {
+      const config = loadConfig();
+      const logger = createLogger('hsm');
+      const engine = new SoftwareHsm({ lmk: loadLmk(opts.lmkFile), audit: logger });
+      const { host, port, clientId: _own, clientsFile: _file, ...limits } = config.hsm;
+      const server = await startHsmServer({
+        hsm: engine,
+        clients: acceptedClients(config),
+        host: opts.host ?? host,
+        port: opts.port === undefined ? port : int('port', opts.port),
+        headerLength: int('header-length', opts.headerLength),
+        limits,
+        logger,
+      });
+      const stop = (): void => {
+        void server.close().then(() => {
+          logger.info({}, 'hsm: stopped');
+          process.exit(0);
         });
-        const stop = (): void => {
-          void server.close().then(() => {
-            logger.info({}, 'hsm: stopped');
-            process.exit(0);
-          });
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      },
-    );
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
 
   hsm
     .command('generate-lmk')
@@ -99,7 +124,9 @@ export function register(program: Command): void {
     .action(async (opts: { lmkFile: string; type: string; algorithm: string }) => {
       const type: KeyType = oneOf('type', opts.type, KEY_TYPES);
       const algorithm: KeyAlgorithm = oneOf('algorithm', opts.algorithm, KEY_ALGORITHMS);
-      const engine = new SoftwareHsm({ lmk: loadLmk(opts.lmkFile) });
+      const engine = new SoftwareHsm({ lmk: loadLmk(opts.lmkFile), audit: createLogger('hsm') });
+      // The console at a ceremony is the one caller in operator mode (key formation).
+      const ceremony = engine.forCaller({ clientId: 'console', operatorMode: true });
       const lines = readFileSync(0, 'utf8')
         .split(/\r?\n/)
         .map((l) => l.trim())
@@ -110,22 +137,27 @@ export function register(program: Command): void {
         console.log(`component ${i + 1}: check value ${info.kcv}`);
         return info.handle;
       });
-      const key = await engine.formKeyFromComponents({ type, algorithm, components });
+      const key = await ceremony.formKeyFromComponents({ type, algorithm, components });
       console.log(`${type} ${algorithm} check value ${key.kcv}`);
       console.log(key.handle);
     });
 
   hsm
     .command('diagnostics')
-    .description('send NC (diagnostics) and B2 (echo) to an HSM and print its LMK check value and firmware')
-    .option('--host <host>', 'HSM address', '127.0.0.1')
-    .option('--port <port>', 'HSM port', '1500')
+    .description(
+      'authenticate as hsm.clientId, send NC (diagnostics) and B2 (echo) to an HSM and print its LMK check value ' +
+        'and firmware',
+    )
+    .option('--host <host>', 'HSM address (default: hsm.host)')
+    .option('--port <port>', 'HSM port (default: hsm.port)')
     .option('--header-length <n>', 'message header length', String(HOST_PROTOCOL_DEFAULTS.headerLength))
-    .action(async (opts: { host: string; port: string; headerLength: string }) => {
+    .action(async (opts: { host?: string; port?: string; headerLength: string }) => {
+      const config = loadConfig();
       const client = new NetworkHsm({
-        host: opts.host,
-        port: int('port', opts.port),
+        host: opts.host ?? config.hsm.host,
+        port: opts.port === undefined ? config.hsm.port : int('port', opts.port),
         headerLength: int('header-length', opts.headerLength),
+        credentials: ownCredential(config),
       });
       try {
         const d = await client.diagnostics();

@@ -118,4 +118,32 @@ export const hsmCodes = [
     httpStatus: 400,
     retryable: false,
   },
+  {
+    code: 'FP4040',
+    name: 'HSM_KEY_POLICY_REFUSED',
+    message: 'The key-usage policy forbids this key operation (wrapping, export, import, formation or derivation)',
+    httpStatus: 422,
+    retryable: false,
+  },
+  {
+    code: 'FP4041',
+    name: 'HSM_CLIENT_UNAUTHENTICATED',
+    message: 'The HSM refused the client: no credentials, or wrong ones',
+    httpStatus: 503,
+    retryable: false,
+  },
+  {
+    code: 'FP4042',
+    name: 'HSM_OPERATOR_MODE_REQUIRED',
+    message: 'This operation needs the HSM console in its authorised operator (key ceremony) mode',
+    httpStatus: 403,
+    retryable: false,
+  },
+  {
+    code: 'FP4043',
+    name: 'HSM_BUSY',
+    message: 'The HSM refused the connection or request: a connection or queue limit is reached',
+    httpStatus: 503,
+    retryable: true,
+  },
 ] as const satisfies readonly ResultCodeEntry[];

@@ -4,12 +4,17 @@
  * (a 4-digit trace number), each with a timeout; the connection is reopened on the next request
  * after a failure. Every failure is a FixpayError: HSM_UNAVAILABLE, HSM_TIMEOUT, or the HSM's own
  * answer mapped from its error code.
+ *
+ * With `credentials`, each new connection first runs the mutual authentication handshake
+ * (auth.ts) — `fixpay hsm serve` refuses everything else — and checks the server's proof too.
  */
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { FixpayError } from '../../domain/errors';
 import type { ResultCodeName } from '../../domain/errors';
 import { maskDeep } from '../../domain/masking';
+import { authProof, newNonce, proofMatches } from './auth';
+import type { HsmClientCredential } from './auth';
 import type {
   DukptMacRequest,
   ExportKeyRequest,
@@ -56,6 +61,8 @@ export interface NetworkHsmOptions {
   readonly requestTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
   readonly inFlightMax?: number;
+  /** This client's id and shared secret (config: hsm.clientId, security.hsmClientSecret). */
+  readonly credentials?: HsmClientCredential;
 }
 
 interface Pending {
@@ -88,7 +95,14 @@ export class NetworkHsm implements HsmPort {
   }
 
   describe(): string {
-    return JSON.stringify(maskDeep({ kind: 'network', host: this.options.host, port: this.options.port }));
+    return JSON.stringify(
+      maskDeep({
+        kind: 'network',
+        host: this.options.host,
+        port: this.options.port,
+        client: this.options.credentials?.id ?? 'none',
+      }),
+    );
   }
 
   /** Closes the connection; requests in flight fail with HSM_UNAVAILABLE. */
@@ -108,9 +122,18 @@ export class NetworkHsm implements HsmPort {
       }, this.connectTimeoutMs);
       const reader = new FrameReader(this.messageBytesMax);
       socket.once('connect', () => {
-        clearTimeout(timer);
-        this.socket = socket;
-        resolve(socket);
+        this.authenticate(socket).then(
+          () => {
+            clearTimeout(timer);
+            this.socket = socket;
+            resolve(socket);
+          },
+          (e: unknown) => {
+            clearTimeout(timer);
+            socket.destroy();
+            reject(e instanceof FixpayError ? e : new FixpayError('HSM_UNAVAILABLE'));
+          },
+        );
       });
       socket.on('data', (chunk: Buffer) => {
         try {
@@ -174,6 +197,29 @@ export class NetworkHsm implements HsmPort {
     throw new FixpayError('HSM_UNAVAILABLE', 'no free trace number');
   }
 
+  /**
+   * The handshake on a fresh socket: hello with our nonce, proof over both nonces, and the
+   * server's proof checked in constant time. Rejects with HSM_CLIENT_UNAUTHENTICATED.
+   */
+  private async authenticate(socket: Socket): Promise<void> {
+    const credentials = this.options.credentials;
+    if (credentials === undefined) return;
+    const clientNonce = newNonce();
+    const hello = await this.exchange(
+      socket,
+      'XA',
+      new FieldWriter().variable(credentials.id).bytes(clientNonce).toString(),
+    );
+    const serverNonce = hello.bytes('nonce');
+    const proof = authProof(credentials.secret, 'client', credentials.id, clientNonce, serverNonce);
+    const done = await this.exchange(socket, 'XC', new FieldWriter().bytes(proof).toString());
+    const serverProof = done.bytes('proof');
+    const expected = authProof(credentials.secret, 'server', credentials.id, clientNonce, serverNonce);
+    if (!proofMatches(expected, serverProof)) {
+      throw new FixpayError('HSM_CLIENT_UNAUTHENTICATED', 'the HSM did not prove it holds our secret');
+    }
+  }
+
   /** Sends one command and resolves with the response fields after the error code. */
   async send(
     command: string,
@@ -181,7 +227,15 @@ export class NetworkHsm implements HsmPort {
     verificationFailure: ResultCodeName = 'HSM_MAC_INVALID',
   ): Promise<FieldReader> {
     if (this.pending.size >= this.inFlightMax) throw new FixpayError('HSM_UNAVAILABLE', 'too many requests in flight');
-    const socket = await this.connect();
+    return this.exchange(await this.connect(), command, fields, verificationFailure);
+  }
+
+  private exchange(
+    socket: Socket,
+    command: string,
+    fields: string,
+    verificationFailure: ResultCodeName = 'HSM_MAC_INVALID',
+  ): Promise<FieldReader> {
     const header = this.nextHeader();
     return new Promise<FieldReader>((resolve, reject) => {
       const timer = setTimeout(() => {

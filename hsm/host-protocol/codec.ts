@@ -23,23 +23,52 @@ export const HOST_PROTOCOL_DEFAULTS = {
   inFlightMax: 256,
 } as const;
 
-/** Splits a byte stream into messages. Throws HSM_PROTOCOL_ERROR on an oversized frame. */
+/**
+ * Splits a byte stream into messages. `push` returns every complete message; `append` + `next`
+ * let a reader take one at a time (the server, for backpressure). Throws HSM_PROTOCOL_ERROR on an
+ * oversized frame, as soon as its length prefix arrives.
+ */
 export class FrameReader {
   private buffer: Buffer = Buffer.alloc(0);
 
   constructor(private readonly messageBytesMax: number) {}
 
-  push(chunk: Buffer): Buffer[] {
+  /** Bytes received and not yet taken (complete and partial frames). */
+  get bufferedBytes(): number {
+    return this.buffer.length;
+  }
+
+  append(chunk: Buffer): void {
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
-    const out: Buffer[] = [];
-    while (this.buffer.length >= 2) {
-      const length = this.buffer.readUInt16BE(0);
-      if (length > this.messageBytesMax) throw new FixpayError('HSM_PROTOCOL_ERROR', 'message too long');
-      if (this.buffer.length < 2 + length) break;
-      out.push(this.buffer.subarray(2, 2 + length));
-      this.buffer = this.buffer.subarray(2 + length);
-    }
+    this.checkLength();
+  }
+
+  /** True when a whole message is buffered. */
+  hasMessage(): boolean {
+    return this.buffer.length >= 2 && this.buffer.length >= 2 + this.buffer.readUInt16BE(0);
+  }
+
+  /** The next whole message, or undefined. */
+  next(): Buffer | undefined {
+    if (!this.hasMessage()) return undefined;
+    const length = this.buffer.readUInt16BE(0);
+    const out = this.buffer.subarray(2, 2 + length);
+    this.buffer = this.buffer.subarray(2 + length);
+    this.checkLength();
     return out;
+  }
+
+  push(chunk: Buffer): Buffer[] {
+    this.append(chunk);
+    const out: Buffer[] = [];
+    for (let m = this.next(); m !== undefined; m = this.next()) out.push(m);
+    return out;
+  }
+
+  private checkLength(): void {
+    if (this.buffer.length >= 2 && this.buffer.readUInt16BE(0) > this.messageBytesMax) {
+      throw new FixpayError('HSM_PROTOCOL_ERROR', 'message too long');
+    }
   }
 }
 
@@ -199,6 +228,10 @@ const ERROR_CODES: Record<string, ResultCodeName> = {
   F5: 'HSM_KSN_INVALID',
   F6: 'HSM_KEY_NOT_EXPORTABLE',
   F7: 'HSM_PROTOCOL_ERROR',
+  F8: 'HSM_KEY_POLICY_REFUSED',
+  F9: 'HSM_CLIENT_UNAUTHENTICATED',
+  FA: 'HSM_OPERATOR_MODE_REQUIRED',
+  FB: 'HSM_BUSY',
 };
 const ERROR_BY_NAME = new Map<string, string>(Object.entries(ERROR_CODES).map(([code, name]) => [name, code]));
 

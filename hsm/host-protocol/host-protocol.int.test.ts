@@ -16,6 +16,7 @@ import type { RunningHsmServer } from './server';
 
 const LMK = fromHex('000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F');
 const ascii = (s: string): Buffer => Buffer.from(s, 'ascii');
+const CLIENT = { id: 'switch-1', secret: Buffer.alloc(32, 7) };
 
 async function expectCode(promise: Promise<unknown>, name: ResultCodeName): Promise<void> {
   const error: unknown = await promise.then(
@@ -31,8 +32,8 @@ describe('network HSM (payShield-style host commands over TCP)', () => {
   let client: NetworkHsm;
 
   beforeAll(async () => {
-    server = await startHsmServer({ hsm: soft, port: 0 });
-    client = new NetworkHsm({ host: server.host, port: server.port, requestTimeoutMs: 2000 });
+    server = await startHsmServer({ hsm: soft, port: 0, clients: [CLIENT] });
+    client = new NetworkHsm({ host: server.host, port: server.port, requestTimeoutMs: 2000, credentials: CLIENT });
   });
 
   afterAll(async () => {
@@ -73,30 +74,30 @@ describe('network HSM (payShield-style host commands over TCP)', () => {
       exportUnder: { kek: tmk.handle, scheme: 'ecb' },
     });
     expect(tak2.exported).toMatch(/^[0-9A-F]{16}$/);
-    const ecbBack = await client.importKey({
-      kek: tmk.handle,
-      scheme: 'ecb',
-      cryptogram: tak2.exported ?? '',
-      type: 'TAK',
-      algorithm: 'des',
-      expectedKcv: tak2.kcv,
-    });
-    expect(ecbBack.kcv).toBe(tak2.kcv);
+    // ECB never comes back in (F8), and key formation is a console-only ceremony (FA).
+    await expectCode(
+      client.importKey({
+        kek: tmk.handle,
+        scheme: 'ecb',
+        cryptogram: tak2.exported ?? '',
+        type: 'TAK',
+        algorithm: 'des',
+      }),
+      'HSM_KEY_POLICY_REFUSED',
+    );
     const a = soft.importClearComponent('tdes2', '11111111111111111111111111111111');
     const b = soft.importClearComponent('tdes2', '1032547698BADCFEEFCDAB8967452301');
-    const formed = await client.formKeyFromComponents({
-      type: 'ZMK',
-      algorithm: 'tdes2',
-      components: [a.handle, b.handle],
-    });
-    expect(formed.kcv).toBe('08D7B4');
+    await expectCode(
+      client.formKeyFromComponents({ type: 'ZMK', algorithm: 'tdes2', components: [a.handle, b.handle] }),
+      'HSM_OPERATOR_MODE_REQUIRED',
+    );
   });
 
   it('error replies: wrong KEK role (04), tampered block (F2), bad check value (F3), not exportable (F6), foreign key (F1)', async () => {
     const tmk = await client.generateKey({ type: 'TMK', algorithm: 'tdes2' });
     await expectCode(
       client.generateKey({ type: 'ZPK', algorithm: 'tdes2', exportUnder: { kek: tmk.handle, scheme: 'ecb' } }),
-      'HSM_KEY_USAGE_MISMATCH',
+      'HSM_KEY_POLICY_REFUSED',
     );
     const kbpk = await client.generateKey({ type: 'KBPK', algorithm: 'aes128' });
     const k = await client.generateKey({

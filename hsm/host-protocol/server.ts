@@ -1,14 +1,24 @@
 /**
- * The `fixpay hsm` server: payShield-style host commands over TCP, executed by any `HsmPort`
- * (the software HSM in practice). One message at a time per connection, answered in order, with
- * the request header echoed. Unknown commands get `ZZ` + error 68; malformed ones error 15/F7.
+ * The `fixpay hsm` server: payShield-style host commands over TCP, executed by the software HSM
+ * acting for the authenticated client (`forCaller`), so the key-usage policy and the audit are
+ * the software HSM's own. Every connection first authenticates (auth.ts: `XA`/`XC`); anything else
+ * before that is answered `F9` and the connection closed. Messages are answered one at a time, in
+ * order, with the header echoed; unknown commands get `ZZ68`, malformed ones `15`/`F7`.
+ *
+ * Limits (all in `HSM_SERVER_LIMITS`, all in config): handshake, idle and frame timeouts; total,
+ * per-address and per-client connection caps, and a cap on connections still in their handshake
+ * (a new connection evicts the oldest of those, so slow unauthenticated sockets cannot lock
+ * authenticated clients out); and backpressure: a connection is not read while its unread input
+ * holds a full frame or its answers wait to be sent (`socket.write` returned false).
  */
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
-import { isFixpayError } from '../../domain/errors';
+import { FixpayError, isFixpayError } from '../../domain/errors';
 import type { ResultCodeName } from '../../domain/errors';
 import { maskDeep, scrubText } from '../../domain/masking';
-import type { HsmPort, KeyHandle, LmkPin, MacPaddingMethod } from '../port';
+import type { CallerScopedHsm, HsmPort, KeyHandle, LmkPin, MacPaddingMethod } from '../port';
+import { authProof, HSM_AUTH, newNonce, proofMatches } from './auth';
+import type { HsmClientCredential } from './auth';
 import {
   ALGORITHM_CODES,
   decodeFrom,
@@ -30,25 +40,74 @@ export interface HsmServerLogger {
   warn(obj: object, msg?: string): void;
 }
 
+/** Every limit of the server, named; the config module passes its own (docs/configuration.md). */
+export interface HsmServerLimits {
+  /** A new connection must finish the authentication handshake within this. */
+  readonly handshakeTimeoutMs: number;
+  /** An authenticated connection that sends nothing for this long is closed. */
+  readonly idleTimeoutMs: number;
+  /** A frame once started must arrive whole within this (slow-drip senders are closed). */
+  readonly frameTimeoutMs: number;
+  /** Largest message accepted, after the length prefix. */
+  readonly messageBytesMax: number;
+  /** Open connections at once, all clients. */
+  readonly connectionsMax: number;
+  /** Open connections at once from one remote address. */
+  readonly connectionsPerAddressMax: number;
+  /** Open authenticated connections at once per client id. */
+  readonly connectionsPerClientMax: number;
+  /** Connections still in their handshake; a new one evicts the oldest beyond this. */
+  readonly handshakesMax: number;
+  /** Socket buffer size each way; answers beyond it wait (and reading stops) until it drains. */
+  readonly socketBufferBytes: number;
+}
+
+export const HSM_SERVER_LIMITS: HsmServerLimits = {
+  handshakeTimeoutMs: 5_000,
+  idleTimeoutMs: 300_000,
+  frameTimeoutMs: 5_000,
+  messageBytesMax: HOST_PROTOCOL_DEFAULTS.messageBytesMax,
+  connectionsMax: 256,
+  connectionsPerAddressMax: 64,
+  connectionsPerClientMax: 64,
+  handshakesMax: 32,
+  socketBufferBytes: 65_536,
+};
+
 export interface HsmServerOptions {
-  readonly hsm: HsmPort;
+  /** The HSM engine; each authenticated connection uses `hsm.forCaller({ clientId })`. */
+  readonly hsm: CallerScopedHsm;
+  /** Who may connect. Empty refuses everyone: there is no unauthenticated mode. */
+  readonly clients: readonly HsmClientCredential[];
   readonly host?: string;
   /** 0 picks a free port (tests). */
   readonly port: number;
   readonly headerLength?: number;
-  readonly messageBytesMax?: number;
-  /** Open connections at once; more are refused. */
-  readonly connectionsMax?: number;
+  readonly limits?: Partial<HsmServerLimits>;
   readonly logger?: HsmServerLogger;
+}
+
+/** What a connection holds right now (tests and diagnostics). */
+export interface HsmConnectionStats {
+  readonly remote: string;
+  readonly client?: string;
+  /** Received bytes not yet executed (complete and partial frames). */
+  readonly unreadBytes: number;
+  /** Answer bytes written but not yet accepted by the kernel. */
+  readonly unsentBytes: number;
+  /** True while reading is stopped for backpressure. */
+  readonly paused: boolean;
 }
 
 export interface RunningHsmServer {
   readonly host: string;
   readonly port: number;
+  /** Open connections and their queues. */
+  stats(): readonly HsmConnectionStats[];
   close(): Promise<void>;
 }
 
-export const HSM_SERVER_DEFAULTS = { host: '127.0.0.1', connectionsMax: 64 } as const;
+export const HSM_SERVER_DEFAULTS = { host: '127.0.0.1' } as const;
 
 const key = (r: FieldReader): KeyHandle => r.key() as KeyHandle;
 const keyType = (r: FieldReader) => decodeFrom(KEY_TYPE_CODES, r.fixed(3), 'key type');
@@ -290,54 +349,289 @@ export async function handleHostMessage(hsm: HsmPort, message: string, headerLen
   }
 }
 
-/** Starts the server; resolves once it listens. */
-export function startHsmServer(options: HsmServerOptions): Promise<RunningHsmServer> {
-  const headerLength = options.headerLength ?? HOST_PROTOCOL_DEFAULTS.headerLength;
-  const messageBytesMax = options.messageBytesMax ?? HOST_PROTOCOL_DEFAULTS.messageBytesMax;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+/** A secret no client has: unknown ids are checked against it, so they cost what known ones do. */
+const UNKNOWN_CLIENT_SECRET = newNonce();
+
+type Phase =
+  | { readonly kind: 'hello' }
+  | { readonly kind: 'proof'; readonly clientId: string; readonly clientNonce: Buffer; readonly serverNonce: Buffer }
+  | { readonly kind: 'ready'; readonly clientId: string; readonly port: HsmPort };
+
+/** One client connection: handshake, then commands in order, with timeouts and backpressure. */
+class Connection {
+  phase: Phase = { kind: 'hello' };
+  readonly remote: string;
+  private readonly reader: FrameReader;
+  private busy = false;
+  private paused = false;
+  /** Set once the connection is refused: nothing more is executed, the answer drains, it closes. */
+  private closing = false;
+  private frameTimer: NodeJS.Timeout | undefined;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly server: HsmServerCore,
+  ) {
+    this.remote = socket.remoteAddress ?? 'unknown';
+    this.reader = new FrameReader(server.limits.messageBytesMax);
+    socket.setNoDelay(true);
+    socket.setTimeout(server.limits.idleTimeoutMs);
+    socket.on('timeout', () => this.close('idle timeout'));
+    this.handshakeTimer = setTimeout(() => this.close('handshake timeout'), server.limits.handshakeTimeoutMs);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.pump());
     socket.on('error', () => socket.destroy());
-    const reader = new FrameReader(messageBytesMax);
-    // Answer in order: chain each message after the previous one.
-    let queue = Promise.resolve();
-    socket.on('data', (chunk: Buffer) => {
-      let messages: Buffer[];
-      try {
-        messages = reader.push(chunk);
-      } catch (e) {
-        options.logger?.warn({ err: maskDeep(e), remote: socket.remoteAddress }, 'hsm: bad frame, closing connection');
-        socket.destroy();
-        return;
-      }
-      for (const m of messages) {
-        queue = queue
-          .then(() => handleHostMessage(options.hsm, m.toString('latin1'), headerLength))
-          .then((response) => {
-            if (!socket.destroyed) socket.write(frame(response));
-          })
-          .catch((e: unknown) => {
-            options.logger?.warn({ err: scrubText(String(e)) }, 'hsm: command failed');
-            socket.destroy();
-          });
-      }
+    socket.on('close', () => {
+      clearTimeout(this.frameTimer);
+      clearTimeout(this.handshakeTimer);
+      server.forget(this);
     });
-  });
-  server.maxConnections = options.connectionsMax ?? HSM_SERVER_DEFAULTS.connectionsMax;
+  }
+
+  get clientId(): string | undefined {
+    return this.phase.kind === 'hello' ? undefined : this.phase.clientId;
+  }
+
+  get authenticated(): boolean {
+    return this.phase.kind === 'ready';
+  }
+
+  stats(): HsmConnectionStats {
+    const id = this.phase.kind === 'ready' ? this.phase.clientId : undefined;
+    return {
+      remote: this.remote,
+      ...(id === undefined ? {} : { client: id }),
+      unreadBytes: this.reader.bufferedBytes,
+      unsentBytes: this.socket.writableLength,
+      paused: this.paused,
+    };
+  }
+
+  close(why: string): void {
+    if (this.socket.destroyed) return;
+    this.server.logger?.warn({ remote: this.remote, client: this.clientId, why }, 'hsm: closing connection');
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    try {
+      this.reader.append(chunk);
+    } catch (e) {
+      this.server.logger?.warn({ err: maskDeep(e), remote: this.remote }, 'hsm: bad frame, closing connection');
+      this.socket.destroy();
+      return;
+    }
+    this.pump();
+  }
+
+  /** Executes buffered messages one at a time; stops reading while input or output is backed up. */
+  private pump(): void {
+    // More than a whole frame unread: stop reading until the queue is worked off.
+    if (this.reader.bufferedBytes > this.server.limits.messageBytesMax + 2) this.pause();
+    if (this.busy || this.closing || this.socket.destroyed) return;
+    if (this.socket.writableNeedDrain) {
+      this.pause();
+      return; // 'drain' calls pump again
+    }
+    const message = this.reader.next();
+    this.armFrameTimer();
+    if (message === undefined) {
+      this.resume();
+      return;
+    }
+    this.busy = true;
+    this.execute(message.toString('latin1')).then(
+      (response) => {
+        this.busy = false;
+        if (response !== undefined && !this.socket.destroyed) this.socket.write(frame(response));
+        this.pump();
+      },
+      (e: unknown) => {
+        this.server.logger?.warn({ err: scrubText(String(e)) }, 'hsm: command failed');
+        this.socket.destroy();
+      },
+    );
+  }
+
+  private pause(): void {
+    if (!this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private resume(): void {
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  /** A started frame must complete in time; a partial frame that only drips in is closed. */
+  private armFrameTimer(): void {
+    const partial = this.reader.bufferedBytes > 0 && !this.reader.hasMessage();
+    if (!partial) {
+      clearTimeout(this.frameTimer);
+      this.frameTimer = undefined;
+    } else {
+      this.frameTimer ??= setTimeout(() => this.close('frame timeout'), this.server.limits.frameTimeoutMs);
+    }
+  }
+
+  private async execute(message: string): Promise<string | undefined> {
+    const h = this.server.headerLength;
+    const header = message.slice(0, h);
+    const command = message.slice(h, h + 2);
+    if (this.phase.kind === 'ready') return handleHostMessage(this.phase.port, message, h);
+    const refuse = (code: ResultCodeName, why: string): string => {
+      this.server.logger?.warn({ remote: this.remote, client: this.clientId, why }, 'hsm: client refused');
+      // The answer goes out, then the connection closes; nothing after it is executed.
+      this.closing = true;
+      setImmediate(() => this.socket.end());
+      return `${header}${responseCode(command.length === 2 ? command : 'XA')}${errorCodeFor(code)}`;
+    };
+    try {
+      const r = new FieldReader(message.slice(h + 2));
+      if (this.phase.kind === 'hello' && command === 'XA') {
+        const clientId = r.variable('client id');
+        const clientNonce = r.bytes('nonce');
+        r.end();
+        if (!HSM_AUTH.clientIdPattern.test(clientId) || clientNonce.length !== HSM_AUTH.nonceBytes) {
+          return refuse('HSM_CLIENT_UNAUTHENTICATED', 'malformed hello');
+        }
+        const serverNonce = newNonce();
+        this.phase = { kind: 'proof', clientId, clientNonce, serverNonce };
+        return `${header}XB00${new FieldWriter().bytes(serverNonce).toString()}`;
+      }
+      if (this.phase.kind === 'proof' && command === 'XC') {
+        const proof = r.bytes('proof');
+        r.end();
+        const { clientId, clientNonce, serverNonce } = this.phase;
+        const known = this.server.clients.get(clientId);
+        const secret = known ?? UNKNOWN_CLIENT_SECRET;
+        const expected = authProof(secret, 'client', clientId, clientNonce, serverNonce);
+        if (!proofMatches(expected, proof) || known === undefined) {
+          return refuse('HSM_CLIENT_UNAUTHENTICATED', 'wrong client id or proof');
+        }
+        if (this.server.authenticatedCount(clientId) >= this.server.limits.connectionsPerClientMax) {
+          return refuse('HSM_BUSY', 'connections per client');
+        }
+        clearTimeout(this.handshakeTimer);
+        this.handshakeTimer = undefined;
+        this.phase = { kind: 'ready', clientId, port: this.server.hsm.forCaller({ clientId }) };
+        this.server.authenticated(this);
+        this.server.logger?.info({ remote: this.remote, client: clientId }, 'hsm: client authenticated');
+        const serverProof = authProof(secret, 'server', clientId, clientNonce, serverNonce);
+        return `${header}XD00${new FieldWriter().bytes(serverProof).toString()}`;
+      }
+      return refuse('HSM_CLIENT_UNAUTHENTICATED', `${command} before authentication`);
+    } catch (e) {
+      if (e instanceof FixpayError) return refuse('HSM_CLIENT_UNAUTHENTICATED', 'malformed handshake');
+      throw e;
+    }
+  }
+}
+
+/** The connection table and its limits. */
+class HsmServerCore {
+  readonly limits: HsmServerLimits;
+  readonly headerLength: number;
+  readonly clients: Map<string, Buffer>;
+  /** Connections still in their handshake, oldest first (Map keeps insertion order). */
+  private readonly handshaking = new Set<Connection>();
+  private readonly ready = new Set<Connection>();
+
+  constructor(
+    readonly hsm: CallerScopedHsm,
+    options: HsmServerOptions,
+    readonly logger: HsmServerLogger | undefined,
+  ) {
+    this.limits = { ...HSM_SERVER_LIMITS, ...options.limits };
+    this.headerLength = options.headerLength ?? HOST_PROTOCOL_DEFAULTS.headerLength;
+    this.clients = new Map(options.clients.map((c) => [c.id, c.secret]));
+  }
+
+  all(): Connection[] {
+    return [...this.handshaking, ...this.ready];
+  }
+
+  /** Admits a new socket, evicting the oldest handshaking connection where a limit is reached. */
+  admit(socket: Socket): void {
+    const remote = socket.remoteAddress ?? 'unknown';
+    const fromAddress = (): number => this.all().filter((c) => c.remote === remote).length;
+    if (this.handshaking.size >= this.limits.handshakesMax) this.evictHandshake();
+    if (this.handshaking.size + this.ready.size >= this.limits.connectionsMax && !this.evictHandshake()) {
+      this.refuse(socket, 'connections');
+      return;
+    }
+    if (fromAddress() >= this.limits.connectionsPerAddressMax && !this.evictHandshake(remote)) {
+      this.refuse(socket, 'connections per address');
+      return;
+    }
+    this.handshaking.add(new Connection(socket, this));
+  }
+
+  private refuse(socket: Socket, limit: string): void {
+    this.logger?.warn({ remote: socket.remoteAddress, limit }, 'hsm: connection refused');
+    socket.destroy();
+  }
+
+  /** Closes the oldest connection still in its handshake (from `remote` when given). */
+  private evictHandshake(remote?: string): boolean {
+    for (const c of this.handshaking) {
+      if (remote === undefined || c.remote === remote) {
+        this.handshaking.delete(c);
+        c.close('evicted: handshake slot needed');
+        return true;
+      }
+    }
+    return false;
+  }
+
+  authenticated(c: Connection): void {
+    this.handshaking.delete(c);
+    this.ready.add(c);
+  }
+
+  authenticatedCount(clientId: string): number {
+    let n = 0;
+    for (const c of this.ready) if (c.clientId === clientId) n++;
+    return n;
+  }
+
+  forget(c: Connection): void {
+    this.handshaking.delete(c);
+    this.ready.delete(c);
+  }
+}
+
+/** Starts the server; resolves once it listens. Throws CONFIG_INVALID without any client. */
+export function startHsmServer(options: HsmServerOptions): Promise<RunningHsmServer> {
+  if (options.clients.length === 0) {
+    return Promise.reject(new FixpayError('CONFIG_INVALID', 'the HSM server needs at least one client credential'));
+  }
+  const core = new HsmServerCore(options.hsm, options, options.logger);
+  const server: Server = createServer({ highWaterMark: core.limits.socketBufferBytes }, (socket) => core.admit(socket));
+  // A hard cap above ours, so the kernel-level accept loop cannot outgrow the table.
+  server.maxConnections = core.limits.connectionsMax + core.limits.handshakesMax;
   const host = options.host ?? HSM_SERVER_DEFAULTS.host;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, host, () => {
       server.off('error', reject);
       const address = server.address() as AddressInfo;
-      options.logger?.info({ host, port: address.port, hsm: options.hsm.describe() }, 'hsm: listening');
+      options.logger?.info(
+        { host, port: address.port, hsm: options.hsm.describe(), clients: options.clients.length },
+        'hsm: listening',
+      );
       resolve({
         host,
         port: address.port,
+        stats: () => core.all().map((c) => c.stats()),
         close: () =>
           new Promise<void>((done) => {
-            for (const s of sockets) s.destroy();
+            for (const c of core.all()) c.socket.destroy();
             server.close(() => {
               done();
             });

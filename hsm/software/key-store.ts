@@ -19,7 +19,8 @@ import type { KeyAlgorithm, KeyHandle, KeyInfo, KeyType } from '../port';
 
 /** LMK length: AES-256. */
 export const LMK_BYTES = 32;
-const TYPE_BLOCK_ID = '0T';
+/** Proprietary TR-31 optional block carrying the fixpay key type (handles and exported blocks). */
+export const TYPE_BLOCK_ID = '0T';
 
 /** Parses LMK text as held in a protected file or environment variable: 64 hex digits. */
 export function lmkFromHex(text: string): Buffer {
@@ -123,7 +124,25 @@ export class LoadedKey {
   }
 }
 
-function isKeyType(value: string): value is KeyType {
+/** Key types whose TR-31 usage is `usage`, the default for a foreign block first. */
+export function typesForUsage(usage: string): readonly KeyType[] {
+  const preferred = USAGE_DEFAULT_TYPE[usage];
+  const all = KEY_TYPES.filter((t) => TYPE_USAGE[t].usage === usage && t !== 'COMPONENT' && t !== 'PSAM_SESSION');
+  return preferred === undefined ? all : [preferred, ...all.filter((t) => t !== preferred)];
+}
+
+/** TR-31 usage → the type a foreign block without a fixpay type block imports as, by default. */
+const USAGE_DEFAULT_TYPE: Readonly<Record<string, KeyType>> = {
+  K0: 'ZMK',
+  K1: 'KBPK',
+  P0: 'ZPK',
+  M3: 'ZAK',
+  D0: 'ZEK',
+  B0: 'BDK',
+  E6: 'PBOC_MK',
+};
+
+export function isKeyType(value: string): value is KeyType {
   return (KEY_TYPES as readonly string[]).includes(value);
 }
 
@@ -159,22 +178,27 @@ export class LmkKeyStore {
     return spec.family === 'aes' ? key : withOddParity(key);
   }
 
-  /** Wraps a clear key under the LMK and returns it loaded (handle included). */
-  store(type: KeyType, algorithm: KeyAlgorithm, clear: Uint8Array): LoadedKey {
+  /**
+   * Wraps a clear key under the LMK and returns it loaded (handle included). `exportable: false`
+   * keeps a key the type would allow out inside the HSM for good (an imported TR-31 block marked
+   * non-exportable).
+   */
+  store(type: KeyType, algorithm: KeyAlgorithm, clear: Uint8Array, exportable = true): LoadedKey {
     const spec = ALGORITHM_SPECS[algorithm];
     if (clear.length !== spec.bytes)
       throw new FixpayError('HSM_INPUT_INVALID', `a ${algorithm} key is ${spec.bytes} bytes`);
     const usage = TYPE_USAGE[type];
+    const canLeave = usage.exportable && exportable;
     const header: Omit<KeyBlockHeader, 'versionId'> = {
       keyUsage: usage.usage,
       algorithm: spec.letter,
       modeOfUse: usage.mode,
       keyVersion: '00',
-      exportability: usage.exportable ? 'E' : 'N',
+      exportability: canLeave ? 'E' : 'N',
       optionalBlocks: [{ id: TYPE_BLOCK_ID, data: type }],
     };
     const handle = `S${wrapKeyBlock(this.lmkKeys, header, clear)}` as KeyHandle;
-    const loaded = new LoadedKey(handle, type, algorithm, usage.exportable, Buffer.from(clear));
+    const loaded = new LoadedKey(handle, type, algorithm, canLeave, Buffer.from(clear));
     this.remember(handle, loaded);
     return loaded;
   }

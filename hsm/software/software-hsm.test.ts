@@ -330,17 +330,20 @@ describe('SoftwareHsm', () => {
       expect(kcvOf(toHex(clear))).toBe(tpkNew.kcv);
       await expectCode(
         hsm.generateKey({ type: 'ZPK', algorithm: 'tdes2', exportUnder: { kek: tmk.handle, scheme: 'ecb' } }),
-        'HSM_KEY_USAGE_MISMATCH',
+        'HSM_KEY_POLICY_REFUSED',
       );
-      const back = await hsm.importKey({
-        kek: tmk.handle,
-        scheme: 'ecb',
-        cryptogram: tpkNew.exported ?? '',
-        type: 'TPK',
-        algorithm: 'tdes2',
-        expectedKcv: tpkNew.kcv,
-      });
-      expect(back.kcv).toBe(tpkNew.kcv);
+      // ECB never comes back in: it binds neither the key's type nor its halves (key-policy.ts).
+      await expectCode(
+        hsm.importKey({
+          kek: tmk.handle,
+          scheme: 'ecb',
+          cryptogram: tpkNew.exported ?? '',
+          type: 'TPK',
+          algorithm: 'tdes2',
+          expectedKcv: tpkNew.kcv,
+        }),
+        'HSM_KEY_POLICY_REFUSED',
+      );
     });
 
     it('forms a key from two components (split knowledge) and checks each component KCV', async () => {
@@ -348,7 +351,8 @@ describe('SoftwareHsm', () => {
       const b = toHex(xor(fromHex(a), fromHex('0123456789ABCDEFFEDCBA9876543210')));
       const c1 = hsm.importClearComponent('tdes2', a, kcvOf(a).slice(0, 4));
       const c2 = hsm.importClearComponent('tdes2', b);
-      const key = await hsm.formKeyFromComponents({
+      const ceremony = hsm.forCaller({ clientId: 'console', operatorMode: true });
+      const key = await ceremony.formKeyFromComponents({
         type: 'ZMK',
         algorithm: 'tdes2',
         components: [c1.handle, c2.handle],
@@ -356,8 +360,8 @@ describe('SoftwareHsm', () => {
       expect(key.kcv).toBe('08D7B4');
       expect(() => hsm.importClearComponent('tdes2', a, '000000')).toThrow('check value');
       await expectCode(
-        hsm.formKeyFromComponents({ type: 'ZMK', algorithm: 'tdes2', components: [c1.handle] }),
-        'HSM_INPUT_INVALID',
+        ceremony.formKeyFromComponents({ type: 'ZMK', algorithm: 'tdes2', components: [c1.handle] }),
+        'HSM_KEY_POLICY_REFUSED',
       );
     });
   });

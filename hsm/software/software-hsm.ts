@@ -20,17 +20,22 @@ import { cmac, macAlgorithm1, macAlgorithm3, unionPayEcbMac } from '../crypto/ma
 import { pbocDiversifyLevels, pbocSessionKey, PBOC_COUNTER_MAX } from '../crypto/pboc';
 import { decipherFormat4, decodePinBlock, encipherFormat4, encodePinBlock, PinBlockError } from '../crypto/pin-block';
 import { KeyBlockError, unwrapKeyBlock, wrapKeyBlock } from '../crypto/tr31';
-import { FixpayError } from '../../domain/errors';
+import { FixpayError, isFixpayError } from '../../domain/errors';
 import type { ResultCodeName } from '../../domain/errors';
 import { maskDeep } from '../../domain/masking';
+import { keyRef } from '../audit';
+import type { AuditedKey, HsmAuditRecord, HsmAuditSink } from '../audit';
+import { checkForm, checkGenerate, checkUnwrap, checkUnwrapKek, checkUse, checkWrap } from '../key-policy';
+import type { KeyUse, PolicyRefusal } from '../key-policy';
 import { HSM_DEFAULTS } from '../port';
 import type {
+  CallerScopedHsm,
   DukptMacRequest,
   ExportKeyRequest,
   GeneratedKey,
   GenerateKeyRequest,
+  HsmCaller,
   HsmDiagnostics,
-  HsmPort,
   ImportKeyRequest,
   KeyAlgorithm,
   KeyHandle,
@@ -48,7 +53,15 @@ import type {
   VerifyPinRequest,
   VerifyPsamMacRequest,
 } from '../port';
-import { ALGORITHM_SPECS, algorithmOf, LmkKeyStore, TYPE_USAGE } from './key-store';
+import {
+  ALGORITHM_SPECS,
+  algorithmOf,
+  isKeyType,
+  LmkKeyStore,
+  TYPE_BLOCK_ID,
+  TYPE_USAGE,
+  typesForUsage,
+} from './key-store';
 import type { LoadedKey } from './key-store';
 
 export const SOFTWARE_HSM_FIRMWARE = 'fixpay-soft-1.0';
@@ -58,36 +71,26 @@ export interface SoftwareHsmOptions {
   readonly lmk: Uint8Array;
   readonly keyCacheEntriesMax?: number;
   readonly macDataBytesMax?: number;
+  /** Where audit lines go (one per key command); none when absent. */
+  readonly audit?: HsmAuditSink;
 }
-
-/** Which KEK types may wrap which key types (one purpose per key). */
-const WRAPS: Partial<Record<KeyType, readonly KeyType[]>> = {
-  TMK: ['TPK', 'TAK', 'TDK', 'TMK'],
-  ZMK: ['ZMK', 'TMK', 'KBPK', 'ZPK', 'ZAK', 'ZEK', 'BDK', 'PBOC_MK'],
-  KBPK: ['ZMK', 'TMK', 'KBPK', 'ZPK', 'TPK', 'ZAK', 'TAK', 'ZEK', 'TDK', 'BDK', 'PBOC_MK'],
-};
-const MAC_KEY_TYPES: readonly KeyType[] = ['TAK', 'ZAK', 'PSAM_SESSION'];
-const PIN_SOURCE_TYPES: readonly KeyType[] = ['TPK', 'ZPK'];
-const PIN_TARGET_TYPES: readonly KeyType[] = ['ZPK', 'TPK'];
-/** TR-31 usage → default key type when importing a block that does not say. */
-const USAGE_DEFAULT_TYPE: Record<string, KeyType> = {
-  K0: 'ZMK',
-  K1: 'KBPK',
-  P0: 'ZPK',
-  M3: 'ZAK',
-  M1: 'ZAK',
-  D0: 'ZEK',
-  B0: 'BDK',
-  E6: 'PBOC_MK',
-};
 
 function fail(name: ResultCodeName, detail?: string): never {
   throw new FixpayError(name, detail);
 }
 
-function requireType(key: LoadedKey, allowed: readonly KeyType[], role: string): void {
-  if (!allowed.includes(key.type)) fail('HSM_KEY_USAGE_MISMATCH', `a ${key.type} cannot be used as ${role}`);
+/** Throws the policy's refusal, if any. */
+function enforce(refusal: PolicyRefusal | undefined): void {
+  if (refusal !== undefined) fail(refusal.code, refusal.reason);
 }
+
+function requireUse(key: LoadedKey, use: KeyUse): void {
+  enforce(checkUse(use, key.type));
+}
+
+const IN_PROCESS: HsmCaller = { clientId: 'in-process' };
+/** Where `note` writes when no audit sink is configured: always empty. */
+const NOT_AUDITED: AuditedKey[] = [];
 
 /** Maps errors of the crypto primitives to result codes; rethrows anything else. */
 function mapCryptoError(e: unknown): never {
@@ -117,8 +120,11 @@ function checkDesParity(key: LoadedKey): void {
   if (key.family !== 'aes' && !hasOddParity(key.clear)) fail('HSM_KEY_PARITY');
 }
 
-export class SoftwareHsm implements HsmPort {
+export class SoftwareHsm implements CallerScopedHsm {
   private readonly store: LmkKeyStore;
+  private readonly audit: HsmAuditSink | undefined;
+  /** Who this instance acts for; `forCaller` views replace it. */
+  private readonly caller: HsmCaller = IN_PROCESS;
   private readonly macDataBytesMax: number;
   private readonly pinStorage: BlockCipher;
   private readonly cacheMax: number;
@@ -134,6 +140,18 @@ export class SoftwareHsm implements HsmPort {
     this.macDataBytesMax = options.macDataBytesMax ?? HSM_DEFAULTS.macDataBytesMax;
     this.pinStorage = blockCipher('aes', this.store.pinStorageKey);
     this.cacheMax = options.keyCacheEntriesMax ?? HSM_DEFAULTS.keyCacheEntriesMax;
+    this.audit = options.audit;
+  }
+
+  /**
+   * The same HSM acting for `caller`: audit lines name it, and only a caller in operator mode may
+   * form keys from components. The view shares this instance's key store and caches (it is an
+   * object whose prototype is this one, with its own `caller`).
+   */
+  forCaller(caller: HsmCaller): SoftwareHsm {
+    const view = Object.create(this) as SoftwareHsm;
+    Object.defineProperty(view, 'caller', { value: Object.freeze({ ...caller }), enumerable: false });
+    return view;
   }
 
   describe(): string {
@@ -148,9 +166,15 @@ export class SoftwareHsm implements HsmPort {
 
   /**
    * Loads a clear key (console / key ceremony / tests with published test keys). DES-family keys
-   * must have odd parity. Returns the handle and check value only.
+   * must have odd parity. Returns the handle and check value only. Throws
+   * HSM_OPERATOR_MODE_REQUIRED on a `forCaller` view that is not in operator mode.
    */
   importClearKey(type: KeyType, algorithm: KeyAlgorithm, clearHex: string): KeyInfo {
+    // The console is the process holding the LMK, or a view in operator mode; never a view made
+    // for a network client (the server's): a chosen key can then not be planted through it.
+    if (this.caller !== IN_PROCESS && this.caller.operatorMode !== true) {
+      fail('HSM_OPERATOR_MODE_REQUIRED', 'clear key entry');
+    }
     const clear = fromHex(clearHex);
     try {
       const loaded = this.store.store(type, algorithm, clear);
@@ -177,16 +201,22 @@ export class SoftwareHsm implements HsmPort {
     return this.store.load(handle);
   }
 
-  private wrapForExport(key: LoadedKey, kek: LoadedKey, scheme: 'tr31' | 'ecb'): string {
-    if (!key.exportable) fail('HSM_KEY_NOT_EXPORTABLE', key.type);
-    const allowed = WRAPS[kek.type];
-    if (allowed === undefined) fail('HSM_KEY_USAGE_MISMATCH', `a ${kek.type} cannot wrap keys`);
-    if (!allowed.includes(key.type)) fail('HSM_KEY_USAGE_MISMATCH', `a ${kek.type} cannot wrap a ${key.type}`);
-    if (scheme === 'ecb') {
-      if (kek.family === 'aes' || kek.type === 'KBPK')
-        fail('HSM_KEY_USAGE_MISMATCH', 'ECB export needs a TDES TMK or ZMK');
-      return toHex(kek.cipher.encrypt(key.clear));
-    }
+  private wrapForExport(
+    key: LoadedKey,
+    kek: LoadedKey,
+    scheme: 'tr31' | 'ecb',
+    operation: 'export' | 'generate-export',
+  ): string {
+    enforce(
+      checkWrap({
+        operation,
+        key,
+        kek,
+        scheme,
+        sameValue: key.handle === kek.handle || equalBytes(key.clear, kek.clear),
+      }),
+    );
+    if (scheme === 'ecb') return toHex(kek.cipher.encrypt(key.clear));
     const usage = TYPE_USAGE[key.type];
     return wrapKeyBlock(
       kek.keyBlockKeys,
@@ -196,26 +226,39 @@ export class SoftwareHsm implements HsmPort {
         modeOfUse: usage.mode,
         keyVersion: '00',
         exportability: 'E',
-        optionalBlocks: [],
+        // The fixpay type travels in the block, under its MAC: it comes back as the same type.
+        optionalBlocks: [{ id: TYPE_BLOCK_ID, data: key.type }],
       },
       key.clear,
     );
   }
 
+  /** Records a key of a command for its audit line. */
+  private static note(seen: AuditedKey[], role: string, key: LoadedKey): void {
+    if (seen === NOT_AUDITED) return;
+    seen.push({ role, type: key.type, algorithm: key.algorithm, kcv: key.kcv, ref: keyRef(key.handle) });
+  }
+
   generateKey(request: GenerateKeyRequest): Promise<GeneratedKey> {
-    return this.run(() => {
-      if (request.type === 'COMPONENT' || request.type === 'PSAM_SESSION') {
-        fail('HSM_KEY_USAGE_MISMATCH', `${request.type} keys are not generated directly`);
-      }
-      const clear = LmkKeyStore.randomKey(request.algorithm);
-      const key = this.store.store(request.type, request.algorithm, clear);
-      clear.fill(0);
-      if (request.exportUnder === undefined) return key.info();
-      const kek = this.load(request.exportUnder.kek);
-      const exported = this.wrapForExport(key, kek, request.exportUnder.scheme);
-      if (request.exportUnder.scheme === 'tr31') return { ...key.info(), exported };
-      return { ...key.info(), exported, exportedCheckValue: key.kcv4 };
-    });
+    const scheme = request.exportUnder?.scheme;
+    return this.runAudited(
+      'generate',
+      () => (scheme === undefined ? undefined : { scheme }),
+      (seen) => {
+        enforce(checkGenerate(request.type));
+        // The KEK is checked before a key exists: a refused export leaves no orphan key behind.
+        const kek = request.exportUnder === undefined ? undefined : this.load(request.exportUnder.kek);
+        if (kek !== undefined) SoftwareHsm.note(seen, 'kek', kek);
+        const clear = LmkKeyStore.randomKey(request.algorithm);
+        const key = this.store.store(request.type, request.algorithm, clear);
+        clear.fill(0);
+        SoftwareHsm.note(seen, 'result', key);
+        if (request.exportUnder === undefined || kek === undefined) return key.info();
+        const exported = this.wrapForExport(key, kek, request.exportUnder.scheme, 'generate-export');
+        if (request.exportUnder.scheme === 'tr31') return { ...key.info(), exported };
+        return { ...key.info(), exported, exportedCheckValue: key.kcv4 };
+      },
+    );
   }
 
   formKeyFromComponents(request: {
@@ -223,23 +266,36 @@ export class SoftwareHsm implements HsmPort {
     readonly algorithm: KeyAlgorithm;
     readonly components: readonly KeyHandle[];
   }): Promise<KeyInfo> {
-    return this.run(() => {
-      if (request.components.length < 2) fail('HSM_INPUT_INVALID', 'at least two components (split knowledge)');
-      const bytes = ALGORITHM_SPECS[request.algorithm].bytes;
-      let clear: Buffer = Buffer.alloc(bytes);
-      for (const handle of request.components) {
-        const component = this.load(handle);
-        requireType(component, ['COMPONENT'], 'a key component');
-        if (component.clear.length !== bytes) fail('HSM_INPUT_INVALID', 'component length differs from the key');
-        clear = xor(clear, component.clear);
-      }
-      // Forced to odd parity, as HSMs do when forming a DES key from an even number of components.
-      const formed = ALGORITHM_SPECS[request.algorithm].family === 'aes' ? clear : withOddParity(clear);
-      const key = this.store.store(request.type, request.algorithm, formed);
-      clear.fill(0);
-      formed.fill(0);
-      return key.info();
-    });
+    return this.runAudited(
+      'form',
+      () => ({ type: request.type }),
+      (seen) => {
+        const operatorMode = this.caller.operatorMode === true;
+        enforce(checkForm({ operatorMode, type: request.type, componentCount: 2, repeatedComponent: false }));
+        const bytes = ALGORITHM_SPECS[request.algorithm].bytes;
+        const components: LoadedKey[] = [];
+        for (const handle of request.components) {
+          const component = this.load(handle);
+          SoftwareHsm.note(seen, 'component', component);
+          requireUse(component, 'component');
+          if (component.clear.length !== bytes) fail('HSM_INPUT_INVALID', 'component length differs from the key');
+          components.push(component);
+        }
+        const repeatedComponent = components.some((c, i) =>
+          components.slice(0, i).some((d) => equalBytes(c.clear, d.clear)),
+        );
+        enforce(checkForm({ operatorMode, type: request.type, componentCount: components.length, repeatedComponent }));
+        let clear: Buffer = Buffer.alloc(bytes);
+        for (const component of components) clear = xor(clear, component.clear);
+        // Forced to odd parity, as HSMs do when forming a DES key from an even number of components.
+        const formed = ALGORITHM_SPECS[request.algorithm].family === 'aes' ? clear : withOddParity(clear);
+        const key = this.store.store(request.type, request.algorithm, formed);
+        clear.fill(0);
+        formed.fill(0);
+        SoftwareHsm.note(seen, 'result', key);
+        return key.info();
+      },
+    );
   }
 
   describeKey(handle: KeyHandle): Promise<KeyInfo> {
@@ -247,53 +303,55 @@ export class SoftwareHsm implements HsmPort {
   }
 
   exportKey(request: ExportKeyRequest): Promise<{ readonly cryptogram: string; readonly kcv: string }> {
-    return this.run(() => {
-      const key = this.load(request.key);
-      const kek = this.load(request.kek);
-      return { cryptogram: this.wrapForExport(key, kek, request.scheme), kcv: key.kcv };
-    });
+    return this.runAudited(
+      'export',
+      () => ({ scheme: request.scheme }),
+      (seen) => {
+        const key = this.load(request.key);
+        SoftwareHsm.note(seen, 'key', key);
+        const kek = this.load(request.kek);
+        SoftwareHsm.note(seen, 'kek', kek);
+        return { cryptogram: this.wrapForExport(key, kek, request.scheme, 'export'), kcv: key.kcv };
+      },
+    );
   }
 
   importKey(request: ImportKeyRequest): Promise<KeyInfo> {
-    return this.run(() => {
+    const params = (): Record<string, string> =>
+      request.type === undefined ? { scheme: request.scheme } : { scheme: request.scheme, type: request.type };
+    return this.runAudited('import', params, (seen) => {
       const kek = this.load(request.kek);
-      const allowed = WRAPS[kek.type];
-      if (allowed === undefined) fail('HSM_KEY_USAGE_MISMATCH', `a ${kek.type} cannot unwrap keys`);
-      let type: KeyType;
-      let algorithm: KeyAlgorithm;
-      let clear: Buffer;
-      if (request.scheme === 'ecb') {
-        if (request.type === undefined || request.algorithm === undefined) {
-          fail('HSM_INPUT_INVALID', 'ECB import needs the key type and algorithm');
+      SoftwareHsm.note(seen, 'kek', kek);
+      enforce(checkUnwrapKek(kek, request.scheme));
+      const { header, key: clear } = unwrapKeyBlock(kek.keyBlockKeys, request.cryptogram);
+      try {
+        const algorithm = algorithmOf(header.algorithm, clear.length);
+        if (algorithm === undefined) fail('HSM_KEY_BLOCK_INVALID', 'unknown algorithm');
+        if (request.algorithm !== undefined && request.algorithm !== algorithm) {
+          fail('HSM_KEY_USAGE_MISMATCH', 'the key block holds another algorithm');
         }
-        if (kek.family === 'aes' || kek.type === 'KBPK')
-          fail('HSM_KEY_USAGE_MISMATCH', 'ECB import needs a TDES TMK or ZMK');
-        type = request.type;
-        algorithm = request.algorithm;
-        clear = kek.cipher.decrypt(fromHex(request.cryptogram));
-        if (clear.length !== ALGORITHM_SPECS[algorithm].bytes) fail('HSM_INPUT_INVALID', 'cryptogram length');
-      } else {
-        const { header, key } = unwrapKeyBlock(kek.keyBlockKeys, request.cryptogram);
-        clear = key;
-        const blockAlgorithm = algorithmOf(header.algorithm, key.length);
-        if (blockAlgorithm === undefined) fail('HSM_KEY_BLOCK_INVALID', 'unknown algorithm');
-        algorithm = request.algorithm ?? blockAlgorithm;
-        if (algorithm !== blockAlgorithm) fail('HSM_KEY_USAGE_MISMATCH', 'the key block holds another algorithm');
-        const defaultType = USAGE_DEFAULT_TYPE[header.keyUsage];
-        if (defaultType === undefined) fail('HSM_KEY_USAGE_MISMATCH', `key usage ${header.keyUsage}`);
-        type = request.type ?? defaultType;
-        if (TYPE_USAGE[type].usage !== header.keyUsage)
-          fail('HSM_KEY_USAGE_MISMATCH', 'the key block has another usage');
+        const bound = header.optionalBlocks.find((b) => b.id === TYPE_BLOCK_ID)?.data;
+        if (bound !== undefined && !isKeyType(bound)) fail('HSM_KEY_BLOCK_INVALID', 'unknown key type');
+        const verdict = checkUnwrap({
+          kek,
+          scheme: 'tr31',
+          blockUsage: header.keyUsage,
+          algorithm,
+          typesForUsage: typesForUsage(header.keyUsage),
+          ...(bound === undefined ? {} : { boundType: bound }),
+          ...(request.type === undefined ? {} : { requestedType: request.type }),
+        });
+        if ('code' in verdict) return fail(verdict.code, verdict.reason);
+        // A block marked non-exportable stays in this HSM for good.
+        const key = this.store.store(verdict.type, algorithm, clear, header.exportability !== 'N');
+        SoftwareHsm.note(seen, 'result', key);
+        if (request.expectedKcv !== undefined && !key.kcv.startsWith(request.expectedKcv.toUpperCase())) {
+          fail('HSM_KEY_CHECK_VALUE_MISMATCH');
+        }
+        return key.info();
+      } finally {
+        clear.fill(0);
       }
-      if (!allowed.includes(type)) fail('HSM_KEY_USAGE_MISMATCH', `a ${kek.type} cannot wrap a ${type}`);
-      const key = this.store.store(type, algorithm, clear);
-      clear.fill(0);
-      // Parity is the only integrity check an ECB cryptogram has; a TR-31 block has its CMAC.
-      if (request.scheme === 'ecb') checkDesParity(key);
-      if (request.expectedKcv !== undefined && !key.kcv.startsWith(request.expectedKcv.toUpperCase())) {
-        fail('HSM_KEY_CHECK_VALUE_MISMATCH');
-      }
-      return key.info();
     });
   }
 
@@ -318,7 +376,7 @@ export class SoftwareHsm implements HsmPort {
 
   private macKey(handle: KeyHandle): LoadedKey {
     const key = this.load(handle);
-    requireType(key, MAC_KEY_TYPES, 'a MAC key');
+    requireUse(key, 'mac');
     return key;
   }
 
@@ -360,16 +418,22 @@ export class SoftwareHsm implements HsmPort {
     return key.cipher.encrypt(encodePinBlock(format, pin, pan));
   }
 
-  private pinKey(target: PinKeyAndFormat, allowed: readonly KeyType[], role: string): LoadedKey {
+  private pinKey(target: PinKeyAndFormat, use: 'pinSource' | 'pinTarget'): LoadedKey {
     const key = this.load(target.key);
-    requireType(key, allowed, role);
+    requireUse(key, use);
     return key;
   }
 
   translatePin(request: TranslatePinRequest): Promise<Buffer> {
-    return this.run(() => {
-      const source = this.pinKey(request.source, PIN_SOURCE_TYPES, 'a source PIN key');
-      const target = this.pinKey(request.target, PIN_TARGET_TYPES, 'a target PIN key');
+    const params = (): Record<string, string> => ({
+      from: String(request.source.format),
+      to: String(request.target.format),
+    });
+    return this.runAudited('translate-pin', params, (seen) => {
+      const source = this.pinKey(request.source, 'pinSource');
+      if (this.audit !== undefined) SoftwareHsm.note(seen, 'source', source);
+      const target = this.pinKey(request.target, 'pinTarget');
+      if (this.audit !== undefined) SoftwareHsm.note(seen, 'target', target);
       const pin = this.readPin(source, request.source.format, request.pinBlock, request.pan);
       return this.writePin(target, request.target.format, pin, request.pan);
     });
@@ -378,7 +442,7 @@ export class SoftwareHsm implements HsmPort {
   /** The DUKPT working key of `usage` for a KSN, as a cipher. */
   private dukptKey(bdkHandle: KeyHandle, ksn: Uint8Array, usage: 'pin' | 'macRequest' | 'macResponse'): LoadedKeyLike {
     const bdk = this.load(bdkHandle);
-    requireType(bdk, ['BDK'], 'a BDK');
+    requireUse(bdk, 'dukptBase');
     if (bdk.family === 'aes') {
       if (ksn.length !== 12) fail('HSM_KSN_INVALID', 'an AES DUKPT KSN is 12 bytes');
       const transaction = aesTransactionKey(aesInitialKey(bdk.clear, ksn.subarray(0, 8)), ksn);
@@ -401,8 +465,16 @@ export class SoftwareHsm implements HsmPort {
   }
 
   translateDukptPin(request: TranslateDukptPinRequest): Promise<Buffer> {
-    return this.run(() => {
-      const target = this.pinKey(request.target, PIN_TARGET_TYPES, 'a target PIN key');
+    const params = (): Record<string, string> => ({
+      from: String(request.sourceFormat),
+      to: String(request.target.format),
+    });
+    return this.runAudited('translate-dukpt-pin', params, (seen) => {
+      const target = this.pinKey(request.target, 'pinTarget');
+      if (this.audit !== undefined) {
+        SoftwareHsm.note(seen, 'target', target);
+        SoftwareHsm.note(seen, 'bdk', this.load(request.bdk));
+      }
       const pinKey = this.dukptKey(request.bdk, request.ksn, 'pin');
       let pin: string;
       if (pinKey.family === 'aes') {
@@ -443,16 +515,21 @@ export class SoftwareHsm implements HsmPort {
   }
 
   encryptPinUnderLmk(request: Omit<VerifyPinRequest, 'reference'>): Promise<LmkPin> {
-    return this.run(() => {
-      const source = this.pinKey(request.source, PIN_SOURCE_TYPES, 'a source PIN key');
-      const pin = this.readPin(source, request.source.format, request.pinBlock, request.pan);
-      return `P${toHex(encipherFormat4(this.pinStorage, pin, request.pan))}` as LmkPin;
-    });
+    return this.runAudited(
+      'translate-pin-to-lmk',
+      () => ({ from: String(request.source.format) }),
+      (seen) => {
+        const source = this.pinKey(request.source, 'pinSource');
+        SoftwareHsm.note(seen, 'source', source);
+        const pin = this.readPin(source, request.source.format, request.pinBlock, request.pan);
+        return `P${toHex(encipherFormat4(this.pinStorage, pin, request.pan))}` as LmkPin;
+      },
+    );
   }
 
   verifyPin(request: VerifyPinRequest): Promise<void> {
     return this.run(() => {
-      const source = this.pinKey(request.source, PIN_SOURCE_TYPES, 'a source PIN key');
+      const source = this.pinKey(request.source, 'pinSource');
       const pin = this.readPin(source, request.source.format, request.pinBlock, request.pan);
       if (!/^P[0-9A-F]{32}$/.test(request.reference)) fail('HSM_INPUT_INVALID', 'not a PIN under the LMK');
       let reference: string;
@@ -471,7 +548,7 @@ export class SoftwareHsm implements HsmPort {
 
   private psamSessionClear(request: PsamSessionRequest): Buffer {
     const mk = this.load(request.masterKey);
-    requireType(mk, ['PBOC_MK'], 'a PBOC master key');
+    requireUse(mk, 'pbocMaster');
     if (mk.family !== 'tdes') fail('HSM_KEY_USAGE_MISMATCH', 'PBOC diversification needs a TDES key');
     if (request.factors.length === 0) fail('HSM_INPUT_INVALID', 'at least one diversification factor');
     if (!Number.isInteger(request.counter) || request.counter < 0 || request.counter > PBOC_COUNTER_MAX) {
@@ -491,12 +568,19 @@ export class SoftwareHsm implements HsmPort {
   }
 
   derivePsamSessionKey(request: PsamSessionRequest): Promise<KeyInfo> {
-    return this.run(() => {
-      const sk = this.psamSessionClear(request);
-      const key = this.store.store('PSAM_SESSION', 'des', sk);
-      sk.fill(0);
-      return key.info();
-    });
+    return this.runAudited(
+      'derive-psam-session',
+      () => ({ levels: String(request.factors.length) }),
+      (seen) => {
+        const mk = this.load(request.masterKey);
+        SoftwareHsm.note(seen, 'master', mk);
+        const sk = this.psamSessionClear(request);
+        const key = this.store.store('PSAM_SESSION', 'des', sk);
+        sk.fill(0);
+        SoftwareHsm.note(seen, 'result', key);
+        return key.info();
+      },
+    );
   }
 
   private psamMac(request: PsamMacRequest): Buffer {
@@ -520,6 +604,45 @@ export class SoftwareHsm implements HsmPort {
 
   verifyPsamMac(request: VerifyPsamMacRequest): Promise<void> {
     return this.run(() => this.checkMac(this.psamMac(request), request.mac));
+  }
+
+  /**
+   * Runs a key command like `run`, then writes its audit line (accepted or refused) when an audit
+   * sink is configured. `op` records the keys it touches in `seen` as it loads them.
+   */
+  private runAudited<T>(
+    command: string,
+    params: () => Readonly<Record<string, string>> | undefined,
+    op: (seen: AuditedKey[]) => T,
+  ): Promise<T> {
+    const audit = this.audit;
+    // Without a sink the hot paths (PIN translation) pay nothing for the audit.
+    if (audit === undefined) return this.run(() => op(NOT_AUDITED));
+    const seen: AuditedKey[] = [];
+    const result = this.run(() => op(seen));
+    const write = (outcome: 'ok' | 'refused', code?: string): void => {
+      const record: HsmAuditRecord = {
+        audit: 'hsm',
+        command,
+        client: this.caller.clientId,
+        outcome,
+        ...(code === undefined ? {} : { result: code }),
+        keys: seen,
+      };
+      const p = params();
+      if (p !== undefined) Object.assign(record, { params: p });
+      audit.info(record, `hsm audit: ${command} ${outcome}`);
+    };
+    return result.then(
+      (value) => {
+        write('ok');
+        return value;
+      },
+      (e: unknown) => {
+        write('refused', isFixpayError(e) ? e.codeName : 'INTERNAL');
+        throw e;
+      },
+    );
   }
 
   /** Runs an operation, mapping primitive errors to result codes, as a promise. */
