@@ -14,6 +14,7 @@ import type { NativeConnection } from '@temporalio/worker';
 import { PrismaPsamCounterStore } from '../activities/psam-counter-store';
 import { ChannelEngine } from '../channel-engine/engine';
 import type { RequestHandler } from '../channel-engine/engine';
+import { splitCidrList } from '../channel-engine/lines/sip/admission';
 import { SipLineDriver } from '../channel-engine/lines/sip/uas';
 import { TcpPcmLineDriver } from '../channel-engine/lines/tcp-pcm';
 import { loadProfiles } from '../channel-engine/profiles';
@@ -169,22 +170,28 @@ export async function startTerminalPlatform(deps: TerminalPlatformDeps): Promise
             );
             return p;
           };
-        // The lines worker talks to the engine built just below (its activities run after start).
-        const engineRef: { engine?: ChannelEngine } = {};
-        const lines = await startLinesWorker({
-          connection: access.connection,
-          namespace: config.temporal.namespace,
-          nodeId: a.nodeId,
-          board,
-          dataConverter: access.dataConverter,
-          lines: () => engineRef.engine,
-        });
+        // Built before the lines worker starts, so a refused setting (a bad CIDR, reservedLines
+        // not below maxLines) fails the start with nothing to undo.
         const lineLog = log.child({ component: 'channel-engine' });
         const tcp = new TcpPcmLineDriver({ host: a.host, port: a.tcpPcmPort }, lineLog);
-        const sip = new SipLineDriver({ host: a.host, port: a.sipPort }, lineLog);
+        const sip = new SipLineDriver(
+          {
+            host: a.host,
+            port: a.sipPort,
+            maxCalls: a.maxLines,
+            allowedSources: splitCidrList(a.sipAllowedSources),
+            trunkSources: splitCidrList(a.sipTrunkSources),
+            ackTimeoutMs: a.sipAckTimeoutMs,
+            inviteRatePerSecond: a.sipInviteRatePerSecond,
+            inviteBurst: a.sipInviteBurst,
+          },
+          lineLog,
+        );
         const engine = new ChannelEngine(
           {
             nodeId: a.nodeId,
+            maxLines: a.maxLines,
+            reservedLines: a.reservedLines,
             profiles: loadProfiles(),
             handler: tracked(
               createAccessHandler({
@@ -202,7 +209,15 @@ export async function startTerminalPlatform(deps: TerminalPlatformDeps): Promise
         )
           .addDriver(tcp)
           .addDriver(sip);
-        engineRef.engine = engine;
+        // The lines worker talks to the engine built above (its activities run after start).
+        const lines = await startLinesWorker({
+          connection: access.connection,
+          namespace: config.temporal.namespace,
+          nodeId: a.nodeId,
+          board,
+          dataConverter: access.dataConverter,
+          lines: () => engine,
+        });
         try {
           await engine.start();
         } catch (e) {
