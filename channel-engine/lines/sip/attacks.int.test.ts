@@ -308,6 +308,32 @@ describe('SIP driver under attack (issue 10)', () => {
     }
   });
 
+  it('with symmetric latching, the first packet from the caller fixes the peer and others are dropped', async () => {
+    const host = new FakeHost();
+    const driver = new SipLineDriver({ port: 0, rtpSymmetricLatch: true });
+    await driver.start(host);
+    const c = new Client(driver.port);
+    await c.bind();
+    const natted = await evenRtpSocket(); // the port the NAT really uses, not the one in the SDP
+    const foreign = await evenRtpSocket();
+    try {
+      c.request('INVITE', 'n1', 1, offer('127.0.0.1', 40000));
+      expect(await c.finalStatus('n1')).toBe(200);
+      c.request('ACK', 'n1', 1);
+      const answer = parseSdp(c.final('n1')?.body ?? '');
+      if (!answer.ok) throw new Error(answer.error.detail);
+      for (let seq = 0; seq < 5; seq++) await sendTo(natted, rtpPacket(seq, 7), answer.value.port);
+      for (let seq = 0; seq < 5; seq++) await sendTo(foreign, rtpPacket(seq, 666), answer.value.port);
+      await c.until(() => host.audioSamples >= 800 && driver.metrics()['rtpWrongSource'] === 5);
+      expect(host.audioSamples).toBe(800);
+    } finally {
+      natted.close();
+      foreign.close();
+      c.close();
+      await driver.stop();
+    }
+  });
+
   it('a fault inside one call (a throwing listener) ends that call with BYE; the driver serves the next', async () => {
     const host = new FakeHost();
     const driver = new SipLineDriver({ port: 0 });

@@ -61,8 +61,9 @@ export interface SipDriverOptions {
   /** Retry-After (seconds) on 503 answers: draining, full, rate-limited. */
   readonly retryAfterS: number;
   /**
-   * Symmetric RTP for callers behind NAT: accept media from the SDP address on any port, latch
-   * the port of the first packet and send there. False: only the SDP address:port is accepted.
+   * Symmetric RTP for callers behind NAT: the first packet from the SDP address or from the
+   * INVITE's source address, on any port, fixes the peer; our RTP goes there. False: only the
+   * SDP address:port is accepted.
    */
   readonly rtpSymmetricLatch: boolean;
   /** Refuse offers with an odd RTP port (RFC 3550 §11: SHOULD be even). */
@@ -730,13 +731,16 @@ export class SipLineDriver implements LineDriver {
   /** RTP latching: only the negotiated peer is heard (see `rtpSymmetricLatch`). */
   private fromPeer(dialog: Dialog, from: Remote): boolean {
     const media = dialog.media;
-    if (media === undefined || from.address !== media.remoteAddress) return false;
+    if (media === undefined) return false;
     const peer = dialog.rtpPeer;
     if (peer === undefined) {
+      // Symmetric latch: the first packet from the SDP address or the signalling source (a NAT's
+      // public address) fixes the peer for the rest of the call.
+      if (from.address !== media.remoteAddress && from.address !== dialog.source.address) return false;
       dialog.rtpPeer = { address: from.address, port: from.port };
       return true;
     }
-    return from.port === peer.port;
+    return from.address === peer.address && from.port === peer.port;
   }
 
   private deliver(dialog: Dialog, frames: ReturnType<JitterBuffer['poll']>): void {
