@@ -232,7 +232,12 @@ export class SipLineDriver implements LineDriver {
   }
 
   async stop(): Promise<void> {
-    for (const d of [...this.dialogs.values()]) this.terminate(d, 'local', true);
+    // One BYE per live call and no retransmission: the socket closes now, so nothing may wait for
+    // answers (a dialog already hung up and waiting for its BYE's answer is dropped too).
+    for (const d of [...this.dialogs.values()]) {
+      this.terminate(d, 'local', true, { byeOnce: true });
+      this.finish(d);
+    }
     if (this.ticker !== undefined) clearInterval(this.ticker);
     const socket = this.socket;
     this.socket = undefined;
