@@ -52,6 +52,13 @@ export interface ChannelEngineOptions {
   readonly handlerTimeoutMs: number;
   /** Most concurrent calls (offers beyond get ENGINE_LINES_EXHAUSTED). */
   readonly maxLines: number;
+  /**
+   * Lines kept for callers `mayUseReserve` admits (trusted trunks by default): others get
+   * ENGINE_LINES_RESERVED once only these are free. Below `maxLines` (checked at construction).
+   */
+  readonly reservedLines: number;
+  /** Who may take a reserved line; default: offers from a trusted source. */
+  readonly mayUseReserve: (offer: CallOffer) => boolean;
   /** Payload of our EST frame (e.g. a host id); empty by default. */
   readonly estPayload: Uint8Array;
 }
@@ -65,6 +72,8 @@ export const DEFAULT_ENGINE_OPTIONS = {
   profileByCalledNumber: {},
   handlerTimeoutMs: 30000,
   maxLines: 512,
+  reservedLines: 0,
+  mayUseReserve: (offer: CallOffer): boolean => offer.trustedSource === true,
   estPayload: new Uint8Array(0),
 } as const;
 
@@ -86,10 +95,19 @@ export interface EngineCounters {
   prompts: number;
   handlerFailures: number;
   bursts: number;
+  /** Offers refused because only reserved lines were free. */
+  callsRefusedReserved: number;
+  /** Calls ended by a fault (an exception) inside their own processing. */
+  callFaults: number;
 }
 
 export interface EngineMetrics extends EngineCounters {
   readonly linesActive: number;
+  /** Capacity: the line limit and the share of it kept for trusted callers. */
+  readonly linesMax: number;
+  readonly linesReserved: number;
+  /** Lines an untrusted caller could still take now. */
+  readonly linesFreeUnreserved: number;
   readonly draining: boolean;
   /** Rejected frames by result code name. */
   readonly badFramesByCode: Readonly<Record<string, number>>;
@@ -245,7 +263,7 @@ class CallChannel implements CallListener {
         this.clearAckTimer();
         this.ackTimer = setTimeout(() => {
           this.ackTimer = undefined;
-          this.arqEvent({ type: 'ack-timeout' });
+          this.guard('ack-timer', () => this.arqEvent({ type: 'ack-timeout' }));
         }, a.ms);
         return;
       case 'cancel-ack-timer':
@@ -303,7 +321,7 @@ class CallChannel implements CallListener {
         this.clearSessionTimer();
         this.sessionTimer = setTimeout(() => {
           this.sessionTimer = undefined;
-          this.sessionEvent({ type: 'timer', timer: a.timer });
+          this.guard('session-timer', () => this.sessionEvent({ type: 'timer', timer: a.timer }));
         }, a.ms);
         return;
       case 'clear-timer':
@@ -356,15 +374,19 @@ class CallChannel implements CallListener {
       }, this.engine.options.handlerTimeoutMs);
     });
     Promise.race([this.engine.options.handler(request), timeout])
-      .then((answer) => {
-        this.sessionEvent({ type: 'handler-answered', payload: answer });
-      })
-      .catch((e: unknown) => {
-        this.engine.counters.handlerFailures++;
-        const message = e instanceof Error ? scrubText(e.message) : 'unknown';
-        this.engine.log.warn({ lineId: offer.lineId, err: message }, 'request handler failed');
-        this.sessionEvent({ type: 'handler-failed', codeName: 'SESSION_HANDLER_FAILED' });
-      })
+      .then(
+        (answer) => {
+          this.guard('handler-answer', () => this.sessionEvent({ type: 'handler-answered', payload: answer }));
+        },
+        (e: unknown) => {
+          this.engine.counters.handlerFailures++;
+          const message = e instanceof Error ? scrubText(e.message) : 'unknown';
+          this.engine.log.warn({ lineId: offer.lineId, err: message }, 'request handler failed');
+          this.guard('handler-failure', () =>
+            this.sessionEvent({ type: 'handler-failed', codeName: 'SESSION_HANDLER_FAILED' }),
+          );
+        },
+      )
       .finally(() => {
         clearTimeout(timer);
       });
@@ -415,6 +437,41 @@ class CallChannel implements CallListener {
     else w.reject(new FixpayError(codeName));
   }
 
+  /**
+   * The per-call fault boundary: runs `fn` and, if it throws, ends this call (the line is hung up
+   * and freed, LINE_CALL_FAULT counted and logged without the error's data) instead of letting the
+   * exception reach the event loop, where it would stop the process and every other call.
+   */
+  guard(where: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.fault(where, e);
+    }
+  }
+
+  private fault(where: string, e: unknown): void {
+    const engine = this.engine;
+    engine.counters.callFaults++;
+    engine.log.error(
+      {
+        lineId: this.call.offer.lineId,
+        where,
+        code: 'LINE_CALL_FAULT',
+        err: e instanceof Error ? scrubText(`${e.name}: ${e.message}`) : 'unknown',
+      },
+      'fault in call: ending it',
+    );
+    if (this.ended) return;
+    // Ended first, so the driver's hang-up callback finds the call already over.
+    this.finish('LINE_CALL_FAULT');
+    try {
+      this.call.hangup();
+    } catch {
+      // the driver's own hang-up failed; the engine has released the line regardless
+    }
+  }
+
   private finish(outcome: ResultCodeName): void {
     if (this.ended) return;
     this.clearSessionTimer();
@@ -449,6 +506,8 @@ export class ChannelEngine implements LineHost {
     prompts: 0,
     handlerFailures: 0,
     bursts: 0,
+    callsRefusedReserved: 0,
+    callFaults: 0,
   };
   private readonly badByCode: Record<string, number> = {};
   private readonly outcomes: Record<string, number> = {};
@@ -465,6 +524,14 @@ export class ChannelEngine implements LineHost {
     readonly log: LineLogger = SILENT_LOGGER,
   ) {
     this.options = { ...DEFAULT_ENGINE_OPTIONS, ...options };
+    const { maxLines, reservedLines } = this.options;
+    if (!Number.isInteger(maxLines) || maxLines < 1)
+      throw new FixpayError('CONFIG_INVALID', `maxLines ${maxLines} must be a positive integer`);
+    if (!Number.isInteger(reservedLines) || reservedLines < 0 || reservedLines >= maxLines)
+      throw new FixpayError(
+        'CONFIG_INVALID',
+        `reservedLines ${reservedLines} must be in 0..maxLines-1 (${maxLines - 1})`,
+      );
     if (!this.options.profiles.has(this.options.defaultProfileId))
       throw new FixpayError('PROFILE_NOT_FOUND', this.options.defaultProfileId);
     for (const id of Object.values(this.options.profileByCalledNumber))
@@ -525,6 +592,11 @@ export class ChannelEngine implements LineHost {
       this.counters.callsRefused++;
       return { accept: false, codeName: 'ENGINE_LINES_EXHAUSTED' };
     }
+    if (this.calls.size >= this.options.maxLines - this.options.reservedLines && !this.mayUseReserve(offer)) {
+      this.counters.callsRefused++;
+      this.counters.callsRefusedReserved++;
+      return { accept: false, codeName: 'ENGINE_LINES_RESERVED' };
+    }
     const profileId =
       (offer.calledNumber === undefined ? undefined : this.options.profileByCalledNumber[offer.calledNumber]) ??
       this.options.defaultProfileId;
@@ -537,19 +609,20 @@ export class ChannelEngine implements LineHost {
         this.calls.set(offer.lineId, channel);
         this.counters.callsAnswered++;
         this.log.info({ lineId: offer.lineId, callerNumber: offer.callerNumber, profileId }, 'call answered');
+        // Every way into the call goes through its fault boundary: an exception ends this call only.
         const listener: CallListener = {
           onAudio: (pcm) => {
-            channel.onAudio(pcm);
+            channel.guard('audio', () => channel.onAudio(pcm));
           },
           onPlayoutDone: () => {
-            channel.onPlayoutDone();
+            channel.guard('playout-done', () => channel.onPlayoutDone());
           },
           onHangup: () => {
-            channel.onHangup();
+            channel.guard('hangup', () => channel.onHangup());
           },
         };
         setImmediate(() => {
-          channel.start();
+          channel.guard('start', () => channel.start());
         });
         return listener;
       },
@@ -582,9 +655,13 @@ export class ChannelEngine implements LineHost {
   metrics(): EngineMetrics {
     const drivers: Record<string, number> = {};
     for (const d of this.drivers) for (const [k, v] of Object.entries(d.metrics())) drivers[`${d.name}.${k}`] = v;
+    const { maxLines, reservedLines } = this.options;
     return {
       ...this.counters,
       linesActive: this.calls.size,
+      linesMax: maxLines,
+      linesReserved: reservedLines,
+      linesFreeUnreserved: Math.max(0, maxLines - reservedLines - this.calls.size),
       draining: this.isDraining,
       badFramesByCode: { ...this.badByCode },
       outcomes: { ...this.outcomes },
@@ -592,6 +669,18 @@ export class ChannelEngine implements LineHost {
       meanSnrDb: this.snrCount === 0 ? Number.NaN : this.snrSum / this.snrCount,
       drivers,
     };
+  }
+
+  private mayUseReserve(offer: CallOffer): boolean {
+    try {
+      return this.options.mayUseReserve(offer);
+    } catch (e) {
+      this.log.warn(
+        { lineId: offer.lineId, err: e instanceof Error ? scrubText(e.message) : 'unknown' },
+        'reserve policy failed',
+      );
+      return false;
+    }
   }
 
   /** @internal */

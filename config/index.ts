@@ -55,6 +55,14 @@ export interface AccessConfig {
   readonly tcpPcmPort: number;
   readonly sipPort: number;
   readonly answerTimeoutMs: number;
+  readonly maxLines: number;
+  readonly reservedLines: number;
+  /** Comma-separated IPv4 CIDRs (split by the access node). */
+  readonly sipAllowedSources: string;
+  readonly sipTrunkSources: string;
+  readonly sipAckTimeoutMs: number;
+  readonly sipInviteRatePerSecond: number;
+  readonly sipInviteBurst: number;
 }
 
 export interface CardNetworkConfig {
@@ -130,6 +138,13 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_TCP_PCM_PORT: 'access.tcpPcmPort',
   FIXPAY_SIP_PORT: 'access.sipPort',
   FIXPAY_ANSWER_TIMEOUT_MS: 'access.answerTimeoutMs',
+  FIXPAY_MAX_LINES: 'access.maxLines',
+  FIXPAY_RESERVED_LINES: 'access.reservedLines',
+  FIXPAY_SIP_ALLOWED_SOURCES: 'access.sipAllowedSources',
+  FIXPAY_SIP_TRUNK_SOURCES: 'access.sipTrunkSources',
+  FIXPAY_SIP_ACK_TIMEOUT_MS: 'access.sipAckTimeoutMs',
+  FIXPAY_SIP_INVITE_RATE: 'access.sipInviteRatePerSecond',
+  FIXPAY_SIP_INVITE_BURST: 'access.sipInviteBurst',
   FIXPAY_BANK_SIMULATOR: 'cardNetwork.simulator',
   FIXPAY_CARD_NETWORK_HOST: 'cardNetwork.host',
   FIXPAY_CARD_NETWORK_PORT: 'cardNetwork.port',

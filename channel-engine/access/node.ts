@@ -11,6 +11,7 @@ import type { Config } from '../../config';
 import type { Registry } from '../../services/registry/registry';
 import type { RequestHandler } from '../engine';
 import { ChannelEngine } from '../engine';
+import { splitCidrList } from '../lines/sip/admission';
 import { SipLineDriver } from '../lines/sip/uas';
 import { TcpPcmLineDriver } from '../lines/tcp-pcm';
 import type { LineLogger } from '../lines/types';
@@ -66,21 +67,27 @@ export async function startAccessNode(deps: AccessNodeDeps): Promise<AccessNode>
       );
       return p;
     };
-  // The lines worker talks to the engine built just below (its activities run after start).
-  const engineRef: { engine?: ChannelEngine } = {};
-  const lines = await startLinesWorker({
-    connection: deps.connection,
-    namespace: deps.config.temporal.namespace,
-    nodeId: a.nodeId,
-    board,
-    dataConverter: deps.dataConverter,
-    lines: () => engineRef.engine,
-  });
+  // Built before the lines worker starts, so a refused setting (a bad CIDR, reservedLines not
+  // below maxLines) fails the start with nothing to undo.
   const tcp = new TcpPcmLineDriver({ host: a.host, port: a.tcpPcmPort }, deps.log);
-  const sip = new SipLineDriver({ host: a.host, port: a.sipPort }, deps.log);
+  const sip = new SipLineDriver(
+    {
+      host: a.host,
+      port: a.sipPort,
+      maxCalls: a.maxLines,
+      allowedSources: splitCidrList(a.sipAllowedSources),
+      trunkSources: splitCidrList(a.sipTrunkSources),
+      ackTimeoutMs: a.sipAckTimeoutMs,
+      inviteRatePerSecond: a.sipInviteRatePerSecond,
+      inviteBurst: a.sipInviteBurst,
+    },
+    deps.log,
+  );
   const engine = new ChannelEngine(
     {
       nodeId: a.nodeId,
+      maxLines: a.maxLines,
+      reservedLines: a.reservedLines,
       profiles: loadProfiles(),
       handler: tracked(
         createAccessHandler({
@@ -99,7 +106,15 @@ export async function startAccessNode(deps: AccessNodeDeps): Promise<AccessNode>
   )
     .addDriver(tcp)
     .addDriver(sip);
-  engineRef.engine = engine;
+  // The lines worker talks to the engine built above (its activities run after start).
+  const lines = await startLinesWorker({
+    connection: deps.connection,
+    namespace: deps.config.temporal.namespace,
+    nodeId: a.nodeId,
+    board,
+    dataConverter: deps.dataConverter,
+    lines: () => engine,
+  });
   try {
     await engine.start();
   } catch (e) {

@@ -7,6 +7,7 @@
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { resultCode } from '../../domain/errors';
+import { scrubText } from '../../domain/masking';
 import type { Result } from '../../domain/result';
 import { AudioPacer } from './pacer';
 import { FRAME_MS, SILENT_LOGGER } from './types';
@@ -99,6 +100,10 @@ export interface TcpPcmDriverOptions {
   /** Send our audio in real time (20 ms frames); false sends it at once (fast simulations). */
   readonly pace: boolean;
   readonly maxCalls: number;
+  /** Connections still waiting for HELLO; more are closed at once. */
+  readonly maxPendingConnections: number;
+  /** Unsent bytes queued for a peer; a peer that lets more pile up (it does not read) is dropped. */
+  readonly maxWriteBufferBytes: number;
 }
 
 export const DEFAULT_TCP_PCM_OPTIONS: TcpPcmDriverOptions = {
@@ -107,6 +112,8 @@ export const DEFAULT_TCP_PCM_OPTIONS: TcpPcmDriverOptions = {
   helloTimeoutMs: 5000,
   pace: true,
   maxCalls: 512,
+  maxPendingConnections: 64,
+  maxWriteBufferBytes: 256 * 1024,
 };
 
 interface Connection {
@@ -125,7 +132,15 @@ export class TcpPcmLineDriver implements LineDriver {
   private ticker: NodeJS.Timeout | undefined;
   private next = 1;
   private readonly connections = new Set<Connection>();
-  private readonly counters = { tcpConnections: 0, tcpMalformed: 0, tcpCallsAnswered: 0, tcpCallsRefused: 0 };
+  private readonly counters = {
+    tcpConnections: 0,
+    tcpMalformed: 0,
+    tcpCallsAnswered: 0,
+    tcpCallsRefused: 0,
+    tcpFaults: 0,
+    tcpSlowPeers: 0,
+    tcpPendingRefused: 0,
+  };
 
   constructor(
     options: Partial<TcpPcmDriverOptions> = {},
@@ -171,6 +186,16 @@ export class TcpPcmLineDriver implements LineDriver {
 
   private onConnection(socket: net.Socket): void {
     this.counters.tcpConnections++;
+    socket.on('error', () => {
+      // reported through 'close'
+    });
+    let pending = 0;
+    for (const c of this.connections) if (c.listener === undefined) pending++;
+    if (pending >= this.options.maxPendingConnections) {
+      this.counters.tcpPendingRefused++;
+      socket.destroy();
+      return;
+    }
     socket.setNoDelay(true);
     const conn: Connection = {
       socket,
@@ -181,26 +206,52 @@ export class TcpPcmLineDriver implements LineDriver {
     };
     this.connections.add(conn);
     const helloTimer = setTimeout(() => {
-      if (conn.listener === undefined) this.fail(conn, 'no HELLO in time');
+      this.contain(conn, 'hello-timer', () => {
+        if (conn.listener === undefined) this.fail(conn, 'no HELLO in time');
+      });
     }, this.options.helloTimeoutMs);
     socket.on('data', (chunk) => {
-      const r = conn.reader.push(chunk);
-      if (!r.ok) {
-        this.fail(conn, r.error);
-        return;
-      }
-      for (const m of r.value) {
-        if (conn.ended) return;
-        this.onMessage(conn, m, helloTimer);
-      }
-    });
-    socket.on('error', () => {
-      // reported through 'close'
+      this.contain(conn, 'data', () => {
+        const r = conn.reader.push(chunk);
+        if (!r.ok) {
+          this.fail(conn, r.error);
+          return;
+        }
+        for (const m of r.value) {
+          if (conn.ended) return;
+          this.onMessage(conn, m, helloTimer);
+        }
+      });
     });
     socket.on('close', () => {
       clearTimeout(helloTimer);
-      this.end(conn, 'remote', undefined);
+      this.contain(conn, 'close', () => {
+        this.end(conn, 'remote', undefined);
+      });
     });
+  }
+
+  /**
+   * The per-connection fault boundary: if `fn` throws, that call alone ends (BYE FP3645, socket
+   * closed, counted, logged without its data); the listener and the other calls go on.
+   */
+  private contain(conn: Connection, where: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.counters.tcpFaults++;
+      this.log.error(
+        { where, code: 'LINE_CALL_FAULT', err: e instanceof Error ? scrubText(`${e.name}: ${e.message}`) : 'unknown' },
+        'fault in tcp-pcm call: ending it',
+      );
+      try {
+        this.end(conn, 'error', resultCode('LINE_CALL_FAULT').code);
+      } catch {
+        conn.ended = true;
+        this.connections.delete(conn);
+        conn.socket.destroy();
+      }
+    }
   }
 
   private onMessage(conn: Connection, m: TcpPcmMessage, helloTimer: NodeJS.Timeout): void {
@@ -233,7 +284,9 @@ export class TcpPcmLineDriver implements LineDriver {
           if (this.options.pace) conn.pacer.enqueue(pcm);
           else {
             this.writeAudio(conn, pcm);
-            setImmediate(() => conn.listener?.onPlayoutDone());
+            setImmediate(() => {
+              this.contain(conn, 'playout-done', () => conn.listener?.onPlayoutDone());
+            });
           }
         },
         get playing() {
@@ -259,8 +312,22 @@ export class TcpPcmLineDriver implements LineDriver {
 
   private writeAudio(conn: Connection, pcm: Int16Array): void {
     const maxSamples = MAX_TCP_PCM_BODY_BYTES / 2;
-    for (let at = 0; at < pcm.length; at += maxSamples)
+    for (let at = 0; at < pcm.length; at += maxSamples) {
+      if (conn.ended) return;
+      if (conn.socket.writableLength > this.options.maxWriteBufferBytes) {
+        this.counters.tcpSlowPeers++;
+        this.log.warn({ queuedBytes: conn.socket.writableLength }, 'tcp-pcm peer does not read: dropped');
+        conn.ended = true;
+        conn.pacer.clear();
+        this.connections.delete(conn);
+        conn.socket.destroy();
+        const listener = conn.listener;
+        conn.listener = undefined;
+        listener?.onHangup('error');
+        return;
+      }
       conn.socket.write(encodeTcpPcm(TCP_PCM_TYPE.audioOut, pcmToBytes(pcm.subarray(at, at + maxSamples))));
+    }
   }
 
   private fail(conn: Connection, reason: string): void {
@@ -292,10 +359,12 @@ export class TcpPcmLineDriver implements LineDriver {
 
   private tick(): void {
     const now = performance.now();
-    for (const conn of this.connections) {
-      const due = conn.pacer.due(now);
-      for (const frame of due.frames) this.writeAudio(conn, frame);
-      if (due.drained) conn.listener?.onPlayoutDone();
+    for (const conn of [...this.connections]) {
+      this.contain(conn, 'tick', () => {
+        const due = conn.pacer.due(now);
+        for (const frame of due.frames) this.writeAudio(conn, frame);
+        if (due.drained) conn.listener?.onPlayoutDone();
+      });
     }
   }
 }

@@ -27,6 +27,11 @@ export interface CallOffer {
   /** From the signalling (P-Asserted-Identity, From, TCP HELLO), never from terminal data. */
   readonly callerNumber: string | undefined;
   readonly calledNumber: string | undefined;
+  /**
+   * The signalling came from a trusted source (a configured SIP trunk): the engine lets such calls
+   * use the reserved lines. Absent means untrusted.
+   */
+  readonly trustedSource?: boolean;
 }
 
 export interface LineCall {
@@ -51,7 +56,10 @@ export type OfferAnswer =
   | { readonly accept: true; attach(call: LineCall): CallListener }
   | {
       readonly accept: false;
-      readonly codeName: Extract<ResultCodeName, 'ENGINE_DRAINING' | 'ENGINE_LINES_EXHAUSTED'>;
+      readonly codeName: Extract<
+        ResultCodeName,
+        'ENGINE_DRAINING' | 'ENGINE_LINES_EXHAUSTED' | 'ENGINE_LINES_RESERVED'
+      >;
     };
 
 export interface LineHost {

@@ -3,7 +3,7 @@ import type { ResultCodeEntry } from './types';
 /**
  * FP35xx–FP39xx: channel engine, line side (link layer, device profiles, terminal sessions, line
  * drivers). FP350x link frames, FP352x link ARQ, FP354x device profiles, FP356x sessions,
- * FP358x SIP/RTP, FP360x TCP PCM, FP362x engine.
+ * FP358x SIP/RTP, FP360x TCP PCM, FP362x engine, FP364x line admission and validation.
  */
 export const channelCodes = [
   {
@@ -172,6 +172,48 @@ export const channelCodes = [
     name: 'ENGINE_LINES_EXHAUSTED',
     message: 'The access node has no free line',
     httpStatus: 503,
+    retryable: true,
+  },
+  {
+    code: 'FP3640',
+    name: 'SDP_MEDIA_ADDRESS_REFUSED',
+    message: 'The SDP connection address is not a unicast IPv4 literal',
+    httpStatus: 488,
+    retryable: false,
+  },
+  {
+    code: 'FP3641',
+    name: 'SDP_MEDIA_PORT_REFUSED',
+    message: 'The SDP media port is out of range',
+    httpStatus: 488,
+    retryable: false,
+  },
+  {
+    code: 'FP3642',
+    name: 'SIP_SOURCE_NOT_ALLOWED',
+    message: 'SIP requests from this source address are not allowed',
+    httpStatus: 403,
+    retryable: false,
+  },
+  {
+    code: 'FP3643',
+    name: 'SIP_SOURCE_RATE_LIMITED',
+    message: 'This source sent new calls faster than its limit',
+    httpStatus: 503,
+    retryable: true,
+  },
+  {
+    code: 'FP3644',
+    name: 'ENGINE_LINES_RESERVED',
+    message: 'Only reserved lines are free, and this caller may not use them',
+    httpStatus: 503,
+    retryable: true,
+  },
+  {
+    code: 'FP3645',
+    name: 'LINE_CALL_FAULT',
+    message: 'A fault inside one call ended that call',
+    httpStatus: 500,
     retryable: true,
   },
 ] as const satisfies readonly ResultCodeEntry[];

@@ -114,7 +114,7 @@ describe('SIP message parser', () => {
 describe('SDP offer/answer', () => {
   it('takes the offerer’s first G.711 codec and its address', () => {
     const offer = parseSdp(SDP);
-    if (!offer.ok) throw new Error(offer.error);
+    if (!offer.ok) throw new Error(offer.error.detail);
     expect(chooseCodec(offer.value, ['PCMU', 'PCMA'])).toEqual({
       remoteAddress: '127.0.0.1',
       remotePort: 6000,

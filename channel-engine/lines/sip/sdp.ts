@@ -2,6 +2,7 @@
  * SDP offer/answer (RFC 3264, RFC 4566) for one audio stream of G.711: PCMU (payload type 0) or
  * PCMA (8), also when offered under a dynamic payload type with an rtpmap.
  */
+import type { ResultCodeName } from '../../../domain/errors';
 import type { Result } from '../../../domain/result';
 
 export type G711Codec = 'PCMU' | 'PCMA';
@@ -23,9 +24,63 @@ export interface NegotiatedAudio {
   readonly payloadType: number;
 }
 
-/** Parses the first audio stream of an SDP body. */
-export function parseSdp(body: string): Result<SdpAudioOffer, string> {
-  if (body.length > MAX_SDP_BYTES) return { ok: false, error: 'SDP too large' };
+/** Why an SDP body was refused: a catalogue code (the SIP answer and the metric) and a detail for logs. */
+export interface SdpRefusal {
+  readonly codeName: Extract<ResultCodeName, 'SDP_MALFORMED' | 'SDP_MEDIA_ADDRESS_REFUSED' | 'SDP_MEDIA_PORT_REFUSED'>;
+  readonly detail: string;
+}
+
+export interface SdpParseOptions {
+  /** Refuse an odd media port (RFC 3550 §11 says RTP SHOULD use an even port). */
+  readonly requireEvenPort: boolean;
+}
+
+export const DEFAULT_SDP_PARSE_OPTIONS: SdpParseOptions = { requireEvenPort: false };
+
+const IPV4_LITERAL = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/**
+ * Checks a connection address: a dotted-quad IPv4 literal (no host names, so sending media never
+ * costs a DNS lookup), unicast, and not the unspecified network. Returns the refusal reason, or
+ * undefined when the address is usable.
+ */
+export function mediaAddressProblem(address: string): string | undefined {
+  const m = IPV4_LITERAL.exec(address);
+  if (m === null) return 'not an IPv4 literal';
+  const octets = m.slice(1, 5).map((o) => (o.length > 1 && o.startsWith('0') ? Number.NaN : Number(o)));
+  if (octets.some((o) => !(o >= 0 && o <= 255))) return 'not an IPv4 literal';
+  const first = octets[0] ?? 0;
+  if (first === 0) return 'unspecified address (0.0.0.0/8)';
+  if (first >= 224 && first <= 239) return 'multicast address';
+  if (first >= 240) return 'reserved or broadcast address';
+  return undefined;
+}
+
+/** Checks a media port: 1..65535, and even when asked. Undefined when usable. */
+export function mediaPortProblem(
+  port: number,
+  options: SdpParseOptions = DEFAULT_SDP_PARSE_OPTIONS,
+): string | undefined {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return `port ${port} outside 1..65535`;
+  if (options.requireEvenPort && port % 2 !== 0) return `odd port ${port}`;
+  return undefined;
+}
+
+const refuse = (codeName: SdpRefusal['codeName'], detail: string): { ok: false; error: SdpRefusal } => ({
+  ok: false,
+  error: { codeName, detail },
+});
+
+/**
+ * Parses and validates the first audio stream of an SDP body: its connection address must be a
+ * unicast IPv4 literal and its port within 1..65535 (see `mediaAddressProblem`, `mediaPortProblem`).
+ * Never throws; a refusal carries its catalogue code.
+ */
+export function parseSdp(
+  body: string,
+  options: SdpParseOptions = DEFAULT_SDP_PARSE_OPTIONS,
+): Result<SdpAudioOffer, SdpRefusal> {
+  if (body.length > MAX_SDP_BYTES) return refuse('SDP_MALFORMED', 'SDP too large');
   let sessionAddress: string | undefined;
   let mediaAddress: string | undefined;
   let inAudio = false;
@@ -37,7 +92,7 @@ export function parseSdp(body: string): Result<SdpAudioOffer, string> {
   for (const raw of body.split(/\r?\n/)) {
     const line = raw.trim();
     if (line.length === 0) continue;
-    if (!/^[a-z]=/.test(line)) return { ok: false, error: 'bad SDP line' };
+    if (!/^[a-z]=/.test(line)) return refuse('SDP_MALFORMED', 'bad SDP line');
     const type = line[0];
     const value = line.slice(2);
     if (type === 'm') {
@@ -53,8 +108,8 @@ export function parseSdp(body: string): Result<SdpAudioOffer, string> {
         pts = m[2].trim().split(' ').map(Number);
       }
     } else if (type === 'c') {
-      const c = /^IN IP4 ([0-9.]+)(?:\/\d+)?$/.exec(value);
-      if (c?.[1] === undefined) return { ok: false, error: 'unsupported c= line (IN IP4 only)' };
+      const c = /^IN IP4 (\S+)$/.exec(value);
+      if (c?.[1] === undefined) return refuse('SDP_MEDIA_ADDRESS_REFUSED', 'unsupported c= line (IN IP4 only)');
       if (seenAudio && inAudio) mediaAddress = c[1];
       else if (!seenAudio) sessionAddress = c[1];
     } else if (type === 'a' && inAudio) {
@@ -66,9 +121,12 @@ export function parseSdp(body: string): Result<SdpAudioOffer, string> {
     }
   }
   const address = mediaAddress ?? sessionAddress;
-  if (!seenAudio) return { ok: false, error: 'no audio stream' };
-  if (address === undefined) return { ok: false, error: 'no connection address' };
-  if (port < 0 || port > 65535) return { ok: false, error: 'bad port' };
+  if (!seenAudio) return refuse('SDP_MALFORMED', 'no audio stream');
+  if (address === undefined) return refuse('SDP_MALFORMED', 'no connection address');
+  const addressProblem = mediaAddressProblem(address);
+  if (addressProblem !== undefined) return refuse('SDP_MEDIA_ADDRESS_REFUSED', addressProblem);
+  const portProblem = mediaPortProblem(port, options);
+  if (portProblem !== undefined) return refuse('SDP_MEDIA_PORT_REFUSED', portProblem);
   const formats = pts.map((pt) => ({
     payloadType: pt,
     codec: names.get(pt) ?? (pt === 0 ? 'PCMU' : pt === 8 ? 'PCMA' : undefined),

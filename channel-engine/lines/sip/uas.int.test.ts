@@ -106,15 +106,17 @@ describe('SIP driver with our own UDP client', () => {
   });
 
   it('answers, takes RTP (and counts garbage), and ends on our hang-up with BYE/200', async () => {
-    client.request('INVITE', 'c1', 1, OFFER);
+    // RTP is accepted only from the offer's address:port, so the media socket is bound first.
+    const rtp = dgram.createSocket('udp4');
+    await new Promise<void>((r) => rtp.bind(0, '127.0.0.1', () => r()));
+    client.request('INVITE', 'c1', 1, OFFER.replace('40000', String(rtp.address().port)));
     await client.until(() => client.status('c1', 'INVITE').includes(200));
     expect(client.status('c1', 'INVITE').slice(0, 3)).toEqual([100, 180, 200]);
     expect(host.offers[0]).toMatchObject({ callerNumber: '057188880000', calledNumber: '95105' });
     const ok = client.received.find((r) => r.status === 200);
     const sdp = parseSdp(ok?.body ?? '');
-    if (!sdp.ok) throw new Error(sdp.error);
+    if (!sdp.ok) throw new Error(sdp.error.detail);
     client.request('ACK', 'c1', 1);
-    const rtp = dgram.createSocket('udp4');
     const send = (b: Uint8Array): Promise<void> =>
       new Promise((r) => rtp.send(b, sdp.value.port, '127.0.0.1', () => r()));
     await send(Uint8Array.of(1, 2, 3)); // garbage

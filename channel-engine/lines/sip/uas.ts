@@ -7,6 +7,8 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
+import { resultCode } from '../../../domain/errors';
+import type { ResultCodeName } from '../../../domain/errors';
 import { scrubText } from '../../../domain/masking';
 import { alawDecode, alawEncode, mulawDecode, mulawEncode } from '../../audio/g711';
 import { AudioPacer } from '../pacer';
@@ -24,6 +26,7 @@ import {
   SipHeaders,
 } from './message';
 import type { SipRequest, SipResponse } from './message';
+import { SourceList, SourceRateLimiter } from './admission';
 import { buildSdp, chooseCodec, parseSdp } from './sdp';
 import type { G711Codec, NegotiatedAudio } from './sdp';
 
@@ -39,8 +42,32 @@ export interface SipDriverOptions {
   /** RFC 3261 timer T1 (RTT estimate) and T2 (cap of the retransmission interval). */
   readonly t1Ms: number;
   readonly t2Ms: number;
-  /** Most concurrent dialogs; INVITEs beyond it get 486 Busy Here. */
+  /** Most concurrent dialogs; INVITEs beyond it get 503 with Retry-After. */
   readonly maxCalls: number;
+  /**
+   * How long an answered INVITE waits for its ACK before the line is freed (a Timer H shorter
+   * than RFC 3261's 64·T1 = 32 s, so unacknowledged INVITEs cannot hold lines for long).
+   */
+  readonly ackTimeoutMs: number;
+  /** IPv4 CIDRs whose SIP requests are served at all; others get 403. */
+  readonly allowedSources: readonly string[];
+  /** IPv4 CIDRs of trusted trunks: no per-source INVITE limit, and may use the reserved lines. */
+  readonly trunkSources: readonly string[];
+  /** Per-source token bucket for new INVITEs from sources that are not trunks. */
+  readonly inviteRatePerSecond: number;
+  readonly inviteBurst: number;
+  /** Most sources whose INVITE rate is remembered (least recently used forgotten beyond). */
+  readonly maxRateLimitedSources: number;
+  /** Retry-After (seconds) on 503 answers: draining, full, rate-limited. */
+  readonly retryAfterS: number;
+  /**
+   * Symmetric RTP for callers behind NAT: the first packet from the SDP address or from the
+   * INVITE's source address, on any port, fixes the peer; our RTP goes there. False: only the
+   * SDP address:port is accepted.
+   */
+  readonly rtpSymmetricLatch: boolean;
+  /** Refuse offers with an odd RTP port (RFC 3550 §11: SHOULD be even). */
+  readonly requireEvenRtpPort: boolean;
   readonly jitter: JitterBufferOptions;
   /** Hang up a call whose RTP stopped for this long (0 = never). */
   readonly rtpTimeoutMs: number;
@@ -55,6 +82,15 @@ export const DEFAULT_SIP_OPTIONS: SipDriverOptions = {
   t1Ms: 500,
   t2Ms: 4000,
   maxCalls: 512,
+  ackTimeoutMs: 8000,
+  allowedSources: ['127.0.0.0/8'],
+  trunkSources: [],
+  inviteRatePerSecond: 10,
+  inviteBurst: 20,
+  maxRateLimitedSources: 4096,
+  retryAfterS: 30,
+  rtpSymmetricLatch: false,
+  requireEvenRtpPort: false,
   jitter: DEFAULT_JITTER_BUFFER,
   rtpTimeoutMs: 60000,
   userAgent: 'fixpay-channel-engine',
@@ -69,10 +105,13 @@ interface Dialog {
   readonly callId: string;
   readonly invite: SipRequest;
   readonly source: Remote;
+  readonly trusted: boolean;
   readonly localTag: string;
   state: 'proceeding' | 'answered' | 'confirmed' | 'terminated';
   lastInviteResponse: string | undefined;
   media: NegotiatedAudio | undefined;
+  /** Where RTP is accepted from and sent to: the SDP address:port, or the latched port. */
+  rtpPeer: Remote | undefined;
   rtp: dgram.Socket | undefined;
   listener: CallListener | undefined;
   call: LineCall | undefined;
@@ -101,8 +140,19 @@ export class SipLineDriver implements LineDriver {
   private host: LineHost | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private readonly dialogs = new Map<string, Dialog>();
+  private readonly allowed: SourceList;
+  private readonly trunks: SourceList;
+  private readonly inviteLimiter: SourceRateLimiter;
   private readonly counters = {
     sipMalformed: 0,
+    sipFaults: 0,
+    sendErrors: 0,
+    sourcesRefused: 0,
+    invitesRateLimited: 0,
+    sdpRefused: 0,
+    ackTimeouts: 0,
+    callFaults: 0,
+    rtpWrongSource: 0,
     sipRequests: 0,
     invites: 0,
     callsAnswered: 0,
@@ -120,6 +170,13 @@ export class SipLineDriver implements LineDriver {
     private readonly log: LineLogger = SILENT_LOGGER,
   ) {
     this.options = { ...DEFAULT_SIP_OPTIONS, ...options };
+    this.allowed = new SourceList(this.options.allowedSources);
+    this.trunks = new SourceList(this.options.trunkSources);
+    this.inviteLimiter = new SourceRateLimiter({
+      ratePerSecond: this.options.inviteRatePerSecond,
+      burst: this.options.inviteBurst,
+      maxSources: this.options.maxRateLimitedSources,
+    });
   }
 
   /** The bound SIP port (useful with port 0). */
@@ -127,8 +184,18 @@ export class SipLineDriver implements LineDriver {
     return this.socket?.address().port ?? this.options.port;
   }
 
+  /** Dialogs holding a line (a hung-up dialog waiting for its BYE's answer does not). */
   get activeCalls(): number {
-    return this.dialogs.size;
+    let n = 0;
+    for (const d of this.dialogs.values()) if (d.state !== 'terminated') n++;
+    return n;
+  }
+
+  /** Local RTP ports of the live calls (diagnostics, tests). */
+  mediaPorts(): number[] {
+    const out: number[] = [];
+    for (const d of this.dialogs.values()) if (d.rtp !== undefined) out.push(d.rtp.address().port);
+    return out;
   }
 
   metrics(): Record<string, number> {
@@ -165,7 +232,12 @@ export class SipLineDriver implements LineDriver {
   }
 
   async stop(): Promise<void> {
-    for (const d of [...this.dialogs.values()]) this.terminate(d, 'local', true);
+    // One BYE per live call and no retransmission: the socket closes now, so nothing may wait for
+    // answers (a dialog already hung up and waiting for its BYE's answer is dropped too).
+    for (const d of [...this.dialogs.values()]) {
+      this.terminate(d, 'local', true, { byeOnce: true });
+      this.finish(d);
+    }
     if (this.ticker !== undefined) clearInterval(this.ticker);
     const socket = this.socket;
     this.socket = undefined;
@@ -174,7 +246,17 @@ export class SipLineDriver implements LineDriver {
 
   // ---- signalling ----
 
+  /** The signalling fault boundary: nothing a datagram triggers may throw out of the socket callback. */
   private onDatagram(data: Buffer, source: Remote): void {
+    try {
+      this.handleDatagram(data, source);
+    } catch (e) {
+      this.counters.sipFaults++;
+      this.log.error({ from: source.address, err: errText(e) }, 'fault handling a SIP datagram: dropped');
+    }
+  }
+
+  private handleDatagram(data: Buffer, source: Remote): void {
     if (data.length <= 4 && data.toString('latin1').trim() === '') return; // CRLF keep-alive
     const parsed = parseSipMessage(data);
     if (!parsed.ok) {
@@ -191,6 +273,13 @@ export class SipLineDriver implements LineDriver {
       return;
     }
     const msg = parsed.value;
+    if (!this.allowed.matches(source.address)) {
+      this.counters.sourcesRefused++;
+      this.log.warn({ from: source.address, code: 'SIP_SOURCE_NOT_ALLOWED' }, 'SIP from a source not allowed');
+      if (msg.kind === 'request' && msg.method !== 'ACK')
+        this.respond(msg, source, 403, 'Forbidden', { extra: [warning('SIP_SOURCE_NOT_ALLOWED')] });
+      return;
+    }
     if (msg.kind === 'response') {
       this.onResponse(msg);
       return;
@@ -248,7 +337,33 @@ export class SipLineDriver implements LineDriver {
   }
 
   private send(text: string, to: Remote): void {
-    this.socket?.send(Buffer.from(text, 'utf8'), to.port, to.address);
+    const socket = this.socket;
+    if (socket === undefined) return;
+    try {
+      socket.send(Buffer.from(text, 'utf8'), to.port, to.address, (err) => {
+        if (err !== null) this.sendFailed('sip', err);
+      });
+    } catch (e) {
+      this.sendFailed('sip', e);
+    }
+  }
+
+  private sendFailed(what: 'sip' | 'rtp', e: unknown): void {
+    this.counters.sendErrors++;
+    this.log.warn({ what, err: errText(e) }, 'send failed');
+  }
+
+  /** Answers a refused INVITE: 503 + Retry-After for load and policy, with the catalogue code. */
+  private refuse(req: SipRequest, source: Remote, codeName: RefusalCode, localTag: string): void {
+    this.counters.callsRefused++;
+    const [status, reason] = REFUSAL_STATUS[codeName];
+    this.respond(req, source, status, reason, {
+      toTag: localTag,
+      extra: [
+        ...(status === 503 ? [['Retry-After', String(this.options.retryAfterS)] as [string, string]] : []),
+        warning(codeName),
+      ],
+    });
   }
 
   private onInvite(req: SipRequest, source: Remote): void {
@@ -264,22 +379,33 @@ export class SipLineDriver implements LineDriver {
     }
     this.counters.invites++;
     const localTag = randomBytes(6).toString('hex');
-    this.respond(req, source, 100, 'Trying');
-
-    const offer = parseSdp(req.body);
-    const media = offer.ok ? chooseCodec(offer.value, this.options.codecs) : undefined;
-    if (media === undefined) {
-      this.counters.callsRefused++;
-      this.log.warn({ callId, reason: offer.ok ? 'no G.711 in offer' : offer.error }, 'INVITE refused: 488');
-      this.respond(req, source, 488, 'Not Acceptable Here', {
-        toTag: localTag,
-        extra: [['Warning', '305 fixpay "PCMU or PCMA only"']],
-      });
+    const trusted = this.trunks.matches(source.address);
+    if (!trusted && !this.inviteLimiter.take(source.address, Date.now())) {
+      this.counters.invitesRateLimited++;
+      this.log.warn({ from: source.address, code: 'SIP_SOURCE_RATE_LIMITED' }, 'INVITE refused: source over its rate');
+      this.refuse(req, source, 'SIP_SOURCE_RATE_LIMITED', localTag);
       return;
     }
-    if (this.dialogs.size >= this.options.maxCalls) {
-      this.counters.callsRefused++;
-      this.respond(req, source, 486, 'Busy Here', { toTag: localTag });
+    this.respond(req, source, 100, 'Trying');
+
+    const offer = parseSdp(req.body, { requireEvenPort: this.options.requireEvenRtpPort });
+    if (!offer.ok) {
+      if (offer.error.codeName !== 'SDP_MALFORMED') this.counters.sdpRefused++;
+      this.log.warn(
+        { callId, from: source.address, code: offer.error.codeName, reason: offer.error.detail },
+        'INVITE refused: SDP',
+      );
+      this.refuse(req, source, offer.error.codeName, localTag);
+      return;
+    }
+    const media = chooseCodec(offer.value, this.options.codecs);
+    if (media === undefined) {
+      this.log.warn({ callId, reason: 'no G.711 in offer' }, 'INVITE refused: 488');
+      this.refuse(req, source, 'SDP_NO_COMMON_CODEC', localTag);
+      return;
+    }
+    if (this.activeCalls >= this.options.maxCalls) {
+      this.refuse(req, source, 'ENGINE_LINES_EXHAUSTED', localTag);
       return;
     }
     const toUri = parseNameAddr(req.headers.get('to') ?? '')?.uri;
@@ -288,25 +414,23 @@ export class SipLineDriver implements LineDriver {
       driver: this.name,
       callerNumber: callerNumberOf(req.headers),
       calledNumber: toUri === undefined ? undefined : numberOfUri(toUri),
+      trustedSource: trusted,
     };
     const answer = this.host?.offer(callOffer);
     if (answer === undefined || !answer.accept) {
-      this.counters.callsRefused++;
-      const draining = answer?.codeName === 'ENGINE_DRAINING';
-      this.respond(req, source, draining ? 503 : 486, draining ? 'Service Unavailable' : 'Busy Here', {
-        toTag: localTag,
-        extra: draining ? [['Retry-After', '30']] : [],
-      });
+      this.refuse(req, source, answer?.codeName ?? 'ENGINE_LINES_EXHAUSTED', localTag);
       return;
     }
     const dialog: Dialog = {
       callId,
       invite: req,
       source,
+      trusted,
       localTag,
       state: 'proceeding',
       lastInviteResponse: undefined,
       media,
+      rtpPeer: this.options.rtpSymmetricLatch ? undefined : { address: media.remoteAddress, port: media.remotePort },
       rtp: undefined,
       listener: undefined,
       call: undefined,
@@ -336,21 +460,29 @@ export class SipLineDriver implements LineDriver {
       },
     };
     dialog.call = call;
-    dialog.listener = answer.attach(call);
-    void this.openRtp(dialog)
-      .then(() => {
-        if (this.options.answerAfterMs > 0) {
-          dialog.lastInviteResponse = this.respond(req, source, 180, 'Ringing', { toTag: localTag });
-          this.later(dialog, this.options.answerAfterMs, () => {
-            this.answer(dialog);
-          });
-        } else this.answer(dialog);
-      })
-      .catch((e: unknown) => {
-        this.log.error({ callId, err: e instanceof Error ? e.message : 'rtp' }, 'cannot open RTP socket');
-        this.respond(req, source, 500, 'Server Internal Error', { toTag: localTag });
-        this.terminate(dialog, 'error', false);
-      });
+    this.contain(dialog, 'attach', () => {
+      dialog.listener = answer.attach(call);
+    });
+    if (dialog.state === 'terminated') return;
+    this.openRtp(dialog).then(
+      () => {
+        this.contain(dialog, 'answer', () => {
+          if (this.options.answerAfterMs > 0) {
+            dialog.lastInviteResponse = this.respond(req, source, 180, 'Ringing', { toTag: localTag });
+            this.later(dialog, this.options.answerAfterMs, () => {
+              this.answer(dialog);
+            });
+          } else this.answer(dialog);
+        });
+      },
+      (e: unknown) => {
+        this.contain(dialog, 'rtp-open', () => {
+          this.log.error({ callId, err: errText(e) }, 'cannot open RTP socket');
+          this.respond(req, source, 500, 'Server Internal Error', { toTag: localTag });
+          this.terminate(dialog, 'error', false);
+        });
+      },
+    );
   }
 
   private answer(dialog: Dialog): void {
@@ -374,21 +506,24 @@ export class SipLineDriver implements LineDriver {
       ],
       body: sdp,
     });
-    // Timer G/H (RFC 3261 §17.2.1): retransmit the 2xx until ACK, give up after 64·T1.
+    // Timer G/H (RFC 3261 §17.2.1): retransmit the 2xx until ACK; give up after ackTimeoutMs (a
+    // Timer H shorter than 64·T1), free the line and send one BYE (a caller that never ACKed is
+    // not waited for: the dialog is gone at once, so a flood cannot hold lines or sockets).
     let interval = this.options.t1Ms;
-    const deadline = Date.now() + 64 * this.options.t1Ms;
+    const deadline = Date.now() + this.options.ackTimeoutMs;
     const retransmit = (): void => {
       if (dialog.state !== 'answered') return;
       if (Date.now() >= deadline) {
-        this.log.warn({ callId: dialog.callId }, 'no ACK for 200 OK: ending call');
-        this.terminate(dialog, 'timeout', true);
+        this.counters.ackTimeouts++;
+        this.log.warn({ callId: dialog.callId, from: dialog.source.address }, 'no ACK for 200 OK: line freed');
+        this.terminate(dialog, 'timeout', true, { byeOnce: true });
         return;
       }
       if (dialog.lastInviteResponse !== undefined) this.send(dialog.lastInviteResponse, dialog.source);
       interval = Math.min(interval * 2, this.options.t2Ms);
-      this.later(dialog, interval, retransmit);
+      this.later(dialog, Math.min(interval, Math.max(1, deadline - Date.now())), retransmit);
     };
-    this.later(dialog, interval, retransmit);
+    this.later(dialog, Math.min(interval, this.options.ackTimeoutMs), retransmit);
   }
 
   private onAck(req: SipRequest): void {
@@ -426,7 +561,7 @@ export class SipLineDriver implements LineDriver {
     this.finish(dialog);
   }
 
-  private sendBye(dialog: Dialog): void {
+  private sendBye(dialog: Dialog, once: boolean): void {
     const inv = dialog.invite;
     const h = new SipHeaders();
     h.add('Via', `SIP/2.0/UDP ${this.options.host}:${this.port};branch=z9hG4bK${randomBytes(8).toString('hex')};rport`);
@@ -442,6 +577,11 @@ export class SipLineDriver implements LineDriver {
       parseNameAddr(inv.headers.get('contact') ?? '')?.uri ?? parseNameAddr(inv.headers.get('from') ?? '')?.uri;
     const text = serializeSipMessage({ kind: 'request', method: 'BYE', uri: contact ?? inv.uri, headers: h, body: '' });
     dialog.byeSent = text;
+    if (once) {
+      this.send(text, dialog.source);
+      this.finish(dialog);
+      return;
+    }
     // Timer E/F (RFC 3261 §17.1.2): retransmit until a final response, give up after 64·T1.
     let interval = this.options.t1Ms;
     const deadline = Date.now() + 64 * this.options.t1Ms;
@@ -460,7 +600,12 @@ export class SipLineDriver implements LineDriver {
   }
 
   /** Ends the call for the engine; sends BYE when we hang up an established call. */
-  private terminate(dialog: Dialog, reason: 'remote' | 'local' | 'timeout' | 'error', bye: boolean): void {
+  private terminate(
+    dialog: Dialog,
+    reason: 'remote' | 'local' | 'timeout' | 'error',
+    bye: boolean,
+    o: { byeOnce?: boolean } = {},
+  ): void {
     if (dialog.state === 'terminated') return;
     const wasEstablished = dialog.state === 'answered' || dialog.state === 'confirmed';
     const wasProceeding = dialog.state === 'proceeding';
@@ -468,10 +613,17 @@ export class SipLineDriver implements LineDriver {
     for (const t of dialog.timers) clearTimeout(t);
     dialog.timers.clear();
     dialog.pacer.clear();
+    // Media is over: the RTP socket goes now, not when the BYE is answered.
+    this.closeRtp(dialog);
     const listener = dialog.listener;
     dialog.listener = undefined;
-    listener?.onHangup(reason);
-    if (bye && wasEstablished) this.sendBye(dialog);
+    try {
+      listener?.onHangup(reason);
+    } catch (e) {
+      this.counters.callFaults++;
+      this.log.error({ callId: dialog.callId, err: errText(e) }, 'fault in hang-up listener');
+    }
+    if (bye && wasEstablished) this.sendBye(dialog, o.byeOnce === true);
     else {
       if (bye && wasProceeding)
         this.respond(dialog.invite, dialog.source, 480, 'Temporarily Unavailable', { toTag: dialog.localTag });
@@ -486,17 +638,49 @@ export class SipLineDriver implements LineDriver {
     this.counters.rtpLost += dialog.jitter.stats.lost;
     this.counters.rtpLate += dialog.jitter.stats.late;
     dialog.jitter = new JitterBuffer(this.options.jitter);
-    dialog.rtp?.close();
-    dialog.rtp = undefined;
+    this.closeRtp(dialog);
     this.dialogs.delete(dialog.callId);
+  }
+
+  private closeRtp(dialog: Dialog): void {
+    const rtp = dialog.rtp;
+    dialog.rtp = undefined;
+    try {
+      rtp?.close();
+    } catch {
+      // already closed
+    }
   }
 
   private later(dialog: Dialog, ms: number, fn: () => void): void {
     const t = setTimeout(() => {
       dialog.timers.delete(t);
-      fn();
+      this.contain(dialog, 'timer', fn);
     }, ms);
     dialog.timers.add(t);
+  }
+
+  /**
+   * The per-call fault boundary: runs `fn`; if it throws, that call alone ends (hung up with BYE
+   * or a final answer, its line and socket freed, counted, logged without its data).
+   */
+  private contain(dialog: Dialog, where: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.counters.callFaults++;
+      this.log.error(
+        { callId: dialog.callId, where, code: 'LINE_CALL_FAULT', err: errText(e) },
+        'fault in call: ending it',
+      );
+      try {
+        this.terminate(dialog, 'error', true, { byeOnce: true });
+      } catch (e2) {
+        this.log.error({ callId: dialog.callId, err: errText(e2) }, 'fault ending a call: dropped');
+        this.finish(dialog);
+      }
+      if (this.dialogs.get(dialog.callId) === dialog && dialog.byeSent === undefined) this.finish(dialog);
+    }
   }
 
   // ---- media ----
@@ -513,14 +697,20 @@ export class SipLineDriver implements LineDriver {
     rtp.on('error', (e) => {
       this.log.warn({ callId: dialog.callId, err: e.message }, 'rtp socket error');
     });
-    rtp.on('message', (data) => {
-      this.onRtp(dialog, data);
+    rtp.on('message', (data, rinfo) => {
+      this.contain(dialog, 'rtp', () => {
+        this.onRtp(dialog, data, { address: rinfo.address, port: rinfo.port });
+      });
     });
     if (dialog.state === 'terminated') rtp.close();
     else dialog.rtp = rtp;
   }
 
-  private onRtp(dialog: Dialog, data: Buffer): void {
+  private onRtp(dialog: Dialog, data: Buffer, from: Remote): void {
+    if (!this.fromPeer(dialog, from)) {
+      this.counters.rtpWrongSource++;
+      return;
+    }
     const parsed = parseRtp(data);
     if (!parsed.ok) {
       this.counters.rtpMalformed++;
@@ -543,6 +733,21 @@ export class SipLineDriver implements LineDriver {
     this.deliver(dialog, dialog.jitter.push(pkt.sequenceNumber, pkt.payload, performance.now()));
   }
 
+  /** RTP latching: only the negotiated peer is heard (see `rtpSymmetricLatch`). */
+  private fromPeer(dialog: Dialog, from: Remote): boolean {
+    const media = dialog.media;
+    if (media === undefined) return false;
+    const peer = dialog.rtpPeer;
+    if (peer === undefined) {
+      // Symmetric latch: the first packet from the SDP address or the signalling source (a NAT's
+      // public address) fixes the peer for the rest of the call.
+      if (from.address !== media.remoteAddress && from.address !== dialog.source.address) return false;
+      dialog.rtpPeer = { address: from.address, port: from.port };
+      return true;
+    }
+    return from.address === peer.address && from.port === peer.port;
+  }
+
   private deliver(dialog: Dialog, frames: ReturnType<JitterBuffer['poll']>): void {
     const listener = dialog.listener;
     if (listener === undefined || dialog.media === undefined) return;
@@ -555,25 +760,32 @@ export class SipLineDriver implements LineDriver {
     const wall = Date.now();
     for (const dialog of [...this.dialogs.values()]) {
       if (dialog.state === 'terminated') continue;
-      this.deliver(dialog, dialog.jitter.poll(now));
-      if (
-        this.options.rtpTimeoutMs > 0 &&
-        dialog.state === 'confirmed' &&
-        wall - dialog.lastRtpMs > this.options.rtpTimeoutMs
-      ) {
-        this.log.warn({ callId: dialog.callId }, 'RTP timeout: ending call');
-        this.terminate(dialog, 'timeout', true);
-        continue;
-      }
-      const due = dialog.pacer.due(now);
-      if (due.frames.length > 0) this.sendFrames(dialog, due.frames, due.spurtStart);
-      if (due.drained) dialog.listener?.onPlayoutDone();
+      this.contain(dialog, 'tick', () => {
+        this.tickDialog(dialog, now, wall);
+      });
     }
+  }
+
+  private tickDialog(dialog: Dialog, now: number, wall: number): void {
+    this.deliver(dialog, dialog.jitter.poll(now));
+    if (
+      this.options.rtpTimeoutMs > 0 &&
+      dialog.state === 'confirmed' &&
+      wall - dialog.lastRtpMs > this.options.rtpTimeoutMs
+    ) {
+      this.log.warn({ callId: dialog.callId }, 'RTP timeout: ending call');
+      this.terminate(dialog, 'timeout', true);
+      return;
+    }
+    const due = dialog.pacer.due(now);
+    if (due.frames.length > 0) this.sendFrames(dialog, due.frames, due.spurtStart);
+    if (due.drained) dialog.listener?.onPlayoutDone();
   }
 
   private sendFrames(dialog: Dialog, frames: Int16Array[], spurtStart: boolean): void {
     const media = dialog.media;
     const rtp = dialog.rtp;
+    const peer = dialog.rtpPeer ?? { address: media?.remoteAddress ?? '', port: media?.remotePort ?? 0 };
     if (media === undefined || rtp === undefined) return;
     const encode = media.codec === 'PCMU' ? mulawEncode : alawEncode;
     const now = performance.now();
@@ -595,7 +807,48 @@ export class SipLineDriver implements LineDriver {
       dialog.txSeq = (dialog.txSeq + 1) & 0xffff;
       dialog.txTimestamp = (dialog.txTimestamp + FRAME_SAMPLES) >>> 0;
       this.counters.rtpPacketsOut++;
-      rtp.send(packet, media.remotePort, media.remoteAddress);
+      try {
+        rtp.send(packet, peer.port, peer.address, (err) => {
+          if (err !== null) this.sendFailed('rtp', err);
+        });
+      } catch (e) {
+        this.sendFailed('rtp', e);
+      }
     });
   }
+}
+
+type RefusalCode = Extract<
+  ResultCodeName,
+  | 'SIP_SOURCE_RATE_LIMITED'
+  | 'SDP_MALFORMED'
+  | 'SDP_MEDIA_ADDRESS_REFUSED'
+  | 'SDP_MEDIA_PORT_REFUSED'
+  | 'SDP_NO_COMMON_CODEC'
+  | 'ENGINE_DRAINING'
+  | 'ENGINE_LINES_EXHAUSTED'
+  | 'ENGINE_LINES_RESERVED'
+>;
+
+/** SIP answers to refused INVITEs: load and policy are 503 (with Retry-After), media offers 488. */
+const REFUSAL_STATUS: Readonly<Record<RefusalCode, readonly [number, string]>> = {
+  SIP_SOURCE_RATE_LIMITED: [503, 'Service Unavailable'],
+  SDP_MALFORMED: [488, 'Not Acceptable Here'],
+  SDP_MEDIA_ADDRESS_REFUSED: [488, 'Not Acceptable Here'],
+  SDP_MEDIA_PORT_REFUSED: [488, 'Not Acceptable Here'],
+  SDP_NO_COMMON_CODEC: [488, 'Not Acceptable Here'],
+  ENGINE_DRAINING: [503, 'Service Unavailable'],
+  ENGINE_LINES_EXHAUSTED: [503, 'Service Unavailable'],
+  ENGINE_LINES_RESERVED: [503, 'Service Unavailable'],
+};
+
+/** A Warning header (RFC 3261 §20.43, code 399 "miscellaneous") naming the catalogue code. */
+function warning(codeName: ResultCodeName): [string, string] {
+  const entry = resultCode(codeName);
+  return ['Warning', `399 fixpay "${entry.code} ${entry.message}"`];
+}
+
+/** An error for logs: its class and message, scrubbed of anything that looks like card data. */
+function errText(e: unknown): string {
+  return e instanceof Error ? scrubText(`${e.name}: ${e.message}`) : 'unknown';
 }
