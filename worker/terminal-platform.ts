@@ -20,7 +20,7 @@ import { loadProfiles } from '../channel-engine/profiles';
 import type { Config } from '../config';
 import { CoreRepository } from '../core/repository';
 import { DEMO, seedDemo } from '../core/seed';
-import { CardNetworkGateway, TcpChannel } from '../gateways/card-network';
+import { CardNetworkGateway, hsmMessageAuthenticator, NetworkMac, TcpChannel } from '../gateways/card-network';
 import { PrismaReversalQueue, PrismaRequestJournal } from '../gateways/card-network/prisma-store';
 import { MessageCodec, networkSpec } from '../gateways/iso8583';
 import { SoftwareHsm } from '../hsm/software/software-hsm';
@@ -32,7 +32,7 @@ import { defaultCatalogue } from '../services/catalogue/entries';
 import { compileFiles, definitionFiles } from '../services/compiler/load';
 import { PrismaDefinitionStore } from '../services/registry/prisma-store';
 import { Registry } from '../services/registry/registry';
-import { defaultAccounts, SIM_ZPK_HEX } from '../simulator/bank/accounts';
+import { defaultAccounts, SIM_ZAK_HEX, SIM_ZPK_HEX } from '../simulator/bank/accounts';
 import { Bank } from '../simulator/bank/bank';
 import { BankServer } from '../simulator/bank/server';
 import { EXAMPLE_CONFIG } from '../simulator/terminal/config';
@@ -85,6 +85,7 @@ export async function startTerminalPlatform(deps: TerminalPlatformDeps): Promise
       {
         psamMasterKeyHex: EXAMPLE_CONFIG.psam.masterKey,
         zpkHex: SIM_ZPK_HEX,
+        zakHex: SIM_ZAK_HEX,
         tmks: Object.fromEntries(DEMO.terminals.map((t) => [t.terminalId, EXAMPLE_CONFIG.keys.tmk])),
       },
       new PrismaTerminalKeyStore(prisma),
@@ -95,20 +96,23 @@ export async function startTerminalPlatform(deps: TerminalPlatformDeps): Promise
     let bankPort: number | undefined;
     if (cn.simulator) {
       const server = new BankServer(new Bank({ zpk: Buffer.from(SIM_ZPK_HEX, 'hex'), accounts: defaultAccounts() }), {
+        zak: Buffer.from(SIM_ZAK_HEX, 'hex'),
         host: cn.host,
         port: cn.port,
       });
       bankPort = (await server.listen()).port;
       stops.push(() => server.close());
     }
+    const networkCodec = new MessageCodec(networkSpec);
     const gateway = new CardNetworkGateway(
       {
         transport: new TcpChannel({
           host: cn.host,
           port: bankPort ?? cn.port,
-          codec: new MessageCodec(networkSpec),
+          codec: networkCodec,
           framing: { lengthPrefix: 'ascii4' },
         }),
+        mac: new NetworkMac(networkCodec, hsmMessageAuthenticator(hsm, keys.zak)),
         reversals: new PrismaReversalQueue(prisma),
         journal: new PrismaRequestJournal(prisma),
         logger: log.child({ component: 'card-network' }),
