@@ -14,7 +14,11 @@ import type { IsoMessage } from '../iso8583';
 import { isoMessage, MessageCodec, networkSpec } from '../iso8583';
 import type { MessageAuthenticator } from './mac';
 import { hsmMessageAuthenticator, macFieldFor, NetworkMac } from './mac';
+import type { MessageTransport, TransportHandlers } from './channel';
+import { CardNetworkGateway } from './gateway';
+import { InMemoryRequestJournal } from './journal';
 import { Mux } from './mux';
+import { InMemoryReversalQueue } from './reversal-queue';
 
 const LMK = Buffer.alloc(32, 7);
 const codec = new MessageCodec(networkSpec);
@@ -105,6 +109,38 @@ describe('network MAC', () => {
     expect(mux.inFlight).toBe(1);
     expect(mux.deliver(isoMessage('0210', { 11: '000123', 39: '51', 41: 'TERM0001' }))).toBe(true);
     await expect(pending).resolves.toMatchObject({ mti: '0210' });
+  });
+
+  it("the gateway answers the network's own 0800 with a MACed 0810 only when the 0800's MAC is good", async () => {
+    const sent: IsoMessage[] = [];
+    let handlers: TransportHandlers | undefined;
+    const transport: MessageTransport = {
+      connected: true,
+      send: (m) => void sent.push(m),
+      setHandlers: (h) => void (handlers = h),
+      start: () => undefined,
+      stop: () => Promise.resolve(),
+    };
+    const gateway = new CardNetworkGateway(
+      { transport, mac, reversals: new InMemoryReversalQueue(), journal: new InMemoryRequestJournal() },
+      { acquirerId: '1234', forwardingId: '5678', echoIntervalMs: 0, signOnOnConnect: false },
+    );
+    gateway.start();
+    const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
+    const unsigned = packed(SIGN_ON);
+    handlers?.onMessage(codec.unpack(unsigned), {}, unsigned);
+    const forged = Buffer.from(bank.pack(codec, SIGN_ON));
+    forged[forged.length - 1] = (forged[forged.length - 1] ?? 0) ^ 0x80;
+    handlers?.onMessage(codec.unpack(forged), {}, forged);
+    await settle();
+    expect(sent).toEqual([]);
+    const genuine = bank.pack(codec, SIGN_ON);
+    handlers?.onMessage(codec.unpack(genuine), {}, genuine);
+    await settle();
+    expect(sent.map((m) => m.mti)).toEqual(['0810']);
+    const answer = packed(sent[0]!);
+    expect(bank.verify(codec.unpack(answer), answer)).toBe(true);
+    await gateway.stop();
   });
 
   describe('documented vectors', () => {
