@@ -24,7 +24,12 @@ export type FaultKind =
   /** Send half a frame and close the connection. */
   | 'truncate'
   /** Send a length header that is not four digits. */
-  | 'bad-header';
+  | 'bad-header'
+  /**
+   * A man in the middle: after the answer is MACed, rewrite a decline's field 39 to 00 (the MAC
+   * bytes stay as they were, so the MAC no longer matches).
+   */
+  | 'tamper-approve';
 
 export interface Fault {
   readonly kind: FaultKind;
@@ -180,6 +185,11 @@ export class BankServer {
 
   private responseBytes(response: IsoMessage, fault: Fault | undefined): Buffer {
     let body = this.mac.pack(this.codec, response);
+    if (fault?.kind === 'tamper-approve') {
+      const signed = this.codec.unpack(body);
+      if (signed.fields.get(39) !== '00') signed.fields.set(39, '00');
+      body = Buffer.from(this.codec.pack(signed));
+    }
     if (fault?.kind === 'bad-bitmap') {
       body = Buffer.from(body);
       body[4] = (body[4] ?? 0) | 0x08; // field 5: not in the network spec
