@@ -2,6 +2,7 @@
  * Issue #10 defect 12: character classes and filler nibbles are checked exactly as
  * docs/protocols/iso8583.md states, both when packing and when unpacking hostile bytes.
  */
+import fc from 'fast-check';
 import { FixpayError } from '../../domain/errors';
 import { MessageCodec } from './message';
 import type { IsoMessage } from './message';
@@ -61,6 +62,33 @@ describe('ISO 8583 strictness (issue #10 defect 12)', () => {
       expect(e.codeName).toBe('ISO8583_MALFORMED');
       expect(e.message).toContain('field 43');
       expect(e.message).toContain(`bytes ${FIRST_FIELD}–${FIRST_FIELD + 7}`);
+    });
+
+    it('property: a control byte (C0, DEL, C1) anywhere in an ans value is refused both ways', () => {
+      const printable = fc
+        .integer({ min: 0x20, max: 0xff })
+        .filter((c) => c < 0x7f || c >= 0xa0)
+        .map((c) => String.fromCharCode(c));
+      const control = fc.oneof(fc.integer({ min: 0x00, max: 0x1f }), fc.integer({ min: 0x7f, max: 0x9f }));
+      fc.assert(
+        fc.property(
+          fc.array(printable, { minLength: 8, maxLength: 8 }),
+          fc.nat({ max: 7 }),
+          control,
+          (chars, at, c) => {
+            const value = chars.join('');
+            const bytes = Buffer.from(codec.pack(one(43, value)));
+            expect(codec.unpack(bytes).fields.get(43)).toBe(value);
+            const hostile = [...chars];
+            hostile[at] = String.fromCharCode(c);
+            expect(() => codec.pack(one(43, hostile.join('')))).toThrow(
+              expect.objectContaining({ codeName: 'ISO8583_FIELD_INVALID' }) as Error,
+            );
+            bytes[FIRST_FIELD + at] = c;
+            expect(unpackError(bytes).codeName).toBe('ISO8583_MALFORMED');
+          },
+        ),
+      );
     });
 
     it('takes space, tilde, NBSP and Latin-1 letters', () => {
