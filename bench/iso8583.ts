@@ -16,12 +16,14 @@ import { CardNetworkGateway } from '../gateways/card-network/gateway';
 import { TcpChannel } from '../gateways/card-network/channel';
 import { InMemoryRequestJournal } from '../gateways/card-network/journal';
 import { InMemoryReversalQueue } from '../gateways/card-network/reversal-queue';
+import { NetworkMac } from '../gateways/card-network/mac';
 import type { IsoMessage } from '../gateways/iso8583';
 import { isoMessage, MessageCodec, networkSpec, terminalSpec } from '../gateways/iso8583';
 import { defaultAccounts, SIM_ZPK_HEX } from '../simulator/bank/accounts';
 import { Bank } from '../simulator/bank/bank';
 import { encryptPinBlock } from '../simulator/bank/pin';
 import { BankServer } from '../simulator/bank/server';
+import { simulatorAuthenticator, ZAK } from '../simulator/bank/harness';
 
 const arg = (name: string, fallback: number): number =>
   Number(
@@ -203,16 +205,22 @@ function percentile(sorted: number[], p: number): number {
 async function roundTrips(): Promise<void> {
   const zpk = Buffer.from(SIM_ZPK_HEX, 'hex');
   const accounts = defaultAccounts().map((a) => ({ ...a, balanceMinor: 1e12, perTransactionLimitMinor: 1e9 }));
-  const server = new BankServer(new Bank({ zpk, accounts }));
+  const server = new BankServer(new Bank({ zpk, accounts }), { zak: ZAK });
   const { port } = await server.listen();
+  const codec = new MessageCodec(networkSpec);
   const transport = new TcpChannel({
     host: '127.0.0.1',
     port,
-    codec: new MessageCodec(networkSpec),
+    codec,
     framing: { lengthPrefix: 'ascii4' },
   });
   const gateway = new CardNetworkGateway(
-    { transport, reversals: new InMemoryReversalQueue(), journal: new InMemoryRequestJournal() },
+    {
+      transport,
+      mac: new NetworkMac(codec, simulatorAuthenticator()),
+      reversals: new InMemoryReversalQueue(),
+      journal: new InMemoryRequestJournal(),
+    },
     { acquirerId: '1234', forwardingId: '5678', echoIntervalMs: 0 },
   );
   gateway.start();

@@ -15,6 +15,8 @@ export interface DemoKeyMaterial {
   readonly psamMasterKeyHex: string;
   /** The bank simulator's zone PIN key (32 hex). */
   readonly zpkHex: string;
+  /** The bank simulator's zone MAC key of the network link (32 hex). */
+  readonly zakHex: string;
   /** Terminal master keys by terminal id (32 hex each). */
   readonly tmks: Readonly<Record<string, string>>;
 }
@@ -27,9 +29,10 @@ export async function provisionDemoKeys(
   hsm: SoftwareHsm,
   keys: DemoKeyMaterial,
   store: TerminalKeyStore = new InMemoryTerminalKeyStore(),
-): Promise<{ psamMasterKey: KeyHandle; zpk: KeyHandle; terminalKeys: TerminalKeyManager }> {
+): Promise<{ psamMasterKey: KeyHandle; zpk: KeyHandle; zak: KeyHandle; terminalKeys: TerminalKeyManager }> {
   const psamMasterKey = hsm.importClearKey('PBOC_MK', 'tdes2', keys.psamMasterKeyHex).handle;
   const zpk = hsm.importClearKey('ZPK', 'tdes2', keys.zpkHex).handle;
+  const zak = hsm.importClearKey('ZAK', 'tdes2', keys.zakHex).handle;
   for (const [terminalId, tmkHex] of Object.entries(keys.tmks)) {
     const stored = await store.get(terminalId);
     // A stored TMK under another LMK (secrets regenerated) is unusable: load it again, sign on anew.
@@ -41,7 +44,7 @@ export async function provisionDemoKeys(
       ));
     if (!usable) await store.put({ terminalId, tmk: hsm.importClearKey('TMK', 'tdes2', tmkHex) });
   }
-  return { psamMasterKey, zpk, terminalKeys: new TerminalKeyManager({ hsm, store, layout: '004' }) };
+  return { psamMasterKey, zpk, zak, terminalKeys: new TerminalKeyManager({ hsm, store, layout: '004' }) };
 }
 
 /** The key directory for the demo PSAMs: all derive from the one demo PBOC master key. */
@@ -49,6 +52,7 @@ export function demoKeyDirectory(
   psamSerials: readonly string[],
   psamMasterKey: KeyHandle,
   zpk: KeyHandle,
+  zak: KeyHandle,
 ): KeyDirectory {
-  return { zpk, psamMasterKeys: Object.fromEntries(psamSerials.map((s) => [s.toUpperCase(), psamMasterKey])) };
+  return { zpk, zak, psamMasterKeys: Object.fromEntries(psamSerials.map((s) => [s.toUpperCase(), psamMasterKey])) };
 }

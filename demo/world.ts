@@ -11,7 +11,7 @@ import { PrismaTerminalKeyStore } from '../hsm/prisma-terminal-key-store';
 import type { PrismaClient } from '../infra/database';
 import type { Logger } from '../infra/logging';
 import { PrismaLedgerStore } from '../ledger/store';
-import { defaultAccounts, SIM_ZPK_HEX } from '../simulator/bank/accounts';
+import { defaultAccounts, SIM_ZAK_HEX, SIM_ZPK_HEX } from '../simulator/bank/accounts';
 import { Bank } from '../simulator/bank/bank';
 import { BankServer } from '../simulator/bank/server';
 import { EXAMPLE_CONFIG } from '../simulator/terminal/config';
@@ -49,6 +49,7 @@ export async function prepareDemoWorld(deps: {
     {
       psamMasterKeyHex: EXAMPLE_CONFIG.psam.masterKey,
       zpkHex: SIM_ZPK_HEX,
+      zakHex: SIM_ZAK_HEX,
       tmks: Object.fromEntries(demo.terminals.map((t) => [t.terminalId, EXAMPLE_CONFIG.keys.tmk])),
     },
     new PrismaTerminalKeyStore(prisma),
@@ -59,13 +60,14 @@ export async function prepareDemoWorld(deps: {
       demo.terminals.map((t) => t.psamNo),
       keys.psamMasterKey,
       keys.zpk,
+      keys.zak,
     ),
   );
   const cn = config.cardNetwork;
   if (!cn.simulator && deps.bankPort === undefined)
     return { bankPort: undefined, bank: undefined, stop: async () => {} };
   const bank = new Bank({ zpk: Buffer.from(SIM_ZPK_HEX, 'hex'), accounts: defaultAccounts() });
-  const server = new BankServer(bank, { host: cn.host, port: deps.bankPort ?? cn.port });
+  const server = new BankServer(bank, { zak: Buffer.from(SIM_ZAK_HEX, 'hex'), host: cn.host, port: deps.bankPort ?? cn.port });
   const bankPort = (await server.listen()).port;
   deps.log.info({ bankPort }, 'bank simulator listening');
   return { bankPort, bank, stop: () => server.close() };

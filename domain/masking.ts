@@ -54,6 +54,94 @@ export const PAN_FIELD_NAMES: readonly string[] = ['pan', 'cardNumber', 'primary
 const secretSet = new Set(SECRET_FIELD_NAMES.map((n) => n.toLowerCase()));
 const panSet = new Set(PAN_FIELD_NAMES.map((n) => n.toLowerCase()));
 
+/** The words of a camelCase, snake_case or kebab-case name, lower case (`track2Data` → track2, data). */
+function wordsOf(name: string): string[] {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w.length > 0);
+}
+
+/**
+ * Names *like* a secret card field, beyond the exact list: any word `track1`–`track3`, `track`
+ * followed by `data`, or `pin` followed by `block` (`targetTrack2`, `track_data`, `encryptedPinBlock`).
+ */
+function isSecretCardName(words: readonly string[]): boolean {
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    const next = words[i + 1];
+    if (w === 'track1' || w === 'track2' || w === 'track3') return true;
+    if (w === 'track' && (next === 'data' || next === '1' || next === '2' || next === '3')) return true;
+    if (w === 'pin' && next === 'block') return true;
+    if (w === 'pinblock') return true;
+  }
+  return false;
+}
+
+/**
+ * Names *like* a PAN field: the last word `pan` or the last words `card number` / `card no` /
+ * `account number` after `primary` (`targetPan`, `card_number`). `maskedPan` holds a masked value
+ * already and is left to the content rules.
+ */
+function isPanName(words: readonly string[]): boolean {
+  if (words[0] === 'masked') return false;
+  const last = words[words.length - 1];
+  const before = words[words.length - 2];
+  if (last === 'pan' || last === 'cardnumber') return true;
+  if (before === 'card' && (last === 'number' || last === 'no')) return true;
+  return before === 'account' && last === 'number' && words[words.length - 3] === 'primary';
+}
+
+/**
+ * Issuer identification number ranges of the card schemes (ISO/IEC 7812 IINs as the schemes
+ * publish them), with the PAN lengths each issues. A Luhn-valid digit run is taken for a card
+ * number only when it starts in one of these ranges with a matching length: a migration id
+ * `20261126030000` or a `YYYYMMDDhhmmss` stamp starts with 20, which no scheme issues.
+ */
+interface IinRange {
+  /** Inclusive bounds over the first `low.length` digits. */
+  readonly low: string;
+  readonly high: string;
+  readonly lengthMin: number;
+  readonly lengthMax: number;
+}
+const IIN_RANGES: readonly IinRange[] = [
+  { low: '1', high: '1', lengthMin: 15, lengthMax: 15 }, // UATP
+  { low: '2200', high: '2204', lengthMin: 16, lengthMax: 19 }, // Mir
+  { low: '2221', high: '2720', lengthMin: 16, lengthMax: 16 }, // Mastercard 2-series
+  { low: '30', high: '30', lengthMin: 14, lengthMax: 19 }, // Diners Club International
+  { low: '31', high: '31', lengthMin: 19, lengthMax: 19 }, // China T-Union
+  { low: '34', high: '34', lengthMin: 15, lengthMax: 15 }, // American Express
+  { low: '35', high: '35', lengthMin: 16, lengthMax: 19 }, // JCB (3528–3589), RuPay/JCB co-brands
+  { low: '36', high: '36', lengthMin: 14, lengthMax: 19 }, // Diners Club International
+  { low: '37', high: '37', lengthMin: 15, lengthMax: 15 }, // American Express
+  { low: '38', high: '39', lengthMin: 14, lengthMax: 19 }, // Diners Club / Discover
+  { low: '4', high: '4', lengthMin: 13, lengthMax: 19 }, // Visa
+  { low: '50', high: '50', lengthMin: 12, lengthMax: 19 }, // Maestro, Verve, Dankort, RuPay 508
+  { low: '51', high: '55', lengthMin: 16, lengthMax: 16 }, // Mastercard
+  { low: '56', high: '59', lengthMin: 12, lengthMax: 19 }, // Maestro and domestic schemes
+  { low: '6', high: '6', lengthMin: 12, lengthMax: 19 }, // Discover, UnionPay 62, Maestro, RuPay, Troy
+  { low: '81', high: '82', lengthMin: 16, lengthMax: 19 }, // UnionPay 81, RuPay 81–82
+  { low: '95', high: '95', lengthMin: 16, lengthMax: 19 }, // Chinese banks' pre-UnionPay cards (9558…)
+  { low: '9792', high: '9792', lengthMin: 16, lengthMax: 16 }, // Troy
+];
+
+/** Whether `digits` starts in a card scheme's IIN range with a length that scheme issues. */
+export function inCardRange(digits: string): boolean {
+  for (const r of IIN_RANGES) {
+    if (digits.length < r.lengthMin || digits.length > r.lengthMax) continue;
+    const head = digits.slice(0, r.low.length);
+    if (head >= r.low && head <= r.high) return true;
+  }
+  return false;
+}
+
+/** A card number by what it is: 13–19 digits, Luhn-valid, in a card scheme's IIN range. */
+export function looksLikePan(digits: string): boolean {
+  return /^\d{13,19}$/.test(digits) && inCardRange(digits) && luhnValid(digits);
+}
+
 export const HIDDEN = '[REDACTED]';
 
 /** `6225881234567890` → `622588******7890`. Short or non-digit input is hidden whole. */
@@ -80,23 +168,37 @@ export function luhnValid(digits: string): boolean {
   return sum % 10 === 0;
 }
 
-// Track 2 equivalent data: PAN, separator (= or D), expiry and service code, discretionary data.
-const TRACK2 = /;?\d{12,19}[=Dd]\d{4,}[0-9A-Fa-f]*\??/g;
-const PAN_LIKE = /(?<![0-9A-Fa-f])\d{13,19}(?![0-9A-Fa-f])/g;
+// Track 2 equivalent data: PAN, separator (`=`, or `D` as BCD track data writes it, optionally
+// spaced), expiry YYMM and service code, discretionary data.
+const TRACK2 = /;?\d{12,19} ?[=Dd] ?\d{4,}[0-9A-Fa-f]*\??/g;
+/** A run of 13–19 digits that is not part of a longer digit run. */
+const DIGIT_RUN = /(?<!\d)\d{13,19}(?!\d)/g;
 
 /**
- * Scrubs free text (error messages, peer replies): hides track data and masks every Luhn-valid
- * 13–19 digit run. Use on any string that may echo card data before it is logged or stored.
+ * Scrubs free text (error messages, peer replies): hides track data and masks every card number
+ * (`looksLikePan`: Luhn-valid and in a card scheme's IIN range); other long numbers (ids,
+ * timestamps, RRNs, amounts) are left alone. Use on any string that may echo card data before it
+ * is logged or stored.
  */
 export function scrubText(text: string): string {
-  return text.replace(TRACK2, HIDDEN).replace(PAN_LIKE, (m) => (luhnValid(m) ? maskPan(m) : m));
+  return text.replace(TRACK2, HIDDEN).replace(DIGIT_RUN, (m) => (looksLikePan(m) ? maskPan(m) : m));
 }
 
-/** Masks one value by its field name; other strings are scrubbed. */
+/**
+ * Masks one value by its field name, whatever the value holds: secret names (exact list, or like
+ * track data and PIN blocks) are hidden, PAN-like names show BIN + last four (anything that is not
+ * 12–19 digits is hidden whole); other values are masked by content.
+ */
 export function maskField(name: string, value: unknown, seen: WeakSet<object> = new WeakSet()): unknown {
+  if (value === undefined || value === null) return value;
   const lower = name.toLowerCase();
-  if (secretSet.has(lower)) return value === undefined || value === null ? value : HIDDEN;
-  if (panSet.has(lower) && typeof value === 'string') return maskPan(value);
+  const words = wordsOf(name);
+  if (secretSet.has(lower) || isSecretCardName(words)) return HIDDEN;
+  if (panSet.has(lower) || isPanName(words)) {
+    if (typeof value === 'string') return maskPan(value);
+    if (typeof value === 'number' || typeof value === 'bigint') return maskPan(value.toString());
+    return HIDDEN;
+  }
   return maskDeep(value, seen);
 }
 

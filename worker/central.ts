@@ -12,7 +12,7 @@ import { PrismaPsamCounterStore } from '../activities/psam-counter-store';
 import type { Config } from '../config';
 import { CoreRepository } from '../core/repository';
 import { isFixpayError } from '../domain/errors';
-import { CardNetworkGateway, TcpChannel } from '../gateways/card-network';
+import { CardNetworkGateway, hsmMessageAuthenticator, NetworkMac, TcpChannel } from '../gateways/card-network';
 import { PrismaReversalQueue, PrismaRequestJournal } from '../gateways/card-network/prisma-store';
 import { MessageCodec, networkSpec } from '../gateways/iso8583';
 import { PrismaTerminalKeyStore } from '../hsm/prisma-terminal-key-store';
@@ -130,14 +130,16 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
   try {
     const hsm = new SoftwareHsm({ lmk: Buffer.from(deps.lmkHex, 'hex') });
     const cn = config.cardNetwork;
+    const networkCodec = new MessageCodec(networkSpec);
     const gateway = new CardNetworkGateway(
       {
         transport: new TcpChannel({
           host: cn.host,
           port: deps.cardNetworkPort ?? cn.port,
-          codec: new MessageCodec(networkSpec),
+          codec: networkCodec,
           framing: { lengthPrefix: cn.lengthPrefix },
         }),
+        mac: new NetworkMac(networkCodec, hsmMessageAuthenticator(hsm, deps.keys.zak)),
         reversals: new PrismaReversalQueue(prisma),
         journal: new PrismaRequestJournal(prisma),
         logger: log.child({ component: 'card-network' }),

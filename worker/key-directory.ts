@@ -1,6 +1,6 @@
 /**
  * The central worker's key directory: which HSM key (a handle under the LMK, never a clear key)
- * serves which purpose — the card network's zone PIN key and each PSAM's master key. Written by
+ * serves which purpose — the card network's zone PIN and MAC keys and each PSAM's master key. Written by
  * whoever loads the keys (key ceremony; `fixpay dev`'s demo room with published test keys), read by
  * `fixpay worker` at start. Terminal master keys live in the database (hsm/prisma-terminal-key-store).
  */
@@ -18,6 +18,8 @@ export const KEY_DIRECTORY_BYTES_MAX = 4 * 1024 * 1024;
 export interface KeyDirectory {
   /** The card network's zone PIN key. */
   readonly zpk: KeyHandle;
+  /** The card network's zone MAC key (network message MACs, field 64/128). */
+  readonly zak: KeyHandle;
   /** PBOC master key each PSAM's session keys derive from, by PSAM serial. */
   readonly psamMasterKeys: Readonly<Record<string, KeyHandle>>;
 }
@@ -41,15 +43,15 @@ export function readKeyDirectory(file: string): KeyDirectory {
   }
   const o = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
   const psams = o['psamMasterKeys'];
-  if (!isHandle(o['zpk']) || typeof psams !== 'object' || psams === null)
-    throw new FixpayError('CONFIG_INVALID', `${file} needs zpk and psamMasterKeys`);
+  if (!isHandle(o['zpk']) || !isHandle(o['zak']) || typeof psams !== 'object' || psams === null)
+    throw new FixpayError('CONFIG_INVALID', `${file} needs zpk, zak and psamMasterKeys`);
   const psamMasterKeys: Record<string, KeyHandle> = {};
   for (const [serial, handle] of Object.entries(psams)) {
     if (!/^[0-9A-F]{16}$/i.test(serial) || !isHandle(handle))
       throw new FixpayError('CONFIG_INVALID', `${file}: bad PSAM entry ${serial.slice(0, 16)}`);
     psamMasterKeys[serial.toUpperCase()] = handle;
   }
-  return { zpk: o['zpk'], psamMasterKeys };
+  return { zpk: o['zpk'], zak: o['zak'], psamMasterKeys };
 }
 
 /** Writes the key directory (owner-only). */

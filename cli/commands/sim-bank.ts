@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Account } from '../../simulator/bank/bank';
 import { Bank } from '../../simulator/bank/bank';
-import { defaultAccounts, SIM_ZPK_HEX } from '../../simulator/bank/accounts';
+import { defaultAccounts, SIM_ZAK_HEX, SIM_ZPK_HEX } from '../../simulator/bank/accounts';
 import { BankServer } from '../../simulator/bank/server';
 import { commandGroup } from '../main';
 
@@ -17,6 +17,7 @@ interface Options {
   timeoutDelayMs: string;
   seed: string;
   zpk: string;
+  zak: string;
   accounts?: string;
   settlementFile?: string;
 }
@@ -69,6 +70,7 @@ export function register(program: Command): void {
     .option('--timeout-delay-ms <ms>', 'delay of the late answers', '30000')
     .option('--seed <n>', 'seed of the random choices, for repeatable runs', '1')
     .option('--zpk <hex>', 'zone PIN key (test key; 32 or 48 hex digits)', SIM_ZPK_HEX)
+    .option('--zak <hex>', 'zone MAC key of the link, ANSI X9.19 (test key; 32 hex digits)', SIM_ZAK_HEX)
     .option(
       '--accounts <file>',
       'JSON array of accounts {pan, kind, balanceMinor, pin, creditLimitMinor?, perTransactionLimitMinor?, expirationDate?, blocked?}',
@@ -76,11 +78,13 @@ export function register(program: Command): void {
     .option('--settlement-file <file>', 'where to write the settlement file (CSV) on exit')
     .action(async (o: Options) => {
       if (!/^([0-9A-Fa-f]{32}|[0-9A-Fa-f]{48})$/.test(o.zpk)) throw new Error('--zpk must be 32 or 48 hex digits');
+      if (!/^[0-9A-Fa-f]{32}$/.test(o.zak)) throw new Error('--zak must be 32 hex digits');
       const bank = new Bank({
         zpk: Buffer.from(o.zpk, 'hex'),
         accounts: o.accounts === undefined ? defaultAccounts() : parseAccounts(o.accounts),
       });
       const server = new BankServer(bank, {
+        zak: Buffer.from(o.zak, 'hex'),
         host: o.host,
         port: num('port', o.port, 65535),
         latencyMs: num('latency-ms', o.latencyMs),

@@ -151,4 +151,11 @@ export const cardNetworkCodes = [
     httpStatus: 202,
     retryable: true,
   },
+  {
+    code: 'FP5040',
+    name: 'CARD_NETWORK_MAC_REFUSED',
+    message: 'The card network refused the MAC of the request (response code A0): the zone MAC keys differ',
+    httpStatus: 502,
+    retryable: false,
+  },
 ] as const satisfies readonly ResultCodeEntry[];

@@ -27,7 +27,8 @@ export interface MessageTransport {
 }
 
 export interface TransportHandlers {
-  onMessage(msg: IsoMessage, envelope: Envelope): void;
+  /** `body` is the message as it came (MTI onwards, envelope removed): what its MAC covers. */
+  onMessage(msg: IsoMessage, envelope: Envelope, body: Buffer): void;
   /** A frame that could not be decoded; `partial` holds what was decoded before the fault. */
   onMalformed(error: FixpayError, partial: IsoMessage): void;
   onConnect(): void;
@@ -185,7 +186,7 @@ export class TcpChannel implements MessageTransport {
       }
     }
     const result = this.options.codec.tryUnpack(body);
-    if (result.ok) this.handlers.onMessage(result.message, envelope);
+    if (result.ok) this.handlers.onMessage(result.message, envelope, body);
     else this.handlers.onMalformed(result.error, result.partial);
   }
 

@@ -12,6 +12,7 @@ import type { MessageTransport } from './channel';
 import type { RequestJournal, StoredResult } from './journal';
 import type { GatewayLogger } from './logger';
 import { silentLogger } from './logger';
+import type { NetworkMac } from './mac';
 import type { MuxOptions } from './mux';
 import { isResponseMti, Mux } from './mux';
 import type { ReversalForwarderOptions } from './reversal-forwarder';
@@ -50,6 +51,8 @@ export interface CardNetworkGatewayOptions extends Institution {
 
 export interface CardNetworkGatewayDeps {
   readonly transport: MessageTransport;
+  /** MACs every message sent and checks every message received (the link's ZAK, in the HSM). */
+  readonly mac: NetworkMac;
   readonly reversals: ReversalQueue;
   readonly journal: RequestJournal;
   readonly clock?: () => Date;
@@ -132,7 +135,7 @@ export class CardNetworkGateway {
     this.forwarder = new ReversalForwarder(
       {
         queue: deps.reversals,
-        send: (msg, timeoutMs) => this.mux.request(msg, timeoutMs),
+        send: (msg, timeoutMs) => this.request(msg, timeoutMs),
         clock: this.clock,
         logger: this.logger,
       },
@@ -147,7 +150,11 @@ export class CardNetworkGateway {
   /** Connects, signs on when connected, starts echo tests and the reversal forwarder. */
   start(): void {
     this.deps.transport.setHandlers({
-      onMessage: (msg) => this.onMessage(msg),
+      onMessage: (msg, _envelope, body) => {
+        this.onMessage(msg, body).catch((e: unknown) =>
+          this.logger.error({ event: 'card_network.receive_failed', error: String(e) }, 'failed to handle a message'),
+        );
+      },
       onMalformed: (error, partial) => {
         this.logger.error(
           { event: 'card_network.malformed', error: error.message, ...summarizeMessage(partial) },
@@ -197,7 +204,7 @@ export class CardNetworkGateway {
 
   /** 0800/001. Throws SIGN_ON_FAILED on a refusal, or the mux's errors. */
   async signOn(): Promise<void> {
-    const response = await this.mux.request(
+    const response = await this.request(
       buildNetworkManagement('001', this.nextStan(), this.options, this.clock()),
       this.requestTimeoutMs,
     );
@@ -210,7 +217,7 @@ export class CardNetworkGateway {
   /** 0800/301 echo test; resolves with the round trip in ms. */
   async echo(): Promise<number> {
     const started = performance.now();
-    await this.mux.request(
+    await this.request(
       buildNetworkManagement('301', this.nextStan(), this.options, this.clock()),
       this.requestTimeoutMs,
     );
@@ -286,10 +293,7 @@ export class CardNetworkGateway {
 
   /** 0500 batch totals. */
   async settleBatch(totals: BatchTotals): Promise<SettlementOutcome> {
-    const response = await this.mux.request(
-      buildBatchTotals(totals, this.nextStan(), this.clock()),
-      this.requestTimeoutMs,
-    );
+    const response = await this.request(buildBatchTotals(totals, this.nextStan(), this.clock()), this.requestTimeoutMs);
     const rc = textField(response, 39) ?? '';
     return { inBalance: rc === '00', responseCode: rc };
   }
@@ -298,10 +302,7 @@ export class CardNetworkGateway {
   async uploadBatch(items: readonly BatchUploadItem[]): Promise<string[]> {
     const out: string[] = [];
     for (const item of items) {
-      const response = await this.mux.request(
-        buildBatchUpload(item, this.nextStan(), this.clock()),
-        this.requestTimeoutMs,
-      );
+      const response = await this.request(buildBatchUpload(item, this.nextStan(), this.clock()), this.requestTimeoutMs);
       out.push(textField(response, 39) ?? '');
     }
     return out;
@@ -312,7 +313,34 @@ export class CardNetworkGateway {
     return String(this.stanCounter).padStart(6, '0');
   }
 
-  private onMessage(msg: IsoMessage): void {
+  /**
+   * MACs `msg` and sends it through the mux. A request that cannot be MACed was not sent: it fails
+   * with CARD_NETWORK_UNAVAILABLE (or ISO8583_FIELD_INVALID when it does not pack).
+   */
+  private async request(msg: IsoMessage, timeoutMs: number): Promise<IsoMessage> {
+    let signed: IsoMessage;
+    try {
+      signed = await this.deps.mac.sign(msg);
+    } catch (e) {
+      if (isFixpayError(e, 'ISO8583_FIELD_INVALID')) throw e;
+      const why = e instanceof FixpayError ? e.code : 'error';
+      throw new FixpayError('CARD_NETWORK_UNAVAILABLE', `the request could not be MACed (${why})`, { cause: e });
+    }
+    return this.mux.request(signed, timeoutMs);
+  }
+
+  /** Every message is authenticated first: one without a good MAC is logged and otherwise ignored. */
+  private async onMessage(msg: IsoMessage, body: Buffer): Promise<void> {
+    const verdict = await this.deps.mac.check(msg, body);
+    if (verdict !== 'ok') {
+      if (isResponseMti(msg.mti)) this.mux.reject(msg, verdict);
+      else
+        this.logger.warn(
+          { event: 'card_network.request_refused', reason: 'bad-mac', detail: verdict, ...summarizeMessage(msg) },
+          'request from card network without a valid MAC; ignored',
+        );
+      return;
+    }
     if (isResponseMti(msg.mti)) {
       this.mux.deliver(msg);
       return;
@@ -322,7 +350,7 @@ export class CardNetworkGateway {
       const fields = new Map(msg.fields);
       fields.set(39, '00');
       try {
-        this.deps.transport.send({ mti: '0810', fields });
+        this.deps.transport.send(await this.deps.mac.sign({ mti: '0810', fields }));
       } catch (e) {
         this.logger.warn({ event: 'card_network.reply_failed', error: String(e) }, 'could not answer network 0800');
       }
@@ -372,7 +400,7 @@ export class CardNetworkGateway {
     }
     let response: IsoMessage;
     try {
-      response = await this.mux.request(request, this.requestTimeoutMs);
+      response = await this.request(request, this.requestTimeoutMs);
     } catch (e) {
       await this.afterFailure(key, k.movesMoney, e);
       throw e;

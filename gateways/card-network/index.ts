@@ -4,6 +4,7 @@ export * from './framing';
 export * from './gateway';
 export * from './journal';
 export * from './logger';
+export * from './mac';
 export * from './mux';
 export * from './reversal-forwarder';
 export * from './reversal-queue';

@@ -27,8 +27,11 @@ export interface MuxOptions {
 export interface UnmatchedResponse {
   readonly at: Date;
   readonly key: string;
-  /** late: its request had timed out; unknown: no request had this key; malformed: it could not be decoded. */
-  readonly reason: 'late' | 'unknown' | 'malformed';
+  /**
+   * late: its request had timed out; unknown: no request had this key; malformed: it could not be
+   * decoded; bad-mac: its MAC was missing or wrong (or could not be checked), so it is no answer.
+   */
+  readonly reason: 'late' | 'unknown' | 'malformed' | 'bad-mac';
   /** Masked summary (MTI, STAN, terminal, response code). */
   readonly summary: Readonly<Record<string, string>>;
 }
@@ -151,6 +154,15 @@ export class Mux {
     return true;
   }
 
+  /**
+   * A response that failed authentication: logged as `bad-mac` and otherwise ignored. Its request
+   * keeps waiting, for the genuine answer or its timeout (then the reversal path): a forged answer
+   * must neither settle nor fail a request. `detail` says what was wrong (no secret in it).
+   */
+  reject(msg: IsoMessage, detail: string): void {
+    this.recordUnmatched(this.keyOf(msg), 'bad-mac', msg, detail);
+  }
+
   /** Fails every waiting request (shutdown). They count as sent: callers reverse them. */
   failAll(reason: string): void {
     for (const [key, p] of this.pending) {
@@ -172,10 +184,13 @@ export class Mux {
     }
   }
 
-  private recordUnmatched(key: string, reason: UnmatchedResponse['reason'], msg: IsoMessage): void {
+  private recordUnmatched(key: string, reason: UnmatchedResponse['reason'], msg: IsoMessage, detail?: string): void {
     const entry: UnmatchedResponse = { at: new Date(), key, reason, summary: summarizeMessage(msg) };
     this.unmatchedLog.push(entry);
     if (this.unmatchedLog.length > this.unmatchedLogMax) this.unmatchedLog.shift();
-    this.logger.warn({ event: 'iso8583.unmatched_response', reason, ...entry.summary }, 'unmatched ISO 8583 response');
+    this.logger.warn(
+      { event: 'iso8583.unmatched_response', reason, ...(detail === undefined ? {} : { detail }), ...entry.summary },
+      'unmatched ISO 8583 response',
+    );
   }
 }

@@ -126,6 +126,8 @@ export function resultNameOf(responseCode: string): ResultCodeName {
     case '96':
     case '98':
       return 'ISSUER_UNAVAILABLE';
+    case 'A0':
+      return 'CARD_NETWORK_MAC_REFUSED';
     default:
       return 'CARD_DECLINED';
   }

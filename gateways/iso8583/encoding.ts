@@ -65,6 +65,18 @@ export function byteHex(b: number): string {
   return BYTE_HEX[b] ?? '';
 }
 
+/**
+ * The filler nibble of an odd-length BCD or track value: the encoder writes 0; a decoder accepts
+ * 0 or F (what track data and some terminals write) and refuses anything else, naming the byte.
+ */
+function checkFiller(nibble: number, pos: number): void {
+  if (nibble !== 0 && nibble !== 0x0f)
+    throw new FixpayError(
+      'ISO8583_MALFORMED',
+      `filler nibble ${HEX_DIGITS[nibble] ?? '?'} at byte ${pos} is not 0 or F`,
+    );
+}
+
 function nibbleOfDigit(code: number): number {
   const n = code - 48;
   if (n < 0 || n > 9) throw new FixpayError('ISO8583_FIELD_INVALID', 'BCD value holds a non-digit');
@@ -95,9 +107,10 @@ export const bcd: TextEncoding = {
       const codes = codesFor(units);
       let i = 0;
       if (units & 1 && padding === 'left') {
-        const b = buf[pos++] ?? 0;
-        if (b > 9) throw new FixpayError('ISO8583_MALFORMED', 'BCD nibble is not a digit');
-        codes[i++] = 48 + b;
+        const b = buf[pos] ?? 0;
+        checkFiller(b >> 4, pos++);
+        if ((b & 15) > 9) throw new FixpayError('ISO8583_MALFORMED', 'BCD nibble is not a digit');
+        codes[i++] = 48 + (b & 15);
         remaining--;
       }
       for (; remaining > 1; remaining -= 2) {
@@ -109,17 +122,19 @@ export const bcd: TextEncoding = {
         codes[i++] = 48 + lo;
       }
       if (remaining === 1) {
-        const hi = (buf[pos] ?? 0) >> 4;
-        if (hi > 9) throw new FixpayError('ISO8583_MALFORMED', 'BCD nibble is not a digit');
-        codes[i] = 48 + hi;
+        const b = buf[pos] ?? 0;
+        if (b >> 4 > 9) throw new FixpayError('ISO8583_MALFORMED', 'BCD nibble is not a digit');
+        checkFiller(b & 15, pos);
+        codes[i] = 48 + (b >> 4);
       }
       return textOf(codes, units);
     }
     let out = '';
     if (units & 1 && padding === 'left') {
-      const b = buf[pos++] ?? 0;
-      if (b > 9) throw new FixpayError('ISO8583_MALFORMED', 'BCD nibble is not a digit');
-      out = DIGIT_CHARS[b] ?? '';
+      const b = buf[pos] ?? 0;
+      checkFiller(b >> 4, pos++);
+      if ((b & 15) > 9) throw new FixpayError('ISO8583_MALFORMED', 'BCD nibble is not a digit');
+      out = DIGIT_CHARS[b & 15] ?? '';
       remaining--;
     }
     while (remaining > 1) {
@@ -129,9 +144,10 @@ export const bcd: TextEncoding = {
       remaining -= 2;
     }
     if (remaining === 1) {
-      const hi = (buf[pos] ?? 0) >> 4;
-      if (hi > 9) throw new FixpayError('ISO8583_MALFORMED', 'BCD nibble is not a digit');
-      out += DIGIT_CHARS[hi] ?? '';
+      const b = buf[pos] ?? 0;
+      if (b >> 4 > 9) throw new FixpayError('ISO8583_MALFORMED', 'BCD nibble is not a digit');
+      checkFiller(b & 15, pos);
+      out += DIGIT_CHARS[b >> 4] ?? '';
     }
     return out;
   },
@@ -172,13 +188,17 @@ export const track: TextEncoding = {
     let i = 0;
     let remaining = units;
     if (units & 1 && padding === 'left') {
-      scratch[i++] = trackCode((buf[pos++] ?? 0) & 0x0f);
+      const b = buf[pos] ?? 0;
+      checkFiller(b >> 4, pos++);
+      scratch[i++] = trackCode(b & 0x0f);
       remaining--;
     }
     while (remaining > 0) {
-      const b = buf[pos++] ?? 0;
+      const b = buf[pos] ?? 0;
       scratch[i++] = trackCode(b >> 4);
       if (remaining > 1) scratch[i++] = trackCode(b & 0x0f);
+      else checkFiller(b & 0x0f, pos);
+      pos++;
       remaining -= 2;
     }
     return textOf(scratch, units);

@@ -3,7 +3,7 @@
  * a buffer and reads it back, checking lengths and character sets; errors name the field but never
  * carry its value.
  */
-import { FixpayError } from '../../domain/errors';
+import { FixpayError, resultCode } from '../../domain/errors';
 import type { Padding, TextEncoding } from './encoding';
 import { bcd, fromHex, toHex, track } from './encoding';
 import type { Prefixer } from './prefix';
@@ -37,8 +37,15 @@ export interface FieldCodec {
 
 type CharCheck = (code: number) => boolean;
 const isDigit: CharCheck = (c) => c >= 48 && c <= 57;
-const isAlnum: CharCheck = (c) => isDigit(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 32;
-const isAns: CharCheck = (c) => c >= 32 && c <= 0xff && c !== 0x7f;
+/** Type a: letters A–Z, a–z and space. */
+const isAlpha: CharCheck = (c) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 32;
+/** Type an: letters, digits and space. */
+const isAlnum: CharCheck = (c) => isDigit(c) || isAlpha(c);
+/**
+ * Type ans: the printable characters of ISO 8859-1 — 0x20–0x7E and 0xA0–0xFF. C0 controls
+ * (0x00–0x1F), DEL (0x7F) and C1 controls (0x80–0x9F) are refused both ways.
+ */
+const isAns: CharCheck = (c) => (c >= 0x20 && c <= 0x7e) || (c >= 0xa0 && c <= 0xff);
 const isTrack: CharCheck = (c) => isDigit(c) || c === 61 || c === 68;
 
 /** The characters a type allows, as a 256-entry table (1 = allowed); codes above 0xFF read undefined: refused. */
@@ -48,6 +55,7 @@ function charTable(check: CharCheck): CharTable {
 }
 const charTables: Record<Exclude<FieldType | SubfieldType, 'b'>, CharTable> = {
   n: charTable(isDigit),
+  a: charTable(isAlpha),
   an: charTable(isAlnum),
   ans: charTable(isAns),
   z: charTable(isTrack),
@@ -61,6 +69,12 @@ function allChars(value: string, table: CharTable): boolean {
 function allBytes(buf: Buffer, start: number, end: number, table: CharTable): boolean {
   for (let i = start; i < end; i++) if (table[buf[i] ?? 0] !== 1) return false;
   return true;
+}
+
+const MALFORMED_PREFIX = `${resultCode('ISO8583_MALFORMED').message}: `;
+/** The detail of an ISO8583_MALFORMED error (its message without the catalogue text). */
+function detailOf(e: FixpayError): string {
+  return e.message.startsWith(MALFORMED_PREFIX) ? e.message.slice(MALFORMED_PREFIX.length) : e.message;
 }
 
 function invalid(detail: string): FixpayError {
@@ -201,8 +215,15 @@ class TextField extends LengthPrefixed {
     const at = this.contentAt(cursor, bytes);
     // ASCII is one byte per character (latin1), so its bytes are checked before a string is made.
     if (this.strictDecode && !allBytes(cursor.buf, at, at + bytes, this.chars))
-      throw malformed(`field ${this.id}: characters outside type ${this.spec.type}`);
-    const value = this.encoding.decode(cursor.buf, at, units, this.padding);
+      throw malformed(`field ${this.id}: characters outside type ${this.spec.type} at bytes ${at}–${at + bytes - 1}`);
+    let value: string;
+    try {
+      value = this.encoding.decode(cursor.buf, at, units, this.padding);
+    } catch (e) {
+      // BCD and track decoders report the nibble and byte; the field id is added here.
+      if (e instanceof FixpayError) throw malformed(`field ${this.id}: ${detailOf(e)}`);
+      throw e;
+    }
     cursor.pos = at + bytes;
     return value;
   }
@@ -260,7 +281,7 @@ class TlvField extends LengthPrefixed {
     try {
       items = decodeTlvView(cursor.buf, at, at + units);
     } catch (e) {
-      if (e instanceof FixpayError) throw malformed(`field ${this.id}: ${e.message}`);
+      if (e instanceof FixpayError) throw malformed(`field ${this.id}: ${detailOf(e)}`);
       throw e;
     }
     cursor.pos = at + units;

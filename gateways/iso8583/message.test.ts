@@ -37,6 +37,7 @@ function allPartsSpec(): MessageSpec {
     { type: 'n', encoding: 'BCD', padding: 'left' },
     { type: 'n', encoding: 'BCD', padding: 'right' },
     { type: 'n', encoding: 'ASCII' },
+    { type: 'a', encoding: 'ASCII' },
     { type: 'an', encoding: 'ASCII' },
     { type: 'ans', encoding: 'ASCII' },
     { type: 'z', encoding: 'Track', padding: 'right' },

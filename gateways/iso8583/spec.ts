@@ -11,8 +11,8 @@ import { ascii, bcd, track } from './encoding';
 import type { PrefixName } from './prefix';
 import { prefixes } from './prefix';
 
-export type FieldType = 'n' | 'an' | 'ans' | 'z' | 'b';
-export type SubfieldType = 'n' | 'an' | 'ans' | 'b';
+export type FieldType = 'n' | 'a' | 'an' | 'ans' | 'z' | 'b';
+export type SubfieldType = 'n' | 'a' | 'an' | 'ans' | 'b';
 export type Sensitivity = 'pan' | 'secret';
 
 /** The typed registry of text encodings; `Binary` is the raw-bytes encoding of `b` fields. */

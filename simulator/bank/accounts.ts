@@ -3,6 +3,8 @@ import type { Account } from './bank';
 
 /** Double-length test zone PIN key; never a production key. */
 export const SIM_ZPK_HEX = '0123456789ABCDEFFEDCBA9876543210';
+/** Double-length test zone MAC key of the card network link (ANSI X9.19, odd parity); never a production key. */
+export const SIM_ZAK_HEX = 'A1B3C2D5E5F70719293B4A5D6D7F8F91';
 
 export function defaultAccounts(): Account[] {
   return [

@@ -92,6 +92,15 @@ export class Bank {
     return formatSettlementFile(this.settlementRecords());
   }
 
+  /**
+   * The answer to a request the network refuses without processing it (A0: its MAC failed);
+   * nothing changes. Undefined for messages that get no answer.
+   */
+  refuse(msg: IsoMessage, responseCode: string): IsoMessage | undefined {
+    if (!['0800', '0200', '0400', '0401', '0500', '0320'].includes(msg.mti)) return undefined;
+    return this.reply(msg, responseCode);
+  }
+
   /** Answers one request; undefined for messages that get no answer (responses, unknown MTIs). */
   handle(msg: IsoMessage): IsoMessage | undefined {
     this.stats.requests++;

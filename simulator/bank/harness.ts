@@ -1,6 +1,7 @@
 /** Test wiring: a bank simulator on 127.0.0.1 and gateways connected to it. */
+import { randomBytes } from 'node:crypto';
 import { Bank } from './bank';
-import { defaultAccounts, SIM_ZPK_HEX } from './accounts';
+import { defaultAccounts, SIM_ZAK_HEX, SIM_ZPK_HEX } from './accounts';
 import { encryptPinBlock } from './pin';
 import type { BankServerOptions } from './server';
 import { BankServer } from './server';
@@ -9,16 +10,32 @@ import { TcpChannel } from '../../gateways/card-network/channel';
 import type { CardNetworkGatewayDeps, CardNetworkGatewayOptions } from '../../gateways/card-network/gateway';
 import { CardNetworkGateway } from '../../gateways/card-network/gateway';
 import type { RequestJournal } from '../../gateways/card-network/journal';
+import type { MessageAuthenticator } from '../../gateways/card-network/mac';
+import { hsmMessageAuthenticator, NetworkMac } from '../../gateways/card-network/mac';
+import { SoftwareHsm } from '../../hsm/software/software-hsm';
 import type { ReversalQueue } from '../../gateways/card-network/reversal-queue';
 import type { CardholderRequest } from '../../gateways/card-network/transactions';
 
 export const ZPK = Buffer.from(SIM_ZPK_HEX, 'hex');
+export const ZAK = Buffer.from(SIM_ZAK_HEX, 'hex');
+
+/** The gateways' HSM in tests: a software HSM under a throw-away LMK holding the simulator's ZAK. */
+let testHsm: { hsm: SoftwareHsm; zak: ReturnType<SoftwareHsm['importClearKey']>['handle'] } | undefined;
+
+/** The simulator's ZAK behind the HSM port, as the gateway uses it (the key stays in the HSM). */
+export function simulatorAuthenticator(): MessageAuthenticator {
+  if (testHsm === undefined) {
+    const hsm = new SoftwareHsm({ lmk: randomBytes(32) });
+    testHsm = { hsm, zak: hsm.importClearKey('ZAK', 'tdes2', SIM_ZAK_HEX).handle };
+  }
+  return hsmMessageAuthenticator(testHsm.hsm, testHsm.zak);
+}
 
 export async function startBank(
-  options: BankServerOptions = {},
+  options: Partial<BankServerOptions> = {},
 ): Promise<{ server: BankServer; bank: Bank; port: number }> {
   const bank = new Bank({ zpk: ZPK, accounts: defaultAccounts() });
-  const server = new BankServer(bank, options);
+  const server = new BankServer(bank, { zak: ZAK, ...options });
   const address = await server.listen();
   return { server, bank, port: address.port };
 }
@@ -28,17 +45,19 @@ export function connectGateway(
   stores: { reversals: ReversalQueue; journal: RequestJournal },
   options: Partial<CardNetworkGatewayOptions> = {},
   logger?: CardNetworkGatewayDeps['logger'],
+  authenticator: MessageAuthenticator = simulatorAuthenticator(),
 ): CardNetworkGateway {
+  const codec = new MessageCodec(networkSpec);
   const transport = new TcpChannel({
     host: '127.0.0.1',
     port,
-    codec: new MessageCodec(networkSpec),
+    codec,
     framing: { lengthPrefix: 'ascii4' },
     reconnectDelayMsMin: 20,
     reconnectDelayMsMax: 200,
   });
   const gateway = new CardNetworkGateway(
-    { transport, ...stores, ...(logger === undefined ? {} : { logger }) },
+    { transport, mac: new NetworkMac(codec, authenticator), ...stores, ...(logger === undefined ? {} : { logger }) },
     {
       acquirerId: '1234',
       forwardingId: '5678',

@@ -10,6 +10,7 @@ import { encodeFrame, FrameDecoder } from '../../gateways/card-network';
 import type { IsoMessage } from '../../gateways/iso8583';
 import { MessageCodec, networkSpec } from '../../gateways/iso8583';
 import type { Bank } from './bank';
+import { SimulatorMac } from './mac';
 
 export type FaultKind =
   /** Process the request (money moves) and never answer. */
@@ -23,7 +24,12 @@ export type FaultKind =
   /** Send half a frame and close the connection. */
   | 'truncate'
   /** Send a length header that is not four digits. */
-  | 'bad-header';
+  | 'bad-header'
+  /**
+   * A man in the middle: after the answer is MACed, rewrite a decline's field 39 to 00 (the MAC
+   * bytes stay as they were, so the MAC no longer matches).
+   */
+  | 'tamper-approve';
 
 export interface Fault {
   readonly kind: FaultKind;
@@ -33,6 +39,8 @@ export interface Fault {
 }
 
 export interface BankServerOptions {
+  /** The zone MAC key shared with the acquirer (16 bytes): requests are checked, answers MACed with it. */
+  readonly zak: Uint8Array;
   readonly host?: string;
   /** 0 picks a free port. */
   readonly port?: number;
@@ -67,13 +75,17 @@ export class BankServer {
   private readonly random: () => number;
   private readonly framing: FramingOptions;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly mac: SimulatorMac;
   /** Requests that arrived malformed (logged by count; never crash). */
   malformedRequests = 0;
+  /** Requests whose MAC was missing or wrong: answered A0, not processed. */
+  badMacRequests = 0;
 
   constructor(
     readonly bank: Bank,
-    private readonly options: BankServerOptions = {},
+    private readonly options: BankServerOptions,
   ) {
+    this.mac = new SimulatorMac(options.zak);
     this.random = prng(options.seed ?? 1);
     this.framing = { lengthPrefix: 'ascii4', frameBytesMax: options.frameBytesMax ?? 8192 };
     this.server = createServer((socket) => this.accept(socket));
@@ -142,7 +154,10 @@ export class BankServer {
       return;
     }
     const request = decoded.message;
-    const response = this.bank.handle(request);
+    const authentic = this.mac.verify(request, frame);
+    if (!authentic) this.badMacRequests++;
+    // A request without a good MAC is refused with A0 ("MAC check failed") and changes nothing.
+    const response = authentic ? this.bank.handle(request) : this.bank.refuse(request, 'A0');
     if (response === undefined) return;
     const fault = this.takeFault(request.mti);
     let delay = (this.options.latencyMs ?? 0) + this.random() * (this.options.latencyJitterMs ?? 0);
@@ -169,7 +184,12 @@ export class BankServer {
   }
 
   private responseBytes(response: IsoMessage, fault: Fault | undefined): Buffer {
-    let body = this.codec.pack(response);
+    let body = this.mac.pack(this.codec, response);
+    if (fault?.kind === 'tamper-approve') {
+      const signed = this.codec.unpack(body);
+      if (signed.fields.get(39) !== '00') signed.fields.set(39, '00');
+      body = Buffer.from(this.codec.pack(signed));
+    }
     if (fault?.kind === 'bad-bitmap') {
       body = Buffer.from(body);
       body[4] = (body[4] ?? 0) | 0x08; // field 5: not in the network spec

@@ -27,7 +27,7 @@ import { defaultCatalogue } from '../../services/catalogue/entries';
 import { compileFiles } from '../../services/compiler/load';
 import { PrismaDefinitionStore } from '../../services/registry/prisma-store';
 import { Registry } from '../../services/registry/registry';
-import { SIM_ZPK_HEX } from '../../simulator/bank/accounts';
+import { SIM_ZAK_HEX, SIM_ZPK_HEX } from '../../simulator/bank/accounts';
 import { connectGateway, startBank, waitFor } from '../../simulator/bank/harness';
 import type { BankServer } from '../../simulator/bank/server';
 import type { Bank } from '../../simulator/bank/bank';
@@ -135,6 +135,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       {
         psamMasterKeyHex: EXAMPLE_CONFIG.psam.masterKey,
         zpkHex: SIM_ZPK_HEX,
+        zakHex: SIM_ZAK_HEX,
         tmks: Object.fromEntries(demo.terminals.map((t) => [t.terminalId, EXAMPLE_CONFIG.keys.tmk])),
       },
       new PrismaTerminalKeyStore(db.prisma),

@@ -119,6 +119,29 @@ describe('terminal services end to end: refusals, faults, noise, SIP', () => {
     expect(merchant?.creditsPending).toBe(0n);
   });
 
+  it('a decline rewritten to 00 on the network link fails its MAC: no approval, the reversal lands, nothing posted', async () => {
+    const before = e2e.bank.account(CARD_POOR.pan)?.balanceMinor ?? 0;
+    const sent = e2e.bankMtis.length;
+    const [merchantBefore] = await e2e.ledger.lookupAccounts([accountIdFor('merchant:M0001')]);
+    e2e.bankServer.inject({ kind: 'tamper-approve', mti: '0200' });
+    const r = await runTerminalScript({ config: e2e.terminal({ card: CARD_POOR }), stateStore: freshState() }, [
+      { step: 'sign-on' },
+      { step: 'purchase', amountMinor: before + 90_000 },
+      { step: 'hang-up' },
+    ]);
+    const purchase = r.transactions[1];
+    expect(purchase).toMatchObject({ outcome: 'declined', responseCode: '98' });
+    const stan = purchase?.stan ?? '';
+    const id = e2e.workflowIds.find((w) => w.startsWith(`purchase:T0000001:${stan}:`)) ?? '';
+    const result: unknown = await e2e.env.client.workflow.getHandle(id).result();
+    expect(result).toMatchObject({ outcome: 'COMPENSATED' });
+    await waitFor(() => e2e.bankMtis.slice(sent).some((m) => m === '0400' || m === '0401'), 20_000);
+    expect(e2e.bank.account(CARD_POOR.pan)?.balanceMinor).toBe(before);
+    const [merchant] = await e2e.ledger.lookupAccounts([accountIdFor('merchant:M0001')]);
+    expect(merchant?.creditsPending).toBe(0n);
+    expect(merchant?.creditsPosted).toBe(merchantBefore?.creditsPosted);
+  });
+
   it('a run that fails outright (purchase before any host sign-on) still answers the terminal promptly: 96', async () => {
     // The terminal believes it is signed on (working keys from an earlier session under the same
     // TMK), but the host never signed this terminal on: it has no working keys to translate the PIN.

@@ -6,7 +6,8 @@ import type { FieldSpec, MessageSpec, SubfieldSpec } from '../spec';
 import type { TlvItem } from '../tlv';
 
 const digits = '0123456789'.split('');
-const alnum = [...digits, ...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz '.split('')];
+const alpha = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz '.split('');
+const alnum = [...digits, ...alpha];
 const ans = [
   ...Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i)),
   ...Array.from({ length: 0x100 - 0xa0 }, (_, i) => String.fromCharCode(0xa0 + i)),
@@ -17,6 +18,8 @@ function charsFor(type: string): string[] {
   switch (type) {
     case 'n':
       return digits;
+    case 'a':
+      return alpha;
     case 'an':
       return alnum;
     case 'ans':
