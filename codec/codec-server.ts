@@ -12,6 +12,7 @@ import express from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
 import { FixpayError, isFixpayError, resultCode } from '../domain/errors';
 import type { ResultCodeName } from '../domain/errors';
+import { isEncrypted } from './payload-codec';
 
 export const CODEC_SERVER_DEFAULTS = {
   host: '127.0.0.1',
@@ -93,6 +94,18 @@ function toJson(payloads: Payload[]): { payloads: JsonPayload[] } {
   };
 }
 
+/**
+ * Decodes what is encrypted and shows the rest as it is: the UI sends every payload of a history,
+ * and a plain one (written without the codec) is already readable. Workers refuse plain payloads;
+ * a display does not need to.
+ */
+async function decodeForDisplay(codec: PayloadCodec, payloads: Payload[]): Promise<Payload[]> {
+  const encrypted = payloads.filter(isEncrypted);
+  const decoded = await codec.decode(encrypted);
+  let next = 0;
+  return payloads.map((p) => (isEncrypted(p) ? (decoded[next++] ?? p) : p));
+}
+
 /** Builds the express app (no `listen()`), for tests and for mounting. */
 export function createCodecApp(options: CodecServerOptions): Express {
   if (options.operatorToken.length < 32)
@@ -135,7 +148,8 @@ export function createCodecApp(options: CodecServerOptions): Express {
   const route = (op: 'encode' | 'decode') => async (req: Request, res: Response) => {
     try {
       const payloads = parsePayloads(req.body, payloadsMax);
-      const out = op === 'encode' ? await options.codec.encode(payloads) : await options.codec.decode(payloads);
+      const out =
+        op === 'encode' ? await options.codec.encode(payloads) : await decodeForDisplay(options.codec, payloads);
       res.json(toJson(out));
     } catch (e) {
       problem(res, isFixpayError(e) ? e.codeName : 'INTERNAL');

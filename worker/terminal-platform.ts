@@ -32,6 +32,7 @@ import { defaultCatalogue } from '../services/catalogue/entries';
 import { compileFiles, definitionFiles } from '../services/compiler/load';
 import { PrismaDefinitionStore } from '../services/registry/prisma-store';
 import { Registry } from '../services/registry/registry';
+import { createPlanAdmissionActivities } from '../services/registry/admission';
 import { defaultAccounts, SIM_ZPK_HEX } from '../simulator/bank/accounts';
 import { Bank } from '../simulator/bank/bank';
 import { BankServer } from '../simulator/bank/server';
@@ -137,17 +138,21 @@ export async function startTerminalPlatform(deps: TerminalPlatformDeps): Promise
       }
     }
 
-    const activities = createPlatformActivities({
-      nodeName: config.access.nodeId,
-      hsm,
-      psamMasterKey: (serial) => (psams.has(serial) ? keys.psamMasterKey : undefined),
-      zpk: keys.zpk,
-      terminalKeys: keys.terminalKeys,
-      counters: new PrismaPsamCounterStore(prisma),
-      core,
-      ledger,
-      gateway,
-    });
+    const activities = {
+      ...createPlatformActivities({
+        nodeName: config.access.nodeId,
+        hsm,
+        psamMasterKey: (serial) => (psams.has(serial) ? keys.psamMasterKey : undefined),
+        zpk: keys.zpk,
+        terminalKeys: keys.terminalKeys,
+        counters: new PrismaPsamCounterStore(prisma),
+        core,
+        ledger,
+        gateway,
+      }),
+      // Plan admission: the worker runs only plans this registry holds (docs/security.md).
+      ...createPlanAdmissionActivities(registry),
+    };
 
     return {
       activities,
