@@ -15,6 +15,7 @@ import { FixpayError } from '../domain/errors';
 import { openDatabase, type Database } from '../infra/database';
 import type { Logger } from '../infra/logging';
 import {
+  createTemporalHealthCheck,
   ensureSearchAttributes,
   ensureTemporalCli,
   installTemporalRuntime,
@@ -149,25 +150,18 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
     });
     stops.push(() => codecServer.close());
 
+    // One kept connection for the health check, not one per call (issue #10, defect 9).
+    const temporalHealth = createTemporalHealthCheck({ address });
+    stops.push(() => temporalHealth.close());
     const app = createApp({
+      log,
       version: '0.1.0',
       checks: [
         {
           name: 'database',
           check: async () => (await db.prisma.$queryRaw<{ ok: number }[]>`SELECT 1 AS ok`).length === 1,
         },
-        {
-          name: 'temporal',
-          check: async () => {
-            const c = await Connection.connect({ address: `${t.host}:${t.port}`, connectTimeout: 1000 });
-            try {
-              await c.workflowService.getSystemInfo({});
-              return true;
-            } finally {
-              await c.close();
-            }
-          },
-        },
+        temporalHealth,
       ],
     });
     const server = createServer(app);
