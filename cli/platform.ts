@@ -32,6 +32,7 @@ import { createDataConverter } from '../codec/data-converter';
 import { AesGcmPayloadCodec, codecKeysFromText } from '../codec/payload-codec';
 import { startCodecServer } from '../codec/codec-server';
 import { loadSecrets } from '../infra/secrets';
+import { ensurePrivateDir, usePrivateUmask } from '../infra/files';
 
 export interface Platform {
   readonly temporalAddress: string;
@@ -69,6 +70,9 @@ function listen(server: Server, host: string, port: number): Promise<number> {
 /** Starts everything; on any failure stops what already started and rethrows. */
 export async function startPlatform(config: Config, log: Logger): Promise<Platform> {
   installTemporalRuntime(log);
+  // The data folder and what fixpay and its children write there are the user's alone (issue #10).
+  usePrivateUmask();
+  ensurePrivateDir(config.dataDir);
   const secrets = loadSecrets(config.security, { generate: true });
   const codecKeys = codecKeysFromText(secrets.codecKeys);
   const dataConverter = createDataConverter(codecKeys);
@@ -106,6 +110,7 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
       stops.push(() => server.stop());
     })();
     const databaseReady = openDatabase(config, {
+      ...(secrets.databasePassword === undefined ? {} : { password: secrets.databasePassword }),
       onMigration: (name) => log.info({ migration: name }, 'migration applied'),
     });
     const [temporalResult, databaseResult] = await Promise.allSettled([temporalReady, databaseReady]);
@@ -176,7 +181,7 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
     return {
       temporalAddress: `${t.host}:${t.port}`,
       temporalUiUrl: temporal?.uiUrl,
-      databaseUrl: db.url,
+      databaseUrl: db.displayUrl,
       databaseEmbedded: db.embedded,
       apiUrl: `http://${config.api.host}:${apiPort}`,
       codecUrl: `http://${t.host}:${codecServer.port}`,

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config';
@@ -28,5 +28,16 @@ describe('secrets', () => {
     expect(() => loadSecrets({ ...security, secretsFile: join(dir, 'none.json') }, { generate: false })).toThrow(
       /missing secrets: codecKeys, operatorToken, lmk/,
     );
+  });
+
+  it('adds an embedded database password to a secrets file written without one, keeping the rest', () => {
+    const file = join(dir, 'older.json');
+    const older = { codecKeys: `k:${'00'.repeat(32)}`, operatorToken: 't'.repeat(32), lmk: 'cd'.repeat(32) };
+    writeFileSync(file, JSON.stringify(older), { mode: 0o600 });
+    const loaded = loadSecrets({ ...security, secretsFile: file }, { generate: true });
+    expect(loaded).toMatchObject(older);
+    expect(loaded.databasePassword?.length).toBeGreaterThanOrEqual(32);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(loaded);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 });

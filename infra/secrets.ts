@@ -17,6 +17,11 @@ export interface Secrets {
   readonly operatorToken: string;
   /** 64 hex digits. */
   readonly lmk: string;
+  /**
+   * Password of the embedded database (`fixpay dev`), from the secrets file only; generated into
+   * it when missing. Absent when secrets come from settings alone (production uses DATABASE_URL).
+   */
+  readonly databasePassword?: string;
 }
 
 function isSecrets(v: unknown): v is Secrets {
@@ -32,7 +37,18 @@ export function generateSecrets(now: Date = new Date()): Secrets {
     codecKeys: `${keyId}:${randomBytes(32).toString('hex')}`,
     operatorToken: randomBytes(24).toString('base64url'),
     lmk: randomBytes(32).toString('hex'),
+    databasePassword: newDatabasePassword(),
   };
+}
+
+function newDatabasePassword(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+function writeSecretsFile(file: string, secrets: Partial<Secrets>): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
 }
 
 /**
@@ -48,20 +64,24 @@ export function loadSecrets(security: SecurityConfig, options: { generate: boole
       throw new FixpayError('CONFIG_INVALID', `${file} must not be readable by group or others (chmod 600)`);
     const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
     if (typeof parsed === 'object' && parsed !== null) fromFile = parsed;
+    // Files written before the embedded database needed a password get one.
+    if (options.generate && typeof fromFile.databasePassword !== 'string') {
+      fromFile = { ...fromFile, databasePassword: newDatabasePassword() };
+      writeSecretsFile(file, fromFile);
+    }
   } else if (
     options.generate &&
     (security.codecKeys === undefined || security.operatorToken === undefined || security.lmk === undefined)
   ) {
     const fresh = generateSecrets();
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, `${JSON.stringify(fresh, null, 2)}\n`, { mode: 0o600 });
-    chmodSync(file, 0o600);
+    writeSecretsFile(file, fresh);
     fromFile = fresh;
   }
   const merged = {
     codecKeys: security.codecKeys ?? fromFile.codecKeys,
     operatorToken: security.operatorToken ?? fromFile.operatorToken,
     lmk: security.lmk ?? fromFile.lmk,
+    ...(typeof fromFile.databasePassword === 'string' ? { databasePassword: fromFile.databasePassword } : {}),
   };
   if (!isSecrets(merged)) {
     const missing = Object.entries(merged)

@@ -4,12 +4,12 @@
  * the platform's search attributes registered, health awaited, clean stop.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { TemporalConfig } from '../../config';
 import { FixpayError } from '../../domain/errors';
 import { SEARCH_ATTRIBUTES } from '../../domain/search-attributes';
+import { ensurePrivateDir, tightenTree } from '../files';
 
 export interface DevServerOptions {
   readonly cliPath: string;
@@ -125,7 +125,11 @@ function stopChild(child: ChildProcess, timeoutMs: number): Promise<void> {
 
 /** Starts the dev server and resolves once it is healthy. Throws TEMPORAL_UNAVAILABLE. */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
-  if (options.dataDir !== undefined) mkdirSync(options.dataDir, { recursive: true });
+  if (options.dataDir !== undefined) {
+    // temporal.sqlite and its WAL: the owner's alone (issue #10); new files follow the umask.
+    ensurePrivateDir(options.dataDir);
+    tightenTree(options.dataDir);
+  }
   const t = options.temporal;
   // Its own process group: a terminal's Ctrl-C reaches fixpay, which stops the workers first and
   // the server last, instead of the server dying under workers that still need it.
