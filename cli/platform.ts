@@ -105,6 +105,7 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
         temporal: t,
         ui: true,
         dataDir: join(config.dataDir, 'temporal'),
+        log,
       });
       const server = temporal;
       stops.push(() => server.stop());
