@@ -16,6 +16,7 @@ import { openDatabase, type Database } from '../infra/database';
 import type { Logger } from '../infra/logging';
 import {
   createTemporalHealthCheck,
+  temporalTls,
   ensureSearchAttributes,
   ensureTemporalCli,
   installTemporalRuntime,
@@ -86,10 +87,13 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
   try {
     let temporal: DevServer | undefined;
     const t = config.temporal;
+    // mTLS to a production frontend (docs/security.md); none for the dev server.
+    const tls = temporalTls(t);
+    const tlsOption = tls === undefined ? {} : { tls };
     const temporalReady = (async () => {
       if (!t.embedded) {
-        await waitForTemporal(`${t.host}:${t.port}`, t.startTimeoutMs);
-        const added = await ensureSearchAttributes(`${t.host}:${t.port}`, t.namespace);
+        await waitForTemporal(`${t.host}:${t.port}`, t.startTimeoutMs, undefined, tls);
+        const added = await ensureSearchAttributes(`${t.host}:${t.port}`, t.namespace, tls);
         if (added.length > 0) log.info({ added }, 'search attributes registered');
         return;
       }
@@ -134,9 +138,9 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
     });
     stops.push(() => worker.shutdown());
     const address = `${t.host}:${t.port}`;
-    const clientConnection = await Connection.connect({ address });
+    const clientConnection = await Connection.connect({ address, ...tlsOption });
     stops.push(() => clientConnection.close());
-    const linesConnection = await NativeConnection.connect({ address });
+    const linesConnection = await NativeConnection.connect({ address, ...tlsOption });
     stops.push(() => linesConnection.close());
     const answerListeners = new Set<(answered: AnsweredRequest) => void>();
     const access = await terminals.startAccessNode({
@@ -157,7 +161,7 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
     stops.push(() => codecServer.close());
 
     // One kept connection for the health check, not one per call (issue #10, defect 9).
-    const temporalHealth = createTemporalHealthCheck({ address });
+    const temporalHealth = createTemporalHealthCheck({ address, ...tlsOption });
     stops.push(() => temporalHealth.close());
     const app = createApp({
       log,

@@ -10,6 +10,7 @@ import type { TemporalConfig } from '../../config';
 import { FixpayError } from '../../domain/errors';
 import { SEARCH_ATTRIBUTES } from '../../domain/search-attributes';
 import { ensurePrivateDir, tightenTree } from '../files';
+import type { TLSConfig } from './tls';
 import {
   freePortFromStaleChild,
   portTaken,
@@ -104,6 +105,7 @@ export async function waitForTemporal(
   address: string,
   timeoutMs: number,
   isAlive: () => boolean = () => true,
+  tls?: TLSConfig,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = 'no answer';
@@ -111,7 +113,11 @@ export async function waitForTemporal(
     if (!isAlive())
       throw new FixpayError('TEMPORAL_UNAVAILABLE', `the dev server exited during start-up (${lastError})`);
     try {
-      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      const connection = await Connection.connect({
+        address,
+        connectTimeout: 1000,
+        ...(tls === undefined ? {} : { tls }),
+      });
       try {
         await connection.workflowService.getSystemInfo({});
         return;

@@ -6,6 +6,7 @@
  */
 import { Connection } from '@temporalio/client';
 import type { ConnectionOptions } from '@temporalio/client';
+import type { TLSConfig } from './tls';
 
 /** How long one connect attempt of the health check may take. */
 export const TEMPORAL_HEALTH_CONNECT_TIMEOUT_MS = 1_000;
@@ -20,6 +21,8 @@ export interface TemporalHealthCheck {
 export interface TemporalHealthOptions {
   readonly address: string;
   readonly connectTimeoutMs?: number;
+  /** mTLS to a production frontend (temporalTls). */
+  readonly tls?: TLSConfig;
   /** Injectable for tests that count connections; Connection.connect otherwise. */
   readonly connect?: (options: ConnectionOptions) => Promise<Connection>;
 }
@@ -31,6 +34,7 @@ export function createTemporalHealthCheck(options: TemporalHealthOptions): Tempo
     connection ??= connect({
       address: options.address,
       connectTimeout: options.connectTimeoutMs ?? TEMPORAL_HEALTH_CONNECT_TIMEOUT_MS,
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
     }).catch((e: unknown) => {
       connection = undefined;
       throw e;

@@ -3,3 +3,4 @@ export * from './dev-server';
 export * from './runtime';
 export * from './search-attributes';
 export * from './health';
+export * from './tls';
