@@ -13,6 +13,8 @@ import { defaultCatalogue } from '../services/catalogue/entries';
 import { createFakeActivities, FakeWorld } from '../services/catalogue/fake';
 import { compileDefinition } from '../services/compiler/compile';
 import { planHash } from '../services/plan/hash';
+import { createPlanAdmissionActivities } from '../services/registry/admission';
+import { MemoryDefinitionStore, Registry } from '../services/registry/registry';
 import { startPlan, startSearchAttributes } from '../services/registry/start';
 import { startTestServer, testDataConverter } from '../test/support/temporal';
 
@@ -33,13 +35,20 @@ async function main(): Promise<void> {
   const plan = compiled.plan;
   const hash = planHash(plan);
 
+  const registry = new Registry(new MemoryDefinitionStore());
+  await registry.deploy(plan, hash, 'bench', 'bench-1');
+
   const env = await startTestServer();
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue: TASK_QUEUE,
     workflowsPath: require.resolve('../workflows/interpreter-bench'),
     dataConverter: testDataConverter(),
-    activities: createFakeActivities(new FakeWorld(catalogue), catalogue),
+    activities: {
+      ...createFakeActivities(new FakeWorld(catalogue), catalogue),
+      // Plan admission, as in production: the plan is a stored version.
+      ...createPlanAdmissionActivities(registry),
+    },
   });
   let seq = 0;
   const input = (): Record<string, unknown> => ({

@@ -10,6 +10,7 @@ import { FixpayError } from '../domain/errors';
 import { openDatabase, type Database } from '../infra/database';
 import type { Logger } from '../infra/logging';
 import {
+  temporalTls,
   ensureSearchAttributes,
   ensureTemporalCli,
   installTemporalRuntime,
@@ -24,6 +25,7 @@ import { spinner } from './progress';
 import { createDataConverter } from '../codec/data-converter';
 import { codecKeysFromText } from '../codec/payload-codec';
 import { loadSecrets } from '../infra/secrets';
+import { ensurePrivateDir, usePrivateUmask } from '../infra/files';
 import { startAccessNodeRole, startApiRole, startWorkerRole } from './roles';
 import type { RoleContext } from './roles';
 
@@ -51,6 +53,9 @@ export interface Platform {
 /** Starts everything; on any failure stops what already started and rethrows. */
 export async function startPlatform(config: Config, log: Logger): Promise<Platform> {
   installTemporalRuntime(log);
+  // The data folder and what fixpay and its children write there are the user's alone.
+  usePrivateUmask();
+  ensurePrivateDir(config.dataDir);
   const secrets = loadSecrets(config.security, { generate: true });
   const dataConverter = createDataConverter(codecKeysFromText(secrets.codecKeys));
   const stops: (() => Promise<void>)[] = [];
@@ -63,10 +68,12 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
   try {
     let temporal: DevServer | undefined;
     const t = config.temporal;
+    // mTLS to a production frontend (docs/security.md); none for the dev server.
+    const tls = temporalTls(t);
     const temporalReady = (async () => {
       if (!t.embedded) {
-        await waitForTemporal(`${t.host}:${t.port}`, t.startTimeoutMs);
-        const added = await ensureSearchAttributes(`${t.host}:${t.port}`, t.namespace);
+        await waitForTemporal(`${t.host}:${t.port}`, t.startTimeoutMs, undefined, tls);
+        const added = await ensureSearchAttributes(`${t.host}:${t.port}`, t.namespace, tls);
         if (added.length > 0) log.info({ added }, 'search attributes registered');
         return;
       }
@@ -82,11 +89,13 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
         temporal: t,
         ui: true,
         dataDir: join(config.dataDir, 'temporal'),
+        log,
       });
       const server = temporal;
       stops.push(() => server.stop());
     })();
     const databaseReady = openDatabase(config, {
+      ...(secrets.databasePassword === undefined ? {} : { password: secrets.databasePassword }),
       onMigration: (name) => log.info({ migration: name }, 'migration applied'),
     });
     const [temporalResult, databaseResult] = await Promise.allSettled([temporalReady, databaseReady]);
@@ -123,7 +132,7 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
     return {
       temporalAddress: `${t.host}:${t.port}`,
       temporalUiUrl: temporal?.uiUrl,
-      databaseUrl: db.url,
+      databaseUrl: db.displayUrl,
       databaseEmbedded: db.embedded,
       apiUrl: api.apiUrl,
       codecUrl: api.codecUrl,

@@ -23,6 +23,8 @@ import { Registry } from '../services/registry/registry';
 import { startCentral } from '../worker/central';
 import type { Central } from '../worker/central';
 import { keyDirectoryPath, readKeyDirectory } from '../worker/key-directory';
+import { createTemporalHealthCheck, temporalTls } from '../infra/temporal';
+import type { TLSConfig } from '../infra/temporal';
 
 export interface RoleContext {
   readonly config: Config;
@@ -32,6 +34,12 @@ export interface RoleContext {
   readonly dataConverter: DataConverter;
   /** host:port of the Temporal frontend. */
   readonly temporalAddress: string;
+}
+
+/** Connection options for the Temporal frontend: its address, with mTLS when configured. */
+function temporalConnectOptions(ctx: RoleContext): { address: string; tls?: TLSConfig } {
+  const tls = temporalTls(ctx.config.temporal);
+  return tls === undefined ? { address: ctx.temporalAddress } : { address: ctx.temporalAddress, tls };
 }
 
 export interface RunningRole {
@@ -68,10 +76,10 @@ export async function startAccessNodeRole(
   options: { onAnswered?: (answered: AnsweredRequest) => void } = {},
 ): Promise<RunningRole & { tcpPcmPort: number; sipPort: number }> {
   const { config } = ctx;
-  const clientConnection = await Connection.connect({ address: ctx.temporalAddress });
+  const clientConnection = await Connection.connect(temporalConnectOptions(ctx));
   let linesConnection: NativeConnection | undefined;
   try {
-    linesConnection = await NativeConnection.connect({ address: ctx.temporalAddress });
+    linesConnection = await NativeConnection.connect(temporalConnectOptions(ctx));
     const node = await startAccessNode({
       config,
       log: ctx.log.child({ role: 'access-node', component: 'channel-engine' }),
@@ -128,25 +136,17 @@ export async function startApiRole(ctx: RoleContext): Promise<RunningRole & { ap
     port: config.security.codecPort,
     corsOrigins: [`http://${t.host}:${t.uiPort}`, `http://localhost:${t.uiPort}`],
   });
+  // One kept connection for the health check, not one per call.
+  const temporalHealth = createTemporalHealthCheck(temporalConnectOptions(ctx));
   const app = createApp({
+    log: ctx.log,
     version: '0.1.0',
     checks: [
       {
         name: 'database',
         check: async () => (await ctx.prisma.$queryRaw<{ ok: number }[]>`SELECT 1 AS ok`).length === 1,
       },
-      {
-        name: 'temporal',
-        check: async () => {
-          const c = await Connection.connect({ address: ctx.temporalAddress, connectTimeout: 1000 });
-          try {
-            await c.workflowService.getSystemInfo({});
-            return true;
-          } finally {
-            await c.close();
-          }
-        },
-      },
+      temporalHealth,
     ],
   });
   const server = createServer(app);
@@ -155,6 +155,7 @@ export async function startApiRole(ctx: RoleContext): Promise<RunningRole & { ap
     apiPort = await listen(server, config.api.host, config.api.port);
   } catch (e) {
     await codecServer.close();
+    await temporalHealth.close();
     throw e;
   }
   const apiUrl = `http://${config.api.host}:${apiPort}`;
@@ -170,6 +171,7 @@ export async function startApiRole(ctx: RoleContext): Promise<RunningRole & { ap
         server.closeIdleConnections();
       });
       await codecServer.close();
+      await temporalHealth.close();
     },
   };
 }

@@ -95,6 +95,50 @@ describe('codec endpoint (Temporal codec-server protocol)', () => {
     expect(((await res.json()) as { code: string }).code).toBe('FP4019');
   });
 
+  it('answers hostile requests with problem+json and the security headers, never HTML or 500 (issue #10, defect 11)', async () => {
+    const auth = { authorization: `Bearer ${token}` };
+    const expectHardened = async (res: Response, status: number, code: string): Promise<void> => {
+      expect(res.status).toBe(status);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(res.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
+      expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(((await res.json()) as { code: string }).code).toBe(code);
+    };
+    // An unknown key id is the caller's mistake: 400, not 500.
+    const [encrypted] = await codec.encode([defaultPayloadConverter.toPayload('x')]);
+    const foreign = b64(encrypted as Payload);
+    foreign.metadata['encryption-key-id'] = Buffer.from('no-such-key').toString('base64');
+    await expectHardened(await post('/decode', { payloads: [foreign] }, auth), 400, 'FP4018');
+    // Express's HTML pages: a wrong method, an unknown path.
+    await expectHardened(await fetch(`${base}/decode`, { headers: auth }), 405, 'FP1044');
+    await expectHardened(await fetch(`${base}/nope`, { headers: auth }), 404, 'FP1004');
+    // Limits: a body over the limit, a foreign charset.
+    const big = await fetch(`${base}/decode`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth },
+      body: `{"payloads":["${'A'.repeat(10 * 1024 * 1024)}"]}`,
+    });
+    await expectHardened(big, 413, 'FP1042');
+    const latin1 = await fetch(`${base}/decode`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=latin1', ...auth },
+      body: '{"payloads":[]}',
+    });
+    await expectHardened(latin1, 415, 'FP1043');
+    // The refusal without a token carries the headers too.
+    await expectHardened(await post('/decode', { payloads: [] }), 401, 'FP1006');
+  });
+
+  it('shows plain payloads as they are (the UI sends every payload of a history)', async () => {
+    const plain = defaultPayloadConverter.toPayload({ status: 'plain' });
+    const res = await post('/decode', { payloads: [b64(plain)] }, { authorization: `Bearer ${token}` });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { payloads: { data: string }[] };
+    expect(Buffer.from(body.payloads[0]?.data ?? '', 'base64').toString()).toBe('{"status":"plain"}');
+  });
+
   it('compares tokens in constant time over digests', () => {
     expect(tokenMatches(token, token)).toBe(true);
     expect(tokenMatches(undefined, token)).toBe(false);

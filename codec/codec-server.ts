@@ -10,8 +10,17 @@ import type { AddressInfo } from 'node:net';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import express from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
-import { FixpayError, isFixpayError, resultCode } from '../domain/errors';
-import type { ResultCodeName } from '../domain/errors';
+import { FixpayError, isFixpayError } from '../domain/errors';
+import {
+  errorHandler,
+  HttpProblem,
+  jsonBody,
+  methodNotAllowed,
+  notFound,
+  securityHeaders,
+  sendProblem,
+} from '../infra/http';
+import { isEncrypted } from './payload-codec';
 
 export const CODEC_SERVER_DEFAULTS = {
   host: '127.0.0.1',
@@ -43,20 +52,6 @@ const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').dig
 export function tokenMatches(presented: string | undefined, expected: string): boolean {
   if (presented === undefined) return false;
   return timingSafeEqual(digest(presented), digest(expected));
-}
-
-function problem(res: Response, name: ResultCodeName, detail?: string): void {
-  const entry = resultCode(name);
-  res
-    .status(entry.httpStatus)
-    .type('application/problem+json')
-    .json({
-      type: `urn:fixpay:error:${entry.code}`,
-      title: entry.message,
-      status: entry.httpStatus,
-      code: entry.code,
-      ...(detail === undefined ? {} : { detail }),
-    });
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -93,6 +88,18 @@ function toJson(payloads: Payload[]): { payloads: JsonPayload[] } {
   };
 }
 
+/**
+ * Decodes what is encrypted and shows the rest as it is: the UI sends every payload of a history,
+ * and a plain one (written without the codec) is already readable. Workers refuse plain payloads;
+ * a display does not need to.
+ */
+async function decodeForDisplay(codec: PayloadCodec, payloads: Payload[]): Promise<Payload[]> {
+  const encrypted = payloads.filter(isEncrypted);
+  const decoded = await codec.decode(encrypted);
+  let next = 0;
+  return payloads.map((p) => (isEncrypted(p) ? (decoded[next++] ?? p) : p));
+}
+
 /** Builds the express app (no `listen()`), for tests and for mounting. */
 export function createCodecApp(options: CodecServerOptions): Express {
   if (options.operatorToken.length < 32)
@@ -101,7 +108,9 @@ export function createCodecApp(options: CodecServerOptions): Express {
   const payloadsMax = options.payloadsMax ?? CODEC_SERVER_DEFAULTS.payloadsMax;
   const app = express();
   app.disable('x-powered-by');
-
+  app.disable('etag');
+  // First, so every answer (a refused preflight, a 401) carries them.
+  app.use(securityHeaders());
   app.use((req: Request, res: Response, next: NextFunction) => {
     const origin = req.headers.origin;
     if (origin !== undefined && origins.has(origin)) {
@@ -124,33 +133,34 @@ export function createCodecApp(options: CodecServerOptions): Express {
     const token = header?.startsWith('Bearer ') === true ? header.slice('Bearer '.length) : undefined;
     if (!tokenMatches(token, options.operatorToken)) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="fixpay-codec"');
-      problem(res, 'UNAUTHORIZED', 'operator token required');
+      sendProblem(res, new FixpayError('UNAUTHORIZED', 'operator token required'));
       return;
     }
     next();
   });
 
-  app.use(express.json({ limit: options.bodyBytesMax ?? CODEC_SERVER_DEFAULTS.bodyBytesMax }));
+  app.use(jsonBody(options.bodyBytesMax ?? CODEC_SERVER_DEFAULTS.bodyBytesMax));
 
-  const route = (op: 'encode' | 'decode') => async (req: Request, res: Response) => {
-    try {
+  const route = (op: 'encode' | 'decode') => (req: Request, res: Response, next: NextFunction) => {
+    const run = async (): Promise<void> => {
       const payloads = parsePayloads(req.body, payloadsMax);
-      const out = op === 'encode' ? await options.codec.encode(payloads) : await options.codec.decode(payloads);
-      res.json(toJson(out));
-    } catch (e) {
-      problem(res, isFixpayError(e) ? e.codeName : 'INTERNAL');
-    }
+      try {
+        const out =
+          op === 'encode' ? await options.codec.encode(payloads) : await decodeForDisplay(options.codec, payloads);
+        res.json(toJson(out));
+      } catch (e) {
+        // A payload that does not decode (unknown key id, tampered) is the caller's mistake here.
+        if (isFixpayError(e)) throw new HttpProblem(400, e);
+        throw e;
+      }
+    };
+    run().catch(next);
   };
   app.post('/encode', route('encode'));
   app.post('/decode', route('decode'));
-
-  app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
-    if (res.headersSent) {
-      next(err);
-      return;
-    }
-    problem(res, 'BAD_REQUEST', 'unreadable body');
-  });
+  app.all(['/encode', '/decode'], methodNotAllowed(['POST', 'OPTIONS']));
+  app.use(notFound());
+  app.use(errorHandler());
   return app;
 }
 

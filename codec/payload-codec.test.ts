@@ -60,9 +60,16 @@ describe('AesGcmPayloadCodec', () => {
     expect(isFixpayError(e2, 'CODEC_PAYLOAD_INVALID')).toBe(true);
   });
 
-  it('passes through payloads that were never encrypted', async () => {
-    const payload = defaultPayloadConverter.toPayload('plain');
-    expect(await codec.decode([payload])).toEqual([payload]);
+  it('refuses payloads it did not encrypt (plain JSON, binary, none) with CODEC_PAYLOAD_UNENCRYPTED', async () => {
+    for (const payload of [
+      defaultPayloadConverter.toPayload('plain'),
+      defaultPayloadConverter.toPayload(new Uint8Array([1, 2, 3])),
+      defaultPayloadConverter.toPayload(undefined),
+      { data: Buffer.from('{"plan":{}}') },
+    ]) {
+      const error: unknown = await codec.decode([payload]).catch((e: unknown) => e);
+      expect(isFixpayError(error, 'CODEC_PAYLOAD_UNENCRYPTED')).toBe(true);
+    }
   });
 
   it('serialises payloads as Temporal protobuf bytes and back (property)', () => {

@@ -117,6 +117,19 @@ export function deserializePayload(bytes: Buffer): Payload {
 
 // --- the codec -----------------------------------------------------------------------------
 
+/** True when the payload carries this codec's encoding (whether or not it will decrypt). */
+export function isEncrypted(payload: Payload): boolean {
+  const encoding = payload.metadata?.[METADATA_ENCODING_KEY];
+  return encoding !== undefined && Buffer.from(encoding).toString() === ENCODING_ENCRYPTED;
+}
+
+/** The (non-secret) encoding name of a refused payload, bounded, for the error detail. */
+function describeEncoding(payload: Payload): string {
+  const encoding = payload.metadata?.[METADATA_ENCODING_KEY];
+  const name = encoding === undefined ? 'none' : Buffer.from(encoding).toString('utf8').slice(0, 40);
+  return `encoding ${JSON.stringify(name)}`;
+}
+
 /** Runs synchronous work as a promise, so errors reject rather than throw. */
 function settle<T>(work: () => T): Promise<T> {
   try {
@@ -159,7 +172,7 @@ export class AesGcmPayloadCodec implements PayloadCodec {
     return settle(() => payloads.map((p) => this.encrypt(p)));
   }
 
-  /** Rejects with CODEC_KEY_UNKNOWN or CODEC_PAYLOAD_INVALID. */
+  /** Rejects with CODEC_PAYLOAD_UNENCRYPTED, CODEC_KEY_UNKNOWN or CODEC_PAYLOAD_INVALID. */
   decode(payloads: Payload[]): Promise<Payload[]> {
     return settle(() => payloads.map((p) => this.decrypt(p)));
   }
@@ -179,10 +192,13 @@ export class AesGcmPayloadCodec implements PayloadCodec {
     };
   }
 
-  /** Leaves payloads that are not ours (e.g. written before encryption was on) as they are. */
+  /**
+   * Refuses a payload this codec did not encrypt (CODEC_PAYLOAD_UNENCRYPTED): a plain payload in a
+   * workflow input, signal or update was written by a client without the codec keys, and a worker
+   * must not act on it. Search attributes and headers never reach a codec (the SDK skips them).
+   */
   private decrypt(payload: Payload): Payload {
-    const encoding = payload.metadata?.[METADATA_ENCODING_KEY];
-    if (encoding === undefined || Buffer.from(encoding).toString() !== ENCODING_ENCRYPTED) return payload;
+    if (!isEncrypted(payload)) throw new FixpayError('CODEC_PAYLOAD_UNENCRYPTED', describeEncoding(payload));
     const idBytes = payload.metadata?.[METADATA_KEY_ID];
     const id = idBytes === undefined ? '' : Buffer.from(idBytes).toString('utf8');
     const key = this.keys.get(id);

@@ -23,6 +23,11 @@ export interface TemporalConfig {
   readonly cacheDir: string;
   readonly startTimeoutMs: number;
   readonly stopTimeoutMs: number;
+  /** mTLS to the frontend (production): PEM files; TLS is on when tlsCertFile or tlsCaFile is set. */
+  readonly tlsCertFile?: string;
+  readonly tlsKeyFile?: string;
+  readonly tlsCaFile?: string;
+  readonly tlsServerName?: string;
 }
 
 export interface DatabaseConfig {
@@ -121,6 +126,10 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_TEMPORAL_CLI_VERSION: 'temporal.cliVersion',
   FIXPAY_TEMPORAL_CACHE_DIR: 'temporal.cacheDir',
   FIXPAY_TEMPORAL_START_TIMEOUT_MS: 'temporal.startTimeoutMs',
+  FIXPAY_TEMPORAL_TLS_CERT_FILE: 'temporal.tlsCertFile',
+  FIXPAY_TEMPORAL_TLS_KEY_FILE: 'temporal.tlsKeyFile',
+  FIXPAY_TEMPORAL_TLS_CA_FILE: 'temporal.tlsCaFile',
+  FIXPAY_TEMPORAL_TLS_SERVER_NAME: 'temporal.tlsServerName',
   DATABASE_URL: 'database.url',
   FIXPAY_DB_HOST: 'database.embeddedHost',
   FIXPAY_DB_PORT: 'database.embeddedPort',

@@ -67,7 +67,11 @@ export async function prepareDemoWorld(deps: {
   if (!cn.simulator && deps.bankPort === undefined)
     return { bankPort: undefined, bank: undefined, stop: async () => {} };
   const bank = new Bank({ zpk: Buffer.from(SIM_ZPK_HEX, 'hex'), accounts: defaultAccounts() });
-  const server = new BankServer(bank, { zak: Buffer.from(SIM_ZAK_HEX, 'hex'), host: cn.host, port: deps.bankPort ?? cn.port });
+  const server = new BankServer(bank, {
+    zak: Buffer.from(SIM_ZAK_HEX, 'hex'),
+    host: cn.host,
+    port: deps.bankPort ?? cn.port,
+  });
   const bankPort = (await server.listen()).port;
   deps.log.info({ bankPort }, 'bank simulator listening');
   return { bankPort, bank, stop: () => server.close() };

@@ -10,6 +10,7 @@ import { definitionCodes } from './errors/definitions';
 import { hsmCodes } from './errors/hsm';
 import { ledgerCodes } from './errors/ledger';
 import { modemCodes } from './errors/modem';
+import { operationsCodes } from './errors/operations';
 import { platformCodes } from './errors/platform';
 import { terminalSimCodes } from './errors/terminal-sim';
 import type { ResultCodeEntry } from './errors/types';
@@ -27,6 +28,7 @@ export const resultCodes = [
   ...ledgerCodes,
   ...coreCodes,
   ...terminalSimCodes,
+  ...operationsCodes,
 ] as const satisfies readonly ResultCodeEntry[];
 
 export type ResultCodeName = (typeof resultCodes)[number]['name'];

@@ -39,4 +39,15 @@ describe('secrets', () => {
     expect(after.hsmClientSecret).toMatch(/^[0-9a-f]{64}$/);
     expect(JSON.parse(readFileSync(old, 'utf8'))).toEqual(after);
   });
+
+  it('adds an embedded database password to a secrets file written without one, keeping the rest', () => {
+    const file = join(dir, 'older.json');
+    const older = { codecKeys: `k:${'00'.repeat(32)}`, operatorToken: 't'.repeat(32), lmk: 'cd'.repeat(32) };
+    writeFileSync(file, JSON.stringify(older), { mode: 0o600 });
+    const loaded = loadSecrets({ ...security, secretsFile: file }, { generate: true });
+    expect(loaded).toMatchObject(older);
+    expect(loaded.databasePassword?.length).toBeGreaterThanOrEqual(32);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(loaded);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
 });

@@ -21,6 +21,11 @@ export interface Secrets {
   readonly lmk: string;
   /** 64 hex digits: the network HSM client `hsm.clientId` authenticates with it. */
   readonly hsmClientSecret: string;
+  /**
+   * Password of the embedded database (`fixpay dev`), from the secrets file only; generated into
+   * it when missing. Absent when secrets come from settings alone (production uses DATABASE_URL).
+   */
+  readonly databasePassword?: string;
 }
 
 function isSecrets(v: unknown): v is Secrets {
@@ -42,7 +47,18 @@ export function generateSecrets(now: Date = new Date()): Secrets {
     operatorToken: randomBytes(24).toString('base64url'),
     lmk: randomBytes(32).toString('hex'),
     hsmClientSecret: randomBytes(32).toString('hex'),
+    databasePassword: newDatabasePassword(),
   };
+}
+
+function newDatabasePassword(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+function writeSecretsFile(file: string, secrets: Partial<Secrets>): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
 }
 
 /**
@@ -61,7 +77,12 @@ export function loadSecrets(security: SecurityConfig, options: { generate: boole
     // A file from before the HSM client secret existed: add one, keeping the rest.
     if (options.generate && fromFile.hsmClientSecret === undefined && security.hsmClientSecret === undefined) {
       fromFile = { ...fromFile, hsmClientSecret: generateSecrets().hsmClientSecret };
-      writeFileSync(file, `${JSON.stringify(fromFile, null, 2)}\n`, { mode: 0o600 });
+      writeSecretsFile(file, fromFile);
+    }
+    // Files written before the embedded database needed a password get one.
+    if (options.generate && typeof fromFile.databasePassword !== 'string') {
+      fromFile = { ...fromFile, databasePassword: newDatabasePassword() };
+      writeSecretsFile(file, fromFile);
     }
   } else if (
     options.generate &&
@@ -71,9 +92,7 @@ export function loadSecrets(security: SecurityConfig, options: { generate: boole
       security.hsmClientSecret === undefined)
   ) {
     const fresh = generateSecrets();
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, `${JSON.stringify(fresh, null, 2)}\n`, { mode: 0o600 });
-    chmodSync(file, 0o600);
+    writeSecretsFile(file, fresh);
     fromFile = fresh;
   }
   const merged = {
@@ -81,6 +100,7 @@ export function loadSecrets(security: SecurityConfig, options: { generate: boole
     operatorToken: security.operatorToken ?? fromFile.operatorToken,
     lmk: security.lmk ?? fromFile.lmk,
     hsmClientSecret: security.hsmClientSecret ?? fromFile.hsmClientSecret,
+    ...(typeof fromFile.databasePassword === 'string' ? { databasePassword: fromFile.databasePassword } : {}),
   };
   if (!isSecrets(merged)) {
     const missing = Object.entries(merged)

@@ -33,6 +33,7 @@ import type { Plan } from '../services/runtime/plan';
 import type { KeyDirectory } from './key-directory';
 import { startWorker } from './main';
 import { createPlatformActivities } from './platform-activities';
+import { createPlanAdmissionActivities } from '../services/registry/admission';
 
 /** The definitions folder shipped with the package. */
 export const DEFINITIONS_DIR = join(__dirname, '..', 'definitions');
@@ -150,17 +151,22 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
     stops.push(() => gateway.stop());
 
     const core = new CoreRepository(prisma);
-    const activities = createPlatformActivities({
-      nodeName: deps.nodeName ?? config.access.nodeId,
-      hsm,
-      psamMasterKey: (serial) => deps.keys.psamMasterKeys[serial.toUpperCase()],
-      zpk: deps.keys.zpk,
-      terminalKeys: new TerminalKeyManager({ hsm, store: new PrismaTerminalKeyStore(prisma), layout: '004' }),
-      counters: new PrismaPsamCounterStore(prisma),
-      core,
-      ledger: new PrismaLedgerStore(prisma),
-      gateway,
-    });
+    const registry = new Registry(new PrismaDefinitionStore(prisma));
+    const activities = {
+      // Plan admission: the worker runs only plans this registry holds (docs/security.md).
+      ...createPlanAdmissionActivities(registry),
+      ...createPlatformActivities({
+        nodeName: deps.nodeName ?? config.access.nodeId,
+        hsm,
+        psamMasterKey: (serial) => deps.keys.psamMasterKeys[serial.toUpperCase()],
+        zpk: deps.keys.zpk,
+        terminalKeys: new TerminalKeyManager({ hsm, store: new PrismaTerminalKeyStore(prisma), layout: '004' }),
+        counters: new PrismaPsamCounterStore(prisma),
+        core,
+        ledger: new PrismaLedgerStore(prisma),
+        gateway,
+      }),
+    };
     // The central worker's activities and the access nodes' lines activities (same names everywhere).
     const registered = new Set([...Object.keys(activities), ...LINE_ACTIVITY_NAMES]);
     const split = deployableDefinitions(registered);
@@ -171,7 +177,7 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
         split.deployable.map((d) => d.plan),
       ),
     );
-    const deployed = await deployDefinitions(new Registry(new PrismaDefinitionStore(prisma)), log, split);
+    const deployed = await deployDefinitions(registry, log, split);
     const worker = await startWorker({
       config,
       log,

@@ -7,6 +7,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Config } from '../config';
 import { createPingActivities } from '../activities/ping';
 import type { Logger } from '../infra/logging';
+import { temporalTls } from '../infra/temporal/tls';
 
 export interface RunningWorker {
   readonly taskQueue: string;
@@ -29,7 +30,11 @@ export interface WorkerDeps {
 /** Connects, bundles the workflows and starts polling. Throws TEMPORAL_UNAVAILABLE-style errors from the SDK. */
 export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const t = deps.config.temporal;
-  const connection = await NativeConnection.connect({ address: `${t.host}:${t.port}` });
+  const tls = temporalTls(t);
+  const connection = await NativeConnection.connect({
+    address: `${t.host}:${t.port}`,
+    ...(tls === undefined ? {} : { tls }),
+  });
   const worker = await Worker.create({
     connection,
     namespace: t.namespace,

@@ -15,6 +15,7 @@ import {
   defineUpdate,
   executeChild,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -30,6 +31,7 @@ import { Interpreter, StepError } from '../services/runtime/interpreter';
 import type { CallRequest, Progress, ServiceRuntime } from '../services/runtime/interpreter';
 import { DELIVER_MESSAGE, INTERPRETER_WORKFLOW, PLAN_FORMAT, PROGRESS_QUERY } from '../services/runtime/plan';
 import type { InterpreterInput, Outcome, ServiceResult } from '../services/runtime/plan';
+import type { PlanAdmissionActivities } from '../services/registry/admission';
 
 export const progressQuery = defineQuery<Progress>(PROGRESS_QUERY);
 /** Delivers a value to a `listen: { signal: name }` step. */
@@ -47,6 +49,38 @@ const SA = {
   TerminalId: keyword('TerminalId'),
   Outcome: keyword('Outcome'),
 };
+/** Patch id of plan admission: histories recorded before it replay without the check. */
+export const PLAN_ADMISSION_PATCH = 'plan-admission';
+/** One admission attempt (a registry read at most; cached versions cost one hash). */
+export const PLAN_ADMISSION_TIMEOUT_MS = 10_000;
+/** Attempts before a run whose plan cannot be checked (registry unreachable) fails. */
+export const PLAN_ADMISSION_ATTEMPTS_MAX = 5;
+
+const admission = proxyLocalActivities<PlanAdmissionActivities>({
+  startToCloseTimeout: PLAN_ADMISSION_TIMEOUT_MS,
+  retry: { maximumAttempts: PLAN_ADMISSION_ATTEMPTS_MAX, initialInterval: 200, backoffCoefficient: 2 },
+  summary: 'plan admission',
+});
+
+/**
+ * Runs only plans the registry holds (docs/security.md): a worker is handed its plan in the input,
+ * and anyone who can start workflows on the task queue could hand it any plan. A child runs a
+ * subplan of its parent's admitted plan (covered by the parent's hash), so only top-level runs ask.
+ * Fails the run, non-retryable, with SVC_PLAN_NOT_REGISTERED (or the check's own failure type).
+ */
+async function admit(input: InterpreterInput): Promise<void> {
+  if (workflowInfo().parent !== undefined || !patched(PLAN_ADMISSION_PATCH)) return;
+  try {
+    await admission.admitPlan({ plan: input.plan, planHash: input.planHash });
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    const cause = err instanceof ActivityFailure ? err.cause : err;
+    const type = cause instanceof ApplicationFailure && cause.type != null ? cause.type : 'SVC_PLAN_NOT_REGISTERED';
+    const message = cause instanceof Error ? cause.message : 'plan admission failed';
+    throw ApplicationFailure.nonRetryable(scrubText(message), type);
+  }
+}
+
 /** Temporal UI summaries are limited to 200 bytes. */
 const MAX_SUMMARY_CHARS = 190;
 
@@ -177,5 +211,6 @@ export async function serviceInterpreter(input: InterpreterInput): Promise<Servi
       },
     },
   );
+  await admit(input);
   return interp.run();
 }

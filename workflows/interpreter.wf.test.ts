@@ -8,6 +8,7 @@ import { defaultCatalogue } from '../services/catalogue/entries';
 import { createFakeActivities, FakeWorld } from '../services/catalogue/fake';
 import { compileDefinition } from '../services/compiler/compile';
 import { planHash } from '../services/plan/hash';
+import { createPlanAdmissionActivities } from '../services/registry/admission';
 import { MemoryDefinitionStore, Registry } from '../services/registry/registry';
 import { startPlan, startService } from '../services/registry/start';
 import type { Plan } from '../services/runtime/plan';
@@ -60,10 +61,28 @@ ${extra}
 `;
 }
 
+/** What the worker admits (plan admission, docs/security.md): every plan these tests compile. */
+const admitted = new MemoryDefinitionStore();
+
+/** Compiles and stores the version, as a deploy would, so the worker admits it. */
+function register(plan: Plan, hash: string): { plan: Plan; planHash: string } {
+  void admitted.insert({
+    id: `${plan.serviceId}@${plan.version}`,
+    serviceId: plan.serviceId,
+    version: plan.version,
+    planHash: hash,
+    plan,
+    status: 'active',
+    author: 'test',
+    createdAt: new Date(0),
+  });
+  return { plan, planHash: hash };
+}
+
 function compile(text: string): { plan: Plan; planHash: string } {
   const r = compileDefinition(text, 'hold.yaml', { catalogue });
   if (!r.ok) throw new Error(r.diagnostics.map((d) => `${d.line}:${d.column} ${d.code} ${d.message}`).join('\n'));
-  return { plan: r.plan, planHash: planHash(r.plan) };
+  return register(r.plan, planHash(r.plan));
 }
 
 const QUOTE = `
@@ -118,7 +137,7 @@ function compileCombo(): { plan: Plan; planHash: string } {
     resolveSubflow: (id) => (id === 'quote' ? quote : undefined),
   });
   if (!r.ok) throw new Error(r.diagnostics.map((d) => `${d.line}:${d.column} ${d.code} ${d.message}`).join('\n'));
-  return { plan: r.plan, planHash: planHash(r.plan) };
+  return register(r.plan, planHash(r.plan));
 }
 
 const keyword = (name: string) => defineSearchAttributeKey(name, SearchAttributeType.KEYWORD);
@@ -137,7 +156,11 @@ describe('interpreter workflow on a real Temporal dev server', () => {
       taskQueue,
       workflowsPath: require.resolve('./interpreter'),
       dataConverter: testDataConverter(),
-      activities: createFakeActivities(world, catalogue),
+      activities: {
+        ...createFakeActivities(world, catalogue),
+        // A fresh registry per check: these tests re-register one version with other content.
+        ...createPlanAdmissionActivities({ admit: (plan, hash) => new Registry(admitted).admit(plan, hash) }),
+      },
     });
     running = worker.run();
   }, 120_000);
@@ -320,7 +343,8 @@ spec:
     const events = (await handle.fetchHistory()).events ?? [];
     const scheduled = events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
     expect(scheduled).toEqual(['reserveFunds', 'postReservation']);
-    expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(2);
+    // Plan admission, then the two local checks.
+    expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(3);
     await save(handle.workflowId, 'local-checks-completed');
 
     // A plan compiled before `local` existed (the field absent) keeps running every call as an activity.
@@ -328,8 +352,8 @@ spec:
       JSON.stringify(checked.plan, (k, v: unknown) => (k === 'local' ? undefined : v)),
     ) as Plan;
     const legacy = await startPlan(env.client, {
-      plan: legacyPlan,
-      planHash: planHash(legacyPlan),
+      // Registered as it was stored then (it replaces the current plan of that version in the store).
+      ...register(legacyPlan, planHash(legacyPlan)),
       input: { terminalId: 'T4', stan: '000031', amount: 300 },
       taskQueue,
     });

@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config';
 import { migrate, readMigrations, startEmbeddedDatabase } from '../../infra/database';
 import { join } from 'node:path';
+import { ensurePrivateDir, usePrivateUmask } from '../../infra/files';
+import { loadSecrets } from '../../infra/secrets';
 
 export function register(program: Command): void {
   const db = program.command('db').description('the platform database (embedded PGlite or DATABASE_URL)');
@@ -14,8 +16,16 @@ export function register(program: Command): void {
     .option('--migrate', 'apply migrations before announcing readiness')
     .action(async (opts: { port?: string; memory?: boolean; migrate?: boolean }) => {
       const config = loadConfig();
+      // A data folder on disk: private modes and the password of the secrets file (issue #10).
+      const password =
+        opts.memory === true ? undefined : loadSecrets(config.security, { generate: true }).databasePassword;
+      if (opts.memory !== true) {
+        usePrivateUmask();
+        ensurePrivateDir(config.dataDir);
+      }
       const embedded = await startEmbeddedDatabase({
         ...(opts.memory === true ? {} : { dataDir: join(config.dataDir, 'pglite') }),
+        ...(password === undefined ? {} : { password }),
         host: config.database.embeddedHost,
         port: opts.port === undefined ? config.database.embeddedPort : Number(opts.port),
         maxConnections: config.database.embeddedMaxConnections,

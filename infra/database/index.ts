@@ -19,7 +19,9 @@ export { startEmbeddedDatabase } from './embedded';
 export const EMBEDDED_POOL_MAX = 1;
 
 export interface Database {
+  /** Connection URL; for the embedded database it carries the password: print `displayUrl`. */
   readonly url: string;
+  readonly displayUrl: string;
   readonly embedded: boolean;
   readonly prisma: PrismaClient;
   readonly migrations: MigrationReport;
@@ -36,6 +38,8 @@ export interface OpenDatabaseOptions {
   /** Keep the embedded database in memory instead of under the data folder (tests). */
   readonly inMemory?: boolean;
   readonly onMigration?: (name: string) => void;
+  /** Password of the embedded database (the secrets file's `databasePassword`); random per start when absent. */
+  readonly password?: string;
 }
 
 /**
@@ -53,6 +57,7 @@ export async function openDatabase(config: Config, options: OpenDatabaseOptions 
         host: db.embeddedHost,
         port: db.embeddedPort,
         maxConnections: db.embeddedMaxConnections,
+        ...(options.password === undefined ? {} : { password: options.password }),
       });
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
@@ -80,6 +85,7 @@ export async function openDatabase(config: Config, options: OpenDatabaseOptions 
   const prisma = createPrismaClient(url, poolMax, db.connectTimeoutMs);
   return {
     url,
+    displayUrl: embedded?.displayUrl ?? url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@'),
     embedded: embedded !== undefined,
     prisma,
     migrations,

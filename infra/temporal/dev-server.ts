@@ -4,12 +4,25 @@
  * the platform's search attributes registered, health awaited, clean stop.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { TemporalConfig } from '../../config';
 import { FixpayError } from '../../domain/errors';
 import { SEARCH_ATTRIBUTES } from '../../domain/search-attributes';
+import { ensurePrivateDir, tightenTree } from '../files';
+import type { TLSConfig } from './tls';
+import {
+  freePortFromStaleChild,
+  portTaken,
+  removePidFile,
+  Supervisor,
+  watchParent,
+  writePidFile,
+  type RestartPolicy,
+  type SupervisorLog,
+} from '../supervisor';
+
+const SILENT_LOG: SupervisorLog = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 export interface DevServerOptions {
   readonly cliPath: string;
@@ -21,12 +34,18 @@ export interface DevServerOptions {
   /** Codec endpoint the UI uses to decrypt payloads. */
   readonly uiCodecEndpoint?: string;
   readonly onOutput?: (line: string) => void;
+  /** Where supervision reports restarts and stale servers. */
+  readonly log?: SupervisorLog;
+  readonly restartPolicy?: RestartPolicy;
 }
 
 export interface DevServer {
   readonly address: string;
   readonly uiUrl: string | undefined;
+  /** The current server process (it changes when the server is restarted). */
   readonly pid: number | undefined;
+  /** Restarts after the server died. */
+  readonly restarts: number;
   stop(): Promise<void>;
 }
 
@@ -86,6 +105,7 @@ export async function waitForTemporal(
   address: string,
   timeoutMs: number,
   isAlive: () => boolean = () => true,
+  tls?: TLSConfig,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = 'no answer';
@@ -93,7 +113,11 @@ export async function waitForTemporal(
     if (!isAlive())
       throw new FixpayError('TEMPORAL_UNAVAILABLE', `the dev server exited during start-up (${lastError})`);
     try {
-      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      const connection = await Connection.connect({
+        address,
+        connectTimeout: 1000,
+        ...(tls === undefined ? {} : { tls }),
+      });
       try {
         await connection.workflowService.getSystemInfo({});
         return;
@@ -123,49 +147,109 @@ function stopChild(child: ChildProcess, timeoutMs: number): Promise<void> {
   });
 }
 
-/** Starts the dev server and resolves once it is healthy. Throws TEMPORAL_UNAVAILABLE. */
+/** The pid file of the dev server in its data folder (recognises a server a killed fixpay left). */
+export const DEV_SERVER_PID_FILE = 'server.pid';
+
+/**
+ * Starts the dev server and resolves once it is healthy; supervises it afterwards (restarted with
+ * back-off when it dies, stopped by a watchdog if this process is killed). A server an earlier,
+ * killed fixpay left on the port (pid file and command line match) is stopped first; any other
+ * process on the port is refused. Throws TEMPORAL_UNAVAILABLE or PROCESS_NOT_OURS.
+ */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
-  if (options.dataDir !== undefined) mkdirSync(options.dataDir, { recursive: true });
+  if (options.dataDir !== undefined) {
+    // temporal.sqlite and its WAL: the owner's alone (issue #10); new files follow the umask.
+    ensurePrivateDir(options.dataDir);
+    tightenTree(options.dataDir);
+  }
   const t = options.temporal;
-  // Its own process group: a terminal's Ctrl-C reaches fixpay, which stops the workers first and
-  // the server last, instead of the server dying under workers that still need it.
-  const child = spawn(options.cliPath, devServerArgs(options), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const output: string[] = [];
-  const onData = (chunk: Buffer): void => {
-    for (const line of chunk.toString().split('\n')) {
-      if (line.trim() === '') continue;
-      output.push(line);
-      if (output.length > 50) output.shift();
-      options.onOutput?.(line);
-    }
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
+  const log = options.log ?? SILENT_LOG;
   const address = `${t.host}:${t.port}`;
-  // If this process dies, do not leave the server behind.
+  const pidFile = options.dataDir === undefined ? undefined : join(options.dataDir, DEV_SERVER_PID_FILE);
+  if (pidFile !== undefined) {
+    await freePortFromStaleChild({
+      name: 'Temporal dev server',
+      pidFile,
+      host: t.host,
+      port: t.port,
+      log,
+      portSetting: 'FIXPAY_TEMPORAL_PORT',
+    });
+  } else if (await portTaken(t.host, t.port)) {
+    throw new FixpayError(
+      'PROCESS_NOT_OURS',
+      `${address} is in use by a process fixpay did not start: stop it or set FIXPAY_TEMPORAL_PORT to another port`,
+    );
+  }
+  const output: string[] = [];
+  let current: ChildProcess | undefined;
+  // If this process exits normally, do not leave the server behind (kill -9 is the watchdog's).
   const killOnExit = (): void => {
-    child.kill('SIGKILL');
+    current?.kill('SIGKILL');
   };
   process.once('exit', killOnExit);
+
+  const spawnOnce = async (): Promise<ChildProcess> => {
+    // Its own process group: a terminal's Ctrl-C reaches fixpay, which stops the workers first and
+    // the server last, instead of the server dying under workers that still need it.
+    const child = spawn(options.cliPath, devServerArgs(options), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    current = child;
+    const onData = (chunk: Buffer): void => {
+      for (const line of chunk.toString().split('\n')) {
+        if (line.trim() === '') continue;
+        output.push(line);
+        if (output.length > 50) output.shift();
+        options.onOutput?.(line);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
+    if (child.pid !== undefined) watchParent(child.pid);
+    try {
+      await Promise.race([waitForTemporal(address, t.startTimeoutMs, () => child.exitCode === null), spawnError]);
+    } catch (e) {
+      await stopChild(child, t.stopTimeoutMs);
+      const detail = output.slice(-5).join(' | ');
+      throw new FixpayError(
+        'TEMPORAL_UNAVAILABLE',
+        `${e instanceof Error ? e.message : String(e)}${detail === '' ? '' : `; server said: ${detail}`}`,
+      );
+    }
+    return child;
+  };
+  const supervisor = new Supervisor({
+    name: 'Temporal dev server',
+    start: spawnOnce,
+    log,
+    ...(options.restartPolicy === undefined ? {} : { policy: options.restartPolicy }),
+    onStarted: (child) => {
+      if (pidFile !== undefined && child.pid !== undefined)
+        writePidFile(pidFile, { pid: child.pid, port: t.port, executable: options.cliPath });
+    },
+  });
   try {
-    await Promise.race([waitForTemporal(address, t.startTimeoutMs, () => child.exitCode === null), spawnError]);
+    await supervisor.start();
   } catch (e) {
-    await stopChild(child, t.stopTimeoutMs);
     process.removeListener('exit', killOnExit);
-    const detail = output.slice(-5).join(' | ');
-    throw new FixpayError(
-      'TEMPORAL_UNAVAILABLE',
-      `${e instanceof Error ? e.message : String(e)}${detail === '' ? '' : `; server said: ${detail}`}`,
-    );
+    throw e;
   }
   return {
     address,
     uiUrl: options.ui ? `http://${t.host}:${t.uiPort}` : undefined,
-    pid: child.pid,
+    get pid() {
+      return supervisor.pid;
+    },
+    get restarts() {
+      return supervisor.restartCount;
+    },
     stop: async () => {
-      await stopChild(child, t.stopTimeoutMs);
+      await supervisor.stop((child) => stopChild(child, t.stopTimeoutMs));
       process.removeListener('exit', killOnExit);
+      if (pidFile !== undefined) removePidFile(pidFile);
     },
   };
 }

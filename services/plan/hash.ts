@@ -14,7 +14,7 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-/** `sha256:<hex>` of the plan's canonical JSON. */
-export function planHash(plan: Plan): string {
+/** `sha256:<hex>` of the plan's canonical JSON (any value: admission hashes untrusted input). */
+export function planHash(plan: Plan | Readonly<Record<string, unknown>> | null): string {
   return `sha256:${createHash('sha256').update(canonicalJson(plan)).digest('hex')}`;
 }

@@ -1,4 +1,5 @@
 import { isFixpayError } from '../../domain/errors';
+import { planHash } from '../plan/hash';
 import type { Plan } from '../runtime/plan';
 import { MemoryDefinitionStore, Registry, routeBucket } from './registry';
 
@@ -53,5 +54,32 @@ describe('registry routing', () => {
     expect(rec.version).toBe('2.0.0');
     expect(keyedBy).toEqual([]); // no canary: the business key is not needed
     expect(reads.filter((k) => k === 'svc@1.0.0')).toHaveLength(1);
+  });
+});
+
+describe('plan admission (the worker runs stored versions only)', () => {
+  it('admits a stored version by its recomputed hash, whatever its status', async () => {
+    const r = new Registry(new MemoryDefinitionStore());
+    const p = plan('1.0.0');
+    await r.deploy(p, planHash(p), 'a', 'i1');
+    expect((await r.admit(structuredClone(p), planHash(p))).version).toBe('1.0.0');
+  });
+
+  it('refuses an unknown version, an edited plan under a stored hash and a stored version with other content', async () => {
+    const r = new Registry(new MemoryDefinitionStore());
+    const p = plan('1.0.0');
+    await r.deploy(p, planHash(p), 'a', 'i1');
+    const unknown = plan('6.6.6');
+    const edited = { ...p, taskQueue: 'elsewhere' } as Plan;
+    const cases: [Plan, string][] = [
+      [unknown, planHash(unknown)],
+      [edited, planHash(p)],
+      [edited, planHash(edited)],
+      [null as unknown as Plan, 'sha256:00'],
+    ];
+    for (const [candidate, hash] of cases) {
+      const e: unknown = await r.admit(candidate, hash).catch((err: unknown) => err);
+      expect(isFixpayError(e, 'SVC_PLAN_NOT_REGISTERED')).toBe(true);
+    }
   });
 });

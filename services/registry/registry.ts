@@ -3,7 +3,8 @@
  * aliases (`live`, `canary` with a weight) routed stably by business key. Deploying needs no
  * restart: starters resolve the plan per start and pass it in the workflow input.
  */
-import { FixpayError } from '../../domain/errors';
+import { FixpayError, isFixpayError } from '../../domain/errors';
+import { planHash } from '../plan/hash';
 import type { Plan } from '../runtime/plan';
 
 export type DefinitionStatus = 'draft' | 'active' | 'retired';
@@ -163,6 +164,38 @@ export class Registry {
     const canary = canaries?.[0];
     if (canary === undefined || routeBucket(serviceId, businessKeyOf(liveRec.plan)) >= canary.weight) return liveRec;
     return this.version(serviceId, canary.version);
+  }
+
+  /**
+   * Admits a plan a worker was handed only when it is a stored version of its service: the hash is
+   * recomputed over the plan's canonical JSON (a claimed hash is not trusted) and must equal the
+   * stored version's hash. Any status is admitted (a draft under test, a retired version whose runs
+   * are still open). Throws SVC_PLAN_NOT_REGISTERED; store failures propagate (retryable).
+   */
+  async admit(plan: unknown, claimedHash: unknown): Promise<DefinitionRecord> {
+    // The plan arrived untyped from a workflow input: read it defensively.
+    const fields: Readonly<Record<string, unknown>> =
+      typeof plan === 'object' && plan !== null && !Array.isArray(plan) ? (plan as Record<string, unknown>) : {};
+    const name = (v: unknown, max: number): string => (typeof v === 'string' ? v.slice(0, max) : '?');
+    const refuse = (why: string) =>
+      new FixpayError(
+        'SVC_PLAN_NOT_REGISTERED',
+        `${name(fields['serviceId'], 64)}@${name(fields['version'], 32)}: ${why}`,
+      );
+    const actual = planHash(plan === null ? null : fields);
+    if (actual !== claimedHash) throw refuse('the plan does not match its claimed hash');
+    const serviceId = fields['serviceId'];
+    const version = fields['version'];
+    if (typeof serviceId !== 'string' || typeof version !== 'string') throw refuse('no service id or version');
+    let rec: DefinitionRecord;
+    try {
+      rec = await this.version(serviceId, version);
+    } catch (e) {
+      if (isFixpayError(e, 'DEF_NOT_FOUND')) throw refuse('no such version in the registry');
+      throw e;
+    }
+    if (rec.planHash !== actual) throw refuse('the registry holds another plan under this version');
+    return rec;
   }
 
   /** A stored version (immutable content), from memory after the first read. */

@@ -27,6 +27,7 @@ import { defaultCatalogue } from '../../services/catalogue/entries';
 import { compileFiles } from '../../services/compiler/load';
 import { PrismaDefinitionStore } from '../../services/registry/prisma-store';
 import { Registry } from '../../services/registry/registry';
+import { createPlanAdmissionActivities } from '../../services/registry/admission';
 import { SIM_ZAK_HEX, SIM_ZPK_HEX } from '../../simulator/bank/accounts';
 import { connectGateway, startBank, waitFor } from '../../simulator/bank/harness';
 import type { BankServer } from '../../simulator/bank/server';
@@ -147,17 +148,21 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       taskQueue: 'services',
       workflowsPath: require.resolve('../../worker/workflows'),
       dataConverter,
-      activities: createPlatformActivities({
-        nodeName: 'e2e',
-        hsm,
-        psamMasterKey: (serial) => (psams.has(serial) ? keys.psamMasterKey : undefined),
-        zpk: keys.zpk,
-        terminalKeys: keys.terminalKeys,
-        counters: new PrismaPsamCounterStore(db.prisma),
-        core,
-        ledger,
-        gateway,
-      }),
+      activities: {
+        ...createPlatformActivities({
+          nodeName: 'e2e',
+          hsm,
+          psamMasterKey: (serial) => (psams.has(serial) ? keys.psamMasterKey : undefined),
+          zpk: keys.zpk,
+          terminalKeys: keys.terminalKeys,
+          counters: new PrismaPsamCounterStore(db.prisma),
+          core,
+          ledger,
+          gateway,
+        }),
+        // Plan admission, as in production (the definitions are deployed below, before any start).
+        ...createPlanAdmissionActivities(new Registry(new PrismaDefinitionStore(db.prisma))),
+      },
     });
     const workerDone = worker.run();
     stops.push(async () => {
