@@ -13,7 +13,8 @@ import { PROTOCOL_VECTORS } from './protocol-vectors';
 
 const ROOT = join(__dirname, '..', '..');
 const PROTOCOL_DOCS = join(ROOT, 'docs', 'protocols');
-const BLOCK = /<!-- vector:begin ([a-z0-9-]+) -->\n([\s\S]*?)\n<!-- vector:end -->/g;
+// The content may not contain another marker: an empty or unterminated block never swallows the next.
+const BLOCK = /<!-- vector:begin ([a-z0-9-]+) -->\n((?:(?!<!-- vector:)[\s\S])*)<!-- vector:end -->/g;
 const UPDATE = process.env.UPDATE_PROTOCOL_VECTORS === '1';
 
 function markdownFiles(dir: string): string[] {
@@ -25,11 +26,20 @@ function markdownFiles(dir: string): string[] {
 interface Found {
   readonly file: string;
   readonly name: string;
+  /** The lines between the markers, each ending with a newline. */
   readonly text: string;
 }
 
 function blocks(file: string): Found[] {
   return [...readFileSync(file, 'utf8').matchAll(BLOCK)].map((m) => ({ file, name: m[1] ?? '', text: m[2] ?? '' }));
+}
+
+/** Rewrites every block named `name` in `file` with `text`. */
+function rewrite(file: string, name: string, text: string): void {
+  const content = readFileSync(file, 'utf8').replace(BLOCK, (whole, found: string) =>
+    found === name ? `<!-- vector:begin ${name} -->\n${text}<!-- vector:end -->` : whole,
+  );
+  writeFileSync(file, content);
 }
 
 describe('protocol documents vs code', () => {
@@ -59,12 +69,11 @@ describe('protocol documents vs code', () => {
   it.each(Object.keys(PROTOCOL_VECTORS))('vector %s matches the code', async (name) => {
     const build = PROTOCOL_VECTORS[name];
     if (build === undefined) throw new Error(name);
-    const expected = await build();
+    // Blank lines around the content, as Prettier lays out Markdown after an HTML comment.
+    const expected = `\n${await build()}\n\n`;
     for (const b of found.filter((f) => f.name === name)) {
       if (UPDATE && b.text !== expected) {
-        const text = readFileSync(b.file, 'utf8');
-        const marker = `<!-- vector:begin ${name} -->\n`;
-        writeFileSync(b.file, text.replace(`${marker}${b.text}\n`, `${marker}${expected}\n`));
+        rewrite(b.file, name, expected);
         continue;
       }
       expect({ file: relative(ROOT, b.file), text: b.text }).toEqual({ file: relative(ROOT, b.file), text: expected });

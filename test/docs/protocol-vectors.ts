@@ -39,7 +39,12 @@ import { encodeTcpPcm, pcmToBytes, TCP_PCM_TYPE } from '../../channel-engine/lin
 import { DEMO } from '../../core/seed';
 import { PsamEmulator } from '../../simulator/psam/psam';
 import { TerminalSecureElement } from '../../simulator/psam/terminal-secure-element';
-import { buildFinancialRequest, buildSignOnRequest, parseResponse, parseTrack2 } from '../../simulator/terminal/messages';
+import {
+  buildFinancialRequest,
+  buildSignOnRequest,
+  parseResponse,
+  parseTrack2,
+} from '../../simulator/terminal/messages';
 import type { MacSigner, TerminalIdentity } from '../../simulator/terminal/messages';
 import { demoCards, demoTerminalConfigData } from '../../simulator/terminal/demo';
 import { EXAMPLE_CONFIG } from '../../simulator/terminal/config';
@@ -60,6 +65,14 @@ const codec = new MessageCodec(terminalSpec);
 
 function fence(lines: readonly string[]): string {
   return ['```text', ...lines, '```'].join('\n');
+}
+
+/** A Markdown table laid out as Prettier lays it out (so `prettier --check` and this test agree). */
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(3, h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    `| ${widths.map((w, i) => (cells[i] ?? '').padEnd(w)).join(' | ')} |`;
+  return [line(header), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.map(line)].join('\n');
 }
 
 /** `label  value` lines with the values aligned. */
@@ -201,13 +214,9 @@ function field62Layouts(): string {
     const kinds = FIELD62_LAYOUTS[layout]
       .map((e) => `${e.role.toUpperCase()} ${e.algorithm === 'des' ? 'single DES' : 'double-length 3DES'}`)
       .join(', ');
-    return `| \`${layout}\` | ${parts.join(' \\| ')} | ${field62Length(layout)} | ${kinds} |`;
+    return [`\`${layout}\``, parts.join(' \\| '), String(field62Length(layout)), kinds];
   });
-  return [
-    '| 60.3 | field 62, in order (bytes) | total | keys |',
-    '| ---- | -------------------------- | ----- | ---- |',
-    ...rows,
-  ].join('\n');
+  return table(['60.3', 'field 62, in order (bytes)', 'total', 'keys'], rows);
 }
 
 interface WorkingKeys {
@@ -417,7 +426,14 @@ async function scenario(): Promise<Scenario> {
   const track2 = parseTrack2(card.track2);
   const purchase = buildFinancialRequest(
     id,
-    { kind: 'purchase', stan: 2, amountMinor: 1250, track2, pinBlock: secure.encryptPin(card.pin, track2.pan), batch: '000001' },
+    {
+      kind: 'purchase',
+      stan: 2,
+      amountMinor: 1250,
+      track2,
+      pinBlock: secure.encryptPin(card.pin, track2.pan),
+      batch: '000001',
+    },
     s2.signer,
   );
   const openedPurchase = openTerminalRequest(purchase.payload);
@@ -580,16 +596,18 @@ function profileTimers(): string {
     ...keys,
   ];
   const columns = all.map((p) => [...modem(p), ...link(p), ...keys.map((k) => String(p.timers[k]))]);
-  return [
-    `| parameter | ${all.map((p) => `\`${p.id}\``).join(' | ')} |`,
-    `| --- | ${all.map(() => '---').join(' | ')} |`,
-    ...names.map((n, i) => `| ${n} | ${columns.map((c) => c[i] ?? '').join(' | ')} |`),
-  ].join('\n');
+  return table(
+    ['parameter', ...all.map((p) => `\`${p.id}\``)],
+    names.map((n, i) => [n, ...columns.map((c) => c[i] ?? '')]),
+  );
 }
 
 function tcpPcmMessages(): string {
   const rows: [string, Uint8Array][] = [
-    ['HELLO "862150000001" NUL "95105"', encodeTcpPcm(TCP_PCM_TYPE.hello, Buffer.from('862150000001\u000095105', 'latin1'))],
+    [
+      'HELLO "862150000001" NUL "95105"',
+      encodeTcpPcm(TCP_PCM_TYPE.hello, Buffer.from('862150000001\u000095105', 'latin1')),
+    ],
     ['AUDIO (client), samples 1, -2', encodeTcpPcm(TCP_PCM_TYPE.audio, pcmToBytes(Int16Array.of(1, -2)))],
     ['BYE (client)', encodeTcpPcm(TCP_PCM_TYPE.bye)],
     ['ANSWER', encodeTcpPcm(TCP_PCM_TYPE.answer)],
@@ -608,16 +626,34 @@ function demoTerminals(): string {
       profile: string;
       psam: { serial: string; terminalNumber: string };
       card: { track2: string; pin: string };
-      line: { callerNumber: string; calledNumber: string };
     };
     const pan = c.card.track2.split('=')[0] ?? '';
-    return `| \`${t.terminalId}\` | ${t.customer.id} ${t.customer.kind} | \`${c.merchantId}\` | \`${t.ani}\` | \`${t.psamNo}\` | \`${c.psam.terminalNumber}\` | \`${t.deviceProfileId}\` | \`${c.profile}\` | \`${pan}\` / \`${c.card.pin}\` |`;
+    return [
+      `\`${t.terminalId}\``,
+      `${t.customer.id} (${t.customer.kind})`,
+      `\`${c.merchantId}\``,
+      `\`${t.ani}\``,
+      `\`${t.psamNo}\``,
+      `\`${c.psam.terminalNumber}\``,
+      `\`${t.deviceProfileId}\``,
+      `\`${c.profile}\``,
+      `\`${pan}\` / \`${c.card.pin}\``,
+    ];
   });
-  return [
-    '| terminal (41) | customer | merchant (42) | caller number | PSAM serial | PSAM terminal number | profile on record | profile the demo phone uses | card / PIN |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...rows,
-  ].join('\n');
+  return table(
+    [
+      'terminal (41)',
+      'customer',
+      'merchant (42)',
+      'caller number',
+      'PSAM serial',
+      'PSAM terminal number',
+      'profile on record',
+      'demo phone uses',
+      'card / PIN',
+    ],
+    rows,
+  );
 }
 
 function demoKeys(): string {
