@@ -26,7 +26,7 @@ import {
 } from '../../hsm/terminal-keys';
 import type { SignOnKeyLayout } from '../../hsm/terminal-keys';
 import { MessageCodec, openEnvelope, terminalSpec } from '../../gateways/iso8583';
-import type { FieldValue, IsoMessage } from '../../gateways/iso8583';
+import type { FieldValue } from '../../gateways/iso8583';
 import { encodePsamBlock } from '../../gateways/iso8583/terminal-layout';
 import { closeAnswer, closeUnsignedDecline, openTerminalRequest } from '../../activities/terminal-messages';
 import { encodeFrame } from '../../channel-engine/link';
@@ -144,7 +144,7 @@ function unionPayMacSteps(keyHex: string, data: Uint8Array, label: string): stri
   const padded = Buffer.alloc(Math.max(8, Math.ceil(data.length / 8) * 8));
   padded.set(data);
   for (let i = 0; i < padded.length; i += 8) blocks.push(padded.subarray(i, i + 8));
-  let x = Buffer.alloc(8);
+  let x: Buffer = Buffer.alloc(8);
   for (const b of blocks) x = xor(x, b);
   const expanded = Buffer.from(toHex(x), 'latin1');
   const left = cipher.encrypt(expanded.subarray(0, 8));
