@@ -16,7 +16,6 @@ import { fromHex, toHex, xor } from '../../hsm/crypto/bytes';
 import { keyCheckValue, unionPayEcbMac } from '../../hsm/crypto/mac';
 import { pbocDiversify, pbocSessionInput, pbocSessionKey } from '../../hsm/crypto/pboc';
 import { encodePinBlock, panField0 } from '../../hsm/crypto/pin-block';
-import { SoftwareHsm } from '../../hsm/software/software-hsm';
 import {
   buildField62,
   field62Length,
@@ -225,7 +224,7 @@ interface WorkingKeys {
 }
 
 /** Field 62 for layout 004 from the fixed clear keys, exported by the software HSM under the TMK. */
-async function workingKeys(): Promise<WorkingKeys> {
+function workingKeys(): WorkingKeys {
   // The HSM exports only keys it generates in ECB under a TMK (A0 mode 1, hsm/key-policy.ts); for
   // fixed vector keys the same encipherment is done here: 3DES-ECB under the TMK, block by block.
   const tmk = blockCipher('tdes', fromHex(VECTOR_KEYS.tmk));
@@ -246,8 +245,8 @@ async function workingKeys(): Promise<WorkingKeys> {
   };
 }
 
-async function field62Example(): Promise<string> {
-  const { field62 } = await workingKeys();
+function field62Example(): Promise<string> {
+  const { field62 } = workingKeys();
   const parsed = parseField62('004', field62);
   const rows: [string, string][] = [
     ['TMK', VECTOR_KEYS.tmk],
@@ -264,7 +263,7 @@ async function field62Example(): Promise<string> {
   }
   const tak = parsed.tak;
   rows.push(['TAK = 3DES-ECB(TMK, clear TAK)', toHex(tak.cryptogram)]);
-  return fence([...pairs(rows), '', `field 62 (${field62.length} bytes):`, ...hexLines(field62, 30)]);
+  return Promise.resolve(fence([...pairs(rows), '', `field 62 (${field62.length} bytes):`, ...hexLines(field62, 30)]));
 }
 
 // ---- messages ----------------------------------------------------------------------------------
@@ -409,7 +408,7 @@ async function scenario(): Promise<Scenario> {
 
   const s1 = begin();
   const signOn = buildSignOnRequest(id, { stan: 1, batch: '000001', layout: '004' }, s1.signer);
-  const keys = await workingKeys();
+  const keys = workingKeys();
   const openedSignOn = openTerminalRequest(signOn.payload);
   const signOnResponse = await closeAnswer(
     openedSignOn,
