@@ -45,6 +45,18 @@ export function rssBytes(pid: number): number | undefined {
   }
 }
 
+/** CPU time (user + system) a process has used so far, ms; undefined when it is gone. */
+export function cpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of stat (utime, stime) in clock ticks of 10 ms (USER_HZ = 100 on Linux).
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Open file descriptors of a process (sockets, files, pipes), undefined when it is gone. */
 export function fdCount(pid: number): number | undefined {
   try {
@@ -111,7 +123,10 @@ export function udpPortsOf(pids: readonly number[]): Set<number> {
   return ports;
 }
 
-/** TCP connections (any state, TIME_WAIT included) whose remote port is `port`, on IPv4 loopback. */
+/**
+ * TCP socket entries (any state, TIME_WAIT included) with `port` at either end: on loopback an open
+ * connection shows twice (both ends), a closed one lingers once in TIME_WAIT for a minute.
+ */
 export function tcpConnectionsTo(port: number): number {
   let n = 0;
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
@@ -122,8 +137,9 @@ export function tcpConnectionsTo(port: number): number {
       continue;
     }
     for (const line of text.split('\n').slice(1)) {
-      const remote = line.trim().split(/\s+/)[2];
-      if (remote !== undefined && parseInt(remote.split(':')[1] ?? '0', 16) === port) n++;
+      const [, local, remote] = line.trim().split(/\s+/);
+      const portOf = (a: string | undefined): number => parseInt(a?.split(':')[1] ?? '0', 16);
+      if (portOf(local) === port || portOf(remote) === port) n++;
     }
   }
   return n;

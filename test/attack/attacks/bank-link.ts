@@ -41,7 +41,7 @@ export const bankLinkAttacks: Attack[] = [
     severity: 'high',
     reported: 4,
     title: 'the proxy rewrites a 0210 field 39 from 51 to 00: the platform must not approve what the bank declined',
-    quick: true,
+    quick: false,
     timeoutMs: 120_000,
     async run(ctx): Promise<Verdict> {
       const balance = ctx.bank.account(CARD_POOR.pan)?.balanceMinor ?? 0;
@@ -78,7 +78,7 @@ export const bankLinkAttacks: Attack[] = [
     severity: 'high',
     reported: 4,
     title: 'financial requests to the network carry a MAC (field 64 or 128)',
-    quick: true,
+    quick: false,
     timeoutMs: 120_000,
     async run(ctx): Promise<Verdict> {
       const seen = ctx.proxy.requests.length;
@@ -97,7 +97,7 @@ export const bankLinkAttacks: Attack[] = [
     severity: 'high',
     reported: 4,
     title: 'the proxy lowers a 0200 amount to 1: the bank (or the platform) must notice; money must match',
-    quick: true,
+    quick: false,
     timeoutMs: 120_000,
     async run(ctx): Promise<Verdict> {
       const before = ctx.bank.account(CARD_RICH.pan)?.balanceMinor ?? 0;
@@ -126,7 +126,7 @@ export const bankLinkAttacks: Attack[] = [
     target: 'bank-link',
     severity: 'high',
     title: 'the proxy drops an approved 0210: the terminal must not be approved and the bank must get a reversal',
-    quick: true,
+    quick: false,
     timeoutMs: 120_000,
     async run(ctx): Promise<Verdict> {
       let dropped: string | undefined;
@@ -162,7 +162,7 @@ export const bankLinkAttacks: Attack[] = [
     target: 'bank-link',
     severity: 'medium',
     title: 'an unsolicited approved 0210 for an unknown STAN injected on the link: ignored, link healthy',
-    quick: true,
+    quick: false,
     timeoutMs: 120_000,
     async run(ctx): Promise<Verdict> {
       const fake: IsoMessage = {
@@ -193,7 +193,7 @@ export const bankLinkAttacks: Attack[] = [
     target: 'bank-link',
     severity: 'medium',
     title: 'a bad length header and a frame of junk injected on the link: the gateway reconnects, purchases work',
-    quick: true,
+    quick: false,
     timeoutMs: 150_000,
     async run(ctx): Promise<Verdict> {
       ctx.proxy.inject('0010\u0000\u0001\u0002junk!!');
@@ -208,7 +208,7 @@ export const bankLinkAttacks: Attack[] = [
     target: 'bank-link',
     severity: 'medium',
     title: 'a 9 999-byte frame of junk from the bank side: no crash, purchases work after reconnect',
-    quick: true,
+    quick: false,
     timeoutMs: 150_000,
     async run(ctx): Promise<Verdict> {
       ctx.proxy.inject(`9999${'\u00ff'.repeat(9_999)}`);

@@ -366,7 +366,7 @@ export const hsmAttacks: Attack[] = [
     target: 'hsm',
     severity: 'medium',
     title: '64 KB of random bytes, then a 65 535-byte frame of junk',
-    quick: true,
+    quick: false,
     timeoutMs: 15_000,
     async run(ctx): Promise<Verdict> {
       await tcpExchange(ctx.ports.hsm, [randomBytes(65_536)], { timeoutMs: 1_000 }).catch(() => undefined);

@@ -80,26 +80,33 @@ export async function sendInvite(
   return { status: statusOf(response), response, callId };
 }
 
+/** Confirms a call the driver answered with 200: audio starts flowing. */
+export async function ack(peer: UdpPeer, sipPort: number, response: string): Promise<void> {
+  await peer.send(inDialog(peer, sipPort, response, 'ACK', 1), sipPort);
+}
+
 /** Confirms (ACK) and hangs up (BYE) a call the driver answered with 200, so lines are not left taken. */
 export async function hangUp(peer: UdpPeer, sipPort: number, response: string): Promise<void> {
+  await peer.send(inDialog(peer, sipPort, response, 'ACK', 1), sipPort);
+  await peer.send(inDialog(peer, sipPort, response, 'BYE', 2), sipPort);
+}
+
+function inDialog(peer: UdpPeer, sipPort: number, response: string, method: string, cseq: number): string {
   const callId = header(response, 'Call-ID') ?? '';
   const from = header(response, 'From') ?? '';
   const to = header(response, 'To') ?? '';
-  const common = (method: string, cseq: number): string =>
-    [
-      `${method} sip:95105@${LOOPBACK}:${sipPort} SIP/2.0`,
-      `Via: SIP/2.0/UDP ${LOOPBACK}:${peer.port};branch=z9hG4bK${randomBytes(6).toString('hex')}`,
-      'Max-Forwards: 70',
-      `From: ${from}`,
-      `To: ${to}`,
-      `Call-ID: ${callId}`,
-      `CSeq: ${cseq} ${method}`,
-      'Content-Length: 0',
-      '',
-      '',
-    ].join('\r\n');
-  await peer.send(common('ACK', 1), sipPort);
-  await peer.send(common('BYE', 2), sipPort);
+  return [
+    `${method} sip:95105@${LOOPBACK}:${sipPort} SIP/2.0`,
+    `Via: SIP/2.0/UDP ${LOOPBACK}:${peer.port};branch=z9hG4bK${randomBytes(6).toString('hex')}`,
+    'Max-Forwards: 70',
+    `From: ${from}`,
+    `To: ${to}`,
+    `Call-ID: ${callId}`,
+    `CSeq: ${cseq} ${method}`,
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
 }
 
 /** The SIP driver still answers OPTIONS (the process and its socket are alive). */
@@ -147,11 +154,12 @@ function hostileOffer(
       const peer = await UdpPeer.open();
       try {
         const r = await sendInvite(peer, ctx.ports.sip, { sdp: sdp() });
-        if (r.status === 200 && r.response !== undefined) {
+        if (r.status === 200 && r.response !== undefined) await ack(peer, ctx.ports.sip, r.response);
+        await sleep(1_500); // the call is up: several 20 ms RTP periods to a bad destination
+        const died = !ctx.platformAlive();
+        if (r.status === 200 && r.response !== undefined)
           await hangUp(peer, ctx.ports.sip, r.response).catch(() => undefined);
-        }
-        await sleep(1_500); // several 20 ms RTP periods: a bad destination fails in the send timer
-        if (!ctx.platformAlive()) return defect(`the platform process died after the INVITE (answer ${r.status})`);
+        if (died) return defect(`the platform process died after the INVITE was answered ${r.status ?? 'nothing'}`);
         if (r.status === 200) return defect('answered 200 OK to a hostile offer (should be 488)');
         return refused(`answered ${r.status ?? 'nothing'}; process up`);
       } finally {

@@ -56,7 +56,7 @@ export const terminalAttacks: Attack[] = [
     reported: 3,
     title:
       "a purchase for a real terminal with its next STAN and a random MAC: the terminal's own purchase must still pass",
-    quick: true,
+    quick: false,
     timeoutMs: 120_000,
     async run(ctx): Promise<Verdict> {
       const real = await signedOn(ctx);
@@ -85,7 +85,7 @@ export const terminalAttacks: Attack[] = [
     severity: 'medium',
     reported: 6,
     title: "a random MAC from a wrong caller naming a real terminal's last balance STAN must not receive the balance",
-    quick: true,
+    quick: false,
     timeoutMs: 120_000,
     async run(ctx): Promise<Verdict> {
       const real = await signedOn(ctx);
@@ -110,7 +110,7 @@ export const terminalAttacks: Attack[] = [
     severity: 'medium',
     reported: 6,
     title: "a random MAC from a wrong caller naming a real purchase's STAN must not receive its amount, auth code, RRN",
-    quick: true,
+    quick: false,
     timeoutMs: 120_000,
     async run(ctx): Promise<Verdict> {
       const real = await signedOn(ctx);
@@ -159,7 +159,7 @@ export const terminalAttacks: Attack[] = [
     target: 'terminal',
     severity: 'high',
     title: 'a correctly MACed purchase from a caller number not bound to the terminal must be declined',
-    quick: true,
+    quick: false,
     timeoutMs: 120_000,
     async run(ctx): Promise<Verdict> {
       const real = await signedOn(ctx);
@@ -181,7 +181,7 @@ export const terminalAttacks: Attack[] = [
     target: 'terminal',
     severity: 'high',
     title: 'a purchase reusing a PSAM counter already accepted must be refused',
-    quick: true,
+    quick: false,
     timeoutMs: 120_000,
     async run(ctx): Promise<Verdict> {
       const real = await signedOn(ctx);
@@ -212,7 +212,7 @@ export const terminalAttacks: Attack[] = [
     target: 'terminal',
     severity: 'high',
     title: "terminal 1's keys dialling from terminal 2's bound line must be declined (ANI ↔ terminal binding)",
-    quick: true,
+    quick: false,
     timeoutMs: 120_000,
     async run(ctx): Promise<Verdict> {
       const real = await signedOn(ctx);
@@ -232,7 +232,7 @@ export const terminalAttacks: Attack[] = [
     target: 'terminal',
     severity: 'high',
     title: 'the same purchase request bytes sent again on a new call must not charge the card twice',
-    quick: true,
+    quick: false,
     timeoutMs: 120_000,
     async run(ctx): Promise<Verdict> {
       const real = await signedOn(ctx);
@@ -255,7 +255,7 @@ export const terminalAttacks: Attack[] = [
     target: 'terminal',
     severity: 'high',
     title: 'a purchase above the balance of a poor card must be declined (51) and post nothing',
-    quick: true,
+    quick: false,
     timeoutMs: 120_000,
     async run(ctx): Promise<Verdict> {
       const real = await signedOn(ctx);
