@@ -103,6 +103,7 @@ async function loadLoop(
   nextAmount: () => number,
   running: { value: boolean },
   purchases: Purchase[],
+  undialled: { value: number },
 ): Promise<void> {
   const config = targets.terminal({ demoTerminal });
   const state = targets.freshState();
@@ -125,7 +126,9 @@ async function loadLoop(
     }
     results.slice(1).forEach((result, i) => {
       const amountMinor = amounts[i];
-      if (amountMinor !== undefined) purchases.push({ terminalId: config.terminalId, amountMinor, result });
+      // A call that never got through (the platform is down) sent nothing: not a purchase tried.
+      if (result.failure?.codeName === 'TERMINAL_SIM_DIAL_FAILED') undialled.value++;
+      else if (amountMinor !== undefined) purchases.push({ terminalId: config.terminalId, amountMinor, result });
     });
     if (results[0]?.outcome !== 'approved') await sleep(1_000);
   }
@@ -173,7 +176,10 @@ async function main(argv: readonly string[]): Promise<number> {
     const nextAmount = (): number => 100 + ++seq; // unique: each purchase can be followed by its amount
     const purchases: Purchase[] = [];
     const running = { value: true };
-    const loops = Array.from({ length: terminals }, (_, i) => loadLoop(targets, i, nextAmount, running, purchases));
+    const undialled = { value: 0 };
+    const loops = Array.from({ length: terminals }, (_, i) =>
+      loadLoop(targets, i, nextAmount, running, purchases, undialled),
+    );
     const killed = new Map<string, number>();
     const total = CHAOS_TARGETS.reduce((a, t) => a + t.weight, 0);
     for (let k = 1; k <= kills; k++) {
@@ -257,7 +263,9 @@ async function main(argv: readonly string[]): Promise<number> {
       const k = `${p.result.outcome}${p.result.outcome === 'failed' ? ` ${p.result.failure?.codeName ?? ''}` : p.result.responseCode === undefined ? '' : ` ${p.result.responseCode}`}`;
       outcomes.set(k, (outcomes.get(k) ?? 0) + 1);
     }
-    console.log(`purchases: ${purchases.length} tried; ${[...outcomes].map(([k, n]) => `${n} ${k}`).join(', ')}`);
+    console.log(
+      `purchases: ${purchases.length} tried (${undialled.value} more not dialled: platform down); ${[...outcomes].map(([k, n]) => `${n} ${k}`).join(', ')}`,
+    );
     console.log(`ledger balanced: ${balanced ? 'yes' : `NO ${JSON.stringify(balance)}`}; pending left ${open.pending}`);
     console.log(
       `approved at the terminal: ${approved.length}; lost (not posted once or not charged once): ${lost.length}; double-posted: ${doublePosted.length}; double-charged: ${doubleCharged.length}`,
