@@ -436,13 +436,19 @@ export const sipAttacks: Attack[] = [
         }
       })();
       try {
-        const result = await ctx.legitPurchase({ transport: 'sip' });
+        const [signOn, result] = await ctx.script(ctx.terminal({ transport: 'sip' }), [
+          { step: 'sign-on' },
+          { step: 'purchase', amountMinor: 100 },
+          { step: 'hang-up' },
+        ]);
         state.injecting = false;
         await loop;
         if (targets.size === 0) return inconclusive('found no RTP port of the call to inject into');
+        const show = (t: typeof result): string =>
+          `${t?.outcome ?? 'none'} ${t?.failure?.codeName ?? t?.responseCode ?? ''}`.trim();
         if (result?.outcome !== 'approved')
           return defect(
-            `the SIP purchase was not approved while ${packets} foreign RTP packets hit the call (${result?.outcome ?? 'none'} ${result?.failure?.codeName ?? result?.responseCode ?? ''})`,
+            `${packets} foreign RTP packets hit the SIP call: sign-on ${show(signOn)}, purchase ${show(result)}`,
           );
         return refused(`purchase approved despite ${packets} foreign RTP packets`);
       } finally {
