@@ -15,6 +15,7 @@
  * the proxy. Linux only. See docs/testing.md, "Chaos".
  */
 import { Client as PgClient } from 'pg';
+import { SIM_ZAK_HEX } from '../simulator/bank/accounts';
 import { BankServer } from '../simulator/bank/server';
 import { Targets } from '../test/attack/targets';
 import { alive, childPids, cmdline, LOOPBACK, sleep } from '../test/attack/support';
@@ -83,7 +84,11 @@ export const CHAOS_TARGETS: readonly ChaosTarget[] = [
       const outageMs = 1_000 + Math.floor(Math.random() * BANK_OUTAGE_MS_MAX);
       await targets.bankServer.close(); // every connection dropped, the port closed
       await sleep(outageMs);
-      targets.bankServer = new BankServer(targets.bank, { host: LOOPBACK, port: targets.ports.bank });
+      targets.bankServer = new BankServer(targets.bank, {
+        zak: Buffer.from(SIM_ZAK_HEX, 'hex'),
+        host: LOOPBACK,
+        port: targets.ports.bank,
+      });
       await targets.bankServer.listen();
       return `bank down ${outageMs} ms; back (its ledger survives: a bank does not lose its books)`;
     },

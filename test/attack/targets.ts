@@ -18,11 +18,11 @@ import { createServer, Socket, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processEnv } from '../../config';
-import { DEMO } from '../../core/seed';
+import { DEMO } from '../../demo/seed';
 import { encodeFrame, FrameDecoder } from '../../gateways/card-network/framing';
 import { MessageCodec, networkSpec } from '../../gateways/iso8583';
 import type { IsoMessage } from '../../gateways/iso8583';
-import { defaultAccounts, SIM_ZPK_HEX } from '../../simulator/bank/accounts';
+import { defaultAccounts, SIM_ZAK_HEX, SIM_ZPK_HEX } from '../../simulator/bank/accounts';
 import { Bank } from '../../simulator/bank/bank';
 import { BankServer } from '../../simulator/bank/server';
 import { EXAMPLE_CONFIG, MemoryStateStore, parseTerminalConfig } from '../../simulator/terminal/config';
@@ -227,7 +227,7 @@ export class Targets {
       Array.from({ length: 9 }, () => freePort()),
     );
     this.bank = new Bank({ zpk: Buffer.from(SIM_ZPK_HEX, 'hex'), accounts: defaultAccounts() });
-    this.bankServer = new BankServer(this.bank, { host: LOOPBACK, port: 0 });
+    this.bankServer = new BankServer(this.bank, { zak: Buffer.from(SIM_ZAK_HEX, 'hex'), host: LOOPBACK, port: 0 });
     const bank = (await this.bankServer.listen()).port;
     this.ports = {
       temporal: temporal ?? 0,

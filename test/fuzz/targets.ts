@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, request, Agent, type Server } from 'node:http';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openTerminalRequest } from '../../activities/terminal-messages';
+import { openTerminalRequest } from '../../terminal-protocol/messages';
 import { createApp } from '../../api/app';
 import { buildNotice, decodeMessage, encodeMessage } from '../../channel-engine/callerid';
 import { decodeFrame, encodeFrame, FrameHunter } from '../../channel-engine/link';
