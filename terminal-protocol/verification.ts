@@ -1,6 +1,6 @@
 /**
  * The access node ↔ centre exchange that verifies a terminal request before it may claim anything
- * (docs/adr/0009-verify-before-identity.md): what is sent, what comes back, the workflow that
+ * (docs/adr/0011-verify-before-identity.md): what is sent, what comes back, the workflow that
  * carries it and its time limits. Pure data; the access node, the workflow and the activity share it.
  */
 

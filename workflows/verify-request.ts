@@ -1,6 +1,6 @@
 /**
  * The short workflow an access node runs, under a random id, to have a terminal request verified
- * at the centre (binding and PSAM MAC, docs/adr/0009-verify-before-identity.md) before the request
+ * at the centre (binding and PSAM MAC, docs/adr/0011-verify-before-identity.md) before the request
  * may claim its transaction's workflow id or a stored answer. One local activity: no activity task
  * round trip, one marker in the history. Deterministic; imports activity types only.
  */
