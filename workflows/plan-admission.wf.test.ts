@@ -43,7 +43,15 @@ spec:
       with: { accountId: "merchant:M1", amount: "\${input.amount}", currency: "156" }
       timeout: 5s
       retry: { maxAttempts: 2, initialInterval: 100ms }
+      compensate:
+        call: voidReservation
+        with: { accountId: "merchant:M1" }
+    - id: post
+      call: postReservation
+      with: { accountId: "merchant:M1", reservationId: "\${steps.reserve.reservationId}" }
+      timeout: 5s
       pivot: true
+      retry: { until: success, initialInterval: 100ms, maxInterval: 1s }
   output: { done: true }
 `;
 }

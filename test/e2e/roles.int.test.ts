@@ -149,6 +149,7 @@ describeWithPostgres('fixpay worker, access-node and api as three processes', ()
       FIXPAY_LMK: lmk,
       FIXPAY_CODEC_KEYS: TEST_CODEC_KEYS,
       FIXPAY_OPERATOR_TOKEN: randomBytes(16).toString('hex'),
+      FIXPAY_HSM_CLIENT_SECRET: randomBytes(32).toString('hex'),
       FIXPAY_BANK_SIMULATOR: 'false',
       FIXPAY_CARD_NETWORK_PORT: String(world.bankPort),
       FIXPAY_NODE_ID: 'roles',
