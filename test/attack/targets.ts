@@ -259,6 +259,9 @@ export class Targets {
       FIXPAY_CODEC_PORT: String(p.codec),
       FIXPAY_TCP_PCM_PORT: String(p.tcpPcm),
       FIXPAY_SIP_PORT: String(p.sip),
+      // A deployment's allow-list: the terminals' side on 127.0.0.1 only, so 127.0.0.2 plays an
+      // address outside it (fixpay dev's default allows all of loopback).
+      FIXPAY_SIP_ALLOWED_SOURCES: '127.0.0.1/32',
       FIXPAY_BANK_SIMULATOR: 'false',
       FIXPAY_CARD_NETWORK_PORT: String(p.proxy),
       FIXPAY_CARD_NETWORK_TIMEOUT_MS: '5000',

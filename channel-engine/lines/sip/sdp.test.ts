@@ -37,15 +37,22 @@ describe('SDP validation', () => {
     expect(r.ok ? undefined : r.error.codeName).toBe(codeName);
   });
 
-  it('accepts unicast literals (private, public, loopback) and ports 1..65535', () => {
+  it('accepts unicast literals (private, public, loopback) and ports 1024..65535', () => {
     for (const [address, port] of [
       ['10.0.0.1', 4000],
-      ['192.0.2.10', 1],
+      ['192.0.2.10', 1024],
       ['127.0.0.1', 65535],
       ['100.64.0.1', 30001],
     ] as const) {
       const r = parseSdp(offer(address, port));
       expect(r.ok && r.value).toMatchObject({ address, port });
+    }
+  });
+
+  it('refuses well-known service ports (below 1024): the node would stream audio at echo, DNS…', () => {
+    for (const port of [1, 7, 19, 53, 1023]) {
+      const r = parseSdp(offer('10.0.0.1', port));
+      expect(r.ok ? undefined : r.error.codeName).toBe('SDP_MEDIA_PORT_REFUSED');
     }
   });
 

@@ -8,6 +8,12 @@ import type { Result } from '../../../domain/result';
 export type G711Codec = 'PCMU' | 'PCMA';
 export const STATIC_PAYLOAD_TYPES: Record<G711Codec, number> = { PCMU: 0, PCMA: 8 };
 export const MAX_SDP_BYTES = 4096;
+/**
+ * Lowest media port accepted. Ports below are the system's well-known services (echo on 7,
+ * chargen on 19, DNS on 53…): an offer naming one would make the node stream audio at a service,
+ * a reflection an attacker can aim; no RTP stack offers them.
+ */
+export const MEDIA_PORT_MIN = 1024;
 
 export interface SdpAudioOffer {
   readonly address: string;
@@ -56,12 +62,13 @@ export function mediaAddressProblem(address: string): string | undefined {
   return undefined;
 }
 
-/** Checks a media port: 1..65535, and even when asked. Undefined when usable. */
+/** Checks a media port: MEDIA_PORT_MIN..65535, and even when asked. Undefined when usable. */
 export function mediaPortProblem(
   port: number,
   options: SdpParseOptions = DEFAULT_SDP_PARSE_OPTIONS,
 ): string | undefined {
-  if (!Number.isInteger(port) || port < 1 || port > 65535) return `port ${port} outside 1..65535`;
+  if (!Number.isInteger(port) || port < MEDIA_PORT_MIN || port > 65535)
+    return `port ${port} outside ${MEDIA_PORT_MIN}..65535`;
   if (options.requireEvenPort && port % 2 !== 0) return `odd port ${port}`;
   return undefined;
 }
@@ -73,7 +80,7 @@ const refuse = (codeName: SdpRefusal['codeName'], detail: string): { ok: false; 
 
 /**
  * Parses and validates the first audio stream of an SDP body: its connection address must be a
- * unicast IPv4 literal and its port within 1..65535 (see `mediaAddressProblem`, `mediaPortProblem`).
+ * unicast IPv4 literal and its port within MEDIA_PORT_MIN..65535 (see `mediaAddressProblem`, `mediaPortProblem`).
  * Never throws; a refusal carries its catalogue code.
  */
 export function parseSdp(
