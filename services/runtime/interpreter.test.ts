@@ -137,3 +137,72 @@ describe('sandbox safety of services/runtime', () => {
     for (const s of specifiers) expect(s).toMatch(/^(\.\/[a-z-]+|\.\.\/\.\.\/domain\/[a-z-]+)$/);
   });
 });
+
+/** Reserves, then a step whose argument overflows at run time (the compiler cannot bound `n * n`). */
+export const OVERFLOW_DEFINITION = `
+apiVersion: fixpay/v1
+kind: Service
+metadata: { id: overflow-after-reserve, version: 1.0.0 }
+spec:
+  businessKey: "\${input.ref}"
+  input:
+    type: object
+    required: [ref, amount, n]
+    properties:
+      ref: { type: string }
+      amount: { type: integer, money: true, minimum: 1, maximum: 100000 }
+      n: { type: integer }
+  steps:
+    - id: reserve
+      call: reserveFunds
+      with: { accountId: "merchant:M1", amount: "\${input.amount}", currency: "156" }
+      timeout: 5s
+      retry: { maxAttempts: 2, initialInterval: 100ms }
+      compensate:
+        call: voidReservation
+        with: { accountId: "merchant:M1" }
+    - id: notify
+      call: sendToTerminal
+      with: { terminalId: T1, responseCode: "00", message: "n\${input.n * input.n}" }
+      timeout: 5s
+      retry: { maxAttempts: 2, initialInterval: 100ms }
+    - id: post
+      call: postReservation
+      with: { accountId: "merchant:M1", reservationId: "\${steps.reserve.reservationId}" }
+      timeout: 5s
+      pivot: true
+      retry: { until: success, initialInterval: 100ms, maxInterval: 1s }
+  output: { done: true }
+`;
+
+describe('run-time expression errors (fake runtime)', () => {
+  const r = compileDefinition(OVERFLOW_DEFINITION, 'overflow.yaml', { catalogue });
+  if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
+  const plan = r.plan;
+
+  it('fails the step on an integer overflow in its arguments and voids the reservation', async () => {
+    const world = new FakeWorld(catalogue);
+    const { result, interpreter } = await runFake(
+      world,
+      { plan, planHash: 'h', input: { ref: 'r1', amount: 500, n: 2 ** 40 } },
+      { workflowId: 'ov1' },
+    );
+    expect(result.outcome).toBe('COMPENSATED');
+    expect(result.code).toBe('SVC_EXPRESSION_FAILED');
+    expect(result.message).toBe('notify: integer overflow');
+    expect(interpreter.trace).toEqual(['reserve', '~reserve']);
+    expect(interpreter.progress.steps['notify#0']).toBe('failed');
+    expect(world.calls.map((c) => c.activity)).toEqual(['reserveFunds', 'voidReservation']);
+    expect(world.violations(result.outcome)).toEqual([]);
+  });
+
+  it('completes the same plan when the expression stays in range', async () => {
+    const world = new FakeWorld(catalogue);
+    const { result } = await runFake(
+      world,
+      { plan, planHash: 'h', input: { ref: 'r2', amount: 500, n: 3 } },
+      { workflowId: 'ov2' },
+    );
+    expect(result.outcome).toBe('COMPLETED');
+  });
+});
