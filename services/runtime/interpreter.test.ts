@@ -138,45 +138,9 @@ describe('sandbox safety of services/runtime', () => {
   });
 });
 
-/** Reserves, then a step whose argument overflows at run time (the compiler cannot bound `n * n`). */
-export const OVERFLOW_DEFINITION = `
-apiVersion: fixpay/v1
-kind: Service
-metadata: { id: overflow-after-reserve, version: 1.0.0 }
-spec:
-  businessKey: "\${input.ref}"
-  input:
-    type: object
-    required: [ref, amount, n]
-    properties:
-      ref: { type: string }
-      amount: { type: integer, money: true, minimum: 1, maximum: 100000 }
-      n: { type: integer }
-  steps:
-    - id: reserve
-      call: reserveFunds
-      with: { accountId: "merchant:M1", amount: "\${input.amount}", currency: "156" }
-      timeout: 5s
-      retry: { maxAttempts: 2, initialInterval: 100ms }
-      compensate:
-        call: voidReservation
-        with: { accountId: "merchant:M1" }
-    - id: notify
-      call: sendToTerminal
-      with: { terminalId: T1, responseCode: "00", message: "n\${input.n * input.n}" }
-      timeout: 5s
-      retry: { maxAttempts: 2, initialInterval: 100ms }
-    - id: post
-      call: postReservation
-      with: { accountId: "merchant:M1", reservationId: "\${steps.reserve.reservationId}" }
-      timeout: 5s
-      pivot: true
-      retry: { until: success, initialInterval: 100ms, maxInterval: 1s }
-  output: { done: true }
-`;
-
 describe('run-time expression errors (fake runtime)', () => {
-  const r = compileDefinition(OVERFLOW_DEFINITION, 'overflow.yaml', { catalogue });
+  const file = join(__dirname, '__fixtures__', 'overflow-after-reserve.yaml');
+  const r = compileDefinition(readFileSync(file, 'utf8'), file, { catalogue });
   if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
   const plan = r.plan;
 
