@@ -49,4 +49,12 @@ describe('definitions CLI with a configured central task queue', () => {
     expect(v.stderr).toContain('FP2305');
     expect(v.stderr).toContain(`no worker serves '${QUEUE}'`);
   }, 120_000);
+
+  it('runs a definition without spec.taskQueue on the configured queue (the service’s own queue)', async () => {
+    const shipped = join(__dirname, '..', 'definitions', 'sign-on.yaml');
+    const c = await fixpay(['definitions', 'compile', shipped], { ...base, FIXPAY_TEMPORAL_TASK_QUEUE: QUEUE });
+    expect(c.stderr).not.toContain('FP2305');
+    expect(c.code).toBe(0);
+    expect(JSON.parse(c.stdout)).toMatchObject({ serviceId: 'sign-on', taskQueue: QUEUE });
+  }, 120_000);
 });
