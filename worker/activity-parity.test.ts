@@ -9,7 +9,10 @@ import { catalogueEntries } from '../services/catalogue/entries';
 import { DECLARED_UNIMPLEMENTED, PLATFORM_ACTIVITIES } from '../services/catalogue/unimplemented';
 import type { PlatformActivityDeps } from './platform-activities';
 import { createPlatformActivities } from './platform-activities';
-import { deployableDefinitions } from './central';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFINITIONS_DIR, deployableDefinitions } from './central';
 import { timeoutFigures } from '../channel-engine/access/timeouts';
 import { loadConfig } from '../config';
 import { timeoutOrderViolations } from '../domain/timeouts';
@@ -60,5 +63,23 @@ describe('the catalogue and the registered activities', () => {
     expect(figures.cardNetworkStepMs).toBeDefined();
     expect(figures.deliverStepMs).toBeDefined();
     expect(timeoutOrderViolations(figures)).toEqual([]);
+  });
+});
+
+describe('the central worker deploys against its configured task queue', () => {
+  it('deploys a definition on the configured queue, and skips it when the queue is not served', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fixpay-central-queue-'));
+    try {
+      const text = readFileSync(join(DEFINITIONS_DIR, 'sign-on.yaml'), 'utf8');
+      writeFileSync(join(dir, 'sign-on.yaml'), text.replace(/^spec:\n/m, 'spec:\n  taskQueue: central-eu\n'));
+      const registered = new Set([...central, ...lines]);
+      const served = deployableDefinitions(registered, dir, ['central-eu']);
+      expect(served.deployable.map((d) => [d.plan.serviceId, d.plan.taskQueue])).toEqual([['sign-on', 'central-eu']]);
+      const unserved = deployableDefinitions(registered, dir, ['services']);
+      expect(unserved.deployable).toEqual([]);
+      expect(unserved.skipped.map((s) => s.file)).toEqual([join(dir, 'sign-on.yaml')]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -73,13 +73,16 @@ export interface DeployableDefinition {
 export function deployableDefinitions(
   registered: ReadonlySet<string>,
   dir = DEFINITIONS_DIR,
+  /** The queues this platform's workers serve: the configured central queue. */
+  servedTaskQueues?: readonly string[],
 ): {
   deployable: DeployableDefinition[];
   skipped: { file: string; serviceId: string; missing: string[] }[];
 } {
   const deployable: DeployableDefinition[] = [];
   const skipped: { file: string; serviceId: string; missing: string[] }[] = [];
-  for (const d of compileFiles(definitionFiles(dir), defaultCatalogue())) {
+  const opts = servedTaskQueues === undefined ? {} : { servedTaskQueues };
+  for (const d of compileFiles(definitionFiles(dir), defaultCatalogue(), opts)) {
     if (d.plan === null || d.planHash === null) {
       skipped.push({ file: d.file, serviceId: '', missing: [] });
       continue;
@@ -169,7 +172,7 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
     };
     // The central worker's activities and the access nodes' lines activities (same names everywhere).
     const registered = new Set([...Object.keys(activities), ...LINE_ACTIVITY_NAMES]);
-    const split = deployableDefinitions(registered);
+    const split = deployableDefinitions(registered, DEFINITIONS_DIR, [config.temporal.taskQueue]);
     // The timeouts the live plans, the access nodes and the gateway run with are in order.
     assertTimeoutOrder(
       timeoutFigures(

@@ -34,7 +34,9 @@ function load(paths: readonly string[]): LoadedDefinition[] {
       for (const sibling of definitionFiles(dirname(f))) all.add(sibling);
     }
   }
-  return compileFiles([...all], defaultCatalogue()).filter((d) => wanted.has(d.file));
+  // Checked against the queue this platform's central worker serves (FIXPAY_TEMPORAL_TASK_QUEUE).
+  const servedTaskQueues = [loadConfig().temporal.taskQueue];
+  return compileFiles([...all], defaultCatalogue(), { servedTaskQueues }).filter((d) => wanted.has(d.file));
 }
 
 function report(defs: readonly LoadedDefinition[]): boolean {

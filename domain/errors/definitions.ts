@@ -254,6 +254,13 @@ export const definitionCodes = [
     retryable: false,
   },
   {
+    code: 'FP2500',
+    name: 'SVC_EXPRESSION_FAILED',
+    message: 'An expression of the service could not be evaluated at run time (e.g. integer overflow)',
+    httpStatus: 422,
+    retryable: false,
+  },
+  {
     code: 'FP2300',
     name: 'DEF_YAML_UNSAFE',
     message:

@@ -89,7 +89,10 @@ export interface CompileOptions {
   resolveSubflow?: (serviceId: string, chain: readonly string[]) => { plan: Plan; planHash: string } | undefined;
   /** Services being compiled above this one (recursion check). */
   chain?: readonly string[];
-  /** Task queues some worker serves (default: `services`); calls may also target `lines.<nodeId>`. */
+  /**
+   * Task queues some worker serves (default: `services`); the first is the central queue a plan
+   * without `spec.taskQueue` runs on. Calls may also target `lines.<nodeId>`.
+   */
   servedTaskQueues?: readonly string[];
 }
 
@@ -1509,7 +1512,8 @@ class Compiler {
     this.names(doc, []);
     if (spec['input'] !== undefined) this.untyped(spec['input'], ['spec', 'input']);
     this.moneyFields(spec['input'], ['spec', 'input']);
-    const planQueue = str(spec['taskQueue']) ?? DEFAULT_TASK_QUEUE;
+    // Without spec.taskQueue the service runs on the central queue this platform serves (the first served).
+    const planQueue = str(spec['taskQueue']) ?? this.servedQueues()[0] ?? DEFAULT_TASK_QUEUE;
     if (!this.servedQueues().includes(planQueue))
       this.report('DEF_TASK_QUEUE', `no worker serves '${planQueue}': use ${this.servedQueues().join(', ')}`, [
         'spec',
@@ -1622,7 +1626,7 @@ class Compiler {
       version: str(metadata['version']) ?? '',
       title: str(metadata['title']) ?? str(metadata['id']) ?? '',
       money: spec['money'] === true || this.money,
-      taskQueue: str(spec['taskQueue']) ?? 'services',
+      taskQueue: str(spec['taskQueue']) ?? this.servedQueues()[0] ?? DEFAULT_TASK_QUEUE,
       businessKey: bk?.e ?? { k: 'lit', v: '' },
       terminalId,
       maxDurationMs: this.maxDurationMs,

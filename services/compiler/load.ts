@@ -6,6 +6,7 @@ import { planHash } from '../plan/hash';
 import type { Plan } from '../runtime/plan';
 import type { DefinitionTest } from '../testing/run-tests';
 import { MAX_DEFINITION_BYTES, compileDefinition } from './compile';
+import type { CompileOptions } from './compile';
 import { diagnostic } from './diagnostics';
 import type { Diagnostic } from './diagnostics';
 import { SourceDoc } from './source';
@@ -109,9 +110,14 @@ function safeData(text: string, file: string): unknown {
  * Compiles the given files; subflows resolve to other files in the same set. Two files defining
  * one service id are refused (DEF_DUPLICATE_SERVICE) on the newer file (later modification time;
  * on a tie, the later in the list), so a copy never takes a shipped definition down. A file that
- * cannot be read or compiled gets diagnostics; it never stops the others.
+ * cannot be read or compiled gets diagnostics; it never stops the others. `servedTaskQueues` are the
+ * queues the platform's workers serve (its configured central queue); the compiler's default otherwise.
  */
-export function compileFiles(files: readonly string[], catalogue: Catalogue): LoadedDefinition[] {
+export function compileFiles(
+  files: readonly string[],
+  catalogue: Catalogue,
+  opts: Pick<CompileOptions, 'servedTaskQueues'> = {},
+): LoadedDefinition[] {
   const sources = files.map((file, order) => {
     const read = readDefinition(file);
     const text = read.ok ? read.text : '';
@@ -164,6 +170,7 @@ export function compileFiles(files: readonly string[], catalogue: Catalogue): Lo
     try {
       const r = compileDefinition(src.text, src.file, {
         catalogue,
+        ...(opts.servedTaskQueues === undefined ? {} : { servedTaskQueues: opts.servedTaskQueues }),
         chain: [...chain, src.id],
         resolveSubflow: (sub, ch) => {
           const target = firstById.get(sub);

@@ -137,3 +137,36 @@ describe('sandbox safety of services/runtime', () => {
     for (const s of specifiers) expect(s).toMatch(/^(\.\/[a-z-]+|\.\.\/\.\.\/domain\/[a-z-]+)$/);
   });
 });
+
+describe('run-time expression errors (fake runtime)', () => {
+  const file = join(__dirname, '__fixtures__', 'overflow-after-reserve.yaml');
+  const r = compileDefinition(readFileSync(file, 'utf8'), file, { catalogue });
+  if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
+  const plan = r.plan;
+
+  it('fails the step on an integer overflow in its arguments and voids the reservation', async () => {
+    const world = new FakeWorld(catalogue);
+    const { result, interpreter } = await runFake(
+      world,
+      { plan, planHash: 'h', input: { ref: 'r1', amount: 500, n: 2 ** 40 } },
+      { workflowId: 'ov1' },
+    );
+    expect(result.outcome).toBe('COMPENSATED');
+    expect(result.code).toBe('SVC_EXPRESSION_FAILED');
+    expect(result.message).toBe('notify: integer overflow');
+    expect(interpreter.trace).toEqual(['reserve', '~reserve']);
+    expect(interpreter.progress.steps['notify#0']).toBe('failed');
+    expect(world.calls.map((c) => c.activity)).toEqual(['reserveFunds', 'voidReservation']);
+    expect(world.violations(result.outcome)).toEqual([]);
+  });
+
+  it('completes the same plan when the expression stays in range', async () => {
+    const world = new FakeWorld(catalogue);
+    const { result } = await runFake(
+      world,
+      { plan, planHash: 'h', input: { ref: 'r2', amount: 500, n: 3 } },
+      { workflowId: 'ov2' },
+    );
+    expect(result.outcome).toBe('COMPLETED');
+  });
+});

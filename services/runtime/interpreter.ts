@@ -5,7 +5,7 @@
  * order of runtime calls is an interpreter change that needs `patched()` or a new worker build.
  */
 import { scrubText } from '../../domain/masking';
-import { evaluate } from './expr';
+import { evaluate, ExprEvalError } from './expr';
 import type { Expr, Scope } from './expr';
 import type { CallStep, InterpreterInput, ListenStep, Outcome, Plan, PlanStep, RetryPlan, ServiceResult } from './plan';
 import { validateValue } from './validate';
@@ -222,7 +222,7 @@ export class Interpreter {
     }
     try {
       await this.seq(this.plan.steps, { iter: '0' });
-      const output = this.plan.output === null ? null : evaluate(this.plan.output, this.scope({ iter: '0' }));
+      const output = this.evaluateOutput();
       return this.finish({ ...base, outcome: 'COMPLETED', code: null, message: null, output });
     } catch (err) {
       if (err instanceof ServiceFailure) {
@@ -244,6 +244,17 @@ export class Interpreter {
     }
   }
 
+  /** The plan's output; an evaluation error fails the run like a failed step. */
+  private evaluateOutput(): unknown {
+    if (this.plan.output === null) return null;
+    try {
+      return evaluate(this.plan.output, this.scope({ iter: '0' }));
+    } catch (err) {
+      if (!(err instanceof ExprEvalError)) throw err;
+      throw new ServiceFailure('SVC_EXPRESSION_FAILED', `output: ${err.message}`);
+    }
+  }
+
   private finish(r: ServiceResult): ServiceResult {
     this.progress.outcome = r.outcome;
     this.progress.current = null;
@@ -255,7 +266,22 @@ export class Interpreter {
     for (const s of steps) await this.step(s, f);
   }
 
+  /**
+   * Runs one step. An expression that cannot be evaluated (integer overflow, a broken type
+   * invariant) fails the step like a failed activity, so the run compensates and ends instead of
+   * failing its workflow task forever.
+   */
   private async step(s: PlanStep, f: Frame): Promise<void> {
+    try {
+      await this.stepUnguarded(s, f);
+    } catch (err) {
+      if (!(err instanceof ExprEvalError)) throw err;
+      this.mark(`${s.id}#${f.iter}`, 'failed');
+      throw new ServiceFailure('SVC_EXPRESSION_FAILED', `${s.id}: ${err.message}`);
+    }
+  }
+
+  private async stepUnguarded(s: PlanStep, f: Frame): Promise<void> {
     const activityId = `${s.id}#${f.iter}`;
     const key = `${this.rt.workflowId}/${activityId}`;
     const scope = this.scope(f);
@@ -293,7 +319,24 @@ export class Interpreter {
         this.mark(activityId, 'running');
         const until = s.until;
         if (until === null) await this.rt.sleep(s.timeoutMs, this.text(s.summary, f));
-        else await this.rt.condition(() => evaluate(until, this.scope(f)) === true, s.timeoutMs, s.id);
+        else {
+          // The host calls the predicate outside this step, so an evaluation error is kept and rethrown here.
+          const seen: { error: ExprEvalError | null } = { error: null };
+          await this.rt.condition(
+            () => {
+              try {
+                return evaluate(until, this.scope(f)) === true;
+              } catch (err) {
+                if (!(err instanceof ExprEvalError)) throw err;
+                seen.error = err;
+                return true;
+              }
+            },
+            s.timeoutMs,
+            s.id,
+          );
+          if (seen.error !== null) throw seen.error;
+        }
         this.mark(activityId, 'done');
         return;
       }
