@@ -96,7 +96,16 @@ export async function startAccessNode(deps: AccessNodeDeps): Promise<AccessNode>
       maxLines: a.maxLines,
       reservedLines: a.reservedLines,
       profiles: loadProfiles(),
-      ...(deps.boundProfile === undefined ? {} : { resolveProfile: createProfileResolver(deps.boundProfile).resolve }),
+      defaultProfileId: a.defaultProfileId,
+      ...(deps.boundProfile === undefined
+        ? {}
+        : {
+            resolveProfile: createProfileResolver(deps.boundProfile, {
+              lookupTimeoutMs: a.profileLookupTimeoutMs,
+              cacheTtlMs: a.profileCacheTtlMs,
+              cacheMaxEntries: a.profileCacheMaxEntries,
+            }).resolve,
+          }),
       handler: tracked(
         createAccessHandler({
           client: deps.client,
