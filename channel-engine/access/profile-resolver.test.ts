@@ -104,6 +104,21 @@ describe('profile resolver', () => {
     expect(n).toBe(1);
   });
 
+  it('a caller number no terminal could be bound to is not looked up', async () => {
+    const asked: string[] = [];
+    const r = createProfileResolver(
+      (ani) => {
+        asked.push(ani);
+        return Promise.resolve(undefined);
+      },
+      { cacheTtlMs: 10_000, cacheMaxEntries: 10, lookupTimeoutMs: 1000 },
+    );
+    for (const n of ['', '12', 'anonymous', '1'.repeat(21), "1' OR '1'='1"])
+      await expect(r.resolve(offer(n))).resolves.toBeUndefined();
+    expect(asked).toEqual([]);
+    expect(r.stats.unbound).toBe(5);
+  });
+
   it('refuses limits that are not positive integers', () => {
     expect(() =>
       createProfileResolver(() => Promise.resolve(undefined), {

@@ -4,6 +4,7 @@
  * for a short time and in a bounded map, and never longer than a named timeout, so a slow database
  * cannot stall call setup: on a timeout or a failed lookup the call gets the node's default.
  */
+import { parseAni } from '../../domain/ids';
 import type { ProfileResolver } from '../engine';
 import type { CallOffer } from '../lines/types';
 
@@ -96,7 +97,8 @@ export function createProfileResolver(
 
   const resolve = async (offer: CallOffer): Promise<string | undefined> => {
     const caller = offer.callerNumber;
-    if (caller === undefined || caller === '') {
+    // Signalling is untrusted: a number no terminal could be bound to costs no lookup or cache slot.
+    if (caller === undefined || !parseAni(caller).ok) {
       stats.unbound++;
       return undefined;
     }
