@@ -41,12 +41,26 @@ export interface TerminalRequest {
  */
 export type RequestHandler = (request: TerminalRequest) => Promise<Uint8Array>;
 
+/**
+ * The profile port, asked at call setup before the modem starts: the device profile id for this
+ * caller (the access node looks up the terminal bound to the caller number), or undefined when it
+ * has none. Meant never to reject and to answer quickly (the implementation bounds its own wait);
+ * a rejection or an id the engine does not know falls back to the called number's or the default
+ * profile, counted as `profileFallbacks`.
+ */
+export type ProfileResolver = (offer: CallOffer) => Promise<string | undefined>;
+
+/** Most audio kept for a call while its profile is being resolved (2 s at 8 kHz); older is dropped. */
+export const SETUP_AUDIO_MAX_SAMPLES = 16_000;
+
 export interface ChannelEngineOptions {
   readonly nodeId: string;
   readonly profiles: ReadonlyMap<string, DeviceProfile>;
   readonly defaultProfileId: string;
   /** Called number → profile id, for nodes serving several terminal models. */
   readonly profileByCalledNumber: Readonly<Record<string, string>>;
+  /** Caller → profile, asked first (see ProfileResolver); undefined: no per-caller profiles. */
+  readonly resolveProfile: ProfileResolver | undefined;
   readonly handler: RequestHandler;
   /** Longest wait for the platform's answer. */
   readonly handlerTimeoutMs: number;
@@ -70,6 +84,7 @@ export const DEFAULT_ENGINE_OPTIONS = {
   nodeId: 'node-1',
   defaultProfileId: 'es201912-v23',
   profileByCalledNumber: {},
+  resolveProfile: undefined,
   handlerTimeoutMs: 30000,
   maxLines: 512,
   reservedLines: 0,
@@ -99,6 +114,12 @@ export interface EngineCounters {
   callsRefusedReserved: number;
   /** Calls ended by a fault (an exception) inside their own processing. */
   callFaults: number;
+  /** Calls whose profile came from the profile resolver (the caller's terminal). */
+  profilesResolved: number;
+  /** Calls the profile resolver had no profile for (caller number bound to no terminal). */
+  profilesUnresolved: number;
+  /** Calls whose resolver failed or named an unknown profile (called-number or default profile). */
+  profileFallbacks: number;
 }
 
 export interface EngineMetrics extends EngineCounters {
@@ -508,6 +529,9 @@ export class ChannelEngine implements LineHost {
     bursts: 0,
     callsRefusedReserved: 0,
     callFaults: 0,
+    profilesResolved: 0,
+    profilesUnresolved: 0,
+    profileFallbacks: 0,
   };
   private readonly badByCode: Record<string, number> = {};
   private readonly outcomes: Record<string, number> = {};
@@ -517,6 +541,8 @@ export class ChannelEngine implements LineHost {
   private isDraining = false;
   private readonly drivers: LineDriver[] = [];
   private readonly calls = new Map<string, CallChannel>();
+  /** Answered calls whose profile is still being resolved (they hold a line). */
+  private readonly settingUp = new Set<string>();
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -563,7 +589,7 @@ export class ChannelEngine implements LineHost {
   async drain(timeoutMs: number): Promise<void> {
     this.isDraining = true;
     this.log.info({ liveCalls: this.calls.size }, 'draining');
-    if (this.calls.size === 0) return;
+    if (this.lineCount === 0) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
@@ -588,45 +614,151 @@ export class ChannelEngine implements LineHost {
       this.counters.callsRefused++;
       return { accept: false, codeName: 'ENGINE_DRAINING' };
     }
-    if (this.calls.size >= this.options.maxLines) {
+    if (this.lineCount >= this.options.maxLines) {
       this.counters.callsRefused++;
       return { accept: false, codeName: 'ENGINE_LINES_EXHAUSTED' };
     }
-    if (this.calls.size >= this.options.maxLines - this.options.reservedLines && !this.mayUseReserve(offer)) {
+    if (this.lineCount >= this.options.maxLines - this.options.reservedLines && !this.mayUseReserve(offer)) {
       this.counters.callsRefused++;
       this.counters.callsRefusedReserved++;
       return { accept: false, codeName: 'ENGINE_LINES_RESERVED' };
     }
+    const resolver = this.options.resolveProfile;
+    if (resolver === undefined) {
+      const profile = this.fallbackProfile(offer);
+      return { accept: true, attach: (call) => this.open(call, profile) };
+    }
+    // Asked now, while the driver answers the call; the modem starts once the answer is in.
+    const resolved = this.resolveProfile(resolver, offer);
+    return {
+      accept: true,
+      attach: (call: LineCall): CallListener => {
+        this.settingUp.add(offer.lineId);
+        this.counters.callsAnswered++;
+        let listener: CallListener | undefined;
+        let early: Int16Array[] = [];
+        let earlySamples = 0;
+        let hungUp = false;
+        void resolved
+          .then((profile) => {
+            this.settingUp.delete(offer.lineId);
+            if (hungUp) {
+              this.setupEnded(offer.lineId);
+              return;
+            }
+            listener = this.open(call, profile, false);
+            for (const pcm of early) listener.onAudio(pcm);
+            early = [];
+          })
+          .catch((e: unknown) => {
+            // Only a broken invariant gets here; the call is contained and hung up.
+            this.counters.callFaults++;
+            this.log.warn(
+              { lineId: offer.lineId, err: e instanceof Error ? scrubText(e.message) : 'unknown' },
+              'call setup failed',
+            );
+            this.settingUp.delete(offer.lineId);
+            call.hangup();
+            if (listener === undefined) this.setupEnded(offer.lineId);
+          });
+        return {
+          onAudio: (pcm) => {
+            if (listener !== undefined) return listener.onAudio(pcm);
+            early.push(pcm);
+            earlySamples += pcm.length;
+            while (earlySamples > SETUP_AUDIO_MAX_SAMPLES && early.length > 0)
+              earlySamples -= early.shift()?.length ?? 0;
+          },
+          onPlayoutDone: () => listener?.onPlayoutDone(),
+          onHangup: (reason) => {
+            if (listener !== undefined) return listener.onHangup(reason);
+            hungUp = true;
+          },
+        };
+      },
+    };
+  }
+
+  /** Lines in use: live calls and calls still being set up. */
+  private get lineCount(): number {
+    return this.calls.size + this.settingUp.size;
+  }
+
+  /** The called number's profile, else the default. */
+  private fallbackProfile(offer: CallOffer): DeviceProfile {
     const profileId =
       (offer.calledNumber === undefined ? undefined : this.options.profileByCalledNumber[offer.calledNumber]) ??
       this.options.defaultProfileId;
     const profile = this.options.profiles.get(profileId);
     if (profile === undefined) throw new FixpayError('PROFILE_NOT_FOUND', profileId);
-    return {
-      accept: true,
-      attach: (call: LineCall): CallListener => {
-        const channel = new CallChannel(this, call, profile);
-        this.calls.set(offer.lineId, channel);
-        this.counters.callsAnswered++;
-        this.log.info({ lineId: offer.lineId, callerNumber: offer.callerNumber, profileId }, 'call answered');
-        // Every way into the call goes through its fault boundary: an exception ends this call only.
-        const listener: CallListener = {
-          onAudio: (pcm) => {
-            channel.guard('audio', () => channel.onAudio(pcm));
-          },
-          onPlayoutDone: () => {
-            channel.guard('playout-done', () => channel.onPlayoutDone());
-          },
-          onHangup: () => {
-            channel.guard('hangup', () => channel.onHangup());
-          },
-        };
-        setImmediate(() => {
-          channel.guard('start', () => channel.start());
-        });
-        return listener;
+    return profile;
+  }
+
+  /** The caller's profile from the resolver; never rejects (a failure falls back, counted). */
+  private async resolveProfile(resolver: ProfileResolver, offer: CallOffer): Promise<DeviceProfile> {
+    let id: string | undefined;
+    try {
+      id = await resolver(offer);
+    } catch (e) {
+      this.counters.profileFallbacks++;
+      this.log.warn(
+        { lineId: offer.lineId, err: e instanceof Error ? scrubText(e.message) : 'unknown' },
+        'profile resolver failed',
+      );
+      return this.fallbackProfile(offer);
+    }
+    if (id === undefined) {
+      this.counters.profilesUnresolved++;
+      return this.fallbackProfile(offer);
+    }
+    const profile = this.options.profiles.get(id);
+    if (profile === undefined) {
+      this.counters.profileFallbacks++;
+      this.log.warn({ lineId: offer.lineId, profileId: id }, 'resolved profile unknown on this node');
+      return this.fallbackProfile(offer);
+    }
+    this.counters.profilesResolved++;
+    return profile;
+  }
+
+  /** Starts the call's channel on its profile; its listener is the call's fault boundary. */
+  private open(call: LineCall, profile: DeviceProfile, count = true): CallListener {
+    const { offer } = call;
+    const channel = new CallChannel(this, call, profile);
+    this.calls.set(offer.lineId, channel);
+    if (count) this.counters.callsAnswered++;
+    this.log.info({ lineId: offer.lineId, callerNumber: offer.callerNumber, profileId: profile.id }, 'call answered');
+    // Every way into the call goes through its fault boundary: an exception ends this call only.
+    const listener: CallListener = {
+      onAudio: (pcm) => {
+        channel.guard('audio', () => channel.onAudio(pcm));
+      },
+      onPlayoutDone: () => {
+        channel.guard('playout-done', () => channel.onPlayoutDone());
+      },
+      onHangup: () => {
+        channel.guard('hangup', () => channel.onHangup());
       },
     };
+    setImmediate(() => {
+      channel.guard('start', () => channel.start());
+    });
+    return listener;
+  }
+
+  /** A call that hung up while its profile was being resolved. */
+  private setupEnded(lineId: string): void {
+    this.counters.callsEnded++;
+    this.outcomes['OK'] = (this.outcomes['OK'] ?? 0) + 1;
+    this.log.info({ lineId, outcome: 'OK' }, 'call ended during setup');
+    this.wakeIdleWaiters();
+  }
+
+  private wakeIdleWaiters(): void {
+    if (this.lineCount !== 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
   }
 
   /** Sends a message to the terminal on a live call; resolves when the terminal ACKs it. */
@@ -658,10 +790,10 @@ export class ChannelEngine implements LineHost {
     const { maxLines, reservedLines } = this.options;
     return {
       ...this.counters,
-      linesActive: this.calls.size,
+      linesActive: this.lineCount,
       linesMax: maxLines,
       linesReserved: reservedLines,
-      linesFreeUnreserved: Math.max(0, maxLines - reservedLines - this.calls.size),
+      linesFreeUnreserved: Math.max(0, maxLines - reservedLines - this.lineCount),
       draining: this.isDraining,
       badFramesByCode: { ...this.badByCode },
       outcomes: { ...this.outcomes },
@@ -703,10 +835,6 @@ export class ChannelEngine implements LineHost {
     this.counters.callsEnded++;
     this.outcomes[outcome] = (this.outcomes[outcome] ?? 0) + 1;
     this.log.info({ lineId: channel.call.offer.lineId, outcome }, 'call ended');
-    if (this.calls.size === 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const w of waiters) w();
-    }
+    this.wakeIdleWaiters();
   }
 }

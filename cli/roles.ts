@@ -10,6 +10,7 @@ import type { DataConverter } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
 import { createApp } from '../api/app';
 import { startAccessNode } from '../channel-engine/access/node';
+import { CoreRepository } from '../core/repository';
 import type { AnsweredRequest } from '../channel-engine/access/handler';
 import { startCodecServer } from '../codec/codec-server';
 import { AesGcmPayloadCodec, codecKeysFromText } from '../codec/payload-codec';
@@ -80,6 +81,7 @@ export async function startAccessNodeRole(
   let linesConnection: NativeConnection | undefined;
   try {
     linesConnection = await NativeConnection.connect(temporalConnectOptions(ctx));
+    const core = new CoreRepository(ctx.prisma);
     const node = await startAccessNode({
       config,
       log: ctx.log.child({ role: 'access-node', component: 'channel-engine' }),
@@ -92,6 +94,8 @@ export async function startAccessNodeRole(
       connection: linesConnection,
       dataConverter: ctx.dataConverter,
       centralTaskQueue: config.temporal.taskQueue,
+      // Each call's device profile: the terminal bound to the caller number (one cached read).
+      boundProfile: (ani) => core.boundDeviceProfile(ani),
       ...(options.onAnswered === undefined ? {} : { onAnswered: options.onAnswered }),
     });
     const lines = linesConnection;

@@ -68,6 +68,11 @@ export interface AccessConfig {
   readonly sipAckTimeoutMs: number;
   readonly sipInviteRatePerSecond: number;
   readonly sipInviteBurst: number;
+  /** Profile for callers bound to no terminal (docs/protocols/call.md). */
+  readonly defaultProfileId: string;
+  readonly profileLookupTimeoutMs: number;
+  readonly profileCacheTtlMs: number;
+  readonly profileCacheMaxEntries: number;
 }
 
 export interface CardNetworkConfig {
@@ -154,6 +159,10 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_SIP_ACK_TIMEOUT_MS: 'access.sipAckTimeoutMs',
   FIXPAY_SIP_INVITE_RATE: 'access.sipInviteRatePerSecond',
   FIXPAY_SIP_INVITE_BURST: 'access.sipInviteBurst',
+  FIXPAY_DEFAULT_PROFILE: 'access.defaultProfileId',
+  FIXPAY_PROFILE_LOOKUP_TIMEOUT_MS: 'access.profileLookupTimeoutMs',
+  FIXPAY_PROFILE_CACHE_TTL_MS: 'access.profileCacheTtlMs',
+  FIXPAY_PROFILE_CACHE_MAX_ENTRIES: 'access.profileCacheMaxEntries',
   FIXPAY_BANK_SIMULATOR: 'cardNetwork.simulator',
   FIXPAY_CARD_NETWORK_HOST: 'cardNetwork.host',
   FIXPAY_CARD_NETWORK_PORT: 'cardNetwork.port',

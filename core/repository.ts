@@ -279,6 +279,18 @@ export class CoreRepository {
   }
 
   /**
+   * The device profile of the terminal actively bound to a caller number (the profile its calls are
+   * answered with), or undefined when the number is bound to no terminal. Reads one row.
+   */
+  async boundDeviceProfile(ani: string): Promise<string | undefined> {
+    const b = await this.prisma.phoneBinding.findFirst({
+      where: { ani, active: true },
+      select: { terminal: { select: { deviceProfileId: true } } },
+    });
+    return b?.terminal.deviceProfileId;
+  }
+
+  /**
    * The binding check for a call: the terminal, its customer and binding when the caller number
    * and PSAM match and the terminal is in service; otherwise a refusal code (see core/binding.ts).
    */

@@ -18,6 +18,8 @@ import type { LineLogger } from '../lines/types';
 import { loadProfiles } from '../profiles';
 import { assertTimeoutOrder } from '../../domain/timeouts';
 import { createAccessHandler, ResponseBoard, startLinesWorker } from './handler';
+import { createProfileResolver } from './profile-resolver';
+import type { BoundProfileLookup } from './profile-resolver';
 import { timeoutFigures } from './timeouts';
 import type { AnsweredRequest } from './handler';
 
@@ -37,6 +39,11 @@ export interface AccessNodeDeps {
   readonly centralTaskQueue: string;
   readonly onAnswered?: (answered: AnsweredRequest) => void;
   readonly drainTimeoutMs?: number;
+  /**
+   * Caller number → device profile of the terminal bound to it (the database). Absent: every call
+   * gets the called number's or the default profile.
+   */
+  readonly boundProfile?: BoundProfileLookup;
 }
 
 export interface AccessNode {
@@ -89,6 +96,16 @@ export async function startAccessNode(deps: AccessNodeDeps): Promise<AccessNode>
       maxLines: a.maxLines,
       reservedLines: a.reservedLines,
       profiles: loadProfiles(),
+      defaultProfileId: a.defaultProfileId,
+      ...(deps.boundProfile === undefined
+        ? {}
+        : {
+            resolveProfile: createProfileResolver(deps.boundProfile, {
+              lookupTimeoutMs: a.profileLookupTimeoutMs,
+              cacheTtlMs: a.profileCacheTtlMs,
+              cacheMaxEntries: a.profileCacheMaxEntries,
+            }).resolve,
+          }),
       handler: tracked(
         createAccessHandler({
           client: deps.client,

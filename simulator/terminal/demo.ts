@@ -52,6 +52,8 @@ export function demoTerminalConfigData(
   return {
     ...EXAMPLE_CONFIG,
     terminalId: terminal.terminalId,
+    // The host answers a call with the profile of the terminal bound to the caller number.
+    profile: terminal.deviceProfileId,
     psam: { ...EXAMPLE_CONFIG.psam, serial: terminal.psamNo },
     card: { track2: card.track2, pin: card.pin },
     line: {

@@ -35,6 +35,7 @@ import type { Bank } from '../../simulator/bank/bank';
 import { EXAMPLE_CONFIG, parseTerminalConfig } from '../../simulator/terminal/config';
 import type { TerminalConfig } from '../../simulator/terminal/config';
 import { createAccessHandler, ResponseBoard, startLinesWorker } from '../../channel-engine/access/handler';
+import { createProfileResolver } from '../../channel-engine/access/profile-resolver';
 import { createPlatformActivities } from '../../worker/platform-activities';
 import { provisionDemoKeys } from '../../demo/keys';
 import { startTestDatabase } from '../support/database';
@@ -202,6 +203,8 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       {
         profiles: loadProfiles(),
         defaultProfileId: 'es201912-v23',
+        // As the access node does: the caller number's bound terminal picks the profile.
+        resolveProfile: createProfileResolver((ani) => core.boundDeviceProfile(ani)).resolve,
         handler: options.wrapHandler?.(handler) ?? handler,
         nodeId: NODE_ID,
       },
@@ -234,6 +237,8 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
           {
             ...EXAMPLE_CONFIG,
             terminalId: t.terminalId,
+            // Each demo phone speaks the profile its terminal is registered with.
+            profile: t.deviceProfileId,
             psam: { ...EXAMPLE_CONFIG.psam, serial: t.psamNo },
             card: { track2: o.card?.track2 ?? CARD_RICH.track2, pin: o.card?.pin ?? CARD_RICH.pin },
             line: {

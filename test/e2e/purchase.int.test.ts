@@ -96,6 +96,23 @@ describe('terminal services end to end: refusals, faults, noise, SIP', () => {
     expect(badPinPurchase).toMatchObject({ outcome: 'declined', responseCode: '55' });
   });
 
+  it('a terminal registered as Bell 202 is answered in Bell 202 (its caller number picks the profile) and transacts', async () => {
+    const before = e2e.engine.metrics().profilesResolved;
+    const config = e2e.terminal({ demoTerminal: 1 });
+    expect(config.profile).toBe('bell202-crc16');
+    const r = await runTerminalScript({ config, stateStore: freshState() }, [
+      { step: 'sign-on' },
+      { step: 'balance' },
+      { step: 'hang-up' },
+    ]);
+    expect(r.transactions[0]).toMatchObject({ kind: 'sign-on', outcome: 'approved' });
+    expect(r.transactions[1]).toMatchObject({ kind: 'balance', outcome: 'approved' });
+    expect(e2e.engine.metrics().profilesResolved).toBeGreaterThan(before);
+    expect(e2e.logText()).toMatch(
+      /"profileId":"bell202-crc16"[^\n]*call answered|call answered[^\n]*"profileId":"bell202-crc16"/,
+    );
+  });
+
   it('insufficient funds: declined with 51, the reservation voided, the bank balance unchanged', async () => {
     const before = e2e.bank.account(CARD_POOR.pan)?.balanceMinor ?? 0;
     const sent = e2e.bankMtis.length;
