@@ -1,6 +1,6 @@
 /**
  * The check an access node asks the centre for before a terminal request may claim anything
- * (docs/adr/0009-verify-before-identity.md): the binding (caller number from the signalling ↔
+ * (docs/adr/0011-verify-before-identity.md): the binding (caller number from the signalling ↔
  * terminal ↔ PSAM) and the request's PSAM MAC under its per-transaction key in the HSM.
  *
  * It consumes nothing: the PSAM counter is not advanced (the run's `verifyTerminalMac` does that,
