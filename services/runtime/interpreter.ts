@@ -7,6 +7,7 @@
 import { scrubText } from '../../domain/masking';
 import { evaluate, ExprEvalError } from './expr';
 import type { Expr, Scope } from './expr';
+import { nestedSteps } from './plan';
 import type { CallStep, InterpreterInput, ListenStep, Outcome, Plan, PlanStep, RetryPlan, ServiceResult } from './plan';
 import { validateValue } from './validate';
 
@@ -113,34 +114,8 @@ export function listenedMessages(
   out = new Map<string, ListenStep>(),
 ): Map<string, ListenStep> {
   for (const s of steps) {
-    switch (s.kind) {
-      case 'listen':
-        if (s.source !== 'terminal') out.set(s.name, s);
-        if (s.onTimeout !== null) listenedMessages(s.onTimeout, out);
-        break;
-      case 'switch':
-        s.cases.forEach((c) => listenedMessages(c.steps, out));
-        if (s.default !== null) listenedMessages(s.default, out);
-        break;
-      case 'parallel':
-        s.branches.forEach((b) => listenedMessages(b, out));
-        break;
-      case 'foreach':
-        listenedMessages(s.steps, out);
-        break;
-      case 'call':
-      case 'wait':
-      case 'set':
-      case 'fail':
-      case 'subflow':
-      case 'emit':
-        break;
-      default: {
-        // A new step kind must be handled here: it may nest steps that listen.
-        const unknown: never = s;
-        throw new Error(`unhandled step kind ${String((unknown as { kind?: unknown }).kind)}`);
-      }
-    }
+    if (s.kind === 'listen' && s.source !== 'terminal') out.set(s.name, s);
+    nestedSteps(s).forEach((nested) => listenedMessages(nested, out));
   }
   return out;
 }

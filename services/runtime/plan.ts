@@ -131,6 +131,36 @@ export type PlanStep =
   | SubflowStep
   | EmitStep;
 
+/**
+ * The step lists a step nests, in plan order (switch cases then default, parallel branches, a loop's
+ * body, a listen's timeout steps). The one place that knows which kinds contain steps: every walker
+ * over a plan goes through it, so a new container kind added here is seen by all of them, and one
+ * left out here does not compile.
+ */
+export function nestedSteps(step: PlanStep): readonly (readonly PlanStep[])[] {
+  switch (step.kind) {
+    case 'switch':
+      return step.default === null ? step.cases.map((c) => c.steps) : [...step.cases.map((c) => c.steps), step.default];
+    case 'parallel':
+      return step.branches;
+    case 'foreach':
+      return [step.steps];
+    case 'listen':
+      return step.onTimeout === null ? [] : [step.onTimeout];
+    case 'call':
+    case 'wait':
+    case 'set':
+    case 'fail':
+    case 'subflow':
+    case 'emit':
+      return [];
+    default: {
+      const unknown: never = step;
+      throw new Error(`unhandled step kind ${String((unknown as { kind?: unknown }).kind)}`);
+    }
+  }
+}
+
 export interface Plan {
   format: typeof PLAN_FORMAT;
   serviceId: string;

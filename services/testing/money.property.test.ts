@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { defaultCatalogue } from '../catalogue/entries';
 import { FakeWorld } from '../catalogue/fake';
 import { compileFiles, definitionFiles } from '../compiler/load';
+import { nestedSteps } from '../runtime/plan';
 import type { PlanStep } from '../runtime/plan';
 import { runFake } from './fake-runtime';
 import type { Fault } from './fake-runtime';
@@ -18,36 +19,9 @@ const defs = compileFiles(definitionFiles(join(__dirname, '..', '..', 'definitio
 
 function callIds(steps: readonly PlanStep[], out: string[] = []): string[] {
   for (const s of steps) {
-    switch (s.kind) {
-      case 'call':
-        out.push(s.id, ...(s.compensation === null ? [] : [`~${s.id}`]));
-        break;
-      case 'switch':
-        s.cases.forEach((c) => callIds(c.steps, out));
-        if (s.default !== null) callIds(s.default, out);
-        break;
-      case 'parallel':
-        s.branches.forEach((b) => callIds(b, out));
-        break;
-      case 'foreach':
-        callIds(s.steps, out);
-        break;
-      case 'listen':
-        if (s.onTimeout !== null) callIds(s.onTimeout, out);
-        break;
-      case 'emit':
-        out.push(s.id);
-        break;
-      case 'wait':
-      case 'set':
-      case 'fail':
-      case 'subflow':
-        break;
-      default: {
-        const unknown: never = s;
-        throw new Error(`unhandled step kind ${String((unknown as { kind?: unknown }).kind)}`);
-      }
-    }
+    if (s.kind === 'call') out.push(s.id, ...(s.compensation === null ? [] : [`~${s.id}`]));
+    if (s.kind === 'emit') out.push(s.id);
+    nestedSteps(s).forEach((nested) => callIds(nested, out));
   }
   return out;
 }

@@ -4,7 +4,7 @@
  */
 import { FakeWorld } from '../catalogue/fake';
 import type { Catalogue } from '../catalogue/types';
-import { MONEY_EFFECTS } from '../runtime/plan';
+import { MONEY_EFFECTS, nestedSteps } from '../runtime/plan';
 import type { CallStep, Plan, PlanStep, ServiceResult } from '../runtime/plan';
 import { runFake } from './fake-runtime';
 import type { Fault } from './fake-runtime';
@@ -120,35 +120,8 @@ export async function runDefinitionTests(
 /** Every call step that moves money, anywhere in the plan. */
 export function effectfulSteps(steps: readonly PlanStep[], out: CallStep[] = []): CallStep[] {
   for (const s of steps) {
-    switch (s.kind) {
-      case 'call':
-        if (MONEY_EFFECTS.includes(s.effect)) out.push(s);
-        break;
-      case 'switch':
-        s.cases.forEach((c) => effectfulSteps(c.steps, out));
-        if (s.default !== null) effectfulSteps(s.default, out);
-        break;
-      case 'parallel':
-        s.branches.forEach((b) => effectfulSteps(b, out));
-        break;
-      case 'foreach':
-        effectfulSteps(s.steps, out);
-        break;
-      case 'listen':
-        if (s.onTimeout !== null) effectfulSteps(s.onTimeout, out);
-        break;
-      case 'wait':
-      case 'set':
-      case 'fail':
-      case 'subflow':
-      case 'emit':
-        break;
-      default: {
-        // A new step kind must be handled here: it may nest money-moving steps.
-        const unknown: never = s;
-        throw new Error(`unhandled step kind ${String((unknown as { kind?: unknown }).kind)}`);
-      }
-    }
+    if (s.kind === 'call' && MONEY_EFFECTS.includes(s.effect)) out.push(s);
+    nestedSteps(s).forEach((nested) => effectfulSteps(nested, out));
   }
   return out;
 }
