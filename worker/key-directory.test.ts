@@ -1,0 +1,48 @@
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isFixpayError } from '../domain/errors';
+import { KEY_DIRECTORY_BYTES_MAX, readKeyDirectory, writeKeyDirectory } from './key-directory';
+
+const HANDLE = 'D0072P0TE00E0000ABCDEF0123456789';
+
+describe('key directory file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fixpay-keydir-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, text: string): string => {
+    const f = join(dir, name);
+    writeFileSync(f, text);
+    return f;
+  };
+
+  it('round-trips and is written owner-only', () => {
+    const read = readKeyDirectory(
+      file('in.json', JSON.stringify({ zpk: HANDLE, zak: HANDLE, psamMasterKeys: { a1b2c3d4e5f60001: HANDLE } })),
+    );
+    expect(read).toEqual({ zpk: HANDLE, zak: HANDLE, psamMasterKeys: { A1B2C3D4E5F60001: HANDLE } });
+    const f = join(dir, 'out.json');
+    writeKeyDirectory(f, read);
+    expect(readKeyDirectory(f)).toEqual(read);
+    expect(statSync(f).mode & 0o777).toBe(0o600);
+  });
+
+  it.each([
+    ['absent', join(dir, 'none.json')],
+    ['not JSON', 'not-json'],
+    ['JSON null', 'null'],
+    ['no zak', JSON.stringify({ zpk: HANDLE, psamMasterKeys: {} })],
+    ['a handle with control bytes', JSON.stringify({ zpk: `${HANDLE}\n`, zak: HANDLE, psamMasterKeys: {} })],
+    ['a bad PSAM serial', JSON.stringify({ zpk: HANDLE, zak: HANDLE, psamMasterKeys: { '../x': HANDLE } })],
+    ['a prototype key', `{"zpk":"${HANDLE}","zak":"${HANDLE}","psamMasterKeys":{"__proto__":"${HANDLE}"}}`],
+    ['too large', ' '.repeat(KEY_DIRECTORY_BYTES_MAX + 1)],
+  ])('refuses a file that is %s with CONFIG_INVALID, never a crash', (name, content) => {
+    const f = name === 'absent' ? content : file(`${name.replace(/\W/g, '-')}.json`, content);
+    let thrown: unknown;
+    try {
+      readKeyDirectory(f);
+    } catch (e) {
+      thrown = e;
+    }
+    expect(isFixpayError(thrown) && thrown.codeName).toBe('CONFIG_INVALID');
+  });
+});
