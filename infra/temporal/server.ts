@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { stringify } from 'yaml';
+import { processEnv } from '../../config';
 import { FixpayError } from '../../domain/errors';
 import { whichSync } from './cli';
 import { ensureSearchAttributes } from './search-attributes';
@@ -106,7 +107,7 @@ function runCollect(
   return new Promise((resolve, reject) => {
     const tail: string[] = [];
     const child = spawn(command, args, {
-      env: options.env === undefined ? process.env : { ...options.env },
+      env: { ...(options.env ?? processEnv()) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const onData = (chunk: Buffer): void => {
@@ -184,7 +185,7 @@ export async function setupServerSchemas(
 ): Promise<void> {
   const base = ['--plugin', 'postgres12', '--ep', db.host, '-p', String(db.port), '-u', db.user];
   // The tool reads SQL_PASSWORD; keeping it out of argv keeps it out of `ps`.
-  const env = { ...process.env, ...(db.password === undefined ? {} : { SQL_PASSWORD: db.password }) };
+  const env = { ...processEnv(), ...(db.password === undefined ? {} : { SQL_PASSWORD: db.password }) };
   const run = async (database: string, step: SetupStep['step'], args: string[], allow?: RegExp): Promise<void> => {
     onStep({ database, step });
     const { code, tail } = await runCollect(sqlTool, [...base, '--db', database, ...args], {
