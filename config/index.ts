@@ -104,6 +104,14 @@ export interface HsmConfig {
   readonly socketBufferBytes: number;
 }
 
+/** The Prometheus endpoint of a fixpay process (infra/metrics.ts). */
+export interface MetricsConfig {
+  readonly enabled: boolean;
+  readonly host: string;
+  /** 0 picks a free port (printed in the ready line). */
+  readonly port: number;
+}
+
 export interface Config {
   /** Absolute path of the data folder. */
   readonly dataDir: string;
@@ -115,6 +123,7 @@ export interface Config {
   readonly access: AccessConfig;
   readonly cardNetwork: CardNetworkConfig;
   readonly hsm: HsmConfig;
+  readonly metrics: MetricsConfig;
 }
 
 /** Environment variables and the config paths they set. Documented in docs/configuration.md. */
@@ -142,6 +151,9 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_DB_POOL_MAX: 'database.poolMax',
   FIXPAY_API_HOST: 'api.host',
   FIXPAY_API_PORT: 'api.port',
+  FIXPAY_METRICS_ENABLED: 'metrics.enabled',
+  FIXPAY_METRICS_HOST: 'metrics.host',
+  FIXPAY_METRICS_PORT: 'metrics.port',
   FIXPAY_CODEC_KEYS: 'security.codecKeys',
   FIXPAY_OPERATOR_TOKEN: 'security.operatorToken',
   FIXPAY_LMK: 'security.lmk',
@@ -246,6 +258,7 @@ export function loadConfig(
     access: Object.freeze({ ...raw.access }),
     cardNetwork: Object.freeze({ ...raw.cardNetwork }),
     hsm: Object.freeze({ ...raw.hsm }),
+    metrics: Object.freeze({ ...raw.metrics }),
     security: Object.freeze({
       ...raw.security,
       secretsFile: raw.security.secretsFile ?? join(dataDir, 'secrets.json'),

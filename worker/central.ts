@@ -32,6 +32,7 @@ import { activitiesOf } from '../services/catalogue/plan-activities';
 import type { Plan } from '../services/runtime/plan';
 import type { KeyDirectory } from './key-directory';
 import { startWorker } from './main';
+import type { WorkerMetrics } from './metrics';
 import { createPlatformActivities } from './platform-activities';
 import { createPlanAdmissionActivities } from '../services/registry/admission';
 
@@ -49,6 +50,8 @@ export interface CentralDeps {
   /** Card network port instead of the configured one (the demo room's bank simulator). */
   readonly cardNetworkPort?: number;
   readonly nodeName?: string;
+  /** Prometheus instrumentation of the worker (worker/metrics.ts). */
+  readonly metrics?: WorkerMetrics;
 }
 
 export interface Central {
@@ -187,6 +190,7 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
       nodeName: deps.nodeName ?? 'central',
       dataConverter: deps.dataConverter,
       activities,
+      ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
     });
     stops.push(() => worker.shutdown());
     return { taskQueue: worker.taskQueue, deployed, stop: stopAll };

@@ -9,7 +9,7 @@ import type { DataConverter } from '@temporalio/common';
 import type { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../../config';
 import type { Registry } from '../../services/registry/registry';
-import type { RequestHandler } from '../engine';
+import type { EngineMetrics, RequestHandler } from '../engine';
 import { ChannelEngine } from '../engine';
 import { splitCidrList } from '../lines/sip/admission';
 import { SipLineDriver } from '../lines/sip/uas';
@@ -51,6 +51,8 @@ export interface AccessNode {
   readonly sipPort: number;
   /** Live calls right now. */
   liveCalls(): number;
+  /** The channel engine's counters and capacity (channel-engine/access/metrics.ts exports them). */
+  metrics(): EngineMetrics;
   /** Stops taking calls, lets the live ones finish (up to the drain timeout), then stops. */
   stop(): Promise<void>;
 }
@@ -142,6 +144,7 @@ export async function startAccessNode(deps: AccessNodeDeps): Promise<AccessNode>
     tcpPcmPort: tcp.port,
     sipPort: sip.port,
     liveCalls: () => engine.liveCalls().length,
+    metrics: () => engine.metrics(),
     stop: async () => {
       // No new calls; the live ones finish (their runs still reach this node's lines worker).
       await engine.drain(deps.drainTimeoutMs ?? ACCESS_DRAIN_TIMEOUT_MS);

@@ -220,7 +220,9 @@ function registerServer(temporal: Command): void {
       const serverConfig = serverConfigFrom(opts);
       if (opts.setup) {
         const spin = spinner('database schemas');
-        await setupServerSchemas(bins.sqlTool, serverConfig.db, (step) => spin.update(`${step.database}: ${step.step}`));
+        await setupServerSchemas(bins.sqlTool, serverConfig.db, (step) =>
+          spin.update(`${step.database}: ${step.step}`),
+        );
         spin.done('database schemas up to date');
       }
       const root = writeServerConfig(opts.root ?? join(config.dataDir, 'temporal-server'), serverConfig);

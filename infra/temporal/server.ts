@@ -337,7 +337,8 @@ export function frontendAddress(o: Pick<ServerConfigOptions, 'bindAddress' | 'po
 export function renderDynamicConfig(): string {
   const doc: Record<string, { value: unknown; constraints: Record<string, never> }[]> = {};
   for (const [key, value] of DEV_SERVER_DYNAMIC_CONFIG) {
-    const parsed: unknown = value === 'true' ? true : value === 'false' ? false : Number.isNaN(Number(value)) ? value : Number(value);
+    const parsed: unknown =
+      value === 'true' ? true : value === 'false' ? false : Number.isNaN(Number(value)) ? value : Number(value);
     doc[key] = [{ value: parsed, constraints: {} }];
   }
   return stringify(doc);
