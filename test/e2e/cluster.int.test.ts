@@ -3,13 +3,15 @@
  * install`) on the machine's PostgreSQL, its databases created and migrated by the SQL tool, two
  * central workers and an access node as separate processes against it. Purchases over FSK are
  * approved; one worker is killed with SIGKILL between purchases and the next purchases are still
- * approved by the other; the server's own Prometheus endpoint answers.
+ * approved by the other. Every process serves /metrics; a real Prometheus (Debian's) scrapes the
+ * surviving worker, the access node and the Temporal server with the shipped alerting rules loaded.
  *
  * Needs a PostgreSQL server (DATABASE_URL) and the server binaries in the cache (`.ci/run` builds
  * them when Go is present); skipped with a warning otherwise.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client as PgClient } from 'pg';
@@ -35,6 +37,67 @@ import { runTerminalScript } from '../../simulator/terminal/script';
 import { createDatabase, freePort, startRole, within } from '../support/roles';
 import type { RoleProcess } from '../support/roles';
 import { TEST_CODEC_KEYS } from '../support/temporal';
+
+const prometheusBinary = ['/usr/bin/prometheus', '/usr/local/bin/prometheus'].find((p) => existsSync(p));
+
+/** Debian's Prometheus with a scrape config for `jobs` (1 s interval) and the shipped alert rules. */
+async function startPrometheus(
+  binary: string,
+  dir: string,
+  jobs: Record<string, string[]>,
+): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const home = join(dir, 'prometheus');
+  mkdirSync(home, { recursive: true });
+  const config = {
+    global: { scrape_interval: '1s', evaluation_interval: '1s' },
+    rule_files: [join(__dirname, '..', '..', 'ops', 'prometheus', 'alerts.yml')],
+    scrape_configs: Object.entries(jobs).map(([job, targets]) => ({ job_name: job, static_configs: [{ targets }] })),
+  };
+  writeFileSync(join(home, 'prometheus.yml'), JSON.stringify(config));
+  const child = spawn(
+    binary,
+    [
+      `--config.file=${join(home, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(home, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
+    { stdio: 'ignore' },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/-/ready`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error('prometheus did not become ready');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    url,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** The value of the one series of `name` whose labels include `labels` (any order), or undefined. */
+function series(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const inside = line.slice(name.length + 1, line.lastIndexOf('}'));
+    const found: Record<string, string | undefined> = Object.fromEntries(
+      [...inside.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1] ?? '', m[2] ?? '']),
+    );
+    if (Object.entries(labels).every(([k, v]) => found[k] === v)) return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return undefined;
+}
 
 const CARD = { track2: '6225880000000001=30122011234567890', pin: '123456', pan: '6225880000000001' };
 
@@ -95,6 +158,7 @@ describeCluster('the real Temporal server on PostgreSQL, two workers and an acce
   const roles: RoleProcess[] = [];
   let tcpPcmPort = 0;
   let metricsUrl = '';
+  const roleMetricsPorts: Record<string, number> = {};
 
   beforeAll(async () => {
     if (binaries === undefined || serverUrl === undefined) throw new Error('not runnable');
@@ -155,13 +219,18 @@ describeCluster('the real Temporal server on PostgreSQL, two workers and an acce
       FIXPAY_CODEC_PORT: String(codec),
     };
     // Two central workers (the first deploys the definitions the access node resolves), then the node.
-    const first = startRole('worker', childEnv);
+    for (const name of ['worker-1', 'worker-2', 'access-node']) roleMetricsPorts[name] = await freePort();
+    const withMetrics = (name: string): NodeJS.ProcessEnv => ({
+      ...childEnv,
+      FIXPAY_METRICS_PORT: String(roleMetricsPorts[name]),
+    });
+    const first = startRole('worker', withMetrics('worker-1'));
     roles.push(first);
     await first.ready;
-    const second = startRole('worker', childEnv);
+    const second = startRole('worker', withMetrics('worker-2'));
     roles.push(second);
     await second.ready;
-    const access = startRole('access-node', childEnv);
+    const access = startRole('access-node', withMetrics('access-node'));
     roles.push(access);
     tcpPcmPort = Number(/TCP PCM [^:]+:(\d+)/.exec(await access.ready)?.[1]);
   }, 420_000);
@@ -234,5 +303,71 @@ describeCluster('the real Temporal server on PostgreSQL, two workers and an acce
     const text = await (await fetch(metricsUrl)).text();
     // Frontend request counters exist once the workers have polled.
     expect(text).toMatch(/^service_requests\{[^}]*operation="PollWorkflowTaskQueue"[^}]*\} \d+/m);
+  });
+
+  it('the worker and the access node serve their metrics: runs by service and outcome, host latency, calls', async () => {
+    const scrape = async (name: string): Promise<string> =>
+      (await fetch(`http://127.0.0.1:${roleMetricsPorts[name]}/metrics`)).text();
+    const worker = await scrape('worker-2');
+    const access = await scrape('access-node');
+    // The surviving worker completed at least the two purchases made after the kill.
+    const completed = [
+      ...worker.matchAll(
+        /^fixpay_runs_total\{[^}]*service="purchase",outcome="COMPLETED",status="completed"[^}]*\} (\d+)/gm,
+      ),
+    ].reduce((n, m) => n + Number(m[1]), 0);
+    expect(completed).toBeGreaterThanOrEqual(2);
+    expect(worker).toMatch(/^fixpay_activity_duration_seconds_count\{[^}]*result="ok"[^}]*\} \d+/m);
+    expect(worker).toMatch(/^fixpay_reversal_queue_depth\{status="pending",process="worker",node="cluster"\} 0$/m);
+    expect(series(access, 'fixpay_host_latency_seconds_count', { service: 'purchase' })).toBe(4);
+    expect(series(access, 'fixpay_calls_total', { event: 'answered' })).toBe(2);
+    // No card number, PIN block or terminal id in any label or value.
+    for (const text of [worker, access]) {
+      expect(text).not.toContain(CARD.pan);
+      expect(text).not.toMatch(/T0000001/);
+    }
+  });
+
+  it('a real Prometheus scrapes the processes and loads the alerting rules', async () => {
+    if (prometheusBinary === undefined) {
+      console.warn('prometheus not installed (Debian package prometheus): scrape test not run');
+      return;
+    }
+    const prom = await startPrometheus(prometheusBinary, dataDir, {
+      'fixpay-worker': [`127.0.0.1:${roleMetricsPorts['worker-2']}`],
+      'fixpay-access-node': [`127.0.0.1:${roleMetricsPorts['access-node']}`],
+      temporal: [new URL(metricsUrl).host],
+    });
+    try {
+      const query = async (q: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> => {
+        const r = (await (await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(q)}`)).json()) as {
+          data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+        };
+        return r.data.result;
+      };
+      const deadline = Date.now() + 60_000;
+      let up: { metric: Record<string, string>; value: [number, string] }[] = [];
+      while (Date.now() < deadline) {
+        up = await query('up == 1');
+        if (up.length === 3) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(up.map((s) => s.metric['job']).sort()).toEqual(['fixpay-access-node', 'fixpay-worker', 'temporal']);
+      const runs = await query('sum(fixpay_runs_total{service="purchase",outcome="COMPLETED"})');
+      expect(Number(runs[0]?.value[1])).toBeGreaterThanOrEqual(2);
+      const rules = (await (await fetch(`${prom.url}/api/v1/rules`)).json()) as {
+        data: { groups: { rules: { name: string; health: string }[] }[] };
+      };
+      const loaded = rules.data.groups.flatMap((g) => g.rules);
+      expect(loaded.map((r) => r.name).sort()).toEqual([
+        'FixpayLineQualityFalling',
+        'FixpayLinesFull',
+        'FixpayNodeDown',
+        'FixpayReversalQueueStuck',
+        'FixpayRunsFailing',
+      ]);
+    } finally {
+      await prom.stop();
+    }
   });
 });
