@@ -26,6 +26,8 @@ import { createDataConverter } from '../codec/data-converter';
 import { codecKeysFromText } from '../codec/payload-codec';
 import { loadSecrets } from '../infra/secrets';
 import { serveProcessMetrics } from '../infra/metrics';
+import { installTracing } from '../infra/tracing';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { ensurePrivateDir, usePrivateUmask } from '../infra/files';
 import { startAccessNodeRole, startApiRole, startWorkerRole } from './roles';
 import type { RoleContext } from './roles';
@@ -54,7 +56,12 @@ export interface Platform {
 }
 
 /** Starts everything; on any failure stops what already started and rethrows. */
-export async function startPlatform(config: Config, log: Logger): Promise<Platform> {
+export interface PlatformOptions {
+  /** Spans go here instead of the configured exporter (tests: the in-memory exporter). */
+  readonly spanExporter?: SpanExporter;
+}
+
+export async function startPlatform(config: Config, log: Logger, options: PlatformOptions = {}): Promise<Platform> {
   installTemporalRuntime(log);
   // The data folder and what fixpay and its children write there are the user's alone.
   usePrivateUmask();
@@ -115,6 +122,12 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
       log.warn({ why }, 'metrics endpoint not served'),
     );
     stops.push(() => metrics.close());
+    const tracing = installTracing(
+      config.tracing,
+      { process: 'dev', node: config.access.nodeId },
+      options.spanExporter,
+    );
+    if (tracing !== undefined) stops.push(() => tracing.shutdown());
     const context: RoleContext = {
       config,
       log,
@@ -123,6 +136,7 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
       dataConverter,
       temporalAddress: `${t.host}:${t.port}`,
       metrics: metrics.registry,
+      ...(tracing === undefined ? {} : { tracing }),
     };
     const world = await prepareDemoWorld({ config, prisma: db.prisma, lmkHex: secrets.lmk, log });
     stops.push(() => world.stop());

@@ -13,6 +13,7 @@ import { createLogger } from '../infra/logging';
 import type { Logger } from '../infra/logging';
 import { loadSecrets } from '../infra/secrets';
 import { serveProcessMetrics } from '../infra/metrics';
+import { installTracing } from '../infra/tracing';
 import { waitForTemporal } from '../infra/temporal';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { RoleContext, RunningRole } from './roles';
@@ -47,14 +48,25 @@ export async function openRoleContext(
   const temporalAddress = `${t.host}:${t.port}`;
   await waitForTemporal(temporalAddress, t.startTimeoutMs);
   const db = await openDatabase(config, { onMigration: (name) => log.info({ migration: name }, 'migration applied') });
+  const tracing = installTracing(config.tracing, { process: role, node: config.access.nodeId });
   const metrics = await serveProcessMetrics(config.metrics, { process: role, node: config.access.nodeId }, (why) =>
     log.warn({ why }, 'metrics endpoint not served'),
   );
   return {
-    context: { config, log, prisma: db.prisma, secrets, dataConverter, temporalAddress, metrics: metrics.registry },
+    context: {
+      config,
+      log,
+      prisma: db.prisma,
+      secrets,
+      dataConverter,
+      temporalAddress,
+      metrics: metrics.registry,
+      ...(tracing === undefined ? {} : { tracing }),
+    },
     metricsUrl: metrics.url,
     close: async () => {
       await metrics.close();
+      await tracing?.shutdown();
       await db.close();
     },
   };

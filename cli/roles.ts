@@ -28,6 +28,8 @@ import { keyDirectoryPath, readKeyDirectory } from '../worker/key-directory';
 import { createTemporalHealthCheck, temporalTls } from '../infra/temporal';
 import type { TLSConfig } from '../infra/temporal';
 import type { Registry as MetricsRegistry } from '../infra/metrics';
+import type { Tracing } from '../infra/tracing';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { registerAccessNodeMetrics } from '../channel-engine/access/metrics';
 import { registerWorkerMetrics } from '../worker/metrics';
 
@@ -41,6 +43,8 @@ export interface RoleContext {
   readonly temporalAddress: string;
   /** The process's Prometheus registry; each role adds its metrics to it (infra/metrics.ts). */
   readonly metrics?: MetricsRegistry;
+  /** The process's OpenTelemetry tracing, when an exporter is configured (infra/tracing.ts). */
+  readonly tracing?: Tracing;
 }
 
 /** Connection options for the Temporal frontend: its address, with mTLS when configured. */
@@ -69,6 +73,7 @@ export async function startWorkerRole(
     lmkHex: ctx.secrets.lmk,
     keys: readKeyDirectory(keyDirectoryPath(ctx.config)),
     ...(ctx.metrics === undefined ? {} : { metrics: registerWorkerMetrics(ctx.metrics, ctx.prisma) }),
+    ...(ctx.tracing === undefined ? {} : { tracing: ctx.tracing }),
     ...(options.cardNetworkPort === undefined ? {} : { cardNetworkPort: options.cardNetworkPort }),
   });
   return {
@@ -102,7 +107,14 @@ export async function startAccessNodeRole(
         connection: clientConnection,
         namespace: config.temporal.namespace,
         dataConverter: ctx.dataConverter,
+        // The request's span travels in the start's headers: the run joins the line's trace.
+        ...(ctx.tracing === undefined
+          ? {}
+          : {
+              interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor({ tracer: ctx.tracing.tracer })] },
+            }),
       }),
+      ...(ctx.tracing === undefined ? {} : { tracer: ctx.tracing.tracer }),
       connection: linesConnection,
       dataConverter: ctx.dataConverter,
       centralTaskQueue: config.temporal.taskQueue,

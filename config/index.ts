@@ -112,6 +112,12 @@ export interface MetricsConfig {
   readonly port: number;
 }
 
+/** OpenTelemetry traces of a fixpay process (infra/tracing.ts). */
+export interface TracingConfig {
+  readonly exporter: 'none' | 'otlp';
+  readonly otlpEndpoint: string;
+}
+
 export interface Config {
   /** Absolute path of the data folder. */
   readonly dataDir: string;
@@ -124,6 +130,7 @@ export interface Config {
   readonly cardNetwork: CardNetworkConfig;
   readonly hsm: HsmConfig;
   readonly metrics: MetricsConfig;
+  readonly tracing: TracingConfig;
 }
 
 /** Environment variables and the config paths they set. Documented in docs/configuration.md. */
@@ -154,6 +161,8 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_METRICS_ENABLED: 'metrics.enabled',
   FIXPAY_METRICS_HOST: 'metrics.host',
   FIXPAY_METRICS_PORT: 'metrics.port',
+  FIXPAY_TRACING_EXPORTER: 'tracing.exporter',
+  FIXPAY_OTLP_ENDPOINT: 'tracing.otlpEndpoint',
   FIXPAY_CODEC_KEYS: 'security.codecKeys',
   FIXPAY_OPERATOR_TOKEN: 'security.operatorToken',
   FIXPAY_LMK: 'security.lmk',
@@ -259,6 +268,7 @@ export function loadConfig(
     cardNetwork: Object.freeze({ ...raw.cardNetwork }),
     hsm: Object.freeze({ ...raw.hsm }),
     metrics: Object.freeze({ ...raw.metrics }),
+    tracing: Object.freeze({ ...raw.tracing }),
     security: Object.freeze({
       ...raw.security,
       secretsFile: raw.security.secretsFile ?? join(dataDir, 'secrets.json'),

@@ -33,6 +33,7 @@ import type { Plan } from '../services/runtime/plan';
 import type { KeyDirectory } from './key-directory';
 import { startWorker } from './main';
 import type { WorkerMetrics } from './metrics';
+import type { Tracing } from '../infra/tracing';
 import { createPlatformActivities } from './platform-activities';
 import { createPlanAdmissionActivities } from '../services/registry/admission';
 
@@ -52,6 +53,7 @@ export interface CentralDeps {
   readonly nodeName?: string;
   /** Prometheus instrumentation of the worker (worker/metrics.ts). */
   readonly metrics?: WorkerMetrics;
+  readonly tracing?: Tracing;
 }
 
 export interface Central {
@@ -191,6 +193,7 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
       dataConverter: deps.dataConverter,
       activities,
       ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
+      ...(deps.tracing === undefined ? {} : { tracing: deps.tracing }),
     });
     stops.push(() => worker.shutdown());
     return { taskQueue: worker.taskQueue, deployed, stop: stopAll };

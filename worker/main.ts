@@ -10,6 +10,8 @@ import type { Logger } from '../infra/logging';
 import { temporalTls } from '../infra/temporal/tls';
 import { RUN_METRICS_WORKFLOW_MODULE } from './metrics';
 import type { WorkerMetrics } from './metrics';
+import { OpenTelemetryPlugin } from '@temporalio/interceptors-opentelemetry';
+import type { Tracing } from '../infra/tracing';
 
 export interface RunningWorker {
   readonly taskQueue: string;
@@ -29,6 +31,8 @@ export interface WorkerDeps {
   readonly activities?: object;
   /** Prometheus instrumentation (worker/metrics.ts); none when absent. */
   readonly metrics?: WorkerMetrics;
+  /** OpenTelemetry: runs and activities become spans of the trace their start carried. */
+  readonly tracing?: Tracing;
 }
 
 /** Connects, bundles the workflows and starts polling. Throws TEMPORAL_UNAVAILABLE-style errors from the SDK. */
@@ -54,6 +58,13 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
             workflowModules: [RUN_METRICS_WORKFLOW_MODULE],
           },
           sinks: deps.metrics.sinks,
+        }),
+    ...(deps.tracing === undefined
+      ? {}
+      : {
+          plugins: [
+            new OpenTelemetryPlugin({ resource: deps.tracing.resource, spanProcessor: deps.tracing.spanProcessor }),
+          ],
         }),
   });
   const done = worker.run().finally(() => connection.close());

@@ -9,7 +9,9 @@ import type { DataConverter } from '@temporalio/common';
 import type { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../../config';
 import type { Registry } from '../../services/registry/registry';
-import type { EngineMetrics, RequestHandler } from '../engine';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import type { Tracer } from '@opentelemetry/api';
+import type { EngineMetrics, RequestHandler, TerminalRequest } from '../engine';
 import { ChannelEngine } from '../engine';
 import { splitCidrList } from '../lines/sip/admission';
 import { SipLineDriver } from '../lines/sip/uas';
@@ -44,6 +46,11 @@ export interface AccessNodeDeps {
    * gets the called number's or the default profile.
    */
   readonly boundProfile?: BoundProfileLookup;
+  /**
+   * Opens the root span of each request's trace (infra/tracing.ts); the workflow start, the run
+   * and its activities become its children through the Temporal client's interceptor.
+   */
+  readonly tracer?: Tracer;
 }
 
 export interface AccessNode {
@@ -57,6 +64,29 @@ export interface AccessNode {
   stop(): Promise<void>;
 }
 
+/** One request as a span: node, line and profile as attributes (no caller number, no payload). */
+function traced(tracer: Tracer, inner: RequestHandler, req: TerminalRequest): Promise<Uint8Array> {
+  return tracer.startActiveSpan(
+    'fixpay.request',
+    {
+      kind: SpanKind.SERVER,
+      attributes: { 'fixpay.node': req.nodeId, 'fixpay.line': req.lineId, 'fixpay.profile': req.profileId },
+    },
+    async (span) => {
+      try {
+        const answer = await inner(req);
+        span.setAttribute('fixpay.answer_bytes', answer.length);
+        return answer;
+      } catch (e) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.name : 'error' });
+        throw e;
+      } finally {
+        span.end();
+      }
+    },
+  );
+}
+
 /** Throws CONFIG_INVALID when the node's timeouts are out of order (domain/timeouts.ts). */
 export async function startAccessNode(deps: AccessNodeDeps): Promise<AccessNode> {
   assertTimeoutOrder(timeoutFigures(deps.config));
@@ -68,7 +98,7 @@ export async function startAccessNode(deps: AccessNodeDeps): Promise<AccessNode>
   const tracked =
     (inner: RequestHandler): RequestHandler =>
     (req) => {
-      const p = inner(req);
+      const p = deps.tracer === undefined ? inner(req) : traced(deps.tracer, inner, req);
       inFlight.add(p);
       p.then(
         () => inFlight.delete(p),
