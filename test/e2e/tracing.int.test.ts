@@ -53,7 +53,7 @@ describe('tracing: one trace per transaction, from the line to the card network'
       FIXPAY_TCP_PCM_PORT: '0',
       FIXPAY_SIP_PORT: '0',
     });
-    platform = await startPlatform(config, createLogger('tracing-test', { level: 'warn' }), { spanExporter: exporter });
+    platform = await startPlatform(config, createLogger('tracing-test', { level: 'error' }), { spanExporter: exporter });
   }, 240_000);
 
   afterAll(async () => {
