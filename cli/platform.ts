@@ -25,6 +25,9 @@ import { spinner } from './progress';
 import { createDataConverter } from '../codec/data-converter';
 import { codecKeysFromText } from '../codec/payload-codec';
 import { loadSecrets } from '../infra/secrets';
+import { serveProcessMetrics } from '../infra/metrics';
+import { installTracing } from '../infra/tracing';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { ensurePrivateDir, usePrivateUmask } from '../infra/files';
 import { startAccessNodeRole, startApiRole, startWorkerRole } from './roles';
 import type { RoleContext } from './roles';
@@ -35,6 +38,8 @@ export interface Platform {
   readonly databaseUrl: string;
   readonly databaseEmbedded: boolean;
   readonly apiUrl: string;
+  /** Prometheus endpoint of this process; undefined when off or its port was taken. */
+  readonly metricsUrl: string | undefined;
   /** The payload codec endpoint the Temporal UI decrypts through (operator token required). */
   readonly codecUrl: string;
   readonly secretsFile: string;
@@ -51,7 +56,12 @@ export interface Platform {
 }
 
 /** Starts everything; on any failure stops what already started and rethrows. */
-export async function startPlatform(config: Config, log: Logger): Promise<Platform> {
+export interface PlatformOptions {
+  /** Spans go here instead of the configured exporter (tests: the in-memory exporter). */
+  readonly spanExporter?: SpanExporter;
+}
+
+export async function startPlatform(config: Config, log: Logger, options: PlatformOptions = {}): Promise<Platform> {
   installTemporalRuntime(log);
   // The data folder and what fixpay and its children write there are the user's alone.
   usePrivateUmask();
@@ -107,6 +117,17 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
     if (databaseResult.status === 'rejected') throw databaseResult.reason;
     const db = databaseResult.value;
 
+    // One registry for the process: every role it runs adds its metrics (infra/metrics.ts).
+    const metrics = await serveProcessMetrics(config.metrics, { process: 'dev', node: config.access.nodeId }, (why) =>
+      log.warn({ why }, 'metrics endpoint not served'),
+    );
+    stops.push(() => metrics.close());
+    const tracing = installTracing(
+      config.tracing,
+      { process: 'dev', node: config.access.nodeId },
+      options.spanExporter,
+    );
+    if (tracing !== undefined) stops.push(() => tracing.shutdown());
     const context: RoleContext = {
       config,
       log,
@@ -114,6 +135,8 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
       secrets,
       dataConverter,
       temporalAddress: `${t.host}:${t.port}`,
+      metrics: metrics.registry,
+      ...(tracing === undefined ? {} : { tracing }),
     };
     const world = await prepareDemoWorld({ config, prisma: db.prisma, lmkHex: secrets.lmk, log });
     stops.push(() => world.stop());
@@ -135,6 +158,7 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
       databaseUrl: db.displayUrl,
       databaseEmbedded: db.embedded,
       apiUrl: api.apiUrl,
+      metricsUrl: metrics.url,
       codecUrl: api.codecUrl,
       secretsFile: config.security.secretsFile,
       tcpPcmPort: access.tcpPcmPort,

@@ -12,6 +12,8 @@ import { openDatabase } from '../infra/database';
 import { createLogger } from '../infra/logging';
 import type { Logger } from '../infra/logging';
 import { loadSecrets } from '../infra/secrets';
+import { serveProcessMetrics } from '../infra/metrics';
+import { installTracing } from '../infra/tracing';
 import { waitForTemporal } from '../infra/temporal';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { RoleContext, RunningRole } from './roles';
@@ -36,7 +38,8 @@ function installRoleRuntime(log: Logger): void {
 export async function openRoleContext(
   config: Config,
   log: Logger,
-): Promise<{ context: RoleContext; close: () => Promise<void> }> {
+  role = 'role',
+): Promise<{ context: RoleContext; close: () => Promise<void>; metricsUrl: string | undefined }> {
   installRoleRuntime(log);
   // A production role never invents secrets: they come from the settings or the secrets file.
   const secrets = loadSecrets(config.security, { generate: false });
@@ -45,9 +48,27 @@ export async function openRoleContext(
   const temporalAddress = `${t.host}:${t.port}`;
   await waitForTemporal(temporalAddress, t.startTimeoutMs);
   const db = await openDatabase(config, { onMigration: (name) => log.info({ migration: name }, 'migration applied') });
+  const tracing = installTracing(config.tracing, { process: role, node: config.access.nodeId });
+  const metrics = await serveProcessMetrics(config.metrics, { process: role, node: config.access.nodeId }, (why) =>
+    log.warn({ why }, 'metrics endpoint not served'),
+  );
   return {
-    context: { config, log, prisma: db.prisma, secrets, dataConverter, temporalAddress },
-    close: () => db.close(),
+    context: {
+      config,
+      log,
+      prisma: db.prisma,
+      secrets,
+      dataConverter,
+      temporalAddress,
+      metrics: metrics.registry,
+      ...(tracing === undefined ? {} : { tracing }),
+    },
+    metricsUrl: metrics.url,
+    close: async () => {
+      await metrics.close();
+      await tracing?.shutdown();
+      await db.close();
+    },
   };
 }
 
@@ -71,7 +92,7 @@ export async function runRole(name: string, start: (context: RoleContext) => Pro
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
-  const { context, close } = await openRoleContext(config, log);
+  const { context, close, metricsUrl } = await openRoleContext(config, log, name);
   let role: RunningRole;
   try {
     role = await start(context);
@@ -80,6 +101,7 @@ export async function runRole(name: string, start: (context: RoleContext) => Pro
     throw e;
   }
   process.stdout.write(`${role.ready}\n`);
+  process.stdout.write(`fixpay ${name} metrics: ${metricsUrl ?? '(not served)'}\n`);
   await stopRequested;
   process.stdout.write(`fixpay ${name} draining\n`);
   await role.stop();

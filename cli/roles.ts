@@ -10,6 +10,7 @@ import type { DataConverter } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
 import { createApp } from '../api/app';
 import { startAccessNode } from '../channel-engine/access/node';
+import type { AccessNode } from '../channel-engine/access/node';
 import { CoreRepository } from '../core/repository';
 import type { AnsweredRequest } from '../channel-engine/access/handler';
 import { startCodecServer } from '../codec/codec-server';
@@ -26,6 +27,11 @@ import type { Central } from '../worker/central';
 import { keyDirectoryPath, readKeyDirectory } from '../worker/key-directory';
 import { createTemporalHealthCheck, temporalTls } from '../infra/temporal';
 import type { TLSConfig } from '../infra/temporal';
+import type { Registry as MetricsRegistry } from '../infra/metrics';
+import type { Tracing } from '../infra/tracing';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
+import { registerAccessNodeMetrics } from '../channel-engine/access/metrics';
+import { registerWorkerMetrics } from '../worker/metrics';
 
 export interface RoleContext {
   readonly config: Config;
@@ -35,6 +41,10 @@ export interface RoleContext {
   readonly dataConverter: DataConverter;
   /** host:port of the Temporal frontend. */
   readonly temporalAddress: string;
+  /** The process's Prometheus registry; each role adds its metrics to it (infra/metrics.ts). */
+  readonly metrics?: MetricsRegistry;
+  /** The process's OpenTelemetry tracing, when an exporter is configured (infra/tracing.ts). */
+  readonly tracing?: Tracing;
 }
 
 /** Connection options for the Temporal frontend: its address, with mTLS when configured. */
@@ -62,6 +72,8 @@ export async function startWorkerRole(
     dataConverter: ctx.dataConverter,
     lmkHex: ctx.secrets.lmk,
     keys: readKeyDirectory(keyDirectoryPath(ctx.config)),
+    ...(ctx.metrics === undefined ? {} : { metrics: registerWorkerMetrics(ctx.metrics, ctx.prisma) }),
+    ...(ctx.tracing === undefined ? {} : { tracing: ctx.tracing }),
     ...(options.cardNetworkPort === undefined ? {} : { cardNetworkPort: options.cardNetworkPort }),
   });
   return {
@@ -82,6 +94,11 @@ export async function startAccessNodeRole(
   try {
     linesConnection = await NativeConnection.connect(temporalConnectOptions(ctx));
     const core = new CoreRepository(ctx.prisma);
+    // The node's metrics read the engine at scrape time; the engine exists once the node started.
+    const started: { node?: AccessNode } = {};
+    const nodeMetrics =
+      ctx.metrics === undefined ? undefined : registerAccessNodeMetrics(ctx.metrics, () => started.node?.metrics());
+    const onAnswered = options.onAnswered;
     const node = await startAccessNode({
       config,
       log: ctx.log.child({ role: 'access-node', component: 'channel-engine' }),
@@ -90,14 +107,29 @@ export async function startAccessNodeRole(
         connection: clientConnection,
         namespace: config.temporal.namespace,
         dataConverter: ctx.dataConverter,
+        // The request's span travels in the start's headers: the run joins the line's trace.
+        ...(ctx.tracing === undefined
+          ? {}
+          : {
+              interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor({ tracer: ctx.tracing.tracer })] },
+            }),
       }),
+      ...(ctx.tracing === undefined ? {} : { tracer: ctx.tracing.tracer }),
       connection: linesConnection,
       dataConverter: ctx.dataConverter,
       centralTaskQueue: config.temporal.taskQueue,
       // Each call's device profile: the terminal bound to the caller number (one cached read).
       boundProfile: (ani) => core.boundDeviceProfile(ani),
-      ...(options.onAnswered === undefined ? {} : { onAnswered: options.onAnswered }),
+      ...(nodeMetrics === undefined && onAnswered === undefined
+        ? {}
+        : {
+            onAnswered: (answered: AnsweredRequest) => {
+              nodeMetrics?.answered(answered);
+              onAnswered?.(answered);
+            },
+          }),
     });
+    started.node = node;
     const lines = linesConnection;
     const a = config.access;
     return {

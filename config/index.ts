@@ -104,6 +104,20 @@ export interface HsmConfig {
   readonly socketBufferBytes: number;
 }
 
+/** The Prometheus endpoint of a fixpay process (infra/metrics.ts). */
+export interface MetricsConfig {
+  readonly enabled: boolean;
+  readonly host: string;
+  /** 0 picks a free port (printed in the ready line). */
+  readonly port: number;
+}
+
+/** OpenTelemetry traces of a fixpay process (infra/tracing.ts). */
+export interface TracingConfig {
+  readonly exporter: 'none' | 'otlp';
+  readonly otlpEndpoint: string;
+}
+
 export interface Config {
   /** Absolute path of the data folder. */
   readonly dataDir: string;
@@ -115,6 +129,8 @@ export interface Config {
   readonly access: AccessConfig;
   readonly cardNetwork: CardNetworkConfig;
   readonly hsm: HsmConfig;
+  readonly metrics: MetricsConfig;
+  readonly tracing: TracingConfig;
 }
 
 /** Environment variables and the config paths they set. Documented in docs/configuration.md. */
@@ -142,6 +158,11 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_DB_POOL_MAX: 'database.poolMax',
   FIXPAY_API_HOST: 'api.host',
   FIXPAY_API_PORT: 'api.port',
+  FIXPAY_METRICS_ENABLED: 'metrics.enabled',
+  FIXPAY_METRICS_HOST: 'metrics.host',
+  FIXPAY_METRICS_PORT: 'metrics.port',
+  FIXPAY_TRACING_EXPORTER: 'tracing.exporter',
+  FIXPAY_OTLP_ENDPOINT: 'tracing.otlpEndpoint',
   FIXPAY_CODEC_KEYS: 'security.codecKeys',
   FIXPAY_OPERATOR_TOKEN: 'security.operatorToken',
   FIXPAY_LMK: 'security.lmk',
@@ -246,6 +267,8 @@ export function loadConfig(
     access: Object.freeze({ ...raw.access }),
     cardNetwork: Object.freeze({ ...raw.cardNetwork }),
     hsm: Object.freeze({ ...raw.hsm }),
+    metrics: Object.freeze({ ...raw.metrics }),
+    tracing: Object.freeze({ ...raw.tracing }),
     security: Object.freeze({
       ...raw.security,
       secretsFile: raw.security.secretsFile ?? join(dataDir, 'secrets.json'),

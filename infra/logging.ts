@@ -2,6 +2,7 @@
  * Structured logging (pino). Every record passes through `domain/masking.ts`: secret fields are
  * hidden, PANs masked, and free text scrubbed, so card data never reaches a log sink.
  */
+import { trace } from '@opentelemetry/api';
 import pino from 'pino';
 import type { LogLevel } from '../config';
 import { maskDeep, scrubText } from '../domain/masking';
@@ -14,6 +15,14 @@ export interface LoggerOptions {
   readonly destination?: pino.DestinationStream;
 }
 
+/** The ids of the active span, `{ trace_id, span_id }`, or `{}` outside a span or without tracing. */
+export function activeTraceIds(): { trace_id?: string; span_id?: string } {
+  const span = trace.getActiveSpan();
+  if (span === undefined) return {};
+  const c = span.spanContext();
+  return { trace_id: c.traceId, span_id: c.spanId };
+}
+
 /** Creates a logger for one component. */
 export function createLogger(name: string, options: LoggerOptions = {}): Logger {
   return pino(
@@ -21,6 +30,8 @@ export function createLogger(name: string, options: LoggerOptions = {}): Logger 
       name,
       level: options.level ?? 'info',
       base: { pid: process.pid },
+      // Inside a traced transaction every record carries its trace and span ids (infra/tracing.ts).
+      mixin: activeTraceIds,
       formatters: {
         log: (obj: Record<string, unknown>) => maskDeep(obj) as Record<string, unknown>,
       },

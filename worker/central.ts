@@ -32,6 +32,8 @@ import { activitiesOf } from '../services/catalogue/plan-activities';
 import type { Plan } from '../services/runtime/plan';
 import type { KeyDirectory } from './key-directory';
 import { startWorker } from './main';
+import type { WorkerMetrics } from './metrics';
+import type { Tracing } from '../infra/tracing';
 import { createPlatformActivities } from './platform-activities';
 import { createPlanAdmissionActivities } from '../services/registry/admission';
 
@@ -49,6 +51,9 @@ export interface CentralDeps {
   /** Card network port instead of the configured one (the demo room's bank simulator). */
   readonly cardNetworkPort?: number;
   readonly nodeName?: string;
+  /** Prometheus instrumentation of the worker (worker/metrics.ts). */
+  readonly metrics?: WorkerMetrics;
+  readonly tracing?: Tracing;
 }
 
 export interface Central {
@@ -187,6 +192,8 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
       nodeName: deps.nodeName ?? 'central',
       dataConverter: deps.dataConverter,
       activities,
+      ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
+      ...(deps.tracing === undefined ? {} : { tracing: deps.tracing }),
     });
     stops.push(() => worker.shutdown());
     return { taskQueue: worker.taskQueue, deployed, stop: stopAll };

@@ -8,6 +8,10 @@ import type { Config } from '../config';
 import { createPingActivities } from '../activities/ping';
 import type { Logger } from '../infra/logging';
 import { temporalTls } from '../infra/temporal/tls';
+import { RUN_METRICS_WORKFLOW_MODULE } from './metrics';
+import type { WorkerMetrics } from './metrics';
+import { OpenTelemetryPlugin } from '@temporalio/interceptors-opentelemetry';
+import type { Tracing } from '../infra/tracing';
 
 export interface RunningWorker {
   readonly taskQueue: string;
@@ -25,6 +29,10 @@ export interface WorkerDeps {
   readonly nodeName: string;
   /** Every activity (worker/platform-activities.ts); only the ping activities when absent. */
   readonly activities?: object;
+  /** Prometheus instrumentation (worker/metrics.ts); none when absent. */
+  readonly metrics?: WorkerMetrics;
+  /** OpenTelemetry: runs and activities become spans of the trace their start carried. */
+  readonly tracing?: Tracing;
 }
 
 /** Connects, bundles the workflows and starts polling. Throws TEMPORAL_UNAVAILABLE-style errors from the SDK. */
@@ -42,6 +50,22 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     workflowsPath: require.resolve('./workflows'),
     dataConverter: deps.dataConverter,
     activities: deps.activities ?? { ...createPingActivities({ responder: deps.nodeName }) },
+    ...(deps.metrics === undefined
+      ? {}
+      : {
+          interceptors: {
+            activity: [deps.metrics.activityInterceptor],
+            workflowModules: [RUN_METRICS_WORKFLOW_MODULE],
+          },
+          sinks: deps.metrics.sinks,
+        }),
+    ...(deps.tracing === undefined
+      ? {}
+      : {
+          plugins: [
+            new OpenTelemetryPlugin({ resource: deps.tracing.resource, spanProcessor: deps.tracing.spanProcessor }),
+          ],
+        }),
   });
   const done = worker.run().finally(() => connection.close());
   deps.log.info({ taskQueue: t.taskQueue }, 'worker polling');

@@ -9,7 +9,9 @@ import type { DataConverter } from '@temporalio/common';
 import type { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../../config';
 import type { Registry } from '../../services/registry/registry';
-import type { RequestHandler } from '../engine';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import type { Tracer } from '@opentelemetry/api';
+import type { EngineMetrics, RequestHandler, TerminalRequest } from '../engine';
 import { ChannelEngine } from '../engine';
 import { splitCidrList } from '../lines/sip/admission';
 import { SipLineDriver } from '../lines/sip/uas';
@@ -44,6 +46,11 @@ export interface AccessNodeDeps {
    * gets the called number's or the default profile.
    */
   readonly boundProfile?: BoundProfileLookup;
+  /**
+   * Opens the root span of each request's trace (infra/tracing.ts); the workflow start, the run
+   * and its activities become its children through the Temporal client's interceptor.
+   */
+  readonly tracer?: Tracer;
 }
 
 export interface AccessNode {
@@ -51,8 +58,33 @@ export interface AccessNode {
   readonly sipPort: number;
   /** Live calls right now. */
   liveCalls(): number;
+  /** The channel engine's counters and capacity (channel-engine/access/metrics.ts exports them). */
+  metrics(): EngineMetrics;
   /** Stops taking calls, lets the live ones finish (up to the drain timeout), then stops. */
   stop(): Promise<void>;
+}
+
+/** One request as a span: node, line and profile as attributes (no caller number, no payload). */
+function traced(tracer: Tracer, inner: RequestHandler, req: TerminalRequest): Promise<Uint8Array> {
+  return tracer.startActiveSpan(
+    'fixpay.request',
+    {
+      kind: SpanKind.SERVER,
+      attributes: { 'fixpay.node': req.nodeId, 'fixpay.line': req.lineId, 'fixpay.profile': req.profileId },
+    },
+    async (span) => {
+      try {
+        const answer = await inner(req);
+        span.setAttribute('fixpay.answer_bytes', answer.length);
+        return answer;
+      } catch (e) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.name : 'error' });
+        throw e;
+      } finally {
+        span.end();
+      }
+    },
+  );
 }
 
 /** Throws CONFIG_INVALID when the node's timeouts are out of order (domain/timeouts.ts). */
@@ -66,7 +98,7 @@ export async function startAccessNode(deps: AccessNodeDeps): Promise<AccessNode>
   const tracked =
     (inner: RequestHandler): RequestHandler =>
     (req) => {
-      const p = inner(req);
+      const p = deps.tracer === undefined ? inner(req) : traced(deps.tracer, inner, req);
       inFlight.add(p);
       p.then(
         () => inFlight.delete(p),
@@ -142,6 +174,7 @@ export async function startAccessNode(deps: AccessNodeDeps): Promise<AccessNode>
     tcpPcmPort: tcp.port,
     sipPort: sip.port,
     liveCalls: () => engine.liveCalls().length,
+    metrics: () => engine.metrics(),
     stop: async () => {
       // No new calls; the live ones finish (their runs still reach this node's lines worker).
       await engine.drain(deps.drainTimeoutMs ?? ACCESS_DRAIN_TIMEOUT_MS);

@@ -5,10 +5,8 @@
  * purchase over FSK is approved through them, and SIGTERM to the access node mid-call lets the
  * call finish before the process exits 0.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -21,97 +19,20 @@ import { EXAMPLE_CONFIG, MemoryStateStore, parseTerminalConfig } from '../../sim
 import type { TerminalConfig } from '../../simulator/terminal/config';
 import { runTerminalScript } from '../../simulator/terminal/script';
 import { PosTerminal } from '../../simulator/terminal/terminal';
-import { Client as PgClient } from 'pg';
 import { openDatabase } from '../../infra/database';
 import type { Database } from '../../infra/database';
 import { startTestServer, TEST_CODEC_KEYS } from '../support/temporal';
+import { createDatabase, freePort, startRole, within } from '../support/roles';
+import type { RoleProcess } from '../support/roles';
 
-const BIN = join(__dirname, '..', '..', 'bin', 'fixpay.js');
 const CARD = { track2: '6225880000000001=30122011234567890', pin: '123456', pan: '6225880000000001' };
-const READY_TIMEOUT_MS = 120_000;
 const EXIT_TIMEOUT_MS = 30_000;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-interface RoleProcess {
-  readonly child: ChildProcess;
-  readonly ready: Promise<string>;
-  readonly exited: Promise<number | null>;
-  output(): string;
-  errors(): string;
-}
-
-function startRole(role: string, env: NodeJS.ProcessEnv): RoleProcess {
-  const child = spawn(process.execPath, [BIN, role], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  const ready = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`${role} not ready: ${out.slice(-2000)} ${err.slice(-2000)}`)),
-      READY_TIMEOUT_MS,
-    );
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const line = out.split('\n').find((l) => l.startsWith(`fixpay ${role} ready`));
-      if (line !== undefined) {
-        clearTimeout(timer);
-        resolve(line);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${role} exited ${code}: ${out.slice(-2000)} ${err.slice(-2000)}`));
-    });
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, ready, exited, output: () => out, errors: () => err };
-}
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms).unref()),
-  ]);
-}
 
 /** The machine's PostgreSQL (DATABASE_URL); the embedded PGlite serves one connection, not three processes. */
 const serverUrl = loadConfig().database.url;
 const describeWithPostgres = serverUrl === undefined ? describe.skip : describe;
 if (serverUrl === undefined)
   console.warn('roles.int.test.ts skipped: three processes need a PostgreSQL server (set DATABASE_URL)');
-
-/** A fresh database on the server (the roles' Prisma client uses the default schema, so not a schema). */
-async function createDatabase(url: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `fixpay_roles_${randomBytes(6).toString('hex')}`;
-  const admin = new PgClient({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${name}"`);
-  await admin.end();
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    drop: async () => {
-      const c = new PgClient({ connectionString: url });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
 
 describeWithPostgres('fixpay worker, access-node and api as three processes', () => {
   jest.setTimeout(300_000);
