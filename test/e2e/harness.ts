@@ -82,6 +82,8 @@ export interface E2eOptions {
   readonly wrapHandler?: (handler: RequestHandler) => RequestHandler;
   /** Demo data to seed (customers, terminals, bindings); DEMO by default. Benchmarks add terminals. */
   readonly demo?: DemoData;
+  /** The database: a PostgreSQL URL, `null` for the embedded PGlite; DATABASE_URL by default. */
+  readonly databaseUrl?: string | null;
 }
 
 export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
@@ -106,7 +108,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
     return Promise.resolve();
   });
   try {
-    const [env, db] = await Promise.all([startTestServer(), startTestDatabase()]);
+    const [env, db] = await Promise.all([startTestServer(), startTestDatabase(options.databaseUrl)]);
     stops.push(() => env.teardown());
     stops.push(() => db.close());
     const core = new CoreRepository(db.prisma);

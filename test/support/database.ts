@@ -31,8 +31,12 @@ function withSearchPath(url: string, schema: string): string {
 /** Connections to the embedded PGlite test database (see startTestDatabase). */
 export const PGLITE_POOL_MAX = 1;
 
-export async function startTestDatabase(): Promise<TestDatabase> {
-  const base = loadConfig().database.url;
+/**
+ * `url` picks the PostgreSQL server explicitly (benchmarks compare both engines in one run); `null`
+ * forces the embedded PGlite; undefined follows DATABASE_URL.
+ */
+export async function startTestDatabase(url?: string | null): Promise<TestDatabase> {
+  const base = url === undefined ? loadConfig().database.url : (url ?? undefined);
   if (base !== undefined) {
     const schema = `t_${randomBytes(6).toString('hex')}`;
     const admin = new Client({ connectionString: base });
