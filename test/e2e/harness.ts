@@ -19,6 +19,7 @@ import { DEMO, seedDemo } from '../../demo/seed';
 import type { DemoData } from '../../demo/seed';
 import { PrismaReversalQueue, PrismaRequestJournal } from '../../gateways/card-network/prisma-store';
 import type { CardNetworkGateway } from '../../gateways/card-network/gateway';
+import { REVERSAL_POLL_INTERVAL_MS_DEFAULT } from '../../gateways/card-network/reversal-forwarder';
 import { SoftwareHsm } from '../../hsm/software/software-hsm';
 import { PrismaTerminalKeyStore } from '../../hsm/prisma-terminal-key-store';
 import { PrismaPsamCounterStore } from '../../activities/psam-counter-store';
@@ -127,7 +128,13 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
     const gateway = connectGateway(
       port,
       { reversals: new PrismaReversalQueue(db.prisma), journal: new PrismaRequestJournal(db.prisma) },
-      { requestTimeoutMs: 2_000, reversalGraceMs: 500, reverseWaitMs: 3_000 },
+      {
+        requestTimeoutMs: 2_000,
+        reversalGraceMs: 500,
+        reverseWaitMs: 3_000,
+        // The production sweep: queued reversals and retries wake the forwarder in-process.
+        reversals: { pollIntervalMs: REVERSAL_POLL_INTERVAL_MS_DEFAULT, retryDelayMsMin: 50, retryDelayMsMax: 200 },
+      },
       log.child({ component: 'card-network' }),
     );
     stops.push(() => gateway.stop());
