@@ -194,6 +194,8 @@ export interface WorkflowCost {
   readonly children: number;
   /** The calls in order, one letter each (L local, R remote): the engine floor's shape. */
   readonly steps: string;
+  /** History bytes by event type (`WorkflowExecutionStarted`, `MarkerRecorded`, …). */
+  readonly bytesByEvent: Map<string, number>;
 }
 
 const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
@@ -210,7 +212,14 @@ export async function workflowCost(client: TemporalClient, workflowId: string): 
   let children = 0;
   let steps = '';
   const remoteActivities: string[] = [];
+  const bytesByEvent = new Map<string, number>();
   for (const e of history.events ?? []) {
+    const type = temporal.api.enums.v1.EventType[e.eventType ?? 0] ?? '?';
+    const name = type.replace(/^EVENT_TYPE_/, '');
+    bytesByEvent.set(
+      name,
+      (bytesByEvent.get(name) ?? 0) + temporal.api.history.v1.HistoryEvent.encode(e).finish().length,
+    );
     const started = e.workflowExecutionStartedEventAttributes;
     if (started?.workflowType?.name != null) workflowType = started.workflowType.name;
     if (e.workflowTaskCompletedEventAttributes != null) workflowTasks += 1;
@@ -234,6 +243,7 @@ export async function workflowCost(client: TemporalClient, workflowId: string): 
     remoteActivities,
     children,
     steps,
+    bytesByEvent,
   };
 }
 

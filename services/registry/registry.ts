@@ -198,6 +198,19 @@ export class Registry {
     return rec;
   }
 
+  /**
+   * A stored version by id, or undefined (the plan-by-reference codec's source, ADR 0013): from
+   * memory after the first read. Store failures propagate.
+   */
+  async storedVersion(serviceId: string, version: string): Promise<DefinitionRecord | undefined> {
+    try {
+      return await this.version(serviceId, version);
+    } catch (e) {
+      if (isFixpayError(e, 'DEF_NOT_FOUND')) return undefined;
+      throw e;
+    }
+  }
+
   /** A stored version (immutable content), from memory after the first read. */
   private async version(serviceId: string, version: string): Promise<DefinitionRecord> {
     const key = `${serviceId}@${version}`;
