@@ -352,6 +352,7 @@ const PROFILE_PURCHASES = 3;
 /** The bench's own PostgreSQL database (a schema per run is created in it and dropped after). */
 const POSTGRES_URL_DEFAULT = 'postgresql://postgres@127.0.0.1:5432/fixpay_perf';
 const FLOOR_TASK_QUEUE = 'bench-engine-floor';
+const SIGN_ON_ATTEMPTS = 3;
 
 interface LevelFigures {
   readonly rate: number;
@@ -492,7 +493,19 @@ async function matrixFor(
   const floorDone = floorWorker.run();
   try {
     const terminals = extra.map((i) => new FrameTerminal(e2e.terminal({ demoTerminal: i }), e2e.handler));
-    await Promise.all(terminals.map((t) => t.signOn()));
+    // Sign-ons 8 at a time, each repeated (new STAN) when an overloaded host answered 96.
+    for (let i = 0; i < terminals.length; i += 8)
+      await Promise.all(
+        terminals.slice(i, i + 8).map(async (t) => {
+          for (let attempt = 1; ; attempt++) {
+            try {
+              return await t.signOn();
+            } catch (e) {
+              if (attempt >= SIGN_ON_ATTEMPTS) throw e;
+            }
+          }
+        }),
+      );
     // Warm-up (first runs of each activity and workflow task are slower), 16 terminals at a time;
     // a decline under overload is only counted later, not here.
     for (let i = 0; i < terminals.length; i += 16) {
