@@ -39,6 +39,18 @@ import type { ScriptStep } from '../simulator/terminal/script';
 import { quietTemporalRuntime } from '../test/support/temporal';
 import { startE2e } from '../test/e2e/harness';
 import { verifyThroughCentre } from '../channel-engine/access/handler';
+import { Worker } from '@temporalio/worker';
+import { testDataConverter } from '../test/support/temporal';
+import type { E2e } from '../test/e2e/harness';
+import {
+  CpuMeter,
+  installRoundTripCounter,
+  roundTrips,
+  roundTripsSince,
+  workflowCost,
+  workflowsStartedSince,
+} from './e2e-profile';
+import type { CpuSplit, RoundTrips, WorkflowCost } from './e2e-profile';
 
 const PURCHASES_DEFAULT = 20;
 const AMOUNT_MINOR = 100;
@@ -187,6 +199,15 @@ class FrameTerminal {
       throw new Error(`purchase at ${this.config.terminalId} answered ${response.responseCode}`);
     return latencyMs;
   }
+
+  /** One purchase under load: its latency, or NaN when it was not approved (counted, not fatal). */
+  async tryPurchase(amountMinor: number): Promise<number> {
+    try {
+      return await this.purchase(amountMinor);
+    } catch {
+      return Number.NaN;
+    }
+  }
 }
 
 interface HostFigures {
@@ -282,8 +303,9 @@ function benchDemo(count: number): { demo: DemoData; extra: number[] } {
 
 function flag(name: string): number | undefined {
   const i = process.argv.indexOf(name);
-  if (i < 0) return undefined;
-  const v = Number(process.argv[i + 1]);
+  const next = process.argv[i + 1];
+  if (i < 0 || next === undefined || next.startsWith('--')) return undefined;
+  const v = Number(next);
   if (!Number.isInteger(v) || v <= 0) throw new Error(`${name} needs a positive integer`);
   return v;
 }
@@ -319,7 +341,269 @@ async function hostMode(total: number, terminalCount: number): Promise<void> {
   }
 }
 
+/** Matrix mode: concurrent terminals per level, purchases per level (full run and `--quick`). */
+const LEVELS = [1, 16, 64] as const;
+const PURCHASES_PER_LEVEL: Record<'full' | 'quick', Record<(typeof LEVELS)[number], number>> = {
+  full: { 1: 30, 16: 192, 64: 384 },
+  quick: { 1: 8, 16: 48, 64: 128 },
+};
+/** Sequential purchases whose histories are read for the profile. */
+const PROFILE_PURCHASES = 3;
+/** The bench's own PostgreSQL database (a schema per run is created in it and dropped after). */
+const POSTGRES_URL_DEFAULT = 'postgresql://postgres@127.0.0.1:5432/fixpay_perf';
+const FLOOR_TASK_QUEUE = 'bench-engine-floor';
+const SIGN_ON_ATTEMPTS = 3;
+
+interface LevelFigures {
+  readonly rate: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly n: number;
+  /** Purchases not approved (e.g. 96 when the answer did not come in time under overload). */
+  readonly failed: number;
+  readonly cpu: CpuSplit;
+  readonly trips: RoundTrips;
+}
+
+function cpuTotal(c: CpuSplit): number {
+  return c.selfMs + c.temporalMs + c.databaseMs;
+}
+
+function tripCount(t: RoundTrips): { count: number; ms: number } {
+  let count = 0;
+  let ms = 0;
+  for (const v of t.values()) {
+    count += v.count;
+    ms += v.ms;
+  }
+  return { count, ms };
+}
+
+/** Runs `one` concurrently from `concurrency` loops until `total` were done; rate and latencies. */
+async function measure(
+  meter: CpuMeter,
+  concurrency: number,
+  total: number,
+  one: (slot: number) => Promise<number>,
+  settle: () => Promise<void>,
+): Promise<LevelFigures> {
+  const latencies: number[] = [];
+  let left = total;
+  const cpu0 = await meter.snapshot();
+  const trips0 = roundTrips();
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, slot) => {
+      while (left > 0) {
+        left -= 1;
+        latencies.push(await one(slot));
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  // The work after the answer (the post) belongs to the purchase: wait for it before reading CPU.
+  await settle();
+  const cpu1 = await meter.snapshot();
+  const answered = latencies.filter((l) => !Number.isNaN(l));
+  return {
+    rate: answered.length / seconds,
+    p50: percentile(answered, 50),
+    p99: percentile(answered, 99),
+    n: total,
+    failed: total - answered.length,
+    cpu: CpuMeter.delta(cpu0, cpu1, total),
+    trips: new Map([...roundTripsSince(trips0)].map(([k, v]) => [k, { count: v.count / total, ms: v.ms / total }])),
+  };
+}
+
+function cpuText(c: CpuSplit): string {
+  return `${cpuTotal(c).toFixed(1)} ms (ours ${c.selfMs.toFixed(1)} + Temporal ${c.temporalMs.toFixed(1)} + database ${c.databaseMs.toFixed(1)})`;
+}
+
+function tripsTable(t: RoundTrips, indent: string): string {
+  return [...t]
+    .sort((a, b) => b[1].count - a[1].count)
+    .map(([k, v]) => `${indent}${v.count.toFixed(2).padStart(6)} × ${k.padEnd(48)} ${v.ms.toFixed(2)} ms`)
+    .join('\n');
+}
+
+/** One purchase's workflows, read from the histories of `PROFILE_PURCHASES` sequential purchases. */
+async function profilePurchase(e2e: E2e, terminal: FrameTerminal): Promise<WorkflowCost[][]> {
+  const since = new Date();
+  const known = e2e.workflowIds.length;
+  for (let i = 0; i < PROFILE_PURCHASES; i++) await terminal.purchase(AMOUNT_MINOR);
+  const ids = new Set([...(await workflowsStartedSince(e2e.env.client, since)), ...e2e.workflowIds.slice(known)]);
+  const costs = await Promise.all([...ids].map((id) => workflowCost(e2e.env.client, id)));
+  const byType = new Map<string, WorkflowCost[]>();
+  for (const c of costs) byType.set(c.workflowType, [...(byType.get(c.workflowType) ?? []), c]);
+  return [...byType.values()];
+}
+
+function printProfile(label: string, groups: readonly WorkflowCost[][], seq: LevelFigures): void {
+  console.log(`[${label}] profile of one purchase (sequential, one terminal, n=${seq.n}):`);
+  console.log(`  host latency p50 ${seq.p50.toFixed(1)} ms p99 ${seq.p99.toFixed(1)} ms`);
+  console.log(`  CPU per purchase ${cpuText(seq.cpu)}`);
+  let bytes = 0;
+  for (const g of groups) {
+    const per = g.length / PROFILE_PURCHASES;
+    const avg = (f: (c: WorkflowCost) => number): number => g.reduce((s, c) => s + f(c), 0) / g.length;
+    const first = g[0];
+    if (first === undefined) continue;
+    bytes += avg((c) => c.historyBytes) * per;
+    console.log(
+      `  workflow ${first.workflowType} ×${per.toFixed(1)}: history ${avg((c) => c.historyBytes).toFixed(0)} B, ${avg((c) => c.events).toFixed(0)} events, ${avg((c) => c.workflowTasks).toFixed(1)} workflow tasks, ${avg((c) => c.localActivities).toFixed(1)} local + ${avg((c) => c.remoteActivities.length).toFixed(1)} remote activities (${first.remoteActivities.join(', ')}), ${avg((c) => c.children).toFixed(1)} children; calls ${first.steps}`,
+    );
+  }
+  console.log(`  history bytes per purchase ${bytes.toFixed(0)}`);
+  for (const g of groups) {
+    const first = g[0];
+    if (first === undefined) continue;
+    const parts = [...first.bytesByEvent].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`);
+    console.log(`    ${first.workflowType} bytes by event: ${parts.join(', ')}`);
+  }
+  const t = tripCount(seq.trips);
+  console.log(
+    `  database round trips per purchase ${t.count.toFixed(1)} (${t.ms.toFixed(1)} ms waiting), by statement:`,
+  );
+  console.log(tripsTable(seq.trips, '    '));
+}
+
+async function matrixFor(
+  label: string,
+  databaseUrl: string | null,
+  mode: 'full' | 'quick',
+  showTrips: boolean,
+  levels: readonly (typeof LEVELS)[number][],
+): Promise<void> {
+  const maxLevel = Math.max(...LEVELS);
+  const { demo, extra } = benchDemo(maxLevel);
+  const metered =
+    databaseUrl === null
+      ? { meter: CpuMeter.forEmbedded(), close: () => Promise.resolve() }
+      : CpuMeter.forPostgres(databaseUrl);
+  const { meter } = metered;
+  const e2e = await startE2e({ demo, databaseUrl });
+  const floorWorker = await Worker.create({
+    connection: e2e.env.nativeConnection,
+    taskQueue: FLOOR_TASK_QUEUE,
+    workflowsPath: require.resolve('../workflows/engine-floor'),
+    dataConverter: testDataConverter(),
+    activities: { floorStep: (i: number): Promise<number> => Promise.resolve(i) },
+  });
+  const floorDone = floorWorker.run();
+  try {
+    const terminals = extra.map((i) => new FrameTerminal(e2e.terminal({ demoTerminal: i }), e2e.handler));
+    // Sign-ons 8 at a time, each repeated (new STAN) when an overloaded host answered 96.
+    for (let i = 0; i < terminals.length; i += 8)
+      await Promise.all(
+        terminals.slice(i, i + 8).map(async (t) => {
+          for (let attempt = 1; ; attempt++) {
+            try {
+              return await t.signOn();
+            } catch (e) {
+              if (attempt >= SIGN_ON_ATTEMPTS) throw e;
+            }
+          }
+        }),
+      );
+    // Warm-up (first runs of each activity and workflow task are slower), 16 terminals at a time;
+    // a decline under overload is only counted later, not here.
+    for (let i = 0; i < terminals.length; i += 16) {
+      const batch = terminals.slice(i, i + 16);
+      for (let k = 0; k < HOST_WARMUP_PER_TERMINAL; k++)
+        await Promise.all(batch.map((t) => t.tryPurchase(AMOUNT_MINOR)));
+    }
+    const [one] = terminals;
+    if (one === undefined) throw new Error('no terminal');
+
+    const groups = await profilePurchase(e2e, one);
+    const shapes = groups.map((g) => g[0]?.steps ?? '');
+    const settleLast = (count: number) => async (): Promise<void> => {
+      const ids = e2e.workflowIds.filter((id) => id.startsWith('purchase:')).slice(-count);
+      await Promise.all(
+        ids.map((id) =>
+          e2e.env.client.workflow
+            .getHandle(id)
+            .result()
+            .catch(() => undefined),
+        ),
+      );
+    };
+    const seq = await measure(meter, 1, PROFILE_PURCHASES * 3, async () => one.purchase(AMOUNT_MINOR), settleLast(1));
+    printProfile(label, groups, seq);
+
+    let floorSeq = 0;
+    const floorPurchase = async (): Promise<number> => {
+      const started = performance.now();
+      for (const steps of shapes) {
+        floorSeq += 1;
+        await e2e.env.client.workflow.execute('engineFloor', {
+          taskQueue: FLOOR_TASK_QUEUE,
+          workflowId: `floor:${floorSeq}`,
+          args: [steps],
+        });
+      }
+      return performance.now() - started;
+    };
+    // Warm the floor worker up as the platform's was.
+    for (let i = 0; i < 3; i++) await floorPurchase();
+    console.log(
+      `[${label}] engine floor per purchase: ${shapes.map((s) => `workflow ${s}`).join(' then ')}, no-op activities`,
+    );
+    for (const level of levels) {
+      const n = PURCHASES_PER_LEVEL[mode][level];
+      const active = terminals.slice(0, level);
+      const p = await measure(
+        meter,
+        level,
+        n,
+        (slot) => active[slot]?.tryPurchase(AMOUNT_MINOR) ?? Promise.resolve(Number.NaN),
+        settleLast(level),
+      );
+      const f = await measure(meter, level, n, floorPurchase, () => Promise.resolve());
+      const t = tripCount(p.trips);
+      console.log(
+        `[${label}] ${String(level).padStart(2)} terminals: ${p.rate.toFixed(1)} purchases/s p50 ${p.p50.toFixed(0)} ms p99 ${p.p99.toFixed(0)} ms (n=${n}${p.failed > 0 ? `, ${p.failed} NOT APPROVED` : ''}); CPU per purchase ${cpuText(p.cpu)}; ${t.count.toFixed(1)} database round trips`,
+      );
+      console.log(
+        `[${label}] ${String(level).padStart(2)} engine floor: ${f.rate.toFixed(1)}/s p50 ${f.p50.toFixed(0)} ms p99 ${f.p99.toFixed(0)} ms; CPU ${cpuText(f.cpu)}  purchase / engine floor: rate ${(p.rate / f.rate).toFixed(3)}, p50 ${(p.p50 / f.p50).toFixed(2)}, CPU ${(cpuTotal(p.cpu) / cpuTotal(f.cpu)).toFixed(2)}`,
+      );
+      if (showTrips) console.log(tripsTable(p.trips, '    '));
+    }
+  } finally {
+    floorWorker.shutdown();
+    await floorDone;
+    await e2e.stop();
+    await metered.close();
+  }
+}
+
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i < 0 ? undefined : process.argv[i + 1];
+}
+
+async function matrixMode(): Promise<void> {
+  quietTemporalRuntime();
+  installRoundTripCounter();
+  const mode = process.argv.includes('--quick') ? 'quick' : 'full';
+  const showTrips = process.argv.includes('--profile');
+  const pgUrl = option('--pg-url') ?? POSTGRES_URL_DEFAULT;
+  const which = option('--db') ?? 'both';
+  const only = option('--levels')?.split(',').map(Number);
+  const levels = LEVELS.filter((l) => only === undefined || only.includes(l));
+  console.log(
+    `bench:e2e host only (request frames handed to the access handler, no line time), ${mode} run; levels ${LEVELS.join('/')} terminals; timings are noisy on a shared machine: compare ratios within one run`,
+  );
+  if (which === 'both' || which === 'embedded') await matrixFor('embedded', null, mode, showTrips, levels);
+  if (which === 'both' || which === 'postgresql') await matrixFor('postgresql', pgUrl, mode, showTrips, levels);
+}
+
 async function main(): Promise<void> {
+  if (!process.argv.includes('--line') && flag('--host') === undefined) {
+    await matrixMode();
+    return;
+  }
   const hostPurchases = flag('--host');
   if (hostPurchases !== undefined) {
     quietTemporalRuntime();
@@ -327,7 +611,7 @@ async function main(): Promise<void> {
     await hostMode(hostPurchases, terminals);
     return;
   }
-  const purchases = Number(process.argv[2] ?? PURCHASES_DEFAULT);
+  const purchases = flag('--line') ?? PURCHASES_DEFAULT;
   quietTemporalRuntime();
   const profile = loadProfiles().get(PROFILE_ID);
   if (profile === undefined) throw new Error(`no profile ${PROFILE_ID}`);

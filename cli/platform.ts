@@ -23,6 +23,9 @@ import type { PrismaClient } from '../generated/prisma/client';
 import { prepareDemoWorld } from '../demo/world';
 import { spinner } from './progress';
 import { createDataConverter } from '../codec/data-converter';
+import { DeferredPlanSource } from '../codec/plan-reference';
+import { PrismaDefinitionStore } from '../services/registry/prisma-store';
+import { Registry } from '../services/registry/registry';
 import { codecKeysFromText } from '../codec/payload-codec';
 import { loadSecrets } from '../infra/secrets';
 import { serveProcessMetrics } from '../infra/metrics';
@@ -67,7 +70,9 @@ export async function startPlatform(config: Config, log: Logger, options: Platfo
   usePrivateUmask();
   ensurePrivateDir(config.dataDir);
   const secrets = loadSecrets(config.security, { generate: true });
-  const dataConverter = createDataConverter(codecKeysFromText(secrets.codecKeys));
+  // Plans travel by reference (ADR 0013), read from the registry once the database is open.
+  const plans = new DeferredPlanSource();
+  const dataConverter = createDataConverter(codecKeysFromText(secrets.codecKeys), plans);
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.reverse()) {
@@ -116,6 +121,7 @@ export async function startPlatform(config: Config, log: Logger, options: Platfo
     if (temporalResult.status === 'rejected') throw temporalResult.reason;
     if (databaseResult.status === 'rejected') throw databaseResult.reason;
     const db = databaseResult.value;
+    plans.bind(new Registry(new PrismaDefinitionStore(db.prisma)));
 
     // One registry for the process: every role it runs adds its metrics (infra/metrics.ts).
     const metrics = await serveProcessMetrics(config.metrics, { process: 'dev', node: config.access.nodeId }, (why) =>

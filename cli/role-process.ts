@@ -5,6 +5,8 @@
  * exits 0. A second signal during the drain exits at once (130).
  */
 import { createDataConverter } from '../codec/data-converter';
+import { PrismaDefinitionStore } from '../services/registry/prisma-store';
+import { Registry } from '../services/registry/registry';
 import { codecKeysFromText } from '../codec/payload-codec';
 import { loadConfig } from '../config';
 import type { Config } from '../config';
@@ -43,11 +45,15 @@ export async function openRoleContext(
   installRoleRuntime(log);
   // A production role never invents secrets: they come from the settings or the secrets file.
   const secrets = loadSecrets(config.security, { generate: false });
-  const dataConverter = createDataConverter(codecKeysFromText(secrets.codecKeys));
   const t = config.temporal;
   const temporalAddress = `${t.host}:${t.port}`;
   await waitForTemporal(temporalAddress, t.startTimeoutMs);
   const db = await openDatabase(config, { onMigration: (name) => log.info({ migration: name }, 'migration applied') });
+  // Plans travel by reference (ADR 0013): every role's client and worker reads them from the registry.
+  const dataConverter = createDataConverter(
+    codecKeysFromText(secrets.codecKeys),
+    new Registry(new PrismaDefinitionStore(db.prisma)),
+  );
   const tracing = installTracing(config.tracing, { process: role, node: config.access.nodeId });
   const metrics = await serveProcessMetrics(config.metrics, { process: role, node: config.access.nodeId }, (why) =>
     log.warn({ why }, 'metrics endpoint not served'),

@@ -378,6 +378,7 @@ export class CardNetworkGateway {
       }
       // The gateway that sent it died before finishing: the armed reversal covers it.
       await this.deps.reversals.activate(key, '98', now);
+      this.forwarder.wake();
       const result: StoredResult = {
         kind: 'error',
         codeName: 'CARD_NETWORK_NO_RESPONSE',
@@ -443,8 +444,10 @@ export class CardNetworkGateway {
       return;
     }
     const codeName = e instanceof FixpayError ? e.codeName : 'CARD_NETWORK_NO_RESPONSE';
-    if (movesMoney)
+    if (movesMoney) {
       await this.deps.reversals.activate(key, codeName === 'CARD_NETWORK_RESPONSE_MALFORMED' ? '96' : '98', now);
+      this.forwarder.wake();
+    }
     await this.deps.journal.finish(
       key,
       { kind: 'error', codeName, detail: e instanceof Error ? e.message : String(e) },

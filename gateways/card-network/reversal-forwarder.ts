@@ -2,6 +2,11 @@
  * Store-and-forward for reversals (the jPOS-EE SAF idea): due reversals are leased from the
  * durable queue, sent as 0400 then 0401 repeats, and retried with backoff until the network answers
  * with a final response code. Overdue armed entries (left by a crashed gateway) are activated first.
+ *
+ * Event-driven in-process: the gateway wakes the forwarder when it queues a reversal, and a retry
+ * wakes it at its next attempt time, so the periodic pass (`pollIntervalMs`) is only the sweep for
+ * work this process was not told about (another gateway's queue entries, a crashed gateway's armed
+ * entries). A full batch is followed at once by the next pass.
  */
 import { FixpayError } from '../../domain/errors';
 import type { IsoMessage } from '../iso8583';
@@ -41,7 +46,11 @@ export interface ReversalForwarderDeps {
 
 export class ReversalForwarder {
   private timer: NodeJS.Timeout | undefined;
+  /** When the scheduled pass fires (ms since the epoch, performance-free wall clock). */
+  private timerAt = Number.POSITIVE_INFINITY;
   private running: Promise<number> | undefined;
+  /** A wake-up came during a pass: run another one right after it. */
+  private wokenDuringPass = false;
   private stopped = true;
   private readonly logger: GatewayLogger;
   private readonly o: Required<ReversalForwarderOptions>;
@@ -74,7 +83,22 @@ export class ReversalForwarder {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
     await this.running?.catch(() => 0);
+  }
+
+  /**
+   * Asks for a pass at `at` (now by default) unless one is already due by then. A no-op when
+   * stopped. Wake-ups are hints: the periodic sweep still finds anything a lost wake-up missed.
+   */
+  wake(at?: Date): void {
+    if (this.stopped) return;
+    const delayMs = Math.max(0, (at?.getTime() ?? 0) - this.deps.clock().getTime());
+    if (this.running !== undefined && delayMs === 0) {
+      this.wokenDuringPass = true;
+      return;
+    }
+    if (Date.now() + delayMs < this.timerAt) this.schedule(delayMs);
   }
 
   /** One pass: activate overdue armed entries, then send what is due. Returns how many were sent. */
@@ -94,12 +118,29 @@ export class ReversalForwarder {
 
   private schedule(delayMs: number): void {
     if (this.stopped) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerAt = Date.now() + delayMs;
     this.timer = setTimeout(() => {
-      this.running = this.tick().catch((e: unknown) => {
+      this.timer = undefined;
+      this.timerAt = Number.POSITIVE_INFINITY;
+      if (this.running !== undefined) {
+        // One pass at a time: the pass in progress schedules the next when it ends.
+        this.wokenDuringPass = true;
+        return;
+      }
+      this.wokenDuringPass = false;
+      const pass = this.tick().catch((e: unknown) => {
         this.logger.error({ event: 'reversal.tick_failed', error: String(e) }, 'reversal forwarder pass failed');
         return 0;
       });
-      void this.running.then(() => this.schedule(this.o.pollIntervalMs));
+      this.running = pass;
+      void pass.then((sent) => {
+        this.running = undefined;
+        // A full batch may have left more due; a wake-up during the pass may have come too late for it.
+        const again = sent >= this.o.batchSize || this.wokenDuringPass;
+        const delay = again ? 0 : this.o.pollIntervalMs;
+        if (Date.now() + delay < this.timerAt) this.schedule(delay);
+      });
     }, delayMs);
   }
 
@@ -147,6 +188,7 @@ export class ReversalForwarder {
       },
       later,
     );
+    this.wake(new Date(later.getTime() + delay));
     this.logger.warn({ ...log, responseCode, error, retryInMs: delay }, 'reversal not acknowledged; will repeat');
   }
 }

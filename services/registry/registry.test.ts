@@ -82,4 +82,21 @@ describe('plan admission (the worker runs stored versions only)', () => {
       expect(isFixpayError(e, 'SVC_PLAN_NOT_REGISTERED')).toBe(true);
     }
   });
+
+  it('keeps refusing edited plans after the stored one was admitted (the repeat shortcut is by exact content)', async () => {
+    const r = new Registry(new MemoryDefinitionStore());
+    const p = plan('1.0.0');
+    await r.deploy(p, planHash(p), 'a', 'i1');
+    expect((await r.admit(structuredClone(p), planHash(p))).version).toBe('1.0.0');
+    expect((await r.admit(structuredClone(p), planHash(p))).version).toBe('1.0.0');
+    const edited = { ...p, taskQueue: 'elsewhere' } as Plan;
+    for (const [candidate, hash] of [
+      [edited, planHash(p)],
+      [edited, planHash(edited)],
+      [p, planHash(edited)],
+    ] as [Plan, string][]) {
+      const e: unknown = await r.admit(candidate, hash).catch((err: unknown) => err);
+      expect(isFixpayError(e, 'SVC_PLAN_NOT_REGISTERED')).toBe(true);
+    }
+  });
 });

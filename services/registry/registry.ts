@@ -77,9 +77,12 @@ export function routeBucket(serviceId: string, businessKey: string): number {
 
 /** Stored versions a registry keeps in memory for routing (their plans never change). */
 export const VERSIONS_CACHED_MAX = 256;
+/** Plans admitted before, by their JSON text (ADR 0013): a repeat costs a stringify, not a hash. */
+export const ADMITTED_CACHED_MAX = 32;
 
 export class Registry {
   private readonly versions = new Map<string, DefinitionRecord>();
+  private readonly admitted = new Map<string, DefinitionRecord>();
 
   constructor(private readonly store: DefinitionStore) {}
 
@@ -182,6 +185,16 @@ export class Registry {
         'SVC_PLAN_NOT_REGISTERED',
         `${name(fields['serviceId'], 64)}@${name(fields['version'], 32)}: ${why}`,
       );
+    // The same JSON text is the same plan: one already admitted under this hash needs no new hash
+    // (3 ms for a purchase plan); any other text takes the full check below.
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(plan);
+    } catch {
+      text = undefined;
+    }
+    const known = text === undefined ? undefined : this.admitted.get(text);
+    if (known !== undefined && known.planHash === claimedHash) return known;
     const actual = planHash(plan === null ? null : fields);
     if (actual !== claimedHash) throw refuse('the plan does not match its claimed hash');
     const serviceId = fields['serviceId'];
@@ -195,7 +208,27 @@ export class Registry {
       throw e;
     }
     if (rec.planHash !== actual) throw refuse('the registry holds another plan under this version');
+    if (text !== undefined) {
+      if (this.admitted.size >= ADMITTED_CACHED_MAX) {
+        const oldest = this.admitted.keys().next().value;
+        if (oldest !== undefined) this.admitted.delete(oldest);
+      }
+      this.admitted.set(text, rec);
+    }
     return rec;
+  }
+
+  /**
+   * A stored version by id, or undefined (the plan-by-reference codec's source, ADR 0013): from
+   * memory after the first read. Store failures propagate.
+   */
+  async storedVersion(serviceId: string, version: string): Promise<DefinitionRecord | undefined> {
+    try {
+      return await this.version(serviceId, version);
+    } catch (e) {
+      if (isFixpayError(e, 'DEF_NOT_FOUND')) return undefined;
+      throw e;
+    }
   }
 
   /** A stored version (immutable content), from memory after the first read. */

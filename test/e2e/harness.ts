@@ -19,6 +19,7 @@ import { DEMO, seedDemo } from '../../demo/seed';
 import type { DemoData } from '../../demo/seed';
 import { PrismaReversalQueue, PrismaRequestJournal } from '../../gateways/card-network/prisma-store';
 import type { CardNetworkGateway } from '../../gateways/card-network/gateway';
+import { REVERSAL_POLL_INTERVAL_MS_DEFAULT } from '../../gateways/card-network/reversal-forwarder';
 import { SoftwareHsm } from '../../hsm/software/software-hsm';
 import { PrismaTerminalKeyStore } from '../../hsm/prisma-terminal-key-store';
 import { PrismaPsamCounterStore } from '../../activities/psam-counter-store';
@@ -28,6 +29,7 @@ import { compileFiles } from '../../services/compiler/load';
 import { PrismaDefinitionStore } from '../../services/registry/prisma-store';
 import { Registry } from '../../services/registry/registry';
 import { createPlanAdmissionActivities } from '../../services/registry/admission';
+import { DeferredPlanSource } from '../../codec/plan-reference';
 import { SIM_ZAK_HEX, SIM_ZPK_HEX } from '../../simulator/bank/accounts';
 import { connectGateway, startBank, waitFor } from '../../simulator/bank/harness';
 import type { BankServer } from '../../simulator/bank/server';
@@ -82,6 +84,8 @@ export interface E2eOptions {
   readonly wrapHandler?: (handler: RequestHandler) => RequestHandler;
   /** Demo data to seed (customers, terminals, bindings); DEMO by default. Benchmarks add terminals. */
   readonly demo?: DemoData;
+  /** The database: a PostgreSQL URL, `null` for the embedded PGlite; DATABASE_URL by default. */
+  readonly databaseUrl?: string | null;
 }
 
 export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
@@ -105,10 +109,22 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
     stopSdkLog();
     return Promise.resolve();
   });
+  const plans = new DeferredPlanSource();
   try {
-    const [env, db] = await Promise.all([startTestServer(), startTestDatabase()]);
-    stops.push(() => env.teardown());
-    stops.push(() => db.close());
+    // Both started at once; whichever came up is stopped even when the other failed.
+    const [envResult, dbResult] = await Promise.allSettled([
+      startTestServer(plans),
+      startTestDatabase(options.databaseUrl),
+    ]);
+    if (envResult.status === 'fulfilled') stops.push(() => envResult.value.teardown());
+    if (dbResult.status === 'fulfilled') stops.push(() => dbResult.value.close());
+    if (envResult.status === 'rejected') throw envResult.reason;
+    if (dbResult.status === 'rejected') throw dbResult.reason;
+    const env = envResult.value;
+    const db = dbResult.value;
+    // Plans travel by reference (ADR 0013): every client and worker reads them from the registry.
+    const registry = new Registry(new PrismaDefinitionStore(db.prisma));
+    plans.bind(registry);
     const core = new CoreRepository(db.prisma);
     const ledger = new PrismaLedgerStore(db.prisma);
     const demo = options.demo ?? DEMO;
@@ -125,7 +141,13 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
     const gateway = connectGateway(
       port,
       { reversals: new PrismaReversalQueue(db.prisma), journal: new PrismaRequestJournal(db.prisma) },
-      { requestTimeoutMs: 2_000, reversalGraceMs: 500, reverseWaitMs: 3_000 },
+      {
+        requestTimeoutMs: 2_000,
+        reversalGraceMs: 500,
+        reverseWaitMs: 3_000,
+        // The production sweep: queued reversals and retries wake the forwarder in-process.
+        reversals: { pollIntervalMs: REVERSAL_POLL_INTERVAL_MS_DEFAULT, retryDelayMsMin: 50, retryDelayMsMax: 200 },
+      },
       log.child({ component: 'card-network' }),
     );
     stops.push(() => gateway.stop());
@@ -143,7 +165,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       new PrismaTerminalKeyStore(db.prisma),
     );
     const psams = new Set(demo.terminals.map((t) => t.psamNo));
-    const dataConverter = testDataConverter();
+    const dataConverter = testDataConverter(plans);
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue: 'services',
@@ -162,7 +184,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
           gateway,
         }),
         // Plan admission, as in production (the definitions are deployed below, before any start).
-        ...createPlanAdmissionActivities(new Registry(new PrismaDefinitionStore(db.prisma))),
+        ...createPlanAdmissionActivities(registry),
       },
     });
     const workerDone = worker.run();
@@ -181,7 +203,6 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
     });
     stops.push(() => lines.shutdown());
 
-    const registry = new Registry(new PrismaDefinitionStore(db.prisma));
     const files = SERVICES.map((s) => join(__dirname, '..', '..', 'definitions', `${s}.yaml`));
     for (const d of compileFiles(files, defaultCatalogue())) {
       if (d.plan === null || d.planHash === null) throw new Error(`${d.file} does not compile`);

@@ -31,8 +31,12 @@ function withSearchPath(url: string, schema: string): string {
 /** Connections to the embedded PGlite test database (see startTestDatabase). */
 export const PGLITE_POOL_MAX = 1;
 
-export async function startTestDatabase(): Promise<TestDatabase> {
-  const base = loadConfig().database.url;
+/**
+ * `url` picks the PostgreSQL server explicitly (benchmarks compare both engines in one run); `null`
+ * forces the embedded PGlite; undefined follows DATABASE_URL.
+ */
+export async function startTestDatabase(url?: string | null): Promise<TestDatabase> {
+  const base = url === undefined ? loadConfig().database.url : (url ?? undefined);
   if (base !== undefined) {
     const schema = `t_${randomBytes(6).toString('hex')}`;
     const admin = new Client({ connectionString: base });
@@ -76,6 +80,9 @@ export async function startTestDatabase(): Promise<TestDatabase> {
   };
 }
 
+/** PGlite's WebAssembly start takes seconds idle and over 30 s on a loaded shared machine. */
+export const EMBEDDED_START_TIMEOUT_MS = 90_000;
+
 /** Runs `fixpay db serve --memory --port 0` and resolves with its URL once it is ready. */
 export async function spawnEmbeddedDatabase(): Promise<{ url: string; stop(): Promise<void> }> {
   const bin = join(__dirname, '..', '..', 'bin', 'fixpay.js');
@@ -84,7 +91,10 @@ export async function spawnEmbeddedDatabase(): Promise<{ url: string; stop(): Pr
   });
   const lines = createInterface({ input: child.stdout });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('embedded database did not start within 30 s')), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`embedded database did not start within ${EMBEDDED_START_TIMEOUT_MS / 1000} s`)),
+      EMBEDDED_START_TIMEOUT_MS,
+    );
     child.once('exit', (code) => reject(new Error(`embedded database exited with ${code ?? 'a signal'}`)));
     lines.on('line', (line) => {
       try {

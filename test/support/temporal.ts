@@ -6,6 +6,7 @@ import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createDataConverter } from '../../codec/data-converter';
 import { codecKeysFromText } from '../../codec/payload-codec';
+import type { PlanSource } from '../../codec/plan-reference';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { loadConfig, processEnv } from '../../config';
@@ -30,8 +31,9 @@ export function temporalCliPath(): string {
 export const TEST_CODEC_KEYS = 'test-1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f';
 
 /** The data converter every test client and worker uses: encrypted payloads as in production. */
-export function testDataConverter(): DataConverter {
-  return createDataConverter(codecKeysFromText(TEST_CODEC_KEYS));
+/** The test codec keys; with `plans`, interpreter inputs carry stored plans by reference (ADR 0013). */
+export function testDataConverter(plans?: PlanSource): DataConverter {
+  return createDataConverter(codecKeysFromText(TEST_CODEC_KEYS), plans);
 }
 
 let runtimeInstalled = false;
@@ -60,10 +62,10 @@ export function quietTemporalRuntime(): void {
 }
 
 /** Starts a real dev server with the platform's search attributes. Call `teardown()` after. */
-export async function startTestServer(): Promise<TestWorkflowEnvironment> {
+export async function startTestServer(plans?: PlanSource): Promise<TestWorkflowEnvironment> {
   quietTemporalRuntime();
   return TestWorkflowEnvironment.createLocal({
-    client: { dataConverter: testDataConverter() },
+    client: { dataConverter: testDataConverter(plans) },
     server: {
       executable: { type: 'existing-path', path: temporalCliPath() },
       searchAttributes: SEARCH_ATTRIBUTE_NAMES.map((n) => defineSearchAttributeKey(n, SearchAttributeType.KEYWORD)),
