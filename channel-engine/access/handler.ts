@@ -14,8 +14,9 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
-import { randomUUID } from 'node:crypto';
-import { closeUnsignedDecline, openTerminalRequest } from '../../terminal-protocol/messages';
+import { createHash, randomUUID } from 'node:crypto';
+import { closeUnsignedDecline, isReversal, openTerminalRequest } from '../../terminal-protocol/messages';
+import { DUPLICATE_STAN_RESPONSE_CODE } from '../../terminal-protocol/spec';
 import type { TerminalRequestVerdict, VerifyTerminalRequestInput } from '../../terminal-protocol/verification';
 import type { RequestHandler } from '../engine';
 import { FixpayError } from '../../domain/errors';
@@ -244,6 +245,10 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
     const ani = req.callerNumber ?? '';
     const input: Record<string, unknown> = {
       request,
+      // Safe to keep (a hash over bytes that include a fresh PSAM random): tells a repeat from a reused STAN.
+      requestDigest: createHash('sha256').update(req.payload).digest('hex'),
+      mti: s.mti,
+      psamCounter: s.psamCounter,
       terminalId: s.terminalId,
       merchantId: s.merchantId,
       stan: s.stan,
@@ -261,6 +266,22 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
     ]);
     if (verdict === undefined) return closeUnsignedDecline(opened, RUN_FAILED_RESPONSE_CODE);
     if (!verdict.verified) return closeUnsignedDecline(opened, verdict.responseCode);
+    // A sale already known under this terminal id and STAN (ADR 0012): its run stands by its answer
+    // in the verdict list, so a repeat gets it through any access node, at any time; other bytes
+    // under the same STAN are not processed. A reversal goes to its own service.
+    const sale = verdict.sale;
+    if (sale !== undefined && !isReversal(s.mti)) {
+      if (!sale.sameBytes) return closeUnsignedDecline(opened, DUPLICATE_STAN_RESPONSE_CODE);
+      if (sale.answer !== null && /^([0-9a-f]{2})+$/i.test(sale.answer)) {
+        deps.onAnswered?.({
+          workflowId: `${s.serviceId}:${s.terminalId}:${s.stan}`,
+          serviceId: s.serviceId,
+          terminalId: s.terminalId,
+          latencyMs: performance.now() - receivedAt,
+        });
+        return Buffer.from(sale.answer, 'hex');
+      }
+    }
     const workflowId = workflowIdFor(rec.plan, input);
     deps.board.track(workflowId, req.lineId);
     deps.onStarted?.(workflowId);
