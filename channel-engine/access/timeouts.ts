@@ -5,7 +5,9 @@
  */
 import type { Config } from '../../config';
 import type { TimeoutFigures } from '../../domain/timeouts';
-import { shortestStepTimeoutMs } from '../../services/catalogue/plan-activities';
+import { longestListenTimeoutMs, shortestStepTimeoutMs } from '../../services/catalogue/plan-activities';
+import { TERMINAL_VERDICT_SIGNAL } from '../../services/runtime/plan';
+import { REVERSAL_EXPIRE_AFTER_MS_DEFAULT } from '../../gateways/card-network/reversal-forwarder';
 import type { Plan } from '../../services/runtime/plan';
 import { VERIFY_TIMEOUT_MS } from '../../terminal-protocol/verification';
 import { DEFAULT_ENGINE_OPTIONS } from '../engine';
@@ -18,6 +20,7 @@ export function timeoutFigures(config: Config, plans: readonly Plan[] = []): Tim
   const cardNetworkStepMs = shortestStepTimeoutMs(plans, CARD_NETWORK_ACTIVITIES);
   // Refusal deliveries are optional (the run fails anyway); the approval's delivery is required.
   const deliverStepMs = shortestStepTimeoutMs(plans, ['deliverTerminalResponse'], true);
+  const terminalVerdictWindowMs = longestListenTimeoutMs(plans, TERMINAL_VERDICT_SIGNAL);
   return {
     verifyMs: VERIFY_TIMEOUT_MS,
     answerWaitMs: config.access.answerTimeoutMs,
@@ -26,5 +29,7 @@ export function timeoutFigures(config: Config, plans: readonly Plan[] = []): Tim
     repeatGraceMs: REPEAT_GRACE_MS_DEFAULT,
     ...(cardNetworkStepMs === undefined ? {} : { cardNetworkStepMs }),
     ...(deliverStepMs === undefined ? {} : { deliverStepMs }),
+    ...(terminalVerdictWindowMs === undefined ? {} : { terminalVerdictWindowMs }),
+    reversalExpiryMs: REVERSAL_EXPIRE_AFTER_MS_DEFAULT,
   };
 }

@@ -22,6 +22,7 @@ import type { CardNetworkGateway } from '../../gateways/card-network/gateway';
 import { SoftwareHsm } from '../../hsm/software/software-hsm';
 import { PrismaTerminalKeyStore } from '../../hsm/prisma-terminal-key-store';
 import { PrismaPsamCounterStore } from '../../activities/psam-counter-store';
+import { PrismaTerminalVerdictStore } from '../../activities/terminal-verdict-store';
 import { PrismaLedgerStore } from '../../ledger/store';
 import { defaultCatalogue } from '../../services/catalogue/entries';
 import { compileFiles } from '../../services/compiler/load';
@@ -48,7 +49,7 @@ export const NODE_ID = 'e2e';
 /** The bank simulator's first test card (balance 1 000 000, PIN 123456) and a poorer one. */
 export const CARD_RICH = { track2: '6225880000000001=30122011234567890', pin: '123456', pan: '6225880000000001' };
 export const CARD_POOR = { track2: '6225880000000019=30122011234567890', pin: '654321', pan: '6225880000000019' };
-export const SERVICES = ['sign-on', 'purchase', 'balance-inquiry'] as const;
+export const SERVICES = ['sign-on', 'purchase', 'balance-inquiry', 'reversal'] as const;
 
 export interface E2e {
   readonly env: TestWorkflowEnvironment;
@@ -157,6 +158,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
           zpk: keys.zpk,
           terminalKeys: keys.terminalKeys,
           counters: new PrismaPsamCounterStore(db.prisma),
+          verdicts: new PrismaTerminalVerdictStore(db.prisma),
           core,
           ledger,
           gateway,
