@@ -47,6 +47,7 @@ export class TerminalEndpoint {
   private corruptLeft: number;
   private ignoreLeft: number;
   private loseAcksLeft: number;
+  private ignoreAcksLeft = 0;
   private ackTimer: NodeJS.Timeout | undefined;
   private estSeen = false;
   private estWaiters: (() => void)[] = [];
@@ -70,6 +71,21 @@ export class TerminalEndpoint {
     this.corruptLeft = options.corruptDataFrames ?? 0;
     this.ignoreLeft = options.ignoreHostDataFrames ?? 0;
     this.loseAcksLeft = options.loseAcks ?? 0;
+  }
+
+  /** From now on, corrupt the check of our next `n` DATA transmissions (the host rejects them). */
+  corruptNextData(n: number): void {
+    this.corruptLeft = n;
+  }
+
+  /** From now on, ignore the host's next `n` DATA frames (as if lost on the line). */
+  ignoreNextHostData(n: number): void {
+    this.ignoreLeft = n;
+  }
+
+  /** From now on, ignore the host's next `n` ACK frames (as if lost on the line). */
+  ignoreNextHostAcks(n: number): void {
+    this.ignoreAcksLeft = n;
   }
 
   /** From now on, lose our next `n` ACK frames on the line (tests of a lost answer ACK). */
@@ -132,6 +148,10 @@ export class TerminalEndpoint {
       this.counters.framesReceived++;
       if (ev.frame.kind === 'data' && this.ignoreLeft > 0) {
         this.ignoreLeft--;
+        continue;
+      }
+      if (ev.frame.kind === 'ack' && this.ignoreAcksLeft > 0) {
+        this.ignoreAcksLeft--;
         continue;
       }
       this.step({ type: 'frame', frame: ev.frame });

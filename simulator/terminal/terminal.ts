@@ -84,6 +84,12 @@ export interface TransactionFaults {
   readonly loseAcks?: number;
   /** Treat the answer's MAC as corrupted (a bit flipped after the link check). */
   readonly corruptAnswerMac?: boolean;
+  /** Lose the host's next N DATA frames (the answer and its retransmissions). */
+  readonly loseAnswers?: number;
+  /** Lose the host's next N ACKs (of our request and its retransmissions). */
+  readonly loseRequestAcks?: number;
+  /** Lose our next N DATA transmissions on the line (the request and its retransmissions). */
+  readonly loseRequests?: number;
 }
 
 /** What the display shows when a purchase ends without a valid answer (ADR 0012), on two lines. */
@@ -517,6 +523,9 @@ export class PosTerminal {
         throw new FixpayError('TERMINAL_SIM_CALL_DROPPED', 'line ended before the request left');
       }
       if (faults.loseAcks !== undefined) call.endpoint.loseNextAcks(faults.loseAcks);
+      if (faults.loseAnswers !== undefined) call.endpoint.ignoreNextHostData(faults.loseAnswers);
+      if (faults.loseRequestAcks !== undefined) call.endpoint.ignoreNextHostAcks(faults.loseRequestAcks);
+      if (faults.loseRequests !== undefined) call.endpoint.corruptNextData(faults.loseRequests);
       if (cut === 'after-answer') call.endpoint.loseNextAcks(Number.MAX_SAFE_INTEGER);
       this.show(this.display[0] ?? '', this.display[1] ?? '', 'SENDING...');
       const ended = call.ended.then((reason) => {

@@ -60,6 +60,8 @@ export interface E2e {
   readonly gateway: CardNetworkGateway;
   readonly engine: ChannelEngine;
   readonly handler: ReturnType<typeof createAccessHandler>;
+  /** The definition registry the access handler resolves services in (tests deploy variants). */
+  readonly registry: Registry;
   readonly tcpPort: number;
   readonly sipPort: number;
   /** Workflow ids the access handler started or attached to. */
@@ -83,6 +85,8 @@ export interface E2eOptions {
   readonly wrapHandler?: (handler: RequestHandler) => RequestHandler;
   /** Demo data to seed (customers, terminals, bindings); DEMO by default. Benchmarks add terminals. */
   readonly demo?: DemoData;
+  /** How long an undelivered answer waits for a repeat before the run notes it as not ACKed. */
+  readonly repeatGraceMs?: number;
 }
 
 export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
@@ -180,6 +184,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       nodeId: NODE_ID,
       board,
       dataConverter,
+      ...(options.repeatGraceMs === undefined ? {} : { repeatGraceMs: options.repeatGraceMs }),
     });
     stops.push(() => lines.shutdown());
 
@@ -227,6 +232,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       gateway,
       engine,
       handler,
+      registry,
       tcpPort: tcp.port,
       sipPort: sip.port,
       workflowIds,
