@@ -179,6 +179,7 @@ export class PosTerminal {
   private readonly log: TerminalLogger;
   private call: Call | undefined;
   private pending: Pending | undefined;
+  private lastPurchase: Pending | undefined;
   private displayLines: string[] = ['FIXPAY POS', '', '', ''];
   private readonly rxRng: Rng | undefined;
   private readonly txRng: Rng | undefined;
@@ -315,6 +316,18 @@ export class PosTerminal {
     return this.exchange(pending, true, started, opts);
   }
 
+  /**
+   * Sends the last purchase's request again, byte for byte, whatever came after it (tests of a
+   * non-conforming phone's late repeat).
+   */
+  async repeatPurchase(opts: TransactionFaults = {}): Promise<TransactionResult> {
+    const last = this.lastPurchase;
+    if (last === undefined)
+      return this.failed('purchase', true, performance.now(), new FixpayError('TERMINAL_SIM_NOTHING_TO_REPEAT'), undefined);
+    this.pending = last;
+    return this.repeatLast(opts);
+  }
+
   /** Ends the call: REL, then the host hangs up (or we do after a grace period). */
   async hangUp(): Promise<void> {
     const call = this.call;
@@ -430,6 +443,7 @@ export class PosTerminal {
       this.store.save(this.state);
       pending = { kind, request, psam };
       this.pending = pending;
+      if (kind === 'purchase') this.lastPurchase = pending;
     } catch (e) {
       return this.failed(kind, false, started, e, undefined);
     }
@@ -540,8 +554,10 @@ export class PosTerminal {
       }
       if (cut === 'after-send') {
         this.dropCall();
-        if (kind === 'purchase') this.cancelPurchase(request, false);
-        this.show(this.display[0] ?? '', 'CALL DROPPED', `STAN ${request.stan}`);
+        if (kind === 'purchase' && this.state.pending?.stan === request.stan) {
+          this.cancelPurchase(request, false);
+          this.show(...CANCELLED_LINES, 'CALL DROPPED', `STAN ${request.stan}`);
+        } else this.show(this.display[0] ?? '', 'CALL DROPPED', `STAN ${request.stan}`);
         return {
           ...this.base(kind, repeated, 'dropped', request),
           ...stats(),
