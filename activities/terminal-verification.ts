@@ -75,7 +75,12 @@ export function createRequestVerificationActivities(deps: RequestVerificationDep
           verified: true,
           reason: 'OK',
           responseCode: '00',
-          sale: { state: row.state, sameBytes: digest === row.requestDigest, answer: row.answer },
+          sale: {
+            state: row.state,
+            sameBytes: digest === row.requestDigest,
+            answer: row.answer,
+            workflowId: row.workflowId,
+          },
         };
       } catch (e) {
         throw activityFailure(e);

@@ -36,5 +36,11 @@ export interface TerminalRequestVerdict {
    * stands, whether this request is byte for byte its request, and the answer the run stands by
    * (hex; no card data). A repeat gets that answer from any access node; other bytes get `94`.
    */
-  readonly sale?: { readonly state: string; readonly sameBytes: boolean; readonly answer: string | null };
+  readonly sale?: {
+    readonly state: string;
+    readonly sameBytes: boolean;
+    readonly answer: string | null;
+    /** The sale's run (a repeat on another UTC day computes another id: it must not start a second run). */
+    readonly workflowId: string;
+  };
 }

@@ -283,6 +283,14 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
       }
     }
     const workflowId = workflowIdFor(rec.plan, input);
+    if (sale !== undefined && !isReversal(s.mti) && sale.workflowId !== workflowId) {
+      // A repeat that computes another run id (it came on another UTC day) while the sale's run
+      // has no answer yet: never a second run for one sale. Only that run's answer may go back;
+      // without it the terminal gets nothing (it repeats later, or reverses).
+      const late = await deps.board.wait(sale.workflowId, timeoutMs, req.answerSettled);
+      if (late === undefined) throw new FixpayError('SVC_STEP_FAILED', `no answer yet from ${sale.workflowId}`);
+      return late;
+    }
     deps.board.track(workflowId, req.lineId);
     deps.onStarted?.(workflowId);
     const answered = (answer: Uint8Array): Uint8Array => {
