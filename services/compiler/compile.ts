@@ -1523,7 +1523,7 @@ class Compiler {
         'DEF_DURATION_EXCEEDED',
         ceiling === MAX_SERVICE_DURATION_MS
           ? `maxDuration is at most ${MAX_SERVICE_DURATION_MS / 60_000}m: a service runs within one phone call`
-          : `maxDuration is at most ${ceiling / 3_600_000}h: a phone call plus the longest verdict window`,
+          : `maxDuration is at most ${MAX_SERVICE_DURATION_MS / 60_000}m plus a verdict window of ${MAX_VERDICT_WINDOW_MS / 3_600_000}h`,
         ['spec', 'limits', 'maxDuration'],
       );
       this.maxDurationMs = ceiling;
