@@ -53,6 +53,10 @@ describe('the verdict list in the database', () => {
     await store.update('T0000001', '000004', { state: 'confirmed', answer: 'aa' });
     expect(await store.open(sale('000004', 'new'))).toMatchObject({ requestDigest: 'd000004', state: 'confirmed' });
     now = new Date(now.getTime() + 5_000);
-    expect(await store.open(sale('000004', 'new'))).toMatchObject({ requestDigest: 'new', state: 'open', answer: null });
+    expect(await store.open(sale('000004', 'new'))).toMatchObject({
+      requestDigest: 'new',
+      state: 'open',
+      answer: null,
+    });
   });
 });

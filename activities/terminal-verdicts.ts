@@ -62,7 +62,11 @@ export interface TerminalVerdictDeps {
 }
 
 export interface TerminalVerdictActivities {
-  openTerminalVerdict(input: { terminalId: string; stan: string; requestDigest: string }): Promise<{ reversed: boolean }>;
+  openTerminalVerdict(input: {
+    terminalId: string;
+    stan: string;
+    requestDigest: string;
+  }): Promise<{ reversed: boolean }>;
   recordTerminalVerdict(input: {
     terminalId: string;
     stan: string;

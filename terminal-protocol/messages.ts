@@ -191,12 +191,12 @@ export function answerMessage(request: OpenedTerminalRequest, answer: TerminalAn
   }
   fields[64] = new Uint8Array(MAC_BYTES);
   const mti = req.mti === '0800' ? '0810' : isReversal(req.mti) ? REVERSAL_ANSWER_MTI : '0210';
-  if (isReversal(req.mti)) {
-    // The 0410 carries only 11, 39, 41, 42 and 64 (REVERSAL_FIELDS.answer).
-    const keep = new Set<number>(REVERSAL_FIELDS.answer);
-    for (const k of [...Object.keys(fields)].map(Number)) if (!keep.has(k)) delete fields[k];
-  }
-  return { mti, fields: new Map(Object.entries(fields).map(([k, v]) => [Number(k), v])) };
+  // The 0410 carries only 11, 39, 41, 42 and 64 (REVERSAL_FIELDS.answer).
+  const keep = isReversal(req.mti) ? new Set<number>(REVERSAL_FIELDS.answer) : undefined;
+  const entries = Object.entries(fields)
+    .map(([k, v]) => [Number(k), v] as const)
+    .filter(([k]) => keep === undefined || keep.has(k));
+  return { mti, fields: new Map(entries) };
 }
 
 /**

@@ -29,6 +29,7 @@ import { LINE_ACTIVITY_NAMES } from '../channel-engine/access/handler';
 import { timeoutFigures } from '../channel-engine/access/timeouts';
 import { assertTimeoutOrder } from '../domain/timeouts';
 import { PrismaTerminalVerdictStore } from '../activities/terminal-verdict-store';
+import { REVERSAL_EXPIRE_AFTER_MS_DEFAULT } from '../gateways/card-network/reversal-forwarder';
 import { activitiesOf } from '../services/catalogue/plan-activities';
 import type { Plan } from '../services/runtime/plan';
 import type { KeyDirectory } from './key-directory';
@@ -180,6 +181,7 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
       timeoutFigures(
         config,
         split.deployable.map((d) => d.plan),
+        { reversalExpiryMs: REVERSAL_EXPIRE_AFTER_MS_DEFAULT },
       ),
     );
     const deployed = await deployDefinitions(registry, log, split);

@@ -68,7 +68,11 @@ function waitsForVerdict(node: unknown, depth = 0): boolean {
   if (Array.isArray(node)) return node.some((n) => waitsForVerdict(n, depth + 1));
   const rec = node as Record<string, unknown>;
   const listen = rec['listen'];
-  if (typeof listen === 'object' && listen !== null && (listen as Record<string, unknown>)['signal'] === TERMINAL_VERDICT_SIGNAL)
+  if (
+    typeof listen === 'object' &&
+    listen !== null &&
+    (listen as Record<string, unknown>)['signal'] === TERMINAL_VERDICT_SIGNAL
+  )
     return true;
   return Object.values(rec).some((v) => waitsForVerdict(v, depth + 1));
 }

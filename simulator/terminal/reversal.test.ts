@@ -35,7 +35,12 @@ describe('the phone’s reversal (0400 / 0401)', () => {
   );
 
   it('copies the original’s fields, carries the reason and the original data, and no PIN block or track 2', () => {
-    const r = buildReversalRequest(identity, purchase.payload, { reason: 'A0', repeat: false, originalDate: '1203' }, signer(21));
+    const r = buildReversalRequest(
+      identity,
+      purchase.payload,
+      { reason: 'A0', repeat: false, originalDate: '1203' },
+      signer(21),
+    );
     expect(r).toMatchObject({ mti: '0400', stan: '004711' });
     const msg = unpack(r.payload);
     const orig = unpack(purchase.payload);
@@ -50,7 +55,12 @@ describe('the phone’s reversal (0400 / 0401)', () => {
   });
 
   it('is opened by the host, routed to the reversal service under the original STAN and a new PSAM session', () => {
-    const r = buildReversalRequest(identity, purchase.payload, { reason: '98', repeat: true, originalDate: '1203' }, signer(22));
+    const r = buildReversalRequest(
+      identity,
+      purchase.payload,
+      { reason: '98', repeat: true, originalDate: '1203' },
+      signer(22),
+    );
     expect(r.mti).toBe('0401');
     const opened = openHostRequest(r.payload);
     expect(opened.summary).toMatchObject({ serviceId: 'reversal', mti: '0401', stan: '004711', psamCounter: 22 });
@@ -60,7 +70,12 @@ describe('the phone’s reversal (0400 / 0401)', () => {
 
   it('the host answers 0410 with 11, 39, 41, 42 and 64 only, which the phone accepts for a 0400 and a 0401', async () => {
     for (const repeat of [false, true]) {
-      const r = buildReversalRequest(identity, purchase.payload, { reason: '98', repeat, originalDate: '1203' }, signer(23));
+      const r = buildReversalRequest(
+        identity,
+        purchase.payload,
+        { reason: '98', repeat, originalDate: '1203' },
+        signer(23),
+      );
       const answer = await closeAnswer(openHostRequest(r.payload), { responseCode: '25', amountMinor: 1250 }, () =>
         Promise.resolve(new Uint8Array(MAC_BYTES).fill(1)),
       );
@@ -73,7 +88,12 @@ describe('the phone’s reversal (0400 / 0401)', () => {
 
   it('refuses a kept request that does not unpack', () => {
     expect(() =>
-      buildReversalRequest(identity, Buffer.from('00'), { reason: '98', repeat: false, originalDate: '1203' }, signer(1)),
+      buildReversalRequest(
+        identity,
+        Buffer.from('00'),
+        { reason: '98', repeat: false, originalDate: '1203' },
+        signer(1),
+      ),
     ).toThrow();
   });
 });
@@ -90,9 +110,9 @@ describe('the pending record and the owed reversal in the state file', () => {
     });
     expect(state.pending).toEqual({ stan: '000005', amountMinor: 100, request });
     expect(state.owedReversal).toEqual({ stan: '000004', amountMinor: 50, request, reason: 'A0', sent: true });
-    expect(() => parseTerminalState({ stan: 1, owedReversal: { stan: '000001', amountMinor: 1, request, reason: '05' } })).toThrow(
-      /reason/,
-    );
+    expect(() =>
+      parseTerminalState({ stan: 1, owedReversal: { stan: '000001', amountMinor: 1, request, reason: '05' } }),
+    ).toThrow(/reason/);
     expect(() => parseTerminalState({ stan: 1, pending: { stan: '1', amountMinor: 1, request } })).toThrow(/stan/);
     expect(() => parseTerminalState({ stan: 1, pending: { stan: '000001', amountMinor: 1, request: 'xyz' } })).toThrow(
       /request/,

@@ -323,7 +323,13 @@ export class PosTerminal {
   async repeatPurchase(opts: TransactionFaults = {}): Promise<TransactionResult> {
     const last = this.lastPurchase;
     if (last === undefined)
-      return this.failed('purchase', true, performance.now(), new FixpayError('TERMINAL_SIM_NOTHING_TO_REPEAT'), undefined);
+      return this.failed(
+        'purchase',
+        true,
+        performance.now(),
+        new FixpayError('TERMINAL_SIM_NOTHING_TO_REPEAT'),
+        undefined,
+      );
     this.pending = last;
     return this.repeatLast(opts);
   }
@@ -412,7 +418,7 @@ export class PosTerminal {
     // other request may go (the host would take it as the sale's confirmation).
     if (this.state.owedReversal !== undefined) {
       const r = await this.sendOwedReversal();
-      if (this.state.owedReversal !== undefined)
+      if (this.owedReversal !== undefined)
         return this.failed(
           kind,
           false,

@@ -308,7 +308,9 @@ describe('ADR 0012: phone and host agree on every cell of the loss-point matrix 
       dir = mkdtempSync(join(tmpdir(), 'fixpay-verdict-'));
       const text = readFileSync(join(__dirname, '..', '..', 'definitions', 'purchase.yaml'), 'utf8');
       const file = join(dir, 'purchase.yaml');
-      const short = text.replace(/timeout: 24h/, 'timeout: 3s').replace(/version: (\d+)\.(\d+)\.(\d+)/, 'version: 99.0.0');
+      const short = text
+        .replace(/timeout: 24h/, 'timeout: 3s')
+        .replace(/version: (\d+)\.(\d+)\.(\d+)/, 'version: 99.0.0');
       expect(short).toContain('timeout: 3s');
       writeFileSync(file, short);
       const [d] = compileFiles([file], defaultCatalogue());
@@ -349,10 +351,10 @@ describe('ADR 0012: phone and host agree on every cell of the loss-point matrix 
   async function resultOrWaiting(stan: string): Promise<void> {
     await waitFor(
       () =>
-        e2e.db.prisma
-          .$queryRaw<{ answer: string | null }[]>`
-            SELECT "answer" FROM "terminal_verdict" WHERE "terminal_id" = ${TERMINAL} AND "stan" = ${stan}`
-          .then((rows) => rows[0]?.answer != null),
+        e2e.db.prisma.$queryRaw<{ answer: string | null }[]>`
+            SELECT "answer" FROM "terminal_verdict" WHERE "terminal_id" = ${TERMINAL} AND "stan" = ${stan}`.then(
+          (rows) => rows[0]?.answer != null,
+        ),
       20_000,
     );
   }
