@@ -320,15 +320,22 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
     // worker (deliverTerminalResponse), which gives it to the call waiting here. The run's end
     // only says that no answer is coming any more: after a short grace, the node declines (96).
     const delivered = deps.board.wait(workflowId, timeoutMs, req.answerSettled);
-    const ended = temporal(() => handle.result()).then(
+    // The wait for the run's end stops once this call has its answer: an approved purchase stays
+    // open until the phone's verdict (ADR 0012), and no call may hold a long poll on it that long.
+    const stopWaiting = new AbortController();
+    const waitSignal =
+      deps.signal === undefined ? stopWaiting.signal : AbortSignal.any([deps.signal, stopWaiting.signal]);
+    const ended = deps.client.withAbortSignal(waitSignal, () => handle.result()).then(
       () => undefined,
       () => undefined,
     );
-    const noAnswer = ended.then(
-      async () => deps.board.answer(workflowId) ?? (await deps.board.wait(workflowId, DELIVERY_GRACE_MS)) ?? failed(),
+    const noAnswer = ended.then(async () =>
+      stopWaiting.signal.aborted
+        ? undefined
+        : (deps.board.answer(workflowId) ?? (await deps.board.wait(workflowId, DELIVERY_GRACE_MS)) ?? failed()),
     );
     // `delivered` gives up (undefined) after `timeoutMs`: the run may still be working.
-    const answer = await Promise.race([delivered, noAnswer]);
+    const answer = await Promise.race([delivered, noAnswer]).finally(() => stopWaiting.abort());
     if (answer === undefined) throw new FixpayError('SVC_STEP_FAILED', `no answer from ${workflowId}`);
     return answered(answer);
   };
