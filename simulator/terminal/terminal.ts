@@ -608,7 +608,10 @@ export class PosTerminal {
   private checkMac(pending: Pending, response: ParsedResponse, corrupted = false): void {
     if (corrupted) throw new FixpayError('TERMINAL_SIM_RESPONSE_MAC_INVALID', 'the answer was corrupted on the line');
     if (response.mac === undefined || response.macData === undefined) {
-      // Hosts do not MAC some declines (e.g. A0 after a MAC failure); an approval must be MACed.
+      // Hosts do not MAC some declines (e.g. A0 after a MAC failure); an approval must be MACed,
+      // and so must a 0410: an unMACed one (anyone can build it) never deletes an owed reversal.
+      if (pending.kind === 'reversal')
+        throw new FixpayError('TERMINAL_SIM_RESPONSE_MAC_INVALID', 'a 0410 without field 64');
       if (response.responseCode === '00')
         throw new FixpayError('TERMINAL_SIM_RESPONSE_MAC_INVALID', 'an approval without field 64');
       return;

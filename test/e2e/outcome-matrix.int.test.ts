@@ -256,6 +256,25 @@ describe('ADR 0012: phone and host agree on every cell of the loss-point matrix 
     await expectSettled(stan, 1_111, before, false);
   });
 
+  it('a reversal the host cannot verify (wrong line) gets an unMACed 0410: still owed, nothing else is sent, then it goes through', async () => {
+    const { terminal, store, stan, before } = await purchase({ cut: 'after-send' }, 1_117);
+    cancelledShown(terminal, '98');
+    // The same phone state dialling from a line bound to no terminal: the 0400 is refused before
+    // it runs (unMACed 03), the reversal stays owed and the balance inquiry is not sent.
+    const elsewhere = new PosTerminal(config, { stateStore: store, callerNumber: '869999999999' });
+    const refused = await elsewhere.balance();
+    expect(refused).toMatchObject({ kind: 'balance', outcome: 'failed' });
+    expect(elsewhere.reversals.at(-1)).toMatchObject({ kind: 'reversal', outcome: 'failed' });
+    expect(elsewhere.owedReversal).toMatchObject({ stan, sent: true });
+    await elsewhere.hangUp();
+    // From its own line (the state as the phone kept it): 0401, reversed, not charged.
+    const home = new PosTerminal(config, { stateStore: store });
+    current = home;
+    await nextCall(home);
+    expect(home.reversals.at(-1)).toMatchObject({ kind: 'reversal', responseCode: '00', stan });
+    await expectSettled(stan, 1_117, before, false);
+  });
+
   // --- repeats --------------------------------------------------------------------------
 
   it('a repeat after the answer was not delivered gets the stored answer (no 8 s limit); posted once', async () => {
