@@ -271,7 +271,8 @@ export interface TerminalState {
   workingKeys?: { layout: '003' | '004'; field62: string };
   /**
    * ADR 0012: the purchase sent and not yet validly answered, written before its first
-   * transmission (the request bytes as hex: the phone's own memory, like its card reader's).
+   * transmission: what its reversal copies (`reversalRecord`: PAN included, never track 2 or the
+   * PIN block).
    */
   pending?: PendingPurchase;
   /** A reversal owed for a purchase without a valid answer: sent before anything else on the next call. */
@@ -281,7 +282,7 @@ export interface TerminalState {
 export interface PendingPurchase {
   readonly stan: string;
   readonly amountMinor: number;
-  /** The 0200 as sent (hex). */
+  /** The 0200's fields a reversal copies, as a message (hex; `reversalRecord`). */
   readonly request: string;
 }
 

@@ -204,6 +204,26 @@ export function buildSignOnRequest(
 }
 
 /**
+ * What a terminal keeps of a purchase for its reversal (ADR 0012): the request with only the
+ * fields a reversal copies and field 60 (the PAN stays, as field 2 of the 0400 needs it; never
+ * track 2, the PIN block or the MAC). Throws ISO8583_* when the request does not unpack.
+ */
+export function reversalRecord(request: Uint8Array): Buffer {
+  const opened = openEnvelope(Buffer.from(request), TERMINAL_ENVELOPE);
+  const msg = codec.unpack(opened.body);
+  const keep = new Set<number>([...REVERSAL_FIELDS.copied, 60]);
+  const fields = new Map([...msg.fields].filter(([k]) => keep.has(k)));
+  return closeEnvelope(
+    {
+      ...(opened.tpdu === undefined ? {} : { tpdu: opened.tpdu }),
+      ...(opened.applicationHeader === undefined ? {} : { applicationHeader: opened.applicationHeader }),
+    },
+    codec.pack({ mti: msg.mti, fields }),
+    TERMINAL_ENVELOPE,
+  );
+}
+
+/**
  * The phone's reversal (ADR 0012) of the purchase whose request bytes it kept: `0400` (`0401` when
  * `repeat`) with the original's fields REVERSAL_FIELDS.copied (11 stays the original STAN), 39 the
  * reason, 60 the original type code and batch, 61 the original batch, STAN and date (MMDD), a new

@@ -7,7 +7,14 @@ import { MessageCodec, openEnvelope, terminalSpec, textField, subfieldsField } f
 import { closeAnswer, openTerminalRequest as openHostRequest } from '../../terminal-protocol/messages';
 import { REVERSAL_FIELDS, TERMINAL_ENVELOPE } from '../../terminal-protocol/spec';
 import { parseTerminalState } from './config';
-import { buildFinancialRequest, buildReversalRequest, MAC_BYTES, parseResponse, parseTrack2 } from './messages';
+import {
+  buildFinancialRequest,
+  buildReversalRequest,
+  MAC_BYTES,
+  parseResponse,
+  parseTrack2,
+  reversalRecord,
+} from './messages';
 import type { MacSigner, TerminalIdentity } from './messages';
 import { parseScript } from './script';
 
@@ -84,6 +91,21 @@ describe('the phone’s reversal (0400 / 0401)', () => {
       expect([...msg.fields.keys()].sort((a, b) => a - b)).toEqual([...REVERSAL_FIELDS.answer]);
       expect(parseResponse(answer, r, identity)).toMatchObject({ mti: '0410', stan: '004711', responseCode: '25' });
     }
+  });
+
+  it('the kept record holds what the reversal copies, never track 2 or the PIN block, and builds the same 0400', () => {
+    const record = reversalRecord(purchase.payload);
+    const kept = unpack(record);
+    expect(kept.fields.has(35)).toBe(false);
+    expect(kept.fields.has(52)).toBe(false);
+    expect(kept.fields.has(64)).toBe(false);
+    // Track 2 is BCD: its digits would show as they are in the hex of the record.
+    expect(purchase.payload.toString('hex')).toContain('30122011234567890');
+    expect(record.toString('hex')).not.toContain('30122011234567890');
+    const req = { reason: '98', repeat: false, originalDate: '1203' } as const;
+    expect(buildReversalRequest(identity, record, req, signer(30)).payload).toEqual(
+      buildReversalRequest(identity, purchase.payload, req, signer(30)).payload,
+    );
   });
 
   it('refuses a kept request that does not unpack', () => {

@@ -25,6 +25,7 @@ import {
   buildReversalRequest,
   buildSignOnRequest,
   parseResponse,
+  reversalRecord,
   responseText,
   STAN_MAX,
 } from './messages';
@@ -445,7 +446,11 @@ export class PosTerminal {
       // purchase's pending record is written before its first transmission (ADR 0012).
       this.state = { ...this.state, stan, psamCounter: psam.counter };
       if (kind === 'purchase' && amountMinor !== undefined)
-        this.state.pending = { stan: request.stan, amountMinor, request: request.payload.toString('hex') };
+        this.state.pending = {
+          stan: request.stan,
+          amountMinor,
+          request: reversalRecord(request.payload).toString('hex'),
+        };
       this.store.save(this.state);
       pending = { kind, request, psam };
       this.pending = pending;
