@@ -325,10 +325,12 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
     const stopWaiting = new AbortController();
     const waitSignal =
       deps.signal === undefined ? stopWaiting.signal : AbortSignal.any([deps.signal, stopWaiting.signal]);
-    const ended = deps.client.withAbortSignal(waitSignal, () => handle.result()).then(
-      () => undefined,
-      () => undefined,
-    );
+    const ended = deps.client
+      .withAbortSignal(waitSignal, () => handle.result())
+      .then(
+        () => undefined,
+        () => undefined,
+      );
     const noAnswer = ended.then(async () =>
       stopWaiting.signal.aborted
         ? undefined
