@@ -7,11 +7,15 @@
  * with the replay rule), so a request that verified here still passes there, and a terminal's
  * retransmission of the same bytes verifies again and attaches to the same run.
  */
+import { createHash } from 'node:crypto';
 import { isFixpayError } from '../domain/errors';
 import type { HsmPort, KeyHandle } from '../hsm/port';
 import { activityFailure } from './failure';
 import { openTerminalRequest, requestBytes } from '../terminal-protocol/messages';
 import type { TerminalsPort } from './terminals';
+import type { TerminalVerdictStore } from './terminal-verdict-store';
+import { confirmWaitingSales, signalThroughWorkerClient } from './terminal-verdicts';
+import type { VerdictSignaller } from './terminal-verdicts';
 import { BAD_MAC_RESPONSE_CODE, UNBOUND_RESPONSE_CODE } from '../terminal-protocol/verification';
 import type { TerminalRequestVerdict, VerifyTerminalRequestInput } from '../terminal-protocol/verification';
 
@@ -19,6 +23,12 @@ export interface RequestVerificationDeps {
   readonly core: Pick<TerminalsPort, 'checkBinding'>;
   readonly hsm: Pick<HsmPort, 'verifyPsamMac'>;
   readonly psamMasterKey: (psamSerial: string) => KeyHandle | undefined;
+  /**
+   * The sales waiting for the phone's verdict (ADR 0012): a verified request confirms the
+   * terminal's other waiting sales, and learns about an earlier sale under its own STAN.
+   */
+  readonly verdicts?: TerminalVerdictStore;
+  readonly signal?: VerdictSignaller;
 }
 
 export interface RequestVerificationActivities {
@@ -52,7 +62,26 @@ export function createRequestVerificationActivities(deps: RequestVerificationDep
             return { verified: false, reason: 'HSM_MAC_INVALID', responseCode: BAD_MAC_RESPONSE_CODE };
           throw e;
         }
-        return { verified: true, reason: 'OK', responseCode: '00' };
+        if (deps.verdicts === undefined) return { verified: true, reason: 'OK', responseCode: '00' };
+        const { stan } = opened.summary;
+        const [row] = await Promise.all([
+          deps.verdicts.get(terminalId, stan),
+          confirmWaitingSales(deps.verdicts, deps.signal ?? signalThroughWorkerClient, terminalId, stan),
+        ]);
+        if (row?.workflowId == null || row.requestDigest === null)
+          return { verified: true, reason: 'OK', responseCode: '00' };
+        const digest = createHash('sha256').update(requestBytes(input.request)).digest('hex');
+        return {
+          verified: true,
+          reason: 'OK',
+          responseCode: '00',
+          sale: {
+            state: row.state,
+            sameBytes: digest === row.requestDigest,
+            answer: row.answer,
+            workflowId: row.workflowId,
+          },
+        };
       } catch (e) {
         throw activityFailure(e);
       }

@@ -9,6 +9,8 @@ const ordered: TimeoutFigures = {
   repeatGraceMs: 8_000,
   cardNetworkStepMs: 30_000,
   deliverStepMs: 30_000,
+  terminalVerdictWindowMs: 24 * 3_600_000,
+  reversalExpiryMs: 7 * 24 * 3_600_000,
 };
 
 describe('timeout order', () => {
@@ -23,12 +25,13 @@ describe('timeout order', () => {
     [{ cardNetworkMs: 26_000 }, 'card network request < answer wait'],
     [{ cardNetworkStepMs: 9_000 }, 'card network request < its step timeout'],
     [{ deliverStepMs: 5_000 }, 'repeat grace < delivery step timeout'],
+    [{ terminalVerdictWindowMs: 8 * 24 * 3_600_000 }, 'terminal verdict window < reversal store expiry'],
   ] as const)('%j breaks %s', (change, relation) => {
     expect(timeoutOrderViolations({ ...ordered, ...change })).toContain(relation);
     expect(() => assertTimeoutOrder({ ...ordered, ...change })).toThrow(relation);
   });
 
   it('every relation is exercised above', () => {
-    expect(TIMEOUT_RELATIONS).toHaveLength(5);
+    expect(TIMEOUT_RELATIONS).toHaveLength(6);
   });
 });

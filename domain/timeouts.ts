@@ -7,8 +7,16 @@
  *   card network request  <  answer wait                           (a 98 reaches the terminal)
  *   card network request  <  timeout of the step calling it        (the gateway answers first)
  *   repeat grace  <  timeout of the approval's delivery step       (the hand-over outlives the grace)
+ *   terminal verdict window  <  reversal store expiry               (a reversal at the deadline lands)
+ *
+ * The terminal verdict window (ADR 0012) is how long an approved purchase waits for the phone's
+ * verdict (its next call) before it posts (answer ACKed) or reverses (never ACKed); the purchase
+ * definition's `listen` on the verdict signal carries it, `TERMINAL_VERDICT_WINDOW_MS_DEFAULT`.
  */
 import { FixpayError } from './errors';
+
+/** terminalVerdictWindowMs: the purchase definition's verdict wait (docs/adr/0012). */
+export const TERMINAL_VERDICT_WINDOW_MS_DEFAULT = 24 * 3_600_000;
 
 export interface TimeoutFigures {
   /** The access node's verification of a request at the centre, retries included. */
@@ -25,6 +33,10 @@ export interface TimeoutFigures {
   readonly cardNetworkStepMs?: number;
   /** Shortest timeout of a live definition's required delivery step (when known). */
   readonly deliverStepMs?: number;
+  /** terminalVerdictWindowMs: the longest verdict wait of a live definition (when known). */
+  readonly terminalVerdictWindowMs?: number;
+  /** How long the card network gateway keeps trying a stored reversal (when known). */
+  readonly reversalExpiryMs?: number;
 }
 
 interface Relation {
@@ -40,6 +52,10 @@ export const TIMEOUT_RELATIONS: readonly Relation[] = [
   { name: 'card network request < answer wait', holds: (t) => lt(t.cardNetworkMs, t.answerWaitMs) },
   { name: 'card network request < its step timeout', holds: (t) => lt(t.cardNetworkMs, t.cardNetworkStepMs) },
   { name: 'repeat grace < delivery step timeout', holds: (t) => lt(t.repeatGraceMs, t.deliverStepMs) },
+  {
+    name: 'terminal verdict window < reversal store expiry',
+    holds: (t) => lt(t.terminalVerdictWindowMs, t.reversalExpiryMs),
+  },
 ];
 
 /** The relations the figures break (empty when in order). */

@@ -137,7 +137,21 @@ async function loadLoop(
     });
     if (results[0]?.outcome !== 'approved') await sleep(1_000);
   }
+  // The phone's verdict (ADR 0012): its next call sends any owed reversal first, then a request
+  // that confirms its last purchases; only then is "approved at the terminal = posted" decided.
+  for (let attempt = 0; attempt < FLUSH_ATTEMPTS; attempt++) {
+    try {
+      const [signOn] = await targets.script(config, [{ step: 'sign-on' }, { step: 'hang-up' }], state);
+      if (signOn?.outcome === 'approved') return;
+    } catch {
+      // the platform is still coming back: try again
+    }
+    await sleep(1_000);
+  }
 }
+
+/** Calls a terminal makes at the end to settle its last purchases (its owed reversal, its confirmation). */
+const FLUSH_ATTEMPTS = 10;
 
 function databaseUrl(output: string): string {
   const m = /Database\s+(?:embedded PGlite|PostgreSQL)\s+(\S+)/.exec(output);

@@ -24,6 +24,10 @@ import type { FieldValue, IsoMessage, Tpdu } from '../gateways/iso8583';
 import {
   DEFAULT_APPLICATION_HEADER,
   MAC_BYTES,
+  REVERSAL_ANSWER_MTI,
+  REVERSAL_FIELDS,
+  REVERSAL_REPEAT_MTI,
+  TRANSACTION_CODES,
   serviceFor,
   TERMINAL_ENVELOPE,
   TERMINAL_REQUEST_BYTES_MAX,
@@ -136,6 +140,11 @@ export function summarizeTerminalRequest(payload: Uint8Array): TerminalRequestSu
   return openTerminalRequest(payload).summary;
 }
 
+/** A `0400` or its repeat `0401`. */
+export function isReversal(mti: string): boolean {
+  return mti === TRANSACTION_CODES.reversal.mti || mti === REVERSAL_REPEAT_MTI;
+}
+
 /** What the answer carries besides field 39. */
 export interface TerminalAnswer {
   readonly responseCode: string;
@@ -181,8 +190,13 @@ export function answerMessage(request: OpenedTerminalRequest, answer: TerminalAn
       fields[62] = field62Subfields(Buffer.from(answer.field62Hex, 'hex'));
   }
   fields[64] = new Uint8Array(MAC_BYTES);
-  const mti = req.mti === '0800' ? '0810' : '0210';
-  return { mti, fields: new Map(Object.entries(fields).map(([k, v]) => [Number(k), v])) };
+  const mti = req.mti === '0800' ? '0810' : isReversal(req.mti) ? REVERSAL_ANSWER_MTI : '0210';
+  // The 0410 carries only 11, 39, 41, 42 and 64 (REVERSAL_FIELDS.answer).
+  const keep = isReversal(req.mti) ? new Set<number>(REVERSAL_FIELDS.answer) : undefined;
+  const entries = Object.entries(fields)
+    .map(([k, v]) => [Number(k), v] as const)
+    .filter(([k]) => keep === undefined || keep.has(k));
+  return { mti, fields: new Map(entries) };
 }
 
 /**

@@ -53,7 +53,11 @@ describe('the terminal protocol spec', () => {
 
   it('routes nothing else', () => {
     expect(serviceFor('0200', '200000')).toBeUndefined();
-    expect(serviceFor('0400', '000000')).toBeUndefined();
+    expect(serviceFor('0400', '310000')).toBeUndefined();
+    expect(serviceFor('0420', '000000')).toBeUndefined();
     expect(serviceFor('0800', null)).toBe('sign-on');
+    // The phone's reversal and its repeat (ADR 0012).
+    expect(serviceFor('0400', '000000')).toBe('reversal');
+    expect(serviceFor('0401', '000000')).toBe('reversal');
   });
 });

@@ -31,4 +31,16 @@ export interface TerminalRequestVerdict {
   readonly reason: string;
   /** Field 39 of the access node's unsigned decline when not verified; `00` otherwise. */
   readonly responseCode: string;
+  /**
+   * The sale already known under this terminal id and STAN (ADR 0012), when there is one: where it
+   * stands, whether this request is byte for byte its request, and the answer the run stands by
+   * (hex; no card data). A repeat gets that answer from any access node; other bytes get `94`.
+   */
+  readonly sale?: {
+    readonly state: string;
+    readonly sameBytes: boolean;
+    readonly answer: string | null;
+    /** The sale's run (a repeat on another UTC day computes another id: it must not start a second run). */
+    readonly workflowId: string;
+  };
 }

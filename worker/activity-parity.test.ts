@@ -14,8 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFINITIONS_DIR, deployableDefinitions } from './central';
 import { timeoutFigures } from '../channel-engine/access/timeouts';
+import { REVERSAL_EXPIRE_AFTER_MS_DEFAULT } from '../gateways/card-network/reversal-forwarder';
 import { loadConfig } from '../config';
-import { timeoutOrderViolations } from '../domain/timeouts';
+import { TERMINAL_VERDICT_WINDOW_MS_DEFAULT, timeoutOrderViolations } from '../domain/timeouts';
 
 // The factory only binds functions: nothing is called, so no dependency is used.
 const unused = {} as PlatformActivityDeps;
@@ -44,7 +45,12 @@ describe('the catalogue and the registered activities', () => {
 
   it('only definitions whose every activity is registered are deployed', () => {
     const { deployable, skipped } = deployableDefinitions(new Set([...central, ...lines]));
-    expect(deployable.map((d) => d.plan.serviceId).sort()).toEqual(['balance-inquiry', 'purchase', 'sign-on']);
+    expect(deployable.map((d) => d.plan.serviceId).sort()).toEqual([
+      'balance-inquiry',
+      'purchase',
+      'reversal',
+      'sign-on',
+    ]);
     expect(skipped.map((s) => s.serviceId).sort()).toEqual([
       'bill-payment',
       'lottery-ticket',
@@ -59,9 +65,13 @@ describe('the catalogue and the registered activities', () => {
     const figures = timeoutFigures(
       loadConfig({}),
       deployable.map((d) => d.plan),
+      { reversalExpiryMs: REVERSAL_EXPIRE_AFTER_MS_DEFAULT },
     );
     expect(figures.cardNetworkStepMs).toBeDefined();
     expect(figures.deliverStepMs).toBeDefined();
+    // The purchase definition's verdict wait is the named limit terminalVerdictWindowMs (ADR 0012).
+    expect(figures.terminalVerdictWindowMs).toBe(TERMINAL_VERDICT_WINDOW_MS_DEFAULT);
+    expect(figures.reversalExpiryMs).toBeDefined();
     expect(timeoutOrderViolations(figures)).toEqual([]);
   });
 });

@@ -28,6 +28,8 @@ import { Registry } from '../services/registry/registry';
 import { LINE_ACTIVITY_NAMES } from '../channel-engine/access/handler';
 import { timeoutFigures } from '../channel-engine/access/timeouts';
 import { assertTimeoutOrder } from '../domain/timeouts';
+import { PrismaTerminalVerdictStore } from '../activities/terminal-verdict-store';
+import { REVERSAL_EXPIRE_AFTER_MS_DEFAULT } from '../gateways/card-network/reversal-forwarder';
 import { activitiesOf } from '../services/catalogue/plan-activities';
 import type { Plan } from '../services/runtime/plan';
 import type { KeyDirectory } from './key-directory';
@@ -170,6 +172,7 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
         zpk: deps.keys.zpk,
         terminalKeys: new TerminalKeyManager({ hsm, store: new PrismaTerminalKeyStore(prisma), layout: '004' }),
         counters: new PrismaPsamCounterStore(prisma),
+        verdicts: new PrismaTerminalVerdictStore(prisma),
         core,
         ledger: new PrismaLedgerStore(prisma),
         gateway,
@@ -183,6 +186,7 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
       timeoutFigures(
         config,
         split.deployable.map((d) => d.plan),
+        { reversalExpiryMs: REVERSAL_EXPIRE_AFTER_MS_DEFAULT },
       ),
     );
     const deployed = await deployDefinitions(registry, log, split);

@@ -15,6 +15,9 @@ import type { HsmPort, KeyHandle } from '../hsm/port';
 import type { TerminalKeyManager } from '../hsm/terminal-keys';
 import type { LedgerPort } from '../ledger/model';
 import { createTerminalServiceActivities } from '../activities/terminal-card';
+import { InMemoryTerminalVerdictStore } from '../activities/terminal-verdict-store';
+import type { TerminalVerdictStore } from '../activities/terminal-verdict-store';
+import { createTerminalVerdictActivities } from '../activities/terminal-verdicts';
 
 export interface PlatformActivityDeps {
   readonly nodeName: string;
@@ -26,6 +29,8 @@ export interface PlatformActivityDeps {
   readonly core: CoreRepository;
   readonly ledger: LedgerPort;
   readonly gateway: CardNetworkPort;
+  /** The sales waiting for the phone's verdict (ADR 0012); in memory when not given (one worker only). */
+  readonly verdicts?: TerminalVerdictStore;
 }
 
 /** A registered activity as Temporal calls it. */
@@ -56,11 +61,14 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     terminalKeys: deps.terminalKeys,
     counters: deps.counters ?? new InMemoryPsamCounterStore(),
   });
+  const verdicts = deps.verdicts ?? new InMemoryTerminalVerdictStore();
   const verification = createRequestVerificationActivities({
     core: deps.core,
     hsm: deps.hsm,
     psamMasterKey: deps.psamMasterKey,
+    verdicts,
   });
+  const outcome = createTerminalVerdictActivities({ verdicts });
   const terminalCard = createTerminalServiceActivities({ gateway: deps.gateway, ledger: deps.ledger });
   return {
     // Platform workflows (ping, the access node's request verification).
@@ -80,6 +88,10 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     authorizeCard: one(terminalCard, 'authorizeCard'),
     reverseCard: one(terminalCard, 'reverseCard'),
     inquireCardBalance: one(terminalCard, 'inquireCardBalance'),
+    // The phone's verdict on a purchase (ADR 0012).
+    openTerminalVerdict: one(outcome, 'openTerminalVerdict'),
+    recordTerminalVerdict: one(outcome, 'recordTerminalVerdict'),
+    reverseTerminalSale: one(outcome, 'reverseTerminalSale'),
     // Ledger: the reservation is posted by its id, as the catalogue declares it.
     reserveFunds: one(ledger, 'reserveFunds'),
     voidReservation: one(ledger, 'voidReservation'),

@@ -14,8 +14,9 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
-import { randomUUID } from 'node:crypto';
-import { closeUnsignedDecline, openTerminalRequest } from '../../terminal-protocol/messages';
+import { createHash, randomUUID } from 'node:crypto';
+import { closeUnsignedDecline, isReversal, openTerminalRequest } from '../../terminal-protocol/messages';
+import { DUPLICATE_STAN_RESPONSE_CODE } from '../../terminal-protocol/spec';
 import type { TerminalRequestVerdict, VerifyTerminalRequestInput } from '../../terminal-protocol/verification';
 import type { RequestHandler } from '../engine';
 import { FixpayError } from '../../domain/errors';
@@ -244,6 +245,10 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
     const ani = req.callerNumber ?? '';
     const input: Record<string, unknown> = {
       request,
+      // Safe to keep (a hash over bytes that include a fresh PSAM random): tells a repeat from a reused STAN.
+      requestDigest: createHash('sha256').update(req.payload).digest('hex'),
+      mti: s.mti,
+      psamCounter: s.psamCounter,
       terminalId: s.terminalId,
       merchantId: s.merchantId,
       stan: s.stan,
@@ -261,7 +266,31 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
     ]);
     if (verdict === undefined) return closeUnsignedDecline(opened, RUN_FAILED_RESPONSE_CODE);
     if (!verdict.verified) return closeUnsignedDecline(opened, verdict.responseCode);
+    // A sale already known under this terminal id and STAN (ADR 0012): its run stands by its answer
+    // in the verdict list, so a repeat gets it through any access node, at any time; other bytes
+    // under the same STAN are not processed. A reversal goes to its own service.
+    const sale = verdict.sale;
+    if (sale !== undefined && !isReversal(s.mti)) {
+      if (!sale.sameBytes) return closeUnsignedDecline(opened, DUPLICATE_STAN_RESPONSE_CODE);
+      if (sale.answer !== null && /^([0-9a-f]{2})+$/i.test(sale.answer)) {
+        deps.onAnswered?.({
+          workflowId: `${s.serviceId}:${s.terminalId}:${s.stan}`,
+          serviceId: s.serviceId,
+          terminalId: s.terminalId,
+          latencyMs: performance.now() - receivedAt,
+        });
+        return Buffer.from(sale.answer, 'hex');
+      }
+    }
     const workflowId = workflowIdFor(rec.plan, input);
+    if (sale !== undefined && !isReversal(s.mti) && sale.workflowId !== workflowId) {
+      // A repeat that computes another run id (it came on another UTC day) while the sale's run
+      // has no answer yet: never a second run for one sale. Only that run's answer may go back;
+      // without it the terminal gets nothing (it repeats later, or reverses).
+      const late = await deps.board.wait(sale.workflowId, timeoutMs, req.answerSettled);
+      if (late === undefined) throw new FixpayError('SVC_STEP_FAILED', `no answer yet from ${sale.workflowId}`);
+      return late;
+    }
     deps.board.track(workflowId, req.lineId);
     deps.onStarted?.(workflowId);
     const answered = (answer: Uint8Array): Uint8Array => {
@@ -291,15 +320,24 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
     // worker (deliverTerminalResponse), which gives it to the call waiting here. The run's end
     // only says that no answer is coming any more: after a short grace, the node declines (96).
     const delivered = deps.board.wait(workflowId, timeoutMs, req.answerSettled);
-    const ended = temporal(() => handle.result()).then(
-      () => undefined,
-      () => undefined,
-    );
-    const noAnswer = ended.then(
-      async () => deps.board.answer(workflowId) ?? (await deps.board.wait(workflowId, DELIVERY_GRACE_MS)) ?? failed(),
+    // The wait for the run's end stops once this call has its answer: an approved purchase stays
+    // open until the phone's verdict (ADR 0012), and no call may hold a long poll on it that long.
+    const stopWaiting = new AbortController();
+    const waitSignal =
+      deps.signal === undefined ? stopWaiting.signal : AbortSignal.any([deps.signal, stopWaiting.signal]);
+    const ended = deps.client
+      .withAbortSignal(waitSignal, () => handle.result())
+      .then(
+        () => undefined,
+        () => undefined,
+      );
+    const noAnswer = ended.then(async () =>
+      stopWaiting.signal.aborted
+        ? undefined
+        : (deps.board.answer(workflowId) ?? (await deps.board.wait(workflowId, DELIVERY_GRACE_MS)) ?? failed()),
     );
     // `delivered` gives up (undefined) after `timeoutMs`: the run may still be working.
-    const answer = await Promise.race([delivered, noAnswer]);
+    const answer = await Promise.race([delivered, noAnswer]).finally(() => stopWaiting.abort());
     if (answer === undefined) throw new FixpayError('SVC_STEP_FAILED', `no answer from ${workflowId}`);
     return answered(answer);
   };

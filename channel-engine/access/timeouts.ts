@@ -5,7 +5,8 @@
  */
 import type { Config } from '../../config';
 import type { TimeoutFigures } from '../../domain/timeouts';
-import { shortestStepTimeoutMs } from '../../services/catalogue/plan-activities';
+import { longestListenTimeoutMs, shortestStepTimeoutMs } from '../../services/catalogue/plan-activities';
+import { TERMINAL_VERDICT_SIGNAL } from '../../services/runtime/plan';
 import type { Plan } from '../../services/runtime/plan';
 import { VERIFY_TIMEOUT_MS } from '../../terminal-protocol/verification';
 import { DEFAULT_ENGINE_OPTIONS } from '../engine';
@@ -14,10 +15,19 @@ import { REPEAT_GRACE_MS_DEFAULT } from './handler';
 /** Steps that wait for the card network's answer (the gateway's request timeout must be shorter). */
 export const CARD_NETWORK_ACTIVITIES = ['authorizeCard', 'inquireCardBalance', 'authorize', 'balanceInquiry'];
 
-export function timeoutFigures(config: Config, plans: readonly Plan[] = []): TimeoutFigures {
+/**
+ * `reversalExpiryMs`: how long the card network gateway keeps trying a stored reversal (the central
+ * worker, which composes the gateway, passes it; the verdict window must end before it).
+ */
+export function timeoutFigures(
+  config: Config,
+  plans: readonly Plan[] = [],
+  gateway: { readonly reversalExpiryMs?: number } = {},
+): TimeoutFigures {
   const cardNetworkStepMs = shortestStepTimeoutMs(plans, CARD_NETWORK_ACTIVITIES);
   // Refusal deliveries are optional (the run fails anyway); the approval's delivery is required.
   const deliverStepMs = shortestStepTimeoutMs(plans, ['deliverTerminalResponse'], true);
+  const terminalVerdictWindowMs = longestListenTimeoutMs(plans, TERMINAL_VERDICT_SIGNAL);
   return {
     verifyMs: VERIFY_TIMEOUT_MS,
     answerWaitMs: config.access.answerTimeoutMs,
@@ -26,5 +36,7 @@ export function timeoutFigures(config: Config, plans: readonly Plan[] = []): Tim
     repeatGraceMs: REPEAT_GRACE_MS_DEFAULT,
     ...(cardNetworkStepMs === undefined ? {} : { cardNetworkStepMs }),
     ...(deliverStepMs === undefined ? {} : { deliverStepMs }),
+    ...(terminalVerdictWindowMs === undefined ? {} : { terminalVerdictWindowMs }),
+    ...(gateway.reversalExpiryMs === undefined ? {} : { reversalExpiryMs: gateway.reversalExpiryMs }),
   };
 }

@@ -16,6 +16,8 @@ export interface TerminalEndpointOptions {
   readonly corruptDataFrames: number;
   /** Ignore (as if lost on the line) the next N DATA frames from the host. */
   readonly ignoreHostDataFrames: number;
+  /** Lose our next N ACK frames on the line (silence of the same length is played instead). */
+  readonly loseAcks: number;
 }
 
 export interface TerminalCounters {
@@ -44,6 +46,8 @@ export class TerminalEndpoint {
   private readonly modulator: Modulator;
   private corruptLeft: number;
   private ignoreLeft: number;
+  private loseAcksLeft: number;
+  private ignoreAcksLeft = 0;
   private ackTimer: NodeJS.Timeout | undefined;
   private estSeen = false;
   private estWaiters: (() => void)[] = [];
@@ -66,6 +70,27 @@ export class TerminalEndpoint {
     this.hunter = new FrameHunter(profile.link);
     this.corruptLeft = options.corruptDataFrames ?? 0;
     this.ignoreLeft = options.ignoreHostDataFrames ?? 0;
+    this.loseAcksLeft = options.loseAcks ?? 0;
+  }
+
+  /** From now on, corrupt the check of our next `n` DATA transmissions (the host rejects them). */
+  corruptNextData(n: number): void {
+    this.corruptLeft = n;
+  }
+
+  /** From now on, ignore the host's next `n` DATA frames (as if lost on the line). */
+  ignoreNextHostData(n: number): void {
+    this.ignoreLeft = n;
+  }
+
+  /** From now on, ignore the host's next `n` ACK frames (as if lost on the line). */
+  ignoreNextHostAcks(n: number): void {
+    this.ignoreAcksLeft = n;
+  }
+
+  /** From now on, lose our next `n` ACK frames on the line (tests of a lost answer ACK). */
+  loseNextAcks(n: number): void {
+    this.loseAcksLeft = n;
   }
 
   /** Audio from the line. */
@@ -123,6 +148,10 @@ export class TerminalEndpoint {
       this.counters.framesReceived++;
       if (ev.frame.kind === 'data' && this.ignoreLeft > 0) {
         this.ignoreLeft--;
+        continue;
+      }
+      if (ev.frame.kind === 'ack' && this.ignoreAcksLeft > 0) {
+        this.ignoreAcksLeft--;
         continue;
       }
       this.step({ type: 'frame', frame: ev.frame });
@@ -202,6 +231,12 @@ export class TerminalEndpoint {
     const pause = new Int16Array(Math.round((this.profile.timers.turnaroundMs * 8000) / 1000));
     const audio = this.modulator.modulate(all);
     const out = new Int16Array(pause.length + audio.length + 160);
+    if (frame.kind === 'ack' && this.loseAcksLeft > 0) {
+      // Lost on the line: the line time passes, the host hears nothing.
+      this.loseAcksLeft--;
+      this.onAudioOut(out);
+      return;
+    }
     out.set(audio, pause.length);
     this.onAudioOut(out);
   }

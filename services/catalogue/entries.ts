@@ -54,6 +54,49 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
     example: { released: true },
     description: 'Releases the run’s live call (REL, then hang-up; task queue lines.<nodeId>).',
   },
+  // The phone's verdict on a purchase (ADR 0012, activities/terminal-verdicts.ts): the run's row
+  // in the per-terminal list of sales waiting for a verdict, and the phone's reversal.
+  {
+    name: 'openTerminalVerdict',
+    kind: 'channel',
+    effect: 'none',
+    idempotent: true,
+    input: obj({ terminalId, stan: str(), requestDigest: str() }),
+    output: obj({ reversed: bool }),
+    example: { reversed: false },
+    description:
+      'Opens the sale in the list of sales waiting for the phone’s verdict (terminal id + STAN); reversed: true when the phone already reversed this STAN (a late copy of its request).',
+  },
+  {
+    name: 'recordTerminalVerdict',
+    kind: 'channel',
+    effect: 'none',
+    idempotent: true,
+    input: obj(
+      {
+        terminalId,
+        stan: str(),
+        state: str({ enum: ['open', 'confirmed', 'reversed', 'declined', 'closed'] }),
+        response: str(),
+      },
+      ['response'],
+    ),
+    output: obj({ recorded: bool }),
+    example: { recorded: true },
+    description:
+      'Records where the sale stands and the answer the run stands by (hex, no card data), which repeats of the request get from any access node.',
+  },
+  {
+    name: 'reverseTerminalSale',
+    kind: 'channel',
+    effect: 'none',
+    idempotent: true,
+    input: obj({ terminalId, stan: str() }),
+    output: obj({ responseCode: str(), known: bool, late: bool }),
+    example: { responseCode: '00', known: true, late: false },
+    description:
+      'The phone’s reversal (0400): tells the waiting purchase run (it reverses and voids); 25 for a sale the host never saw, which is then remembered as reversed; late: true when the sale was already settled (an operator refunds).',
+  },
   {
     name: 'promptTerminal',
     kind: 'channel',

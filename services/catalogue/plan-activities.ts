@@ -1,4 +1,5 @@
 /** The activities a compiled plan may call: steps, compensations, emits and sub-plans. Pure. */
+import { nestedSteps } from '../runtime/plan';
 import type { CallStep, Plan, PlanStep } from '../runtime/plan';
 
 /** Every call step of a plan (sub-plans included). */
@@ -29,6 +30,19 @@ export function shortestStepTimeoutMs(
     .filter((s) => activities.includes(s.activity) && (!requiredOnly || !s.optional))
     .map((s) => s.timeoutMs);
   return ms.length === 0 ? undefined : Math.min(...ms);
+}
+
+/** Longest timeout of the plans' `listen` steps on `signal` (nested steps included); undefined when none. */
+export function longestListenTimeoutMs(plans: readonly Plan[], signal: string): number | undefined {
+  const found: number[] = [];
+  const walk = (steps: readonly PlanStep[]): void => {
+    for (const s of steps) {
+      if (s.kind === 'listen' && s.source === 'signal' && s.name === signal) found.push(s.timeoutMs);
+      nestedSteps(s).forEach(walk);
+    }
+  };
+  plans.forEach((p) => walk(p.steps));
+  return found.length === 0 ? undefined : Math.max(...found);
 }
 
 function ofSteps(steps: readonly PlanStep[], plan: Plan, into: Set<string>): void {

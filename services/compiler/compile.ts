@@ -17,7 +17,7 @@ import {
   stripPositions,
 } from '../runtime/expr';
 import type { Checked, Expr, RefResolver, SensitiveKind, VType } from '../runtime/expr';
-import { MONEY_EFFECTS, PLAN_FORMAT } from '../runtime/plan';
+import { MONEY_EFFECTS, PLAN_FORMAT, TERMINAL_VERDICT_SIGNAL } from '../runtime/plan';
 import type { CompensationPlan, Effect, Plan, PlanStep, RetryPlan } from '../runtime/plan';
 import { SENSITIVE_SINK_KINDS } from '../catalogue/types';
 import type { Catalogue } from '../catalogue/types';
@@ -56,6 +56,26 @@ export const EMIT_ACTIVITY = 'emitEvent';
 export const ALERT_ACTIVITY = 'raiseAlert';
 /** Ceiling of `maxDuration` and of every duration: a service runs within one phone call. */
 export const MAX_SERVICE_DURATION_MS = 10 * 60_000;
+/**
+ * Longest verdict window (ADR 0012): a plan that waits for a terminal's verdict (a `listen` on the
+ * `terminalVerdict` signal) may run this much longer than a phone call. Below the card network
+ * reversal store's expiry of 7 days, so a reversal decided at the deadline still lands.
+ */
+export const MAX_VERDICT_WINDOW_MS = 6 * 24 * 3_600_000;
+/** True when the raw steps hold a `listen` on the terminal verdict signal (at any depth). */
+function waitsForVerdict(node: unknown, depth = 0): boolean {
+  if (depth > 64 || typeof node !== 'object' || node === null) return false;
+  if (Array.isArray(node)) return node.some((n) => waitsForVerdict(n, depth + 1));
+  const rec = node as Record<string, unknown>;
+  const listen = rec['listen'];
+  if (
+    typeof listen === 'object' &&
+    listen !== null &&
+    (listen as Record<string, unknown>)['signal'] === TERMINAL_VERDICT_SIGNAL
+  )
+    return true;
+  return Object.values(rec).some((v) => waitsForVerdict(v, depth + 1));
+}
 /** Ceiling of `foreach.maxItems`, and of the steps one run may execute (loop bounds multiply). */
 export const MAX_FOREACH_ITEMS = 100;
 export const MAX_STEP_EXECUTIONS = 1_000;
@@ -1501,13 +1521,16 @@ class Compiler {
     const spec = isObj(doc['spec']) ? doc['spec'] : {};
     const limits = isObj(spec['limits']) ? spec['limits'] : {};
     if (typeof limits['maxDuration'] === 'string') this.maxDurationMs = parseDuration(limits['maxDuration']);
-    if (this.maxDurationMs > MAX_SERVICE_DURATION_MS) {
+    const ceiling = MAX_SERVICE_DURATION_MS + (waitsForVerdict(spec['steps']) ? MAX_VERDICT_WINDOW_MS : 0);
+    if (this.maxDurationMs > ceiling) {
       this.report(
         'DEF_DURATION_EXCEEDED',
-        `maxDuration is at most ${MAX_SERVICE_DURATION_MS / 60_000}m: a service runs within one phone call`,
+        ceiling === MAX_SERVICE_DURATION_MS
+          ? `maxDuration is at most ${MAX_SERVICE_DURATION_MS / 60_000}m: a service runs within one phone call`
+          : `maxDuration is at most ${MAX_SERVICE_DURATION_MS / 60_000}m plus a verdict window of ${MAX_VERDICT_WINDOW_MS / 3_600_000}h`,
         ['spec', 'limits', 'maxDuration'],
       );
-      this.maxDurationMs = MAX_SERVICE_DURATION_MS;
+      this.maxDurationMs = ceiling;
     }
     this.names(doc, []);
     if (spec['input'] !== undefined) this.untyped(spec['input'], ['spec', 'input']);

@@ -209,6 +209,11 @@ export type SearchAttributeName = (typeof SEARCH_ATTRIBUTES)[number];
 /** Workflow type name of the interpreter. */
 export const INTERPRETER_WORKFLOW = 'serviceInterpreter';
 /** Update/signal that delivers input to a `listen` step: `{ name, value }`. */
+/**
+ * The signal a purchase run waits on for the phone's verdict (ADR 0012): `{ verdict: 'confirmed' |
+ * 'reversed' }`. A plan listening for it may run longer than a phone call (the verdict window).
+ */
+export const TERMINAL_VERDICT_SIGNAL = 'terminalVerdict';
 export const DELIVER_MESSAGE = 'deliver';
 /** Query returning progress. */
 export const PROGRESS_QUERY = 'progress';

@@ -269,6 +269,28 @@ export interface TerminalState {
   psamCounter: number;
   /** Working keys as received in 0810 field 62 (under the TMK). */
   workingKeys?: { layout: '003' | '004'; field62: string };
+  /**
+   * ADR 0012: the purchase sent and not yet validly answered, written before its first
+   * transmission: what its reversal copies (`reversalRecord`: PAN included, never track 2 or the
+   * PIN block).
+   */
+  pending?: PendingPurchase;
+  /** A reversal owed for a purchase without a valid answer: sent before anything else on the next call. */
+  owedReversal?: OwedReversal;
+}
+
+export interface PendingPurchase {
+  readonly stan: string;
+  readonly amountMinor: number;
+  /** The 0200's fields a reversal copies, as a message (hex; `reversalRecord`). */
+  readonly request: string;
+}
+
+export interface OwedReversal extends PendingPurchase {
+  /** Field 39 of the 0400: `98` no valid answer, `A0` the answer's MAC did not verify. */
+  readonly reason: '98' | 'A0';
+  /** True once a copy was sent: the next one is a `0401`. */
+  readonly sent: boolean;
 }
 
 export const INITIAL_STATE: TerminalState = { stan: 0, batch: '000001', psamCounter: 0 };
@@ -298,12 +320,30 @@ export function parseTerminalState(data: unknown): TerminalState {
   const batch = str(o, 'batch', 'state', /^\d{6}$/, '000001');
   const psamCounter = int(o, 'psamCounter', 'state', 0, 0xffff, 0);
   const wk = o.workingKeys;
-  if (wk === undefined) return { stan, batch, psamCounter };
-  const w = obj(wk, 'state.workingKeys');
-  const layout = w.layout;
-  if (layout !== '003' && layout !== '004') throw invalid('state.workingKeys.layout must be 003 or 004');
-  const field62 = str(w, 'field62', 'state.workingKeys', /^(?:[0-9A-F]{2}){1,84}$/);
-  return { stan, batch, psamCounter, workingKeys: { layout, field62 } };
+  const out: TerminalState = { stan, batch, psamCounter };
+  if (wk !== undefined) {
+    const w = obj(wk, 'state.workingKeys');
+    const layout = w.layout;
+    if (layout !== '003' && layout !== '004') throw invalid('state.workingKeys.layout must be 003 or 004');
+    const field62 = str(w, 'field62', 'state.workingKeys', /^(?:[0-9A-F]{2}){1,84}$/);
+    out.workingKeys = { layout, field62 };
+  }
+  const pendingOf = (v: unknown, where: string): PendingPurchase => {
+    const p = obj(v, where);
+    return {
+      stan: str(p, 'stan', where, /^\d{6}$/),
+      amountMinor: int(p, 'amountMinor', where, 1, 999_999_999_999, 1),
+      request: str(p, 'request', where, /^(?:[0-9a-f]{2}){1,1024}$/),
+    };
+  };
+  if (o.pending !== undefined) out.pending = pendingOf(o.pending, 'state.pending');
+  if (o.owedReversal !== undefined) {
+    const r = obj(o.owedReversal, 'state.owedReversal');
+    const reason = r.reason;
+    if (reason !== '98' && reason !== 'A0') throw invalid('state.owedReversal.reason must be 98 or A0');
+    out.owedReversal = { ...pendingOf(r, 'state.owedReversal'), reason, sent: r.sent === true };
+  }
+  return out;
 }
 
 /** JSON file; written to a temporary name and renamed, so a crash never leaves half a file. */

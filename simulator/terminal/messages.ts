@@ -17,7 +17,14 @@ import {
 import type { FieldValue, IsoMessage, Tpdu } from '../../gateways/iso8583';
 import { decodePsamBlock, encodePsamBlock } from '../../gateways/iso8583/terminal-layout';
 import type { PsamBlock } from '../../gateways/iso8583/terminal-layout';
-import { MAC_BYTES, TERMINAL_ENVELOPE, TRANSACTION_CODES } from '../../terminal-protocol/spec';
+import {
+  MAC_BYTES,
+  REVERSAL_ANSWER_MTI,
+  REVERSAL_FIELDS,
+  REVERSAL_REPEAT_MTI,
+  TERMINAL_ENVELOPE,
+  TRANSACTION_CODES,
+} from '../../terminal-protocol/spec';
 
 export { MAC_BYTES, TERMINAL_ENVELOPE, TRANSACTION_CODES } from '../../terminal-protocol/spec';
 export type { TransactionKind } from '../../terminal-protocol/spec';
@@ -196,6 +203,63 @@ export function buildSignOnRequest(
   );
 }
 
+/**
+ * What a terminal keeps of a purchase for its reversal (ADR 0012): the request with only the
+ * fields a reversal copies and field 60 (the PAN stays, as field 2 of the 0400 needs it; never
+ * track 2, the PIN block or the MAC). Throws ISO8583_* when the request does not unpack.
+ */
+export function reversalRecord(request: Uint8Array): Buffer {
+  const opened = openEnvelope(Buffer.from(request), TERMINAL_ENVELOPE);
+  const msg = codec.unpack(opened.body);
+  const keep = new Set<number>([...REVERSAL_FIELDS.copied, 60]);
+  const fields = new Map([...msg.fields].filter(([k]) => keep.has(k)));
+  return closeEnvelope(
+    {
+      ...(opened.tpdu === undefined ? {} : { tpdu: opened.tpdu }),
+      ...(opened.applicationHeader === undefined ? {} : { applicationHeader: opened.applicationHeader }),
+    },
+    codec.pack({ mti: msg.mti, fields }),
+    TERMINAL_ENVELOPE,
+  );
+}
+
+/**
+ * The phone's reversal (ADR 0012) of the purchase whose request bytes it kept: `0400` (`0401` when
+ * `repeat`) with the original's fields REVERSAL_FIELDS.copied (11 stays the original STAN), 39 the
+ * reason, 60 the original type code and batch, 61 the original batch, STAN and date (MMDD), a new
+ * PSAM block in 63.2 and the MAC under that new session. No PIN block, no track 2.
+ * Throws ISO8583_* when the kept request does not unpack.
+ */
+export function buildReversalRequest(
+  id: TerminalIdentity,
+  original: Uint8Array,
+  req: { readonly reason: string; readonly repeat: boolean; readonly originalDate: string },
+  signer: MacSigner,
+): BuiltRequest {
+  const opened = openEnvelope(Buffer.from(original), TERMINAL_ENVELOPE);
+  const orig = codec.unpack(opened.body);
+  const fields = new Map<number, FieldValue>();
+  for (const k of REVERSAL_FIELDS.copied) {
+    const v = orig.fields.get(k);
+    if (v !== undefined) fields.set(k, v);
+  }
+  const stan = textField(orig, 11);
+  if (stan === undefined) throw bad('the kept request has no STAN');
+  const f60 = subfieldsField(orig, 60);
+  const batch = f60?.['2'] ?? '000001';
+  fields.set(39, req.reason);
+  fields.set(60, { '1': f60?.['1'] ?? TRANSACTION_CODES.purchase.typeCode, '2': batch });
+  fields.set(61, { '1': batch, '2': stan, '3': req.originalDate });
+  for (const [k, v] of Object.entries(identityFields(id, signer))) fields.set(Number(k), v);
+  const mti = req.repeat ? REVERSAL_REPEAT_MTI : TRANSACTION_CODES.reversal.mti;
+  return envelope(
+    id,
+    packWithMac({ mti, fields }, (d) => signer.mac(d)),
+    mti,
+    stan,
+  );
+}
+
 /** Field 54 balance: account type (2), amount type (2), currency (3), C/D, amount (12). */
 export interface Balance {
   readonly accountType: string;
@@ -256,7 +320,11 @@ export function parseResponse(payload: Uint8Array, request: BuiltRequest, id: Te
   } catch (e) {
     throw bad(e instanceof Error ? e.message : 'undecodable');
   }
-  const expectedMti = `${request.mti.slice(0, 2)}${Number(request.mti.slice(2, 3)) + 1}${request.mti.slice(3)}`;
+  // A reversal and its repeat are both answered 0410.
+  const expectedMti =
+    request.mti === TRANSACTION_CODES.reversal.mti || request.mti === REVERSAL_REPEAT_MTI
+      ? REVERSAL_ANSWER_MTI
+      : `${request.mti.slice(0, 2)}${Number(request.mti.slice(2, 3)) + 1}${request.mti.slice(3)}`;
   if (message.mti !== expectedMti) throw bad(`MTI ${message.mti}, expected ${expectedMti}`);
   const stan = textField(message, 11);
   if (stan !== request.stan) throw bad(`STAN ${stan ?? 'absent'}, expected ${request.stan}`);

@@ -1,5 +1,5 @@
 /**
- * Scripted mode: a list of steps (sign-on, purchase, balance, repeat, hang-up, wait) run by one
+ * Scripted mode: a list of steps (sign-on, purchase, balance, repeat, hang-up, drop, settle, wait) run by one
  * simulated terminal, for tests, benches and `fixpay sim terminal --script file.yaml`.
  */
 import { readFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { FixpayError } from '../../domain/errors';
 import type { TerminalConfig } from './config';
 import { AMOUNT_MINOR_MAX } from './messages';
 import { PosTerminal } from './terminal';
-import type { TerminalRunOptions, TransactionResult } from './terminal';
+import type { TerminalRunOptions, TransactionFaults, TransactionResult } from './terminal';
 
 export type ScriptStep =
   | { readonly step: 'sign-on' }
@@ -19,11 +19,17 @@ export type ScriptStep =
       readonly pin?: string;
       /** Hang up (no REL) as soon as the request is ACKed, without waiting for the response. */
       readonly dropAfterSend?: boolean;
+      /** Line faults of this purchase (tests of ADR 0012's loss-point matrix). */
+      readonly faults?: TransactionFaults;
     }
   | { readonly step: 'balance'; readonly pin?: string; readonly dropAfterSend?: boolean }
   /** Redial if needed and send the previous request again, byte for byte. */
   | { readonly step: 'repeat'; readonly dropAfterSend?: boolean }
   | { readonly step: 'hang-up' }
+  /** Drop the call at once (no REL). */
+  | { readonly step: 'drop' }
+  /** Send the owed reversal now, if any (ADR 0012; a phone's final flush). */
+  | { readonly step: 'settle' }
   | { readonly step: 'wait'; readonly ms: number };
 
 export interface TerminalScriptOptions extends TerminalRunOptions {
@@ -39,6 +45,8 @@ export interface TerminalScriptResult {
   readonly ok: boolean;
   /** The last STAN the terminal used (persisted in its state). */
   readonly lastStan: number;
+  /** The reversals (0400/0401) the terminal sent before other requests or on `settle`, in order. */
+  readonly reversals: readonly TransactionResult[];
 }
 
 /** Longest `wait` step. */
@@ -65,7 +73,7 @@ export async function runTerminalScript(
           r = await terminal.signOn();
           break;
         case 'purchase':
-          r = await terminal.purchase(s.amountMinor, s.pin, { dropAfterSend: s.dropAfterSend ?? false });
+          r = await terminal.purchase(s.amountMinor, s.pin, { dropAfterSend: s.dropAfterSend ?? false, ...s.faults });
           break;
         case 'balance':
           r = await terminal.balance(s.pin, { dropAfterSend: s.dropAfterSend ?? false });
@@ -75,6 +83,12 @@ export async function runTerminalScript(
           break;
         case 'hang-up':
           await terminal.hangUp();
+          break;
+        case 'drop':
+          terminal.dropCall();
+          break;
+        case 'settle':
+          await terminal.settleReversal();
           break;
         case 'wait':
           await new Promise((resolve) => setTimeout(resolve, s.ms));
@@ -90,7 +104,7 @@ export async function runTerminalScript(
   } finally {
     await terminal.hangUp();
   }
-  return { transactions, ok, lastStan: terminal.lastStan };
+  return { transactions, ok, lastStan: terminal.lastStan, reversals: terminal.reversals };
 }
 
 const invalid = (detail: string): FixpayError => new FixpayError('TERMINAL_SIM_SCRIPT_INVALID', detail);
@@ -133,7 +147,7 @@ function allowOnly(o: Obj, keys: readonly string[], where: string): void {
 export function parseStep(v: unknown, index: number): ScriptStep {
   const where = `steps[${index}]`;
   if (typeof v === 'string') {
-    if (v === 'sign-on' || v === 'hang-up') return { step: v };
+    if (v === 'sign-on' || v === 'hang-up' || v === 'drop' || v === 'settle') return { step: v };
     if (v === 'balance' || v === 'repeat') return { step: v };
     throw invalid(`${where}: unknown step ${v.slice(0, 20)}`);
   }
@@ -156,6 +170,8 @@ export function parseStep(v: unknown, index: number): ScriptStep {
         : { step: 'repeat', ...dropOf(o, where) };
     case 'sign-on':
     case 'hang-up':
+    case 'drop':
+    case 'settle':
       return { step: name };
     case 'wait': {
       if (typeof arg !== 'number' || !Number.isInteger(arg) || arg < 0 || arg > WAIT_MS_MAX)

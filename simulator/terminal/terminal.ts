@@ -20,7 +20,15 @@ import type { StateStore, TerminalConfig, TerminalState, Transport } from './con
 import { FileStateStore } from './config';
 import { lineTimeMs, SipLine, TcpPcmLine } from './line';
 import type { TerminalLine } from './line';
-import { buildFinancialRequest, buildSignOnRequest, parseResponse, responseText, STAN_MAX } from './messages';
+import {
+  buildFinancialRequest,
+  buildReversalRequest,
+  buildSignOnRequest,
+  parseResponse,
+  reversalRecord,
+  responseText,
+  STAN_MAX,
+} from './messages';
 import type { BuiltRequest, MacSigner, ParsedResponse, TerminalIdentity, TransactionKind } from './messages';
 
 /** Logger shape until `infra/logging` is wired here; never given card data. */
@@ -59,6 +67,34 @@ export interface TerminalRunOptions {
 }
 
 export type Outcome = 'approved' | 'declined' | 'dropped' | 'failed';
+
+/**
+ * Faults of one transaction (tests of ADR 0012's loss-point matrix): where the call is cut, ACKs
+ * of ours lost on the line, and an answer whose MAC does not verify here (a corruption the link
+ * check missed).
+ */
+export interface TransactionFaults {
+  /** Cut the call once the request was ACKed (same as `cut: 'after-send'`). */
+  readonly dropAfterSend?: boolean;
+  /**
+   * `before-send`: the call drops before the request leaves; `after-send`: once the request was
+   * ACKed; `after-answer`: once the answer arrived, before our ACK got through.
+   */
+  readonly cut?: 'before-send' | 'after-send' | 'after-answer';
+  /** Lose our next N ACKs on the line (the answer's ACK and its retransmissions'). */
+  readonly loseAcks?: number;
+  /** Treat the answer's MAC as corrupted (a bit flipped after the link check). */
+  readonly corruptAnswerMac?: boolean;
+  /** Lose the host's next N DATA frames (the answer and its retransmissions). */
+  readonly loseAnswers?: number;
+  /** Lose the host's next N ACKs (of our request and its retransmissions). */
+  readonly loseRequestAcks?: number;
+  /** Lose our next N DATA transmissions on the line (the request and its retransmissions). */
+  readonly loseRequests?: number;
+}
+
+/** What the display shows when a purchase ends without a valid answer (ADR 0012), on two lines. */
+export const CANCELLED_LINES = ['TRANSACTION', 'CANCELLED'] as const;
 
 export interface TransactionResult {
   readonly kind: TransactionKind;
@@ -105,6 +141,11 @@ interface Pending {
   readonly psam: PsamTransaction;
 }
 
+/** MMDD of a date (UTC), for 61.3. */
+function mmdd(at: Date): string {
+  return at.toISOString().slice(5, 10).replace('-', '');
+}
+
 /** Formats minor units as `1,234.56`. */
 export function formatAmount(minor: number): string {
   const sign = minor < 0 ? '-' : '';
@@ -139,6 +180,7 @@ export class PosTerminal {
   private readonly log: TerminalLogger;
   private call: Call | undefined;
   private pending: Pending | undefined;
+  private lastPurchase: Pending | undefined;
   private displayLines: string[] = ['FIXPAY POS', '', '', ''];
   private readonly rxRng: Rng | undefined;
   private readonly txRng: Rng | undefined;
@@ -225,22 +267,72 @@ export class PosTerminal {
   }
 
   /** 0200 purchase of `amountMinor` with the configured card; `pin` defaults to the card's. */
-  purchase(amountMinor: number, pin?: string, opts: { dropAfterSend?: boolean } = {}): Promise<TransactionResult> {
+  purchase(amountMinor: number, pin?: string, opts: TransactionFaults = {}): Promise<TransactionResult> {
     return this.financial('purchase', amountMinor, pin, opts);
   }
 
+  /** The reversal this phone owes (ADR 0012), if any: sent before anything else on its next call. */
+  get owedReversal(): { readonly stan: string; readonly reason: string; readonly sent: boolean } | undefined {
+    const o = this.state.owedReversal;
+    return o === undefined ? undefined : { stan: o.stan, reason: o.reason, sent: o.sent };
+  }
+
+  /** The purchase sent and not yet validly answered (written before its first transmission). */
+  get pendingPurchase(): { readonly stan: string } | undefined {
+    const p = this.state.pending;
+    return p === undefined ? undefined : { stan: p.stan };
+  }
+
+  /** The reversals this phone sent (0400/0401) and what they got, in order. */
+  readonly reversals: TransactionResult[] = [];
+
+  /**
+   * Sends the owed reversal now, if there is one (a phone's final flush). Resolves with its result,
+   * or undefined when nothing was owed.
+   */
+  async settleReversal(): Promise<TransactionResult | undefined> {
+    if (this.state.owedReversal === undefined) return undefined;
+    return this.sendOwedReversal();
+  }
+
   /** 0200 balance inquiry (310000). */
-  balance(pin?: string, opts: { dropAfterSend?: boolean } = {}): Promise<TransactionResult> {
+  balance(pin?: string, opts: TransactionFaults = {}): Promise<TransactionResult> {
     return this.financial('balance', undefined, pin, opts);
   }
 
   /** Sends the previous request again, byte for byte (same STAN, PSAM random/counter and MAC). */
-  async repeatLast(opts: { dropAfterSend?: boolean } = {}): Promise<TransactionResult> {
+  async repeatLast(opts: TransactionFaults = {}): Promise<TransactionResult> {
     const pending = this.pending;
     const started = performance.now();
     if (pending === undefined)
       return this.failed('purchase', true, started, new FixpayError('TERMINAL_SIM_NOTHING_TO_REPEAT'), undefined);
-    return this.exchange(pending, true, started, opts.dropAfterSend ?? false);
+    // The repeat of a purchase that got no valid answer: its reversal is not owed while the repeat
+    // is out (a valid answer to the repeat settles it; none makes it owed again).
+    const owed = this.state.owedReversal;
+    if (pending.kind === 'purchase' && owed !== undefined && owed.stan === pending.request.stan && !owed.sent) {
+      const { owedReversal: _owed, ...rest } = this.state;
+      this.state = { ...rest, pending: { stan: owed.stan, amountMinor: owed.amountMinor, request: owed.request } };
+      this.store.save(this.state);
+    }
+    return this.exchange(pending, true, started, opts);
+  }
+
+  /**
+   * Sends the last purchase's request again, byte for byte, whatever came after it (tests of a
+   * non-conforming phone's late repeat).
+   */
+  async repeatPurchase(opts: TransactionFaults = {}): Promise<TransactionResult> {
+    const last = this.lastPurchase;
+    if (last === undefined)
+      return this.failed(
+        'purchase',
+        true,
+        performance.now(),
+        new FixpayError('TERMINAL_SIM_NOTHING_TO_REPEAT'),
+        undefined,
+      );
+    this.pending = last;
+    return this.repeatLast(opts);
   }
 
   /** Ends the call: REL, then the host hangs up (or we do after a grace period). */
@@ -282,7 +374,7 @@ export class PosTerminal {
     kind: 'purchase' | 'balance',
     amountMinor: number | undefined,
     pin: string | undefined,
-    opts: { dropAfterSend?: boolean },
+    opts: TransactionFaults,
   ): Promise<TransactionResult> {
     const card = this.config.card;
     this.show(kind === 'purchase' ? 'PURCHASE' : 'BALANCE', maskPan(card.track2.pan).slice(-DISPLAY_COLUMNS));
@@ -304,7 +396,8 @@ export class PosTerminal {
           signer,
         );
       },
-      opts.dropAfterSend ?? false,
+      opts,
+      amountMinor,
     );
   }
 
@@ -316,11 +409,25 @@ export class PosTerminal {
   private async transact(
     kind: TransactionKind,
     build: (signer: MacSigner, stan: number) => BuiltRequest,
-    dropAfterSend = false,
+    faults: TransactionFaults = {},
+    amountMinor?: number,
   ): Promise<TransactionResult> {
     const started = performance.now();
     if (kind !== 'sign-on' && !this.signedOn)
       return this.failed(kind, false, started, new FixpayError('TERMINAL_SIM_NOT_SIGNED_ON'), undefined);
+    // ADR 0012: an owed reversal goes out before any other request; while it is unanswered, no
+    // other request may go (the host would take it as the sale's confirmation).
+    if (this.state.owedReversal !== undefined) {
+      const r = await this.sendOwedReversal();
+      if (this.owedReversal !== undefined)
+        return this.failed(
+          kind,
+          false,
+          started,
+          new FixpayError('TERMINAL_SIM_NO_RESPONSE', `reversal of STAN ${r.stan ?? '?'} still owed`),
+          undefined,
+        );
+    }
     let pending: Pending;
     try {
       const stan = this.nextStan();
@@ -335,23 +442,81 @@ export class PosTerminal {
         mac: (d) => psam.mac(d, 'unionpay-ecb'),
       };
       const request = build(signer, stan);
-      // Like a terminal: the STAN and the PSAM counter are spent once the message exists.
+      // Like a terminal: the STAN and the PSAM counter are spent once the message exists, and a
+      // purchase's pending record is written before its first transmission (ADR 0012).
       this.state = { ...this.state, stan, psamCounter: psam.counter };
+      if (kind === 'purchase' && amountMinor !== undefined)
+        this.state.pending = {
+          stan: request.stan,
+          amountMinor,
+          request: reversalRecord(request.payload).toString('hex'),
+        };
       this.store.save(this.state);
       pending = { kind, request, psam };
       this.pending = pending;
+      if (kind === 'purchase') this.lastPurchase = pending;
     } catch (e) {
       return this.failed(kind, false, started, e, undefined);
     }
-    return this.exchange(pending, false, started, dropAfterSend);
+    return this.exchange(pending, false, started, faults);
+  }
+
+  /** Sends the owed reversal (0400, or 0401 once a copy went out) and deletes it on any valid 0410. */
+  private async sendOwedReversal(): Promise<TransactionResult> {
+    const started = performance.now();
+    const owed = this.state.owedReversal;
+    if (owed === undefined) throw new FixpayError('INTERNAL', 'no reversal owed');
+    let pending: Pending;
+    try {
+      const psam = this.psam.beginTransaction();
+      const signer: MacSigner = {
+        psam: {
+          serial: this.config.psam.serial,
+          terminalNumber: this.psam.readTerminalNumber(),
+          random: toHex(psam.random),
+          counter: psam.counter,
+        },
+        mac: (d) => psam.mac(d, 'unionpay-ecb'),
+      };
+      const request = buildReversalRequest(
+        this.identity,
+        Buffer.from(owed.request, 'hex'),
+        { reason: owed.reason, repeat: owed.sent, originalDate: mmdd(new Date()) },
+        signer,
+      );
+      this.state = { ...this.state, psamCounter: psam.counter, owedReversal: { ...owed, sent: true } };
+      this.store.save(this.state);
+      pending = { kind: 'reversal', request, psam };
+    } catch (e) {
+      const r = this.failed('reversal', false, started, e, undefined);
+      this.reversals.push(r);
+      return r;
+    }
+    this.show('REVERSAL', `STAN ${owed.stan}`);
+    const r = await this.exchange(pending, false, started, {});
+    this.reversals.push(r);
+    return r;
+  }
+
+  /**
+   * A purchase that ends without a valid answer: the display says CANCELLED (never APPROVED) and
+   * the pending record becomes a reversal owed (ADR 0012).
+   */
+  private cancelPurchase(request: BuiltRequest, macInvalid: boolean): void {
+    const p = this.state.pending;
+    if (p?.stan !== request.stan) return;
+    const { pending: _p, ...rest } = this.state;
+    this.state = { ...rest, owedReversal: { ...p, reason: macInvalid ? 'A0' : '98', sent: false } };
+    this.store.save(this.state);
   }
 
   private async exchange(
     pending: Pending,
     repeated: boolean,
     started: number,
-    dropAfterSend: boolean,
+    faults: TransactionFaults,
   ): Promise<TransactionResult> {
+    const cut = faults.cut ?? (faults.dropAfterSend === true ? 'after-send' : undefined);
     const { kind, request } = pending;
     let call: Call | undefined;
     const before = { sent: 0, received: 0, retx: 0, naks: 0, rejected: 0 };
@@ -378,6 +543,15 @@ export class PosTerminal {
     try {
       call = await this.ensureCall();
       Object.assign(before, snapshot(call));
+      if (cut === 'before-send') {
+        this.dropCall();
+        throw new FixpayError('TERMINAL_SIM_CALL_DROPPED', 'line ended before the request left');
+      }
+      if (faults.loseAcks !== undefined) call.endpoint.loseNextAcks(faults.loseAcks);
+      if (faults.loseAnswers !== undefined) call.endpoint.ignoreNextHostData(faults.loseAnswers);
+      if (faults.loseRequestAcks !== undefined) call.endpoint.ignoreNextHostAcks(faults.loseRequestAcks);
+      if (faults.loseRequests !== undefined) call.endpoint.corruptNextData(faults.loseRequests);
+      if (cut === 'after-answer') call.endpoint.loseNextAcks(Number.MAX_SAFE_INTEGER);
       this.show(this.display[0] ?? '', this.display[1] ?? '', 'SENDING...');
       const ended = call.ended.then((reason) => {
         throw new FixpayError('TERMINAL_SIM_CALL_DROPPED', `line ended: ${reason}`);
@@ -389,9 +563,12 @@ export class PosTerminal {
         if (isFixpayError(e)) throw e;
         throw new FixpayError('TERMINAL_SIM_LINK_FAILED', e instanceof Error ? e.message : 'link', { cause: e });
       }
-      if (dropAfterSend) {
+      if (cut === 'after-send') {
         this.dropCall();
-        this.show(this.display[0] ?? '', 'CALL DROPPED', `STAN ${request.stan}`);
+        if (kind === 'purchase' && this.state.pending?.stan === request.stan) {
+          this.cancelPurchase(request, false);
+          this.show(...CANCELLED_LINES, 'CALL DROPPED', `STAN ${request.stan}`);
+        } else this.show(this.display[0] ?? '', 'CALL DROPPED', `STAN ${request.stan}`);
         return {
           ...this.base(kind, repeated, 'dropped', request),
           ...stats(),
@@ -404,19 +581,42 @@ export class PosTerminal {
         this.config.timeouts.responseMs,
         () => new FixpayError('TERMINAL_SIM_NO_RESPONSE', `${this.config.timeouts.responseMs} ms`),
       );
+      if (cut === 'after-answer') this.dropCall();
       const response = parseResponse(payload, request, this.identity);
-      this.checkMac(pending, response);
+      this.checkMac(pending, response, faults.corruptAnswerMac === true);
+      // ADR 0012: delete the pending record, then show the answer (a power cut in between can
+      // never leave a displayed approval with a reversal still owed).
+      if (kind === 'purchase' && this.state.pending?.stan === request.stan) {
+        const { pending: _p, ...rest } = this.state;
+        this.state = rest;
+        this.store.save(this.state);
+      }
+      if (kind === 'reversal' && this.state.owedReversal !== undefined) {
+        const { owedReversal: _o, ...rest } = this.state;
+        this.state = rest;
+        this.store.save(this.state);
+      }
       const result = this.conclude(pending, repeated, response);
       return { ...result, ...stats(), display: this.display };
     } catch (e) {
       const r = this.failed(kind, repeated, started, e, request);
+      if (kind === 'purchase' && this.state.pending?.stan === request.stan) {
+        this.cancelPurchase(request, isFixpayError(e) && e.codeName === 'TERMINAL_SIM_RESPONSE_MAC_INVALID');
+        const code = isFixpayError(e) && e.codeName === 'TERMINAL_SIM_RESPONSE_MAC_INVALID' ? 'MAC ERROR' : 'NO ANSWER';
+        this.show(...CANCELLED_LINES, code, `STAN ${request.stan}`);
+        return { ...r, ...stats(), display: this.display };
+      }
       return { ...r, ...stats() };
     }
   }
 
-  private checkMac(pending: Pending, response: ParsedResponse): void {
+  private checkMac(pending: Pending, response: ParsedResponse, corrupted = false): void {
+    if (corrupted) throw new FixpayError('TERMINAL_SIM_RESPONSE_MAC_INVALID', 'the answer was corrupted on the line');
     if (response.mac === undefined || response.macData === undefined) {
-      // Hosts do not MAC some declines (e.g. A0 after a MAC failure); an approval must be MACed.
+      // Hosts do not MAC some declines (e.g. A0 after a MAC failure); an approval must be MACed,
+      // and so must a 0410: an unMACed one (anyone can build it) never deletes an owed reversal.
+      if (pending.kind === 'reversal')
+        throw new FixpayError('TERMINAL_SIM_RESPONSE_MAC_INVALID', 'a 0410 without field 64');
       if (response.responseCode === '00')
         throw new FixpayError('TERMINAL_SIM_RESPONSE_MAC_INVALID', 'an approval without field 64');
       return;
@@ -434,7 +634,13 @@ export class PosTerminal {
     'display' | 'lineTimeMs' | 'wallTimeMs' | 'retransmissions' | 'naksReceived' | 'framesRejected'
   > {
     const approved = r.responseCode === '00';
-    const title = pending.kind === 'sign-on' ? 'SIGN ON' : pending.kind === 'purchase' ? 'PURCHASE' : 'BALANCE';
+    const titles: Record<TransactionKind, string> = {
+      'sign-on': 'SIGN ON',
+      purchase: 'PURCHASE',
+      balance: 'BALANCE',
+      reversal: 'REVERSAL',
+    };
+    const title = titles[pending.kind];
     if (pending.kind === 'sign-on' && approved) {
       if (r.field62 === undefined) throw new FixpayError('TERMINAL_SIM_KEY_LOAD_FAILED', 'no field 62');
       const layout = this.config.keys.signOnLayout;

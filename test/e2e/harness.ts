@@ -23,6 +23,7 @@ import { REVERSAL_POLL_INTERVAL_MS_DEFAULT } from '../../gateways/card-network/r
 import { SoftwareHsm } from '../../hsm/software/software-hsm';
 import { PrismaTerminalKeyStore } from '../../hsm/prisma-terminal-key-store';
 import { PrismaPsamCounterStore } from '../../activities/psam-counter-store';
+import { PrismaTerminalVerdictStore } from '../../activities/terminal-verdict-store';
 import { PrismaLedgerStore } from '../../ledger/store';
 import { defaultCatalogue } from '../../services/catalogue/entries';
 import { compileFiles } from '../../services/compiler/load';
@@ -50,7 +51,7 @@ export const NODE_ID = 'e2e';
 /** The bank simulator's first test card (balance 1 000 000, PIN 123456) and a poorer one. */
 export const CARD_RICH = { track2: '6225880000000001=30122011234567890', pin: '123456', pan: '6225880000000001' };
 export const CARD_POOR = { track2: '6225880000000019=30122011234567890', pin: '654321', pan: '6225880000000019' };
-export const SERVICES = ['sign-on', 'purchase', 'balance-inquiry'] as const;
+export const SERVICES = ['sign-on', 'purchase', 'balance-inquiry', 'reversal'] as const;
 
 export interface E2e {
   readonly env: TestWorkflowEnvironment;
@@ -61,6 +62,8 @@ export interface E2e {
   readonly gateway: CardNetworkGateway;
   readonly engine: ChannelEngine;
   readonly handler: ReturnType<typeof createAccessHandler>;
+  /** The definition registry the access handler resolves services in (tests deploy variants). */
+  readonly registry: Registry;
   readonly tcpPort: number;
   readonly sipPort: number;
   /** Workflow ids the access handler started or attached to. */
@@ -86,6 +89,8 @@ export interface E2eOptions {
   readonly demo?: DemoData;
   /** The database: a PostgreSQL URL, `null` for the embedded PGlite; DATABASE_URL by default. */
   readonly databaseUrl?: string | null;
+  /** How long an undelivered answer waits for a repeat before the run notes it as not ACKed. */
+  readonly repeatGraceMs?: number;
 }
 
 export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
@@ -179,6 +184,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
           zpk: keys.zpk,
           terminalKeys: keys.terminalKeys,
           counters: new PrismaPsamCounterStore(db.prisma),
+          verdicts: new PrismaTerminalVerdictStore(db.prisma),
           core,
           ledger,
           gateway,
@@ -200,6 +206,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       nodeId: NODE_ID,
       board,
       dataConverter,
+      ...(options.repeatGraceMs === undefined ? {} : { repeatGraceMs: options.repeatGraceMs }),
     });
     stops.push(() => lines.shutdown());
 
@@ -246,6 +253,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       gateway,
       engine,
       handler,
+      registry,
       tcpPort: tcp.port,
       sipPort: sip.port,
       workflowIds,

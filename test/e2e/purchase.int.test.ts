@@ -261,28 +261,24 @@ describe('terminal services end to end: refusals, faults, noise, SIP', () => {
     expect(e2e.bank.account(CARD_RICH.pan)?.balanceMinor).toBe(before - 700);
   });
 
-  it('a call dropped after authorisation: the approval never reaches the terminal, so the reversal lands and nothing is posted', async () => {
+  it('a call dropped after authorisation: the phone cancels and reverses at its next call (ADR 0012), so the reversal lands and nothing is posted', async () => {
     const before = e2e.bank.account(CARD_RICH.pan)?.balanceMinor ?? 0;
     const r = await runTerminalScript({ config: e2e.terminal(), stateStore: freshState() }, [
       { step: 'sign-on' },
       { step: 'purchase', amountMinor: 800, dropAfterSend: true },
+      { step: 'wait', ms: 500 },
+      { step: 'settle' },
+      { step: 'hang-up' },
     ]);
     const stan = r.transactions[1]?.stan ?? '';
+    expect(r.transactions[1]).toMatchObject({ outcome: 'dropped' });
+    expect(r.transactions[1]?.display.slice(0, 2)).toEqual(['TRANSACTION', 'CANCELLED']);
+    expect(r.reversals).toHaveLength(1);
+    expect(r.reversals[0]).toMatchObject({ kind: 'reversal', stan, outcome: 'approved', responseCode: '00' });
     const idOf = (): string | undefined => e2e.workflowIds.find((w) => w.startsWith(`purchase:T0000001:${stan}:`));
-    // The access node names the run before it starts it: wait until the server knows it.
-    await waitFor(
-      () =>
-        e2e.env.client.workflow
-          .getHandle(idOf() ?? 'none')
-          .describe()
-          .then(
-            () => true,
-            () => false,
-          ),
-      20_000,
-    );
+    await waitFor(() => idOf() !== undefined, 20_000);
     const result: unknown = await e2e.env.client.workflow.getHandle(idOf() ?? '').result();
-    expect(result).toMatchObject({ outcome: 'COMPENSATED', code: 'ANSWER_NOT_DELIVERED' });
+    expect(result).toMatchObject({ outcome: 'COMPENSATED', code: 'REVERSED_BY_TERMINAL' });
     await waitFor(() => e2e.bank.reversalsOf('T0000001', stan) > 0, 20_000);
     await waitFor(() => (e2e.bank.account(CARD_RICH.pan)?.balanceMinor ?? 0) === before, 20_000);
     const [merchant] = await e2e.ledger.lookupAccounts([accountIdFor('merchant:M0001')]);
