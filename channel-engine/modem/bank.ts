@@ -152,7 +152,8 @@ const I_BURSTS = 10;
 const I_BYTES = 11;
 const I_FRAMING = 12;
 const I_PEND = 13; // 1 if the previous bit equals the one before it (SNR: steady bits only)
-const IS = 14;
+const I_RAW_QUIET = 14; // 1: the raw history is below the minimum level (read as zeros, not copied)
+const IS = 15;
 
 export type BankEventSink = (line: number, event: ModemEvent) => void;
 
@@ -306,13 +307,17 @@ export class ModemBank {
    * short lead-in is not diluted by the rest of the block: the 53 samples of 8 mark bits fill at
    * least 27 of one aligned 40-sample window (a bin share ≥ 0.45), noise reaches 0.25 in under 1 %.
    */
-  private idle(pcm: Int16Array, off: number, len: number, gcoef: number): boolean {
+  private idle(line: number, pcm: Int16Array, off: number, len: number, gcoef: number): boolean {
     let p = 0;
     for (let i = off, e = off + len; i < e; i++) {
       const x = pcm[i]!;
       p += x * x;
     }
-    if (p < MIN_MS * LW) return true;
+    if (p < MIN_MS * LW) {
+      // Too quiet to hold any part of a mark window: the raw history reads as silence.
+      this.s[line * IS + I_RAW_QUIET] = 1;
+      return true;
+    }
     for (let w = off, end = off + len; w < end; w += LW) {
       const we = Math.min(end, w + LW);
       let pw = 0;
@@ -349,19 +354,23 @@ export class ModemBank {
     f[fb + F_SAMPLES] = f[fb + F_SAMPLES]! + len;
     s[sb + I_PHASE] = (s[sb + I_PHASE]! + len) % PERIOD;
     s[sb + I_SUB_COUNT] = 0;
-    this.keepRaw(line, pcm, off, len);
+    if (s[sb + I_RAW_QUIET] === 0 || len < RAW_HIST) this.keepRaw(line, pcm, off, len);
   }
 
   /** Keeps the last RAW_HIST raw samples of history ++ block as the line's raw history. */
   private keepRaw(line: number, pcm: Int16Array, off: number, len: number): void {
     const h = this.h;
     const hb = line * RAW_HIST;
+    const sq = line * IS + I_RAW_QUIET;
+    // Element loops: a subarray() per block is an allocation.
     if (len >= RAW_HIST) {
-      h.set(pcm.subarray(off + len - RAW_HIST, off + len), hb);
+      for (let j = 0, i = off + len - RAW_HIST; j < RAW_HIST; j++, i++) h[hb + j] = pcm[i]!;
     } else {
+      if (this.s[sq] === 1) h.fill(0, hb, hb + RAW_HIST);
       h.copyWithin(hb, hb + len, hb + RAW_HIST);
-      h.set(pcm.subarray(off, off + len), hb + RAW_HIST - len);
+      for (let j = RAW_HIST - len, i = off; j < RAW_HIST; j++, i++) h[hb + j] = pcm[i]!;
     }
+    this.s[sq] = 0;
   }
 
   /**
@@ -375,6 +384,8 @@ export class ModemBank {
   private markWindow(line: number, from: number, gcoef: number): number {
     const pcm = this.cur;
     const off = this.curOff;
+    if (this.s[line * IS + I_RAW_QUIET] === 1) this.h.fill(0, line * RAW_HIST, (line + 1) * RAW_HIST);
+    this.s[line * IS + I_RAW_QUIET] = 0;
     const h = this.h;
     const hb = line * RAW_HIST + RAW_HIST;
     let p = 0;
@@ -445,7 +456,7 @@ export class ModemBank {
     const fb = line * FS;
     const sb = line * IS;
     const tb = TABLES[s[sb + I_MOD]!]!;
-    if (s[sb + I_CARRIER] === 0 && len >= GATE_MIN_SAMPLES && this.idle(pcm, off, len, tb.gcoef)) {
+    if (s[sb + I_CARRIER] === 0 && len >= GATE_MIN_SAMPLES && this.idle(line, pcm, off, len, tb.gcoef)) {
       this.skip(line, pcm, off, len);
       return;
     }
@@ -471,7 +482,9 @@ export class ModemBank {
       this.carrierDecision(line, SUB_P[k]!, SUB_E[k]!, SUB_D[k]!, to);
     }
     if (from < len) this.uart(line, from, len);
-    this.keepRaw(line, pcm, off, len);
+    // With carrier up at the block end the next mark window cannot reach back into this block (the
+    // carrier must first drop, after two failing sub-blocks, all after this block's last burst sample).
+    if (s[sb + I_CARRIER] !== 1) this.keepRaw(line, pcm, off, len);
     // Keep the histories for the next block.
     const dd = this.k.dd;
     const ee = this.k.ee;
