@@ -153,7 +153,8 @@ const I_BYTES = 11;
 const I_FRAMING = 12;
 const I_PEND = 13; // 1 if the previous bit equals the one before it (SNR: steady bits only)
 const I_RAW_QUIET = 14; // 1: the raw history is below the minimum level (read as zeros, not copied)
-const IS = 15;
+const I_GATE_OPEN = 15; // 1: the previous block held a mark window, so this one is not gated (a lead-in split between them)
+const IS = 16;
 
 export type BankEventSink = (line: number, event: ModemEvent) => void;
 
@@ -306,6 +307,8 @@ export class ModemBank {
    * of the block is tested on its own (level, then one Goertzel bin at the mark frequency), so a
    * short lead-in is not diluted by the rest of the block: the 53 samples of 8 mark bits fill at
    * least 27 of one aligned 40-sample window (a bin share ≥ 0.45), noise reaches 0.25 in under 1 %.
+   * A block that passes on its mark also opens the gate for the next one: a lead-in split between
+   * two blocks may hold its start edge in the block with the smaller part.
    */
   private idle(line: number, pcm: Int16Array, off: number, len: number, gcoef: number): boolean {
     let p = 0;
@@ -333,7 +336,10 @@ export class ModemBank {
       const n = we - w;
       if (pw < MIN_MS * n) continue;
       const g = s1 * s1 + s2 * s2 - gcoef * s1 * s2; // |X(f)|²
-      if (g >= GATE_MARK_RATIO * pw * (n / 2)) return false;
+      if (g >= GATE_MARK_RATIO * pw * (n / 2)) {
+        this.s[line * IS + I_GATE_OPEN] = 1;
+        return false;
+      }
     }
     return true;
   }
@@ -456,7 +462,9 @@ export class ModemBank {
     const fb = line * FS;
     const sb = line * IS;
     const tb = TABLES[s[sb + I_MOD]!]!;
-    if (s[sb + I_CARRIER] === 0 && len >= GATE_MIN_SAMPLES && this.idle(line, pcm, off, len, tb.gcoef)) {
+    if (s[sb + I_GATE_OPEN] === 1) {
+      s[sb + I_GATE_OPEN] = 0;
+    } else if (s[sb + I_CARRIER] === 0 && len >= GATE_MIN_SAMPLES && this.idle(line, pcm, off, len, tb.gcoef)) {
       this.skip(line, pcm, off, len);
       return;
     }
