@@ -462,7 +462,10 @@ function benchNoise(): void {
  * Figures of this sweep before the short-lead-in receiver (commit 0539981; the issue's 24 / 26 bits
  * are the carrier detector's 20 ms on clean audio at the best alignment), and the goal.
  */
-const LEADIN_BEFORE: Record<Modulation, Record<number, number>> = { v23: { 20: 28, 10: 32 }, bell202: { 20: 32, 10: 32 } };
+const LEADIN_BEFORE: Record<Modulation, Record<number, number>> = {
+  v23: { 20: 28, 10: 32 },
+  bell202: { 20: 32, 10: 32 },
+};
 const LEADIN_GOAL = 8;
 
 /**

@@ -68,23 +68,32 @@ describe.each(MODS)('%s receiver', (m) => {
     expect(ev).toEqual([]);
   });
 
-  it.each([-8, 0, 4])('raises no carrier on any of the 16 DTMF keys held 500 ms, twist %p dB, -30 to 0 dBm0', (twistDb) => {
-    for (let key = 0; key < 16; key++) {
-      for (const level of [-30, -15, 0]) {
-        const fl = DTMF_ROWS_HZ[key >> 2] ?? 0;
-        const fh = DTMF_COLUMNS_HZ[key & 3] ?? 0;
-        const tw = Math.pow(10, twistDb / 10);
-        // Total power at `level`, split by the twist (high over low).
-        const al = sineAmplitude(level) / Math.sqrt(1 + tw);
-        const ah = al * Math.sqrt(tw);
-        const pcm = new Int16Array(4800);
-        for (let i = 400; i < 4400; i++) {
-          pcm[i] = Math.round(al * Math.sin((2 * Math.PI * fl * i) / 8000 + key) + ah * Math.sin((2 * Math.PI * fh * i) / 8000));
+  it.each([-8, 0, 4])(
+    'raises no carrier on any of the 16 DTMF keys held 500 ms, twist %p dB, -30 to 0 dBm0',
+    (twistDb) => {
+      for (let key = 0; key < 16; key++) {
+        for (const level of [-30, -15, 0]) {
+          const fl = DTMF_ROWS_HZ[key >> 2] ?? 0;
+          const fh = DTMF_COLUMNS_HZ[key & 3] ?? 0;
+          const tw = Math.pow(10, twistDb / 10);
+          // Total power at `level`, split by the twist (high over low).
+          const al = sineAmplitude(level) / Math.sqrt(1 + tw);
+          const ah = al * Math.sqrt(tw);
+          const pcm = new Int16Array(4800);
+          for (let i = 400; i < 4400; i++) {
+            pcm[i] = Math.round(
+              al * Math.sin((2 * Math.PI * fl * i) / 8000 + key) + ah * Math.sin((2 * Math.PI * fh * i) / 8000),
+            );
+          }
+          expect({ key: DTMF_KEYS[key], level, events: receive(m, pcm) }).toEqual({
+            key: DTMF_KEYS[key],
+            level,
+            events: [],
+          });
         }
-        expect({ key: DTMF_KEYS[key], level, events: receive(m, pcm) }).toEqual({ key: DTMF_KEYS[key], level, events: [] });
       }
-    }
-  });
+    },
+  );
 
   it('raises no carrier on mark alone: a candidate is confirmed by its first character', () => {
     const tx = createModulator({ modulation: m, leadInMarkBits: 200, trailMarkBits: 0 });
