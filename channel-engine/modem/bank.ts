@@ -28,8 +28,8 @@ export { WINDOW_SAMPLES, BLOCK_SAMPLES_MAX, SUBBLOCK_SAMPLES } from './kernel';
  * (just before a mark→space crossing, or as a whole sub-block): enough level, most of the power in
  * one bin at the mark frequency, and no DTMF row tone beside it (see {@link ModemBank.markWindow}).
  * The candidate's carrier is confirmed, and `carrier-on` emitted, by its first character with a good
- * stop bit; a candidate whose sub-blocks are not tone-like, or that decodes nothing, is dropped
- * without an event. Idle lines are skipped by a block gate (energy, then a single-bin Goertzel at
+ * stop bit; a candidate with a sub-block that would fail a carrier, or that decodes nothing, is
+ * dropped without an event. Idle lines are skipped by a block gate (energy, then a single-bin Goertzel at
  * the mark tone), which the lead-in opens; the raw samples of a skipped block are kept for the
  * mark window.
  */
@@ -573,8 +573,8 @@ export class ModemBank {
    * Carrier state machine, run at the end of every sub-block (`to`: block index after its last
    * sample). No carrier: a sub-block of mark makes the line a candidate (a lead-in long enough to
    * hold one whole sub-block; shorter ones are caught by the UART at the start edge). Candidate:
-   * dropped silently by the first sub-block that is not tone-like. Carrier: drops after
-   * CARRIER_OFF_SUBBLOCKS failing sub-blocks.
+   * dropped silently by the first failing sub-block (noise rarely passes one). Carrier: drops
+   * after CARRIER_OFF_SUBBLOCKS failing sub-blocks.
    */
   private carrierDecision(line: number, subP: number, subE: number, subD: number, to: number): void {
     const f = this.f;
@@ -592,7 +592,7 @@ export class ModemBank {
       return;
     }
     if (c === 2) {
-      if (this.failing(fb, subP, subE) || subE < RATIO_ON * NORM * subP) {
+      if (this.failing(fb, subP, subE)) {
         s[sb + I_CARRIER] = 0;
         s[sb + I_FRAMER] = 0;
       } else {
