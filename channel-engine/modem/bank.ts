@@ -27,11 +27,11 @@ export { WINDOW_SAMPLES, BLOCK_SAMPLES_MAX, SUBBLOCK_SAMPLES } from './kernel';
  * carrier becomes a *candidate* when {@link LEAD_WINDOW_SAMPLES} samples of pure mark are seen
  * (just before a mark→space crossing, or as a whole sub-block): enough level, most of the power in
  * one bin at the mark frequency, and no DTMF row tone beside it (see {@link ModemBank.markWindow}).
- * The candidate's carrier is confirmed, and `carrier-on` emitted, by its first character with a good
- * stop bit; a candidate with a sub-block that would fail a carrier, or that decodes nothing, is
- * dropped without an event. Idle lines are skipped by a block gate (energy, then a single-bin Goertzel at
- * the mark tone), which the lead-in opens; the raw samples of a skipped block are kept for the
- * mark window.
+ * The candidate's carrier is confirmed, and `carrier-on` emitted, by its first character with a
+ * good stop bit; a candidate with a sub-block that would fail a carrier, or that decodes nothing,
+ * is dropped without an event. Idle lines are skipped by a block gate (energy, then a one-bin
+ * Goertzel at the mark tone per 5 ms), which the lead-in opens; the raw samples of a skipped block
+ * are kept for the mark window. ADR 0017.
  */
 
 /** Blocks at least this long go through the idle gate; shorter ones are always demodulated. */
@@ -67,9 +67,9 @@ const RATIO_OFF = 0.66;
 /** Carrier drops when a sub-block's power falls below this fraction of the burst's mean power (−6 dB). */
 const LEVEL_DROP_OFF = 0.25;
 const MARKNESS_ON = 0.4;
-/** Mark window: share of its power in the one mark bin (clean tone ≈ 1.0; 6 dB SNR ≈ 0.8; DTMF, twist ≤ +4 dB, ≤ 0.72). */
+/** Mark window: share of its power in the mark bin (clean tone ≈ 1.0, 6 dB SNR ≈ 0.8; DTMF, twist ≤ +4 dB: ≤ 0.72). */
 const PURITY_ON = 0.7;
-/** Mark window: largest DTMF row-tone bin over the mark bin (clean Bell 202 mark 0.04; a DTMF pair, twist ≤ +8 dB, ≥ 0.16). */
+/** Mark window: largest DTMF row bin over the mark bin (lone Bell 202 mark 0.04; DTMF, twist ≤ +8 dB: ≥ 0.16). */
 const ROW_MAX = 0.12;
 /** DTMF row (low group) frequencies, the tones that tell a DTMF pair from a lone mark. */
 const DTMF_ROWS_HZ = [697, 770, 852, 941];
