@@ -10,6 +10,7 @@ import { parse } from 'yaml';
 import { FixpayError } from '../../domain/errors';
 import schema from '../../schema/device-profile.schema.json';
 import { classifyType, linkSpecProblems } from '../link';
+import { MIN_LEAD_IN_MARK_BITS } from '../modem/types';
 import type { LinkSpec } from '../link';
 
 export type Modulation = 'v23' | 'bell202';
@@ -95,6 +96,8 @@ export function parseProfile(text: string, source: string): DeviceProfile {
   const problems = linkSpecProblems(doc.link);
   if (doc.modem.seizureBytes > 0 && classifyType(doc.link, SEIZURE_BYTE) !== undefined)
     problems.push('0x55 (channel seizure) must not be a frame type');
+  if (doc.modem.leadInMarkBits < MIN_LEAD_IN_MARK_BITS)
+    problems.push(`leadInMarkBits must be at least ${MIN_LEAD_IN_MARK_BITS} (the receiver's minimum lead-in)`);
   if (doc.terminal !== undefined) problems.push(...terminalProblems(doc.terminal));
   if (problems.length > 0) throw new FixpayError('PROFILE_INVALID', `${source}: ${problems.join('; ')}`);
   return doc;

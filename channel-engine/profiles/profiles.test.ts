@@ -138,5 +138,6 @@ describe('device profiles', () => {
     expectInvalid(text('es201912-v23.yaml').replace('ack: 0x14', 'ack: 0x15'), /sequence bit/);
     expectInvalid(text('es201912-v23.yaml').replace('maxPayloadBytes: 255', 'maxPayloadBytes: 300'), /maxPayloadBytes/);
     expectInvalid(text('bell202-crc16.yaml').replace('est: 0x13', 'est: 0x55'), /0x55/);
+    expectInvalid(text('v23-compact-crc16.yaml').replace('leadInMarkBits: 8', 'leadInMarkBits: 7'), /leadInMarkBits/);
   });
 });
