@@ -3,3 +3,4 @@ export * from './g711';
 export * from './wav';
 export * from './noise';
 export * from './level';
+export * from './dtmf';

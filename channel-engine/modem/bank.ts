@@ -23,16 +23,29 @@ export { WINDOW_SAMPLES, BLOCK_SAMPLES_MAX, SUBBLOCK_SAMPLES } from './kernel';
  * (mark energy − space energy), validates the start bit by a 2-of-3 majority, samples each bit
  * at its centre, re-times on every data transition, and checks the stop bit.
  *
- * Carrier detection does not trust energy alone: the carrier goes on only after
- * {@link CARRIER_ON_SUBBLOCKS} sub-blocks in a row that have enough level, most of their energy
- * inside the two tone correlators, and a clear mark (the lead-in). Idle lines are skipped by a
- * block gate (energy, then a single-bin Goertzel at the mark tone), which the lead-in always opens.
+ * Carrier detection does not trust energy alone, and needs only a short lead-in: a line without
+ * carrier becomes a *candidate* when {@link LEAD_WINDOW_SAMPLES} samples of pure mark are seen
+ * (just before a mark→space crossing, or as a whole sub-block): enough level, most of the power in
+ * one bin at the mark frequency, and no DTMF row tone beside it (see {@link ModemBank.markWindow}).
+ * The candidate's carrier is confirmed, and `carrier-on` emitted, by its first character with a
+ * good stop bit; a candidate with a sub-block that would fail a carrier, or that decodes nothing,
+ * is dropped without an event. Idle lines are skipped by a block gate (energy, then a one-bin
+ * Goertzel at the mark tone per 5 ms), which the lead-in opens; the raw samples of a skipped block
+ * are kept for the mark window. ADR 0017.
  */
 
 /** Blocks at least this long go through the idle gate; shorter ones are always demodulated. */
 export const GATE_MIN_SAMPLES = 80;
-/** Consecutive qualifying sub-blocks (of mark lead-in) needed to raise carrier (20 ms). */
-export const CARRIER_ON_SUBBLOCKS = 4;
+/**
+ * Mark samples that make a line a carrier candidate (5 ms, 6 bits). They end a guard of
+ * {@link LEAD_GUARD_SAMPLES} before the first start edge, so 8 mark bits (53 samples) of lead-in
+ * leave about 10 samples to spare for timing jitter and alignment.
+ */
+export const LEAD_WINDOW_SAMPLES = 40;
+/** Samples between the end of the mark window and the estimated start edge. */
+export const LEAD_GUARD_SAMPLES = 3;
+/** Raw samples kept per line from earlier blocks, for the mark window (≥ window + guard + correlator delay). */
+const RAW_HIST = 64;
 /** Consecutive failing sub-blocks needed to drop carrier (10 ms). */
 export const CARRIER_OFF_SUBBLOCKS = 2;
 /** Minimum receive level. */
@@ -54,9 +67,23 @@ const RATIO_OFF = 0.66;
 /** Carrier drops when a sub-block's power falls below this fraction of the burst's mean power (−6 dB). */
 const LEVEL_DROP_OFF = 0.25;
 const MARKNESS_ON = 0.4;
+/** Mark window: share of its power in the mark bin (clean tone ≈ 1.0, 6 dB SNR ≈ 0.8; DTMF, twist ≤ +4 dB: ≤ 0.72). */
+const PURITY_ON = 0.7;
+/** Mark window: largest DTMF row bin over the mark bin (lone Bell 202 mark 0.04; DTMF, twist ≤ +8 dB: ≥ 0.16). */
+const ROW_MAX = 0.12;
+/** DTMF row (low group) frequencies, the tones that tell a DTMF pair from a lone mark. */
+const DTMF_ROWS_HZ = [697, 770, 852, 941];
+const ROW_COEF = DTMF_ROWS_HZ.map((hz) => 2 * Math.cos((2 * Math.PI * hz) / SAMPLE_RATE_HZ));
+const ROW_C0 = ROW_COEF[0]!;
+const ROW_C1 = ROW_COEF[1]!;
+const ROW_C2 = ROW_COEF[2]!;
+const ROW_C3 = ROW_COEF[3]!;
+const LW = LEAD_WINDOW_SAMPLES;
+const LG = LEAD_GUARD_SAMPLES;
 /** A byte whose tone energy is below this fraction of the burst's reference is noise after the burst. */
 const BYTE_ENERGY_GATE = 0.3;
-const GATE_MARK_RATIO = 0.08;
+/** Idle gate: share of a 5 ms window's power in the mark bin that keeps the block (see idle()). */
+const GATE_MARK_RATIO = 0.25;
 const RETIME_GAIN = 0.25;
 /** SNR estimate limits and noise constant (white noise over 0–4 kHz; see estimateSnrDb). */
 const SNR_DB_MAX = 40;
@@ -107,7 +134,8 @@ const F_CAND_START = F_BURST_W + 1;
 const F_OFF_START = F_CAND_START + 1;
 const F_SAMPLES = F_OFF_START + 1;
 const F_LAST_SNR = F_SAMPLES + 1;
-const FS = F_LAST_SNR + 1;
+const F_PFE_AT = F_LAST_SNR + 1; // candidate: sample index of that character
+const FS = F_PFE_AT + 1;
 
 // Int32 state slots per line.
 const I_PHASE = 0;
@@ -116,15 +144,17 @@ const I_FRAMER = 2; // 0 hunting, 1 in a byte, 2 expecting a back-to-back start 
 const I_BIT = 3;
 const I_BYTE = 4;
 const I_PREV_BIT = 5;
-const I_CARRIER = 6;
-const I_GOOD = 7;
+const I_CARRIER = 6; // 0 none, 1 carrier, 2 candidate (mark window seen, no character yet)
+const I_PFE = 7; // candidate: 1 + data bits of a first character with a framing error, 0 if none
 const I_BAD = 8;
 const I_SUB_COUNT = 9;
 const I_BURSTS = 10;
 const I_BYTES = 11;
 const I_FRAMING = 12;
 const I_PEND = 13; // 1 if the previous bit equals the one before it (SNR: steady bits only)
-const IS = 14;
+const I_RAW_QUIET = 14; // 1: the raw history is below the minimum level (read as zeros, not copied)
+const I_GATE_OPEN = 15; // 1: the previous block held a mark window, so this one is not gated (a lead-in split between them)
+const IS = 16;
 
 export type BankEventSink = (line: number, event: ModemEvent) => void;
 
@@ -157,6 +187,11 @@ export class ModemBank {
   readonly lines: number;
   private readonly f: Float64Array;
   private readonly s: Int32Array;
+  /** Raw samples before the current block, RAW_HIST per line (the mark window may reach back into them). */
+  private readonly h: Int16Array;
+  /** The block being processed (pcm and offset), for the mark window. */
+  private cur: Int16Array = new Int16Array(0);
+  private curOff = 0;
   private readonly sink: BankEventSink;
   private readonly k: Correlator;
 
@@ -172,6 +207,7 @@ export class ModemBank {
     this.lines = o.lines;
     this.f = new Float64Array(o.lines * FS);
     this.s = new Int32Array(o.lines * IS);
+    this.h = new Int16Array(o.lines * RAW_HIST);
     this.sink = sink;
     this.k = kernelFor(o.kernel ?? 'auto');
     for (let l = 0; l < o.lines; l++) {
@@ -187,7 +223,7 @@ export class ModemBank {
 
   /** Bytes of receiver state per line (typed arrays only). */
   static stateBytesPerLine(): number {
-    return FS * 8 + IS * 4;
+    return FS * 8 + IS * 4 + RAW_HIST * 2;
   }
 
   /** Sets one line's modulation and resets its receiver. */
@@ -205,6 +241,7 @@ export class ModemBank {
     const snr = this.f[fb + F_LAST_SNR]!;
     this.f.fill(0, fb, fb + FS);
     this.f[fb + F_LAST_SNR] = snr;
+    this.h.fill(0, line * RAW_HIST, (line + 1) * RAW_HIST);
     for (let i = 0; i < IS; i++) {
       if (i !== I_MOD && i !== I_BURSTS && i !== I_BYTES && i !== I_FRAMING) this.s[sb + i] = 0;
     }
@@ -221,7 +258,7 @@ export class ModemBank {
     };
   }
 
-  /** True while the line has carrier (a burst is being received). */
+  /** True while the line has carrier (a burst is being received; a candidate not yet confirmed is not). */
   hasCarrier(line: number): boolean {
     this.checkLine(line);
     return this.s[line * IS + I_CARRIER] === 1;
@@ -265,23 +302,46 @@ export class ModemBank {
     }
   }
 
-  /** Idle gate: true when the block can be skipped (no carrier and no mark tone in it). */
-  private idle(pcm: Int16Array, off: number, len: number, gcoef: number): boolean {
+  /**
+   * Idle gate: true when the block can be skipped (no carrier and no mark tone in it). Each 5 ms
+   * of the block is tested on its own (level, then one Goertzel bin at the mark frequency), so a
+   * short lead-in is not diluted by the rest of the block: the 53 samples of 8 mark bits fill at
+   * least 27 of one aligned 40-sample window (a bin share ≥ 0.45), noise reaches 0.25 in under 1 %.
+   * A block that passes on its mark also opens the gate for the next one: a lead-in split between
+   * two blocks may hold its start edge in the block with the smaller part.
+   */
+  private idle(line: number, pcm: Int16Array, off: number, len: number, gcoef: number): boolean {
     let p = 0;
     for (let i = off, e = off + len; i < e; i++) {
       const x = pcm[i]!;
       p += x * x;
     }
-    if (p < MIN_MS * len) return true;
-    let s1 = 0;
-    let s2 = 0;
-    for (let i = off, e = off + len; i < e; i++) {
-      const s0 = pcm[i]! + gcoef * s1 - s2;
-      s2 = s1;
-      s1 = s0;
+    if (p < MIN_MS * LW) {
+      // Too quiet to hold any part of a mark window: the raw history reads as silence.
+      this.s[line * IS + I_RAW_QUIET] = 1;
+      return true;
     }
-    const g = s1 * s1 + s2 * s2 - gcoef * s1 * s2; // |X(f)|²
-    return g < GATE_MARK_RATIO * p * (len / 2);
+    for (let w = off, end = off + len; w < end; w += LW) {
+      const we = Math.min(end, w + LW);
+      let pw = 0;
+      let s1 = 0;
+      let s2 = 0;
+      for (let i = w; i < we; i++) {
+        const x = pcm[i]!;
+        pw += x * x;
+        const s0 = x + gcoef * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+      }
+      const n = we - w;
+      if (pw < MIN_MS * n) continue;
+      const g = s1 * s1 + s2 * s2 - gcoef * s1 * s2; // |X(f)|²
+      if (g >= GATE_MARK_RATIO * pw * (n / 2)) {
+        this.s[line * IS + I_GATE_OPEN] = 1;
+        return false;
+      }
+    }
+    return true;
   }
 
   private skip(line: number, pcm: Int16Array, off: number, len: number): void {
@@ -300,7 +360,100 @@ export class ModemBank {
     f[fb + F_SAMPLES] = f[fb + F_SAMPLES]! + len;
     s[sb + I_PHASE] = (s[sb + I_PHASE]! + len) % PERIOD;
     s[sb + I_SUB_COUNT] = 0;
-    s[sb + I_GOOD] = 0;
+    if (s[sb + I_RAW_QUIET] === 0 || len < RAW_HIST) this.keepRaw(line, pcm, off, len);
+  }
+
+  /** Keeps the last RAW_HIST raw samples of history ++ block as the line's raw history. */
+  private keepRaw(line: number, pcm: Int16Array, off: number, len: number): void {
+    const h = this.h;
+    const hb = line * RAW_HIST;
+    const sq = line * IS + I_RAW_QUIET;
+    // Element loops: a subarray() per block is an allocation.
+    if (len >= RAW_HIST) {
+      for (let j = 0, i = off + len - RAW_HIST; j < RAW_HIST; j++, i++) h[hb + j] = pcm[i]!;
+    } else {
+      if (this.s[sq] === 1) h.fill(0, hb, hb + RAW_HIST);
+      h.copyWithin(hb, hb + len, hb + RAW_HIST);
+      for (let j = RAW_HIST - len, i = off; j < RAW_HIST; j++, i++) h[hb + j] = pcm[i]!;
+    }
+    this.s[sq] = 0;
+  }
+
+  /**
+   * The mark window: are raw samples [from, from + LW) of the current block (negative: earlier
+   * blocks) a lone mark tone? Enough level; at least PURITY_ON of the power in one Goertzel bin at
+   * the mark frequency (noise spreads its power, a DTMF pair splits it between two tones); and no
+   * DTMF row tone beside it (Bell 202's mark, 1200 Hz, is 9 Hz from the 1209 Hz column, which 5 ms
+   * cannot resolve; the row tone, 697–941 Hz, is what gives a DTMF pair away). Returns the window's
+   * power (Σx²), or 0 if it is not a mark.
+   */
+  private markWindow(line: number, from: number, gcoef: number): number {
+    const pcm = this.cur;
+    const off = this.curOff;
+    if (this.s[line * IS + I_RAW_QUIET] === 1) this.h.fill(0, line * RAW_HIST, (line + 1) * RAW_HIST);
+    this.s[line * IS + I_RAW_QUIET] = 0;
+    const h = this.h;
+    const hb = line * RAW_HIST + RAW_HIST;
+    let p = 0;
+    let s1 = 0;
+    let s2 = 0;
+    for (let i = from, e = from + LW; i < e; i++) {
+      const x = i >= 0 ? pcm[off + i]! : h[hb + i]!;
+      p += x * x;
+      const s0 = x + gcoef * s1 - s2;
+      s2 = s1;
+      s1 = s0;
+    }
+    if (p < MIN_MS * LW) return 0;
+    const g = s1 * s1 + s2 * s2 - gcoef * s1 * s2;
+    if (g < PURITY_ON * p * (LW / 2)) return 0;
+    let a1 = 0;
+    let a2 = 0;
+    let b1 = 0;
+    let b2 = 0;
+    let c1 = 0;
+    let c2 = 0;
+    let d1 = 0;
+    let d2 = 0;
+    for (let i = from, e = from + LW; i < e; i++) {
+      const x = i >= 0 ? pcm[off + i]! : h[hb + i]!;
+      const a0 = x + ROW_C0 * a1 - a2;
+      a2 = a1;
+      a1 = a0;
+      const b0 = x + ROW_C1 * b1 - b2;
+      b2 = b1;
+      b1 = b0;
+      const c0 = x + ROW_C2 * c1 - c2;
+      c2 = c1;
+      c1 = c0;
+      const d0 = x + ROW_C3 * d1 - d2;
+      d2 = d1;
+      d1 = d0;
+    }
+    const lim = ROW_MAX * g;
+    if (a1 * a1 + a2 * a2 - ROW_C0 * a1 * a2 > lim) return 0;
+    if (b1 * b1 + b2 * b2 - ROW_C1 * b1 * b2 > lim) return 0;
+    if (c1 * c1 + c2 * c2 - ROW_C2 * c1 * c2 > lim) return 0;
+    if (d1 * d1 + d2 * d2 - ROW_C3 * d1 * d2 > lim) return 0;
+    return p;
+  }
+
+  /** Makes the line a carrier candidate from a mark window starting at absolute sample `start` with power `p`. */
+  private candidate(line: number, start: number, p: number): void {
+    const f = this.f;
+    const s = this.s;
+    const fb = line * FS;
+    const sb = line * IS;
+    s[sb + I_CARRIER] = 2;
+    s[sb + I_BAD] = 0;
+    s[sb + I_PFE] = 0;
+    f[fb + F_CAND_START] = start;
+    f[fb + F_E_REF] = 0; // set by the first character
+    f[fb + F_BURST_M] = 0;
+    f[fb + F_BURST_W] = 0;
+    f[fb + F_BURST_BITS] = 0;
+    f[fb + F_BURST_P] = p;
+    f[fb + F_BURST_N] = LW;
   }
 
   private block(line: number, pcm: Int16Array, off: number, len: number): void {
@@ -309,26 +462,37 @@ export class ModemBank {
     const fb = line * FS;
     const sb = line * IS;
     const tb = TABLES[s[sb + I_MOD]!]!;
-    if (s[sb + I_CARRIER] === 0 && len >= GATE_MIN_SAMPLES && this.idle(pcm, off, len, tb.gcoef)) {
+    if (s[sb + I_GATE_OPEN] === 1) {
+      s[sb + I_GATE_OPEN] = 0;
+    } else if (s[sb + I_CARRIER] === 0 && len >= GATE_MIN_SAMPLES && this.idle(line, pcm, off, len, tb.gcoef)) {
       this.skip(line, pcm, off, len);
       return;
     }
     const nSub = this.correlate(fb, sb, pcm, off, len);
-    // Pass 2: carrier decisions at sub-block ends, and the UART over the samples while carrier is
-    // up. A decision that keeps carrier up emits nothing and needs nothing from the UART, so the
-    // UART runs once over the block, except that it must catch up before carrier drops (the
-    // carrier-off event reports the burst statistics the UART gathers).
+    this.cur = pcm;
+    this.curOff = off;
+    // Pass 2: carrier decisions at sub-block ends, and the UART. While carrier is up a decision
+    // that keeps it up emits nothing and needs nothing from the UART, so the UART runs once over
+    // the block, except that it must catch up before carrier drops (the carrier-off event reports
+    // the burst statistics the UART gathers). Without carrier, or with a candidate, the UART runs
+    // up to each decision: it is what finds the mark window before a start edge and confirms the
+    // candidate with its first character.
     let from = 0; // first block sample the UART has not seen
     for (let k = 0; k < nSub; k++) {
       const to = SUB_END[k]! + 1;
-      const on = s[sb + I_CARRIER] === 1;
-      if (on && s[sb + I_BAD]! + 1 >= CARRIER_OFF_SUBBLOCKS && this.failing(fb, SUB_P[k]!, SUB_E[k]!)) {
+      if (
+        s[sb + I_CARRIER] !== 1 ||
+        (s[sb + I_BAD]! + 1 >= CARRIER_OFF_SUBBLOCKS && this.failing(fb, SUB_P[k]!, SUB_E[k]!))
+      ) {
         this.uart(line, from, to);
+        from = to;
       }
-      this.carrierDecision(line, SUB_P[k]!, SUB_E[k]!, SUB_D[k]!, f[fb + F_SAMPLES]! + to - SUB);
-      if (!on || s[sb + I_CARRIER] === 0) from = to;
+      this.carrierDecision(line, SUB_P[k]!, SUB_E[k]!, SUB_D[k]!, to);
     }
-    if (s[sb + I_CARRIER] === 1 && from < len) this.uart(line, from, len);
+    if (from < len) this.uart(line, from, len);
+    // With carrier up at the block end the next mark window cannot reach back into this block (the
+    // carrier must first drop, after two failing sub-blocks, all after this block's last burst sample).
+    if (s[sb + I_CARRIER] !== 1) this.keepRaw(line, pcm, off, len);
     // Keep the histories for the next block.
     const dd = this.k.dd;
     const ee = this.k.ee;
@@ -405,37 +569,39 @@ export class ModemBank {
     );
   }
 
-  /** Carrier state machine, run at the end of every sub-block. */
-  private carrierDecision(line: number, subP: number, subE: number, subD: number, subStart: number): void {
+  /**
+   * Carrier state machine, run at the end of every sub-block (`to`: block index after its last
+   * sample). No carrier: a sub-block of mark makes the line a candidate (a lead-in long enough to
+   * hold one whole sub-block; shorter ones are caught by the UART at the start edge). Candidate:
+   * dropped silently by the first failing sub-block (noise rarely passes one). Carrier: drops
+   * after CARRIER_OFF_SUBBLOCKS failing sub-blocks.
+   */
+  private carrierDecision(line: number, subP: number, subE: number, subD: number, to: number): void {
     const f = this.f;
     const s = this.s;
     const fb = line * FS;
     const sb = line * IS;
-    const inBand = subP > 0 ? subE / (NORM * subP) : 0;
-    const levelOk = subP >= MIN_MS * SUB;
-    if (s[sb + I_CARRIER] === 0) {
-      const markness = subE > 0 ? subD / subE : 0;
-      if (levelOk && inBand >= RATIO_ON && markness >= MARKNESS_ON) {
-        const good = ++s[sb + I_GOOD]!;
-        if (good === 1) f[fb + F_CAND_START] = subStart;
-        if (good >= CARRIER_ON_SUBBLOCKS) {
-          s[sb + I_CARRIER] = 1;
-          s[sb + I_FRAMER] = 0;
-          s[sb + I_GOOD] = 0;
-          s[sb + I_BAD] = 0;
-          s[sb + I_BURSTS] = s[sb + I_BURSTS]! + 1;
-          f[fb + F_E_REF] = subE / SUB;
-          f[fb + F_BURST_M] = 0;
-          f[fb + F_BURST_W] = 0;
-          f[fb + F_BURST_BITS] = 0;
-          f[fb + F_BURST_P] = subP;
-          f[fb + F_BURST_N] = SUB;
-          this.sink(line, { type: 'carrier-on', sampleIndex: f[fb + F_CAND_START]! });
-        }
-      } else {
-        s[sb + I_GOOD] = 0;
+    const subStart = f[fb + F_SAMPLES]! + to - SUB;
+    const c = s[sb + I_CARRIER]!;
+    if (c === 0) {
+      // Cheap tests first (correlator sums), the mark window only when they pass.
+      if (subP >= MIN_MS * SUB && subE >= RATIO_ON * NORM * subP && subD >= MARKNESS_ON * subE) {
+        const p = this.markWindow(line, to - LW, TABLES[s[sb + I_MOD]!]!.gcoef);
+        if (p > 0) this.candidate(line, subStart, p);
       }
-    } else if (this.failing(fb, subP, subE)) {
+      return;
+    }
+    if (c === 2) {
+      if (this.failing(fb, subP, subE)) {
+        s[sb + I_CARRIER] = 0;
+        s[sb + I_FRAMER] = 0;
+      } else {
+        f[fb + F_BURST_P] = f[fb + F_BURST_P]! + subP;
+        f[fb + F_BURST_N] = f[fb + F_BURST_N]! + SUB;
+      }
+      return;
+    }
+    if (this.failing(fb, subP, subE)) {
       const bad = ++s[sb + I_BAD]!;
       if (bad === 1) f[fb + F_OFF_START] = subStart;
       if (bad >= CARRIER_OFF_SUBBLOCKS) {
@@ -457,6 +623,24 @@ export class ModemBank {
       s[sb + I_BAD] = 0;
       f[fb + F_BURST_P] = f[fb + F_BURST_P]! + subP;
       f[fb + F_BURST_N] = f[fb + F_BURST_N]! + SUB;
+    }
+  }
+
+  /** Confirms a candidate: carrier-on (at the mark window's start), and a framing error held back. */
+  private confirm(line: number): void {
+    const f = this.f;
+    const s = this.s;
+    const fb = line * FS;
+    const sb = line * IS;
+    s[sb + I_CARRIER] = 1;
+    s[sb + I_BAD] = 0;
+    s[sb + I_BURSTS] = s[sb + I_BURSTS]! + 1;
+    this.sink(line, { type: 'carrier-on', sampleIndex: f[fb + F_CAND_START]! });
+    const pfe = s[sb + I_PFE]!;
+    if (pfe !== 0) {
+      s[sb + I_PFE] = 0;
+      s[sb + I_FRAMING] = s[sb + I_FRAMING]! + 1;
+      this.sink(line, { type: 'framing-error', sampleIndex: f[fb + F_PFE_AT]!, value: pfe - 1 });
     }
   }
 
@@ -501,6 +685,21 @@ export class ModemBank {
         }
         if (n >= to) break;
         const t0 = s0 + n - 1 + dPrev / (dPrev - d);
+        if (s[sb + I_CARRIER] === 0) {
+          // No carrier: a start edge counts only after a mark window (lead-in) that ends a guard
+          // before it; the edge is about (N − 1)/2 before the crossing.
+          const wFrom = Math.floor(t0 - s0 - (N - 1) / 2) - LG - LW;
+          const p = wFrom >= -RAW_HIST ? this.markWindow(line, wFrom, TABLES[s[sb + I_MOD]!]!.gcoef) : 0;
+          if (p === 0) {
+            n++;
+            continue;
+          }
+          this.candidate(line, s0 + wFrom, p);
+          eRef = 0;
+          burstM = 0;
+          burstW = 0;
+          burstBits = 0;
+        }
         framer = 1;
         bit = 0;
         byte = 0;
@@ -618,9 +817,21 @@ export class ModemBank {
         const at = Math.max(0, Math.round(byteStart));
         if (b === 1) {
           framer = 2; // expect the next start edge half a bit from now (nextT stays the stop centre)
-          eRef += 0.125 * (eMean - eRef);
+          if (s[sb + I_CARRIER] === 2) {
+            // The candidate's first good character confirms the carrier.
+            eRef = eMean;
+            this.confirm(line);
+          } else {
+            eRef += 0.125 * (eMean - eRef);
+          }
           s[sb + I_BYTES] = s[sb + I_BYTES]! + 1;
           this.sink(line, { type: 'byte', value: byte, sampleIndex: at });
+        } else if (s[sb + I_CARRIER] === 2) {
+          // Not yet a carrier: keep the first such character for when (if) one is confirmed.
+          if (s[sb + I_PFE] === 0) {
+            s[sb + I_PFE] = 1 + byte;
+            f[fb + F_PFE_AT] = at;
+          }
         } else {
           s[sb + I_FRAMING] = s[sb + I_FRAMING]! + 1;
           this.sink(line, { type: 'framing-error', sampleIndex: at, value: byte });

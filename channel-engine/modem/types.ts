@@ -59,7 +59,7 @@ export interface ModemMetrics {
 export const DEFAULT_TX_LEVEL_DBM0 = -14;
 export const DEFAULT_LEAD_IN_MARK_BITS = 40;
 export const DEFAULT_TRAIL_MARK_BITS = 8;
-/** The receiver needs at least this many mark bits before the first start bit to raise carrier. */
-export const MIN_LEAD_IN_MARK_BITS = 24;
+/** Mark bits the receiver needs before the first start bit to catch a burst (bench:modem measures 6–8). */
+export const MIN_LEAD_IN_MARK_BITS = 8;
 export const SAMPLE_RATE_HZ = 8000;
 export const BAUD_RATE = 1200;

@@ -10,6 +10,7 @@ import { parse } from 'yaml';
 import { FixpayError } from '../../domain/errors';
 import schema from '../../schema/device-profile.schema.json';
 import { classifyType, linkSpecProblems } from '../link';
+import { MIN_LEAD_IN_MARK_BITS } from '../modem/types';
 import type { LinkSpec } from '../link';
 
 export type Modulation = 'v23' | 'bell202';
@@ -34,11 +35,26 @@ export interface ProfileTimers {
   readonly releaseDelayMs: number;
 }
 
-/** What the device is beyond its line (optional in a profile). */
+export type DisplayCharset = 'ascii' | 'iso-8859-1' | 'gb2312' | 'gbk' | 'big5';
+export type InputCapability =
+  | 'numeric-keypad'
+  | 'alpha-keypad'
+  | 'function-keys'
+  | 'navigation-keys'
+  | 'magstripe-reader'
+  | 'chip-reader'
+  | 'contactless-reader';
+
+/** What the device is beyond its line (optional in a profile; docs/protocols/phone-families.md). */
 export interface TerminalCapabilities {
   /** The terminal message spec it speaks (an ISO 8583 spec id). */
   readonly messages: string;
-  readonly display?: { readonly lines: number; readonly columns: number };
+  readonly display: { readonly lines: number; readonly columns: number; readonly charset: DisplayCharset };
+  /** No printer, or a receipt printer this many columns wide. */
+  readonly printer: 'none' | { readonly columns: number };
+  /** Room for a downloaded menu: a menu must fit every limit given. */
+  readonly menuMemory: { readonly bytes?: number; readonly entries?: number };
+  readonly input: readonly InputCapability[];
   readonly capabilities?: readonly ('magstripe' | 'pin-pad' | 'printer' | 'menu-download' | 'on-hook-data')[];
 }
 
@@ -80,8 +96,24 @@ export function parseProfile(text: string, source: string): DeviceProfile {
   const problems = linkSpecProblems(doc.link);
   if (doc.modem.seizureBytes > 0 && classifyType(doc.link, SEIZURE_BYTE) !== undefined)
     problems.push('0x55 (channel seizure) must not be a frame type');
+  if (doc.modem.leadInMarkBits < MIN_LEAD_IN_MARK_BITS)
+    problems.push(`leadInMarkBits must be at least ${MIN_LEAD_IN_MARK_BITS} (the receiver's minimum lead-in)`);
+  if (doc.terminal !== undefined) problems.push(...terminalProblems(doc.terminal));
   if (problems.length > 0) throw new FixpayError('PROFILE_INVALID', `${source}: ${problems.join('; ')}`);
   return doc;
+}
+
+/** Cross-field rules of the terminal section the schema cannot express. */
+function terminalProblems(t: TerminalCapabilities): string[] {
+  const problems: string[] = [];
+  const caps = new Set(t.capabilities ?? []);
+  if (caps.has('printer') !== (t.printer !== 'none'))
+    problems.push('terminal: capability "printer" and printer must agree (printer: none without it)');
+  if (caps.has('magstripe') !== t.input.includes('magstripe-reader'))
+    problems.push('terminal: capability "magstripe" and input "magstripe-reader" must agree');
+  if (caps.has('menu-download') && (t.menuMemory.bytes === 0 || t.menuMemory.entries === 0))
+    problems.push('terminal: "menu-download" needs menu memory');
+  return problems;
 }
 
 /**

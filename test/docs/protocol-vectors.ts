@@ -543,6 +543,32 @@ async function burstDurations(): Promise<string> {
   return fence(pairs(rows));
 }
 
+/** One row per shipped profile: the phone family it describes (docs/protocols/phone-families.md). */
+function phoneFamilies(): string {
+  const all = [...profiles().values()].sort((a, b) => a.id.localeCompare(b.id));
+  return table(
+    ['profile', 'modem', 'link', 'display', 'printer', 'menu memory', 'input'],
+    all.map((p) => {
+      const t = p.terminal;
+      const m = p.modem;
+      const mem = t === undefined ? [] : [t.menuMemory.bytes, t.menuMemory.entries];
+      return [
+        `\`${p.id}\``,
+        `${m.modulation}, ${m.leadInMarkBits} mark bits${m.seizureBytes > 0 ? `, seizure ${m.seizureBytes} B` : ''}, ${m.levelDbm0} dBm0`,
+        `${p.link.lengthBytes}-byte length, ${p.link.check}${p.link.check === 'sum8' ? '' : ` ${p.link.checkByteOrder}`}, ≤ ${p.link.maxPayloadBytes} B/frame`,
+        t === undefined ? '—' : `${t.display.lines} × ${t.display.columns} ${t.display.charset}`,
+        t === undefined ? '—' : t.printer === 'none' ? 'none' : `${t.printer.columns} columns`,
+        t === undefined
+          ? '—'
+          : [mem[0] === undefined ? '' : `${mem[0]} B`, mem[1] === undefined ? '' : `${mem[1]} entries`]
+              .filter((x) => x !== '')
+              .join(', '),
+        t === undefined ? '—' : t.input.join(', '),
+      ];
+    }),
+  );
+}
+
 function profileTimers(): string {
   const all = [...profiles().values()].sort((a, b) => b.id.localeCompare(a.id));
   const keys = [
@@ -695,7 +721,10 @@ export const PROTOCOL_VECTORS: Readonly<Record<string, () => string | Promise<st
   'unsigned-decline': async () => fence(dumpPayload((await scenarioOnce()).unsignedDecline).slice(0, -2)),
   'link-frames-es201912-v23': () => linkFrames('es201912-v23'),
   'link-frames-bell202-crc16': () => linkFrames('bell202-crc16'),
+  'link-frames-v23-compact-crc16': () => linkFrames('v23-compact-crc16'),
+  'link-frames-bell202-kermit-desk': () => linkFrames('bell202-kermit-desk'),
   'device-profiles': profileTimers,
+  'phone-families': phoneFamilies,
   'burst-durations': burstDurations,
   'filler-nibble': fillerNibble,
   'tcp-pcm-messages': tcpPcmMessages,
