@@ -140,6 +140,7 @@ export class TcpPcmLineDriver implements LineDriver {
     tcpFaults: 0,
     tcpSlowPeers: 0,
     tcpPendingRefused: 0,
+    tcpAudioIn: 0,
   };
 
   constructor(
@@ -305,6 +306,7 @@ export class TcpPcmLineDriver implements LineDriver {
         this.fail(conn, 'odd AUDIO length');
         return;
       }
+      this.counters.tcpAudioIn++;
       conn.listener.onAudio(bytesToPcm(m.body));
     } else if (m.type === TCP_PCM_TYPE.bye) this.end(conn, 'remote', undefined);
     else this.fail(conn, `unexpected type 0x${m.type.toString(16)}`);

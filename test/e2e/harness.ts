@@ -12,7 +12,9 @@ import { Worker } from '@temporalio/worker';
 import { ChannelEngine } from '../../channel-engine/engine';
 import type { RequestHandler } from '../../channel-engine/engine';
 import { SipLineDriver } from '../../channel-engine/lines/sip/uas';
+import type { SipDriverOptions } from '../../channel-engine/lines/sip/uas';
 import { TcpPcmLineDriver } from '../../channel-engine/lines/tcp-pcm';
+import type { TcpPcmDriverOptions } from '../../channel-engine/lines/tcp-pcm';
 import { loadProfiles } from '../../channel-engine/profiles';
 import { CoreRepository } from '../../core/repository';
 import { DEMO, seedDemo } from '../../demo/seed';
@@ -82,6 +84,12 @@ export interface E2eOptions {
   readonly wrapHandler?: (handler: RequestHandler) => RequestHandler;
   /** Demo data to seed (customers, terminals, bindings); DEMO by default. Benchmarks add terminals. */
   readonly demo?: DemoData;
+  /** Line capacity and driver settings of the access node (the lines benchmark raises them). */
+  readonly lines?: {
+    readonly maxLines?: number;
+    readonly sip?: Partial<SipDriverOptions>;
+    readonly tcp?: Partial<TcpPcmDriverOptions>;
+  };
 }
 
 export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
@@ -197,8 +205,8 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       onStarted: (id) => workflowIds.push(id),
     });
     const lineLog = log.child({ component: 'channel-engine' });
-    const tcp = new TcpPcmLineDriver({ port: 0, pace: false }, lineLog);
-    const sip = new SipLineDriver({ port: 0, host: '127.0.0.1' }, lineLog);
+    const tcp = new TcpPcmLineDriver({ port: 0, pace: false, ...options.lines?.tcp }, lineLog);
+    const sip = new SipLineDriver({ port: 0, host: '127.0.0.1', ...options.lines?.sip }, lineLog);
     const engine = new ChannelEngine(
       {
         profiles: loadProfiles(),
@@ -207,6 +215,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
         resolveProfile: createProfileResolver((ani) => core.boundDeviceProfile(ani)).resolve,
         handler: options.wrapHandler?.(handler) ?? handler,
         nodeId: NODE_ID,
+        ...(options.lines?.maxLines === undefined ? {} : { maxLines: options.lines.maxLines }),
       },
       lineLog,
     )

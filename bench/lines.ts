@@ -1,0 +1,504 @@
+/**
+ * Line capacity of the access node (`npm run bench:lines`), loopback only.
+ *
+ * The whole platform runs as in `bench/e2e.ts` (Temporal dev server, database, HSM, card network
+ * gateway, bank simulator, access node with its SIP and TCP PCM drivers, line limit raised), and
+ * scripted phones make purchases over TCP PCM (paced, real FSK) through the whole run. Idle load
+ * is added in levels:
+ * - TCP PCM: lines from `bench/lines-tcp-load.ts` in a child process, mark tone in real time;
+ * - SIP/RTP: calls from SIPp (Debian `sip-tester`) streaming a looped G.711 μ-law mark tone
+ *   (`rtp_stream`, written at bench time), one SIPp process per level step.
+ * Per level: lines held, access-node process CPU per line (CPU time above the level-0 baseline of
+ * the same run / lines / s), RSS per line, packets or frames per second, lost and late audio,
+ * event-loop delay p99 and utilisation, purchases approved and host latency p99 — beside the
+ * same-run DSP-only cost (the same audio through the demodulator, no I/O), so the I/O share is
+ * visible. A transport stops at the first limit: admission (lines not all answered), main thread
+ * saturated (event-loop utilisation ≥ 0.9), late audio (delay p99 over the jitter buffer's wait,
+ * or lost audio), or the time budget. Timings are noisy on a shared machine: compare within a run.
+ *
+ * Options: --levels 256,512,1024,2048,4096  --transports tcp,sip  --level-s 10  --budget-s 600
+ * --setup-rate 200 (SIP calls/s)  --phones 2  --max-lines 20000  --no-platform (echo handler,
+ * no phones: for profiling the line path alone, e.g. with --cpu-prof).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { mulawEncode } from '../channel-engine/audio/g711';
+import { ChannelEngine } from '../channel-engine/engine';
+import type { RequestHandler } from '../channel-engine/engine';
+import { SipLineDriver } from '../channel-engine/lines/sip/uas';
+import { TcpPcmLineDriver } from '../channel-engine/lines/tcp-pcm';
+import { FRAME_SAMPLES, SAMPLE_RATE_HZ } from '../channel-engine/lines/types';
+import { createDemodulator, sineAmplitude } from '../channel-engine/modem';
+import { loadProfiles, requireProfile } from '../channel-engine/profiles';
+import { summarizeTerminalRequest } from '../terminal-protocol/messages';
+import { MemoryStateStore } from '../simulator/terminal/config';
+import type { TerminalConfig } from '../simulator/terminal/config';
+import { runTerminalScript } from '../simulator/terminal/script';
+import type { ScriptStep } from '../simulator/terminal/script';
+import { quietTemporalRuntime } from '../test/support/temporal';
+import { startE2e } from '../test/e2e/harness';
+
+const PROFILE_ID = 'es201912-v23';
+const MARK_HZ = 1300;
+const LEVEL_DBM0 = -10;
+/** Purchases per phone call before it hangs up and dials again. */
+const PURCHASES_PER_CALL = 5;
+const AMOUNT_MINOR = 100;
+/** Demo terminals the phones use (merchant terminals on the V.23 profile). */
+const PHONE_TERMINALS = [0, 2, 3];
+/** Limits that end a transport's ramp. */
+const ELU_SATURATED = 0.9;
+const LATE_DELAY_P99_MS = 60;
+const LOST_SHARE_MAX = 0.001;
+/** How long a level may take to set its lines up before admission is declared the limit. */
+const SETUP_SLACK_S = 20;
+const SETTLE_MS = 2000;
+const DSP_LINES = 64;
+const DSP_SECONDS = 5;
+
+interface Args {
+  levels: number[];
+  transports: ('tcp' | 'sip')[];
+  levelS: number;
+  budgetS: number;
+  setupRate: number;
+  phones: number;
+  maxLines: number;
+  platform: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const get = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    return i < 0 ? undefined : argv[i + 1];
+  };
+  const int = (name: string, dflt: number): number => {
+    const v = get(name);
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${name} needs a non-negative integer`);
+    return n;
+  };
+  const levels = (get('--levels') ?? '256,512,1024,2048,4096').split(',').map(Number);
+  if (levels.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--levels: positive integers');
+  const transports = (get('--transports') ?? 'tcp,sip').split(',');
+  if (transports.some((t) => t !== 'tcp' && t !== 'sip')) throw new Error('--transports: tcp and/or sip');
+  return {
+    levels: levels.sort((a, b) => a - b),
+    transports: transports as ('tcp' | 'sip')[],
+    levelS: int('--level-s', 10),
+    budgetS: int('--budget-s', 600),
+    setupRate: int('--setup-rate', 200),
+    phones: Math.min(int('--phones', 2), PHONE_TERMINALS.length),
+    maxLines: int('--max-lines', 20000),
+    platform: !argv.includes('--no-platform'),
+  };
+}
+
+/** One second of mark tone: a whole number of cycles, so it loops seamlessly. */
+function markTone(): Int16Array {
+  const amplitude = sineAmplitude(LEVEL_DBM0);
+  const out = new Int16Array(SAMPLE_RATE_HZ);
+  for (let i = 0; i < out.length; i++)
+    out[i] = Math.round(amplitude * Math.sin((2 * Math.PI * MARK_HZ * i) / SAMPLE_RATE_HZ));
+  return out;
+}
+
+/** CPU ms the demodulator alone spends per line per second of the same audio (20 ms pushes). */
+function dspOnlyMsPerLineS(tone: Int16Array): number {
+  const profile = requireProfile(loadProfiles(), PROFILE_ID);
+  const opts = {
+    modulation: profile.modem.modulation,
+    levelDbm0: profile.modem.levelDbm0,
+    leadInMarkBits: profile.modem.leadInMarkBits,
+    trailMarkBits: profile.modem.trailMarkBits,
+  };
+  const demods = Array.from({ length: DSP_LINES }, () => createDemodulator(opts));
+  const frames = Array.from({ length: tone.length / FRAME_SAMPLES }, (_, f) =>
+    tone.slice(f * FRAME_SAMPLES, (f + 1) * FRAME_SAMPLES),
+  );
+  const run = (seconds: number): void => {
+    for (let s = 0; s < seconds; s++) for (const frame of frames) for (const d of demods) d.push(frame);
+  };
+  run(1); // warm-up
+  const c0 = process.cpuUsage();
+  run(DSP_SECONDS);
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1000 / DSP_LINES / DSP_SECONDS;
+}
+
+function sippScenario(audioFile: string): string {
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="fixpay idle line">
+  <send retrans="500"><![CDATA[
+
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "POS" <sip:0578[call_number]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: sip:sipp@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [rtpstream_audio_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+
+    ]]></send>
+  <recv response="100" optional="true"></recv>
+  <recv response="180" optional="true"></recv>
+  <recv response="200" rtd="true" rrs="true"></recv>
+  <send><![CDATA[
+
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "POS" <sip:0578[call_number]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: sip:sipp@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]></send>
+  <nop><action><exec rtp_stream="${audioFile},-1,0" /></action></nop>
+  <recv request="BYE"></recv>
+  <send><![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]></send>
+</scenario>
+`;
+}
+
+interface Window {
+  purchases: number;
+  approved: number;
+  latenciesMs: number[];
+}
+
+function percentile(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const deadline = performance.now() + args.budgetS * 1000;
+  const sippAvailable = spawnSync('sipp', ['-v'], { encoding: 'utf8' }).error === undefined;
+  if (args.transports.includes('sip') && !sippAvailable) {
+    console.warn('sipp not found (apt-get install -y sip-tester): SIP/RTP levels skipped');
+    args.transports = args.transports.filter((t) => t !== 'sip');
+  }
+  quietTemporalRuntime();
+  const tone = markTone();
+  const dir = mkdtempSync(join(tmpdir(), 'fixpay-bench-lines-'));
+  const audioFile = join(dir, 'mark.ulaw');
+  writeFileSync(audioFile, mulawEncode(tone));
+  const scenario = join(dir, 'idle-line.xml');
+  writeFileSync(scenario, sippScenario(audioFile));
+
+  const dspMs = dspOnlyMsPerLineS(tone);
+  console.log(
+    `DSP only (demodulator, same mark tone, no I/O): ${(dspMs * 1000).toFixed(1)} µs CPU per line per second  → ${Math.floor(1000 / dspMs)} lines/core`,
+  );
+
+  // Host latency and outcomes of the phones' purchases, per measuring window.
+  let window: Window = { purchases: 0, approved: 0, latenciesMs: [] };
+  const timedHandler =
+    (h: RequestHandler): RequestHandler =>
+    async (req) => {
+      const started = performance.now();
+      const answer = await h(req);
+      if (summarizeTerminalRequest(req.payload).serviceId === 'purchase')
+        window.latenciesMs.push(performance.now() - started);
+      return answer;
+    };
+  const lines = {
+    maxLines: args.maxLines,
+    sip: { maxCalls: args.maxLines, trunkSources: ['127.0.0.0/8'] },
+    tcp: { maxCalls: args.maxLines, maxPendingConnections: 256 },
+  };
+  let engine: ChannelEngine;
+  let tcpPort: number;
+  let sipPort: number;
+  let stopPlatform: () => Promise<void>;
+  let phoneConfigs: TerminalConfig[] = [];
+  if (args.platform) {
+    const e2e = await startE2e({ wrapHandler: timedHandler, lines });
+    engine = e2e.engine;
+    tcpPort = e2e.tcpPort;
+    sipPort = e2e.sipPort;
+    stopPlatform = () => e2e.stop();
+    phoneConfigs = PHONE_TERMINALS.slice(0, args.phones).map((i) => {
+      const c = e2e.terminal({ demoTerminal: i });
+      return { ...c, line: { ...c.line, pace: true } };
+    });
+  } else {
+    const tcp = new TcpPcmLineDriver({ port: 0, pace: false, ...lines.tcp });
+    const sip = new SipLineDriver({ port: 0, host: '127.0.0.1', ...lines.sip });
+    engine = new ChannelEngine({
+      profiles: loadProfiles(),
+      defaultProfileId: PROFILE_ID,
+      handler: timedHandler((req) => Promise.resolve(req.payload)),
+      nodeId: 'bench-lines',
+      maxLines: args.maxLines,
+    })
+      .addDriver(tcp)
+      .addDriver(sip);
+    await engine.start();
+    tcpPort = tcp.port;
+    sipPort = sip.port;
+    stopPlatform = () => engine.stop();
+  }
+
+  // The phones: each dials, signs on, buys PURCHASES_PER_CALL times, hangs up, again, until stopped.
+  let phonesStop = false;
+  const phoneErrors: string[] = [];
+  const phones = phoneConfigs.map(async (config, i) => {
+    const state = new MemoryStateStore({ stan: 1 + i * 100_000, batch: '000001', psamCounter: 1 + i * 100_000 });
+    const steps: ScriptStep[] = [
+      { step: 'sign-on' },
+      ...Array.from({ length: PURCHASES_PER_CALL }, (): ScriptStep => ({
+        step: 'purchase',
+        amountMinor: AMOUNT_MINOR,
+      })),
+      { step: 'hang-up' },
+    ];
+    while (!phonesStop) {
+      try {
+        const r = await runTerminalScript({ config, stateStore: state }, steps);
+        for (const t of r.transactions)
+          if (t.kind === 'purchase') {
+            window.purchases++;
+            if (t.outcome === 'approved') window.approved++;
+          }
+      } catch (e) {
+        phoneErrors.push(e instanceof Error ? e.message : String(e));
+        await sleep(1000);
+      }
+    }
+  });
+
+  const children = new Set<ChildProcess>();
+  const killAll = (): void => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  };
+  process.on('exit', killAll);
+
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  delay.enable();
+  const driverCount = (key: string): number => engine.metrics().drivers[key] ?? 0;
+
+  /** Measures one window with `held` load lines. */
+  async function measure(): Promise<{
+    cpuMsPerS: number;
+    rssMb: number;
+    seconds: number;
+    elu: number;
+    delayP99Ms: number;
+    lines: number;
+    sipPackets: number;
+    tcpFrames: number;
+    lost: number;
+    late: number;
+    w: Window;
+  }> {
+    window = { purchases: 0, approved: 0, latenciesMs: [] };
+    const m0 = {
+      pk: driverCount('sip.rtpPacketsIn'),
+      fr: driverCount('tcp-pcm.tcpAudioIn'),
+      lost: driverCount('sip.rtpLost'),
+      late: driverCount('sip.rtpLate'),
+    };
+    const c0 = process.cpuUsage();
+    const e0 = performance.eventLoopUtilization();
+    const t0 = performance.now();
+    delay.reset();
+    await sleep(args.levelS * 1000);
+    const seconds = (performance.now() - t0) / 1000;
+    const c = process.cpuUsage(c0);
+    const elu = performance.eventLoopUtilization(e0).utilization;
+    return {
+      cpuMsPerS: (c.user + c.system) / 1000 / seconds,
+      rssMb: process.memoryUsage.rss() / 2 ** 20,
+      seconds,
+      elu,
+      delayP99Ms: delay.percentile(99) / 1e6,
+      lines: engine.metrics().linesActive,
+      sipPackets: (driverCount('sip.rtpPacketsIn') - m0.pk) / seconds,
+      tcpFrames: (driverCount('tcp-pcm.tcpAudioIn') - m0.fr) / seconds,
+      lost: driverCount('sip.rtpLost') - m0.lost,
+      late: driverCount('sip.rtpLate') - m0.late,
+      w: window,
+    };
+  }
+
+  const fmtHost = (w: Window): string =>
+    `purchases ${w.approved}/${w.purchases} approved, host p99 ${percentile(w.latenciesMs, 99).toFixed(0)} ms`;
+
+  const results: string[] = [];
+  try {
+    await sleep(SETTLE_MS);
+    const base = await measure();
+    const phoneLines = base.lines;
+    const baseLine = `level 0 (phones only, ${phoneLines} lines): CPU ${base.cpuMsPerS.toFixed(0)} ms/s, RSS ${base.rssMb.toFixed(0)} MB, ELU ${base.elu.toFixed(2)}, delay p99 ${base.delayP99Ms.toFixed(1)} ms, ${fmtHost(base.w)}`;
+    console.log(baseLine);
+    results.push(baseLine);
+
+    for (const transport of args.transports) {
+      let held = 0;
+      let tcpLoad: ChildProcess | undefined;
+      let tcpStatus = { held: 0, refused: 0, late: 0 };
+      const sipps: ChildProcess[] = [];
+      let limit = 'levels exhausted';
+      try {
+        if (transport === 'tcp') {
+          const child = spawn(
+            process.execPath,
+            [require.resolve('tsx/cli'), join(__dirname, 'lines-tcp-load.ts'), String(tcpPort)],
+            {
+              stdio: ['pipe', 'pipe', 'inherit'],
+            },
+          );
+          children.add(child);
+          tcpLoad = child;
+          if (child.stdout !== null)
+            createInterface({ input: child.stdout }).on('line', (text) => {
+              const m = /^held (\d+) refused (\d+) late (\d+)$/.exec(text);
+              if (m !== null) tcpStatus = { held: Number(m[1]), refused: Number(m[2]), late: Number(m[3]) };
+            });
+        }
+        for (const level of args.levels) {
+          if (performance.now() + (args.levelS + SETUP_SLACK_S) * 1000 > deadline) {
+            limit = 'time budget';
+            break;
+          }
+          const add = level - held;
+          if (transport === 'tcp') tcpLoad?.stdin?.write(`add ${add}\n`);
+          else {
+            const sipp = spawn(
+              'sipp',
+              [
+                `127.0.0.1:${sipPort}`,
+                '-sf',
+                scenario,
+                '-s',
+                '95105',
+                '-i',
+                '127.0.0.1',
+                '-mi',
+                '127.0.0.1',
+                '-p',
+                '0',
+                '-cp',
+                String(20000 + Math.floor(Math.random() * 20000)),
+                '-m',
+                String(add),
+                '-l',
+                String(add),
+                '-r',
+                String(args.setupRate),
+                '-rtp_threadtasks',
+                '64',
+                '-nostdin',
+              ],
+              { cwd: dir, stdio: ['ignore', 'ignore', 'ignore'] },
+            );
+            children.add(sipp);
+            sipps.push(sipp);
+          }
+          const target = phoneLines + level;
+          const setupDeadline = performance.now() + (add / args.setupRate + SETUP_SLACK_S) * 1000;
+          while (engine.metrics().linesActive < target && performance.now() < setupDeadline) await sleep(250);
+          held = level;
+          await sleep(SETTLE_MS);
+          const r = await measure();
+          const loadLines = r.lines - phoneLines;
+          const perLine = (r.cpuMsPerS - base.cpuMsPerS) / Math.max(1, loadLines);
+          const packets =
+            transport === 'sip'
+              ? `${r.sipPackets.toFixed(0)} RTP packets/s`
+              : `${r.tcpFrames.toFixed(0)} AUDIO frames/s`;
+          const lossText =
+            transport === 'sip' ? `lost ${r.lost} late ${r.late} packets` : `generator late frames ${tcpStatus.late}`;
+          const io = perLine - dspMs;
+          const text =
+            `${transport} level ${level}: held ${loadLines} lines  CPU ${r.cpuMsPerS.toFixed(0)} ms/s  ` +
+            `per line ${(perLine * 1000).toFixed(0)} µs/s (I/O ${(io * 1000).toFixed(0)} + DSP ${(dspMs * 1000).toFixed(0)}, I/O share ${(io / perLine).toFixed(2)})  ` +
+            `→ ${Math.floor(1000 / perLine)} lines/core  RSS ${(((r.rssMb - base.rssMb) * 1024) / Math.max(1, loadLines)).toFixed(1)} KB/line  ` +
+            `${packets}  ${lossText}  ELU ${r.elu.toFixed(2)} delay p99 ${r.delayP99Ms.toFixed(1)} ms  ${fmtHost(r.w)}`;
+          console.log(text);
+          results.push(text);
+          if (loadLines < level) {
+            limit = `admission/setup: ${loadLines} of ${level} lines answered (tcp refused ${tcpStatus.refused}, sip refused ${driverCount('sip.callsRefused')})`;
+            break;
+          }
+          if (r.elu >= ELU_SATURATED) {
+            limit = `main thread saturated (ELU ${r.elu.toFixed(2)})`;
+            break;
+          }
+          if (r.delayP99Ms > LATE_DELAY_P99_MS) {
+            limit = `late audio (event-loop delay p99 ${r.delayP99Ms.toFixed(0)} ms)`;
+            break;
+          }
+          if (transport === 'sip' && r.lost > LOST_SHARE_MAX * r.sipPackets * r.seconds) {
+            limit = `lost audio (${r.lost} packets)`;
+            break;
+          }
+        }
+      } finally {
+        tcpLoad?.kill('SIGKILL');
+        for (const s of sipps) s.kill('SIGKILL');
+      }
+      const text = `${transport}: first limit: ${limit}`;
+      console.log(text);
+      results.push(text);
+      // Let the node notice the load is gone (TCP closes at once; SIP lines are hung up below).
+      if (transport === 'sip') {
+        for (const l of engine.liveCalls()) if (l.lineId.startsWith('sip:')) engine.hangup(l.lineId);
+      }
+      const drainDeadline = performance.now() + 30_000;
+      while (engine.metrics().linesActive > phoneLines && performance.now() < drainDeadline) await sleep(250);
+    }
+    if (phoneErrors.length > 0) console.log(`phone errors: ${phoneErrors.length} (first: ${phoneErrors[0]})`);
+  } finally {
+    phonesStop = true;
+    killAll();
+    await Promise.race([Promise.all(phones), sleep(30_000)]);
+    await stopPlatform();
+    rmSync(dir, { recursive: true, force: true });
+    delay.disable();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
