@@ -3,7 +3,7 @@
  * access node's: holds idle lines that stream mark tone in real time (one 20 ms AUDIO message per
  * line per frame, from one shared timer). Commands on stdin, one a line: `add <n>` opens n more
  * lines; answers on stdout: `held <lines> refused <n> late <frames>` after each command and every
- * second. Usage: tsx bench/lines-tcp-load.ts <port> [host].
+ * second. Usage: tsx bench/lines-tcp-load.ts <port> [host] [called number].
  */
 import net from 'node:net';
 import { createInterface } from 'node:readline';
@@ -20,6 +20,7 @@ const MAX_CATCH_UP_FRAMES = 5;
 
 const port = Number(process.argv[2]);
 const host = process.argv[3] ?? '127.0.0.1';
+const calledNumber = process.argv[4] ?? '';
 if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error('usage: lines-tcp-load.ts <port> [host]');
 
 // One second of mark tone is a whole number of cycles at 1300 Hz, so it loops without a click.
@@ -69,7 +70,9 @@ function dialMore(): void {
       live.delete(socket);
       done();
     });
-    socket.write(encodeTcpPcm(TCP_PCM_TYPE.hello, Buffer.from(`0579${String(n).padStart(8, '0')}`, 'latin1')));
+    socket.write(
+      encodeTcpPcm(TCP_PCM_TYPE.hello, Buffer.from(`0579${String(n).padStart(8, '0')}\0${calledNumber}`, 'latin1')),
+    );
   }
 }
 

@@ -15,7 +15,7 @@ import { SipLineDriver } from '../../channel-engine/lines/sip/uas';
 import type { SipDriverOptions } from '../../channel-engine/lines/sip/uas';
 import { TcpPcmLineDriver } from '../../channel-engine/lines/tcp-pcm';
 import type { TcpPcmDriverOptions } from '../../channel-engine/lines/tcp-pcm';
-import { loadProfiles } from '../../channel-engine/profiles';
+import { BUILTIN_PROFILES_DIR, loadProfiles } from '../../channel-engine/profiles';
 import { CoreRepository } from '../../core/repository';
 import { DEMO, seedDemo } from '../../demo/seed';
 import type { DemoData } from '../../demo/seed';
@@ -87,6 +87,9 @@ export interface E2eOptions {
   /** Line capacity and driver settings of the access node (the lines benchmark raises them). */
   readonly lines?: {
     readonly maxLines?: number;
+    /** Extra device profile folders, and called number → profile (beside the caller's binding). */
+    readonly profileDirs?: readonly string[];
+    readonly profileByCalledNumber?: Readonly<Record<string, string>>;
     readonly sip?: Partial<SipDriverOptions>;
     readonly tcp?: Partial<TcpPcmDriverOptions>;
   };
@@ -209,8 +212,11 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
     const sip = new SipLineDriver({ port: 0, host: '127.0.0.1', ...options.lines?.sip }, lineLog);
     const engine = new ChannelEngine(
       {
-        profiles: loadProfiles(),
+        profiles: loadProfiles([BUILTIN_PROFILES_DIR, ...(options.lines?.profileDirs ?? [])]),
         defaultProfileId: 'es201912-v23',
+        ...(options.lines?.profileByCalledNumber === undefined
+          ? {}
+          : { profileByCalledNumber: options.lines.profileByCalledNumber }),
         // As the access node does: the caller number's bound terminal picks the profile.
         resolveProfile: createProfileResolver((ani) => core.boundDeviceProfile(ani)).resolve,
         handler: options.wrapHandler?.(handler) ?? handler,
