@@ -139,6 +139,8 @@ export class SipLineDriver implements LineDriver {
   private socket: dgram.Socket | undefined;
   private host: LineHost | undefined;
   private ticker: NodeJS.Timeout | undefined;
+  /** Wall clock of the last tick: RTP arrival times for the RTP timeout, without a clock read per packet. */
+  private wallMs = Date.now();
   private readonly dialogs = new Map<string, Dialog>();
   private readonly allowed: SourceList;
   private readonly trunks: SourceList;
@@ -668,19 +670,24 @@ export class SipLineDriver implements LineDriver {
     try {
       fn();
     } catch (e) {
-      this.counters.callFaults++;
-      this.log.error(
-        { callId: dialog.callId, where, code: 'LINE_CALL_FAULT', err: errText(e) },
-        'fault in call: ending it',
-      );
-      try {
-        this.terminate(dialog, 'error', true, { byeOnce: true });
-      } catch (e2) {
-        this.log.error({ callId: dialog.callId, err: errText(e2) }, 'fault ending a call: dropped');
-        this.finish(dialog);
-      }
-      if (this.dialogs.get(dialog.callId) === dialog && dialog.byeSent === undefined) this.finish(dialog);
+      this.callFault(dialog, where, e);
     }
+  }
+
+  /** Ends a call whose handling threw (see `contain`). */
+  private callFault(dialog: Dialog, where: string, e: unknown): void {
+    this.counters.callFaults++;
+    this.log.error(
+      { callId: dialog.callId, where, code: 'LINE_CALL_FAULT', err: errText(e) },
+      'fault in call: ending it',
+    );
+    try {
+      this.terminate(dialog, 'error', true, { byeOnce: true });
+    } catch (e2) {
+      this.log.error({ callId: dialog.callId, err: errText(e2) }, 'fault ending a call: dropped');
+      this.finish(dialog);
+    }
+    if (this.dialogs.get(dialog.callId) === dialog && dialog.byeSent === undefined) this.finish(dialog);
   }
 
   // ---- media ----
@@ -698,16 +705,19 @@ export class SipLineDriver implements LineDriver {
       this.log.warn({ callId: dialog.callId, err: e.message }, 'rtp socket error');
     });
     rtp.on('message', (data, rinfo) => {
-      this.contain(dialog, 'rtp', () => {
-        this.onRtp(dialog, data, { address: rinfo.address, port: rinfo.port });
-      });
+      // The per-call fault boundary of `contain`, without a closure per packet.
+      try {
+        this.onRtp(dialog, data, rinfo.address, rinfo.port);
+      } catch (e) {
+        this.callFault(dialog, 'rtp', e);
+      }
     });
     if (dialog.state === 'terminated') rtp.close();
     else dialog.rtp = rtp;
   }
 
-  private onRtp(dialog: Dialog, data: Buffer, from: Remote): void {
-    if (!this.fromPeer(dialog, from)) {
+  private onRtp(dialog: Dialog, data: Buffer, address: string, port: number): void {
+    if (!this.fromPeer(dialog, address, port)) {
       this.counters.rtpWrongSource++;
       return;
     }
@@ -723,7 +733,7 @@ export class SipLineDriver implements LineDriver {
       return;
     }
     this.counters.rtpPacketsIn++;
-    dialog.lastRtpMs = Date.now();
+    dialog.lastRtpMs = this.wallMs;
     if (dialog.remoteSsrc !== pkt.ssrc) {
       if (dialog.remoteSsrc !== undefined) this.deliver(dialog, dialog.jitter.flush());
       dialog.remoteSsrc = pkt.ssrc;
@@ -734,40 +744,49 @@ export class SipLineDriver implements LineDriver {
   }
 
   /** RTP latching: only the negotiated peer is heard (see `rtpSymmetricLatch`). */
-  private fromPeer(dialog: Dialog, from: Remote): boolean {
+  private fromPeer(dialog: Dialog, address: string, port: number): boolean {
     const media = dialog.media;
     if (media === undefined) return false;
     const peer = dialog.rtpPeer;
     if (peer === undefined) {
       // Symmetric latch: the first packet from the SDP address or the signalling source (a NAT's
       // public address) fixes the peer for the rest of the call.
-      if (from.address !== media.remoteAddress && from.address !== dialog.source.address) return false;
-      dialog.rtpPeer = { address: from.address, port: from.port };
+      if (address !== media.remoteAddress && address !== dialog.source.address) return false;
+      dialog.rtpPeer = { address, port };
       return true;
     }
-    return from.address === peer.address && from.port === peer.port;
+    return address === peer.address && port === peer.port;
   }
 
   private deliver(dialog: Dialog, frames: ReturnType<JitterBuffer['poll']>): void {
+    if (frames.length === 0) return;
     const listener = dialog.listener;
     if (listener === undefined || dialog.media === undefined) return;
     const decode = dialog.media.codec === 'PCMU' ? mulawDecode : alawDecode;
     for (const f of frames) listener.onAudio(f.kind === 'audio' ? decode(f.payload) : new Int16Array(f.bytes));
   }
 
+  /**
+   * The one shared ticker of all calls: jitter buffer timeouts, RTP timeout, paced playout. An idle
+   * call (nothing held, nothing to play) costs two comparisons here.
+   */
   private tick(): void {
     const now = performance.now();
     const wall = Date.now();
-    for (const dialog of [...this.dialogs.values()]) {
+    this.wallMs = wall;
+    // Deleting from a Map while iterating it is safe: deleted dialogs are not visited.
+    for (const dialog of this.dialogs.values()) {
       if (dialog.state === 'terminated') continue;
-      this.contain(dialog, 'tick', () => {
+      try {
         this.tickDialog(dialog, now, wall);
-      });
+      } catch (e) {
+        this.callFault(dialog, 'tick', e);
+      }
     }
   }
 
   private tickDialog(dialog: Dialog, now: number, wall: number): void {
-    this.deliver(dialog, dialog.jitter.poll(now));
+    if (dialog.jitter.held > 0) this.deliver(dialog, dialog.jitter.poll(now));
     if (
       this.options.rtpTimeoutMs > 0 &&
       dialog.state === 'confirmed' &&
@@ -777,6 +796,7 @@ export class SipLineDriver implements LineDriver {
       this.terminate(dialog, 'timeout', true);
       return;
     }
+    if (!dialog.pacer.playing) return;
     const due = dialog.pacer.due(now);
     if (due.frames.length > 0) this.sendFrames(dialog, due.frames, due.spurtStart);
     if (due.drained) dialog.listener?.onPlayoutDone();
