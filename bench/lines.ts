@@ -7,7 +7,10 @@
  * is added in levels:
  * - TCP PCM: lines from `bench/lines-tcp-load.ts` in a child process, mark tone in real time;
  * - SIP/RTP: calls from SIPp (Debian `sip-tester`) streaming a looped G.711 μ-law mark tone
- *   (`rtp_stream`, written at bench time), one SIPp process per level step.
+ *   (`rtp_stream`, written at bench time), one SIPp process per level step; `sip` with an RTP
+ *   socket per call, `sip-shared` with one RTP socket for all calls (`sharedRtpSocket`).
+ * Each transport's load reaches the node's engine through a driver of its own (started for that
+ * phase and stopped after it, which hangs its calls up); the phones use the node's drivers.
  * Per level: lines held, access-node process CPU per line (CPU time above the level-0 baseline of
  * the same run / lines / s), RSS per line, packets or frames per second, lost and late audio,
  * event-loop delay p99 and utilisation, purchases approved and host latency p99 — beside the
@@ -17,7 +20,7 @@
  * lost in the jitter buffer), or the time budget. Event-loop utilisation and delay are printed but
  * not used as limits: on a shared machine they mostly show the process waiting for a core. Timings are noisy on a shared machine: compare within a run.
  *
- * Options: --levels 256,512,1024,2048,4096  --transports tcp,sip  --level-s 10  --budget-s 600
+ * Options: --levels 256,512,1024,2048,4096  --transports tcp,sip,sip-shared  --level-s 10  --budget-s 600
  * --setup-rate 200 (SIP calls/s)  --phones 2  --max-lines 20000  --no-platform (echo handler,
  * no phones: for profiling the line path alone, e.g. with --cpu-prof).
  */
@@ -78,9 +81,13 @@ function writeLoadProfile(dir: string): void {
   writeFileSync(join(dir, `${LOAD_PROFILE_ID}.yaml`), text);
 }
 
+/** `sip`: an RTP socket per call; `sip-shared`: one RTP socket for all calls (`sharedRtpSocket`). */
+type Transport = 'tcp' | 'sip' | 'sip-shared';
+const TRANSPORTS: readonly Transport[] = ['tcp', 'sip', 'sip-shared'];
+
 interface Args {
   levels: number[];
-  transports: ('tcp' | 'sip')[];
+  transports: Transport[];
   levelS: number;
   budgetS: number;
   setupRate: number;
@@ -103,11 +110,12 @@ function parseArgs(argv: readonly string[]): Args {
   };
   const levels = (get('--levels') ?? '256,512,1024,2048,4096').split(',').map(Number);
   if (levels.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--levels: positive integers');
-  const transports = (get('--transports') ?? 'tcp,sip').split(',');
-  if (transports.some((t) => t !== 'tcp' && t !== 'sip')) throw new Error('--transports: tcp and/or sip');
+  const transports = (get('--transports') ?? TRANSPORTS.join(',')).split(',');
+  const isTransport = (t: string): t is Transport => (TRANSPORTS as readonly string[]).includes(t);
+  if (!transports.every(isTransport)) throw new Error(`--transports: some of ${TRANSPORTS.join(',')}`);
   return {
     levels: levels.sort((a, b) => a - b),
-    transports: transports as ('tcp' | 'sip')[],
+    transports: transports.filter(isTransport),
     levelS: int('--level-s', 10),
     budgetS: int('--budget-s', 600),
     setupRate: int('--setup-rate', 200),
@@ -226,9 +234,9 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const deadline = performance.now() + args.budgetS * 1000;
   const sippAvailable = spawnSync('sipp', ['-v'], { encoding: 'utf8' }).error === undefined;
-  if (args.transports.includes('sip') && !sippAvailable) {
+  if (!sippAvailable) {
     console.warn('sipp not found (apt-get install -y sip-tester): SIP/RTP levels skipped');
-    args.transports = args.transports.filter((t) => t !== 'sip');
+    args.transports = args.transports.filter((t) => t === 'tcp');
   }
   quietTemporalRuntime();
   const tone = markTone();
@@ -261,27 +269,19 @@ async function main(): Promise<void> {
     maxLines: args.maxLines,
     profileDirs: [profileDir],
     profileByCalledNumber: { [LOAD_CALLED_NUMBER]: LOAD_PROFILE_ID },
-    sip: { maxCalls: args.maxLines, trunkSources: ['127.0.0.0/8'] },
-    tcp: { maxCalls: args.maxLines, maxPendingConnections: 256 },
   };
   let engine: ChannelEngine;
-  let tcpPort: number;
-  let sipPort: number;
   let stopPlatform: () => Promise<void>;
   let phoneConfigs: TerminalConfig[] = [];
   if (args.platform) {
     const e2e = await startE2e({ wrapHandler: timedHandler, lines });
     engine = e2e.engine;
-    tcpPort = e2e.tcpPort;
-    sipPort = e2e.sipPort;
     stopPlatform = () => e2e.stop();
     phoneConfigs = PHONE_TERMINALS.slice(0, args.phones).map((i) => {
       const c = e2e.terminal({ demoTerminal: i });
       return { ...c, line: { ...c.line, pace: true } };
     });
   } else {
-    const tcp = new TcpPcmLineDriver({ port: 0, pace: false, ...lines.tcp });
-    const sip = new SipLineDriver({ port: 0, host: '127.0.0.1', ...lines.sip });
     engine = new ChannelEngine({
       profiles: loadProfiles([BUILTIN_PROFILES_DIR, profileDir]),
       profileByCalledNumber: lines.profileByCalledNumber,
@@ -289,12 +289,8 @@ async function main(): Promise<void> {
       handler: timedHandler((req) => Promise.resolve(req.payload)),
       nodeId: 'bench-lines',
       maxLines: args.maxLines,
-    })
-      .addDriver(tcp)
-      .addDriver(sip);
+    });
     await engine.start();
-    tcpPort = tcp.port;
-    sipPort = sip.port;
     stopPlatform = () => engine.stop();
   }
 
@@ -334,7 +330,10 @@ async function main(): Promise<void> {
 
   const delay = monitorEventLoopDelay({ resolution: 5 });
   delay.enable();
-  const driverCount = (key: string): number => engine.metrics().drivers[key] ?? 0;
+  // The load of each transport goes to a driver of its own, attached to the access node's engine
+  // for that phase (the node's own drivers keep serving the phones), so its counters are its own.
+  let loadDriver: SipLineDriver | TcpPcmLineDriver | undefined;
+  const driverCount = (key: string): number => loadDriver?.metrics()[key] ?? 0;
 
   /** Measures one window with `held` load lines. */
   async function measure(): Promise<{
@@ -352,10 +351,10 @@ async function main(): Promise<void> {
   }> {
     window = { purchases: 0, approved: 0, latenciesMs: [] };
     const m0 = {
-      pk: driverCount('sip.rtpPacketsIn'),
-      fr: driverCount('tcp-pcm.tcpAudioIn'),
-      lost: driverCount('sip.rtpLost'),
-      late: driverCount('sip.rtpLate'),
+      pk: driverCount('rtpPacketsIn'),
+      fr: driverCount('tcpAudioIn'),
+      lost: driverCount('rtpLost'),
+      late: driverCount('rtpLate'),
     };
     const c0 = process.cpuUsage();
     const e0 = performance.eventLoopUtilization();
@@ -372,10 +371,10 @@ async function main(): Promise<void> {
       elu,
       delayP99Ms: delay.percentile(99) / 1e6,
       lines: engine.metrics().linesActive,
-      sipPackets: (driverCount('sip.rtpPacketsIn') - m0.pk) / seconds,
-      tcpFrames: (driverCount('tcp-pcm.tcpAudioIn') - m0.fr) / seconds,
-      lost: driverCount('sip.rtpLost') - m0.lost,
-      late: driverCount('sip.rtpLate') - m0.late,
+      sipPackets: (driverCount('rtpPacketsIn') - m0.pk) / seconds,
+      tcpFrames: (driverCount('tcpAudioIn') - m0.fr) / seconds,
+      lost: driverCount('rtpLost') - m0.lost,
+      late: driverCount('rtpLate') - m0.late,
       w: window,
     };
   }
@@ -399,13 +398,30 @@ async function main(): Promise<void> {
       const sipps: ChildProcess[] = [];
       let limit = 'levels exhausted';
       try {
+        if (transport === 'tcp')
+          loadDriver = new TcpPcmLineDriver({
+            port: 0,
+            pace: false,
+            maxCalls: args.maxLines,
+            maxPendingConnections: 256,
+          });
+        else
+          loadDriver = new SipLineDriver({
+            port: 0,
+            host: '127.0.0.1',
+            maxCalls: args.maxLines,
+            trunkSources: ['127.0.0.0/8'],
+            sharedRtpSocket: transport === 'sip-shared',
+          });
+        await loadDriver.start(engine);
+        const loadPort = loadDriver.port;
         if (transport === 'tcp') {
           const child = spawn(
             process.execPath,
             [
               require.resolve('tsx/cli'),
               join(__dirname, 'lines-tcp-load.ts'),
-              String(tcpPort),
+              String(loadPort),
               '127.0.0.1',
               LOAD_CALLED_NUMBER,
             ],
@@ -415,11 +431,10 @@ async function main(): Promise<void> {
           );
           children.add(child);
           tcpLoad = child;
-          if (child.stdout !== null)
-            createInterface({ input: child.stdout }).on('line', (text) => {
-              const m = /^held (\d+) refused (\d+) late (\d+)$/.exec(text);
-              if (m !== null) tcpStatus = { held: Number(m[1]), refused: Number(m[2]), late: Number(m[3]) };
-            });
+          createInterface({ input: child.stdout }).on('line', (text) => {
+            const m = /^held (\d+) refused (\d+) late (\d+)$/.exec(text);
+            if (m !== null) tcpStatus = { held: Number(m[1]), refused: Number(m[2]), late: Number(m[3]) };
+          });
         }
         for (const level of args.levels) {
           if (performance.now() + (args.levelS + SETUP_SLACK_S) * 1000 > deadline) {
@@ -432,7 +447,7 @@ async function main(): Promise<void> {
             const sipp = spawn(
               'sipp',
               [
-                `127.0.0.1:${sipPort}`,
+                `127.0.0.1:${loadPort}`,
                 '-sf',
                 scenario,
                 '-s',
@@ -469,14 +484,14 @@ async function main(): Promise<void> {
           const loadLines = r.lines - phoneLines;
           // CPU per line-second of audio actually handled: on a shared machine the process may not get
           // the core it needs, so the CPU is divided by the frames that arrived, not by the lines held.
-          const framesPerS = transport === 'sip' ? r.sipPackets : r.tcpFrames;
+          const framesPerS = transport !== 'tcp' ? r.sipPackets : r.tcpFrames;
           const perLine = ((r.cpuMsPerS - base.cpuMsPerS) / Math.max(1, framesPerS)) * FRAMES_PER_S;
           const packets =
-            transport === 'sip'
+            transport !== 'tcp'
               ? `${r.sipPackets.toFixed(0)} RTP packets/s`
               : `${r.tcpFrames.toFixed(0)} AUDIO frames/s`;
           const lossText =
-            transport === 'sip' ? `lost ${r.lost} late ${r.late} packets` : `generator late frames ${tcpStatus.late}`;
+            transport !== 'tcp' ? `lost ${r.lost} late ${r.late} packets` : `generator late frames ${tcpStatus.late}`;
           const io = perLine - dspMs;
           const text =
             `${transport} level ${level}: held ${loadLines} lines  CPU ${r.cpuMsPerS.toFixed(0)} ms/s  ` +
@@ -486,19 +501,19 @@ async function main(): Promise<void> {
           console.log(text);
           results.push(text);
           if (loadLines < level) {
-            limit = `admission/setup: ${loadLines} of ${level} lines answered (tcp refused ${tcpStatus.refused}, sip refused ${driverCount('sip.callsRefused')})`;
+            limit = `admission/setup: ${loadLines} of ${level} lines answered (tcp refused ${tcpStatus.refused}, sip refused ${driverCount('callsRefused')})`;
             break;
           }
           if (r.cpuMsPerS >= CPU_SATURATED_MS_PER_S) {
             limit = `CPU saturated (${r.cpuMsPerS.toFixed(0)} ms/s)`;
             break;
           }
-          const delivered = (transport === 'sip' ? r.sipPackets : r.tcpFrames) / (loadLines * FRAMES_PER_S);
+          const delivered = (transport !== 'tcp' ? r.sipPackets : r.tcpFrames) / (loadLines * FRAMES_PER_S);
           if (delivered < DELIVERED_MIN) {
             limit = `late audio (${(delivered * 100).toFixed(1)} % of the frames due arrived in time)`;
             break;
           }
-          if (transport === 'sip' && r.lost > LOST_SHARE_MAX * r.sipPackets * r.seconds) {
+          if (transport !== 'tcp' && r.lost > LOST_SHARE_MAX * r.sipPackets * r.seconds) {
             limit = `lost audio (${r.lost} packets)`;
             break;
           }
@@ -506,14 +521,14 @@ async function main(): Promise<void> {
       } finally {
         tcpLoad?.kill('SIGKILL');
         for (const s of sipps) s.kill('SIGKILL');
+        // Hangs up what is left of the load (one BYE each, not retransmitted) and frees the port.
+        await loadDriver?.stop();
+        loadDriver = undefined;
       }
       const text = `${transport}: first limit: ${limit}`;
       console.log(text);
       results.push(text);
-      // Let the node notice the load is gone (TCP closes at once; SIP lines are hung up below).
-      if (transport === 'sip') {
-        for (const l of engine.liveCalls()) if (l.lineId.startsWith('sip:')) engine.hangup(l.lineId);
-      }
+      // The load driver stopped: its calls are over; wait until the engine has let them go.
       const drainDeadline = performance.now() + 30_000;
       while (engine.metrics().linesActive > phoneLines && performance.now() < drainDeadline) await sleep(250);
     }
