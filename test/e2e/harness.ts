@@ -117,9 +117,14 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
     return Promise.resolve();
   });
   try {
-    const [env, db] = await Promise.all([startTestServer(), startTestDatabase()]);
-    stops.push(() => env.teardown());
-    stops.push(() => db.close());
+    // Both are awaited before either failure is thrown, so a started one is always stopped.
+    const [envStarted, dbStarted] = await Promise.allSettled([startTestServer(), startTestDatabase()]);
+    if (envStarted.status === 'fulfilled') stops.push(() => envStarted.value.teardown());
+    if (dbStarted.status === 'fulfilled') stops.push(() => dbStarted.value.close());
+    if (envStarted.status === 'rejected') throw envStarted.reason;
+    if (dbStarted.status === 'rejected') throw dbStarted.reason;
+    const env = envStarted.value;
+    const db = dbStarted.value;
     const core = new CoreRepository(db.prisma);
     const ledger = new PrismaLedgerStore(db.prisma);
     const demo = options.demo ?? DEMO;
