@@ -2,8 +2,8 @@
  * TCP PCM load for `npm run bench:lines`, in its own process so its CPU is not counted as the
  * access node's: holds idle lines that stream mark tone in real time (one 20 ms AUDIO message per
  * line per frame, from one shared timer). Commands on stdin, one a line: `add <n>` opens n more
- * lines; answers on stdout: `held <lines> refused <n> late <frames>` after each command and every
- * second. Usage: tsx bench/lines-tcp-load.ts <port> [host] [called number].
+ * lines; answers on stdout: `held <lines> refused <n> late <frames> sent <frames>` after each
+ * command and every 200 ms. Usage: tsx bench/lines-tcp-load.ts <port> [host] [called number].
  */
 import net from 'node:net';
 import { createInterface } from 'node:readline';
@@ -17,6 +17,7 @@ const LEVEL_DBM0 = -10;
 const DIAL_CONCURRENCY = 32;
 /** A timer turn sends at most this many frames per line when it fell behind. */
 const MAX_CATCH_UP_FRAMES = 5;
+const REPORT_MS = 200;
 
 const port = Number(process.argv[2]);
 const host = process.argv[3] ?? '127.0.0.1';
@@ -36,6 +37,7 @@ for (let f = 0; f < SAMPLE_RATE_HZ / FRAME_SAMPLES; f++) {
 const live = new Set<net.Socket>();
 let refused = 0;
 let late = 0;
+let sentFrames = 0;
 let dialing = 0;
 let wanted = 0;
 let next = 0;
@@ -86,14 +88,15 @@ setInterval(() => {
   for (let k = 0; k < count; k++) {
     const frame = frames[(sent + k) % frames.length] ?? new Uint8Array(0);
     for (const s of live) s.write(frame);
+    sentFrames += live.size;
   }
   sent = due;
 }, FRAME_MS);
 
 const report = (): void => {
-  process.stdout.write(`held ${live.size} refused ${refused} late ${late}\n`);
+  process.stdout.write(`held ${live.size} refused ${refused} late ${late} sent ${sentFrames}\n`);
 };
-setInterval(report, 1000);
+setInterval(report, REPORT_MS);
 createInterface({ input: process.stdin }).on('line', (text) => {
   const m = /^add (\d+)$/.exec(text.trim());
   if (m !== null) {
