@@ -240,7 +240,15 @@ export class SipLineDriver implements LineDriver {
         resolve();
       });
     });
-    if (this.options.sharedRtpSocket) this.sharedRtp = await this.openSharedRtp();
+    if (this.options.sharedRtpSocket)
+      try {
+        this.sharedRtp = await this.openSharedRtp();
+      } catch (e) {
+        // Nothing half-started is left behind.
+        this.socket = undefined;
+        socket.close();
+        throw e;
+      }
     this.ticker = setInterval(() => {
       this.tick();
     }, FRAME_MS / 2);
