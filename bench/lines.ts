@@ -51,7 +51,7 @@ const PROFILE_ID = 'es201912-v23';
 const MARK_HZ = 1300;
 const LEVEL_DBM0 = -10;
 /** Purchases per phone call before it hangs up and dials again. */
-const PURCHASES_PER_CALL = 5;
+const PURCHASES_PER_CALL = 1;
 const AMOUNT_MINOR = 100;
 /** Demo terminals the phones use (merchant terminals on the V.23 profile). */
 const PHONE_TERMINALS = [0, 2, 3];
@@ -121,7 +121,7 @@ function parseArgs(argv: readonly string[]): Args {
     levelS: int('--level-s', 10),
     budgetS: int('--budget-s', 600),
     setupRate: int('--setup-rate', 200),
-    phones: Math.min(int('--phones', 2), PHONE_TERMINALS.length),
+    phones: Math.min(int('--phones', 1), PHONE_TERMINALS.length),
     maxLines: int('--max-lines', 20000),
     platform: !argv.includes('--no-platform'),
     base: get('--base'),
@@ -282,6 +282,11 @@ async function main(): Promise<void> {
     engine = e2e.engine;
     console.log(`platform up in ${((performance.now() - platformStarted) / 1000).toFixed(0)} s`);
     stopPlatform = () => e2e.stop();
+    // A run cut short (Ctrl-C, a timeout) still stops the platform: the Temporal dev server is a child.
+    for (const signal of ['SIGINT', 'SIGTERM'] as const)
+      process.once(signal, () => {
+        void e2e.stop().finally(() => process.exit(130));
+      });
     phoneConfigs = PHONE_TERMINALS.slice(0, args.phones).map((i) => {
       const c = e2e.terminal({ demoTerminal: i });
       return { ...c, line: { ...c.line, pace: true } };
@@ -321,7 +326,9 @@ async function main(): Promise<void> {
             if (t.outcome === 'approved') window.approved++;
           }
       } catch (e) {
-        phoneErrors.push(e instanceof Error ? e.message : String(e));
+        const text = e instanceof Error ? e.message : String(e);
+        if (phoneErrors.length === 0) console.error(`phone ${i}: ${text}`);
+        phoneErrors.push(text);
         await sleep(1000);
       }
     }
@@ -363,6 +370,8 @@ async function main(): Promise<void> {
       }
     | undefined;
   const driverCount = (key: string): number => loadDriver?.metrics()[key] ?? 0;
+  /** Lines the load holds (the phones' lines are on the node's own drivers). */
+  const loadLineCount = (): number => driverCount('tcpActive') + driverCount('sipDialogs');
 
   /** Measures one window with `held` load lines. */
   async function measure(): Promise<{
@@ -399,7 +408,7 @@ async function main(): Promise<void> {
       seconds,
       elu,
       delayP99Ms: delay.percentile(99) / 1e6,
-      lines: engine.metrics().linesActive,
+      lines: loadLineCount(),
       sipPackets: (driverCount('rtpPacketsIn') - m0.pk) / seconds,
       tcpFrames: (tcpSent - m0.fr) / seconds,
       lost: driverCount('rtpLost') - m0.lost,
@@ -415,7 +424,7 @@ async function main(): Promise<void> {
   try {
     await sleep(SETTLE_MS);
     const base = await measure();
-    const phoneLines = base.lines;
+    const phoneLines = engine.metrics().linesActive;
     const baseLine = `level 0 (phones only, ${phoneLines} lines): CPU ${base.cpuMsPerS.toFixed(0)} ms/s, RSS ${base.rssMb.toFixed(0)} MB, ELU ${base.elu.toFixed(2)}, delay p99 ${base.delayP99Ms.toFixed(1)} ms, ${fmtHost(base.w)}`;
     console.log(baseLine);
     results.push(baseLine);
@@ -508,13 +517,13 @@ async function main(): Promise<void> {
             children.add(sipp);
             sipps.push(sipp);
           }
-          const target = phoneLines + level;
+          const target = level;
           const setupDeadline = performance.now() + (add / args.setupRate + SETUP_SLACK_S) * 1000;
-          while (engine.metrics().linesActive < target && performance.now() < setupDeadline) await sleep(250);
+          while (loadLineCount() < target && performance.now() < setupDeadline) await sleep(250);
           held = level;
           await sleep(SETTLE_MS);
           const r = await measure();
-          const loadLines = r.lines - phoneLines;
+          const loadLines = r.lines;
           // CPU per line-second of audio actually handled: on a shared machine the process may not get
           // the core it needs, so the CPU is divided by the frames that arrived, not by the lines held.
           const framesPerS = !isTcp ? r.sipPackets : r.tcpFrames;
@@ -561,7 +570,7 @@ async function main(): Promise<void> {
       results.push(text);
       // The load driver stopped: its calls are over; wait until the engine has let them go.
       const drainDeadline = performance.now() + 30_000;
-      while (engine.metrics().linesActive > phoneLines && performance.now() < drainDeadline) await sleep(250);
+      while (engine.metrics().linesActive > args.phones && performance.now() < drainDeadline) await sleep(250);
     }
     if (phoneErrors.length > 0) console.log(`phone errors: ${phoneErrors.length} (first: ${phoneErrors[0]})`);
   } finally {
