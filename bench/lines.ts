@@ -535,8 +535,10 @@ async function main(): Promise<void> {
           const io = perLine - dspMs;
           const text =
             `${transport} level ${level}: held ${loadLines} lines  CPU ${r.cpuMsPerS.toFixed(0)} ms/s  ` +
-            `per line ${(perLine * 1000).toFixed(0)} µs/s (I/O ${(io * 1000).toFixed(0)} + DSP ${(dspMs * 1000).toFixed(0)}, I/O share ${(io / perLine).toFixed(2)})  ` +
-            `→ ${Math.floor(1000 / perLine)} lines/core  RSS ${(((r.rssMb - base.rssMb) * 1024) / Math.max(1, loadLines)).toFixed(1)} KB/line  ` +
+            (perLine > 0
+              ? `per line ${(perLine * 1000).toFixed(0)} µs/s (I/O ${(io * 1000).toFixed(0)} + DSP ${(dspMs * 1000).toFixed(0)}, I/O share ${(io / perLine).toFixed(2)})  → ${Math.floor(1000 / perLine)} lines/core  `
+              : `per line: below the level-0 baseline's noise (DSP alone ${(dspMs * 1000).toFixed(0)} µs/s)  `) +
+            `RSS ${(((r.rssMb - base.rssMb) * 1024) / Math.max(1, loadLines)).toFixed(1)} KB/line  ` +
             `${packets}  ${lossText}  load ${loadavg()[0]?.toFixed(1)}  ELU ${r.elu.toFixed(2)} delay p99 ${r.delayP99Ms.toFixed(1)} ms  ${fmtHost(r.w)}`;
           console.log(text);
           results.push(text);
