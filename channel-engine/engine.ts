@@ -86,7 +86,8 @@ export const DEFAULT_ENGINE_OPTIONS = {
   profileByCalledNumber: {},
   resolveProfile: undefined,
   handlerTimeoutMs: 30000,
-  maxLines: 512,
+  // About half a core of idle lines at the measured CPU per line (docs/adr/0015).
+  maxLines: 1000,
   reservedLines: 0,
   mayUseReserve: (offer: CallOffer): boolean => offer.trustedSource === true,
   estPayload: new Uint8Array(0),

@@ -68,6 +68,7 @@ export interface AccessConfig {
   readonly sipAckTimeoutMs: number;
   readonly sipInviteRatePerSecond: number;
   readonly sipInviteBurst: number;
+  readonly sipSharedRtp: boolean;
   /** Profile for callers bound to no terminal (docs/protocols/call.md). */
   readonly defaultProfileId: string;
   readonly profileLookupTimeoutMs: number;
@@ -180,6 +181,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_SIP_ACK_TIMEOUT_MS: 'access.sipAckTimeoutMs',
   FIXPAY_SIP_INVITE_RATE: 'access.sipInviteRatePerSecond',
   FIXPAY_SIP_INVITE_BURST: 'access.sipInviteBurst',
+  FIXPAY_SIP_SHARED_RTP: 'access.sipSharedRtp',
   FIXPAY_DEFAULT_PROFILE: 'access.defaultProfileId',
   FIXPAY_PROFILE_LOOKUP_TIMEOUT_MS: 'access.profileLookupTimeoutMs',
   FIXPAY_PROFILE_CACHE_TTL_MS: 'access.profileCacheTtlMs',

@@ -108,7 +108,7 @@ export async function startAccessNode(deps: AccessNodeDeps): Promise<AccessNode>
     };
   // Built before the lines worker starts, so a refused setting (a bad CIDR, reservedLines not
   // below maxLines) fails the start with nothing to undo.
-  const tcp = new TcpPcmLineDriver({ host: a.host, port: a.tcpPcmPort }, deps.log);
+  const tcp = new TcpPcmLineDriver({ host: a.host, port: a.tcpPcmPort, maxCalls: a.maxLines }, deps.log);
   const sip = new SipLineDriver(
     {
       host: a.host,
@@ -119,6 +119,7 @@ export async function startAccessNode(deps: AccessNodeDeps): Promise<AccessNode>
       ackTimeoutMs: a.sipAckTimeoutMs,
       inviteRatePerSecond: a.sipInviteRatePerSecond,
       inviteBurst: a.sipInviteBurst,
+      sharedRtpSocket: a.sipSharedRtp,
     },
     deps.log,
   );

@@ -112,3 +112,30 @@ describe('jitter buffer', () => {
     expect(frames(out)).toEqual(['1', 'lost', '3', '4', '5']);
   });
 });
+
+describe('JitterBuffer steady state', () => {
+  const pkt = (n: number): Uint8Array => Uint8Array.of(n);
+
+  it('passes in-order packets straight out and holds nothing, so poll has nothing to do', () => {
+    const jb = new JitterBuffer();
+    for (let s = 100; s < 110; s++) {
+      const out = jb.push(s, pkt(s), s);
+      expect(out).toEqual([{ kind: 'audio', payload: pkt(s) }]);
+      expect(jb.held).toBe(0);
+    }
+    expect(jb.poll(10_000)).toEqual([]);
+    expect(jb.stats).toMatchObject({ received: 10, lost: 0, late: 0, reordered: 0 });
+  });
+
+  it('holds after a gap and returns to the straight path once the gap is filled', () => {
+    const jb = new JitterBuffer();
+    jb.push(1, pkt(1), 0);
+    expect(jb.push(3, pkt(3), 1)).toEqual([]);
+    expect(jb.held).toBe(1);
+    expect(jb.push(2, pkt(2), 2).map((f) => (f.kind === 'audio' ? f.payload[0] : 'lost'))).toEqual([2, 3]);
+    expect(jb.held).toBe(0);
+    expect(jb.push(4, pkt(4), 3)).toEqual([{ kind: 'audio', payload: pkt(4) }]);
+    expect(jb.push(4, pkt(4), 4)).toEqual([]);
+    expect(jb.stats.late).toBe(1);
+  });
+});

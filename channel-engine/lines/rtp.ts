@@ -35,11 +35,10 @@ export function parseRtp(data: Uint8Array): Result<RtpPacket, string> {
   const csrcCount = b0 & 0x0f;
   const payloadType = b1 & 0x7f;
   if (payloadType >= 72 && payloadType <= 76) return { ok: false, error: 'RTCP packet type on the RTP port' };
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   let offset = RTP_HEADER_BYTES + 4 * csrcCount;
   if (extension) {
     if (data.length < offset + 4) return { ok: false, error: 'truncated header extension' };
-    offset += 4 + 4 * view.getUint16(offset + 2);
+    offset += 4 + 4 * u16(data, offset + 2);
   }
   let end = data.length;
   if (padding) {
@@ -53,13 +52,17 @@ export function parseRtp(data: Uint8Array): Result<RtpPacket, string> {
     value: {
       payloadType,
       marker: (b1 & 0x80) !== 0,
-      sequenceNumber: view.getUint16(2),
-      timestamp: view.getUint32(4),
-      ssrc: view.getUint32(8),
-      payload: data.slice(offset, end),
+      sequenceNumber: u16(data, 2),
+      timestamp: u32(data, 4),
+      ssrc: u32(data, 8),
+      // A view, not a copy: every datagram arrives in a buffer of its own.
+      payload: data.subarray(offset, end),
     },
   };
 }
+
+const u16 = (b: Uint8Array, at: number): number => (((b[at] ?? 0) << 8) | (b[at + 1] ?? 0)) >>> 0;
+const u32 = (b: Uint8Array, at: number): number => ((u16(b, at) << 16) | u16(b, at + 2)) >>> 0;
 
 export function buildRtp(p: RtpPacket): Uint8Array {
   const out = new Uint8Array(RTP_HEADER_BYTES + p.payload.length);
@@ -104,6 +107,9 @@ export interface JitterStats {
 export type PlayoutFrame =
   { readonly kind: 'audio'; readonly payload: Uint8Array } | { readonly kind: 'lost'; readonly bytes: number };
 
+/** Returned when there is nothing to play out (never written to). */
+const NOTHING: PlayoutFrame[] = [];
+
 const seqDiff = (a: number, b: number): number => ((a - b + 0x8000) & 0xffff) - 0x8000;
 
 export class JitterBuffer {
@@ -128,6 +134,12 @@ export class JitterBuffer {
       this.stats.late++;
       return [];
     }
+    if (diff === 0 && this.pending.size === 0) {
+      // In order with nothing held (the common case): straight out, nothing stored.
+      this.lastPayloadBytes = payload.length;
+      this.expected = (sequenceNumber + 1) & 0xffff;
+      return [{ kind: 'audio', payload }];
+    }
     if (this.pending.has(sequenceNumber)) {
       this.stats.duplicates++;
       return [];
@@ -135,8 +147,14 @@ export class JitterBuffer {
     return this.insert(sequenceNumber, payload, nowMs);
   }
 
+  /** Packets held waiting for a missing predecessor (0 in steady state: `poll` has nothing to do). */
+  get held(): number {
+    return this.pending.size;
+  }
+
   /** Releases what waited too long; call every frame period. */
   poll(nowMs: number): PlayoutFrame[] {
+    if (this.pending.size === 0) return NOTHING;
     const out: PlayoutFrame[] = [];
     for (;;) {
       out.push(...this.drain());

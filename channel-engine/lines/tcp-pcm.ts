@@ -42,44 +42,68 @@ export function encodeTcpPcm(type: number, body: Uint8Array = new Uint8Array(0))
   return out;
 }
 
+/** The host stores 16-bit samples little-endian (as the wire does): samples and bytes copy as they are. */
+const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
 /** PCM samples → little-endian bytes. */
 export function pcmToBytes(pcm: Int16Array): Uint8Array {
   const out = new Uint8Array(pcm.length * 2);
+  if (HOST_LITTLE_ENDIAN) {
+    out.set(new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength));
+    return out;
+  }
   const view = new DataView(out.buffer);
-  pcm.forEach((s, i) => {
-    view.setInt16(i * 2, s, true);
-  });
+  for (let i = 0; i < pcm.length; i++) view.setInt16(i * 2, pcm[i] ?? 0, true);
   return out;
 }
 
+/** Little-endian bytes → PCM samples (a copy; an odd last byte is ignored). */
 export function bytesToPcm(bytes: Uint8Array): Int16Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Int16Array(bytes.length >>> 1);
+  if (HOST_LITTLE_ENDIAN) {
+    new Uint8Array(out.buffer).set(bytes.subarray(0, out.length * 2));
+    return out;
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let i = 0; i < out.length; i++) out[i] = view.getInt16(i * 2, true);
   return out;
 }
 
-/** Splits a byte stream into messages; keeps a partial tail. Fails on an oversized length. */
+/**
+ * Splits a byte stream into messages; keeps a partial tail. Fails on an oversized length. Bodies
+ * are views into the chunks pushed (not copies): a chunk must not be reused by its producer while
+ * its messages are in use (socket chunks never are).
+ */
 export class TcpPcmReader {
-  private buf: Buffer = Buffer.alloc(0);
+  private tail: Uint8Array = new Uint8Array(0);
 
   push(chunk: Uint8Array): Result<TcpPcmMessage[], string> {
-    this.buf = this.buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buf, chunk]);
+    let buf: Uint8Array = chunk;
+    if (this.tail.length > 0) {
+      buf = new Uint8Array(this.tail.length + chunk.length);
+      buf.set(this.tail);
+      buf.set(chunk, this.tail.length);
+    }
     const out: TcpPcmMessage[] = [];
-    while (this.buf.length >= TCP_PCM_HEADER_BYTES) {
-      const length = this.buf.readUInt16BE(1);
+    let at = 0;
+    while (buf.length - at >= TCP_PCM_HEADER_BYTES) {
+      const length = ((buf[at + 1] ?? 0) << 8) | (buf[at + 2] ?? 0);
       if (length > MAX_TCP_PCM_BODY_BYTES)
         return { ok: false, error: `length ${length} over ${MAX_TCP_PCM_BODY_BYTES}` };
-      if (this.buf.length < TCP_PCM_HEADER_BYTES + length) break;
+      if (buf.length - at < TCP_PCM_HEADER_BYTES + length) break;
       out.push({
-        type: this.buf[0] ?? 0,
-        body: Uint8Array.from(this.buf.subarray(TCP_PCM_HEADER_BYTES, TCP_PCM_HEADER_BYTES + length)),
+        type: buf[at] ?? 0,
+        body: buf.subarray(at + TCP_PCM_HEADER_BYTES, at + TCP_PCM_HEADER_BYTES + length),
       });
-      this.buf = this.buf.subarray(TCP_PCM_HEADER_BYTES + length);
+      at += TCP_PCM_HEADER_BYTES + length;
     }
+    // The partial tail is copied: it outlives this call.
+    this.tail = at === buf.length ? EMPTY : buf.slice(at);
     return { ok: true, value: out };
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** HELLO body: caller number, optionally NUL and the called number. */
 export function parseHello(
@@ -140,6 +164,7 @@ export class TcpPcmLineDriver implements LineDriver {
     tcpFaults: 0,
     tcpSlowPeers: 0,
     tcpPendingRefused: 0,
+    tcpAudioIn: 0,
   };
 
   constructor(
@@ -210,18 +235,13 @@ export class TcpPcmLineDriver implements LineDriver {
         if (conn.listener === undefined) this.fail(conn, 'no HELLO in time');
       });
     }, this.options.helloTimeoutMs);
-    socket.on('data', (chunk) => {
-      this.contain(conn, 'data', () => {
-        const r = conn.reader.push(chunk);
-        if (!r.ok) {
-          this.fail(conn, r.error);
-          return;
-        }
-        for (const m of r.value) {
-          if (conn.ended) return;
-          this.onMessage(conn, m, helloTimer);
-        }
-      });
+    socket.on('data', (chunk: Buffer) => {
+      // The per-connection fault boundary of `contain`, without a closure per chunk.
+      try {
+        this.onData(conn, chunk, helloTimer);
+      } catch (e) {
+        this.connectionFault(conn, e);
+      }
     });
     socket.on('close', () => {
       clearTimeout(helloTimer);
@@ -239,18 +259,34 @@ export class TcpPcmLineDriver implements LineDriver {
     try {
       fn();
     } catch (e) {
-      this.counters.tcpFaults++;
-      this.log.error(
-        { where, code: 'LINE_CALL_FAULT', err: e instanceof Error ? scrubText(`${e.name}: ${e.message}`) : 'unknown' },
-        'fault in tcp-pcm call: ending it',
-      );
-      try {
-        this.end(conn, 'error', resultCode('LINE_CALL_FAULT').code);
-      } catch {
-        conn.ended = true;
-        this.connections.delete(conn);
-        conn.socket.destroy();
-      }
+      this.connectionFault(conn, e, where);
+    }
+  }
+
+  private connectionFault(conn: Connection, e: unknown, where = 'data'): void {
+    this.counters.tcpFaults++;
+    this.log.error(
+      { where, code: 'LINE_CALL_FAULT', err: e instanceof Error ? scrubText(`${e.name}: ${e.message}`) : 'unknown' },
+      'fault in tcp-pcm call: ending it',
+    );
+    try {
+      this.end(conn, 'error', resultCode('LINE_CALL_FAULT').code);
+    } catch {
+      conn.ended = true;
+      this.connections.delete(conn);
+      conn.socket.destroy();
+    }
+  }
+
+  private onData(conn: Connection, chunk: Buffer, helloTimer: NodeJS.Timeout): void {
+    const r = conn.reader.push(chunk);
+    if (!r.ok) {
+      this.fail(conn, r.error);
+      return;
+    }
+    for (const m of r.value) {
+      if (conn.ended) return;
+      this.onMessage(conn, m, helloTimer);
     }
   }
 
@@ -305,6 +341,7 @@ export class TcpPcmLineDriver implements LineDriver {
         this.fail(conn, 'odd AUDIO length');
         return;
       }
+      this.counters.tcpAudioIn++;
       conn.listener.onAudio(bytesToPcm(m.body));
     } else if (m.type === TCP_PCM_TYPE.bye) this.end(conn, 'remote', undefined);
     else this.fail(conn, `unexpected type 0x${m.type.toString(16)}`);
@@ -357,14 +394,19 @@ export class TcpPcmLineDriver implements LineDriver {
     listener?.onHangup(reason);
   }
 
+  /** The one shared ticker of all calls: paced playout. A call with nothing to play costs one check. */
   private tick(): void {
     const now = performance.now();
-    for (const conn of [...this.connections]) {
-      this.contain(conn, 'tick', () => {
+    // Deleting from a Set while iterating it is safe: deleted connections are not visited.
+    for (const conn of this.connections) {
+      if (!conn.pacer.playing) continue;
+      try {
         const due = conn.pacer.due(now);
         for (const frame of due.frames) this.writeAudio(conn, frame);
         if (due.drained) conn.listener?.onPlayoutDone();
-      });
+      } catch (e) {
+        this.connectionFault(conn, e, 'tick');
+      }
     }
   }
 }

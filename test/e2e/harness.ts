@@ -12,8 +12,10 @@ import { Worker } from '@temporalio/worker';
 import { ChannelEngine } from '../../channel-engine/engine';
 import type { RequestHandler } from '../../channel-engine/engine';
 import { SipLineDriver } from '../../channel-engine/lines/sip/uas';
+import type { SipDriverOptions } from '../../channel-engine/lines/sip/uas';
 import { TcpPcmLineDriver } from '../../channel-engine/lines/tcp-pcm';
-import { loadProfiles } from '../../channel-engine/profiles';
+import type { TcpPcmDriverOptions } from '../../channel-engine/lines/tcp-pcm';
+import { BUILTIN_PROFILES_DIR, loadProfiles } from '../../channel-engine/profiles';
 import { CoreRepository } from '../../core/repository';
 import { DEMO, seedDemo } from '../../demo/seed';
 import type { DemoData } from '../../demo/seed';
@@ -91,6 +93,15 @@ export interface E2eOptions {
   readonly databaseUrl?: string | null;
   /** How long an undelivered answer waits for a repeat before the run notes it as not ACKed. */
   readonly repeatGraceMs?: number;
+  /** Line capacity and driver settings of the access node (the lines benchmark raises them). */
+  readonly lines?: {
+    readonly maxLines?: number;
+    /** Extra device profile folders, and called number → profile (beside the caller's binding). */
+    readonly profileDirs?: readonly string[];
+    readonly profileByCalledNumber?: Readonly<Record<string, string>>;
+    readonly sip?: Partial<SipDriverOptions>;
+    readonly tcp?: Partial<TcpPcmDriverOptions>;
+  };
 }
 
 export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
@@ -225,16 +236,20 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       onStarted: (id) => workflowIds.push(id),
     });
     const lineLog = log.child({ component: 'channel-engine' });
-    const tcp = new TcpPcmLineDriver({ port: 0, pace: false }, lineLog);
-    const sip = new SipLineDriver({ port: 0, host: '127.0.0.1' }, lineLog);
+    const tcp = new TcpPcmLineDriver({ port: 0, pace: false, ...options.lines?.tcp }, lineLog);
+    const sip = new SipLineDriver({ port: 0, host: '127.0.0.1', ...options.lines?.sip }, lineLog);
     const engine = new ChannelEngine(
       {
-        profiles: loadProfiles(),
+        profiles: loadProfiles([BUILTIN_PROFILES_DIR, ...(options.lines?.profileDirs ?? [])]),
         defaultProfileId: 'es201912-v23',
+        ...(options.lines?.profileByCalledNumber === undefined
+          ? {}
+          : { profileByCalledNumber: options.lines.profileByCalledNumber }),
         // As the access node does: the caller number's bound terminal picks the profile.
         resolveProfile: createProfileResolver((ani) => core.boundDeviceProfile(ani)).resolve,
         handler: options.wrapHandler?.(handler) ?? handler,
         nodeId: NODE_ID,
+        ...(options.lines?.maxLines === undefined ? {} : { maxLines: options.lines.maxLines }),
       },
       lineLog,
     )

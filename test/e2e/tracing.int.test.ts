@@ -2,7 +2,8 @@
  * One trace per transaction (issue 17): `fixpay dev`'s composition (startPlatform) in this process
  * with the in-memory span exporter; a simulated phone's purchase over FSK. The access node's request
  * span is the root; the verification run, the purchase run and every activity down to the card
- * network authorisation share its trace id. No card data in any span.
+ * network authorisation and the post after the phone's verdict share its trace id. No card data in
+ * any span.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,7 +54,9 @@ describe('tracing: one trace per transaction, from the line to the card network'
       FIXPAY_TCP_PCM_PORT: '0',
       FIXPAY_SIP_PORT: '0',
     });
-    platform = await startPlatform(config, createLogger('tracing-test', { level: 'error' }), { spanExporter: exporter });
+    platform = await startPlatform(config, createLogger('tracing-test', { level: 'error' }), {
+      spanExporter: exporter,
+    });
   }, 240_000);
 
   afterAll(async () => {
@@ -84,9 +87,10 @@ describe('tracing: one trace per transaction, from the line to the card network'
     );
     const r = await runTerminalScript(
       { config, stateStore: new MemoryStateStore({ stan: 500, batch: '000001', psamCounter: 500 }) },
-      [{ step: 'sign-on' }, { step: 'purchase', amountMinor: 4_321 }, { step: 'hang-up' }],
+      // The balance inquiry is the phone's verdict on the purchase (ADR 0012): the run posts then.
+      [{ step: 'sign-on' }, { step: 'purchase', amountMinor: 4_321 }, { step: 'balance' }, { step: 'hang-up' }],
     );
-    expect(r.transactions.map((x) => x.outcome)).toEqual(['approved', 'approved']);
+    expect(r.transactions.map((x) => x.outcome)).toEqual(['approved', 'approved', 'approved']);
 
     // Workflow spans reach the exporter through a sink when their task completes: wait for the post.
     const deadline = Date.now() + 30_000;

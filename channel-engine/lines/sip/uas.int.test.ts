@@ -170,3 +170,82 @@ describe('SIP driver with our own UDP client', () => {
     expect(host.calls).toHaveLength(0);
   });
 });
+
+describe('SIP driver with one shared RTP socket', () => {
+  const samples = new Map<string, number>();
+  const calls: LineCall[] = [];
+  const host: LineHost = {
+    draining: false,
+    offer: (offer): OfferAnswer => ({
+      accept: true,
+      attach: (call): CallListener => {
+        calls.push(call);
+        return {
+          onAudio: (pcm) => samples.set(offer.lineId, (samples.get(offer.lineId) ?? 0) + pcm.length),
+          onPlayoutDone: () => {},
+          onHangup: () => {},
+        };
+      },
+    }),
+  };
+  const packet = (seq: number): Uint8Array =>
+    buildRtp({
+      payloadType: 0,
+      marker: false,
+      sequenceNumber: seq,
+      timestamp: seq * 160,
+      ssrc: 9,
+      payload: new Uint8Array(160),
+    });
+  const media = async (): Promise<dgram.Socket> => {
+    const s = dgram.createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    return s;
+  };
+  const send = (from: dgram.Socket, port: number, seq: number): Promise<void> =>
+    new Promise((r) => from.send(packet(seq), port, '127.0.0.1', () => r()));
+
+  it('tells calls apart by peer, gives a clashing peer its own socket, and drops strangers and ended calls', async () => {
+    const driver = new SipLineDriver({ port: 0, sharedRtpSocket: true });
+    await driver.start(host);
+    const client = new Client(driver.port);
+    await client.bind();
+    const [a, b, stranger] = [await media(), await media(), await media()];
+    try {
+      const answered = async (callId: string, peer: dgram.Socket): Promise<number> => {
+        client.request('INVITE', callId, 1, OFFER.replace('40000', String(peer.address().port)));
+        await client.until(() => client.status(callId, 'INVITE').includes(200));
+        client.request('ACK', callId, 1);
+        const ok = client.received.find((r) => r.status === 200 && r.headers.get('call-id') === callId);
+        const sdp = parseSdp(ok?.body ?? '');
+        if (!sdp.ok) throw new Error(sdp.error.detail);
+        return sdp.value.port;
+      };
+      const p1 = await answered('s1', a);
+      const p2 = await answered('s2', b);
+      const p3 = await answered('s3', a); // same peer as s1: a socket of its own
+      expect(p2).toBe(p1);
+      expect(p3).not.toBe(p1);
+      for (let seq = 0; seq < 3; seq++) await send(a, p1, seq);
+      for (let seq = 0; seq < 2; seq++) await send(b, p1, seq);
+      await send(a, p3, 0);
+      await send(stranger, p1, 0);
+      await client.until(
+        () => samples.get('sip:s1') === 480 && samples.get('sip:s2') === 320 && samples.get('sip:s3') === 160,
+      );
+      await client.until(() => driver.metrics().rtpWrongSource === 1);
+
+      calls[0]?.hangup(); // s1 ends: its peer is a stranger on the shared socket now, s2 goes on
+      await client.until(() => driver.activeCalls === 2);
+      await send(a, p1, 3);
+      await send(b, p1, 2);
+      await client.until(() => samples.get('sip:s2') === 480 && driver.metrics().rtpWrongSource === 2);
+      expect(samples.get('sip:s1')).toBe(480);
+      expect(driver.mediaPorts().sort()).toEqual([p1, p3].sort());
+    } finally {
+      for (const s of [a, b, stranger]) s.close();
+      client.socket.close();
+      await driver.stop();
+    }
+  });
+});
