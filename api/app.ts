@@ -9,6 +9,10 @@ import { errorHandler, jsonBody, methodNotAllowed, notFound, securityHeaders } f
 import type { HttpErrorLog } from '../infra/http';
 import { HealthMonitor } from './health';
 import type { HealthCheck } from './health';
+import { docsRouter } from './docs';
+import { openApiValidator, validatorErrors } from './openapi';
+import { openOperations, partnerGate, partnerRouter } from './partners';
+import type { PartnerApiDeps } from './partners';
 
 export type { HealthCheck } from './health';
 export { HEALTH_CACHE_MS, HEALTH_CHECK_TIMEOUT_MS } from './health';
@@ -25,6 +29,8 @@ export interface AppDeps {
   readonly healthCacheMs?: number;
   readonly bodyBytesMax?: number;
   readonly log?: HttpErrorLog;
+  /** The partner API (`/v1/`, `/docs`, `/openapi.yaml`); only `/health` without it. */
+  readonly partners?: PartnerApiDeps;
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -32,6 +38,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.disable('etag');
   app.use(securityHeaders());
+  if (deps.partners !== undefined) app.use(docsRouter());
   app.use(jsonBody(deps.bodyBytesMax ?? API_BODY_BYTES_MAX));
 
   const health = new HealthMonitor(
@@ -47,6 +54,14 @@ export function createApp(deps: AppDeps): express.Express {
       .catch(next);
   });
   app.all('/health', methodNotAllowed(['GET', 'HEAD']));
+
+  if (deps.partners !== undefined) {
+    // Key, rate limit and Idempotency-Key first, then the document's validation, then the routes.
+    app.use('/v1', partnerGate(deps.partners, openOperations()));
+    app.use(openApiValidator());
+    app.use(partnerRouter(deps.partners));
+    app.use(validatorErrors(deps.log));
+  }
 
   app.use(notFound());
   app.use(errorHandler(deps.log));

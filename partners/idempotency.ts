@@ -32,7 +32,8 @@ export function canonicalJson(v: unknown): string {
     const entries = Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
   }
-  return JSON.stringify(v) ?? 'null';
+  // JSON.stringify answers undefined for undefined and functions.
+  return (JSON.stringify(v) as string | undefined) ?? 'null';
 }
 
 /** A copy with every `secret` property replaced: stored answers never hold a key shown once. */

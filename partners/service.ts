@@ -209,7 +209,10 @@ export class PartnerService {
   }
 
   /** A new partner with one sandbox key holding every scope (shown once). */
-  async signUp(input: { name: string; email: string }, actor: string): Promise<{ partner: PartnerView; key: NewKeyView }> {
+  async signUp(
+    input: { name: string; email: string },
+    actor: string,
+  ): Promise<{ partner: PartnerView; key: NewKeyView }> {
     const id = newId('ptn');
     const key = newApiKey('test');
     const keyId = newId('key');
@@ -315,7 +318,8 @@ export class PartnerService {
   async rotateKey(p: Principal, keyId: string, overlapSeconds: number): Promise<NewKeyView> {
     requireScope(p, 'keys:write');
     const old = await this.ownKey(p, keyId);
-    if (old.revokedAt !== null || old.rotatedTo !== null) throw new FixpayError('CONFLICT', 'key already rotated or revoked');
+    if (old.revokedAt !== null || old.rotatedTo !== null)
+      throw new FixpayError('CONFLICT', 'key already rotated or revoked');
     const key = newApiKey(old.mode);
     const id = newId('key');
     const expiresAt = new Date(this.now().getTime() + overlapSeconds * 1000);
@@ -444,7 +448,10 @@ export class PartnerService {
   async getDelivery(p: Principal, id: string): Promise<DeliveryView> {
     requireScope(p, 'webhooks:read');
     const row = await this.ownDelivery(p, id);
-    const attempts = await this.prisma.webhookAttempt.findMany({ where: { deliveryId: id }, orderBy: { attempt: 'asc' } });
+    const attempts = await this.prisma.webhookAttempt.findMany({
+      where: { deliveryId: id },
+      orderBy: { attempt: 'asc' },
+    });
     return deliveryView(row, attempts);
   }
 
@@ -514,7 +521,9 @@ export function checkWebhookUrl(raw: string): string {
   } catch {
     throw new FixpayError('BAD_REQUEST', 'webhookUrl is not a URL');
   }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new FixpayError('BAD_REQUEST', 'webhookUrl must be http(s)');
-  if (u.username !== '' || u.password !== '') throw new FixpayError('BAD_REQUEST', 'webhookUrl must not carry credentials');
+  if (u.protocol !== 'https:' && u.protocol !== 'http:')
+    throw new FixpayError('BAD_REQUEST', 'webhookUrl must be http(s)');
+  if (u.username !== '' || u.password !== '')
+    throw new FixpayError('BAD_REQUEST', 'webhookUrl must not carry credentials');
   return u.toString();
 }
