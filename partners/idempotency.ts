@@ -33,7 +33,7 @@ export function canonicalJson(v: unknown): string {
     return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
   }
   // JSON.stringify answers undefined for undefined and functions.
-  return (JSON.stringify(v) as string | undefined) ?? 'null';
+  return v === undefined || typeof v === 'function' ? 'null' : JSON.stringify(v);
 }
 
 /** A copy with every `secret` property replaced: stored answers never hold a key shown once. */
