@@ -9,6 +9,7 @@ import { errorHandler, jsonBody, methodNotAllowed, notFound, securityHeaders } f
 import type { HttpErrorLog } from '../infra/http';
 import { HealthMonitor } from './health';
 import type { HealthCheck } from './health';
+import { developersRouter } from './developers';
 import { docsRouter } from './docs';
 import { openApiValidator, validatorErrors } from './openapi';
 import { openOperations, partnerGate, partnerRouter } from './partners';
@@ -38,7 +39,11 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.disable('etag');
   app.use(securityHeaders());
-  if (deps.partners !== undefined) app.use(docsRouter());
+  if (deps.partners !== undefined) {
+    // Pages for people, before the JSON-only body parser (the developer page posts forms).
+    app.use(docsRouter());
+    app.use(developersRouter(deps.partners.service));
+  }
   app.use(jsonBody(deps.bodyBytesMax ?? API_BODY_BYTES_MAX));
 
   const health = new HealthMonitor(
