@@ -6,11 +6,13 @@
  * Deliveries here are sent at once by the same sender the worker uses (one attempt, no Temporal);
  * the durable runs are tested in api/webhooks.wf.test.ts.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { Webhook } from 'standardwebhooks';
 import { WebhookSender } from '../partners/webhook-sender';
+import { webhookMasterKey } from '../partners/webhook-signing';
 import { startTestDatabase, type TestDatabase } from '../test/support/database';
 import { startPartnerApi, type PartnerApi } from '../test/support/partner-api';
 import { DEVELOPER_CSP } from './developers';
@@ -27,14 +29,15 @@ let secret = '';
 
 beforeAll(async () => {
   db = await startTestDatabase();
-  let sender: WebhookSender | undefined;
+  const lmkHex = randomBytes(32).toString('hex');
+  const sender = new WebhookSender({ prisma: db.prisma, webhookMasterKey: webhookMasterKey(lmkHex), timeoutMs: 5_000 });
   api = await startPartnerApi({
     prisma: db.prisma,
+    lmkHex,
     startDelivery: async (id) => {
-      await sender?.attempt(id, 1);
+      await sender.attempt(id, 1);
     },
   });
-  sender = new WebhookSender({ prisma: db.prisma, webhookMasterKey: api.masterKey, timeoutMs: 5_000 });
   receiver = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
