@@ -20,6 +20,7 @@ import {
 } from '../infra/temporal';
 import type { AnsweredRequest } from '../channel-engine/access/handler';
 import type { PrismaClient } from '../generated/prisma/client';
+import { prepareDemoPartner } from '../demo/partner';
 import { prepareDemoWorld } from '../demo/world';
 import { spinner } from './progress';
 import { createDataConverter } from '../codec/data-converter';
@@ -35,6 +36,8 @@ export interface Platform {
   readonly databaseUrl: string;
   readonly databaseEmbedded: boolean;
   readonly apiUrl: string;
+  /** A sandbox key of the demo partner, fresh at every start (print it; keys are stored hashed). */
+  readonly demoPartnerKey: string;
   /** The payload codec endpoint the Temporal UI decrypts through (operator token required). */
   readonly codecUrl: string;
   readonly secretsFile: string;
@@ -129,12 +132,14 @@ export async function startPlatform(config: Config, log: Logger): Promise<Platfo
     stops.push(() => access.stop());
     const api = await startApiRole(context);
     stops.push(() => api.stop());
+    const demoPartner = await prepareDemoPartner(api.partners, db.prisma);
     return {
       temporalAddress: `${t.host}:${t.port}`,
       temporalUiUrl: temporal?.uiUrl,
       databaseUrl: db.displayUrl,
       databaseEmbedded: db.embedded,
       apiUrl: api.apiUrl,
+      demoPartnerKey: demoPartner.sandboxKey,
       codecUrl: api.codecUrl,
       secretsFile: config.security.secretsFile,
       tcpPcmPort: access.tcpPcmPort,
