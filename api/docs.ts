@@ -46,7 +46,12 @@ async function renderDocs(): Promise<string> {
     cdn: '/docs/scalar.js',
     withDefaultFonts: false,
     telemetry: false,
-  }) as unknown as (req: unknown, res: unknown) => void;
+    // No third-party calls from the page (the CSP would refuse them anyway): no AI agent, no
+    // developer tools, no hosted proxy.
+    agent: { disabled: true },
+    showDeveloperTools: 'never',
+    hideClientButton: false,
+  } as Parameters<typeof apiReference>[0]) as unknown as (req: unknown, res: unknown) => void;
   handler({}, capture);
   return html;
 }
