@@ -51,7 +51,7 @@ async function renderDocs(): Promise<string> {
     agent: { disabled: true },
     showDeveloperTools: 'never',
     hideClientButton: false,
-  } as Parameters<typeof apiReference>[0]) as unknown as (req: unknown, res: unknown) => void;
+  }) as unknown as (req: unknown, res: unknown) => void;
   handler({}, capture);
   return html;
 }
