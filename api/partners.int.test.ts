@@ -7,6 +7,9 @@
 import { startTestDatabase, type TestDatabase } from '../test/support/database';
 import { call, startPartnerApi, type PartnerApi } from '../test/support/partner-api';
 
+// Each test makes a few dozen requests against a real database: generous on a loaded machine.
+jest.setTimeout(60_000);
+
 let db: TestDatabase;
 let api: PartnerApi;
 const started: string[] = [];

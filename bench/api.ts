@@ -118,8 +118,9 @@ async function main(): Promise<void> {
     const baseline = await openLoop(RATE, BASELINE_SECONDS, () => send(`${api.base}/health`, {}));
     const baseP99 = report('baseline', baseline, BASELINE_SECONDS);
 
-    const body = JSON.stringify({ customerRef: 'bench', amount: { minor: 100, currency: 'CNY' }, description: 'load' });
     const runId = Date.now();
+    const customerRef = `bench-${runId}`;
+    const body = JSON.stringify({ customerRef, amount: { minor: 100, currency: 'CNY' }, description: 'load' });
     const mixed = await openLoop(RATE, SECONDS, (i) => {
       const auth = { authorization: `Bearer ${keys[i % KEYS] ?? first}` };
       switch (i % 4) {
@@ -137,7 +138,7 @@ async function main(): Promise<void> {
     });
     const p99 = report('partner', mixed, SECONDS);
     const created = mixed.outcomes.filter((o) => o.status === 201).length;
-    const stored = await prisma.partnerBill.count({ where: { customerRef: 'bench' } });
+    const stored = await prisma.partnerBill.count({ where: { customerRef } });
     line(`bills: ${created} answered 201, ${stored} stored ${created === stored ? '(equal)' : '(DIFFERENT)'}`);
     line(`p99 ratio partner / baseline: ${(p99 / baseP99).toFixed(1)}x`);
   } finally {

@@ -57,13 +57,17 @@ export class IdempotencyStore {
   async claim(scope: string, key: string, hash: string): Promise<Claim> {
     const now = this.now();
     const expiresAt = new Date(now.getTime() + this.ttlMs);
-    // Expired records free their key.
-    await this.prisma.idempotencyRecord.deleteMany({ where: { scope, key, expiresAt: { lte: now } } });
-    const created = await this.prisma.idempotencyRecord.createMany({
-      data: [{ scope, key, requestHash: hash, status: 0, expiresAt }],
-      skipDuplicates: true,
-    });
-    if (created.count === 1) return { kind: 'new' };
+    const insert = async (): Promise<boolean> =>
+      (
+        await this.prisma.idempotencyRecord.createMany({
+          data: [{ scope, key, requestHash: hash, status: 0, expiresAt }],
+          skipDuplicates: true,
+        })
+      ).count === 1;
+    // One statement on the usual path (a fresh key); the lookups only when the key is taken.
+    if (await insert()) return { kind: 'new' };
+    const expired = await this.prisma.idempotencyRecord.deleteMany({ where: { scope, key, expiresAt: { lte: now } } });
+    if (expired.count === 1 && (await insert())) return { kind: 'new' };
     const row = await this.prisma.idempotencyRecord.findUnique({ where: { scope_key: { scope, key } } });
     if (row === null) return { kind: 'in-progress' };
     if (row.requestHash !== hash) return { kind: 'conflict' };
