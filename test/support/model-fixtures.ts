@@ -30,4 +30,6 @@ export const FIELD_VALUES: Readonly<Record<string, unknown>> = {
   // partner platform (prisma/migrations/20261203140000_partners): hash and currency formats.
   'PartnerApiKey.secretHash': 'b'.repeat(64),
   'PartnerBill.currency': 'CNY',
+  'PartnerBill.dueDate': '2026-12-31',
+  'Partner.country': 'CN',
 };
