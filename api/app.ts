@@ -12,7 +12,7 @@ import type { HealthCheck } from './health';
 import { developersRouter } from './developers';
 import { docsRouter } from './docs';
 import { openApiValidator, validatorErrors } from './openapi';
-import { openOperations, partnerGate, partnerRouter } from './partners';
+import { inFlightLimit, openOperations, partnerGate, partnerRouter } from './partners';
 import type { PartnerApiDeps } from './partners';
 
 export type { HealthCheck } from './health';
@@ -32,6 +32,8 @@ export interface AppDeps {
   readonly log?: HttpErrorLog;
   /** The partner API (`/v1/`, `/docs`, `/openapi.yaml`); only `/health` without it. */
   readonly partners?: PartnerApiDeps;
+  /** Partner requests in progress at most (PARTNER_IN_FLIGHT_MAX by default); more get 503. */
+  readonly partnerInFlightMax?: number;
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -62,7 +64,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   if (deps.partners !== undefined) {
     // Key, rate limit and Idempotency-Key first, then the document's validation, then the routes.
-    app.use('/v1', partnerGate(deps.partners, openOperations()));
+    app.use('/v1', inFlightLimit(deps.partnerInFlightMax), partnerGate(deps.partners, openOperations()));
     app.use(openApiValidator());
     app.use(partnerRouter(deps.partners));
     app.use(validatorErrors(deps.log));

@@ -314,6 +314,27 @@ describe('hostile input', () => {
   });
 });
 
+describe('load shedding', () => {
+  it('answers 503 with Retry-After past the in-flight limit, and frees a slot when a request ends', async () => {
+    const { key } = await signUp();
+    const none = await startPartnerApi({ prisma: db.prisma, extra: { partnerInFlightMax: 0 } });
+    const one = await startPartnerApi({ prisma: db.prisma, extra: { partnerInFlightMax: 1 } });
+    try {
+      const shed = await call(none.base, 'GET', '/v1/account', { key });
+      expect(shed.status).toBe(503);
+      expect(shed.headers.get('retry-after')).toBe('1');
+      expect(shed.body).toMatchObject({ code: 'FP8410' });
+      // One at a time: each request ends before the next, so none is shed.
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await call(one.base, 'GET', '/v1/account', { key })).status);
+      expect(statuses).toEqual([200, 200, 200]);
+    } finally {
+      await none.close();
+      await one.close();
+    }
+  });
+});
+
 describe('bills and the sandbox payment', () => {
   it('stores, lists and pays a sandbox bill once, queueing one confirmation', async () => {
     const { key } = await signUp();

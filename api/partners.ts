@@ -120,6 +120,29 @@ export const OPERATIONS_OUTSIDE_PARTNERS: readonly string[] = ['getHealth'];
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const BEARER = /^Bearer ([\x21-\x7E]{1,200})$/;
 
+/** Partner requests served at once by one API process; more are shed with 503 (bounded queueing). */
+export const PARTNER_IN_FLIGHT_MAX = 128;
+
+/**
+ * Load shedding: past `max` requests in progress, answers 503 API_OVERLOADED with Retry-After at
+ * once instead of queueing without bound (an overloaded API would otherwise answer nobody in time).
+ */
+export function inFlightLimit(max: number = PARTNER_IN_FLIGHT_MAX): RequestHandler {
+  let inFlight = 0;
+  return (_req, res, next) => {
+    if (inFlight >= max) {
+      res.setHeader('Retry-After', '1');
+      next(new FixpayError('API_OVERLOADED'));
+      return;
+    }
+    inFlight++;
+    res.once('close', () => {
+      inFlight--;
+    });
+    next();
+  };
+}
+
 /** The signed-up-but-unauthenticated caller of signUp. */
 const ANONYMOUS: Principal = { partnerId: '', keyId: '', mode: 'test', scopes: new Set(), actor: 'anonymous' };
 

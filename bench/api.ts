@@ -6,8 +6,9 @@
  * per-key rate limit, 8 sandbox keys in turn. The mix: 50 % GET /v1/bills, 25 % GET /v1/account,
  * 25 % POST /v1/bills (each with its own Idempotency-Key).
  *
- * Reports p50/p99 latency, lost requests (no answer within 10 s or a connection error), 5xx and 429
- * answers, and whether the bills stored equal the 201 answers. Baseline, measured in the same run at
+ * Reports p50/p99 latency, lost requests (no answer within 10 s or a connection error), 503 answers
+ * (load shed past the in-flight limit), other 5xx and 429 answers, and whether the bills stored
+ * equal the 201 answers. Baseline, measured in the same run at
  * the same rate: GET /health (no database), for a quarter of the time. Timings are noisy on a shared
  * machine; compare the ratio, not the milliseconds.
  */
@@ -84,7 +85,7 @@ function report(name: string, r: { outcomes: Outcome[]; lost: number; sent: numb
   const count = (f: (s: number) => boolean): number => r.outcomes.filter((o) => f(o.status)).length;
   line(
     `${name.padEnd(9)} sent ${r.sent} in ${seconds} s (${(r.sent / seconds).toFixed(0)}/s): answered ${r.outcomes.length}, ` +
-      `lost ${r.lost}, 5xx ${count((s) => s >= 500)}, 429 ${count((s) => s === 429)}, other 4xx ${count((s) => s >= 400 && s < 500 && s !== 429)}; ` +
+      `lost ${r.lost}, 503 shed ${count((s) => s === 503)}, other 5xx ${count((s) => s >= 500 && s !== 503)}, 429 ${count((s) => s === 429)}, other 4xx ${count((s) => s >= 400 && s < 500 && s !== 429)}; ` +
       `p50 ${percentile(lat, 50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms`,
   );
   return p99;

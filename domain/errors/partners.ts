@@ -72,4 +72,11 @@ export const partnerCodes = [
     httpStatus: 409,
     retryable: false,
   },
+  {
+    code: 'FP8410',
+    name: 'API_OVERLOADED',
+    message: 'The API is serving as many requests as it can; retry after the time given',
+    httpStatus: 503,
+    retryable: true,
+  },
 ] as const satisfies readonly ResultCodeEntry[];
