@@ -11,7 +11,7 @@ const nodeBuiltins = (message) => ({
 const io = ['pg', '@prisma/*', '@electric-sql/*', 'express', 'pino', '**/generated/**'];
 const wiring = ['**/worker/**', '**/cli/**', '**/simulator/**', '**/api/**', '**/demo/**'];
 /** Adapters: each may use domain/, schema/, config/, infra/, never another adapter. */
-const adapters = ['gateways', 'hsm', 'ledger', 'channel-engine', 'core'];
+const adapters = ['gateways', 'hsm', 'ledger', 'channel-engine', 'core', 'partners'];
 const otherAdapters = (self) =>
   adapters
     .filter((a) => a !== self)
@@ -41,6 +41,7 @@ const topFolders = [
   'scripts',
   'demo',
   'terminal-protocol',
+  'partners',
 ];
 const outsideDomain = topFolders.flatMap((f) => [`../${f}`, `../${f}/**`, `../../${f}`, `../../${f}/**`]);
 

@@ -9,6 +9,11 @@ import { errorHandler, jsonBody, methodNotAllowed, notFound, securityHeaders } f
 import type { HttpErrorLog } from '../infra/http';
 import { HealthMonitor } from './health';
 import type { HealthCheck } from './health';
+import { developersRouter } from './developers';
+import { docsRouter } from './docs';
+import { openApiValidator, validatorErrors } from './openapi';
+import { inFlightLimit, openOperations, partnerGate, partnerRouter } from './partners';
+import type { PartnerApiDeps } from './partners';
 
 export type { HealthCheck } from './health';
 export { HEALTH_CACHE_MS, HEALTH_CHECK_TIMEOUT_MS } from './health';
@@ -25,6 +30,10 @@ export interface AppDeps {
   readonly healthCacheMs?: number;
   readonly bodyBytesMax?: number;
   readonly log?: HttpErrorLog;
+  /** The partner API (`/v1/`, `/docs`, `/openapi.yaml`); only `/health` without it. */
+  readonly partners?: PartnerApiDeps;
+  /** Partner requests in progress at most (PARTNER_IN_FLIGHT_MAX by default); more get 503. */
+  readonly partnerInFlightMax?: number;
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -32,6 +41,11 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.disable('etag');
   app.use(securityHeaders());
+  if (deps.partners !== undefined) {
+    // Pages for people, before the JSON-only body parser (the developer page posts forms).
+    app.use(docsRouter());
+    app.use(developersRouter(deps.partners.service));
+  }
   app.use(jsonBody(deps.bodyBytesMax ?? API_BODY_BYTES_MAX));
 
   const health = new HealthMonitor(
@@ -47,6 +61,14 @@ export function createApp(deps: AppDeps): express.Express {
       .catch(next);
   });
   app.all('/health', methodNotAllowed(['GET', 'HEAD']));
+
+  if (deps.partners !== undefined) {
+    // Key, rate limit and Idempotency-Key first, then the document's validation, then the routes.
+    app.use('/v1', inFlightLimit(deps.partnerInFlightMax), partnerGate(deps.partners, openOperations()));
+    app.use(openApiValidator());
+    app.use(partnerRouter(deps.partners));
+    app.use(validatorErrors(deps.log));
+  }
 
   app.use(notFound());
   app.use(errorHandler(deps.log));

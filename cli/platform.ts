@@ -20,6 +20,7 @@ import {
 } from '../infra/temporal';
 import type { AnsweredRequest } from '../channel-engine/access/handler';
 import type { PrismaClient } from '../generated/prisma/client';
+import { prepareDemoPartner } from '../demo/partner';
 import { prepareDemoWorld } from '../demo/world';
 import { spinner } from './progress';
 import { createDataConverter } from '../codec/data-converter';
@@ -43,6 +44,8 @@ export interface Platform {
   readonly apiUrl: string;
   /** Prometheus endpoint of this process; undefined when off or its port was taken. */
   readonly metricsUrl: string | undefined;
+  /** A sandbox key of the demo partner, fresh at every start (print it; keys are stored hashed). */
+  readonly demoPartnerKey: string;
   /** The payload codec endpoint the Temporal UI decrypts through (operator token required). */
   readonly codecUrl: string;
   readonly secretsFile: string;
@@ -158,6 +161,7 @@ export async function startPlatform(config: Config, log: Logger, options: Platfo
     stops.push(() => access.stop());
     const api = await startApiRole(context);
     stops.push(() => api.stop());
+    const demoPartner = await prepareDemoPartner(api.partners, db.prisma);
     return {
       temporalAddress: `${t.host}:${t.port}`,
       temporalUiUrl: temporal?.uiUrl,
@@ -165,6 +169,7 @@ export async function startPlatform(config: Config, log: Logger, options: Platfo
       databaseEmbedded: db.embedded,
       apiUrl: api.apiUrl,
       metricsUrl: metrics.url,
+      demoPartnerKey: demoPartner.sandboxKey,
       codecUrl: api.codecUrl,
       secretsFile: config.security.secretsFile,
       tcpPcmPort: access.tcpPcmPort,

@@ -9,6 +9,12 @@ import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
 import { createApp } from '../api/app';
+import { temporalDeliveryStarter } from '../api/webhook-runs';
+import { IdempotencyStore } from '../partners/idempotency';
+import { RateLimiter } from '../partners/rate-limit';
+import { PartnerService } from '../partners/service';
+import { webhookMasterKey } from '../partners/webhook-signing';
+import { WEBHOOK_RETRY_DELAYS_MS } from '../workflows/webhook-delivery';
 import { startAccessNode } from '../channel-engine/access/node';
 import type { AccessNode } from '../channel-engine/access/node';
 import { CoreRepository } from '../core/repository';
@@ -162,7 +168,9 @@ function listen(server: Server, host: string, port: number): Promise<number> {
 }
 
 /** `fixpay api`: the partner/operator API and the payload codec endpoint for the Temporal UI. */
-export async function startApiRole(ctx: RoleContext): Promise<RunningRole & { apiUrl: string; codecUrl: string }> {
+export async function startApiRole(
+  ctx: RoleContext,
+): Promise<RunningRole & { apiUrl: string; codecUrl: string; partners: PartnerService }> {
   const { config } = ctx;
   const t = config.temporal;
   const codecServer = await startCodecServer({
@@ -174,7 +182,28 @@ export async function startApiRole(ctx: RoleContext): Promise<RunningRole & { ap
   });
   // One kept connection for the health check, not one per call.
   const temporalHealth = createTemporalHealthCheck(temporalConnectOptions(ctx));
+  // Webhook deliveries run on the central task queue; the client connects on the first one.
+  let client: Promise<Client> | undefined;
+  const connectClient = (): Promise<Client> => {
+    client ??= Connection.connect(temporalConnectOptions(ctx)).then(
+      (connection) =>
+        new Client({ connection, namespace: config.temporal.namespace, dataConverter: ctx.dataConverter }),
+      (e: unknown) => {
+        client = undefined;
+        throw e;
+      },
+    );
+    return client;
+  };
+  const startRun = (c: Client) =>
+    temporalDeliveryStarter(c, { taskQueue: config.temporal.taskQueue, retryDelaysMs: WEBHOOK_RETRY_DELAYS_MS });
+  const partners = new PartnerService({
+    prisma: ctx.prisma,
+    webhookMasterKey: webhookMasterKey(ctx.secrets.lmk),
+    startDelivery: async (deliveryId) => startRun(await connectClient())(deliveryId),
+  });
   const app = createApp({
+    partners: { service: partners, idempotency: new IdempotencyStore(ctx.prisma), rateLimiter: new RateLimiter() },
     log: ctx.log,
     version: '0.1.0',
     checks: [
@@ -196,10 +225,15 @@ export async function startApiRole(ctx: RoleContext): Promise<RunningRole & { ap
   }
   const apiUrl = `http://${config.api.host}:${apiPort}`;
   const codecUrl = `http://${t.host}:${codecServer.port}`;
+  // Deliveries committed but not started (a crash in between) get their run now.
+  partners
+    .resumePendingDeliveries()
+    .catch((e: unknown) => ctx.log.error({ err: e }, 'resuming webhook deliveries failed'));
   return {
     apiUrl,
     codecUrl,
-    ready: `fixpay api ready: ${apiUrl} (health ${apiUrl}/health), codec ${codecUrl}`,
+    partners,
+    ready: `fixpay api ready: ${apiUrl} (health ${apiUrl}/health, partner API docs ${apiUrl}/docs, developer page ${apiUrl}/developers), codec ${codecUrl}`,
     stop: async () => {
       // In-flight requests finish; idle keep-alive connections are closed at once.
       await new Promise<void>((resolve) => {
@@ -208,6 +242,7 @@ export async function startApiRole(ctx: RoleContext): Promise<RunningRole & { ap
       });
       await codecServer.close();
       await temporalHealth.close();
+      if (client !== undefined) await (await client.catch(() => undefined))?.connection.close();
     },
   };
 }

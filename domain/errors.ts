@@ -11,6 +11,7 @@ import { hsmCodes } from './errors/hsm';
 import { ledgerCodes } from './errors/ledger';
 import { modemCodes } from './errors/modem';
 import { operationsCodes } from './errors/operations';
+import { partnerCodes } from './errors/partners';
 import { platformCodes } from './errors/platform';
 import { terminalSimCodes } from './errors/terminal-sim';
 import type { ResultCodeEntry } from './errors/types';
@@ -29,6 +30,7 @@ export const resultCodes = [
   ...coreCodes,
   ...terminalSimCodes,
   ...operationsCodes,
+  ...partnerCodes,
 ] as const satisfies readonly ResultCodeEntry[];
 
 export type ResultCodeName = (typeof resultCodes)[number]['name'];

@@ -38,6 +38,9 @@ import type { WorkerMetrics } from './metrics';
 import type { Tracing } from '../infra/tracing';
 import { createPlatformActivities } from './platform-activities';
 import { createPlanAdmissionActivities } from '../services/registry/admission';
+import { createWebhookActivities } from '../activities/webhooks';
+import { WebhookSender } from '../partners/webhook-sender';
+import { webhookMasterKey } from '../partners/webhook-signing';
 
 /** The definitions folder shipped with the package. */
 export const DEFINITIONS_DIR = join(__dirname, '..', 'definitions');
@@ -176,6 +179,10 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
         core,
         ledger: new PrismaLedgerStore(prisma),
         gateway,
+      }),
+      // The partner platform's signed payment confirmations (workflows/webhook-delivery.ts).
+      ...createWebhookActivities({
+        sender: new WebhookSender({ prisma, webhookMasterKey: webhookMasterKey(deps.lmkHex) }),
       }),
     };
     // The central worker's activities and the access nodes' lines activities (same names everywhere).

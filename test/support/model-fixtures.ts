@@ -27,4 +27,9 @@ export const FIELD_VALUES: Readonly<Record<string, unknown>> = {
   'TerminalTransaction.currency': 'CNY',
   // service definitions (prisma/migrations/20261126031000_definitions): UUID id.
   'ServiceDefinition.id': '00000000-0000-0000-0000-00000000d001',
+  // partner platform (prisma/migrations/20261203141000_partners): hash and currency formats.
+  'PartnerApiKey.secretHash': 'b'.repeat(64),
+  'PartnerBill.currency': 'CNY',
+  'PartnerBill.dueDate': '2026-12-31',
+  'Partner.country': 'CN',
 };
