@@ -40,6 +40,7 @@ import { PsamEmulator } from '../../simulator/psam/psam';
 import { TerminalSecureElement } from '../../simulator/psam/terminal-secure-element';
 import {
   buildFinancialRequest,
+  buildReversalRequest,
   buildSignOnRequest,
   parseResponse,
   parseTrack2,
@@ -351,6 +352,8 @@ interface Scenario {
   readonly purchaseResponse: Buffer;
   readonly a0Response: Buffer;
   readonly unsignedDecline: Buffer;
+  readonly reversalRequest: Buffer;
+  readonly reversalResponse: Buffer;
 }
 
 function identity(): TerminalIdentity {
@@ -378,7 +381,7 @@ async function scenario(): Promise<Scenario> {
   const terminal = DEMO.terminals[0];
   const card = demoCards()[0];
   if (terminal === undefined || card === undefined) throw new Error('no demo terminal');
-  const randoms = [fromHex('11223344'), fromHex('55667788')];
+  const randoms = [fromHex('11223344'), fromHex('55667788'), fromHex('99AABBCC')];
   const psam = PsamEmulator.issue(VECTOR_KEYS.psamMasterKey, {
     serial: terminal.psamNo,
     terminalNumber: EXAMPLE_CONFIG.psam.terminalNumber,
@@ -447,7 +450,22 @@ async function scenario(): Promise<Scenario> {
     throw new Error('the terminal refuses the 0210 MAC');
   const a0Response = await closeAnswer(openedPurchase, { responseCode: 'A0' }, sign2);
   const unsignedDecline = closeUnsignedDecline(openedPurchase, '96');
+
+  // The phone's reversal of that purchase (ADR 0012: no valid answer, reason 98) on its next call,
+  // under a new PSAM session (counter 3), and the host's 0410.
+  const s3 = begin();
+  const reversal = buildReversalRequest(id, purchase.payload, { reason: '98', repeat: false, originalDate: '1126' }, s3.signer);
+  const reversalResponse = await closeAnswer(
+    openTerminalRequest(reversal.payload),
+    { responseCode: '00' },
+    hostSign(s3.signer.psam.random, s3.signer.psam.counter),
+  );
+  const r3 = parseResponse(reversalResponse, reversal, id);
+  if (r3.mac === undefined || r3.macData === undefined || !s3.verify(r3.macData, r3.mac))
+    throw new Error('the terminal refuses the 0410 MAC');
   return {
+    reversalRequest: reversal.payload,
+    reversalResponse,
     signOnRequest: signOn.payload,
     signOnResponse,
     purchaseRequest: purchase.payload,
@@ -718,6 +736,8 @@ export const PROTOCOL_VECTORS: Readonly<Record<string, () => string | Promise<st
   'purchase-request': async () => fence(dumpPayload((await scenarioOnce()).purchaseRequest)),
   'purchase-response': async () => fence(dumpPayload((await scenarioOnce()).purchaseResponse)),
   'a0-response': async () => fence(dumpPayload((await scenarioOnce()).a0Response)),
+  'reversal-request': async () => fence(dumpPayload((await scenarioOnce()).reversalRequest)),
+  'reversal-response': async () => fence(dumpPayload((await scenarioOnce()).reversalResponse)),
   'unsigned-decline': async () => fence(dumpPayload((await scenarioOnce()).unsignedDecline).slice(0, -2)),
   'link-frames-es201912-v23': () => linkFrames('es201912-v23'),
   'link-frames-bell202-crc16': () => linkFrames('bell202-crc16'),
