@@ -454,7 +454,12 @@ async function scenario(): Promise<Scenario> {
   // The phone's reversal of that purchase (ADR 0012: no valid answer, reason 98) on its next call,
   // under a new PSAM session (counter 3), and the host's 0410.
   const s3 = begin();
-  const reversal = buildReversalRequest(id, purchase.payload, { reason: '98', repeat: false, originalDate: '1126' }, s3.signer);
+  const reversal = buildReversalRequest(
+    id,
+    purchase.payload,
+    { reason: '98', repeat: false, originalDate: '1126' },
+    s3.signer,
+  );
   const reversalResponse = await closeAnswer(
     openTerminalRequest(reversal.payload),
     { responseCode: '00' },
