@@ -206,6 +206,7 @@ async function loadLoop(
   running: { value: boolean },
   purchases: Purchase[],
   undialled: { value: number },
+  signOns: Map<string, number>,
 ): Promise<void> {
   const { config, state } = terminal;
   while (running.value) {
@@ -231,8 +232,13 @@ async function loadLoop(
       if (result.failure?.codeName === 'TERMINAL_SIM_DIAL_FAILED') undialled.value++;
       else if (amountMinor !== undefined) purchases.push({ terminalId: config.terminalId, amountMinor, result });
     });
+    const signOn = results[0];
+    if (signOn !== undefined && signOn.failure?.codeName !== 'TERMINAL_SIM_DIAL_FAILED') {
+      const k = `${signOn.outcome} ${signOn.responseCode ?? signOn.failure?.codeName ?? ''}`.trim();
+      signOns.set(k, (signOns.get(k) ?? 0) + 1);
+    }
     // A phone whose sign-on failed waits before it dials again.
-    if (results[0]?.outcome !== 'approved') await sleep(1_000);
+    if (signOn?.outcome !== 'approved') await sleep(1_000);
   }
 }
 
@@ -246,7 +252,7 @@ async function finalCall(world: ChaosWorld, terminal: LoadTerminal): Promise<str
         [{ step: 'sign-on' }, { step: 'balance' }, { step: 'hang-up' }],
         terminal.state,
       );
-      last = r.map((t) => t.outcome).join('/');
+      last = r.map((t) => `${t.outcome} ${t.responseCode ?? t.failure?.codeName ?? ''}`.trim()).join(' / ');
       if (r[1]?.outcome === 'approved') return `${terminal.config.terminalId}: ${last}`;
     } catch (e) {
       last = e instanceof Error ? e.message.slice(0, 100) : String(e);
@@ -354,7 +360,8 @@ async function main(argv: readonly string[]): Promise<number> {
       config: world.terminal(i),
       state: world.freshState(),
     }));
-    const loops = phones.map((p) => loadLoop(world, p, nextAmount, running, purchases, undialled));
+    const signOns = new Map<string, number>();
+    const loops = phones.map((p) => loadLoop(world, p, nextAmount, running, purchases, undialled, signOns));
     const killed = new Map<string, number>();
     const total = world.targets.reduce((a, t) => a + t.weight, 0);
     const budgetEnd = started + budgetMin * 60_000;
@@ -430,10 +437,11 @@ async function main(argv: readonly string[]): Promise<number> {
       `SELECT p.amount::text AS amount FROM ledger_transfer p
         WHERE p.pending AND p.code = 1 AND p.pending_status IN ('voided', 'expired')`,
     );
-    const [reversals] = await query<{ armed: string; done: string; open: string; expired: string }>(
+    const [reversals] = await query<{ armed: string; done: string; cancelled: string; open: string; expired: string }>(
       url,
       `SELECT count(*)::text AS armed,
               count(*) FILTER (WHERE status = 'done')::text AS done,
+              count(*) FILTER (WHERE status = 'cancelled')::text AS cancelled,
               count(*) FILTER (WHERE status IN ('armed', 'pending'))::text AS open,
               count(*) FILTER (WHERE status = 'expired')::text AS expired FROM card_network_reversal`,
     );
@@ -477,6 +485,7 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(row('declined at the terminal', byOutcome('declined')));
     console.log(row('failed at the terminal', byOutcome('failed')));
     console.log(`    (${[...outcomes].map(([k, n]) => `${n} ${k}`).join(', ')})`);
+    console.log(`    sign-ons: ${[...signOns].map(([k, n]) => `${n} ${k}`).join(', ')}`);
     console.log(row('posted in the ledger (ours)', [...posted].filter(([a]) => ours.has(a)).length));
     console.log(row('reversed (reservation voided or expired)', [...voided].filter(([a]) => ours.has(a)).length));
     console.log(row('approved and posted once, charged once', count('posted')));
@@ -494,8 +503,9 @@ async function main(argv: readonly string[]): Promise<number> {
         `${settlementEqualsLedger ? 'yes' : 'NO'} (bank ${bankRecords.length}, ledger ${postedRows.length}; charged not posted ${chargedNotPosted.length}, posted not charged ${postedNotCharged.length})`,
       ),
     );
-    console.log(row('reversals armed', reversals?.armed ?? '?'));
-    console.log(row('reversals acknowledged', reversals?.done ?? '?'));
+    console.log(row('reversals armed (one per authorization sent)', reversals?.armed ?? '?'));
+    console.log(row('reversals acknowledged (sent, 0410 received)', reversals?.done ?? '?'));
+    console.log(row('reversals disarmed (answer ACKed: none owed)', reversals?.cancelled ?? '?'));
     console.log(row('reversals open / expired', `${reversals?.open ?? '?'} / ${reversals?.expired ?? '?'}`));
     for (const { p, v } of verdicts.filter((x) => x.v !== 'posted' && x.v !== 'not posted').slice(0, 20))
       console.log(
