@@ -18,7 +18,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client as PgClient } from 'pg';
@@ -72,6 +72,22 @@ interface Managed {
   /** Exits on its own (crash, or gave up waiting for a dependency), each followed by a restart. */
   exitsOnOwn: number;
   lastExit: string;
+}
+
+/** Live (not zombie) processes in a process group, from /proc/<pid>/stat. */
+function groupMembers(pgid: number): number {
+  let n = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'latin1');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (f[0] !== 'Z' && Number(f[2]) === pgid) n++;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return n;
 }
 
 /** The uid/gid PostgreSQL runs as: `postgres` when we are root (it refuses root), else ours. */
@@ -376,8 +392,10 @@ export class RoleTargets {
     } catch {
       // group gone already
     }
+    // Every member of the group, not only its leader: a postmaster still exiting holds its pid
+    // file, and the next start would refuse it.
     const until = Date.now() + 10_000;
-    while (alive(pid) && Date.now() < until) await sleep(50);
+    while ((alive(pid) || groupMembers(pid) > 0) && Date.now() < until) await sleep(50);
     return pid;
   }
 
