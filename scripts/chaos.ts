@@ -23,6 +23,7 @@
  * survives its "kills") behind the tampering proxy. Linux only. See docs/testing.md, "Chaos".
  */
 import { Client as PgClient } from 'pg';
+import { DEMO } from '../demo/seed';
 import { SIM_ZAK_HEX } from '../simulator/bank/accounts';
 import type { Bank } from '../simulator/bank/bank';
 import { BankServer } from '../simulator/bank/server';
@@ -42,6 +43,12 @@ const QUIET_TIMEOUT_MS = 180_000;
 const BANK_OUTAGE_MS_MAX = 8_000;
 /** Tries of each terminal's last call (the platform may still be settling). */
 const FINAL_CALL_TRIES = 5;
+
+/**
+ * The demo terminals the load dials with (indexes into DEMO.terminals): those whose device profile
+ * is the simulator's default modem (V.23); a Bell 202 terminal would never hear the host's EST.
+ */
+const LOAD_TERMINALS = DEMO.terminals.flatMap((t, i) => (t.deviceProfileId === 'es201912-v23' ? [i] : []));
 
 /** What can be killed: kill -9 (or the equivalent) and a restart. */
 interface ChaosTarget {
@@ -331,13 +338,13 @@ async function main(argv: readonly string[]): Promise<number> {
   if (topology !== 'roles' && topology !== 'dev') throw new Error('bad --topology (roles or dev)');
   if (
     !(kills >= 0) ||
-    !(terminals >= 1 && terminals <= 4) ||
+    !(terminals >= 1 && terminals <= LOAD_TERMINALS.length) ||
     pauseMin === undefined ||
     pauseMax === undefined ||
     !(pauseMin >= 0 && pauseMax >= pauseMin) ||
     !(budgetMin > 0)
   )
-    throw new Error('bad --kills, --terminals (1-4), --pause-s (a..b) or --budget-min');
+    throw new Error(`bad --kills, --terminals (1-${LOAD_TERMINALS.length}), --pause-s (a..b) or --budget-min`);
   const started = Date.now();
   const elapsed = (): string => `${((Date.now() - started) / 60_000).toFixed(1)} min`;
   console.log(
@@ -356,7 +363,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const purchases: Purchase[] = [];
     const running = { value: true };
     const undialled = { value: 0 };
-    const phones: LoadTerminal[] = Array.from({ length: terminals }, (_, i) => ({
+    const phones: LoadTerminal[] = LOAD_TERMINALS.slice(0, terminals).map((i) => ({
       config: world.terminal(i),
       state: world.freshState(),
     }));
