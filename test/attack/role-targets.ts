@@ -403,6 +403,10 @@ export class RoleTargets {
   async killAndRestart(name: RoleName): Promise<{ pid: number | undefined; downMs: number }> {
     const t0 = Date.now();
     const pid = await this.kill(name);
+    // The whole group is gone: PostgreSQL's pid file is stale. Left there, a new start refuses it
+    // whenever the recorded pid has been reused meanwhile (a busy machine reuses pids in seconds).
+    if (name === 'database' && (pid === undefined || groupMembers(pid) === 0))
+      rmSync(join(this.pgDir, 'data', 'postmaster.pid'), { force: true });
     const m = this.procs.get(name);
     if (m !== undefined) m.killing = false;
     await this.startProcess(name);
