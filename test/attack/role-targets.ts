@@ -405,8 +405,11 @@ export class RoleTargets {
     const pid = await this.kill(name);
     // The whole group is gone: PostgreSQL's pid file is stale. Left there, a new start refuses it
     // whenever the recorded pid has been reused meanwhile (a busy machine reuses pids in seconds).
-    if (name === 'database' && (pid === undefined || groupMembers(pid) === 0))
+    // Same for the lock file of its Unix socket.
+    if (name === 'database' && (pid === undefined || groupMembers(pid) === 0)) {
       rmSync(join(this.pgDir, 'data', 'postmaster.pid'), { force: true });
+      rmSync(join(this.pgDir, `.s.PGSQL.${this.ports.pg}.lock`), { force: true });
+    }
     const m = this.procs.get(name);
     if (m !== undefined) m.killing = false;
     await this.startProcess(name);
