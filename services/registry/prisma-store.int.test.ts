@@ -75,4 +75,26 @@ describe('definition registry on PostgreSQL', () => {
       }),
     ).rejects.toThrow(/immutable/);
   }, 60_000);
+
+  it('two processes deploying the same version at once both succeed; with other content one gets DEF_VERSION_EXISTS', async () => {
+    // Two workers starting together: each reads "not there", then both insert.
+    const [a, b] = [new Registry(new PrismaDefinitionStore(db.prisma)), new Registry(new PrismaDefinitionStore(db.prisma))];
+    const v3 = topup('3.0.0');
+    const [ra, rb] = await Promise.all([
+      a.deploy(v3.plan, v3.hash, 'worker-1', randomUUID()),
+      b.deploy(v3.plan, v3.hash, 'worker-2', randomUUID()),
+    ]);
+    expect(ra.id).toBe(rb.id);
+    expect((await a.list('mobile-topup')).filter((d) => d.version === '3.0.0')).toHaveLength(1);
+
+    const v4 = topup('4.0.0');
+    const changed = { ...v4.plan, title: 'changed' };
+    const results = await Promise.allSettled([
+      a.deploy(v4.plan, v4.hash, 'worker-1', randomUUID()),
+      b.deploy(changed, planHash(changed), 'worker-2', randomUUID()),
+    ]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const refused = results.find((r) => r.status === 'rejected');
+    expect(isFixpayError(refused?.status === 'rejected' ? refused.reason : undefined, 'DEF_VERSION_EXISTS')).toBe(true);
+  }, 60_000);
 });

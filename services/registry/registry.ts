@@ -88,7 +88,9 @@ export class Registry {
 
   /**
    * Stores a compiled version. Re-deploying the same content is a no-op; the same version with
-   * other content is refused (DEF_VERSION_EXISTS): versions are immutable.
+   * other content is refused (DEF_VERSION_EXISTS): versions are immutable. Safe when several
+   * processes deploy at once (workers starting together): the one that loses the insert gets the
+   * same answer as if it had come second.
    */
   async deploy(plan: Plan, planHash: string, author: string, id: string): Promise<DefinitionRecord> {
     const existing = await this.store.get(plan.serviceId, plan.version);
@@ -106,7 +108,16 @@ export class Registry {
       author,
       createdAt: new Date(),
     };
-    await this.store.insert(rec);
+    try {
+      await this.store.insert(rec);
+    } catch (e) {
+      // Another process (a second worker starting at the same time) stored this version between
+      // our read and our insert: the same rule applies to what it stored.
+      const stored = await this.store.get(plan.serviceId, plan.version);
+      if (stored === undefined) throw e;
+      if (stored.planHash === planHash) return stored;
+      throw new FixpayError('DEF_VERSION_EXISTS', `${plan.serviceId}@${plan.version}`);
+    }
     return rec;
   }
 
