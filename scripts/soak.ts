@@ -61,6 +61,7 @@ function roleOf(pid: number, root: number): string {
   const cmd = cmdline(pid);
   if (/temporal/.test(cmd) && /start-dev/.test(cmd)) return 'temporal';
   if (/^\S*sh /.test(cmd)) return 'watchdog';
+  if (/esbuild/.test(cmd)) return 'esbuild';
   const m = /fixpay\.js (\S+)/.exec(cmd);
   return m?.[1] ?? `pid-${pid}`;
 }
