@@ -123,3 +123,34 @@ describe('whileRunning', () => {
     expect(getEventListeners(parent.signal, 'abort')).toHaveLength(0);
   });
 });
+
+describe('ResponseBoard retention', () => {
+  const deliver = async (board: ResponseBoard, workflowId: string, answer: Uint8Array): Promise<boolean> => {
+    const taken = board.wait(workflowId, 1_000, Promise.resolve(true));
+    const delivered = board.handOver(workflowId, answer, 1_000);
+    await taken;
+    return delivered;
+  };
+
+  it('keeps an answer in a buffer of its own size, not the slab it was decoded from', async () => {
+    const slab = new Uint8Array(64 * 1024).fill(0x30);
+    const answer = slab.subarray(1_000, 1_080);
+    const board = new ResponseBoard();
+    expect(await deliver(board, 'purchase:T1:000001:20261203', answer)).toBe(true);
+    const kept = board.answer('purchase:T1:000001:20261203');
+    expect(kept).toEqual(answer);
+    expect(kept?.buffer.byteLength).toBe(80);
+  });
+
+  it('holds at most keptMax answers after keptMax + k deliveries, the oldest going first', async () => {
+    const board = new ResponseBoard(3);
+    for (let i = 1; i <= 5; i++) await deliver(board, `run-${i}`, Uint8Array.of(i));
+    expect(['run-1', 'run-2', 'run-3', 'run-4', 'run-5'].map((id) => board.answer(id)?.[0])).toEqual([
+      undefined,
+      undefined,
+      3,
+      4,
+      5,
+    ]);
+  });
+});

@@ -85,21 +85,28 @@ export class ResponseBoard {
 
   constructor(private readonly keptMax = ANSWERS_KEPT_MAX) {}
 
-  private store(workflowId: string, answer: Uint8Array): void {
+  /**
+   * Keeps a copy of `answer` in a buffer of its own size: the answer is a view into whatever it was
+   * decoded from (a 64 KiB socket or Buffer pool slab), and a kept view pins that whole slab.
+   * Kept for `keptMax` answers, the views held ≈ 60 KB per transaction (soak, issue #10).
+   */
+  private store(workflowId: string, answer: Uint8Array): Uint8Array {
+    const own = new Uint8Array(answer);
     this.answers.delete(workflowId);
-    this.answers.set(workflowId, answer);
+    this.answers.set(workflowId, own);
     if (this.answers.size > this.keptMax) {
       const oldest = this.answers.keys().next().value;
       if (oldest !== undefined) this.answers.delete(oldest);
     }
+    return own;
   }
 
   /** Stores the answer and hands it to the calls waiting; returns their delivery settlements. */
   private handToWaiters(workflowId: string, answer: Uint8Array): Promise<boolean>[] {
-    this.store(workflowId, answer);
+    const own = this.store(workflowId, answer);
     const waiting = this.waiters.get(workflowId) ?? [];
     this.waiters.delete(workflowId);
-    waiting.forEach((w) => w.take(answer));
+    waiting.forEach((w) => w.take(own));
     return waiting.map((w) => w.settled ?? Promise.resolve(true));
   }
 
