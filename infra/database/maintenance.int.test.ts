@@ -23,8 +23,8 @@ describe('embedded database VACUUM schedule', () => {
   });
 
   async function deadRows(db: PrismaClient): Promise<{ dead: number; vacuums: number; autovacuums: number }> {
-    await db.$queryRawUnsafe('SELECT pg_stat_force_next_flush()');
-    await db.$queryRawUnsafe('SELECT pg_stat_clear_snapshot()');
+    await db.$queryRawUnsafe('SELECT pg_stat_force_next_flush()::text AS flushed');
+    await db.$queryRawUnsafe('SELECT pg_stat_clear_snapshot()::text AS cleared');
     const rows = await db.$queryRawUnsafe<{ dead: bigint; vacuums: bigint; autovacuums: bigint }[]>(
       "SELECT n_dead_tup AS dead, vacuum_count AS vacuums, autovacuum_count AS autovacuums FROM pg_stat_user_tables WHERE relname = 'soak_counter'",
     );

@@ -65,12 +65,12 @@ export const SQLITE_PRAGMAS = ['journal_mode=WAL', 'synchronous=FULL', 'busy_tim
 export const QUEUE_READER_MAX_POLL_RPS = 10_000;
 
 /**
- * Workflow executions the history service keeps in memory. Temporal 1.29's cache is per host with
- * a default bound of 128,000 entries and a one-hour TTL, and a run stays cached after it closed: in
- * a soak with the live demo (every transaction is two or three runs) the dev server grew by
- * ≈ 300 MB an hour and only the TTL would have stopped it. 512 is the per-shard default Temporal had
- * before the cache moved to the host, and the dev server has one shard; a run evicted while still
- * open is read back from SQLite on its next task. See docs/operations.md, "Retention".
+ * Workflow executions the history service keeps in memory. The CLI's dev server (Temporal 1.29)
+ * caches up to 8,096 for an hour, closed runs included: in a soak with the live demo (every
+ * transaction is two or three runs) the server grew all through the first hour (≈ 130 MB/h). 512
+ * is the per-shard default Temporal had before the cache moved to the host, and the dev server has
+ * one shard; a run evicted while still open is read back from SQLite on its next task. See
+ * docs/operations.md, "Retention".
  */
 export const HISTORY_CACHE_MAX_ENTRIES = 512;
 
