@@ -165,7 +165,9 @@ async function main(argv: readonly string[]): Promise<number> {
       await sleep(200);
     }
     probe = await InspectorProbe.connect(inspect ?? 0);
-    const secrets = JSON.parse(readFileSync(join(platformDir, 'secrets.json'), 'utf8')) as { databasePassword?: string };
+    const secrets = JSON.parse(readFileSync(join(platformDir, 'secrets.json'), 'utf8')) as {
+      databasePassword?: string;
+    };
     pg = new Client({ host: '127.0.0.1', port: db, user: 'postgres', password: secrets.databasePassword ?? '' });
     pg.on('error', () => undefined);
     await pg.connect();
@@ -213,7 +215,13 @@ async function main(argv: readonly string[]): Promise<number> {
       try {
         const r = await pg.query<{ table: string; live: string; dead: string; bytes: string }>(TABLES_SQL);
         for (const row of r.rows)
-          tables.push({ t, table: row.table, live: Number(row.live), dead: Number(row.dead), bytes: Number(row.bytes) });
+          tables.push({
+            t,
+            table: row.table,
+            live: Number(row.live),
+            dead: Number(row.dead),
+            bytes: Number(row.bytes),
+          });
       } catch (e) {
         console.error(`database: ${e instanceof Error ? e.message : String(e)}`);
       }
@@ -276,12 +284,7 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(`last demo line: ${lastDemo}`);
     console.log(`slopes after the first ${WARM_UP_SHARE * 100} % (warm-up); flat = slope within the limit`);
     let notFlat = 0;
-    const report = (
-      role: string,
-      name: string,
-      kind: SeriesKind,
-      pick: (s: Sample) => number | undefined,
-    ): void => {
+    const report = (role: string, name: string, kind: SeriesKind, pick: (s: Sample) => number | undefined): void => {
       const points = samples
         .filter((s) => s.role === role)
         .flatMap((s) => {

@@ -262,9 +262,7 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
   const verify = deps.verify ?? verifyThroughCentre(deps.client, deps.verifyTaskQueue);
   const stopping = deps.signal;
   const temporal = <R>(fn: () => Promise<R>): Promise<R> =>
-    stopping === undefined
-      ? fn()
-      : whileRunning(stopping, (signal) => deps.client.withAbortSignal(signal, fn));
+    stopping === undefined ? fn() : whileRunning(stopping, (signal) => deps.client.withAbortSignal(signal, fn));
   return async (req) => {
     const receivedAt = performance.now();
     const opened = openTerminalRequest(req.payload);

@@ -47,7 +47,11 @@ describe('embedded database VACUUM schedule', () => {
     expect(before.autovacuums).toBe(0);
 
     const errors: unknown[] = [];
-    schedule = startVacuumSchedule(() => db.$executeRawUnsafe(VACUUM_SQL), 60_000, (e) => errors.push(e));
+    schedule = startVacuumSchedule(
+      () => db.$executeRawUnsafe(VACUUM_SQL),
+      60_000,
+      (e) => errors.push(e),
+    );
     await schedule.runNow();
     const after = await deadRows(db);
     expect(errors).toEqual([]);

@@ -45,6 +45,12 @@ describe('startVacuumSchedule', () => {
   });
 
   it('refuses an interval that is not positive', () => {
-    expect(() => startVacuumSchedule(() => Promise.resolve(), 0, () => undefined)).toThrow(RangeError);
+    expect(() =>
+      startVacuumSchedule(
+        () => Promise.resolve(),
+        0,
+        () => undefined,
+      ),
+    ).toThrow(RangeError);
   });
 });
