@@ -42,7 +42,8 @@ describe('embedded database VACUUM schedule', () => {
     await db.$executeRawUnsafe(`INSERT INTO soak_counter SELECT g, 0 FROM generate_series(1, ${ROWS}) g`);
     for (let i = 0; i < UPDATES; i++) await db.$executeRawUnsafe('UPDATE soak_counter SET n = n + 1');
     const before = await deadRows(db);
-    expect(before.dead).toBeGreaterThanOrEqual(ROWS * UPDATES - ROWS);
+    // Page pruning reclaims some as it goes; many stay.
+    expect(before.dead).toBeGreaterThanOrEqual(ROWS * 2);
     // Nothing else would ever reclaim them.
     expect(before.autovacuums).toBe(0);
 
