@@ -115,6 +115,7 @@ export async function startPlatform(config: Config, log: Logger, options: Platfo
     const databaseReady = openDatabase(config, {
       ...(secrets.databasePassword === undefined ? {} : { password: secrets.databasePassword }),
       onMigration: (name) => log.info({ migration: name }, 'migration applied'),
+      onMaintenanceError: (e) => log.warn({ err: e }, 'embedded database VACUUM failed; retried at the next interval'),
     });
     const [temporalResult, databaseResult] = await Promise.allSettled([temporalReady, databaseReady]);
     if (databaseResult.status === 'fulfilled') {

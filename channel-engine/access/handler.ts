@@ -86,21 +86,28 @@ export class ResponseBoard {
 
   constructor(private readonly keptMax = ANSWERS_KEPT_MAX) {}
 
-  private store(workflowId: string, answer: Uint8Array): void {
+  /**
+   * Keeps a copy of `answer` in a buffer of its own size: the answer is a view into whatever it was
+   * decoded from (a 64 KiB socket or Buffer pool slab), and a kept view pins that whole slab.
+   * Kept for `keptMax` answers, the views held ≈ 60 KB per transaction (soak, issue #10).
+   */
+  private store(workflowId: string, answer: Uint8Array): Uint8Array {
+    const own = new Uint8Array(answer);
     this.answers.delete(workflowId);
-    this.answers.set(workflowId, answer);
+    this.answers.set(workflowId, own);
     if (this.answers.size > this.keptMax) {
       const oldest = this.answers.keys().next().value;
       if (oldest !== undefined) this.answers.delete(oldest);
     }
+    return own;
   }
 
   /** Stores the answer and hands it to the calls waiting; returns their delivery settlements. */
   private handToWaiters(workflowId: string, answer: Uint8Array): Promise<boolean>[] {
-    this.store(workflowId, answer);
+    const own = this.store(workflowId, answer);
     const waiting = this.waiters.get(workflowId) ?? [];
     this.waiters.delete(workflowId);
-    waiting.forEach((w) => w.take(answer));
+    waiting.forEach((w) => w.take(own));
     return waiting.map((w) => w.settled ?? Promise.resolve(true));
   }
 
@@ -222,6 +229,26 @@ export function runFailedAnswer(payload: Uint8Array): Uint8Array {
 }
 
 /**
+ * Runs `fn` with a signal of its own that aborts when `parent` does, and unhooks it from `parent`
+ * once `fn` has settled. The Temporal client adds an `abort` listener to the signal it is given for
+ * every gRPC call and never removes it: handed the access node's stop signal, which lives as long as
+ * the process, every call of every request stayed reachable from it (the call, its HTTP/2 stream
+ * and buffers), and `fixpay dev` grew by about 0.3 MB per transaction. A signal per call is
+ * garbage once the call is done, its listeners with it.
+ */
+export async function whileRunning<R>(parent: AbortSignal, fn: (signal: AbortSignal) => Promise<R>): Promise<R> {
+  const own = new AbortController();
+  const follow = (): void => own.abort(parent.reason);
+  if (parent.aborted) follow();
+  else parent.addEventListener('abort', follow, { once: true });
+  try {
+    return await fn(own.signal);
+  } finally {
+    parent.removeEventListener('abort', follow);
+  }
+}
+
+/**
  * The RequestHandler. Throws FixpayError on a request that does not parse or names no service.
  * Before the request may claim its workflow id or a stored answer, the centre verifies its binding
  * and MAC; a request that does not verify gets an unsigned decline (03 or A0) and touches nothing.
@@ -234,8 +261,9 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
   const timeoutMs = deps.answerTimeoutMs ?? ANSWER_TIMEOUT_MS_DEFAULT;
   const now = deps.now ?? (() => new Date());
   const verify = deps.verify ?? verifyThroughCentre(deps.client, deps.verifyTaskQueue);
+  const stopping = deps.signal;
   const temporal = <R>(fn: () => Promise<R>): Promise<R> =>
-    deps.signal === undefined ? fn() : deps.client.withAbortSignal(deps.signal, fn);
+    stopping === undefined ? fn() : whileRunning(stopping, (signal) => deps.client.withAbortSignal(signal, fn));
   return async (req) => {
     const receivedAt = performance.now();
     const opened = openTerminalRequest(req.payload);

@@ -9,6 +9,7 @@ import type { Config } from '../../config';
 import { FixpayError } from '../../domain/errors';
 import { PrismaClient } from '../../generated/prisma/client';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded';
+import { EMBEDDED_VACUUM_INTERVAL_MS, startVacuumSchedule, VACUUM_SQL } from './maintenance';
 import { migrate, type MigrationReport } from './migrate';
 
 export { PrismaClient } from '../../generated/prisma/client';
@@ -40,6 +41,8 @@ export interface OpenDatabaseOptions {
   readonly onMigration?: (name: string) => void;
   /** Password of the embedded database (the secrets file's `databasePassword`); random per start when absent. */
   readonly password?: string;
+  /** Where a failed VACUUM of the embedded database is reported (it is retried at the next interval). */
+  readonly onMaintenanceError?: (e: unknown) => void;
 }
 
 /**
@@ -83,6 +86,15 @@ export async function openDatabase(config: Config, options: OpenDatabaseOptions 
   // interleave (wrong parameter counts, even wrong rows). PGlite runs one query at a time anyway.
   const poolMax = embedded === undefined ? db.poolMax : EMBEDDED_POOL_MAX;
   const prisma = createPrismaClient(url, poolMax, db.connectTimeoutMs);
+  // PGlite has no autovacuum worker: the platform vacuums its embedded database itself.
+  const vacuum =
+    embedded === undefined
+      ? undefined
+      : startVacuumSchedule(
+          () => prisma.$executeRawUnsafe(VACUUM_SQL),
+          EMBEDDED_VACUUM_INTERVAL_MS,
+          options.onMaintenanceError ?? (() => undefined),
+        );
   return {
     url,
     displayUrl: embedded?.displayUrl ?? url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@'),
@@ -90,6 +102,7 @@ export async function openDatabase(config: Config, options: OpenDatabaseOptions 
     prisma,
     migrations,
     close: async () => {
+      await vacuum?.stop();
       await prisma.$disconnect();
       await embedded?.stop();
     },

@@ -64,6 +64,16 @@ export const SQLITE_PRAGMAS = ['journal_mode=WAL', 'synchronous=FULL', 'busy_tim
  */
 export const QUEUE_READER_MAX_POLL_RPS = 10_000;
 
+/**
+ * Workflow executions the history service keeps in memory. The CLI's dev server (Temporal 1.29)
+ * caches up to 8,096 for an hour, closed runs included: in a soak with the live demo (every
+ * transaction is two or three runs) the server grew all through the first hour (≈ 130 MB/h). 512
+ * is the per-shard default Temporal had before the cache moved to the host, and the dev server has
+ * one shard; a run evicted while still open is read back from SQLite on its next task. See
+ * docs/operations.md, "Retention".
+ */
+export const HISTORY_CACHE_MAX_ENTRIES = 512;
+
 /** Dynamic configuration every dev server of the platform runs with (fixpay dev and tests). */
 export const DEV_SERVER_DYNAMIC_CONFIG: readonly (readonly [key: string, value: string])[] = [
   ['frontend.enableExecuteMultiOperation', 'true'],
@@ -74,6 +84,7 @@ export const DEV_SERVER_DYNAMIC_CONFIG: readonly (readonly [key: string, value: 
   // An activity on the workflow's own task queue comes back in the answer to the workflow task
   // that scheduled it, when the worker has a free slot: no matching, no poll (ADR 0008).
   ['system.enableActivityEagerExecution', 'true'],
+  ['history.hostLevelCacheMaxSize', String(HISTORY_CACHE_MAX_ENTRIES)],
 ];
 
 /** `--dynamic-config-value key=value` arguments for DEV_SERVER_DYNAMIC_CONFIG. */
