@@ -90,6 +90,8 @@ describe('fixpay dev serves the partner platform', () => {
     expect(docs?.status()).toBe(200);
     // Scalar renders the document's title and the operations' summaries (groups start folded).
     await page.getByText('Liveness of the API and its dependencies').first().waitFor({ timeout: 60_000 });
+    // The introduction (the document's title) renders after the navigation: wait for it too.
+    await page.getByText('fixpay partner API').first().waitFor({ timeout: 60_000 });
     expect(await page.innerText('body')).toContain('fixpay partner API');
     expect(cspViolations).toEqual([]);
 
