@@ -31,13 +31,15 @@ export function register(program: Command): void {
         maxConnections: config.database.embeddedMaxConnections,
       });
       if (opts.migrate === true) await migrate(embedded.url);
-      // One JSON line on stdout announces readiness (test/support/database.ts reads it).
-      process.stdout.write(`${JSON.stringify({ ready: true, url: embedded.url, port: embedded.port })}\n`);
       await new Promise<void>((resolve) => {
         const stop = (): void => resolve();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
         process.stdin.once('end', stop);
+        // A reader that went away (EPIPE on the readiness line) is a stop, not a crash.
+        process.stdout.once('error', stop);
+        // One JSON line on stdout announces readiness (test/support/database.ts reads it).
+        process.stdout.write(`${JSON.stringify({ ready: true, url: embedded.url, port: embedded.port })}\n`);
       });
       await embedded.stop();
     });
