@@ -402,6 +402,8 @@ export class Targets {
       {
         ...EXAMPLE_CONFIG,
         terminalId: t.terminalId,
+        // The host answers with the profile of the terminal bound to the caller number: speak it.
+        profile: t.deviceProfileId,
         psam: { ...EXAMPLE_CONFIG.psam, serial: t.psamNo, masterKey: o.psamMasterKey ?? EXAMPLE_CONFIG.psam.masterKey },
         card: { track2: o.card?.track2 ?? CARD_RICH.track2, pin: o.card?.pin ?? CARD_RICH.pin },
         line: {
