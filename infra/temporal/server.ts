@@ -1,7 +1,7 @@
 /**
  * The real Temporal server on PostgreSQL, for deployments that outgrow the dev server: build it
  * (and its SQL schema tool) with Go into the cache folder, create and migrate its two databases,
- * render its configuration, run it. See docs/operations/cluster.md and ADR 0019.
+ * render its configuration, run it. See docs/operations/cluster.md and ADR 0016.
  *
  * Nothing here is used by `fixpay dev`; the platform's roles reach this server the way they reach
  * any external Temporal (FIXPAY_TEMPORAL_EMBEDDED=false, FIXPAY_TEMPORAL_HOST/PORT).
