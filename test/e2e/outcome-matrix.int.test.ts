@@ -215,7 +215,12 @@ describe('ADR 0012: phone and host agree on every cell of the loss-point matrix 
     const { terminal, stan, before } = await purchase({ cut: 'after-send' }, 1_108);
     cancelledShown(terminal, '98');
     await nextCall(terminal);
-    expect(terminal.reversals.at(-1)).toMatchObject({ responseCode: '00', stan });
+    // The 0400 races the run: once the run has opened the sale it reverses it (00); before that,
+    // the sale is unknown (25) and its terminal id + STAN is kept as reversed, so the run declines
+    // it with 12 before the card network is asked. Either way the phone's reversal is settled and
+    // nothing is charged.
+    expect(terminal.reversals.at(-1)).toMatchObject({ stan });
+    expect(['00', '25']).toContain(terminal.reversals.at(-1)?.responseCode);
     await expectSettled(stan, 1_108, before, false);
   });
 
