@@ -36,6 +36,12 @@ async function until(check: () => Promise<boolean>): Promise<void> {
   }
 }
 
+/** Every forwarder a test made: stopped after it, so a failed test leaves no hour-long sweep behind. */
+const started: ReversalForwarder[] = [];
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((f) => f.stop()));
+});
+
 function forwarder(
   queue: InMemoryReversalQueue,
   answers: (string | Error)[],
@@ -50,6 +56,7 @@ function forwarder(
     { queue, send, clock: () => new Date() },
     { requestTimeoutMs: 1_000, pollIntervalMs: SWEEP_MS, retryDelayMsMin: 20, retryDelayMsMax: 40 },
   );
+  started.push(f);
   return { f, sent };
 }
 

@@ -119,9 +119,18 @@ export class ReversalForwarder {
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timerAt = Date.now() + delayMs;
+    const target = Date.now() + delayMs;
+    this.timerAt = target;
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      // Timers run on the event loop's cached clock, which lags the wall clock by however long the
+      // loop's current turn has run: under load a timer fires early. A pass before the retry time
+      // would find the entry not yet due and leave it to the sweep, so wait out the rest.
+      const early = target - Date.now();
+      if (early > 0) {
+        this.schedule(early);
+        return;
+      }
       this.timerAt = Number.POSITIVE_INFINITY;
       if (this.running !== undefined) {
         // One pass at a time: the pass in progress schedules the next when it ends.
