@@ -17,11 +17,8 @@ import { join } from 'node:path';
 import { Client as PgClient } from 'pg';
 import { loadConfig } from '../../config';
 import { DEMO } from '../../demo/seed';
-import { prepareDemoWorld } from '../../demo/world';
 import type { DemoWorld } from '../../demo/world';
-import { openDatabase } from '../../infra/database';
 import type { Database } from '../../infra/database';
-import { createLogger } from '../../infra/logging';
 import {
   DEFAULT_SERVER_PORTS,
   findServerBinaries,
@@ -34,9 +31,8 @@ import {
 import type { RunningServer, ServerConfigOptions } from '../../infra/temporal/server';
 import { EXAMPLE_CONFIG, MemoryStateStore, parseTerminalConfig } from '../../simulator/terminal/config';
 import { runTerminalScript } from '../../simulator/terminal/script';
-import { createDatabase, freePort, startRole, within } from '../support/roles';
+import { createDatabase, freePort, prepareRoleWorld, startRole, within } from '../support/roles';
 import type { RoleProcess } from '../support/roles';
-import { TEST_CODEC_KEYS } from '../support/temporal';
 
 const prometheusBinary = ['/usr/bin/prometheus', '/usr/local/bin/prometheus'].find((p) => existsSync(p));
 
@@ -185,39 +181,18 @@ describeCluster('the real Temporal server on PostgreSQL, two workers and an acce
       createDatabase(serverUrl, 'fixpay_cluster'),
     ]);
 
-    const lmk = randomBytes(32).toString('hex');
-    const base = { FIXPAY_DATA_DIR: dataDir, FIXPAY_CARD_NETWORK_HOST: '127.0.0.1', FIXPAY_LOG_LEVEL: 'warn' };
-    db = await openDatabase(loadConfig({ ...base, DATABASE_URL: database.url }));
-    world = await prepareDemoWorld({
-      config: loadConfig(base),
-      prisma: db.prisma,
-      lmkHex: lmk,
-      log: createLogger('cluster-test', { level: 'warn' }),
-      bankPort: 0,
-    });
-    const [tcp, sip, api, codec] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    const childEnv: NodeJS.ProcessEnv = {
-      PATH: process.env['PATH'],
-      HOME: process.env['HOME'],
-      ...base,
-      DATABASE_URL: db.url,
-      FIXPAY_TEMPORAL_EMBEDDED: 'false',
-      FIXPAY_TEMPORAL_HOST: '127.0.0.1',
-      FIXPAY_TEMPORAL_PORT: String(ports.frontend),
-      FIXPAY_LMK: lmk,
-      FIXPAY_CODEC_KEYS: TEST_CODEC_KEYS,
-      FIXPAY_OPERATOR_TOKEN: randomBytes(16).toString('hex'),
-      FIXPAY_HSM_CLIENT_SECRET: randomBytes(32).toString('hex'),
-      FIXPAY_BANK_SIMULATOR: 'false',
-      FIXPAY_CARD_NETWORK_PORT: String(world.bankPort),
-      FIXPAY_NODE_ID: 'cluster',
-      FIXPAY_ACCESS_HOST: '127.0.0.1',
-      FIXPAY_TCP_PCM_PORT: String(tcp),
-      FIXPAY_SIP_PORT: String(sip),
-      FIXPAY_API_HOST: '127.0.0.1',
-      FIXPAY_API_PORT: String(api),
-      FIXPAY_CODEC_PORT: String(codec),
-    };
+    let childEnv: NodeJS.ProcessEnv;
+    ({
+      db,
+      world,
+      env: childEnv,
+    } = await prepareRoleWorld({
+      dataDir,
+      databaseUrl: database.url,
+      temporalAddress: `127.0.0.1:${ports.frontend}`,
+      nodeId: 'cluster',
+      logName: 'cluster-test',
+    }));
     // Two central workers (the first deploys the definitions the access node resolves), then the node.
     for (const name of ['worker-1', 'worker-2', 'access-node']) roleMetricsPorts[name] = await freePort();
     const withMetrics = (name: string): NodeJS.ProcessEnv => ({

@@ -5,24 +5,20 @@
  * purchase over FSK is approved through them, and SIGTERM to the access node mid-call lets the
  * call finish before the process exits 0.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { loadConfig } from '../../config';
 import { DEMO } from '../../demo/seed';
-import { prepareDemoWorld } from '../../demo/world';
 import type { DemoWorld } from '../../demo/world';
-import { createLogger } from '../../infra/logging';
 import { EXAMPLE_CONFIG, MemoryStateStore, parseTerminalConfig } from '../../simulator/terminal/config';
 import type { TerminalConfig } from '../../simulator/terminal/config';
 import { runTerminalScript } from '../../simulator/terminal/script';
 import { PosTerminal } from '../../simulator/terminal/terminal';
-import { openDatabase } from '../../infra/database';
 import type { Database } from '../../infra/database';
-import { startTestServer, TEST_CODEC_KEYS } from '../support/temporal';
-import { createDatabase, freePort, startRole, within } from '../support/roles';
+import { startTestServer } from '../support/temporal';
+import { createDatabase, prepareRoleWorld, startRole, within } from '../support/roles';
 import type { RoleProcess } from '../support/roles';
 
 const CARD = { track2: '6225880000000001=30122011234567890', pin: '123456', pan: '6225880000000001' };
@@ -47,40 +43,18 @@ describeWithPostgres('fixpay worker, access-node and api as three processes', ()
 
   beforeAll(async () => {
     [env, database] = await Promise.all([startTestServer(), createDatabase(serverUrl ?? '')]);
-    const lmk = randomBytes(32).toString('hex');
-    const [host, port] = env.address.split(':');
-    const base = { FIXPAY_DATA_DIR: dataDir, FIXPAY_CARD_NETWORK_HOST: '127.0.0.1', FIXPAY_LOG_LEVEL: 'warn' };
-    db = await openDatabase(loadConfig({ ...base, DATABASE_URL: database.url }));
-    world = await prepareDemoWorld({
-      config: loadConfig(base),
-      prisma: db.prisma,
-      lmkHex: lmk,
-      log: createLogger('roles-test', { level: 'warn' }),
-      bankPort: 0,
-    });
-    const [tcp, sip, api, codec] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    const childEnv: NodeJS.ProcessEnv = {
-      PATH: process.env['PATH'],
-      HOME: process.env['HOME'],
-      ...base,
-      DATABASE_URL: db.url,
-      FIXPAY_TEMPORAL_EMBEDDED: 'false',
-      FIXPAY_TEMPORAL_HOST: host,
-      FIXPAY_TEMPORAL_PORT: port,
-      FIXPAY_LMK: lmk,
-      FIXPAY_CODEC_KEYS: TEST_CODEC_KEYS,
-      FIXPAY_OPERATOR_TOKEN: randomBytes(16).toString('hex'),
-      FIXPAY_HSM_CLIENT_SECRET: randomBytes(32).toString('hex'),
-      FIXPAY_BANK_SIMULATOR: 'false',
-      FIXPAY_CARD_NETWORK_PORT: String(world.bankPort),
-      FIXPAY_NODE_ID: 'roles',
-      FIXPAY_ACCESS_HOST: '127.0.0.1',
-      FIXPAY_TCP_PCM_PORT: String(tcp),
-      FIXPAY_SIP_PORT: String(sip),
-      FIXPAY_API_HOST: '127.0.0.1',
-      FIXPAY_API_PORT: String(api),
-      FIXPAY_CODEC_PORT: String(codec),
-    };
+    let childEnv: NodeJS.ProcessEnv;
+    ({
+      db,
+      world,
+      env: childEnv,
+    } = await prepareRoleWorld({
+      dataDir,
+      databaseUrl: database.url,
+      temporalAddress: env.address,
+      nodeId: 'roles',
+      logName: 'roles-test',
+    }));
     // The worker deploys the definitions the access node resolves: it comes up first.
     const worker = startRole('worker', childEnv);
     roles.push(worker);

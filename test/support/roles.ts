@@ -7,6 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client as PgClient } from 'pg';
+import { loadConfig, processEnv } from '../../config';
+import { prepareDemoWorld } from '../../demo/world';
+import type { DemoWorld } from '../../demo/world';
+import { openDatabase } from '../../infra/database';
+import type { Database } from '../../infra/database';
+import { createLogger } from '../../infra/logging';
+import { TEST_CODEC_KEYS } from './temporal';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'fixpay.js');
 export const READY_TIMEOUT_MS = 120_000;
@@ -93,4 +100,53 @@ export async function createDatabase(
       await c.end();
     },
   };
+}
+
+/**
+ * The demo room for role processes (demo data, keys, key directory, bank simulator) in a database,
+ * and the environment every role child gets: that database, the Temporal server at
+ * `temporalAddress`, fresh secrets and free loopback ports.
+ */
+export async function prepareRoleWorld(o: {
+  readonly dataDir: string;
+  readonly databaseUrl: string;
+  readonly temporalAddress: string;
+  readonly nodeId: string;
+  readonly logName: string;
+}): Promise<{ db: Database; world: DemoWorld; env: NodeJS.ProcessEnv }> {
+  const lmk = randomBytes(32).toString('hex');
+  const [host, port] = o.temporalAddress.split(':');
+  const base = { FIXPAY_DATA_DIR: o.dataDir, FIXPAY_CARD_NETWORK_HOST: '127.0.0.1', FIXPAY_LOG_LEVEL: 'warn' };
+  const db = await openDatabase(loadConfig({ ...base, DATABASE_URL: o.databaseUrl }));
+  const world = await prepareDemoWorld({
+    config: loadConfig(base),
+    prisma: db.prisma,
+    lmkHex: lmk,
+    log: createLogger(o.logName, { level: 'warn' }),
+    bankPort: 0,
+  });
+  const [tcp, sip, api, codec] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const env: NodeJS.ProcessEnv = {
+    PATH: processEnv()['PATH'],
+    HOME: processEnv()['HOME'],
+    ...base,
+    DATABASE_URL: db.url,
+    FIXPAY_TEMPORAL_EMBEDDED: 'false',
+    FIXPAY_TEMPORAL_HOST: host,
+    FIXPAY_TEMPORAL_PORT: port,
+    FIXPAY_LMK: lmk,
+    FIXPAY_CODEC_KEYS: TEST_CODEC_KEYS,
+    FIXPAY_OPERATOR_TOKEN: randomBytes(16).toString('hex'),
+    FIXPAY_HSM_CLIENT_SECRET: randomBytes(32).toString('hex'),
+    FIXPAY_BANK_SIMULATOR: 'false',
+    FIXPAY_CARD_NETWORK_PORT: String(world.bankPort),
+    FIXPAY_NODE_ID: o.nodeId,
+    FIXPAY_ACCESS_HOST: '127.0.0.1',
+    FIXPAY_TCP_PCM_PORT: String(tcp),
+    FIXPAY_SIP_PORT: String(sip),
+    FIXPAY_API_HOST: '127.0.0.1',
+    FIXPAY_API_PORT: String(api),
+    FIXPAY_CODEC_PORT: String(codec),
+  };
+  return { db, world, env };
 }
