@@ -214,16 +214,27 @@ export const apiAttacks: Attack[] = [
     async run(ctx): Promise<Verdict> {
       // CPU the platform's processes (API and Temporal server) spend per /health call: a cached
       // check costs next to nothing; a Temporal connection set up per call costs milliseconds.
+      // The same processes also poll, run timers and sweep in the background (more so on a loaded
+      // CI machine), so each trial subtracts the CPU of an idle window as long as its calls took,
+      // and the best of three trials is judged: background bursts only ever add.
       const pids = ctx.platformPids();
       const cpu = (): number => pids.reduce((a, p) => a + (cpuMs(p) ?? 0), 0);
-      const tcpBefore = tcpConnectionsTo(ctx.ports.temporal);
-      const before = cpu();
       const calls = 200;
-      for (let k = 0; k < calls; k++) await httpRequest(`${ctx.apiUrl}/health`);
-      const perCallMs = (cpu() - before) / calls;
+      const tcpBefore = tcpConnectionsTo(ctx.ports.temporal);
+      let best = Number.POSITIVE_INFINITY;
+      for (let trial = 0; trial < 3 && best > HEALTH_CPU_MS_MAX; trial++) {
+        const started = Date.now();
+        const before = cpu();
+        for (let k = 0; k < calls; k++) await httpRequest(`${ctx.apiUrl}/health`);
+        const spent = cpu() - before;
+        const idleBefore = cpu();
+        await sleep(Math.max(100, Date.now() - started));
+        const background = cpu() - idleBefore;
+        best = Math.min(best, Math.max(0, spent - background) / calls);
+      }
       const tcpAfter = tcpConnectionsTo(ctx.ports.temporal);
-      const evidence = `${perCallMs.toFixed(2)} ms CPU per /health call; TCP entries to Temporal ${tcpBefore} → ${tcpAfter}`;
-      if (tcpAfter - tcpBefore >= calls / 2 || perCallMs > HEALTH_CPU_MS_MAX) return defect(evidence);
+      const evidence = `${best.toFixed(2)} ms CPU per /health call (best of up to 3, idle background subtracted); TCP entries to Temporal ${tcpBefore} → ${tcpAfter}`;
+      if (tcpAfter - tcpBefore >= calls / 2 || best > HEALTH_CPU_MS_MAX) return defect(evidence);
       return refused(evidence);
     },
   },
