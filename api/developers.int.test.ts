@@ -11,10 +11,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { Webhook } from 'standardwebhooks';
+import { WebhookEgressPolicy } from '../partners/webhook-egress';
 import { WebhookSender } from '../partners/webhook-sender';
 import { webhookMasterKey } from '../partners/webhook-signing';
 import { startTestDatabase, type TestDatabase } from '../test/support/database';
-import { startPartnerApi, type PartnerApi } from '../test/support/partner-api';
+import { LOOPBACK_NETWORKS, startPartnerApi, type PartnerApi } from '../test/support/partner-api';
 import { DEVELOPER_CSP } from './developers';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -30,7 +31,12 @@ let secret = '';
 beforeAll(async () => {
   db = await startTestDatabase();
   const lmkHex = randomBytes(32).toString('hex');
-  const sender = new WebhookSender({ prisma: db.prisma, webhookMasterKey: webhookMasterKey(lmkHex), timeoutMs: 5_000 });
+  const sender = new WebhookSender({
+    prisma: db.prisma,
+    webhookMasterKey: webhookMasterKey(lmkHex),
+    timeoutMs: 5_000,
+    egress: new WebhookEgressPolicy(LOOPBACK_NETWORKS),
+  });
   api = await startPartnerApi({
     prisma: db.prisma,
     lmkHex,

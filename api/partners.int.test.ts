@@ -314,6 +314,35 @@ describe('hostile input', () => {
   });
 });
 
+describe('webhook endpoints (server-side request forgery)', () => {
+  it('refuses an endpoint on loopback, private, link-local or mapped addresses with FP8411, and keeps the old one', async () => {
+    const { key } = await signUp();
+    const strict = await startPartnerApi({ prisma: db.prisma, webhookAllowedNetworks: '' });
+    try {
+      const good = await call(strict.base, 'PATCH', '/v1/account', {
+        key,
+        idem: idem(),
+        body: { webhookUrl: 'https://water.example/hooks' },
+      });
+      expect(good.status).toBe(200);
+      for (const url of [
+        'http://127.0.0.1:8080/hook',
+        'http://localhost/hook',
+        'http://169.254.169.254/latest/meta-data/',
+        'http://[::ffff:10.0.0.1]/',
+        'http://0x7f000001/',
+      ]) {
+        const r = await call(strict.base, 'PATCH', '/v1/account', { key, idem: idem(), body: { webhookUrl: url } });
+        expect({ url, status: r.status, code: r.body['code'] }).toEqual({ url, status: 422, code: 'FP8411' });
+      }
+      const after = await call(strict.base, 'GET', '/v1/account', { key });
+      expect(after.body).toMatchObject({ webhookUrl: 'https://water.example/hooks' });
+    } finally {
+      await strict.close();
+    }
+  });
+});
+
 describe('load shedding', () => {
   it('answers 503 with Retry-After past the in-flight limit, and frees a slot when a request ends', async () => {
     const { key } = await signUp();

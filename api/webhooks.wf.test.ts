@@ -17,10 +17,11 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { Webhook } from 'standardwebhooks';
 import { createWebhookActivities } from '../activities/webhooks';
+import { WebhookEgressPolicy } from '../partners/webhook-egress';
 import { WebhookSender } from '../partners/webhook-sender';
 import { partnerWebhookSecret, signWebhook, webhookMasterKey } from '../partners/webhook-signing';
 import { startTestDatabase, type TestDatabase } from '../test/support/database';
-import { call, startPartnerApi, type PartnerApi } from '../test/support/partner-api';
+import { call, LOOPBACK_NETWORKS, startPartnerApi, type PartnerApi } from '../test/support/partner-api';
 import { startTestServer, testDataConverter } from '../test/support/temporal';
 import { temporalDeliveryStarter, webhookWorkflowId } from './webhook-runs';
 
@@ -107,7 +108,12 @@ describe('Standard Webhooks payment confirmations as durable Temporal runs', () 
       workflowBundle: bundle,
       dataConverter: testDataConverter(),
       activities: createWebhookActivities({
-        sender: new WebhookSender({ prisma: db.prisma, webhookMasterKey: webhookMasterKey(LMK), timeoutMs: 5_000 }),
+        sender: new WebhookSender({
+          prisma: db.prisma,
+          webhookMasterKey: webhookMasterKey(LMK),
+          timeoutMs: 5_000,
+          egress: new WebhookEgressPolicy(LOOPBACK_NETWORKS),
+        }),
       }),
     });
     const running = worker.run();

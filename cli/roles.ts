@@ -13,6 +13,7 @@ import { temporalDeliveryStarter } from '../api/webhook-runs';
 import { IdempotencyStore } from '../partners/idempotency';
 import { RateLimiter } from '../partners/rate-limit';
 import { PartnerService } from '../partners/service';
+import { WebhookEgressPolicy } from '../partners/webhook-egress';
 import { webhookMasterKey } from '../partners/webhook-signing';
 import { WEBHOOK_RETRY_DELAYS_MS } from '../workflows/webhook-delivery';
 import { startAccessNode } from '../channel-engine/access/node';
@@ -201,6 +202,7 @@ export async function startApiRole(
     prisma: ctx.prisma,
     webhookMasterKey: webhookMasterKey(ctx.secrets.lmk),
     startDelivery: async (deliveryId) => startRun(await connectClient())(deliveryId),
+    egress: new WebhookEgressPolicy(config.api.webhookAllowedNetworks),
   });
   const app = createApp({
     partners: { service: partners, idempotency: new IdempotencyStore(ctx.prisma), rateLimiter: new RateLimiter() },

@@ -42,6 +42,8 @@ export interface DatabaseConfig {
 export interface ApiConfig {
   readonly host: string;
   readonly port: number;
+  /** Comma-separated CIDRs webhooks may reach although not public (partners/webhook-egress.ts). */
+  readonly webhookAllowedNetworks: string;
 }
 
 export interface SecurityConfig {
@@ -159,6 +161,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_DB_POOL_MAX: 'database.poolMax',
   FIXPAY_API_HOST: 'api.host',
   FIXPAY_API_PORT: 'api.port',
+  FIXPAY_WEBHOOK_ALLOWED_NETWORKS: 'api.webhookAllowedNetworks',
   FIXPAY_METRICS_ENABLED: 'metrics.enabled',
   FIXPAY_METRICS_HOST: 'metrics.host',
   FIXPAY_METRICS_PORT: 'metrics.port',

@@ -10,6 +10,7 @@ import { FixpayError } from '../domain/errors';
 import type { PartnerBill, PartnerApiKey, Partner, WebhookAttempt, WebhookDelivery } from '../generated/prisma/client';
 import type { PrismaClient } from '../generated/prisma/client';
 import { ALL_SCOPES, hashToken, newApiKey, newId, tokenMode, type KeyMode, type Scope } from './keys';
+import { WebhookEgressPolicy } from './webhook-egress';
 import { partnerWebhookSecret } from './webhook-signing';
 
 /** What a partner must provide before it may hold live keys. */
@@ -105,6 +106,8 @@ export interface PartnerServiceDeps {
   readonly webhookMasterKey: Buffer;
   readonly startDelivery: DeliveryStarter;
   readonly now?: () => Date;
+  /** Where webhook endpoints may point; public addresses only when absent (webhook-egress.ts). */
+  readonly egress?: WebhookEgressPolicy;
 }
 
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
@@ -269,7 +272,7 @@ export class PartnerService {
     if (input.legalName !== undefined) data.legalName = input.legalName;
     if (input.country !== undefined) data.country = input.country;
     if (input.acceptTerms === true) data.termsAcceptedAt = this.now();
-    if (input.webhookUrl !== undefined) data.webhookUrl = checkWebhookUrl(input.webhookUrl);
+    if (input.webhookUrl !== undefined) data.webhookUrl = checkWebhookUrl(input.webhookUrl, this.deps.egress);
     const row = await this.prisma.partner.update({ where: { id: p.partnerId }, data });
     await this.audit(p.actor, 'account.updated', p.partnerId, { fields: Object.keys(data) });
     return partnerView(row);
@@ -513,8 +516,11 @@ export class PartnerService {
   }
 }
 
-/** http(s) URLs only, no credentials in them. Throws BAD_REQUEST. */
-export function checkWebhookUrl(raw: string): string {
+/**
+ * http(s) URLs only, no credentials in them (BAD_REQUEST), and no host that names a loopback,
+ * private or reserved address (WEBHOOK_URL_FORBIDDEN; names are checked again at every delivery).
+ */
+export function checkWebhookUrl(raw: string, egress: WebhookEgressPolicy = new WebhookEgressPolicy()): string {
   let u: URL;
   try {
     u = new URL(raw);
@@ -525,5 +531,6 @@ export function checkWebhookUrl(raw: string): string {
     throw new FixpayError('BAD_REQUEST', 'webhookUrl must be http(s)');
   if (u.username !== '' || u.password !== '')
     throw new FixpayError('BAD_REQUEST', 'webhookUrl must not carry credentials');
+  egress.checkHost(u.hostname);
   return u.toString();
 }

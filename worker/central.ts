@@ -39,6 +39,7 @@ import type { Tracing } from '../infra/tracing';
 import { createPlatformActivities } from './platform-activities';
 import { createPlanAdmissionActivities } from '../services/registry/admission';
 import { createWebhookActivities } from '../activities/webhooks';
+import { WebhookEgressPolicy } from '../partners/webhook-egress';
 import { WebhookSender } from '../partners/webhook-sender';
 import { webhookMasterKey } from '../partners/webhook-signing';
 
@@ -182,7 +183,11 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
       }),
       // The partner platform's signed payment confirmations (workflows/webhook-delivery.ts).
       ...createWebhookActivities({
-        sender: new WebhookSender({ prisma, webhookMasterKey: webhookMasterKey(deps.lmkHex) }),
+        sender: new WebhookSender({
+          prisma,
+          webhookMasterKey: webhookMasterKey(deps.lmkHex),
+          egress: new WebhookEgressPolicy(config.api.webhookAllowedNetworks),
+        }),
       }),
     };
     // The central worker's activities and the access nodes' lines activities (same names everywhere).

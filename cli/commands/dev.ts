@@ -1,6 +1,7 @@
 /** `fixpay dev` (= `npm start`): the whole platform on embedded defaults, until Ctrl-C. */
 import type { Command } from 'commander';
-import { loadConfig } from '../../config';
+import { loadConfig, processEnv } from '../../config';
+
 import { createLogger } from '../../infra/logging';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -11,6 +12,9 @@ import { DEMO_TERMINALS_DEFAULT, addLatency, renderLine, renderTable, startDemo 
 import type { DemoSnapshot } from '../demo';
 import { startPlatform } from '../platform';
 import type { Platform } from '../platform';
+
+/** Where `fixpay dev` lets webhooks go besides public endpoints: loopback. */
+export const DEV_WEBHOOK_NETWORKS = '127.0.0.0/8,::1/128';
 
 /** Redraw period of the table on a TTY, and period of the one-line summary otherwise, ms. */
 export const DEMO_REDRAW_MS = 1_000;
@@ -86,7 +90,9 @@ export function register(program: Command): void {
       String(DEMO_TERMINALS_DEFAULT),
     )
     .action(async (opts: { demo: boolean; demoTerminals: string }) => {
-      const config = loadConfig();
+      // One machine, a developer's own: webhooks may go to a receiver on loopback (roles started
+      // on their own deliver to public endpoints only unless FIXPAY_WEBHOOK_ALLOWED_NETWORKS says so).
+      const config = loadConfig(processEnv(), { api: { webhookAllowedNetworks: DEV_WEBHOOK_NETWORKS } });
       const demoTerminals = Number(opts.demoTerminals);
       if (!Number.isInteger(demoTerminals) || demoTerminals < 1 || demoTerminals > DEMO.terminals.length)
         throw new Error(`--demo-terminals must be 1..${DEMO.terminals.length}`);

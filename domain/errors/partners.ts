@@ -79,4 +79,11 @@ export const partnerCodes = [
     httpStatus: 503,
     retryable: true,
   },
+  {
+    code: 'FP8411',
+    name: 'WEBHOOK_URL_FORBIDDEN',
+    message: 'The webhook endpoint is a loopback, private, link-local or reserved address',
+    httpStatus: 422,
+    retryable: false,
+  },
 ] as const satisfies readonly ResultCodeEntry[];

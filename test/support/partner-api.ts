@@ -3,6 +3,7 @@
  * and the load bench. `startDelivery` is the caller's: a real Temporal client in the webhook tests,
  * a recorder elsewhere.
  */
+import { WebhookEgressPolicy } from '../../partners/webhook-egress';
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -29,7 +30,12 @@ export interface PartnerApiOptions {
   readonly lmkHex?: string;
   readonly port?: number;
   readonly extra?: Partial<AppDeps>;
+  /** Networks webhook URLs may name; loopback by default (tests' receivers listen there). */
+  readonly webhookAllowedNetworks?: string;
 }
+
+/** Loopback, where test receivers listen. */
+export const LOOPBACK_NETWORKS = '127.0.0.0/8,::1/128';
 
 export async function startPartnerApi(options: PartnerApiOptions): Promise<PartnerApi> {
   const masterKey = webhookMasterKey(options.lmkHex ?? randomBytes(32).toString('hex'));
@@ -37,6 +43,7 @@ export async function startPartnerApi(options: PartnerApiOptions): Promise<Partn
     prisma: options.prisma,
     webhookMasterKey: masterKey,
     startDelivery: options.startDelivery ?? (() => Promise.resolve()),
+    egress: new WebhookEgressPolicy(options.webhookAllowedNetworks ?? LOOPBACK_NETWORKS),
   });
   const app = createApp({
     version: 'test',
