@@ -54,7 +54,7 @@ class Client {
   }
   request(method: string, callId: string, cseq: number, body = ''): void {
     this.sendRaw(
-      `${method} sip:95105@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP ${this.address}:${this.port};branch=z9hG4bK${callId}${cseq}${method}\r\n` +
+      `${method} sip:95105@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP ${this.address}:${this.port};branch=z9hG4bK${callId}${cseq}${method === 'CANCEL' ? 'INVITE' : method}\r\n` +
         `From: <sip:057188880000@${this.address}>;tag=t1\r\nTo: <sip:95105@127.0.0.1>\r\nCall-ID: ${callId}\r\nCSeq: ${cseq} ${method}\r\n` +
         `Contact: <sip:pos@${this.address}:${this.port}>\r\nContent-Type: application/sdp\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
     );
@@ -278,6 +278,66 @@ describe('SIP driver under attack (issue 10)', () => {
         trunk.close();
       }
     });
+  });
+
+  it('a BYE or CANCEL that knows only the Call-ID does not end a call: wrong tags, another source or another branch get 481', async () => {
+    const host = new FakeHost();
+    // Rings for 1.5 s before answering: long enough to try CANCELs on a ringing call.
+    const driver = new SipLineDriver({ port: 0, answerAfterMs: 1_500 });
+    await driver.start(host);
+    const caller = new Client(driver.port, ATTACKER);
+    const other = new Client(driver.port, TRUNK);
+    await caller.bind();
+    await other.bind();
+    const raw = (c: Client, method: string, callId: string, from: string, to: string, branch: string): void =>
+      c.sendRaw(
+        `${method} sip:95105@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP ${c.address}:${c.port};branch=${branch}\r\n` +
+          `From: ${from}\r\nTo: ${to}\r\nCall-ID: ${callId}\r\nCSeq: 2 ${method}\r\nContent-Length: 0\r\n\r\n`,
+      );
+    const statuses = (c: Client, callId: string, method: string): number[] =>
+      c.received
+        .filter((r) => r.headers.get('call-id') === callId && (r.headers.get('cseq') ?? '').endsWith(method))
+        .map((r) => r.status);
+    try {
+      caller.request('INVITE', 'b1', 1, offer('127.0.0.1', 40010));
+      expect(await caller.finalStatus('b1')).toBe(200);
+      caller.request('ACK', 'b1', 1);
+      const from = '<sip:057188880000@127.0.0.1>;tag=t1';
+      const to = caller.final('b1')?.headers.get('to') ?? '';
+      expect(to).toMatch(/;tag=/);
+      // The Call-ID alone, no To tag; a forged To tag; the right tags from another address.
+      raw(caller, 'BYE', 'b1', from, '<sip:95105@127.0.0.1>', 'z9hG4bKs1');
+      raw(caller, 'BYE', 'b1', from, '<sip:95105@127.0.0.1>;tag=guess', 'z9hG4bKs2');
+      raw(caller, 'BYE', 'b1', '<sip:057188880000@127.0.0.1>;tag=other', to, 'z9hG4bKs3');
+      raw(other, 'BYE', 'b1', from, to, 'z9hG4bKs4');
+      await caller.until(() => statuses(caller, 'b1', 'BYE').length === 3);
+      await other.until(() => statuses(other, 'b1', 'BYE').length === 1);
+      expect([...statuses(caller, 'b1', 'BYE'), ...statuses(other, 'b1', 'BYE')]).toEqual([481, 481, 481, 481]);
+      expect(driver.activeCalls).toBe(1);
+      expect(host.hangups).toEqual([]);
+      expect(driver.metrics()).toMatchObject({ dialogMismatches: 4 });
+      // The caller's own BYE, with both tags, ends it.
+      raw(caller, 'BYE', 'b1', from, to, 'z9hG4bKs5');
+      await caller.until(() => statuses(caller, 'b1', 'BYE').includes(200));
+      await caller.until(() => driver.activeCalls === 0);
+      expect(host.hangups).toEqual(['remote']);
+
+      // A ringing call: a CANCEL on another branch, or from another address, does not cancel it.
+      caller.request('INVITE', 'c1', 1, offer('127.0.0.1', 40012));
+      await caller.until(() => statuses(caller, 'c1', 'INVITE').includes(180));
+      raw(caller, 'CANCEL', 'c1', from, '<sip:95105@127.0.0.1>', 'z9hG4bKnotTheInvite');
+      raw(other, 'CANCEL', 'c1', from, '<sip:95105@127.0.0.1>', 'z9hG4bKc11INVITE');
+      await caller.until(() => statuses(caller, 'c1', 'CANCEL').length === 1);
+      await other.until(() => statuses(other, 'c1', 'CANCEL').length === 1);
+      expect([...statuses(caller, 'c1', 'CANCEL'), ...statuses(other, 'c1', 'CANCEL')]).toEqual([481, 481]);
+      expect(statuses(caller, 'c1', 'INVITE')).not.toContain(487);
+      caller.request('CANCEL', 'c1', 1);
+      await caller.until(() => statuses(caller, 'c1', 'INVITE').includes(487));
+    } finally {
+      caller.close();
+      other.close();
+      await driver.stop();
+    }
   });
 
   it('drops RTP from anything but the negotiated address:port, and counts it', async () => {

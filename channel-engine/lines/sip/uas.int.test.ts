@@ -65,7 +65,7 @@ class Client {
   }
   request(method: string, callId: string, cseq: number, body = '', extra = ''): void {
     this.sendRaw(
-      `${method} sip:95105@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${this.port};branch=z9hG4bK${callId}${cseq}${method}\r\n` +
+      `${method} sip:95105@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${this.port};branch=z9hG4bK${callId}${cseq}${method === 'CANCEL' ? 'INVITE' : method}\r\n` +
         `From: <sip:057188880000@127.0.0.1>;tag=t1\r\nTo: <sip:95105@127.0.0.1>${extra}\r\nCall-ID: ${callId}\r\nCSeq: ${cseq} ${method}\r\n` +
         `Contact: <sip:pos@127.0.0.1:${this.port}>\r\nContent-Type: application/sdp\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
     );

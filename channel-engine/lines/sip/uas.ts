@@ -24,8 +24,9 @@ import {
   parseSipMessage,
   serializeSipMessage,
   SipHeaders,
+  splitCommaList,
 } from './message';
-import type { SipRequest, SipResponse } from './message';
+import type { SipMessage, SipRequest, SipResponse } from './message';
 import { SourceList, SourceRateLimiter } from './admission';
 import { buildSdp, chooseCodec, parseSdp } from './sdp';
 import type { G711Codec, NegotiatedAudio } from './sdp';
@@ -104,6 +105,19 @@ export const DEFAULT_SIP_OPTIONS: SipDriverOptions = {
   userAgent: 'fixpay-channel-engine',
 };
 
+/** The `tag` parameter of a From or To header; undefined when absent or unparsable. */
+function tagOf(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return parseNameAddr(value)?.params.get('tag');
+}
+
+/** The branch parameter of the topmost Via. */
+function branchOf(value: string | undefined): string | undefined {
+  const top = value === undefined ? undefined : splitCommaList(value)[0];
+  const m = top === undefined ? null : /;\s*branch\s*=\s*([^;,\s]+)/i.exec(top);
+  return m?.[1];
+}
+
 interface Remote {
   readonly address: string;
   readonly port: number;
@@ -163,6 +177,8 @@ export class SipLineDriver implements LineDriver {
     sipFaults: 0,
     sendErrors: 0,
     sourcesRefused: 0,
+    /** BYE, CANCEL, ACK or a response naming a live call but not from its peer or without its tags. */
+    dialogMismatches: 0,
     invitesRateLimited: 0,
     sdpRefused: 0,
     ackTimeouts: 0,
@@ -308,7 +324,7 @@ export class SipLineDriver implements LineDriver {
       return;
     }
     if (msg.kind === 'response') {
-      this.onResponse(msg);
+      this.onResponse(msg, source);
       return;
     }
     this.counters.sipRequests++;
@@ -317,7 +333,7 @@ export class SipLineDriver implements LineDriver {
         this.onInvite(msg, source);
         return;
       case 'ACK':
-        this.onAck(msg);
+        this.onAck(msg, source);
         return;
       case 'BYE':
         this.onBye(msg, source);
@@ -554,14 +570,42 @@ export class SipLineDriver implements LineDriver {
     this.later(dialog, Math.min(interval, this.options.ackTimeoutMs), retransmit);
   }
 
-  private onAck(req: SipRequest): void {
+  /**
+   * Whether a request or response that names a live call belongs to it (RFC 3261 12.2.2, 9.2): it
+   * comes from the address the INVITE came from (or, for a trunk's call, from a trunk), and carries
+   * the caller's From tag; a BYE also carries our To tag, a CANCEL the INVITE's Via branch.
+   * Knowing a Call-ID alone (it travels in clear, and a caller may choose it) does not end a call.
+   */
+  private belongs(msg: SipMessage, dialog: Dialog, source: Remote, check: 'to-tag' | 'branch' | 'peer'): boolean {
+    const fromPeer =
+      source.address === dialog.source.address || (dialog.trusted && this.trunks.matches(source.address));
+    let ok = fromPeer;
+    if (ok && check !== 'peer') {
+      ok = tagOf(msg.headers.get('from')) === tagOf(dialog.invite.headers.get('from'));
+      if (ok && check === 'to-tag') ok = tagOf(msg.headers.get('to')) === dialog.localTag;
+      if (ok && check === 'branch')
+        ok = branchOf(msg.headers.get('via')) === branchOf(dialog.invite.headers.get('via'));
+    }
+    if (!ok) {
+      this.counters.dialogMismatches++;
+      this.log.warn(
+        { from: source.address, code: 'SIP_DIALOG_MISMATCH', check },
+        'SIP message names a live call but does not belong to it',
+      );
+    }
+    return ok;
+  }
+
+  private onAck(req: SipRequest, source: Remote): void {
     const dialog = this.dialogs.get(req.headers.get('call-id') ?? '');
-    if (dialog?.state === 'answered') dialog.state = 'confirmed';
+    // An ACK only confirms a call its sender could confirm anyway: the peer check is enough.
+    if (dialog === undefined || !this.belongs(req, dialog, source, 'peer')) return;
+    if (dialog.state === 'answered') dialog.state = 'confirmed';
   }
 
   private onBye(req: SipRequest, source: Remote): void {
     const dialog = this.dialogs.get(req.headers.get('call-id') ?? '');
-    if (dialog === undefined) {
+    if (dialog === undefined || !this.belongs(req, dialog, source, 'to-tag')) {
       this.respond(req, source, 481, 'Call/Transaction Does Not Exist');
       return;
     }
@@ -571,7 +615,7 @@ export class SipLineDriver implements LineDriver {
 
   private onCancel(req: SipRequest, source: Remote): void {
     const dialog = this.dialogs.get(req.headers.get('call-id') ?? '');
-    if (dialog === undefined) {
+    if (dialog === undefined || !this.belongs(req, dialog, source, 'branch')) {
       this.respond(req, source, 481, 'Call/Transaction Does Not Exist');
       return;
     }
@@ -582,10 +626,11 @@ export class SipLineDriver implements LineDriver {
     }
   }
 
-  private onResponse(res: SipResponse): void {
+  private onResponse(res: SipResponse, source: Remote): void {
     const dialog = this.dialogs.get(res.headers.get('call-id') ?? '');
     const cseq = parseCSeq(res.headers.get('cseq'));
     if (dialog === undefined || cseq?.method !== 'BYE' || res.status < 200) return;
+    if (!this.belongs(res, dialog, source, 'peer')) return;
     this.finish(dialog);
   }
 
