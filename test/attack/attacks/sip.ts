@@ -300,6 +300,40 @@ export const sipAttacks: Attack[] = [
     Array.from({ length: 3_000 }, () => bare(peer, ctx.ports.sip, 'OPTIONS')),
   ),
   {
+    id: 'sip.spoofed-bye',
+    target: 'sip',
+    severity: 'high',
+    title: "BYE from a third party that knows a call's Call-ID and From tag but not our To tag: the call stays up",
+    quick: true,
+    timeoutMs: 15_000,
+    async run(ctx): Promise<Verdict> {
+      const [caller, attacker] = await Promise.all([UdpPeer.open(), UdpPeer.open()]);
+      try {
+        const r = await sendInvite(caller, ctx.ports.sip, {}, 5_000);
+        if (r.response === undefined || r.status !== 200)
+          return refused(`no call to attack (${r.status ?? 'nothing'})`);
+        await ack(caller, ctx.ports.sip, r.response);
+        const toWithoutTag = (header(r.response, 'To') ?? '').replace(/;\s*tag=[^;]*/i, '');
+        const spoof = inDialog(attacker, ctx.ports.sip, r.response, 'BYE', 2).replace(
+          /^To: .*$/m,
+          `To: ${toWithoutTag}`,
+        );
+        await attacker.send(spoof, ctx.ports.sip);
+        const answer = await attacker.waitFor((t) => t.startsWith('SIP/2.0') && t.includes(r.callId), 2_000);
+        // The caller's own BYE tells whether the call was still up: 200 if it was, 481 if not.
+        await caller.send(inDialog(caller, ctx.ports.sip, r.response, 'BYE', 3), ctx.ports.sip);
+        const own = await caller.waitFor((t) => t.includes(r.callId) && / 3 BYE/.test(t), 3_000);
+        if (statusOf(answer) === 200 || statusOf(own) === 481)
+          return defect(`the spoofed BYE ended the call (answered ${statusOf(answer) ?? 'nothing'})`);
+        return refused(
+          `spoofed BYE answered ${statusOf(answer) ?? 'nothing'}; the caller's BYE ${statusOf(own) ?? 'unanswered'}`,
+        );
+      } finally {
+        await Promise.all([caller.close(), attacker.close()]);
+      }
+    },
+  },
+  {
     id: 'sip.via-reflection',
     target: 'sip',
     severity: 'medium',
