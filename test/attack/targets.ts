@@ -13,6 +13,7 @@
  * found by their command line among the platform's process tree (`platformPids`).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, Socket, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -155,6 +156,8 @@ export interface TargetsOptions {
  */
 export class Targets {
   readonly dataDir = mkdtempSync(join(tmpdir(), 'fixpay-attack-'));
+  /** The network HSM's one client: what an insider (a stolen worker credential) would hold. */
+  readonly hsmInsider = { id: 'attack-insider', secret: randomBytes(32) } as const;
   ports!: Ports;
   bank!: Bank;
   bankServer!: BankServer;
@@ -305,7 +308,15 @@ export class Targets {
     const proc = spawn(
       process.execPath,
       [FIXPAY, 'hsm', 'serve', '--lmk-file', this.hsmLmkFile, '--port', String(this.ports.hsm)],
-      { env: { ...processEnv(), FIXPAY_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      {
+        env: {
+          ...processEnv(),
+          FIXPAY_LOG_LEVEL: 'warn',
+          FIXPAY_HSM_CLIENT_ID: this.hsmInsider.id,
+          FIXPAY_HSM_CLIENT_SECRET: this.hsmInsider.secret.toString('hex'),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
     this.hsm = proc;
     const onData = (c: Buffer): void => {

@@ -6,7 +6,8 @@
  * process, its RSS and whether a fresh client is still served.
  */
 import { randomBytes } from 'node:crypto';
-import { frame, KEY_TYPE_CODES } from '../../../hsm/host-protocol/codec';
+import { authProof, HSM_AUTH } from '../../../hsm/host-protocol/auth';
+import { FieldReader, FieldWriter, frame, KEY_TYPE_CODES } from '../../../hsm/host-protocol/codec';
 import { SoftwareHsm } from '../../../hsm/software/software-hsm';
 import type { Targets } from '../targets';
 import { rssBytes, sleep, tcpConnect, tcpExchange } from '../support';
@@ -35,13 +36,77 @@ export async function hsmCall(port: number, command: string, timeoutMs = 3_000):
     return { error: undefined, fields: '', closed: true };
   }
   if (r.data.length < 2 + HEADER.length + 4) return { error: undefined, fields: '', closed: r.closed };
-  const text = r.data.subarray(2).toString('latin1');
-  return {
-    error: text.slice(HEADER.length + 2, HEADER.length + 4),
-    fields: text.slice(HEADER.length + 4),
-    closed: r.closed,
-  };
+  return replyOf(r.data.subarray(2).toString('latin1'), r.closed);
 }
+
+function replyOf(text: string, closed: boolean): HsmReply {
+  return { error: text.slice(HEADER.length + 2, HEADER.length + 4), fields: text.slice(HEADER.length + 4), closed };
+}
+
+/**
+ * One command from an **insider**: a client holding a valid credential (the worker's, stolen or
+ * misused) authenticates first (XA/XB/XC/XD), then asks for what the key-usage policy must refuse.
+ * Authentication alone must not be what stops these attacks.
+ */
+export async function insiderCall(ctx: Targets, command: string, timeoutMs = 3_000): Promise<HsmReply> {
+  let socket;
+  try {
+    socket = await tcpConnect(ctx.ports.hsm, timeoutMs);
+  } catch {
+    return { error: undefined, fields: '', closed: true };
+  }
+  const s = socket;
+  let buffered = Buffer.alloc(0);
+  let closed = false;
+  const waiters: (() => void)[] = [];
+  s.on('data', (c: Buffer) => {
+    buffered = Buffer.concat([buffered, c]);
+    for (const w of waiters.splice(0)) w();
+  });
+  s.on('close', () => {
+    closed = true;
+    for (const w of waiters.splice(0)) w();
+  });
+  s.on('error', () => undefined);
+  const next = async (): Promise<string | undefined> => {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      if (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
+        const n = buffered.readUInt16BE(0);
+        const text = buffered.subarray(2, 2 + n).toString('latin1');
+        buffered = buffered.subarray(2 + n);
+        return text;
+      }
+      if (closed || Date.now() > end) return undefined;
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+  };
+  try {
+    const { id, secret } = ctx.hsmInsider;
+    const clientNonce = randomBytes(HSM_AUTH.nonceBytes);
+    s.write(frame(`${HEADER}XA${new FieldWriter().variable(id).bytes(clientNonce).toString()}`));
+    const hello = await next();
+    if (hello === undefined) return { error: undefined, fields: '', closed };
+    const xb = replyOf(hello, closed);
+    if (xb.error !== '00') return { error: `XB ${xb.error ?? '-'}`, fields: '', closed };
+    const serverNonce = new FieldReader(xb.fields).bytes('nonce');
+    const proof = authProof(secret, 'client', id, clientNonce, serverNonce);
+    s.write(frame(`${HEADER}XC${new FieldWriter().bytes(proof).toString()}`));
+    const done = await next();
+    if (done === undefined || replyOf(done, closed).error !== '00')
+      return { error: `XD ${done === undefined ? '-' : (replyOf(done, closed).error ?? '-')}`, fields: '', closed };
+    s.write(frame(`${HEADER}${command}`));
+    const reply = await next();
+    return reply === undefined ? { error: undefined, fields: '', closed } : replyOf(reply, closed);
+  } finally {
+    s.destroy();
+  }
+}
+
+const varField = (text: string): string => text.length.toString(16).toUpperCase().padStart(4, '0') + text;
 
 /** The key handle at the start of reply fields (`S` + 4-digit length block). */
 function leadingKey(fields: string): string | undefined {
@@ -51,13 +116,11 @@ function leadingKey(fields: string): string | undefined {
 }
 
 /** Generates a key of `type` (scheme U, double-length TDES) and returns its handle, or why not. */
-async function generate(port: number, type: keyof typeof KEY_TYPE_CODES): Promise<{ handle?: string; why: string }> {
-  const r = await hsmCall(port, `A00${KEY_TYPE_CODES[type]}U`);
+async function generate(ctx: Targets, type: keyof typeof KEY_TYPE_CODES): Promise<{ handle?: string; why: string }> {
+  const r = await insiderCall(ctx, `A00${KEY_TYPE_CODES[type]}U`);
   const handle = r.error === '00' ? leadingKey(r.fields) : undefined;
   return handle === undefined ? { why: `A0 ${type} answered ${r.error ?? 'nothing'}` } : { handle, why: '' };
 }
-
-const varField = (text: string): string => text.length.toString(16).toUpperCase().padStart(4, '0') + text;
 
 /** A command that must not be done: `00` is a defect; anything else (or no answer) is a refusal. */
 function mustRefuse(
@@ -77,7 +140,7 @@ function mustRefuse(
     async run(ctx) {
       const b = await build(ctx);
       if (b.command === undefined) return refused(`could not set up: ${b.why} (the HSM refused an earlier step)`);
-      const r = await hsmCall(ctx.ports.hsm, b.command);
+      const r = await insiderCall(ctx, b.command);
       if (!ctx.hsmAlive()) return defect('the HSM process died');
       if (r.error === '00') return defect(`${b.command.slice(0, 2)} done (00)`);
       return refused(`${b.command.slice(0, 2)} answered ${r.error ?? (r.closed ? 'a closed connection' : 'nothing')}`);
@@ -105,7 +168,7 @@ function malformed(command: string): Attack {
       ];
       const errors: string[] = [];
       for (const v of variants) {
-        const r = await hsmCall(ctx.ports.hsm, v, 2_000);
+        const r = await insiderCall(ctx, v, 2_000);
         errors.push(r.error ?? (r.closed ? 'closed' : '-'));
         if (r.error === '00' && v !== command) return defect(`junk fields accepted: ${JSON.stringify(v.slice(0, 12))}`);
       }
@@ -137,7 +200,7 @@ export const hsmAttacks: Attack[] = [
     'hsm.export-under-itself-ecb',
     'A8: export a TMK under itself in ECB (reveals it to anyone who can decrypt with it)',
     async (ctx) => {
-      const tmk = await generate(ctx.ports.hsm, 'TMK');
+      const tmk = await generate(ctx, 'TMK');
       return tmk.handle === undefined ? { why: tmk.why } : { command: `A8${tmk.handle}${tmk.handle}E`, why: '' };
     },
     { reported: 2 },
@@ -146,7 +209,7 @@ export const hsmAttacks: Attack[] = [
     'hsm.export-under-itself-tr31',
     'A8: export a ZMK under itself as a TR-31 block',
     async (ctx) => {
-      const zmk = await generate(ctx.ports.hsm, 'ZMK');
+      const zmk = await generate(ctx, 'ZMK');
       return zmk.handle === undefined ? { why: zmk.why } : { command: `A8${zmk.handle}${zmk.handle}R`, why: '' };
     },
     { reported: 2 },
@@ -155,9 +218,9 @@ export const hsmAttacks: Attack[] = [
     'hsm.import-changes-type',
     'A6: a TMK exported under itself imported back as a TAK (type 003): an encryption oracle',
     async (ctx) => {
-      const tmk = await generate(ctx.ports.hsm, 'TMK');
+      const tmk = await generate(ctx, 'TMK');
       if (tmk.handle === undefined) return { why: tmk.why };
-      const exported = await hsmCall(ctx.ports.hsm, `A8${tmk.handle}${tmk.handle}E`);
+      const exported = await insiderCall(ctx, `A8${tmk.handle}${tmk.handle}E`);
       if (exported.error !== '00') return { why: `A8 answered ${exported.error ?? 'nothing'}` };
       const length = parseInt(exported.fields.slice(0, 4), 16);
       const cryptogram = exported.fields.slice(4, 4 + length);
@@ -169,7 +232,7 @@ export const hsmAttacks: Attack[] = [
     'hsm.plant-tmk-under-tmk',
     'A6: import a chosen cryptogram as a TMK under another TMK (TMKs wrap only working keys)',
     async (ctx) => {
-      const tmk = await generate(ctx.ports.hsm, 'TMK');
+      const tmk = await generate(ctx, 'TMK');
       if (tmk.handle === undefined) return { why: tmk.why };
       return {
         command: `A6${tmk.handle}E${varField('0123456789ABCDEF0123456789ABCDEF')}${KEY_TYPE_CODES.TMK}U${varField('')}`,
@@ -182,7 +245,7 @@ export const hsmAttacks: Attack[] = [
     'hsm.ecb-export-zone-key',
     'A8: export a ZPK under a ZMK in ECB (ECB is for field 62 working keys under a TMK only)',
     async (ctx) => {
-      const [zpk, zmk] = await Promise.all([generate(ctx.ports.hsm, 'ZPK'), generate(ctx.ports.hsm, 'ZMK')]);
+      const [zpk, zmk] = await Promise.all([generate(ctx, 'ZPK'), generate(ctx, 'ZMK')]);
       if (zpk.handle === undefined || zmk.handle === undefined) return { why: zpk.why || zmk.why };
       return { command: `A8${zpk.handle}${zmk.handle}E`, why: '' };
     },
@@ -192,7 +255,7 @@ export const hsmAttacks: Attack[] = [
     'hsm.export-under-working-key',
     'A8: export a ZMK under a TAK (a MAC key used as a key-encryption key)',
     async (ctx) => {
-      const [zmk, tak] = await Promise.all([generate(ctx.ports.hsm, 'ZMK'), generate(ctx.ports.hsm, 'TAK')]);
+      const [zmk, tak] = await Promise.all([generate(ctx, 'ZMK'), generate(ctx, 'TAK')]);
       if (zmk.handle === undefined || tak.handle === undefined) return { why: zmk.why || tak.why };
       return { command: `A8${zmk.handle}${tak.handle}R`, why: '' };
     },
@@ -202,7 +265,7 @@ export const hsmAttacks: Attack[] = [
     'hsm.export-master-key-under-tmk',
     'A8: export the PBOC master key under a TMK in ECB',
     async (ctx) => {
-      const [mk, tmk] = await Promise.all([generate(ctx.ports.hsm, 'PBOC_MK'), generate(ctx.ports.hsm, 'TMK')]);
+      const [mk, tmk] = await Promise.all([generate(ctx, 'PBOC_MK'), generate(ctx, 'TMK')]);
       if (mk.handle === undefined || tmk.handle === undefined) return { why: mk.why || tmk.why };
       return { command: `A8${mk.handle}${tmk.handle}E`, why: '' };
     },
@@ -212,7 +275,7 @@ export const hsmAttacks: Attack[] = [
     'hsm.mac-with-tmk',
     'M6: generate a MAC with a TMK (a key-encryption key used as a MAC key)',
     async (ctx) => {
-      const tmk = await generate(ctx.ports.hsm, 'TMK');
+      const tmk = await generate(ctx, 'TMK');
       return tmk.handle === undefined
         ? { why: tmk.why }
         : { command: `M631${tmk.handle}${varField('00'.repeat(16))}`, why: '' };
@@ -223,9 +286,9 @@ export const hsmAttacks: Attack[] = [
     'hsm.export-session-key',
     'Y0 then A8: export a PSAM per-transaction session key (never exportable)',
     async (ctx) => {
-      const [mk, zmk] = await Promise.all([generate(ctx.ports.hsm, 'PBOC_MK'), generate(ctx.ports.hsm, 'ZMK')]);
+      const [mk, zmk] = await Promise.all([generate(ctx, 'PBOC_MK'), generate(ctx, 'ZMK')]);
       if (mk.handle === undefined || zmk.handle === undefined) return { why: mk.why || zmk.why };
-      const y0 = await hsmCall(ctx.ports.hsm, `Y0${mk.handle}1A1B2C3D4E5F6000112345678ABCD`);
+      const y0 = await insiderCall(ctx, `Y0${mk.handle}1A1B2C3D4E5F6000112345678ABCD`);
       const session = y0.error === '00' ? leadingKey(y0.fields) : undefined;
       if (session === undefined) return { why: `Y0 answered ${y0.error ?? 'nothing'}` };
       return { command: `A8${session}${zmk.handle}R`, why: '' };
@@ -282,8 +345,8 @@ export const hsmAttacks: Attack[] = [
         const until = Date.now() + 20_000;
         while (Date.now() < until) {
           await sleep(1_000);
-          const probe = await hsmCall(ctx.ports.hsm, `B2${varField('ping')}`, 1_000);
-          if (probe.error !== undefined && closedByServer > 0)
+          const probe = await insiderCall(ctx, `B2${varField('ping')}`, 1_000);
+          if (probe.error === '00' && closedByServer > 0)
             return refused(
               `${closedByServer} idle connections closed by the HSM; a fresh client served (${probe.error})`,
             );
@@ -356,9 +419,9 @@ export const hsmAttacks: Attack[] = [
       for (const s of sockets) s?.destroy();
       await sleep(500);
       if (!ctx.hsmAlive()) return defect('the HSM process died');
-      const r = await hsmCall(ctx.ports.hsm, `B2${varField('ping')}`);
-      if (r.error === undefined && !r.closed) return defect('no reply to a fresh client after the flood');
-      return refused(`fresh client answered ${r.error ?? 'with a close'}`);
+      const r = await insiderCall(ctx, `B2${varField('ping')}`);
+      if (r.error !== '00') return defect(`a fresh client was not served after the flood (${r.error ?? 'no reply'})`);
+      return refused('a fresh client was served (00)');
     },
   },
   {
@@ -389,7 +452,7 @@ export const hsmAttacks: Attack[] = [
     quick: true,
     timeoutMs: 5_000,
     async run(ctx): Promise<Verdict> {
-      const r = await hsmCall(ctx.ports.hsm, 'Q9hello');
+      const r = await insiderCall(ctx, 'Q9hello');
       if (!ctx.hsmAlive()) return defect('the HSM process died');
       if (r.error === '00') return defect('an unknown command answered 00');
       return refused(`answered ${r.error ?? 'nothing'}`);
