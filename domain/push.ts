@@ -42,7 +42,12 @@ export function holdsCardData(text: string): boolean {
   const runs = text.match(/\d[\d -]{11,30}\d/g) ?? [];
   for (const run of runs) {
     const digits = run.replace(/[ -]/g, '');
-    // Any 13–19 digit window: a PAN may sit inside a longer run of digits.
+    if (digits.length <= 19) {
+      if (looksLikePan(digits)) return true;
+      continue;
+    }
+    // A run longer than a card number may hide one: any 13–19 digit window of it (refusing a long
+    // reference number by mistake is the safe side).
     for (let len = 13; len <= 19; len++)
       for (let at = 0; at + len <= digits.length; at++) if (looksLikePan(digits.slice(at, at + len))) return true;
   }

@@ -10,7 +10,7 @@ import type { PushCallOutcome } from '../../domain/push';
 import { isFixpayError } from '../../domain/errors';
 import type { DeviceProfile } from '../profiles';
 import type { PushDialer } from './dialer';
-import { pushAudio } from './onhook-push';
+import { pushAudioFor } from './onhook-push';
 
 export const PUSH_TASK_QUEUE_PREFIX = 'push.';
 
@@ -39,19 +39,7 @@ export function createPushLineActivities(deps: {
       if (profile === undefined) return 'refused';
       let audio: Int16Array;
       try {
-        audio = pushAudio(
-          {
-            text: target.text,
-            ...(target.sender === undefined ? {} : { sender: target.sender }),
-            atMs,
-            utcOffsetMinutes: target.utcOffsetMinutes,
-          },
-          {
-            modulation: profile.modem.modulation,
-            levelDbm0: profile.modem.levelDbm0,
-            ...(profile.terminal === undefined ? {} : { display: profile.terminal.display }),
-          },
-        );
+        audio = pushAudioFor(target, profile, atMs);
       } catch (e) {
         if (isFixpayError(e)) return 'refused';
         throw e;

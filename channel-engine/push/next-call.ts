@@ -11,7 +11,7 @@ import type { DeviceProfile } from '../profiles';
 import type { CallListener, CallOffer, LineDriver, LineHost, LineLogger, OfferAnswer } from '../lines/types';
 import { SILENT_LOGGER } from '../lines/types';
 import type { PushDialer } from './dialer';
-import { pushAudio } from './onhook-push';
+import { pushAudioFor } from './onhook-push';
 
 /** A push waiting for its terminal. The text was checked when the push was stored. */
 export interface PendingPush {
@@ -85,28 +85,23 @@ export class NextCallDelivery {
           this.options.profiles.get(push.profileId) ?? this.options.profiles.get(this.options.defaultProfileId);
         if (profile === undefined) continue;
         let outcome: PushCallOutcome;
+        let audio: Int16Array | undefined;
         try {
-          const audio = pushAudio(
-            {
-              text: push.text,
-              ...(push.sender === undefined ? {} : { sender: push.sender }),
-              atMs: (this.options.now ?? Date.now)(),
-              ...(push.utcOffsetMinutes === undefined ? {} : { utcOffsetMinutes: push.utcOffsetMinutes }),
-            },
-            { modulation: profile.modem.modulation, levelDbm0: profile.modem.levelDbm0 },
+          audio = pushAudioFor(push, profile, (this.options.now ?? Date.now)());
+        } catch (e) {
+          // Text the terminal cannot show: the push can never be delivered to it.
+          this.log.warn(
+            { pushId: push.id, err: e instanceof Error ? scrubText(e.message) : 'unknown' },
+            'push refused',
           );
+        }
+        if (audio === undefined) outcome = 'refused';
+        else
           outcome = await this.dialer.dial({
             calledNumber: push.calledNumber,
             ...(push.sender === undefined ? {} : { sender: push.sender }),
             audio,
           });
-        } catch (e) {
-          this.log.warn(
-            { pushId: push.id, err: e instanceof Error ? scrubText(e.message) : 'unknown' },
-            'push refused',
-          );
-          outcome = 'failed';
-        }
         await this.store.settle(push.id, outcome);
         if (outcome === 'delivered') this.counters.nextCallDelivered++;
         else this.counters.nextCallFailed++;

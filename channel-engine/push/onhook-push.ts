@@ -4,6 +4,7 @@
  * caller-ID display shows and every caller-ID decoder reads — sent with the full channel seizure
  * and mark signal, on the terminal's modulation (V.23 for ETSI phones, Bell 202 for Bellcore ones).
  */
+import { FixpayError } from '../../domain/errors';
 import { checkPushText, type PushDisplay } from '../../domain/push';
 import {
   asciiBytes,
@@ -14,6 +15,7 @@ import {
   type MdmfParameter,
 } from '../callerid';
 import type { Modulation } from '../modem';
+import type { DeviceProfile } from '../profiles';
 
 export interface OnHookPush {
   readonly text: string;
@@ -41,6 +43,8 @@ export function buildPushMessage(p: OnHookPush, display?: PushDisplay): CallerId
   const params: MdmfParameter[] = [
     { type: PARAM_TYPE.dateTime, value: asciiBytes(pushDateTime(p.atMs, p.utcOffsetMinutes)) },
   ];
+  if (p.sender !== undefined && !/^[0-9]{1,20}$/.test(p.sender))
+    throw new FixpayError('CALLERID_BAD_MESSAGE', 'the sender must be 1-20 digits');
   if (p.sender !== undefined) params.push({ type: PARAM_TYPE.callingNumber, value: asciiBytes(p.sender) });
   params.push({ type: PARAM_TYPE.name, value: asciiBytes(p.text) });
   return { format: 'mdmf', type: MESSAGE_TYPE.callSetup, params };
@@ -71,4 +75,31 @@ export function pushTextOf(m: CallerIdMessage): string | undefined {
   if (m.format !== 'mdmf' || m.type !== MESSAGE_TYPE.callSetup) return undefined;
   const p = m.params.find((x) => x.type === PARAM_TYPE.name);
   return p === undefined ? undefined : new TextDecoder('latin1').decode(p.value);
+}
+
+/** A stored push as the access node dials it. */
+export interface PushForLine {
+  readonly text: string;
+  readonly sender?: string;
+  readonly utcOffsetMinutes?: number;
+}
+
+/**
+ * The audio of a stored push for a terminal of this profile: its modulation and level, its display
+ * size. Throws PUSH_TEXT_UNSAFE / PUSH_TEXT_TOO_LONG (the push can never be delivered to it).
+ */
+export function pushAudioFor(push: PushForLine, profile: DeviceProfile, atMs: number): Int16Array {
+  return pushAudio(
+    {
+      text: push.text,
+      ...(push.sender === undefined ? {} : { sender: push.sender }),
+      atMs,
+      ...(push.utcOffsetMinutes === undefined ? {} : { utcOffsetMinutes: push.utcOffsetMinutes }),
+    },
+    {
+      modulation: profile.modem.modulation,
+      levelDbm0: profile.modem.levelDbm0,
+      ...(profile.terminal === undefined ? {} : { display: profile.terminal.display }),
+    },
+  );
 }

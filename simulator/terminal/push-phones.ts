@@ -23,12 +23,26 @@ export interface SimulatedPushPhone {
   readonly received: string[];
   /** Calls that reached the gateway for this phone (answered or not). */
   calls: number;
+  /** Wall-clock time of each call that reached the gateway, ms. */
+  readonly callTimes: number[];
+  /** Wall-clock time of each text received, ms. */
+  readonly receivedAt: number[];
   /** Messages heard that did not check (framing, checksum). */
   garbled: number;
 }
 
 export function simulatedPhone(number: string, modulation: Modulation, online = true): SimulatedPushPhone {
-  return { number, modulation, online, busyCalls: 0, received: [], calls: 0, garbled: 0 };
+  return {
+    number,
+    modulation,
+    online,
+    busyCalls: 0,
+    received: [],
+    calls: 0,
+    callTimes: [],
+    receivedAt: [],
+    garbled: 0,
+  };
 }
 
 export class PushPhoneGateway {
@@ -82,6 +96,7 @@ export class PushPhoneGateway {
           phone = this.phones.get(called);
           if (phone === undefined || mode !== 'onhook') return refuse('refused');
           phone.calls++;
+          phone.callTimes.push(Date.now());
           // An offline phone: the line rings out (the gateway says so rather than keep the caller waiting).
           if (!phone.online) return refuse('no-answer');
           if (phone.busyCalls > 0) {
@@ -99,6 +114,7 @@ export class PushPhoneGateway {
               socket.end(encodeTcpPcm(TCP_PCM_TYPE.byeOut, Buffer.from('garbled')));
             } else {
               phone.received.push(text);
+              phone.receivedAt.push(Date.now());
               socket.end(encodeTcpPcm(TCP_PCM_TYPE.byeOut, Buffer.from('received')));
             }
             return;
