@@ -202,3 +202,16 @@ function toTarget(r: {
     utcOffsetMinutes: r.utcOffsetMinutes,
   };
 }
+
+/** The store as the access node's next-call hook uses it (channel-engine/push/next-call.ts). */
+export function pushStoreAsPending(store: PrismaPushStore): {
+  pendingFor(callerNumber: string): Promise<PushTarget[]>;
+  settle(id: string, outcome: PushCallOutcome): Promise<void>;
+} {
+  return {
+    pendingFor: (caller) => store.pendingFor(caller),
+    settle: async (id, outcome) => {
+      await store.record(id, outcome, 'next-call');
+    },
+  };
+}

@@ -39,6 +39,9 @@ import type { Tracing } from '../infra/tracing';
 import { createPlatformActivities } from './platform-activities';
 import { createPlanAdmissionActivities } from '../services/registry/admission';
 import { createWebhookActivities } from '../activities/webhooks';
+import { createPushCentralActivities } from '../activities/push';
+import { PrismaPushStore } from '../core/push-store';
+import { loadProfiles } from '../channel-engine/profiles';
 import { WebhookSender } from '../partners/webhook-sender';
 import { webhookMasterKey } from '../partners/webhook-signing';
 
@@ -164,6 +167,7 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
     stops.push(() => gateway.stop());
 
     const core = new CoreRepository(prisma);
+    const pushProfiles = loadProfiles();
     const registry = new Registry(new PrismaDefinitionStore(prisma));
     const activities = {
       // Plan admission: the worker runs only plans this registry holds (docs/security.md).
@@ -179,6 +183,11 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
         core,
         ledger: new PrismaLedgerStore(prisma),
         gateway,
+      }),
+      // Information push campaigns (workflows/push-campaign.ts, ADR 0021).
+      ...createPushCentralActivities({
+        store: new PrismaPushStore(prisma),
+        displayOf: (id) => pushProfiles.get(id)?.terminal?.display,
       }),
       // The partner platform's signed payment confirmations (workflows/webhook-delivery.ts).
       ...createWebhookActivities({
