@@ -42,6 +42,16 @@ export interface PushDial {
   readonly audio: Int16Array;
 }
 
+/** A way to place push calls: TCP PCM (this file) or SIP (sip-dialer.ts). */
+export interface PushLine {
+  /** One push call; never rejects (every failure is an outcome). */
+  dial(d: PushDial): Promise<PushCallOutcome>;
+  readonly linesInUse: number;
+  metrics(): Record<string, number>;
+  /** Ends every open push call (the node stops). */
+  close(): void;
+}
+
 /** The reasons a far end may give in REJECT, and what they mean for the push. */
 const REJECT_OUTCOME: Record<string, PushCallOutcome> = {
   busy: 'busy',
@@ -51,7 +61,7 @@ const REJECT_OUTCOME: Record<string, PushCallOutcome> = {
   FP3621: 'busy',
 };
 
-export class PushDialer {
+export class PushDialer implements PushLine {
   private readonly options: PushDialerOptions;
   private open = 0;
   private readonly sockets = new Set<net.Socket>();

@@ -9,7 +9,7 @@ import type { DataConverter } from '@temporalio/common';
 import type { PushCallOutcome } from '../../domain/push';
 import { isFixpayError } from '../../domain/errors';
 import type { DeviceProfile } from '../profiles';
-import type { PushDialer } from './dialer';
+import type { PushLine } from './dialer';
 import { pushAudioFor } from './onhook-push';
 
 export const PUSH_TASK_QUEUE_PREFIX = 'push.';
@@ -29,7 +29,7 @@ export interface DialPushInput {
 }
 
 export function createPushLineActivities(deps: {
-  dialer: PushDialer;
+  dialer: PushLine;
   profiles: ReadonlyMap<string, DeviceProfile>;
   defaultProfileId: string;
 }): { dialPush(input: DialPushInput): Promise<PushCallOutcome> } {
@@ -58,7 +58,7 @@ export async function startPushWorker(deps: {
   namespace: string;
   nodeId: string;
   dataConverter: DataConverter;
-  dialer: PushDialer;
+  dialer: PushLine;
   profiles: ReadonlyMap<string, DeviceProfile>;
   defaultProfileId: string;
 }): Promise<{ shutdown(): Promise<void> }> {

@@ -10,7 +10,7 @@ import { scrubText } from '../../domain/masking';
 import type { DeviceProfile } from '../profiles';
 import type { CallListener, CallOffer, LineDriver, LineHost, LineLogger, OfferAnswer } from '../lines/types';
 import { SILENT_LOGGER } from '../lines/types';
-import type { PushDialer } from './dialer';
+import type { PushLine } from './dialer';
 import { pushAudioFor } from './onhook-push';
 
 /** A push waiting for its terminal. The text was checked when the push was stored. */
@@ -49,7 +49,7 @@ export class NextCallDelivery {
 
   constructor(
     private readonly store: PendingPushes,
-    private readonly dialer: PushDialer,
+    private readonly dialer: PushLine,
     private readonly options: NextCallOptions,
     private readonly log: LineLogger = SILENT_LOGGER,
   ) {}
