@@ -79,6 +79,8 @@ export interface AccessConfig {
   readonly pushGatewayPort: number;
   /** Push calls open at once on this node. */
   readonly pushMaxLines: number;
+  /** TCP PCM to a gateway, or SIP INVITEs to a trunk at pushGatewayHost:pushGatewayPort. */
+  readonly pushLine: 'tcp-pcm' | 'sip';
 }
 
 export interface CardNetworkConfig {
@@ -194,6 +196,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_PUSH_GATEWAY_HOST: 'access.pushGatewayHost',
   FIXPAY_PUSH_GATEWAY_PORT: 'access.pushGatewayPort',
   FIXPAY_PUSH_MAX_LINES: 'access.pushMaxLines',
+  FIXPAY_PUSH_LINE: 'access.pushLine',
   FIXPAY_BANK_SIMULATOR: 'cardNetwork.simulator',
   FIXPAY_CARD_NETWORK_HOST: 'cardNetwork.host',
   FIXPAY_CARD_NETWORK_PORT: 'cardNetwork.port',

@@ -24,7 +24,8 @@ import { createProfileResolver } from './profile-resolver';
 import type { BoundProfileLookup } from './profile-resolver';
 import { timeoutFigures } from './timeouts';
 import type { AnsweredRequest } from './handler';
-import { PushDialer } from '../push/dialer';
+import { DEFAULT_PUSH_DIALER_OPTIONS, PushDialer, type PushLine } from '../push/dialer';
+import { SipPushDialer } from '../push/sip-dialer';
 import { startPushWorker } from '../push/line-activities';
 import { NextCallDelivery, withCallEndHook, type PendingPushes } from '../push/next-call';
 import type { LineDriver } from '../lines/types';
@@ -134,13 +135,25 @@ export async function startAccessNode(deps: AccessNodeDeps): Promise<AccessNode>
   );
   // Information push (ADR 0021): the dialer, and the next-call hook around the line drivers.
   const profiles = loadProfiles();
-  const dialer =
+  const dialer: PushLine | undefined =
     a.pushGatewayHost === ''
       ? undefined
-      : new PushDialer(
-          { gatewayHost: a.pushGatewayHost, gatewayPort: a.pushGatewayPort, maxLines: a.pushMaxLines },
-          deps.log,
-        );
+      : a.pushLine === 'sip'
+        ? new SipPushDialer(
+            {
+              trunkHost: a.pushGatewayHost,
+              trunkPort: a.pushGatewayPort,
+              localHost: a.host,
+              maxLines: a.pushMaxLines,
+              answerTimeoutMs: DEFAULT_PUSH_DIALER_OPTIONS.answerTimeoutMs,
+              receiptTimeoutMs: DEFAULT_PUSH_DIALER_OPTIONS.receiptTimeoutMs,
+            },
+            deps.log,
+          )
+        : new PushDialer(
+            { gatewayHost: a.pushGatewayHost, gatewayPort: a.pushGatewayPort, maxLines: a.pushMaxLines },
+            deps.log,
+          );
   const nextCall =
     dialer === undefined || deps.pendingPushes === undefined
       ? undefined
