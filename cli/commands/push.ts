@@ -1,6 +1,6 @@
 /**
  * `fixpay push …`: information-push campaigns (docs/protocols/push.md, ADR 0021): check campaign
- * files, and report where a campaign stands (delivered / failed / pending) from the database.
+ * files, create or update their Temporal Schedules, and report where a campaign stands (delivered / failed / pending) from the database.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -11,6 +11,13 @@ import { isFixpayError } from '../../domain/errors';
 import type { PushReport } from '../../domain/push';
 import { openDatabase } from '../../infra/database';
 import { parseCampaign, type CampaignSpec } from '../../services/campaigns/campaign';
+import { Client, Connection } from '@temporalio/client';
+import { createDataConverter } from '../../codec/data-converter';
+import { codecKeysFromText } from '../../codec/payload-codec';
+import { loadSecrets } from '../../infra/secrets';
+import { temporalTls } from '../../infra/temporal';
+import { PUSH_TASK_QUEUE_PREFIX } from '../../channel-engine/push/line-activities';
+import { campaignScheduleId, scheduleCampaign } from '../../worker/push-schedules';
 import { commandGroup } from '../main';
 
 export const CAMPAIGNS_DIR = 'campaigns';
@@ -65,7 +72,11 @@ export function formatReport(r: PushReport): string {
 }
 
 export function register(program: Command): void {
-  const g = commandGroup(program, 'push', 'information-push campaigns: validate campaign files, report delivery');
+  const g = commandGroup(
+    program,
+    'push',
+    'information-push campaigns: validate campaign files, schedule them on Temporal, report delivery',
+  );
 
   g.command('validate')
     .argument('[paths...]', 'campaign files or folders', [CAMPAIGNS_DIR])
@@ -77,6 +88,46 @@ export function register(program: Command): void {
         (l) => process.stderr.write(`${l}\n`),
       );
       if (specs === undefined) process.exitCode = 1;
+    });
+
+  g.command('schedule')
+    .argument('[paths...]', 'campaign files or folders', [CAMPAIGNS_DIR])
+    .option('--node <nodeId>', 'the access node whose push queue places the calls (default: access.nodeId)')
+    .description(
+      'create or update each campaign’s Temporal Schedule push:<id> (overlap policy, catch-up window of minutes); ' +
+        'nothing is scheduled when any file is refused',
+    )
+    .action(async (paths: string[], opts: { node?: string }) => {
+      const specs = validateCampaigns(
+        paths,
+        () => undefined,
+        (l) => process.stderr.write(`${l}\n`),
+      );
+      if (specs === undefined) {
+        process.exitCode = 1;
+        return;
+      }
+      const config = loadConfig();
+      const secrets = loadSecrets(config.security, { generate: false });
+      const tls = temporalTls(config.temporal);
+      const address = `${config.temporal.host}:${config.temporal.port}`;
+      const connection = await Connection.connect(tls === undefined ? { address } : { address, tls });
+      try {
+        const client = new Client({
+          connection,
+          namespace: config.temporal.namespace,
+          dataConverter: createDataConverter(codecKeysFromText(secrets.codecKeys)),
+        });
+        const pushTaskQueue = `${PUSH_TASK_QUEUE_PREFIX}${opts.node ?? config.access.nodeId}`;
+        for (const spec of specs) {
+          await scheduleCampaign(client, spec, { taskQueue: config.temporal.taskQueue, pushTaskQueue });
+          process.stdout.write(
+            `scheduled ${campaignScheduleId(spec.id)} on ${pushTaskQueue}${spec.schedule.paused ? ' (paused)' : ''}\n`,
+          );
+        }
+      } finally {
+        await connection.close();
+      }
     });
 
   g.command('report')

@@ -257,6 +257,18 @@ describe('a push campaign to 50 phones, 5 of them offline', () => {
       expect(phone(i).garbled).toBe(0);
     }
     for (const i of [60, 61, 62]) expect(phone(i).calls).toBe(0);
+    // The file changed (paused, hourly, buffer-one): the same schedule is updated, not duplicated.
+    const changed = parseCampaign(
+      CAMPAIGN.replace(
+        "{ cron: ['0 10 25 12 *'], overlap: skip }",
+        '{ everyMinutes: 60, overlap: buffer-one, paused: true }',
+      ),
+    );
+    await scheduleCampaign(env.client, changed, { taskQueue: TASK_QUEUE, pushTaskQueue: `push.${NODE}` });
+    const updated = await schedule.describe();
+    expect(updated.state.paused).toBe(true);
+    expect(updated.policies.overlap).toBe('BUFFER_ONE');
+    expect(updated.spec.intervals?.[0]?.every).toBe(3_600_000);
     const failed = await db.prisma.pushMessage.findFirstOrThrow({ where: { terminalId: tid(62) } });
     expect(failed).toMatchObject({ status: 'failed', lastOutcome: 'FP3702', attempts: 0 });
   });
