@@ -56,10 +56,15 @@ describe('SIP push dialer', () => {
     expect(dialer.linesInUse).toBe(0);
   });
 
-  it('says no-answer when the trunk never answers, after resending the INVITE; a call over the budget gets `budget`', async () => {
+  it('says no-answer when the trunk never answers (garbage and strangers ignored), after resending the INVITE; a call over the budget gets `budget`', async () => {
     const silent = dgram.createSocket('udp4');
     let invites = 0;
-    silent.on('message', () => invites++);
+    // It answers every packet with garbage, and with a response for another call: both are ignored.
+    silent.on('message', (_m, r) => {
+      invites++;
+      silent.send('SIP/2.0 200 OK\r\nCall-ID: someone-else\r\n\r\n', r.port, r.address);
+      silent.send(Buffer.from([0xff, 0x00, 0x13, 0x37]), r.port, r.address);
+    });
     await new Promise<void>((r) => silent.bind(0, '127.0.0.1', r));
     try {
       const d = new SipPushDialer({
