@@ -19,6 +19,7 @@ import { WEBHOOK_RETRY_DELAYS_MS } from '../workflows/webhook-delivery';
 import { startAccessNode } from '../channel-engine/access/node';
 import type { AccessNode } from '../channel-engine/access/node';
 import { CoreRepository } from '../core/repository';
+import { PrismaPushStore, pushStoreAsPending } from '../core/push-store';
 import type { AnsweredRequest } from '../channel-engine/access/handler';
 import { startCodecServer } from '../codec/codec-server';
 import { AesGcmPayloadCodec, codecKeysFromText } from '../codec/payload-codec';
@@ -127,6 +128,8 @@ export async function startAccessNodeRole(
       centralTaskQueue: config.temporal.taskQueue,
       // Each call's device profile: the terminal bound to the caller number (one cached read).
       boundProfile: (ani) => core.boundDeviceProfile(ani),
+      // Pushes waiting for a terminal, delivered after its calls (docs/protocols/push.md).
+      pendingPushes: pushStoreAsPending(new PrismaPushStore(ctx.prisma)),
       ...(nodeMetrics === undefined && onAnswered === undefined
         ? {}
         : {

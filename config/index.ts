@@ -76,6 +76,13 @@ export interface AccessConfig {
   readonly profileLookupTimeoutMs: number;
   readonly profileCacheTtlMs: number;
   readonly profileCacheMaxEntries: number;
+  /** TCP PCM gateway for push calls (docs/protocols/push.md); empty: this node makes no push calls. */
+  readonly pushGatewayHost: string;
+  readonly pushGatewayPort: number;
+  /** Push calls open at once on this node. */
+  readonly pushMaxLines: number;
+  /** TCP PCM to a gateway, or SIP INVITEs to a trunk at pushGatewayHost:pushGatewayPort. */
+  readonly pushLine: 'tcp-pcm' | 'sip';
 }
 
 export interface CardNetworkConfig {
@@ -189,6 +196,10 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_PROFILE_LOOKUP_TIMEOUT_MS: 'access.profileLookupTimeoutMs',
   FIXPAY_PROFILE_CACHE_TTL_MS: 'access.profileCacheTtlMs',
   FIXPAY_PROFILE_CACHE_MAX_ENTRIES: 'access.profileCacheMaxEntries',
+  FIXPAY_PUSH_GATEWAY_HOST: 'access.pushGatewayHost',
+  FIXPAY_PUSH_GATEWAY_PORT: 'access.pushGatewayPort',
+  FIXPAY_PUSH_MAX_LINES: 'access.pushMaxLines',
+  FIXPAY_PUSH_LINE: 'access.pushLine',
   FIXPAY_BANK_SIMULATOR: 'cardNetwork.simulator',
   FIXPAY_CARD_NETWORK_HOST: 'cardNetwork.host',
   FIXPAY_CARD_NETWORK_PORT: 'cardNetwork.port',

@@ -13,6 +13,7 @@ import { modemCodes } from './errors/modem';
 import { operationsCodes } from './errors/operations';
 import { partnerCodes } from './errors/partners';
 import { platformCodes } from './errors/platform';
+import { pushCodes } from './errors/push';
 import { terminalSimCodes } from './errors/terminal-sim';
 import type { ResultCodeEntry } from './errors/types';
 
@@ -24,6 +25,7 @@ export const resultCodes = [
   ...definitionCodes,
   ...modemCodes,
   ...channelCodes,
+  ...pushCodes,
   ...hsmCodes,
   ...cardNetworkCodes,
   ...ledgerCodes,

@@ -40,6 +40,9 @@ import { createPlatformActivities } from './platform-activities';
 import { createPlanAdmissionActivities } from '../services/registry/admission';
 import { createWebhookActivities } from '../activities/webhooks';
 import { WebhookEgressPolicy } from '../partners/webhook-egress';
+import { createPushCentralActivities } from '../activities/push';
+import { PrismaPushStore } from '../core/push-store';
+import { loadProfiles } from '../channel-engine/profiles';
 import { WebhookSender } from '../partners/webhook-sender';
 import { webhookMasterKey } from '../partners/webhook-signing';
 
@@ -165,6 +168,7 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
     stops.push(() => gateway.stop());
 
     const core = new CoreRepository(prisma);
+    const pushProfiles = loadProfiles();
     const registry = new Registry(new PrismaDefinitionStore(prisma));
     const activities = {
       // Plan admission: the worker runs only plans this registry holds (docs/security.md).
@@ -180,6 +184,11 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
         core,
         ledger: new PrismaLedgerStore(prisma),
         gateway,
+      }),
+      // Information push campaigns (workflows/push-campaign.ts, ADR 0021).
+      ...createPushCentralActivities({
+        store: new PrismaPushStore(prisma),
+        displayOf: (id) => pushProfiles.get(id)?.terminal?.display,
       }),
       // The partner platform's signed payment confirmations (workflows/webhook-delivery.ts).
       ...createWebhookActivities({

@@ -24,6 +24,11 @@ import { createProfileResolver } from './profile-resolver';
 import type { BoundProfileLookup } from './profile-resolver';
 import { timeoutFigures } from './timeouts';
 import type { AnsweredRequest } from './handler';
+import { DEFAULT_PUSH_DIALER_OPTIONS, PushDialer, type PushLine } from '../push/dialer';
+import { SipPushDialer } from '../push/sip-dialer';
+import { startPushWorker } from '../push/line-activities';
+import { NextCallDelivery, withCallEndHook, type PendingPushes } from '../push/next-call';
+import type { LineDriver } from '../lines/types';
 
 /** How long a stopping node lets its live calls finish before it releases them, ms. */
 export const ACCESS_DRAIN_TIMEOUT_MS = 5_000;
@@ -51,6 +56,11 @@ export interface AccessNodeDeps {
    * and its activities become its children through the Temporal client's interceptor.
    */
   readonly tracer?: Tracer;
+  /**
+   * The pending-push store (docs/protocols/push.md). With it and `access.pushGatewayHost` set, the
+   * node serves `push.<nodeId>` and delivers a terminal's pending pushes after its calls.
+   */
+  readonly pendingPushes?: PendingPushes;
 }
 
 export interface AccessNode {
@@ -123,12 +133,48 @@ export async function startAccessNode(deps: AccessNodeDeps): Promise<AccessNode>
     },
     deps.log,
   );
+  // Information push (ADR 0021): the dialer, and the next-call hook around the line drivers.
+  const profiles = loadProfiles();
+  const dialer: PushLine | undefined =
+    a.pushGatewayHost === ''
+      ? undefined
+      : a.pushLine === 'sip'
+        ? new SipPushDialer(
+            {
+              trunkHost: a.pushGatewayHost,
+              trunkPort: a.pushGatewayPort,
+              localHost: a.host,
+              maxLines: a.pushMaxLines,
+              answerTimeoutMs: DEFAULT_PUSH_DIALER_OPTIONS.answerTimeoutMs,
+              receiptTimeoutMs: DEFAULT_PUSH_DIALER_OPTIONS.receiptTimeoutMs,
+            },
+            deps.log,
+          )
+        : new PushDialer(
+            { gatewayHost: a.pushGatewayHost, gatewayPort: a.pushGatewayPort, maxLines: a.pushMaxLines },
+            deps.log,
+          );
+  const nextCall =
+    dialer === undefined || deps.pendingPushes === undefined
+      ? undefined
+      : new NextCallDelivery(
+          deps.pendingPushes,
+          dialer,
+          { afterCallDelayMs: 500, profiles, defaultProfileId: a.defaultProfileId },
+          deps.log,
+        );
+  const hooked = (d: LineDriver): LineDriver =>
+    nextCall === undefined
+      ? d
+      : withCallEndHook(d, (offer) => {
+          nextCall.callEnded(offer);
+        });
   const engine = new ChannelEngine(
     {
       nodeId: a.nodeId,
       maxLines: a.maxLines,
       reservedLines: a.reservedLines,
-      profiles: loadProfiles(),
+      profiles,
       defaultProfileId: a.defaultProfileId,
       ...(deps.boundProfile === undefined
         ? {}
@@ -154,8 +200,8 @@ export async function startAccessNode(deps: AccessNodeDeps): Promise<AccessNode>
     },
     deps.log,
   )
-    .addDriver(tcp)
-    .addDriver(sip);
+    .addDriver(hooked(tcp))
+    .addDriver(hooked(sip));
   // The lines worker talks to the engine built above (its activities run after start).
   const lines = await startLinesWorker({
     connection: deps.connection,
@@ -165,9 +211,25 @@ export async function startAccessNode(deps: AccessNodeDeps): Promise<AccessNode>
     dataConverter: deps.dataConverter,
     lines: () => engine,
   });
+  const push =
+    dialer === undefined
+      ? undefined
+      : await startPushWorker({
+          connection: deps.connection,
+          namespace: deps.config.temporal.namespace,
+          nodeId: a.nodeId,
+          dataConverter: deps.dataConverter,
+          dialer,
+          profiles,
+          defaultProfileId: a.defaultProfileId,
+        }).catch(async (e: unknown) => {
+          await lines.shutdown();
+          throw e;
+        });
   try {
     await engine.start();
   } catch (e) {
+    await push?.shutdown();
     await lines.shutdown();
     throw e;
   }
@@ -185,6 +247,9 @@ export async function startAccessNode(deps: AccessNodeDeps): Promise<AccessNode>
         Promise.allSettled([...inFlight]),
         new Promise((resolve) => setTimeout(resolve, IN_FLIGHT_STOP_WAIT_MS).unref()),
       ]);
+      await push?.shutdown();
+      await nextCall?.idle();
+      dialer?.close();
       await lines.shutdown();
     },
   };

@@ -32,4 +32,6 @@ export const FIELD_VALUES: Readonly<Record<string, unknown>> = {
   'PartnerBill.currency': 'CNY',
   'PartnerBill.dueDate': '2026-12-31',
   'Partner.country': 'CN',
+  // information push (prisma/migrations/20261203180000_push): a text array.
+  'TerminalPushAttributes.entitlements': ['bill-payment'],
 };
