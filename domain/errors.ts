@@ -13,6 +13,7 @@ import { modemCodes } from './errors/modem';
 import { operationsCodes } from './errors/operations';
 import { partnerCodes } from './errors/partners';
 import { platformCodes } from './errors/platform';
+import { providerCodes } from './errors/providers';
 import { terminalSimCodes } from './errors/terminal-sim';
 import type { ResultCodeEntry } from './errors/types';
 
@@ -31,6 +32,7 @@ export const resultCodes = [
   ...terminalSimCodes,
   ...operationsCodes,
   ...partnerCodes,
+  ...providerCodes,
 ] as const satisfies readonly ResultCodeEntry[];
 
 export type ResultCodeName = (typeof resultCodes)[number]['name'];
