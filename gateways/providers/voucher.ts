@@ -3,7 +3,7 @@
  * the voucher key, so workflow history, logs and the database only ever see `v1.<keyId>.<iv>.<data>.<tag>`.
  * The terminal hand-over opens it to print the receipt (docs/providers.md §Vouchers).
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { FixpayError } from '../../domain/errors';
 
 export interface VoucherKey {
@@ -35,4 +35,9 @@ export function openVoucher(sealed: string, keys: readonly VoucherKey[]): string
   } catch {
     throw new FixpayError('PROVIDER_REJECTED', 'sealed voucher does not open');
   }
+}
+
+/** The voucher key derived from the platform's LMK (one secret to keep, like the webhook master key). */
+export function voucherKeyFromLmk(lmkHex: string): Buffer {
+  return createHmac('sha256', Buffer.from(lmkHex, 'hex')).update('fixpay voucher key v1').digest();
 }
