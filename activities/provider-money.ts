@@ -129,7 +129,11 @@ export function createProviderMoneyActivities(deps: ProviderMoneyDeps): Provider
       const own = await account(q.accountId);
       if (own.currency !== cur.value.code)
         throw new FixpayError('LEDGER_ACCOUNT_CURRENCY_MISMATCH', `${q.accountId} holds ${own.currency}`);
-      const clearing = await platformAccount(`provider:${product.provider}:${own.currency}`, ACCOUNT_CODES.provider, own);
+      const clearing = await platformAccount(
+        `provider:${product.provider}:${own.currency}`,
+        ACCOUNT_CODES.provider,
+        own,
+      );
       const id = transferIdForKey(q.idempotencyKey);
       await create(
         {

@@ -50,7 +50,12 @@ describe('provider activities', () => {
       string,
       (q: Record<string, unknown>) => Promise<unknown>
     >;
-    await acts['cancelBillPayment']?.({ billerId: 'w', billId: 'b', idempotencyKey: 'k2', originalIdempotencyKey: 'k1' });
+    await acts['cancelBillPayment']?.({
+      billerId: 'w',
+      billId: 'b',
+      idempotencyKey: 'k2',
+      originalIdempotencyKey: 'k1',
+    });
     await acts['cancelTopup']?.({ operator: 'm', msisdn: '1', idempotencyKey: 'k4', originalIdempotencyKey: 'k3' });
     expect(calls).toEqual([
       { billerId: 'w', reference: 'k1' },
