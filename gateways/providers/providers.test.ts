@@ -5,6 +5,7 @@ import { signatureFor, signedHeaders, verifySignature, mapRequest, getPath } fro
 import type { Biller, ProviderProfile, TopupOperator } from './profile';
 import { feesFor, parseProviderDocument, withinLimits } from './profile';
 import { parseReport, reconcile } from './reconcile';
+import { readJournalLines } from './journal';
 import { productFor, topupStatusOf } from './topup';
 import { openVoucher, sealVoucher } from './voucher';
 
@@ -269,5 +270,21 @@ describe('reconciliation', () => {
     { transactions: [{ reference: 'a', status: 'COMPLETED', amount: 1.5, currency: '156' }] },
   ])('refuses a malformed report %p', (v) => {
     expect(code(() => parseReport(v))).toBe('PROVIDER_REPORT_INVALID');
+  });
+});
+
+describe('the journal file', () => {
+  it('reads one provider’s day, skips repeats (activity retries) and broken lines', () => {
+    const line = (reference: string, at: string, provider = 'p') =>
+      JSON.stringify({ provider, reference, amount: 1, fee: 0, currency: 'CNY', status: 'COMPLETED', at });
+    const text = [
+      line('a', '2026-12-03T01:00:00Z'),
+      line('a', '2026-12-03T01:00:01Z'),
+      '{ not json',
+      line('b', '2026-12-04T01:00:00Z'),
+      line('c', '2026-12-03T02:00:00Z', 'q'),
+      '',
+    ].join('\n');
+    expect(readJournalLines(text, 'p', '2026-12-03').map((e) => e.reference)).toEqual(['a']);
   });
 });
