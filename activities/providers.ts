@@ -1,45 +1,23 @@
 /**
- * The room for provider gateways beside the card network (issue 11): billers, mobile top-up and
- * ticketing behind one port each, and the activities the catalogue declares for them, built from
- * that port. No gateway implements a port yet, so no worker registers these activities and the
- * definitions that call them are not deployed (services/catalogue/unimplemented.ts). Adding a
- * biller = an adapter implementing `BillerPort` (a new `gateways/<biller>/`), passed to
- * `createProviderActivities`, registered in worker/platform-activities.ts, its names removed from
- * the declared-unimplemented list.
+ * The provider activities of the catalogue (billers, top-up, ticketing), built from one port per
+ * connector kind (ADR 0019). The bill and top-up ports are the connector kinds of
+ * gateways/providers/ (one module per kind, every biller and operator configured as data); the
+ * ticketing kind comes later, so its activities stay declared-unimplemented until a port is given.
  */
+import type { BillConnector } from '../gateways/providers/bill';
+import type { TopupConnector } from '../gateways/providers/topup';
 import { activityFailure } from './failure';
 
-/** Idempotency key the interpreter adds to every call. */
+/** Idempotency key the interpreter adds to every call (a compensation also gets the original's). */
 interface Keyed {
   readonly idempotencyKey: string;
 }
-
-export interface BillerPort {
-  fetchBill(q: { billerId: string; customerRef: string } & Keyed): Promise<{
-    status: 'DUE' | 'PAID' | 'NOT_FOUND';
-    billId: string;
-    amount: number;
-    currency: string;
-  }>;
-  payBill(
-    q: { billerId: string; billId: string; amount: number; currency: string } & Keyed,
-  ): Promise<{ receipt: string }>;
-  /** Inverse of payBill. */
-  cancelBillPayment(q: {
-    billerId: string;
-    billId: string;
-    originalIdempotencyKey: string;
-  }): Promise<{ cancelled: boolean }>;
+interface Undoing extends Keyed {
+  readonly originalIdempotencyKey: string;
 }
 
-export interface TopupPort {
-  topupMobile(q: { operator: string; msisdn: string; amount: number; currency: string } & Keyed): Promise<{
-    status: 'COMPLETED' | 'DECLINED';
-    providerRef: string;
-  }>;
-  /** Inverse of topupMobile. */
-  cancelTopup(q: { operator: string; msisdn: string; originalIdempotencyKey: string }): Promise<{ reversed: boolean }>;
-}
+export type BillerPort = BillConnector;
+export type TopupPort = TopupConnector;
 
 export interface TicketingPort {
   issueTicket(
@@ -71,15 +49,29 @@ export function createProviderActivities(ports: ProviderPorts): Record<string, F
   const out: Record<string, Fn<never, unknown>> = {};
   const { billers, topup, ticketing } = ports;
   if (billers !== undefined) {
-    out['fetchBill'] = guarded((q: Parameters<BillerPort['fetchBill']>[0]) => billers.fetchBill(q));
-    out['payBill'] = guarded((q: Parameters<BillerPort['payBill']>[0]) => billers.payBill(q));
-    out['cancelBillPayment'] = guarded((q: Parameters<BillerPort['cancelBillPayment']>[0]) =>
-      billers.cancelBillPayment(q),
+    out['fetchBill'] = guarded((q: { billerId: string; customerRef: string }) => billers.fetchBill(q));
+    out['payBill'] = guarded(
+      (q: { billerId: string; billId: string; customerRef: string; amount: number; currency: string } & Keyed) =>
+        billers.payBill(q),
+    );
+    out['billPaymentStatus'] = guarded((q: { billerId: string; reference: string; attempt: number }) =>
+      billers.billPaymentStatus(q),
+    );
+    // The payment to cancel is the one made under the original key: that key is our reference.
+    out['cancelBillPayment'] = guarded((q: { billerId: string } & Undoing) =>
+      billers.cancelBillPayment({ billerId: q.billerId, reference: q.originalIdempotencyKey }),
     );
   }
   if (topup !== undefined) {
-    out['topupMobile'] = guarded((q: Parameters<TopupPort['topupMobile']>[0]) => topup.topupMobile(q));
-    out['cancelTopup'] = guarded((q: Parameters<TopupPort['cancelTopup']>[0]) => topup.cancelTopup(q));
+    out['lookupOperator'] = guarded((q: { msisdn: string }) => topup.lookupOperator(q));
+    out['topupMobile'] = guarded(
+      (q: { operator: string; productId: string; msisdn: string; amount: number; currency: string } & Keyed) =>
+        topup.topup(q),
+    );
+    out['topupStatus'] = guarded((q: { operator: string; productId: string; reference: string }) => topup.status(q));
+    out['cancelTopup'] = guarded((q: { operator: string } & Undoing) =>
+      topup.cancel({ operator: q.operator, reference: q.originalIdempotencyKey }),
+    );
   }
   if (ticketing !== undefined) {
     out['issueTicket'] = guarded((q: Parameters<TicketingPort['issueTicket']>[0]) => ticketing.issueTicket(q));

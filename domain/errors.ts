@@ -14,6 +14,7 @@ import { operationsCodes } from './errors/operations';
 import { partnerCodes } from './errors/partners';
 import { platformCodes } from './errors/platform';
 import { pushCodes } from './errors/push';
+import { providerCodes } from './errors/providers';
 import { terminalSimCodes } from './errors/terminal-sim';
 import type { ResultCodeEntry } from './errors/types';
 
@@ -33,6 +34,7 @@ export const resultCodes = [
   ...terminalSimCodes,
   ...operationsCodes,
   ...partnerCodes,
+  ...providerCodes,
 ] as const satisfies readonly ResultCodeEntry[];
 
 export type ResultCodeName = (typeof resultCodes)[number]['name'];

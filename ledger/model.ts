@@ -298,6 +298,10 @@ export const ACCOUNT_CODES = {
   suspense: 4,
   /** Where prepaid money enters the platform (cash-in, bank top-up). */
   funding: 5,
+  /** What the platform owes a bill or top-up provider for what it delivered (ADR 0019). */
+  provider: 6,
+  /** The platform's fee income from provider services, net of merchant commissions. */
+  fees: 7,
 } as const;
 
 /** Transfer codes: why money moved (TigerBeetle's `code`). */

@@ -36,7 +36,10 @@ import type { KeyDirectory } from './key-directory';
 import { startWorker } from './main';
 import type { WorkerMetrics } from './metrics';
 import type { Tracing } from '../infra/tracing';
-import { createPlatformActivities } from './platform-activities';
+import { createPlatformActivities, PROVIDERS_DIR } from './platform-activities';
+import { ProviderDirectory } from '../gateways/providers/profile';
+import { FileProviderJournal } from '../gateways/providers/journal';
+import { voucherKeyFromLmk } from '../gateways/providers/voucher';
 import { createPlanAdmissionActivities } from '../services/registry/admission';
 import { createWebhookActivities } from '../activities/webhooks';
 import { WebhookEgressPolicy } from '../partners/webhook-egress';
@@ -56,6 +59,8 @@ export interface CentralDeps {
   readonly dataConverter: DataConverter;
   /** The LMK the HSM's key handles are under (hex). */
   readonly lmkHex: string;
+  /** Provider profiles, billers and operators (watched; default the repository's providers/). */
+  readonly providersDir?: string;
   readonly keys: KeyDirectory;
   /** Card network port instead of the configured one (the demo room's bank simulator). */
   readonly cardNetworkPort?: number;
@@ -184,6 +189,11 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
         core,
         ledger: new PrismaLedgerStore(prisma),
         gateway,
+        providers: {
+          directory: new ProviderDirectory(deps.providersDir ?? PROVIDERS_DIR),
+          voucherKey: { id: 'v1', key: voucherKeyFromLmk(deps.lmkHex) },
+          journal: new FileProviderJournal(join(config.dataDir, 'provider-journal.jsonl')),
+        },
       }),
       // Information push campaigns (workflows/push-campaign.ts, ADR 0021).
       ...createPushCentralActivities({

@@ -2,6 +2,7 @@
  * Every activity the interpreter's definitions call, built from their factories with real
  * dependencies (composition root, shared by `fixpay worker`/`fixpay dev` and the end-to-end tests).
  */
+import { join } from 'node:path';
 import { createCardNetworkActivities } from '../activities/card-network';
 import type { CardNetworkPort } from '../activities/card-network';
 import { createHsmActivities, InMemoryPsamCounterStore } from '../activities/hsm';
@@ -18,6 +19,14 @@ import { createTerminalServiceActivities } from '../activities/terminal-card';
 import { InMemoryTerminalVerdictStore } from '../activities/terminal-verdict-store';
 import type { TerminalVerdictStore } from '../activities/terminal-verdict-store';
 import { createTerminalVerdictActivities } from '../activities/terminal-verdicts';
+import { createProviderActivities } from '../activities/providers';
+import { createProviderMoneyActivities } from '../activities/provider-money';
+import { createBillConnector } from '../gateways/providers/bill';
+import { createTopupConnector } from '../gateways/providers/topup';
+import { ProviderDirectory } from '../gateways/providers/profile';
+import type { ProviderJournal } from '../gateways/providers/journal';
+import { MemoryProviderJournal } from '../gateways/providers/journal';
+import type { VoucherKey } from '../gateways/providers/voucher';
 
 export interface PlatformActivityDeps {
   readonly nodeName: string;
@@ -31,7 +40,19 @@ export interface PlatformActivityDeps {
   readonly gateway: CardNetworkPort;
   /** The sales waiting for the phone's verdict (ADR 0012); in memory when not given (one worker only). */
   readonly verdicts?: TerminalVerdictStore;
+  /** Bill and top-up connectors (ADR 0019): the watched provider directory, the voucher key, the journal. */
+  readonly providers?: ProviderDeps;
 }
+
+export interface ProviderDeps {
+  readonly directory: ProviderDirectory;
+  readonly voucherKey: VoucherKey;
+  /** In memory when not given (reconciliation then sees only this process's captures). */
+  readonly journal?: ProviderJournal;
+}
+
+/** The demo provider profiles, billers and operators shipped with the repository. */
+export const PROVIDERS_DIR = join(__dirname, '..', 'providers');
 
 /** A registered activity as Temporal calls it. */
 type ActivityFn = (input: never) => Promise<unknown>;
@@ -70,6 +91,23 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
   });
   const outcome = createTerminalVerdictActivities({ verdicts });
   const terminalCard = createTerminalServiceActivities({ gateway: deps.gateway, ledger: deps.ledger });
+  // Without provider deps (a parity check) the connectors still bind; they read nothing until called.
+  const directory = deps.providers?.directory ?? new ProviderDirectory(PROVIDERS_DIR);
+  const voucherKey = deps.providers?.voucherKey ?? { id: 'unset', key: Buffer.alloc(32) };
+  const providerActs = createProviderActivities({
+    billers: createBillConnector({ directory }),
+    topup: createTopupConnector({ directory, voucherKey }),
+  });
+  const provider = (name: string): ActivityFn => {
+    const fn = providerActs[name];
+    if (fn === undefined) throw new TypeError(`no activity ${name}`);
+    return fn;
+  };
+  const money = createProviderMoneyActivities({
+    ledger: deps.ledger,
+    directory,
+    journal: deps.providers?.journal ?? new MemoryProviderJournal(),
+  });
   return {
     // Platform workflows (ping, the access node's request verification).
     ping: one(ping, 'ping'),
@@ -96,6 +134,18 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     reserveFunds: one(ledger, 'reserveFunds'),
     voidReservation: one(ledger, 'voidReservation'),
     postReservation: one(terminalCard, 'postReservation'),
+    // Bill and top-up aggregators (ADR 0019) and the money around them.
+    fetchBill: provider('fetchBill'),
+    payBill: provider('payBill'),
+    billPaymentStatus: provider('billPaymentStatus'),
+    cancelBillPayment: provider('cancelBillPayment'),
+    lookupOperator: provider('lookupOperator'),
+    topupMobile: provider('topupMobile'),
+    topupStatus: provider('topupStatus'),
+    cancelTopup: provider('cancelTopup'),
+    holdFunds: one(money, 'holdFunds'),
+    captureFunds: one(money, 'captureFunds'),
+    releaseFunds: one(money, 'releaseFunds'),
     // Notifications (no sink yet: accepted and dropped).
     emitEvent: () => Promise.resolve({ delivered: true }),
     raiseAlert: () => Promise.resolve({ raised: true }),

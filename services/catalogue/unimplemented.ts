@@ -8,11 +8,6 @@ export const DECLARED_UNIMPLEMENTED: Readonly<Record<string, string>> = {
   promptTerminal: 'the engine hands a terminal reply to the request handler, not to a prompt',
   verifyMac: 'generic MAC check; terminal requests use verifyTerminalMac',
   translatePin: 'generic PIN translation; terminal requests use translateTerminalPin',
-  fetchBill: 'no BillerPort adapter yet (activities/providers.ts)',
-  payBill: 'no BillerPort adapter yet',
-  cancelBillPayment: 'no BillerPort adapter yet',
-  topupMobile: 'no TopupPort adapter yet',
-  cancelTopup: 'no TopupPort adapter yet',
   issueTicket: 'no TicketingPort adapter yet',
   cancelTicket: 'no TicketingPort adapter yet',
 };

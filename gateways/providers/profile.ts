@@ -1,0 +1,290 @@
+/**
+ * Provider documents as data (ADR 0019, docs/providers.md): a connector profile (`kind: Provider`:
+ * which connector kind, endpoint, authentication, timeouts, retry classes, status-query schedule,
+ * field mappings), billers (`kind: Biller`) and top-up operators with their products
+ * (`kind: TopupOperator`). One YAML document per file under a directory the platform reads again
+ * whenever a file there changes, so a new biller or operator of an existing kind needs no restart.
+ *
+ * The loader never throws on a bad file: it keeps the good ones and reports the others.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import Ajv from 'ajv';
+import { parse } from 'yaml';
+import schema from '../../schema/provider-profile.schema.json';
+import { FixpayError } from '../../domain/errors';
+
+export type ConnectorKind = 'bill-aggregator' | 'topup-aggregator';
+
+export interface Charge {
+  readonly fixed?: number;
+  readonly bps?: number;
+}
+export interface Fees {
+  readonly customerFee?: Charge;
+  readonly merchantCommission?: Charge;
+}
+export type Channel = 'terminal' | 'api';
+export type Limits = Partial<Record<Channel, { min?: number; max?: number }>>;
+
+export interface ProviderProfile {
+  readonly id: string;
+  readonly title?: string;
+  readonly connector: ConnectorKind;
+  readonly endpoint: string;
+  readonly currency?: string;
+  readonly auth: { scheme: 'api-key' | 'hmac-sha256'; keyId: string; secret?: string; secretFile?: string };
+  readonly timeouts: { requestMs: number };
+  readonly retry?: { retryable?: number[]; ambiguous?: number[] };
+  readonly statusQuery: { queries: number };
+  readonly mapping?: {
+    request?: Record<string, string>;
+    response?: Record<string, string>;
+    status?: Record<string, string>;
+  };
+}
+
+export interface CustomerParam {
+  readonly name: string;
+  readonly type: 'numeric' | 'alphanumeric';
+  readonly minLength?: number;
+  readonly maxLength?: number;
+  readonly regex?: string;
+}
+
+export interface Biller {
+  readonly id: string;
+  readonly title?: string;
+  readonly provider: string;
+  readonly providerBillerId?: string;
+  readonly category: string;
+  readonly customerParams: readonly CustomerParam[];
+  readonly fetch: 'required' | 'ad-hoc';
+  readonly amount: 'exact' | 'at-least' | 'any';
+  readonly limits?: Limits;
+  readonly deemedSuccess?: boolean;
+  readonly fees?: Fees;
+}
+
+export interface TopupProduct {
+  readonly id: string;
+  readonly providerProductId?: string;
+  readonly delivery: 'recharge' | 'pin';
+  readonly amount?: number;
+  readonly range?: { min: number; max: number };
+  readonly fees?: Fees;
+}
+
+export interface TopupOperator {
+  readonly id: string;
+  readonly title?: string;
+  readonly provider: string;
+  readonly service: 'mobile' | 'fixed-line' | 'phs' | 'game-card' | 'q-coin';
+  readonly prefixes: readonly string[];
+  readonly numberLength?: { min?: number; max?: number };
+  readonly products: readonly TopupProduct[];
+}
+
+export interface ProfileProblem {
+  readonly file: string;
+  readonly message: string;
+}
+
+/** What one read of the directory produced. */
+export interface ProviderCatalog {
+  readonly providers: ReadonlyMap<string, ProviderProfile>;
+  readonly billers: ReadonlyMap<string, Biller>;
+  readonly operators: ReadonlyMap<string, TopupOperator>;
+  readonly problems: readonly ProfileProblem[];
+}
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+const validate = ajv.compile(schema);
+
+/** Most files, and largest file, the directory may hold (a bound on what a reload reads). */
+export const PROVIDER_FILES_MAX = 2000;
+export const PROVIDER_FILE_BYTES_MAX = 256 * 1024;
+
+interface Doc {
+  kind: 'Provider' | 'Biller' | 'TopupOperator';
+  metadata: { id: string; title?: string };
+  spec: Record<string, unknown>;
+}
+
+/** Validates one parsed document; a FixpayError (PROVIDER_PROFILE_INVALID) says where it is wrong. */
+export function parseProviderDocument(text: string, file = 'inline'): Doc {
+  let value: unknown;
+  try {
+    value = parse(text, { maxAliasCount: 20, uniqueKeys: true });
+  } catch (e) {
+    throw new FixpayError('PROVIDER_PROFILE_INVALID', `${file}: YAML: ${(e as Error).message.split('\n')[0] ?? ''}`);
+  }
+  if (!validate(value)) {
+    const e = validate.errors?.[0];
+    const where = e === undefined ? '' : `${e.instancePath || '/'} ${e.message ?? ''}`;
+    throw new FixpayError('PROVIDER_PROFILE_INVALID', `${file}: ${where}`.slice(0, 300));
+  }
+  const doc = value as unknown as Doc;
+  const s = doc.spec;
+  if (doc.kind === 'Biller') {
+    for (const p of (s['customerParams'] as CustomerParam[] | undefined) ?? []) {
+      if (p.regex !== undefined) {
+        try {
+          new RegExp(p.regex, 'u');
+        } catch {
+          throw new FixpayError('PROVIDER_PROFILE_INVALID', `${file}: customer parameter ${p.name}: bad regex`);
+        }
+      }
+      if (p.minLength !== undefined && p.maxLength !== undefined && p.minLength > p.maxLength)
+        throw new FixpayError('PROVIDER_PROFILE_INVALID', `${file}: ${p.name}: minLength above maxLength`);
+    }
+  }
+  if (doc.kind === 'TopupOperator') {
+    for (const p of (s['products'] as TopupProduct[] | undefined) ?? []) {
+      if (p.range !== undefined && p.range.min > p.range.max)
+        throw new FixpayError('PROVIDER_PROFILE_INVALID', `${file}: product ${p.id}: range min above max`);
+    }
+  }
+  return doc;
+}
+
+/** Reads every `*.yaml`/`*.yml` under `dir` (one level of sub-directories); bad files become problems. */
+export function loadProviderCatalog(dir: string): ProviderCatalog {
+  const providers = new Map<string, ProviderProfile>();
+  const billers = new Map<string, Biller>();
+  const operators = new Map<string, TopupOperator>();
+  const problems: ProfileProblem[] = [];
+  for (const file of providerFiles(dir)) {
+    try {
+      if (statSync(file).size > PROVIDER_FILE_BYTES_MAX)
+        throw new FixpayError('PROVIDER_PROFILE_INVALID', `${file}: larger than ${PROVIDER_FILE_BYTES_MAX} bytes`);
+      const doc = parseProviderDocument(readFileSync(file, 'utf8'), file);
+      const id = doc.metadata.id;
+      const base = { id, ...(doc.metadata.title === undefined ? {} : { title: doc.metadata.title }) };
+      const target: Map<string, unknown> =
+        doc.kind === 'Provider' ? providers : doc.kind === 'Biller' ? billers : operators;
+      if (target.has(id)) throw new FixpayError('PROVIDER_PROFILE_INVALID', `${file}: duplicate ${doc.kind} ${id}`);
+      target.set(id, { ...base, ...doc.spec });
+    } catch (e) {
+      problems.push({ file, message: e instanceof Error ? e.message : String(e) });
+    }
+  }
+  for (const [id, b] of billers)
+    if (providers.get(b.provider)?.connector !== 'bill-aggregator') {
+      billers.delete(id);
+      problems.push({ file: id, message: `biller ${id}: no bill-aggregator provider ${b.provider}` });
+    }
+  for (const [id, o] of operators)
+    if (providers.get(o.provider)?.connector !== 'topup-aggregator') {
+      operators.delete(id);
+      problems.push({ file: id, message: `operator ${id}: no topup-aggregator provider ${o.provider}` });
+    }
+  return { providers, billers, operators, problems };
+}
+
+function providerFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, depth: number): void => {
+    let names: string[];
+    try {
+      names = readdirSync(d).sort();
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      if (out.length >= PROVIDER_FILES_MAX) return;
+      const p = join(d, n);
+      let isDir: boolean;
+      try {
+        isDir = statSync(p).isDirectory();
+      } catch {
+        continue;
+      }
+      if (isDir && depth < 1) walk(p, depth + 1);
+      else if (/\.ya?ml$/.test(n)) out.push(p);
+    }
+  };
+  walk(dir, 0);
+  return out;
+}
+
+/** A cheap fingerprint of the directory: names, sizes and modification times. */
+function fingerprint(dir: string): string {
+  return providerFiles(dir)
+    .map((f) => {
+      try {
+        const s = statSync(f);
+        return `${f}:${s.size}:${s.mtimeMs}`;
+      } catch {
+        return f;
+      }
+    })
+    .join('|');
+}
+
+/**
+ * The watched directory: `current()` re-reads it when its fingerprint changed (at most once per
+ * `checkEveryMs`), so a file dropped in while the worker runs is used by the next call.
+ */
+export class ProviderDirectory {
+  private cached: ProviderCatalog | undefined;
+  private print = '';
+  private checkedAt = -Infinity;
+
+  constructor(
+    readonly dir: string,
+    private readonly checkEveryMs = 500,
+    private readonly now: () => number = () => Date.now(),
+  ) {}
+
+  current(): ProviderCatalog {
+    const t = this.now();
+    if (this.cached !== undefined && t - this.checkedAt < this.checkEveryMs) return this.cached;
+    this.checkedAt = t;
+    const p = fingerprint(this.dir);
+    if (this.cached === undefined || p !== this.print) {
+      this.cached = loadProviderCatalog(this.dir);
+      this.print = p;
+    }
+    return this.cached;
+  }
+
+  provider(id: string, connector: ConnectorKind): ProviderProfile {
+    const p = this.current().providers.get(id);
+    if (p?.connector !== connector) throw new FixpayError('PROVIDER_UNKNOWN', `no ${connector} provider ${id}`);
+    return p;
+  }
+
+  biller(id: string): { biller: Biller; provider: ProviderProfile } {
+    const b = this.current().billers.get(id);
+    if (b === undefined) throw new FixpayError('PROVIDER_UNKNOWN', `no biller ${id.slice(0, 64)}`);
+    return { biller: b, provider: this.provider(b.provider, 'bill-aggregator') };
+  }
+
+  operator(id: string): { operator: TopupOperator; provider: ProviderProfile } {
+    const o = this.current().operators.get(id);
+    if (o === undefined) throw new FixpayError('PROVIDER_UNKNOWN', `no operator ${id.slice(0, 64)}`);
+    return { operator: o, provider: this.provider(o.provider, 'topup-aggregator') };
+  }
+}
+
+/** A charge on an amount, rounded down to the minor unit: fixed + amount × bps / 10 000. */
+export function chargeOn(amount: number, c: Charge | undefined): number {
+  if (c === undefined) return 0;
+  return (c.fixed ?? 0) + Math.floor((amount * (c.bps ?? 0)) / 10_000);
+}
+
+/**
+ * The fee the customer pays on top, and the merchant's commission. The platform pays the commission
+ * out of its fee income (which a commission larger than the fee turns into a cost).
+ */
+export function feesFor(amount: number, fees: Fees | undefined): { fee: number; commission: number } {
+  return { fee: chargeOn(amount, fees?.customerFee), commission: chargeOn(amount, fees?.merchantCommission) };
+}
+
+/** Checks the amount against a biller's channel limits. */
+export function withinLimits(amount: number, limits: Limits | undefined, channel: Channel): boolean {
+  const l = limits?.[channel];
+  if (l === undefined) return true;
+  return (l.min === undefined || amount >= l.min) && (l.max === undefined || amount <= l.max);
+}
