@@ -639,6 +639,9 @@ export class PosTerminal {
       purchase: 'PURCHASE',
       balance: 'BALANCE',
       reversal: 'REVERSAL',
+      menu: 'MENU',
+      service: 'SERVICE',
+      reply: 'SERVICE',
     };
     const title = titles[pending.kind];
     if (pending.kind === 'sign-on' && approved) {
