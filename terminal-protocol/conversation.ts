@@ -78,7 +78,16 @@ const item = (tag: string, value: string | Uint8Array): TlvItem => ({
 // ---- text for people -------------------------------------------------------------------------
 
 /** Control (C0, DEL, C1), zero-width, bidi embedding/override/isolate, line/paragraph separators, BOM. */
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g;
+function unsafeChar(c: number): boolean {
+  return (
+    c <= 0x1f ||
+    (c >= 0x7f && c <= 0x9f) ||
+    (c >= 0x200b && c <= 0x200f) ||
+    (c >= 0x2028 && c <= 0x202e) ||
+    (c >= 0x2060 && c <= 0x206f) ||
+    c === 0xfeff
+  );
+}
 /** 13–19 digits, possibly grouped by single spaces or dashes. */
 const GROUPED_DIGITS = /(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])/g;
 
@@ -88,12 +97,15 @@ const GROUPED_DIGITS = /(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])/g;
  * Latin-1 replaced by `?` (the displays' charset), and runs of spaces kept.
  */
 export function sanitizeText(line: string): string {
-  const clean = line.replace(UNSAFE, '');
+  let clean = '';
+  for (let i = 0; i < line.length; i++) if (!unsafeChar(line.charCodeAt(i))) clean += line.charAt(i);
   const masked = scrubText(clean).replace(GROUPED_DIGITS, (m) => {
     const digits = m.replace(/[ -]/g, '');
     return looksLikePan(digits) ? maskPan(digits) : m;
   });
-  return [...masked].map((c) => (c.charCodeAt(0) > 0xff ? '?' : c)).join('');
+  let out = '';
+  for (const c of masked) out += c.charCodeAt(0) > 0xff ? '?' : c;
+  return out;
 }
 
 /**
