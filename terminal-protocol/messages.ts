@@ -15,6 +15,7 @@ import {
   bytesField,
   closeEnvelope,
   decodeTlv,
+  encodeTlv,
   MessageCodec,
   openEnvelope,
   subfieldsField,
@@ -23,11 +24,12 @@ import {
   tlvField,
 } from '../gateways/iso8583';
 import type { FieldValue, IsoMessage, TlvItem, Tpdu } from '../gateways/iso8583';
-import { decodeServiceRequest } from './conversation';
+import { decodeScreen, decodeServiceRequest } from './conversation';
 import {
   DEFAULT_APPLICATION_HEADER,
   MAC_BYTES,
   MENU_SERVICE_ROUTE,
+  PROMPT_RESPONSE_CODE,
   REVERSAL_ANSWER_MTI,
   REVERSAL_FIELDS,
   REVERSAL_REPEAT_MTI,
@@ -265,6 +267,23 @@ export function closeUnsignedDecline(request: OpenedTerminalRequest, responseCod
 function decodeTlvHex(hex: string): readonly TlvItem[] {
   if (!/^([0-9a-fA-F]{2})+$/.test(hex)) throw invalid('field 59 must be hex bytes');
   return decodeTlv(Buffer.from(hex, 'hex'));
+}
+
+/**
+ * The prompt an answer carries when it is a screen (field 39 `09` with a screen in field 59;
+ * ADR 0018): its id and how long the run waits for the reply. Undefined for any other answer.
+ */
+export function screenOf(answer: Uint8Array): { promptId: string; timeoutMs: number } | undefined {
+  try {
+    const msg = codec.unpack(openEnvelope(Buffer.from(answer), TERMINAL_ENVELOPE).body);
+    if (textField(msg, 39) !== PROMPT_RESPONSE_CODE) return undefined;
+    const items = tlvField(msg, SERVICE_DATA_FIELD);
+    if (items === undefined) return undefined;
+    const screen = decodeScreen(encodeTlv(items));
+    return { promptId: screen.promptId, timeoutMs: screen.timeoutSeconds * 1000 };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Parses hex; throws ISO8583_FIELD_INVALID. */

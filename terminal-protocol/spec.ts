@@ -140,7 +140,3 @@ export const PROMPT_EXPIRED_RESPONSE_CODE = '68';
 export const NOT_ON_MENU_RESPONSE_CODE = '57';
 /** Field 39 (unsigned) for a service request or reply whose field 59 is malformed or whose inputs do not fit. */
 export const BAD_SERVICE_DATA_RESPONSE_CODE = '30';
-
-/** Update/signal names the access node sends to a conversation's run (`deliver` with this name). */
-export const TERMINAL_REPLY_MESSAGE = 'terminalReply';
-export const TERMINAL_HANGUP_MESSAGE = 'terminalHangup';

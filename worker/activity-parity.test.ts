@@ -50,6 +50,7 @@ describe('the catalogue and the registered activities', () => {
       'purchase',
       'reversal',
       'sign-on',
+      'terminal-menu',
     ]);
     expect(skipped.map((s) => s.serviceId).sort()).toEqual([
       'bill-payment',

@@ -179,6 +179,7 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
         core,
         ledger: new PrismaLedgerStore(prisma),
         gateway,
+        registry,
       }),
       // The partner platform's signed payment confirmations (workflows/webhook-delivery.ts).
       ...createWebhookActivities({
