@@ -447,7 +447,10 @@ export function buildMenuRequest(
 ): BuiltRequest {
   const codes = TRANSACTION_CODES.menu;
   const stan = stanText(req.stan);
-  const items = req.menuVersion === undefined ? [] : [{ tag: SERVICE_TAGS.menuVersion, value: Buffer.from(req.menuVersion, 'latin1') }];
+  const items =
+    req.menuVersion === undefined
+      ? []
+      : [{ tag: SERVICE_TAGS.menuVersion, value: Buffer.from(req.menuVersion, 'latin1') }];
   const fields: Record<number, FieldValue> = {
     3: codes.processingCode,
     11: stan,
@@ -456,7 +459,12 @@ export function buildMenuRequest(
     ...identityFields(id, signer),
   };
   const msg: IsoMessage = { mti: codes.mti, fields: new Map(Object.entries(fields).map(([k, v]) => [Number(k), v])) };
-  return envelope(id, packWithMac(msg, (d) => signer.mac(d)), codes.mti, stan);
+  return envelope(
+    id,
+    packWithMac(msg, (d) => signer.mac(d)),
+    codes.mti,
+    stan,
+  );
 }
 
 /** 0200 generic service request (ADR 0018): the menu item code and the collected inputs in field 59. */
@@ -482,7 +490,12 @@ export function buildServiceRequest(
     ...identityFields(id, signer),
   };
   const msg: IsoMessage = { mti: codes.mti, fields: new Map(Object.entries(fields).map(([k, v]) => [Number(k), v])) };
-  return envelope(id, packWithMac(msg, (d) => signer.mac(d)), codes.mti, stan);
+  return envelope(
+    id,
+    packWithMac(msg, (d) => signer.mac(d)),
+    codes.mti,
+    stan,
+  );
 }
 
 /** 0200 reply to a prompt (ADR 0018): its own STAN and PSAM block, the prompt id and the keyed value. */
@@ -501,5 +514,10 @@ export function buildPromptReply(
     ...identityFields(id, signer),
   };
   const msg: IsoMessage = { mti: codes.mti, fields: new Map(Object.entries(fields).map(([k, v]) => [Number(k), v])) };
-  return envelope(id, packWithMac(msg, (d) => signer.mac(d)), codes.mti, stan);
+  return envelope(
+    id,
+    packWithMac(msg, (d) => signer.mac(d)),
+    codes.mti,
+    stan,
+  );
 }

@@ -20,7 +20,12 @@ import type { StateStore, TerminalConfig, TerminalState, Transport } from './con
 import { FileStateStore } from './config';
 import { lineTimeMs, SipLine, TcpPcmLine } from './line';
 import type { TerminalLine } from './line';
-import { decodeMenu, decodeReceipt, decodeScreen, formatAmount as screenAmount } from '../../terminal-protocol/conversation';
+import {
+  decodeMenu,
+  decodeReceipt,
+  decodeScreen,
+  formatAmount as screenAmount,
+} from '../../terminal-protocol/conversation';
 import type { Menu, Screen } from '../../terminal-protocol/conversation';
 import { PROMPT_RESPONSE_CODE, SERVICE_DATA_FIELD } from '../../terminal-protocol/spec';
 import { encodeTlv, textField, tlvField } from '../../gateways/iso8583';
@@ -420,7 +425,8 @@ export class PosTerminal {
       buildMenuRequest(this.identity, { stan, batch: this.state.batch, menuVersion: before }, signer),
     );
     const changed = this.heldMenu?.version !== before;
-    if (r.outcome === 'approved') this.show('MENU', `${this.heldMenu?.entries.length ?? 0} SERVICES`, changed ? 'UPDATED' : 'UNCHANGED');
+    if (r.outcome === 'approved')
+      this.show('MENU', `${this.heldMenu?.entries.length ?? 0} SERVICES`, changed ? 'UPDATED' : 'UNCHANGED');
     return { ...r, changed, display: this.display };
   }
 
@@ -477,7 +483,11 @@ export class PosTerminal {
             const reply = this.begin('reply', (signer, stan) =>
               buildPromptReply(
                 this.identity,
-                { stan, batch: this.state.batch, reply: { promptId: screen.promptId, status: 'answered', value: action.lateKey ?? '' } },
+                {
+                  stan,
+                  batch: this.state.batch,
+                  reply: { promptId: screen.promptId, status: 'answered', value: action.lateKey ?? '' },
+                },
                 signer,
               ),
             );
@@ -513,7 +523,11 @@ export class PosTerminal {
       this.show(
         entry?.title ?? code,
         approved ? 'APPROVED' : 'DECLINED',
-        approved ? (amount === undefined ? '' : screenAmount(Number(amount))) : `${answer.responseCode} ${responseText(answer.responseCode)}`,
+        approved
+          ? amount === undefined
+            ? ''
+            : screenAmount(Number(amount))
+          : `${answer.responseCode} ${responseText(answer.responseCode)}`,
       );
       return result({
         outcome: approved ? 'approved' : 'declined',
@@ -525,7 +539,11 @@ export class PosTerminal {
       const err = isFixpayError(e) ? e : new FixpayError('INTERNAL', e instanceof Error ? e.message : 'failure');
       if (err.codeName === 'TERMINAL_SIM_CALL_DROPPED' || err.codeName === 'TERMINAL_SIM_NO_RESPONSE') this.dropCall();
       this.show('ERROR', err.code);
-      return result({ outcome: 'failed', stan: first?.request.stan, failure: { code: err.code, message: err.message } });
+      return result({
+        outcome: 'failed',
+        stan: first?.request.stan,
+        failure: { code: err.code, message: err.message },
+      });
     }
   }
 
@@ -575,7 +593,8 @@ export class PosTerminal {
     } catch (e) {
       if (send === conversation) throw e;
       response = parseResponse(payload, send, this.identity);
-      if (response.mac !== undefined) throw new FixpayError('TERMINAL_SIM_RESPONSE_INVALID', 'a signed answer to a reply');
+      if (response.mac !== undefined)
+        throw new FixpayError('TERMINAL_SIM_RESPONSE_INVALID', 'a signed answer to a reply');
       return response;
     }
     this.checkMac(session, response);

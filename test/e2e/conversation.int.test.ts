@@ -59,7 +59,7 @@ describe('terminal conversations end to end over FSK audio', () => {
     await deploy(e2e, [join(__dirname, '..', '..', 'definitions', 'terminal-menu.yaml'), FIXTURE]);
   }, 240_000);
   afterAll(async () => {
-    await e2e?.stop();
+    await e2e.stop();
   });
   afterEach(async () => {
     expect(await ledgerBalanced(e2e.ledger)).toBe(true);
