@@ -77,6 +77,8 @@ export interface AnswerTerminalInput extends TerminalRequestInput {
   readonly balance?: number;
   /** Sign-on: working keys under the TMK (hex). */
   readonly field62?: string;
+  /** A menu or receipt (ADR 0018), TLV hex. */
+  readonly field59?: string;
 }
 
 export interface HsmActivities {
@@ -171,6 +173,7 @@ export function createHsmActivities(deps: HsmActivityDeps): HsmActivities {
           ...(input.amount === undefined ? {} : { amountMinor: input.amount }),
           ...(input.balance === undefined ? {} : { balanceMinor: input.balance }),
           ...(input.field62 === undefined ? {} : { field62Hex: input.field62 }),
+          ...(input.field59 === undefined ? {} : { field59Hex: input.field59 }),
         };
         const s = session(opened);
         const bytes = await closeAnswer(opened, answer, (data) =>

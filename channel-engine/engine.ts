@@ -33,6 +33,11 @@ export interface TerminalRequest {
    * transaction whose approval never reached the terminal. Never rejects.
    */
   readonly answerSettled?: Promise<boolean>;
+  /**
+   * Keeps the call open this long after the answer to this request was ACKed, instead of the
+   * profile's idle timeout: the answer is a screen and a person is keying the reply (ADR 0018).
+   */
+  readonly holdCall?: (ms: number) => void;
 }
 
 /**
@@ -75,7 +80,12 @@ export interface ChannelEngineOptions {
   readonly mayUseReserve: (offer: CallOffer) => boolean;
   /** Payload of our EST frame (e.g. a host id); empty by default. */
   readonly estPayload: Uint8Array;
+  /** Told when a call ended, whatever the reason (a run waiting on it must know; ADR 0018). */
+  readonly onCallEnded: ((lineId: string, outcome: ResultCodeName) => void) | undefined;
 }
+
+/** Longest a screen may hold a call waiting for a person's reply (ADR 0018). */
+export const MAX_HOLD_MS = 5 * 60_000;
 
 /** Silence appended to every burst we send (20 ms). */
 export const TAIL_SILENCE_SAMPLES = 160;
@@ -91,6 +101,7 @@ export const DEFAULT_ENGINE_OPTIONS = {
   reservedLines: 0,
   mayUseReserve: (offer: CallOffer): boolean => offer.trustedSource === true,
   estPayload: new Uint8Array(0),
+  onCallEnded: undefined,
 } as const;
 
 export interface EngineCounters {
@@ -166,6 +177,8 @@ class CallChannel implements CallListener {
   private promptWaiter: Pending | undefined;
   /** Settles the answer being sent (response frames only; prompts use `promptWaiter`). */
   private responseSettled: ((acked: boolean) => void) | undefined;
+  /** How long to keep the call after the answer being sent was ACKed (a screen), once. */
+  private holdMs: number | undefined;
   private ended = false;
 
   constructor(
@@ -294,11 +307,14 @@ class CallChannel implements CallListener {
       case 'deliver':
         this.sessionEvent({ type: 'request', payload: a.message });
         return;
-      case 'sent':
+      case 'sent': {
         if (this.promptWaiter === undefined) this.settleResponse(true);
         this.settlePrompt(true, 'OK');
-        this.sessionEvent({ type: 'sent' });
+        const holdMs = this.holdMs;
+        this.holdMs = undefined;
+        this.sessionEvent(holdMs === undefined ? { type: 'sent' } : { type: 'sent', holdMs });
         return;
+      }
       case 'send-failed':
         if (this.promptWaiter === undefined) this.settleResponse(false);
         this.settlePrompt(false, a.codeName);
@@ -379,9 +395,13 @@ class CallChannel implements CallListener {
       settle = resolve;
     });
     this.responseSettled = settle;
+    this.holdMs = undefined;
     if (this.ended) this.settleResponse(false);
     const request: TerminalRequest = {
       answerSettled,
+      holdCall: (ms) => {
+        if (Number.isFinite(ms) && ms > 0) this.holdMs = Math.min(ms, MAX_HOLD_MS);
+      },
       nodeId: this.engine.options.nodeId,
       lineId: offer.lineId,
       callerNumber: offer.callerNumber,
@@ -837,5 +857,13 @@ export class ChannelEngine implements LineHost {
     this.outcomes[outcome] = (this.outcomes[outcome] ?? 0) + 1;
     this.log.info({ lineId: channel.call.offer.lineId, outcome }, 'call ended');
     this.wakeIdleWaiters();
+    try {
+      this.options.onCallEnded?.(channel.call.offer.lineId, outcome);
+    } catch (e) {
+      this.log.warn(
+        { lineId: channel.call.offer.lineId, err: e instanceof Error ? scrubText(e.message) : 'unknown' },
+        'call-ended listener failed',
+      );
+    }
   }
 }

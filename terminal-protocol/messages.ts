@@ -14,20 +14,27 @@ import { maskPan } from '../domain/masking';
 import {
   bytesField,
   closeEnvelope,
+  decodeTlv,
+  encodeTlv,
   MessageCodec,
   openEnvelope,
   subfieldsField,
   terminalSpec,
   textField,
+  tlvField,
 } from '../gateways/iso8583';
-import type { FieldValue, IsoMessage, Tpdu } from '../gateways/iso8583';
+import type { FieldValue, IsoMessage, TlvItem, Tpdu } from '../gateways/iso8583';
+import { decodeScreen, decodeServiceRequest } from './conversation';
 import {
   DEFAULT_APPLICATION_HEADER,
   MAC_BYTES,
+  MENU_SERVICE_ROUTE,
+  PROMPT_RESPONSE_CODE,
   REVERSAL_ANSWER_MTI,
   REVERSAL_FIELDS,
   REVERSAL_REPEAT_MTI,
   TRANSACTION_CODES,
+  SERVICE_DATA_FIELD,
   serviceFor,
   TERMINAL_ENVELOPE,
   TERMINAL_REQUEST_BYTES_MAX,
@@ -46,7 +53,10 @@ const codec = new MessageCodec(terminalSpec);
 
 /** What may be known about a request outside encrypted payloads: no PAN, no track, no PIN block. */
 export interface TerminalRequestSummary {
-  readonly serviceId: TerminalServiceId;
+  /** The service: the route's, or for the generic service request the menu item code (ADR 0018). */
+  readonly serviceId: string;
+  /** What the MTI and processing code route to (`menu-service` and `prompt-reply` are conversations). */
+  readonly route: TerminalServiceId;
   readonly mti: string;
   readonly processingCode: string | null;
   readonly terminalId: string;
@@ -74,6 +84,8 @@ export interface OpenedTerminalRequest {
   readonly pan: string | null;
   readonly track2: string | null;
   readonly pinBlock: Uint8Array | null;
+  /** Field 59 (conversations), when present. */
+  readonly serviceData: readonly TlvItem[] | null;
 }
 
 const invalid = (detail: string): FixpayError => new FixpayError('ISO8583_FIELD_INVALID', detail);
@@ -109,9 +121,13 @@ export function openTerminalRequest(payload: Uint8Array): OpenedTerminalRequest 
   const terminalId = textField(message, 41);
   const stan = textField(message, 11);
   if (terminalId === undefined || stan === undefined) throw invalid('field 41 or 11 is absent');
+  const route = serviceOf(message.mti, processingCode);
+  const serviceData = tlvField(message, SERVICE_DATA_FIELD) ?? null;
+  const serviceId = route === MENU_SERVICE_ROUTE ? decodeServiceRequest(serviceData ?? []).code : route;
   return {
     summary: {
-      serviceId: serviceOf(message.mti, processingCode),
+      serviceId,
+      route,
       mti: message.mti,
       processingCode,
       terminalId,
@@ -132,6 +148,7 @@ export function openTerminalRequest(payload: Uint8Array): OpenedTerminalRequest 
     pan,
     track2,
     pinBlock: bytesField(message, 52) ?? null,
+    serviceData,
   };
 }
 
@@ -158,6 +175,8 @@ export interface TerminalAnswer {
   readonly field62Hex?: string;
   /** Sign-on: new batch number (60.2). */
   readonly batch?: string;
+  /** Field 59 (menu, screen or receipt; ADR 0018), the TLV bytes as hex. */
+  readonly field59Hex?: string;
 }
 
 /** Field 54: account type 10, amount type 02 (available), currency, C/D, 12 digits. */
@@ -183,6 +202,8 @@ export function answerMessage(request: OpenedTerminalRequest, answer: TerminalAn
   if (answer.authCode !== undefined && answer.authCode !== '') fields[38] = answer.authCode.padEnd(6, ' ').slice(0, 6);
   if (answer.balanceMinor !== undefined)
     fields[54] = formatBalance(request.summary.currency ?? '156', answer.balanceMinor);
+  if (answer.field59Hex !== undefined && answer.field59Hex !== '')
+    fields[SERVICE_DATA_FIELD] = decodeTlvHex(answer.field59Hex);
   if (req.mti === '0800') {
     const f60 = subfieldsField(req, 60);
     fields[60] = { '1': '00', '2': answer.batch ?? f60?.['2'] ?? '000001', '3': f60?.['3'] ?? '004' };
@@ -241,6 +262,28 @@ export function closeUnsignedDecline(request: OpenedTerminalRequest, responseCod
     codec.pack(msg),
     TERMINAL_ENVELOPE,
   );
+}
+
+function decodeTlvHex(hex: string): readonly TlvItem[] {
+  if (!/^([0-9a-fA-F]{2})+$/.test(hex)) throw invalid('field 59 must be hex bytes');
+  return decodeTlv(Buffer.from(hex, 'hex'));
+}
+
+/**
+ * The prompt an answer carries when it is a screen (field 39 `09` with a screen in field 59;
+ * ADR 0018): its id and how long the run waits for the reply. Undefined for any other answer.
+ */
+export function screenOf(answer: Uint8Array): { promptId: string; timeoutMs: number } | undefined {
+  try {
+    const msg = codec.unpack(openEnvelope(Buffer.from(answer), TERMINAL_ENVELOPE).body);
+    if (textField(msg, 39) !== PROMPT_RESPONSE_CODE) return undefined;
+    const items = tlvField(msg, SERVICE_DATA_FIELD);
+    if (items === undefined) return undefined;
+    const screen = decodeScreen(encodeTlv(items));
+    return { promptId: screen.promptId, timeoutMs: screen.timeoutSeconds * 1000 };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Parses hex; throws ISO8583_FIELD_INVALID. */

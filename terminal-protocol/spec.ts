@@ -16,7 +16,7 @@ export const TERMINAL_REQUEST_BYTES_MAX = 1024;
 /** Application header the host answers with when the request carried none. */
 export const DEFAULT_APPLICATION_HEADER = '603100000000';
 
-export type TransactionKind = 'sign-on' | 'purchase' | 'balance' | 'reversal';
+export type TransactionKind = 'sign-on' | 'purchase' | 'balance' | 'reversal' | 'menu' | 'service' | 'reply';
 
 /** MTI, processing code (F3) and type code (60.1) per transaction, and the service it asks for. */
 export const TRANSACTION_CODES = {
@@ -25,6 +25,11 @@ export const TRANSACTION_CODES = {
   'sign-on': { mti: '0800', processingCode: undefined, typeCode: '00', serviceId: 'sign-on' },
   // The phone's reversal of a purchase it did not complete (ADR 0012): `0401` when repeated.
   reversal: { mti: '0400', processingCode: '000000', typeCode: '22', serviceId: 'reversal' },
+  // Conversations (ADR 0018): the menu request, the generic service request (its service is the
+  // menu item code in field 59, not this route name) and the reply to a prompt.
+  menu: { mti: '0800', processingCode: '930000', typeCode: '00', serviceId: 'terminal-menu' },
+  service: { mti: '0200', processingCode: '950000', typeCode: '95', serviceId: 'menu-service' },
+  reply: { mti: '0200', processingCode: '960000', typeCode: '96', serviceId: 'prompt-reply' },
 } as const satisfies Record<
   TransactionKind,
   { mti: string; processingCode: string | undefined; typeCode: string; serviceId: string }
@@ -61,10 +66,77 @@ export const DUPLICATE_STAN_RESPONSE_CODE = '94';
 /** The service for an MTI and processing code; undefined when none is routed. */
 export function serviceFor(mti: string, processingCode: string | null): TerminalServiceId | undefined {
   const routed = mti === REVERSAL_REPEAT_MTI ? TRANSACTION_CODES.reversal.mti : mti;
-  for (const c of Object.values(TRANSACTION_CODES)) {
-    if (c.mti !== routed) continue;
-    // A message without a processing code (0800) routes on its MTI alone.
-    if (c.processingCode === undefined || c.processingCode === processingCode) return c.serviceId;
-  }
-  return undefined;
+  const codes = Object.values(TRANSACTION_CODES).filter((c) => c.mti === routed);
+  // An exact processing code first; a message without one (0800) then routes on its MTI alone.
+  const exact = codes.find((c) => c.processingCode !== undefined && c.processingCode === processingCode);
+  if (exact !== undefined) return exact.serviceId;
+  if (processingCode !== null) return undefined;
+  return codes.find((c) => c.processingCode === undefined)?.serviceId;
 }
+
+/** The route name of the generic service request: the service is the menu item code in field 59. */
+export const MENU_SERVICE_ROUTE = TRANSACTION_CODES.service.serviceId;
+/** The route name of a reply to a prompt: it goes to the run waiting on the call. */
+export const PROMPT_REPLY_ROUTE = TRANSACTION_CODES.reply.serviceId;
+/** The definition that answers menu requests. */
+export const MENU_SERVICE_ID = TRANSACTION_CODES.menu.serviceId;
+
+/** Field of the conversation TLV list (BER-TLV, private tags; docs/protocols/terminal-messages.md). */
+export const SERVICE_DATA_FIELD = 59;
+/** Largest field 59 (its BCD.LLL length prefix). */
+export const SERVICE_DATA_BYTES_MAX = 999;
+
+/**
+ * Field 59 tags. Values are ASCII unless said otherwise; `entry`, `input` and `choice` nest a TLV list.
+ */
+export const SERVICE_TAGS = {
+  /** Menu item code: the service id of a definition with a `terminal` block. */
+  itemCode: 'DF01',
+  /** Menu version (16 hex digits): what the phone holds (request) or the host's (answer). */
+  menuVersion: 'DF02',
+  /** One collected input, `name=value` (service request). */
+  inputValue: 'DF10',
+  /** Prompt id (screen, reply). */
+  promptId: 'DF20',
+  /** The keyed value (reply). */
+  replyValue: 'DF21',
+  /** `A` answered, `C` cancelled by the user (reply). */
+  replyStatus: 'DF22',
+  /** One line of text on the display (screen), in order. */
+  screenLine: 'DF30',
+  /** Seconds the host waits for the reply (screen). */
+  promptTimeout: 'DF32',
+  /** One menu entry (menu answer), nesting code, path, title and inputs. */
+  entry: 'DF40',
+  /** Menu path, elements joined by `/` (entry). */
+  entryPath: 'DF42',
+  /** Title shown for the entry and above its inputs (entry). */
+  entryTitle: 'DF43',
+  /** One input spec (entry, screen), nesting the tags below. */
+  input: 'DF45',
+  inputName: 'DF46',
+  /** `digits`, `amount` or `choice`. */
+  inputKind: 'DF47',
+  /** Digits: least and most digits; amount: least and most minor units. */
+  inputMin: 'DF48',
+  inputMax: 'DF49',
+  /** `1`: echo `*` for each key. */
+  inputMasked: 'DF4A',
+  inputLabel: 'DF4B',
+  /** One allowed choice, `key=label` (choice inputs). */
+  inputChoice: 'DF4C',
+  /** One receipt line for the printer (final answer), in order. */
+  receiptLine: 'DF50',
+} as const;
+
+/** Reply status values (SERVICE_TAGS.replyStatus). */
+export const REPLY_STATUS = { answered: 'A', cancelled: 'C' } as const;
+
+/** Field 39 of a screen: the request is in progress, a prompt follows (ADR 0018). */
+export const PROMPT_RESPONSE_CODE = '09';
+/** Field 39 (unsigned) for a reply no prompt waits for: it came too late, or twice after the end. */
+export const PROMPT_EXPIRED_RESPONSE_CODE = '68';
+/** Field 39 (unsigned) for a service request whose item is not on this terminal's menu. */
+export const NOT_ON_MENU_RESPONSE_CODE = '57';
+/** Field 39 (unsigned) for a service request or reply whose field 59 is malformed or whose inputs do not fit. */
+export const BAD_SERVICE_DATA_RESPONSE_CODE = '30';

@@ -53,6 +53,7 @@ describe('the catalogue and the registered activities', () => {
       'reversal',
       'sign-on',
       'voucher-topup',
+      'terminal-menu',
     ]);
     expect(skipped.map((s) => s.serviceId).sort()).toEqual(['lottery-ticket', 'payment']);
     for (const s of skipped) expect(s.missing.every((n) => unimplemented.includes(n))).toBe(true);

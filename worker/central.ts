@@ -189,6 +189,7 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
         core,
         ledger: new PrismaLedgerStore(prisma),
         gateway,
+        registry,
         providers: {
           directory: new ProviderDirectory(deps.providersDir ?? PROVIDERS_DIR),
           voucherKey: { id: 'v1', key: voucherKeyFromLmk(deps.lmkHex) },

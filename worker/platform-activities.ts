@@ -27,6 +27,12 @@ import { ProviderDirectory } from '../gateways/providers/profile';
 import type { ProviderJournal } from '../gateways/providers/journal';
 import { MemoryProviderJournal } from '../gateways/providers/journal';
 import type { VoucherKey } from '../gateways/providers/voucher';
+import { createConversationActivities, DEFAULT_DEVICE } from '../activities/terminal-conversation';
+import type { TerminalDevice } from '../activities/terminal-conversation';
+import { loadProfiles } from '../channel-engine/profiles';
+import type { DeviceProfile } from '../channel-engine/profiles';
+import type { Registry } from '../services/registry/registry';
+import type { MenuService } from '../terminal-protocol/menu';
 
 export interface PlatformActivityDeps {
   readonly nodeName: string;
@@ -42,6 +48,31 @@ export interface PlatformActivityDeps {
   readonly verdicts?: TerminalVerdictStore;
   /** Bill and top-up connectors (ADR 0019): the watched provider directory, the voucher key, the journal. */
   readonly providers?: ProviderDeps;
+  /** Where terminal menus come from (ADR 0018): the live definitions; an empty menu without it. */
+  readonly registry?: Pick<Registry, 'liveVersions'>;
+  /** Device profiles by id (screens, receipts, menu memory); the shipped ones by default. */
+  readonly profiles?: ReadonlyMap<string, DeviceProfile>;
+}
+
+/** The device of a profile, as conversations see it (a profile without a terminal section: the default). */
+export function deviceOf(profileId: string, profile: DeviceProfile | undefined): TerminalDevice {
+  const t = profile?.terminal;
+  if (t === undefined) return { profileId, ...DEFAULT_DEVICE };
+  return {
+    profileId,
+    display: { lines: t.display.lines, columns: t.display.columns },
+    printer: t.printer === 'none' ? 'none' : { columns: t.printer.columns },
+    menuMemory: t.menuMemory,
+  };
+}
+
+/** The menu entries of the live definitions that carry a `terminal` block. */
+export async function liveMenuServices(registry: Pick<Registry, 'liveVersions'>): Promise<MenuService[]> {
+  return (await registry.liveVersions()).flatMap((r) => {
+    const t = r.plan.terminal;
+    if (t === undefined) return [];
+    return [{ serviceId: r.serviceId, menu: t.menu, title: t.title, inputs: t.inputs, profiles: t.profiles }];
+  });
 }
 
 export interface ProviderDeps {
@@ -108,6 +139,18 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     directory,
     journal: deps.providers?.journal ?? new MemoryProviderJournal(),
   });
+  let profiles = deps.profiles;
+  const conversation = createConversationActivities({
+    hsm: deps.hsm,
+    psamMasterKey: deps.psamMasterKey,
+    device: async (terminalId) => {
+      const t = await deps.core.terminal(terminalId);
+      if (t === undefined) return undefined;
+      profiles ??= loadProfiles();
+      return deviceOf(t.deviceProfileId, profiles.get(t.deviceProfileId));
+    },
+    menuServices: () => (deps.registry === undefined ? Promise.resolve([]) : liveMenuServices(deps.registry)),
+  });
   return {
     // Platform workflows (ping, the access node's request verification).
     ping: one(ping, 'ping'),
@@ -119,6 +162,10 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     translateTerminalPin: one(hsm, 'translateTerminalPin'),
     signOnTerminal: one(hsm, 'signOnTerminal'),
     answerTerminal: one(hsm, 'answerTerminal'),
+    // Conversations (ADR 0018): menus, prompt screens, receipts.
+    promptTerminal: one(conversation, 'promptTerminal'),
+    buildTerminalMenu: one(conversation, 'buildTerminalMenu'),
+    formatReceipt: one(conversation, 'formatReceipt'),
     // Card network, in the gateway's vocabulary (generic definitions) and the terminal's.
     authorize: one(card, 'authorize'),
     reverse: one(card, 'reverse'),

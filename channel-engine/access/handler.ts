@@ -15,14 +15,26 @@ import type { DataConverter } from '@temporalio/common';
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import { createHash, randomUUID } from 'node:crypto';
-import { closeUnsignedDecline, isReversal, openTerminalRequest } from '../../terminal-protocol/messages';
-import { DUPLICATE_STAN_RESPONSE_CODE } from '../../terminal-protocol/spec';
+import { closeUnsignedDecline, isReversal, openTerminalRequest, screenOf } from '../../terminal-protocol/messages';
+import type { OpenedTerminalRequest } from '../../terminal-protocol/messages';
+import {
+  BAD_SERVICE_DATA_RESPONSE_CODE,
+  DUPLICATE_STAN_RESPONSE_CODE,
+  MENU_SERVICE_ID,
+  MENU_SERVICE_ROUTE,
+  NOT_ON_MENU_RESPONSE_CODE,
+  PROMPT_EXPIRED_RESPONSE_CODE,
+  PROMPT_REPLY_ROUTE,
+  SERVICE_TAGS,
+} from '../../terminal-protocol/spec';
+import { decodePromptReply, decodeServiceRequest, inputProblem } from '../../terminal-protocol/conversation';
 import type { TerminalRequestVerdict, VerifyTerminalRequestInput } from '../../terminal-protocol/verification';
-import type { RequestHandler } from '../engine';
-import { FixpayError } from '../../domain/errors';
+import type { RequestHandler, TerminalRequest } from '../engine';
+import { FixpayError, isFixpayError } from '../../domain/errors';
 import type { Registry } from '../../services/registry/registry';
 import { businessKey, startPlan, workflowIdFor } from '../../services/registry/start';
-import type { ServiceResult } from '../../services/runtime/plan';
+import type { Plan, ServiceResult } from '../../services/runtime/plan';
+import { DELIVER_MESSAGE, TERMINAL_HANGUP_MESSAGE, TERMINAL_REPLY_MESSAGE } from '../../services/runtime/plan';
 import { VERIFY_REQUEST_WORKFLOW, VERIFY_TIMEOUT_MS } from '../../terminal-protocol/verification';
 
 /** Answers kept for repeats after the run has finished (per access node). */
@@ -82,6 +94,27 @@ export class ResponseBoard {
   /** The line of the run's latest call, if any. */
   lineOf(workflowId: string): string | undefined {
     return this.lines.get(workflowId);
+  }
+
+  /** Prompts on the phones now, by line (ADR 0018): which run asked, and the screen it sent. */
+  private readonly prompts = new Map<string, OpenPrompt>();
+
+  /** Records that the call on `lineId` shows the run's prompt (a newer one replaces it). */
+  openPrompt(lineId: string, prompt: OpenPrompt): void {
+    this.prompts.delete(lineId);
+    this.prompts.set(lineId, prompt);
+    if (this.prompts.size > this.keptMax) {
+      const oldest = this.prompts.keys().next().value;
+      if (oldest !== undefined) this.prompts.delete(oldest);
+    }
+  }
+
+  promptOn(lineId: string): OpenPrompt | undefined {
+    return this.prompts.get(lineId);
+  }
+
+  closePrompt(lineId: string): void {
+    this.prompts.delete(lineId);
   }
 
   constructor(private readonly keptMax = ANSWERS_KEPT_MAX) {}
@@ -156,9 +189,18 @@ export class ResponseBoard {
     return known;
   }
 
-  /** Resolves with the answer (at once when it is already here); undefined after `timeoutMs`. */
-  wait(workflowId: string, timeoutMs: number, settled?: Promise<boolean>): Promise<Uint8Array | undefined> {
-    const ready = this.answer(workflowId, settled);
+  /**
+   * Resolves with the answer (at once when it is already here); undefined after `timeoutMs`. An
+   * answer identical to `skip` (the screen a reply answers) is not taken: the run's next one is.
+   */
+  wait(
+    workflowId: string,
+    timeoutMs: number,
+    settled?: Promise<boolean>,
+    skip?: Uint8Array,
+  ): Promise<Uint8Array | undefined> {
+    const stored = this.answers.get(workflowId);
+    const ready = stored === undefined || stored === skip ? undefined : this.answer(workflowId, settled);
     if (ready !== undefined) return Promise.resolve(ready);
     return new Promise((resolve) => {
       const list = this.waiters.get(workflowId) ?? [];
@@ -180,6 +222,17 @@ export class ResponseBoard {
     });
   }
 }
+
+/** A prompt on a phone (ADR 0018). */
+export interface OpenPrompt {
+  readonly workflowId: string;
+  readonly promptId: string;
+  /** The screen as the board keeps it: the reply's answer is the run's next one. */
+  readonly screen: Uint8Array;
+}
+
+/** Added to a prompt's timeout while the access node holds the call for the reply. */
+export const PROMPT_HOLD_MARGIN_MS = 5_000;
 
 export interface AccessHandlerDeps {
   readonly client: Client;
@@ -223,6 +276,60 @@ function responseOf(result: ServiceResult): Uint8Array | undefined {
   return typeof hex === 'string' && /^([0-9a-f]{2})+$/i.test(hex) ? Buffer.from(hex, 'hex') : undefined;
 }
 
+/** The menu version a menu or service request carries (field 59), if any. */
+function menuVersionOf(opened: OpenedTerminalRequest): string | undefined {
+  const v = (opened.serviceData ?? []).find((i) => i.tag === SERVICE_TAGS.menuVersion)?.value;
+  if (v === undefined) return undefined;
+  const text = Buffer.from(v).toString('latin1');
+  return /^[0-9a-f]{1,64}$/.test(text) ? text : undefined;
+}
+
+/**
+ * The generic service request (ADR 0018): the service must be on menus (a `terminal` block), allow
+ * the caller's profile, and get exactly the inputs it declares, each within its spec. Adds them
+ * to `input` by name (amounts as integers); returns the unsigned decline's field 39 when refused.
+ */
+export function collectInputs(
+  plan: Plan,
+  opened: OpenedTerminalRequest,
+  profileId: string,
+  input: Record<string, unknown>,
+): string | undefined {
+  const t = plan.terminal;
+  if (t === undefined || (t.profiles !== null && !t.profiles.includes(profileId))) return NOT_ON_MENU_RESPONSE_CODE;
+  let given: Readonly<Record<string, string>>;
+  try {
+    given = decodeServiceRequest(opened.serviceData ?? []).inputs;
+  } catch {
+    return BAD_SERVICE_DATA_RESPONSE_CODE;
+  }
+  const names = Object.keys(given);
+  if (names.length !== t.inputs.length || names.some((n) => !t.inputs.some((i) => i.name === n)))
+    return BAD_SERVICE_DATA_RESPONSE_CODE;
+  for (const spec of t.inputs) {
+    const value = given[spec.name];
+    if (value === undefined || inputProblem(spec, value) !== null) return BAD_SERVICE_DATA_RESPONSE_CODE;
+    input[spec.name] = spec.kind === 'amount' ? Number(value) : value;
+  }
+  return undefined;
+}
+
+/**
+ * Tells a run whose prompt is on a call that ended (ADR 0018): the signal `deliver`
+ * (`terminalHangup`); the run fails the prompt and compensates. For the engine's `onCallEnded`.
+ */
+export function promptHangupNotifier(client: Client, board: ResponseBoard): (lineId: string) => void {
+  return (lineId) => {
+    const prompt = board.promptOn(lineId);
+    if (prompt === undefined) return;
+    board.closePrompt(lineId);
+    void client.workflow
+      .getHandle(prompt.workflowId)
+      .signal(DELIVER_MESSAGE, { name: TERMINAL_HANGUP_MESSAGE, value: { promptId: prompt.promptId } })
+      .catch(() => undefined);
+  };
+}
+
 /** The decline the access node answers itself when a run failed without answering (no MAC). */
 export function runFailedAnswer(payload: Uint8Array): Uint8Array {
   return closeUnsignedDecline(openTerminalRequest(payload), RUN_FAILED_RESPONSE_CODE);
@@ -264,6 +371,84 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
   const stopping = deps.signal;
   const temporal = <R>(fn: () => Promise<R>): Promise<R> =>
     stopping === undefined ? fn() : whileRunning(stopping, (signal) => deps.client.withAbortSignal(signal, fn));
+
+  /** A screen going out: the call shows the run's prompt, and is held for the reply (ADR 0018). */
+  const holdForScreen = (req: TerminalRequest, workflowId: string, answer: Uint8Array): Uint8Array => {
+    const screen = screenOf(answer);
+    if (screen === undefined) return answer;
+    const kept = deps.board.answer(workflowId);
+    deps.board.openPrompt(req.lineId, { workflowId, promptId: screen.promptId, screen: kept ?? answer });
+    req.holdCall?.(screen.timeoutMs + PROMPT_HOLD_MARGIN_MS);
+    return answer;
+  };
+
+  /**
+   * The phone's reply to a prompt: verified like any request, then given to the run waiting on
+   * this call as the Update `deliver` (`terminalReply`). The run's validator takes only a reply to
+   * the prompt it waits for, once; a late reply gets `68`. The phone then gets the run's next
+   * answer: another screen or the final answer.
+   */
+  const reply = async (
+    req: TerminalRequest,
+    opened: OpenedTerminalRequest,
+    request: string,
+    ani: string,
+    receivedAt: number,
+  ): Promise<Uint8Array> => {
+    const verdict = await temporal(() => verify({ request, ani })).catch(() => undefined);
+    if (verdict === undefined) return closeUnsignedDecline(opened, RUN_FAILED_RESPONSE_CODE);
+    if (!verdict.verified) return closeUnsignedDecline(opened, verdict.responseCode);
+    let answer: ReturnType<typeof decodePromptReply>;
+    try {
+      answer = decodePromptReply(opened.serviceData ?? []);
+    } catch {
+      return closeUnsignedDecline(opened, BAD_SERVICE_DATA_RESPONSE_CODE);
+    }
+    const prompt = deps.board.promptOn(req.lineId);
+    if (prompt?.promptId !== answer.promptId) return closeUnsignedDecline(opened, PROMPT_EXPIRED_RESPONSE_CODE);
+    const { workflowId } = prompt;
+    const handle = deps.client.workflow.getHandle(workflowId);
+    try {
+      await temporal(() =>
+        handle.executeUpdate(DELIVER_MESSAGE, { args: [{ name: TERMINAL_REPLY_MESSAGE, value: answer }] }),
+      );
+    } catch (e) {
+      // A second copy (the phone repeated its reply): it gets the run's next answer like the first.
+      const duplicate = e instanceof Error && /already answered/.test(e.message);
+      if (!duplicate) {
+        deps.board.closePrompt(req.lineId);
+        return closeUnsignedDecline(opened, PROMPT_EXPIRED_RESPONSE_CODE);
+      }
+    }
+    deps.board.closePrompt(req.lineId);
+    deps.board.track(workflowId, req.lineId);
+    const stopWaiting = new AbortController();
+    const waitSignal =
+      deps.signal === undefined ? stopWaiting.signal : AbortSignal.any([deps.signal, stopWaiting.signal]);
+    const next = deps.board.wait(workflowId, timeoutMs, req.answerSettled, prompt.screen);
+    const ended = deps.client
+      .withAbortSignal(waitSignal, () => handle.result())
+      .then(
+        () => undefined,
+        () => undefined,
+      );
+    const noAnswer = ended.then(async () =>
+      stopWaiting.signal.aborted
+        ? undefined
+        : ((await deps.board.wait(workflowId, DELIVERY_GRACE_MS, undefined, prompt.screen)) ??
+          closeUnsignedDecline(opened, RUN_FAILED_RESPONSE_CODE)),
+    );
+    const got = await Promise.race([next, noAnswer]).finally(() => stopWaiting.abort());
+    if (got === undefined) throw new FixpayError('SVC_STEP_FAILED', `no answer from ${workflowId}`);
+    deps.onAnswered?.({
+      workflowId,
+      serviceId: workflowId.split(':')[0] ?? '',
+      terminalId: opened.summary.terminalId,
+      latencyMs: performance.now() - receivedAt,
+    });
+    return holdForScreen(req, workflowId, got);
+  };
+
   return async (req) => {
     const receivedAt = performance.now();
     const opened = openTerminalRequest(req.payload);
@@ -271,6 +456,8 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
     const request = Buffer.from(req.payload).toString('hex');
     // The caller number comes from the line signalling only.
     const ani = req.callerNumber ?? '';
+    // A reply to a prompt goes to the run that asked, on this call (ADR 0018).
+    if (s.route === PROMPT_REPLY_ROUTE) return reply(req, opened, request, ani, receivedAt);
     const input: Record<string, unknown> = {
       request,
       // Safe to keep (a hash over bytes that include a fresh PSAM random): tells a repeat from a reused STAN.
@@ -287,13 +474,27 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
       ...(s.currency === null ? {} : { currency: s.currency }),
       ...(s.amountMinor === null ? {} : { amount: s.amountMinor }),
     };
+    const conversation = s.route === MENU_SERVICE_ROUTE || s.route === MENU_SERVICE_ID;
+    if (conversation) input['menuVersion'] = menuVersionOf(opened) ?? '';
     // Verification and the plan lookup (read-only) overlap; nothing is claimed before both are in.
     const [verdict, rec] = await Promise.all([
       temporal(() => verify({ request, ani })).catch(() => undefined),
-      deps.registry.resolveWith(s.serviceId, (plan) => businessKey(plan, input)),
+      deps.registry
+        .resolveWith(s.serviceId, (plan) => businessKey(plan, input))
+        // An item code no live service has is not on any menu (a generic request names any id).
+        .catch((e: unknown) =>
+          s.route === MENU_SERVICE_ROUTE && isFixpayError(e, 'DEF_NOT_FOUND')
+            ? undefined
+            : Promise.reject(e instanceof Error ? e : new Error(String(e))),
+        ),
     ]);
     if (verdict === undefined) return closeUnsignedDecline(opened, RUN_FAILED_RESPONSE_CODE);
     if (!verdict.verified) return closeUnsignedDecline(opened, verdict.responseCode);
+    if (rec === undefined) return closeUnsignedDecline(opened, NOT_ON_MENU_RESPONSE_CODE);
+    if (s.route === MENU_SERVICE_ROUTE) {
+      const refused = collectInputs(rec.plan, opened, req.profileId, input);
+      if (refused !== undefined) return closeUnsignedDecline(opened, refused);
+    }
     // A sale already known under this terminal id and STAN (ADR 0012): its run stands by its answer
     // in the verdict list, so a repeat gets it through any access node, at any time; other bytes
     // under the same STAN are not processed. A reversal goes to its own service.
@@ -324,7 +525,7 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
     const answered = (answer: Uint8Array): Uint8Array => {
       const latencyMs = performance.now() - receivedAt;
       deps.onAnswered?.({ workflowId, serviceId: s.serviceId, terminalId: s.terminalId, latencyMs });
-      return answer;
+      return holdForScreen(req, workflowId, answer);
     };
     const known = deps.board.answer(workflowId, req.answerSettled);
     if (known !== undefined) return answered(known);

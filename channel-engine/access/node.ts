@@ -19,7 +19,7 @@ import { TcpPcmLineDriver } from '../lines/tcp-pcm';
 import type { LineLogger } from '../lines/types';
 import { loadProfiles } from '../profiles';
 import { assertTimeoutOrder } from '../../domain/timeouts';
-import { createAccessHandler, ResponseBoard, startLinesWorker } from './handler';
+import { createAccessHandler, promptHangupNotifier, ResponseBoard, startLinesWorker } from './handler';
 import { createProfileResolver } from './profile-resolver';
 import type { BoundProfileLookup } from './profile-resolver';
 import { timeoutFigures } from './timeouts';
@@ -197,6 +197,8 @@ export async function startAccessNode(deps: AccessNodeDeps): Promise<AccessNode>
           ...(deps.onAnswered === undefined ? {} : { onAnswered: deps.onAnswered }),
         }),
       ),
+      // A run whose prompt is on a call that ends learns it (ADR 0018).
+      onCallEnded: promptHangupNotifier(deps.client, board),
     },
     deps.log,
   )

@@ -53,8 +53,8 @@ export type SessionEvent =
   | { readonly type: 'request'; readonly payload: Uint8Array }
   | { readonly type: 'handler-answered'; readonly payload: Uint8Array }
   | { readonly type: 'handler-failed'; readonly codeName: ResultCodeName }
-  /** The link delivered our message (ACKed). */
-  | { readonly type: 'sent' }
+  /** The link delivered our message (ACKed); `holdMs` replaces the idle timeout once (a screen is up). */
+  | { readonly type: 'sent'; readonly holdMs?: number }
   | { readonly type: 'send-failed'; readonly codeName: ResultCodeName }
   /** The platform pushes a message to the terminal on the live call. */
   | { readonly type: 'prompt'; readonly payload: Uint8Array }
@@ -110,7 +110,11 @@ function end(state: SessionState, outcome: ResultCodeName, hangup: boolean): Ses
   };
 }
 
-const idle = (t: SessionTimers): SessionAction => ({ type: 'set-timer', timer: 'idle', ms: t.idleTimeoutMs });
+const idle = (t: SessionTimers, holdMs?: number): SessionAction => ({
+  type: 'set-timer',
+  timer: 'idle',
+  ms: holdMs === undefined ? t.idleTimeoutMs : Math.max(holdMs, t.idleTimeoutMs),
+});
 
 /** One step of the session machine. Pure. Events that make no sense in a state are ignored. */
 export function sessionStep(state: SessionState, event: SessionEvent, t: SessionTimers): SessionResult {
@@ -207,7 +211,7 @@ export function sessionStep(state: SessionState, event: SessionEvent, t: Session
       return stay(state);
 
     case 'sending':
-      if (event.type === 'sent') return { state: to(state, 'ready'), actions: [idle(t)] };
+      if (event.type === 'sent') return { state: to(state, 'ready'), actions: [idle(t, event.holdMs)] };
       if (event.type === 'send-failed') return end(state, event.codeName, true);
       if (event.type === 'hangup-requested') return release(state, t, event.codeName, true);
       if (event.type === 'rel-received') return release(state, t, 'OK', false);

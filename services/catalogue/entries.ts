@@ -99,14 +99,34 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
   },
   {
     name: 'promptTerminal',
-    kind: 'channel',
+    kind: 'hsm',
     effect: 'none',
     idempotent: true,
-    input: obj({ terminalId, prompt: str() }),
-    output: obj({ value: str() }),
-    example: { value: '1' },
+    input: obj(
+      {
+        request: str({ sensitive: 'track2' }),
+        terminalId,
+        prompt: str(),
+        input: obj(
+          {
+            kind: str({ enum: ['digits', 'amount', 'choice'] }),
+            label: str(),
+            minLength: int,
+            maxLength: int,
+            min: int,
+            max: int,
+            masked: bool,
+            choices: str(),
+          },
+          ['kind', 'label', 'minLength', 'maxLength', 'min', 'max', 'masked', 'choices'],
+        ),
+      },
+      ['request', 'input'],
+    ),
+    output: obj({ value: str(), status: str(), answered: bool }),
+    example: { value: '1', status: 'answered', answered: true },
     description:
-      'Shows a prompt on the terminal and returns what the user keyed in. Not served by the access node yet: the engine hands a terminal’s reply to the request handler, not to the prompt.',
+      'A prompt on the phone, for `listen: { terminal }` (ADR 0018): the text (fitted to the display of the terminal’s profile, card numbers masked) and the input spec (`choices` as `1=YES,2=NO`) go out as a screen signed under `request`’s session, on the call held by `lines.<nodeId>`; the listen’s value is the reply: `value` (empty when cancelled), `status` (`answered` or `cancelled`), `answered`.',
   },
   // --- HSM --------------------------------------------------------------------------------
   {
@@ -453,12 +473,38 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
         amount: int,
         balance: int,
         field62: str(),
+        field59: str(),
       },
-      ['authCode', 'rrn', 'amount', 'balance', 'field62'],
+      ['authCode', 'rrn', 'amount', 'balance', 'field62', 'field59'],
     ),
     output: obj({ response: str() }),
     example: { response: '6000000003603100000000' },
-    description: 'Builds the 0210/0810 answer and MACs it with the PSAM session key of the request.',
+    description:
+      'Builds the 0210/0810 answer and MACs it with the PSAM session key of the request; `field59` (hex) carries a menu or a receipt (ADR 0018).',
+  },
+  {
+    name: 'buildTerminalMenu',
+    kind: 'channel',
+    effect: 'none',
+    idempotent: true,
+    local: true,
+    input: obj({ terminalId, menuVersion: str() }, ['menuVersion']),
+    output: obj({ version: str(), changed: bool, entries: int, field59: str() }),
+    example: { version: '0123456789abcdef', changed: true, entries: 1, field59: 'df0210' },
+    description:
+      'The terminal’s menu (ADR 0018): the live definitions with a `terminal` block that its device profile may run and hold, and its version; `field59` (hex) holds the entries only when `menuVersion` (what the phone holds) differs.',
+  },
+  {
+    name: 'formatReceipt',
+    kind: 'channel',
+    effect: 'none',
+    idempotent: true,
+    local: true,
+    input: obj({ terminalId, lines: { type: 'array', items: str() } }),
+    output: obj({ field59: str(), lines: int }),
+    example: { field59: 'df5003414243', lines: 1 },
+    description:
+      'A receipt for the terminal’s printer (ADR 0018): each line sanitised (no control or bidi characters, card numbers masked) and wrapped to the printer width of its profile; `field59` (hex) for `answerTerminal`. Empty on a profile without a printer.',
   },
   {
     name: 'deliverTerminalResponse',

@@ -32,6 +32,11 @@ export class FakeWorld {
 
   constructor(private readonly catalogue: Catalogue) {}
 
+  /** The catalogue example of an activity (what an unscripted call returns). */
+  example(activity: string): Record<string, unknown> | undefined {
+    return this.catalogue.get(activity)?.example;
+  }
+
   /** Applies one call on the remote side. Throws for unknown activities (a wiring bug). */
   handle(activity: string, request: Record<string, unknown>): Record<string, unknown> {
     const entry = this.catalogue.get(activity);

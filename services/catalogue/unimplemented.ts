@@ -5,7 +5,6 @@
  * catalogue and the registered activities in step (worker/activity-parity.test.ts).
  */
 export const DECLARED_UNIMPLEMENTED: Readonly<Record<string, string>> = {
-  promptTerminal: 'the engine hands a terminal reply to the request handler, not to a prompt',
   verifyMac: 'generic MAC check; terminal requests use verifyTerminalMac',
   translatePin: 'generic PIN translation; terminal requests use translateTerminalPin',
   issueTicket: 'no TicketingPort adapter yet',

@@ -18,7 +18,15 @@ import {
 } from '../runtime/expr';
 import type { Checked, Expr, RefResolver, SensitiveKind, VType } from '../runtime/expr';
 import { MONEY_EFFECTS, PLAN_FORMAT, TERMINAL_VERDICT_SIGNAL } from '../runtime/plan';
-import type { CompensationPlan, Effect, Plan, PlanStep, RetryPlan } from '../runtime/plan';
+import type {
+  CompensationPlan,
+  Effect,
+  Plan,
+  PlanStep,
+  RetryPlan,
+  TerminalInputPlan,
+  TerminalPlan,
+} from '../runtime/plan';
 import { SENSITIVE_SINK_KINDS } from '../catalogue/types';
 import type { Catalogue } from '../catalogue/types';
 import { diagnostic } from './diagnostics';
@@ -87,6 +95,22 @@ export const MAX_TAINT_PASSES = 8;
 export const APPROVAL_FIELDS: readonly string[] = ['approved', 'accepted'];
 /** Names that reach JavaScript's prototype chain when used as object keys. */
 export const RESERVED_NAMES: readonly string[] = ['__proto__', 'constructor', 'prototype'];
+/** Input fields the access node sets for every terminal request: a phone may not collect them (ADR 0018). */
+export const TERMINAL_INPUT_RESERVED: readonly string[] = [
+  'request',
+  'requestDigest',
+  'mti',
+  'psamCounter',
+  'terminalId',
+  'merchantId',
+  'stan',
+  'localDate',
+  'ani',
+  'psamId',
+  'nodeId',
+  'currency',
+  'profileId',
+];
 /** The queue the central workers serve, and the prefix of the access nodes' queues. */
 export const DEFAULT_TASK_QUEUE = 'services';
 export const LINE_TASK_QUEUE_PREFIX = 'lines.';
@@ -1283,6 +1307,79 @@ class Compiler {
     return joinStates(ends);
   }
 
+  /**
+   * `spec.terminal` (ADR 0018): every input names a declared input field of the right type (digits
+   * and choices are strings, amounts integers), ranges are ordered, a choice has choices.
+   */
+  private terminalPlan(raw: unknown, metadata: Obj): TerminalPlan | undefined {
+    if (!isObj(raw)) return undefined;
+    const p: JsonPath = ['spec', 'terminal'];
+    const menu = Array.isArray(raw['menu']) ? raw['menu'].filter((m): m is string => typeof m === 'string') : [];
+    const inputs: TerminalInputPlan[] = [];
+    const declared = this.inputType.properties ?? {};
+    const rawInputs = Array.isArray(raw['inputs']) ? raw['inputs'] : [];
+    const seen = new Set<string>();
+    rawInputs.forEach((r, i) => {
+      if (!isObj(r)) return;
+      const ip: JsonPath = [...p, 'inputs', i];
+      const name = str(r['name']) ?? '';
+      const kind = str(r['kind']) as TerminalInputPlan['kind'];
+      if (seen.has(name)) this.report('DEF_SCHEMA', `input '${name}' is collected twice`, [...ip, 'name']);
+      seen.add(name);
+      if (RESERVED_NAMES.includes(name) || TERMINAL_INPUT_RESERVED.includes(name))
+        this.report('DEF_RESERVED_NAME', `'${name}' is a field the access node sets: choose another name`, [
+          ...ip,
+          'name',
+        ]);
+      const field = declared[name];
+      const want = kind === 'amount' ? 'integer' : 'string';
+      if (field === undefined)
+        this.report('DEF_UNKNOWN_FIELD', `the phone collects '${name}' but spec.input declares no such field`, [
+          ...ip,
+          'name',
+        ]);
+      else if (field.type !== want)
+        this.report('DEF_TYPE_MISMATCH', `a ${kind} input arrives as ${want}; input.${name} is ${field.type}`, [
+          ...ip,
+          'kind',
+        ]);
+      const lo =
+        typeof r['min'] === 'number' ? r['min'] : typeof r['minLength'] === 'number' ? r['minLength'] : undefined;
+      const hi =
+        typeof r['max'] === 'number' ? r['max'] : typeof r['maxLength'] === 'number' ? r['maxLength'] : undefined;
+      if (kind === 'digits' && (r['min'] !== undefined || r['max'] !== undefined))
+        this.report('DEF_SCHEMA', 'digits take minLength/maxLength, not min/max', ip);
+      if (kind === 'amount' && (r['minLength'] !== undefined || r['maxLength'] !== undefined))
+        this.report('DEF_SCHEMA', 'an amount takes min/max (minor units), not minLength/maxLength', ip);
+      if (lo !== undefined && hi !== undefined && lo > hi) this.report('DEF_SCHEMA', 'the least is above the most', ip);
+      const choices = Array.isArray(r['choices'])
+        ? r['choices'].filter(isObj).map((c) => ({ key: str(c['key']) ?? '', label: str(c['label']) ?? '' }))
+        : [];
+      if (kind === 'choice' && choices.length === 0) this.report('DEF_SCHEMA', 'a choice needs choices', ip);
+      if (kind !== 'choice' && choices.length > 0) this.report('DEF_SCHEMA', `a ${kind} input takes no choices`, ip);
+      if (new Set(choices.map((c) => c.key)).size !== choices.length)
+        this.report('DEF_SCHEMA', 'two choices share a key', [...ip, 'choices']);
+      inputs.push({
+        name,
+        kind,
+        label: str(r['label']) ?? name,
+        ...(lo === undefined ? {} : { min: lo }),
+        ...(hi === undefined ? {} : { max: hi }),
+        ...(r['masked'] === true ? { masked: true } : {}),
+        ...(choices.length === 0 ? {} : { choices }),
+      });
+    });
+    const profiles = Array.isArray(raw['profiles'])
+      ? raw['profiles'].filter((x): x is string => typeof x === 'string')
+      : null;
+    return {
+      menu,
+      title: str(raw['title']) ?? menu.at(-1) ?? str(metadata['title']) ?? '',
+      inputs,
+      profiles,
+    };
+  }
+
   private listen(s: Obj, id: string, p: JsonPath, state: State, out: PlanStep[]): State | null {
     const l = isObj(s['listen']) ? s['listen'] : {};
     const sources = ['signal', 'update', 'terminal'].filter((k) => k in l);
@@ -1331,7 +1428,8 @@ class Compiler {
           state,
           entry.input,
           PROMPT_ACTIVITY,
-          false,
+          // The screen is signed under the request's session: only the request may flow in (an HSM sink).
+          SENSITIVE_SINK_KINDS.includes(entry.kind),
         );
         valueType = entry.output;
       }
@@ -1633,6 +1731,7 @@ class Compiler {
       output = o?.e ?? null;
       outputType = o?.c.type ?? outputType;
     }
+    const terminal = spec['terminal'] === undefined ? undefined : this.terminalPlan(spec['terminal'], metadata);
     const comp = isObj(spec['compensation']) ? spec['compensation'] : {};
     const history = estimateEvents(steps) + EVENTS_FIXED;
     if (history > maxHistoryEvents)
@@ -1668,6 +1767,7 @@ class Compiler {
       },
       subplans: this.subplans,
       estimate: { historyEvents: history, maxHistoryEvents },
+      ...(terminal === undefined ? {} : { terminal }),
     };
     const bytes = new TextEncoder().encode(JSON.stringify(plan)).length;
     if (bytes > MAX_PLAN_BYTES) {

@@ -156,6 +156,20 @@ export class Registry {
     return prev.version;
   }
 
+  /**
+   * The live version of every service (no canary routing): what a terminal's menu is built from
+   * (ADR 0018). Reads the store's list and each service's `live` alias; versions come from the cache.
+   */
+  async liveVersions(): Promise<DefinitionRecord[]> {
+    const ids = [...new Set((await this.store.list()).map((d) => d.serviceId))].sort();
+    const out: DefinitionRecord[] = [];
+    for (const id of ids) {
+      const live = (await this.store.getAlias(id, 'live'))?.[0];
+      if (live !== undefined) out.push(await this.version(id, live.version));
+    }
+    return out;
+  }
+
   /** The version a new transaction with this business key runs (canary by stable bucket). */
   async resolve(serviceId: string, businessKey: string): Promise<DefinitionRecord> {
     return this.resolveWith(serviceId, () => businessKey);

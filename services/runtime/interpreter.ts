@@ -7,7 +7,13 @@
 import { scrubText } from '../../domain/masking';
 import { evaluate, ExprEvalError } from './expr';
 import type { Expr, Scope } from './expr';
-import { nestedSteps } from './plan';
+import {
+  nestedSteps,
+  PROMPT_DELIVERY_ACTIVITY,
+  PROMPT_SCREEN_ACTIVITY,
+  TERMINAL_HANGUP_MESSAGE,
+  TERMINAL_REPLY_MESSAGE,
+} from './plan';
 import type { CallStep, InterpreterInput, ListenStep, Outcome, Plan, PlanStep, RetryPlan, ServiceResult } from './plan';
 import { validateValue } from './validate';
 
@@ -99,6 +105,17 @@ interface PendingCompensation {
   timeoutMs: number;
 }
 
+/** A phone's reply to a prompt, as the run keeps it. */
+interface TerminalReply {
+  status: 'answered' | 'cancelled';
+  value: string;
+}
+/** Building and signing a screen (one database read, one HSM call). */
+export const PROMPT_SCREEN_TIMEOUT_MS = 5_000;
+/** Handing a screen to the call and its link ACK (as a definition's `deliverTerminalResponse`). */
+export const PROMPT_DELIVERY_TIMEOUT_MS = 15_000;
+const PROMPT_TIMED_OUT = Symbol('prompt timed out');
+
 /** Compensation retry inside one round; rounds repeat until success, alerting after each. */
 const COMPENSATION_INITIAL_INTERVAL_MS = 1_000;
 const COMPENSATION_MAX_INTERVAL_MS = 30_000;
@@ -131,6 +148,10 @@ export class Interpreter {
   private readonly stack: PendingCompensation[] = [];
   private readonly mailbox = new Map<string, unknown[]>();
   private readonly listened: Map<string, ListenStep>;
+  /** The prompt on the phone now (ADR 0018), and what came back for it. */
+  private prompt: { id: string; stepId: string; reply: TerminalReply | null; hungUp: boolean } | null = null;
+  /** Prompts that ended (answered, timed out, hung up): a late reply to one of them is refused. */
+  private readonly closedPrompts = new Set<string>();
 
   constructor(
     private readonly rt: ServiceRuntime,
@@ -150,8 +171,14 @@ export class Interpreter {
     };
   }
 
+  /** The step whose prompt is on the phone now, if any (test runtimes script its reply). */
+  promptStep(): string | null {
+    return this.prompt?.stepId ?? null;
+  }
+
   /** Validates a message for a `listen` step; returns a problem or null. */
   checkMessage(name: string, value: unknown): string | null {
+    if (name === TERMINAL_REPLY_MESSAGE || name === TERMINAL_HANGUP_MESSAGE) return this.checkTerminal(name, value);
     const l = this.listened.get(name);
     if (l === undefined) return `no listen step for '${name}'`;
     if (value === undefined) return 'a value is required';
@@ -159,8 +186,43 @@ export class Interpreter {
     return problems.length === 0 ? null : problems.join('; ');
   }
 
+  /**
+   * A phone's reply or hang-up is taken only for the prompt on the phone now, and a reply only once:
+   * the access node learns from the refusal that it came too late or twice (ADR 0018).
+   */
+  private checkTerminal(name: string, value: unknown): string | null {
+    const v = asRecord(value);
+    const id = v['promptId'];
+    if (typeof id !== 'string') return 'promptId is required';
+    const p = this.prompt;
+    if (p === null || p.id !== id)
+      return this.closedPrompts.has(id) ? `prompt '${id}' is over` : `no prompt '${id}' is waiting`;
+    if (name === TERMINAL_HANGUP_MESSAGE) return null;
+    if (p.reply !== null) return `prompt '${id}' is already answered`;
+    if (v['status'] !== 'answered' && v['status'] !== 'cancelled') return 'status must be answered or cancelled';
+    if (typeof v['value'] !== 'string' || v['value'].length > 64) return 'value must be a short string';
+    return null;
+  }
+
   /** Delivers a signal/update payload to the mailbox. */
   deliver(name: string, value: unknown): void {
+    const open = this.prompt;
+    if (open !== null && name === open.stepId && open.reply === null) {
+      // A scripted reply by step id (`definitions test`): `{ value }`, or `{ status: cancelled }`.
+      const v = asRecord(value);
+      const text = typeof v['value'] === 'string' ? v['value'] : '';
+      open.reply = { status: v['status'] === 'cancelled' ? 'cancelled' : 'answered', value: text };
+      return;
+    }
+    if (name === TERMINAL_REPLY_MESSAGE || name === TERMINAL_HANGUP_MESSAGE) {
+      const v = asRecord(value);
+      const p = this.prompt;
+      if (p === null || p.id !== v['promptId']) return;
+      if (name === TERMINAL_HANGUP_MESSAGE) p.hungUp = true;
+      else if (p.reply === null)
+        p.reply = { status: v['status'] === 'answered' ? 'answered' : 'cancelled', value: String(v['value']) };
+      return;
+    }
     const q = this.mailbox.get(name) ?? [];
     q.push(value);
     this.mailbox.set(name, q);
@@ -423,30 +485,83 @@ export class Interpreter {
     }
   }
 
+  /**
+   * A prompt on the phone (ADR 0018): the signed screen is built on the central queue, handed to
+   * the call on the listen's queue (the access node holding it), and the run waits for the phone's
+   * reply (Update `terminalReply`) or the call's end (signal `terminalHangup`) until the timeout.
+   * A screen no call took, or a hang-up, fails the step with TERMINAL_HUNG_UP: the run compensates.
+   */
+  private async terminalPrompt(s: ListenStep, f: Frame, activityId: string, key: string): Promise<unknown> {
+    const args = asRecord(s.args === null ? {} : evaluate(s.args, this.scope(f)));
+    const once = { maxAttempts: 3, initialIntervalMs: 200, backoffCoefficient: 2, maximumIntervalMs: 2_000 };
+    const fail = (err: unknown): never => {
+      if (!(err instanceof StepError)) throw err;
+      this.mark(activityId, 'failed');
+      throw new ServiceFailure('SVC_STEP_FAILED', `${s.id}: ${err.timedOut ? 'timed out' : err.message}`);
+    };
+    const screen = await this.rt
+      .call({
+        stepId: s.id,
+        activity: PROMPT_SCREEN_ACTIVITY,
+        args: { ...args, promptId: activityId, timeoutMs: s.timeoutMs },
+        activityId: `${activityId}/screen`,
+        idempotencyKey: `${key}/screen`,
+        timeoutMs: PROMPT_SCREEN_TIMEOUT_MS,
+        retry: once,
+        taskQueue: null,
+        summary: `${s.id}: screen`,
+        compensation: false,
+      })
+      .catch(fail);
+    // The prompt is open before the screen leaves: a reply may come back before the delivery returns.
+    this.prompt = { id: activityId, stepId: s.id, reply: null, hungUp: false };
+    try {
+      const shown = asRecord(
+        await this.rt
+          .call({
+            stepId: s.id,
+            activity: PROMPT_DELIVERY_ACTIVITY,
+            args: { terminalId: args['terminalId'], response: asRecord(screen)['response'] },
+            activityId: `${activityId}/show`,
+            idempotencyKey: `${key}/show`,
+            timeoutMs: PROMPT_DELIVERY_TIMEOUT_MS,
+            retry: { ...once, maxAttempts: 2 },
+            taskQueue: s.taskQueue === null ? null : this.text(s.taskQueue, f),
+            summary: this.text(s.summary, f),
+            compensation: false,
+          })
+          .catch(fail),
+      );
+      const open = this.prompt;
+      if (shown['delivered'] !== true || open.hungUp) throw this.hungUp(s, activityId);
+      const came = await this.rt.condition(() => open.reply !== null || open.hungUp, s.timeoutMs, s.id);
+      if (open.reply !== null) {
+        const r = open.reply;
+        return { value: r.status === 'answered' ? r.value : '', status: r.status, answered: r.status === 'answered' };
+      }
+      // Woken without a reply: the call ended.
+      if (came) throw this.hungUp(s, activityId);
+      return PROMPT_TIMED_OUT;
+    } finally {
+      this.closedPrompts.add(activityId);
+      this.prompt = null;
+    }
+  }
+
+  private hungUp(s: ListenStep, activityId: string): ServiceFailure {
+    this.mark(activityId, 'failed');
+    return new ServiceFailure('TERMINAL_HUNG_UP', `${s.id}: the caller hung up at the prompt`);
+  }
+
   private async listen(s: ListenStep, f: Frame, activityId: string, key: string): Promise<void> {
     this.trace.push(s.id);
     this.mark(activityId, 'running');
-    let got = false;
+    let got: boolean;
     let value: unknown = null;
     if (s.source === 'terminal') {
-      try {
-        value = await this.rt.call({
-          stepId: s.id,
-          activity: s.name,
-          args: asRecord(s.args === null ? {} : evaluate(s.args, this.scope(f))),
-          activityId,
-          idempotencyKey: key,
-          timeoutMs: s.timeoutMs,
-          retry: { maxAttempts: 1, initialIntervalMs: 0, backoffCoefficient: 1, maximumIntervalMs: 0 },
-          taskQueue: s.taskQueue === null ? null : this.text(s.taskQueue, f),
-          summary: this.text(s.summary, f),
-          compensation: false,
-        });
-        got = true;
-      } catch (err) {
-        if (!(err instanceof StepError)) throw err;
-        if (!err.timedOut) throw new ServiceFailure('SVC_STEP_FAILED', `${s.id}: ${err.message}`);
-      }
+      const answer = await this.terminalPrompt(s, f, activityId, key);
+      got = answer !== PROMPT_TIMED_OUT;
+      if (got) value = answer;
     } else {
       got = await this.rt.condition(() => (this.mailbox.get(s.name)?.length ?? 0) > 0, s.timeoutMs, s.name);
       if (got) value = this.mailbox.get(s.name)?.shift() ?? null;

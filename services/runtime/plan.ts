@@ -161,6 +161,27 @@ export function nestedSteps(step: PlanStep): readonly (readonly PlanStep[])[] {
   }
 }
 
+/** One input a phone collects before it asks for the service (ADR 0018). */
+export interface TerminalInputPlan {
+  name: string;
+  kind: 'digits' | 'amount' | 'choice';
+  label: string;
+  /** Digits: least/most digits; amount: least/most minor units. */
+  min?: number;
+  max?: number;
+  masked?: boolean;
+  choices?: { key: string; label: string }[];
+}
+
+/** How a service appears on POS phones (`spec.terminal`; ADR 0018). */
+export interface TerminalPlan {
+  menu: string[];
+  title: string;
+  inputs: TerminalInputPlan[];
+  /** Device profiles that may run it; null: every profile. */
+  profiles: string[] | null;
+}
+
 export interface Plan {
   format: typeof PLAN_FORMAT;
   serviceId: string;
@@ -180,6 +201,8 @@ export interface Plan {
   /** Child plans used by `subflow` steps, embedded so the whole tree is pinned. */
   subplans: Record<string, { plan: Plan; planHash: string }>;
   estimate: { historyEvents: number; maxHistoryEvents: number };
+  /** On phones' menus (ADR 0018); absent for services phones ask for by their own message. */
+  terminal?: TerminalPlan;
 }
 
 /** What the interpreter workflow receives. */
@@ -215,5 +238,17 @@ export const INTERPRETER_WORKFLOW = 'serviceInterpreter';
  */
 export const TERMINAL_VERDICT_SIGNAL = 'terminalVerdict';
 export const DELIVER_MESSAGE = 'deliver';
+/**
+ * A conversation (ADR 0018): the access node delivers the phone's reply to a prompt as the Update
+ * `deliver` with this name and `{ promptId, status: 'answered' | 'cancelled', value }`; the run's
+ * validator refuses a reply to any prompt but the one it waits for, and a second reply.
+ */
+export const TERMINAL_REPLY_MESSAGE = 'terminalReply';
+/** The call that showed a prompt ended (`deliver` signal, `{ promptId }`): the run fails the step and compensates. */
+export const TERMINAL_HANGUP_MESSAGE = 'terminalHangup';
+/** The activity that builds a signed screen for a `listen: { terminal }` step (central queue). */
+export const PROMPT_SCREEN_ACTIVITY = 'promptTerminal';
+/** The activity that hands the screen to the call (on the `listen`'s task queue, `lines.<nodeId>`). */
+export const PROMPT_DELIVERY_ACTIVITY = 'deliverTerminalResponse';
 /** Query returning progress. */
 export const PROGRESS_QUERY = 'progress';

@@ -6,6 +6,7 @@ import type { FakeWorld } from '../catalogue/fake';
 import { Interpreter, StepError } from '../runtime/interpreter';
 import type { CallRequest, ServiceRuntime } from '../runtime/interpreter';
 import type { InterpreterInput, Outcome, ServiceResult } from '../runtime/plan';
+import { PROMPT_SCREEN_ACTIVITY } from '../runtime/plan';
 
 /** A failure injected into a step's attempts: all of them, or the first `attempts`. */
 export interface Fault {
@@ -42,9 +43,13 @@ export class FakeRuntime implements ServiceRuntime {
 
   call(req: CallRequest): Promise<unknown> {
     const prefix = req.compensation ? '~' : '';
-    const fault = req.activityId.startsWith('!')
-      ? undefined
-      : (this.opts.faults?.get(req.activityId) ?? this.opts.faults?.get(`${prefix}${req.stepId}`));
+    // A prompt's screen and its delivery (`confirm#0/screen`, `/show`) are the listen's plumbing:
+    // a test's fault on the listen step means no reply (see `condition`), not a failed screen.
+    const plumbing = req.activityId.includes('/');
+    const fault =
+      req.activityId.startsWith('!') || plumbing
+        ? undefined
+        : (this.opts.faults?.get(req.activityId) ?? this.opts.faults?.get(`${prefix}${req.stepId}`));
     const max = req.retry.maxAttempts ?? UNTIL_SUCCESS_CAP;
     let timedOut = false;
     for (let attempt = 1; attempt <= max; attempt++) {
@@ -72,7 +77,15 @@ export class FakeRuntime implements ServiceRuntime {
 
   condition(fn: () => boolean, timeoutMs: number, waitingFor: string): Promise<boolean> {
     if (fn()) return Promise.resolve(true);
-    const m = this.opts.messages?.[waitingFor];
+    // A terminal prompt is scripted like a call: `outcomes: { step: { result: { value } } }`
+    // replies, `timeout` (or nothing) lets it time out.
+    const prompt = this.interpreter?.promptStep() === waitingFor;
+    const scripted = !prompt
+      ? undefined
+      : this.opts.faults?.has(waitingFor) === true
+        ? 'timeout'
+        : (this.world.results.get(waitingFor) ?? this.world.example(PROMPT_SCREEN_ACTIVITY));
+    const m = this.opts.messages?.[waitingFor] ?? scripted;
     if (m !== undefined && m !== 'timeout' && !this.delivered.has(waitingFor) && this.interpreter !== undefined) {
       this.delivered.add(waitingFor);
       this.interpreter.deliver(waitingFor, m);

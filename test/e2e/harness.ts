@@ -39,7 +39,12 @@ import type { BankServer } from '../../simulator/bank/server';
 import type { Bank } from '../../simulator/bank/bank';
 import { EXAMPLE_CONFIG, parseTerminalConfig } from '../../simulator/terminal/config';
 import type { TerminalConfig } from '../../simulator/terminal/config';
-import { createAccessHandler, ResponseBoard, startLinesWorker } from '../../channel-engine/access/handler';
+import {
+  createAccessHandler,
+  promptHangupNotifier,
+  ResponseBoard,
+  startLinesWorker,
+} from '../../channel-engine/access/handler';
 import { createProfileResolver } from '../../channel-engine/access/profile-resolver';
 import { createPlatformActivities } from '../../worker/platform-activities';
 import { provisionDemoKeys } from '../../demo/keys';
@@ -199,6 +204,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
           core,
           ledger,
           gateway,
+          registry,
         }),
         // Plan admission, as in production (the definitions are deployed below, before any start).
         ...createPlanAdmissionActivities(registry),
@@ -248,6 +254,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
         // As the access node does: the caller number's bound terminal picks the profile.
         resolveProfile: createProfileResolver((ani) => core.boundDeviceProfile(ani)).resolve,
         handler: options.wrapHandler?.(handler) ?? handler,
+        onCallEnded: promptHangupNotifier(env.client, board),
         nodeId: NODE_ID,
         ...(options.lines?.maxLines === undefined ? {} : { maxLines: options.lines.maxLines }),
       },
