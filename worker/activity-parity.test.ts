@@ -52,8 +52,8 @@ describe('the catalogue and the registered activities', () => {
       'purchase',
       'reversal',
       'sign-on',
-      'voucher-topup',
       'terminal-menu',
+      'voucher-topup',
     ]);
     expect(skipped.map((s) => s.serviceId).sort()).toEqual(['lottery-ticket', 'payment']);
     for (const s of skipped) expect(s.missing.every((n) => unimplemented.includes(n))).toBe(true);
