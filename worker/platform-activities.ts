@@ -5,7 +5,8 @@
 import { createCardNetworkActivities } from '../activities/card-network';
 import type { CardNetworkPort } from '../activities/card-network';
 import { createHsmActivities, InMemoryPsamCounterStore } from '../activities/hsm';
-import type { PsamCounterStore } from '../activities/hsm';
+import type { PsamCounterStore, PsamMasterKeyLookup } from '../activities/hsm';
+import { createLifecycleActivities } from '../activities/terminal-lifecycle';
 import { createLedgerActivities } from '../activities/ledger';
 import { createPingActivities } from '../activities/ping';
 import { createTerminalActivities } from '../activities/terminals';
@@ -22,7 +23,7 @@ import { createTerminalVerdictActivities } from '../activities/terminal-verdicts
 export interface PlatformActivityDeps {
   readonly nodeName: string;
   readonly hsm: HsmPort;
-  readonly psamMasterKey: (psamSerial: string) => KeyHandle | undefined;
+  readonly psamMasterKey: PsamMasterKeyLookup;
   readonly zpk: KeyHandle;
   readonly terminalKeys: TerminalKeyManager;
   readonly counters?: PsamCounterStore;
@@ -31,6 +32,8 @@ export interface PlatformActivityDeps {
   readonly gateway: CardNetworkPort;
   /** The sales waiting for the phone's verdict (ADR 0012); in memory when not given (one worker only). */
   readonly verdicts?: TerminalVerdictStore;
+  /** PSAM personalisation keys (ADR 0020); without them personalisation is refused. */
+  readonly personalisation?: { readonly psamMasterKey: KeyHandle; readonly transportKey: KeyHandle };
 }
 
 /** A registered activity as Temporal calls it. */
@@ -70,12 +73,23 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
   });
   const outcome = createTerminalVerdictActivities({ verdicts });
   const terminalCard = createTerminalServiceActivities({ gateway: deps.gateway, ledger: deps.ledger });
+  const lifecycle = createLifecycleActivities({
+    core: deps.core,
+    hsm: deps.hsm,
+    terminalKeys: deps.terminalKeys,
+    ...(deps.personalisation === undefined ? {} : { personalisation: deps.personalisation }),
+  });
   return {
     // Platform workflows (ping, the access node's request verification).
     ping: one(ping, 'ping'),
     verifyTerminalRequest: one(verification, 'verifyTerminalRequest'),
+    // The business core's lifecycle runs (ADR 0020).
+    applyLifecycleCommand: one(lifecycle, 'applyLifecycleCommand'),
+    personaliseTerminal: one(lifecycle, 'personaliseTerminal'),
+    destroyTerminalKeys: one(lifecycle, 'destroyTerminalKeys'),
     // Terminal binding (channel).
     checkBinding: one(terminals, 'checkBinding'),
+    terminalKeysLoaded: one(terminals, 'terminalKeysLoaded'),
     // HSM.
     verifyTerminalMac: one(hsm, 'verifyTerminalMac'),
     translateTerminalPin: one(hsm, 'translateTerminalPin'),

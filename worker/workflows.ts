@@ -3,3 +3,4 @@ export { pingWorkflow } from '../workflows/ping';
 export { serviceInterpreter } from '../workflows/interpreter';
 export { verifyTerminalRequestWorkflow } from '../workflows/verify-request';
 export { webhookDeliveryWorkflow } from '../workflows/webhook-delivery';
+export { terminalLifecycleWorkflow } from '../workflows/terminal-lifecycle';
