@@ -7,7 +7,10 @@
  * the catalogue code), not failures: the run ends with them and the caller shows them.
  */
 import { resultCode, type ResultCodeName } from '../domain/errors';
-import type { CustomerKind } from '../core/model';
+import { currency as currencyOf } from '../domain/money';
+import { ledgerReferenceFor, type CustomerKind } from '../core/model';
+import { ledgerIdFor } from '../ledger/ids';
+import { ACCOUNT_CODES, type LedgerPort } from '../ledger/model';
 import type { CoreRepository } from '../core/repository';
 import type { HsmPort, KeyHandle } from '../hsm/port';
 import type { TerminalKeyManager } from '../hsm/terminal-keys';
@@ -49,6 +52,15 @@ export const LIFECYCLE_COMMANDS = [
   'rejectRebinding',
 ] as const satisfies readonly LifecycleCommand['kind'][];
 
+/**
+ * The run id for a command: its subject, the command and the caller's request id, so a repeated
+ * request attaches to the same run and is carried out once.
+ */
+export function lifecycleWorkflowId(command: LifecycleCommand, requestId: string): string {
+  const subject = command.kind === 'onboard' ? `customer:${command.customerId}` : `terminal:${command.terminalId}`;
+  return `lifecycle:${subject}:${command.kind}:${requestId}`;
+}
+
 export interface LifecycleInput {
   readonly command: LifecycleCommand;
   /** Who asked (operator id); recorded in the audit trail and the terminal's history. */
@@ -85,6 +97,10 @@ export interface LifecycleActivities {
 
 export interface LifecycleDeps {
   readonly core: CoreRepository;
+  /** Onboarding opens the customer's ledger account (merchant, or household funds without overdraft). */
+  readonly ledger: Pick<LedgerPort, 'createAccounts'>;
+  /** Currency of the accounts onboarding opens (ISO 4217 alpha); CNY by default. */
+  readonly currency?: string;
   readonly hsm: Pick<HsmPort, 'describeKey'>;
   readonly terminalKeys: Pick<TerminalKeyManager, 'injectMasterKey' | 'destroy'>;
   /**
@@ -159,8 +175,25 @@ export function createLifecycleActivities(deps: LifecycleDeps): LifecycleActivit
     const c = input.command;
     const actor = input.actor;
     switch (c.kind) {
-      case 'onboard':
-        return core.onboardCustomer({ id: c.customerId, kind: c.customerKind, name: c.name, kyc: c.kyc });
+      case 'onboard': {
+        const r = await core.onboardCustomer({ id: c.customerId, kind: c.customerKind, name: c.name, kyc: c.kyc });
+        if (!r.ok) return r;
+        const cur = currencyOf(deps.currency ?? 'CNY');
+        const reference = ledgerReferenceFor(r.value);
+        const merchant = r.value.kind === 'merchant';
+        const [opened] = await deps.ledger.createAccounts([
+          {
+            id: ledgerIdFor('account', reference),
+            reference,
+            ledger: cur.numeric,
+            code: merchant ? ACCOUNT_CODES.merchant : ACCOUNT_CODES.customerFunds,
+            currency: cur.code,
+            flags: merchant ? {} : { debitsMustNotExceedCredits: true },
+          },
+        ]);
+        if (opened !== 'ok' && opened !== 'exists') throw new Error(`ledger account ${reference}: ${String(opened)}`);
+        return r;
+      }
       case 'order':
         return core.registerTerminal(
           {
@@ -179,8 +212,18 @@ export function createLifecycleActivities(deps: LifecycleDeps): LifecycleActivit
         return core.applyTerminalEvent(c.terminalId, c.kind, actor);
       case 'retire':
         return core.retireTerminal(c.terminalId, actor);
-      case 'replacePsam':
+      case 'replacePsam': {
+        // A spare PSAM from the same issuer key family is registered on first use.
+        if (deps.personalisation !== undefined) {
+          const master = await deps.hsm.describeKey(deps.personalisation.psamMasterKey);
+          const known = await core.activePsamKeyHandle(c.psamNo);
+          if (known === undefined) {
+            const reg = await core.registerPsam({ psamNo: c.psamNo, keyHandle: master.handle });
+            if (!reg.ok) return reg;
+          }
+        }
         return core.replacePsam({ terminalId: c.terminalId, psamNo: c.psamNo }, actor);
+      }
       case 'moveLine':
         return core.moveLine({ terminalId: c.terminalId, ani: c.ani }, actor);
       case 'rejectRebinding':
@@ -213,7 +256,14 @@ export function createLifecycleActivities(deps: LifecycleDeps): LifecycleActivit
         const terminal = await core.terminal(c.terminalId);
         if (terminal === undefined)
           return await finish(input, { ok: false, code: 'TERMINAL_UNKNOWN', detail: c.terminalId });
-        // Checked before a master key is generated: a terminal past `registered` keeps its keys.
+        // Checked before a master key is generated: a personalised terminal keeps its master key.
+        const done = await core.personalisedPsam(c.terminalId);
+        if (done !== undefined)
+          return await finish(input, {
+            ok: false,
+            code: 'PSAM_ALREADY_PERSONALISED',
+            detail: `terminal ${c.terminalId} is personalised`,
+          });
         if (terminal.state !== 'registered')
           return await finish(input, {
             ok: false,

@@ -354,6 +354,21 @@ export class CoreRepository {
     }
   }
 
+  /**
+   * The PSAM a terminal was personalised with (its master key injected), if any: the one bound,
+   * or, before binding, the personalised PSAM recorded with the terminal's audit trail.
+   */
+  async personalisedPsam(terminalId: string): Promise<string | undefined> {
+    const t = await this.prisma.terminal.findUnique({ where: { id: terminalId }, select: { tmkKcv: true } });
+    if (t?.tmkKcv == null) return undefined;
+    const row = await this.prisma.coreAudit.findFirst({
+      where: { subject: `terminal:${terminalId}`, action: 'personalise', outcome: 'OK' },
+      orderBy: { id: 'desc' },
+    });
+    const detail = row?.detail as Record<string, unknown> | undefined;
+    return typeof detail?.['psamNo'] === 'string' ? detail['psamNo'] : '(unknown)';
+  }
+
   /** The HSM handle an active PSAM's keys derive from (undefined when unknown or not active). */
   async activePsamKeyHandle(psamNo: string): Promise<string | undefined> {
     const row = await this.prisma.psam.findUnique({ where: { psamNo: psamNo.toUpperCase() } });

@@ -75,6 +75,7 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
   const terminalCard = createTerminalServiceActivities({ gateway: deps.gateway, ledger: deps.ledger });
   const lifecycle = createLifecycleActivities({
     core: deps.core,
+    ledger: deps.ledger,
     hsm: deps.hsm,
     terminalKeys: deps.terminalKeys,
     ...(deps.personalisation === undefined ? {} : { personalisation: deps.personalisation }),

@@ -18,12 +18,6 @@ export interface TerminalLifecycleInput {
   readonly actor: string;
 }
 
-/** The workflow id for a command: its subject and the caller's request id. */
-export function lifecycleWorkflowId(command: LifecycleCommand, requestId: string): string {
-  const subject = command.kind === 'onboard' ? `customer:${command.customerId}` : `terminal:${command.terminalId}`;
-  return `lifecycle:${subject}:${command.kind}:${requestId}`;
-}
-
 export async function terminalLifecycleWorkflow(input: TerminalLifecycleInput): Promise<LifecycleOutcome> {
   const base = { command: input.command, actor: input.actor, workflowId: workflowInfo().workflowId };
   if (input.command.kind === 'personalise') return acts.personaliseTerminal(base);
