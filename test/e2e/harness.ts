@@ -56,7 +56,7 @@ export const CARD_RICH = { track2: '6225880000000001=30122011234567890', pin: '1
 export const CARD_POOR = { track2: '6225880000000019=30122011234567890', pin: '654321', pan: '6225880000000019' };
 export const SERVICES = ['sign-on', 'purchase', 'balance-inquiry', 'reversal'] as const;
 /** The key-loading device's transport key (KBPK, clear, test only): personalisation's TMK leaves the HSM under it. */
-export const TEST_KBPK_HEX = '89E88CF7931444F334BD7547FC3F380C';
+export const TEST_KBPK_HEX = '89E98CF7921545F234BC7546FD3E380D';
 
 export interface E2e {
   readonly env: TestWorkflowEnvironment;

@@ -120,7 +120,7 @@ describe('terminal lifecycle end to end (runs + FSK)', () => {
     });
     expect(await run({ kind: 'personalise', terminalId: TERMINAL, psamNo: 'B1B2C3D4E5F60199' })).toMatchObject({
       ok: false,
-      reason: 'TERMINAL_TRANSITION_INVALID',
+      reason: 'PSAM_ALREADY_PERSONALISED',
     });
     // Bound but not activated: the phone cannot even sign on.
     expect((await call([{ step: 'sign-on' }]))[0]?.outcome).not.toBe('approved');

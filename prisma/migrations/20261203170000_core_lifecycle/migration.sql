@@ -41,3 +41,6 @@ CREATE TABLE "core_audit" (
     CONSTRAINT "core_audit_pkey" PRIMARY KEY ("id")
 );
 CREATE INDEX "core_audit_subject_idx" ON "core_audit"("subject", "occurred_at");
+
+-- A personalised PSAM records the real HSM handle (a key block under the LMK), longer than a label.
+ALTER TABLE "psam" ALTER COLUMN "key_handle" TYPE VARCHAR(4096);
