@@ -56,20 +56,27 @@ describe('terminal lifecycle end to end (runs + FSK)', () => {
     });
   }
 
-  /** One call of the phone: its transactions' outcomes. Each call starts on fresh STANs and counters. */
+  /**
+   * One call of the phone: its transactions' outcomes. The phone's memory (STAN, PSAM counter,
+   * working keys from its last sign-on) is kept per PSAM across calls, as a real phone keeps it.
+   */
+  const memories = new Map<string, MemoryStateStore>();
   async function call(
     steps: ({ step: 'sign-on' } | { step: 'purchase'; amountMinor: number })[],
     o: { psamNo?: string; ani?: string } = {},
   ): Promise<{ kind: string; outcome: string; responseCode?: string | undefined }[]> {
-    stan += 20;
-    counter += 20;
+    const psamNo = o.psamNo ?? PSAM_1;
+    let memory = memories.get(psamNo);
+    if (memory === undefined) {
+      stan += 1000;
+      counter += 1000;
+      memory = new MemoryStateStore({ stan, batch: '000001', psamCounter: counter });
+      memories.set(psamNo, memory);
+    }
     const config = e2e.terminal({
       custom: { terminalId: TERMINAL, psamNo: o.psamNo ?? PSAM_1, ani: o.ani ?? LINE_1, tmkHex },
     });
-    const r = await runTerminalScript(
-      { config, stateStore: new MemoryStateStore({ stan, batch: '000001', psamCounter: counter }) },
-      [...steps, { step: 'hang-up' }],
-    );
+    const r = await runTerminalScript({ config, stateStore: memory }, [...steps, { step: 'hang-up' }]);
     return r.transactions.map((t) => ({ kind: t.kind, outcome: t.outcome, responseCode: t.responseCode }));
   }
 
