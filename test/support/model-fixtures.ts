@@ -23,6 +23,8 @@ export const FIELD_VALUES: Readonly<Record<string, unknown>> = {
   'Terminal.tmkKcv': '3D4E5F',
   'RebindingRequest.ani': '862150000009',
   'RebindingRequest.psamNo': 'A1B2C3D4E5F60001',
+  'OperatorApproval.requestedBy': 'operator:alice',
+  'OperatorApproval.decidedBy': 'supervisor:bob',
   'PhoneBinding.ani': '862150000001',
   'PhoneBinding.unboundAt': null,
   'BinRoute.binLow': '622588',

@@ -44,3 +44,20 @@ CREATE INDEX "core_audit_subject_idx" ON "core_audit"("subject", "occurred_at");
 
 -- A personalised PSAM records the real HSM handle (a key block under the LMK), longer than a label.
 ALTER TABLE "psam" ALTER COLUMN "key_handle" TYPE VARCHAR(4096);
+
+-- Four-eyes approvals (operator API): a key or card operation waits until a supervisor other than
+-- the requester approves it; the command is data (ids, lines), never key material.
+CREATE TYPE "operator_approval_status" AS ENUM ('pending', 'approved', 'rejected');
+
+CREATE TABLE "operator_approval" (
+    "id" VARCHAR(40) NOT NULL,
+    "command" JSONB NOT NULL,
+    "requested_by" VARCHAR(128) NOT NULL,
+    "status" "operator_approval_status" NOT NULL,
+    "decided_by" VARCHAR(128),
+    "outcome" JSONB,
+    "requested_at" TIMESTAMPTZ(6) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "decided_at" TIMESTAMPTZ(6),
+    CONSTRAINT "operator_approval_pkey" PRIMARY KEY ("id"),
+    CONSTRAINT "operator_approval_four_eyes" CHECK ("decided_by" IS NULL OR "decided_by" <> "requested_by")
+);
