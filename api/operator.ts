@@ -8,6 +8,8 @@
  * its run; approvals and their decisions are rows of `operator_approval`.
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import express from 'express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { FixpayError } from '../domain/errors';
@@ -304,3 +306,25 @@ export function newOperatorToken(): { token: string; tokenSha256: string } {
 }
 
 export const OPERATOR_COMMANDS = LIFECYCLE_COMMANDS;
+
+type LifecycleRun = (input: { command: LifecycleCommand; actor: string }) => Promise<LifecycleOutcome>;
+
+/**
+ * Runs lifecycle commands on Temporal: a run id already used (a repeated request) is never started
+ * again — its result is read instead, so a command is carried out once per request.
+ */
+export function temporalLifecycleRunner(client: Client, taskQueue: string): OperatorApiDeps['runLifecycle'] {
+  return async (workflowId, command, actor) => {
+    try {
+      return await client.workflow.execute<LifecycleRun>('terminalLifecycleWorkflow', {
+        taskQueue,
+        workflowId,
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        args: [{ command, actor }],
+      });
+    } catch (e) {
+      if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+      return (await client.workflow.getHandle(workflowId).result()) as LifecycleOutcome;
+    }
+  };
+}

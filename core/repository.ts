@@ -118,6 +118,14 @@ export interface RebindingRequestRecord {
   readonly attempts: number;
 }
 
+/** JSON with object keys sorted (jsonb does not keep the order they were written in). */
+const canonical = (v: unknown): string =>
+  JSON.stringify(v, (_k, x: unknown) =>
+    typeof x === 'object' && x !== null && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : x,
+  );
+
 const toPsam = (r: { psamNo: string; status: Psam['status']; keyHandle: string | null }): Psam => ({
   psamNo: r.psamNo,
   status: r.status,
@@ -182,7 +190,7 @@ export class CoreRepository {
       const same =
         existing.kind === input.kind &&
         existing.name === input.name &&
-        JSON.stringify(existing.kyc) === JSON.stringify(kyc.value);
+        canonical(existing.kyc) === canonical(kyc.value);
       return same ? { ok: true, value } : refuse('CONFLICT', `customer ${input.id} exists with other data`);
     }
     try {

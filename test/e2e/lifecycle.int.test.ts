@@ -7,6 +7,10 @@
  * and retired — each with the refusals a wrong state must give.
  */
 import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../../api/app';
+import { newOperatorToken, temporalLifecycleRunner } from '../../api/operator';
 import { lifecycleWorkflowId } from '../../activities/terminal-lifecycle';
 import type { LifecycleCommand, LifecycleOutcome } from '../../activities/terminal-lifecycle';
 import { deriveKeyBlockKeys, unwrapKeyBlock } from '../../hsm/crypto/tr31';
@@ -272,5 +276,173 @@ describe('terminal lifecycle end to end (runs + FSK)', () => {
       for (const n of needles) expect(h).not.toContain(n);
     }
     expect(await ledgerBalanced(e2e.ledger)).toBe(true);
+  });
+
+  describe('through the operator API (spec-validated, roles, four eyes)', () => {
+    let server: Server;
+    let base = '';
+    const alice = newOperatorToken();
+    const bob = newOperatorToken();
+    const API_TERMINAL = 'T0000200';
+    const API_PSAM = 'B1B2C3D4E5F60200';
+    const API_LINE = '862150000200';
+
+    beforeAll(async () => {
+      const runner = temporalLifecycleRunner(e2e.env.client, 'services');
+      const app = createApp({
+        version: 'test',
+        checks: [],
+        operator: {
+          operators: [
+            { id: 'alice', role: 'operator', tokenSha256: alice.tokenSha256 },
+            { id: 'bob', role: 'supervisor', tokenSha256: bob.tokenSha256 },
+          ],
+          core: e2e.core,
+          prisma: e2e.db.prisma,
+          runLifecycle: (workflowId, command, actor) => {
+            runIds.push(workflowId);
+            return runner(workflowId, command, actor);
+          },
+        },
+      });
+      server = app.listen(0, '127.0.0.1');
+      await new Promise((r) => server.once('listening', r));
+      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+    afterAll(async () => {
+      await new Promise((r) => server.close(r));
+    });
+
+    async function api(
+      method: string,
+      path: string,
+      o: { token?: string; body?: unknown; key?: string } = {},
+    ): Promise<{ status: number; body: Record<string, unknown> }> {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: {
+          ...(o.token === undefined ? {} : { authorization: `Bearer ${o.token}` }),
+          ...(o.body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(method === 'GET' ? {} : { 'idempotency-key': o.key ?? randomUUID() }),
+        },
+        ...(o.body === undefined ? {} : { body: JSON.stringify(o.body) }),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    }
+
+    it('refuses a missing or unknown token, a malformed body and an operator deciding approvals', async () => {
+      expect((await api('GET', '/operator/v1/approvals')).status).toBe(401);
+      expect((await api('GET', '/operator/v1/approvals', { token: 'fpop_not_a_real_token_at_all' })).status).toBe(401);
+      const bad = await api('POST', '/operator/v1/terminals', {
+        token: alice.token,
+        body: { terminalId: 'T0000200; DROP', customerId: 'M0200', deviceProfileId: 'es201912-v23' },
+      });
+      expect(bad.status).toBe(400);
+      expect(bad.body['code']).toBe('FP1003');
+      const extra = await api('POST', '/operator/v1/terminals/T0000200/commands', {
+        token: alice.token,
+        body: { command: 'activate', key: '00112233445566778899AABBCCDDEEFF' },
+      });
+      expect(extra.status).toBe(400);
+    });
+
+    it('onboards, orders, personalises (four eyes), binds and activates; the phone signs on and its first purchase is approved', async () => {
+      const onboard = await api('POST', '/operator/v1/customers', {
+        token: alice.token,
+        body: { customerId: 'M0200', kind: 'merchant', name: 'API Shop', kyc: { ...KYC, idNumber: 'BL-2026-0200' } },
+        key: 'onboard-M0200',
+      });
+      expect(onboard).toMatchObject({ status: 201, body: { ok: true } });
+      // The same Idempotency-Key attaches to the same run: the same answer, nothing done twice.
+      const again = await api('POST', '/operator/v1/customers', {
+        token: alice.token,
+        body: { customerId: 'M0200', kind: 'merchant', name: 'API Shop', kyc: { ...KYC, idNumber: 'BL-2026-0200' } },
+        key: 'onboard-M0200',
+      });
+      expect(again).toMatchObject({ status: 201, body: { ok: true } });
+      expect((await e2e.core.auditTrail('customer:M0200')).length).toBe(1);
+
+      expect(
+        await api('POST', '/operator/v1/terminals', {
+          token: alice.token,
+          body: { terminalId: API_TERMINAL, customerId: 'M0200', deviceProfileId: 'es201912-v23' },
+        }),
+      ).toMatchObject({ status: 201, body: { ok: true, state: 'registered' } });
+      const activateEarly = await api('POST', `/operator/v1/terminals/${API_TERMINAL}/commands`, {
+        token: alice.token,
+        body: { command: 'activate' },
+      });
+      expect(activateEarly).toMatchObject({ status: 409, body: { ok: false, resultCode: 'FP7002' } });
+
+      const asked = await api('POST', `/operator/v1/terminals/${API_TERMINAL}/commands`, {
+        token: alice.token,
+        body: { command: 'personalise', psamNo: API_PSAM },
+      });
+      expect(asked).toMatchObject({ status: 202, body: { status: 'pending' } });
+      const approvalId = String(asked.body['approvalId']);
+      expect(await e2e.core.personalisedPsam(API_TERMINAL)).toBeUndefined();
+      // Four eyes: the requester cannot approve, an operator cannot decide.
+      const self = await api('POST', `/operator/v1/approvals/${approvalId}/decision`, {
+        token: alice.token,
+        body: { decision: 'approve' },
+      });
+      expect(self.status).toBe(403);
+      const listed = await api('GET', '/operator/v1/approvals', { token: bob.token });
+      expect((listed.body['data'] as { approvalId: string }[]).map((a) => a.approvalId)).toContain(approvalId);
+      const approved = await api('POST', `/operator/v1/approvals/${approvalId}/decision`, {
+        token: bob.token,
+        body: { decision: 'approve' },
+      });
+      expect(approved).toMatchObject({ status: 200, body: { status: 'approved', decidedBy: 'supervisor:bob' } });
+      const outcome = approved.body['outcome'] as { ok: boolean; tmkKeyBlock: string };
+      expect(outcome.ok).toBe(true);
+      const { key } = unwrapKeyBlock(deriveKeyBlockKeys('B', Buffer.from(TEST_KBPK_HEX, 'hex')), outcome.tmkKeyBlock);
+      const apiTmk = key.toString('hex').toUpperCase();
+
+      expect(
+        await api('POST', `/operator/v1/terminals/${API_TERMINAL}/commands`, {
+          token: alice.token,
+          body: { command: 'bind', psamNo: API_PSAM, ani: API_LINE },
+        }),
+      ).toMatchObject({ status: 200, body: { ok: true, state: 'bound' } });
+      expect(
+        await api('POST', `/operator/v1/terminals/${API_TERMINAL}/commands`, {
+          token: bob.token,
+          body: { command: 'activate' },
+        }),
+      ).toMatchObject({ status: 200, body: { ok: true, state: 'activated' } });
+
+      const config = e2e.terminal({
+        custom: { terminalId: API_TERMINAL, psamNo: API_PSAM, ani: API_LINE, tmkHex: apiTmk },
+      });
+      const r = await runTerminalScript(
+        { config, stateStore: new MemoryStateStore({ stan: 500, batch: '000001', psamCounter: 500 }) },
+        [{ step: 'sign-on' }, { step: 'purchase', amountMinor: 990 }, { step: 'hang-up' }],
+      );
+      expect(r.transactions.map((t) => t.outcome)).toEqual(['approved', 'approved']);
+
+      const view = await api('GET', `/operator/v1/terminals/${API_TERMINAL}`, { token: alice.token });
+      expect(view.status).toBe(200);
+      expect((view.body['terminal'] as { state: string }).state).toBe('in_service');
+      expect((view.body['history'] as { event: string }[]).map((h) => h.event)).toEqual([
+        'register',
+        'bind',
+        'activate',
+        'downloadKeys',
+      ]);
+      const audit = view.body['audit'] as { action: string; actor: string; outcome: string }[];
+      expect(audit).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ action: 'personalise', outcome: 'OK', actor: 'operator:alice+supervisor:bob' }),
+          expect.objectContaining({
+            action: 'activate',
+            outcome: 'TERMINAL_TRANSITION_INVALID',
+            actor: 'operator:alice',
+          }),
+        ]),
+      );
+      const db = await databaseText(e2e.db);
+      for (const n of [apiTmk, alice.token, bob.token]) expect(db).not.toContain(n);
+    });
   });
 });
