@@ -8,6 +8,7 @@
  * its run; approvals and their decisions are rows of `operator_approval`.
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import express from 'express';
@@ -327,4 +328,28 @@ export function temporalLifecycleRunner(client: Client, taskQueue: string): Oper
       return (await client.workflow.getHandle(workflowId).result()) as LifecycleOutcome;
     }
   };
+}
+
+/** Reads and checks the operators file. Throws CONFIG_INVALID when it is unreadable or malformed. */
+export function readOperatorsFile(file: string): OperatorCredential[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    throw new FixpayError('CONFIG_INVALID', `${file} is not a readable JSON file`);
+  }
+  const list = (parsed as { operators?: unknown } | null)?.operators;
+  if (!Array.isArray(list) || list.length > 1000)
+    throw new FixpayError('CONFIG_INVALID', `${file} needs an operators list`);
+  return list.map((o: unknown, i) => {
+    const r = (typeof o === 'object' && o !== null ? o : {}) as Record<string, unknown>;
+    const id = r['id'];
+    const role = OPERATOR_ROLES.find((x) => x === r['role']);
+    const tokenSha256 = r['tokenSha256'];
+    if (typeof id !== 'string' || !/^[0-9A-Za-z._-]{1,64}$/.test(id) || role === undefined)
+      throw new FixpayError('CONFIG_INVALID', `${file}: operator ${i} needs an id and a role (operator, supervisor)`);
+    if (typeof tokenSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(tokenSha256))
+      throw new FixpayError('CONFIG_INVALID', `${file}: operator ${id} needs tokenSha256 (64 lowercase hex)`);
+    return { id, role, tokenSha256 };
+  });
 }
