@@ -6,7 +6,10 @@
  * activated, signed on and used; then suspended, resumed, given a new PSAM, moved to another line
  * and retired — each with the refusals a wrong state must give.
  */
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../api/app';
@@ -443,6 +446,33 @@ describe('terminal lifecycle end to end (runs + FSK)', () => {
       );
       const db = await databaseText(e2e.db);
       for (const n of [apiTmk, alice.token, bob.token]) expect(db).not.toContain(n);
+    });
+
+    it('the fixpay core CLI drives the same API: suspend, show, and a clear error for a bad command', async () => {
+      const cli = async (...args: string[]): Promise<{ code: number; out: string; err: string }> => {
+        try {
+          const { stdout, stderr } = await promisify(execFile)(
+            process.execPath,
+            [join(__dirname, '..', '..', 'bin', 'fixpay.js'), 'core', ...args, '--api', base],
+            { env: { ...process.env, FIXPAY_OPERATOR_BEARER: alice.token }, timeout: 120_000 },
+          );
+          return { code: 0, out: stdout, err: stderr };
+        } catch (e) {
+          const x = e as { code?: number; stdout?: string; stderr?: string };
+          return { code: x.code ?? -1, out: x.stdout ?? '', err: x.stderr ?? '' };
+        }
+      };
+      const suspended = await cli('terminal', API_TERMINAL, 'suspend');
+      expect(suspended.code).toBe(0);
+      expect(JSON.parse(suspended.out)).toMatchObject({ ok: true, state: 'suspended' });
+      const shown = await cli('show', API_TERMINAL);
+      expect((JSON.parse(shown.out) as { terminal: { state: string } }).terminal.state).toBe('suspended');
+      const bad = await cli('terminal', API_TERMINAL, 'explode');
+      expect(bad.code).toBe(1);
+      expect(JSON.parse(bad.out)).toMatchObject({ code: 'FP1003' });
+      const again = await cli('terminal', API_TERMINAL, 'suspend');
+      expect(again.code).toBe(1);
+      expect(JSON.parse(again.out)).toMatchObject({ ok: false, resultCode: 'FP7002' });
     });
   });
 });
