@@ -180,6 +180,7 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
         core,
         ledger: new PrismaLedgerStore(prisma),
         gateway,
+        ...(deps.keys.personalisation === undefined ? {} : { personalisation: deps.keys.personalisation }),
       }),
       // The partner platform's signed payment confirmations (workflows/webhook-delivery.ts).
       ...createWebhookActivities({
