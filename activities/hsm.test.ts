@@ -101,6 +101,24 @@ describe('HSM activities for terminal traffic', () => {
     });
   });
 
+  it('tells a counter that went backwards (a restored or cloned PSAM) from a replay of the last one', async () => {
+    const s = await setup();
+    const later = await signOnRequest(s, 50);
+    expect((await s.acts.verifyTerminalMac({ request: later.hex, idempotencyKey: 'a' })).valid).toBe(true);
+    const earlier = await signOnRequest(s, 40);
+    expect(await s.acts.verifyTerminalMac({ request: earlier.hex, idempotencyKey: 'b' })).toEqual({
+      valid: false,
+      reason: 'PSAM_COUNTER_REWOUND',
+      psamCounter: 40,
+    });
+    expect(await s.acts.verifyTerminalMac({ request: later.hex, idempotencyKey: 'c' })).toMatchObject({
+      valid: false,
+      reason: 'HSM_PSAM_COUNTER_REPLAYED',
+    });
+    const next = await signOnRequest(s, 51);
+    expect((await s.acts.verifyTerminalMac({ request: next.hex, idempotencyKey: 'd' })).valid).toBe(true);
+  });
+
   it('signs on, translates the PIN block TPK → ZPK, and answers with an 0810/0210 the terminal parses (its MAC check runs in the e2e tests)', async () => {
     const s = await setup();
     const signOn = await signOnRequest(s, 20);

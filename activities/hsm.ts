@@ -49,7 +49,7 @@ export class InMemoryPsamCounterStore implements PsamCounterStore {
 export interface HsmActivityDeps {
   readonly hsm: HsmPort;
   /** The PBOC master key a PSAM's session keys derive from (by PSAM serial). */
-  readonly psamMasterKey: (psamSerial: string) => KeyHandle | undefined;
+  readonly psamMasterKey: PsamMasterKeyLookup;
   /** The card network's zone PIN key. */
   readonly zpk: KeyHandle;
   readonly terminalKeys: TerminalKeyManager;
@@ -99,11 +99,17 @@ async function guarded<T>(f: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * The HSM key a PSAM's session keys derive from, by PSAM serial: the key directory's, or (for a
+ * PSAM personalised by the platform) the handle recorded on the active PSAM. Undefined: unknown.
+ */
+export type PsamMasterKeyLookup = (psamSerial: string) => KeyHandle | undefined | Promise<KeyHandle | undefined>;
+
 export function createHsmActivities(deps: HsmActivityDeps): HsmActivities {
   const { hsm } = deps;
 
-  function session(opened: OpenedTerminalRequest): PsamSessionRequest {
-    const masterKey = deps.psamMasterKey(opened.psam.serial);
+  async function session(opened: OpenedTerminalRequest): Promise<PsamSessionRequest> {
+    const masterKey = await deps.psamMasterKey(opened.psam.serial);
     if (masterKey === undefined) throw new FixpayError('NOT_FOUND', 'PSAM has no master key');
     return {
       masterKey,
@@ -118,7 +124,7 @@ export function createHsmActivities(deps: HsmActivityDeps): HsmActivities {
       guarded(async () => {
         const opened = openTerminalRequest(requestBytes(input.request));
         const counter = opened.psam.counter;
-        if (deps.psamMasterKey(opened.psam.serial) === undefined)
+        if ((await deps.psamMasterKey(opened.psam.serial)) === undefined)
           return { valid: false, reason: 'PSAM_UNKNOWN', psamCounter: counter };
         const key = input.idempotencyKey ?? '';
         const last = await deps.counters.get(opened.psam.serial);
@@ -126,13 +132,17 @@ export function createHsmActivities(deps: HsmActivityDeps): HsmActivities {
         const lastCounter = last === undefined ? undefined : last.key === key ? last.counter - 1 : last.counter;
         try {
           await hsm.verifyPsamMac({
-            ...session(opened),
+            ...(await session(opened)),
             algorithm: 'unionpay-ecb',
             data: opened.macData,
             mac: opened.mac,
             ...(lastCounter === undefined ? {} : { lastCounter }),
           });
         } catch (e) {
+          // Below the last accepted counter (not a repeat of it): the PSAM went backwards — a
+          // restored or cloned PSAM, told apart from a replayed message.
+          if (isFixpayError(e, 'HSM_PSAM_COUNTER_REPLAYED') && lastCounter !== undefined && counter < lastCounter)
+            return { valid: false, reason: 'PSAM_COUNTER_REWOUND', psamCounter: counter };
           if (isFixpayError(e) && (e.codeName === 'HSM_MAC_INVALID' || e.codeName === 'HSM_PSAM_COUNTER_REPLAYED'))
             return { valid: false, reason: e.codeName, psamCounter: counter };
           throw e;
@@ -175,7 +185,7 @@ export function createHsmActivities(deps: HsmActivityDeps): HsmActivities {
           ...(input.field62 === undefined ? {} : { field62Hex: input.field62 }),
           ...(input.field59 === undefined ? {} : { field59Hex: input.field59 }),
         };
-        const s = session(opened);
+        const s = await session(opened);
         const bytes = await closeAnswer(opened, answer, (data) =>
           hsm.generatePsamMac({ ...s, algorithm: 'unionpay-ecb', data }),
         );

@@ -3,8 +3,9 @@
  * { terminal }` prompts and receipts, each fitted to the terminal's device profile by the host.
  * Text is sanitised (no control or bidi characters, card numbers masked) before it is encoded.
  */
+import type { PsamMasterKeyLookup } from './hsm';
 import { FixpayError } from '../domain/errors';
-import type { HsmPort, KeyHandle } from '../hsm/port';
+import type { HsmPort } from '../hsm/port';
 import { decodeTlv } from '../gateways/iso8583';
 import { encodeMenu, encodeReceipt, encodeScreen, fitText, PROMPT_ID } from '../terminal-protocol/conversation';
 import type { InputSpec } from '../terminal-protocol/conversation';
@@ -31,7 +32,7 @@ export const DEFAULT_DEVICE: Omit<TerminalDevice, 'profileId'> = {
 
 export interface ConversationActivityDeps {
   readonly hsm: Pick<HsmPort, 'generatePsamMac'>;
-  readonly psamMasterKey: (psamSerial: string) => KeyHandle | undefined;
+  readonly psamMasterKey: PsamMasterKeyLookup;
   /** The terminal's device; undefined for an unknown terminal. */
   readonly device: (terminalId: string) => Promise<TerminalDevice | undefined>;
   /** The live services with a `terminal` block. */
@@ -102,9 +103,9 @@ export function createConversationActivities(deps: ConversationActivityDeps): Co
     if (d === undefined) throw new FixpayError('NOT_FOUND', `terminal ${terminalId} is not registered`);
     return d;
   };
-  const sign = (request: string, responseCode: string, field59: Uint8Array): Promise<Buffer> => {
+  const sign = async (request: string, responseCode: string, field59: Uint8Array): Promise<Buffer> => {
     const opened = openTerminalRequest(requestBytes(request));
-    const masterKey = deps.psamMasterKey(opened.psam.serial);
+    const masterKey = await deps.psamMasterKey(opened.psam.serial);
     if (masterKey === undefined) throw new FixpayError('NOT_FOUND', 'PSAM has no master key');
     return closeAnswer(opened, { responseCode, field59Hex: Buffer.from(field59).toString('hex') }, (data) =>
       deps.hsm.generatePsamMac({

@@ -9,7 +9,8 @@
  */
 import { createHash } from 'node:crypto';
 import { isFixpayError } from '../domain/errors';
-import type { HsmPort, KeyHandle } from '../hsm/port';
+import type { HsmPort } from '../hsm/port';
+import type { PsamMasterKeyLookup } from './hsm';
 import { activityFailure } from './failure';
 import { openTerminalRequest, requestBytes } from '../terminal-protocol/messages';
 import type { TerminalsPort } from './terminals';
@@ -22,7 +23,7 @@ import type { TerminalRequestVerdict, VerifyTerminalRequestInput } from '../term
 export interface RequestVerificationDeps {
   readonly core: Pick<TerminalsPort, 'checkBinding'>;
   readonly hsm: Pick<HsmPort, 'verifyPsamMac'>;
-  readonly psamMasterKey: (psamSerial: string) => KeyHandle | undefined;
+  readonly psamMasterKey: PsamMasterKeyLookup;
   /**
    * The sales waiting for the phone's verdict (ADR 0012): a verified request confirms the
    * terminal's other waiting sales, and learns about an earlier sale under its own STAN.
@@ -41,9 +42,10 @@ export function createRequestVerificationActivities(deps: RequestVerificationDep
       try {
         const opened = openTerminalRequest(requestBytes(input.request));
         const { terminalId, psamSerial } = opened.summary;
-        const binding = await deps.core.checkBinding({ terminalId, ani: input.ani, psamNo: psamSerial });
+        const purpose = opened.summary.serviceId === 'sign-on' ? 'sign-on' : 'transact';
+        const binding = await deps.core.checkBinding({ terminalId, ani: input.ani, psamNo: psamSerial, purpose });
         if (!binding.ok) return { verified: false, reason: binding.code, responseCode: UNBOUND_RESPONSE_CODE };
-        const masterKey = deps.psamMasterKey(psamSerial);
+        const masterKey = await deps.psamMasterKey(psamSerial);
         if (masterKey === undefined)
           return { verified: false, reason: 'PSAM_UNKNOWN', responseCode: BAD_MAC_RESPONSE_CODE };
         try {

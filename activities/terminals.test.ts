@@ -23,6 +23,11 @@ function fake(overrides: Partial<TerminalsPort> = {}): TerminalsPort {
     checkBinding: () => Promise.resolve(refuse('BINDING_ANI_MISMATCH', 'x')),
     recordTransaction: () => Promise.resolve({ ok: true, value: record }),
     updateTransactionStatus: (i) => Promise.resolve({ ok: true, value: { ...record, status: i.status } }),
+    keysDownloaded: (id) =>
+      Promise.resolve({
+        ok: true,
+        value: { id, customerId: 'M0001', deviceProfileId: 'es201912-v23', state: 'in_service' },
+      }),
     ...overrides,
   };
 }

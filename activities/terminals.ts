@@ -10,7 +10,10 @@ import { ledgerReferenceFor, TRANSACTION_STATUSES, type TransactionStatus } from
 import type { CoreRepository } from '../core/repository';
 import { catalogueFailure } from './failure';
 
-export type TerminalsPort = Pick<CoreRepository, 'checkBinding' | 'recordTransaction' | 'updateTransactionStatus'>;
+export type TerminalsPort = Pick<
+  CoreRepository,
+  'checkBinding' | 'recordTransaction' | 'updateTransactionStatus' | 'keysDownloaded'
+>;
 
 export interface TerminalActivityDeps {
   readonly core: TerminalsPort;
@@ -22,6 +25,8 @@ export interface CheckBindingInput {
   readonly ani?: string;
   /** PSAM number the terminal reported, when its message carries one. */
   readonly psamId?: string;
+  /** `sign-on` admits an activated terminal (its first key download); anything else needs it in service. */
+  readonly purpose?: string;
   readonly idempotencyKey?: string;
 }
 
@@ -63,6 +68,8 @@ export interface TerminalActivities {
   checkBinding(input: CheckBindingInput): Promise<CheckBindingOutput>;
   recordTransaction(input: RecordTransactionActivityInput): Promise<{ transactionId: string; status: string }>;
   updateTransactionStatus(input: UpdateTransactionStatusActivityInput): Promise<{ status: string }>;
+  /** After a sign-on's keys: the lifecycle step `downloadKeys` (an activated terminal goes in service). */
+  terminalKeysLoaded(input: { terminalId: string; idempotencyKey?: string }): Promise<{ state: string }>;
 }
 
 const isStatus = (s: string): s is TransactionStatus => (TRANSACTION_STATUSES as readonly string[]).includes(s);
@@ -70,7 +77,12 @@ const isStatus = (s: string): s is TransactionStatus => (TRANSACTION_STATUSES as
 export function createTerminalActivities(deps: TerminalActivityDeps): TerminalActivities {
   return {
     async checkBinding(input) {
-      const r = await deps.core.checkBinding({ terminalId: input.terminalId, ani: input.ani, psamNo: input.psamId });
+      const r = await deps.core.checkBinding({
+        terminalId: input.terminalId,
+        ani: input.ani,
+        psamNo: input.psamId,
+        purpose: input.purpose === 'sign-on' ? 'sign-on' : 'transact',
+      });
       if (!r.ok) {
         return { bound: false, merchantId: '', accountId: '', resultCode: resultCode(r.code).code, reason: r.code };
       }
@@ -98,6 +110,12 @@ export function createTerminalActivities(deps: TerminalActivityDeps): TerminalAc
       });
       if (!r.ok) throw catalogueFailure(r.code, r.detail);
       return { transactionId: r.value.id.toString(), status: r.value.status };
+    },
+
+    async terminalKeysLoaded(input) {
+      const r = await deps.core.keysDownloaded(input.terminalId, 'sign-on');
+      if (!r.ok) throw catalogueFailure(r.code, r.detail);
+      return { state: r.value.state };
     },
 
     async updateTransactionStatus(input) {

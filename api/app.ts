@@ -13,6 +13,8 @@ import { developersRouter } from './developers';
 import { docsRouter } from './docs';
 import { openApiValidator, validatorErrors } from './openapi';
 import { inFlightLimit, openOperations, partnerGate, partnerRouter } from './partners';
+import { operatorGate, operatorRouter } from './operator';
+import type { OperatorApiDeps } from './operator';
 import type { PartnerApiDeps } from './partners';
 
 export type { HealthCheck } from './health';
@@ -34,6 +36,8 @@ export interface AppDeps {
   readonly partners?: PartnerApiDeps;
   /** Partner requests in progress at most (PARTNER_IN_FLIGHT_MAX by default); more get 503. */
   readonly partnerInFlightMax?: number;
+  /** The operator API (`/operator/v1/`, ADR 0020); absent: not served. */
+  readonly operator?: OperatorApiDeps;
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -62,13 +66,15 @@ export function createApp(deps: AppDeps): express.Express {
   });
   app.all('/health', methodNotAllowed(['GET', 'HEAD']));
 
-  if (deps.partners !== undefined) {
-    // Key, rate limit and Idempotency-Key first, then the document's validation, then the routes.
+  // Gates first (the operator's own token; the partner key, rate limit and Idempotency-Key), then
+  // the document's validation of both, then the routes.
+  if (deps.operator !== undefined) app.use('/operator/v1', operatorGate(deps.operator));
+  if (deps.partners !== undefined)
     app.use('/v1', inFlightLimit(deps.partnerInFlightMax), partnerGate(deps.partners, openOperations()));
-    app.use(openApiValidator());
-    app.use(partnerRouter(deps.partners));
-    app.use(validatorErrors(deps.log));
-  }
+  if (deps.operator !== undefined || deps.partners !== undefined) app.use(openApiValidator());
+  if (deps.operator !== undefined) app.use(operatorRouter(deps.operator));
+  if (deps.partners !== undefined) app.use(partnerRouter(deps.partners));
+  if (deps.operator !== undefined || deps.partners !== undefined) app.use(validatorErrors(deps.log));
 
   app.use(notFound());
   app.use(errorHandler(deps.log));

@@ -7,6 +7,7 @@ import { createApp } from './app';
 import { expressPath, partnerSpec, specOperations } from './openapi';
 import { OPERATIONS_OUTSIDE_PARTNERS, PARTNER_HANDLERS } from './partners';
 import type { PartnerApiDeps } from './partners';
+import type { OperatorApiDeps } from './operator';
 
 /** Pages for people, not API operations: documented in docs/partners.md. */
 const PAGES = ['GET /openapi.yaml', 'GET /docs', 'GET /docs/scalar.js'];
@@ -37,7 +38,8 @@ function routesOf(app: express.Express): string[] {
 describe('the OpenAPI document and the app', () => {
   // Nothing is called: the routes are only listed.
   const deps = { service: {}, idempotency: {}, rateLimiter: {} } as unknown as PartnerApiDeps;
-  const app = createApp({ version: 'test', checks: [], partners: deps });
+  const operator = { operators: [], core: {}, prisma: {}, runLifecycle: () => undefined } as unknown as OperatorApiDeps;
+  const app = createApp({ version: 'test', checks: [], partners: deps, operator });
   const routes = routesOf(app);
   const operations = specOperations().map((o) => `${o.method.toUpperCase()} ${expressPath(o.path)}`);
 

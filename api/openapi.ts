@@ -75,7 +75,7 @@ export function openApiValidator(): RequestHandler[] {
     validateRequests: { allowUnknownQueryParameters: false, coerceTypes: false, removeAdditional: false },
     validateResponses: true,
     validateSecurity: false,
-    ignorePaths: (path: string) => !path.startsWith('/v1/'),
+    ignorePaths: (path: string) => !path.startsWith('/v1/') && !path.startsWith('/operator/v1/'),
   }) as RequestHandler[];
 }
 

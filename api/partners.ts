@@ -115,7 +115,17 @@ export const PARTNER_HANDLERS: Readonly<Record<string, Handler>> = {
 };
 
 /** Operations answered elsewhere (api/app.ts). */
-export const OPERATIONS_OUTSIDE_PARTNERS: readonly string[] = ['getHealth'];
+export const OPERATIONS_OUTSIDE_PARTNERS: readonly string[] = [
+  'getHealth',
+  // The operator API (api/operator.ts).
+  'onboardCustomer',
+  'orderTerminal',
+  'getTerminal',
+  'terminalCommand',
+  'listRebindings',
+  'listApprovals',
+  'decideApproval',
+];
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const BEARER = /^Bearer ([\x21-\x7E]{1,200})$/;

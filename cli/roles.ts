@@ -4,6 +4,7 @@
  * `fixpay api` each run one in its own process (cli/role-process.ts); `fixpay dev` (cli/platform.ts)
  * runs all three in one process on the same functions — there is no second code path.
  */
+import { readOperatorsFile, temporalLifecycleRunner } from '../api/operator';
 import { createServer, type Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
@@ -208,8 +209,22 @@ export async function startApiRole(
     startDelivery: async (deliveryId) => startRun(await connectClient())(deliveryId),
     egress: new WebhookEgressPolicy(config.api.webhookAllowedNetworks),
   });
+  // The operator API (ADR 0020) when an operators file is configured.
+  const operators =
+    config.security.operatorsFile === undefined ? undefined : readOperatorsFile(config.security.operatorsFile);
   const app = createApp({
     partners: { service: partners, idempotency: new IdempotencyStore(ctx.prisma), rateLimiter: new RateLimiter() },
+    ...(operators === undefined
+      ? {}
+      : {
+          operator: {
+            operators,
+            core: new CoreRepository(ctx.prisma),
+            prisma: ctx.prisma,
+            runLifecycle: async (workflowId, command, actor) =>
+              temporalLifecycleRunner(await connectClient(), config.temporal.taskQueue)(workflowId, command, actor),
+          },
+        }),
     log: ctx.log,
     version: '0.1.0',
     checks: [

@@ -54,6 +54,10 @@ export interface SecurityConfig {
   readonly codecPort: number;
   /** Shared secret of the HSM client `hsm.clientId` (hex or base64url). */
   readonly hsmClientSecret?: string;
+  /** The operator API's operators (id, role, token digest); without it the operator API is off. */
+  readonly operatorsFile?: string;
+  /** The token `fixpay core` commands send to the operator API. */
+  readonly operatorBearer?: string;
 }
 
 export interface AccessConfig {
@@ -208,6 +212,8 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_CARD_NETWORK_FWD_ID: 'cardNetwork.forwardingId',
   FIXPAY_CARD_NETWORK_FRAMING: 'cardNetwork.lengthPrefix',
   FIXPAY_HSM_CLIENT_SECRET: 'security.hsmClientSecret',
+  FIXPAY_OPERATORS_FILE: 'security.operatorsFile',
+  FIXPAY_OPERATOR_BEARER: 'security.operatorBearer',
   FIXPAY_HSM_HOST: 'hsm.host',
   FIXPAY_HSM_PORT: 'hsm.port',
   FIXPAY_HSM_CLIENT_ID: 'hsm.clientId',

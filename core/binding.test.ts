@@ -20,11 +20,19 @@ const CASES: readonly (readonly [ResultCodeName, Partial<BindingCheckInput>])[] 
   ['BINDING_ANI_MISSING', { ani: 'anonymous' }],
   ['BINDING_NOT_FOUND', { binding: undefined }],
   ['BINDING_ANI_MISMATCH', { ani: '862150000002' }],
+  ['BINDING_ANI_MISMATCH', { ani: '862150000002', aniBoundElsewhere: true }],
+  ['BINDING_REBIND_PENDING', { ani: '862150000099', aniBoundElsewhere: false }],
   ['BINDING_PSAM_MISMATCH', { psamNo: 'A1B2C3D4E5F60002' }],
+  ['BINDING_PSAM_MISMATCH', { psamNo: 'A1B2C3D4E5F60002', psamBoundTo: 'T0000001' }],
+  ['BINDING_PSAM_ELSEWHERE', { psamNo: 'A1B2C3D4E5F60002', psamBoundTo: 'T0000002' }],
   ['PSAM_NOT_ACTIVE', { psam: { ...psam, status: 'blocked' } }],
   ['PSAM_NOT_ACTIVE', { psam: undefined }],
   ['TERMINAL_NOT_IN_SERVICE', { terminal: { ...terminal, state: 'suspended' } }],
   ['TERMINAL_NOT_IN_SERVICE', { terminal: { ...terminal, state: 'activated' } }],
+  ['OK', { terminal: { ...terminal, state: 'activated' }, purpose: 'sign-on' }],
+  ['TERMINAL_NOT_IN_SERVICE', { terminal: { ...terminal, state: 'suspended' }, purpose: 'sign-on' }],
+  ['TERMINAL_NOT_IN_SERVICE', { terminal: { ...terminal, state: 'bound' }, purpose: 'sign-on' }],
+  ['TERMINAL_NOT_IN_SERVICE', { terminal: { ...terminal, state: 'retired' }, purpose: 'sign-on' }],
 ];
 
 describe('checkBinding', () => {
@@ -46,5 +54,9 @@ describe('checkBinding', () => {
       terminal: { ...terminal, state: 'retired' },
     });
     expect(r).toMatchObject({ ok: false, code: 'BINDING_ANI_MISMATCH' });
+    // A free line is a pending move, still before the PSAM and state are looked at.
+    expect(
+      checkBinding({ ...good, ani: '862150000009', psamNo: 'FFFFFFFFFFFF', aniBoundElsewhere: false }),
+    ).toMatchObject({ ok: false, code: 'BINDING_REBIND_PENDING' });
   });
 });

@@ -4,8 +4,8 @@
  * bound PSAM. Checked in this order, so a wrong line is refused before anything else is revealed.
  */
 import { parseAni } from '../domain/ids';
-import { canTransact } from './lifecycle';
-import type { CoreResult, PhoneBinding, Psam, Terminal } from './model';
+import { canSignOn, canTransact } from './lifecycle';
+import type { BindingPurpose, CoreResult, PhoneBinding, Psam, Terminal } from './model';
 import { refuse } from './model';
 
 export interface BindingCheckInput {
@@ -18,11 +18,19 @@ export interface BindingCheckInput {
   readonly ani: string | undefined;
   /** PSAM number the terminal reported, when the message carries one. */
   readonly psamNo: string | undefined;
+  /** The calling line is actively bound to another terminal (not a free line the phone moved to). */
+  readonly aniBoundElsewhere?: boolean;
+  /** The reported PSAM is actively bound to this other terminal. */
+  readonly psamBoundTo?: string;
+  /** `sign-on` also admits an activated terminal (its first key download); `transact` by default. */
+  readonly purpose?: BindingPurpose;
 }
 
 /**
  * OK with the binding, or: TERMINAL_UNKNOWN, BINDING_ANI_MISSING, BINDING_NOT_FOUND,
- * BINDING_ANI_MISMATCH (wrong caller number: refused), BINDING_PSAM_MISMATCH, PSAM_NOT_ACTIVE,
+ * BINDING_ANI_MISMATCH (the line is another terminal's: refused), BINDING_REBIND_PENDING (the phone
+ * calls from a free line: refused until an operator moves it there), BINDING_PSAM_ELSEWHERE (the
+ * PSAM is bound to another terminal), BINDING_PSAM_MISMATCH, PSAM_NOT_ACTIVE,
  * TERMINAL_NOT_IN_SERVICE.
  */
 export function checkBinding(input: BindingCheckInput): CoreResult<PhoneBinding> {
@@ -33,11 +41,15 @@ export function checkBinding(input: BindingCheckInput): CoreResult<PhoneBinding>
     return refuse('BINDING_ANI_MISSING', `terminal ${terminal.id}: no usable caller number`);
   if (binding === undefined) return refuse('BINDING_NOT_FOUND', `terminal ${terminal.id} has no active binding`);
   if (binding.ani !== ani.value)
-    return refuse('BINDING_ANI_MISMATCH', `terminal ${terminal.id} called from another line`);
+    return input.aniBoundElsewhere === false
+      ? refuse('BINDING_REBIND_PENDING', `terminal ${terminal.id} called from a new line`)
+      : refuse('BINDING_ANI_MISMATCH', `terminal ${terminal.id} called from another line`);
   if (input.psamNo !== undefined && input.psamNo.toUpperCase() !== binding.psamNo)
-    return refuse('BINDING_PSAM_MISMATCH', `terminal ${terminal.id} holds another PSAM`);
+    return input.psamBoundTo !== undefined && input.psamBoundTo !== terminal.id
+      ? refuse('BINDING_PSAM_ELSEWHERE', `terminal ${terminal.id} holds the PSAM of another terminal`)
+      : refuse('BINDING_PSAM_MISMATCH', `terminal ${terminal.id} holds another PSAM`);
   if (psam?.status !== 'active') return refuse('PSAM_NOT_ACTIVE', `PSAM of terminal ${terminal.id} is not active`);
-  if (!canTransact(terminal.state))
-    return refuse('TERMINAL_NOT_IN_SERVICE', `terminal ${terminal.id} is ${terminal.state}`);
+  const allowed = input.purpose === 'sign-on' ? canSignOn(terminal.state) : canTransact(terminal.state);
+  if (!allowed) return refuse('TERMINAL_NOT_IN_SERVICE', `terminal ${terminal.id} is ${terminal.state}`);
   return { ok: true, value: binding };
 }

@@ -1,16 +1,16 @@
-import { nextTerminalState, canTransact } from './lifecycle';
+import { nextTerminalState, canSignOn, canTransact } from './lifecycle';
 import { TERMINAL_EVENTS, TERMINAL_STATES, type TerminalEvent, type TerminalState } from './model';
 
 // The expected lifecycle, written out independently of TERMINAL_TRANSITIONS: one row per state,
 // one column per event in declaration order (bind, unbind, activate, downloadKeys, suspend,
-// resume, retire). `-` = refused with TERMINAL_TRANSITION_INVALID.
+// resume, retire, replacePsam, moveLine). `-` = refused with TERMINAL_TRANSITION_INVALID.
 const EXPECTED: Record<TerminalState, string> = {
-  registered: 'bound      -          -          -          -          -          retired',
-  bound: '     -          registered activated  -          -          -          retired',
-  activated: ' -          -          -          in_service suspended  -          retired',
-  in_service: '-          -          -          in_service suspended  -          retired',
-  suspended: ' -          -          -          -          -          activated  retired',
-  retired: '   -          -          -          -          -          -          -',
+  registered: 'bound      -          -          -          -          -          retired    -          -',
+  bound: '     -          registered activated  -          -          -          retired    -          -',
+  activated: ' -          -          -          in_service suspended  -          retired    activated  activated',
+  in_service: '-          -          -          in_service suspended  -          retired    activated  in_service',
+  suspended: ' -          -          -          -          -          activated  retired    suspended  suspended',
+  retired: '   -          -          -          -          -          -          -          -          -',
 };
 
 const rows = TERMINAL_STATES.flatMap((state) => {
@@ -35,8 +35,9 @@ describe('terminal lifecycle: every state × event', () => {
     }
   });
 
-  it('lets only a terminal in service transact', () => {
+  it('lets only a terminal in service transact, and an activated one sign on', () => {
     expect(TERMINAL_STATES.filter(canTransact)).toEqual(['in_service']);
+    expect(TERMINAL_STATES.filter(canSignOn)).toEqual(['activated', 'in_service']);
   });
 
   it('walks the whole life of a terminal', () => {

@@ -11,9 +11,21 @@ import { refuse } from './model';
 export const TERMINAL_TRANSITIONS: Readonly<Record<TerminalState, Partial<Record<TerminalEvent, TerminalState>>>> = {
   registered: { bind: 'bound', retire: 'retired' },
   bound: { unbind: 'registered', activate: 'activated', retire: 'retired' },
-  activated: { downloadKeys: 'in_service', suspend: 'suspended', retire: 'retired' },
-  in_service: { downloadKeys: 'in_service', suspend: 'suspended', retire: 'retired' },
-  suspended: { resume: 'activated', retire: 'retired' },
+  activated: {
+    downloadKeys: 'in_service',
+    suspend: 'suspended',
+    retire: 'retired',
+    replacePsam: 'activated',
+    moveLine: 'activated',
+  },
+  in_service: {
+    downloadKeys: 'in_service',
+    suspend: 'suspended',
+    retire: 'retired',
+    replacePsam: 'activated',
+    moveLine: 'in_service',
+  },
+  suspended: { resume: 'activated', retire: 'retired', replacePsam: 'suspended', moveLine: 'suspended' },
   retired: {},
 };
 
@@ -31,4 +43,9 @@ export function nextTerminalState(state: TerminalState, event: TerminalEvent): C
 /** Only a terminal in service may transact. */
 export function canTransact(state: TerminalState): boolean {
   return state === 'in_service';
+}
+
+/** A terminal may sign on (download keys) when activated or in service; its first sign-on puts it in service. */
+export function canSignOn(state: TerminalState): boolean {
+  return state === 'activated' || state === 'in_service';
 }

@@ -11,7 +11,17 @@ export type CustomerKind = (typeof CUSTOMER_KINDS)[number];
 export const TERMINAL_STATES = ['registered', 'bound', 'activated', 'in_service', 'suspended', 'retired'] as const;
 export type TerminalState = (typeof TERMINAL_STATES)[number];
 
-export const TERMINAL_EVENTS = ['bind', 'unbind', 'activate', 'downloadKeys', 'suspend', 'resume', 'retire'] as const;
+export const TERMINAL_EVENTS = [
+  'bind',
+  'unbind',
+  'activate',
+  'downloadKeys',
+  'suspend',
+  'resume',
+  'retire',
+  'replacePsam',
+  'moveLine',
+] as const;
 export type TerminalEvent = (typeof TERMINAL_EVENTS)[number];
 
 export const PSAM_STATUSES = ['active', 'blocked', 'retired'] as const;
@@ -25,6 +35,9 @@ export interface Customer {
   readonly kind: CustomerKind;
   readonly name: string;
 }
+
+/** What a binding check is for: a sign-on may come from a terminal that is activated, not yet in service. */
+export type BindingPurpose = 'transact' | 'sign-on';
 
 export interface Terminal {
   readonly id: string;

@@ -8,10 +8,12 @@ import { parseAni, parseAuthCode, parsePsamNo, parseRrn, parseStan, parseTermina
 import { parseCurrency } from '../domain/money';
 import type { Prisma, PrismaClient } from '../generated/prisma/client';
 import { checkBinding } from './binding';
+import { isPrintableName, validateKyc, type Kyc } from './kyc';
 import { nextTerminalState, TERMINAL_INITIAL_STATE } from './lifecycle';
 import {
   refuse,
   type BinRoute,
+  type BindingPurpose,
   type CoreResult,
   type Customer,
   type PhoneBinding,
@@ -94,6 +96,42 @@ export interface UpdateTransactionStatusInput {
   readonly resultCode?: string;
 }
 
+/** One row of the audit trail (`core_audit`): who did what to which subject, and how it ended. */
+export interface AuditEntry {
+  readonly actor: string;
+  readonly action: string;
+  /** `customer:<id>`, `terminal:<id>`, `psam:<no>`. */
+  readonly subject: string;
+  /** `OK` or the refusal's catalogue name. */
+  readonly outcome: string;
+  /** Safe to keep: ids, states, check values; never key material or card data. */
+  readonly detail?: Readonly<Record<string, string | number | boolean | null>>;
+  readonly workflowId?: string;
+}
+
+export interface RebindingRequestRecord {
+  readonly id: bigint;
+  readonly terminalId: string;
+  readonly ani: string;
+  readonly psamNo: string | undefined;
+  readonly status: 'pending' | 'approved' | 'rejected';
+  readonly attempts: number;
+}
+
+/** JSON with object keys sorted (jsonb does not keep the order they were written in). */
+const canonical = (v: unknown): string =>
+  JSON.stringify(v, (_k, x: unknown) =>
+    typeof x === 'object' && x !== null && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : x,
+  );
+
+const toPsam = (r: { psamNo: string; status: Psam['status']; keyHandle: string | null }): Psam => ({
+  psamNo: r.psamNo,
+  status: r.status,
+  keyHandle: r.keyHandle ?? undefined,
+});
+
 export class CoreRepository {
   private readonly options: CoreRepositoryOptions;
 
@@ -129,6 +167,72 @@ export class CoreRepository {
   async customer(id: string): Promise<Customer | undefined> {
     const row = await this.prisma.customer.findUnique({ where: { id } });
     return row === null ? undefined : { id: row.id, kind: row.kind, name: row.name };
+  }
+
+  /**
+   * Onboards a household or merchant with its KYC data (core/kyc.ts). Idempotent for the same
+   * kind, name and KYC; CONFLICT when the id is taken by something else; KYC_INVALID, BAD_REQUEST.
+   */
+  async onboardCustomer(input: {
+    id: string;
+    kind: Customer['kind'];
+    name: string;
+    kyc: unknown;
+  }): Promise<CoreResult<Customer & { kyc: Kyc }>> {
+    if (!/^[0-9A-Za-z]{1,32}$/.test(input.id))
+      return refuse('BAD_REQUEST', 'customer id must be 1 to 32 letters or digits');
+    if (!isPrintableName(input.name)) return refuse('BAD_REQUEST', 'name must be 1 to 128 characters');
+    const kyc = validateKyc(input.kind, input.kyc);
+    if (!kyc.ok) return kyc;
+    const value = { id: input.id, kind: input.kind, name: input.name, kyc: kyc.value };
+    const existing = await this.prisma.customer.findUnique({ where: { id: input.id } });
+    if (existing !== null) {
+      const same =
+        existing.kind === input.kind &&
+        existing.name === input.name &&
+        canonical(existing.kyc) === canonical(kyc.value);
+      return same ? { ok: true, value } : refuse('CONFLICT', `customer ${input.id} exists with other data`);
+    }
+    try {
+      await this.prisma.customer.create({ data: value });
+    } catch (e) {
+      if (isUniqueViolation(e)) return refuse('CONFLICT', `customer ${input.id} exists`);
+      throw e;
+    }
+    return { ok: true, value };
+  }
+
+  // --- audit ----------------------------------------------------------------------------------
+
+  private async auditIn(tx: Tx, e: AuditEntry): Promise<void> {
+    await tx.coreAudit.create({
+      data: {
+        actor: e.actor.slice(0, 128),
+        action: e.action,
+        subject: e.subject,
+        outcome: e.outcome,
+        detail: e.detail ?? {},
+        workflowId: e.workflowId ?? null,
+      },
+    });
+  }
+
+  /** Appends one entry to the audit trail (refusals are audited too). */
+  async audit(e: AuditEntry): Promise<void> {
+    await this.auditIn(this.prisma, e);
+  }
+
+  /** A subject's audit trail, oldest first. */
+  async auditTrail(subject: string): Promise<AuditEntry[]> {
+    const rows = await this.prisma.coreAudit.findMany({ where: { subject }, orderBy: { id: 'asc' } });
+    return rows.map((r) => ({
+      actor: r.actor,
+      action: r.action,
+      subject: r.subject,
+      outcome: r.outcome,
+      detail: (r.detail ?? {}) as Readonly<Record<string, string | number | boolean | null>>,
+      ...(r.workflowId === null ? {} : { workflowId: r.workflowId }),
+    }));
   }
 
   // --- terminals ------------------------------------------------------------------------------
@@ -196,6 +300,210 @@ export class CoreRepository {
       data: { terminalId: id, event, fromState: current.state, toState: next.value, actor },
     });
     return { ok: true, value: toTerminal(row) };
+  }
+
+  /** A terminal's lifecycle history, oldest first. */
+  async terminalHistory(id: string): Promise<{ event: string; from: string | undefined; to: string; actor: string }[]> {
+    const rows = await this.prisma.terminalStateChange.findMany({ where: { terminalId: id }, orderBy: { id: 'asc' } });
+    return rows.map((r) => ({ event: r.event, from: r.fromState ?? undefined, to: r.toState, actor: r.actor }));
+  }
+
+  /**
+   * The terminal's first sign-on (or a later key download): `downloadKeys`, which puts an
+   * activated terminal in service. Writes nothing when the terminal is not activated or in service.
+   */
+  async keysDownloaded(id: string, actor: string): Promise<CoreResult<Terminal>> {
+    return this.applyTerminalEvent(id, 'downloadKeys', actor);
+  }
+
+  /**
+   * PSAM personalisation for an ordered (registered) terminal: the PSAM is recorded active with
+   * the HSM handle of the key its card key derives from and that card key's check value, and the
+   * terminal with the check value of its injected master key. Idempotent for the same values;
+   * PSAM_ALREADY_PERSONALISED otherwise; TERMINAL_UNKNOWN, TERMINAL_TRANSITION_INVALID.
+   */
+  async personalisePsam(input: {
+    terminalId: string;
+    psamNo: string;
+    keyHandle: string;
+    kcv: string;
+    tmkKcv: string;
+  }): Promise<CoreResult<Psam>> {
+    const no = parsePsamNo(input.psamNo);
+    if (!no.ok) return refuse('BAD_REQUEST', 'PSAM number must be 12 to 20 hex digits');
+    if (!/^[0-9A-F]{6}$/.test(input.kcv) || !/^[0-9A-F]{6}$/.test(input.tmkKcv))
+      return refuse('BAD_REQUEST', 'check values must be 6 hex digits');
+    try {
+      return await this.tx(async (tx): Promise<CoreResult<Psam>> => {
+        const t = await tx.terminal.findUnique({ where: { id: input.terminalId } });
+        if (t === null) return refuse('TERMINAL_UNKNOWN', input.terminalId);
+        const existing = await tx.psam.findUnique({ where: { psamNo: no.value } });
+        if (existing !== null) {
+          const same = existing.kcv === input.kcv && t.tmkKcv === input.tmkKcv;
+          return same ? { ok: true, value: toPsam(existing) } : refuse('PSAM_ALREADY_PERSONALISED', no.value);
+        }
+        if (t.state !== 'registered')
+          return refuse('TERMINAL_TRANSITION_INVALID', `personalise is not allowed in state ${t.state}`);
+        const row = await tx.psam.create({
+          data: {
+            psamNo: no.value,
+            status: 'active',
+            keyHandle: input.keyHandle,
+            kcv: input.kcv,
+            personalisedAt: new Date(),
+          },
+        });
+        await tx.terminal.update({ where: { id: t.id }, data: { tmkKcv: input.tmkKcv } });
+        return { ok: true, value: toPsam(row) };
+      });
+    } catch (e) {
+      if (isUniqueViolation(e)) return refuse('PSAM_ALREADY_PERSONALISED', no.value);
+      throw e;
+    }
+  }
+
+  /**
+   * The PSAM a terminal was personalised with (its master key injected), if any: the one bound,
+   * or, before binding, the personalised PSAM recorded with the terminal's audit trail.
+   */
+  async personalisedPsam(terminalId: string): Promise<string | undefined> {
+    const t = await this.prisma.terminal.findUnique({ where: { id: terminalId }, select: { tmkKcv: true } });
+    if (t?.tmkKcv == null) return undefined;
+    const row = await this.prisma.coreAudit.findFirst({
+      where: { subject: `terminal:${terminalId}`, action: 'personalise', outcome: 'OK' },
+      orderBy: { id: 'desc' },
+    });
+    const detail = row?.detail as Record<string, unknown> | undefined;
+    return typeof detail?.['psamNo'] === 'string' ? detail['psamNo'] : '(unknown)';
+  }
+
+  /** The HSM handle an active PSAM's keys derive from (undefined when unknown or not active). */
+  async activePsamKeyHandle(psamNo: string): Promise<string | undefined> {
+    const row = await this.prisma.psam.findUnique({ where: { psamNo: psamNo.toUpperCase() } });
+    return row?.status === 'active' ? (row.keyHandle ?? undefined) : undefined;
+  }
+
+  /**
+   * PSAM replacement: the terminal keeps its id, owner, line and history; its old PSAM is retired
+   * (it can never sign or bind again) and the new one bound on the same line. The terminal goes
+   * back to `activated` (the new PSAM signs on) or stays suspended. PSAM_UNKNOWN, PSAM_NOT_ACTIVE,
+   * BINDING_CONFLICT, BINDING_NOT_FOUND, TERMINAL_TRANSITION_INVALID.
+   */
+  async replacePsam(input: { terminalId: string; psamNo: string }, actor: string): Promise<CoreResult<PhoneBinding>> {
+    const no = parsePsamNo(input.psamNo);
+    if (!no.ok) return refuse('BAD_REQUEST', 'PSAM number must be 12 to 20 hex digits');
+    try {
+      return await this.tx(async (tx): Promise<CoreResult<PhoneBinding>> => {
+        const current = await tx.phoneBinding.findFirst({ where: { terminalId: input.terminalId, active: true } });
+        if (current === null)
+          return (await tx.terminal.findUnique({ where: { id: input.terminalId } })) === null
+            ? refuse('TERMINAL_UNKNOWN', input.terminalId)
+            : refuse('BINDING_NOT_FOUND', input.terminalId);
+        if (current.psamNo === no.value) return refuse('BINDING_CONFLICT', 'the new PSAM is the current one');
+        const psam = await tx.psam.findUnique({ where: { psamNo: no.value } });
+        if (psam === null) return refuse('PSAM_UNKNOWN', no.value);
+        if (psam.status !== 'active') return refuse('PSAM_NOT_ACTIVE', no.value);
+        const elsewhere = await tx.phoneBinding.findFirst({ where: { psamNo: no.value, active: true } });
+        if (elsewhere !== null) return refuse('BINDING_CONFLICT', `PSAM ${no.value} is bound`);
+        const step = await this.applyTerminalEventIn(tx, input.terminalId, 'replacePsam', actor);
+        if (!step.ok) return step;
+        await tx.phoneBinding.update({ where: { id: current.id }, data: { active: false, unboundAt: new Date() } });
+        await tx.psam.update({ where: { psamNo: current.psamNo }, data: { status: 'retired' } });
+        const next = { terminalId: input.terminalId, psamNo: no.value, ani: current.ani };
+        await tx.phoneBinding.create({ data: { ...next, active: true } });
+        return { ok: true, value: next };
+      });
+    } catch (e) {
+      if (isUniqueViolation(e)) return refuse('BINDING_CONFLICT', input.terminalId);
+      throw e;
+    }
+  }
+
+  /**
+   * Moves a terminal to another line: the binding's caller number changes, the PSAM and the state
+   * stay. A pending re-binding request for that line is approved by it. BINDING_CONFLICT when the
+   * line is bound to another terminal; BINDING_NOT_FOUND, TERMINAL_UNKNOWN, TERMINAL_TRANSITION_INVALID.
+   */
+  async moveLine(input: { terminalId: string; ani: string }, actor: string): Promise<CoreResult<PhoneBinding>> {
+    const ani = parseAni(input.ani);
+    if (!ani.ok) return refuse('BAD_REQUEST', 'caller number must be 3 to 20 digits');
+    try {
+      return await this.tx(async (tx): Promise<CoreResult<PhoneBinding>> => {
+        const current = await tx.phoneBinding.findFirst({ where: { terminalId: input.terminalId, active: true } });
+        if (current === null)
+          return (await tx.terminal.findUnique({ where: { id: input.terminalId } })) === null
+            ? refuse('TERMINAL_UNKNOWN', input.terminalId)
+            : refuse('BINDING_NOT_FOUND', input.terminalId);
+        if (current.ani === ani.value) return refuse('BINDING_CONFLICT', 'the terminal is already on this line');
+        const taken = await tx.phoneBinding.findFirst({ where: { ani: ani.value, active: true } });
+        if (taken !== null) return refuse('BINDING_CONFLICT', 'the line is bound to another terminal');
+        const step = await this.applyTerminalEventIn(tx, input.terminalId, 'moveLine', actor);
+        if (!step.ok) return step;
+        await tx.phoneBinding.update({ where: { id: current.id }, data: { active: false, unboundAt: new Date() } });
+        const next = { terminalId: input.terminalId, psamNo: current.psamNo, ani: ani.value };
+        await tx.phoneBinding.create({ data: { ...next, active: true } });
+        const decided = { decidedAt: new Date(), decidedBy: actor };
+        await tx.rebindingRequest.updateMany({
+          where: { terminalId: input.terminalId, ani: ani.value, status: 'pending' },
+          data: { status: 'approved', ...decided },
+        });
+        await tx.rebindingRequest.updateMany({
+          where: { terminalId: input.terminalId, status: 'pending' },
+          data: { status: 'rejected', ...decided },
+        });
+        return { ok: true, value: next };
+      });
+    } catch (e) {
+      if (isUniqueViolation(e)) return refuse('BINDING_CONFLICT', input.terminalId);
+      throw e;
+    }
+  }
+
+  /** Refuses a pending re-binding request (the phone stays refused on that line). REBINDING_UNKNOWN. */
+  async rejectRebinding(input: { terminalId: string; ani: string }, actor: string): Promise<CoreResult<true>> {
+    const n = await this.prisma.rebindingRequest.updateMany({
+      where: { terminalId: input.terminalId, ani: input.ani, status: 'pending' },
+      data: { status: 'rejected', decidedAt: new Date(), decidedBy: actor },
+    });
+    return n.count === 0 ? refuse('REBINDING_UNKNOWN', input.terminalId) : { ok: true, value: true };
+  }
+
+  /** Re-binding requests, newest first (pending ones only by default). */
+  async rebindingRequests(filter: { terminalId?: string; all?: boolean } = {}): Promise<RebindingRequestRecord[]> {
+    const rows = await this.prisma.rebindingRequest.findMany({
+      where: {
+        ...(filter.terminalId === undefined ? {} : { terminalId: filter.terminalId }),
+        ...(filter.all === true ? {} : { status: 'pending' }),
+      },
+      orderBy: { id: 'desc' },
+      take: 500,
+    });
+    return rows.map((r) => ({
+      id: r.id,
+      terminalId: r.terminalId,
+      ani: r.ani,
+      psamNo: r.psamNo ?? undefined,
+      status: r.status,
+      attempts: r.attempts,
+    }));
+  }
+
+  /**
+   * Retires a terminal: lifecycle step `retire`, its binding ended and its PSAM retired. (Its keys
+   * are destroyed by the caller, which holds the key store.)
+   */
+  async retireTerminal(id: string, actor: string): Promise<CoreResult<Terminal>> {
+    return this.tx(async (tx) => {
+      const step = await this.applyTerminalEventIn(tx, id, 'retire', actor);
+      if (!step.ok) return step;
+      const bound = await tx.phoneBinding.findMany({ where: { terminalId: id, active: true } });
+      await tx.phoneBinding.updateMany({
+        where: { terminalId: id, active: true },
+        data: { active: false, unboundAt: new Date() },
+      });
+      for (const b of bound) await tx.psam.update({ where: { psamNo: b.psamNo }, data: { status: 'retired' } });
+      return step;
+    });
   }
 
   // --- PSAMs ----------------------------------------------------------------------------------
@@ -298,12 +606,30 @@ export class CoreRepository {
     terminalId: string;
     ani: string | undefined;
     psamNo: string | undefined;
+    purpose?: BindingPurpose;
   }): Promise<CoreResult<{ terminal: Terminal; customer: Customer; binding: PhoneBinding }>> {
     const row = await this.prisma.terminal.findUnique({
       where: { id: input.terminalId },
       include: { customer: true, bindings: { where: { active: true }, include: { psam: true } } },
     });
     const b = row?.bindings[0];
+    const ani = input.ani === undefined ? undefined : parseAni(input.ani);
+    const reportedPsam = input.psamNo?.toUpperCase();
+    // Only when the simple check would refuse: who holds the calling line, and the reported PSAM.
+    const aniOther =
+      b !== undefined && ani?.ok === true && ani.value !== b.ani
+        ? await this.prisma.phoneBinding.findFirst({
+            where: { ani: ani.value, active: true },
+            select: { terminalId: true },
+          })
+        : undefined;
+    const psamOther =
+      b !== undefined && reportedPsam !== undefined && reportedPsam !== b.psamNo
+        ? await this.prisma.phoneBinding.findFirst({
+            where: { psamNo: reportedPsam, active: true },
+            select: { terminalId: true },
+          })
+        : undefined;
     const result = checkBinding({
       terminal: row === null ? undefined : toTerminal(row),
       binding: b === undefined ? undefined : { terminalId: b.terminalId, psamNo: b.psamNo, ani: b.ani },
@@ -313,7 +639,12 @@ export class CoreRepository {
           : { psamNo: b.psam.psamNo, status: b.psam.status, keyHandle: b.psam.keyHandle ?? undefined },
       ani: input.ani,
       psamNo: input.psamNo,
+      ...(aniOther === undefined ? {} : { aniBoundElsewhere: aniOther !== null }),
+      ...(psamOther == null ? {} : { psamBoundTo: psamOther.terminalId }),
+      purpose: input.purpose ?? 'transact',
     });
+    if (!result.ok && result.code === 'BINDING_REBIND_PENDING' && ani?.ok === true)
+      await this.recordRebindingRequest(input.terminalId, ani.value, reportedPsam);
     if (!result.ok || row === null) return result.ok ? refuse('TERMINAL_UNKNOWN', input.terminalId) : result;
     return {
       ok: true,
@@ -323,6 +654,16 @@ export class CoreRepository {
         binding: result.value,
       },
     };
+  }
+
+  /** Records (or counts again) a pending re-binding request for a phone heard on a free line. */
+  private async recordRebindingRequest(terminalId: string, ani: string, psamNo: string | undefined): Promise<void> {
+    const psam = psamNo !== undefined && parsePsamNo(psamNo).ok ? psamNo : null;
+    await this.prisma.$executeRaw`
+      INSERT INTO "rebinding_request" ("terminal_id", "ani", "psam_no", "status")
+      VALUES (${terminalId}, ${ani}, ${psam}, 'pending')
+      ON CONFLICT ("terminal_id", "ani") WHERE "status" = 'pending'
+      DO UPDATE SET "attempts" = "rebinding_request"."attempts" + 1`;
   }
 
   // --- BIN routing ----------------------------------------------------------------------------

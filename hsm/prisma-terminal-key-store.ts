@@ -87,6 +87,11 @@ export class PrismaTerminalKeyStore implements TerminalKeyStore {
     };
   }
 
+  async delete(terminalId: string): Promise<boolean> {
+    const n = await this.prisma.terminalKey.deleteMany({ where: { terminalId } });
+    return n.count > 0;
+  }
+
   async put(r: TerminalKeyRecord): Promise<void> {
     const data = {
       tmk: keyJson(r.tmk),

@@ -109,6 +109,8 @@ export interface TerminalKeyRecord {
 export interface TerminalKeyStore {
   get(terminalId: string): Promise<TerminalKeyRecord | undefined>;
   put(record: TerminalKeyRecord): Promise<void>;
+  /** Forgets the terminal's key handles (retirement); true when there were any. */
+  delete(terminalId: string): Promise<boolean>;
 }
 
 /** A store in memory, for tests and the single-process dev setup. */
@@ -122,6 +124,10 @@ export class InMemoryTerminalKeyStore implements TerminalKeyStore {
   put(record: TerminalKeyRecord): Promise<void> {
     this.records.set(record.terminalId, record);
     return Promise.resolve();
+  }
+
+  delete(terminalId: string): Promise<boolean> {
+    return Promise.resolve(this.records.delete(terminalId));
   }
 }
 
@@ -205,6 +211,15 @@ export class TerminalKeyManager {
       ...(record.current === undefined ? {} : { previous: record.current }),
     });
     return { field62, keys };
+  }
+
+  /**
+   * Retirement: the terminal's master and working keys are destroyed. The platform keeps only
+   * handles (key blocks under the LMK), so forgetting them destroys the keys; the terminal can
+   * never sign on or MAC again. True when it had keys.
+   */
+  async destroy(terminalId: string): Promise<boolean> {
+    return this.options.store.delete(terminalId);
   }
 
   /** The working keys to check a message against: current first, then previous. */

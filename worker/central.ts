@@ -11,6 +11,7 @@ import type { DataConverter } from '@temporalio/common';
 import { PrismaPsamCounterStore } from '../activities/psam-counter-store';
 import type { Config } from '../config';
 import { CoreRepository } from '../core/repository';
+import type { KeyHandle } from '../hsm/port';
 import { isFixpayError } from '../domain/errors';
 import { CardNetworkGateway, hsmMessageAuthenticator, NetworkMac, TcpChannel } from '../gateways/card-network';
 import { PrismaReversalQueue, PrismaRequestJournal } from '../gateways/card-network/prisma-store';
@@ -181,7 +182,7 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
       ...createPlatformActivities({
         nodeName: deps.nodeName ?? config.access.nodeId,
         hsm,
-        psamMasterKey: (serial) => deps.keys.psamMasterKeys[serial.toUpperCase()],
+        psamMasterKey: psamMasterKeyLookup(deps.keys.psamMasterKeys, core),
         zpk: deps.keys.zpk,
         terminalKeys: new TerminalKeyManager({ hsm, store: new PrismaTerminalKeyStore(prisma), layout: '004' }),
         counters: new PrismaPsamCounterStore(prisma),
@@ -189,6 +190,7 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
         core,
         ledger: new PrismaLedgerStore(prisma),
         gateway,
+        ...(deps.keys.personalisation === undefined ? {} : { personalisation: deps.keys.personalisation }),
         registry,
         providers: {
           directory: new ProviderDirectory(deps.providersDir ?? PROVIDERS_DIR),
@@ -237,4 +239,22 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
     await stopAll();
     throw e;
   }
+}
+
+/**
+ * A PSAM's master key: the key directory's entry for its serial, else — for a PSAM the platform
+ * personalised (ADR 0020) — the handle recorded on the active PSAM, but only when it is one of the
+ * directory's PSAM master keys: a database row cannot point the worker at any other key.
+ */
+export function psamMasterKeyLookup(
+  directory: Readonly<Record<string, KeyHandle>>,
+  core: Pick<CoreRepository, 'activePsamKeyHandle'>,
+): (serial: string) => Promise<KeyHandle | undefined> {
+  const trusted = new Set<string>(Object.values(directory));
+  return async (serial) => {
+    const direct = directory[serial.toUpperCase()];
+    if (direct !== undefined) return direct;
+    const recorded = await core.activePsamKeyHandle(serial);
+    return recorded !== undefined && trusted.has(recorded) ? (recorded as KeyHandle) : undefined;
+  };
 }

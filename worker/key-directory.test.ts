@@ -26,6 +26,17 @@ describe('key directory file', () => {
     expect(statSync(f).mode & 0o777).toBe(0o600);
   });
 
+  it('reads the optional personalisation keys', () => {
+    const personalisation = { psamMasterKey: HANDLE, transportKey: `${HANDLE}01` };
+    const read = readKeyDirectory(
+      file(
+        'perso.json',
+        JSON.stringify({ zpk: HANDLE, zak: HANDLE, psamMasterKeys: { A1B2C3D4E5F60001: HANDLE }, personalisation }),
+      ),
+    );
+    expect(read.personalisation).toEqual(personalisation);
+  });
+
   it.each([
     ['absent', join(dir, 'none.json')],
     ['not JSON', 'not-json'],
@@ -35,6 +46,24 @@ describe('key directory file', () => {
     ['a bad PSAM serial', JSON.stringify({ zpk: HANDLE, zak: HANDLE, psamMasterKeys: { '../x': HANDLE } })],
     ['a prototype key', `{"zpk":"${HANDLE}","zak":"${HANDLE}","psamMasterKeys":{"__proto__":"${HANDLE}"}}`],
     ['too large', ' '.repeat(KEY_DIRECTORY_BYTES_MAX + 1)],
+    [
+      'a personalisation key that is no PSAM master key',
+      JSON.stringify({
+        zpk: HANDLE,
+        zak: HANDLE,
+        psamMasterKeys: { A1B2C3D4E5F60001: HANDLE },
+        personalisation: { psamMasterKey: `${HANDLE}99`, transportKey: HANDLE },
+      }),
+    ],
+    [
+      'personalisation without a transport key',
+      JSON.stringify({
+        zpk: HANDLE,
+        zak: HANDLE,
+        psamMasterKeys: { A1B2C3D4E5F60001: HANDLE },
+        personalisation: { psamMasterKey: HANDLE },
+      }),
+    ],
   ])('refuses a file that is %s with CONFIG_INVALID, never a crash', (name, content) => {
     const f = name === 'absent' ? content : file(`${name.replace(/\W/g, '-')}.json`, content);
     let thrown: unknown;

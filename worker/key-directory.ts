@@ -22,6 +22,12 @@ export interface KeyDirectory {
   readonly zak: KeyHandle;
   /** PBOC master key each PSAM's session keys derive from, by PSAM serial. */
   readonly psamMasterKeys: Readonly<Record<string, KeyHandle>>;
+  /**
+   * Personalisation (ADR 0020), optional: the PBOC master key new PSAMs are issued under (one of
+   * psamMasterKeys' handles) and the key-loading device's transport key (KBPK) a new terminal
+   * master key leaves the HSM under. Without them personalisation is refused.
+   */
+  readonly personalisation?: { readonly psamMasterKey: KeyHandle; readonly transportKey: KeyHandle };
 }
 
 export function keyDirectoryPath(config: Config): string {
@@ -51,7 +57,22 @@ export function readKeyDirectory(file: string): KeyDirectory {
       throw new FixpayError('CONFIG_INVALID', `${file}: bad PSAM entry ${serial.slice(0, 16)}`);
     psamMasterKeys[serial.toUpperCase()] = handle;
   }
-  return { zpk: o['zpk'], zak: o['zak'], psamMasterKeys };
+  const p = o['personalisation'];
+  if (p === undefined) return { zpk: o['zpk'], zak: o['zak'], psamMasterKeys };
+  const pr = typeof p === 'object' && p !== null ? (p as Record<string, unknown>) : {};
+  const master = pr['psamMasterKey'];
+  const transport = pr['transportKey'];
+  if (!isHandle(master) || !isHandle(transport) || !Object.values(psamMasterKeys).includes(master))
+    throw new FixpayError(
+      'CONFIG_INVALID',
+      `${file}: personalisation needs psamMasterKey (a PSAM master key) and transportKey`,
+    );
+  return {
+    zpk: o['zpk'],
+    zak: o['zak'],
+    psamMasterKeys,
+    personalisation: { psamMasterKey: master, transportKey: transport },
+  };
 }
 
 /** Writes the key directory (owner-only). */

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { createCardNetworkActivities } from '../activities/card-network';
 import type { CardNetworkPort } from '../activities/card-network';
 import { createHsmActivities, InMemoryPsamCounterStore } from '../activities/hsm';
-import type { PsamCounterStore } from '../activities/hsm';
+import type { PsamCounterStore, PsamMasterKeyLookup } from '../activities/hsm';
+import { createLifecycleActivities } from '../activities/terminal-lifecycle';
 import { createLedgerActivities } from '../activities/ledger';
 import { createPingActivities } from '../activities/ping';
 import { createTerminalActivities } from '../activities/terminals';
@@ -37,7 +38,7 @@ import type { MenuService } from '../terminal-protocol/menu';
 export interface PlatformActivityDeps {
   readonly nodeName: string;
   readonly hsm: HsmPort;
-  readonly psamMasterKey: (psamSerial: string) => KeyHandle | undefined;
+  readonly psamMasterKey: PsamMasterKeyLookup;
   readonly zpk: KeyHandle;
   readonly terminalKeys: TerminalKeyManager;
   readonly counters?: PsamCounterStore;
@@ -52,6 +53,8 @@ export interface PlatformActivityDeps {
   readonly registry?: Pick<Registry, 'liveVersions'>;
   /** Device profiles by id (screens, receipts, menu memory); the shipped ones by default. */
   readonly profiles?: ReadonlyMap<string, DeviceProfile>;
+  /** PSAM personalisation keys (ADR 0020); without them personalisation is refused. */
+  readonly personalisation?: { readonly psamMasterKey: KeyHandle; readonly transportKey: KeyHandle };
 }
 
 /** The device of a profile, as conversations see it (a profile without a terminal section: the default). */
@@ -151,12 +154,24 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     },
     menuServices: () => (deps.registry === undefined ? Promise.resolve([]) : liveMenuServices(deps.registry)),
   });
+  const lifecycle = createLifecycleActivities({
+    core: deps.core,
+    ledger: deps.ledger,
+    hsm: deps.hsm,
+    terminalKeys: deps.terminalKeys,
+    ...(deps.personalisation === undefined ? {} : { personalisation: deps.personalisation }),
+  });
   return {
     // Platform workflows (ping, the access node's request verification).
     ping: one(ping, 'ping'),
     verifyTerminalRequest: one(verification, 'verifyTerminalRequest'),
+    // The business core's lifecycle runs (ADR 0020).
+    applyLifecycleCommand: one(lifecycle, 'applyLifecycleCommand'),
+    personaliseTerminal: one(lifecycle, 'personaliseTerminal'),
+    destroyTerminalKeys: one(lifecycle, 'destroyTerminalKeys'),
     // Terminal binding (channel).
     checkBinding: one(terminals, 'checkBinding'),
+    terminalKeysLoaded: one(terminals, 'terminalKeysLoaded'),
     // HSM.
     verifyTerminalMac: one(hsm, 'verifyTerminalMac'),
     translateTerminalPin: one(hsm, 'translateTerminalPin'),

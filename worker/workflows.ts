@@ -4,3 +4,4 @@ export { serviceInterpreter } from '../workflows/interpreter';
 export { verifyTerminalRequestWorkflow } from '../workflows/verify-request';
 export { webhookDeliveryWorkflow } from '../workflows/webhook-delivery';
 export { pushCampaignWorkflow } from '../workflows/push-campaign';
+export { terminalLifecycleWorkflow } from '../workflows/terminal-lifecycle';

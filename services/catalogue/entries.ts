@@ -28,10 +28,22 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
     effect: 'none',
     idempotent: true,
     local: true,
-    input: obj({ terminalId, ani: str(), psamId: str() }, ['psamId']),
+    input: obj({ terminalId, ani: str(), psamId: str(), purpose: str() }, ['psamId', 'purpose']),
     output: obj({ bound: bool, merchantId: str(), accountId: str() }),
     example: { bound: true, merchantId: 'M0001', accountId: 'merchant:M0001' },
-    description: 'Checks the phone number (ANI) ↔ terminal ↔ PSAM binding.',
+    description:
+      'Checks the phone number (ANI) ↔ terminal ↔ PSAM binding; purpose sign-on also admits an activated terminal.',
+  },
+  {
+    name: 'terminalKeysLoaded',
+    kind: 'channel',
+    effect: 'none',
+    idempotent: true,
+    input: obj({ terminalId }),
+    output: obj({ state: str() }),
+    example: { state: 'in_service' },
+    description:
+      'Records a sign-on’s key download (lifecycle step downloadKeys): an activated terminal goes in service.',
   },
   {
     name: 'sendToTerminal',

@@ -12,4 +12,11 @@ export const DECLARED_UNIMPLEMENTED: Readonly<Record<string, string>> = {
 };
 
 /** Activities the platform's own workflows call (not definitions): registered, not catalogued. */
-export const PLATFORM_ACTIVITIES: readonly string[] = ['ping', 'verifyTerminalRequest'];
+export const PLATFORM_ACTIVITIES: readonly string[] = [
+  'ping',
+  'verifyTerminalRequest',
+  // workflows/terminal-lifecycle.ts (ADR 0020)
+  'applyLifecycleCommand',
+  'personaliseTerminal',
+  'destroyTerminalKeys',
+];

@@ -47,6 +47,7 @@ import {
 } from '../../channel-engine/access/handler';
 import { createProfileResolver } from '../../channel-engine/access/profile-resolver';
 import { createPlatformActivities } from '../../worker/platform-activities';
+import { psamMasterKeyLookup } from '../../worker/central';
 import { provisionDemoKeys } from '../../demo/keys';
 import { startTestDatabase } from '../support/database';
 import type { TestDatabase } from '../support/database';
@@ -59,6 +60,8 @@ export const NODE_ID = 'e2e';
 export const CARD_RICH = { track2: '6225880000000001=30122011234567890', pin: '123456', pan: '6225880000000001' };
 export const CARD_POOR = { track2: '6225880000000019=30122011234567890', pin: '654321', pan: '6225880000000019' };
 export const SERVICES = ['sign-on', 'purchase', 'balance-inquiry', 'reversal'] as const;
+/** The key-loading device's transport key (KBPK, clear, test only): personalisation's TMK leaves the HSM under it. */
+export const TEST_KBPK_HEX = '89E98CF7921545F234BC7546FD3E380D';
 
 export interface E2e {
   readonly env: TestWorkflowEnvironment;
@@ -71,6 +74,8 @@ export interface E2e {
   readonly handler: ReturnType<typeof createAccessHandler>;
   /** The definition registry the access handler resolves services in (tests deploy variants). */
   readonly registry: Registry;
+  /** The business core the worker uses (tests read the audit trail and histories). */
+  readonly core: CoreRepository;
   readonly tcpPort: number;
   readonly sipPort: number;
   /** Workflow ids the access handler started or attached to. */
@@ -85,6 +90,8 @@ export interface E2e {
     card?: { track2: string; pin: string };
     /** Another demo terminal (its id, PSAM and caller number); the first one by default. */
     demoTerminal?: number;
+    /** A terminal that is not in the demo data (one the test ordered and personalised). */
+    custom?: { terminalId: string; psamNo: string; ani: string; tmkHex: string; deviceProfileId?: string };
   }): TerminalConfig;
   stop(): Promise<void>;
 }
@@ -185,7 +192,8 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       },
       new PrismaTerminalKeyStore(db.prisma),
     );
-    const psams = new Set(demo.terminals.map((t) => t.psamNo));
+    const directory = Object.fromEntries(demo.terminals.map((t) => [t.psamNo, keys.psamMasterKey]));
+    const transportKey = hsm.importClearKey('KBPK', 'tdes2', TEST_KBPK_HEX).handle;
     const dataConverter = testDataConverter(plans);
     const worker = await Worker.create({
       connection: env.nativeConnection,
@@ -196,7 +204,8 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
         ...createPlatformActivities({
           nodeName: 'e2e',
           hsm,
-          psamMasterKey: (serial) => (psams.has(serial) ? keys.psamMasterKey : undefined),
+          psamMasterKey: psamMasterKeyLookup(directory, core),
+          personalisation: { psamMasterKey: keys.psamMasterKey, transportKey },
           zpk: keys.zpk,
           terminalKeys: keys.terminalKeys,
           counters: new PrismaPsamCounterStore(db.prisma),
@@ -276,6 +285,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       engine,
       handler,
       registry,
+      core,
       tcpPort: tcp.port,
       sipPort: sip.port,
       workflowIds,
@@ -283,10 +293,20 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       logText: () => logLines.join('\n'),
       terminal(o = {}) {
         const transport = o.transport ?? 'tcp-pcm';
-        const t = demo.terminals[o.demoTerminal ?? 0] ?? merchant;
+        const demoT = demo.terminals[o.demoTerminal ?? 0] ?? merchant;
+        const t =
+          o.custom === undefined
+            ? demoT
+            : {
+                terminalId: o.custom.terminalId,
+                psamNo: o.custom.psamNo,
+                ani: o.custom.ani,
+                deviceProfileId: o.custom.deviceProfileId ?? 'es201912-v23',
+              };
         return parseTerminalConfig(
           {
             ...EXAMPLE_CONFIG,
+            ...(o.custom === undefined ? {} : { keys: { ...EXAMPLE_CONFIG.keys, tmk: o.custom.tmkHex } }),
             terminalId: t.terminalId,
             // Each demo phone speaks the profile its terminal is registered with.
             profile: t.deviceProfileId,

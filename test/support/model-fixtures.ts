@@ -19,6 +19,12 @@ export const FIELD_VALUES: Readonly<Record<string, unknown>> = {
   'LedgerTransfer.voidPendingTransfer': false,
   // business core (prisma/migrations/20261126032000_business): formats checked by the SQL.
   'Psam.psamNo': 'A1B2C3D4E5F60001',
+  'Psam.kcv': '0A1B2C',
+  'Terminal.tmkKcv': '3D4E5F',
+  'RebindingRequest.ani': '862150000009',
+  'RebindingRequest.psamNo': 'A1B2C3D4E5F60001',
+  'OperatorApproval.requestedBy': 'operator:alice',
+  'OperatorApproval.decidedBy': 'supervisor:bob',
   'PhoneBinding.ani': '862150000001',
   'PhoneBinding.unboundAt': null,
   'BinRoute.binLow': '622588',

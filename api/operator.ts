@@ -1,0 +1,355 @@
+/**
+ * The operator API (`/operator/v1/`, api/openapi.yaml, ADR 0020): onboarding, terminal orders and
+ * every lifecycle command, each carried out as a `terminalLifecycleWorkflow` run whose id comes from
+ * the request's Idempotency-Key (a retry attaches to the same run). Operators authenticate with
+ * their own bearer token and act in a role: `operator` or `supervisor`. Key and card operations
+ * (personalise, replacePsam, retire) need four eyes: the request is stored as a pending approval and
+ * runs only when a supervisor other than the requester approves it. Every command is audited by
+ * its run; approvals and their decisions are rows of `operator_approval`.
+ */
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import express from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { FixpayError } from '../domain/errors';
+import { lifecycleWorkflowId, LIFECYCLE_COMMANDS } from '../activities/terminal-lifecycle';
+import type { LifecycleCommand, LifecycleOutcome } from '../activities/terminal-lifecycle';
+import type { CoreRepository } from '../core/repository';
+import type { PrismaClient } from '../generated/prisma/client';
+import { expressPath, specOperations } from './openapi';
+
+export const OPERATOR_ROLES = ['operator', 'supervisor'] as const;
+export type OperatorRole = (typeof OPERATOR_ROLES)[number];
+
+export interface OperatorCredential {
+  readonly id: string;
+  readonly role: OperatorRole;
+  /** SHA-256 (hex) of the operator's bearer token; the token itself is never stored. */
+  readonly tokenSha256: string;
+}
+
+export interface OperatorApiDeps {
+  readonly operators: readonly OperatorCredential[];
+  readonly core: Pick<CoreRepository, 'terminal' | 'terminalHistory' | 'auditTrail' | 'rebindingRequests'>;
+  readonly prisma: PrismaClient;
+  /** Runs one lifecycle command to its end under the given run id (a repeat attaches). */
+  readonly runLifecycle: (workflowId: string, command: LifecycleCommand, actor: string) => Promise<LifecycleOutcome>;
+}
+
+/** Commands that touch keys or cards: they wait for a second person's approval. */
+export const FOUR_EYES_COMMANDS: ReadonlySet<LifecycleCommand['kind']> = new Set([
+  'personalise',
+  'replacePsam',
+  'retire',
+]);
+
+interface Operator {
+  readonly id: string;
+  readonly role: OperatorRole;
+}
+
+type Handler = (deps: OperatorApiDeps, req: Request, who: Operator) => Promise<{ status: number; body: unknown }>;
+
+const BEARER = /^Bearer ([\x21-\x7e]{16,256})$/;
+const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/** The operator a bearer token names, compared in constant time against every credential. */
+export function authenticateOperator(
+  operators: readonly OperatorCredential[],
+  header: string | undefined,
+): Operator | undefined {
+  const token = BEARER.exec(header ?? '')?.[1];
+  if (token === undefined) return undefined;
+  const digest = sha256(token);
+  let found: Operator | undefined;
+  for (const o of operators) {
+    const want = Buffer.from(o.tokenSha256, 'hex');
+    if (want.length === digest.length && timingSafeEqual(want, digest)) found = { id: o.id, role: o.role };
+  }
+  return found;
+}
+
+const actorOf = (o: Operator): string => `${o.role}:${o.id}`;
+
+function idempotencyKey(req: Request): string {
+  const key = req.headers['idempotency-key'];
+  if (typeof key !== 'string' || key.length === 0 || key.length > 255) throw new FixpayError('IDEMPOTENCY_KEY_MISSING');
+  return key;
+}
+
+/** The run id for a request: the command, and a digest of the operator and their Idempotency-Key. */
+function runId(command: LifecycleCommand, who: Operator, key: string): string {
+  return lifecycleWorkflowId(
+    command,
+    createHash('sha256')
+      .update(`${actorOf(who)}\n${key}`)
+      .digest('hex')
+      .slice(0, 32),
+  );
+}
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+/** The lifecycle command a terminal command body names (the document has checked its shape). */
+function terminalCommand(terminalId: string, body: Record<string, unknown>): LifecycleCommand {
+  const kind = str(body['command']);
+  switch (kind) {
+    case 'personalise':
+    case 'replacePsam':
+      return { kind, terminalId, psamNo: str(body['psamNo']) };
+    case 'bind':
+      return { kind, terminalId, psamNo: str(body['psamNo']), ani: str(body['ani']) };
+    case 'moveLine':
+    case 'rejectRebinding':
+      return { kind, terminalId, ani: str(body['ani']) };
+    case 'activate':
+    case 'suspend':
+    case 'resume':
+    case 'retire':
+      return { kind, terminalId };
+    default:
+      throw new FixpayError('BAD_REQUEST', `unknown command ${kind.slice(0, 32)}`);
+  }
+}
+
+/** A refusal as the answer: the outcome with the catalogue's HTTP status. */
+function answer(outcome: LifecycleOutcome, created = false): { status: number; body: unknown } {
+  if (outcome.ok) return { status: created ? 201 : 200, body: outcome };
+  const status = new FixpayError(outcome.reason).httpStatus;
+  return { status, body: outcome };
+}
+
+async function runOrAsk(
+  deps: OperatorApiDeps,
+  req: Request,
+  who: Operator,
+  command: LifecycleCommand,
+  created = false,
+) {
+  const key = idempotencyKey(req);
+  if (FOUR_EYES_COMMANDS.has(command.kind)) {
+    const id = `apr_${createHash('sha256')
+      .update(`${actorOf(who)}\n${key}`)
+      .digest('hex')
+      .slice(0, 32)}`;
+    const existing = await deps.prisma.operatorApproval.findUnique({ where: { id } });
+    if (existing === null) {
+      await deps.prisma.operatorApproval.create({
+        data: { id, command: command, requestedBy: actorOf(who), status: 'pending' },
+      });
+    } else if (JSON.stringify(existing.command) !== JSON.stringify(command)) {
+      throw new FixpayError('PARTNER_IDEMPOTENCY_KEY_REUSED');
+    }
+    return { status: 202, body: { approvalId: id, status: existing?.status ?? 'pending', command } };
+  }
+  return answer(await deps.runLifecycle(runId(command, who, key), command, actorOf(who)), created);
+}
+
+function approvalView(a: {
+  id: string;
+  command: unknown;
+  requestedBy: string;
+  status: string;
+  decidedBy: string | null;
+  outcome: unknown;
+}): Record<string, unknown> {
+  return {
+    approvalId: a.id,
+    command: a.command,
+    requestedBy: a.requestedBy,
+    status: a.status,
+    ...(a.decidedBy === null ? {} : { decidedBy: a.decidedBy }),
+    ...(a.outcome === null ? {} : { outcome: a.outcome }),
+  };
+}
+
+export const OPERATOR_HANDLERS: Readonly<Record<string, Handler>> = {
+  onboardCustomer: (deps, req, who) => {
+    const b = req.body as Record<string, unknown>;
+    const command: LifecycleCommand = {
+      kind: 'onboard',
+      customerId: str(b['customerId']),
+      customerKind: b['kind'] === 'merchant' ? 'merchant' : 'household',
+      name: str(b['name']),
+      kyc: (b['kyc'] ?? {}) as Record<string, string>,
+    };
+    return runOrAsk(deps, req, who, command, true);
+  },
+  orderTerminal: (deps, req, who) => {
+    const b = req.body as Record<string, unknown>;
+    const command: LifecycleCommand = {
+      kind: 'order',
+      terminalId: str(b['terminalId']),
+      customerId: str(b['customerId']),
+      deviceProfileId: str(b['deviceProfileId']),
+      ...(typeof b['serialNumber'] === 'string' ? { serialNumber: b['serialNumber'] } : {}),
+    };
+    return runOrAsk(deps, req, who, command, true);
+  },
+  terminalCommand: (deps, req, who) =>
+    runOrAsk(deps, req, who, terminalCommand(str(req.params['terminalId']), req.body as Record<string, unknown>)),
+  getTerminal: async (deps, req) => {
+    const id = str(req.params['terminalId']);
+    const t = await deps.core.terminal(id);
+    if (t === undefined) throw new FixpayError('TERMINAL_UNKNOWN', id);
+    const [history, audit] = await Promise.all([deps.core.terminalHistory(id), deps.core.auditTrail(`terminal:${id}`)]);
+    return {
+      status: 200,
+      body: {
+        terminal: t,
+        history: history.map((h) => ({
+          event: h.event,
+          ...(h.from === undefined ? {} : { from: h.from }),
+          to: h.to,
+          actor: h.actor,
+        })),
+        audit: audit.map((a) => ({
+          actor: a.actor,
+          action: a.action,
+          outcome: a.outcome,
+          ...(a.workflowId === undefined ? {} : { workflowId: a.workflowId }),
+        })),
+      },
+    };
+  },
+  listRebindings: async (deps) => {
+    const rows = await deps.core.rebindingRequests();
+    return {
+      status: 200,
+      body: {
+        data: rows.map((r) => ({
+          terminalId: r.terminalId,
+          ani: r.ani,
+          ...(r.psamNo === undefined ? {} : { psamNo: r.psamNo }),
+          attempts: r.attempts,
+        })),
+      },
+    };
+  },
+  listApprovals: async (deps) => {
+    const rows = await deps.prisma.operatorApproval.findMany({
+      where: { status: 'pending' },
+      orderBy: { requestedAt: 'asc' },
+      take: 200,
+    });
+    return { status: 200, body: { data: rows.map(approvalView) } };
+  },
+  decideApproval: async (deps, req, who) => {
+    if (who.role !== 'supervisor') throw new FixpayError('FORBIDDEN', 'only a supervisor decides approvals');
+    const id = str(req.params['approvalId']);
+    const decision = str((req.body as Record<string, unknown>)['decision']);
+    const row = await deps.prisma.operatorApproval.findUnique({ where: { id } });
+    if (row === null) throw new FixpayError('NOT_FOUND', 'no such approval');
+    if (row.requestedBy === actorOf(who) || row.requestedBy.endsWith(`:${who.id}`))
+      throw new FixpayError('FORBIDDEN', 'four eyes: the approver must differ from the requester');
+    if (row.status !== 'pending') return { status: 200, body: approvalView(row) };
+    const claimed = await deps.prisma.operatorApproval.updateMany({
+      where: { id, status: 'pending' },
+      data: {
+        status: decision === 'approve' ? 'approved' : 'rejected',
+        decidedBy: actorOf(who),
+        decidedAt: new Date(),
+      },
+    });
+    if (claimed.count === 1 && decision === 'approve') {
+      const command = row.command as unknown as LifecycleCommand;
+      const outcome = await deps.runLifecycle(
+        lifecycleWorkflowId(command, id),
+        command,
+        `${row.requestedBy}+${actorOf(who)}`,
+      );
+      await deps.prisma.operatorApproval.update({ where: { id }, data: { outcome: { ...outcome } } });
+    }
+    const after = await deps.prisma.operatorApproval.findUniqueOrThrow({ where: { id } });
+    return { status: 200, body: approvalView(after) };
+  },
+};
+
+/** The operator operations of the document (paths under `/operator/v1/`). */
+export const OPERATOR_OPERATIONS = (): ReturnType<typeof specOperations> =>
+  specOperations().filter((o) => o.path.startsWith('/operator/v1/'));
+
+/** The operator's bearer token, before the document's validation. */
+export function operatorGate(deps: OperatorApiDeps): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const who = authenticateOperator(deps.operators, req.headers.authorization);
+    if (who === undefined) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="fixpay-operator"');
+      next(new FixpayError('UNAUTHORIZED', 'send Authorization: Bearer <operator token>'));
+      return;
+    }
+    res.locals['operator'] = who;
+    next();
+  };
+}
+
+export function operatorRouter(deps: OperatorApiDeps): express.Router {
+  const router = express.Router();
+  for (const op of OPERATOR_OPERATIONS()) {
+    const handler = OPERATOR_HANDLERS[op.operationId];
+    if (handler === undefined) throw new Error(`operation ${op.operationId} of api/openapi.yaml has no handler`);
+    router[op.method](expressPath(op.path), (req, res, next) => {
+      const who = res.locals['operator'] as Operator;
+      handler(deps, req, who)
+        .then((a) => res.status(a.status).json(a.body))
+        .catch(next);
+    });
+  }
+  return router;
+}
+
+/** A new random operator token and its stored digest (for `fixpay` set-up and tests). */
+export function newOperatorToken(): { token: string; tokenSha256: string } {
+  const token = `fpop_${randomUUID().replace(/-/g, '')}`;
+  return { token, tokenSha256: sha256(token).toString('hex') };
+}
+
+export const OPERATOR_COMMANDS = LIFECYCLE_COMMANDS;
+
+type LifecycleRun = (input: { command: LifecycleCommand; actor: string }) => Promise<LifecycleOutcome>;
+
+/**
+ * Runs lifecycle commands on Temporal: a run id already used (a repeated request) is never started
+ * again — its result is read instead, so a command is carried out once per request.
+ */
+export function temporalLifecycleRunner(client: Client, taskQueue: string): OperatorApiDeps['runLifecycle'] {
+  return async (workflowId, command, actor) => {
+    try {
+      return await client.workflow.execute<LifecycleRun>('terminalLifecycleWorkflow', {
+        taskQueue,
+        workflowId,
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        args: [{ command, actor }],
+      });
+    } catch (e) {
+      if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+      return (await client.workflow.getHandle(workflowId).result()) as LifecycleOutcome;
+    }
+  };
+}
+
+/** Reads and checks the operators file. Throws CONFIG_INVALID when it is unreadable or malformed. */
+export function readOperatorsFile(file: string): OperatorCredential[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    throw new FixpayError('CONFIG_INVALID', `${file} is not a readable JSON file`);
+  }
+  const list = (parsed as { operators?: unknown } | null)?.operators;
+  if (!Array.isArray(list) || list.length > 1000)
+    throw new FixpayError('CONFIG_INVALID', `${file} needs an operators list`);
+  return list.map((o: unknown, i) => {
+    const r = (typeof o === 'object' && o !== null ? o : {}) as Record<string, unknown>;
+    const id = r['id'];
+    const role = OPERATOR_ROLES.find((x) => x === r['role']);
+    const tokenSha256 = r['tokenSha256'];
+    if (typeof id !== 'string' || !/^[0-9A-Za-z._-]{1,64}$/.test(id) || role === undefined)
+      throw new FixpayError('CONFIG_INVALID', `${file}: operator ${i} needs an id and a role (operator, supervisor)`);
+    if (typeof tokenSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(tokenSha256))
+      throw new FixpayError('CONFIG_INVALID', `${file}: operator ${id} needs tokenSha256 (64 lowercase hex)`);
+    return { id, role, tokenSha256 };
+  });
+}

@@ -1,0 +1,139 @@
+/**
+ * `fixpay core`: the operator's commands over the operator API (`/operator/v1/`, ADR 0020). Each
+ * command is one HTTP call with the operator's own token (FIXPAY_OPERATOR_BEARER) and, for writes,
+ * an Idempotency-Key (`--key`, random by default: give the same key to retry a command safely).
+ * `fixpay core token` makes a new operator token and the line for the operators file.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { loadConfig } from '../../config';
+import { newOperatorToken, OPERATOR_ROLES } from '../../api/operator';
+
+interface CallOptions {
+  readonly api?: string;
+  readonly key?: string;
+}
+
+async function call(method: 'GET' | 'POST', path: string, body: unknown, opts: CallOptions): Promise<void> {
+  const config = loadConfig();
+  const token = config.security.operatorBearer;
+  if (token === undefined) {
+    console.error('set FIXPAY_OPERATOR_BEARER to your operator token (fixpay core token makes one)');
+    process.exitCode = 2;
+    return;
+  }
+  const base = opts.api ?? `http://${config.api.host}:${config.api.port}`;
+  let res: Response;
+  try {
+    res = await fetch(`${base}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(method === 'POST'
+          ? { 'content-type': 'application/json', 'idempotency-key': opts.key ?? randomUUID() }
+          : {}),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  } catch (e) {
+    console.error(`cannot reach the operator API at ${base}: ${e instanceof Error ? e.message : String(e)}`);
+    process.exitCode = 1;
+    return;
+  }
+  const text = await res.text();
+  console.log(text);
+  if (res.status >= 400) process.exitCode = 1;
+}
+
+const withCommon = (c: Command): Command =>
+  c
+    .option('--api <url>', 'operator API base URL; default http://<FIXPAY_API_HOST>:<FIXPAY_API_PORT>')
+    .option('--key <idempotencyKey>', 'Idempotency-Key of the write (same key: same run, done once)');
+
+export function register(program: Command): void {
+  const core = program.command('core').description('business core operations: customers, terminals, approvals');
+
+  withCommon(core.command('onboard <customerId>'))
+    .description('onboard a customer with its KYC data (a JSON file of fields, docs/business-core.md)')
+    .requiredOption('--kind <kind>', 'household or merchant')
+    .requiredOption('--name <name>', 'display name')
+    .requiredOption('--kyc <file>', 'JSON file of KYC fields')
+    .action(async (customerId: string, o: CallOptions & { kind: string; name: string; kyc: string }) => {
+      let kyc: unknown;
+      try {
+        kyc = JSON.parse(readFileSync(o.kyc, 'utf8'));
+      } catch {
+        console.error(`${o.kyc} is not a readable JSON file`);
+        process.exitCode = 2;
+        return;
+      }
+      await call('POST', '/operator/v1/customers', { customerId, kind: o.kind, name: o.name, kyc }, o);
+    });
+
+  withCommon(core.command('order <terminalId>'))
+    .description('order (register) a terminal for a customer')
+    .requiredOption('--customer <customerId>', 'owner')
+    .requiredOption('--profile <deviceProfileId>', 'device profile, e.g. es201912-v23')
+    .action(async (terminalId: string, o: CallOptions & { customer: string; profile: string }) => {
+      await call(
+        'POST',
+        '/operator/v1/terminals',
+        { terminalId, customerId: o.customer, deviceProfileId: o.profile },
+        o,
+      );
+    });
+
+  withCommon(core.command('terminal <terminalId> <command>'))
+    .description(
+      'a lifecycle command: personalise, bind, activate, suspend, resume, replacePsam, moveLine, rejectRebinding, retire (personalise, replacePsam and retire wait for a supervisor)',
+    )
+    .option('--psam <psamNo>', 'PSAM number (personalise, bind, replacePsam)')
+    .option('--ani <number>', 'caller number of the line (bind, moveLine, rejectRebinding)')
+    .action(async (terminalId: string, command: string, o: CallOptions & { psam?: string; ani?: string }) => {
+      await call(
+        'POST',
+        `/operator/v1/terminals/${encodeURIComponent(terminalId)}/commands`,
+        {
+          command,
+          ...(o.psam === undefined ? {} : { psamNo: o.psam }),
+          ...(o.ani === undefined ? {} : { ani: o.ani }),
+        },
+        o,
+      );
+    });
+
+  withCommon(core.command('show <terminalId>'))
+    .description('a terminal, its lifecycle history and audit trail')
+    .action(async (terminalId: string, o: CallOptions) => {
+      await call('GET', `/operator/v1/terminals/${encodeURIComponent(terminalId)}`, undefined, o);
+    });
+
+  withCommon(core.command('rebindings'))
+    .description('phones heard on a new line, waiting for moveLine or rejectRebinding')
+    .action(async (o: CallOptions) => call('GET', '/operator/v1/rebindings', undefined, o));
+
+  withCommon(core.command('approvals'))
+    .description('key and card operations waiting for a second person')
+    .action(async (o: CallOptions) => call('GET', '/operator/v1/approvals', undefined, o));
+
+  withCommon(core.command('decide <approvalId> <decision>'))
+    .description('approve or reject (supervisor, not the requester); an approval runs the command')
+    .action(async (approvalId: string, decision: string, o: CallOptions) => {
+      await call('POST', `/operator/v1/approvals/${encodeURIComponent(approvalId)}/decision`, { decision }, o);
+    });
+
+  core
+    .command('token <operatorId> <role>')
+    .description(`a new operator token (shown once) and its operators-file entry; role: ${OPERATOR_ROLES.join(', ')}`)
+    .action((operatorId: string, role: string) => {
+      if (!(OPERATOR_ROLES as readonly string[]).includes(role) || !/^[0-9A-Za-z._-]{1,64}$/.test(operatorId)) {
+        console.error(`usage: fixpay core token <operatorId> <${OPERATOR_ROLES.join('|')}>`);
+        process.exitCode = 2;
+        return;
+      }
+      const { token, tokenSha256 } = newOperatorToken();
+      console.log(`token (give it to ${operatorId} only; it is not kept): ${token}`);
+      console.log(`operators file entry: ${JSON.stringify({ id: operatorId, role, tokenSha256 })}`);
+    });
+}
