@@ -222,7 +222,9 @@ export async function nodeStatus(targets: readonly string[], timeoutMs = 5_000):
     targets.map(async (target) => {
       let url: URL;
       try {
-        url = new URL(/^https?:\/\//.test(target) ? target : `http://${target}/metrics`);
+        if (target.includes('://') && !/^https?:\/\//.test(target)) throw new Error('scheme');
+        if (!target.includes('://') && !/^[A-Za-z0-9.-]{1,253}:\d{1,5}$/.test(target)) throw new Error('shape');
+        url = new URL(target.includes('://') ? target : `http://${target}/metrics`);
       } catch {
         throw new FixpayError('BAD_REQUEST', `--metrics ${JSON.stringify(target)} is not host:port or a URL`);
       }

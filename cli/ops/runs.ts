@@ -322,6 +322,36 @@ export async function terminateRun(
 }
 
 /**
+ * Where a retry starts: the workflow task that scheduled the last activity to fail or time out
+ * (so that activity runs again and everything before it stays done), else the last completed
+ * workflow task (a terminated run carries on where it was stopped). 0 when there is none.
+ */
+async function retryPoint(client: Client, namespace: string, workflowId: string, runId: string): Promise<number> {
+  let lastTaskCompleted = 0;
+  let failedActivityTask = 0;
+  const scheduledBy = new Map<number, number>();
+  let nextPageToken: Uint8Array | undefined;
+  do {
+    const page = await client.workflowService.getWorkflowExecutionHistory({
+      namespace,
+      execution: { workflowId, runId },
+      maximumPageSize: 500,
+      ...(nextPageToken === undefined ? {} : { nextPageToken }),
+    });
+    for (const e of page.history?.events ?? []) {
+      const id = Number(e.eventId ?? 0);
+      if (e.workflowTaskCompletedEventAttributes) lastTaskCompleted = id;
+      const scheduled = e.activityTaskScheduledEventAttributes;
+      if (scheduled) scheduledBy.set(id, Number(scheduled.workflowTaskCompletedEventId ?? 0));
+      const failed = e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
+      if (failed) failedActivityTask = scheduledBy.get(Number(failed.scheduledEventId ?? 0)) ?? 0;
+    }
+    nextPageToken = page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
+  } while (nextPageToken !== undefined);
+  return failedActivityTask > 0 ? failedActivityTask : lastTaskCompleted;
+}
+
+/**
  * Retries a failed, terminated or timed-out run from its last completed workflow task: a new run
  * of the same id replays what was done (completed activities are not run again) and carries on
  * from the step that failed, under the same idempotency keys. A completed run is never re-run.
@@ -337,32 +367,20 @@ export async function retryRun(
   const run = await describeRun(client, namespace, o.workflowId);
   if (!['failed', 'terminated', 'timed-out'].includes(run.status))
     throw new FixpayError('OPS_RUN_NOT_RETRYABLE', `${o.workflowId} is ${run.status}`);
-  let lastTaskCompleted = 0;
-  let nextPageToken: Uint8Array | undefined;
-  do {
-    const page = await client.workflowService.getWorkflowExecutionHistory({
-      namespace,
-      execution: { workflowId: o.workflowId, runId: run.runId },
-      maximumPageSize: 1000,
-      ...(nextPageToken === undefined ? {} : { nextPageToken }),
-    });
-    for (const e of page.history?.events ?? [])
-      if (e.workflowTaskCompletedEventAttributes) lastTaskCompleted = Number(e.eventId ?? 0);
-    nextPageToken = page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
-  } while (nextPageToken !== undefined);
-  if (lastTaskCompleted === 0)
+  const resetPoint = await retryPoint(client, namespace, o.workflowId, run.runId);
+  if (resetPoint === 0)
     throw new FixpayError('OPS_RUN_NOT_RETRYABLE', `${o.workflowId} never completed a workflow task`);
   await audit.record({
     actor: `operator:${operator}`,
     action: 'run.retry',
     subject: `run:${o.workflowId}`,
-    details: { runId: run.runId, reason, fromEvent: String(lastTaskCompleted) },
+    details: { runId: run.runId, reason, fromEvent: String(resetPoint) },
   });
   const r = await client.workflowService.resetWorkflowExecution({
     namespace,
     workflowExecution: { workflowId: o.workflowId, runId: run.runId },
     reason: `${reason} (operator ${operator})`,
-    workflowTaskFinishEventId: Long.fromNumber(lastTaskCompleted),
+    workflowTaskFinishEventId: Long.fromNumber(resetPoint),
     requestId: randomUUID(),
     identity: `fixpay-ops/${operator}`,
   });
