@@ -14,6 +14,7 @@ import { scrubText } from '../../domain/masking';
 import { createPrismaClient } from '../../infra/database';
 import type { PrismaClient } from '../../infra/database';
 import { temporalTls } from '../../infra/temporal/tls';
+import { CODEC_PROXY_DEFAULTS, startCodecProxy } from '../../codec/codec-proxy';
 import { describeDeployment, openRunsOnBuild, setCurrentBuild } from '../../infra/temporal/deployments';
 import { ledgerCheck, nodeStatus, reversalQueue, terminalKeys } from '../ops/checks';
 import {
@@ -496,6 +497,44 @@ export function register(program: Command): void {
           open === 0 ? `build ${buildId} drained: its workers can be stopped` : `build ${buildId}: ${open} open runs`,
         );
         return open === 0 ? 0 : 1;
+      }),
+    );
+
+  ops
+    .command('codec-proxy')
+    .description(
+      "run on the operator's machine: a loopback codec endpoint for the Temporal UI that forwards /decode to the platform's codec endpoint with the operator token (FIXPAY_OPERATOR_TOKEN) added; only the UI's origin may use it. Point the UI's codec setting at the printed URL. Ctrl-C stops it",
+    )
+    .requiredOption('--upstream <url>', "the platform's codec endpoint, e.g. https://codec.example:8089")
+    .option('--ui-origin <origins...>', 'origin(s) of the Temporal UI', [...CODEC_PROXY_DEFAULTS.uiOrigins])
+    .option('--port <port>', 'loopback port (0 picks one)', '8888')
+    .action(
+      action(async (o: { upstream: string; uiOrigin: string[]; port: string }) => {
+        if (!/^\d{1,5}$/.test(o.port) || Number(o.port) > 65_535)
+          throw new FixpayError('BAD_REQUEST', `--port ${JSON.stringify(o.port)}`);
+        for (const origin of o.uiOrigin)
+          if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(origin))
+            throw new FixpayError('BAD_REQUEST', `--ui-origin ${JSON.stringify(origin)}: scheme://host[:port]`);
+        const token = loadConfig().security.operatorToken;
+        if (token === undefined)
+          throw new FixpayError('CONFIG_INVALID', 'set FIXPAY_OPERATOR_TOKEN (the operator token)');
+        const proxy = await startCodecProxy({
+          upstream: o.upstream,
+          operatorToken: token,
+          uiOrigins: o.uiOrigin,
+          port: Number(o.port),
+        });
+        process.stdout.write(
+          `fixpay codec-proxy ready: ${proxy.url} (for ${o.uiOrigin.join(', ')}) -> ${new URL(o.upstream).origin}\n`,
+        );
+        await new Promise<void>((resolve) => {
+          const stop = (): void => {
+            void proxy.close().then(resolve);
+          };
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+        return 0;
       }),
     );
 }
