@@ -49,8 +49,9 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > max) {
+        // Stop keeping it; let the rest drain so the 413 reaches the caller.
+        chunks.length = 0;
         resolve(undefined);
-        req.destroy();
         return;
       }
       chunks.push(c);
@@ -117,7 +118,7 @@ export function startCodecProxy(options: CodecProxyOptions): Promise<RunningCode
     }
     const body = await readBody(req, max);
     if (body === undefined) {
-      problem(res, 413, new FixpayError('PAYLOAD_TOO_LARGE', `${max} bytes at most`), cors);
+      problem(res, 413, new FixpayError('PAYLOAD_TOO_LARGE', `${max} bytes at most`), { ...cors, connection: 'close' });
       return;
     }
     const namespace = req.headers['x-namespace'];

@@ -180,9 +180,12 @@ describeWithPostgres('rolling upgrade of the central workers under traffic (Work
     expect(world?.bank?.account(CARD.pan)?.balanceMinor).toBe(before - amounts.reduce((a, b) => a + b, 0));
 
     // Every purchase run completed; runs are on A before the switch and on B after it.
-    await new Promise((r) => setTimeout(r, 2_000)); // visibility trails by a moment
     const count = async (query: string): Promise<number> =>
       Number((await client.workflowService.countWorkflowExecutions({ namespace: 'default', query })).count);
+    // The last runs stay open for their repeat grace after the answer (ADR 0012); they close on B.
+    const closing = Date.now() + 180_000;
+    while ((await count(`ServiceId = 'purchase' AND ExecutionStatus = 'Running'`)) > 0 && Date.now() < closing)
+      await new Promise((r) => setTimeout(r, 1_000));
     expect(await count(`ServiceId = 'purchase' AND ExecutionStatus != 'Completed'`)).toBe(0);
     const onA = await count(`ServiceId = 'purchase' AND TemporalWorkerDeploymentVersion = '${DEPLOYMENT}:build-a'`);
     const onB = await count(`ServiceId = 'purchase' AND TemporalWorkerDeploymentVersion = '${DEPLOYMENT}:build-b'`);
