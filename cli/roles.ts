@@ -88,7 +88,11 @@ export async function startWorkerRole(
   });
   return {
     central,
-    ready: `fixpay worker ready: task queue ${central.taskQueue}, live ${central.deployed.join(' ') || '(none)'}`,
+    ready: `fixpay worker ready: task queue ${central.taskQueue}, live ${central.deployed.join(' ') || '(none)'}${
+      ctx.config.temporal.workerBuildId === undefined
+        ? ''
+        : `, build ${ctx.config.temporal.workerDeployment}:${ctx.config.temporal.workerBuildId}`
+    }`,
     stop: () => central.stop(),
   };
 }

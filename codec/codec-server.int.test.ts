@@ -8,6 +8,7 @@ import type { Payload } from '@temporalio/common';
 import { startCodecServer, tokenMatches } from './codec-server';
 import type { RunningCodecServer } from './codec-server';
 import { AesGcmPayloadCodec } from './payload-codec';
+import { maskPan } from '../domain/masking';
 
 const token = randomBytes(24).toString('hex');
 const uiOrigin = 'http://localhost:8233';
@@ -45,8 +46,34 @@ describe('codec endpoint (Temporal codec-server protocol)', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe(uiOrigin);
     const body = (await res.json()) as { payloads: { metadata: Record<string, string>; data: string }[] };
     const first = body.payloads[0];
-    expect(Buffer.from(first?.data ?? '', 'base64').toString()).toBe('{"pan":"4012345678909"}');
+    // Decoded for display: the PAN masked to BIN + last four (ADR 0022), never in clear.
+    expect(Buffer.from(first?.data ?? '', 'base64').toString()).toBe(JSON.stringify({ pan: maskPan('4012345678909') }));
+    expect(Buffer.from(first?.data ?? '', 'base64').toString()).not.toContain('4012345678909');
     expect(Buffer.from(first?.metadata['encoding'] ?? '', 'base64').toString()).toBe('json/plain');
+  });
+
+  it('masks card data in what it decodes: track data, PIN blocks, keys hidden; non-JSON bytes by size only', async () => {
+    const [json, bytes] = await codec.encode([
+      defaultPayloadConverter.toPayload({
+        request: { track2: '4012345678909=30122011234567890', pinBlock: '0123456789ABCDEF', amount: 100 },
+        note: 'card 4012345678909 swiped',
+      }),
+      { metadata: { encoding: Buffer.from('binary/plain') }, data: Buffer.from('4012345678909=3012201') },
+    ]);
+    const res = await post(
+      '/decode',
+      { payloads: [b64(json as Payload), b64(bytes as Payload)] },
+      { authorization: `Bearer ${token}` },
+    );
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { payloads: { data: string }[] };
+    const [first, second] = body.payloads.map((p) => Buffer.from(p.data, 'base64').toString());
+    expect(JSON.parse(first ?? '')).toEqual({
+      request: { track2: '[REDACTED]', pinBlock: '[REDACTED]', amount: 100 },
+      note: `card ${maskPan('4012345678909')} swiped`,
+    });
+    expect(second).toBe('"<21 bytes of binary/plain, not shown>"');
+    for (const text of [first, second]) expect(text).not.toMatch(/4012345678909|0123456789ABCDEF/);
   });
 
   it('encodes too, and the result decodes back', async () => {

@@ -3,6 +3,7 @@
  * and `POST /decode` take and return `{ "payloads": [{ "metadata": { k: base64 }, "data": base64 }] }`.
  * Every request needs the operator token (`Authorization: Bearer …`, compared in constant time);
  * without it the answer is 401 and nothing is decoded. CORS admits the configured UI origins only.
+ * Decoded payloads are masked for display: no card data leaves in clear (ADR 0022).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Server } from 'node:http';
@@ -21,6 +22,7 @@ import {
   sendProblem,
 } from '../infra/http';
 import { isEncrypted } from './payload-codec';
+import { maskDeep } from '../domain/masking';
 
 export const CODEC_SERVER_DEFAULTS = {
   host: '127.0.0.1',
@@ -89,15 +91,39 @@ function toJson(payloads: Payload[]): { payloads: JsonPayload[] } {
 }
 
 /**
+ * What an operator may see of a decoded payload: JSON with card data masked (PAN as BIN + last
+ * four, track data, PIN blocks and keys hidden: domain/masking.ts); anything that is not JSON
+ * is shown by its size only, since its bytes could hold card data no field name reveals.
+ */
+export function maskForDisplay(p: Payload): Payload {
+  const encoding = Buffer.from(p.metadata?.['encoding'] ?? new Uint8Array(0)).toString('utf8');
+  const data = Buffer.from(p.data ?? new Uint8Array(0));
+  if (encoding === 'binary/null') return p;
+  if (encoding.startsWith('json/')) {
+    try {
+      const masked = JSON.stringify(maskDeep(JSON.parse(data.toString('utf8'))));
+      return { metadata: p.metadata ?? {}, data: Buffer.from(masked, 'utf8') };
+    } catch {
+      // not JSON after all: fall through to the size only
+    }
+  }
+  return {
+    metadata: { encoding: Buffer.from('json/plain') },
+    data: Buffer.from(JSON.stringify(`<${data.length} bytes of ${encoding || 'unknown encoding'}, not shown>`)),
+  };
+}
+
+/**
  * Decodes what is encrypted and shows the rest as it is: the UI sends every payload of a history,
  * and a plain one (written without the codec) is already readable. Workers refuse plain payloads;
- * a display does not need to.
+ * a display does not need to. Either way card data is masked (`maskForDisplay`): the UI is a
+ * display, and no display shows clear card data.
  */
 async function decodeForDisplay(codec: PayloadCodec, payloads: Payload[]): Promise<Payload[]> {
   const encrypted = payloads.filter(isEncrypted);
   const decoded = await codec.decode(encrypted);
   let next = 0;
-  return payloads.map((p) => (isEncrypted(p) ? (decoded[next++] ?? p) : p));
+  return payloads.map((p) => maskForDisplay(isEncrypted(p) ? (decoded[next++] ?? p) : p));
 }
 
 /** Builds the express app (no `listen()`), for tests and for mounting. */

@@ -18,6 +18,10 @@ export interface TemporalConfig {
   readonly uiPort: number;
   readonly namespace: string;
   readonly taskQueue: string;
+  /** Worker Deployment name of the central workers (ADR 0022). */
+  readonly workerDeployment: string;
+  /** This central worker's build id; set = Worker Versioning on, runs pinned to their build (ADR 0022). */
+  readonly workerBuildId?: string;
   readonly cliPath?: string;
   readonly cliVersion: string;
   readonly cacheDir: string;
@@ -157,6 +161,8 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_TEMPORAL_UI_PORT: 'temporal.uiPort',
   FIXPAY_TEMPORAL_NAMESPACE: 'temporal.namespace',
   FIXPAY_TEMPORAL_TASK_QUEUE: 'temporal.taskQueue',
+  FIXPAY_WORKER_DEPLOYMENT: 'temporal.workerDeployment',
+  FIXPAY_WORKER_BUILD_ID: 'temporal.workerBuildId',
   FIXPAY_TEMPORAL_CLI: 'temporal.cliPath',
   FIXPAY_TEMPORAL_CLI_VERSION: 'temporal.cliVersion',
   FIXPAY_TEMPORAL_CACHE_DIR: 'temporal.cacheDir',

@@ -8,6 +8,7 @@ import type { Config } from '../config';
 import { createPingActivities } from '../activities/ping';
 import type { Logger } from '../infra/logging';
 import { temporalTls } from '../infra/temporal/tls';
+import { becomeCurrentIfNone } from '../infra/temporal/deployments';
 import { RUN_METRICS_WORKFLOW_MODULE } from './metrics';
 import type { WorkerMetrics } from './metrics';
 import { OpenTelemetryPlugin } from '@temporalio/interceptors-opentelemetry';
@@ -50,6 +51,17 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     workflowsPath: require.resolve('./workflows'),
     dataConverter: deps.dataConverter,
     activities: deps.activities ?? { ...createPingActivities({ responder: deps.nodeName }) },
+    // Worker Versioning (ADR 0022): with a build id, each run stays on the build it started on;
+    // new runs go to the deployment's current version, set by the operator (`fixpay ops deployment`).
+    ...(t.workerBuildId === undefined
+      ? {}
+      : {
+          workerDeploymentOptions: {
+            version: { deploymentName: t.workerDeployment, buildId: t.workerBuildId },
+            useWorkerVersioning: true,
+            defaultVersioningBehavior: 'PINNED' as const,
+          },
+        }),
     ...(deps.metrics === undefined
       ? {}
       : {
@@ -68,7 +80,29 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
         }),
   });
   const done = worker.run().finally(() => connection.close());
-  deps.log.info({ taskQueue: t.taskQueue }, 'worker polling');
+  if (t.workerBuildId !== undefined) {
+    try {
+      const made = await becomeCurrentIfNone(connection, {
+        namespace: t.namespace,
+        deployment: t.workerDeployment,
+        buildId: t.workerBuildId,
+        identity: `fixpay-worker/${deps.nodeName}`,
+        waitMs: t.startTimeoutMs,
+      });
+      if (made) deps.log.info({ buildId: t.workerBuildId }, 'first build of the deployment: made current');
+    } catch (e) {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done.catch(() => undefined);
+      throw e;
+    }
+  }
+  deps.log.info(
+    {
+      taskQueue: t.taskQueue,
+      ...(t.workerBuildId === undefined ? {} : { deployment: t.workerDeployment, buildId: t.workerBuildId }),
+    },
+    'worker polling',
+  );
   return {
     taskQueue: t.taskQueue,
     done,

@@ -1,6 +1,6 @@
 import type { ResultCodeEntry } from './types';
 
-/** FP1040–FP1079: platform hardening — plan admission, payload encryption, HTTP limits, supervision. */
+/** FP1040–FP1079: platform hardening — plan admission, payload encryption, HTTP limits, supervision, operator actions. */
 export const operationsCodes = [
   {
     code: 'FP1040',
@@ -49,6 +49,41 @@ export const operationsCodes = [
     name: 'CHILD_PROCESS_FAILED',
     message: 'A supervised process kept failing and was given up',
     httpStatus: 503,
+    retryable: true,
+  },
+  {
+    code: 'FP1047',
+    name: 'OPS_RUN_NOT_RETRYABLE',
+    message: 'The run cannot be retried: only a failed, terminated or timed-out run is (money never moves twice)',
+    httpStatus: 409,
+    retryable: false,
+  },
+  {
+    code: 'FP1048',
+    name: 'OPS_RUN_NOT_OPEN',
+    message: 'The run is already closed',
+    httpStatus: 409,
+    retryable: false,
+  },
+  {
+    code: 'FP1049',
+    name: 'OPS_REASON_REFUSED',
+    message: 'An operator action needs a reason of 8 to 500 characters without card data',
+    httpStatus: 400,
+    retryable: false,
+  },
+  {
+    code: 'FP1050',
+    name: 'OPS_METRICS_UNREACHABLE',
+    message: "A node's metrics endpoint did not answer",
+    httpStatus: 503,
+    retryable: true,
+  },
+  {
+    code: 'FP1051',
+    name: 'OPS_VERSION_UNKNOWN',
+    message: 'The worker build is not a version of the deployment (no worker of it has polled)',
+    httpStatus: 409,
     retryable: true,
   },
 ] as const satisfies readonly ResultCodeEntry[];

@@ -38,9 +38,18 @@ export interface RoleProcess {
   errors(): string;
 }
 
-/** Spawns `fixpay <role>`; `ready` resolves with its `fixpay <role> ready…` line. */
-export function startRole(role: string, env: NodeJS.ProcessEnv): RoleProcess {
-  const child = spawn(process.execPath, [BIN, role], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Spawns `fixpay <role>`; `ready` resolves with its `fixpay <role> ready…` line. `netns` runs it in
+ * that network namespace (`ip netns exec`, which execs in place: the child is the role itself).
+ */
+export function startRole(role: string, env: NodeJS.ProcessEnv, options: { netns?: string } = {}): RoleProcess {
+  const child =
+    options.netns === undefined
+      ? spawn(process.execPath, [BIN, role], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('ip', ['netns', 'exec', options.netns, process.execPath, BIN, role], {
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
   let out = '';
   let err = '';
   const ready = new Promise<string>((resolve, reject) => {
