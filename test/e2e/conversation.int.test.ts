@@ -36,10 +36,10 @@ async function household(e2e: E2e): Promise<{ posted: bigint; pending: bigint }>
 }
 
 let nextStart = 5_000;
-function phone(e2e: E2e): PosTerminal {
+function phone(e2e: E2e, transport: 'tcp-pcm' | 'sip' = 'tcp-pcm'): PosTerminal {
   nextStart += 100;
   // T0000002: the demo household, a Bell 202 phone with a 4 x 20 display and a 32-column printer.
-  return new PosTerminal(e2e.terminal({ demoTerminal: 1 }), {
+  return new PosTerminal(e2e.terminal({ demoTerminal: 1, transport }), {
     stateStore: new MemoryStateStore({ stan: nextStart, batch: '000001', psamCounter: nextStart }),
   });
 }
@@ -121,6 +121,22 @@ describe('terminal conversations end to end over FSK audio', () => {
     expect(after.posted - before.posted).toBe(4550n);
     expect(after.pending).toBe(0n);
     expect(await resultOf(e2e, 'household-bill', r.stan)).toMatchObject({ outcome: 'COMPLETED' });
+  });
+
+  it('over SIP/RTP too: menu at sign-on, YES at the prompt, debited once, receipt printed', async () => {
+    const before = await household(e2e);
+    const t = phone(e2e, 'sip');
+    expect((await t.signOn()).outcome).toBe('approved');
+    expect(await t.downloadMenu()).toMatchObject({ outcome: 'approved' });
+    expect(t.menu?.entries.map((e) => e.code)).toContain('household-bill');
+    const r = await t.service('household-bill', { customer: '87654321', amount: '1234' }, [{ key: '1' }]);
+    expect(r).toMatchObject({ outcome: 'approved', responseCode: '00' });
+    expect(r.screens[0]?.lines.join(' ')).toMatch(/PAY 1234 FOR 87654321\? 1=YES 2=NO/);
+    expect(r.receipt).toEqual(expect.arrayContaining(['CUSTOMER 87654321', 'AMOUNT 1234']));
+    await t.hangUp();
+    const after = await household(e2e);
+    expect(after.posted - before.posted).toBe(1234n);
+    expect(after.pending).toBe(0n);
   });
 
   it('NO at the prompt: declined, the reservation voided, nothing charged', async () => {
