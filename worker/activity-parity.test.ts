@@ -47,10 +47,12 @@ describe('the catalogue and the registered activities', () => {
     const { deployable, skipped } = deployableDefinitions(new Set([...central, ...lines]));
     expect(deployable.map((d) => d.plan.serviceId).sort()).toEqual([
       'balance-inquiry',
+      'credit-card-repayment',
       'purchase',
       'reversal',
       'sign-on',
       'terminal-menu',
+      'transfer',
     ]);
     expect(skipped.map((s) => s.serviceId).sort()).toEqual([
       'bill-payment',
