@@ -254,6 +254,13 @@ export const definitionCodes = [
     retryable: false,
   },
   {
+    code: 'FP2207',
+    name: 'TERMINAL_HUNG_UP',
+    message: 'The caller hung up while a prompt of the service was on the phone; the run compensated',
+    httpStatus: 409,
+    retryable: false,
+  },
+  {
     code: 'FP2500',
     name: 'SVC_EXPRESSION_FAILED',
     message: 'An expression of the service could not be evaluated at run time (e.g. integer overflow)',

@@ -8,6 +8,7 @@ import { FixpayError } from '../../domain/errors';
 import {
   bytesField,
   closeEnvelope,
+  decodeTlv,
   MessageCodec,
   openEnvelope,
   subfieldsField,
@@ -22,9 +23,12 @@ import {
   REVERSAL_ANSWER_MTI,
   REVERSAL_FIELDS,
   REVERSAL_REPEAT_MTI,
+  SERVICE_TAGS,
   TERMINAL_ENVELOPE,
   TRANSACTION_CODES,
 } from '../../terminal-protocol/spec';
+import { encodePromptReply, encodeServiceRequest } from '../../terminal-protocol/conversation';
+import type { PromptReply } from '../../terminal-protocol/conversation';
 
 export { MAC_BYTES, TERMINAL_ENVELOPE, TRANSACTION_CODES } from '../../terminal-protocol/spec';
 export type { TransactionKind } from '../../terminal-protocol/spec';
@@ -433,4 +437,87 @@ export async function closeAndSignResponseAsync(
   if (mac.length !== MAC_BYTES) throw new RangeError('the MAC is 8 bytes');
   body.set(mac, body.length - MAC_BYTES);
   return closeEnvelope({ tpdu, applicationHeader }, body, TERMINAL_ENVELOPE);
+}
+
+/** 0800 menu request (ADR 0018): field 59 carries the version of the menu the phone holds. */
+export function buildMenuRequest(
+  id: TerminalIdentity,
+  req: { readonly stan: number; readonly batch: string; readonly menuVersion: string | undefined },
+  signer: MacSigner,
+): BuiltRequest {
+  const codes = TRANSACTION_CODES.menu;
+  const stan = stanText(req.stan);
+  const items =
+    req.menuVersion === undefined
+      ? []
+      : [{ tag: SERVICE_TAGS.menuVersion, value: Buffer.from(req.menuVersion, 'latin1') }];
+  const fields: Record<number, FieldValue> = {
+    3: codes.processingCode,
+    11: stan,
+    ...(items.length === 0 ? {} : { 59: items }),
+    60: { '1': codes.typeCode, '2': req.batch, '3': '000' },
+    ...identityFields(id, signer),
+  };
+  const msg: IsoMessage = { mti: codes.mti, fields: new Map(Object.entries(fields).map(([k, v]) => [Number(k), v])) };
+  return envelope(
+    id,
+    packWithMac(msg, (d) => signer.mac(d)),
+    codes.mti,
+    stan,
+  );
+}
+
+/** 0200 generic service request (ADR 0018): the menu item code and the collected inputs in field 59. */
+export function buildServiceRequest(
+  id: TerminalIdentity,
+  req: {
+    readonly stan: number;
+    readonly batch: string;
+    readonly code: string;
+    readonly menuVersion: string;
+    readonly inputs: Readonly<Record<string, string>>;
+  },
+  signer: MacSigner,
+): BuiltRequest {
+  const codes = TRANSACTION_CODES.service;
+  const stan = stanText(req.stan);
+  const fields: Record<number, FieldValue> = {
+    3: codes.processingCode,
+    11: stan,
+    49: id.currency,
+    59: decodeTlv(encodeServiceRequest({ code: req.code, menuVersion: req.menuVersion, inputs: req.inputs })),
+    60: { '1': codes.typeCode, '2': req.batch, '3': '000' },
+    ...identityFields(id, signer),
+  };
+  const msg: IsoMessage = { mti: codes.mti, fields: new Map(Object.entries(fields).map(([k, v]) => [Number(k), v])) };
+  return envelope(
+    id,
+    packWithMac(msg, (d) => signer.mac(d)),
+    codes.mti,
+    stan,
+  );
+}
+
+/** 0200 reply to a prompt (ADR 0018): its own STAN and PSAM block, the prompt id and the keyed value. */
+export function buildPromptReply(
+  id: TerminalIdentity,
+  req: { readonly stan: number; readonly batch: string; readonly reply: PromptReply },
+  signer: MacSigner,
+): BuiltRequest {
+  const codes = TRANSACTION_CODES.reply;
+  const stan = stanText(req.stan);
+  const fields: Record<number, FieldValue> = {
+    3: codes.processingCode,
+    11: stan,
+    59: decodeTlv(encodePromptReply(req.reply)),
+    60: { '1': codes.typeCode, '2': req.batch, '3': '000' },
+    ...identityFields(id, signer),
+  };
+  const msg: IsoMessage = { mti: codes.mti, fields: new Map(Object.entries(fields).map(([k, v]) => [Number(k), v])) };
+  return envelope(
+    id,
+    packWithMac(msg, (d) => signer.mac(d)),
+    codes.mti,
+    stan,
+  );
 }

@@ -21,8 +21,20 @@ import { FileStateStore } from './config';
 import { lineTimeMs, SipLine, TcpPcmLine } from './line';
 import type { TerminalLine } from './line';
 import {
+  decodeMenu,
+  decodeReceipt,
+  decodeScreen,
+  formatAmount as screenAmount,
+} from '../../terminal-protocol/conversation';
+import type { Menu, Screen } from '../../terminal-protocol/conversation';
+import { PROMPT_RESPONSE_CODE, SERVICE_DATA_FIELD } from '../../terminal-protocol/spec';
+import { encodeTlv, textField, tlvField } from '../../gateways/iso8583';
+import {
   buildFinancialRequest,
+  buildMenuRequest,
+  buildPromptReply,
   buildReversalRequest,
+  buildServiceRequest,
   buildSignOnRequest,
   parseResponse,
   reversalRecord,
@@ -169,6 +181,32 @@ const timeout = <T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<
 };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** What the (scripted) user does at a prompt (ADR 0018). */
+export type PromptAction =
+  | { readonly key: string }
+  | 'cancel'
+  /** Presses nothing; with `lateKey`, presses it once the prompt has timed out. */
+  | { readonly noAnswer: true; readonly lateKey?: string }
+  | 'hang-up';
+
+/** A menu service run as a conversation: the screens shown, the answer, the receipt printed. */
+export interface ConversationResult {
+  readonly code: string;
+  readonly outcome: Outcome;
+  readonly stan: string | undefined;
+  readonly responseCode: string | undefined;
+  readonly screens: readonly Screen[];
+  /** Printed receipt lines (empty without one). */
+  readonly receipt: readonly string[];
+  /** The host's answer to a key pressed after the prompt timed out. */
+  readonly lateResponseCode?: string;
+  readonly display: readonly string[];
+  readonly failure?: { readonly code: string; readonly message: string };
+}
+
+/** Seconds a phone waits beyond a prompt's timeout before it gives up on the screen. */
+export const PROMPT_GRACE_MS = 1_500;
 
 export class PosTerminal {
   readonly profile: DeviceProfile;
@@ -368,6 +406,206 @@ export class PosTerminal {
     call.isEnded = true;
     call.line.drop();
     call.endpoint.dispose();
+  }
+
+  private heldMenu: Menu | undefined;
+  /** Receipts printed so far (each a list of lines). */
+  readonly printed: string[][] = [];
+
+  /** The menu downloaded from the host (ADR 0018), if any. */
+  get menu(): Menu | undefined {
+    return this.heldMenu;
+  }
+
+  /** Asks for the menu with the version held; the host sends entries only when they changed. */
+  async downloadMenu(): Promise<TransactionResult & { readonly changed: boolean }> {
+    const before = this.heldMenu?.version;
+    this.show('MENU', 'UPDATING...');
+    const r = await this.transact('menu', (signer, stan) =>
+      buildMenuRequest(this.identity, { stan, batch: this.state.batch, menuVersion: before }, signer),
+    );
+    const changed = this.heldMenu?.version !== before;
+    if (r.outcome === 'approved')
+      this.show('MENU', `${this.heldMenu?.entries.length ?? 0} SERVICES`, changed ? 'UPDATED' : 'UNCHANGED');
+    return { ...r, changed, display: this.display };
+  }
+
+  /**
+   * Runs a menu service (ADR 0018): the generic request with the collected inputs, then every
+   * screen the host sends is shown and answered with the next scripted action, until the final
+   * answer (its receipt printed) or the end of the call.
+   */
+  async service(
+    code: string,
+    inputs: Readonly<Record<string, string>>,
+    actions: readonly PromptAction[],
+  ): Promise<ConversationResult> {
+    const screens: Screen[] = [];
+    const result = (o: Partial<ConversationResult> & Pick<ConversationResult, 'outcome'>): ConversationResult => ({
+      code,
+      stan: undefined,
+      responseCode: undefined,
+      screens,
+      receipt: [],
+      display: this.display,
+      ...o,
+    });
+    let first: Pending | undefined;
+    try {
+      if (!this.signedOn) throw new FixpayError('TERMINAL_SIM_NOT_SIGNED_ON');
+      const entry = this.heldMenu?.entries.find((e) => e.code === code);
+      this.show(...(entry?.path ?? [code]).slice(-2), 'SENDING...');
+      const call = await this.ensureCall();
+      first = this.begin('service', (signer, stan) =>
+        buildServiceRequest(
+          this.identity,
+          { stan, batch: this.state.batch, code, menuVersion: this.heldMenu?.version ?? '', inputs },
+          signer,
+        ),
+      );
+      let answer = await this.roundTrip(call, first.request, first);
+      for (let i = 0; answer.responseCode === PROMPT_RESPONSE_CODE; i++) {
+        const items = tlvField(answer.message, SERVICE_DATA_FIELD) ?? [];
+        const screen = decodeScreen(encodeTlv(items));
+        screens.push(screen);
+        this.show(...screen.lines, screen.input.choices?.map((c) => `${c.key}=${c.label}`).join(' ') ?? '>');
+        const action = actions[i] ?? { noAnswer: true };
+        if (action === 'hang-up') {
+          this.dropCall();
+          this.show('CALL ENDED');
+          return result({ outcome: 'dropped', stan: first.request.stan });
+        }
+        if (typeof action === 'object' && 'noAnswer' in action) {
+          await sleep(screen.timeoutSeconds * 1000 + PROMPT_GRACE_MS);
+          this.show('NO ANSWER', 'TIMED OUT');
+          let late: string | undefined;
+          if (action.lateKey !== undefined) {
+            const reply = this.begin('reply', (signer, stan) =>
+              buildPromptReply(
+                this.identity,
+                {
+                  stan,
+                  batch: this.state.batch,
+                  reply: { promptId: screen.promptId, status: 'answered', value: action.lateKey ?? '' },
+                },
+                signer,
+              ),
+            );
+            late = (await this.roundTrip(call, first.request, first, reply.request)).responseCode;
+          }
+          return result({
+            outcome: 'declined',
+            stan: first.request.stan,
+            ...(late === undefined ? {} : { lateResponseCode: late }),
+          });
+        }
+        const reply = this.begin('reply', (signer, stan) =>
+          buildPromptReply(
+            this.identity,
+            {
+              stan,
+              batch: this.state.batch,
+              reply:
+                action === 'cancel'
+                  ? { promptId: screen.promptId, status: 'cancelled', value: '' }
+                  : { promptId: screen.promptId, status: 'answered', value: action.key },
+            },
+            signer,
+          ),
+        );
+        this.show(...screen.lines.slice(0, 2), 'SENDING...');
+        answer = await this.roundTrip(call, first.request, first, reply.request);
+      }
+      const receipt = decodeReceipt(encodeTlv(tlvField(answer.message, SERVICE_DATA_FIELD) ?? []));
+      if (receipt.length > 0) this.printed.push(receipt);
+      const approved = answer.responseCode === '00';
+      const amount = textField(answer.message, 4);
+      this.show(
+        entry?.title ?? code,
+        approved ? 'APPROVED' : 'DECLINED',
+        approved
+          ? amount === undefined
+            ? ''
+            : screenAmount(Number(amount))
+          : `${answer.responseCode} ${responseText(answer.responseCode)}`,
+      );
+      return result({
+        outcome: approved ? 'approved' : 'declined',
+        stan: first.request.stan,
+        responseCode: answer.responseCode,
+        receipt,
+      });
+    } catch (e) {
+      const err = isFixpayError(e) ? e : new FixpayError('INTERNAL', e instanceof Error ? e.message : 'failure');
+      if (err.codeName === 'TERMINAL_SIM_CALL_DROPPED' || err.codeName === 'TERMINAL_SIM_NO_RESPONSE') this.dropCall();
+      this.show('ERROR', err.code);
+      return result({
+        outcome: 'failed',
+        stan: first?.request.stan,
+        failure: { code: err.code, message: err.message },
+      });
+    }
+  }
+
+  /** Spends a STAN and a PSAM counter on a message (like `transact`, without the exchange). */
+  private begin(kind: TransactionKind, build: (signer: MacSigner, stan: number) => BuiltRequest): Pending {
+    const stan = this.nextStan();
+    const psam = this.psam.beginTransaction();
+    const signer: MacSigner = {
+      psam: {
+        serial: this.config.psam.serial,
+        terminalNumber: this.psam.readTerminalNumber(),
+        random: toHex(psam.random),
+        counter: psam.counter,
+      },
+      mac: (d) => psam.mac(d, 'unionpay-ecb'),
+    };
+    const request = build(signer, stan);
+    this.state = { ...this.state, stan, psamCounter: psam.counter };
+    this.store.save(this.state);
+    return { kind, request, psam };
+  }
+
+  /**
+   * Sends `send` (the conversation's request, or a reply) and reads the answer. Answers of the
+   * conversation echo its STAN and are MACed under its session; an unsigned decline of a reply
+   * echoes the reply's STAN.
+   */
+  private async roundTrip(
+    call: Call,
+    conversation: BuiltRequest,
+    session: Pending,
+    send: BuiltRequest = conversation,
+  ): Promise<ParsedResponse> {
+    const ended = call.ended.then((reason) => {
+      throw new FixpayError('TERMINAL_SIM_CALL_DROPPED', `line ended: ${reason}`);
+    });
+    ended.catch(() => {});
+    await Promise.race([call.endpoint.send(send.payload), ended]);
+    const payload = await timeout(
+      Promise.race([call.endpoint.receive(), ended]),
+      this.config.timeouts.responseMs,
+      () => new FixpayError('TERMINAL_SIM_NO_RESPONSE', `${this.config.timeouts.responseMs} ms`),
+    );
+    let response: ParsedResponse;
+    try {
+      response = parseResponse(payload, conversation, this.identity);
+    } catch (e) {
+      if (send === conversation) throw e;
+      response = parseResponse(payload, send, this.identity);
+      if (response.mac !== undefined)
+        throw new FixpayError('TERMINAL_SIM_RESPONSE_INVALID', 'a signed answer to a reply');
+      return response;
+    }
+    this.checkMac(session, response);
+    return response;
+  }
+
+  private takeMenu(r: ParsedResponse): void {
+    const items = tlvField(r.message, SERVICE_DATA_FIELD);
+    if (items === undefined) return;
+    const menu = decodeMenu(encodeTlv(items));
+    if (menu.version !== this.heldMenu?.version) this.heldMenu = menu;
   }
 
   private financial(
@@ -658,6 +896,7 @@ export class PosTerminal {
       this.state = { ...this.state, batch, workingKeys: { layout, field62: toHex(r.field62) } };
       this.store.save(this.state);
     }
+    if (pending.kind === 'menu' && approved) this.takeMenu(r);
     const balanceMinor = r.balance?.amountMinor;
     const text = responseText(r.responseCode);
     if (approved) {

@@ -25,7 +25,10 @@ import {
 } from '../../hsm/terminal-keys';
 import type { SignOnKeyLayout } from '../../hsm/terminal-keys';
 import { MessageCodec, openEnvelope, terminalSpec } from '../../gateways/iso8583';
-import type { FieldValue } from '../../gateways/iso8583';
+import type { FieldValue, TlvItem } from '../../gateways/iso8583';
+import { encodeMenu, encodeReceipt, encodeScreen, fitText } from '../../terminal-protocol/conversation';
+import { buildMenu } from '../../terminal-protocol/menu';
+import { PROMPT_RESPONSE_CODE } from '../../terminal-protocol/spec';
 import { encodePsamBlock } from '../../gateways/iso8583/terminal-layout';
 import { closeAnswer, closeUnsignedDecline, openTerminalRequest } from '../../terminal-protocol/messages';
 import { encodeFrame } from '../../channel-engine/link';
@@ -40,7 +43,10 @@ import { PsamEmulator } from '../../simulator/psam/psam';
 import { TerminalSecureElement } from '../../simulator/psam/terminal-secure-element';
 import {
   buildFinancialRequest,
+  buildMenuRequest,
+  buildPromptReply,
   buildReversalRequest,
+  buildServiceRequest,
   buildSignOnRequest,
   parseResponse,
   parseTrack2,
@@ -278,7 +284,16 @@ function fieldBytes(id: number, value: FieldValue): Buffer {
 function showValue(id: number, value: FieldValue): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (value instanceof Uint8Array) return id === 64 ? `"${asciiOf(value)}"` : toHex(value);
-  if (Array.isArray(value)) return 'TLV';
+  if (Array.isArray(value)) {
+    if (id !== 59) return 'TLV';
+    // Field 59 (ADR 0018): ASCII items as text, nested lists (menu entries, input specs) as hex.
+    return (value as readonly TlvItem[])
+      .map((i) => {
+        const text = Buffer.from(i.value).toString('latin1');
+        return `${i.tag}=${/^[\x20-\x7e]*$/.test(text) ? JSON.stringify(text) : toHex(i.value)}`;
+      })
+      .join(' ');
+  }
   return Object.entries(value as Record<string, string>)
     .map(([k, v]) => `${id}.${k}=${JSON.stringify(v)}`)
     .join(' ');
@@ -354,6 +369,12 @@ interface Scenario {
   readonly unsignedDecline: Buffer;
   readonly reversalRequest: Buffer;
   readonly reversalResponse: Buffer;
+  readonly menuRequest: Buffer;
+  readonly menuResponse: Buffer;
+  readonly serviceRequest: Buffer;
+  readonly screenResponse: Buffer;
+  readonly promptReply: Buffer;
+  readonly serviceResponse: Buffer;
 }
 
 function identity(): TerminalIdentity {
@@ -381,7 +402,14 @@ async function scenario(): Promise<Scenario> {
   const terminal = DEMO.terminals[0];
   const card = demoCards()[0];
   if (terminal === undefined || card === undefined) throw new Error('no demo terminal');
-  const randoms = [fromHex('11223344'), fromHex('55667788'), fromHex('99AABBCC')];
+  const randoms = [
+    fromHex('11223344'),
+    fromHex('55667788'),
+    fromHex('99AABBCC'),
+    fromHex('0A0B0C0D'),
+    fromHex('1A1B1C1D'),
+    fromHex('2A2B2C2D'),
+  ];
   const psam = PsamEmulator.issue(VECTOR_KEYS.psamMasterKey, {
     serial: terminal.psamNo,
     terminalNumber: EXAMPLE_CONFIG.psam.terminalNumber,
@@ -468,7 +496,94 @@ async function scenario(): Promise<Scenario> {
   const r3 = parseResponse(reversalResponse, reversal, id);
   if (r3.mac === undefined || r3.macData === undefined || !s3.verify(r3.macData, r3.mac))
     throw new Error('the terminal refuses the 0410 MAC');
+  // A conversation (ADR 0018) on the es201912-v23 profile (4 x 16 display, 24-column printer):
+  // the menu request (counter 4) and its 0810, the generic service request (counter 5) answered
+  // by a screen, the reply (counter 6, its own STAN) answered by the final 0210 with a receipt.
+  const s4 = begin();
+  const menuRequest = buildMenuRequest(id, { stan: 4, batch: '000001', menuVersion: undefined }, s4.signer);
+  const menu = buildMenu(
+    [
+      {
+        serviceId: 'electricity',
+        menu: ['Bills', 'Electricity'],
+        title: 'Electricity',
+        inputs: [{ name: 'customer', kind: 'digits', label: 'Customer no', min: 6, max: 12 }],
+        profiles: null,
+      },
+    ],
+    { profileId: 'es201912-v23', displayColumns: 16, menuMemory: { entries: 64 } },
+  );
+  const menuResponse = await closeAnswer(
+    openTerminalRequest(menuRequest.payload),
+    { responseCode: '00', field59Hex: toHex(encodeMenu(menu, undefined)) },
+    hostSign(s4.signer.psam.random, s4.signer.psam.counter),
+  );
+  const s5 = begin();
+  const serviceRequest = buildServiceRequest(
+    id,
+    { stan: 5, batch: '000001', code: 'electricity', menuVersion: menu.version, inputs: { customer: '12345678' } },
+    s5.signer,
+  );
+  const openedService = openTerminalRequest(serviceRequest.payload);
+  const sign5 = hostSign(s5.signer.psam.random, s5.signer.psam.counter);
+  const screenResponse = await closeAnswer(
+    openedService,
+    {
+      responseCode: PROMPT_RESPONSE_CODE,
+      field59Hex: toHex(
+        encodeScreen({
+          promptId: 'confirm#0',
+          lines: fitText(['PAY 45.50? 1=YES 2=NO'], 16, 3),
+          input: {
+            name: 'reply',
+            kind: 'choice',
+            label: '',
+            choices: [
+              { key: '1', label: 'YES' },
+              { key: '2', label: 'NO' },
+            ],
+          },
+          timeoutSeconds: 60,
+        }),
+      ),
+    },
+    sign5,
+  );
+  const s6 = begin();
+  const promptReply = buildPromptReply(
+    id,
+    { stan: 6, batch: '000001', reply: { promptId: 'confirm#0', status: 'answered', value: '1' } },
+    s6.signer,
+  );
+  const serviceResponse = await closeAnswer(
+    openedService,
+    {
+      responseCode: '00',
+      amountMinor: 4550,
+      field59Hex: toHex(
+        encodeReceipt(fitText(['ELECTRICITY', 'CUSTOMER 12345678', 'AMOUNT 45.50', 'REF T0000001-000005'], 24)),
+      ),
+    },
+    sign5,
+  );
+  for (const [answer, label] of [
+    [menuResponse, 'menu 0810'],
+    [screenResponse, 'screen'],
+    [serviceResponse, 'final 0210'],
+  ] as const) {
+    const request = answer === menuResponse ? menuRequest : serviceRequest;
+    const verify = answer === menuResponse ? s4.verify : s5.verify;
+    const r = parseResponse(answer, request, id);
+    if (r.mac === undefined || r.macData === undefined || !verify(r.macData, r.mac))
+      throw new Error(`the terminal refuses the ${label} MAC`);
+  }
   return {
+    menuRequest: menuRequest.payload,
+    menuResponse,
+    serviceRequest: serviceRequest.payload,
+    screenResponse,
+    promptReply: promptReply.payload,
+    serviceResponse,
     reversalRequest: reversal.payload,
     reversalResponse,
     signOnRequest: signOn.payload,
@@ -744,6 +859,12 @@ export const PROTOCOL_VECTORS: Readonly<Record<string, () => string | Promise<st
   'reversal-request': async () => fence(dumpPayload((await scenarioOnce()).reversalRequest)),
   'reversal-response': async () => fence(dumpPayload((await scenarioOnce()).reversalResponse)),
   'unsigned-decline': async () => fence(dumpPayload((await scenarioOnce()).unsignedDecline).slice(0, -2)),
+  'menu-request': async () => fence(dumpPayload((await scenarioOnce()).menuRequest)),
+  'menu-response': async () => fence(dumpPayload((await scenarioOnce()).menuResponse)),
+  'service-request': async () => fence(dumpPayload((await scenarioOnce()).serviceRequest)),
+  'screen-response': async () => fence(dumpPayload((await scenarioOnce()).screenResponse)),
+  'prompt-reply': async () => fence(dumpPayload((await scenarioOnce()).promptReply)),
+  'service-response': async () => fence(dumpPayload((await scenarioOnce()).serviceResponse)),
   'link-frames-es201912-v23': () => linkFrames('es201912-v23'),
   'link-frames-bell202-crc16': () => linkFrames('bell202-crc16'),
   'link-frames-v23-compact-crc16': () => linkFrames('v23-compact-crc16'),
