@@ -173,6 +173,21 @@ describe('card services from the phone end to end over FSK audio', () => {
     expect(await merchant(e2e)).toEqual(before);
   });
 
+  it('hang-up at the prompt: the run is told, nothing reaches the network, nothing moves', async () => {
+    const rich = balance(e2e, CARD_RICH.pan);
+    const before = await merchant(e2e);
+    const t = phone(e2e);
+    await t.signOn();
+    await t.downloadMenu();
+    const sent = e2e.bankMtis.length;
+    const r = await t.service('credit-card-repayment', { target: CREDIT_CARD, amount: '1200' }, ['hang-up']);
+    expect(r.outcome).toBe('dropped');
+    expect(await resultOf(e2e, 'credit-card-repayment', r.stan)).toMatchObject({ code: 'TERMINAL_HUNG_UP' });
+    expect(bankSince(e2e, sent)).toEqual([]);
+    expect(balance(e2e, CARD_RICH.pan)).toBe(rich);
+    expect(await merchant(e2e)).toEqual(before);
+  });
+
   it('refuses a target failing its check digit, a card service without the card, and a card sent to a service without one (30), starting nothing', async () => {
     const t = phone(e2e);
     await t.signOn();
