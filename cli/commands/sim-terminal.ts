@@ -91,6 +91,14 @@ async function run(opts: Options): Promise<void> {
     script.steps,
   );
   for (const t of result.transactions) process.stdout.write(`${JSON.stringify(printable(t))}\n`);
+  // Conversations (ADR 0018): the screens shown and the receipt printed, as the phone shows them.
+  for (const c of result.conversations) {
+    for (const screen of c.screens) process.stdout.write(`screen ${c.code}: ${screen.lines.join(' | ')}\n`);
+    for (const line of c.receipt) process.stdout.write(`receipt ${c.code}: ${line}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ service: c.code, outcome: c.outcome, stan: c.stan, responseCode: c.responseCode, lateResponseCode: c.lateResponseCode })}\n`,
+    );
+  }
   const counts: Record<string, number> = {};
   for (const t of result.transactions) counts[t.outcome] = (counts[t.outcome] ?? 0) + 1;
   process.stdout.write(

@@ -8,7 +8,13 @@ import { FixpayError } from '../../domain/errors';
 import type { TerminalConfig } from './config';
 import { AMOUNT_MINOR_MAX } from './messages';
 import { PosTerminal } from './terminal';
-import type { TerminalRunOptions, TransactionFaults, TransactionResult } from './terminal';
+import type {
+  ConversationResult,
+  PromptAction,
+  TerminalRunOptions,
+  TransactionFaults,
+  TransactionResult,
+} from './terminal';
 
 export type ScriptStep =
   | { readonly step: 'sign-on' }
@@ -30,7 +36,16 @@ export type ScriptStep =
   | { readonly step: 'drop' }
   /** Send the owed reversal now, if any (ADR 0012; a phone's final flush). */
   | { readonly step: 'settle' }
-  | { readonly step: 'wait'; readonly ms: number };
+  | { readonly step: 'wait'; readonly ms: number }
+  /** Asks for the menu (ADR 0018): right after sign-on and at the start of a call. */
+  | { readonly step: 'menu' }
+  /** A menu service as a conversation: inputs collected before the call, one action per prompt. */
+  | {
+      readonly step: 'service';
+      readonly code: string;
+      readonly inputs: Readonly<Record<string, string>>;
+      readonly answers: readonly PromptAction[];
+    };
 
 export interface TerminalScriptOptions extends TerminalRunOptions {
   readonly config: TerminalConfig;
@@ -47,6 +62,8 @@ export interface TerminalScriptResult {
   readonly lastStan: number;
   /** The reversals (0400/0401) the terminal sent before other requests or on `settle`, in order. */
   readonly reversals: readonly TransactionResult[];
+  /** One per `service` step: screens shown, the answer, the receipt printed. */
+  readonly conversations: readonly ConversationResult[];
 }
 
 /** Longest `wait` step. */
@@ -64,6 +81,7 @@ export async function runTerminalScript(
 ): Promise<TerminalScriptResult> {
   const terminal = new PosTerminal(options.config, options);
   const transactions: TransactionResult[] = [];
+  const conversations: ConversationResult[] = [];
   let ok = true;
   try {
     for (const s of steps) {
@@ -93,6 +111,15 @@ export async function runTerminalScript(
         case 'wait':
           await new Promise((resolve) => setTimeout(resolve, s.ms));
           break;
+        case 'menu':
+          r = await terminal.downloadMenu();
+          break;
+        case 'service': {
+          const c = await terminal.service(s.code, s.inputs, s.answers);
+          conversations.push(c);
+          if (c.outcome === 'failed') ok = false;
+          break;
+        }
       }
       if (r === undefined) continue;
       transactions.push(r);
@@ -104,7 +131,7 @@ export async function runTerminalScript(
   } finally {
     await terminal.hangUp();
   }
-  return { transactions, ok, lastStan: terminal.lastStan, reversals: terminal.reversals };
+  return { transactions, ok, lastStan: terminal.lastStan, reversals: terminal.reversals, conversations };
 }
 
 const invalid = (detail: string): FixpayError => new FixpayError('TERMINAL_SIM_SCRIPT_INVALID', detail);
@@ -147,7 +174,7 @@ function allowOnly(o: Obj, keys: readonly string[], where: string): void {
 export function parseStep(v: unknown, index: number): ScriptStep {
   const where = `steps[${index}]`;
   if (typeof v === 'string') {
-    if (v === 'sign-on' || v === 'hang-up' || v === 'drop' || v === 'settle') return { step: v };
+    if (v === 'sign-on' || v === 'hang-up' || v === 'drop' || v === 'settle' || v === 'menu') return { step: v };
     if (v === 'balance' || v === 'repeat') return { step: v };
     throw invalid(`${where}: unknown step ${v.slice(0, 20)}`);
   }
@@ -173,6 +200,8 @@ export function parseStep(v: unknown, index: number): ScriptStep {
     case 'drop':
     case 'settle':
       return { step: name };
+    case 'service':
+      return parseService(arg, where);
     case 'wait': {
       if (typeof arg !== 'number' || !Number.isInteger(arg) || arg < 0 || arg > WAIT_MS_MAX)
         throw invalid(`${where}: wait takes milliseconds (0..${WAIT_MS_MAX})`);
@@ -181,6 +210,38 @@ export function parseStep(v: unknown, index: number): ScriptStep {
     default:
       throw invalid(`${where}: unknown step ${name.slice(0, 20)}`);
   }
+}
+
+/**
+ * `{ service: { code, inputs: { name: value }, answers: ['1', cancel, no-answer, hang-up,
+ * { late: '1' }] } }`: a key per prompt, in order; a prompt without an answer is not answered.
+ */
+function parseService(arg: unknown, where: string): ScriptStep {
+  if (!isObj(arg)) throw invalid(`${where}: service takes { code, inputs, answers }`);
+  allowOnly(arg, ['code', 'inputs', 'answers'], where);
+  const code = arg.code;
+  if (typeof code !== 'string' || !/^[a-z][a-z0-9-]{0,39}$/.test(code)) throw invalid(`${where}: code is a service id`);
+  const inputs: Record<string, string> = {};
+  if (arg.inputs !== undefined) {
+    if (!isObj(arg.inputs)) throw invalid(`${where}: inputs must be a mapping`);
+    for (const [k, v] of Object.entries(arg.inputs)) {
+      const text = typeof v === 'number' ? String(v) : v;
+      if (!/^[a-zA-Z][a-zA-Z0-9_]{0,31}$/.test(k) || typeof text !== 'string' || !/^[\x20-\x7e]{0,32}$/.test(text))
+        throw invalid(`${where}: input ${k.slice(0, 32)}`);
+      inputs[k] = text;
+    }
+  }
+  const raw: unknown = arg.answers === undefined ? [] : arg.answers;
+  if (!Array.isArray(raw) || raw.length > 20) throw invalid(`${where}: answers must be a list (at most 20)`);
+  const answers = (raw as unknown[]).map((a): PromptAction => {
+    if (a === 'cancel' || a === 'hang-up') return a;
+    if (a === 'no-answer') return { noAnswer: true };
+    if (isObj(a) && typeof a.late === 'string' && /^\d{1,32}$/.test(a.late)) return { noAnswer: true, lateKey: a.late };
+    const key = typeof a === 'number' ? String(a) : a;
+    if (typeof key === 'string' && /^\d{1,32}$/.test(key)) return { key };
+    throw invalid(`${where}: an answer is digits, cancel, no-answer, hang-up or { late: digits }`);
+  });
+  return { step: 'service', code, inputs, answers };
 }
 
 /** Options a script file may set (CLI flags override them). */
