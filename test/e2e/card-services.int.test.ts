@@ -173,6 +173,22 @@ describe('card services from the phone end to end over FSK audio', () => {
     expect(await merchant(e2e)).toEqual(before);
   });
 
+  it('a transfer to the paying card itself: refused before the network after YES, the reservation voided (96)', async () => {
+    const rich = balance(e2e, CARD_RICH.pan);
+    const before = await merchant(e2e);
+    const t = phone(e2e);
+    await t.signOn();
+    await t.downloadMenu();
+    const sent = e2e.bankMtis.length;
+    const r = await t.service('transfer', { target: CARD_RICH.pan, amount: '1100' }, [{ key: '1' }]);
+    expect(r).toMatchObject({ outcome: 'declined', responseCode: '96' });
+    await t.hangUp();
+    expect(await resultOf(e2e, 'transfer', r.stan)).toMatchObject({ outcome: 'COMPENSATED', code: 'SVC_STEP_FAILED' });
+    expect(bankSince(e2e, sent)).toEqual([]);
+    expect(balance(e2e, CARD_RICH.pan)).toBe(rich);
+    expect(await merchant(e2e)).toEqual(before);
+  });
+
   it('hang-up at the prompt: the run is told, nothing reaches the network, nothing moves', async () => {
     const rich = balance(e2e, CARD_RICH.pan);
     const before = await merchant(e2e);
