@@ -6,6 +6,7 @@
  * call's key, while the catalogue entry passes `reservationId`; the adapter posts by pending id.
  */
 import { openTerminalRequest, requestBytes } from '../terminal-protocol/messages';
+import { luhnValid } from '../terminal-protocol/conversation';
 import type { CardNetworkPort } from './card-network';
 import { transferIdForKey } from './ledger';
 import { FixpayError, isFixpayError } from '../domain/errors';
@@ -41,13 +42,26 @@ export interface TerminalServiceActivities {
     balance: number;
   }>;
   reverseCard(input: { originalIdempotencyKey: string }): Promise<{ reversed: boolean; status: string }>;
+  /** Card-to-card transfer (0200, 400000) from the card the phone read to `target` (ADR 0024). */
+  transferByCard(input: CardInput & { amount: number; target: string }): Promise<CardMoveOutcome>;
+  /** Credit-card repayment (0200, 500000) from the card the phone read to the card `target`. */
+  repayCreditCardByCard(input: CardInput & { amount: number; target: string }): Promise<CardMoveOutcome>;
   inquireCardBalance(input: CardInput): Promise<{ approved: boolean; responseCode: string; balance: number }>;
   postReservation(input: { accountId: string; reservationId: string; idempotencyKey: string }): Promise<{
     posted: boolean;
   }>;
 }
 
-function cardholder(input: CardInput, amountMinor?: number): CardholderRequest {
+/** What a money-moving card activity answers (a decline is an outcome, not a failure). */
+export interface CardMoveOutcome {
+  approved: boolean;
+  responseCode: string;
+  authCode: string;
+  rrn: string;
+  balance: number;
+}
+
+function cardholder(input: CardInput, amountMinor?: number, targetAccount?: string): CardholderRequest {
   const opened = openTerminalRequest(requestBytes(input.request));
   if (opened.pan === null) throw new FixpayError('BAD_REQUEST', 'the request carries no card');
   return {
@@ -59,7 +73,16 @@ function cardholder(input: CardInput, amountMinor?: number): CardholderRequest {
     pinBlock: input.pinBlock,
     currency: input.currency,
     ...(amountMinor === undefined ? {} : { amountMinor }),
+    ...(targetAccount === undefined ? {} : { targetAccount }),
   };
+}
+
+/** The target of a transfer or repayment: a card number, and not the card paying (ADR 0024). */
+function checkTarget(input: CardInput, target: string): void {
+  if (!/^\d{12,19}$/.test(target) || !luhnValid(target))
+    throw new FixpayError('CARD_TARGET_INVALID', 'the target card number is not 12–19 digits with a valid check digit');
+  const opened = openTerminalRequest(requestBytes(input.request));
+  if (opened.pan === target) throw new FixpayError('CARD_TARGET_SAME', 'the target is the card paying');
 }
 
 /** No answer from the issuer is an outcome the terminal must hear about, not a retry. */
@@ -76,7 +99,23 @@ const outcome = (o: NetworkOutcome) => ({
 });
 
 export function createTerminalServiceActivities(deps: TerminalServiceActivityDeps): TerminalServiceActivities {
+  /** A money-moving card operation: no answer from the issuer is an outcome (98; a reversal is armed). */
+  const move = async (
+    input: CardInput & { amount: number; target: string },
+    send: (req: CardholderRequest) => Promise<NetworkOutcome>,
+  ): Promise<CardMoveOutcome> => {
+    try {
+      checkTarget(input, input.target);
+      return outcome(await send(cardholder(input, input.amount, input.target)));
+    } catch (e) {
+      if (isNoResponse(e))
+        return { approved: false, responseCode: NO_ISSUER_RESPONSE_CODE, authCode: '', rrn: '', balance: 0 };
+      throw activityFailure(e);
+    }
+  };
   return {
+    transferByCard: (input) => move(input, (req) => deps.gateway.transfer(req)),
+    repayCreditCardByCard: (input) => move(input, (req) => deps.gateway.repayCreditCard(req)),
     async authorizeCard(input) {
       try {
         return outcome(await deps.gateway.authorize(cardholder(input, input.amount)));

@@ -4,6 +4,7 @@
  * Each concern keeps its own range in `domain/errors/<concern>.ts`; this file only joins them.
  */
 import { cardNetworkCodes } from './errors/card-network';
+import { cardServiceCodes } from './errors/card-services';
 import { channelCodes } from './errors/channel';
 import { coreCodes } from './errors/core';
 import { definitionCodes } from './errors/definitions';
@@ -35,6 +36,7 @@ export const resultCodes = [
   ...operationsCodes,
   ...partnerCodes,
   ...providerCodes,
+  ...cardServiceCodes,
 ] as const satisfies readonly ResultCodeEntry[];
 
 export type ResultCodeName = (typeof resultCodes)[number]['name'];

@@ -22,6 +22,8 @@ export interface InputSpec {
   readonly min?: number;
   readonly max?: number;
   readonly masked?: boolean;
+  /** Digits only: the last digit is a Luhn check digit (a card number). */
+  readonly luhn?: boolean;
   readonly choices?: readonly { readonly key: string; readonly label: string }[];
 }
 
@@ -31,6 +33,8 @@ export interface MenuEntry {
   readonly path: readonly string[];
   readonly title: string;
   readonly inputs: readonly InputSpec[];
+  /** The phone reads the card and its PIN and sends them with the request (ADR 0024). */
+  readonly card?: boolean;
 }
 
 export interface Menu {
@@ -152,6 +156,7 @@ function encodeInput(i: InputSpec): Uint8Array {
   if (i.min !== undefined) items.push(item(T.inputMin, String(i.min)));
   if (i.max !== undefined) items.push(item(T.inputMax, String(i.max)));
   if (i.masked === true) items.push(item(T.inputMasked, '1'));
+  if (i.luhn === true) items.push(item(T.inputCheck, 'L'));
   for (const c of i.choices ?? []) items.push(item(T.inputChoice, `${c.key}=${sanitizeText(c.label)}`));
   return encodeTlv(items);
 }
@@ -187,8 +192,24 @@ function decodeInput(value: Uint8Array): InputSpec {
     ...(min === undefined ? {} : { min }),
     ...(max === undefined ? {} : { max }),
     ...(one(T.inputMasked) === '1' ? { masked: true } : {}),
+    ...(one(T.inputCheck) === 'L' ? { luhn: true } : {}),
     ...(choices.length === 0 ? {} : { choices }),
   };
+}
+
+/** True when the digits end in their Luhn (mod 10) check digit; false for anything but 2+ digits. */
+export function luhnValid(digits: string): boolean {
+  if (!/^\d{2,}$/.test(digits)) return false;
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = digits.charCodeAt(digits.length - 1 - i) - 48;
+    if (i % 2 === 1) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+  }
+  return sum % 10 === 0;
 }
 
 /**
@@ -203,6 +224,7 @@ export function inputProblem(spec: InputSpec, value: string): string | null {
       if (!/^\d+$/.test(value)) return `${spec.name} must be digits`;
       if (spec.min !== undefined && value.length < spec.min) return `${spec.name} needs at least ${spec.min} digits`;
       if (spec.max !== undefined && value.length > spec.max) return `${spec.name} takes at most ${spec.max} digits`;
+      if (spec.luhn === true && !luhnValid(value)) return `${spec.name} fails its check digit`;
       return null;
     case 'amount': {
       if (!/^\d{1,12}$/.test(value)) return `${spec.name} must be an amount in minor units`;
@@ -225,6 +247,7 @@ export function encodeMenuEntry(e: MenuEntry): Uint8Array {
     item(T.itemCode, e.code),
     item(T.entryPath, e.path.map((p) => sanitizeText(p).replace(/\//g, '-')).join('/')),
     item(T.entryTitle, sanitizeText(e.title)),
+    ...(e.card === true ? [item(T.entryCard, '1')] : []),
     ...e.inputs.map((i) => item(T.input, encodeInput(i))),
   ]);
 }
@@ -255,6 +278,7 @@ export function decodeMenu(field59: Uint8Array): Menu {
         path: one(T.entryPath).split('/'),
         title: one(T.entryTitle),
         inputs: sub.filter((s) => s.tag === T.input).map((s) => decodeInput(s.value)),
+        ...(one(T.entryCard) === '1' ? { card: true } : {}),
       };
     });
   return { version: text(version.value), entries };

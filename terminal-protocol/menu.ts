@@ -16,6 +16,8 @@ export interface MenuService {
   readonly inputs: readonly InputSpec[];
   /** Profiles allowed; null: every profile. */
   readonly profiles: readonly string[] | null;
+  /** The request carries the card and its PIN (ADR 0024). */
+  readonly card?: boolean;
 }
 
 /** What the menu needs from a device profile. */
@@ -44,6 +46,7 @@ export function buildMenu(services: readonly MenuService[], device: MenuDevice):
       path: s.menu.map((p) => cut(p, columns)),
       title: cut(s.title, columns),
       inputs: s.inputs.map((i) => ({ ...i, label: cut(i.label, columns) })),
+      ...(s.card === true ? { card: true } : {}),
     }))
     .sort((a, b) => {
       const pa = a.path.join('/');

@@ -112,6 +112,8 @@ export const SERVICE_TAGS = {
   entryPath: 'DF42',
   /** Title shown for the entry and above its inputs (entry). */
   entryTitle: 'DF43',
+  /** `1`: the phone reads a card and its PIN before the request (fields 2, 14, 35, 52, 53; entry). */
+  entryCard: 'DF44',
   /** One input spec (entry, screen), nesting the tags below. */
   input: 'DF45',
   inputName: 'DF46',
@@ -123,6 +125,8 @@ export const SERVICE_TAGS = {
   /** `1`: echo `*` for each key. */
   inputMasked: 'DF4A',
   inputLabel: 'DF4B',
+  /** `L`: the digits end in a Luhn check digit (a card number); the phone and the host check it. */
+  inputCheck: 'DF4D',
   /** One allowed choice, `key=label` (choice inputs). */
   inputChoice: 'DF4C',
   /** One receipt line for the printer (final answer), in order. */

@@ -48,11 +48,13 @@ describe('the catalogue and the registered activities', () => {
     expect(deployable.map((d) => d.plan.serviceId).sort()).toEqual([
       'balance-inquiry',
       'bill-payment',
+      'credit-card-repayment',
       'mobile-topup',
       'purchase',
       'reversal',
       'sign-on',
       'terminal-menu',
+      'transfer',
       'voucher-topup',
     ]);
     expect(skipped.map((s) => s.serviceId).sort()).toEqual(['lottery-ticket', 'payment']);

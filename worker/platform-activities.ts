@@ -74,7 +74,16 @@ export async function liveMenuServices(registry: Pick<Registry, 'liveVersions'>)
   return (await registry.liveVersions()).flatMap((r) => {
     const t = r.plan.terminal;
     if (t === undefined) return [];
-    return [{ serviceId: r.serviceId, menu: t.menu, title: t.title, inputs: t.inputs, profiles: t.profiles }];
+    return [
+      {
+        serviceId: r.serviceId,
+        menu: t.menu,
+        title: t.title,
+        inputs: t.inputs,
+        profiles: t.profiles,
+        ...(t.card === true ? { card: true } : {}),
+      },
+    ];
   });
 }
 
@@ -188,6 +197,11 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     authorizeCard: one(terminalCard, 'authorizeCard'),
     reverseCard: one(terminalCard, 'reverseCard'),
     inquireCardBalance: one(terminalCard, 'inquireCardBalance'),
+    // Card services from the phone (ADR 0024); each reversal is the purchase's, by original key.
+    transferByCard: one(terminalCard, 'transferByCard'),
+    reverseCardTransfer: one(terminalCard, 'reverseCard'),
+    repayCreditCardByCard: one(terminalCard, 'repayCreditCardByCard'),
+    reverseCardRepayment: one(terminalCard, 'reverseCard'),
     // The phone's verdict on a purchase (ADR 0012).
     openTerminalVerdict: one(outcome, 'openTerminalVerdict'),
     recordTerminalVerdict: one(outcome, 'recordTerminalVerdict'),

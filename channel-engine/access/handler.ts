@@ -286,7 +286,8 @@ function menuVersionOf(opened: OpenedTerminalRequest): string | undefined {
 
 /**
  * The generic service request (ADR 0018): the service must be on menus (a `terminal` block), allow
- * the caller's profile, and get exactly the inputs it declares, each within its spec. Adds them
+ * the caller's profile, and get exactly the inputs it declares, each within its spec, and the card
+ * and its PIN block exactly when its `terminal` block says `card` (ADR 0024). Adds the inputs
  * to `input` by name (amounts as integers); returns the unsigned decline's field 39 when refused.
  */
 export function collectInputs(
@@ -297,6 +298,11 @@ export function collectInputs(
 ): string | undefined {
   const t = plan.terminal;
   if (t === undefined || (t.profiles !== null && !t.profiles.includes(profileId))) return NOT_ON_MENU_RESPONSE_CODE;
+  // A card service (ADR 0024) gets the card and its PIN block, any other service neither: card
+  // data goes only to a run whose definition declares it (and its PIN is translated there).
+  const hasCard = opened.pan !== null && opened.pinBlock !== null;
+  const hasAnyCard = opened.pan !== null || opened.track2 !== null || opened.pinBlock !== null;
+  if (t.card === true ? !hasCard : hasAnyCard) return BAD_SERVICE_DATA_RESPONSE_CODE;
   let given: Readonly<Record<string, string>>;
   try {
     given = decodeServiceRequest(opened.serviceData ?? []).inputs;

@@ -1357,6 +1357,8 @@ class Compiler {
         : [];
       if (kind === 'choice' && choices.length === 0) this.report('DEF_SCHEMA', 'a choice needs choices', ip);
       if (kind !== 'choice' && choices.length > 0) this.report('DEF_SCHEMA', `a ${kind} input takes no choices`, ip);
+      if (r['luhn'] === true && kind !== 'digits')
+        this.report('DEF_SCHEMA', 'only a digits input has a Luhn check digit', [...ip, 'luhn']);
       if (new Set(choices.map((c) => c.key)).size !== choices.length)
         this.report('DEF_SCHEMA', 'two choices share a key', [...ip, 'choices']);
       inputs.push({
@@ -1366,9 +1368,18 @@ class Compiler {
         ...(lo === undefined ? {} : { min: lo }),
         ...(hi === undefined ? {} : { max: hi }),
         ...(r['masked'] === true ? { masked: true } : {}),
+        ...(r['luhn'] === true ? { luhn: true } : {}),
         ...(choices.length === 0 ? {} : { choices }),
       });
     });
+    // A card service (ADR 0024) gets the card in the request: it must declare it card data.
+    const card = raw['card'] === true;
+    if (card && declared['request']?.sensitive !== 'track2')
+      this.report(
+        'DEF_SCHEMA',
+        'a service that reads the card (terminal.card) declares input.request with sensitive: track2',
+        [...p, 'card'],
+      );
     const profiles = Array.isArray(raw['profiles'])
       ? raw['profiles'].filter((x): x is string => typeof x === 'string')
       : null;
@@ -1377,6 +1388,7 @@ class Compiler {
       title: str(raw['title']) ?? menu.at(-1) ?? str(metadata['title']) ?? '',
       inputs,
       profiles,
+      ...(card ? { card: true } : {}),
     };
   }
 

@@ -20,8 +20,34 @@
 export type Root = 'input' | 'steps' | 'vars' | 'item' | 'index';
 export const ROOTS: readonly Root[] = ['input', 'steps', 'vars', 'item', 'index'];
 export type BinaryOp = '||' | '&&' | '==' | '!=' | '<' | '<=' | '>' | '>=' | '+' | '-' | '*';
-export type FunctionName = 'len' | 'min' | 'max' | 'string' | 'startsWith' | 'isNull';
-export const FUNCTIONS: readonly FunctionName[] = ['len', 'min', 'max', 'string', 'startsWith', 'isNull'];
+export type FunctionName = 'len' | 'min' | 'max' | 'string' | 'startsWith' | 'isNull' | 'maskPan' | 'money';
+export const FUNCTIONS: readonly FunctionName[] = [
+  'len',
+  'min',
+  'max',
+  'string',
+  'startsWith',
+  'isNull',
+  'maskPan',
+  'money',
+];
+
+/** `money(x)`: integer minor units as people read them, two decimals (`1250` → `12.50`). */
+export function moneyText(minor: number): string {
+  const sign = minor < 0 ? '-' : '';
+  const a = Math.abs(minor);
+  return `${sign}${Math.floor(a / 100)}.${String(a % 100).padStart(2, '0')}`;
+}
+
+/**
+ * `maskPan(x)`: a card or account number as people may see it — every character but the last four
+ * replaced by `*` (at most four kept, none when it has four or fewer). The one function whose
+ * result carries no card-data tag: what it keeps is what a receipt may print.
+ */
+export function maskPan(value: string): string {
+  const keep = value.length > 4 ? 4 : 0;
+  return '*'.repeat(value.length - keep) + value.slice(value.length - keep);
+}
 
 /** Expression tree as stored in a plan (pure JSON). `at` is the source offset, stripped from plans. */
 export type Expr =
@@ -539,6 +565,15 @@ export function checkExpr(e: Expr, resolve: RefResolver): Checked {
         case 'isNull':
           arity(1);
           return { type: T_BOOL, sensitive: [] };
+        case 'maskPan':
+          arity(1);
+          if (!['string', 'any'].includes(argType(0).type))
+            throw new ExprTypeError('maskPan() needs a string', at, 'type');
+          return { type: T_STRING, sensitive: [] };
+        case 'money':
+          arity(1);
+          if (!isA(argType(0), 'integer')) throw new ExprTypeError('money() needs an integer', at, 'type');
+          return { type: T_STRING, sensitive: s };
       }
       break;
     }
@@ -687,6 +722,10 @@ export function evaluate(e: Expr, scope: Scope): unknown {
           return text(a[0]).startsWith(text(a[1]));
         case 'isNull':
           return a[0] === null || a[0] === undefined;
+        case 'maskPan':
+          return maskPan(text(a[0]));
+        case 'money':
+          return moneyText(int(a[0], 'money'));
       }
       break;
     }

@@ -170,6 +170,8 @@ export interface TerminalInputPlan {
   min?: number;
   max?: number;
   masked?: boolean;
+  /** Digits only: Luhn-checked (a card number). */
+  luhn?: boolean;
   choices?: { key: string; label: string }[];
 }
 
@@ -180,6 +182,8 @@ export interface TerminalPlan {
   inputs: TerminalInputPlan[];
   /** Device profiles that may run it; null: every profile. */
   profiles: string[] | null;
+  /** The request carries the swiped card and its PIN block (ADR 0024). */
+  card?: boolean;
 }
 
 export interface Plan {

@@ -467,7 +467,10 @@ export function buildMenuRequest(
   );
 }
 
-/** 0200 generic service request (ADR 0018): the menu item code and the collected inputs in field 59. */
+/**
+ * 0200 generic service request (ADR 0018): the menu item code and the collected inputs in field 59;
+ * for a card service (ADR 0024) also the card (2, 14, 35) and its PIN block (52, 53), as a purchase.
+ */
 export function buildServiceRequest(
   id: TerminalIdentity,
   req: {
@@ -476,12 +479,27 @@ export function buildServiceRequest(
     readonly code: string;
     readonly menuVersion: string;
     readonly inputs: Readonly<Record<string, string>>;
+    /** A card service (ADR 0024): the card read and its PIN block, as in a purchase. */
+    readonly card?: { readonly track2: Track2; readonly pinBlock: Uint8Array };
   },
   signer: MacSigner,
 ): BuiltRequest {
   const codes = TRANSACTION_CODES.service;
   const stan = stanText(req.stan);
+  const card = req.card;
   const fields: Record<number, FieldValue> = {
+    ...(card === undefined
+      ? {}
+      : {
+          2: card.track2.pan,
+          14: card.track2.expiry,
+          22: POS_ENTRY_MODE_SWIPE_PIN,
+          25: '00',
+          26: PIN_CAPTURE_CODE,
+          35: card.track2.text,
+          52: card.pinBlock,
+          53: SECURITY_CONTROL,
+        }),
     3: codes.processingCode,
     11: stan,
     49: id.currency,

@@ -439,6 +439,8 @@ export class PosTerminal {
     code: string,
     inputs: Readonly<Record<string, string>>,
     actions: readonly PromptAction[],
+    /** Card services (ADR 0024): read the card and key `pin` (default: the card's); default: as the menu entry says. */
+    opts: { readonly card?: boolean; readonly pin?: string } = {},
   ): Promise<ConversationResult> {
     const screens: Screen[] = [];
     const result = (o: Partial<ConversationResult> & Pick<ConversationResult, 'outcome'>): ConversationResult => ({
@@ -455,11 +457,28 @@ export class PosTerminal {
       if (!this.signedOn) throw new FixpayError('TERMINAL_SIM_NOT_SIGNED_ON');
       const entry = this.heldMenu?.entries.find((e) => e.code === code);
       this.show(...(entry?.path ?? [code]).slice(-2), 'SENDING...');
+      const withCard = opts.card ?? entry?.card === true;
+      const card = this.config.card;
+      if (withCard) this.show(entry?.title ?? code, maskPan(card.track2.pan).slice(-DISPLAY_COLUMNS), 'PIN ******');
       const call = await this.ensureCall();
       first = this.begin('service', (signer, stan) =>
         buildServiceRequest(
           this.identity,
-          { stan, batch: this.state.batch, code, menuVersion: this.heldMenu?.version ?? '', inputs },
+          {
+            stan,
+            batch: this.state.batch,
+            code,
+            menuVersion: this.heldMenu?.version ?? '',
+            inputs,
+            ...(withCard
+              ? {
+                  card: {
+                    track2: card.track2,
+                    pinBlock: this.secureElement.encryptPin(opts.pin ?? card.pin, card.track2.pan),
+                  },
+                }
+              : {}),
+          },
           signer,
         ),
       );

@@ -841,6 +841,50 @@ function demoKeys(): string {
   );
 }
 
+/**
+ * A card service request (ADR 0024): demo terminal T0000001 asks for `transfer` with the demo card
+ * read and its PIN block (under the TPK of the sign-on's working keys), the target card number and
+ * the amount collected as inputs. Its own PSAM session (counter 1, random 3A3B3C3D).
+ */
+function cardServiceRequest(): string {
+  const id = identity();
+  const terminal = DEMO.terminals[0];
+  const card = demoCards()[0];
+  if (terminal === undefined || card === undefined) throw new Error('no demo terminal');
+  const psam = PsamEmulator.issue(VECTOR_KEYS.psamMasterKey, {
+    serial: terminal.psamNo,
+    terminalNumber: EXAMPLE_CONFIG.psam.terminalNumber,
+    random: () => fromHex('3A3B3C3D'),
+  });
+  const tx = psam.beginTransaction();
+  const secure = new TerminalSecureElement(VECTOR_KEYS.tmk);
+  secure.loadWorkingKeys('004', workingKeys().field62);
+  const track2 = parseTrack2(card.track2);
+  const request = buildServiceRequest(
+    id,
+    {
+      stan: 7,
+      batch: '000001',
+      code: 'transfer',
+      menuVersion: '0123456789abcdef',
+      inputs: { target: '6225880000000019', amount: '2500' },
+      card: { track2, pinBlock: secure.encryptPin(card.pin, track2.pan) },
+    },
+    {
+      psam: {
+        serial: terminal.psamNo,
+        terminalNumber: psam.readTerminalNumber(),
+        random: toHex(tx.random),
+        counter: tx.counter,
+      },
+      mac: (d) => tx.mac(d, 'unionpay-ecb'),
+    },
+  );
+  const opened = openTerminalRequest(request.payload);
+  if (opened.pan !== track2.pan || opened.summary.serviceId !== 'transfer') throw new Error('the host misreads it');
+  return fence(dumpPayload(request.payload));
+}
+
 /** Every vector by name: the Markdown between its markers. */
 export const PROTOCOL_VECTORS: Readonly<Record<string, () => string | Promise<string>>> = {
   'check-value': checkValues,
@@ -865,6 +909,7 @@ export const PROTOCOL_VECTORS: Readonly<Record<string, () => string | Promise<st
   'screen-response': async () => fence(dumpPayload((await scenarioOnce()).screenResponse)),
   'prompt-reply': async () => fence(dumpPayload((await scenarioOnce()).promptReply)),
   'service-response': async () => fence(dumpPayload((await scenarioOnce()).serviceResponse)),
+  'card-service-request': cardServiceRequest,
   'link-frames-es201912-v23': () => linkFrames('es201912-v23'),
   'link-frames-bell202-crc16': () => linkFrames('bell202-crc16'),
   'link-frames-v23-compact-crc16': () => linkFrames('v23-compact-crc16'),
