@@ -14,6 +14,7 @@ import { operationsCodes } from './errors/operations';
 import { partnerCodes } from './errors/partners';
 import { platformCodes } from './errors/platform';
 import { providerCodes } from './errors/providers';
+import { ticketingCodes } from './errors/ticketing';
 import { terminalSimCodes } from './errors/terminal-sim';
 import type { ResultCodeEntry } from './errors/types';
 
@@ -33,6 +34,7 @@ export const resultCodes = [
   ...operationsCodes,
   ...partnerCodes,
   ...providerCodes,
+  ...ticketingCodes,
 ] as const satisfies readonly ResultCodeEntry[];
 
 export type ResultCodeName = (typeof resultCodes)[number]['name'];
