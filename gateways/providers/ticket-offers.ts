@@ -104,7 +104,8 @@ export function checkSelection(o: TicketOffer, s: TicketSelection): { expected: 
       const seats = s.seats ?? [];
       const max = o.maxSeats ?? 8;
       if (!Array.isArray(seats) || seats.length < 1 || seats.length > max) throw bad(`between 1 and ${max} seats`);
-      if (!seats.every((x) => typeof x === 'string' && SEAT_PATTERN.test(x))) throw bad('a seat is a row letter and a number');
+      if (!seats.every((x) => typeof x === 'string' && SEAT_PATTERN.test(x)))
+        throw bad('a seat is a row letter and a number');
       if (new Set(seats).size !== seats.length) throw bad('a seat is chosen twice');
       return { expected: show.price * seats.length };
     }

@@ -20,13 +20,7 @@ import { API_KEY_HEADER, KEY_ID_HEADER, signedHeaders, verifySignature } from '.
  * the last number of the last board) → case. 0–3 succeed at once.
  */
 export type TicketCase =
-  | 'success'
-  | 'decline'
-  | 'pending-success'
-  | 'issue-failure'
-  | 'timeout'
-  | 'hold-expiring'
-  | 'pending-failure';
+  'success' | 'decline' | 'pending-success' | 'issue-failure' | 'timeout' | 'hold-expiring' | 'pending-failure';
 
 export const TICKET_SANDBOX_RULES: Readonly<Record<string, TicketCase>> = {
   '0': 'success',
@@ -106,6 +100,11 @@ export interface TicketSimulatorOptions {
 }
 
 const BODY_MAX = 16 * 1024;
+/**
+ * The hold-expiring case: the hold is granted with this short expiry, and the provider finds it
+ * lapsed when the payment comes, whatever the clock says (so a test need not wait on time).
+ */
+const EXPIRING_MS = 30_000;
 const RECORDS_MAX = 100_000;
 
 interface Booking {
@@ -245,8 +244,7 @@ export class TicketSimulator {
       pnr,
       carrier,
       amount: 50_000 + (h % 150_000),
-      // The hold-expiring case is past its ticketing deadline by the time anyone pays.
-      deadline: this.now() + (ticketCase(pnr) === 'hold-expiring' ? 0 : (this.options.holdMs ?? 15 * 60_000)),
+      deadline: this.now() + (ticketCase(pnr) === 'hold-expiring' ? EXPIRING_MS : (this.options.holdMs ?? 15 * 60_000)),
       status: 'HELD',
     };
     this.bookings.set(`${carrier}/${pnr}`, b);
@@ -420,7 +418,7 @@ export class TicketSimulator {
       show,
       seats: [...(seats as string[])],
       amount: s.price * seats.length,
-      expiresAt: t + (ticketCase(first) === 'hold-expiring' ? 0 : (this.options.holdMs ?? 10 * 60_000)),
+      expiresAt: t + (ticketCase(first) === 'hold-expiring' ? EXPIRING_MS : (this.options.holdMs ?? 10 * 60_000)),
       used: false,
     };
     this.holds.set(h.token, h);
@@ -470,14 +468,14 @@ export class TicketSimulator {
     // What is being bought, and whether it can still be bought.
     let key: string;
     let refusal: string | undefined;
-    let hold = '';
+    let hold: string;
     if (type === 'air') {
       const b = this.booking(s(json['booking']), s(json['carrier']));
       if (b === undefined) return this.send(res, 404, { status: 'NOT_FOUND' });
       key = b.pnr;
       hold = `${b.carrier}/${b.pnr}`;
       if (b.status !== 'HELD') refusal = 'UNAVAILABLE';
-      else if (t >= b.deadline) refusal = 'EXPIRED';
+      else if (t >= b.deadline || ticketCase(b.pnr) === 'hold-expiring') refusal = 'EXPIRED';
       else if (amount !== b.amount) return this.send(res, 422, { error: 'AMOUNT' });
     } else if (type === 'cinema') {
       const h = this.holds.get(s(json['holdToken']));
@@ -485,7 +483,7 @@ export class TicketSimulator {
       key = h.seats[0] ?? '';
       hold = h.token;
       if (h.used) refusal = 'UNAVAILABLE';
-      else if (t >= h.expiresAt) refusal = 'EXPIRED';
+      else if (t >= h.expiresAt || ticketCase(key) === 'hold-expiring') refusal = 'EXPIRED';
       else if (amount !== h.amount) return this.send(res, 422, { error: 'AMOUNT' });
     } else {
       const d = this.draws.get(`${s(json['game'])}/${s(json['draw'])}`);
