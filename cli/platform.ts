@@ -150,10 +150,10 @@ export async function startPlatform(config: Config, log: Logger, options: Platfo
     };
     const world = await prepareDemoWorld({ config, prisma: db.prisma, lmkHex: secrets.lmk, log });
     stops.push(() => world.stop());
-    const worker = await startWorkerRole(
-      context,
-      world.bankPort === undefined ? {} : { cardNetworkPort: world.bankPort },
-    );
+    const worker = await startWorkerRole(context, {
+      providersDir: world.providersDir,
+      ...(world.bankPort === undefined ? {} : { cardNetworkPort: world.bankPort }),
+    });
     stops.push(() => worker.stop());
     const answerListeners = new Set<(answered: AnsweredRequest) => void>();
     const access = await startAccessNodeRole(context, {

@@ -69,7 +69,7 @@ export interface RunningRole {
 /** `fixpay worker`: the central worker on the services task queue. */
 export async function startWorkerRole(
   ctx: RoleContext,
-  options: { cardNetworkPort?: number } = {},
+  options: { cardNetworkPort?: number; providersDir?: string } = {},
 ): Promise<RunningRole & { central: Central }> {
   const central = await startCentral({
     config: ctx.config,
@@ -81,6 +81,7 @@ export async function startWorkerRole(
     ...(ctx.metrics === undefined ? {} : { metrics: registerWorkerMetrics(ctx.metrics, ctx.prisma) }),
     ...(ctx.tracing === undefined ? {} : { tracing: ctx.tracing }),
     ...(options.cardNetworkPort === undefined ? {} : { cardNetworkPort: options.cardNetworkPort }),
+    ...(options.providersDir === undefined ? {} : { providersDir: options.providersDir }),
   });
   return {
     central,

@@ -4,7 +4,11 @@
  * in the HSM and the key directory, and the bank simulator as the card network. Production roles
  * (`fixpay worker`, `fixpay access-node`, `fixpay api`) import nothing from here (lint-enforced).
  */
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CoreRepository } from '../core/repository';
+import { startDemoAggregators } from '../simulator/providers/demo';
+import { PROVIDERS_DIR } from '../worker/platform-activities';
 import type { Config } from '../config';
 import { SoftwareHsm } from '../hsm/software/software-hsm';
 import { PrismaTerminalKeyStore } from '../hsm/prisma-terminal-key-store';
@@ -20,10 +24,27 @@ import { demoKeyDirectory, provisionDemoKeys } from './keys';
 import { DEMO, seedDemo } from './seed';
 import type { DemoData } from './seed';
 
+/**
+ * Copies the repository's provider documents into `to` (files already there and not shipped, such as
+ * a biller an operator added, stay), with the sandbox profiles' endpoints set to the running simulators.
+ */
+export function writeDemoProviders(from: string, to: string, urls: { biller: string; topup: string }): void {
+  cpSync(from, to, { recursive: true });
+  for (const [file, url] of [
+    ['bills-sandbox.yaml', urls.biller],
+    ['topup-sandbox.yaml', urls.topup],
+  ] as const) {
+    const path = join(to, file);
+    writeFileSync(path, readFileSync(path, 'utf8').replace(/endpoint: .*/, `endpoint: ${url}`));
+  }
+}
+
 export interface DemoWorld {
   /** The bank simulator's ISO 8583 port, when this room runs it (`cardNetwork.simulator`). */
   readonly bankPort: number | undefined;
   readonly bank: Bank | undefined;
+  /** The demo provider directory (`<dataDir>/providers`), pointed at the demo aggregators this room runs. */
+  readonly providersDir: string;
   stop(): Promise<void>;
 }
 
@@ -63,9 +84,14 @@ export async function prepareDemoWorld(deps: {
       keys.zak,
     ),
   );
+  // The demo bill and top-up aggregators (ADR 0019), and a provider directory pointing at them.
+  const providersDir = join(config.dataDir, 'providers');
+  const aggregators = await startDemoAggregators(PROVIDERS_DIR);
+  writeDemoProviders(PROVIDERS_DIR, providersDir, { biller: aggregators.billerUrl, topup: aggregators.topupUrl });
+  deps.log.info({ biller: aggregators.billerUrl, topup: aggregators.topupUrl }, 'demo aggregators listening');
   const cn = config.cardNetwork;
   if (!cn.simulator && deps.bankPort === undefined)
-    return { bankPort: undefined, bank: undefined, stop: async () => {} };
+    return { bankPort: undefined, bank: undefined, providersDir, stop: () => aggregators.stop() };
   const bank = new Bank({ zpk: Buffer.from(SIM_ZPK_HEX, 'hex'), accounts: defaultAccounts() });
   const server = new BankServer(bank, {
     zak: Buffer.from(SIM_ZAK_HEX, 'hex'),
@@ -74,5 +100,13 @@ export async function prepareDemoWorld(deps: {
   });
   const bankPort = (await server.listen()).port;
   deps.log.info({ bankPort }, 'bank simulator listening');
-  return { bankPort, bank, stop: () => server.close() };
+  return {
+    bankPort,
+    bank,
+    providersDir,
+    stop: async () => {
+      await server.close();
+      await aggregators.stop();
+    },
+  };
 }

@@ -80,7 +80,13 @@ export async function startCallbackReceiver(opts: {
       if (size > CALLBACK_BYTES_MAX) return answer(413, {});
       let cb: ProviderCallback;
       try {
-        cb = readCallback(opts.secretFor, req.headers, path, Buffer.concat(chunks).toString('utf8'), (opts.now ?? Date.now)());
+        cb = readCallback(
+          opts.secretFor,
+          req.headers,
+          path,
+          Buffer.concat(chunks).toString('utf8'),
+          (opts.now ?? Date.now)(),
+        );
       } catch (e) {
         refused += 1;
         return answer(isFixpayError(e, 'PROVIDER_SIGNATURE_INVALID') ? 401 : 400, {

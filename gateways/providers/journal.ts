@@ -44,7 +44,9 @@ export class FileProviderJournal implements ProviderJournal {
     return Promise.resolve();
   }
   entries(provider: string, day: string): Promise<JournalEntry[]> {
-    return Promise.resolve(readJournalLines(existsSync(this.file) ? readFileSync(this.file, 'utf8') : '', provider, day));
+    return Promise.resolve(
+      readJournalLines(existsSync(this.file) ? readFileSync(this.file, 'utf8') : '', provider, day),
+    );
   }
 }
 

@@ -296,11 +296,12 @@ export function chargeOn(amount: number, c: Charge | undefined): number {
   return (c.fixed ?? 0) + Math.floor((amount * (c.bps ?? 0)) / 10_000);
 }
 
-/** The fee the customer pays on top, and the merchant's commission (paid out of the fee). */
+/**
+ * The fee the customer pays on top, and the merchant's commission. The platform pays the commission
+ * out of its fee income (which a commission larger than the fee turns into a cost).
+ */
 export function feesFor(amount: number, fees: Fees | undefined): { fee: number; commission: number } {
-  const fee = chargeOn(amount, fees?.customerFee);
-  const commission = Math.min(fee, chargeOn(amount, fees?.merchantCommission));
-  return { fee, commission };
+  return { fee: chargeOn(amount, fees?.customerFee), commission: chargeOn(amount, fees?.merchantCommission) };
 }
 
 /** Checks the amount against a biller's channel limits. */

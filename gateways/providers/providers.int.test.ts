@@ -30,7 +30,7 @@ import { createBillConnector } from './bill';
 import { startCallbackReceiver, type CallbackReceiver } from './callbacks';
 import { MemoryProviderJournal } from './journal';
 import { ProviderDirectory } from './profile';
-import { parseReport, reconcile } from './reconcile';
+import { fetchProviderReport, reconcile, reconcileProvider } from './reconcile';
 import { createTopupConnector } from './topup';
 import { openVoucher, type VoucherKey } from './voucher';
 
@@ -141,9 +141,9 @@ describe('bill and top-up services with real simulators, Temporal and ledger', (
           billers: createBillConnector({ directory }),
           topup: createTopupConnector({ directory, voucherKey }),
         }),
-        holdFunds: money.holdFunds,
-        captureFunds: money.captureFunds,
-        releaseFunds: money.releaseFunds,
+        holdFunds: money.holdFunds.bind(money),
+        captureFunds: money.captureFunds.bind(money),
+        releaseFunds: money.releaseFunds.bind(money),
         // No access node in this test: the terminal hand-over says the call is gone.
         sendToTerminal: () => Promise.resolve({ acknowledged: false }),
         emitEvent: () => Promise.resolve({ delivered: true }),
@@ -154,14 +154,14 @@ describe('bill and top-up services with real simulators, Temporal and ledger', (
   });
 
   afterAll(async () => {
-    worker?.shutdown();
+    worker.shutdown();
     await running;
-    await bills?.stop();
-    await topups?.stop();
-    await receiver?.stop();
-    await db?.close();
-    await env?.teardown();
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    await bills.stop();
+    await topups.stop();
+    await receiver.stop();
+    await db.close();
+    await env.teardown();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   afterEach(async () => {
@@ -172,7 +172,10 @@ describe('bill and top-up services with real simulators, Temporal and ledger', (
     }
     const m = await ledger.accountByReference(MERCHANT.account);
     expect(m?.debitsPending).toBe(0n);
-    const pins = topups.transactions().map((t) => t.pin).filter((p) => p !== '');
+    const pins = topups
+      .transactions()
+      .map((t) => t.pin)
+      .filter((p) => p !== '');
     if (pins.length > 0) {
       for (const pin of pins) expect(logLines.join('\n')).not.toContain(pin);
       const dump = await databaseText(db);
@@ -368,7 +371,10 @@ describe('bill and top-up services with real simulators, Temporal and ledger', (
 
   it('the daily reconciliation matches the aggregator’s report against the journal, and finds long and short', async () => {
     const day = new Date().toISOString().slice(0, 10);
-    const report = parseReport({ transactions: topups.transactions().map((t) => ({ ...t, status: t.state })) });
+    const profile = new ProviderDirectory(dir, 0).provider('topup-sandbox', 'topup-aggregator');
+    const whole = await reconcileProvider(profile, day, journal);
+    expect(whole.exceptions).toEqual([]);
+    const report = await fetchProviderReport(profile, day);
     const ours = await journal.entries('topup-sandbox', day);
     const clean = reconcile('topup-sandbox', day, report, ours);
     expect(clean.exceptions).toEqual([]);
@@ -376,8 +382,21 @@ describe('bill and top-up services with real simulators, Temporal and ledger', (
     const [first, ...rest] = ours;
     const broken = reconcile('topup-sandbox', day, report, rest);
     expect(broken.exceptions.map((e) => [e.kind, e.reference])).toEqual([['long', first?.reference]]);
-    const short = reconcile('topup-sandbox', day, report.slice(1), ours);
-    expect(short.exceptions.some((e) => e.kind === 'short')).toBe(true);
+    const captured = report.find((r) => r.status === 'COMPLETED');
+    const short = reconcile(
+      'topup-sandbox',
+      day,
+      report.filter((r) => r !== captured),
+      ours,
+    );
+    expect(short.exceptions.map((e) => [e.kind, e.reference])).toEqual([['short', captured?.reference]]);
+    const amount = reconcile(
+      'topup-sandbox',
+      day,
+      report.map((r) => (r === captured ? { ...r, amount: r.amount + 1 } : r)),
+      ours,
+    );
+    expect(amount.exceptions.map((e) => e.kind)).toEqual(['amount']);
   });
 });
 

@@ -7,7 +7,10 @@
  * - amount: both sides have it, with different amounts or currencies.
  */
 import { FixpayError } from '../../domain/errors';
-import type { JournalEntry } from './journal';
+import { parseCurrency } from '../../domain/money';
+import type { JournalEntry, ProviderJournal } from './journal';
+import { providerRequest } from './http';
+import type { ProviderProfile } from './profile';
 
 export interface ReportRow {
   readonly reference: string;
@@ -54,6 +57,12 @@ export function parseReport(value: unknown): ReportRow[] {
   });
 }
 
+/** One spelling per currency (alphabetic), so `156` and `CNY` compare equal. */
+function cur(c: string): string {
+  const p = parseCurrency(c);
+  return p.ok ? p.value.code : c;
+}
+
 export function reconcile(
   provider: string,
   day: string,
@@ -77,9 +86,11 @@ export function reconcile(
         kind: 'short',
         reference: ref,
         ours: { amount: o.amount, currency: o.currency },
-        ...(seen === undefined ? {} : { theirs: { amount: seen.amount, currency: seen.currency, status: seen.status } }),
+        ...(seen === undefined
+          ? {}
+          : { theirs: { amount: seen.amount, currency: seen.currency, status: seen.status } }),
       });
-    } else if (t.amount !== o.amount || t.currency !== o.currency) {
+    } else if (t.amount !== o.amount || cur(t.currency) !== cur(o.currency)) {
       exceptions.push({
         kind: 'amount',
         reference: ref,
@@ -90,7 +101,33 @@ export function reconcile(
   }
   for (const [ref, t] of theirs)
     if (!ours.has(ref))
-      exceptions.push({ kind: 'long', reference: ref, theirs: { amount: t.amount, currency: t.currency, status: t.status } });
+      exceptions.push({
+        kind: 'long',
+        reference: ref,
+        theirs: { amount: t.amount, currency: t.currency, status: t.status },
+      });
   const sum = (xs: Iterable<{ amount: number }>): number => [...xs].reduce((a, x) => a + x.amount, 0);
   return { provider, day, matched, exceptions, totals: { ours: sum(ours.values()), theirs: sum(theirs.values()) } };
+}
+
+/** The provider's report of a day (`GET report?date=YYYY-MM-DD`, signed like every request). */
+export async function fetchProviderReport(p: ProviderProfile, day: string): Promise<ReportRow[]> {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new FixpayError('PROVIDER_REPORT_INVALID', 'day must be YYYY-MM-DD');
+  const got = await providerRequest(p, 'GET', `report?date=${day}`, undefined);
+  if (got.kind !== 'ok' || got.status !== 200)
+    throw new FixpayError(
+      'PROVIDER_UNAVAILABLE',
+      `${p.id} report: ${got.kind === 'ok' ? `HTTP ${got.status}` : got.detail}`,
+    );
+  return parseReport(got.body);
+}
+
+/** Fetches the report and reconciles it against the journal. */
+export async function reconcileProvider(
+  p: ProviderProfile,
+  day: string,
+  journal: ProviderJournal,
+): Promise<Reconciliation> {
+  const [report, ours] = await Promise.all([fetchProviderReport(p, day), journal.entries(p.id, day)]);
+  return reconcile(p.id, day, report, ours);
 }

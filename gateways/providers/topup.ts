@@ -45,7 +45,12 @@ export function topupStatusOf(raw: string | undefined): TopupStatus | 'NOT_FOUND
 
 /** The product, after checking the number and the amount against the operator's data. */
 export function productFor(o: TopupOperator, productId: string, number: string, amount: number): TopupProduct {
-  const p = o.products.find((x) => x.id === productId);
+  // No product named: the first one offering this amount (fixed face value or range).
+  const fits = (x: TopupProduct): boolean =>
+    x.amount !== undefined
+      ? x.amount === amount
+      : x.range !== undefined && amount >= x.range.min && amount <= x.range.max;
+  const p = productId === '' ? o.products.find(fits) : o.products.find((x) => x.id === productId);
   if (p === undefined) throw new FixpayError('PROVIDER_UNKNOWN', `${o.id}: no product ${productId.slice(0, 64)}`);
   if (!/^[0-9]{3,20}$/.test(number))
     throw new FixpayError('PROVIDER_FIELD_INVALID', `${o.id}: the number must be digits`);
@@ -72,11 +77,11 @@ export interface TopupConnectorDeps {
 export interface TopupConnector {
   lookupOperator(q: { msisdn: string; service?: string }): Promise<{ found: boolean; operator: string }>;
   topup(
-    q: { operator: string; productId: string; msisdn: string; amount: number; currency: string } & {
+    q: { operator: string; productId?: string; msisdn: string; amount: number; currency: string } & {
       idempotencyKey: string;
     },
   ): Promise<TopupState>;
-  status(q: { operator: string; productId: string; reference: string }): Promise<TopupState>;
+  status(q: { operator: string; productId?: string; reference: string }): Promise<TopupState>;
   cancel(q: { operator: string; reference: string }): Promise<{ reversed: boolean }>;
 }
 
@@ -128,12 +133,12 @@ export function createTopupConnector(deps: TopupConnectorDeps): TopupConnector {
     },
 
     async topup(
-      q: { operator: string; productId: string; msisdn: string; amount: number; currency: string } & {
+      q: { operator: string; productId?: string; msisdn: string; amount: number; currency: string } & {
         idempotencyKey: string;
       },
     ): Promise<TopupState> {
       const { operator, provider } = deps.directory.operator(q.operator);
-      const product = productFor(operator, q.productId, q.msisdn, q.amount);
+      const product = productFor(operator, q.productId ?? '', q.msisdn, q.amount);
       const reference = q.idempotencyKey;
       const a = answerOf(
         await providerRequest(
@@ -166,7 +171,7 @@ export function createTopupConnector(deps: TopupConnectorDeps): TopupConnector {
       return state(operator, a.body, reference, queries, product);
     },
 
-    async status(q: { operator: string; productId: string; reference: string }): Promise<TopupState> {
+    async status(q: { operator: string; productId?: string; reference: string }): Promise<TopupState> {
       const { operator, provider } = deps.directory.operator(q.operator);
       const a = readAnswer(
         await providerRequest(provider, 'GET', `transactions/${encodeURIComponent(q.reference)}`, undefined, now),

@@ -258,14 +258,15 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
       fee: money,
     }),
     example: { status: 'DUE', billId: 'B-1', amount: 4550, currency: '156', fee: 100 },
-    description: 'Bill inquiry at the biller’s aggregator (BBPS fetch); checks the customer reference against the biller’s parameters.',
+    description:
+      'Bill inquiry at the biller’s aggregator (BBPS fetch); checks the customer reference against the biller’s parameters.',
   },
   {
     name: 'payBill',
     kind: 'biller',
     effect: 'debit',
     idempotent: true,
-    input: obj({ billerId: str(), billId: str(), customerRef: str(), amount: money, currency }),
+    input: obj({ billerId: str(), billId: str(), customerRef: str(), amount: money, currency }, ['customerRef']),
     output: obj({
       status: str({ enum: ['PAID', 'PENDING', 'DECLINED'] }),
       receipt: str(),
@@ -298,7 +299,7 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
     effect: 'none',
     idempotent: true,
     undoes: 'payBill',
-    input: obj({ billerId: str(), billId: str(), customerRef: str() }),
+    input: obj({ billerId: str(), billId: str(), customerRef: str() }, ['customerRef']),
     output: obj({ cancelled: bool }),
     example: { cancelled: true },
     description:
@@ -320,7 +321,7 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
     kind: 'provider',
     effect: 'issue',
     idempotent: true,
-    input: obj({ operator: str(), productId: str(), msisdn: str(), amount: money, currency }),
+    input: obj({ operator: str(), productId: str(), msisdn: str(), amount: money, currency }, ['productId']),
     output: obj({
       status: str({ enum: ['COMPLETED', 'PENDING', 'DECLINED'] }),
       providerRef: str(),
@@ -337,7 +338,7 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
     kind: 'provider',
     effect: 'none',
     idempotent: true,
-    input: obj({ operator: str(), productId: str(), reference: str() }),
+    input: obj({ operator: str(), productId: str(), reference: str() }, ['productId']),
     output: obj({
       status: str({ enum: ['COMPLETED', 'PENDING', 'DECLINED'] }),
       providerRef: str(),

@@ -13,7 +13,7 @@ import { Registry, routeBucket } from './registry';
 
 function topup(version: string): { plan: Plan; hash: string } {
   const text = readFileSync(join(__dirname, '..', '..', 'definitions', 'mobile-topup.yaml'), 'utf8').replace(
-    'version: 1.0.0',
+    /version: \d+\.\d+\.\d+/,
     `version: ${version}`,
   );
   const r = compileDefinition(text, 'mobile-topup.yaml', { catalogue: defaultCatalogue() });
@@ -78,7 +78,10 @@ describe('definition registry on PostgreSQL', () => {
 
   it('two processes deploying the same version at once both succeed; with other content one gets DEF_VERSION_EXISTS', async () => {
     // Two workers starting together: each reads "not there", then both insert.
-    const [a, b] = [new Registry(new PrismaDefinitionStore(db.prisma)), new Registry(new PrismaDefinitionStore(db.prisma))];
+    const [a, b] = [
+      new Registry(new PrismaDefinitionStore(db.prisma)),
+      new Registry(new PrismaDefinitionStore(db.prisma)),
+    ];
     const v3 = topup('3.0.0');
     const [ra, rb] = await Promise.all([
       a.deploy(v3.plan, v3.hash, 'worker-1', randomUUID()),

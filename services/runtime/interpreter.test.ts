@@ -84,6 +84,7 @@ describe('interpreter semantics (fake runtime)', () => {
           stan: '1',
           localDate: '1',
           operator: 'o',
+          productId: 'p',
           msisdn: '1',
           amount: 5,
           currency: '156',

@@ -4,13 +4,7 @@
  * reference or phone number, so a test or a demo chooses its case by the number it types.
  */
 export type SandboxCase =
-  | 'success'
-  | 'decline'
-  | 'pending-success'
-  | 'pending-failure'
-  | 'timeout'
-  | 'late-callback'
-  | 'no-callback';
+  'success' | 'decline' | 'pending-success' | 'pending-failure' | 'timeout' | 'late-callback' | 'no-callback';
 
 /** Last digit → case. 0–3 succeed at once. */
 export const SANDBOX_RULES: Readonly<Record<string, SandboxCase>> = {

@@ -151,7 +151,8 @@ export class ProviderSimulator {
   private charge(t: SimTransaction): void {
     t.charged += 1;
     if (this.options.pinProducts?.includes(t.product) === true)
-      t.pin = Array.from(randomBytes(8), (b) => String(b % 10)).join('') + t.reference.length.toString().padStart(4, '0');
+      t.pin =
+        Array.from(randomBytes(8), (b) => String(b % 10)).join('') + t.reference.length.toString().padStart(4, '0');
   }
 
   private callback(t: SimTransaction): void {
@@ -264,7 +265,10 @@ export class ProviderSimulator {
       const t = this.txs.get(reference);
       if (t === undefined) {
         // Tombstone: a late create under this reference is refused (nothing may land after a cancel).
-        this.txs.set(reference, this.record(reference, '', { number: '', amount: 0, currency: '', product: '' }, 'CANCELLED'));
+        this.txs.set(
+          reference,
+          this.record(reference, '', { number: '', amount: 0, currency: '', product: '' }, 'CANCELLED'),
+        );
         return this.send(res, 200, { reference, status: 'CANCELLED' });
       }
       this.settle(t);
@@ -306,7 +310,9 @@ export class ProviderSimulator {
     const reference = s(biller ? json['reference'] : json['external_id']);
     const number = biller
       ? s(json['customerRef'])
-      : s(typeof party === 'object' && party !== null ? (party as Record<string, unknown>)['mobile_number'] : undefined);
+      : s(
+          typeof party === 'object' && party !== null ? (party as Record<string, unknown>)['mobile_number'] : undefined,
+        );
     const amount = json['amount'];
     if (!/^[\x21-\x7e]{1,200}$/.test(reference) || !/^[A-Za-z0-9-]{1,64}$/.test(number))
       return this.send(res, 422, { error: 'FIELDS' });
@@ -322,12 +328,16 @@ export class ProviderSimulator {
     const fingerprint = JSON.stringify([number, amount, s(json['currency']), product]);
     const existing = this.txs.get(reference);
     if (existing !== undefined) {
-      if (existing.fingerprint !== fingerprint)
-        return this.send(res, 409, { error: 'DUPLICATE_REFERENCE', reference });
+      if (existing.fingerprint !== fingerprint) return this.send(res, 409, { error: 'DUPLICATE_REFERENCE', reference });
       return this.answerLater(res, existing, false);
     }
     if (this.txs.size >= TRANSACTIONS_MAX) return this.send(res, 503, { error: 'FULL' });
-    const t = this.record(reference, fingerprint, { number, amount, currency: s(json['currency']), product }, 'CREATED');
+    const t = this.record(
+      reference,
+      fingerprint,
+      { number, amount, currency: s(json['currency']), product },
+      'CREATED',
+    );
     this.txs.set(reference, t);
     t.state = 'CONFIRMED';
     switch (t.case) {
