@@ -246,6 +246,20 @@ describe('air, cinema and lottery tickets with the real simulator, Temporal and 
     ).toBe(true);
   });
 
+  it('a decline releases the hold; an order whose answer times out is settled by status queries, charged once', async () => {
+    const before = await merchant();
+    const declined = await run('movie-ticket', { offer: 'star-cinema', show: 'heat-2100', seats: ['D4'] });
+    expect(declined.result).toMatchObject({ outcome: 'COMPENSATED', code: 'TICKET_DECLINED' });
+    expect(await merchant()).toBe(before);
+    const slow = await run('air-ticket', { offer: 'sky-air', booking: 'TMO007' });
+    expect(slow.result.outcome).toBe('COMPLETED');
+    expect(ordersOf(slow.handle.workflowId).map((o) => [o.case, o.state, o.charged])).toEqual([
+      ['timeout', 'ISSUED', 1],
+    ]);
+    const amount = BigInt(Number(slow.result.output?.['amount']));
+    expect(await merchant()).toBe(before - amount - 500n + (amount * 50n) / 10_000n);
+  });
+
   it('a seat hold that expires before payment: nothing charged, the ledger hold released', async () => {
     const before = await merchant();
     const r = await run('movie-ticket', { offer: 'star-cinema', show: 'heat-2100', seats: ['G8'] });
