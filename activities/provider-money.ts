@@ -36,7 +36,7 @@ interface Product {
   readonly transferCode: number;
 }
 
-/** `biller:<billerId>` or `topup:<operatorId>/<productId>`. */
+/** `biller:<billerId>`, `topup:<operatorId>/<productId>` or `ticket:<offerId>` (ADR 0023). */
 export function productOf(directory: ProviderDirectory, product: string): Product {
   const [kind, rest = ''] = product.split(':', 2);
   if (kind === 'biller') {
@@ -50,7 +50,14 @@ export function productOf(directory: ProviderDirectory, product: string): Produc
     if (p === undefined) throw new FixpayError('PROVIDER_UNKNOWN', `${op}: no product ${id.slice(0, 64)}`);
     return { provider: operator.provider, fees: p.fees, transferCode: TRANSFER_CODES.topUp };
   }
-  throw new FixpayError('PROVIDER_UNKNOWN', `product must be biller:<id> or topup:<operator>/<product>`);
+  if (kind === 'ticket') {
+    const { offer } = directory.ticketOffer(rest);
+    return { provider: offer.provider, fees: offer.fees, transferCode: TRANSFER_CODES.ticket };
+  }
+  throw new FixpayError(
+    'PROVIDER_UNKNOWN',
+    `product must be biller:<id>, topup:<operator>/<product> or ticket:<offer>`,
+  );
 }
 
 export interface ProviderMoneyActivities {

@@ -2,10 +2,11 @@
  * The provider activities of the catalogue (billers, top-up, ticketing), built from one port per
  * connector kind (ADR 0019). The bill and top-up ports are the connector kinds of
  * gateways/providers/ (one module per kind, every biller and operator configured as data); the
- * ticketing kind comes later, so its activities stay declared-unimplemented until a port is given.
+ * ticketing port is the ticketing connector kind (ADR 0023: airlines, cinemas, lottery games).
  */
 import type { BillConnector } from '../gateways/providers/bill';
 import type { TopupConnector } from '../gateways/providers/topup';
+import type { TicketingConnector, TicketQuery } from '../gateways/providers/ticketing';
 import { activityFailure } from './failure';
 
 /** Idempotency key the interpreter adds to every call (a compensation also gets the original's). */
@@ -19,13 +20,7 @@ interface Undoing extends Keyed {
 export type BillerPort = BillConnector;
 export type TopupPort = TopupConnector;
 
-export interface TicketingPort {
-  issueTicket(
-    q: { gameId: string; drawId: string; numbers: number[]; amount: number; currency: string } & Keyed,
-  ): Promise<{ ticketId: string }>;
-  /** Inverse of issueTicket. */
-  cancelTicket(q: { gameId: string; drawId: string; originalIdempotencyKey: string }): Promise<{ cancelled: boolean }>;
-}
+export type TicketingPort = TicketingConnector;
 
 export interface ProviderPorts {
   readonly billers?: BillerPort;
@@ -74,8 +69,17 @@ export function createProviderActivities(ports: ProviderPorts): Record<string, F
     );
   }
   if (ticketing !== undefined) {
-    out['issueTicket'] = guarded((q: Parameters<TicketingPort['issueTicket']>[0]) => ticketing.issueTicket(q));
-    out['cancelTicket'] = guarded((q: Parameters<TicketingPort['cancelTicket']>[0]) => ticketing.cancelTicket(q));
+    out['holdTicket'] = guarded((q: TicketQuery & Keyed) => ticketing.hold(q));
+    out['payTicket'] = guarded((q: TicketQuery & { holdToken: string; amount: number; currency: string } & Keyed) =>
+      ticketing.pay(q),
+    );
+    out['ticketStatus'] = guarded((q: { offer: string; reference: string }) => ticketing.status(q));
+    out['issueTickets'] = guarded((q: { offer: string; reference: string }) => ticketing.issue(q));
+    // The order to refund is the one paid under the original key: that key is our reference.
+    out['refundTicket'] = guarded((q: { offer: string } & Undoing) =>
+      ticketing.cancel({ offer: q.offer, reference: q.originalIdempotencyKey }),
+    );
+    out['lotteryDraw'] = guarded((q: { offer: string; draw: string }) => ticketing.draw(q));
   }
   return out;
 }

@@ -8,6 +8,7 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreRepository } from '../core/repository';
 import { startDemoAggregators } from '../simulator/providers/demo';
+import { startDemoTicketing } from '../simulator/providers/tickets-demo';
 import { PROVIDERS_DIR } from '../worker/platform-activities';
 import type { Config } from '../config';
 import { SoftwareHsm } from '../hsm/software/software-hsm';
@@ -89,9 +90,21 @@ export async function prepareDemoWorld(deps: {
   const aggregators = await startDemoAggregators(PROVIDERS_DIR);
   writeDemoProviders(PROVIDERS_DIR, providersDir, { biller: aggregators.billerUrl, topup: aggregators.topupUrl });
   deps.log.info({ biller: aggregators.billerUrl, topup: aggregators.topupUrl }, 'demo aggregators listening');
+  // The demo ticketing provider (ADR 0023): the airline, the cinema's shows, the lottery's draws.
+  const ticketing = await startDemoTicketing(PROVIDERS_DIR);
+  const ticketProfile = join(providersDir, 'tickets-sandbox.yaml');
+  writeFileSync(
+    ticketProfile,
+    readFileSync(ticketProfile, 'utf8').replace(/endpoint: .*/, `endpoint: ${ticketing.url}`),
+  );
+  deps.log.info({ tickets: ticketing.url }, 'demo ticketing provider listening');
+  const stopProviders = async (): Promise<void> => {
+    await aggregators.stop();
+    await ticketing.stop();
+  };
   const cn = config.cardNetwork;
   if (!cn.simulator && deps.bankPort === undefined)
-    return { bankPort: undefined, bank: undefined, providersDir, stop: () => aggregators.stop() };
+    return { bankPort: undefined, bank: undefined, providersDir, stop: stopProviders };
   const bank = new Bank({ zpk: Buffer.from(SIM_ZPK_HEX, 'hex'), accounts: defaultAccounts() });
   const server = new BankServer(bank, {
     zak: Buffer.from(SIM_ZAK_HEX, 'hex'),
@@ -106,7 +119,7 @@ export async function prepareDemoWorld(deps: {
     providersDir,
     stop: async () => {
       await server.close();
-      await aggregators.stop();
+      await stopProviders();
     },
   };
 }

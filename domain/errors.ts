@@ -16,6 +16,7 @@ import { partnerCodes } from './errors/partners';
 import { platformCodes } from './errors/platform';
 import { pushCodes } from './errors/push';
 import { providerCodes } from './errors/providers';
+import { ticketingCodes } from './errors/ticketing';
 import { terminalSimCodes } from './errors/terminal-sim';
 import type { ResultCodeEntry } from './errors/types';
 
@@ -37,6 +38,7 @@ export const resultCodes = [
   ...partnerCodes,
   ...providerCodes,
   ...cardServiceCodes,
+  ...ticketingCodes,
 ] as const satisfies readonly ResultCodeEntry[];
 
 export type ResultCodeName = (typeof resultCodes)[number]['name'];

@@ -312,6 +312,8 @@ export const TRANSFER_CODES = {
   funding: 4,
   settlement: 5,
   correction: 6,
+  /** A ticket paid at a ticketing provider: air, cinema, lottery (ADR 0023). */
+  ticket: 7,
 } as const;
 
 /** What activities and seed code need from a ledger; PrismaLedgerStore and MemoryLedgerStore implement it. */

@@ -24,6 +24,7 @@ import { createProviderActivities } from '../activities/providers';
 import { createProviderMoneyActivities } from '../activities/provider-money';
 import { createBillConnector } from '../gateways/providers/bill';
 import { createTopupConnector } from '../gateways/providers/topup';
+import { createTicketingConnector } from '../gateways/providers/ticketing';
 import { ProviderDirectory } from '../gateways/providers/profile';
 import type { ProviderJournal } from '../gateways/providers/journal';
 import { MemoryProviderJournal } from '../gateways/providers/journal';
@@ -140,6 +141,7 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
   const providerActs = createProviderActivities({
     billers: createBillConnector({ directory }),
     topup: createTopupConnector({ directory, voucherKey }),
+    ticketing: createTicketingConnector({ directory }),
   });
   const provider = (name: string): ActivityFn => {
     const fn = providerActs[name];
@@ -219,6 +221,13 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     topupMobile: provider('topupMobile'),
     topupStatus: provider('topupStatus'),
     cancelTopup: provider('cancelTopup'),
+    // Ticketing (ADR 0023): air, cinema, lottery.
+    holdTicket: provider('holdTicket'),
+    payTicket: provider('payTicket'),
+    ticketStatus: provider('ticketStatus'),
+    issueTickets: provider('issueTickets'),
+    refundTicket: provider('refundTicket'),
+    lotteryDraw: provider('lotteryDraw'),
     holdFunds: one(money, 'holdFunds'),
     captureFunds: one(money, 'captureFunds'),
     releaseFunds: one(money, 'releaseFunds'),

@@ -13,8 +13,10 @@ import Ajv from 'ajv';
 import { parse } from 'yaml';
 import schema from '../../schema/provider-profile.schema.json';
 import { FixpayError } from '../../domain/errors';
+import type { TicketOffer } from './ticket-offers';
+import { checkTicketSpec, isTicketDocumentKind, TICKET_DOCUMENT_KINDS } from './ticket-offers';
 
-export type ConnectorKind = 'bill-aggregator' | 'topup-aggregator';
+export type ConnectorKind = 'bill-aggregator' | 'topup-aggregator' | 'ticketing';
 
 export interface Charge {
   readonly fixed?: number;
@@ -95,6 +97,8 @@ export interface ProviderCatalog {
   readonly providers: ReadonlyMap<string, ProviderProfile>;
   readonly billers: ReadonlyMap<string, Biller>;
   readonly operators: ReadonlyMap<string, TopupOperator>;
+  /** Airlines, cinemas and lottery games (the ticketing kind, ADR 0023), one id space. */
+  readonly ticketOffers: ReadonlyMap<string, TicketOffer>;
   readonly problems: readonly ProfileProblem[];
 }
 
@@ -106,7 +110,7 @@ export const PROVIDER_FILES_MAX = 2000;
 export const PROVIDER_FILE_BYTES_MAX = 256 * 1024;
 
 interface Doc {
-  kind: 'Provider' | 'Biller' | 'TopupOperator';
+  kind: 'Provider' | 'Biller' | 'TopupOperator' | 'Airline' | 'Cinema' | 'LotteryGame';
   metadata: { id: string; title?: string };
   spec: Record<string, unknown>;
 }
@@ -145,6 +149,7 @@ export function parseProviderDocument(text: string, file = 'inline'): Doc {
         throw new FixpayError('PROVIDER_PROFILE_INVALID', `${file}: product ${p.id}: range min above max`);
     }
   }
+  if (isTicketDocumentKind(doc.kind)) checkTicketSpec(doc.kind, s, file);
   return doc;
 }
 
@@ -153,6 +158,7 @@ export function loadProviderCatalog(dir: string): ProviderCatalog {
   const providers = new Map<string, ProviderProfile>();
   const billers = new Map<string, Biller>();
   const operators = new Map<string, TopupOperator>();
+  const ticketOffers = new Map<string, TicketOffer>();
   const problems: ProfileProblem[] = [];
   for (const file of providerFiles(dir)) {
     try {
@@ -161,6 +167,11 @@ export function loadProviderCatalog(dir: string): ProviderCatalog {
       const doc = parseProviderDocument(readFileSync(file, 'utf8'), file);
       const id = doc.metadata.id;
       const base = { id, ...(doc.metadata.title === undefined ? {} : { title: doc.metadata.title }) };
+      if (isTicketDocumentKind(doc.kind)) {
+        if (ticketOffers.has(id)) throw new FixpayError('PROVIDER_PROFILE_INVALID', `${file}: duplicate offer ${id}`);
+        ticketOffers.set(id, { ...base, type: TICKET_DOCUMENT_KINDS[doc.kind], ...doc.spec } as TicketOffer);
+        continue;
+      }
       const target: Map<string, unknown> =
         doc.kind === 'Provider' ? providers : doc.kind === 'Biller' ? billers : operators;
       if (target.has(id)) throw new FixpayError('PROVIDER_PROFILE_INVALID', `${file}: duplicate ${doc.kind} ${id}`);
@@ -179,7 +190,12 @@ export function loadProviderCatalog(dir: string): ProviderCatalog {
       operators.delete(id);
       problems.push({ file: id, message: `operator ${id}: no topup-aggregator provider ${o.provider}` });
     }
-  return { providers, billers, operators, problems };
+  for (const [id, o] of ticketOffers)
+    if (providers.get(o.provider)?.connector !== 'ticketing') {
+      ticketOffers.delete(id);
+      problems.push({ file: id, message: `offer ${id}: no ticketing provider ${o.provider}` });
+    }
+  return { providers, billers, operators, ticketOffers, problems };
 }
 
 function providerFiles(dir: string): string[] {
@@ -259,6 +275,12 @@ export class ProviderDirectory {
     const b = this.current().billers.get(id);
     if (b === undefined) throw new FixpayError('PROVIDER_UNKNOWN', `no biller ${id.slice(0, 64)}`);
     return { biller: b, provider: this.provider(b.provider, 'bill-aggregator') };
+  }
+
+  ticketOffer(id: string): { offer: TicketOffer; provider: ProviderProfile } {
+    const o = this.current().ticketOffers.get(id);
+    if (o === undefined) throw new FixpayError('TICKET_OFFER_UNKNOWN', `no ticketing offer ${id.slice(0, 64)}`);
+    return { offer: o, provider: this.provider(o.provider, 'ticketing') };
   }
 
   operator(id: string): { operator: TopupOperator; provider: ProviderProfile } {

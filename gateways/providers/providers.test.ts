@@ -38,7 +38,7 @@ describe('provider documents', () => {
     ['YAML syntax', 'kind: [unclosed'],
     ['duplicate keys', PROVIDER.replace('kind: Provider', 'kind: Provider\nkind: Biller')],
     ['unknown key', PROVIDER.replace('connector:', 'surprise: 1\n  connector:')],
-    ['unknown connector kind', PROVIDER.replace('bill-aggregator', 'ticketing')],
+    ['unknown connector kind', PROVIDER.replace('bill-aggregator', 'cruise-booking')],
     ['endpoint not http', PROVIDER.replace('http://127.0.0.1:1/', 'file:///etc/passwd')],
     ['no secret', PROVIDER.replace(', secret: sixteen-chars-long', '')],
     ['both secret and secretFile', PROVIDER.replace('secret: sixteen', 'secretFile: /x, secret: sixteen')],

@@ -393,6 +393,116 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
     description:
       'Cancels or reverses the top-up made under the original key (a no-op if none); fails, and is retried, while it stands.',
   },
+  // --- ticketing connector kind (ADR 0023): air, cinema, lottery ------------------------------
+  // The selection is one of: `booking` (air), `show` + `seats` (cinema), `draw` + `boards` (lottery).
+  {
+    name: 'holdTicket',
+    kind: 'provider',
+    effect: 'none',
+    idempotent: true,
+    input: obj(
+      {
+        offer: str(),
+        booking: str(),
+        show: str(),
+        seats: { type: 'array', items: str() },
+        draw: str(),
+        boards: { type: 'array', items: { type: 'array', items: int } },
+      },
+      ['booking', 'show', 'seats', 'draw', 'boards'],
+    ),
+    output: obj({
+      status: str({ enum: ['HELD', 'EXPIRED', 'CLOSED', 'UNAVAILABLE'] }),
+      holdToken: str(),
+      amount: money,
+      currency,
+      expiresAt: str(),
+    }),
+    example: { status: 'HELD', holdToken: 'H-1', amount: 400, currency: '156', expiresAt: '2026-12-03T18:00:00.000Z' },
+    description:
+      'Checks the selection against the offer data and holds it at the provider, charging nothing: the airline booking by its reference (amount, ticketing deadline), cinema seats under an expiring hold token, or a lottery draw open before its cut-off (CLOSED otherwise).',
+  },
+  {
+    name: 'payTicket',
+    kind: 'provider',
+    effect: 'issue',
+    idempotent: true,
+    input: obj(
+      {
+        offer: str(),
+        booking: str(),
+        show: str(),
+        seats: { type: 'array', items: str() },
+        draw: str(),
+        boards: { type: 'array', items: { type: 'array', items: int } },
+        holdToken: str(),
+        amount: money,
+        currency,
+      },
+      ['booking', 'show', 'seats', 'draw', 'boards'],
+    ),
+    output: obj({
+      status: str({ enum: ['PAID', 'PENDING', 'DECLINED', 'EXPIRED', 'CLOSED'] }),
+      reference: str(),
+      orderId: str(),
+      checks: { type: 'array', items: int },
+    }),
+    example: { status: 'PAID', reference: 'R-1', orderId: 'O-1', checks: [] },
+    description:
+      'Pays the held booking, seats or wager at the provider under the idempotency key (our reference). A timeout or an open answer is PENDING with `checks`: one item per status query the profile schedules.',
+  },
+  {
+    name: 'ticketStatus',
+    kind: 'provider',
+    effect: 'none',
+    idempotent: true,
+    input: obj({ offer: str(), reference: str() }),
+    output: obj({
+      status: str({ enum: ['PAID', 'PENDING', 'DECLINED', 'EXPIRED', 'CLOSED'] }),
+      reference: str(),
+      orderId: str(),
+      checks: { type: 'array', items: int },
+    }),
+    example: { status: 'PAID', reference: 'R-1', orderId: 'O-1', checks: [] },
+    description: 'Status of the order paid under `reference`; a reference the provider never saw is DECLINED.',
+  },
+  {
+    name: 'issueTickets',
+    kind: 'provider',
+    effect: 'none',
+    idempotent: true,
+    input: obj({ offer: str(), reference: str() }),
+    output: obj({ status: str({ enum: ['ISSUED', 'FAILED'] }), tickets: { type: 'array', items: str() } }),
+    example: { status: 'ISSUED', tickets: ['LT0123456789'] },
+    description:
+      'Issues the tickets of the paid order `reference` (e-ticket numbers, seat tickets, the wager serial); FAILED when the provider cannot, and the run then refunds.',
+  },
+  {
+    name: 'refundTicket',
+    kind: 'provider',
+    effect: 'none',
+    idempotent: true,
+    undoes: 'payTicket',
+    input: obj({ offer: str() }),
+    output: obj({ cancelled: bool }),
+    example: { cancelled: true },
+    description:
+      'Refunds the order paid under the original key and frees its booking or seats (a reference never seen is fenced so a late copy is refused); fails, and is retried, while the order stands.',
+  },
+  {
+    name: 'lotteryDraw',
+    kind: 'provider',
+    effect: 'none',
+    idempotent: true,
+    input: obj({ offer: str(), draw: str() }),
+    output: obj({
+      status: str({ enum: ['SCHEDULED', 'OPEN', 'CLOSED', 'NOT_FOUND'] }),
+      cutoffAt: str(),
+      results: { type: 'array', items: int },
+    }),
+    example: { status: 'CLOSED', cutoffAt: '2026-12-03T18:00:00.000Z', results: [3, 8, 19, 27, 31, 44] },
+    description: 'A lottery draw: its state (SCHEDULED, OPEN, CLOSED), sales cut-off and, once drawn, the results.',
+  },
   {
     name: 'issueTicket',
     kind: 'provider',

@@ -7,8 +7,9 @@
 export const DECLARED_UNIMPLEMENTED: Readonly<Record<string, string>> = {
   verifyMac: 'generic MAC check; terminal requests use verifyTerminalMac',
   translatePin: 'generic PIN translation; terminal requests use translateTerminalPin',
-  issueTicket: 'no TicketingPort adapter yet',
-  cancelTicket: 'no TicketingPort adapter yet',
+  issueTicket:
+    'a generic per-ticket issue kept for the compiler fixtures; the ticketing kind uses payTicket/issueTickets',
+  cancelTicket: 'the inverse of issueTicket; the ticketing kind refunds with refundTicket',
 };
 
 /** Activities the platform's own workflows call (not definitions): registered, not catalogued. */

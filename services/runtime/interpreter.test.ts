@@ -10,11 +10,14 @@ import type { Plan } from './plan';
 const catalogue = defaultCatalogue();
 const DEFS = join(__dirname, '..', '..', 'definitions');
 
-function compile(file: string): Plan {
-  const r = compileDefinition(readFileSync(join(DEFS, file), 'utf8'), file, { catalogue });
+function compile(file: string, dir = DEFS): Plan {
+  const r = compileDefinition(readFileSync(join(dir, file), 'utf8'), file, { catalogue });
   if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
   return r.plan;
 }
+
+/** One reservation, a foreach issuing each ticket: the shape these semantics are shown on. */
+const PER_TICKET = ['lottery-per-ticket.yaml', join(__dirname, '__fixtures__')] as const;
 
 const lotteryInput = {
   terminalId: 'T4',
@@ -30,7 +33,7 @@ const lotteryInput = {
 
 describe('interpreter semantics (fake runtime)', () => {
   it('derives idempotency keys from workflow id, step id and iteration — the same on every run', async () => {
-    const plan = compile('lottery-ticket.yaml');
+    const plan = compile(...PER_TICKET);
     const keys = async (): Promise<string[]> => {
       const world = new FakeWorld(catalogue);
       await runFake(world, { plan, planHash: 'h', input: lotteryInput }, { workflowId: 'lottery:T4:000400:1126' });
@@ -43,7 +46,7 @@ describe('interpreter semantics (fake runtime)', () => {
   });
 
   it('compensates last-in first-out with the original keys, each once', async () => {
-    const plan = compile('lottery-ticket.yaml');
+    const plan = compile(...PER_TICKET);
     const world = new FakeWorld(catalogue);
     const { result, interpreter } = await runFake(
       world,

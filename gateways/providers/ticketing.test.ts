@@ -1,0 +1,162 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isFixpayError } from '../../domain/errors';
+import { loadProviderCatalog, parseProviderDocument } from './profile';
+import { checkSelection, type TicketOffer } from './ticket-offers';
+import { payStatusOf } from './ticketing';
+
+const code = (f: () => unknown): string => {
+  try {
+    f();
+    return 'no error';
+  } catch (e) {
+    return isFixpayError(e) ? e.codeName : String(e);
+  }
+};
+
+const GAME = `apiVersion: fixpay/v1
+kind: LotteryGame
+metadata: { id: lotto }
+spec:
+  provider: tix
+  pick: { count: 6, min: 1, max: 49 }
+  pricePerBoard: 200
+`;
+const CINEMA = `apiVersion: fixpay/v1
+kind: Cinema
+metadata: { id: cine }
+spec:
+  provider: tix
+  shows:
+    - { id: a, startsAt: '2026-12-24T19:30:00+08:00', price: 4500 }
+`;
+const AIR = `apiVersion: fixpay/v1
+kind: Airline
+metadata: { id: air }
+spec: { provider: tix, carrier: SK }
+`;
+const PROVIDER = (connector: string): string => `apiVersion: fixpay/v1
+kind: Provider
+metadata: { id: tix }
+spec:
+  connector: ${connector}
+  endpoint: http://127.0.0.1:1/
+  auth: { scheme: hmac-sha256, keyId: k, secret: sixteen-chars-long }
+  timeouts: { requestMs: 1000 }
+  statusQuery: { queries: 2 }
+`;
+
+describe('ticketing offers as provider documents', () => {
+  it('accepts an airline, a cinema and a lottery game', () => {
+    for (const t of [GAME, CINEMA, AIR]) expect(code(() => parseProviderDocument(t))).toBe('no error');
+  });
+
+  it.each([
+    ['more numbers than the range holds', GAME.replace('count: 6', 'count: 20').replace('max: 49', 'max: 10')],
+    ['range upside down', GAME.replace('min: 1, max: 49', 'min: 40, max: 4')],
+    ['zero price', GAME.replace('pricePerBoard: 200', 'pricePerBoard: 0')],
+    ['unknown key', GAME.replace('pricePerBoard', 'jackpot: 1\n  pricePerBoard')],
+    ['two shows with one id', CINEMA + "    - { id: a, startsAt: '2026-12-24T21:00:00Z', price: 4000 }\n"],
+    ['a start that is not a time', CINEMA.replace('2026-12-24T19:30:00+08:00', 'tonight')],
+    ['an impossible date', CINEMA.replace('2026-12-24T19:30:00+08:00', '2026-13-45T99:99:00Z')],
+    ['a carrier of three letters', AIR.replace('SK', 'SKY')],
+    ['a lower-case carrier', AIR.replace('SK', 'sk')],
+  ])('refuses %s with PROVIDER_PROFILE_INVALID', (_name, text) => {
+    expect(code(() => parseProviderDocument(text, 'x.yaml'))).toBe('PROVIDER_PROFILE_INVALID');
+  });
+
+  it('keeps offers only when their provider is of the ticketing kind', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fixpay-tix-'));
+    try {
+      writeFileSync(join(dir, 'p.yaml'), PROVIDER('bill-aggregator'));
+      writeFileSync(join(dir, 'g.yaml'), GAME);
+      let c = loadProviderCatalog(dir);
+      expect(c.ticketOffers.size).toBe(0);
+      expect(c.problems.map((p) => p.message)).toEqual(['offer lotto: no ticketing provider tix']);
+      writeFileSync(join(dir, 'p.yaml'), PROVIDER('ticketing'));
+      writeFileSync(join(dir, 'a.yaml'), AIR);
+      writeFileSync(join(dir, 'dup.yaml'), AIR.replace('carrier: SK', 'carrier: XX'));
+      c = loadProviderCatalog(dir);
+      expect([...c.ticketOffers.keys()].sort()).toEqual(['air', 'lotto']);
+      expect(c.ticketOffers.get('lotto')?.type).toBe('lottery');
+      expect(c.problems.map((p) => p.message.replace(/^.*: /, ''))).toEqual(['duplicate offer air']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('selections', () => {
+  const lotto: TicketOffer = {
+    type: 'lottery',
+    id: 'lotto',
+    provider: 'tix',
+    pick: { count: 3, min: 1, max: 9 },
+    pricePerBoard: 100,
+    maxBoards: 2,
+  };
+  const cine: TicketOffer = {
+    type: 'cinema',
+    id: 'cine',
+    provider: 'tix',
+    maxSeats: 2,
+    shows: [{ id: 'a', startsAt: '2026-12-24T19:30:00Z', price: 4500 }],
+  };
+  const air: TicketOffer = { type: 'air', id: 'air', provider: 'tix', carrier: 'SK' };
+
+  it('prices seats and boards from the data; air is priced by the airline', () => {
+    expect(
+      checkSelection(lotto, {
+        draw: 'd',
+        boards: [
+          [1, 2, 3],
+          [4, 5, 6],
+        ],
+      }),
+    ).toEqual({ expected: 200 });
+    expect(checkSelection(cine, { show: 'a', seats: ['A1', 'B12'] })).toEqual({ expected: 9000 });
+    expect(checkSelection(air, { booking: 'ABC123' })).toEqual({ expected: undefined });
+  });
+
+  it.each([
+    [lotto, { draw: 'd', boards: [] }, 'TICKET_SELECTION_INVALID'],
+    [
+      lotto,
+      {
+        draw: 'd',
+        boards: [
+          [1, 2, 3],
+          [1, 2, 3],
+          [1, 2, 3],
+        ],
+      },
+      'TICKET_SELECTION_INVALID',
+    ],
+    [lotto, { draw: 'd', boards: [[1, 2]] }, 'TICKET_SELECTION_INVALID'],
+    [lotto, { draw: 'd', boards: [[1, 2, 2]] }, 'TICKET_SELECTION_INVALID'],
+    [lotto, { draw: 'd', boards: [[1, 2, 10]] }, 'TICKET_SELECTION_INVALID'],
+    [lotto, { draw: 'd', boards: [[1, 2, 3.5]] }, 'TICKET_SELECTION_INVALID'],
+    [lotto, { draw: 'd', boards: [['1', 2, 3]] }, 'TICKET_SELECTION_INVALID'],
+    [lotto, { draw: '../../etc', boards: [[1, 2, 3]] }, 'TICKET_SELECTION_INVALID'],
+    [lotto, { boards: [[1, 2, 3]] }, 'TICKET_SELECTION_INVALID'],
+    [cine, { show: 'b', seats: ['A1'] }, 'TICKET_OFFER_UNKNOWN'],
+    [cine, { show: 'a', seats: ['A1', 'A2', 'A3'] }, 'TICKET_SELECTION_INVALID'],
+    [cine, { show: 'a', seats: ['A1', 'A1'] }, 'TICKET_SELECTION_INVALID'],
+    [cine, { show: 'a', seats: ['a1'] }, 'TICKET_SELECTION_INVALID'],
+    [cine, { show: 'a', seats: 'A1' }, 'TICKET_SELECTION_INVALID'],
+    [air, { booking: 'abc123' }, 'TICKET_SELECTION_INVALID'],
+    [air, { booking: 'ABC1234' }, 'TICKET_SELECTION_INVALID'],
+    [air, {}, 'TICKET_SELECTION_INVALID'],
+  ])('refuses %#', (offer, selection, expected) => {
+    expect(code(() => checkSelection(offer, selection as never))).toBe(expected);
+  });
+
+  it('reads provider order states conservatively: anything unknown is still open', () => {
+    expect(payStatusOf('PAID')).toBe('PAID');
+    expect(payStatusOf('ISSUE_FAILED')).toBe('PAID');
+    expect(payStatusOf('REFUNDED')).toBe('DECLINED');
+    expect(payStatusOf('WHATEVER')).toBe('PENDING');
+    expect(payStatusOf(undefined)).toBe('PENDING');
+  });
+});
