@@ -7,11 +7,12 @@
  * every answer in memory (74 MB → 1,466 MB for 512 MB written, on the development machine).
  */
 import { fork } from 'node:child_process';
-import { connect } from 'node:net';
+import { connect } from 'node:tls';
 import { SoftwareHsm } from '../hsm/software/software-hsm';
 import { authProof, newNonce } from '../hsm/host-protocol/auth';
 import { FieldReader, FieldWriter, frame, FrameReader } from '../hsm/host-protocol/codec';
 import { startHsmServer } from '../hsm/host-protocol/server';
+import { clientTlsOptions } from '../hsm/host-protocol/tls-psk';
 
 const CLIENT = { id: 'bench', secret: Buffer.alloc(32, 7) };
 const MB = Number(/^--mb=(\d+)$/.exec(process.argv.find((a) => a.startsWith('--mb=')) ?? '')?.[1] ?? '512');
@@ -37,8 +38,8 @@ async function flood(): Promise<void> {
     });
   const { port } = await ask<{ port: number }>();
   const rssMb = async (): Promise<number> => (await ask<{ rss: number }>('rss')).rss / 1_048_576;
-  const s = connect({ host: '127.0.0.1', port });
-  await new Promise((r) => s.once('connect', r));
+  const s = connect({ host: '127.0.0.1', port, ...clientTlsOptions(CLIENT) });
+  await new Promise((r) => s.once('secureConnect', r));
   const reader = new FrameReader(70_000);
   const next = (): Promise<string> =>
     new Promise((r) => s.once('data', (c: Buffer) => r(reader.push(c)[0]?.toString('latin1') ?? '')));

@@ -5,12 +5,19 @@
  *
  * Goal (issue 5): at least 20,000 MAC verifications per second per core.
  * Options: `npm run bench:hsm -- --ms=2000` (time per figure, default 1000).
+ *
+ * The last lines put the software HSM behind `fixpay hsm serve` on loopback and compare the two
+ * transports (ADR 0009): sequential MAC verifications on one connection (round trips, so mostly
+ * latency) and new connections with their whole handshake (TCP + TLS-PSK + X*, or TCP + X*).
  */
 import { createCipheriv } from 'node:crypto';
 import { blockCipher } from '../hsm/crypto/block-cipher';
 import { fromHex } from '../hsm/crypto/bytes';
 import { encodePinBlock } from '../hsm/crypto/pin-block';
 import { SoftwareHsm } from '../hsm/software/software-hsm';
+import { NetworkHsm } from '../hsm/host-protocol/client';
+import { startHsmServer } from '../hsm/host-protocol/server';
+import type { HsmTransport } from '../hsm/host-protocol/tls-psk';
 
 const DURATION_MS = Number(/^--ms=(\d+)$/.exec(process.argv.find((a) => a.startsWith('--ms=')) ?? '')?.[1] ?? '1000');
 const WARMUP_MS = Math.min(200, DURATION_MS / 5);
@@ -147,6 +154,32 @@ async function main(): Promise<void> {
     ],
   ];
   for (const [name, op, baseline] of figures) line(name, await measure(op), baseline);
+
+  // The network HSM on loopback, plain against TLS-PSK.
+  const client = { id: 'bench', secret: Buffer.alloc(32, 7) };
+  const network: Record<string, number> = {};
+  for (const transport of ['plain', 'tls-psk'] as HsmTransport[]) {
+    const limits = { connectionsMax: 10_000, connectionsPerAddressMax: 10_000, connectionsPerClientMax: 10_000 };
+    const server = await startHsmServer({ hsm, port: 0, clients: [client], transport, limits });
+    const at = { host: server.host, port: server.port, credentials: client, transport };
+    const one = new NetworkHsm(at);
+    const verify = await measure(() => one.verifyMac({ key: tak.handle, algorithm: 'x9.19', data: message, mac }));
+    one.close();
+    const connects = await measure(async () => {
+      const c = new NetworkHsm(at);
+      await c.echo('x');
+      c.close();
+    });
+    await server.close();
+    network[`${transport} verify`] = verify;
+    network[`${transport} connect`] = connects;
+  }
+  const plainVerify = { name: 'plain', perSecond: network['plain verify'] ?? 1 };
+  const plainConnect = { name: 'plain', perSecond: network['plain connect'] ?? 1 };
+  line('network MAC verify, plain (1 conn, sequential)', network['plain verify'] ?? 0);
+  line('network MAC verify, tls-psk (1 conn, seq.)', network['tls-psk verify'] ?? 0, plainVerify);
+  line('network connect + handshake + B2, plain', network['plain connect'] ?? 0);
+  line('network connect + handshake + B2, tls-psk', network['tls-psk connect'] ?? 0, plainConnect);
 }
 
 main().catch((e: unknown) => {

@@ -111,6 +111,8 @@ export interface HsmConfig {
   readonly port: number;
   readonly clientId: string;
   readonly clientsFile?: string;
+  /** `tls-psk` (default): TLS 1.3 with a PSK per client; `plain` only when set, with a warning at start. */
+  readonly transport: 'tls-psk' | 'plain';
   readonly handshakeTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly frameTimeoutMs: number;
@@ -224,6 +226,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_HSM_PORT: 'hsm.port',
   FIXPAY_HSM_CLIENT_ID: 'hsm.clientId',
   FIXPAY_HSM_CLIENTS_FILE: 'hsm.clientsFile',
+  FIXPAY_HSM_TRANSPORT: 'hsm.transport',
   FIXPAY_HSM_HANDSHAKE_TIMEOUT_MS: 'hsm.handshakeTimeoutMs',
   FIXPAY_HSM_IDLE_TIMEOUT_MS: 'hsm.idleTimeoutMs',
   FIXPAY_HSM_FRAME_TIMEOUT_MS: 'hsm.frameTimeoutMs',

@@ -62,7 +62,8 @@ export function register(program: Command): void {
     .command('serve', { isDefault: true })
     .description(
       'run the network HSM: a TCP server speaking payShield-style host commands (2-byte length, echoed header), ' +
-        'executed by the software HSM with the LMK from --lmk-file. Every client authenticates first (shared-secret ' +
+        'executed by the software HSM with the LMK from --lmk-file. The link is TLS 1.3 with a pre-shared key per ' +
+        'client (hsm.transport, default tls-psk) and every client authenticates again inside it (shared-secret ' +
         'challenge-response): the clients in hsm.clientsFile (FIXPAY_HSM_CLIENTS_FILE), else hsm.clientId with ' +
         'security.hsmClientSecret. Address and limits come from the hsm settings (docs/configuration.md); every key ' +
         'command is audited. See docs/protocols/hsm-host-commands.md.',
@@ -79,8 +80,15 @@ export function register(program: Command): void {
       const config = loadConfig();
       const logger = createLogger('hsm');
       const engine = new SoftwareHsm({ lmk: loadLmk(opts.lmkFile), audit: logger });
-      const { host, port, clientId: _own, clientsFile: _file, ...limits } = config.hsm;
+      const { host, port, clientId: _own, clientsFile: _file, transport, ...limits } = config.hsm;
+      if (transport === 'plain') {
+        console.error(
+          'WARNING: hsm.transport is plain: PIN blocks, key handles and MAC data cross the network in clear. ' +
+            'Use tls-psk (the default) anywhere but an isolated test bench.',
+        );
+      }
       const server = await startHsmServer({
+        transport,
         hsm: engine,
         clients: acceptedClients(config),
         host: opts.host ?? host,
@@ -158,7 +166,10 @@ export function register(program: Command): void {
         port: opts.port === undefined ? config.hsm.port : int('port', opts.port),
         headerLength: int('header-length', opts.headerLength),
         credentials: ownCredential(config),
+        transport: config.hsm.transport,
       });
+      if (config.hsm.transport === 'plain')
+        console.error('WARNING: hsm.transport is plain: the HSM link is not encrypted');
       try {
         const d = await client.diagnostics();
         const echo = await client.echo('fixpay');

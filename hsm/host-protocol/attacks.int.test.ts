@@ -1,10 +1,14 @@
 /**
  * Issue #10 against `fixpay hsm serve` over real TCP on 127.0.0.1 (port 0): defect 2 (no client
  * authentication; key export/import attack chains over the wire) and defect 7 (slow connections
- * locking everyone out; pipelining without reading growing the server's memory).
+ * locking everyone out; pipelining without reading growing the server's memory). The server runs
+ * its default transport (TLS-PSK); `open` is a client holding a valid PSK that then speaks the host
+ * protocol by hand (attacks on the `X*` layer inside the tunnel), `openRaw` plain TCP (attacks on
+ * the TLS layer).
  */
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { isFixpayError } from '../../domain/errors';
 import { fromHex } from '../crypto/bytes';
 import { attackChains } from '../__fixtures__/attack-chains';
@@ -14,11 +18,21 @@ import { NetworkHsm } from './client';
 import { FieldReader, FieldWriter, frame, FrameReader } from './codec';
 import { startHsmServer } from './server';
 import type { HsmServerLimits, RunningHsmServer } from './server';
+import { clientTlsOptions } from './tls-psk';
 
 const LMK = fromHex('000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F');
 const CLIENT = { id: 'switch-1', secret: Buffer.alloc(32, 7) };
 
-function open(server: RunningHsmServer): Promise<Socket> {
+/** A TLS-PSK connection as CLIENT (or `as`), before any host-protocol byte. */
+function open(server: RunningHsmServer, as = CLIENT): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connectTls({ host: server.host, port: server.port, ...clientTlsOptions(as) }, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+/** A plain TCP connection: what reaches the TLS layer without a key. */
+function openRaw(server: RunningHsmServer): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = connect({ host: server.host, port: server.port }, () => resolve(s));
     s.once('error', reject);
@@ -61,9 +75,10 @@ const closed = (s: Socket): Promise<void> =>
 async function withServer(
   limits: Partial<HsmServerLimits>,
   body: (server: RunningHsmServer, soft: SoftwareHsm) => Promise<void>,
+  clients = [CLIENT],
 ): Promise<void> {
   const soft = new SoftwareHsm({ lmk: LMK });
-  const server = await startHsmServer({ hsm: soft, port: 0, clients: [CLIENT], limits });
+  const server = await startHsmServer({ hsm: soft, port: 0, clients, limits });
   try {
     await body(server, soft);
   } finally {
@@ -94,9 +109,11 @@ describe('fixpay hsm serve: client authentication (issue #10, defect 2)', () => 
         expect(isFixpayError(e, 'HSM_CLIENT_UNAUTHENTICATED')).toBe(true);
         bad.close();
       }
-      const none = new NetworkHsm(at);
+      // Without credentials there is no PSK: refused before connecting; in plain, the TLS layer drops it.
+      expect(() => new NetworkHsm(at)).toThrow(/credential/);
+      const none = new NetworkHsm({ ...at, transport: 'plain' });
       const e: unknown = await none.diagnostics().catch((err: unknown) => err);
-      expect(isFixpayError(e, 'HSM_CLIENT_UNAUTHENTICATED')).toBe(true);
+      expect(isFixpayError(e, 'HSM_UNAVAILABLE')).toBe(true);
       none.close();
       const good = new NetworkHsm({ ...at, credentials: CLIENT });
       expect((await good.diagnostics()).firmware).toMatch(/fixpay/);
@@ -154,6 +171,22 @@ describe('fixpay hsm serve: client authentication (issue #10, defect 2)', () => 
     });
   });
 
+  it('refuses an X* hello naming another client than the TLS identity (the two layers are bound)', async () => {
+    const OTHER = { id: 'switch-2', secret: Buffer.alloc(32, 5) };
+    await withServer(
+      {},
+      async (server) => {
+        const s = await open(server, OTHER);
+        const next = replies(s);
+        // OTHER's TLS key, then CLIENT's id and a correct-looking hello: refused before any nonce.
+        s.write(frame(`0001XA${new FieldWriter().variable(CLIENT.id).bytes(Buffer.alloc(32, 1)).toString()}`));
+        expect(await next()).toBe('0001XBF9');
+        await closed(s);
+      },
+      [CLIENT, OTHER],
+    );
+  });
+
   it('refuses to start without any client credential', async () => {
     const e: unknown = await startHsmServer({ hsm: new SoftwareHsm({ lmk: LMK }), port: 0, clients: [] }).catch(
       (err: unknown) => err,
@@ -185,7 +218,8 @@ describe('fixpay hsm serve: limits (issue #10, defect 7)', () => {
     await withServer({ handshakesMax: 16, connectionsMax: 64 }, async (server) => {
       const slow: Socket[] = [];
       for (let i = 0; i < 64; i++) {
-        const s = await open(server);
+        // Half stall inside the TLS handshake (plain TCP), half inside the tunnel before X*.
+        const s = i % 2 === 0 ? await openRaw(server) : await open(server);
         s.on('error', () => undefined);
         s.write(Buffer.from([0x00, 0x10])); // a length prefix, then nothing
         slow.push(s);
@@ -214,6 +248,10 @@ describe('fixpay hsm serve: limits (issue #10, defect 7)', () => {
     await withServer({ handshakeTimeoutMs: 100 }, async (server) => {
       const s = await open(server);
       await closed(s);
+      // The TLS handshake counts: a TCP connection that never starts it is closed as well.
+      const raw = await openRaw(server);
+      raw.write(Buffer.from([0x16, 0x03])); // the start of a TLS record, then nothing
+      await closed(raw);
     });
   });
 

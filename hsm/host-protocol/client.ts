@@ -7,9 +7,12 @@
  *
  * With `credentials`, each new connection first runs the mutual authentication handshake
  * (auth.ts) — `fixpay hsm serve` refuses everything else — and checks the server's proof too.
+ * The transport is TLS 1.3 with a pre-shared key derived from the same secret (tls-psk.ts)
+ * unless `transport: 'plain'` is set explicitly; tls-psk needs `credentials`.
  */
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { FixpayError } from '../../domain/errors';
 import type { ResultCodeName } from '../../domain/errors';
 import { maskDeep } from '../../domain/masking';
@@ -52,6 +55,8 @@ import {
   responseCode,
   resultCodeFor,
 } from './codec';
+import { clientTlsOptions } from './tls-psk';
+import type { HsmTransport } from './tls-psk';
 
 export interface NetworkHsmOptions {
   readonly host: string;
@@ -63,6 +68,8 @@ export interface NetworkHsmOptions {
   readonly inFlightMax?: number;
   /** This client's id and shared secret (config: hsm.clientId, security.hsmClientSecret). */
   readonly credentials?: HsmClientCredential;
+  /** `tls-psk` (default; needs `credentials`) or `plain` (config: hsm.transport). */
+  readonly transport?: HsmTransport;
 }
 
 interface Pending {
@@ -85,6 +92,7 @@ export class NetworkHsm implements HsmPort {
   private connecting: Promise<Socket> | undefined;
   private readonly pending = new Map<string, Pending>();
   private trace = 0;
+  private readonly transport: HsmTransport;
 
   constructor(private readonly options: NetworkHsmOptions) {
     this.headerLength = options.headerLength ?? HOST_PROTOCOL_DEFAULTS.headerLength;
@@ -92,6 +100,10 @@ export class NetworkHsm implements HsmPort {
     this.requestTimeoutMs = options.requestTimeoutMs ?? HOST_PROTOCOL_DEFAULTS.requestTimeoutMs;
     this.connectTimeoutMs = options.connectTimeoutMs ?? HOST_PROTOCOL_DEFAULTS.connectTimeoutMs;
     this.inFlightMax = options.inFlightMax ?? HOST_PROTOCOL_DEFAULTS.inFlightMax;
+    this.transport = options.transport ?? 'tls-psk';
+    if (this.transport === 'tls-psk' && options.credentials === undefined) {
+      throw new FixpayError('CONFIG_INVALID', 'the tls-psk HSM transport needs a client credential');
+    }
   }
 
   describe(): string {
@@ -101,6 +113,7 @@ export class NetworkHsm implements HsmPort {
         host: this.options.host,
         port: this.options.port,
         client: this.options.credentials?.id ?? 'none',
+        transport: this.transport,
       }),
     );
   }
@@ -114,14 +127,17 @@ export class NetworkHsm implements HsmPort {
   private connect(): Promise<Socket> {
     if (this.socket !== undefined && !this.socket.destroyed) return Promise.resolve(this.socket);
     this.connecting ??= new Promise<Socket>((resolve, reject) => {
-      const socket = connect({ host: this.options.host, port: this.options.port });
+      const target = { host: this.options.host, port: this.options.port };
+      const credentials = this.options.credentials;
+      const tls = this.transport === 'tls-psk' && credentials !== undefined;
+      const socket: Socket = tls ? connectTls({ ...target, ...clientTlsOptions(credentials) }) : connect(target);
       socket.setNoDelay(true);
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new FixpayError('HSM_UNAVAILABLE', 'connect timed out'));
       }, this.connectTimeoutMs);
       const reader = new FrameReader(this.messageBytesMax);
-      socket.once('connect', () => {
+      socket.once(tls ? 'secureConnect' : 'connect', () => {
         this.authenticate(socket).then(
           () => {
             clearTimeout(timer);
@@ -142,9 +158,16 @@ export class NetworkHsm implements HsmPort {
           socket.destroy();
         }
       });
-      socket.on('error', () => {
+      socket.on('error', (e: Error & { code?: string }) => {
         clearTimeout(timer);
-        reject(new FixpayError('HSM_UNAVAILABLE'));
+        // A TLS alert during the handshake: the server did not accept our PSK (wrong secret or
+        // unknown client id) or refused the offer; a connection failure otherwise.
+        const refused = tls && e.code?.startsWith('ERR_SSL_') === true && this.socket !== socket;
+        reject(
+          refused
+            ? new FixpayError('HSM_CLIENT_UNAUTHENTICATED', 'the HSM refused the TLS-PSK handshake')
+            : new FixpayError('HSM_UNAVAILABLE'),
+        );
       });
       socket.on('close', () => {
         if (this.socket === socket) this.socket = undefined;

@@ -295,12 +295,22 @@ describe('network HSM (payShield-style host commands over TCP)', () => {
     const silent: Server = createServer((s) => held.push(s));
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     const port = (silent.address() as AddressInfo).port;
-    const slow = new NetworkHsm({ host: '127.0.0.1', port, requestTimeoutMs: 200 });
+    const slow = new NetworkHsm({ host: '127.0.0.1', port, requestTimeoutMs: 200, transport: 'plain' });
     await expectCode(slow.diagnostics(), 'HSM_TIMEOUT');
     slow.close();
+    // Over TLS-PSK a silent peer never finishes the handshake: the connect timeout answers.
+    const mute = new NetworkHsm({ host: '127.0.0.1', port, credentials: CLIENT, connectTimeoutMs: 300 });
+    await expectCode(mute.diagnostics(), 'HSM_UNAVAILABLE');
+    mute.close();
     for (const s of held) s.destroy();
     await new Promise<void>((r) => silent.close(() => r()));
-    const gone = new NetworkHsm({ host: '127.0.0.1', port, requestTimeoutMs: 200, connectTimeoutMs: 500 });
+    const gone = new NetworkHsm({
+      host: '127.0.0.1',
+      port,
+      requestTimeoutMs: 200,
+      connectTimeoutMs: 500,
+      credentials: CLIENT,
+    });
     await expectCode(gone.diagnostics(), 'HSM_UNAVAILABLE');
     gone.close();
   });

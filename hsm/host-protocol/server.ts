@@ -5,6 +5,11 @@
  * before that is answered `F9` and the connection closed. Messages are answered one at a time, in
  * order, with the header echoed; unknown commands get `ZZ68`, malformed ones `15`/`F7`.
  *
+ * Transport (tls-psk.ts): by default every accepted socket is wrapped in TLS 1.3 with the client's
+ * pre-shared key (identity = client id) before a byte of the host protocol is read; the TLS
+ * handshake runs inside the handshake timeout and its slot, and the `XA` client id must be the
+ * TLS identity. `plain` (explicit setting only) skips the wrapping.
+ *
  * Limits (all in `HSM_SERVER_LIMITS`, all in config): handshake, idle and frame timeouts; total,
  * per-address and per-client connection caps, and a cap on connections still in their handshake
  * (a new connection evicts the oldest of those, so slow unauthenticated sockets cannot lock
@@ -13,6 +18,8 @@
  */
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import { FixpayError, isFixpayError } from '../../domain/errors';
 import type { ResultCodeName } from '../../domain/errors';
 import { maskDeep, scrubText } from '../../domain/masking';
@@ -33,6 +40,8 @@ import {
   PIN_FORMAT_CODES,
   responseCode,
 } from './codec';
+import { derivePsk, serverSecureContext, serverTlsOptions } from './tls-psk';
+import type { HsmTransport } from './tls-psk';
 
 /** Minimal logger shape (infra/logging's pino logger fits). */
 export interface HsmServerLogger {
@@ -85,6 +94,8 @@ export interface HsmServerOptions {
   readonly headerLength?: number;
   readonly limits?: Partial<HsmServerLimits>;
   readonly logger?: HsmServerLogger;
+  /** `tls-psk` (default): TLS 1.3 with a PSK per client. `plain`: the host protocol in clear. */
+  readonly transport?: HsmTransport;
 }
 
 /** What a connection holds right now (tests and diagnostics). */
@@ -102,6 +113,7 @@ export interface HsmConnectionStats {
 export interface RunningHsmServer {
   readonly host: string;
   readonly port: number;
+  readonly transport: HsmTransport;
   /** Open connections and their queues. */
   stats(): readonly HsmConnectionStats[];
   close(): Promise<void>;
@@ -368,25 +380,57 @@ class Connection {
   private closing = false;
   private frameTimer: NodeJS.Timeout | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
+  /** The client id the TLS layer authenticated (tls-psk only); `XA` must name the same. */
+  private tlsIdentity: string | undefined;
 
+  /**
+   * `raw` is the accepted TCP socket; with tls-psk, `socket` is the TLS socket over it and the
+   * handshake timer below covers the TLS handshake as well as `X*`.
+   */
   constructor(
-    readonly socket: Socket,
+    raw: Socket,
     private readonly server: HsmServerCore,
   ) {
-    this.remote = socket.remoteAddress ?? 'unknown';
+    this.remote = raw.remoteAddress ?? 'unknown';
     this.reader = new FrameReader(server.limits.messageBytesMax);
-    socket.setNoDelay(true);
+    raw.setNoDelay(true);
+    const socket = server.tls === undefined ? raw : this.wrap(raw, server.tls);
+    this.socket = socket;
     socket.setTimeout(server.limits.idleTimeoutMs);
     socket.on('timeout', () => this.close('idle timeout'));
     this.handshakeTimer = setTimeout(() => this.close('handshake timeout'), server.limits.handshakeTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.pump());
-    socket.on('error', () => socket.destroy());
+    socket.on('error', (e: Error & { code?: string }) => {
+      if (socket !== raw && !this.secured) {
+        // Garbage, a plain-TCP client, a wrong key or a non-PSK offer: refused at the TLS layer.
+        this.server.logger?.warn({ remote: this.remote, code: e.code }, 'hsm: TLS handshake refused');
+      }
+      socket.destroy();
+    });
     socket.on('close', () => {
+      raw.destroy();
       clearTimeout(this.frameTimer);
       clearTimeout(this.handshakeTimer);
       server.forget(this);
     });
+  }
+
+  readonly socket: Socket;
+  private secured = false;
+
+  private wrap(raw: Socket, tls: { context: SecureContext; psks: ReadonlyMap<string, Buffer> }): TLSSocket {
+    const socket = new TLSSocket(
+      raw,
+      serverTlsOptions(tls.context, tls.psks, (id) => {
+        this.tlsIdentity = id;
+      }),
+    );
+    socket.once('secure', () => {
+      this.secured = true;
+    });
+    raw.on('error', () => socket.destroy());
+    return socket;
   }
 
   get clientId(): string | undefined {
@@ -500,6 +544,9 @@ class Connection {
         if (!HSM_AUTH.clientIdPattern.test(clientId) || clientNonce.length !== HSM_AUTH.nonceBytes) {
           return refuse('HSM_CLIENT_UNAUTHENTICATED', 'malformed hello');
         }
+        if (this.server.tls !== undefined && clientId !== this.tlsIdentity) {
+          return refuse('HSM_CLIENT_UNAUTHENTICATED', 'client id is not the TLS identity');
+        }
         const serverNonce = newNonce();
         this.phase = { kind: 'proof', clientId, clientNonce, serverNonce };
         return `${header}XB00${new FieldWriter().bytes(serverNonce).toString()}`;
@@ -538,6 +585,8 @@ class HsmServerCore {
   readonly limits: HsmServerLimits;
   readonly headerLength: number;
   readonly clients: Map<string, Buffer>;
+  /** The TLS context and each client's PSK; undefined for the plain transport. */
+  readonly tls: { readonly context: SecureContext; readonly psks: ReadonlyMap<string, Buffer> } | undefined;
   /** Connections still in their handshake, oldest first (Map keeps insertion order). */
   private readonly handshaking = new Set<Connection>();
   private readonly ready = new Set<Connection>();
@@ -550,6 +599,13 @@ class HsmServerCore {
     this.limits = { ...HSM_SERVER_LIMITS, ...options.limits };
     this.headerLength = options.headerLength ?? HOST_PROTOCOL_DEFAULTS.headerLength;
     this.clients = new Map(options.clients.map((c) => [c.id, c.secret]));
+    this.tls =
+      (options.transport ?? 'tls-psk') === 'tls-psk'
+        ? {
+            context: serverSecureContext(),
+            psks: new Map(options.clients.map((c) => [c.id, derivePsk(c.secret, c.id)])),
+          }
+        : undefined;
   }
 
   all(): Connection[] {
@@ -611,6 +667,7 @@ export function startHsmServer(options: HsmServerOptions): Promise<RunningHsmSer
   if (options.clients.length === 0) {
     return Promise.reject(new FixpayError('CONFIG_INVALID', 'the HSM server needs at least one client credential'));
   }
+  const transport = options.transport ?? 'tls-psk';
   const core = new HsmServerCore(options.hsm, options, options.logger);
   const server: Server = createServer({ highWaterMark: core.limits.socketBufferBytes }, (socket) => core.admit(socket));
   // A hard cap above ours, so the kernel-level accept loop cannot outgrow the table.
@@ -622,12 +679,19 @@ export function startHsmServer(options: HsmServerOptions): Promise<RunningHsmSer
       server.off('error', reject);
       const address = server.address() as AddressInfo;
       options.logger?.info(
-        { host, port: address.port, hsm: options.hsm.describe(), clients: options.clients.length },
+        { host, port: address.port, transport, hsm: options.hsm.describe(), clients: options.clients.length },
         'hsm: listening',
       );
+      if (transport === 'plain') {
+        options.logger?.warn(
+          { transport },
+          'hsm: PLAIN TRANSPORT — PIN blocks, key handles and MAC data cross the network in clear; use tls-psk',
+        );
+      }
       resolve({
         host,
         port: address.port,
+        transport,
         stats: () => core.all().map((c) => c.stats()),
         close: () =>
           new Promise<void>((done) => {

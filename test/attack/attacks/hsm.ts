@@ -3,11 +3,15 @@
  * software HSM: unauthenticated use, key export under itself, type changes through import, ECB
  * export, keys used outside their purpose, idle-connection lockout, memory growth from clients that
  * never read, malformed frames for every command. Oracle: the reply's error code (00 = done), the
- * process, its RSS and whether a fresh client is still served.
+ * process, its RSS and whether a fresh client is still served. The link is TLS-PSK: insiders hold a
+ * client's PSK (`hsmTlsConnect`); plain-TCP attacks (`hsmCall`, floods, garbage) hit the TLS layer.
  */
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { authProof, HSM_AUTH } from '../../../hsm/host-protocol/auth';
 import { FieldReader, FieldWriter, frame, KEY_TYPE_CODES } from '../../../hsm/host-protocol/codec';
+import { clientTlsOptions } from '../../../hsm/host-protocol/tls-psk';
 import { SoftwareHsm } from '../../../hsm/software/software-hsm';
 import type { Targets } from '../targets';
 import { rssBytes, sleep, tcpConnect, tcpExchange } from '../support';
@@ -39,6 +43,56 @@ export async function hsmCall(port: number, command: string, timeoutMs = 3_000):
   return replyOf(r.data.subarray(2).toString('latin1'), r.closed);
 }
 
+/** A TLS-PSK connection as the insider client (its PSK), before any host-protocol byte. */
+export function hsmTlsConnect(ctx: Targets, timeoutMs = 3_000, socket?: Socket): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const target = socket === undefined ? { host: '127.0.0.1', port: ctx.ports.hsm } : { socket };
+    const s = connectTls({ ...target, ...clientTlsOptions(ctx.hsmInsider) });
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error('TLS handshake timed out'));
+    }, timeoutMs);
+    s.once('secureConnect', () => {
+      clearTimeout(timer);
+      resolve(s);
+    });
+    s.once('error', (e: Error) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+/** One command over TLS-PSK (a PSK holder) without the X* handshake; reply read as `hsmCall` does. */
+async function tlsCallWithoutX(ctx: Targets, command: string, timeoutMs = 3_000): Promise<HsmReply> {
+  let s: Socket;
+  try {
+    s = await hsmTlsConnect(ctx, timeoutMs);
+  } catch {
+    return { error: undefined, fields: '', closed: true };
+  }
+  s.on('error', () => undefined);
+  const data = await new Promise<{ data: Buffer; closed: boolean }>((resolve) => {
+    let got = Buffer.alloc(0);
+    const timer = setTimeout(() => resolve({ data: got, closed: false }), timeoutMs);
+    s.on('data', (c: Buffer) => {
+      got = Buffer.concat([got, c]);
+      if (got.length >= 2 && got.length >= 2 + got.readUInt16BE(0)) {
+        clearTimeout(timer);
+        resolve({ data: got, closed: false });
+      }
+    });
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve({ data: got, closed: true });
+    });
+    s.write(frame(`${HEADER}${command}`));
+  });
+  s.destroy();
+  if (data.data.length < 2 + HEADER.length + 4) return { error: undefined, fields: '', closed: data.closed };
+  return replyOf(data.data.subarray(2).toString('latin1'), data.closed);
+}
+
 function replyOf(text: string, closed: boolean): HsmReply {
   return { error: text.slice(HEADER.length + 2, HEADER.length + 4), fields: text.slice(HEADER.length + 4), closed };
 }
@@ -51,7 +105,7 @@ function replyOf(text: string, closed: boolean): HsmReply {
 export async function insiderCall(ctx: Targets, command: string, timeoutMs = 3_000): Promise<HsmReply> {
   let socket;
   try {
-    socket = await tcpConnect(ctx.ports.hsm, timeoutMs);
+    socket = await hsmTlsConnect(ctx, timeoutMs);
   } catch {
     return { error: undefined, fields: '', closed: true };
   }
@@ -185,15 +239,56 @@ export const hsmAttacks: Attack[] = [
     target: 'hsm',
     severity: 'critical',
     reported: 2,
-    title: 'a client that never authenticated sends NC and A0: the HSM must refuse it',
+    title:
+      'a client that never authenticated sends NC and A0, over plain TCP and inside TLS-PSK without X*: the HSM must refuse it',
     quick: true,
-    timeoutMs: 10_000,
+    timeoutMs: 15_000,
     async run(ctx) {
       const nc = await hsmCall(ctx.ports.hsm, 'NC');
       const a0 = await hsmCall(ctx.ports.hsm, `A00${KEY_TYPE_CODES.TMK}U`);
-      if (nc.error === '00' || a0.error === '00')
-        return defect(`unauthenticated client served: NC ${nc.error ?? '-'}, A0 ${a0.error ?? '-'}`);
-      return refused(`NC ${nc.error ?? 'no reply'}, A0 ${a0.error ?? 'no reply'}`);
+      const tnc = await tlsCallWithoutX(ctx, 'NC');
+      const ta0 = await tlsCallWithoutX(ctx, `A00${KEY_TYPE_CODES.TMK}U`);
+      if ([nc, a0, tnc, ta0].some((r) => r.error === '00'))
+        return defect(
+          `unauthenticated client served: NC ${nc.error ?? '-'}, A0 ${a0.error ?? '-'}, in TLS NC ${tnc.error ?? '-'}, A0 ${ta0.error ?? '-'}`,
+        );
+      return refused(
+        `plain TCP: NC ${nc.error ?? 'no reply'}, A0 ${a0.error ?? 'no reply'}; TLS without X*: NC ${tnc.error ?? 'no reply'}, A0 ${ta0.error ?? 'no reply'}`,
+      );
+    },
+  },
+  {
+    id: 'hsm.tls-garbage-after-handshake',
+    target: 'hsm',
+    severity: 'medium',
+    title:
+      'random bytes under the TLS layer after a completed TLS-PSK handshake: that connection closes, others are served',
+    quick: true,
+    timeoutMs: 15_000,
+    async run(ctx): Promise<Verdict> {
+      let s: Socket;
+      let raw: Socket;
+      try {
+        raw = await tcpConnect(ctx.ports.hsm);
+        raw.on('error', () => undefined);
+        s = await hsmTlsConnect(ctx, 3_000, raw);
+      } catch (e) {
+        return defect(`the insider's TLS-PSK handshake failed: ${String(e)}`);
+      }
+      s.on('error', () => undefined);
+      const closed = new Promise<boolean>((r) => {
+        s.once('close', () => r(true));
+        setTimeout(() => r(false), 5_000);
+      });
+      raw.write(randomBytes(4_096)); // below TLS: not a valid record
+      const wasClosed = await closed;
+      s.destroy();
+      raw.destroy();
+      if (!ctx.hsmAlive()) return defect('the HSM process died');
+      const r = await insiderCall(ctx, `B2${varField('ping')}`);
+      if (r.error !== '00') return defect(`a fresh client was not served afterwards (${r.error ?? 'no reply'})`);
+      if (!wasClosed) return defect('the HSM kept a connection open after invalid TLS records');
+      return refused('connection closed by the HSM; a fresh client was served (00)');
     },
   },
   mustRefuse(
@@ -372,7 +467,8 @@ export const hsmAttacks: Attack[] = [
       const before = rssBytes(pid) ?? 0;
       let s;
       try {
-        s = await tcpConnect(ctx.ports.hsm);
+        // A PSK holder that never runs X*: the worst the TLS layer lets through.
+        s = await hsmTlsConnect(ctx);
       } catch (e) {
         return refused(`no connection: ${String(e)}`);
       }
