@@ -49,6 +49,7 @@ describe('the catalogue and the registered activities', () => {
       'balance-inquiry',
       'bill-payment',
       'mobile-topup',
+      'partner-bill',
       'purchase',
       'reversal',
       'sign-on',
