@@ -42,11 +42,11 @@ export interface PartnerBillActivities {
 
 /** Printable reference, as the partner API accepts it (1–64 characters). */
 const CUSTOMER_REF = /^[\x21-\x7e]{1,64}$/;
-const BILL_ID = /^bil_[A-Za-z0-9_-]{1,28}$/;
+const BILL_ID = /^bill_[A-Za-z0-9_-]{1,27}$/;
 
 /** The one confirmation of a bill: `dlv_<bill id suffix>` (and `msg_<…>` as its `webhook-id`). */
 export function confirmationIds(billId: string): { deliveryId: string; messageId: string } {
-  const suffix = billId.slice('bil_'.length);
+  const suffix = billId.slice('bill_'.length);
   return { deliveryId: `dlv_${suffix}`, messageId: `msg_${suffix}` };
 }
 

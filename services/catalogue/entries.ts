@@ -351,7 +351,7 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
       amount: money,
       description: str(),
     }),
-    example: { status: 'DUE', billId: 'bil_example', amount: 4550, description: 'Water, November' },
+    example: { status: 'DUE', billId: 'bill_example', amount: 4550, description: 'Water, November' },
     description: "The oldest open partner bill for the customer reference, in the terminal's currency.",
   },
   {
