@@ -152,6 +152,8 @@ export async function startPlatform(config: Config, log: Logger, options: Platfo
     stops.push(() => world.stop());
     const worker = await startWorkerRole(context, {
       providersDir: world.providersDir,
+      // The demo partner's bills are sandbox bills: the demo phones pay them (ADR 0027).
+      partnerBillMode: 'test',
       ...(world.bankPort === undefined ? {} : { cardNetworkPort: world.bankPort }),
     });
     stops.push(() => worker.stop());

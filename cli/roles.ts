@@ -72,9 +72,30 @@ export interface RunningRole {
 /** `fixpay worker`: the central worker on the services task queue. */
 export async function startWorkerRole(
   ctx: RoleContext,
-  options: { cardNetworkPort?: number; providersDir?: string } = {},
+  options: { cardNetworkPort?: number; providersDir?: string; partnerBillMode?: 'live' | 'test' } = {},
 ): Promise<RunningRole & { central: Central }> {
+  // Partner bills paid at a phone queue their confirmation as a delivery run (ADR 0027); the
+  // client connects on the first one.
+  let client: Promise<Client> | undefined;
+  const connectClient = (): Promise<Client> => {
+    client ??= Connection.connect(temporalConnectOptions(ctx)).then(
+      (connection) =>
+        new Client({ connection, namespace: ctx.config.temporal.namespace, dataConverter: ctx.dataConverter }),
+      (e: unknown) => {
+        client = undefined;
+        throw e;
+      },
+    );
+    return client;
+  };
+  const startDelivery = async (deliveryId: string): Promise<void> =>
+    temporalDeliveryStarter(await connectClient(), {
+      taskQueue: ctx.config.temporal.taskQueue,
+      retryDelaysMs: WEBHOOK_RETRY_DELAYS_MS,
+    })(deliveryId);
   const central = await startCentral({
+    startDelivery,
+    ...(options.partnerBillMode === undefined ? {} : { partnerBillMode: options.partnerBillMode }),
     config: ctx.config,
     log: ctx.log.child({ role: 'worker' }),
     prisma: ctx.prisma,
@@ -93,7 +114,11 @@ export async function startWorkerRole(
         ? ''
         : `, build ${ctx.config.temporal.workerDeployment}:${ctx.config.temporal.workerBuildId}`
     }`,
-    stop: () => central.stop(),
+    stop: async () => {
+      await central.stop();
+      const open = await client?.catch(() => undefined);
+      await open?.connection.close();
+    },
   };
 }
 

@@ -22,9 +22,10 @@ export async function prepareDemoPartner(service: PartnerService, prisma: Prisma
     const { partner, key } = await service.signUp({ name: 'Demo Water Co', email: DEMO_PARTNER_EMAIL }, 'fixpay-dev');
     const principal = await service.authenticate(key.secret);
     if (principal === undefined) throw new Error('the demo partner key does not authenticate');
+    // Digits, so that a demo phone can key them (Bills → Partner bill, ADR 0027).
     for (const [customerRef, minor, description] of [
-      ['household-0001', 4_250, 'Water, November'],
-      ['household-0002', 12_800, 'Water, October and November'],
+      ['20000001', 4_250, 'Water, November'],
+      ['20000002', 12_800, 'Water, October and November'],
     ] as const)
       await service.createBill(principal, { customerRef, amount: { minor, currency: 'CNY' }, description });
     return { partnerId: partner.id, sandboxKey: key.secret };

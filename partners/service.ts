@@ -151,7 +151,7 @@ function keyView(k: PartnerApiKey): KeyView {
   };
 }
 
-function billView(b: PartnerBill): BillView {
+export function billView(b: PartnerBill): BillView {
   return {
     id: b.id,
     mode: b.mode,

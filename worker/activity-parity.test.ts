@@ -53,6 +53,7 @@ describe('the catalogue and the registered activities', () => {
       'lottery-ticket',
       'mobile-topup',
       'movie-ticket',
+      'partner-bill',
       'purchase',
       'reversal',
       'sign-on',

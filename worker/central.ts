@@ -20,6 +20,7 @@ import { PrismaTerminalKeyStore } from '../hsm/prisma-terminal-key-store';
 import { SoftwareHsm } from '../hsm/software/software-hsm';
 import { TerminalKeyManager } from '../hsm/terminal-keys';
 import type { PrismaClient } from '../infra/database';
+import type { DeliveryStarter } from '../partners/service';
 import type { Logger } from '../infra/logging';
 import { PrismaLedgerStore } from '../ledger/store';
 import { defaultCatalogue } from '../services/catalogue/entries';
@@ -69,6 +70,10 @@ export interface CentralDeps {
   /** Prometheus instrumentation of the worker (worker/metrics.ts). */
   readonly metrics?: WorkerMetrics;
   readonly tracing?: Tracing;
+  /** Starts a webhook delivery run (partner bills paid from the phone, ADR 0027); without it they are refused. */
+  readonly startDelivery?: DeliveryStarter;
+  /** Whose partner bills the phones pay: `live` (default) or `test` (sandbox bills, `fixpay dev`). */
+  readonly partnerBillMode?: 'live' | 'test';
 }
 
 export interface Central {
@@ -197,6 +202,11 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
           voucherKey: { id: 'v1', key: voucherKeyFromLmk(deps.lmkHex) },
           journal: new FileProviderJournal(join(config.dataDir, 'provider-journal.jsonl')),
         },
+        ...(deps.startDelivery === undefined
+          ? {}
+          : {
+              partnerBills: { prisma, startDelivery: deps.startDelivery, mode: deps.partnerBillMode ?? 'live' },
+            }),
       }),
       // Information push campaigns (workflows/push-campaign.ts, ADR 0021).
       ...createPushCentralActivities({

@@ -35,6 +35,9 @@ import { loadProfiles } from '../channel-engine/profiles';
 import type { DeviceProfile } from '../channel-engine/profiles';
 import type { Registry } from '../services/registry/registry';
 import type { MenuService } from '../terminal-protocol/menu';
+import { createPartnerBillActivities } from '../activities/partner-bills';
+import type { PartnerBillDeps } from '../activities/partner-bills';
+import { catalogueFailure } from '../activities/failure';
 
 export interface PlatformActivityDeps {
   readonly nodeName: string;
@@ -56,6 +59,8 @@ export interface PlatformActivityDeps {
   readonly profiles?: ReadonlyMap<string, DeviceProfile>;
   /** PSAM personalisation keys (ADR 0020); without them personalisation is refused. */
   readonly personalisation?: { readonly psamMasterKey: KeyHandle; readonly transportKey: KeyHandle };
+  /** Partner bills paid from the phone (ADR 0027); without them those calls are refused. */
+  readonly partnerBills?: PartnerBillDeps;
 }
 
 /** The device of a profile, as conversations see it (a profile without a terminal section: the default). */
@@ -172,6 +177,11 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     terminalKeys: deps.terminalKeys,
     ...(deps.personalisation === undefined ? {} : { personalisation: deps.personalisation }),
   });
+  const partnerBills = deps.partnerBills === undefined ? undefined : createPartnerBillActivities(deps.partnerBills);
+  const partnerBill = (name: keyof ReturnType<typeof createPartnerBillActivities>): ActivityFn =>
+    partnerBills === undefined
+      ? () => Promise.reject(catalogueFailure('CONFIG_INVALID', 'partner bills are not configured on this worker'))
+      : one(partnerBills, name);
   return {
     // Platform workflows (ping, the access node's request verification).
     ping: one(ping, 'ping'),
@@ -231,6 +241,11 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     holdFunds: one(money, 'holdFunds'),
     captureFunds: one(money, 'captureFunds'),
     releaseFunds: one(money, 'releaseFunds'),
+    // Partner bills paid from the phone (ADR 0027).
+    findPartnerBill: partnerBill('findPartnerBill'),
+    claimPartnerBill: partnerBill('claimPartnerBill'),
+    reopenPartnerBill: partnerBill('reopenPartnerBill'),
+    confirmPartnerBill: partnerBill('confirmPartnerBill'),
     // Notifications (no sink yet: accepted and dropped).
     emitEvent: () => Promise.resolve({ delivered: true }),
     raiseAlert: () => Promise.resolve({ raised: true }),

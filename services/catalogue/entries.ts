@@ -337,6 +337,56 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
     description:
       'Cancels the payment made under the original key (a reference never seen is fenced so a late copy is refused); fails, and is retried, while the payment stands.',
   },
+  // Partner bills paid from the phone (ADR 0027, activities/partner-bills.ts): bills an SP
+  // delivered through the partner API, confirmed to the SP by one signed webhook per bill.
+  {
+    name: 'findPartnerBill',
+    kind: 'biller',
+    effect: 'none',
+    idempotent: true,
+    input: obj({ customerRef: str(), currency }),
+    output: obj({
+      status: str({ enum: ['DUE', 'NOT_FOUND', 'WRONG_CURRENCY'] }),
+      billId: str(),
+      amount: money,
+      description: str(),
+    }),
+    example: { status: 'DUE', billId: 'bill_example', amount: 4550, description: 'Water, November' },
+    description: "The oldest open partner bill for the customer reference, in the terminal's currency.",
+  },
+  {
+    name: 'claimPartnerBill',
+    kind: 'biller',
+    effect: 'none',
+    idempotent: true,
+    input: obj({ billId: str() }),
+    output: obj({ claimed: bool }),
+    example: { claimed: true },
+    description:
+      'Marks the open bill paid by this run (conditional on open; a retry under the same key is the same claim); BILL_NOT_PAYABLE otherwise.',
+  },
+  {
+    name: 'reopenPartnerBill',
+    kind: 'biller',
+    effect: 'none',
+    idempotent: true,
+    undoes: 'claimPartnerBill',
+    input: obj({ billId: str() }),
+    output: obj({ reopened: bool }),
+    example: { reopened: true },
+    description: 'Reopens a bill claimed under the original key, unless its confirmation exists; a no-op otherwise.',
+  },
+  {
+    name: 'confirmPartnerBill',
+    kind: 'notify',
+    effect: 'none',
+    idempotent: true,
+    input: obj({ billId: str(), terminalId: str() }),
+    output: obj({ queued: bool, deliveryId: str() }),
+    example: { queued: true, deliveryId: 'dlv_example' },
+    description:
+      "Queues the bill's one bill.paid confirmation (delivery id derived from the bill id) and starts its delivery run.",
+  },
   // --- providers: top-up (top-up-aggregator connector kind) and lottery ----------------------
   {
     name: 'lookupOperator',

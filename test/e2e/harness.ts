@@ -47,6 +47,7 @@ import {
 } from '../../channel-engine/access/handler';
 import { createProfileResolver } from '../../channel-engine/access/profile-resolver';
 import { createPlatformActivities } from '../../worker/platform-activities';
+import { temporalDeliveryStarter } from '../../api/webhook-runs';
 import { psamMasterKeyLookup } from '../../worker/central';
 import { provisionDemoKeys } from '../../demo/keys';
 import { startTestDatabase } from '../support/database';
@@ -97,6 +98,15 @@ export interface E2e {
 }
 
 export interface E2eOptions {
+  /**
+   * Partner bills paid from the phone (ADR 0027): whose bills (mode) and where their confirmation
+   * runs go (task queue and retry waits); without it the partner-bill activities refuse.
+   */
+  readonly partnerBills?: {
+    readonly mode: 'live' | 'test';
+    readonly webhookTaskQueue: string;
+    readonly retryDelaysMs: readonly number[];
+  };
   /** Wraps the access handler the channel engine calls (benchmarks time it). */
   readonly wrapHandler?: (handler: RequestHandler) => RequestHandler;
   /** Demo data to seed (customers, terminals, bindings); DEMO by default. Benchmarks add terminals. */
@@ -214,6 +224,18 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
           ledger,
           gateway,
           registry,
+          ...(options.partnerBills === undefined
+            ? {}
+            : {
+                partnerBills: {
+                  prisma: db.prisma,
+                  mode: options.partnerBills.mode,
+                  startDelivery: temporalDeliveryStarter(env.client, {
+                    taskQueue: options.partnerBills.webhookTaskQueue,
+                    retryDelaysMs: options.partnerBills.retryDelaysMs,
+                  }),
+                },
+              }),
         }),
         // Plan admission, as in production (the definitions are deployed below, before any start).
         ...createPlanAdmissionActivities(registry),
