@@ -57,6 +57,8 @@ export interface Biller {
   readonly title?: string;
   readonly provider: string;
   readonly providerBillerId?: string;
+  /** The number a phone user keys to pick this biller (Bills → Pay a bill): 1–4 digits, unique. */
+  readonly terminalCode?: string;
   readonly category: string;
   readonly customerParams: readonly CustomerParam[];
   readonly fetch: 'required' | 'ad-hoc';
@@ -174,6 +176,16 @@ export function loadProviderCatalog(dir: string): ProviderCatalog {
       billers.delete(id);
       problems.push({ file: id, message: `biller ${id}: no bill-aggregator provider ${b.provider}` });
     }
+  const codes = new Map<string, string>();
+  for (const [id, b] of [...billers].sort(([a], [c]) => a.localeCompare(c))) {
+    if (b.terminalCode === undefined) continue;
+    const taken = codes.get(b.terminalCode);
+    if (taken === undefined) codes.set(b.terminalCode, id);
+    else {
+      billers.delete(id);
+      problems.push({ file: id, message: `biller ${id}: terminal code ${b.terminalCode} is already ${taken}'s` });
+    }
+  }
   for (const [id, o] of operators)
     if (providers.get(o.provider)?.connector !== 'topup-aggregator') {
       operators.delete(id);
@@ -256,7 +268,11 @@ export class ProviderDirectory {
   }
 
   biller(id: string): { biller: Biller; provider: ProviderProfile } {
-    const b = this.current().billers.get(id);
+    const billers = this.current().billers;
+    // A phone keys the biller's terminal code (digits); everything else names it by id.
+    const b =
+      billers.get(id) ??
+      (/^[0-9]{1,4}$/.test(id) ? [...billers.values()].find((x) => x.terminalCode === id) : undefined);
     if (b === undefined) throw new FixpayError('PROVIDER_UNKNOWN', `no biller ${id.slice(0, 64)}`);
     return { biller: b, provider: this.provider(b.provider, 'bill-aggregator') };
   }

@@ -288,10 +288,11 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
       amount: money,
       currency,
       fee: money,
+      billerId: str(),
     }),
-    example: { status: 'DUE', billId: 'B-1', amount: 4550, currency: '156', fee: 100 },
+    example: { status: 'DUE', billId: 'B-1', amount: 4550, currency: '156', fee: 100, billerId: 'water-co' },
     description:
-      'Bill inquiry at the biller’s aggregator (BBPS fetch); checks the customer reference against the biller’s parameters.',
+      'Bill inquiry at the biller’s aggregator (BBPS fetch); checks the customer reference against the biller’s parameters. `billerId` in: the biller’s id or its terminal code (digits a phone user keys); out: the biller’s id.',
   },
   {
     name: 'payBill',

@@ -214,4 +214,90 @@ describe('value-added services from the phone over FSK audio', () => {
     expect(await resultOf('mobile-topup', r.stan)).toMatchObject({ outcome: 'COMPENSATED', code: 'TOPUP_DECLINED' });
     expect(await household()).toEqual(before);
   });
+
+  it('biller times out, then pending, then paid: settled by status queries, charged once', async () => {
+    const before = await household();
+    const t = phone(e2e);
+    await t.signOn();
+    const r = await t.service('bill-payment', { billerId: '1', customerRef: '5234567897' }, [{ key: '1' }]);
+    expect(r).toMatchObject({ outcome: 'approved', responseCode: '00' });
+    await t.hangUp();
+    const result = await resultOf('bill-payment', r.stan);
+    expect(result.outcome).toBe('COMPLETED');
+    const txs = chargesFor(bills, runId('bill-payment', r.stan));
+    expect(txs.map((x) => [x.case, x.state, x.charged])).toEqual([['timeout', 'COMPLETED', 1]]);
+    const amount = BigInt(Number(result.output?.['amount']));
+    expect((await household()).posted - before.posted).toBe(amount + 100n);
+  });
+
+  it('the same request sent twice (a repeat) runs once and charges once', async () => {
+    const before = await household();
+    const t = phone(e2e);
+    await t.signOn();
+    const r = await t.service('mobile-topup', { operator: '1', msisdn: '13800138001', amount: '5000' }, []);
+    expect(r).toMatchObject({ outcome: 'approved', responseCode: '00' });
+    const again = await t.repeatLast();
+    expect(again.repeated).toBe(true);
+    await t.hangUp();
+    const id = runId('mobile-topup', r.stan);
+    expect(
+      e2e.workflowIds.filter((w) => w.startsWith(`mobile-topup:T0000002:${r.stan ?? '?'}:`)).length,
+    ).toBeGreaterThan(0);
+    expect(new Set(e2e.workflowIds.filter((w) => w.startsWith(`mobile-topup:T0000002:${r.stan ?? '?'}:`))).size).toBe(
+      1,
+    );
+    expect(chargesFor(topups, id).map((x) => x.charged)).toEqual([1]);
+    expect((await household()).posted - before.posted).toBe(5100n);
+  });
+
+  it('a biller added as data while the platform runs is paid from the phone, no restart', async () => {
+    writeFileSync(
+      join(dir, 'billers', 'phone-co.yaml'),
+      [
+        'apiVersion: fixpay/v1',
+        'kind: Biller',
+        'metadata: { id: phone-co, title: Telephone company }',
+        'spec:',
+        '  provider: bills-sandbox',
+        "  terminalCode: '5'",
+        '  category: telephone',
+        '  customerParams:',
+        '    - { name: accountNumber, type: numeric, minLength: 6, maxLength: 16 }',
+        '  fetch: required',
+        '  amount: exact',
+        '  fees:',
+        '    customerFee: { fixed: 50 }',
+        '',
+      ].join('\n'),
+    );
+    const before = await household();
+    const t = phone(e2e);
+    await t.signOn();
+    const r = await t.service('bill-payment', { billerId: '5', customerRef: '7712345670' }, [{ key: '1' }]);
+    expect(r).toMatchObject({ outcome: 'approved', responseCode: '00' });
+    expect(r.receipt).toEqual(expect.arrayContaining(['BILL PAYMENT phone-co', 'FEE 50']));
+    await t.hangUp();
+    const result = await resultOf('bill-payment', r.stan);
+    expect(result).toMatchObject({ outcome: 'COMPLETED', output: { fee: 50 } });
+    const amount = BigInt(Number(result.output?.['amount']));
+    expect((await household()).posted - before.posted).toBe(amount + 50n);
+    expect(chargesFor(bills, runId('bill-payment', r.stan)).map((x) => x.charged)).toEqual([1]);
+  });
+
+  it('bad inputs are refused before anything starts: unknown biller code, short number', async () => {
+    const t = phone(e2e);
+    await t.signOn();
+    const started = e2e.workflowIds.length;
+    const short = await t.service('mobile-topup', { operator: '1', msisdn: '1380', amount: '5000' }, []);
+    expect(short).toMatchObject({ outcome: 'declined', responseCode: '30' });
+    const badChoice = await t.service('mobile-topup', { operator: '7', msisdn: '13800138000', amount: '5000' }, []);
+    expect(badChoice).toMatchObject({ outcome: 'declined', responseCode: '30' });
+    expect(e2e.workflowIds.length).toBe(started);
+    // A biller code no provider file names: the run fails before anything is held.
+    const before = await household();
+    const unknown = await t.service('bill-payment', { billerId: '9999', customerRef: '1234567890' }, []);
+    expect(unknown.outcome).toBe('declined');
+    await t.hangUp();
+    expect(await household()).toEqual(before);
+  });
 });
