@@ -64,6 +64,7 @@ describe('value-added services from the phone over FSK audio', () => {
   }
   const runId = (code: string, stan: string | undefined): string =>
     e2e.workflowIds.find((w) => w.startsWith(`${code}:T0000002:${stan ?? '?'}:`)) ?? '';
+  const amountOf = (r: ServiceResult): bigint => BigInt(Number((r.output as { amount?: unknown }).amount));
   const chargesFor = (sim: ProviderSimulator, workflowId: string) =>
     sim.transactions().filter((t) => t.reference.startsWith(`${workflowId}/`));
 
@@ -104,9 +105,9 @@ describe('value-added services from the phone over FSK audio', () => {
     );
   }, 300_000);
   afterAll(async () => {
-    await e2e?.stop();
-    await bills?.stop();
-    await topups?.stop();
+    await e2e.stop();
+    await bills.stop();
+    await topups.stop();
     rmSync(dir, { recursive: true, force: true });
   });
   afterEach(async () => {
@@ -185,7 +186,7 @@ describe('value-added services from the phone over FSK audio', () => {
     await t.hangUp();
     const result = await resultOf('bill-payment', r.stan);
     expect(result).toMatchObject({ outcome: 'COMPLETED', output: { fee: 100 } });
-    const amount = BigInt(Number(result.output?.['amount']));
+    const amount = amountOf(result);
     expect((await household()).posted - before.posted).toBe(amount + 100n);
     expect(chargesFor(bills, runId('bill-payment', r.stan)).map((x) => x.charged)).toEqual([1]);
   });
@@ -226,7 +227,7 @@ describe('value-added services from the phone over FSK audio', () => {
     expect(result.outcome).toBe('COMPLETED');
     const txs = chargesFor(bills, runId('bill-payment', r.stan));
     expect(txs.map((x) => [x.case, x.state, x.charged])).toEqual([['timeout', 'COMPLETED', 1]]);
-    const amount = BigInt(Number(result.output?.['amount']));
+    const amount = amountOf(result);
     expect((await household()).posted - before.posted).toBe(amount + 100n);
   });
 
@@ -279,7 +280,7 @@ describe('value-added services from the phone over FSK audio', () => {
     await t.hangUp();
     const result = await resultOf('bill-payment', r.stan);
     expect(result).toMatchObject({ outcome: 'COMPLETED', output: { fee: 50 } });
-    const amount = BigInt(Number(result.output?.['amount']));
+    const amount = amountOf(result);
     expect((await household()).posted - before.posted).toBe(amount + 50n);
     expect(chargesFor(bills, runId('bill-payment', r.stan)).map((x) => x.charged)).toEqual([1]);
   });
