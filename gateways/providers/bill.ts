@@ -102,7 +102,10 @@ export function createBillConnector(deps: BillConnectorDeps): BillConnector {
   }
 
   return {
-    async fetchBill(q: { billerId: string; customerRef: string }): Promise<BillQuote & { fee: number; billerId: string }> {
+    async fetchBill(q: {
+      billerId: string;
+      customerRef: string;
+    }): Promise<BillQuote & { fee: number; billerId: string }> {
       const { biller, provider } = deps.directory.biller(q.billerId);
       checkCustomerRef(biller, q.customerRef);
       const a = readAnswer(

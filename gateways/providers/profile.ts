@@ -176,15 +176,18 @@ export function loadProviderCatalog(dir: string): ProviderCatalog {
       billers.delete(id);
       problems.push({ file: id, message: `biller ${id}: no bill-aggregator provider ${b.provider}` });
     }
-  const codes = new Map<string, string>();
-  for (const [id, b] of [...billers].sort(([a], [c]) => a.localeCompare(c))) {
-    if (b.terminalCode === undefined) continue;
-    const taken = codes.get(b.terminalCode);
-    if (taken === undefined) codes.set(b.terminalCode, id);
-    else {
-      billers.delete(id);
-      problems.push({ file: id, message: `biller ${id}: terminal code ${b.terminalCode} is already ${taken}'s` });
+  // A code two billers claim picks neither (a clash never sends a phone's payment to the wrong
+  // biller); both stay payable by id, and the clash is a problem until one file changes.
+  const claims = new Map<string, string[]>();
+  for (const [id, b] of billers)
+    if (b.terminalCode !== undefined) claims.set(b.terminalCode, [...(claims.get(b.terminalCode) ?? []), id]);
+  for (const [code, ids] of claims) {
+    if (ids.length < 2) continue;
+    for (const id of ids) {
+      const { terminalCode: _dropped, ...rest } = billers.get(id) as Biller;
+      billers.set(id, rest);
     }
+    problems.push({ file: ids.join(', '), message: `billers ${ids.join(' and ')} claim terminal code ${code}` });
   }
   for (const [id, o] of operators)
     if (providers.get(o.provider)?.connector !== 'topup-aggregator') {

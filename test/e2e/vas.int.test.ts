@@ -136,7 +136,7 @@ describe('value-added services from the phone over FSK audio', () => {
     expect(await t.downloadMenu()).toMatchObject({ outcome: 'approved', changed: true });
     expect(t.menu?.entries.map((e) => [e.code, e.path.join('/')])).toEqual([
       ['bill-payment', 'Bills/Pay a bill'],
-      ['voucher-topup', 'Top-up/Game card / Q coin'],
+      ['voucher-topup', 'Top-up/Game card or Q coin'],
       ['mobile-topup', 'Top-up/Mobile'],
     ]);
     await t.hangUp();
@@ -199,7 +199,7 @@ describe('value-added services from the phone over FSK audio', () => {
     expect(r).toMatchObject({ outcome: 'declined', responseCode: '17' });
     expect(r.receipt).toEqual([]);
     await t.hangUp();
-    expect(await resultOf('bill-payment', r.stan)).toMatchObject({ outcome: 'COMPENSATED', code: 'NOT_CONFIRMED' });
+    expect(await resultOf('bill-payment', r.stan)).toMatchObject({ outcome: 'FAILED', code: 'NOT_CONFIRMED' });
     expect(await household()).toEqual(before);
     expect(chargesFor(bills, runId('bill-payment', r.stan))).toEqual([]);
   });
