@@ -36,8 +36,12 @@ interface Product {
   readonly transferCode: number;
 }
 
-/** `biller:<billerId>`, `topup:<operatorId>/<productId>` or `ticket:<offerId>` (ADR 0023). */
-export function productOf(directory: ProviderDirectory, product: string): Product {
+/**
+ * `biller:<billerId>`, `topup:<operatorId>/<productId>` or `ticket:<offerId>` (ADR 0023). An empty product id (a phone keys only
+ * the amount) is the operator's first product offering `amount`, as the top-up connector picks it;
+ * without an amount (capture reads the held fee) only the operator's provider is needed.
+ */
+export function productOf(directory: ProviderDirectory, product: string, amount?: number): Product {
   const [kind, rest = ''] = product.split(':', 2);
   if (kind === 'biller') {
     const { biller } = directory.biller(rest);
@@ -46,7 +50,16 @@ export function productOf(directory: ProviderDirectory, product: string): Produc
   if (kind === 'topup') {
     const [op = '', id = ''] = rest.split('/', 2);
     const { operator } = directory.operator(op);
-    const p = operator.products.find((x) => x.id === id);
+    if (id === '' && amount === undefined)
+      return { provider: operator.provider, fees: undefined, transferCode: TRANSFER_CODES.topUp };
+    const p =
+      id === ''
+        ? operator.products.find((x) =>
+            x.amount !== undefined
+              ? x.amount === amount
+              : x.range !== undefined && (amount ?? 0) >= x.range.min && (amount ?? 0) <= x.range.max,
+          )
+        : operator.products.find((x) => x.id === id);
     if (p === undefined) throw new FixpayError('PROVIDER_UNKNOWN', `${op}: no product ${id.slice(0, 64)}`);
     return { provider: operator.provider, fees: p.fees, transferCode: TRANSFER_CODES.topUp };
   }
@@ -131,7 +144,7 @@ export function createProviderMoneyActivities(deps: ProviderMoneyDeps): Provider
         throw new FixpayError('LEDGER_AMOUNT_INVALID', 'must be a positive whole number');
       const cur = parseCurrency(q.currency);
       if (!cur.ok) throw new FixpayError('LEDGER_ACCOUNT_CURRENCY_MISMATCH', cur.error.message);
-      const product = productOf(deps.directory, q.product);
+      const product = productOf(deps.directory, q.product, q.amount);
       const { fee, commission } = feesFor(q.amount, product.fees);
       const own = await account(q.accountId);
       if (own.currency !== cur.value.code)

@@ -6,7 +6,8 @@ import type { BillerPort, TicketingPort, TopupPort } from './providers';
 const state = { status: 'PAID' as const, receipt: 'R1', reference: 'k', checks: [] };
 const calls: unknown[] = [];
 const billers: BillerPort = {
-  fetchBill: () => Promise.resolve({ status: 'DUE', billId: 'B1', amount: 100, currency: '156', fee: 0 }),
+  fetchBill: () =>
+    Promise.resolve({ status: 'DUE', billId: 'B1', amount: 100, currency: '156', fee: 0, billerId: 'water-co' }),
   payBill: () => Promise.resolve(state),
   billPaymentStatus: () => Promise.resolve(state),
   cancelBillPayment: (q) => {

@@ -37,6 +37,8 @@ export interface ConversationActivityDeps {
   readonly device: (terminalId: string) => Promise<TerminalDevice | undefined>;
   /** The live services with a `terminal` block. */
   readonly menuServices: () => Promise<readonly MenuService[]>;
+  /** Opens a sealed top-up PIN for the receipt (docs/providers.md §Vouchers); absent: vouchers are refused. */
+  readonly openVoucher?: (sealed: string) => string;
 }
 
 export interface PromptTerminalInput {
@@ -65,7 +67,12 @@ export interface ConversationActivities {
     terminalId: string;
     menuVersion?: string;
   }): Promise<{ version: string; changed: boolean; entries: number; field59: string }>;
-  formatReceipt(input: { terminalId: string; lines: readonly string[] }): Promise<{ field59: string; lines: number }>;
+  formatReceipt(input: {
+    terminalId: string;
+    lines: readonly string[];
+    /** A sealed top-up PIN: opened here only, printed as `PIN <pin>` after the lines. */
+    voucher?: string;
+  }): Promise<{ field59: string; lines: number }>;
 }
 
 const refuse = (detail: string): FixpayError => new FixpayError('SVC_INPUT_INVALID', detail);
@@ -165,6 +172,17 @@ export function createConversationActivities(deps: ConversationActivityDeps): Co
         const d = await device(input.terminalId);
         if (d.printer === 'none') return { field59: '', lines: 0 };
         const lines = fitText(input.lines, d.printer.columns);
+        const sealed = input.voucher ?? '';
+        if (sealed !== '') {
+          if (deps.openVoucher === undefined)
+            throw new FixpayError('PROVIDER_REJECTED', 'no voucher key to open the PIN');
+          // Not through fitText: a PIN is all digits and would be masked as a card number.
+          const pin = deps.openVoucher(sealed);
+          if (!/^[0-9A-Za-z-]{1,40}$/.test(pin)) throw new FixpayError('PROVIDER_REJECTED', 'the voucher is not a PIN');
+          const perLine = Math.max(1, d.printer.columns - 4);
+          for (let i = 0; i < pin.length; i += perLine)
+            lines.push(`${i === 0 ? 'PIN ' : '    '}${pin.slice(i, i + perLine)}`);
+        }
         const field59 = encodeReceipt(lines);
         // A receipt is a list of lines: check it reads back before it goes out.
         decodeTlv(field59);

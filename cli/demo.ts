@@ -10,7 +10,7 @@ import { MemoryStateStore } from '../simulator/terminal/config';
 import type { TerminalConfig } from '../simulator/terminal/config';
 import { demoTerminalConfig } from '../simulator/terminal/demo';
 import { PosTerminal } from '../simulator/terminal/terminal';
-import type { TransactionResult } from '../simulator/terminal/terminal';
+import type { ConversationResult, TransactionResult } from '../simulator/terminal/terminal';
 
 /** Demo terminals by default: the first three dial over TCP PCM, the last over SIP/RTP. */
 export const DEMO_TERMINALS_DEFAULT = 4;
@@ -18,8 +18,23 @@ export const DEMO_TERMINALS_DEFAULT = 4;
 export const DEMO_PAUSE_MS_DEFAULT = 1_500;
 /** Wait before a terminal tries to sign on again after a failed sign-on, ms. */
 export const DEMO_SIGN_ON_RETRY_MS = 3_000;
-/** Share of transactions that are purchases (the rest are balance inquiries). */
-export const DEMO_PURCHASE_SHARE = 0.75;
+/** Share of transactions that are purchases (the rest are value-added services and balance inquiries). */
+export const DEMO_PURCHASE_SHARE = 0.6;
+/** Share that are value-added services from the phone's menu (top-up, PIN top-up, bill with its prompt). */
+export const DEMO_VAS_SHARE = 0.2;
+/**
+ * The menu services the demo phones loop over (the sandbox numbers succeed at once: last digit 0–3).
+ * The bill asks "PAY …? 1=YES 2=NO" and the phone presses 1.
+ */
+export const DEMO_VAS: readonly {
+  readonly code: string;
+  readonly inputs: Readonly<Record<string, string>>;
+  readonly replies: readonly { readonly key: string }[];
+}[] = [
+  { code: 'mobile-topup', inputs: { operator: '1', msisdn: '13800138000', amount: '5000' }, replies: [] },
+  { code: 'voucher-topup', inputs: { operator: '1', msisdn: '900000000001', amount: '10000' }, replies: [] },
+  { code: 'bill-payment', inputs: { billerId: '2', customerRef: '1234567891' }, replies: [{ key: '1' }] },
+];
 /** Purchase amounts, minor units (1.00 to 50.00). */
 export const DEMO_AMOUNT_MINOR_MIN = 100;
 export const DEMO_AMOUNT_MINOR_MAX = 5_000;
@@ -149,6 +164,15 @@ export function record(stats: TerminalStats, r: TransactionResult): void {
       : `${r.kind} ${r.outcome}${r.failure === undefined ? '' : ` ${r.failure.codeName}`}`;
 }
 
+/** Records a menu service's conversation (top-up, PIN top-up, bill) into a terminal's stats. */
+export function recordService(stats: TerminalStats, r: ConversationResult): void {
+  stats.calls++;
+  if (r.outcome === 'approved') stats.approved++;
+  else if (r.outcome === 'declined') stats.declined++;
+  else stats.failed++;
+  stats.lastResponse = `${r.code} ${r.responseCode ?? r.outcome}${r.failure === undefined ? '' : ` ${r.failure.code}`}`;
+}
+
 /** Adds a host latency, keeping the most recent `LATENCIES_KEPT`. */
 export function addLatency(stats: TerminalStats, latencyMs: number): void {
   stats.latenciesMs.push(latencyMs);
@@ -223,12 +247,18 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     while (!run.stopped) {
       let t: TransactionResult | undefined;
       try {
+        const pick = signedOn ? random() : 0;
         if (!signedOn) t = await terminal.signOn();
-        else if (random() < DEMO_PURCHASE_SHARE)
+        else if (pick < DEMO_PURCHASE_SHARE)
           t = await terminal.purchase(
             DEMO_AMOUNT_MINOR_MIN + Math.floor(random() * (DEMO_AMOUNT_MINOR_MAX - DEMO_AMOUNT_MINOR_MIN)),
           );
-        else t = await terminal.balance();
+        else if (pick < DEMO_PURCHASE_SHARE + DEMO_VAS_SHARE) {
+          // A menu service, each in turn; the answer's receipt is printed by the simulated phone.
+          const vas = DEMO_VAS[s.stats.calls % DEMO_VAS.length] ?? DEMO_VAS[0];
+          if (vas !== undefined && !isStopped())
+            recordService(s.stats, await terminal.service(vas.code, vas.inputs, vas.replies));
+        } else t = await terminal.balance();
         // A POS phone dials per transaction.
         if (!isStopped()) await terminal.hangUp();
       } catch {

@@ -28,6 +28,7 @@ import { createTicketingConnector } from '../gateways/providers/ticketing';
 import { ProviderDirectory } from '../gateways/providers/profile';
 import type { ProviderJournal } from '../gateways/providers/journal';
 import { MemoryProviderJournal } from '../gateways/providers/journal';
+import { openVoucher } from '../gateways/providers/voucher';
 import type { VoucherKey } from '../gateways/providers/voucher';
 import { createConversationActivities, DEFAULT_DEVICE } from '../activities/terminal-conversation';
 import type { TerminalDevice } from '../activities/terminal-conversation';
@@ -169,6 +170,8 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
       return deviceOf(t.deviceProfileId, profiles.get(t.deviceProfileId));
     },
     menuServices: () => (deps.registry === undefined ? Promise.resolve([]) : liveMenuServices(deps.registry)),
+    // Only with the platform's voucher key: the receipt builder is the one place a top-up PIN is opened.
+    ...(deps.providers === undefined ? {} : { openVoucher: (sealed: string) => openVoucher(sealed, [voucherKey]) }),
   });
   const lifecycle = createLifecycleActivities({
     core: deps.core,

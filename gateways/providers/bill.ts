@@ -70,7 +70,7 @@ export interface BillConnectorDeps {
 }
 
 export interface BillConnector {
-  fetchBill(q: { billerId: string; customerRef: string }): Promise<BillQuote & { fee: number }>;
+  fetchBill(q: { billerId: string; customerRef: string }): Promise<BillQuote & { fee: number; billerId: string }>;
   payBill(
     q: { billerId: string; billId: string; customerRef: string; amount: number; currency: string } & {
       idempotencyKey: string;
@@ -102,7 +102,10 @@ export function createBillConnector(deps: BillConnectorDeps): BillConnector {
   }
 
   return {
-    async fetchBill(q: { billerId: string; customerRef: string }): Promise<BillQuote & { fee: number }> {
+    async fetchBill(q: {
+      billerId: string;
+      customerRef: string;
+    }): Promise<BillQuote & { fee: number; billerId: string }> {
       const { biller, provider } = deps.directory.biller(q.billerId);
       checkCustomerRef(biller, q.customerRef);
       const a = readAnswer(
@@ -119,7 +122,7 @@ export function createBillConnector(deps: BillConnectorDeps): BillConnector {
       const currency = str(answerField(provider, a.body, 'currency')) || (provider.currency ?? '');
       const amount = int(answerField(provider, a.body, 'amount')) ?? 0;
       if (a.status === 404 || raw === 'NOT_FOUND')
-        return { status: 'NOT_FOUND', billId: '', amount: 0, currency, fee: 0 };
+        return { status: 'NOT_FOUND', billId: '', amount: 0, currency, fee: 0, billerId: biller.id };
       const status: BillStatus = raw === 'PAID' ? 'PAID' : 'DUE';
       if (status === 'DUE' && (amount <= 0 || !/^[0-9]{3}$/.test(currency)))
         throw new FixpayError('PROVIDER_UNAVAILABLE', `${q.billerId} fetch: no amount or currency in the answer`);
@@ -129,6 +132,7 @@ export function createBillConnector(deps: BillConnectorDeps): BillConnector {
         amount: status === 'DUE' ? amount : 0,
         currency,
         fee: feesFor(amount, biller.fees).fee,
+        billerId: biller.id,
       };
     },
 

@@ -59,6 +59,8 @@ export interface Biller {
   readonly title?: string;
   readonly provider: string;
   readonly providerBillerId?: string;
+  /** The number a phone user keys to pick this biller (Bills → Pay a bill): 1–4 digits, unique. */
+  readonly terminalCode?: string;
   readonly category: string;
   readonly customerParams: readonly CustomerParam[];
   readonly fetch: 'required' | 'ad-hoc';
@@ -185,6 +187,19 @@ export function loadProviderCatalog(dir: string): ProviderCatalog {
       billers.delete(id);
       problems.push({ file: id, message: `biller ${id}: no bill-aggregator provider ${b.provider}` });
     }
+  // A code two billers claim picks neither (a clash never sends a phone's payment to the wrong
+  // biller); both stay payable by id, and the clash is a problem until one file changes.
+  const claims = new Map<string, string[]>();
+  for (const [id, b] of billers)
+    if (b.terminalCode !== undefined) claims.set(b.terminalCode, [...(claims.get(b.terminalCode) ?? []), id]);
+  for (const [code, ids] of claims) {
+    if (ids.length < 2) continue;
+    for (const id of ids) {
+      const { terminalCode: _dropped, ...rest } = billers.get(id) as Biller;
+      billers.set(id, rest);
+    }
+    problems.push({ file: ids.join(', '), message: `billers ${ids.join(' and ')} claim terminal code ${code}` });
+  }
   for (const [id, o] of operators)
     if (providers.get(o.provider)?.connector !== 'topup-aggregator') {
       operators.delete(id);
@@ -272,7 +287,11 @@ export class ProviderDirectory {
   }
 
   biller(id: string): { biller: Biller; provider: ProviderProfile } {
-    const b = this.current().billers.get(id);
+    const billers = this.current().billers;
+    // A phone keys the biller's terminal code (digits); everything else names it by id.
+    const b =
+      billers.get(id) ??
+      (/^[0-9]{1,4}$/.test(id) ? [...billers.values()].find((x) => x.terminalCode === id) : undefined);
     if (b === undefined) throw new FixpayError('PROVIDER_UNKNOWN', `no biller ${id.slice(0, 64)}`);
     return { biller: b, provider: this.provider(b.provider, 'bill-aggregator') };
   }

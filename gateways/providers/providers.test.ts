@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isFixpayError } from '../../domain/errors';
 import { checkCustomerRef } from './bill';
 import { signatureFor, signedHeaders, verifySignature, mapRequest, getPath } from './http';
 import type { Biller, ProviderProfile, TopupOperator } from './profile';
-import { feesFor, parseProviderDocument, withinLimits } from './profile';
+import { feesFor, parseProviderDocument, ProviderDirectory, withinLimits } from './profile';
 import { parseReport, reconcile } from './reconcile';
 import { readJournalLines } from './journal';
 import { productFor, topupStatusOf } from './topup';
@@ -286,5 +289,56 @@ describe('the journal file', () => {
       '',
     ].join('\n');
     expect(readJournalLines(text, 'p', '2026-12-03').map((e) => e.reference)).toEqual(['a']);
+  });
+});
+
+describe('biller terminal codes', () => {
+  const dirWith = (extra: Record<string, string>): string => {
+    const d = mkdtempSync(join(tmpdir(), 'fixpay-codes-'));
+    cpSync(join(__dirname, '..', '..', 'providers'), d, { recursive: true });
+    for (const [f, text] of Object.entries(extra)) writeFileSync(join(d, 'billers', f), text);
+    return d;
+  };
+  const biller = (id: string, code: string): string =>
+    [
+      'apiVersion: fixpay/v1',
+      'kind: Biller',
+      `metadata: { id: ${id} }`,
+      'spec:',
+      '  provider: bills-sandbox',
+      `  terminalCode: '${code}'`,
+      '  category: telephone',
+      '  customerParams: [{ name: accountNumber, type: numeric }]',
+      '  fetch: required',
+      '  amount: exact',
+      '',
+    ].join('\n');
+
+  it('resolves a biller by id or by the code a phone keys; an unknown code is PROVIDER_UNKNOWN', () => {
+    const d = new ProviderDirectory(dirWith({ 'phone-co.yaml': biller('phone-co', '5') }), 0);
+    expect(d.current().problems).toEqual([]);
+    expect(d.biller('2').biller.id).toBe('power-co');
+    expect(d.biller('5').biller.id).toBe('phone-co');
+    expect(d.biller('water-co').biller.terminalCode).toBe('1');
+    for (const bad of ['9999', '05', '', '1 ', '12345', '../1'])
+      expect(() => d.biller(bad)).toThrow(expect.objectContaining({ codeName: 'PROVIDER_UNKNOWN' }) as Error);
+  });
+
+  it('a code two billers claim goes to neither; a code that is not 1–4 digits refuses the file', () => {
+    const d = new ProviderDirectory(
+      dirWith({ 'phone-co.yaml': biller('phone-co', '1'), 'net-co.yaml': biller('net-co', '12a') }),
+      0,
+    );
+    const problems = d
+      .current()
+      .problems.map((p) => p.message)
+      .join('\n');
+    expect(problems).toMatch(/billers (water-co and phone-co|phone-co and water-co) claim terminal code 1/);
+    expect(problems).toMatch(/net-co\.yaml/);
+    // Neither gets the code (a phone never pays the wrong biller); both stay payable by id.
+    expect(() => d.biller('1')).toThrow(expect.objectContaining({ codeName: 'PROVIDER_UNKNOWN' }) as Error);
+    expect(d.biller('water-co').biller.id).toBe('water-co');
+    expect(d.biller('phone-co').biller.id).toBe('phone-co');
+    expect(d.biller('2').biller.id).toBe('power-co');
   });
 });

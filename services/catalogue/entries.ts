@@ -288,10 +288,11 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
       amount: money,
       currency,
       fee: money,
+      billerId: str(),
     }),
-    example: { status: 'DUE', billId: 'B-1', amount: 4550, currency: '156', fee: 100 },
+    example: { status: 'DUE', billId: 'B-1', amount: 4550, currency: '156', fee: 100, billerId: 'water-co' },
     description:
-      'Bill inquiry at the biller’s aggregator (BBPS fetch); checks the customer reference against the biller’s parameters.',
+      'Bill inquiry at the biller’s aggregator (BBPS fetch); checks the customer reference against the biller’s parameters. `billerId` in: the biller’s id or its terminal code (digits a phone user keys); out: the biller’s id.',
   },
   {
     name: 'payBill',
@@ -672,11 +673,11 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
     effect: 'none',
     idempotent: true,
     local: true,
-    input: obj({ terminalId, lines: { type: 'array', items: str() } }),
+    input: obj({ terminalId, lines: { type: 'array', items: str() }, voucher: str() }, ['voucher']),
     output: obj({ field59: str(), lines: int }),
     example: { field59: 'df5003414243', lines: 1 },
     description:
-      'A receipt for the terminal’s printer (ADR 0018): each line sanitised (no control or bidi characters, card numbers masked) and wrapped to the printer width of its profile; `field59` (hex) for `answerTerminal`. Empty on a profile without a printer.',
+      'A receipt for the terminal’s printer (ADR 0018): each line sanitised (no control or bidi characters, card numbers masked) and wrapped to the printer width of its profile; `field59` (hex) for `answerTerminal`. Empty on a profile without a printer. `voucher`: a sealed top-up PIN, opened here only and printed as `PIN <pin>` after the lines (never in the result’s clear text elsewhere).',
   },
   {
     name: 'deliverTerminalResponse',

@@ -48,6 +48,7 @@ import {
 import { createProfileResolver } from '../../channel-engine/access/profile-resolver';
 import { createPlatformActivities } from '../../worker/platform-activities';
 import { temporalDeliveryStarter } from '../../api/webhook-runs';
+import type { ProviderDeps } from '../../worker/platform-activities';
 import { psamMasterKeyLookup } from '../../worker/central';
 import { provisionDemoKeys } from '../../demo/keys';
 import { startTestDatabase } from '../support/database';
@@ -111,6 +112,8 @@ export interface E2eOptions {
   readonly wrapHandler?: (handler: RequestHandler) => RequestHandler;
   /** Demo data to seed (customers, terminals, bindings); DEMO by default. Benchmarks add terminals. */
   readonly demo?: DemoData;
+  /** Bill and top-up connectors (the watched provider directory, the voucher key); the repository's by default. */
+  readonly providers?: ProviderDeps;
   /** The database: a PostgreSQL URL, `null` for the embedded PGlite; DATABASE_URL by default. */
   readonly databaseUrl?: string | null;
   /** How long an undelivered answer waits for a repeat before the run notes it as not ACKed. */
@@ -236,6 +239,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
                   }),
                 },
               }),
+          ...(options.providers === undefined ? {} : { providers: options.providers }),
         }),
         // Plan admission, as in production (the definitions are deployed below, before any start).
         ...createPlanAdmissionActivities(registry),
