@@ -4,7 +4,7 @@
  * in the HSM and the key directory, and the bank simulator as the card network. Production roles
  * (`fixpay worker`, `fixpay access-node`, `fixpay api`) import nothing from here (lint-enforced).
  */
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreRepository } from '../core/repository';
 import { startDemoAggregators } from '../simulator/providers/demo';
@@ -31,12 +31,26 @@ import type { DemoData } from './seed';
  */
 export function writeDemoProviders(from: string, to: string, urls: { biller: string; topup: string }): void {
   cpSync(from, to, { recursive: true });
+  ownerOnly(to);
   for (const [file, url] of [
     ['bills-sandbox.yaml', urls.biller],
     ['topup-sandbox.yaml', urls.topup],
   ] as const) {
     const path = join(to, file);
     writeFileSync(path, readFileSync(path, 'utf8').replace(/endpoint: .*/, `endpoint: ${url}`));
+  }
+}
+
+/**
+ * The data folder is the owner's alone (its secrets, keys and database live there): copied provider
+ * documents keep the repository's 0644 otherwise, and `fixpay doctor` and the attack suite flag it.
+ */
+function ownerOnly(dir: string): void {
+  chmodSync(dir, 0o700);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) ownerOnly(path);
+    else if (entry.isFile()) chmodSync(path, 0o600);
   }
 }
 
