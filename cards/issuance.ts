@@ -87,7 +87,18 @@ export async function issueBatch(deps: CardIssuanceDeps, request: BatchRequest):
     const token = panToken(deps.indexKey, pan.value);
     if ((await deps.store.byPanToken(token)) !== undefined)
       throw new FixpayError('CARD_ISSUANCE_INVALID', `card ${maskPan(pan.value)} exists already`);
-    cards.push(await issueOne(deps, batchId, pan.value, expiry, serviceCode.value, currency.value, request.pinLength));
+    cards.push(
+      await issueOne(
+        deps,
+        batchId,
+        request.bin,
+        pan.value,
+        expiry,
+        serviceCode.value,
+        currency.value,
+        request.pinLength,
+      ),
+    );
   }
   return { batchId, cards };
 }
@@ -95,6 +106,7 @@ export async function issueBatch(deps: CardIssuanceDeps, request: BatchRequest):
 async function issueOne(
   deps: CardIssuanceDeps,
   batchId: string,
+  bin: string,
   pan: string,
   expiry: string,
   serviceCode: string,
@@ -125,6 +137,7 @@ async function issueOne(
   const record: CardRecord = {
     id: cardId,
     batchId,
+    bin,
     panToken: panToken(deps.indexKey, pan),
     panMasked: maskPan(pan),
     state: 'issued',
@@ -181,4 +194,61 @@ export async function loadCard(
   return {
     balanceMinor: after === undefined ? 0 : Number(after.creditsPosted - after.debitsPosted - after.debitsPending),
   };
+}
+
+/**
+ * Replaces a card (lost, damaged): a new number from the same BIN (`sequence`), new CVVs and PIN,
+ * the old card's balance moved to the new card's account, the old card `replaced` (declined `62`
+ * from then on). The new card starts `issued` and is activated by its holder.
+ */
+export async function replaceCard(
+  deps: CardIssuanceDeps & {
+    readonly ledger: Pick<LedgerPort, 'createAccounts' | 'createTransfers' | 'accountByReference'>;
+  },
+  request: { readonly cardId: string; readonly sequence: number; readonly now?: Date; readonly pinLength?: number },
+): Promise<IssuedCard> {
+  const old = await deps.store.byId(request.cardId);
+  if (old === undefined) throw new FixpayError('CARD_UNKNOWN', request.cardId.slice(0, 64));
+  const step = nextCardState(old.state, 'replace');
+  if (!step.ok) throw new FixpayError(step.code, step.detail);
+  const oldAccount = await deps.ledger.accountByReference(old.accountRef);
+  if (oldAccount === undefined) throw new FixpayError('LEDGER_ACCOUNT_UNKNOWN', old.accountRef);
+  const cur = parseCurrency(oldAccount.currency);
+  if (!cur.ok) throw new FixpayError('INTERNAL', 'card account currency');
+  const pan = panFor(old.bin, request.sequence, CARD_PAN_LENGTH_DEFAULT);
+  if (!pan.ok) throw new FixpayError('CARD_ISSUANCE_INVALID', pan.detail);
+  if ((await deps.store.byPanToken(panToken(deps.indexKey, pan.value))) !== undefined)
+    throw new FixpayError('CARD_ISSUANCE_INVALID', `card ${maskPan(pan.value)} exists already`);
+  // Blocked first, so nothing is authorised on the old card while its balance moves.
+  await deps.store.setState(old.id, 'blocked');
+  const issued = await issueOne(
+    deps,
+    old.batchId,
+    old.bin,
+    pan.value,
+    expiryFor(request.now ?? new Date(), CARD_VALIDITY_MONTHS_DEFAULT),
+    old.serviceCode,
+    cur.value,
+    request.pinLength,
+    old.id,
+  );
+  const balance = oldAccount.creditsPosted - oldAccount.debitsPosted - oldAccount.debitsPending;
+  if (balance > 0n) {
+    const fresh = await deps.ledger.accountByReference(cardAccountRef(issued.cardId));
+    if (fresh === undefined) throw new FixpayError('LEDGER_ACCOUNT_UNKNOWN', 'new card account');
+    const [moved] = await deps.ledger.createTransfers([
+      {
+        id: ledgerIdFor('transfer', `card-replace:${old.id}`),
+        debitAccountId: oldAccount.id,
+        creditAccountId: fresh.id,
+        amount: balance,
+        ledger: oldAccount.ledger,
+        code: TRANSFER_CODES.funding,
+      },
+    ]);
+    if (moved === undefined || !transferSucceeded(moved))
+      throw new FixpayError('INTERNAL', `balance move: ${String(moved)}`);
+  }
+  await deps.store.setState(old.id, 'replaced');
+  return issued;
 }

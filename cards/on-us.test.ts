@@ -16,7 +16,7 @@ import type { CardholderRequest, NetworkOutcome } from '../gateways/card-network
 import type { BinRoute } from '../core/model';
 import { isLuhnValid } from '../core/cards';
 import { currency } from '../domain/money';
-import { changeCardState, issueBatch, loadCard } from './issuance';
+import { changeCardState, issueBatch, loadCard, replaceCard } from './issuance';
 import { createRoutedCardNetwork } from './on-us';
 import { MemoryCardStore } from './store';
 
@@ -194,5 +194,35 @@ describe('prepaid programme with on-us BIN routing', () => {
     }
     // Sequence 1 was issued by setup() under the same index key.
     await expect(issueBatch(deps, base)).rejects.toMatchObject({ codeName: 'CARD_ISSUANCE_INVALID' });
+  });
+
+  it('replaces a card: balance moved, old card declined 62, new card works once activated; a replaced card cannot be replaced', async () => {
+    const { hsm, routed, issued, store, ledger, pinOf, purchase } = await setup();
+    const old = issued.cards[0]!;
+    await changeCardState(store, old.cardId, 'activate');
+    await loadCard({ store, ledger }, { cardId: old.cardId, amountMinor: 5_000, idempotencyKey: 'load-r' });
+    const deps = {
+      hsm,
+      ledger,
+      store,
+      cvk: hsm.importClearKey('CVK', 'tdes2', '0123456789ABCDEFFEDCBA9876543210').handle,
+      printerKey: hsm.importClearKey('ZEK', 'tdes2', PRINTER).handle,
+      indexKey: Buffer.alloc(32, 9),
+    };
+    const fresh = await replaceCard(deps, { cardId: old.cardId, sequence: 100 });
+    expect(fresh.pan).not.toBe(old.pan);
+    expect((await routed.authorize(purchase(old.pan, pinOf(old.pinMailer), 100, 'r1'))).responseCode).toBe('62');
+    expect((await routed.authorize(purchase(fresh.pan, pinOf(fresh.pinMailer), 100, 'r2'))).responseCode).toBe('78');
+    await changeCardState(store, fresh.cardId, 'activate');
+    expect(await routed.authorize(purchase(fresh.pan, pinOf(fresh.pinMailer), 100, 'r3'))).toMatchObject({
+      responseCode: '00',
+      balanceMinor: 4_900,
+    });
+    await expect(replaceCard(deps, { cardId: old.cardId, sequence: 101 })).rejects.toMatchObject({
+      codeName: 'CARD_TRANSITION_INVALID',
+    });
+    await expect(replaceCard(deps, { cardId: fresh.cardId, sequence: 100 })).rejects.toMatchObject({
+      codeName: 'CARD_ISSUANCE_INVALID',
+    });
   });
 });

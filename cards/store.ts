@@ -11,6 +11,8 @@ import type { LmkPin } from '../hsm/port';
 export interface CardRecord {
   readonly id: string;
   readonly batchId: string;
+  /** The BIN the number was drawn from (a replacement draws from the same one). */
+  readonly bin: string;
   /** HMAC-SHA-256 of the PAN under the card index key, hex. */
   readonly panToken: string;
   readonly panMasked: string;
