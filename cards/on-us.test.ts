@@ -11,13 +11,13 @@ import { SoftwareHsm } from '../hsm/software/software-hsm';
 import { ledgerIdFor } from '../ledger/ids';
 import { MemoryLedgerStore } from '../ledger/memory';
 import { ACCOUNT_CODES } from '../ledger/model';
-import type { CardNetworkPort } from '../activities/card-network';
 import type { CardholderRequest, NetworkOutcome } from '../gateways/card-network';
 import type { BinRoute } from '../core/model';
 import { isLuhnValid } from '../core/cards';
 import { currency } from '../domain/money';
 import { changeCardState, issueBatch, loadCard, replaceCard } from './issuance';
 import { createRoutedCardNetwork } from './on-us';
+import type { CardNetworkPort } from './on-us';
 import { MemoryCardStore } from './store';
 
 const LMK = fromHex('000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F');

@@ -16,7 +16,6 @@ import type { BinRoute } from '../core/model';
 import { routeCard } from '../core/routing';
 import { isFixpayError } from '../domain/errors';
 import { parseCurrency } from '../domain/money';
-import type { CardNetworkPort } from '../activities/card-network';
 import type { CardholderRequest, NetworkOutcome, ReverseOutcome } from '../gateways/card-network';
 import { resultNameOf } from '../gateways/card-network/transactions';
 import type { HsmPort, KeyHandle } from '../hsm/port';
@@ -25,6 +24,16 @@ import { TRANSFER_CODES } from '../ledger/model';
 import type { LedgerPort } from '../ledger/model';
 import { panToken } from './store';
 import type { CardStore } from './store';
+
+/** The card network side (structurally `activities/card-network`'s port, which the gateway provides). */
+export interface CardNetworkPort {
+  authorize(req: CardholderRequest): Promise<NetworkOutcome>;
+  balanceInquiry(req: CardholderRequest): Promise<NetworkOutcome>;
+  transfer(req: CardholderRequest): Promise<NetworkOutcome>;
+  repayCreditCard(req: CardholderRequest): Promise<NetworkOutcome>;
+  reverse(idempotencyKey: string, reasonCode?: string): Promise<ReverseOutcome>;
+  signOn(): Promise<void>;
+}
 
 export interface OnUsDeps {
   readonly hsm: HsmPort;
