@@ -14,6 +14,7 @@ import { ACCOUNT_CODES } from '../ledger/model';
 import type { CardholderRequest, NetworkOutcome } from '../gateways/card-network';
 import type { BinRoute } from '../core/model';
 import { isLuhnValid } from '../core/cards';
+import { routeCard } from '../core/routing';
 import { currency } from '../domain/money';
 import { changeCardState, issueBatch, loadCard, replaceCard } from './issuance';
 import { createRoutedCardNetwork } from './on-us';
@@ -63,7 +64,15 @@ async function setup() {
     reverse: (k) => (reversals.push(k), Promise.resolve({ status: 'done' })),
     signOn: () => Promise.resolve(),
   };
-  const routed = createRoutedCardNetwork({ hsm, ledger, store, zpk, indexKey, network, routes: () => ROUTES });
+  const routed = createRoutedCardNetwork({
+    hsm,
+    ledger,
+    store,
+    zpk,
+    indexKey,
+    network,
+    routeCard: (pan) => routeCard(pan, ROUTES),
+  });
   const issued = await issueBatch(
     { hsm, ledger, store, cvk, printerKey, indexKey },
     { bin: '628888', firstSequence: 1, count: 3, currency: 'CNY', pinLength: 6, now: new Date(Date.UTC(2026, 11, 3)) },

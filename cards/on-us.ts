@@ -12,8 +12,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { isOnUs, standingDecline } from '../core/cards';
-import type { BinRoute } from '../core/model';
-import { routeCard } from '../core/routing';
+import type { BinRoute, CoreResult } from '../core/model';
 import { isFixpayError } from '../domain/errors';
 import { parseCurrency } from '../domain/money';
 import type { CardholderRequest, NetworkOutcome, ReverseOutcome } from '../gateways/card-network';
@@ -47,8 +46,8 @@ export interface OnUsDeps {
 
 export interface RoutedCardNetworkDeps extends OnUsDeps {
   readonly network: CardNetworkPort;
-  /** The active BIN routes (the `bin_route` table). */
-  readonly routes: () => Promise<readonly BinRoute[]> | readonly BinRoute[];
+  /** The route for a card number: `core/routing.ts` over the active `bin_route` rows. */
+  readonly routeCard: (pan: string) => Promise<CoreResult<BinRoute>> | CoreResult<BinRoute>;
 }
 
 const outcome = (responseCode: string, extra: Partial<NetworkOutcome> = {}): NetworkOutcome => {
@@ -155,7 +154,7 @@ export function createOnUsIssuer(deps: OnUsDeps): OnUsIssuer {
 export function createRoutedCardNetwork(deps: RoutedCardNetworkDeps): CardNetworkPort {
   const onUs = createOnUsIssuer(deps);
   async function onUsRoute(pan: string): Promise<boolean> {
-    const route = routeCard(pan, await deps.routes());
+    const route = await deps.routeCard(pan);
     return route.ok && isOnUs(route.value);
   }
   return {
