@@ -37,6 +37,8 @@ export const KEY_USES = {
   dukptBase: ['BDK'],
   pbocMaster: ['PBOC_MK'],
   component: ['COMPONENT'],
+  cardVerification: ['CVK'],
+  pinMailer: ['ZEK'],
 } as const satisfies Record<string, readonly KeyType[]>;
 export type KeyUse = keyof typeof KEY_USES;
 
@@ -48,8 +50,8 @@ export type KeyUse = keyof typeof KEY_USES;
  */
 export const WRAPS: Readonly<Record<KeyType, readonly KeyType[]>> = {
   TMK: ['TPK', 'TAK', 'TDK'],
-  ZMK: ['ZMK', 'TMK', 'KBPK', 'ZPK', 'ZAK', 'ZEK', 'BDK', 'PBOC_MK'],
-  KBPK: ['ZMK', 'TMK', 'KBPK', 'ZPK', 'TPK', 'ZAK', 'TAK', 'ZEK', 'TDK', 'BDK', 'PBOC_MK'],
+  ZMK: ['ZMK', 'TMK', 'KBPK', 'ZPK', 'ZAK', 'ZEK', 'BDK', 'PBOC_MK', 'CVK'],
+  KBPK: ['ZMK', 'TMK', 'KBPK', 'ZPK', 'TPK', 'ZAK', 'TAK', 'ZEK', 'TDK', 'BDK', 'PBOC_MK', 'CVK'],
   ZPK: [],
   TPK: [],
   ZAK: [],
@@ -58,6 +60,7 @@ export const WRAPS: Readonly<Record<KeyType, readonly KeyType[]>> = {
   TDK: [],
   BDK: [],
   PBOC_MK: [],
+  CVK: [],
   PSAM_SESSION: [],
   COMPONENT: [],
 };
@@ -94,6 +97,7 @@ export const GENERATED_TYPES: readonly KeyType[] = [
   'TDK',
   'BDK',
   'PBOC_MK',
+  'CVK',
 ];
 
 /** Is `type` usable for `use`? */

@@ -25,6 +25,7 @@ export const KEY_TYPES = [
   'TDK', // terminal track/data key
   'BDK', // DUKPT base derivation key
   'PBOC_MK', // PBOC master key diversified per PSAM
+  'CVK', // card verification key pair (A‖B): CVV, CVV2, iCVV of the cards we issue
   'PSAM_SESSION', // one-transaction PSAM session MAC key (single DES)
   'COMPONENT', // one custodian's component, for forming a key at a ceremony
 ] as const;
@@ -146,6 +147,37 @@ export interface VerifyPinRequest {
   readonly reference: LmkPin;
 }
 
+/** Card verification value of a card we issue (Visa CVV method; payShield CW). */
+export interface CardVerificationRequest {
+  /** A double-length CVK. */
+  readonly cvk: KeyHandle;
+  /** 12–19 digits. Never logged. */
+  readonly pan: string;
+  /** YYMM, as on the track. */
+  readonly expiry: string;
+  /** 3 digits: the track's for CVV, `000` for CVV2, `999` for iCVV. */
+  readonly serviceCode: string;
+}
+
+export interface GeneratePinRequest {
+  /** 12–19 digits. */
+  readonly pan: string;
+  /** 4–12; default 6. */
+  readonly length?: number;
+  /**
+   * The PIN mailer printer's data key (a ZEK it shares with the HSM): the PIN leaves the HSM only
+   * as an ISO format 1 block under this key, for the printer to decipher and print.
+   */
+  readonly printerKey: KeyHandle;
+}
+
+export interface GeneratedPin {
+  /** The PIN under the LMK: the reference `verifyPin` checks against. */
+  readonly reference: LmkPin;
+  /** The PIN for the mailer printer: an ISO 9564 format 1 block under `printerKey`, hex. */
+  readonly mailer: string;
+}
+
 /** PBOC "one key per transaction" inputs (payments.md §3.2). */
 export interface PsamSessionRequest {
   /** The PBOC master key (type PBOC_MK). */
@@ -209,6 +241,10 @@ export interface HsmPort {
   encryptPinUnderLmk(request: Omit<VerifyPinRequest, 'reference'>): Promise<LmkPin>;
   /** Resolves when the PIN matches the reference; rejects with HSM_PIN_INVALID when not. */
   verifyPin(request: VerifyPinRequest): Promise<void>;
+  /** A new random PIN for a card: under the LMK for verification, and for the mailer printer. */
+  generatePin(request: GeneratePinRequest): Promise<GeneratedPin>;
+  /** Three-digit CVV / CVV2 / iCVV of a card (Visa CVV method under the CVK pair). */
+  generateCardVerificationValue(request: CardVerificationRequest): Promise<string>;
 
   /** The PSAM session key for one transaction, as a PSAM_SESSION handle (usable for MACs). */
   derivePsamSessionKey(request: PsamSessionRequest): Promise<KeyInfo>;

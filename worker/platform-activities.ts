@@ -17,6 +17,8 @@ import type { HsmPort, KeyHandle } from '../hsm/port';
 import type { TerminalKeyManager } from '../hsm/terminal-keys';
 import type { LedgerPort } from '../ledger/model';
 import { createTerminalServiceActivities } from '../activities/terminal-card';
+import { createRoutedCardNetwork } from '../cards/on-us';
+import type { CardStore } from '../cards/store';
 import { InMemoryTerminalVerdictStore } from '../activities/terminal-verdict-store';
 import type { TerminalVerdictStore } from '../activities/terminal-verdict-store';
 import { createTerminalVerdictActivities } from '../activities/terminal-verdicts';
@@ -62,6 +64,12 @@ export interface PlatformActivityDeps {
   readonly personalisation?: { readonly psamMasterKey: KeyHandle; readonly transportKey: KeyHandle };
   /** Partner bills paid from the phone (ADR 0027); without them those calls are refused. */
   readonly partnerBills?: PartnerBillDeps;
+  /**
+   * The prepaid programme (ADR 0026): with it, cards whose BIN route is `onus` are authorised
+   * against their card accounts and never reach the network. Without it every card goes to the
+   * gateway, as before.
+   */
+  readonly cards?: { readonly store: CardStore; readonly indexKey: Uint8Array };
 }
 
 /** The device of a profile, as conversations see it (a profile without a terminal section: the default). */
@@ -124,7 +132,19 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
   const ping = createPingActivities({ responder: deps.nodeName });
   const terminals = createTerminalActivities({ core: deps.core });
   const ledger = createLedgerActivities({ ledger: deps.ledger });
-  const card = createCardNetworkActivities({ gateway: deps.gateway });
+  const gateway =
+    deps.cards === undefined
+      ? deps.gateway
+      : createRoutedCardNetwork({
+          hsm: deps.hsm,
+          ledger: deps.ledger,
+          store: deps.cards.store,
+          indexKey: deps.cards.indexKey,
+          zpk: deps.zpk,
+          network: deps.gateway,
+          routeCard: (pan) => deps.core.routeCard(pan),
+        });
+  const card = createCardNetworkActivities({ gateway });
   const hsm = createHsmActivities({
     hsm: deps.hsm,
     psamMasterKey: deps.psamMasterKey,
@@ -140,7 +160,7 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     verdicts,
   });
   const outcome = createTerminalVerdictActivities({ verdicts });
-  const terminalCard = createTerminalServiceActivities({ gateway: deps.gateway, ledger: deps.ledger });
+  const terminalCard = createTerminalServiceActivities({ gateway, ledger: deps.ledger });
   // Without provider deps (a parity check) the connectors still bind; they read nothing until called.
   const directory = deps.providers?.directory ?? new ProviderDirectory(PROVIDERS_DIR);
   const voucherKey = deps.providers?.voucherKey ?? { id: 'unset', key: Buffer.alloc(32) };

@@ -163,4 +163,25 @@ export const coreCodes = [
     httpStatus: 403,
     retryable: false,
   },
+  {
+    code: 'FP7040',
+    name: 'CARD_UNKNOWN',
+    message: 'No card of our programme has this number or id',
+    httpStatus: 404,
+    retryable: false,
+  },
+  {
+    code: 'FP7041',
+    name: 'CARD_TRANSITION_INVALID',
+    message: 'The card cannot take this lifecycle step in its current state',
+    httpStatus: 409,
+    retryable: false,
+  },
+  {
+    code: 'FP7042',
+    name: 'CARD_ISSUANCE_INVALID',
+    message: 'The card batch is malformed (BIN, length, sequence, expiry, service code or size)',
+    httpStatus: 400,
+    retryable: false,
+  },
 ] as const satisfies readonly ResultCodeEntry[];

@@ -19,7 +19,10 @@ import { maskDeep } from '../../domain/masking';
 import { authProof, newNonce, proofMatches } from './auth';
 import type { HsmClientCredential } from './auth';
 import type {
+  CardVerificationRequest,
   DukptMacRequest,
+  GeneratedPin,
+  GeneratePinRequest,
   ExportKeyRequest,
   GeneratedKey,
   GenerateKeyRequest,
@@ -423,6 +426,30 @@ export class NetworkHsm implements HsmPort {
   async verifyPin(request: VerifyPinRequest): Promise<void> {
     const fields = this.pinFields(request).variable(request.reference).toString();
     await this.send(handleKeyType(request.source.key) === 'TPK' ? 'BC' : 'BE', fields, 'HSM_PIN_INVALID');
+  }
+
+  async generatePin(request: GeneratePinRequest): Promise<GeneratedPin> {
+    const length = request.length ?? 6;
+    if (!Number.isInteger(length) || length < 4 || length > 12)
+      throw new FixpayError('HSM_INPUT_INVALID', 'a PIN is 4 to 12 digits');
+    const fields = new FieldWriter()
+      .key(request.printerKey)
+      .fixed(String(length).padStart(2, '0'), 2)
+      .variable(request.pan)
+      .toString();
+    const r = await this.send('JA', fields);
+    const reference = r.variable() as LmkPin;
+    return { reference, mailer: r.variable() };
+  }
+
+  async generateCardVerificationValue(request: CardVerificationRequest): Promise<string> {
+    const fields = new FieldWriter()
+      .key(request.cvk)
+      .fixed(request.expiry, 4)
+      .fixed(request.serviceCode, 3)
+      .variable(request.pan)
+      .toString();
+    return (await this.send('CW', fields)).fixed(3);
   }
 
   private psamFields(request: PsamSessionRequest): FieldWriter {

@@ -182,6 +182,7 @@ export const KEY_TYPE_CODES: Record<KeyType, string> = {
   KBPK: 'F01',
   TDK: 'F0A',
   PBOC_MK: 'F0E',
+  CVK: '402',
   PSAM_SESSION: 'F03',
   COMPONENT: 'F0C',
 };

@@ -257,6 +257,41 @@ describe('network HSM (payShield-style host commands over TCP)', () => {
     });
   });
 
+  it('CW card verification value (Visa vector 561) and JA PIN generation for a mailer; wrong keys refused', async () => {
+    const cvk = soft.importClearKey('CVK', 'tdes2', '0123456789ABCDEFFEDCBA9876543210');
+    await expect(
+      client.generateCardVerificationValue({
+        cvk: cvk.handle,
+        pan: '4123456789012345',
+        expiry: '8701',
+        serviceCode: '101',
+      }),
+    ).resolves.toBe('561');
+    await expectCode(
+      client.generateCardVerificationValue({
+        cvk: tak.handle,
+        pan: '4123456789012345',
+        expiry: '8701',
+        serviceCode: '101',
+      }),
+      'HSM_KEY_USAGE_MISMATCH',
+    );
+    const printerClear = '0123456789ABCDEF0123456789ABCDEF'.replace(/^01/, '13');
+    const printer = soft.importClearKey('ZEK', 'tdes2', printerClear);
+    const pin = await client.generatePin({ pan: '4123456789012345', length: 6, printerKey: printer.handle });
+    const clearPin = decodePinBlock(1, blockCipher('tdes', fromHex(printerClear)).decrypt(fromHex(pin.mailer)));
+    expect(clearPin).toMatch(/^\d{6}$/);
+    expect(pin.reference).not.toContain(clearPin);
+    const tpkCipher = blockCipher('tdes', fromHex(tpkClear));
+    await client.verifyPin({
+      source: { key: tpk.handle, format: 0 },
+      pinBlock: tpkCipher.encrypt(encodePinBlock(0, clearPin, '4123456789012345')),
+      pan: '4123456789012345',
+      reference: pin.reference,
+    });
+    await expectCode(client.generatePin({ pan: '4123456789012345', printerKey: tpk.handle }), 'HSM_KEY_USAGE_MISMATCH');
+  });
+
   it('Y0/Y2 PBOC session key D106C17403CA778A and PSAM MAC [payments.md §4, S40]; replay answers F4', async () => {
     const mk = soft.importClearKey('PBOC_MK', 'tdes2', '0123456789ABCDEFFEDCBA9876543210');
     const session = {

@@ -276,6 +276,22 @@ const HANDLERS: Record<string, Handler> = {
   JE: (hsm, r, w) => pinToLmk(hsm, r, w, 'ZPK'),
   BC: (hsm, r) => verifyPin(hsm, r, 'TPK'),
   BE: (hsm, r) => verifyPin(hsm, r, 'ZPK'),
+  JA: async (hsm, r, w) => {
+    const printerKey = key(r);
+    const length = Number.parseInt(r.fixed(2, 'PIN length'), 10);
+    const pan = r.variable('account');
+    r.end();
+    const out = await hsm.generatePin({ pan, length, printerKey });
+    w.variable(out.reference).variable(out.mailer);
+  },
+  CW: async (hsm, r, w) => {
+    const cvk = key(r);
+    const expiry = r.fixed(4, 'expiry');
+    const serviceCode = r.fixed(3, 'service code');
+    const pan = r.variable('account');
+    r.end();
+    w.fixed(await hsm.generateCardVerificationValue({ cvk, pan, expiry, serviceCode }), 3);
+  },
   Y0: async (hsm, r, w) => {
     const masterKey = key(r);
     const factors = factorsOf(r);

@@ -62,6 +62,7 @@ export const TYPE_USAGE: Record<KeyType, { usage: string; mode: string; exportab
   TDK: { usage: 'D0', mode: 'B', exportable: true },
   BDK: { usage: 'B0', mode: 'X', exportable: true },
   PBOC_MK: { usage: 'E6', mode: 'X', exportable: true },
+  CVK: { usage: 'C0', mode: 'C', exportable: true },
   PSAM_SESSION: { usage: 'M1', mode: 'C', exportable: false },
   COMPONENT: { usage: 'K0', mode: 'N', exportable: false },
 };
@@ -140,6 +141,7 @@ const USAGE_DEFAULT_TYPE: Readonly<Record<string, KeyType>> = {
   D0: 'ZEK',
   B0: 'BDK',
   E6: 'PBOC_MK',
+  C0: 'CVK',
 };
 
 export function isKeyType(value: string): value is KeyType {

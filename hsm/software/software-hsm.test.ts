@@ -366,3 +366,75 @@ describe('SoftwareHsm', () => {
     });
   });
 });
+
+describe('SoftwareHsm card issuance (CVV, PIN generation)', () => {
+  const hsm = new SoftwareHsm({ lmk: TEST_LMK });
+  const cvk = hsm.importClearKey('CVK', 'tdes2', '0123456789ABCDEFFEDCBA9876543210');
+  const printerClear = '1323456789ABCDEF0123456789ABCDEF';
+  const printer = hsm.importClearKey('ZEK', 'tdes2', printerClear);
+  const tpkClear = '0123456789ABCDEFFEDCBA9876543210';
+  const tpk = hsm.importClearKey('TPK', 'tdes2', tpkClear);
+  const pan = '4123456789012345';
+
+  it('computes the CVV under the CVK pair (Visa vector: 561) and refuses other key types', async () => {
+    await expect(
+      hsm.generateCardVerificationValue({ cvk: cvk.handle, pan, expiry: '8701', serviceCode: '101' }),
+    ).resolves.toBe('561');
+    await expectCode(
+      hsm.generateCardVerificationValue({ cvk: tpk.handle, pan, expiry: '8701', serviceCode: '101' }),
+      'HSM_KEY_USAGE_MISMATCH',
+    );
+    await expectCode(
+      hsm.generateCardVerificationValue({ cvk: cvk.handle, pan: '41234X', expiry: '8701', serviceCode: '101' }),
+      'HSM_INPUT_INVALID',
+    );
+  });
+
+  it('generates a PIN only the printer and the LMK can read; it verifies, a wrong PIN does not', async () => {
+    const generated = await hsm.generatePin({ pan, length: 4, printerKey: printer.handle });
+    const pin = decodePinBlock(1, blockCipher('tdes', fromHex(printerClear)).decrypt(fromHex(generated.mailer)));
+    expect(pin).toMatch(/^\d{4}$/);
+    expect(JSON.stringify(generated)).not.toMatch(new RegExp(`(^|[^0-9A-F])${pin}`));
+    const tpkCipher = blockCipher('tdes', fromHex(tpkClear));
+    const block = (p: string): Buffer => tpkCipher.encrypt(encodePinBlock(0, p, pan));
+    await hsm.verifyPin({
+      source: { key: tpk.handle, format: 0 },
+      pinBlock: block(pin),
+      pan,
+      reference: generated.reference,
+    });
+    const wrong = pin === '0000' ? '1111' : '0000';
+    await expectCode(
+      hsm.verifyPin({
+        source: { key: tpk.handle, format: 0 },
+        pinBlock: block(wrong),
+        pan,
+        reference: generated.reference,
+      }),
+      'HSM_PIN_INVALID',
+    );
+    // The reference is bound to the account: another card's PIN check fails.
+    await expectCode(
+      hsm.verifyPin({
+        source: { key: tpk.handle, format: 0 },
+        pinBlock: tpkCipher.encrypt(encodePinBlock(0, pin, '4123456789012346')),
+        pan: '4123456789012346',
+        reference: generated.reference,
+      }),
+      'HSM_INPUT_INVALID',
+    );
+  });
+
+  it('refuses a PIN length outside 4–12, a bad account and a printer key that is not a ZEK', async () => {
+    await expectCode(hsm.generatePin({ pan, length: 3, printerKey: printer.handle }), 'HSM_INPUT_INVALID');
+    await expectCode(hsm.generatePin({ pan, length: 13, printerKey: printer.handle }), 'HSM_INPUT_INVALID');
+    await expectCode(hsm.generatePin({ pan: '12', printerKey: printer.handle }), 'HSM_INPUT_INVALID');
+    await expectCode(hsm.generatePin({ pan, printerKey: tpk.handle }), 'HSM_KEY_USAGE_MISMATCH');
+  });
+
+  it('two PINs for the same card differ in their mailer blocks and references', async () => {
+    const a = await hsm.generatePin({ pan, printerKey: printer.handle });
+    const b = await hsm.generatePin({ pan, printerKey: printer.handle });
+    expect(a.reference).not.toBe(b.reference);
+  });
+});

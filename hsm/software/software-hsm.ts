@@ -20,6 +20,8 @@ import { cmac, macAlgorithm1, macAlgorithm3, unionPayEcbMac } from '../crypto/ma
 import { pbocDiversifyLevels, pbocSessionKey, PBOC_COUNTER_MAX } from '../crypto/pboc';
 import { decipherFormat4, decodePinBlock, encipherFormat4, encodePinBlock, PinBlockError } from '../crypto/pin-block';
 import { KeyBlockError, unwrapKeyBlock, wrapKeyBlock } from '../crypto/tr31';
+import { CardVerificationError, visaCvv } from '../crypto/card-verification';
+import { randomInt } from 'node:crypto';
 import { FixpayError, isFixpayError } from '../../domain/errors';
 import type { ResultCodeName } from '../../domain/errors';
 import { maskDeep } from '../../domain/masking';
@@ -30,6 +32,9 @@ import type { KeyUse, PolicyRefusal } from '../key-policy';
 import { HSM_DEFAULTS } from '../port';
 import type {
   CallerScopedHsm,
+  CardVerificationRequest,
+  GeneratedPin,
+  GeneratePinRequest,
   DukptMacRequest,
   ExportKeyRequest,
   GeneratedKey,
@@ -65,6 +70,9 @@ import {
 import type { LoadedKey } from './key-store';
 
 export const SOFTWARE_HSM_FIRMWARE = 'fixpay-soft-1.0';
+
+/** Digits of a PIN the HSM generates for a new card when the request names no length. */
+export const CARD_PIN_LENGTH_DEFAULT = 6;
 
 export interface SoftwareHsmOptions {
   /** The LMK: 32 bytes (AES-256), from a protected file or the environment, via the config module. */
@@ -102,6 +110,7 @@ function mapCryptoError(e: unknown): never {
     fail('HSM_PIN_BLOCK_INVALID');
   }
   if (e instanceof KsnError) fail('HSM_KSN_INVALID', e.message);
+  if (e instanceof CardVerificationError) fail('HSM_INPUT_INVALID', e.message);
   if (e instanceof KeyBlockError) fail('HSM_KEY_BLOCK_INVALID', e.message);
   if (e instanceof RangeError || e instanceof TypeError) fail('HSM_INPUT_INVALID', e.message);
   throw e;
@@ -542,6 +551,42 @@ export class SoftwareHsm implements CallerScopedHsm {
       const b = Buffer.from(reference.padEnd(12, 'F'));
       if (!equalBytes(a, b)) fail('HSM_PIN_INVALID');
     });
+  }
+
+  generatePin(request: GeneratePinRequest): Promise<GeneratedPin> {
+    return this.runAudited(
+      'generate-pin',
+      () => ({ length: String(request.length ?? CARD_PIN_LENGTH_DEFAULT) }),
+      (seen) => {
+        const length = request.length ?? CARD_PIN_LENGTH_DEFAULT;
+        if (!Number.isInteger(length) || length < 4 || length > 12)
+          fail('HSM_INPUT_INVALID', 'a PIN is 4 to 12 digits');
+        if (!/^\d{12,19}$/.test(request.pan)) fail('HSM_INPUT_INVALID', 'the account number is 12 to 19 digits');
+        const printer = this.load(request.printerKey);
+        requireUse(printer, 'pinMailer');
+        if (printer.family !== 'tdes') fail('HSM_KEY_USAGE_MISMATCH', 'the mailer printer key is a TDES key');
+        SoftwareHsm.note(seen, 'printer', printer);
+        let pin = '';
+        for (let i = 0; i < length; i++) pin += String(randomInt(10));
+        const reference = `P${toHex(encipherFormat4(this.pinStorage, pin, request.pan))}` as LmkPin;
+        const mailer = toHex(printer.cipher.encrypt(encodePinBlock(1, pin)));
+        return { reference, mailer };
+      },
+    );
+  }
+
+  generateCardVerificationValue(request: CardVerificationRequest): Promise<string> {
+    return this.runAudited(
+      'generate-cvv',
+      () => ({ serviceCode: request.serviceCode }),
+      (seen) => {
+        const cvk = this.load(request.cvk);
+        requireUse(cvk, 'cardVerification');
+        if (cvk.clear.length !== 16) fail('HSM_KEY_USAGE_MISMATCH', 'a CVK is a double-length TDES key');
+        SoftwareHsm.note(seen, 'cvk', cvk);
+        return visaCvv(cvk.clear, request.pan, request.expiry, request.serviceCode);
+      },
+    );
   }
 
   // --- PBOC / PSAM ----------------------------------------------------------------------------

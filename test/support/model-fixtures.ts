@@ -40,4 +40,15 @@ export const FIELD_VALUES: Readonly<Record<string, unknown>> = {
   'Partner.country': 'CN',
   // information push (prisma/migrations/20261203180000_push): a text array.
   'TerminalPushAttributes.entitlements': ['bill-payment'],
+  // prepaid cards (prisma/migrations/20261203200000_cards): CHECKs keep clear card data out.
+  'PrepaidCard.id': '00000000-0000-0000-0000-00000000c001',
+  'PrepaidCard.batchId': '00000000-0000-0000-0000-00000000c002',
+  'PrepaidCard.replaces': '00000000-0000-0000-0000-00000000c003',
+  'PrepaidCard.bin': '628888',
+  'PrepaidCard.panToken': 'b'.repeat(64),
+  'PrepaidCard.panMasked': '628888******1234',
+  'PrepaidCard.state': 'active',
+  'PrepaidCard.expiry': '2912',
+  'PrepaidCard.serviceCode': '120',
+  'PrepaidCard.pinReference': `P${'A'.repeat(32)}`,
 };

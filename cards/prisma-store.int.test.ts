@@ -1,0 +1,94 @@
+/**
+ * The card store on the database: a batch issued through the real ledger store and software HSM,
+ * an on-us purchase approved and reversed, and no clear card data in any stored row.
+ */
+import { blockCipher } from '../hsm/crypto/block-cipher';
+import { fromHex } from '../hsm/crypto/bytes';
+import { decodePinBlock, encodePinBlock } from '../hsm/crypto/pin-block';
+import { SoftwareHsm } from '../hsm/software/software-hsm';
+import { PrismaLedgerStore } from '../ledger/store';
+import { routeCard } from '../core/routing';
+import { seedDemo } from '../demo/seed';
+import { CoreRepository } from '../core/repository';
+import { startTestDatabase, type TestDatabase } from '../test/support/database';
+import { changeCardState, issueBatch, loadCard } from './issuance';
+import { createRoutedCardNetwork } from './on-us';
+import type { CardNetworkPort } from './on-us';
+import { PrismaCardStore } from './prisma-store';
+
+const PRINTER = '1323456789ABCDEF0123456789ABCDEF';
+const ZPK = '89ABCDEF01234567FEDCBA9876543210';
+
+describe('prepaid cards on the database', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await startTestDatabase();
+    await seedDemo({ core: new CoreRepository(db.prisma), ledger: new PrismaLedgerStore(db.prisma) });
+  }, 90_000);
+  afterAll(async () => {
+    await db.close();
+  });
+
+  it('issues, loads, authorises on-us and reverses; rows hold no PAN, PIN or CVV', async () => {
+    const hsm = new SoftwareHsm({ lmk: fromHex('000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F') });
+    const ledger = new PrismaLedgerStore(db.prisma);
+    const store = new PrismaCardStore(db.prisma);
+    const indexKey = Buffer.alloc(32, 3);
+    const deps = {
+      hsm,
+      ledger,
+      store,
+      indexKey,
+      cvk: hsm.importClearKey('CVK', 'tdes2', '0123456789ABCDEFFEDCBA9876543210').handle,
+      printerKey: hsm.importClearKey('ZEK', 'tdes2', PRINTER).handle,
+    };
+    const batch = await issueBatch(deps, { bin: '628888', firstSequence: 1, count: 2, currency: 'CNY' });
+    const card = batch.cards[0]!;
+    await changeCardState(store, card.cardId, 'activate');
+    await loadCard({ store, ledger }, { cardId: card.cardId, amountMinor: 3_000, idempotencyKey: 'db-load' });
+    const network: CardNetworkPort = {
+      authorize: () => Promise.reject(new Error('the network must not be asked')),
+      balanceInquiry: () => Promise.reject(new Error('the network must not be asked')),
+      transfer: () => Promise.reject(new Error('the network must not be asked')),
+      repayCreditCard: () => Promise.reject(new Error('the network must not be asked')),
+      reverse: () => Promise.reject(new Error('the network must not be asked')),
+      signOn: () => Promise.resolve(),
+    };
+    const routes = [{ binLow: '628888', binHigh: '628888', network: 'onus', issuerId: 'p', gatewayId: 'onus' }];
+    const routed = createRoutedCardNetwork({
+      hsm,
+      ledger,
+      store,
+      indexKey,
+      zpk: hsm.importClearKey('ZPK', 'tdes2', ZPK).handle,
+      network,
+      routeCard: (pan) => routeCard(pan, routes),
+    });
+    const pin = decodePinBlock(1, blockCipher('tdes', fromHex(PRINTER)).decrypt(fromHex(card.pinMailer)));
+    const pinBlock = blockCipher('tdes', fromHex(ZPK))
+      .encrypt(encodePinBlock(0, pin, card.pan))
+      .toString('hex');
+    const req = {
+      idempotencyKey: 'db-run:auth',
+      terminalId: 'T0000001',
+      merchantId: '898100000000001',
+      stan: '000001',
+      pan: card.pan,
+      pinBlock,
+      amountMinor: 1_200,
+      currency: '156',
+    };
+    expect(await routed.authorize(req)).toMatchObject({ approved: true, balanceMinor: 1_800 });
+    expect(await routed.reverse('db-run:auth')).toMatchObject({ status: 'done' });
+    expect(await routed.balanceInquiry({ ...req, idempotencyKey: 'db-bal' })).toMatchObject({ balanceMinor: 3_000 });
+    const rows = JSON.stringify(await db.prisma.prepaidCard.findMany());
+    for (const c of batch.cards) {
+      for (const secret of [c.pan, c.pan.slice(6, 12), c.pinMailer, `"${c.cvv}"`, `"${c.cvv2}"`])
+        expect(rows).not.toContain(secret);
+    }
+    // The table itself refuses a clear number in the masked column.
+    await expect(
+      db.prisma.$executeRawUnsafe(`UPDATE prepaid_card SET pan_masked = '${card.pan}' WHERE id = '${card.cardId}'`),
+    ).rejects.toThrow();
+  }, 120_000);
+});

@@ -1,0 +1,66 @@
+/**
+ * Programme cards in the database (`prepaid_card`, prisma/schema/cards.prisma). Rows are parsed on
+ * read: a malformed one is an error, never a card. The table's CHECKs refuse clear card data.
+ */
+import { CARD_STATES } from '../core/cards';
+import { FixpayError } from '../domain/errors';
+import type { PrismaClient } from '../generated/prisma/client';
+import type { LmkPin } from '../hsm/port';
+import type { CardRecord, CardStore } from './store';
+
+type Row = Awaited<ReturnType<PrismaClient['prepaidCard']['findUniqueOrThrow']>>;
+
+function fromRow(row: Row): CardRecord {
+  const state = CARD_STATES.find((s) => s === row.state);
+  if (state === undefined) throw new FixpayError('INTERNAL', 'stored card state is malformed');
+  return {
+    id: row.id,
+    batchId: row.batchId,
+    bin: row.bin,
+    panToken: row.panToken,
+    panMasked: row.panMasked,
+    state,
+    expiry: row.expiry,
+    serviceCode: row.serviceCode,
+    pinReference: row.pinReference as LmkPin,
+    accountRef: row.accountRef,
+    ...(row.replaces === null ? {} : { replaces: row.replaces }),
+  };
+}
+
+export class PrismaCardStore implements CardStore {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  async put(card: CardRecord): Promise<void> {
+    await this.prisma.prepaidCard.create({
+      data: {
+        id: card.id,
+        batchId: card.batchId,
+        bin: card.bin,
+        panToken: card.panToken,
+        panMasked: card.panMasked,
+        state: card.state,
+        expiry: card.expiry,
+        serviceCode: card.serviceCode,
+        pinReference: card.pinReference,
+        accountRef: card.accountRef,
+        replaces: card.replaces ?? null,
+      },
+    });
+  }
+
+  async byId(id: string): Promise<CardRecord | undefined> {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+    const row = await this.prisma.prepaidCard.findUnique({ where: { id } });
+    return row === null ? undefined : fromRow(row);
+  }
+
+  async byPanToken(token: string): Promise<CardRecord | undefined> {
+    const row = await this.prisma.prepaidCard.findUnique({ where: { panToken: token } });
+    return row === null ? undefined : fromRow(row);
+  }
+
+  async setState(id: string, state: CardRecord['state']): Promise<void> {
+    await this.prisma.prepaidCard.update({ where: { id }, data: { state } });
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Where programme cards are kept. A card is found by a keyed hash of its number (HMAC-SHA-256
+ * under the card index key), never by the number itself: the store holds the masked PAN, state,
+ * expiry, service code, the PIN under the LMK and the card's ledger account, and no clear card
+ * data. `MemoryCardStore` serves tests and the in-process platform.
+ */
+import { createHmac } from 'node:crypto';
+import type { CardState } from '../core/cards';
+import type { LmkPin } from '../hsm/port';
+
+export interface CardRecord {
+  readonly id: string;
+  readonly batchId: string;
+  /** The BIN the number was drawn from (a replacement draws from the same one). */
+  readonly bin: string;
+  /** HMAC-SHA-256 of the PAN under the card index key, hex. */
+  readonly panToken: string;
+  readonly panMasked: string;
+  readonly state: CardState;
+  /** YYMM. */
+  readonly expiry: string;
+  readonly serviceCode: string;
+  readonly pinReference: LmkPin;
+  /** Ledger reference of the card's own account (`card-funds:<id>`). */
+  readonly accountRef: string;
+  /** The card this one replaced, if any. */
+  readonly replaces?: string;
+}
+
+export interface CardStore {
+  put(card: CardRecord): Promise<void>;
+  byId(id: string): Promise<CardRecord | undefined>;
+  byPanToken(token: string): Promise<CardRecord | undefined>;
+  setState(id: string, state: CardState): Promise<void>;
+}
+
+/** The keyed index of a card number: the same PAN always gives the same token under one key. */
+export function panToken(indexKey: Uint8Array, pan: string): string {
+  return createHmac('sha256', indexKey).update(pan, 'ascii').digest('hex');
+}
+
+/** The ledger reference of a card's account. */
+export const cardAccountRef = (cardId: string): string => `card-funds:${cardId}`;
+
+export class MemoryCardStore implements CardStore {
+  private readonly cards = new Map<string, CardRecord>();
+
+  put(card: CardRecord): Promise<void> {
+    this.cards.set(card.id, card);
+    return Promise.resolve();
+  }
+
+  byId(id: string): Promise<CardRecord | undefined> {
+    return Promise.resolve(this.cards.get(id));
+  }
+
+  byPanToken(token: string): Promise<CardRecord | undefined> {
+    for (const c of this.cards.values()) if (c.panToken === token) return Promise.resolve(c);
+    return Promise.resolve(undefined);
+  }
+
+  setState(id: string, state: CardState): Promise<void> {
+    const card = this.cards.get(id);
+    if (card !== undefined) this.cards.set(id, { ...card, state });
+    return Promise.resolve();
+  }
+
+  /** Every record, for tests that assert nothing clear was kept. */
+  all(): readonly CardRecord[] {
+    return [...this.cards.values()];
+  }
+}
