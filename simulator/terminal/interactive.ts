@@ -6,6 +6,7 @@
 import readline from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { maskPan } from '../../domain/masking';
+import type { InputSpec } from '../../terminal-protocol/conversation';
 import type { TerminalConfig } from './config';
 import { parseAmount } from './script';
 import { DISPLAY_COLUMNS, formatAmount, PosTerminal } from './terminal';
@@ -22,7 +23,8 @@ export function renderDisplay(lines: readonly string[]): string {
   return [bar, ...lines.map((l) => `| ${l.padEnd(DISPLAY_COLUMNS)} |`), bar].join('\n');
 }
 
-export const MENU = '[1] Purchase  [2] Balance  [3] Sign on  [4] Hang up  [5] Repeat last  [0] Exit';
+export const MENU =
+  '[1] Purchase  [2] Balance  [3] Sign on  [4] Hang up  [5] Repeat last  [6] Services  [7] Update menu  [0] Exit';
 
 /** Longest PIN the pad takes. */
 const PIN_DIGITS_MAX = 12;
@@ -113,6 +115,81 @@ class Keys {
   }
 }
 
+/** Draws printed receipt lines as a paper strip. */
+export function renderReceipt(lines: readonly string[]): string {
+  const width = Math.max(0, ...lines.map((l) => l.length));
+  const edge = `~${'~'.repeat(width + 2)}~`;
+  return [edge, ...lines.map((l) => `  ${l.padEnd(width)}  `), edge].join('\n');
+}
+
+/** Asks for one menu input the way the phone's keypad would; undefined at end of input. */
+async function askInput(keys: Keys, input: InputSpec): Promise<string | undefined> {
+  const label = input.label.trim() === '' ? input.name : input.label;
+  if (input.kind === 'choice') {
+    const choices = (input.choices ?? []).map((c) => `${c.key}=${c.label}`).join(' ');
+    return (await keys.ask(`${label} (${choices}): `))?.trim();
+  }
+  if (input.kind === 'amount') {
+    const text = await keys.ask(`${label} (e.g. 12.50): `);
+    if (text === undefined) return undefined;
+    try {
+      return String(parseAmount(text, input.name));
+    } catch {
+      return text.trim(); // the host refuses it (30) and says so
+    }
+  }
+  const range = input.min === undefined ? '' : ` (${input.min}-${input.max ?? input.min} digits)`;
+  return input.masked === true ? keys.askHidden(`${label}${range}: `) : (await keys.ask(`${label}${range}: `))?.trim();
+}
+
+/**
+ * Services from the menu the host downloaded (ADR 0018): pick one, key its inputs, answer its
+ * screens (a choice key, digits; empty cancels, `h` hangs up), see the receipt printed.
+ * Resolves with a status line, or undefined at end of input.
+ */
+async function menuService(terminal: PosTerminal, keys: Keys, output: Writable): Promise<string | undefined> {
+  if (!terminal.signedOn) return 'Sign on first ([3])';
+  if (terminal.menu === undefined) {
+    const r = await terminal.downloadMenu();
+    if (r.outcome !== 'approved') return `menu: ${r.outcome}`;
+  }
+  const entries = terminal.menu?.entries ?? [];
+  if (entries.length === 0) return 'The host offers no services to this phone';
+  entries.forEach((e, i) => output.write(`  [${i + 1}] ${e.path.join(' > ')}\n`));
+  const pick = await keys.ask('Service: ');
+  if (pick === undefined) return undefined;
+  const entry = entries[Number(pick.trim()) - 1];
+  if (entry === undefined) return `No service ${pick.trim().slice(0, 10)}`;
+  const inputs: Record<string, string> = {};
+  for (const input of entry.inputs) {
+    const value = await askInput(keys, input);
+    if (value === undefined) return undefined;
+    inputs[input.name] = value;
+  }
+  let pin: string | undefined;
+  if (entry.card === true) {
+    pin = await keys.askHidden('PIN: ');
+    if (pin === undefined) return undefined;
+  }
+  const r = await terminal.service(
+    entry.code,
+    inputs,
+    async (screen) => {
+      const spec = screen.input;
+      const hint = spec.choices?.map((c) => `${c.key}=${c.label}`).join(' ') ?? spec.label;
+      const answer = await keys.ask(`${hint} (empty: cancel, h: hang up): `);
+      if (answer === undefined || answer.trim().toLowerCase() === 'h') return 'hang-up';
+      if (answer.trim() === '') return 'cancel';
+      return { key: answer.trim() };
+    },
+    pin === undefined ? {} : { pin },
+  );
+  if (r.receipt.length > 0) output.write(`${renderReceipt(r.receipt)}\n`);
+  return [`${entry.title}: ${r.outcome}`, r.responseCode === undefined ? '' : `39=${r.responseCode}`]
+    .filter((p) => p !== '')
+    .join(' | ');
+}
+
 function summary(r: TransactionResult): string {
   const parts = [`${r.kind}${r.repeated ? ' (repeat)' : ''}: ${r.outcome}`];
   if (r.stan !== undefined) parts.push(`STAN ${r.stan}`);
@@ -171,7 +248,22 @@ export async function runInteractive(
       } else if (choice === '3') result = await terminal.signOn();
       else if (choice === '4') await terminal.hangUp();
       else if (choice === '5') result = await terminal.repeatLast();
-      else {
+      else if (choice === '6') {
+        status = '';
+        const line = await menuService(terminal, keys, output);
+        if (line === undefined) break;
+        status = line;
+        draw(terminal.display);
+        continue;
+      } else if (choice === '7') {
+        if (!terminal.signedOn) status = 'Sign on first ([3])';
+        else {
+          const r = await terminal.downloadMenu();
+          status = `menu: ${r.outcome}${r.changed ? ', updated' : ', unchanged'} (${terminal.menu?.entries.length ?? 0} services)`;
+        }
+        draw(terminal.display);
+        continue;
+      } else {
         status = `Unknown choice ${choice.slice(0, 10)}`;
         draw(terminal.display);
         continue;

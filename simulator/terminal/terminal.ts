@@ -438,7 +438,8 @@ export class PosTerminal {
   async service(
     code: string,
     inputs: Readonly<Record<string, string>>,
-    actions: readonly PromptAction[],
+    /** Scripted answers, one per screen; or a function a person answers through (interactive mode). */
+    actions: readonly PromptAction[] | ((screen: Screen, index: number) => Promise<PromptAction>),
     /** Card services (ADR 0024): read the card and key `pin` (default: the card's); default: as the menu entry says. */
     opts: { readonly card?: boolean; readonly pin?: string } = {},
   ): Promise<ConversationResult> {
@@ -488,7 +489,8 @@ export class PosTerminal {
         const screen = decodeScreen(encodeTlv(items));
         screens.push(screen);
         this.show(...screen.lines, screen.input.choices?.map((c) => `${c.key}=${c.label}`).join(' ') ?? '>');
-        const action = actions[i] ?? { noAnswer: true };
+        const action: PromptAction =
+          typeof actions === 'function' ? await actions(screen, i) : (actions[i] ?? { noAnswer: true });
         if (action === 'hang-up') {
           this.dropCall();
           this.show('CALL ENDED');

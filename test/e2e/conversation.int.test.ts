@@ -9,12 +9,14 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
 import { ledgerReferenceFor } from '../../core/model';
 import { accountIdFor } from '../../demo/seed';
 import { defaultCatalogue } from '../../services/catalogue/entries';
 import { compileFiles } from '../../services/compiler/load';
 import type { ServiceResult } from '../../services/runtime/plan';
 import { MemoryStateStore } from '../../simulator/terminal/config';
+import { runInteractive } from '../../simulator/terminal/interactive';
 import { PosTerminal } from '../../simulator/terminal/terminal';
 import type { E2e } from './harness';
 import { cardNeedles, databaseText, ledgerBalanced, rawHistoryText, startE2e } from './harness';
@@ -134,6 +136,34 @@ describe('terminal conversations end to end over FSK audio', () => {
     expect(r.screens[0]?.lines.join(' ')).toMatch(/PAY 1234 FOR 87654321\? 1=YES 2=NO/);
     expect(r.receipt).toEqual(expect.arrayContaining(['CUSTOMER 87654321', 'AMOUNT 1234']));
     await t.hangUp();
+    const after = await household(e2e);
+    expect(after.posted - before.posted).toBe(1234n);
+    expect(after.pending).toBe(0n);
+  });
+
+  it('a person at the interactive simulator: signs on, picks the service from the downloaded menu, keys the inputs, presses 1, sees the receipt', async () => {
+    const before = await household(e2e);
+    nextStart += 100;
+    let printed = '';
+    const output = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        printed += chunk.toString();
+        done();
+      },
+    });
+    // 3 = sign on, 6 = services, 1 = the first entry, its customer and amount, 1 = YES, 0 = exit.
+    const input = Readable.from(['3\n6\n1\n55667788\n12.34\n1\n0\n']);
+    await runInteractive(
+      e2e.terminal({ demoTerminal: 1 }),
+      { stateStore: new MemoryStateStore({ stan: nextStart, batch: '000001', psamCounter: nextStart }) },
+      { input, output },
+    );
+    expect(printed).toContain('[1] Bills > Demo bill');
+    // The screen as the phone's 20-column display shows it, and the keys the person was offered.
+    expect(printed).toMatch(/\| PAY 1234 FOR/);
+    expect(printed).toContain('1=YES 2=NO (empty: cancel, h: hang up)');
+    expect(printed).toContain('CUSTOMER 55667788');
+    expect(printed).toMatch(/Demo bill: approved \| 39=00/);
     const after = await household(e2e);
     expect(after.posted - before.posted).toBe(1234n);
     expect(after.pending).toBe(0n);
