@@ -35,6 +35,14 @@ export interface CardStore {
 }
 
 /** The keyed index of a card number: the same PAN always gives the same token under one key. */
+/**
+ * The key of the card index (a keyed hash of each PAN) derived from the platform's LMK: one secret
+ * to keep, like the voucher and webhook keys; a database without the LMK cannot test a PAN.
+ */
+export function cardIndexKeyFromLmk(lmkHex: string): Buffer {
+  return createHmac('sha256', Buffer.from(lmkHex, 'hex')).update('fixpay card index key v1').digest();
+}
+
 export function panToken(indexKey: Uint8Array, pan: string): string {
   return createHmac('sha256', indexKey).update(pan, 'ascii').digest('hex');
 }

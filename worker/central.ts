@@ -42,6 +42,8 @@ import { createPlatformActivities, PROVIDERS_DIR } from './platform-activities';
 import { ProviderDirectory } from '../gateways/providers/profile';
 import { FileProviderJournal } from '../gateways/providers/journal';
 import { voucherKeyFromLmk } from '../gateways/providers/voucher';
+import { PrismaCardStore } from '../cards/prisma-store';
+import { cardIndexKeyFromLmk } from '../cards/store';
 import { createPlanAdmissionActivities } from '../services/registry/admission';
 import { createWebhookActivities } from '../activities/webhooks';
 import { WebhookEgressPolicy } from '../partners/webhook-egress';
@@ -196,6 +198,8 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
         ledger: new PrismaLedgerStore(prisma),
         gateway,
         ...(deps.keys.personalisation === undefined ? {} : { personalisation: deps.keys.personalisation }),
+        // The prepaid programme (ADR 0026): cards whose BIN route is `onus` never reach the network.
+        cards: { store: new PrismaCardStore(prisma), indexKey: cardIndexKeyFromLmk(deps.lmkHex) },
         registry,
         providers: {
           directory: new ProviderDirectory(deps.providersDir ?? PROVIDERS_DIR),
