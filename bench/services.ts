@@ -28,6 +28,7 @@ import type { E2e } from '../test/e2e/harness';
 import { CARD_POOR, CARD_RICH, startE2e } from '../test/e2e/harness';
 import { quietTemporalRuntime } from '../test/support/temporal';
 import { PROVIDERS_DIR } from '../worker/platform-activities';
+import { DEMO } from '../demo/seed';
 import { formatTable, serviceRows } from './services-stats';
 import type { ServiceSample } from './services-stats';
 
@@ -42,6 +43,7 @@ const TOPUP_SECRET = 'sandbox-topup-secret-0001';
 /** T0000001 is the demo merchant (card phone), T0000002 the demo household (top-ups, bills). */
 const MERCHANT_PHONE = 0;
 const HOUSEHOLD_PHONE = 1;
+const HOUSEHOLD_FUNDS_MINOR = 1_000_000_000n;
 
 /** Host time per transaction: every access-handler call while a transaction is open is added to it. */
 class HostClock {
@@ -213,6 +215,8 @@ async function main(): Promise<void> {
     if (problems.length > 0) throw new Error(`provider files: ${JSON.stringify(problems)}`);
     const clock = new HostClock();
     e2e = await startE2e({
+      // The demo household is funded for a few top-ups; the bench pays for many.
+      demo: { ...DEMO, householdFundsMinor: HOUSEHOLD_FUNDS_MINOR },
       providers: { directory, voucherKey: { id: 'bench', key: randomBytes(32) } },
       wrapHandler: (h) => clock.wrap(h),
     });
