@@ -1,4 +1,6 @@
 import { catalogueEntries } from '../services/catalogue/entries';
+import { createPartnerBillActivities } from './partner-bills';
+import type { PartnerBillDeps } from './partner-bills';
 import { DECLARED_UNIMPLEMENTED } from '../services/catalogue/unimplemented';
 import { createProviderActivities } from './providers';
 import type { BillerPort, TicketingPort, TopupPort } from './providers';
@@ -45,9 +47,12 @@ describe('provider activities', () => {
 
   it('with every port: exactly the catalogue’s biller and provider entries that are not declared unimplemented', () => {
     const names = Object.keys(createProviderActivities({ billers, topup, ticketing })).sort();
+    // Partner bills (ADR 0027) are billers served from the platform's own tables, not a port.
+    const partnerBills = new Set(Object.keys(createPartnerBillActivities({} as PartnerBillDeps)));
     const catalogued = catalogueEntries
       .filter((e) => e.kind === 'biller' || e.kind === 'provider')
       .filter((e) => !Object.hasOwn(DECLARED_UNIMPLEMENTED, e.name))
+      .filter((e) => !partnerBills.has(e.name))
       .map((e) => e.name)
       .sort();
     expect(names).toEqual(catalogued);
