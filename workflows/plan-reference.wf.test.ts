@@ -48,6 +48,9 @@ spec:
 `;
 
 describe('plans by reference on a real Temporal dev server', () => {
+  // A run, a history fetch and a replay (which bundles the workflow code) take seconds on a busy
+  // machine: far more than jest's default 5 s.
+  jest.setTimeout(120_000);
   let env: TestWorkflowEnvironment;
   let worker: Worker;
   let running: Promise<void>;
