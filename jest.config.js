@@ -8,6 +8,9 @@ const common = {
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.fixpay/'],
 };
 module.exports = {
+  // Default per test when a test names none: jest's 5 s is less than one run, fetch or replay on a
+  // busy CI machine. Tests that need more set their own.
+  testTimeout: 30_000,
   projects: [
     {
       ...common,
