@@ -24,6 +24,7 @@ import { ledgerBalanced, startE2e } from './harness';
 const DEFS = join(__dirname, '..', '..', 'definitions');
 const HOUSEHOLD = ledgerReferenceFor({ id: 'H0001', kind: 'household' });
 const SECRET = 'sandbox-tickets-secret-0001';
+const HOUR = 3_600_000;
 
 async function deploy(e2e: E2e, files: readonly string[]): Promise<void> {
   for (const d of compileFiles(files, defaultCatalogue())) {
@@ -70,6 +71,9 @@ describe('tickets from the phone over FSK audio', () => {
       pendingMs: 3_000,
       timeoutMs: 5_000,
     });
+    const now = Date.now();
+    sim.addDraw('lotto-6-49', '20261205', { opensAt: now - HOUR, cutoffAt: now + 2 * HOUR, drawAt: now + 3 * HOUR });
+    sim.addDraw('lotto-6-49', '20261128', { opensAt: now - 3 * HOUR, cutoffAt: now - HOUR, drawAt: now + HOUR });
     const s = await sim.start();
     // The shipped providers, pointed at this test's simulator.
     dir = mkdtempSync(join(tmpdir(), 'fixpay-tickets-phone-'));
@@ -86,7 +90,7 @@ describe('tickets from the phone over FSK audio', () => {
     e2e = await startE2e({ providers: { directory, voucherKey: { id: 'e2e', key: randomBytes(32) } } });
     await deploy(
       e2e,
-      ['terminal-menu', 'air-ticket'].map((f) => join(DEFS, `${f}.yaml`)),
+      ['terminal-menu', 'air-ticket', 'movie-ticket', 'lottery-ticket'].map((f) => join(DEFS, `${f}.yaml`)),
     );
   }, 300_000);
   afterAll(async () => {
@@ -104,7 +108,11 @@ describe('tickets from the phone over FSK audio', () => {
     expect((await t.signOn()).outcome).toBe('approved');
     expect(await t.downloadMenu()).toMatchObject({ outcome: 'approved', changed: true });
     expect(t.menu?.entries.map((e) => [e.code, e.path.join('/')])).toEqual(
-      expect.arrayContaining([['air-ticket', 'Tickets/Air']]),
+      expect.arrayContaining([
+        ['air-ticket', 'Tickets/Air'],
+        ['movie-ticket', 'Tickets/Movie'],
+        ['lottery-ticket', 'Tickets/Lottery'],
+      ]),
     );
     await t.hangUp();
   });
@@ -141,5 +149,72 @@ describe('tickets from the phone over FSK audio', () => {
     expect(await resultOf('air-ticket', r.stan)).toMatchObject({ outcome: 'FAILED', code: 'NOT_CONFIRMED' });
     expect(await household()).toEqual(before);
     expect(ordersFor(runId('air-ticket', r.stan))).toEqual([]);
+  });
+
+  it('movie: show and seats keyed on the pad, confirmed, paid once, receipt carries the order reference', async () => {
+    const before = await household();
+    const t = phone(e2e);
+    await t.signOn();
+    await t.downloadMenu();
+    const r = await t.service('movie-ticket', { offer: '1', show: '1', seatKeys: '06010602' }, [{ key: '1' }]);
+    expect(r).toMatchObject({ outcome: 'approved', responseCode: '00' });
+    expect(r.screens[0]?.lines.join(' ')).toMatch(/PAY 9000\? 1=YES 2=NO/);
+    await t.hangUp();
+    const result = await resultOf('movie-ticket', r.stan);
+    expect(result).toMatchObject({ outcome: 'COMPLETED', output: { amount: 9000, fee: 200 } });
+    const out = result.output as { orderId: string; tickets: string[] };
+    expect(out.tickets).toHaveLength(2);
+    expect(out.tickets.map((x) => x.slice(-3))).toEqual(['-F1', '-F2']);
+    expect(r.receipt).toEqual(
+      expect.arrayContaining(['MOVIE TICKET', 'SHOW dune-1930', 'AMOUNT 9000', `REF ${out.orderId}`]),
+    );
+    expect((await household()).posted - before.posted).toBe(9200n);
+    expect(ordersFor(runId('movie-ticket', r.stan)).map((o) => [o.state, o.charged])).toEqual([['ISSUED', 1]]);
+  });
+
+  it('lottery: one board keyed two digits a number, confirmed, paid once, receipt carries the order reference', async () => {
+    const before = await household();
+    const t = phone(e2e);
+    await t.signOn();
+    const r = await t.service('lottery-ticket', { offer: '1', draw: '20261205', numbers: '010713223540' }, [
+      { key: '1' },
+    ]);
+    expect(r).toMatchObject({ outcome: 'approved', responseCode: '00' });
+    expect(r.screens[0]?.lines.join(' ')).toMatch(/PAY 200\? 1=YES 2=NO/);
+    await t.hangUp();
+    const result = await resultOf('lottery-ticket', r.stan);
+    expect(result).toMatchObject({ outcome: 'COMPLETED', output: { amount: 200 } });
+    const out = result.output as { orderId: string; fee: number };
+    expect(r.receipt).toEqual(
+      expect.arrayContaining(['LOTTERY', 'DRAW 20261205', 'NUMBERS 010713223540', `REF ${out.orderId}`]),
+    );
+    expect((await household()).posted - before.posted).toBe(200n + BigInt(out.fee));
+    expect(ordersFor(runId('lottery-ticket', r.stan)).map((o) => [o.state, o.charged])).toEqual([['ISSUED', 1]]);
+  });
+
+  it('lottery after the sales cut-off: refused before any prompt or money moves', async () => {
+    const before = await household();
+    const t = phone(e2e);
+    await t.signOn();
+    const r = await t.service('lottery-ticket', { offer: '1', draw: '20261128', numbers: '010713223540' }, []);
+    expect(r.outcome).toBe('declined');
+    expect(r.responseCode).not.toBe('00');
+    expect(r.screens).toEqual([]);
+    await t.hangUp();
+    expect(await resultOf('lottery-ticket', r.stan)).toMatchObject({ outcome: 'FAILED', code: 'TICKET_SALES_CLOSED' });
+    expect(await household()).toEqual(before);
+    expect(ordersFor(runId('lottery-ticket', r.stan))).toEqual([]);
+  });
+
+  it('movie: NO at the prompt, the seat hold is not paid, nothing charged', async () => {
+    const before = await household();
+    const t = phone(e2e);
+    await t.signOn();
+    const r = await t.service('movie-ticket', { offer: '1', show: '2', seatKeys: '0303' }, [{ key: '2' }]);
+    expect(r).toMatchObject({ outcome: 'declined', responseCode: '17' });
+    await t.hangUp();
+    expect(await resultOf('movie-ticket', r.stan)).toMatchObject({ outcome: 'FAILED', code: 'NOT_CONFIRMED' });
+    expect(await household()).toEqual(before);
+    expect(ordersFor(runId('movie-ticket', r.stan))).toEqual([]);
   });
 });
