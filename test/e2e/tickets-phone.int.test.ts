@@ -217,4 +217,29 @@ describe('tickets from the phone over FSK audio', () => {
     expect(await household()).toEqual(before);
     expect(ordersFor(runId('movie-ticket', r.stan))).toEqual([]);
   });
+
+  it('hostile keys are refused before any money moves: no such row, an odd number of digits, a taken seat', async () => {
+    const before = await household();
+    const t = phone(e2e);
+    await t.signOn();
+    const noRow = await t.service('movie-ticket', { offer: '1', show: '1', seatKeys: '0001' }, []);
+    expect(noRow.outcome).toBe('declined');
+    const odd = await t.service('lottery-ticket', { offer: '1', draw: '20261205', numbers: '0107132235' + '4' }, []);
+    expect(odd.outcome).toBe('declined');
+    const taken = await t.service('movie-ticket', { offer: '1', show: '1', seatKeys: '0101' }, []);
+    expect(taken.outcome).toBe('declined');
+    await t.hangUp();
+    expect(await resultOf('movie-ticket', noRow.stan)).toMatchObject({
+      outcome: 'FAILED',
+      code: 'SVC_EXPRESSION_FAILED',
+    });
+    expect(await resultOf('lottery-ticket', odd.stan)).toMatchObject({
+      outcome: 'FAILED',
+      code: 'SVC_EXPRESSION_FAILED',
+    });
+    expect(await resultOf('movie-ticket', taken.stan)).toMatchObject({ outcome: 'FAILED', code: 'TICKET_UNAVAILABLE' });
+    expect(await household()).toEqual(before);
+    for (const r of [noRow, odd, taken])
+      expect(ordersFor(runId(r === odd ? 'lottery-ticket' : 'movie-ticket', r.stan))).toEqual([]);
+  });
 });
