@@ -19,7 +19,7 @@ import { MemoryStateStore } from '../../simulator/terminal/config';
 import { PosTerminal } from '../../simulator/terminal/terminal';
 import { PROVIDERS_DIR } from '../../worker/platform-activities';
 import type { E2e } from './harness';
-import { ledgerBalanced, startE2e } from './harness';
+import { cardNeedles, databaseText, ledgerBalanced, rawHistoryText, startE2e } from './harness';
 
 const DEFS = join(__dirname, '..', '..', 'definitions');
 const HOUSEHOLD = ledgerReferenceFor({ id: 'H0001', kind: 'household' });
@@ -101,6 +101,17 @@ describe('tickets from the phone over FSK audio', () => {
   afterEach(async () => {
     expect(await ledgerBalanced(e2e.ledger)).toBe(true);
     expect((await household()).pending).toBe(0n);
+    // No card data in clear in the database, the logs or the raw workflow histories.
+    const db = await databaseText(e2e.db);
+    const logs = e2e.logText();
+    for (const n of cardNeedles()) {
+      expect(db).not.toContain(n);
+      expect(logs).not.toContain(n);
+    }
+    for (const id of new Set(e2e.workflowIds)) {
+      const history = await rawHistoryText(e2e.env, id);
+      for (const n of cardNeedles()) expect(history).not.toContain(n);
+    }
   });
 
   it('the ticket services are on the menu the phone downloads', async () => {
