@@ -1,5 +1,14 @@
 import fc from 'fast-check';
-import { ExprSyntaxError, ExprTypeError, T_ANY, checkExpr, evaluate, parseExpression, parseTemplate } from './expr';
+import {
+  ExprEvalError,
+  ExprSyntaxError,
+  ExprTypeError,
+  T_ANY,
+  checkExpr,
+  evaluate,
+  parseExpression,
+  parseTemplate,
+} from './expr';
 import type { Expr, VType } from './expr';
 
 const scope = {
@@ -76,5 +85,22 @@ describe('expression language', () => {
         expect(() => parseExpression(`${l} ${o} (${r})`)).not.toThrow();
       }),
     );
+  });
+
+  it('reads numbers and seats keyed on a phone pad, and refuses anything else', () => {
+    const run = (src: string, keyed: unknown): unknown =>
+      evaluate(parseExpression(src), { input: { k: keyed }, steps: {}, vars: {} });
+    expect(run('pairs(input.k)', '010713223549')).toEqual([1, 7, 13, 22, 35, 49]);
+    expect(run('seats(input.k)', '06010602')).toEqual(['F1', 'F2']);
+    expect(run('seats(input.k)', '2699')).toEqual(['Z99']);
+    for (const bad of ['', '1', '010', '01a7', ' 0107', '0'.repeat(82)])
+      expect(() => run('pairs(input.k)', bad)).toThrow(ExprEvalError);
+    for (const bad of ['', '061', '0001', '2701', '0600', 'F1', '06010', '0601'.repeat(21)])
+      expect(() => run('seats(input.k)', bad)).toThrow(ExprEvalError);
+    expect(() => checkExpr(parseExpression('pairs(1)'), () => ({ type: 'integer' }))).toThrow(ExprTypeError);
+    expect(checkExpr(parseExpression('seats(input.k)'), () => ({ type: 'string' })).type).toEqual({
+      type: 'array',
+      items: { type: 'string' },
+    });
   });
 });

@@ -20,7 +20,8 @@
 export type Root = 'input' | 'steps' | 'vars' | 'item' | 'index';
 export const ROOTS: readonly Root[] = ['input', 'steps', 'vars', 'item', 'index'];
 export type BinaryOp = '||' | '&&' | '==' | '!=' | '<' | '<=' | '>' | '>=' | '+' | '-' | '*';
-export type FunctionName = 'len' | 'min' | 'max' | 'string' | 'startsWith' | 'isNull' | 'maskPan' | 'money';
+export type FunctionName =
+  'len' | 'min' | 'max' | 'string' | 'startsWith' | 'isNull' | 'maskPan' | 'money' | 'pairs' | 'seats';
 export const FUNCTIONS: readonly FunctionName[] = [
   'len',
   'min',
@@ -30,7 +31,33 @@ export const FUNCTIONS: readonly FunctionName[] = [
   'isNull',
   'maskPan',
   'money',
+  'pairs',
+  'seats',
 ];
+
+/**
+ * `pairs(s)`: digits keyed on a phone pad, two per number (`'010749'` → `[1, 7, 49]`). Anything
+ * but an even run of digits is an error.
+ */
+export function keyedPairs(keyed: string): number[] {
+  if (!/^(?:\d\d){1,40}$/.test(keyed)) throw new ExprEvalError('pairs() needs an even run of digits (two per number)');
+  return (keyed.match(/\d\d/g) ?? []).map(Number);
+}
+
+/**
+ * `seats(s)`: cinema seats keyed on a phone pad, four digits each: the row (01 = A … 26 = Z) then
+ * the seat number (01–99) (`'06010602'` → `['F1', 'F2']`). Anything else is an error.
+ */
+export function keyedSeats(keyed: string): string[] {
+  if (!/^(?:\d{4}){1,20}$/.test(keyed)) throw new ExprEvalError('seats() needs four digits per seat (row, number)');
+  return (keyed.match(/\d{4}/g) ?? []).map((g) => {
+    const row = Number(g.slice(0, 2));
+    const seat = Number(g.slice(2));
+    if (row < 1 || row > 26 || seat < 1)
+      throw new ExprEvalError(`seats(): '${g}' is not a seat (row 01–26, seat 01–99)`);
+    return `${String.fromCharCode(64 + row)}${seat}`;
+  });
+}
 
 /** `money(x)`: integer minor units as people read them, two decimals (`1250` → `12.50`). */
 export function moneyText(minor: number): string {
@@ -574,6 +601,11 @@ export function checkExpr(e: Expr, resolve: RefResolver): Checked {
           arity(1);
           if (!isA(argType(0), 'integer')) throw new ExprTypeError('money() needs an integer', at, 'type');
           return { type: T_STRING, sensitive: s };
+        case 'pairs':
+        case 'seats':
+          arity(1);
+          if (!isA(argType(0), 'string')) throw new ExprTypeError(`${e.fn}() needs a string`, at, 'type');
+          return { type: { type: 'array', items: e.fn === 'pairs' ? T_INT : T_STRING }, sensitive: s };
       }
       break;
     }
@@ -726,6 +758,10 @@ export function evaluate(e: Expr, scope: Scope): unknown {
           return maskPan(text(a[0]));
         case 'money':
           return moneyText(int(a[0], 'money'));
+        case 'pairs':
+          return keyedPairs(text(a[0]));
+        case 'seats':
+          return keyedSeats(text(a[0]));
       }
       break;
     }

@@ -1,0 +1,256 @@
+/**
+ * Tickets from the phone over real FSK audio (TCP PCM): chosen from the menu the phone downloads,
+ * run by the shipped ticket definitions against the real ticketing simulator over signed HTTP. The
+ * customer confirms the amount on the phone before any money moves; the signed receipt carries the
+ * provider's order reference. After each test the ledger balances and nothing stays held.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ledgerReferenceFor } from '../../core/model';
+import { accountIdFor } from '../../demo/seed';
+import { ProviderDirectory } from '../../gateways/providers/profile';
+import { defaultCatalogue } from '../../services/catalogue/entries';
+import { compileFiles } from '../../services/compiler/load';
+import type { ServiceResult } from '../../services/runtime/plan';
+import { TicketSimulator } from '../../simulator/providers/tickets';
+import { MemoryStateStore } from '../../simulator/terminal/config';
+import { PosTerminal } from '../../simulator/terminal/terminal';
+import { PROVIDERS_DIR } from '../../worker/platform-activities';
+import type { E2e } from './harness';
+import { cardNeedles, databaseText, ledgerBalanced, rawHistoryText, startE2e } from './harness';
+
+const DEFS = join(__dirname, '..', '..', 'definitions');
+const HOUSEHOLD = ledgerReferenceFor({ id: 'H0001', kind: 'household' });
+const SECRET = 'sandbox-tickets-secret-0001';
+const HOUR = 3_600_000;
+
+async function deploy(e2e: E2e, files: readonly string[]): Promise<void> {
+  for (const d of compileFiles(files, defaultCatalogue())) {
+    if (d.plan === null || d.planHash === null) throw new Error(`${d.file} does not compile`);
+    await e2e.registry.deploy(d.plan, d.planHash, 'e2e', randomUUID());
+    await e2e.registry.promote(d.plan.serviceId, d.plan.version);
+  }
+}
+
+let nextStart = 9_000;
+function phone(e2e: E2e): PosTerminal {
+  nextStart += 100;
+  // T0000002: the demo household, a Bell 202 phone with a 4 x 20 display and a 32-column printer.
+  return new PosTerminal(e2e.terminal({ demoTerminal: 1 }), {
+    stateStore: new MemoryStateStore({ stan: nextStart, batch: '000001', psamCounter: nextStart }),
+  });
+}
+
+describe('tickets from the phone over FSK audio', () => {
+  jest.setTimeout(300_000);
+  let e2e: E2e;
+  let sim: TicketSimulator;
+  let dir: string;
+
+  async function household(): Promise<{ posted: bigint; pending: bigint }> {
+    const [a] = await e2e.ledger.lookupAccounts([accountIdFor(HOUSEHOLD)]);
+    return { posted: a?.debitsPosted ?? -1n, pending: a?.debitsPending ?? -1n };
+  }
+  const runId = (code: string, stan: string | undefined): string =>
+    e2e.workflowIds.find((w) => w.startsWith(`${code}:T0000002:${stan ?? '?'}:`)) ?? '';
+  async function resultOf(code: string, stan: string | undefined): Promise<ServiceResult> {
+    const id = runId(code, stan);
+    expect(id).not.toBe('');
+    return e2e.env.client.workflow.getHandle(id).result() as Promise<ServiceResult>;
+  }
+  const ordersFor = (workflowId: string) => sim.transactions().filter((o) => o.reference.startsWith(`${workflowId}/`));
+
+  beforeAll(async () => {
+    sim = new TicketSimulator({
+      keys: { 'fixpay-demo': { scheme: 'hmac-sha256', secret: SECRET } },
+      airlines: { SK: { prefix: '123' } },
+      shows: { 'dune-1930': { price: 4500, taken: ['A1'] }, 'heat-2100': { price: 4000 } },
+      games: { 'lotto-6-49': { pricePerBoard: 200, pick: { count: 6, min: 1, max: 49 } } },
+      pendingMs: 3_000,
+      timeoutMs: 5_000,
+    });
+    const now = Date.now();
+    sim.addDraw('lotto-6-49', '20261205', { opensAt: now - HOUR, cutoffAt: now + 2 * HOUR, drawAt: now + 3 * HOUR });
+    sim.addDraw('lotto-6-49', '20261128', { opensAt: now - 3 * HOUR, cutoffAt: now - HOUR, drawAt: now + HOUR });
+    const s = await sim.start();
+    // The shipped providers, pointed at this test's simulator.
+    dir = mkdtempSync(join(tmpdir(), 'fixpay-tickets-phone-'));
+    cpSync(PROVIDERS_DIR, dir, { recursive: true });
+    const profile = join(dir, 'tickets-sandbox.yaml');
+    writeFileSync(
+      profile,
+      readFileSync(profile, 'utf8')
+        .replace(/endpoint: .*/, `endpoint: ${s.url}`)
+        .replace(/requestMs: \d+/, 'requestMs: 2000'),
+    );
+    const directory = new ProviderDirectory(dir, 0);
+    expect(directory.current().problems).toEqual([]);
+    e2e = await startE2e({ providers: { directory, voucherKey: { id: 'e2e', key: randomBytes(32) } } });
+    await deploy(
+      e2e,
+      ['terminal-menu', 'air-ticket', 'movie-ticket', 'lottery-ticket'].map((f) => join(DEFS, `${f}.yaml`)),
+    );
+  }, 300_000);
+  afterAll(async () => {
+    await e2e.stop();
+    await sim.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  afterEach(async () => {
+    expect(await ledgerBalanced(e2e.ledger)).toBe(true);
+    expect((await household()).pending).toBe(0n);
+    // No card data in clear in the database, the logs or the raw workflow histories.
+    const db = await databaseText(e2e.db);
+    const logs = e2e.logText();
+    for (const n of cardNeedles()) {
+      expect(db).not.toContain(n);
+      expect(logs).not.toContain(n);
+    }
+    for (const id of new Set(e2e.workflowIds)) {
+      const history = await rawHistoryText(e2e.env, id);
+      for (const n of cardNeedles()) expect(history).not.toContain(n);
+    }
+  });
+
+  it('the ticket services are on the menu the phone downloads', async () => {
+    const t = phone(e2e);
+    expect((await t.signOn()).outcome).toBe('approved');
+    expect(await t.downloadMenu()).toMatchObject({ outcome: 'approved', changed: true });
+    expect(t.menu?.entries.map((e) => [e.code, e.path.join('/')])).toEqual(
+      expect.arrayContaining([
+        ['air-ticket', 'Tickets/Air'],
+        ['movie-ticket', 'Tickets/Movie'],
+        ['lottery-ticket', 'Tickets/Lottery'],
+      ]),
+    );
+    await t.hangUp();
+  });
+
+  it('air: booking confirmed on the phone, paid once, receipt carries the order reference', async () => {
+    const before = await household();
+    const t = phone(e2e);
+    await t.signOn();
+    await t.downloadMenu();
+    const r = await t.service('air-ticket', { offer: '1', booking: '123450' }, [{ key: '1' }]);
+    expect(r).toMatchObject({ outcome: 'approved', responseCode: '00' });
+    expect(r.screens).toHaveLength(1);
+    expect(r.screens[0]?.lines.join(' ')).toMatch(/PAY \d+\? 1=YES 2=NO/);
+    await t.hangUp();
+    const result = await resultOf('air-ticket', r.stan);
+    expect(result).toMatchObject({ outcome: 'COMPLETED', output: { fee: 500 } });
+    const out = result.output as { orderId: string; amount: number };
+    expect(out.orderId).not.toBe('');
+    expect(r.receipt).toEqual(
+      expect.arrayContaining(['AIR TICKET', 'BOOKING 123450', `AMOUNT ${out.amount}`, `REF ${out.orderId}`]),
+    );
+    expect((await household()).posted - before.posted).toBe(BigInt(out.amount) + 500n);
+    expect(ordersFor(runId('air-ticket', r.stan)).map((o) => [o.state, o.charged])).toEqual([['ISSUED', 1]]);
+  });
+
+  it('air: NO at the prompt, nothing held, nothing charged', async () => {
+    const before = await household();
+    const t = phone(e2e);
+    await t.signOn();
+    const r = await t.service('air-ticket', { offer: '1', booking: '223451' }, [{ key: '2' }]);
+    expect(r).toMatchObject({ outcome: 'declined', responseCode: '17' });
+    expect(r.receipt).toEqual([]);
+    await t.hangUp();
+    expect(await resultOf('air-ticket', r.stan)).toMatchObject({ outcome: 'FAILED', code: 'NOT_CONFIRMED' });
+    expect(await household()).toEqual(before);
+    expect(ordersFor(runId('air-ticket', r.stan))).toEqual([]);
+  });
+
+  it('movie: show and seats keyed on the pad, confirmed, paid once, receipt carries the order reference', async () => {
+    const before = await household();
+    const t = phone(e2e);
+    await t.signOn();
+    await t.downloadMenu();
+    const r = await t.service('movie-ticket', { offer: '1', show: '1', seatKeys: '06010602' }, [{ key: '1' }]);
+    expect(r).toMatchObject({ outcome: 'approved', responseCode: '00' });
+    expect(r.screens[0]?.lines.join(' ')).toMatch(/PAY 9000\? 1=YES 2=NO/);
+    await t.hangUp();
+    const result = await resultOf('movie-ticket', r.stan);
+    expect(result).toMatchObject({ outcome: 'COMPLETED', output: { amount: 9000, fee: 200 } });
+    const out = result.output as { orderId: string; tickets: string[] };
+    expect(out.tickets).toHaveLength(2);
+    expect(out.tickets.map((x) => x.slice(-3))).toEqual(['-F1', '-F2']);
+    expect(r.receipt).toEqual(
+      expect.arrayContaining(['MOVIE TICKET', 'SHOW dune-1930', 'AMOUNT 9000', `REF ${out.orderId}`]),
+    );
+    expect((await household()).posted - before.posted).toBe(9200n);
+    expect(ordersFor(runId('movie-ticket', r.stan)).map((o) => [o.state, o.charged])).toEqual([['ISSUED', 1]]);
+  });
+
+  it('lottery: one board keyed two digits a number, confirmed, paid once, receipt carries the order reference', async () => {
+    const before = await household();
+    const t = phone(e2e);
+    await t.signOn();
+    const r = await t.service('lottery-ticket', { offer: '1', draw: '20261205', numbers: '010713223540' }, [
+      { key: '1' },
+    ]);
+    expect(r).toMatchObject({ outcome: 'approved', responseCode: '00' });
+    expect(r.screens[0]?.lines.join(' ')).toMatch(/PAY 200\? 1=YES 2=NO/);
+    await t.hangUp();
+    const result = await resultOf('lottery-ticket', r.stan);
+    expect(result).toMatchObject({ outcome: 'COMPLETED', output: { amount: 200 } });
+    const out = result.output as { orderId: string; fee: number };
+    expect(r.receipt).toEqual(
+      expect.arrayContaining(['LOTTERY', 'DRAW 20261205', 'NUMBERS 010713223540', `REF ${out.orderId}`]),
+    );
+    expect((await household()).posted - before.posted).toBe(200n + BigInt(out.fee));
+    expect(ordersFor(runId('lottery-ticket', r.stan)).map((o) => [o.state, o.charged])).toEqual([['ISSUED', 1]]);
+  });
+
+  it('lottery after the sales cut-off: refused before any prompt or money moves', async () => {
+    const before = await household();
+    const t = phone(e2e);
+    await t.signOn();
+    const r = await t.service('lottery-ticket', { offer: '1', draw: '20261128', numbers: '010713223540' }, []);
+    expect(r.outcome).toBe('declined');
+    expect(r.responseCode).not.toBe('00');
+    expect(r.screens).toEqual([]);
+    await t.hangUp();
+    expect(await resultOf('lottery-ticket', r.stan)).toMatchObject({ outcome: 'FAILED', code: 'TICKET_SALES_CLOSED' });
+    expect(await household()).toEqual(before);
+    expect(ordersFor(runId('lottery-ticket', r.stan))).toEqual([]);
+  });
+
+  it('movie: NO at the prompt, the seat hold is not paid, nothing charged', async () => {
+    const before = await household();
+    const t = phone(e2e);
+    await t.signOn();
+    const r = await t.service('movie-ticket', { offer: '1', show: '2', seatKeys: '0303' }, [{ key: '2' }]);
+    expect(r).toMatchObject({ outcome: 'declined', responseCode: '17' });
+    await t.hangUp();
+    expect(await resultOf('movie-ticket', r.stan)).toMatchObject({ outcome: 'FAILED', code: 'NOT_CONFIRMED' });
+    expect(await household()).toEqual(before);
+    expect(ordersFor(runId('movie-ticket', r.stan))).toEqual([]);
+  });
+
+  it('hostile keys are refused before any money moves: no such row, an odd number of digits, a taken seat', async () => {
+    const before = await household();
+    const t = phone(e2e);
+    await t.signOn();
+    const noRow = await t.service('movie-ticket', { offer: '1', show: '1', seatKeys: '0001' }, []);
+    expect(noRow.outcome).toBe('declined');
+    const odd = await t.service('lottery-ticket', { offer: '1', draw: '20261205', numbers: '0107132235' + '4' }, []);
+    expect(odd.outcome).toBe('declined');
+    const taken = await t.service('movie-ticket', { offer: '1', show: '1', seatKeys: '0101' }, []);
+    expect(taken.outcome).toBe('declined');
+    await t.hangUp();
+    expect(await resultOf('movie-ticket', noRow.stan)).toMatchObject({
+      outcome: 'FAILED',
+      code: 'SVC_EXPRESSION_FAILED',
+    });
+    expect(await resultOf('lottery-ticket', odd.stan)).toMatchObject({
+      outcome: 'FAILED',
+      code: 'SVC_EXPRESSION_FAILED',
+    });
+    expect(await resultOf('movie-ticket', taken.stan)).toMatchObject({ outcome: 'FAILED', code: 'TICKET_UNAVAILABLE' });
+    expect(await household()).toEqual(before);
+    for (const r of [noRow, odd, taken])
+      expect(ordersFor(runId(r === odd ? 'lottery-ticket' : 'movie-ticket', r.stan))).toEqual([]);
+  });
+});
