@@ -64,7 +64,11 @@ interface ChaosWorld {
   readonly bank: Bank;
   terminal(demoTerminal: number): TerminalConfig;
   freshState(): MemoryStateStore;
-  script(config: TerminalConfig, steps: readonly ScriptStep[], state: MemoryStateStore): Promise<readonly TransactionResult[]>;
+  script(
+    config: TerminalConfig,
+    steps: readonly ScriptStep[],
+    state: MemoryStateStore,
+  ): Promise<readonly TransactionResult[]>;
   databaseUrl(): string;
   /** Waits until everything is up again; what had to be waited for. */
   ensureUp(): Promise<readonly string[]>;
@@ -288,12 +292,7 @@ function countBy(amounts: Iterable<number>): Map<number, number> {
 }
 
 export type Verdict =
-  | 'posted'
-  | 'lost'
-  | 'double-posted'
-  | 'outcome-disagreement (ADR 0012)'
-  | 'not posted'
-  | 'moved without approval';
+  'posted' | 'lost' | 'double-posted' | 'outcome-disagreement (ADR 0012)' | 'not posted' | 'moved without approval';
 
 /**
  * What became of one purchase, from what the terminal showed and what the ledger and the bank
@@ -463,8 +462,7 @@ async function main(argv: readonly string[]): Promise<number> {
         posted: posted.get(p.amountMinor) ?? 0,
         charged: charged.get(p.amountMinor) ?? 0,
         voided: voided.get(p.amountMinor) ?? 0,
-        reversedAtBank:
-          p.result.stan === undefined ? 0 : world.bank.reversalsOf(p.terminalId, p.result.stan),
+        reversedAtBank: p.result.stan === undefined ? 0 : world.bank.reversalsOf(p.terminalId, p.result.stan),
       }),
     }));
     const count = (v: Verdict): number => verdicts.filter((x) => x.v === v).length;

@@ -25,12 +25,7 @@ const OUTCOME = defineSearchAttributeKey('Outcome', 'KEYWORD');
 function report(status: RunEnd): void {
   const info = workflowInfo();
   const attributes = info.typedSearchAttributes;
-  runMetrics.ended(
-    info.workflowType,
-    attributes.get(SERVICE_ID) ?? 'none',
-    attributes.get(OUTCOME) ?? 'none',
-    status,
-  );
+  runMetrics.ended(info.workflowType, attributes.get(SERVICE_ID) ?? 'none', attributes.get(OUTCOME) ?? 'none', status);
 }
 
 export const interceptors: WorkflowInterceptorsFactory = () => ({

@@ -51,14 +51,7 @@ const RESPAWN_PAUSE_MS = 1_000;
 const OUTPUT_KEEP_CHARS = 200_000;
 export const DATABASE_NAME = 'fixpay_chaos';
 
-export type RoleName =
-  | 'database'
-  | 'temporal'
-  | 'hsm'
-  | 'worker-1'
-  | 'worker-2'
-  | 'access-node'
-  | 'api';
+export type RoleName = 'database' | 'temporal' | 'hsm' | 'worker-1' | 'worker-2' | 'access-node' | 'api';
 
 /** Start order: what a role needs comes before it. */
 const START_ORDER: readonly RoleName[] = ['database', 'temporal', 'hsm', 'worker-1', 'worker-2', 'access-node', 'api'];
