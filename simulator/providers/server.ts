@@ -6,11 +6,10 @@
  * delay; final states are announced by signed callbacks to `callbackUrl`; a daily report lists
  * the day's transactions for reconciliation.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { isFixpayError } from '../../domain/errors';
-import { API_KEY_HEADER, KEY_ID_HEADER, signedHeaders, verifySignature } from '../../gateways/providers/http';
+import { signedHeaders } from '../../gateways/providers/http';
+import { SandboxHttpServer } from './http-server';
 import { billAmount, billRule, sandboxCase, type SandboxCase } from './sandbox';
 
 export type SimulatorKind = 'biller' | 'topup';
@@ -56,87 +55,15 @@ export interface ProviderSimulatorOptions {
   readonly now?: () => number;
 }
 
-const BODY_MAX = 16 * 1024;
 const TRANSACTIONS_MAX = 100_000;
 
-export class ProviderSimulator {
-  private server: Server | undefined;
+export class ProviderSimulator extends SandboxHttpServer<ProviderSimulatorOptions> {
   private readonly txs = new Map<string, SimTransaction>();
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly now: () => number;
   /** Requests refused for a bad signature (tests read it). */
   rejected = 0;
 
-  constructor(readonly options: ProviderSimulatorOptions) {
-    this.now = options.now ?? (() => Date.now());
-  }
-
   transactions(): SimTransaction[] {
     return [...this.txs.values()];
-  }
-
-  async start(): Promise<{ url: string; port: number }> {
-    const server = createServer((req, res) => {
-      this.handle(req, res).catch(() => {
-        if (!res.headersSent) this.send(res, 500, { error: 'INTERNAL' });
-      });
-    });
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => resolve());
-    });
-    const port = (server.address() as AddressInfo).port;
-    return { url: `http://${this.options.host ?? '127.0.0.1'}:${port}/`, port };
-  }
-
-  async stop(): Promise<void> {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-    const s = this.server;
-    if (s === undefined) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
-  }
-
-  private later(ms: number, f: () => void): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      f();
-    }, ms);
-    this.timers.add(t);
-  }
-
-  private send(res: ServerResponse, status: number, body: unknown): void {
-    const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-    res.end(text);
-  }
-
-  private async readBody(req: IncomingMessage): Promise<string | undefined> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of req) {
-      const b = c as Buffer;
-      size += b.length;
-      if (size > BODY_MAX) return undefined;
-      chunks.push(b);
-    }
-    return Buffer.concat(chunks).toString('utf8');
-  }
-
-  private authentic(req: IncomingMessage, path: string, body: string): boolean {
-    const keyId = req.headers[KEY_ID_HEADER];
-    const key = typeof keyId === 'string' ? this.options.keys[keyId] : undefined;
-    if (key === undefined) return false;
-    if (key.scheme === 'api-key') return req.headers[API_KEY_HEADER] === key.secret;
-    try {
-      verifySignature(key.secret, req.headers, req.method ?? 'GET', path, body, this.now());
-      return true;
-    } catch (e) {
-      if (isFixpayError(e)) return false;
-      throw e;
-    }
   }
 
   /** Moves a transaction on: pending cases settle after pendingMs. */
@@ -196,7 +123,7 @@ export class ProviderSimulator {
     };
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sim');
     const path = url.pathname.slice(1) + url.search;
     const body = await this.readBody(req);

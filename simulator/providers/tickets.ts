@@ -9,11 +9,10 @@
  * DUPLICATE_REFERENCE. The sandbox rules (below) pick each order's outcome; final states of open
  * orders are announced by signed callbacks. `charged` counts the money taken per order (never > 1).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash, randomInt } from 'node:crypto';
-import { isFixpayError } from '../../domain/errors';
-import { API_KEY_HEADER, KEY_ID_HEADER, signedHeaders, verifySignature } from '../../gateways/providers/http';
+import { signedHeaders } from '../../gateways/providers/http';
+import { SandboxHttpServer } from './http-server';
 
 /**
  * Last digit of the customer's key (air: the booking reference; cinema: the first seat; lottery:
@@ -99,7 +98,6 @@ export interface TicketSimulatorOptions {
   readonly now?: () => number;
 }
 
-const BODY_MAX = 16 * 1024;
 /**
  * The hold-expiring case: the hold is granted with this short expiry, and the provider finds it
  * lapsed when the payment comes, whatever the clock says (so a test need not wait on time).
@@ -124,8 +122,7 @@ interface SeatHold {
   used: boolean;
 }
 
-export class TicketSimulator {
-  private server: Server | undefined;
+export class TicketSimulator extends SandboxHttpServer<TicketSimulatorOptions> {
   private readonly orders = new Map<string, TicketOrder>();
   private readonly bookings = new Map<string, Booking>();
   private readonly holds = new Map<string, SeatHold>();
@@ -135,12 +132,10 @@ export class TicketSimulator {
   private readonly draws = new Map<string, SimDraw>();
   private readonly airlines = new Map<string, SimAirline>();
   private readonly sold = new Map<string, Set<string>>();
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly now: () => number;
   rejected = 0;
 
-  constructor(readonly options: TicketSimulatorOptions) {
-    this.now = options.now ?? (() => Date.now());
+  constructor(options: TicketSimulatorOptions) {
+    super(options);
     for (const [k, v] of Object.entries(options.airlines ?? {})) this.airlines.set(k, v);
     for (const [k, v] of Object.entries(options.shows ?? {})) this.addShow(k, v);
     for (const [k, v] of Object.entries(options.games ?? {})) this.games.set(k, v);
@@ -163,70 +158,6 @@ export class TicketSimulator {
 
   transactions(): TicketOrder[] {
     return [...this.orders.values()];
-  }
-
-  async start(): Promise<{ url: string; port: number }> {
-    const server = createServer((req, res) => {
-      this.handle(req, res).catch(() => {
-        if (!res.headersSent) this.send(res, 500, { error: 'INTERNAL' });
-      });
-    });
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => resolve());
-    });
-    const port = (server.address() as AddressInfo).port;
-    return { url: `http://${this.options.host ?? '127.0.0.1'}:${port}/`, port };
-  }
-
-  async stop(): Promise<void> {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-    const s = this.server;
-    if (s === undefined) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
-  }
-
-  private later(ms: number, f: () => void): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      f();
-    }, ms);
-    this.timers.add(t);
-  }
-
-  private send(res: ServerResponse, status: number, body: unknown): void {
-    const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-    res.end(text);
-  }
-
-  private async readBody(req: IncomingMessage): Promise<string | undefined> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of req) {
-      const b = c as Buffer;
-      size += b.length;
-      if (size > BODY_MAX) return undefined;
-      chunks.push(b);
-    }
-    return Buffer.concat(chunks).toString('utf8');
-  }
-
-  private authentic(req: IncomingMessage, path: string, body: string): boolean {
-    const keyId = req.headers[KEY_ID_HEADER];
-    const key = typeof keyId === 'string' ? this.options.keys[keyId] : undefined;
-    if (key === undefined) return false;
-    if (key.scheme === 'api-key') return req.headers[API_KEY_HEADER] === key.secret;
-    try {
-      verifySignature(key.secret, req.headers, req.method ?? 'GET', path, body, this.now());
-      return true;
-    } catch (e) {
-      if (isFixpayError(e)) return false;
-      throw e;
-    }
   }
 
   private currency(): string {
@@ -311,7 +242,7 @@ export class TicketSimulator {
     };
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sim');
     const path = url.pathname.slice(1) + url.search;
     const body = await this.readBody(req);
