@@ -18,7 +18,8 @@ import type { TerminalKeyManager } from '../hsm/terminal-keys';
 import type { LedgerPort } from '../ledger/model';
 import { createTerminalServiceActivities } from '../activities/terminal-card';
 import { createRoutedCardNetwork } from '../cards/on-us';
-import type { CardStore } from '../cards/store';
+import type { CardStore, CardUnitOfWork } from '../cards/store';
+import { createCardCommands } from '../cards/commands';
 import { InMemoryTerminalVerdictStore } from '../activities/terminal-verdict-store';
 import type { TerminalVerdictStore } from '../activities/terminal-verdict-store';
 import { createTerminalVerdictActivities } from '../activities/terminal-verdicts';
@@ -69,7 +70,14 @@ export interface PlatformActivityDeps {
    * against their card accounts and never reach the network. Without it every card goes to the
    * gateway, as before.
    */
-  readonly cards?: { readonly store: CardStore; readonly indexKey: Uint8Array };
+  readonly cards?: {
+    readonly store: CardStore;
+    readonly indexKey: Uint8Array;
+    /** All-or-nothing writes of a batch or replacement (the Prisma store's transaction). */
+    readonly atomically?: CardUnitOfWork;
+    /** The CVK pair and the PIN mailer printer's key (key directory `cards`); without them no issuance. */
+    readonly keys?: { readonly cvk: KeyHandle; readonly printerKey: KeyHandle };
+  };
 }
 
 /** The device of a profile, as conversations see it (a profile without a terminal section: the default). */
@@ -199,6 +207,19 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     hsm: deps.hsm,
     terminalKeys: deps.terminalKeys,
     ...(deps.personalisation === undefined ? {} : { personalisation: deps.personalisation }),
+    ...(deps.cards === undefined
+      ? {}
+      : {
+          cards: createCardCommands({
+            hsm: deps.hsm,
+            ledger: deps.ledger,
+            store: deps.cards.store,
+            indexKey: deps.cards.indexKey,
+            ...(deps.cards.atomically === undefined ? {} : { atomically: deps.cards.atomically }),
+            ...(deps.cards.keys === undefined ? {} : { keys: deps.cards.keys }),
+            routes: deps.core,
+          }),
+        }),
   });
   const partnerBills = deps.partnerBills === undefined ? undefined : createPartnerBillActivities(deps.partnerBills);
   const partnerBill = (name: keyof ReturnType<typeof createPartnerBillActivities>): ActivityFn =>
@@ -212,6 +233,7 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     // The business core's lifecycle runs (ADR 0020).
     applyLifecycleCommand: one(lifecycle, 'applyLifecycleCommand'),
     personaliseTerminal: one(lifecycle, 'personaliseTerminal'),
+    applyCardCommand: one(lifecycle, 'applyCardCommand'),
     destroyTerminalKeys: one(lifecycle, 'destroyTerminalKeys'),
     // Terminal binding (channel).
     checkBinding: one(terminals, 'checkBinding'),
