@@ -96,7 +96,7 @@ async function openAccounts(ledger: CardWrites['ledger'], accounts: readonly Acc
     const results = await ledger.createAccounts(accounts.slice(i, i + ACCOUNTS_PER_CALL));
     const bad = results.find((r) => r !== 'ok');
     // A card account is new: one that exists already means a card id was reused.
-    if (bad !== undefined) throw new FixpayError('INTERNAL', `card account: ${String(bad)}`);
+    if (bad !== undefined) throw new FixpayError('INTERNAL', `card account: ${bad}`);
   }
 }
 
