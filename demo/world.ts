@@ -97,6 +97,7 @@ export async function prepareDemoWorld(deps: {
       keys.psamMasterKey,
       keys.zpk,
       keys.zak,
+      keys.cards,
     ),
   );
   // The demo bill and top-up aggregators (ADR 0019), and a provider directory pointing at them.

@@ -20,6 +20,7 @@ import { createTerminalServiceActivities } from '../activities/terminal-card';
 import { createRoutedCardNetwork } from '../cards/on-us';
 import type { CardStore, CardUnitOfWork } from '../cards/store';
 import { createCardCommands } from '../cards/commands';
+import { createCardLoadActivities } from '../cards/phone-load';
 import { InMemoryTerminalVerdictStore } from '../activities/terminal-verdict-store';
 import type { TerminalVerdictStore } from '../activities/terminal-verdict-store';
 import { createTerminalVerdictActivities } from '../activities/terminal-verdicts';
@@ -41,7 +42,7 @@ import type { Registry } from '../services/registry/registry';
 import type { MenuService } from '../terminal-protocol/menu';
 import { createPartnerBillActivities } from '../activities/partner-bills';
 import type { PartnerBillDeps } from '../activities/partner-bills';
-import { catalogueFailure } from '../activities/failure';
+import { activityFailure, catalogueFailure } from '../activities/failure';
 
 export interface PlatformActivityDeps {
   readonly nodeName: string;
@@ -221,6 +222,25 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
           }),
         }),
   });
+  const cardLoad =
+    deps.cards === undefined
+      ? undefined
+      : createCardLoadActivities({
+          store: deps.cards.store,
+          ledger: deps.ledger,
+          indexKey: deps.cards.indexKey,
+          routeCard: (pan) => deps.core.routeCard(pan),
+        });
+  const cardLoadActivity =
+    (name: 'loadPrepaidCard' | 'postCardLoad' | 'reverseCardLoad'): ActivityFn =>
+    async (input: never) => {
+      if (cardLoad === undefined) throw catalogueFailure('CARD_PROGRAMME_OFF', 'no card programme on this worker');
+      try {
+        return await cardLoad[name](input);
+      } catch (e) {
+        throw activityFailure(e);
+      }
+    };
   const partnerBills = deps.partnerBills === undefined ? undefined : createPartnerBillActivities(deps.partnerBills);
   const partnerBill = (name: keyof ReturnType<typeof createPartnerBillActivities>): ActivityFn =>
     partnerBills === undefined
@@ -259,6 +279,10 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     reverseCardTransfer: one(terminalCard, 'reverseCard'),
     repayCreditCardByCard: one(terminalCard, 'repayCreditCardByCard'),
     reverseCardRepayment: one(terminalCard, 'reverseCard'),
+    // Prepaid cards loaded from the phone (ADR 0026).
+    loadPrepaidCard: cardLoadActivity('loadPrepaidCard'),
+    reverseCardLoad: cardLoadActivity('reverseCardLoad'),
+    postCardLoad: cardLoadActivity('postCardLoad'),
     // The phone's verdict on a purchase (ADR 0012).
     openTerminalVerdict: one(outcome, 'openTerminalVerdict'),
     recordTerminalVerdict: one(outcome, 'recordTerminalVerdict'),
