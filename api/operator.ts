@@ -96,6 +96,17 @@ function runId(command: LifecycleCommand, who: Operator, key: string): string {
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
+/** JSON with object keys sorted: a jsonb column gives keys back in its own order. */
+function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    typeof x === 'object' && x !== null && !Array.isArray(x)
+      ? Object.fromEntries(
+          Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : x,
+  );
+}
+
 /** The lifecycle command a terminal command body names (the document has checked its shape). */
 function terminalCommand(terminalId: string, body: Record<string, unknown>): LifecycleCommand {
   const kind = str(body['command']);
@@ -181,7 +192,7 @@ async function runOrAsk(
       await deps.prisma.operatorApproval.create({
         data: { id, command: command, requestedBy: actorOf(who), status: 'pending' },
       });
-    } else if (JSON.stringify(existing.command) !== JSON.stringify(command)) {
+    } else if (canonicalJson(existing.command) !== canonicalJson(command)) {
       throw new FixpayError('PARTNER_IDEMPOTENCY_KEY_REUSED');
     }
     return { status: 202, body: { approvalId: id, status: existing?.status ?? 'pending', command } };
