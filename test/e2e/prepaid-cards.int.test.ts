@@ -265,14 +265,14 @@ describe('prepaid cards end to end: API, CLI and the phone over FSK', () => {
     expect(JSON.parse(twice.out)).toMatchObject({ ok: false, reason: 'CARD_TRANSITION_INVALID' });
   });
 
-  it('loaded from a phone over FSK (Cards → Load prepaid card): the owner pays, the card is credited once, the network sees nothing', async () => {
+  it('loaded from a phone over FSK (Cards → Load card): the owner pays, the card is credited once, the network sees nothing', async () => {
     const saw = bankSaw.length;
     const [before] = await e2e.ledger.lookupAccounts([MERCHANT]);
     const t = phone({ track2: track2Of(card), pin });
     expect((await t.signOn()).outcome).toBe('approved');
     expect((await t.downloadMenu()).outcome).toBe('approved');
     const entry = t.menu?.entries.find((e) => e.code === 'card-load');
-    expect(entry).toMatchObject({ card: true, path: ['Cards', 'Load prepaid card'] });
+    expect(entry).toMatchObject({ card: true, path: ['Cards', 'Load card'] });
     const r = await t.service('card-load', { amount: '5000' }, [{ key: '1' }]);
     expect(r).toMatchObject({ outcome: 'approved', responseCode: '00' });
     expect(r.receipt.join('\n')).toMatch(/PREPAID CARD LOAD[\s\S]*AMOUNT 50\.00[\s\S]*BALANCE 50\.00/);
