@@ -9,7 +9,7 @@ import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { LifecycleActivities, LifecycleCommand, LifecycleOutcome } from '../activities/terminal-lifecycle';
 
 /** The card commands (activities/terminal-lifecycle.ts CARD_COMMANDS; a value import is not allowed here). */
-const CARD_KINDS: readonly string[] = [
+export const CARD_KINDS: readonly string[] = [
   'addCardRange',
   'issueCards',
   'activateCard',
