@@ -202,7 +202,8 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
         cards: {
           store: new PrismaCardStore(prisma),
           indexKey: cardIndexKeyFromLmk(deps.lmkHex),
-          atomically: PrismaCardStore.unitOfWork(prisma),
+          atomically: PrismaCardStore.unitOfWork(prisma, config.cards.batchTransactionTimeoutMs),
+          loadHoldSeconds: config.cards.loadHoldSeconds,
           ...(deps.keys.cards === undefined ? {} : { keys: deps.keys.cards }),
         },
         registry,

@@ -78,6 +78,8 @@ export interface PlatformActivityDeps {
     readonly atomically?: CardUnitOfWork;
     /** The CVK pair and the PIN mailer printer's key (key directory `cards`); without them no issuance. */
     readonly keys?: { readonly cvk: KeyHandle; readonly printerKey: KeyHandle };
+    /** Seconds a phone's unposted card load holds the money (config cards.loadHoldSeconds). */
+    readonly loadHoldSeconds?: number;
   };
 }
 
@@ -230,6 +232,7 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
           ledger: deps.ledger,
           indexKey: deps.cards.indexKey,
           routeCard: (pan) => deps.core.routeCard(pan),
+          ...(deps.cards.loadHoldSeconds === undefined ? {} : { holdSeconds: deps.cards.loadHoldSeconds }),
         });
   const cardLoadActivity =
     (name: 'loadPrepaidCard' | 'postCardLoad' | 'reverseCardLoad'): ActivityFn =>
