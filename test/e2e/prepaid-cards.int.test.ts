@@ -223,6 +223,13 @@ describe('prepaid cards end to end: API, CLI and the phone over FSK', () => {
       secrets.push(c.pan, track2Of(c), c.pinMailer, printerBlock(c.pinMailer).toString('hex'));
     }
     expect(new Set(cards.map((c) => c.pan)).size).toBe(3);
+    // Audited: the decision and the issuance, with both people.
+    expect(await e2e.core.auditTrail(`approval:${approvalId}`)).toEqual([
+      expect.objectContaining({ action: 'approve', actor: 'supervisor:bob', outcome: 'OK' }),
+    ]);
+    expect((await e2e.core.auditTrail(`bin:${BIN}`)).map((a) => `${a.action}:${a.outcome}:${a.actor}`)).toContain(
+      'issueCards:OK:operator:alice+supervisor:bob',
+    );
     expect(outcome.cards?.map((c) => c.state)).toEqual(['issued', 'issued', 'issued']);
     // The approval keeps the outcome without the bureau file; asking again gives the same approval, no new cards.
     const row = await e2e.db.prisma.operatorApproval.findUniqueOrThrow({ where: { id: approvalId } });
