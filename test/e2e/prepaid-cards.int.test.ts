@@ -337,6 +337,17 @@ describe('prepaid cards end to end: API, CLI and the phone over FSK', () => {
       outcome: 'declined',
       responseCode: '62',
     });
+    // A blocked card takes no load from the phone either; nothing moves.
+    const balanceBlocked = (await view(card.cardId)).balanceMinor;
+    const t = phone({ track2: track2Of(card), pin });
+    await t.signOn();
+    await t.downloadMenu();
+    expect(await t.service('card-load', { amount: '2000' }, [{ key: '1' }])).toMatchObject({
+      outcome: 'declined',
+      responseCode: '62',
+    });
+    await t.hangUp();
+    expect((await view(card.cardId)).balanceMinor).toBe(balanceBlocked);
     expect(
       await api('POST', `/operator/v1/cards/${card.cardId}/commands`, { body: { command: 'unblock' } }),
     ).toMatchObject({ status: 200, body: { ok: true, card: { state: 'active' } } });
