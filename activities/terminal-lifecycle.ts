@@ -36,7 +36,89 @@ export type LifecycleCommand =
   | { readonly kind: 'activate' | 'suspend' | 'resume' | 'retire'; readonly terminalId: string }
   | { readonly kind: 'replacePsam'; readonly terminalId: string; readonly psamNo: string }
   | { readonly kind: 'moveLine'; readonly terminalId: string; readonly ani: string }
-  | { readonly kind: 'rejectRebinding'; readonly terminalId: string; readonly ani: string };
+  | { readonly kind: 'rejectRebinding'; readonly terminalId: string; readonly ani: string }
+  | CardCommand;
+
+/**
+ * The prepaid programme's commands (ADR 0026), run like the terminal ones: a BIN range of our own,
+ * a card batch, and one card's activation, load, view, block, unblock, replacement and PIN
+ * reissue. Card numbers never travel in a command except the one a PIN reissue needs (bound to the
+ * PIN), which the approving supervisor gives and nothing stores.
+ */
+export type CardCommand =
+  | { readonly kind: 'addCardRange'; readonly binLow: string; readonly binHigh: string; readonly issuerId: string }
+  | {
+      readonly kind: 'issueCards';
+      readonly bin: string;
+      readonly firstSequence: number;
+      readonly count: number;
+      readonly currency: string;
+      readonly panLength?: number;
+      readonly serviceCode?: string;
+      readonly validityMonths?: number;
+      readonly pinLength?: number;
+    }
+  | {
+      readonly kind: 'activateCard' | 'blockCard' | 'unblockCard' | 'showCard';
+      readonly cardId: string;
+    }
+  | { readonly kind: 'loadCard'; readonly cardId: string; readonly amountMinor: number }
+  | { readonly kind: 'replaceCard'; readonly cardId: string; readonly sequence: number }
+  | { readonly kind: 'reissuePin'; readonly cardId: string; readonly pan?: string };
+
+export const CARD_COMMANDS = [
+  'addCardRange',
+  'issueCards',
+  'activateCard',
+  'blockCard',
+  'unblockCard',
+  'showCard',
+  'loadCard',
+  'replaceCard',
+  'reissuePin',
+] as const satisfies readonly CardCommand['kind'][];
+
+export function isCardCommand(c: LifecycleCommand): c is CardCommand {
+  return (CARD_COMMANDS as readonly string[]).includes(c.kind);
+}
+
+/** One card as operators see it: no number, only the masked one. */
+export interface CardView {
+  readonly cardId: string;
+  readonly batchId: string;
+  readonly panMasked: string;
+  readonly state: string;
+  readonly expiry: string;
+  readonly serviceCode: string;
+  readonly balanceMinor: number;
+  readonly currency: string;
+  readonly replaces?: string;
+}
+
+/** A card for the card bureau and the PIN mailer printer (clear number and CVVs: handed out once, never stored). */
+export interface BureauCard {
+  readonly cardId: string;
+  readonly pan: string;
+  readonly expiry: string;
+  readonly serviceCode: string;
+  readonly cvv: string;
+  readonly cvv2: string;
+  readonly icvv: string;
+  /** ISO 9564 format 1 PIN block under the mailer printer's key, hex. */
+  readonly pinMailer: string;
+}
+
+/** What a card command answers besides its result (and what its audit row keeps: ids, masked numbers, counts). */
+export type CardCommandResult =
+  | {
+      readonly ok: true;
+      readonly outcome: Pick<LifecycleOutcome, 'card' | 'cards' | 'batchId' | 'bureau' | 'pinMailer'>;
+      readonly audit: Readonly<Record<string, string | number>>;
+    }
+  | { readonly ok: false; readonly code: ResultCodeName; readonly detail: string };
+
+/** The card programme behind the card commands (cards/commands.ts); the run's id keys its writes. */
+export type CardCommandRunner = (command: CardCommand, workflowId: string) => Promise<CardCommandResult>;
 
 export const LIFECYCLE_COMMANDS = [
   'onboard',
@@ -50,15 +132,29 @@ export const LIFECYCLE_COMMANDS = [
   'replacePsam',
   'moveLine',
   'rejectRebinding',
+  ...CARD_COMMANDS,
 ] as const satisfies readonly LifecycleCommand['kind'][];
+
+/** The subject a command changes, as the audit trail names it. */
+export function subjectOf(c: LifecycleCommand): string {
+  switch (c.kind) {
+    case 'onboard':
+      return `customer:${c.customerId}`;
+    case 'addCardRange':
+      return `bin:${c.binLow}-${c.binHigh}`;
+    case 'issueCards':
+      return `bin:${c.bin}`;
+    default:
+      return 'cardId' in c ? `card:${c.cardId}` : `terminal:${c.terminalId}`;
+  }
+}
 
 /**
  * The run id for a command: its subject, the command and the caller's request id, so a repeated
  * request attaches to the same run and is carried out once.
  */
 export function lifecycleWorkflowId(command: LifecycleCommand, requestId: string): string {
-  const subject = command.kind === 'onboard' ? `customer:${command.customerId}` : `terminal:${command.terminalId}`;
-  return `lifecycle:${subject}:${command.kind}:${requestId}`;
+  return `lifecycle:${subjectOf(command)}:${command.kind}:${requestId}`;
 }
 
 export interface LifecycleInput {
@@ -83,10 +179,24 @@ export interface LifecycleOutcome {
   readonly psamKcv?: string;
   /** TR-31 key block of the terminal master key under the key-loading device's transport key (never a clear key). */
   readonly tmkKeyBlock?: string;
+  /** Card commands: the card after the command (masked number, state, balance). */
+  readonly card?: CardView;
+  /** A batch: its id and its cards (masked). */
+  readonly batchId?: string;
+  readonly cards?: readonly CardView[];
+  /**
+   * The card bureau's and the mailer printer's file of a batch or replacement: clear numbers and
+   * CVVs, handed out in this answer only (the run's payloads are encrypted; nothing stores it).
+   */
+  readonly bureau?: readonly BureauCard[];
+  /** PIN reissue: the new PIN under the mailer printer's key (hex), for the PIN mailer only. */
+  readonly pinMailer?: string;
 }
 
 export interface LifecycleActivities {
   applyLifecycleCommand(input: LifecycleInput): Promise<LifecycleOutcome>;
+  /** A card command (ADR 0026): carried out by the card programme, audited like the others. */
+  applyCardCommand(input: LifecycleInput): Promise<LifecycleOutcome>;
   personaliseTerminal(input: LifecycleInput): Promise<LifecycleOutcome>;
   destroyTerminalKeys(input: {
     terminalId: string;
@@ -109,13 +219,11 @@ export interface LifecycleDeps {
    * is refused with CONFIG_INVALID.
    */
   readonly personalisation?: { readonly psamMasterKey: KeyHandle; readonly transportKey: KeyHandle };
+  /** The prepaid programme (cards/commands.ts); without it card commands are refused with CARD_PROGRAMME_OFF. */
+  readonly cards?: CardCommandRunner;
 }
 
 type Result = { ok: true; value: unknown } | { ok: false; code: ResultCodeName; detail: string };
-
-function subjectOf(c: LifecycleCommand): string {
-  return c.kind === 'onboard' ? `customer:${c.customerId}` : `terminal:${c.terminalId}`;
-}
 
 /** What of a command is safe to audit (ids and lines; KYC values stay in the customer row). */
 function auditDetail(c: LifecycleCommand): Record<string, string> {
@@ -132,6 +240,19 @@ function auditDetail(c: LifecycleCommand): Record<string, string> {
     case 'moveLine':
     case 'rejectRebinding':
       return { ani: c.ani };
+    case 'addCardRange':
+      return { binLow: c.binLow, binHigh: c.binHigh, issuerId: c.issuerId };
+    case 'issueCards':
+      return { bin: c.bin, firstSequence: String(c.firstSequence), count: String(c.count), currency: c.currency };
+    case 'loadCard':
+      return { cardId: c.cardId, amountMinor: String(c.amountMinor) };
+    case 'activateCard':
+    case 'blockCard':
+    case 'unblockCard':
+    case 'showCard':
+    case 'replaceCard':
+    case 'reissuePin':
+      return { cardId: c.cardId };
     default:
       return {};
   }
@@ -144,9 +265,10 @@ export function createLifecycleActivities(deps: LifecycleDeps): LifecycleActivit
     input: LifecycleInput,
     r: Result,
     extra: Partial<LifecycleOutcome> = {},
+    auditExtra: Readonly<Record<string, string | number>> = {},
   ): Promise<LifecycleOutcome> {
     const c = input.command;
-    const terminal = c.kind === 'onboard' ? undefined : await core.terminal(c.terminalId);
+    const terminal = 'terminalId' in c ? await core.terminal(c.terminalId) : undefined;
     const reason: ResultCodeName = r.ok ? 'OK' : r.code;
     await core.audit({
       actor: input.actor,
@@ -158,6 +280,7 @@ export function createLifecycleActivities(deps: LifecycleDeps): LifecycleActivit
         ...(terminal === undefined ? {} : { state: terminal.state }),
         ...(extra.tmkKcv === undefined ? {} : { tmkKcv: extra.tmkKcv }),
         ...(extra.psamKcv === undefined ? {} : { psamKcv: extra.psamKcv }),
+        ...auditExtra,
       },
       ...(input.workflowId === undefined ? {} : { workflowId: input.workflowId }),
     });
@@ -230,6 +353,8 @@ export function createLifecycleActivities(deps: LifecycleDeps): LifecycleActivit
         return core.rejectRebinding({ terminalId: c.terminalId, ani: c.ani }, actor);
       case 'personalise':
         return { ok: false, code: 'BAD_REQUEST', detail: 'personalise runs personaliseTerminal' };
+      default:
+        return { ok: false, code: 'BAD_REQUEST', detail: 'card commands run applyCardCommand' };
     }
   }
 
@@ -237,6 +362,21 @@ export function createLifecycleActivities(deps: LifecycleDeps): LifecycleActivit
     async applyLifecycleCommand(input) {
       try {
         return await finish(input, await apply(input));
+      } catch (e) {
+        throw activityFailure(e);
+      }
+    },
+
+    async applyCardCommand(input) {
+      try {
+        const c = input.command;
+        if (!isCardCommand(c))
+          return await finish(input, { ok: false, code: 'BAD_REQUEST', detail: 'not a card command' });
+        if (deps.cards === undefined)
+          return await finish(input, { ok: false, code: 'CARD_PROGRAMME_OFF', detail: 'no card programme here' });
+        const r = await deps.cards(c, input.workflowId ?? `${input.actor}:${c.kind}`);
+        if (!r.ok) return await finish(input, r);
+        return await finish(input, { ok: true, value: null }, r.outcome, r.audit);
       } catch (e) {
         throw activityFailure(e);
       }

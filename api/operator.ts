@@ -17,7 +17,7 @@ import { FixpayError } from '../domain/errors';
 import { lifecycleWorkflowId, LIFECYCLE_COMMANDS } from '../activities/terminal-lifecycle';
 import type { LifecycleCommand, LifecycleOutcome } from '../activities/terminal-lifecycle';
 import type { CoreRepository } from '../core/repository';
-import type { PrismaClient } from '../generated/prisma/client';
+import type { Prisma, PrismaClient } from '../generated/prisma/client';
 import { expressPath, specOperations } from './openapi';
 
 export const OPERATOR_ROLES = ['operator', 'supervisor'] as const;
@@ -32,7 +32,7 @@ export interface OperatorCredential {
 
 export interface OperatorApiDeps {
   readonly operators: readonly OperatorCredential[];
-  readonly core: Pick<CoreRepository, 'terminal' | 'terminalHistory' | 'auditTrail' | 'rebindingRequests'>;
+  readonly core: Pick<CoreRepository, 'terminal' | 'terminalHistory' | 'auditTrail' | 'rebindingRequests' | 'audit'>;
   readonly prisma: PrismaClient;
   /** Runs one lifecycle command to its end under the given run id (a repeat attaches). */
   readonly runLifecycle: (workflowId: string, command: LifecycleCommand, actor: string) => Promise<LifecycleOutcome>;
@@ -43,6 +43,10 @@ export const FOUR_EYES_COMMANDS: ReadonlySet<LifecycleCommand['kind']> = new Set
   'personalise',
   'replacePsam',
   'retire',
+  // The prepaid programme (ADR 0026): a card batch, a replacement, a new PIN.
+  'issueCards',
+  'replaceCard',
+  'reissuePin',
 ]);
 
 interface Operator {
@@ -92,6 +96,17 @@ function runId(command: LifecycleCommand, who: Operator, key: string): string {
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
+/** JSON with object keys sorted: a jsonb column gives keys back in its own order. */
+function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    typeof x === 'object' && x !== null && !Array.isArray(x)
+      ? Object.fromEntries(
+          Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : x,
+  );
+}
+
 /** The lifecycle command a terminal command body names (the document has checked its shape). */
 function terminalCommand(terminalId: string, body: Record<string, unknown>): LifecycleCommand {
   const kind = str(body['command']);
@@ -112,6 +127,44 @@ function terminalCommand(terminalId: string, body: Record<string, unknown>): Lif
     default:
       throw new FixpayError('BAD_REQUEST', `unknown command ${kind.slice(0, 32)}`);
   }
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) ? v : undefined);
+
+/** The card command a card command body names (the document has checked its shape). */
+function cardCommand(cardId: string, body: Record<string, unknown>): LifecycleCommand {
+  const kind = str(body['command']);
+  switch (kind) {
+    case 'activate':
+      return { kind: 'activateCard', cardId };
+    case 'block':
+      return { kind: 'blockCard', cardId };
+    case 'unblock':
+      return { kind: 'unblockCard', cardId };
+    case 'reissuePin':
+      return { kind: 'reissuePin', cardId };
+    case 'load': {
+      const amountMinor = num(body['amountMinor']);
+      if (amountMinor === undefined) throw new FixpayError('BAD_REQUEST', 'load needs amountMinor');
+      return { kind: 'loadCard', cardId, amountMinor };
+    }
+    case 'replace': {
+      const sequence = num(body['sequence']);
+      if (sequence === undefined) throw new FixpayError('BAD_REQUEST', 'replace needs the new card sequence');
+      return { kind: 'replaceCard', cardId, sequence };
+    }
+    default:
+      throw new FixpayError('BAD_REQUEST', `unknown command ${kind.slice(0, 32)}`);
+  }
+}
+
+/**
+ * What an approval keeps of a run's outcome: everything but the card bureau file and the PIN
+ * mailer block, which go back once, in the approving answer.
+ */
+function storable(outcome: LifecycleOutcome): Record<string, unknown> {
+  const { bureau: _bureau, pinMailer: _pinMailer, ...kept } = outcome;
+  return JSON.parse(JSON.stringify(kept)) as Record<string, unknown>;
 }
 
 /** A refusal as the answer: the outcome with the catalogue's HTTP status. */
@@ -139,7 +192,7 @@ async function runOrAsk(
       await deps.prisma.operatorApproval.create({
         data: { id, command: command, requestedBy: actorOf(who), status: 'pending' },
       });
-    } else if (JSON.stringify(existing.command) !== JSON.stringify(command)) {
+    } else if (canonicalJson(existing.command) !== canonicalJson(command)) {
       throw new FixpayError('PARTNER_IDEMPOTENCY_KEY_REUSED');
     }
     return { status: 202, body: { approvalId: id, status: existing?.status ?? 'pending', command } };
@@ -214,6 +267,39 @@ export const OPERATOR_HANDLERS: Readonly<Record<string, Handler>> = {
       },
     };
   },
+  addCardRange: (deps, req, who) => {
+    if (who.role !== 'supervisor') throw new FixpayError('FORBIDDEN', 'only a supervisor adds a BIN range');
+    const b = req.body as Record<string, unknown>;
+    return runOrAsk(
+      deps,
+      req,
+      who,
+      { kind: 'addCardRange', binLow: str(b['binLow']), binHigh: str(b['binHigh']), issuerId: str(b['issuerId']) },
+      true,
+    );
+  },
+  issueCardBatch: (deps, req, who) => {
+    const b = req.body as Record<string, unknown>;
+    const opt = (k: string) => (num(b[k]) === undefined ? {} : { [k]: num(b[k]) });
+    const command: LifecycleCommand = {
+      kind: 'issueCards',
+      bin: str(b['bin']),
+      firstSequence: num(b['firstSequence']) ?? -1,
+      count: num(b['count']) ?? 0,
+      currency: str(b['currency']),
+      ...opt('panLength'),
+      ...opt('validityMonths'),
+      ...opt('pinLength'),
+      ...(typeof b['serviceCode'] === 'string' ? { serviceCode: b['serviceCode'] } : {}),
+    };
+    return runOrAsk(deps, req, who, command);
+  },
+  cardCommand: (deps, req, who) =>
+    runOrAsk(deps, req, who, cardCommand(str(req.params['cardId']), req.body as Record<string, unknown>)),
+  getCard: async (deps, req, who) => {
+    const command: LifecycleCommand = { kind: 'showCard', cardId: str(req.params['cardId']) };
+    return answer(await deps.runLifecycle(lifecycleWorkflowId(command, randomUUID()), command, actorOf(who)));
+  },
   listRebindings: async (deps) => {
     const rows = await deps.core.rebindingRequests();
     return {
@@ -253,17 +339,33 @@ export const OPERATOR_HANDLERS: Readonly<Record<string, Handler>> = {
         decidedAt: new Date(),
       },
     });
-    if (claimed.count === 1 && decision === 'approve') {
-      const command = row.command as unknown as LifecycleCommand;
-      const outcome = await deps.runLifecycle(
-        lifecycleWorkflowId(command, id),
-        command,
-        `${row.requestedBy}+${actorOf(who)}`,
-      );
-      await deps.prisma.operatorApproval.update({ where: { id }, data: { outcome: { ...outcome } } });
+    if (claimed.count === 0) {
+      const now = await deps.prisma.operatorApproval.findUniqueOrThrow({ where: { id } });
+      return { status: 200, body: approvalView(now) };
+    }
+    const stored = row.command as unknown as LifecycleCommand;
+    await deps.core.audit({
+      actor: actorOf(who),
+      action: decision === 'approve' ? 'approve' : 'reject',
+      subject: `approval:${id}`,
+      outcome: 'OK',
+      detail: { command: stored.kind, requestedBy: row.requestedBy },
+    });
+    let fresh: LifecycleOutcome | undefined;
+    if (decision === 'approve') {
+      // A PIN reissue needs the card's number: the approver gives it, the run uses it, nothing keeps it.
+      const pan = (req.body as Record<string, unknown>)['pan'];
+      const command: LifecycleCommand =
+        stored.kind === 'reissuePin' && typeof pan === 'string' ? { ...stored, pan } : stored;
+      fresh = await deps.runLifecycle(lifecycleWorkflowId(stored, id), command, `${row.requestedBy}+${actorOf(who)}`);
+      await deps.prisma.operatorApproval.update({
+        where: { id },
+        data: { outcome: storable(fresh) as Prisma.InputJsonObject },
+      });
     }
     const after = await deps.prisma.operatorApproval.findUniqueOrThrow({ where: { id } });
-    return { status: 200, body: approvalView(after) };
+    // The bureau file and the mailer block are in this answer only.
+    return { status: 200, body: { ...approvalView(after), ...(fresh === undefined ? {} : { outcome: fresh }) } };
   },
 };
 

@@ -125,6 +125,10 @@ export const OPERATIONS_OUTSIDE_PARTNERS: readonly string[] = [
   'listRebindings',
   'listApprovals',
   'decideApproval',
+  'addCardRange',
+  'issueCardBatch',
+  'getCard',
+  'cardCommand',
 ];
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);

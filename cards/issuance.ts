@@ -24,9 +24,9 @@ import type { Currency } from '../domain/money';
 import type { HsmPort, KeyHandle } from '../hsm/port';
 import { ledgerIdFor } from '../ledger/ids';
 import { ACCOUNT_CODES, TRANSFER_CODES, transferSucceeded } from '../ledger/model';
-import type { LedgerPort } from '../ledger/model';
+import type { AccountEvent, LedgerPort } from '../ledger/model';
 import { cardAccountRef, panToken } from './store';
-import type { CardRecord, CardStore } from './store';
+import type { CardRecord, CardStore, CardUnitOfWork, CardWrites } from './store';
 
 export interface CardIssuanceDeps {
   readonly hsm: HsmPort;
@@ -35,6 +35,11 @@ export interface CardIssuanceDeps {
   readonly cvk: KeyHandle;
   readonly printerKey: KeyHandle;
   readonly indexKey: Uint8Array;
+  /**
+   * Where a batch or a replacement writes its cards and ledger entries all together (one database
+   * transaction for the Prisma store). Without it the writes go to `store` and `ledger` one by one.
+   */
+  readonly atomically?: CardUnitOfWork;
 }
 
 export interface BatchRequest {
@@ -48,6 +53,8 @@ export interface BatchRequest {
   readonly validityMonths?: number;
   readonly pinLength?: number;
   readonly now?: Date;
+  /** The batch id (a UUID); a run passes one derived from its id. Random by default. */
+  readonly batchId?: string;
 }
 
 /** One card for the card bureau (embossing, track and chip data) and the mailer printer. */
@@ -68,6 +75,37 @@ export interface IssuedBatch {
   readonly cards: readonly IssuedCard[];
 }
 
+/** Accounts opened per ledger call inside a batch's transaction (the ledger's batch limit is larger). */
+const ACCOUNTS_PER_CALL = 1_000;
+
+/** One card worked out in full (HSM values, record, account) before anything is written. */
+interface PreparedCard {
+  readonly issued: IssuedCard;
+  readonly record: CardRecord;
+  readonly account: AccountEvent;
+}
+
+function writer(deps: CardIssuanceDeps & { readonly ledger: Partial<CardWrites['ledger']> }): CardUnitOfWork {
+  if (deps.atomically !== undefined) return deps.atomically;
+  return <T>(fn: (w: CardWrites) => Promise<T>): Promise<T> =>
+    fn({ store: deps.store, ledger: deps.ledger as CardWrites['ledger'] });
+}
+
+async function openAccounts(ledger: CardWrites['ledger'], accounts: readonly AccountEvent[]): Promise<void> {
+  for (let i = 0; i < accounts.length; i += ACCOUNTS_PER_CALL) {
+    const results = await ledger.createAccounts(accounts.slice(i, i + ACCOUNTS_PER_CALL));
+    const bad = results.find((r) => r !== 'ok');
+    // A card account is new: one that exists already means a card id was reused.
+    if (bad !== undefined) throw new FixpayError('INTERNAL', `card account: ${bad}`);
+  }
+}
+
+/**
+ * Issues a batch, all or nothing: the numbers are drawn and checked, the HSM computes every card's
+ * CVV, CVV2, iCVV and PIN, and only then are the card accounts and the cards written, together
+ * (`atomically`). A failure anywhere — a number already issued, the HSM, the ledger, the store —
+ * leaves no card and no card account of the batch.
+ */
 export async function issueBatch(deps: CardIssuanceDeps, request: BatchRequest): Promise<IssuedBatch> {
   const serviceCode = validateServiceCode(request.serviceCode ?? SERVICE_CODE_DEFAULT);
   if (!serviceCode.ok) throw new FixpayError('CARD_ISSUANCE_INVALID', serviceCode.detail);
@@ -76,79 +114,99 @@ export async function issueBatch(deps: CardIssuanceDeps, request: BatchRequest):
   const months = request.validityMonths ?? CARD_VALIDITY_MONTHS_DEFAULT;
   if (!Number.isInteger(months) || months < 1 || months > 120)
     throw new FixpayError('CARD_ISSUANCE_INVALID', 'validity is 1 to 120 months');
+  if (
+    request.pinLength !== undefined &&
+    (!Number.isInteger(request.pinLength) || request.pinLength < 4 || request.pinLength > 12)
+  )
+    throw new FixpayError('CARD_ISSUANCE_INVALID', 'a PIN is 4 to 12 digits');
   const currency = parseCurrency(request.currency);
   if (!currency.ok) throw new FixpayError('CARD_ISSUANCE_INVALID', 'currency');
+  if (
+    request.batchId !== undefined &&
+    !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(request.batchId)
+  )
+    throw new FixpayError('CARD_ISSUANCE_INVALID', 'batch id');
   const expiry = expiryFor(request.now ?? new Date(), months);
-  const batchId = randomUUID();
-  const cards: IssuedCard[] = [];
+  const batchId = request.batchId ?? randomUUID();
+  const pans: string[] = [];
   for (let i = 0; i < request.count; i++) {
     const pan = panFor(request.bin, request.firstSequence + i, request.panLength ?? CARD_PAN_LENGTH_DEFAULT);
     if (!pan.ok) throw new FixpayError('CARD_ISSUANCE_INVALID', pan.detail);
-    const token = panToken(deps.indexKey, pan.value);
-    if ((await deps.store.byPanToken(token)) !== undefined)
+    if ((await deps.store.byPanToken(panToken(deps.indexKey, pan.value))) !== undefined)
       throw new FixpayError('CARD_ISSUANCE_INVALID', `card ${maskPan(pan.value)} exists already`);
-    cards.push(
-      await issueOne(
-        deps,
-        batchId,
-        request.bin,
-        pan.value,
-        expiry,
-        serviceCode.value,
-        currency.value,
-        request.pinLength,
-      ),
-    );
+    pans.push(pan.value);
   }
-  return { batchId, cards };
+  const prepared: PreparedCard[] = [];
+  for (const pan of pans)
+    prepared.push(
+      await prepareCard(deps, {
+        batchId,
+        bin: request.bin,
+        pan,
+        expiry,
+        serviceCode: serviceCode.value,
+        currency: currency.value,
+        pinLength: request.pinLength,
+      }),
+    );
+  await writer(deps)(async (w) => {
+    await openAccounts(
+      w.ledger,
+      prepared.map((p) => p.account),
+    );
+    // The table's unique index on the keyed number refuses a card issued meanwhile: all rolls back.
+    for (const p of prepared) await w.store.put(p.record);
+  });
+  return { batchId, cards: prepared.map((p) => p.issued) };
 }
 
-async function issueOne(
+async function prepareCard(
   deps: CardIssuanceDeps,
-  batchId: string,
-  bin: string,
-  pan: string,
-  expiry: string,
-  serviceCode: string,
-  currency: Currency,
-  pinLength: number | undefined,
-  replaces?: string,
-): Promise<IssuedCard> {
+  c: {
+    readonly batchId: string;
+    readonly bin: string;
+    readonly pan: string;
+    readonly expiry: string;
+    readonly serviceCode: string;
+    readonly currency: Currency;
+    readonly pinLength: number | undefined;
+    readonly replaces?: string;
+  },
+): Promise<PreparedCard> {
+  const { pan, expiry, serviceCode } = c;
   const cvv = (sc: string) => deps.hsm.generateCardVerificationValue({ cvk: deps.cvk, pan, expiry, serviceCode: sc });
   const [trackCvv, cvv2, icvv] = [await cvv(serviceCode), await cvv('000'), await cvv('999')];
   const pin = await deps.hsm.generatePin({
     pan,
     printerKey: deps.printerKey,
-    ...(pinLength === undefined ? {} : { length: pinLength }),
+    ...(c.pinLength === undefined ? {} : { length: c.pinLength }),
   });
   const cardId = randomUUID();
   const accountRef = cardAccountRef(cardId);
-  const [opened] = await deps.ledger.createAccounts([
-    {
+  return {
+    issued: { cardId, pan, expiry, serviceCode, cvv: trackCvv, cvv2, icvv, pinMailer: pin.mailer },
+    record: {
+      id: cardId,
+      batchId: c.batchId,
+      bin: c.bin,
+      panToken: panToken(deps.indexKey, pan),
+      panMasked: maskPan(pan),
+      state: 'issued',
+      expiry,
+      serviceCode,
+      pinReference: pin.reference,
+      accountRef,
+      ...(c.replaces === undefined ? {} : { replaces: c.replaces }),
+    },
+    account: {
       id: ledgerIdFor('account', accountRef),
       reference: accountRef,
-      ledger: currency.numeric,
+      ledger: c.currency.numeric,
       code: ACCOUNT_CODES.customerFunds,
-      currency: currency.code,
+      currency: c.currency.code,
       flags: { debitsMustNotExceedCredits: true },
     },
-  ]);
-  if (opened !== 'ok' && opened !== 'exists') throw new FixpayError('INTERNAL', `card account: ${String(opened)}`);
-  const record: CardRecord = {
-    id: cardId,
-    batchId,
-    bin,
-    panToken: panToken(deps.indexKey, pan),
-    panMasked: maskPan(pan),
-    state: 'issued',
-    expiry,
-    serviceCode,
-    pinReference: pin.reference,
-    accountRef,
-    ...(replaces === undefined ? {} : { replaces }),
   };
-  await deps.store.put(record);
-  return { cardId, pan, expiry, serviceCode, cvv: trackCvv, cvv2, icvv, pinMailer: pin.mailer };
 }
 
 /** One lifecycle step (activate, block, unblock); refusals are CARD_UNKNOWN / CARD_TRANSITION_INVALID. */
@@ -199,7 +257,9 @@ export async function loadCard(
 /**
  * Replaces a card (lost, damaged): a new number from the same BIN (`sequence`), new CVVs and PIN,
  * the old card's balance moved to the new card's account, the old card `replaced` (declined `62`
- * from then on). The new card starts `issued` and is activated by its holder.
+ * from then on). All or nothing (`atomically`): the old card is replaced, the new card and its
+ * account written and the balance moved in one transaction, or nothing changes. The new card starts
+ * `issued` and is activated by its holder.
  */
 export async function replaceCard(
   deps: CardIssuanceDeps & {
@@ -219,36 +279,68 @@ export async function replaceCard(
   if (!pan.ok) throw new FixpayError('CARD_ISSUANCE_INVALID', pan.detail);
   if ((await deps.store.byPanToken(panToken(deps.indexKey, pan.value))) !== undefined)
     throw new FixpayError('CARD_ISSUANCE_INVALID', `card ${maskPan(pan.value)} exists already`);
-  // Blocked first, so nothing is authorised on the old card while its balance moves.
-  await deps.store.setState(old.id, 'blocked');
-  const issued = await issueOne(
-    deps,
-    old.batchId,
-    old.bin,
-    pan.value,
-    expiryFor(request.now ?? new Date(), CARD_VALIDITY_MONTHS_DEFAULT),
-    old.serviceCode,
-    cur.value,
-    request.pinLength,
-    old.id,
-  );
-  const balance = oldAccount.creditsPosted - oldAccount.debitsPosted - oldAccount.debitsPending;
-  if (balance > 0n) {
-    const fresh = await deps.ledger.accountByReference(cardAccountRef(issued.cardId));
-    if (fresh === undefined) throw new FixpayError('LEDGER_ACCOUNT_UNKNOWN', 'new card account');
-    const [moved] = await deps.ledger.createTransfers([
-      {
-        id: ledgerIdFor('transfer', `card-replace:${old.id}`),
-        debitAccountId: oldAccount.id,
-        creditAccountId: fresh.id,
-        amount: balance,
-        ledger: oldAccount.ledger,
-        code: TRANSFER_CODES.funding,
-      },
-    ]);
-    if (moved === undefined || !transferSucceeded(moved))
-      throw new FixpayError('INTERNAL', `balance move: ${String(moved)}`);
-  }
-  await deps.store.setState(old.id, 'replaced');
-  return issued;
+  const fresh = await prepareCard(deps, {
+    batchId: old.batchId,
+    bin: old.bin,
+    pan: pan.value,
+    expiry: expiryFor(request.now ?? new Date(), CARD_VALIDITY_MONTHS_DEFAULT),
+    serviceCode: old.serviceCode,
+    currency: cur.value,
+    pinLength: request.pinLength,
+    replaces: old.id,
+  });
+  await writer(deps)(async (w) => {
+    // Read again inside the unit of work: the card may have changed since.
+    const current = await w.store.byId(old.id);
+    if (current === undefined) throw new FixpayError('CARD_UNKNOWN', old.id);
+    const again = nextCardState(current.state, 'replace');
+    if (!again.ok) throw new FixpayError(again.code, again.detail);
+    // Replaced first: no on-us authorisation takes the old card once this commits.
+    await w.store.setState(old.id, 'replaced');
+    await openAccounts(w.ledger, [fresh.account]);
+    await w.store.put(fresh.record);
+    const from = await w.ledger.accountByReference(old.accountRef);
+    const to = await w.ledger.accountByReference(fresh.record.accountRef);
+    if (from === undefined || to === undefined) throw new FixpayError('LEDGER_ACCOUNT_UNKNOWN', 'card account');
+    const balance = from.creditsPosted - from.debitsPosted - from.debitsPending;
+    if (balance > 0n) {
+      const [moved] = await w.ledger.createTransfers([
+        {
+          id: ledgerIdFor('transfer', `card-replace:${old.id}`),
+          debitAccountId: from.id,
+          creditAccountId: to.id,
+          amount: balance,
+          ledger: from.ledger,
+          code: TRANSFER_CODES.funding,
+        },
+      ]);
+      // A debit that raced in leaves less than read: nothing moves, the replacement is refused.
+      if (moved === undefined || !transferSucceeded(moved))
+        throw new FixpayError('INTERNAL', `balance move: ${String(moved)}`);
+    }
+  });
+  return fresh.issued;
+}
+
+/**
+ * A new PIN for a card (forgotten PIN): generated in the HSM, the reference under the LMK replaces
+ * the old one, the mailer block (under the printer's key) goes back for the PIN mailer only. The
+ * card's number is needed (the PIN is bound to it) and checked against the card's keyed index.
+ */
+export async function reissuePin(
+  deps: Pick<CardIssuanceDeps, 'hsm' | 'store' | 'printerKey' | 'indexKey'>,
+  request: { readonly cardId: string; readonly pan: string; readonly pinLength?: number },
+): Promise<{ readonly cardId: string; readonly pinMailer: string }> {
+  const card = await deps.store.byId(request.cardId);
+  if (card === undefined) throw new FixpayError('CARD_UNKNOWN', request.cardId.slice(0, 64));
+  if (card.state === 'replaced') throw new FixpayError('CARD_TRANSITION_INVALID', 'a PIN for a replaced card');
+  if (!/^\d{12,19}$/.test(request.pan) || panToken(deps.indexKey, request.pan) !== card.panToken)
+    throw new FixpayError('CARD_NUMBER_MISMATCH', `not the number of card ${card.panMasked}`);
+  const pin = await deps.hsm.generatePin({
+    pan: request.pan,
+    printerKey: deps.printerKey,
+    ...(request.pinLength === undefined ? {} : { length: request.pinLength }),
+  });
+  await deps.store.setPinReference(card.id, pin.reference);
+  return { cardId: card.id, pinMailer: pin.mailer };
 }

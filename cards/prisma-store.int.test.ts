@@ -11,7 +11,10 @@ import { routeCard } from '../core/routing';
 import { seedDemo } from '../demo/seed';
 import { CoreRepository } from '../core/repository';
 import { startTestDatabase, type TestDatabase } from '../test/support/database';
-import { changeCardState, issueBatch, loadCard } from './issuance';
+import { changeCardState, issueBatch, loadCard, replaceCard } from './issuance';
+import type { CardIssuanceDeps } from './issuance';
+import type { HsmPort } from '../hsm/port';
+import type { CardUnitOfWork } from './store';
 import { createRoutedCardNetwork } from './on-us';
 import type { CardNetworkPort } from './on-us';
 import { PrismaCardStore } from './prisma-store';
@@ -91,4 +94,110 @@ describe('prepaid cards on the database', () => {
       db.prisma.$executeRawUnsafe(`UPDATE prepaid_card SET pan_masked = '${card.pan}' WHERE id = '${card.cardId}'`),
     ).rejects.toThrow();
   }, 120_000);
+
+  describe('all or nothing', () => {
+    const hsm = new SoftwareHsm({ lmk: fromHex('000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F') });
+    const cvk = hsm.importClearKey('CVK', 'tdes2', '0123456789ABCDEFFEDCBA9876543210').handle;
+    const printerKey = hsm.importClearKey('ZEK', 'tdes2', PRINTER).handle;
+    const indexKey = Buffer.alloc(32, 5);
+    const counts = async () => ({
+      cards: await db.prisma.prepaidCard.count(),
+      accounts: await db.prisma.ledgerAccount.count({ where: { reference: { startsWith: 'card-funds:' } } }),
+    });
+    const deps = (o: { hsm?: HsmPort; atomically?: CardUnitOfWork } = {}): CardIssuanceDeps => ({
+      hsm: o.hsm ?? hsm,
+      ledger: new PrismaLedgerStore(db.prisma),
+      store: new PrismaCardStore(db.prisma),
+      cvk,
+      printerKey,
+      indexKey,
+      atomically: o.atomically ?? PrismaCardStore.unitOfWork(db.prisma),
+    });
+
+    it('a batch whose HSM fails on its third card leaves no card and no card account', async () => {
+      const before = await counts();
+      let pins = 0;
+      const failing = new Proxy(hsm, {
+        get(target, prop, receiver) {
+          if (prop === 'generatePin')
+            return (r: Parameters<HsmPort['generatePin']>[0]) =>
+              ++pins === 3 ? Promise.reject(new Error('HSM gone')) : hsm.generatePin(r);
+          return Reflect.get(target, prop, receiver) as unknown;
+        },
+      });
+      await expect(
+        issueBatch(deps({ hsm: failing }), { bin: '627777', firstSequence: 1, count: 5, currency: 'CNY' }),
+      ).rejects.toThrow('HSM gone');
+      expect(pins).toBe(3);
+      expect(await counts()).toEqual(before);
+    });
+
+    it('a batch whose fourth card write fails rolls back the three written before it and their accounts', async () => {
+      const before = await counts();
+      let puts = 0;
+      const base = PrismaCardStore.unitOfWork(db.prisma);
+      const failingWrites: CardUnitOfWork = (fn) =>
+        base((w) =>
+          fn({
+            ledger: w.ledger,
+            store: {
+              ...w.store,
+              byId: (id) => w.store.byId(id),
+              byPanToken: (t) => w.store.byPanToken(t),
+              setState: (id, st) => w.store.setState(id, st),
+              setPinReference: (id, r) => w.store.setPinReference(id, r),
+              byBatch: (b) => w.store.byBatch(b),
+              put: (card) => (++puts === 4 ? Promise.reject(new Error('disk full')) : w.store.put(card)),
+            },
+          }),
+        );
+      await expect(
+        issueBatch(deps({ atomically: failingWrites }), { bin: '627777', firstSequence: 1, count: 5, currency: 'CNY' }),
+      ).rejects.toThrow('disk full');
+      expect(puts).toBe(4);
+      expect(await counts()).toEqual(before);
+      // The same batch goes through afterwards: nothing half-written stands in its way.
+      const ok = await issueBatch(deps(), { bin: '627777', firstSequence: 1, count: 5, currency: 'CNY' });
+      expect(ok.cards).toHaveLength(5);
+      expect(await counts()).toEqual({ cards: before.cards + 5, accounts: before.accounts + 5 });
+    });
+
+    it('a replacement whose balance move fails leaves the old card as it was, with its money, and no new card', async () => {
+      const d = deps();
+      const ledger = new PrismaLedgerStore(db.prisma);
+      const store = new PrismaCardStore(db.prisma);
+      const [card] = (await issueBatch(d, { bin: '627777', firstSequence: 100, count: 1, currency: 'CNY' })).cards;
+      await changeCardState(store, card!.cardId, 'activate');
+      await loadCard({ store, ledger }, { cardId: card!.cardId, amountMinor: 4_000, idempotencyKey: 'replace-load' });
+      const before = await counts();
+      const base = PrismaCardStore.unitOfWork(db.prisma);
+      const failingMove: CardUnitOfWork = (fn) =>
+        base((w) =>
+          fn({
+            store: w.store,
+            ledger: {
+              createAccounts: (e) => w.ledger.createAccounts(e),
+              accountByReference: (r) => w.ledger.accountByReference(r),
+              createTransfers: () => Promise.reject(new Error('ledger down')),
+            },
+          }),
+        );
+      await expect(
+        replaceCard({ ...deps({ atomically: failingMove }), ledger }, { cardId: card!.cardId, sequence: 101 }),
+      ).rejects.toThrow('ledger down');
+      expect(await counts()).toEqual(before);
+      expect(await store.byId(card!.cardId)).toMatchObject({ state: 'active' });
+      const account = await ledger.accountByReference(`card-funds:${card!.cardId}`);
+      expect(account!.creditsPosted - account!.debitsPosted).toBe(4_000n);
+      // Done for real: the old card replaced and empty, the new one holds the money.
+      const fresh = await replaceCard({ ...d, ledger }, { cardId: card!.cardId, sequence: 101 });
+      expect(await store.byId(card!.cardId)).toMatchObject({ state: 'replaced' });
+      const moved = await ledger.accountByReference(`card-funds:${fresh.cardId}`);
+      expect(moved!.creditsPosted).toBe(4_000n);
+      // Replacing it again is refused: a replaced card takes no more steps.
+      await expect(replaceCard({ ...d, ledger }, { cardId: card!.cardId, sequence: 102 })).rejects.toThrow(
+        /cannot take this lifecycle step/,
+      );
+    });
+  });
 });

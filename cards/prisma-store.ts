@@ -4,9 +4,13 @@
  */
 import { CARD_STATES } from '../core/cards';
 import { FixpayError } from '../domain/errors';
-import type { PrismaClient } from '../generated/prisma/client';
+import type { Prisma, PrismaClient } from '../generated/prisma/client';
 import type { LmkPin } from '../hsm/port';
-import type { CardRecord, CardStore } from './store';
+import { PrismaLedgerStore } from '../ledger/store';
+import type { CardRecord, CardStore, CardUnitOfWork, CardWrites } from './store';
+
+/** How long one card batch or replacement may hold its database transaction, ms. */
+export const CARD_TRANSACTION_TIMEOUT_MS_DEFAULT = 120_000;
 
 type Row = Awaited<ReturnType<PrismaClient['prepaidCard']['findUniqueOrThrow']>>;
 
@@ -29,7 +33,20 @@ function fromRow(row: Row): CardRecord {
 }
 
 export class PrismaCardStore implements CardStore {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(private readonly prisma: PrismaClient | Prisma.TransactionClient) {}
+
+  /**
+   * All or nothing: the card rows and the ledger accounts and transfers of one batch or replacement
+   * in one database transaction (ADR 0026).
+   */
+  static unitOfWork(prisma: PrismaClient, timeoutMs: number = CARD_TRANSACTION_TIMEOUT_MS_DEFAULT): CardUnitOfWork {
+    return <T>(fn: (w: CardWrites) => Promise<T>): Promise<T> =>
+      prisma.$transaction((tx) => fn({ store: new PrismaCardStore(tx), ledger: PrismaLedgerStore.within(tx) }), {
+        timeout: timeoutMs,
+        maxWait: timeoutMs,
+        isolationLevel: 'ReadCommitted',
+      });
+  }
 
   async put(card: CardRecord): Promise<void> {
     await this.prisma.prepaidCard.create({
@@ -62,5 +79,15 @@ export class PrismaCardStore implements CardStore {
 
   async setState(id: string, state: CardRecord['state']): Promise<void> {
     await this.prisma.prepaidCard.update({ where: { id }, data: { state } });
+  }
+
+  async setPinReference(id: string, reference: LmkPin): Promise<void> {
+    await this.prisma.prepaidCard.update({ where: { id }, data: { pinReference: reference } });
+  }
+
+  async byBatch(batchId: string): Promise<readonly CardRecord[]> {
+    if (!/^[0-9a-f-]{36}$/i.test(batchId)) return [];
+    const rows = await this.prisma.prepaidCard.findMany({ where: { batchId }, orderBy: { panMasked: 'asc' } });
+    return rows.map(fromRow);
   }
 }

@@ -7,6 +7,7 @@
 import { createHmac } from 'node:crypto';
 import type { CardState } from '../core/cards';
 import type { LmkPin } from '../hsm/port';
+import type { LedgerPort } from '../ledger/model';
 
 export interface CardRecord {
   readonly id: string;
@@ -32,7 +33,23 @@ export interface CardStore {
   byId(id: string): Promise<CardRecord | undefined>;
   byPanToken(token: string): Promise<CardRecord | undefined>;
   setState(id: string, state: CardState): Promise<void>;
+  /** A new PIN (PIN reissue): the reference under the LMK replaces the old one. */
+  setPinReference(id: string, reference: LmkPin): Promise<void>;
+  /** The cards of a batch (ids, masked numbers and states only are shown from them). */
+  byBatch(batchId: string): Promise<readonly CardRecord[]>;
 }
+
+/** What a card change writes: the card store and the ledger, together. */
+export interface CardWrites {
+  readonly store: CardStore;
+  readonly ledger: Pick<LedgerPort, 'createAccounts' | 'createTransfers' | 'accountByReference'>;
+}
+
+/**
+ * Runs `fn` so that all its card and ledger writes happen or none does (one database transaction
+ * for the Prisma store): a batch or a replacement that fails half-way leaves nothing behind.
+ */
+export type CardUnitOfWork = <T>(fn: (w: CardWrites) => Promise<T>) => Promise<T>;
 
 /** The keyed index of a card number: the same PAN always gives the same token under one key. */
 /**
@@ -71,6 +88,34 @@ export class MemoryCardStore implements CardStore {
     const card = this.cards.get(id);
     if (card !== undefined) this.cards.set(id, { ...card, state });
     return Promise.resolve();
+  }
+
+  setPinReference(id: string, reference: LmkPin): Promise<void> {
+    const card = this.cards.get(id);
+    if (card !== undefined) this.cards.set(id, { ...card, pinReference: reference });
+    return Promise.resolve();
+  }
+
+  byBatch(batchId: string): Promise<readonly CardRecord[]> {
+    return Promise.resolve([...this.cards.values()].filter((c) => c.batchId === batchId));
+  }
+
+  /**
+   * A unit of work over this store and `ledger`: the cards are put back as they were when `fn`
+   * fails. The ledger is not rolled back (unit tests; the Prisma store's unit of work is one
+   * database transaction).
+   */
+  unitOfWork(ledger: CardWrites['ledger']): CardUnitOfWork {
+    return async <T>(fn: (w: CardWrites) => Promise<T>): Promise<T> => {
+      const before = new Map(this.cards);
+      try {
+        return await fn({ store: this, ledger });
+      } catch (e) {
+        this.cards.clear();
+        for (const [k, v] of before) this.cards.set(k, v);
+        throw e;
+      }
+    };
   }
 
   /** Every record, for tests that assert nothing clear was kept. */

@@ -22,6 +22,12 @@ import type { AnsweredRequest } from '../channel-engine/access/handler';
 import type { PrismaClient } from '../generated/prisma/client';
 import { prepareDemoPartner } from '../demo/partner';
 import { prepareDemoWorld } from '../demo/world';
+import { seedDemo } from '../demo/seed';
+import { Client, Connection } from '@temporalio/client';
+import { temporalLifecycleRunner } from '../api/operator';
+import { lifecycleWorkflowId } from '../activities/terminal-lifecycle';
+import { CoreRepository } from '../core/repository';
+import { PrismaLedgerStore } from '../ledger/store';
 import { spinner } from './progress';
 import { createDataConverter } from '../codec/data-converter';
 import { DeferredPlanSource } from '../codec/plan-reference';
@@ -148,7 +154,9 @@ export async function startPlatform(config: Config, log: Logger, options: Platfo
       metrics: metrics.registry,
       ...(tracing === undefined ? {} : { tracing }),
     };
-    const world = await prepareDemoWorld({ config, prisma: db.prisma, lmkHex: secrets.lmk, log });
+    // The demo room's keys, simulators and providers first (the worker reads its key directory),
+    // then the worker, then the demo customers and terminals through lifecycle runs on it.
+    const world = await prepareDemoWorld({ config, prisma: db.prisma, lmkHex: secrets.lmk, log, seed: false });
     stops.push(() => world.stop());
     const worker = await startWorkerRole(context, {
       providersDir: world.providersDir,
@@ -157,6 +165,18 @@ export async function startPlatform(config: Config, log: Logger, options: Platfo
       ...(world.bankPort === undefined ? {} : { cardNetworkPort: world.bankPort }),
     });
     stops.push(() => worker.stop());
+    const seedConnection = await Connection.connect({ address: context.temporalAddress });
+    stops.push(() => seedConnection.close());
+    const runLifecycle = temporalLifecycleRunner(
+      new Client({ connection: seedConnection, namespace: config.temporal.namespace, dataConverter }),
+      config.temporal.taskQueue,
+    );
+    await seedDemo({
+      core: new CoreRepository(db.prisma),
+      ledger: new PrismaLedgerStore(db.prisma),
+      // A restart attaches to the seed's earlier runs; steps already done are not asked again.
+      run: (command, actor) => runLifecycle(lifecycleWorkflowId(command, 'demo-seed'), command, actor),
+    });
     const answerListeners = new Set<(answered: AnsweredRequest) => void>();
     const access = await startAccessNodeRole(context, {
       onAnswered: (answered) => answerListeners.forEach((l) => l(answered)),

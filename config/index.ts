@@ -105,6 +105,14 @@ export interface CardNetworkConfig {
   readonly lengthPrefix: 'ascii4' | 'binary2';
 }
 
+/** The prepaid card programme (ADR 0026). */
+export interface CardsConfig {
+  /** Longest a card batch or replacement may hold its one database transaction, ms. */
+  readonly batchTransactionTimeoutMs: number;
+  /** Seconds a phone's card load holds the owner's money before it lapses unposted. */
+  readonly loadHoldSeconds: number;
+}
+
 /** The network HSM: where it is, who this process is to it, and the server's limits. */
 export interface HsmConfig {
   readonly host: string;
@@ -148,6 +156,7 @@ export interface Config {
   readonly security: SecurityConfig;
   readonly access: AccessConfig;
   readonly cardNetwork: CardNetworkConfig;
+  readonly cards: CardsConfig;
   readonly hsm: HsmConfig;
   readonly metrics: MetricsConfig;
   readonly tracing: TracingConfig;
@@ -219,6 +228,8 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_CARD_NETWORK_ACQUIRER_ID: 'cardNetwork.acquirerId',
   FIXPAY_CARD_NETWORK_FWD_ID: 'cardNetwork.forwardingId',
   FIXPAY_CARD_NETWORK_FRAMING: 'cardNetwork.lengthPrefix',
+  FIXPAY_CARD_BATCH_TX_TIMEOUT_MS: 'cards.batchTransactionTimeoutMs',
+  FIXPAY_CARD_LOAD_HOLD_SECONDS: 'cards.loadHoldSeconds',
   FIXPAY_HSM_CLIENT_SECRET: 'security.hsmClientSecret',
   FIXPAY_OPERATORS_FILE: 'security.operatorsFile',
   FIXPAY_OPERATOR_BEARER: 'security.operatorBearer',
@@ -297,6 +308,7 @@ export function loadConfig(
     api: Object.freeze({ ...raw.api }),
     access: Object.freeze({ ...raw.access }),
     cardNetwork: Object.freeze({ ...raw.cardNetwork }),
+    cards: Object.freeze({ ...raw.cards }),
     hsm: Object.freeze({ ...raw.hsm }),
     metrics: Object.freeze({ ...raw.metrics }),
     tracing: Object.freeze({ ...raw.tracing }),

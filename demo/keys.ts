@@ -9,6 +9,11 @@ import { InMemoryTerminalKeyStore, TerminalKeyManager } from '../hsm/terminal-ke
 import type { TerminalKeyStore } from '../hsm/terminal-keys';
 import type { KeyDirectory } from '../worker/key-directory';
 
+/** The demo card programme's CVK pair (ADR 0026): a published test key, never a production one. */
+export const DEMO_CVK_HEX = '0123456789ABCDEFFEDCBA9876543210';
+/** The demo PIN mailer printer's key (a ZEK): a test key; tests play the printer with it. */
+export const DEMO_PRINTER_KEY_HEX = '1323456789ABCDEF0123456789ABCDEF';
+
 /** Demo key material: the simulators' published test keys, never production ones. */
 export interface DemoKeyMaterial {
   /** PBOC master key the demo PSAMs derive from (32 hex). */
@@ -29,7 +34,13 @@ export async function provisionDemoKeys(
   hsm: SoftwareHsm,
   keys: DemoKeyMaterial,
   store: TerminalKeyStore = new InMemoryTerminalKeyStore(),
-): Promise<{ psamMasterKey: KeyHandle; zpk: KeyHandle; zak: KeyHandle; terminalKeys: TerminalKeyManager }> {
+): Promise<{
+  psamMasterKey: KeyHandle;
+  zpk: KeyHandle;
+  zak: KeyHandle;
+  terminalKeys: TerminalKeyManager;
+  cards: { cvk: KeyHandle; printerKey: KeyHandle };
+}> {
   const psamMasterKey = hsm.importClearKey('PBOC_MK', 'tdes2', keys.psamMasterKeyHex).handle;
   const zpk = hsm.importClearKey('ZPK', 'tdes2', keys.zpkHex).handle;
   const zak = hsm.importClearKey('ZAK', 'tdes2', keys.zakHex).handle;
@@ -44,7 +55,11 @@ export async function provisionDemoKeys(
       ));
     if (!usable) await store.put({ terminalId, tmk: hsm.importClearKey('TMK', 'tdes2', tmkHex) });
   }
-  return { psamMasterKey, zpk, zak, terminalKeys: new TerminalKeyManager({ hsm, store, layout: '004' }) };
+  const cards = {
+    cvk: hsm.importClearKey('CVK', 'tdes2', DEMO_CVK_HEX).handle,
+    printerKey: hsm.importClearKey('ZEK', 'tdes2', DEMO_PRINTER_KEY_HEX).handle,
+  };
+  return { psamMasterKey, zpk, zak, cards, terminalKeys: new TerminalKeyManager({ hsm, store, layout: '004' }) };
 }
 
 /** The key directory for the demo PSAMs: all derive from the one demo PBOC master key. */
@@ -53,6 +68,12 @@ export function demoKeyDirectory(
   psamMasterKey: KeyHandle,
   zpk: KeyHandle,
   zak: KeyHandle,
+  cards?: KeyDirectory['cards'],
 ): KeyDirectory {
-  return { zpk, zak, psamMasterKeys: Object.fromEntries(psamSerials.map((s) => [s.toUpperCase(), psamMasterKey])) };
+  return {
+    zpk,
+    zak,
+    psamMasterKeys: Object.fromEntries(psamSerials.map((s) => [s.toUpperCase(), psamMasterKey])),
+    ...(cards === undefined ? {} : { cards }),
+  };
 }

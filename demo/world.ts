@@ -75,10 +75,16 @@ export async function prepareDemoWorld(deps: {
   demo?: DemoData;
   /** Starts the bank simulator even when the config does not ask for it (tests), on this port. */
   bankPort?: number;
+  /**
+   * Seeds the demo customers and terminals here, in-process (true by default). `fixpay dev` says
+   * false and seeds them through lifecycle runs once its worker is up.
+   */
+  seed?: boolean;
 }): Promise<DemoWorld> {
   const { config, prisma } = deps;
   const demo = deps.demo ?? DEMO;
-  await seedDemo({ core: new CoreRepository(prisma), ledger: new PrismaLedgerStore(prisma) }, demo);
+  if (deps.seed !== false)
+    await seedDemo({ core: new CoreRepository(prisma), ledger: new PrismaLedgerStore(prisma) }, demo);
   const hsm = new SoftwareHsm({ lmk: Buffer.from(deps.lmkHex, 'hex') });
   const keys = await provisionDemoKeys(
     hsm,
@@ -97,6 +103,7 @@ export async function prepareDemoWorld(deps: {
       keys.psamMasterKey,
       keys.zpk,
       keys.zak,
+      keys.cards,
     ),
   );
   // The demo bill and top-up aggregators (ADR 0019), and a provider directory pointing at them.

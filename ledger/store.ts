@@ -188,12 +188,25 @@ class RowsReader implements LedgerReader {
 
 export class PrismaLedgerStore implements LedgerPort {
   private readonly options: LedgerStoreOptions;
+  /** Set when this store works inside a caller's open transaction (`within`). */
+  private tx: Tx | undefined;
 
   constructor(
     private readonly prisma: PrismaClient,
     options: Partial<LedgerStoreOptions> = {},
   ) {
     this.options = { ...LEDGER_STORE_DEFAULTS, ...options };
+  }
+
+  /**
+   * The ledger inside a caller's open transaction: its writes commit or roll back with the caller's
+   * other writes (a card batch with its card accounts, ADR 0026). No conflict retries here: a
+   * conflict fails the caller's transaction, which the caller may retry whole.
+   */
+  static within(tx: Tx, options: Partial<LedgerStoreOptions> = {}): PrismaLedgerStore {
+    const store = new PrismaLedgerStore(tx as unknown as PrismaClient, options);
+    store.tx = tx;
+    return store;
   }
 
   /** Creates accounts (idempotent by id). Throws LEDGER_BATCH_TOO_LARGE or LEDGER_STORE_CONFLICT. */
@@ -368,6 +381,7 @@ export class PrismaLedgerStore implements LedgerPort {
   }
 
   private async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    if (this.tx !== undefined) return fn(this.tx);
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.prisma.$transaction(fn, {

@@ -49,6 +49,7 @@ describe('the catalogue and the registered activities', () => {
       'air-ticket',
       'balance-inquiry',
       'bill-payment',
+      'card-load',
       'credit-card-repayment',
       'lottery-ticket',
       'mobile-topup',

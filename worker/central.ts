@@ -199,7 +199,13 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
         gateway,
         ...(deps.keys.personalisation === undefined ? {} : { personalisation: deps.keys.personalisation }),
         // The prepaid programme (ADR 0026): cards whose BIN route is `onus` never reach the network.
-        cards: { store: new PrismaCardStore(prisma), indexKey: cardIndexKeyFromLmk(deps.lmkHex) },
+        cards: {
+          store: new PrismaCardStore(prisma),
+          indexKey: cardIndexKeyFromLmk(deps.lmkHex),
+          atomically: PrismaCardStore.unitOfWork(prisma, config.cards.batchTransactionTimeoutMs),
+          loadHoldSeconds: config.cards.loadHoldSeconds,
+          ...(deps.keys.cards === undefined ? {} : { keys: deps.keys.cards }),
+        },
         registry,
         providers: {
           directory: new ProviderDirectory(deps.providersDir ?? PROVIDERS_DIR),

@@ -28,6 +28,12 @@ export interface KeyDirectory {
    * master key leaves the HSM under. Without them personalisation is refused.
    */
   readonly personalisation?: { readonly psamMasterKey: KeyHandle; readonly transportKey: KeyHandle };
+  /**
+   * The prepaid card programme (ADR 0026), optional: the CVK pair the card verification values are
+   * computed under and the PIN mailer printer's key (a ZEK). Without them card issuance, replacement
+   * and PIN reissue are refused (CARD_PROGRAMME_OFF); on-us authorisation works either way.
+   */
+  readonly cards?: { readonly cvk: KeyHandle; readonly printerKey: KeyHandle };
 }
 
 export function keyDirectoryPath(config: Config): string {
@@ -57,8 +63,19 @@ export function readKeyDirectory(file: string): KeyDirectory {
       throw new FixpayError('CONFIG_INVALID', `${file}: bad PSAM entry ${serial.slice(0, 16)}`);
     psamMasterKeys[serial.toUpperCase()] = handle;
   }
+  const c = o['cards'];
+  let cards: KeyDirectory['cards'];
+  if (c !== undefined) {
+    const cr = typeof c === 'object' && c !== null ? (c as Record<string, unknown>) : {};
+    const cvk = cr['cvk'];
+    const printerKey = cr['printerKey'];
+    if (!isHandle(cvk) || !isHandle(printerKey))
+      throw new FixpayError('CONFIG_INVALID', `${file}: cards needs cvk and printerKey`);
+    cards = { cvk, printerKey };
+  }
+  const withCards = cards === undefined ? {} : { cards };
   const p = o['personalisation'];
-  if (p === undefined) return { zpk: o['zpk'], zak: o['zak'], psamMasterKeys };
+  if (p === undefined) return { zpk: o['zpk'], zak: o['zak'], psamMasterKeys, ...withCards };
   const pr = typeof p === 'object' && p !== null ? (p as Record<string, unknown>) : {};
   const master = pr['psamMasterKey'];
   const transport = pr['transportKey'];
@@ -72,6 +89,7 @@ export function readKeyDirectory(file: string): KeyDirectory {
     zak: o['zak'],
     psamMasterKeys,
     personalisation: { psamMasterKey: master, transportKey: transport },
+    ...withCards,
   };
 }
 

@@ -18,7 +18,9 @@ import type { TerminalKeyManager } from '../hsm/terminal-keys';
 import type { LedgerPort } from '../ledger/model';
 import { createTerminalServiceActivities } from '../activities/terminal-card';
 import { createRoutedCardNetwork } from '../cards/on-us';
-import type { CardStore } from '../cards/store';
+import type { CardStore, CardUnitOfWork } from '../cards/store';
+import { createCardCommands } from '../cards/commands';
+import { createCardLoadActivities } from '../cards/phone-load';
 import { InMemoryTerminalVerdictStore } from '../activities/terminal-verdict-store';
 import type { TerminalVerdictStore } from '../activities/terminal-verdict-store';
 import { createTerminalVerdictActivities } from '../activities/terminal-verdicts';
@@ -40,7 +42,7 @@ import type { Registry } from '../services/registry/registry';
 import type { MenuService } from '../terminal-protocol/menu';
 import { createPartnerBillActivities } from '../activities/partner-bills';
 import type { PartnerBillDeps } from '../activities/partner-bills';
-import { catalogueFailure } from '../activities/failure';
+import { activityFailure, catalogueFailure } from '../activities/failure';
 
 export interface PlatformActivityDeps {
   readonly nodeName: string;
@@ -69,7 +71,16 @@ export interface PlatformActivityDeps {
    * against their card accounts and never reach the network. Without it every card goes to the
    * gateway, as before.
    */
-  readonly cards?: { readonly store: CardStore; readonly indexKey: Uint8Array };
+  readonly cards?: {
+    readonly store: CardStore;
+    readonly indexKey: Uint8Array;
+    /** All-or-nothing writes of a batch or replacement (the Prisma store's transaction). */
+    readonly atomically?: CardUnitOfWork;
+    /** The CVK pair and the PIN mailer printer's key (key directory `cards`); without them no issuance. */
+    readonly keys?: { readonly cvk: KeyHandle; readonly printerKey: KeyHandle };
+    /** Seconds a phone's unposted card load holds the money (config cards.loadHoldSeconds). */
+    readonly loadHoldSeconds?: number;
+  };
 }
 
 /** The device of a profile, as conversations see it (a profile without a terminal section: the default). */
@@ -199,7 +210,40 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     hsm: deps.hsm,
     terminalKeys: deps.terminalKeys,
     ...(deps.personalisation === undefined ? {} : { personalisation: deps.personalisation }),
+    ...(deps.cards === undefined
+      ? {}
+      : {
+          cards: createCardCommands({
+            hsm: deps.hsm,
+            ledger: deps.ledger,
+            store: deps.cards.store,
+            indexKey: deps.cards.indexKey,
+            ...(deps.cards.atomically === undefined ? {} : { atomically: deps.cards.atomically }),
+            ...(deps.cards.keys === undefined ? {} : { keys: deps.cards.keys }),
+            routes: deps.core,
+          }),
+        }),
   });
+  const cardLoad =
+    deps.cards === undefined
+      ? undefined
+      : createCardLoadActivities({
+          store: deps.cards.store,
+          ledger: deps.ledger,
+          indexKey: deps.cards.indexKey,
+          routeCard: (pan) => deps.core.routeCard(pan),
+          ...(deps.cards.loadHoldSeconds === undefined ? {} : { holdSeconds: deps.cards.loadHoldSeconds }),
+        });
+  const cardLoadActivity =
+    (name: 'loadPrepaidCard' | 'postCardLoad' | 'reverseCardLoad'): ActivityFn =>
+    async (input: never) => {
+      if (cardLoad === undefined) throw catalogueFailure('CARD_PROGRAMME_OFF', 'no card programme on this worker');
+      try {
+        return await cardLoad[name](input);
+      } catch (e) {
+        throw activityFailure(e);
+      }
+    };
   const partnerBills = deps.partnerBills === undefined ? undefined : createPartnerBillActivities(deps.partnerBills);
   const partnerBill = (name: keyof ReturnType<typeof createPartnerBillActivities>): ActivityFn =>
     partnerBills === undefined
@@ -212,6 +256,7 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     // The business core's lifecycle runs (ADR 0020).
     applyLifecycleCommand: one(lifecycle, 'applyLifecycleCommand'),
     personaliseTerminal: one(lifecycle, 'personaliseTerminal'),
+    applyCardCommand: one(lifecycle, 'applyCardCommand'),
     destroyTerminalKeys: one(lifecycle, 'destroyTerminalKeys'),
     // Terminal binding (channel).
     checkBinding: one(terminals, 'checkBinding'),
@@ -237,6 +282,10 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     reverseCardTransfer: one(terminalCard, 'reverseCard'),
     repayCreditCardByCard: one(terminalCard, 'repayCreditCardByCard'),
     reverseCardRepayment: one(terminalCard, 'reverseCard'),
+    // Prepaid cards loaded from the phone (ADR 0026).
+    loadPrepaidCard: cardLoadActivity('loadPrepaidCard'),
+    reverseCardLoad: cardLoadActivity('reverseCardLoad'),
+    postCardLoad: cardLoadActivity('postCardLoad'),
     // The phone's verdict on a purchase (ADR 0012).
     openTerminalVerdict: one(outcome, 'openTerminalVerdict'),
     recordTerminalVerdict: one(outcome, 'recordTerminalVerdict'),

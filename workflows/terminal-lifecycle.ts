@@ -8,6 +8,19 @@
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { LifecycleActivities, LifecycleCommand, LifecycleOutcome } from '../activities/terminal-lifecycle';
 
+/** The card commands (activities/terminal-lifecycle.ts CARD_COMMANDS; a value import is not allowed here). */
+export const CARD_KINDS: readonly string[] = [
+  'addCardRange',
+  'issueCards',
+  'activateCard',
+  'blockCard',
+  'unblockCard',
+  'showCard',
+  'loadCard',
+  'replaceCard',
+  'reissuePin',
+];
+
 const acts = proxyActivities<LifecycleActivities>({
   startToCloseTimeout: 30_000,
   retry: { maximumAttempts: 5, initialInterval: 500, maximumInterval: 5_000 },
@@ -21,6 +34,9 @@ export interface TerminalLifecycleInput {
 export async function terminalLifecycleWorkflow(input: TerminalLifecycleInput): Promise<LifecycleOutcome> {
   const base = { command: input.command, actor: input.actor, workflowId: workflowInfo().workflowId };
   if (input.command.kind === 'personalise') return acts.personaliseTerminal(base);
+  // A card batch writes once: a failed attempt rolled back whole, so a retry is safe; its answer
+  // (the bureau file) comes only from the attempt that wrote.
+  if (CARD_KINDS.includes(input.command.kind)) return acts.applyCardCommand(base);
   const outcome = await acts.applyLifecycleCommand(base);
   if (outcome.ok && input.command.kind === 'retire') {
     await acts.destroyTerminalKeys({

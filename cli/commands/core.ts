@@ -52,7 +52,9 @@ const withCommon = (c: Command): Command =>
     .option('--key <idempotencyKey>', 'Idempotency-Key of the write (same key: same run, done once)');
 
 export function register(program: Command): void {
-  const core = program.command('core').description('business core operations: customers, terminals, approvals');
+  const core = program
+    .command('core')
+    .description('business core operations: customers, terminals, prepaid cards, approvals');
 
   withCommon(core.command('onboard <customerId>'))
     .description('onboard a customer with its KYC data (a JSON file of fields, docs/business-core.md)')
@@ -118,9 +120,96 @@ export function register(program: Command): void {
     .action(async (o: CallOptions) => call('GET', '/operator/v1/approvals', undefined, o));
 
   withCommon(core.command('decide <approvalId> <decision>'))
-    .description('approve or reject (supervisor, not the requester); an approval runs the command')
-    .action(async (approvalId: string, decision: string, o: CallOptions) => {
-      await call('POST', `/operator/v1/approvals/${encodeURIComponent(approvalId)}/decision`, { decision }, o);
+    .description(
+      'approve or reject (supervisor, not the requester); an approval runs the command. A card batch or replacement answers the card bureau and PIN mailer file once: keep the output for the bureau',
+    )
+    .option('--pan-file <file>', 'PIN reissue: a file holding the card number (the PIN is bound to it; never stored)')
+    .action(async (approvalId: string, decision: string, o: CallOptions & { panFile?: string }) => {
+      let pan: string | undefined;
+      if (o.panFile !== undefined) {
+        try {
+          pan = readFileSync(o.panFile, 'utf8').trim();
+        } catch {
+          console.error(`${o.panFile} is not a readable file`);
+          process.exitCode = 2;
+          return;
+        }
+      }
+      await call(
+        'POST',
+        `/operator/v1/approvals/${encodeURIComponent(approvalId)}/decision`,
+        { decision, ...(pan === undefined ? {} : { pan }) },
+        o,
+      );
+    });
+
+  withCommon(core.command('card-range <binLow> <binHigh>'))
+    .description('a BIN range of our prepaid programme, authorised on-us (supervisor)')
+    .requiredOption('--issuer <issuerId>', 'issuer id recorded on the route')
+    .action(async (binLow: string, binHigh: string, o: CallOptions & { issuer: string }) => {
+      await call('POST', '/operator/v1/card-ranges', { binLow, binHigh, issuerId: o.issuer }, o);
+    });
+
+  withCommon(core.command('card-batch'))
+    .description('ask for a batch of prepaid cards (waits for a supervisor: fixpay core decide)')
+    .requiredOption('--bin <bin>', 'BIN of an on-us range (6-11 digits)')
+    .requiredOption('--first <sequence>', 'sequence number of the first card')
+    .requiredOption('--count <n>', 'number of cards (1-10000)')
+    .requiredOption('--currency <code>', 'ISO 4217 currency of the card accounts, e.g. CNY')
+    .option('--validity <months>', 'months of validity (default 36)')
+    .option('--pin-length <digits>', 'PIN digits (default 6)')
+    .action(
+      async (
+        o: CallOptions & {
+          bin: string;
+          first: string;
+          count: string;
+          currency: string;
+          validity?: string;
+          pinLength?: string;
+        },
+      ) => {
+        const int = (v: string): number => (/^\d{1,12}$/.test(v) ? Number(v) : Number.NaN);
+        await call(
+          'POST',
+          '/operator/v1/card-batches',
+          {
+            bin: o.bin,
+            firstSequence: int(o.first),
+            count: int(o.count),
+            currency: o.currency,
+            ...(o.validity === undefined ? {} : { validityMonths: int(o.validity) }),
+            ...(o.pinLength === undefined ? {} : { pinLength: int(o.pinLength) }),
+          },
+          o,
+        );
+      },
+    );
+
+  withCommon(core.command('card <cardId> <command>'))
+    .description(
+      'a card command: activate, load (--amount), block, unblock, replace (--sequence), reissuePin (replace and reissuePin wait for a supervisor)',
+    )
+    .option('--amount <minor>', 'load: amount in minor units (cents)')
+    .option('--sequence <n>', 'replace: sequence number of the new card in the same BIN')
+    .action(async (cardId: string, command: string, o: CallOptions & { amount?: string; sequence?: string }) => {
+      const int = (v: string): number => (/^\d{1,12}$/.test(v) ? Number(v) : Number.NaN);
+      await call(
+        'POST',
+        `/operator/v1/cards/${encodeURIComponent(cardId)}/commands`,
+        {
+          command,
+          ...(o.amount === undefined ? {} : { amountMinor: int(o.amount) }),
+          ...(o.sequence === undefined ? {} : { sequence: int(o.sequence) }),
+        },
+        o,
+      );
+    });
+
+  withCommon(core.command('card-show <cardId>'))
+    .description('a card: masked number, state, balance')
+    .action(async (cardId: string, o: CallOptions) => {
+      await call('GET', `/operator/v1/cards/${encodeURIComponent(cardId)}`, undefined, o);
     });
 
   core

@@ -184,4 +184,18 @@ export const coreCodes = [
     httpStatus: 400,
     retryable: false,
   },
+  {
+    code: 'FP7043',
+    name: 'CARD_PROGRAMME_OFF',
+    message: 'This worker has no card programme keys (CVK and PIN mailer key in its key directory)',
+    httpStatus: 503,
+    retryable: false,
+  },
+  {
+    code: 'FP7044',
+    name: 'CARD_NUMBER_MISMATCH',
+    message: 'The card number given does not belong to the card named',
+    httpStatus: 409,
+    retryable: false,
+  },
 ] as const satisfies readonly ResultCodeEntry[];

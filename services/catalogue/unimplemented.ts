@@ -20,4 +20,6 @@ export const PLATFORM_ACTIVITIES: readonly string[] = [
   'applyLifecycleCommand',
   'personaliseTerminal',
   'destroyTerminalKeys',
+  // the prepaid programme's commands in the same runs (ADR 0026)
+  'applyCardCommand',
 ];

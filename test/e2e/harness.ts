@@ -51,6 +51,7 @@ import { temporalDeliveryStarter } from '../../api/webhook-runs';
 import type { ProviderDeps } from '../../worker/platform-activities';
 import { psamMasterKeyLookup } from '../../worker/central';
 import { provisionDemoKeys } from '../../demo/keys';
+import { PrismaCardStore } from '../../cards/prisma-store';
 import { startTestDatabase } from '../support/database';
 import type { TestDatabase } from '../support/database';
 import { onTemporalSdkLog, startTestServer, testDataConverter } from '../support/temporal';
@@ -227,6 +228,14 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
           ledger,
           gateway,
           registry,
+          // The prepaid programme, as the central worker has it (ADR 0026): BIN routing in front of
+          // the gateway, card commands with the demo CVK and mailer key, all-or-nothing batches.
+          cards: {
+            store: new PrismaCardStore(db.prisma),
+            indexKey: randomBytes(32),
+            atomically: PrismaCardStore.unitOfWork(db.prisma),
+            keys: keys.cards,
+          },
           ...(options.partnerBills === undefined
             ? {}
             : {
