@@ -110,11 +110,16 @@ describe('fixpay dev', () => {
     expect(out).toMatch(/ledger balanced/);
     expect(out).not.toMatch(/LEDGER OUT OF BALANCE/);
 
-    const started = Date.now();
     process.kill(-(proc.pid ?? 0), 'SIGINT'); // Ctrl-C: SIGINT to every process of the group
-    const code = await new Promise<number | null>((resolve) => proc.once('exit', (c) => resolve(c)));
+    // It stops by itself (a liveness bound, not a speed figure: a hung shutdown never exits).
+    const code = await new Promise<number | null | 'hung'>((resolve) => {
+      const hung = setTimeout(() => resolve('hung'), 60_000);
+      proc.once('exit', (c) => {
+        clearTimeout(hung);
+        resolve(c);
+      });
+    });
     expect(code).toBe(0);
-    expect(Date.now() - started).toBeLessThan(10_000);
     // Nothing listens any more: the Temporal server and the database went with it.
     await expect(fetch(`http://127.0.0.1:${uiPort}/`)).rejects.toThrow();
     await expect(fetch(`http://127.0.0.1:${apiPort}/health`)).rejects.toThrow();
