@@ -17,8 +17,14 @@
  * the access handler (what the channel engine calls once a frame is decoded), several terminals
  * at once, each one sequentially (its PSAM counter must rise). Purchases/s and host latency
  * p50/p99 with one terminal and with `n`, against the fake issuer driven the same way.
+ *
+ * Matrix mode (the default; `--quick`, `--db embedded|postgresql|both`, `--levels 1,16`,
+ * `--profile`): see docs/adr/0013-purchase-cost.md. `--eager on|off|compare`: the access handler's
+ * client on the central worker's native connection, starting the verification and the run eagerly;
+ * `compare` runs the matrix without, then with it, in the same process (before/after in one run).
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { ChannelEngine } from '../channel-engine/engine';
 import type { RequestHandler, TerminalRequest } from '../channel-engine/engine';
 import { TcpPcmLineDriver } from '../channel-engine/lines/tcp-pcm';
@@ -474,6 +480,7 @@ async function matrixFor(
   mode: 'full' | 'quick',
   showTrips: boolean,
   levels: readonly (typeof LEVELS)[number][],
+  eagerStart: boolean,
 ): Promise<void> {
   const maxLevel = Math.max(...LEVELS);
   const { demo, extra } = benchDemo(maxLevel);
@@ -482,7 +489,7 @@ async function matrixFor(
       ? { meter: CpuMeter.forEmbedded(), close: () => Promise.resolve() }
       : CpuMeter.forPostgres(databaseUrl);
   const { meter } = metered;
-  const e2e = await startE2e({ demo, databaseUrl });
+  const e2e = await startE2e({ demo, databaseUrl, eagerStart });
   const floorWorker = await Worker.create({
     connection: e2e.env.nativeConnection,
     taskQueue: FLOOR_TASK_QUEUE,
@@ -592,11 +599,25 @@ async function matrixMode(): Promise<void> {
   const which = option('--db') ?? 'both';
   const only = option('--levels')?.split(',').map(Number);
   const levels = LEVELS.filter((l) => only === undefined || only.includes(l));
+  // Eager workflow start (ADR 0013): off (as the separate access-node role), on, or both back to back.
+  const eager = option('--eager') ?? 'off';
+  const eagerModes = eager === 'compare' ? [false, true] : eager === 'on' ? [true] : [false];
   console.log(
-    `bench:e2e host only (request frames handed to the access handler, no line time), ${mode} run; levels ${LEVELS.join('/')} terminals; timings are noisy on a shared machine: compare ratios within one run`,
+    `bench:e2e host only (request frames handed to the access handler, no line time), ${mode} run; levels ${LEVELS.join('/')} terminals; load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}; timings are noisy on a shared machine: compare ratios within one run`,
   );
-  if (which === 'both' || which === 'embedded') await matrixFor('embedded', null, mode, showTrips, levels);
-  if (which === 'both' || which === 'postgresql') await matrixFor('postgresql', pgUrl, mode, showTrips, levels);
+  for (const e of eagerModes) {
+    const tag = e ? ' eager' : '';
+    if (which === 'both' || which === 'embedded') await matrixFor(`embedded${tag}`, null, mode, showTrips, levels, e);
+    if (which === 'both' || which === 'postgresql')
+      await matrixFor(`postgresql${tag}`, pgUrl, mode, showTrips, levels, e);
+  }
+  console.log(
+    `load average at the end ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
 }
 
 async function main(): Promise<void> {
