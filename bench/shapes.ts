@@ -10,6 +10,7 @@
  *
  * Shapes (letters: L local activity, R remote activity; `+` a second workflow after the first):
  *   a   today: the verification workflow (L), then the interpreter run (LLLLRRLRR)
+ *   a-e a with both workflows started eagerly (what the access handler's `eagerStart` does)
  *   a1  one workflow: verification folded into the run, calls unchanged
  *   b   one workflow, the effect-free checks (verification, admission, binding, MAC) in one local
  *       activity, remote activities kept: L RR L RR
@@ -60,6 +61,7 @@ const SHAPES: readonly Shape[] = [
     native: false,
     eager: false,
   },
+  { id: 'a-e', label: 'a, both started eagerly', workflows: ['L', 'LLLLRRLRR'], native: true, eager: true },
   { id: 'a1', label: 'one workflow LLLLLRRLRR', workflows: ['LLLLLRRLRR'], native: false, eager: false },
   { id: 'b', label: 'one workflow, checks in one L: LRRLRR', workflows: ['LRRLRR'], native: false, eager: false },
   { id: 'c', label: 'one workflow, local only: LLLLLL', workflows: ['LLLLLL'], native: false, eager: false },

@@ -125,10 +125,21 @@ export async function startWorkerRole(
 /** `fixpay access-node`: the channel engine, its lines worker and the access handler. */
 export async function startAccessNodeRole(
   ctx: RoleContext,
-  options: { onAnswered?: (answered: AnsweredRequest) => void } = {},
+  options: {
+    onAnswered?: (answered: AnsweredRequest) => void;
+    /**
+     * The connection of a central worker running in this process (`fixpay dev`): with
+     * `temporal.eagerStart` and no worker build id, the handler's client is built on it and starts
+     * the verification and the run eagerly on that worker (docs/adr/0013-purchase-cost.md). The
+     * worker owns and closes it. Eager starts are not versioned, hence not with a build id (ADR 0022).
+     */
+    centralConnection?: NativeConnection;
+  } = {},
 ): Promise<RunningRole & { tcpPcmPort: number; sipPort: number }> {
   const { config } = ctx;
-  const clientConnection = await Connection.connect(temporalConnectOptions(ctx));
+  const shared =
+    config.temporal.eagerStart && config.temporal.workerBuildId === undefined ? options.centralConnection : undefined;
+  const clientConnection = shared ?? (await Connection.connect(temporalConnectOptions(ctx)));
   let linesConnection: NativeConnection | undefined;
   try {
     linesConnection = await NativeConnection.connect(temporalConnectOptions(ctx));
@@ -157,6 +168,7 @@ export async function startAccessNodeRole(
       connection: linesConnection,
       dataConverter: ctx.dataConverter,
       centralTaskQueue: config.temporal.taskQueue,
+      eagerStart: shared !== undefined,
       // Each call's device profile: the terminal bound to the caller number (one cached read).
       boundProfile: (ani) => core.boundDeviceProfile(ani),
       // Pushes waiting for a terminal, delivered after its calls (docs/protocols/push.md).
@@ -180,12 +192,12 @@ export async function startAccessNodeRole(
       stop: async () => {
         await node.stop();
         await lines.close();
-        await clientConnection.close();
+        if (shared === undefined) await clientConnection.close();
       },
     };
   } catch (e) {
     await linesConnection?.close();
-    await clientConnection.close();
+    if (shared === undefined) await clientConnection.close();
     throw e;
   }
 }
