@@ -6,6 +6,7 @@
  */
 import { readOperatorsFile, temporalLifecycleRunner } from '../api/operator';
 import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
@@ -122,6 +123,14 @@ export async function startWorkerRole(
   };
 }
 
+/**
+ * The identity of an access node's Temporal client: a run's first workflow task shows it when the
+ * node started the run eagerly (ADR 0013), a worker's identity otherwise.
+ */
+export function accessClientIdentity(nodeId: string): string {
+  return `access-node:${nodeId}:${process.pid}@${hostname()}`;
+}
+
 /** `fixpay access-node`: the channel engine, its lines worker and the access handler. */
 export async function startAccessNodeRole(
   ctx: RoleContext,
@@ -155,6 +164,7 @@ export async function startAccessNodeRole(
       registry: new Registry(new PrismaDefinitionStore(ctx.prisma)),
       client: new Client({
         connection: clientConnection,
+        identity: accessClientIdentity(config.access.nodeId),
         namespace: config.temporal.namespace,
         dataConverter: ctx.dataConverter,
         // The request's span travels in the start's headers: the run joins the line's trace.
