@@ -10,6 +10,8 @@
  *
  * Shapes (letters: L local activity, R remote activity; `+` a second workflow after the first):
  *   a   today: the verification workflow (L), then the interpreter run (LLLLRRLRR)
+ *   a+  today's purchase in full since ADR 0012: the run is LLLRLRRLRRRR (post and its record after
+ *       the phone's verdict), as bench:e2e profiles it; a is the shorter shape ADR 0013 recorded
  *   a-e a with both workflows started eagerly (what the access handler's `eagerStart` does)
  *   a1  one workflow: verification folded into the run, calls unchanged
  *   b   one workflow, the effect-free checks (verification, admission, binding, MAC) in one local
@@ -58,6 +60,13 @@ const SHAPES: readonly Shape[] = [
     id: 'a',
     label: 'today: verify L, then run LLLLRRLRR',
     workflows: ['L', 'LLLLRRLRR'],
+    native: false,
+    eager: false,
+  },
+  {
+    id: 'a+',
+    label: 'today in full (ADR 0012: post and record after the verdict)',
+    workflows: ['L', 'LLLRLRRLRRRR'],
     native: false,
     eager: false,
   },
