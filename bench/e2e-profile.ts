@@ -247,10 +247,11 @@ export async function workflowCost(client: TemporalClient, workflowId: string): 
   };
 }
 
-/** Workflow ids started at or after `since` (visibility query on the dev server). */
-export async function workflowsStartedSince(client: TemporalClient, since: Date): Promise<string[]> {
+/** Workflow ids started at or after `since` (and before `until`, when given): a visibility query. */
+export async function workflowsStartedSince(client: TemporalClient, since: Date, until?: Date): Promise<string[]> {
   const ids: string[] = [];
-  for await (const w of client.workflow.list({ query: `StartTime >= '${since.toISOString()}'` }))
-    ids.push(w.workflowId);
+  const query =
+    `StartTime >= '${since.toISOString()}'` + (until === undefined ? '' : ` AND StartTime < '${until.toISOString()}'`);
+  for await (const w of client.workflow.list({ query })) ids.push(w.workflowId);
   return ids;
 }

@@ -17,8 +17,14 @@
  * the access handler (what the channel engine calls once a frame is decoded), several terminals
  * at once, each one sequentially (its PSAM counter must rise). Purchases/s and host latency
  * p50/p99 with one terminal and with `n`, against the fake issuer driven the same way.
+ *
+ * Matrix mode (the default; `--quick`, `--db embedded|postgresql|both`, `--levels 1,16`,
+ * `--profile`): see docs/adr/0013-purchase-cost.md. `--eager on|off|compare`: the access handler's
+ * client on the central worker's native connection, starting the verification and the run eagerly;
+ * `compare` runs the matrix without, then with it, in the same process (before/after in one run).
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { ChannelEngine } from '../channel-engine/engine';
 import type { RequestHandler, TerminalRequest } from '../channel-engine/engine';
 import { TcpPcmLineDriver } from '../channel-engine/lines/tcp-pcm';
@@ -427,16 +433,59 @@ function tripsTable(t: RoundTrips, indent: string): string {
     .join('\n');
 }
 
-/** One purchase's workflows, read from the histories of `PROFILE_PURCHASES` sequential purchases. */
+/**
+ * One purchase's workflows, read from the histories of `PROFILE_PURCHASES` sequential purchases.
+ * A purchase run ends only after the phone's verdict (ADR 0012), which its terminal's next request
+ * gives: one more purchase follows, and neither it nor its verification is profiled.
+ */
 async function profilePurchase(e2e: E2e, terminal: FrameTerminal): Promise<WorkflowCost[][]> {
   const since = new Date();
   const known = e2e.workflowIds.length;
   for (let i = 0; i < PROFILE_PURCHASES; i++) await terminal.purchase(AMOUNT_MINOR);
-  const ids = new Set([...(await workflowsStartedSince(e2e.env.client, since)), ...e2e.workflowIds.slice(known)]);
+  const until = new Date();
+  const profiled = e2e.workflowIds.slice(known);
+  await terminal.purchase(AMOUNT_MINOR);
+  const ids = new Set([...(await workflowsStartedSince(e2e.env.client, since, until)), ...profiled]);
   const costs = await Promise.all([...ids].map((id) => workflowCost(e2e.env.client, id)));
   const byType = new Map<string, WorkflowCost[]>();
   for (const c of costs) byType.set(c.workflowType, [...(byType.get(c.workflowType) ?? []), c]);
   return [...byType.values()];
+}
+
+/** Longest wait for the runs of a measured window to end (their post after the verdict). */
+const SETTLE_TIMEOUT_MS = 60_000;
+
+/**
+ * Waits for the purchase runs started since `from` (an index into `e2e.workflowIds`) that have
+ * their verdict: each terminal's runs but its latest, which waits for that terminal's next request
+ * (ADR 0012) and is confirmed, and posted, in the next window.
+ */
+function settleConfirmed(e2e: E2e, from: number): () => Promise<void> {
+  return async () => {
+    const byTerminal = new Map<string, string[]>();
+    for (const id of new Set(e2e.workflowIds.slice(from))) {
+      if (!id.startsWith('purchase:')) continue;
+      const terminal = id.split(':')[1] ?? '';
+      byTerminal.set(terminal, [...(byTerminal.get(terminal) ?? []), id]);
+    }
+    const confirmed = [...byTerminal.values()].flatMap((ids) => ids.slice(0, -1));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, SETTLE_TIMEOUT_MS);
+    });
+    await Promise.race([
+      Promise.all(
+        confirmed.map((id) =>
+          e2e.env.client.workflow
+            .getHandle(id)
+            .result()
+            .catch(() => undefined),
+        ),
+      ),
+      timeout,
+    ]);
+    clearTimeout(timer);
+  };
 }
 
 function printProfile(label: string, groups: readonly WorkflowCost[][], seq: LevelFigures): void {
@@ -474,6 +523,7 @@ async function matrixFor(
   mode: 'full' | 'quick',
   showTrips: boolean,
   levels: readonly (typeof LEVELS)[number][],
+  eagerStart: boolean,
 ): Promise<void> {
   const maxLevel = Math.max(...LEVELS);
   const { demo, extra } = benchDemo(maxLevel);
@@ -482,7 +532,7 @@ async function matrixFor(
       ? { meter: CpuMeter.forEmbedded(), close: () => Promise.resolve() }
       : CpuMeter.forPostgres(databaseUrl);
   const { meter } = metered;
-  const e2e = await startE2e({ demo, databaseUrl });
+  const e2e = await startE2e({ demo, databaseUrl, eagerStart });
   const floorWorker = await Worker.create({
     connection: e2e.env.nativeConnection,
     taskQueue: FLOOR_TASK_QUEUE,
@@ -518,18 +568,13 @@ async function matrixFor(
 
     const groups = await profilePurchase(e2e, one);
     const shapes = groups.map((g) => g[0]?.steps ?? '');
-    const settleLast = (count: number) => async (): Promise<void> => {
-      const ids = e2e.workflowIds.filter((id) => id.startsWith('purchase:')).slice(-count);
-      await Promise.all(
-        ids.map((id) =>
-          e2e.env.client.workflow
-            .getHandle(id)
-            .result()
-            .catch(() => undefined),
-        ),
-      );
-    };
-    const seq = await measure(meter, 1, PROFILE_PURCHASES * 3, async () => one.purchase(AMOUNT_MINOR), settleLast(1));
+    const seq = await measure(
+      meter,
+      1,
+      PROFILE_PURCHASES * 3,
+      async () => one.purchase(AMOUNT_MINOR),
+      settleConfirmed(e2e, e2e.workflowIds.length),
+    );
     printProfile(label, groups, seq);
 
     let floorSeq = 0;
@@ -553,12 +598,13 @@ async function matrixFor(
     for (const level of levels) {
       const n = PURCHASES_PER_LEVEL[mode][level];
       const active = terminals.slice(0, level);
+      const from = e2e.workflowIds.length;
       const p = await measure(
         meter,
         level,
         n,
         (slot) => active[slot]?.tryPurchase(AMOUNT_MINOR) ?? Promise.resolve(Number.NaN),
-        settleLast(level),
+        settleConfirmed(e2e, from),
       );
       const f = await measure(meter, level, n, floorPurchase, () => Promise.resolve());
       const t = tripCount(p.trips);
@@ -592,11 +638,25 @@ async function matrixMode(): Promise<void> {
   const which = option('--db') ?? 'both';
   const only = option('--levels')?.split(',').map(Number);
   const levels = LEVELS.filter((l) => only === undefined || only.includes(l));
+  // Eager workflow start (ADR 0013): off (as the separate access-node role), on, or both back to back.
+  const eager = option('--eager') ?? 'off';
+  const eagerModes = eager === 'compare' ? [false, true] : eager === 'on' ? [true] : [false];
   console.log(
-    `bench:e2e host only (request frames handed to the access handler, no line time), ${mode} run; levels ${LEVELS.join('/')} terminals; timings are noisy on a shared machine: compare ratios within one run`,
+    `bench:e2e host only (request frames handed to the access handler, no line time), ${mode} run; levels ${LEVELS.join('/')} terminals; load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}; timings are noisy on a shared machine: compare ratios within one run`,
   );
-  if (which === 'both' || which === 'embedded') await matrixFor('embedded', null, mode, showTrips, levels);
-  if (which === 'both' || which === 'postgresql') await matrixFor('postgresql', pgUrl, mode, showTrips, levels);
+  for (const e of eagerModes) {
+    const tag = e ? ' eager' : '';
+    if (which === 'both' || which === 'embedded') await matrixFor(`embedded${tag}`, null, mode, showTrips, levels, e);
+    if (which === 'both' || which === 'postgresql')
+      await matrixFor(`postgresql${tag}`, pgUrl, mode, showTrips, levels, e);
+  }
+  console.log(
+    `load average at the end ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
 }
 
 async function main(): Promise<void> {

@@ -180,6 +180,8 @@ export async function startPlatform(config: Config, log: Logger, options: Platfo
     const answerListeners = new Set<(answered: AnsweredRequest) => void>();
     const access = await startAccessNodeRole(context, {
       onAnswered: (answered) => answerListeners.forEach((l) => l(answered)),
+      // One process: the access node starts runs eagerly on the central worker (ADR 0013).
+      centralConnection: worker.central.connection,
     });
     stops.push(() => access.stop());
     const api = await startApiRole(context);

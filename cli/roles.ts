@@ -6,6 +6,7 @@
  */
 import { readOperatorsFile, temporalLifecycleRunner } from '../api/operator';
 import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
@@ -122,13 +123,32 @@ export async function startWorkerRole(
   };
 }
 
+/**
+ * The identity of an access node's Temporal client: a run's first workflow task shows it when the
+ * node started the run eagerly (ADR 0013), a worker's identity otherwise.
+ */
+export function accessClientIdentity(nodeId: string): string {
+  return `access-node:${nodeId}:${process.pid}@${hostname()}`;
+}
+
 /** `fixpay access-node`: the channel engine, its lines worker and the access handler. */
 export async function startAccessNodeRole(
   ctx: RoleContext,
-  options: { onAnswered?: (answered: AnsweredRequest) => void } = {},
+  options: {
+    onAnswered?: (answered: AnsweredRequest) => void;
+    /**
+     * The connection of a central worker running in this process (`fixpay dev`): with
+     * `temporal.eagerStart` and no worker build id, the handler's client is built on it and starts
+     * the verification and the run eagerly on that worker (docs/adr/0013-purchase-cost.md). The
+     * worker owns and closes it. Eager starts are not versioned, hence not with a build id (ADR 0022).
+     */
+    centralConnection?: NativeConnection;
+  } = {},
 ): Promise<RunningRole & { tcpPcmPort: number; sipPort: number }> {
   const { config } = ctx;
-  const clientConnection = await Connection.connect(temporalConnectOptions(ctx));
+  const shared =
+    config.temporal.eagerStart && config.temporal.workerBuildId === undefined ? options.centralConnection : undefined;
+  const clientConnection = shared ?? (await Connection.connect(temporalConnectOptions(ctx)));
   let linesConnection: NativeConnection | undefined;
   try {
     linesConnection = await NativeConnection.connect(temporalConnectOptions(ctx));
@@ -144,6 +164,7 @@ export async function startAccessNodeRole(
       registry: new Registry(new PrismaDefinitionStore(ctx.prisma)),
       client: new Client({
         connection: clientConnection,
+        identity: accessClientIdentity(config.access.nodeId),
         namespace: config.temporal.namespace,
         dataConverter: ctx.dataConverter,
         // The request's span travels in the start's headers: the run joins the line's trace.
@@ -157,6 +178,7 @@ export async function startAccessNodeRole(
       connection: linesConnection,
       dataConverter: ctx.dataConverter,
       centralTaskQueue: config.temporal.taskQueue,
+      eagerStart: shared !== undefined,
       // Each call's device profile: the terminal bound to the caller number (one cached read).
       boundProfile: (ani) => core.boundDeviceProfile(ani),
       // Pushes waiting for a terminal, delivered after its calls (docs/protocols/push.md).
@@ -180,12 +202,12 @@ export async function startAccessNodeRole(
       stop: async () => {
         await node.stop();
         await lines.close();
-        await clientConnection.close();
+        if (shared === undefined) await clientConnection.close();
       },
     };
   } catch (e) {
     await linesConnection?.close();
-    await clientConnection.close();
+    if (shared === undefined) await clientConnection.close();
     throw e;
   }
 }

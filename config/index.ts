@@ -22,6 +22,11 @@ export interface TemporalConfig {
   readonly workerDeployment: string;
   /** This central worker's build id; set = Worker Versioning on, runs pinned to their build (ADR 0022). */
   readonly workerBuildId?: string;
+  /**
+   * An access node sharing its process with a central worker (`fixpay dev`) starts the verification
+   * and the run eagerly on that worker's connection (docs/adr/0013-purchase-cost.md).
+   */
+  readonly eagerStart: boolean;
   readonly cliPath?: string;
   readonly cliVersion: string;
   readonly cacheDir: string;
@@ -174,6 +179,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_TEMPORAL_TASK_QUEUE: 'temporal.taskQueue',
   FIXPAY_WORKER_DEPLOYMENT: 'temporal.workerDeployment',
   FIXPAY_WORKER_BUILD_ID: 'temporal.workerBuildId',
+  FIXPAY_TEMPORAL_EAGER_START: 'temporal.eagerStart',
   FIXPAY_TEMPORAL_CLI: 'temporal.cliPath',
   FIXPAY_TEMPORAL_CLI_VERSION: 'temporal.cliVersion',
   FIXPAY_TEMPORAL_CACHE_DIR: 'temporal.cacheDir',

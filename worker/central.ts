@@ -36,6 +36,7 @@ import { activitiesOf } from '../services/catalogue/plan-activities';
 import type { Plan } from '../services/runtime/plan';
 import type { KeyDirectory } from './key-directory';
 import { startWorker } from './main';
+import type { NativeConnection } from '@temporalio/worker';
 import type { WorkerMetrics } from './metrics';
 import type { Tracing } from '../infra/tracing';
 import { createPlatformActivities, PROVIDERS_DIR } from './platform-activities';
@@ -80,6 +81,8 @@ export interface CentralDeps {
 
 export interface Central {
   readonly taskQueue: string;
+  /** The worker's connection (for an access node in this process: eager start, ADR 0013). */
+  readonly connection: NativeConnection;
   /** `serviceId@version` of every definition live after start. */
   readonly deployed: readonly string[];
   /** Drains the worker (tasks in progress finish), then closes the card network link. */
@@ -254,7 +257,7 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
       ...(deps.tracing === undefined ? {} : { tracing: deps.tracing }),
     });
     stops.push(() => worker.shutdown());
-    return { taskQueue: worker.taskQueue, deployed, stop: stopAll };
+    return { taskQueue: worker.taskQueue, connection: worker.connection, deployed, stop: stopAll };
   } catch (e) {
     await stopAll();
     throw e;

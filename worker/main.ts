@@ -16,6 +16,11 @@ import type { Tracing } from '../infra/tracing';
 
 export interface RunningWorker {
   readonly taskQueue: string;
+  /**
+   * The worker's connection: a client built on it in this process can start runs eagerly on this
+   * worker (docs/adr/0013-purchase-cost.md). Closed when the worker has stopped.
+   */
+  readonly connection: NativeConnection;
   /** Resolves when the worker has stopped (after `shutdown()` or a fatal error). */
   readonly done: Promise<void>;
   shutdown(): Promise<void>;
@@ -105,6 +110,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   );
   return {
     taskQueue: t.taskQueue,
+    connection,
     done,
     shutdown: async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();

@@ -52,16 +52,27 @@ export const VERIFY_TASK_QUEUE_DEFAULT = 'services';
 /** Has the centre check a request's binding and MAC; claims nothing (random workflow id). */
 export type RequestVerifier = (input: VerifyTerminalRequestInput) => Promise<TerminalRequestVerdict>;
 
-/** The verifier over Temporal: a short workflow with a random id on the central worker. */
+/**
+ * The verifier over Temporal: a short workflow with a random id on the central worker. `eager`: the
+ * client is on the native connection of a central worker in this process, which gets the workflow
+ * task in the start's answer (see `AccessHandlerDeps.eagerStart`).
+ */
 export function verifyThroughCentre(
   client: Client,
   taskQueue: string = VERIFY_TASK_QUEUE_DEFAULT,
   timeoutMs: number = VERIFY_TIMEOUT_MS,
+  eager = false,
 ): RequestVerifier {
   return (input) =>
     client.workflow.execute<(i: VerifyTerminalRequestInput) => Promise<TerminalRequestVerdict>>(
       VERIFY_REQUEST_WORKFLOW,
-      { taskQueue, workflowId: `verify:${randomUUID()}`, args: [input], workflowExecutionTimeout: timeoutMs },
+      {
+        taskQueue,
+        workflowId: `verify:${randomUUID()}`,
+        args: [input],
+        workflowExecutionTimeout: timeoutMs,
+        ...(eager ? { requestEagerStart: true } : {}),
+      },
     );
 }
 
@@ -244,6 +255,14 @@ export interface AccessHandlerDeps {
   readonly verify?: RequestVerifier;
   /** The central task queue the default verifier runs on. */
   readonly verifyTaskQueue?: string;
+  /**
+   * Eager workflow start (docs/adr/0013-purchase-cost.md): `client` is built on the native
+   * connection of a central worker running in this process, so the verification and the run are
+   * started with their first workflow task handed straight to that worker (no task queue matching,
+   * no poll). Only for a node that shares its process with a central worker (`fixpay dev`, the e2e
+   * harness); the client refuses eager starts on any other connection.
+   */
+  readonly eagerStart?: boolean;
   readonly now?: () => Date;
   /** Called with the workflow id of every request (tests, metrics). */
   readonly onStarted?: (workflowId: string) => void;
@@ -373,7 +392,8 @@ export async function whileRunning<R>(parent: AbortSignal, fn: (signal: AbortSig
 export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
   const timeoutMs = deps.answerTimeoutMs ?? ANSWER_TIMEOUT_MS_DEFAULT;
   const now = deps.now ?? (() => new Date());
-  const verify = deps.verify ?? verifyThroughCentre(deps.client, deps.verifyTaskQueue);
+  const eager = deps.eagerStart === true;
+  const verify = deps.verify ?? verifyThroughCentre(deps.client, deps.verifyTaskQueue, VERIFY_TIMEOUT_MS, eager);
   const stopping = deps.signal;
   const temporal = <R>(fn: () => Promise<R>): Promise<R> =>
     stopping === undefined ? fn() : whileRunning(stopping, (signal) => deps.client.withAbortSignal(signal, fn));
@@ -538,7 +558,7 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
     const failed = (): Uint8Array => closeUnsignedDecline(opened, RUN_FAILED_RESPONSE_CODE);
     let handle: Awaited<ReturnType<typeof startPlan>>;
     try {
-      handle = await temporal(() => startPlan(deps.client, { plan: rec.plan, planHash: rec.planHash, input }));
+      handle = await temporal(() => startPlan(deps.client, { plan: rec.plan, planHash: rec.planHash, input, eager }));
     } catch (e) {
       if (!(e instanceof WorkflowExecutionAlreadyStartedError))
         return answered(deps.board.answer(workflowId) ?? failed());

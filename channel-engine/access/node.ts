@@ -44,6 +44,11 @@ export interface AccessNodeDeps {
   readonly dataConverter: DataConverter;
   /** Task queue of the central worker that verifies requests. */
   readonly centralTaskQueue: string;
+  /**
+   * `client` is on the native connection of a central worker in this process: the verification and
+   * the run start eagerly (docs/adr/0013-purchase-cost.md).
+   */
+  readonly eagerStart?: boolean;
   readonly onAnswered?: (answered: AnsweredRequest) => void;
   readonly drainTimeoutMs?: number;
   /**
@@ -193,6 +198,7 @@ export async function startAccessNode(deps: AccessNodeDeps): Promise<AccessNode>
           nodeId: a.nodeId,
           answerTimeoutMs: a.answerTimeoutMs,
           verifyTaskQueue: deps.centralTaskQueue,
+          eagerStart: deps.eagerStart === true,
           signal: stopping.signal,
           ...(deps.onAnswered === undefined ? {} : { onAnswered: deps.onAnswered }),
         }),

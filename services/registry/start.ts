@@ -40,10 +40,15 @@ export function startSearchAttributes(
   ]);
 }
 
-/** Starts (or attaches to) the run for this input. */
+/**
+ * Starts (or attaches to) the run for this input. `eager`: the client shares its native connection
+ * with a worker of the run's task queue in this process, and asks the server to hand the run's first
+ * workflow task back in the start's answer, to that worker (docs/adr/0013-purchase-cost.md). The
+ * run and its history are the same either way; an attach (the run exists) gets no task.
+ */
 export async function startPlan(
   client: Client,
-  run: { plan: Plan; planHash: string; input: Record<string, unknown>; taskQueue?: string },
+  run: { plan: Plan; planHash: string; input: Record<string, unknown>; taskQueue?: string; eager?: boolean },
 ): Promise<WorkflowHandle<InterpreterFn>> {
   const { plan, planHash, input } = run;
   return client.workflow.start<InterpreterFn>(INTERPRETER_WORKFLOW, {
@@ -54,6 +59,7 @@ export async function startPlan(
     workflowIdReusePolicy: plan.money ? 'REJECT_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
     staticSummary: `${plan.serviceId}@${plan.version} (${planHash.slice(7, 15)})`,
     typedSearchAttributes: startSearchAttributes(plan, planHash, input),
+    ...(run.eager === true ? { requestEagerStart: true } : {}),
   });
 }
 

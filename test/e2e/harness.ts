@@ -8,6 +8,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { ChannelEngine } from '../../channel-engine/engine';
 import type { RequestHandler } from '../../channel-engine/engine';
@@ -64,6 +65,8 @@ export const CARD_RICH = { track2: '6225880000000001=30122011234567890', pin: '1
 export const CARD_POOR = { track2: '6225880000000019=30122011234567890', pin: '654321', pan: '6225880000000019' };
 export const SERVICES = ['sign-on', 'purchase', 'balance-inquiry', 'reversal'] as const;
 /** The key-loading device's transport key (KBPK, clear, test only): personalisation's TMK leaves the HSM under it. */
+/** The identity of the access handler's client when it starts eagerly (its runs' first task shows it). */
+export const EAGER_CLIENT_IDENTITY = 'e2e-access-eager';
 export const TEST_KBPK_HEX = '89E98CF7921545F234BC7546FD3E380D';
 
 export interface E2e {
@@ -119,6 +122,11 @@ export interface E2eOptions {
   readonly databaseUrl?: string | null;
   /** How long an undelivered answer waits for a repeat before the run notes it as not ACKed. */
   readonly repeatGraceMs?: number;
+  /**
+   * The access handler's client on the central worker's native connection, starting the
+   * verification and the run eagerly (docs/adr/0013-purchase-cost.md); false by default.
+   */
+  readonly eagerStart?: boolean;
   /** Line capacity and driver settings of the access node (the lines benchmark raises them). */
   readonly lines?: {
     readonly maxLines?: number;
@@ -278,8 +286,12 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       await registry.promote(d.plan.serviceId, d.plan.version);
     }
     const workflowIds: string[] = [];
+    const eagerStart = options.eagerStart === true;
     const handler = createAccessHandler({
-      client: env.client,
+      client: eagerStart
+        ? new Client({ connection: env.nativeConnection, dataConverter, identity: EAGER_CLIENT_IDENTITY })
+        : env.client,
+      eagerStart,
       registry,
       board,
       nodeId: NODE_ID,

@@ -10,7 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { startPlatform } from '../../cli/platform';
+import { accessClientIdentity } from '../../cli/roles';
 import type { Platform } from '../../cli/platform';
 import { loadConfig } from '../../config';
 import { DEMO } from '../../demo/seed';
@@ -122,6 +125,26 @@ describe('tracing: one trace per transaction, from the line to the card network'
     // Every span's parent is in the same trace (nothing dangles).
     const ids = new Set(trace.map((s) => s.spanContext().spanId));
     for (const s of trace) if (s.parentSpanId !== undefined) expect(ids).toContain(s.parentSpanId);
+
+    // fixpay dev starts the run eagerly on its central worker (ADR 0013): the run's first workflow
+    // task was started by the access node's client, not polled by the worker.
+    const connection = await Connection.connect({ address: platform.temporalAddress });
+    try {
+      const client = new Client({ connection });
+      const ids: string[] = [];
+      for await (const w of client.workflow.list({ query: `WorkflowType = 'serviceInterpreter'` }))
+        if (w.workflowId.startsWith(`purchase:${t.terminalId}:`)) ids.push(w.workflowId);
+      expect(ids).toHaveLength(1);
+      const history = await client.workflow.getHandle(ids[0] ?? '').fetchHistory();
+      const firstTask = (history.events ?? []).find(
+        (e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+      );
+      expect(firstTask?.workflowTaskStartedEventAttributes?.identity).toBe(
+        accessClientIdentity(loadConfig().access.nodeId),
+      );
+    } finally {
+      await connection.close();
+    }
 
     // The sign-on was a trace of its own.
     const traces = new Set(exporter.getFinishedSpans().map((s) => s.spanContext().traceId));
