@@ -76,7 +76,7 @@ export const DEMO_VAS: readonly DemoService[] = [
     code: 'transfer',
     card: true,
     // To another of the bank simulator's cards: the first one, or the second from the first.
-    inputs: (_n, ownPan) => {
+    inputs: (_n: number, ownPan: string): Readonly<Record<string, string>> | undefined => {
       const target = demoCards().find((c) => c.pan !== ownPan && c.pan !== CREDIT_CARD)?.pan;
       return target === undefined ? undefined : { target, amount: '100' };
     },
