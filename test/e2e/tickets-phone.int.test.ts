@@ -136,14 +136,19 @@ describe('tickets from the phone over FSK audio', () => {
     const r = await t.service('air-ticket', { offer: '1', booking: '123450' }, [{ key: '1' }]);
     expect(r).toMatchObject({ outcome: 'approved', responseCode: '00' });
     expect(r.screens).toHaveLength(1);
-    expect(r.screens[0]?.lines.join(' ')).toMatch(/PAY \d+\? 1=YES 2=NO/);
+    expect(r.screens[0]?.lines.join(' ')).toMatch(/PAY \d+\.\d\d\? 1=YES 2=NO/);
     await t.hangUp();
     const result = await resultOf('air-ticket', r.stan);
     expect(result).toMatchObject({ outcome: 'COMPLETED', output: { fee: 500 } });
     const out = result.output as { orderId: string; amount: number };
     expect(out.orderId).not.toBe('');
     expect(r.receipt).toEqual(
-      expect.arrayContaining(['AIR TICKET', 'BOOKING 123450', `AMOUNT ${out.amount}`, `REF ${out.orderId}`]),
+      expect.arrayContaining([
+        'AIR TICKET',
+        'BOOKING 123450',
+        `AMOUNT ${(out.amount / 100).toFixed(2)}`,
+        `REF ${out.orderId}`,
+      ]),
     );
     expect((await household()).posted - before.posted).toBe(BigInt(out.amount) + 500n);
     expect(ordersFor(runId('air-ticket', r.stan)).map((o) => [o.state, o.charged])).toEqual([['ISSUED', 1]]);
@@ -169,7 +174,7 @@ describe('tickets from the phone over FSK audio', () => {
     await t.downloadMenu();
     const r = await t.service('movie-ticket', { offer: '1', show: '1', seatKeys: '06010602' }, [{ key: '1' }]);
     expect(r).toMatchObject({ outcome: 'approved', responseCode: '00' });
-    expect(r.screens[0]?.lines.join(' ')).toMatch(/PAY 9000\? 1=YES 2=NO/);
+    expect(r.screens[0]?.lines.join(' ')).toMatch(/PAY 90\.00\? 1=YES 2=NO/);
     await t.hangUp();
     const result = await resultOf('movie-ticket', r.stan);
     expect(result).toMatchObject({ outcome: 'COMPLETED', output: { amount: 9000, fee: 200 } });
@@ -177,7 +182,7 @@ describe('tickets from the phone over FSK audio', () => {
     expect(out.tickets).toHaveLength(2);
     expect(out.tickets.map((x) => x.slice(-3))).toEqual(['-F1', '-F2']);
     expect(r.receipt).toEqual(
-      expect.arrayContaining(['MOVIE TICKET', 'SHOW dune-1930', 'AMOUNT 9000', `REF ${out.orderId}`]),
+      expect.arrayContaining(['MOVIE TICKET', 'SHOW dune-1930', 'AMOUNT 90.00', `REF ${out.orderId}`]),
     );
     expect((await household()).posted - before.posted).toBe(9200n);
     expect(ordersFor(runId('movie-ticket', r.stan)).map((o) => [o.state, o.charged])).toEqual([['ISSUED', 1]]);
@@ -191,7 +196,7 @@ describe('tickets from the phone over FSK audio', () => {
       { key: '1' },
     ]);
     expect(r).toMatchObject({ outcome: 'approved', responseCode: '00' });
-    expect(r.screens[0]?.lines.join(' ')).toMatch(/PAY 200\? 1=YES 2=NO/);
+    expect(r.screens[0]?.lines.join(' ')).toMatch(/PAY 2\.00\? 1=YES 2=NO/);
     await t.hangUp();
     const result = await resultOf('lottery-ticket', r.stan);
     expect(result).toMatchObject({ outcome: 'COMPLETED', output: { amount: 200 } });
