@@ -260,6 +260,7 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     ticketStatus: provider('ticketStatus'),
     issueTickets: provider('issueTickets'),
     refundTicket: provider('refundTicket'),
+    releaseTicketHold: provider('releaseTicketHold'),
     lotteryDraw: provider('lotteryDraw'),
     holdFunds: one(money, 'holdFunds'),
     captureFunds: one(money, 'captureFunds'),

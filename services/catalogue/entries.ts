@@ -541,6 +541,18 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
       'Refunds the order paid under the original key and frees its booking or seats (a reference never seen is fenced so a late copy is refused); fails, and is retried, while the order stands.',
   },
   {
+    name: 'releaseTicketHold',
+    kind: 'provider',
+    effect: 'none',
+    idempotent: true,
+    undoes: 'holdTicket',
+    input: obj({ offer: str() }),
+    output: obj({ released: bool }),
+    example: { released: true },
+    description:
+      'Releases the seat hold made under the original key (the customer said NO, or the run failed before paying), so the seats can be sold at once; a hold never made is fenced so a late copy is refused. Air bookings and lottery draws hold nothing of ours: released without a call. released=false when a paid order uses the hold (its refund frees it).',
+  },
+  {
     name: 'lotteryDraw',
     kind: 'provider',
     effect: 'none',

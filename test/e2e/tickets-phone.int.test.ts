@@ -222,16 +222,34 @@ describe('tickets from the phone over FSK audio', () => {
     expect(ordersFor(runId('lottery-ticket', r.stan))).toEqual([]);
   });
 
-  it('movie: NO at the prompt, the seat hold is not paid, nothing charged', async () => {
+  it('movie: NO at the prompt releases the seat hold at once, nothing charged; the same seat is bought right after', async () => {
     const before = await household();
     const t = phone(e2e);
     await t.signOn();
     const r = await t.service('movie-ticket', { offer: '1', show: '2', seatKeys: '0303' }, [{ key: '2' }]);
     expect(r).toMatchObject({ outcome: 'declined', responseCode: '17' });
     await t.hangUp();
-    expect(await resultOf('movie-ticket', r.stan)).toMatchObject({ outcome: 'FAILED', code: 'NOT_CONFIRMED' });
+    // The run undid its seat hold (releaseTicketHold) before it ended: not at the hold's expiry.
+    expect(await resultOf('movie-ticket', r.stan)).toMatchObject({ outcome: 'COMPENSATED', code: 'NOT_CONFIRMED' });
     expect(await household()).toEqual(before);
     expect(ordersFor(runId('movie-ticket', r.stan))).toEqual([]);
+    // Another customer (another phone call) buys the very seat at once.
+    const u = phone(e2e);
+    await u.signOn();
+    const again = await u.service('movie-ticket', { offer: '1', show: '2', seatKeys: '0303' }, [{ key: '1' }]);
+    expect(again).toMatchObject({ outcome: 'approved', responseCode: '00' });
+    await u.hangUp();
+    const result = await resultOf('movie-ticket', again.stan);
+    expect(result).toMatchObject({ outcome: 'COMPLETED', output: { amount: 4000, fee: 200 } });
+    expect((result.output as { tickets: string[] }).tickets.map((x) => x.slice(-3))).toEqual(['-C3']);
+    expect((await household()).posted - before.posted).toBe(4200n);
+    // And the seat is now sold: a third buyer is refused before any money moves.
+    const w = phone(e2e);
+    await w.signOn();
+    const sold = await w.service('movie-ticket', { offer: '1', show: '2', seatKeys: '0303' }, []);
+    expect(sold.outcome).toBe('declined');
+    await w.hangUp();
+    expect(await resultOf('movie-ticket', sold.stan)).toMatchObject({ code: 'TICKET_UNAVAILABLE' });
   });
 
   it('hostile keys are refused before any money moves: no such row, an odd number of digits, a taken seat', async () => {
