@@ -9,7 +9,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ledgerReferenceFor } from '../../core/model';
-import { accountIdFor } from '../../demo/seed';
+import { accountIdFor, DEMO } from '../../demo/seed';
 import { ProviderDirectory } from '../../gateways/providers/profile';
 import { defaultCatalogue } from '../../services/catalogue/entries';
 import { compileFiles } from '../../services/compiler/load';
@@ -87,7 +87,11 @@ describe('tickets from the phone over FSK audio', () => {
     );
     const directory = new ProviderDirectory(dir, 0);
     expect(directory.current().problems).toEqual([]);
-    e2e = await startE2e({ providers: { directory, voucherKey: { id: 'e2e', key: randomBytes(32) } } });
+    e2e = await startE2e({
+      // The demo household is funded for a few top-ups; air bookings cost up to 2000.00 each.
+      demo: { ...DEMO, householdFundsMinor: 100_000_000n },
+      providers: { directory, voucherKey: { id: 'e2e', key: randomBytes(32) } },
+    });
     await deploy(
       e2e,
       ['terminal-menu', 'air-ticket', 'movie-ticket', 'lottery-ticket'].map((f) => join(DEFS, `${f}.yaml`)),
@@ -213,8 +217,7 @@ describe('tickets from the phone over FSK audio', () => {
     const t = phone(e2e);
     await t.signOn();
     const r = await t.service('lottery-ticket', { offer: '1', draw: '20261128', numbers: '010713223540' }, []);
-    expect(r.outcome).toBe('declined');
-    expect(r.responseCode).not.toBe('00');
+    expect(r).toMatchObject({ outcome: 'declined', responseCode: '12', signed: true });
     expect(r.screens).toEqual([]);
     await t.hangUp();
     expect(await resultOf('lottery-ticket', r.stan)).toMatchObject({ outcome: 'FAILED', code: 'TICKET_SALES_CLOSED' });
@@ -252,6 +255,31 @@ describe('tickets from the phone over FSK audio', () => {
     expect(await resultOf('movie-ticket', sold.stan)).toMatchObject({ code: 'TICKET_UNAVAILABLE' });
   });
 
+  it('a decline after the hold and the YES reaches the phone signed with its code; nothing charged, the seats free', async () => {
+    const before = await household();
+    const t = phone(e2e);
+    await t.signOn();
+    // Seat A4: the sandbox cinema declines the payment (last digit 4).
+    const r = await t.service('movie-ticket', { offer: '1', show: '1', seatKeys: '0104' }, [{ key: '1' }]);
+    expect(r.screens).toHaveLength(1);
+    expect(r).toMatchObject({ outcome: 'declined', responseCode: '05', signed: true });
+    expect(r.receipt).toEqual([]);
+    await t.hangUp();
+    expect(await resultOf('movie-ticket', r.stan)).toMatchObject({ outcome: 'COMPENSATED', code: 'TICKET_DECLINED' });
+    expect(await household()).toEqual(before);
+    expect(ordersFor(runId('movie-ticket', r.stan)).map((o) => [o.state, o.charged])).toEqual([['DECLINED', 0]]);
+    // A pending payment that ends declined is told the same way, signed: the last number ending 9.
+    const u = phone(e2e);
+    await u.signOn();
+    const p = await u.service('lottery-ticket', { offer: '1', draw: '20261205', numbers: '010713223549' }, [
+      { key: '1' },
+    ]);
+    expect(p).toMatchObject({ outcome: 'declined', responseCode: '05', signed: true });
+    await u.hangUp();
+    expect(await resultOf('lottery-ticket', p.stan)).toMatchObject({ outcome: 'COMPENSATED', code: 'TICKET_DECLINED' });
+    expect(await household()).toEqual(before);
+  });
+
   it('hostile keys are refused before any money moves: no such row, an odd number of digits, a taken seat', async () => {
     const before = await household();
     const t = phone(e2e);
@@ -271,7 +299,11 @@ describe('tickets from the phone over FSK audio', () => {
       outcome: 'FAILED',
       code: 'SVC_EXPRESSION_FAILED',
     });
-    expect(await resultOf('movie-ticket', taken.stan)).toMatchObject({ outcome: 'FAILED', code: 'TICKET_UNAVAILABLE' });
+    // The seat hold step is undone (releaseTicketHold) even when the seats were refused: nothing was held.
+    expect(await resultOf('movie-ticket', taken.stan)).toMatchObject({
+      outcome: 'COMPENSATED',
+      code: 'TICKET_UNAVAILABLE',
+    });
     expect(await household()).toEqual(before);
     for (const r of [noRow, odd, taken])
       expect(ordersFor(runId(r === odd ? 'lottery-ticket' : 'movie-ticket', r.stan))).toEqual([]);
