@@ -29,7 +29,16 @@ const topup: TopupPort = {
 };
 const pstate = { status: 'PAID' as const, reference: 'k', orderId: 'O1', checks: [] };
 const ticketing: TicketingPort = {
-  hold: () => Promise.resolve({ status: 'HELD', holdToken: 'H1', amount: 100, currency: '156', expiresAt: '' }),
+  hold: () =>
+    Promise.resolve({
+      status: 'HELD',
+      offer: 'o',
+      show: '',
+      holdToken: 'H1',
+      amount: 100,
+      currency: '156',
+      expiresAt: '',
+    }),
   pay: () => Promise.resolve(pstate),
   status: () => Promise.resolve(pstate),
   issue: () => Promise.resolve({ status: 'ISSUED', tickets: ['T1'] }),

@@ -19,13 +19,17 @@ import { answerOf, int, readAnswer, str } from './connector';
 import type { ProviderDirectory, ProviderProfile } from './profile';
 import { withinLimits } from './profile';
 import type { TicketOffer, TicketSelection } from './ticket-offers';
-import { checkSelection } from './ticket-offers';
+import { checkSelection, showOf } from './ticket-offers';
 
 export type HoldStatus = 'HELD' | 'EXPIRED' | 'CLOSED' | 'UNAVAILABLE';
 export type PayStatus = 'PAID' | 'PENDING' | 'DECLINED' | 'EXPIRED' | 'CLOSED';
 
 export interface TicketHold {
   readonly status: HoldStatus;
+  /** The offer's id (a phone names it `<type>#<code>`): what the rest of the run names it by. */
+  readonly offer: string;
+  /** Cinema: the show's id (a phone names it `#<code>`); '' otherwise. */
+  readonly show: string;
   /** Booking reference, seat-hold token or `<game>/<draw>`: what `pay` buys. */
   readonly holdToken: string;
   readonly amount: number;
@@ -119,8 +123,8 @@ export function createTicketingConnector(deps: {
     };
   }
 
-  return {
-    async hold(q) {
+  async function holdAt(q: TicketQuery & { idempotencyKey: string }): Promise<Omit<TicketHold, 'offer' | 'show'>> {
+    {
       const { offer, provider } = lookup(q.offer);
       const { expected } = checkSelection(offer, q);
       const currency = provider.currency ?? '156';
@@ -206,6 +210,14 @@ export function createTicketingConnector(deps: {
       if (open && !withinLimits(amount, offer.limits, 'terminal'))
         throw new FixpayError('PROVIDER_AMOUNT_INVALID', `${offer.id}: the wager is outside the limits`);
       return { status: open ? 'HELD' : 'CLOSED', holdToken: `${game}/${draw}`, amount, currency, expiresAt: cutoff };
+    }
+  }
+
+  return {
+    async hold(q) {
+      const { offer } = lookup(q.offer);
+      const show = offer.type === 'cinema' ? (showOf(offer, q.show)?.id ?? '') : '';
+      return { ...(await holdAt({ ...q, ...(show === '' ? {} : { show }) })), offer: offer.id, show };
     },
 
     async pay(q) {

@@ -464,14 +464,24 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
     ),
     output: obj({
       status: str({ enum: ['HELD', 'EXPIRED', 'CLOSED', 'UNAVAILABLE'] }),
+      offer: str(),
+      show: str(),
       holdToken: str(),
       amount: money,
       currency,
       expiresAt: str(),
     }),
-    example: { status: 'HELD', holdToken: 'H-1', amount: 400, currency: '156', expiresAt: '2026-12-03T18:00:00.000Z' },
+    example: {
+      status: 'HELD',
+      offer: 'star-cinema',
+      show: 'dune-1930',
+      holdToken: 'H-1',
+      amount: 400,
+      currency: '156',
+      expiresAt: '2026-12-03T18:00:00.000Z',
+    },
     description:
-      'Checks the selection against the offer data and holds it at the provider, charging nothing: the airline booking by its reference (amount, ticketing deadline), cinema seats under an expiring hold token, or a lottery draw open before its cut-off (CLOSED otherwise).',
+      "Checks the selection against the offer data and holds it at the provider, charging nothing: the airline booking by its reference (amount, ticketing deadline), cinema seats under an expiring hold token, or a lottery draw open before its cut-off (CLOSED otherwise). `offer` and `show` may be a phone's keys (`lottery#2`, `#1`: the terminal codes of the provider data); the answer names them by id.",
   },
   {
     name: 'payTicket',
