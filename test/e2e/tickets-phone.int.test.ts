@@ -280,6 +280,67 @@ describe('tickets from the phone over FSK audio', () => {
     expect(await household()).toEqual(before);
   });
 
+  it('a new lottery game added as a file while running is on the phone menu at the next download and sold', async () => {
+    const before = await household();
+    const t = phone(e2e);
+    await t.signOn();
+    await t.downloadMenu();
+    const games = (): unknown =>
+      t.menu?.entries.find((e) => e.code === 'lottery-ticket')?.inputs.find((i) => i.name === 'offer')?.choices;
+    // The choice lists are the provider data's (terminal codes and titles), not the definition's.
+    expect(games()).toEqual([{ key: '1', label: 'Lotto 6/49' }]);
+    expect(
+      t.menu?.entries.find((e) => e.code === 'movie-ticket')?.inputs.find((i) => i.name === 'show')?.choices,
+    ).toEqual([
+      { key: '1', label: 'Dune, 19:30' },
+      { key: '2', label: 'Heat, 21:00' },
+    ]);
+    // The provider starts selling a game; we add its file. No definition change, no restart.
+    const now = Date.now();
+    sim.addGame('lotto-5-35', { pricePerBoard: 300, pick: { count: 5, min: 1, max: 35 } });
+    sim.addDraw('lotto-5-35', '20261206', { opensAt: now - HOUR, cutoffAt: now + 2 * HOUR, drawAt: now + 3 * HOUR });
+    writeFileSync(
+      join(dir, 'ticketing', 'lotto-5-35.yaml'),
+      [
+        'apiVersion: fixpay/v1',
+        'kind: LotteryGame',
+        "metadata: { id: lotto-5-35, title: 'Lotto 5/35' }",
+        'spec:',
+        '  provider: tickets-sandbox',
+        "  terminalCode: '2'",
+        '  pick: { count: 5, min: 1, max: 35 }',
+        '  pricePerBoard: 300',
+        '',
+      ].join('\n'),
+    );
+    expect(await t.downloadMenu()).toMatchObject({ outcome: 'approved', changed: true });
+    expect(games()).toEqual([
+      { key: '1', label: 'Lotto 6/49' },
+      { key: '2', label: 'Lotto 5/35' },
+    ]);
+    const r = await t.service('lottery-ticket', { offer: '2', draw: '20261206', numbers: '0309172531' }, [
+      { key: '1' },
+    ]);
+    expect(r).toMatchObject({ outcome: 'approved', responseCode: '00' });
+    expect(r.screens[0]?.lines.join(' ')).toMatch(/PAY 3\.00\? 1=YES 2=NO/);
+    // A key no game has: refused before any money moves.
+    const unknown = await t.service('lottery-ticket', { offer: '7', draw: '20261206', numbers: '0309172531' }, []);
+    expect(unknown.outcome).toBe('declined');
+    await t.hangUp();
+    const result = await resultOf('lottery-ticket', r.stan);
+    expect(result).toMatchObject({ outcome: 'COMPLETED', output: { amount: 300 } });
+    const fee = (result.output as { fee: number }).fee;
+    expect((await household()).posted - before.posted).toBe(300n + BigInt(fee));
+    expect(ordersFor(runId('lottery-ticket', r.stan)).map((o) => [o.hold, o.state, o.charged])).toEqual([
+      ['lotto-5-35/20261206', 'ISSUED', 1],
+    ]);
+    expect(await resultOf('lottery-ticket', unknown.stan)).toMatchObject({
+      outcome: 'FAILED',
+      code: 'TICKET_OFFER_UNKNOWN',
+    });
+    expect(ordersFor(runId('lottery-ticket', unknown.stan))).toEqual([]);
+  });
+
   it('hostile keys are refused before any money moves: no such row, an odd number of digits, a taken seat', async () => {
     const before = await household();
     const t = phone(e2e);
