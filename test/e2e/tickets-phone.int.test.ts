@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ledgerReferenceFor } from '../../core/model';
 import { accountIdFor, DEMO } from '../../demo/seed';
+import { findResultCode } from '../../domain/errors';
 import { ProviderDirectory } from '../../gateways/providers/profile';
 import { defaultCatalogue } from '../../services/catalogue/entries';
 import { compileFiles } from '../../services/compiler/load';
@@ -334,10 +335,10 @@ describe('tickets from the phone over FSK audio', () => {
     expect(ordersFor(runId('lottery-ticket', r.stan)).map((o) => [o.hold, o.state, o.charged])).toEqual([
       ['lotto-5-35/20261206', 'ISSUED', 1],
     ]);
-    expect(await resultOf('lottery-ticket', unknown.stan)).toMatchObject({
-      outcome: 'FAILED',
-      code: 'TICKET_OFFER_UNKNOWN',
-    });
+    // The hold step's failure carries the catalogue's message (the run's code is SVC_STEP_FAILED).
+    const refused = await resultOf('lottery-ticket', unknown.stan);
+    expect(refused).toMatchObject({ outcome: 'FAILED', code: 'SVC_STEP_FAILED' });
+    expect(refused.message ?? '').toContain(findResultCode('FP8600')?.message ?? 'FP8600');
     expect(ordersFor(runId('lottery-ticket', unknown.stan))).toEqual([]);
   });
 
