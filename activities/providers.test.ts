@@ -29,7 +29,16 @@ const topup: TopupPort = {
 };
 const pstate = { status: 'PAID' as const, reference: 'k', orderId: 'O1', checks: [] };
 const ticketing: TicketingPort = {
-  hold: () => Promise.resolve({ status: 'HELD', holdToken: 'H1', amount: 100, currency: '156', expiresAt: '' }),
+  hold: () =>
+    Promise.resolve({
+      status: 'HELD',
+      offer: 'o',
+      show: '',
+      holdToken: 'H1',
+      amount: 100,
+      currency: '156',
+      expiresAt: '',
+    }),
   pay: () => Promise.resolve(pstate),
   status: () => Promise.resolve(pstate),
   issue: () => Promise.resolve({ status: 'ISSUED', tickets: ['T1'] }),
@@ -38,6 +47,10 @@ const ticketing: TicketingPort = {
     return Promise.resolve({ cancelled: true });
   },
   draw: () => Promise.resolve({ status: 'OPEN', cutoffAt: '', results: [] }),
+  releaseHold: (q) => {
+    calls.push({ ...q, hold: true });
+    return Promise.resolve({ released: true });
+  },
 };
 
 describe('provider activities', () => {
@@ -73,10 +86,12 @@ describe('provider activities', () => {
     });
     await acts['cancelTopup']?.({ operator: 'm', msisdn: '1', idempotencyKey: 'k4', originalIdempotencyKey: 'k3' });
     await acts['refundTicket']?.({ offer: 'lotto', idempotencyKey: 'k6', originalIdempotencyKey: 'k5' });
+    await acts['releaseTicketHold']?.({ offer: 'cinema', idempotencyKey: 'k8', originalIdempotencyKey: 'k7' });
     expect(calls).toEqual([
       { billerId: 'w', reference: 'k1' },
       { operator: 'm', reference: 'k3' },
       { offer: 'lotto', reference: 'k5' },
+      { offer: 'cinema', reference: 'k7', hold: true },
     ]);
   });
 });

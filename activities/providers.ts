@@ -79,6 +79,10 @@ export function createProviderActivities(ports: ProviderPorts): Record<string, F
     out['refundTicket'] = guarded((q: { offer: string } & Undoing) =>
       ticketing.cancel({ offer: q.offer, reference: q.originalIdempotencyKey }),
     );
+    // The seat hold to release is the one made under the original key: that key is our reference.
+    out['releaseTicketHold'] = guarded((q: { offer: string } & Undoing) =>
+      ticketing.releaseHold({ offer: q.offer, reference: q.originalIdempotencyKey }),
+    );
     out['lotteryDraw'] = guarded((q: { offer: string; draw: string }) => ticketing.draw(q));
   }
   return out;

@@ -2,9 +2,10 @@
  * Per-service benchmark (`npm run bench:services [-- --quick] [-- --n <count>]`): in one run on
  * the embedded engines, simulated phones dial over TCP PCM (audio unpaced, as `bench:e2e --line`)
  * and run, one after the other on one call per service, purchase, balance inquiry, mobile top-up,
- * game-card (voucher) top-up, bill payment (YES at the confirmation prompt) and card transfer (YES),
- * through the whole platform: the Temporal dev server, the database, the HSM, the card network
- * gateway with the bank simulator, and the bill and top-up provider simulators over signed HTTP.
+ * game-card (voucher) top-up, bill payment, air ticket, movie ticket, lottery wager (YES at each
+ * confirmation prompt), card transfer and credit-card repayment (YES), through the whole platform:
+ * the Temporal dev server, the database, the HSM, the card network gateway with the bank simulator,
+ * and the bill, top-up and ticketing provider simulators over signed HTTP.
  *
  * Per service it prints the count, how many were approved, throughput (transactions/s over the
  * batch's wall time, line time included) and host latency p50/p95/p99: the time the access handler
@@ -22,6 +23,8 @@ import { ProviderDirectory } from '../gateways/providers/profile';
 import { defaultCatalogue } from '../services/catalogue/entries';
 import { compileFiles } from '../services/compiler/load';
 import { ProviderSimulator } from '../simulator/providers/server';
+import { TicketSimulator } from '../simulator/providers/tickets';
+import { demoSeat } from '../cli/demo';
 import { MemoryStateStore } from '../simulator/terminal/config';
 import { PosTerminal } from '../simulator/terminal/terminal';
 import type { E2e } from '../test/e2e/harness';
@@ -37,9 +40,25 @@ const N_QUICK = 5;
 /** Unmeasured transactions per service first (the first run of each workflow and activity is slower). */
 const WARMUP = 1;
 const DEFINITIONS = join(__dirname, '..', 'definitions');
-const DEPLOYED = ['terminal-menu', 'mobile-topup', 'voucher-topup', 'bill-payment', 'transfer'];
+const DEPLOYED = [
+  'terminal-menu',
+  'mobile-topup',
+  'voucher-topup',
+  'bill-payment',
+  'air-ticket',
+  'movie-ticket',
+  'lottery-ticket',
+  'transfer',
+  'credit-card-repayment',
+];
 const BILL_SECRET = 'sandbox-bills-secret-0001';
 const TOPUP_SECRET = 'sandbox-topup-secret-0001';
+const TICKETS_SECRET = 'sandbox-tickets-secret-0001';
+/** The lottery draw the bench sells (open for the whole run). */
+const DRAW = '20260001';
+/** The bank simulator's credit card (simulator/bank/accounts.ts): the repayment's target. */
+const CREDIT_CARD = '6225880000000027';
+const HOUR = 3_600_000;
 /** T0000001 is the demo merchant (card phone), T0000002 the demo household (top-ups, bills). */
 const MERCHANT_PHONE = 0;
 const HOUSEHOLD_PHONE = 1;
@@ -131,12 +150,50 @@ const SERVICES: readonly ServiceRun[] = [
         .outcome === 'approved',
   },
   {
+    service: 'air-ticket',
+    phone: HOUSEHOLD_PHONE,
+    needsMenu: true,
+    // A booking is paid once: each transaction its own (last digit 0–3: paid at once).
+    one: async (t, i) =>
+      (await t.service('air-ticket', { offer: '1', booking: `2${pad(i, 4)}${i % 4}` }, [{ key: '1' }])).outcome ===
+      'approved',
+  },
+  {
+    service: 'movie-ticket',
+    phone: HOUSEHOLD_PHONE,
+    needsMenu: true,
+    // A seat is sold once: each transaction its own seat.
+    one: async (t, i) =>
+      (await t.service('movie-ticket', { offer: '1', show: '1', seatKeys: demoSeat(i) }, [{ key: '1' }])).outcome ===
+      'approved',
+  },
+  {
+    service: 'lottery-ticket',
+    phone: HOUSEHOLD_PHONE,
+    needsMenu: true,
+    one: async (t, i) =>
+      (
+        await t.service('lottery-ticket', { offer: '1', draw: DRAW, numbers: `0107132235${pad(40 + (i % 4), 2)}` }, [
+          { key: '1' },
+        ])
+      ).outcome === 'approved',
+  },
+  {
     service: 'transfer',
     phone: MERCHANT_PHONE,
     card: CARD_RICH,
     needsMenu: true,
     one: async (t) =>
       (await t.service('transfer', { target: CARD_POOR.pan, amount: '100' }, [{ key: '1' }])).outcome === 'approved',
+  },
+  {
+    service: 'credit-card-repayment',
+    phone: MERCHANT_PHONE,
+    card: CARD_RICH,
+    needsMenu: true,
+    one: async (t) =>
+      (await t.service('credit-card-repayment', { target: CREDIT_CARD, amount: '100' }, [{ key: '1' }])).outcome ===
+      'approved',
   },
 ];
 
@@ -196,8 +253,19 @@ async function main(): Promise<void> {
     operatorPrefixes: { '138': 'mobile-a' },
     ...common,
   });
+  const tickets = new TicketSimulator({
+    keys: { 'fixpay-demo': { scheme: 'hmac-sha256', secret: TICKETS_SECRET } },
+    airlines: { SK: { prefix: '123' } },
+    shows: { 'dune-1930': { price: 4500 }, 'heat-2100': { price: 4000 } },
+    games: { 'lotto-6-49': { pricePerBoard: 200, pick: { count: 6, min: 1, max: 49 } } },
+    pendingMs: 3_000,
+    timeoutMs: 5_000,
+  });
+  const now = Date.now();
+  tickets.addDraw('lotto-6-49', DRAW, { opensAt: now - HOUR, cutoffAt: now + 24 * HOUR, drawAt: now + 25 * HOUR });
   const b = await bills.start();
   const tp = await topups.start();
+  const tk = await tickets.start();
   // The shipped providers, pointed at this run's simulators.
   const dir = mkdtempSync(join(tmpdir(), 'fixpay-bench-services-'));
   let e2e: E2e | undefined;
@@ -206,6 +274,7 @@ async function main(): Promise<void> {
     for (const [file, url] of [
       ['bills-sandbox.yaml', b.url],
       ['topup-sandbox.yaml', tp.url],
+      ['tickets-sandbox.yaml', tk.url],
     ] as const) {
       const text = readFileSync(join(dir, file), 'utf8').replace(/endpoint: .*/, `endpoint: ${url}`);
       writeFileSync(join(dir, file), text);
@@ -237,6 +306,7 @@ async function main(): Promise<void> {
     await e2e?.stop();
     await bills.stop();
     await topups.stop();
+    await tickets.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,18 @@
 import type { TransactionResult } from '../simulator/terminal/terminal';
-import { addLatency, LATENCIES_KEPT, percentile, record, renderLine, renderTable, totalOf } from './demo';
+import { demoCards } from '../simulator/terminal/demo';
+import {
+  addLatency,
+  DEMO_VAS,
+  demoSeat,
+  LATENCIES_KEPT,
+  percentile,
+  record,
+  recordService,
+  renderLine,
+  renderTable,
+  servicesText,
+  totalOf,
+} from './demo';
 import type { DemoSnapshot, TerminalStats } from './demo';
 
 const stats = (terminalId: string, transport: 'tcp-pcm' | 'sip' = 'tcp-pcm'): TerminalStats => ({
@@ -14,6 +27,7 @@ const stats = (terminalId: string, transport: 'tcp-pcm' | 'sip' = 'tcp-pcm'): Te
   lastResponse: '',
   latenciesMs: [],
   lineTimeMs: 0,
+  byService: {},
 });
 
 const result = (over: Partial<TransactionResult>): TransactionResult => ({
@@ -103,5 +117,55 @@ describe('live demo summary', () => {
     expect(line).not.toContain('\n');
     expect(line).toContain('calls 2 approved 1 (purchases 1) declined 1');
     expect(line).toContain('LEDGER OUT OF BALANCE');
+  });
+
+  it('counts calls and approvals per service, purchases and menu services alike, in the line and the table', () => {
+    const a = stats('T0000001');
+    const b = stats('T0000002');
+    record(a, result({}));
+    record(b, result({ outcome: 'declined', responseCode: '51' }));
+    record(b, result({ kind: 'balance' }));
+    const conv = { stan: '000002', responseCode: '00', screens: [], receipt: [], display: [] };
+    recordService(a, { ...conv, code: 'air-ticket', outcome: 'approved' });
+    recordService(b, { ...conv, code: 'air-ticket', outcome: 'declined', responseCode: '17' });
+    recordService(b, { ...conv, code: 'transfer', outcome: 'failed', responseCode: undefined });
+    expect(servicesText([a, b])).toBe('air-ticket 1/2, balance 1/1, purchase 1/2, transfer 0/1');
+    const snapshot: DemoSnapshot = {
+      terminals: [a, b],
+      ledgerBalanced: true,
+      temporalUiUrl: undefined,
+      lastWorkflowId: undefined,
+    };
+    expect(renderLine(snapshot)).toMatch(/; services air-ticket 1\/2, balance 1\/1, purchase 1\/2, transfer 0\/1$/);
+    expect(renderTable(snapshot)).toContain('services (approved/calls): air-ticket 1/2, balance 1/1');
+  });
+
+  it('loops every service of the seed, with references that never repeat within a run', () => {
+    expect(DEMO_VAS.map((v) => v.code).sort()).toEqual([
+      'air-ticket',
+      'bill-payment',
+      'credit-card-repayment',
+      'lottery-ticket',
+      'mobile-topup',
+      'movie-ticket',
+      'transfer',
+      'voucher-topup',
+    ]);
+    const [rich, poor, credit] = demoCards().map((c) => c.pan);
+    const of = (code: string) => DEMO_VAS.find((v) => v.code === code);
+    const bookings = Array.from({ length: 500 }, (_, n) => of('air-ticket')?.inputs(n, rich ?? '')?.['booking']);
+    expect(new Set(bookings).size).toBe(500);
+    // Every booking and first seat ends 0–3: the sandbox's at-once success.
+    for (const b of bookings) expect(b).toMatch(/^\d{5}[0-3]$/);
+    const seats = Array.from({ length: 1_000 }, (_, n) => of('movie-ticket')?.inputs(n, rich ?? ''));
+    expect(new Set(seats.map((x) => `${x?.['show']}/${x?.['seatKeys']}`)).size).toBe(1_000);
+    expect(
+      Array.from({ length: 1_000 }, (_, n) => demoSeat(n)).every((k) => /^(0[1-9]|1\d|2[0-6])\d[0-3]$/.test(k)),
+    ).toBe(true);
+    // A card never pays itself: the credit card's phone passes the repayment's turn, the transfer goes elsewhere.
+    expect(of('credit-card-repayment')?.inputs(0, credit ?? '')).toBeUndefined();
+    expect(of('credit-card-repayment')?.inputs(0, rich ?? '')).toEqual({ target: credit, amount: '100' });
+    for (const own of [rich, poor, credit]) expect(of('transfer')?.inputs(0, own ?? '')?.['target']).not.toBe(own);
+    expect(of('lottery-ticket')?.inputs(3, rich ?? '')).toMatchObject({ draw: '00000001', numbers: '010713223543' });
   });
 });

@@ -8,7 +8,8 @@
  */
 import { MemoryStateStore } from '../simulator/terminal/config';
 import type { TerminalConfig } from '../simulator/terminal/config';
-import { demoTerminalConfig } from '../simulator/terminal/demo';
+import { DEMO_DRAW_OPEN } from '../simulator/providers/tickets-demo';
+import { demoCards, demoTerminalConfig } from '../simulator/terminal/demo';
 import { PosTerminal } from '../simulator/terminal/terminal';
 import type { ConversationResult, TransactionResult } from '../simulator/terminal/terminal';
 
@@ -18,22 +19,76 @@ export const DEMO_TERMINALS_DEFAULT = 4;
 export const DEMO_PAUSE_MS_DEFAULT = 1_500;
 /** Wait before a terminal tries to sign on again after a failed sign-on, ms. */
 export const DEMO_SIGN_ON_RETRY_MS = 3_000;
-/** Share of transactions that are purchases (the rest are value-added services and balance inquiries). */
-export const DEMO_PURCHASE_SHARE = 0.6;
-/** Share that are value-added services from the phone's menu (top-up, PIN top-up, bill with its prompt). */
-export const DEMO_VAS_SHARE = 0.2;
-/**
- * The menu services the demo phones loop over (the sandbox numbers succeed at once: last digit 0–3).
- * The bill asks "PAY …? 1=YES 2=NO" and the phone presses 1.
- */
-export const DEMO_VAS: readonly {
+/** Share of transactions that are purchases (the rest are menu services and balance inquiries). */
+export const DEMO_PURCHASE_SHARE = 0.4;
+/** Share that are menu services (every service of the seed, each in turn: see `DEMO_VAS`). */
+export const DEMO_VAS_SHARE = 0.45;
+/** The draw the demo sells (`addDemoDraws` opens it at start-up for a week). */
+export const DEMO_LOTTERY_DRAW = DEMO_DRAW_OPEN;
+
+/** One menu service of the live demo: the inputs the phone keys on its `n`-th turn, or undefined to pass its turn. */
+export interface DemoService {
   readonly code: string;
-  readonly inputs: Readonly<Record<string, string>>;
+  /** A card service (ADR 0024): the phone reads its card and PIN. */
+  readonly card?: boolean;
+  readonly inputs: (n: number, ownPan: string) => Readonly<Record<string, string>> | undefined;
   readonly replies: readonly { readonly key: string }[];
-}[] = [
-  { code: 'mobile-topup', inputs: { operator: '1', msisdn: '13800138000', amount: '5000' }, replies: [] },
-  { code: 'voucher-topup', inputs: { operator: '1', msisdn: '900000000001', amount: '10000' }, replies: [] },
-  { code: 'bill-payment', inputs: { billerId: '2', customerRef: '1234567891' }, replies: [{ key: '1' }] },
+}
+
+const pad = (n: number, width: number): string => String(n % 10 ** width).padStart(width, '0');
+/** Seat numbers the sandbox cinema sells at once (a key ending 0–3: TICKET_SANDBOX_RULES), 1..93. */
+const SEAT_NUMBERS = Array.from({ length: 93 }, (_, i) => i + 1).filter((n) => n % 10 <= 3);
+const ROWS = 26;
+/** The `n`-th seat of a show as keyed on the pad (row 01 = A, then the seat number): never the same twice in a run. */
+export function demoSeat(n: number): string {
+  const row = Math.floor(n / SEAT_NUMBERS.length) % ROWS;
+  return `${pad(row + 1, 2)}${pad(SEAT_NUMBERS[n % SEAT_NUMBERS.length] ?? 1, 2)}`;
+}
+/** The bank simulator's credit card: the repayment's target (simulator/bank/accounts.ts). */
+const CREDIT_CARD = demoCards().find((c) => c.pan.endsWith('0027'))?.pan ?? '';
+
+/**
+ * The menu services the demo phones loop over, every service of the seed. The sandbox providers
+ * succeed at once for keys ending 0–3 and references never repeat within a run (a booking, a seat,
+ * a bill is sold once). Services with a confirmation prompt get YES.
+ */
+export const DEMO_VAS: readonly DemoService[] = [
+  { code: 'mobile-topup', inputs: () => ({ operator: '1', msisdn: '13800138000', amount: '5000' }), replies: [] },
+  { code: 'voucher-topup', inputs: () => ({ operator: '1', msisdn: '900000000001', amount: '10000' }), replies: [] },
+  { code: 'bill-payment', inputs: () => ({ billerId: '2', customerRef: '1234567891' }), replies: [{ key: '1' }] },
+  {
+    code: 'air-ticket',
+    inputs: (n) => ({ offer: '1', booking: `1${pad(n, 4)}${n % 4}` }),
+    replies: [{ key: '1' }],
+  },
+  {
+    code: 'movie-ticket',
+    // Two shows, each seat sold once: show 1 gets the even turns' seats, show 2 the odd ones'.
+    inputs: (n) => ({ offer: '1', show: String((n % 2) + 1), seatKeys: demoSeat(Math.floor(n / 2)) }),
+    replies: [{ key: '1' }],
+  },
+  {
+    code: 'lottery-ticket',
+    inputs: (n) => ({ offer: '1', draw: DEMO_LOTTERY_DRAW, numbers: `0107132235${pad(40 + (n % 4), 2)}` }),
+    replies: [{ key: '1' }],
+  },
+  {
+    code: 'transfer',
+    card: true,
+    // To another of the bank simulator's cards: the first one, or the second from the first.
+    inputs: (_n: number, ownPan: string): Readonly<Record<string, string>> | undefined => {
+      const target = demoCards().find((c) => c.pan !== ownPan && c.pan !== CREDIT_CARD)?.pan;
+      return target === undefined ? undefined : { target, amount: '100' };
+    },
+    replies: [{ key: '1' }],
+  },
+  {
+    code: 'credit-card-repayment',
+    card: true,
+    // The credit card cannot repay itself: its phone passes this turn.
+    inputs: (_n, ownPan) => (ownPan === CREDIT_CARD ? undefined : { target: CREDIT_CARD, amount: '100' }),
+    replies: [{ key: '1' }],
+  },
 ];
 /** Purchase amounts, minor units (1.00 to 50.00). */
 export const DEMO_AMOUNT_MINOR_MIN = 100;
@@ -59,6 +114,8 @@ export interface TerminalStats {
   /** Host latencies (request demodulated → answer ready), ms, most recent last. */
   readonly latenciesMs: number[];
   lineTimeMs: number;
+  /** Calls and approvals per service (purchase, balance, sign-on, and each menu service by its code). */
+  readonly byService: Record<string, { calls: number; approved: number }>;
 }
 
 export interface DemoSnapshot {
@@ -89,7 +146,34 @@ export function totalOf(terminals: readonly TerminalStats[]): Omit<TerminalStats
     lastResponse: '',
     latenciesMs: terminals.flatMap((t) => t.latenciesMs),
     lineTimeMs: terminals.reduce((n, t) => n + t.lineTimeMs, 0),
+    byService: servicesOf(terminals),
   };
+}
+
+/** Calls and approvals per service, every terminal added up. */
+export function servicesOf(terminals: readonly TerminalStats[]): Record<string, { calls: number; approved: number }> {
+  const out: Record<string, { calls: number; approved: number }> = {};
+  for (const t of terminals)
+    for (const [code, c] of Object.entries(t.byService)) {
+      const o = (out[code] ??= { calls: 0, approved: 0 });
+      o.calls += c.calls;
+      o.approved += c.approved;
+    }
+  return out;
+}
+
+/** `purchase 3/4, balance 1/1, …`: approved/calls per service, in name order. */
+export function servicesText(terminals: readonly TerminalStats[]): string {
+  return Object.entries(servicesOf(terminals))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([code, c]) => `${code} ${c.approved}/${c.calls}`)
+    .join(', ');
+}
+
+function countService(stats: TerminalStats, code: string, approved: boolean): void {
+  const c = (stats.byService[code] ??= { calls: 0, approved: 0 });
+  c.calls++;
+  if (approved) c.approved++;
 }
 
 const ms = (v: number | undefined): string => (v === undefined ? '-' : String(Math.round(v)));
@@ -130,6 +214,7 @@ export function renderTable(s: DemoSnapshot): string {
   return [
     `Live demo: ${s.terminals.length} simulated POS phones over FSK audio (--no-demo to turn off)`,
     ...rows.map(line),
+    `services (approved/calls): ${servicesText(s.terminals) || '-'}`,
     ledgerText(s.ledgerBalanced),
     `Temporal UI ${s.temporalUiUrl ?? '(external server)'}${s.lastWorkflowId === undefined ? '' : `  latest run: ${s.lastWorkflowId}`}`,
   ].join('\n');
@@ -144,13 +229,15 @@ export function renderLine(s: DemoSnapshot): string {
   return (
     `demo: calls ${t.calls} approved ${t.approved} (purchases ${t.purchasesApproved}) declined ${t.declined} failed ${t.failed} retx ${t.retransmissions}` +
     ` host p50 ${ms(percentile(t.latenciesMs, 0.5))} ms p99 ${ms(percentile(t.latenciesMs, 0.99))} ms` +
-    ` line ${seconds(t.lineTimeMs)} s; ${s.ledgerBalanced === false ? 'LEDGER OUT OF BALANCE' : s.ledgerBalanced === true ? 'ledger balanced' : 'ledger unchecked'}; ${per.join(', ')}`
+    ` line ${seconds(t.lineTimeMs)} s; ${s.ledgerBalanced === false ? 'LEDGER OUT OF BALANCE' : s.ledgerBalanced === true ? 'ledger balanced' : 'ledger unchecked'}; ${per.join(', ')}` +
+    `; services ${servicesText(s.terminals) || '-'}`
   );
 }
 
 /** Records one transaction's result into a terminal's stats. */
 export function record(stats: TerminalStats, r: TransactionResult): void {
   stats.calls++;
+  countService(stats, r.kind, r.outcome === 'approved');
   if (r.outcome === 'approved') {
     stats.approved++;
     if (r.kind === 'purchase') stats.purchasesApproved++;
@@ -167,6 +254,7 @@ export function record(stats: TerminalStats, r: TransactionResult): void {
 /** Records a menu service's conversation (top-up, PIN top-up, bill) into a terminal's stats. */
 export function recordService(stats: TerminalStats, r: ConversationResult): void {
   stats.calls++;
+  countService(stats, r.code, r.outcome === 'approved');
   if (r.outcome === 'approved') stats.approved++;
   else if (r.outcome === 'declined') stats.declined++;
   else stats.failed++;
@@ -237,11 +325,13 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
         lastResponse: '',
         latenciesMs: [],
         lineTimeMs: 0,
+        byService: {},
       },
     });
   }
 
   const terminals = setups.map((s) => new PosTerminal(s.config, { stateStore: s.state }));
+  const turns = { next: 0 };
   const loop = async (s: (typeof setups)[number], terminal: PosTerminal): Promise<void> => {
     let signedOn = false;
     while (!run.stopped) {
@@ -254,10 +344,24 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
             DEMO_AMOUNT_MINOR_MIN + Math.floor(random() * (DEMO_AMOUNT_MINOR_MAX - DEMO_AMOUNT_MINOR_MIN)),
           );
         else if (pick < DEMO_PURCHASE_SHARE + DEMO_VAS_SHARE) {
-          // A menu service, each in turn; the answer's receipt is printed by the simulated phone.
-          const vas = DEMO_VAS[s.stats.calls % DEMO_VAS.length] ?? DEMO_VAS[0];
-          if (vas !== undefined && !isStopped())
-            recordService(s.stats, await terminal.service(vas.code, vas.inputs, vas.replies));
+          // The next menu service in turn (every terminal takes turns from one list); a service
+          // this phone cannot run (the credit card repaying itself) passes to the next.
+          const ownPan = s.config.card.track2.pan;
+          let chosen: { vas: DemoService; inputs: Readonly<Record<string, string>> } | undefined;
+          for (let k = 0; k < DEMO_VAS.length && chosen === undefined; k++) {
+            const turn = turns.next++;
+            const vas = DEMO_VAS[turn % DEMO_VAS.length];
+            const inputs = vas?.inputs(Math.floor(turn / DEMO_VAS.length), ownPan);
+            if (vas !== undefined && inputs !== undefined) chosen = { vas, inputs };
+          }
+          // The answer's receipt is printed by the simulated phone.
+          if (chosen !== undefined && !isStopped())
+            recordService(
+              s.stats,
+              await terminal.service(chosen.vas.code, chosen.inputs, chosen.vas.replies, {
+                card: chosen.vas.card === true,
+              }),
+            );
         } else t = await terminal.balance();
         // A POS phone dials per transaction.
         if (!isStopped()) await terminal.hangUp();

@@ -1,13 +1,14 @@
 /**
  * `fixpay dev` as a user runs it: everything comes up on embedded defaults, the Temporal UI and
- * the API answer, the live demo's terminals get a purchase approved over FSK audio with the ledger
- * balanced, and Ctrl-C (SIGINT) exits 0 within 10 s leaving no process behind.
+ * the API answer, the live demo's terminals get every service of the seed (purchase, balance,
+ * top-ups, bill, tickets, transfer, repayment) approved over FSK audio with the ledger balanced, and Ctrl-C (SIGINT) exits 0 within 10 s leaving no process behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEMO_VAS } from './demo';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -71,7 +72,7 @@ describe('fixpay dev', () => {
     proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
     proc.stderr.on('data', (c: Buffer) => (out += c.toString()));
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`not up in 90 s:\n${out}`)), 90_000);
+      const timer = setTimeout(() => reject(new Error(`not up in 180 s:\n${out}`)), 180_000);
       const poll = setInterval(() => {
         if (out.includes('Press Ctrl-C to stop.')) {
           clearTimeout(timer);
@@ -95,18 +96,32 @@ describe('fixpay dev', () => {
     const codec = await fetch(`http://127.0.0.1:${codecPort}/decode`, { method: 'POST', body: '{"payloads":[]}' });
     expect(codec.status).toBe(401);
 
-    // The live demo (on by default): simulated POS phones sign on and buy over FSK audio.
+    // The live demo (on by default): simulated POS phones sign on and loop every service of the
+    // seed over FSK audio against the running simulators (bank, biller, top-up, ticketing), each
+    // approved at least once, with the ledger balanced at every summary.
+    const everyService = ['purchase', 'balance', ...DEMO_VAS.map((v) => v.code)];
+    const approvedOnce = (): string[] => {
+      const lines = [...out.matchAll(/; services (.*)$/gm)].map((m) => m[1] ?? '');
+      const last = lines.at(-1) ?? '';
+      const approved = new Set(
+        [...last.matchAll(/([a-z-]+) (\d+)\/(\d+)/g)].filter((m) => Number(m[2]) > 0).map((m) => m[1]),
+      );
+      return everyService.filter((code) => !approved.has(code));
+    };
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no demo purchase approved in 90 s:\n${out}`)), 90_000);
+      const timer = setTimeout(
+        () => reject(new Error(`not every service approved in 300 s (missing ${approvedOnce().join(', ')}):\n${out}`)),
+        300_000,
+      );
       const poll = setInterval(() => {
-        const approved = [...out.matchAll(/\(purchases (\d+)\)/g)].map((m) => Number(m[1]));
-        if (approved.some((n) => n > 0)) {
+        if (approvedOnce().length === 0) {
           clearTimeout(timer);
           clearInterval(poll);
           resolve();
         }
       }, 200);
     });
+    expect(out).toMatch(/\(purchases [1-9]\d*\)/);
     expect(out).toMatch(/ledger balanced/);
     expect(out).not.toMatch(/LEDGER OUT OF BALANCE/);
 
@@ -123,5 +138,5 @@ describe('fixpay dev', () => {
     // Nothing listens any more: the Temporal server and the database went with it.
     await expect(fetch(`http://127.0.0.1:${uiPort}/`)).rejects.toThrow();
     await expect(fetch(`http://127.0.0.1:${apiPort}/health`)).rejects.toThrow();
-  }, 240_000);
+  }, 600_000);
 });

@@ -30,6 +30,7 @@ import { createBillConnector } from '../gateways/providers/bill';
 import { createTopupConnector } from '../gateways/providers/topup';
 import { createTicketingConnector } from '../gateways/providers/ticketing';
 import { ProviderDirectory } from '../gateways/providers/profile';
+import { offerChoices } from '../gateways/providers/ticket-offers';
 import type { ProviderJournal } from '../gateways/providers/journal';
 import { MemoryProviderJournal } from '../gateways/providers/journal';
 import { openVoucher } from '../gateways/providers/voucher';
@@ -96,7 +97,11 @@ export function deviceOf(profileId: string, profile: DeviceProfile | undefined):
 }
 
 /** The menu entries of the live definitions that carry a `terminal` block. */
-export async function liveMenuServices(registry: Pick<Registry, 'liveVersions'>): Promise<MenuService[]> {
+export async function liveMenuServices(
+  registry: Pick<Registry, 'liveVersions'>,
+  /** Where choice lists from provider data come from (`choicesFrom`); none: such lists are empty. */
+  directory?: Pick<ProviderDirectory, 'current'>,
+): Promise<MenuService[]> {
   return (await registry.liveVersions()).flatMap((r) => {
     const t = r.plan.terminal;
     if (t === undefined) return [];
@@ -105,7 +110,16 @@ export async function liveMenuServices(registry: Pick<Registry, 'liveVersions'>)
         serviceId: r.serviceId,
         menu: t.menu,
         title: t.title,
-        inputs: t.inputs,
+        // A list from provider data is read now: a new game or show is on the next menu download.
+        inputs: t.inputs.map(({ choicesFrom, ...i }) =>
+          choicesFrom === undefined
+            ? i
+            : {
+                ...i,
+                choices:
+                  directory === undefined ? [] : offerChoices(directory.current().ticketOffers.values(), choicesFrom),
+              },
+        ),
         profiles: t.profiles,
         ...(t.card === true ? { card: true } : {}),
       },
@@ -200,7 +214,8 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
       profiles ??= loadProfiles();
       return deviceOf(t.deviceProfileId, profiles.get(t.deviceProfileId));
     },
-    menuServices: () => (deps.registry === undefined ? Promise.resolve([]) : liveMenuServices(deps.registry)),
+    menuServices: () =>
+      deps.registry === undefined ? Promise.resolve([]) : liveMenuServices(deps.registry, deps.providers?.directory),
     // Only with the platform's voucher key: the receipt builder is the one place a top-up PIN is opened.
     ...(deps.providers === undefined ? {} : { openVoucher: (sealed: string) => openVoucher(sealed, [voucherKey]) }),
   });
@@ -309,6 +324,7 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     ticketStatus: provider('ticketStatus'),
     issueTickets: provider('issueTickets'),
     refundTicket: provider('refundTicket'),
+    releaseTicketHold: provider('releaseTicketHold'),
     lotteryDraw: provider('lotteryDraw'),
     holdFunds: one(money, 'holdFunds'),
     captureFunds: one(money, 'captureFunds'),

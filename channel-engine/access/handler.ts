@@ -303,6 +303,9 @@ function menuVersionOf(opened: OpenedTerminalRequest): string | undefined {
   return /^[0-9a-f]{1,64}$/.test(text) ? text : undefined;
 }
 
+/** A menu choice's key: one digit. */
+const CHOICE_KEY = /^[0-9]$/;
+
 /**
  * The generic service request (ADR 0018): the service must be on menus (a `terminal` block), allow
  * the caller's profile, and get exactly the inputs it declares, each within its spec, and the card
@@ -333,7 +336,16 @@ export function collectInputs(
     return BAD_SERVICE_DATA_RESPONSE_CODE;
   for (const spec of t.inputs) {
     const value = given[spec.name];
-    if (value === undefined || inputProblem(spec, value) !== null) return BAD_SERVICE_DATA_RESPONSE_CODE;
+    if (value === undefined) return BAD_SERVICE_DATA_RESPONSE_CODE;
+    // A choice from provider data: its list is the worker's (the menu); here it is one key, and the
+    // run refuses a key no offer has (TICKET_OFFER_UNKNOWN).
+    const problem =
+      spec.choicesFrom !== undefined && (spec.choices ?? []).length === 0
+        ? CHOICE_KEY.test(value)
+          ? null
+          : 'not a choice key'
+        : inputProblem(spec, value);
+    if (problem !== null) return BAD_SERVICE_DATA_RESPONSE_CODE;
     input[spec.name] = spec.kind === 'amount' ? Number(value) : value;
   }
   return undefined;

@@ -10,7 +10,9 @@ import { join } from 'node:path';
 export function register(program: Command): void {
   const group = program
     .command('providers')
-    .description('bill and top-up providers as data: profiles, billers, operators (docs/providers.md)');
+    .description(
+      'providers as data (bill, top-up, ticketing): profiles, billers, operators, ticket offers (docs/providers.md)',
+    );
   group
     .command('validate')
     .description(

@@ -32,7 +32,7 @@ export function register(program: Command): void {
     .description(
       'run the ticketing provider simulator: airline bookings held until a ticketing deadline, cinema seat holds, ' +
         'lottery draws (SCHEDULED → OPEN → CLOSED, results) for the airlines, shows and games of the provider directory; ' +
-        'each game has the draws `open` and `next`. Signed HTTP, one order per reference, sandbox outcome by the last ' +
+        'each game has the draws 00000001 (selling now, for a week) and 00000002 (after it). Signed HTTP, one order per reference, sandbox outcome by the last ' +
         `digit of the booking reference, first seat or last lottery number (${rules}), signed callbacks. ` +
         'Prints {"ready":true,...} when listening. See docs/providers-ticketing.md.',
     )

@@ -14,7 +14,7 @@ import { parse } from 'yaml';
 import schema from '../../schema/provider-profile.schema.json';
 import { FixpayError } from '../../domain/errors';
 import type { TicketOffer } from './ticket-offers';
-import { checkTicketSpec, isTicketDocumentKind, TICKET_DOCUMENT_KINDS } from './ticket-offers';
+import { checkTicketSpec, isTicketDocumentKind, PHONE_OFFER, TICKET_DOCUMENT_KINDS } from './ticket-offers';
 
 export type ConnectorKind = 'bill-aggregator' | 'topup-aggregator' | 'ticketing';
 
@@ -210,6 +210,41 @@ export function loadProviderCatalog(dir: string): ProviderCatalog {
       ticketOffers.delete(id);
       problems.push({ file: id, message: `offer ${id}: no ticketing provider ${o.provider}` });
     }
+  // The same for the keys phones press: a code two offers of a kind (or two shows) claim picks neither.
+  const offerClaims = new Map<string, string[]>();
+  const showClaims = new Map<string, string[]>();
+  for (const [id, o] of ticketOffers) {
+    if (o.terminalCode !== undefined) {
+      const k = `${o.type}#${o.terminalCode}`;
+      offerClaims.set(k, [...(offerClaims.get(k) ?? []), id]);
+    }
+    if (o.type === 'cinema')
+      for (const sh of o.shows)
+        if (sh.terminalCode !== undefined)
+          showClaims.set(sh.terminalCode, [...(showClaims.get(sh.terminalCode) ?? []), `${id}/${sh.id}`]);
+  }
+  for (const [k, ids] of offerClaims) {
+    if (ids.length < 2) continue;
+    for (const id of ids) {
+      const { terminalCode: _dropped, ...rest } = ticketOffers.get(id) as TicketOffer;
+      ticketOffers.set(id, rest);
+    }
+    problems.push({ file: ids.join(', '), message: `offers ${ids.join(' and ')} claim terminal code ${k}` });
+  }
+  for (const [code, ids] of showClaims) {
+    if (ids.length < 2) continue;
+    for (const [id, o] of ticketOffers)
+      if (o.type === 'cinema' && o.shows.some((x) => x.terminalCode === code))
+        ticketOffers.set(id, {
+          ...o,
+          shows: o.shows.map((x) => {
+            if (x.terminalCode !== code) return x;
+            const { terminalCode: _dropped, ...rest } = x;
+            return rest;
+          }),
+        });
+    problems.push({ file: ids.join(', '), message: `shows ${ids.join(' and ')} claim terminal code ${code}` });
+  }
   return { providers, billers, operators, ticketOffers, problems };
 }
 
@@ -297,7 +332,13 @@ export class ProviderDirectory {
   }
 
   ticketOffer(id: string): { offer: TicketOffer; provider: ProviderProfile } {
-    const o = this.current().ticketOffers.get(id);
+    const offers = this.current().ticketOffers;
+    // A phone names the offer by its kind and terminal code (`lottery#2`); everything else by id.
+    const phone = PHONE_OFFER.exec(id);
+    const o =
+      phone === null
+        ? offers.get(id)
+        : [...offers.values()].find((x) => x.type === phone[1] && x.terminalCode === phone[2]);
     if (o === undefined) throw new FixpayError('TICKET_OFFER_UNKNOWN', `no ticketing offer ${id.slice(0, 64)}`);
     return { offer: o, provider: this.provider(o.provider, 'ticketing') };
   }

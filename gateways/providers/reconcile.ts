@@ -5,12 +5,17 @@
  * - short: we captured money for a transaction the provider does not report as completed (the
  *   customer paid for nothing delivered: refund);
  * - amount: both sides have it, with different amounts or currencies.
+ *
+ * What "completed" means on the provider's side is the connector kind's: an aggregator's
+ * `COMPLETED`; for ticketing (ADR 0023) every state in which the provider keeps the money — paid,
+ * issued, or paid with the issue failed and not yet refunded (after the profile's status mapping).
  */
 import { FixpayError } from '../../domain/errors';
 import { parseCurrency } from '../../domain/money';
 import type { JournalEntry, ProviderJournal } from './journal';
-import { providerRequest } from './http';
+import { canonicalStatus, providerRequest } from './http';
 import type { ProviderProfile } from './profile';
+import { payStatusOf } from './ticketing';
 
 export interface ReportRow {
   readonly reference: string;
@@ -63,13 +68,26 @@ function cur(c: string): string {
   return p.ok ? p.value.code : c;
 }
 
+/** An aggregator's report says `COMPLETED` for a transaction whose money it kept. */
+export const aggregatorCompleted = (status: string): boolean => status === 'COMPLETED';
+
+/** Whether a report row's status means the provider kept the money, for this provider's connector kind. */
+export function completedFor(p: ProviderProfile): (status: string) => boolean {
+  if (p.connector !== 'ticketing') return aggregatorCompleted;
+  return (status) => {
+    const s = payStatusOf(canonicalStatus(p, status));
+    return s === 'PAID' || s === 'ISSUED';
+  };
+}
+
 export function reconcile(
   provider: string,
   day: string,
   report: readonly ReportRow[],
   journal: readonly JournalEntry[],
+  completed: (status: string) => boolean = aggregatorCompleted,
 ): Reconciliation {
-  const theirs = new Map(report.filter((r) => r.status === 'COMPLETED').map((r) => [r.reference, r]));
+  const theirs = new Map(report.filter((r) => completed(r.status)).map((r) => [r.reference, r]));
   const all = new Map(report.map((r) => [r.reference, r]));
   const ours = new Map<string, JournalEntry>();
   for (const e of journal) {
@@ -129,5 +147,5 @@ export async function reconcileProvider(
   journal: ProviderJournal,
 ): Promise<Reconciliation> {
   const [report, ours] = await Promise.all([fetchProviderReport(p, day), journal.entries(p.id, day)]);
-  return reconcile(p.id, day, report, ours);
+  return reconcile(p.id, day, report, ours, completedFor(p));
 }

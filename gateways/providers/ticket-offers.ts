@@ -13,6 +13,8 @@ interface OfferBase {
   readonly id: string;
   readonly title?: string;
   readonly provider: string;
+  /** The key a phone presses to choose it (one digit, unique per kind); the menu's choices come from these. */
+  readonly terminalCode?: string;
   readonly limits?: Limits;
   readonly fees?: Fees;
 }
@@ -24,6 +26,8 @@ export interface AirlineOffer extends OfferBase {
 
 export interface CinemaShow {
   readonly id: string;
+  /** The key a phone presses for this show (one digit, unique over every cinema). */
+  readonly terminalCode?: string;
   readonly title?: string;
   readonly startsAt: string;
   /** Per seat, minor units. */
@@ -47,6 +51,19 @@ export interface LotteryOffer extends OfferBase {
 
 export type TicketOffer = AirlineOffer | CinemaOffer | LotteryOffer;
 
+/**
+ * How a phone names what it chose: `<type>#<code>` for an offer (`lottery#2`: the lottery game whose
+ * terminal code is 2) and `#<code>` for a show. API callers name offers and shows by id.
+ */
+export const PHONE_OFFER = /^(air|cinema|lottery)#([0-9])$/;
+export const PHONE_SHOW = /^#([0-9])$/;
+
+/** The show `show` names in a cinema: its id, or `#<terminal code>` from a phone. */
+export function showOf(o: CinemaOffer, show: string | undefined): CinemaShow | undefined {
+  const code = PHONE_SHOW.exec(show ?? '')?.[1];
+  return o.shows.find((x) => (code === undefined ? x.id === show : x.terminalCode === code));
+}
+
 export const TICKET_DOCUMENT_KINDS = { Airline: 'air', Cinema: 'cinema', LotteryGame: 'lottery' } as const;
 export type TicketDocumentKind = keyof typeof TICKET_DOCUMENT_KINDS;
 
@@ -65,6 +82,11 @@ export function checkTicketSpec(kind: TicketDocumentKind, spec: Record<string, u
     const ids = (spec['shows'] as CinemaShow[]).map((s) => s.id);
     if (new Set(ids).size !== ids.length)
       throw new FixpayError('PROVIDER_PROFILE_INVALID', `${file}: duplicate show id`);
+    const codes = (spec['shows'] as CinemaShow[]).flatMap((s) =>
+      s.terminalCode === undefined ? [] : [s.terminalCode],
+    );
+    if (new Set(codes).size !== codes.length)
+      throw new FixpayError('PROVIDER_PROFILE_INVALID', `${file}: two shows share a terminal code`);
     for (const s of spec['shows'] as CinemaShow[])
       if (Number.isNaN(Date.parse(s.startsAt)))
         throw new FixpayError('PROVIDER_PROFILE_INVALID', `${file}: show ${s.id}: startsAt is not a time`);
@@ -98,7 +120,7 @@ export function checkSelection(o: TicketOffer, s: TicketSelection): { expected: 
         throw bad('the booking reference is six letters or digits');
       return { expected: undefined };
     case 'cinema': {
-      const show = o.shows.find((x) => x.id === s.show);
+      const show = showOf(o, s.show);
       if (show === undefined)
         throw new FixpayError('TICKET_OFFER_UNKNOWN', `${o.id}: no show ${String(s.show).slice(0, 64)}`);
       const seats = s.seats ?? [];
@@ -123,4 +145,30 @@ export function checkSelection(o: TicketOffer, s: TicketSelection): { expected: 
       return { expected: o.pricePerBoard * boards.length };
     }
   }
+}
+
+/** Which offers a phone's choice list shows (a definition's `choicesFrom`). */
+export type OfferChoiceSource = 'airlines' | 'cinemas' | 'shows' | 'lotteryGames';
+
+/**
+ * The choices a phone's menu shows for `from`: every offer (or show) with a terminal code, keyed by
+ * it and labelled with its title, in key order. An offer without a code is sold to API callers only.
+ */
+export function offerChoices(offers: Iterable<TicketOffer>, from: OfferChoiceSource): { key: string; label: string }[] {
+  const all = [...offers];
+  const type = from === 'airlines' ? 'air' : from === 'lotteryGames' ? 'lottery' : 'cinema';
+  const items =
+    from === 'shows'
+      ? all
+          .flatMap((o) => (o.type === 'cinema' ? o.shows : []))
+          .map((x) => ({ code: x.terminalCode, label: x.title ?? x.id }))
+      : all.filter((o) => o.type === type).map((o) => ({ code: o.terminalCode, label: o.title ?? o.id }));
+  const seen = new Set<string>();
+  const out: { key: string; label: string }[] = [];
+  for (const i of items)
+    if (i.code !== undefined && !seen.has(i.code)) {
+      seen.add(i.code);
+      out.push({ key: i.code, label: i.label });
+    }
+  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }

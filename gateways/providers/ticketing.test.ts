@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isFixpayError } from '../../domain/errors';
 import { loadProviderCatalog, parseProviderDocument } from './profile';
-import { checkSelection, type TicketOffer } from './ticket-offers';
+import { checkSelection, offerChoices, type TicketOffer } from './ticket-offers';
 import { payStatusOf } from './ticketing';
 
 const code = (f: () => unknown): string => {
@@ -158,5 +158,57 @@ describe('selections', () => {
     expect(payStatusOf('REFUNDED')).toBe('DECLINED');
     expect(payStatusOf('WHATEVER')).toBe('PENDING');
     expect(payStatusOf(undefined)).toBe('PENDING');
+  });
+
+  it('choice lists for phones come from the terminal codes of the data; a code two claim is neither’s', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fixpay-choices-'));
+    try {
+      writeFileSync(join(dir, 'p.yaml'), PROVIDER('ticketing'));
+      const game = (id: string, title: string, c: string): string =>
+        GAME.replace('metadata: { id: lotto }', `metadata: { id: ${id}, title: '${title}' }`).replace(
+          '  provider: tix\n',
+          `  provider: tix\n  terminalCode: '${c}'\n`,
+        );
+      writeFileSync(join(dir, 'g1.yaml'), game('g1', 'Lotto 6/49', '1'));
+      writeFileSync(join(dir, 'g3.yaml'), game('g3', 'Pick 3', '3'));
+      writeFileSync(join(dir, 'g0.yaml'), GAME.replace('id: lotto', 'id: g0'));
+      writeFileSync(
+        join(dir, 'c.yaml'),
+        CINEMA.replace(
+          "    - { id: a, startsAt: '2026-12-24T19:30:00+08:00', price: 4500 }",
+          "    - { id: a, terminalCode: '2', title: 'Dune 19:30', startsAt: '2026-12-24T19:30:00+08:00', price: 4500 }\n" +
+            "    - { id: b, title: 'Heat', startsAt: '2026-12-24T21:00:00+08:00', price: 4000 }",
+        ),
+      );
+      let c = loadProviderCatalog(dir);
+      expect(c.problems).toEqual([]);
+      // In key order; an offer without a code is for API callers only.
+      expect(offerChoices(c.ticketOffers.values(), 'lotteryGames')).toEqual([
+        { key: '1', label: 'Lotto 6/49' },
+        { key: '3', label: 'Pick 3' },
+      ]);
+      expect(offerChoices(c.ticketOffers.values(), 'shows')).toEqual([{ key: '2', label: 'Dune 19:30' }]);
+      expect(offerChoices(c.ticketOffers.values(), 'airlines')).toEqual([]);
+      // A second game claiming code 3: neither keeps it, and it is reported.
+      writeFileSync(join(dir, 'g4.yaml'), game('g4', 'Pick 4', '3'));
+      c = loadProviderCatalog(dir);
+      expect(c.problems.map((p) => p.message)).toEqual(['offers g3 and g4 claim terminal code lottery#3']);
+      expect(offerChoices(c.ticketOffers.values(), 'lotteryGames')).toEqual([{ key: '1', label: 'Lotto 6/49' }]);
+      // Two shows of one cinema with one code: the file is refused.
+      writeFileSync(
+        join(dir, 'c.yaml'),
+        CINEMA.replace('{ id: a,', "{ id: a, terminalCode: '1',").replace(
+          '    - { id: a,',
+          "    - { id: z, terminalCode: '1', startsAt: '2026-12-24T19:30:00+08:00', price: 1 }\n    - { id: a,",
+        ),
+      );
+      expect(
+        loadProviderCatalog(dir)
+          .problems.map((p) => p.message)
+          .join('\n'),
+      ).toMatch(/share a terminal code/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -10,6 +10,8 @@
  *   A timeout or 5xx is PENDING with one `checks` item per status query of the profile.
  * - issue: `POST orders/<ref>/issue` → ISSUED with the ticket serials, or FAILED.
  * - cancel: `POST orders/<ref>/cancel` → the order is refunded (a reference never seen is fenced).
+ * - release a seat hold: `POST holds/<ref>/cancel` → the seats are free at once (a NO on the phone,
+ *   a run that failed before paying); a hold never made is fenced. Air and lottery hold nothing.
  */
 import { FixpayError } from '../../domain/errors';
 import { answerField, canonicalStatus, mapRequest, providerRequest } from './http';
@@ -17,13 +19,17 @@ import { answerOf, int, readAnswer, str } from './connector';
 import type { ProviderDirectory, ProviderProfile } from './profile';
 import { withinLimits } from './profile';
 import type { TicketOffer, TicketSelection } from './ticket-offers';
-import { checkSelection } from './ticket-offers';
+import { checkSelection, showOf } from './ticket-offers';
 
 export type HoldStatus = 'HELD' | 'EXPIRED' | 'CLOSED' | 'UNAVAILABLE';
 export type PayStatus = 'PAID' | 'PENDING' | 'DECLINED' | 'EXPIRED' | 'CLOSED';
 
 export interface TicketHold {
   readonly status: HoldStatus;
+  /** The offer's id (a phone names it `<type>#<code>`): what the rest of the run names it by. */
+  readonly offer: string;
+  /** Cinema: the show's id (a phone names it `#<code>`); '' otherwise. */
+  readonly show: string;
   /** Booking reference, seat-hold token or `<game>/<draw>`: what `pay` buys. */
   readonly holdToken: string;
   readonly amount: number;
@@ -60,6 +66,8 @@ export interface TicketingConnector {
   status(q: { offer: string; reference: string }): Promise<TicketPayment>;
   issue(q: { offer: string; reference: string }): Promise<TicketIssue>;
   cancel(q: { offer: string; reference: string }): Promise<{ cancelled: boolean }>;
+  /** Releases the seat hold made under `reference` (nothing to release for air and lottery). */
+  releaseHold(q: { offer: string; reference: string }): Promise<{ released: boolean }>;
   draw(q: { offer: string; draw: string }): Promise<LotteryDraw>;
 }
 
@@ -115,8 +123,8 @@ export function createTicketingConnector(deps: {
     };
   }
 
-  return {
-    async hold(q) {
+  async function holdAt(q: TicketQuery & { idempotencyKey: string }): Promise<Omit<TicketHold, 'offer' | 'show'>> {
+    {
       const { offer, provider } = lookup(q.offer);
       const { expected } = checkSelection(offer, q);
       const currency = provider.currency ?? '156';
@@ -202,6 +210,14 @@ export function createTicketingConnector(deps: {
       if (open && !withinLimits(amount, offer.limits, 'terminal'))
         throw new FixpayError('PROVIDER_AMOUNT_INVALID', `${offer.id}: the wager is outside the limits`);
       return { status: open ? 'HELD' : 'CLOSED', holdToken: `${game}/${draw}`, amount, currency, expiresAt: cutoff };
+    }
+  }
+
+  return {
+    async hold(q) {
+      const { offer } = lookup(q.offer);
+      const show = offer.type === 'cinema' ? (showOf(offer, q.show)?.id ?? '') : '';
+      return { ...(await holdAt({ ...q, ...(show === '' ? {} : { show }) })), offer: offer.id, show };
     },
 
     async pay(q) {
@@ -272,6 +288,21 @@ export function createTicketingConnector(deps: {
       const s = payStatusOf(canonicalStatus(provider, answerField(provider, a.body, 'status')));
       if (s === 'DECLINED' || s === 'EXPIRED' || s === 'CLOSED' || s === 'NOT_FOUND') return { cancelled: true };
       throw new FixpayError('PROVIDER_NOT_REVERSIBLE', `${offer.id}: the order stands (${s})`);
+    },
+
+    async releaseHold(q) {
+      const { offer, provider } = lookup(q.offer);
+      if (offer.type !== 'cinema') return { released: true };
+      const a = answerOf(
+        await providerRequest(provider, 'POST', `holds/${encodeURIComponent(q.reference)}/cancel`, {}, now),
+        `${offer.id} seat hold release`,
+      );
+      // Unanswered: retried (the compensation runs until the provider answers).
+      if (a.kind === 'ambiguous') throw new FixpayError('PROVIDER_UNAVAILABLE', `${offer.id}: release unanswered`);
+      if (a.status === 200 || a.status === 404) return { released: true };
+      // A paid order uses the hold: its refund frees the seats.
+      if (a.status === 409) return { released: false };
+      throw new FixpayError('PROVIDER_REJECTED', `${offer.id}: seat hold release refused (HTTP ${a.status})`);
     },
 
     async draw(q) {

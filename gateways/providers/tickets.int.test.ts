@@ -29,6 +29,8 @@ import { TicketSimulator } from '../../simulator/providers/tickets';
 import { startCallbackReceiver, type CallbackReceiver } from './callbacks';
 import { MemoryProviderJournal } from './journal';
 import { ProviderDirectory } from './profile';
+import { signedHeaders } from './http';
+import { reconcileProvider } from './reconcile';
 import { createTicketingConnector } from './ticketing';
 
 const DEFS = join(__dirname, '..', '..', 'definitions');
@@ -49,6 +51,8 @@ describe('air, cinema and lottery tickets with the real simulator, Temporal and 
   let receiver: CallbackReceiver;
   let dir: string;
   let directory: ProviderDirectory;
+  let simUrl: string;
+  const journal = new MemoryProviderJournal();
   const plans = new Map<string, { plan: Plan; planHash: string }>();
   const taskQueue = 'tickets-test';
   let stan = 100;
@@ -83,6 +87,7 @@ describe('air, cinema and lottery tickets with the real simulator, Temporal and 
     sim.addDraw('lotto-6-49', 'D-CLOSED', { opensAt: now - 3 * HOUR, cutoffAt: now - HOUR, drawAt: now + HOUR });
     sim.addDraw('lotto-6-49', 'D-LATER', { opensAt: now + HOUR, cutoffAt: now + 2 * HOUR, drawAt: now + 3 * HOUR });
     const s = await sim.start();
+    simUrl = s.url;
     dir = mkdtempSync(join(tmpdir(), 'fixpay-tickets-'));
     cpSync(DEMO_PROVIDERS, dir, { recursive: true });
     const profile = join(dir, 'tickets-sandbox.yaml');
@@ -114,7 +119,7 @@ describe('air, cinema and lottery tickets with the real simulator, Temporal and 
       });
     }
     const terminals = createTerminalActivities({ core });
-    const money = createProviderMoneyActivities({ ledger, directory, journal: new MemoryProviderJournal() });
+    const money = createProviderMoneyActivities({ ledger, directory, journal });
     worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue,
@@ -211,7 +216,8 @@ describe('air, cinema and lottery tickets with the real simulator, Temporal and 
     expect(r.result.output?.['tickets']).toHaveLength(2);
     expect(await merchant()).toBe(before - 9000n - 200n + 100n);
     const taken = await run('movie-ticket', { offer: 'star-cinema', show: 'dune-1930', seats: ['F2', 'F3'] });
-    expect(taken.result).toMatchObject({ outcome: 'FAILED', code: 'TICKET_UNAVAILABLE' });
+    // The seat hold step is undone (releaseTicketHold) even though the seats were refused.
+    expect(taken.result).toMatchObject({ outcome: 'COMPENSATED', code: 'TICKET_UNAVAILABLE' });
     expect(ordersOf(taken.handle.workflowId)).toEqual([]);
     expect(await merchant()).toBe(before - 9000n - 200n + 100n);
   });
@@ -376,10 +382,100 @@ describe('air, cinema and lottery tickets with the real simulator, Temporal and 
     for (const [service, fields, code] of cases) {
       const r = await run(service, fields);
       // The step's failure carries the catalogue entry's message (the run's code is SVC_STEP_FAILED).
-      expect(r.result).toMatchObject({ outcome: 'FAILED', code: 'SVC_STEP_FAILED' });
+      // A movie's seat hold step is undone even when it failed (releaseTicketHold: a no-op, then fenced).
+      expect(r.result).toMatchObject({
+        outcome: service === 'movie-ticket' ? 'COMPENSATED' : 'FAILED',
+        code: 'SVC_STEP_FAILED',
+      });
       expect(r.result.message ?? '').toContain(findResultCode(code)?.message ?? code);
       expect(ordersOf(r.handle.workflowId)).toEqual([]);
     }
     expect(await merchant()).toBe(before);
+  });
+
+  it('the daily reconciliation covers tickets: our captures match the report; a planted long, short and amount difference are found', async () => {
+    const day = new Date().toISOString().slice(0, 10);
+    const profile = directory.provider('tickets-sandbox', 'ticketing');
+    // Everything the tests above sold (issued and captured) matches; refunds and refusals are on neither side.
+    const clean = await reconcileProvider(profile, day, journal);
+    expect(clean.exceptions).toEqual([]);
+    expect(clean.matched).toBeGreaterThan(0);
+    expect(clean.totals.ours).toBe(clean.totals.theirs);
+
+    // Orders placed and issued at the provider behind our back (signed, as any client of it).
+    const post = async (path: string, payload: unknown): Promise<number> => {
+      const body = JSON.stringify(payload);
+      const headers = signedHeaders(
+        { scheme: 'hmac-sha256', keyId: 'fixpay-demo', secret: SECRET },
+        'POST',
+        path,
+        body,
+        Date.now(),
+      );
+      const res = await fetch(new URL(path, simUrl), {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body,
+      });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    const wager = (reference: string) => ({
+      reference,
+      type: 'lottery',
+      game: 'lotto-6-49',
+      draw: 'D-OPEN',
+      boards: [[3, 9, 17, 25, 33, 41]],
+      amount: 200,
+      currency: '156',
+    });
+    for (const ref of ['planted-long-1', 'planted-amount-1']) {
+      expect(await post('orders', wager(ref))).toBe(200);
+      expect(await post(`orders/${ref}/issue`, {})).toBe(200);
+    }
+    // Long: the provider kept money for an order we never captured.
+    // Short: we captured an order the provider never saw.
+    await journal.record({
+      provider: 'tickets-sandbox',
+      reference: 'planted-short-1',
+      amount: 4500,
+      fee: 200,
+      currency: 'CNY',
+      status: 'COMPLETED',
+      at: new Date().toISOString(),
+    });
+    // Amount: both sides have it, we captured less than the provider charged.
+    await journal.record({
+      provider: 'tickets-sandbox',
+      reference: 'planted-amount-1',
+      amount: 100,
+      fee: 0,
+      currency: 'CNY',
+      status: 'COMPLETED',
+      at: new Date().toISOString(),
+    });
+    // A duplicate line of the journal (a retried capture) is one capture, not a second short.
+    await journal.record({
+      provider: 'tickets-sandbox',
+      reference: 'planted-short-1',
+      amount: 4500,
+      fee: 200,
+      currency: 'CNY',
+      status: 'COMPLETED',
+      at: new Date().toISOString(),
+    });
+    const r = await reconcileProvider(profile, day, journal);
+    expect(r.matched).toBe(clean.matched);
+    expect(
+      r.exceptions.map((e) => [e.kind, e.reference, e.ours?.amount, e.theirs?.amount, e.theirs?.status]).sort(),
+    ).toEqual([
+      ['amount', 'planted-amount-1', 100, 200, 'ISSUED'],
+      ['long', 'planted-long-1', undefined, 200, 'ISSUED'],
+      ['short', 'planted-short-1', 4500, undefined, undefined],
+    ]);
+    // Refunded at the provider: the long is gone (the money went back), the others stay.
+    expect(await post('orders/planted-long-1/cancel', {})).toBe(200);
+    const after = await reconcileProvider(profile, day, journal);
+    expect(after.exceptions.map((e) => e.kind).sort()).toEqual(['amount', 'short']);
   });
 });

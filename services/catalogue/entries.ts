@@ -464,14 +464,24 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
     ),
     output: obj({
       status: str({ enum: ['HELD', 'EXPIRED', 'CLOSED', 'UNAVAILABLE'] }),
+      offer: str(),
+      show: str(),
       holdToken: str(),
       amount: money,
       currency,
       expiresAt: str(),
     }),
-    example: { status: 'HELD', holdToken: 'H-1', amount: 400, currency: '156', expiresAt: '2026-12-03T18:00:00.000Z' },
+    example: {
+      status: 'HELD',
+      offer: 'star-cinema',
+      show: 'dune-1930',
+      holdToken: 'H-1',
+      amount: 400,
+      currency: '156',
+      expiresAt: '2026-12-03T18:00:00.000Z',
+    },
     description:
-      'Checks the selection against the offer data and holds it at the provider, charging nothing: the airline booking by its reference (amount, ticketing deadline), cinema seats under an expiring hold token, or a lottery draw open before its cut-off (CLOSED otherwise).',
+      "Checks the selection against the offer data and holds it at the provider, charging nothing: the airline booking by its reference (amount, ticketing deadline), cinema seats under an expiring hold token, or a lottery draw open before its cut-off (CLOSED otherwise). `offer` and `show` may be a phone's keys (`lottery#2`, `#1`: the terminal codes of the provider data); the answer names them by id.",
   },
   {
     name: 'payTicket',
@@ -539,6 +549,18 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
     example: { cancelled: true },
     description:
       'Refunds the order paid under the original key and frees its booking or seats (a reference never seen is fenced so a late copy is refused); fails, and is retried, while the order stands.',
+  },
+  {
+    name: 'releaseTicketHold',
+    kind: 'provider',
+    effect: 'none',
+    idempotent: true,
+    undoes: 'holdTicket',
+    input: obj({ offer: str() }),
+    output: obj({ released: bool }),
+    example: { released: true },
+    description:
+      'Releases the seat hold made under the original key (the customer said NO, or the run failed before paying), so the seats can be sold at once; a hold never made is fenced so a late copy is refused. Air bookings and lottery draws hold nothing of ours: released without a call. released=false when a paid order uses the hold (its refund frees it).',
   },
   {
     name: 'lotteryDraw',

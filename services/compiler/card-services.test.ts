@@ -60,7 +60,11 @@ describe('card services in definitions', () => {
   it('maskPan() needs a string; money() an integer', () => {
     const maskInt = TRANSFER.replace('TO ${maskPan(input.target)}?', 'TO ${maskPan(input.amount)}?');
     expect(names(maskInt).join('\n')).toMatch(/maskPan\(\) needs a string/);
-    const moneyText = TRANSFER.replace('${money(input.amount)} TO', '${money(input.target)} TO');
+    const moneyText = TRANSFER.replace(
+      '${money(input.amount, input.currency)} TO',
+      '${money(input.target, input.currency)} TO',
+    );
+    expect(moneyText).not.toBe(TRANSFER);
     expect(names(moneyText).join('\n')).toMatch(/money\(\) needs an integer/);
   });
 });

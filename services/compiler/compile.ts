@@ -17,7 +17,7 @@ import {
   stripPositions,
 } from '../runtime/expr';
 import type { Checked, Expr, RefResolver, SensitiveKind, VType } from '../runtime/expr';
-import { MONEY_EFFECTS, PLAN_FORMAT, TERMINAL_VERDICT_SIGNAL } from '../runtime/plan';
+import { CHOICES_FROM, MONEY_EFFECTS, PLAN_FORMAT, TERMINAL_VERDICT_SIGNAL } from '../runtime/plan';
 import type {
   CompensationPlan,
   Effect,
@@ -1355,7 +1355,16 @@ class Compiler {
       const choices = Array.isArray(r['choices'])
         ? r['choices'].filter(isObj).map((c) => ({ key: str(c['key']) ?? '', label: str(c['label']) ?? '' }))
         : [];
-      if (kind === 'choice' && choices.length === 0) this.report('DEF_SCHEMA', 'a choice needs choices', ip);
+      const from = str(r['choicesFrom']);
+      const choicesFrom = CHOICES_FROM.find((c) => c === from);
+      if (from !== undefined && choicesFrom === undefined)
+        this.report('DEF_SCHEMA', `choicesFrom is one of ${CHOICES_FROM.join(', ')}`, [...ip, 'choicesFrom']);
+      if (from !== undefined && kind !== 'choice')
+        this.report('DEF_SCHEMA', `a ${kind} input takes no choicesFrom`, [...ip, 'choicesFrom']);
+      if (from !== undefined && choices.length > 0)
+        this.report('DEF_SCHEMA', 'a choice takes choices or choicesFrom, not both', [...ip, 'choicesFrom']);
+      if (kind === 'choice' && choices.length === 0 && from === undefined)
+        this.report('DEF_SCHEMA', 'a choice needs choices (or choicesFrom)', ip);
       if (kind !== 'choice' && choices.length > 0) this.report('DEF_SCHEMA', `a ${kind} input takes no choices`, ip);
       if (r['luhn'] === true && kind !== 'digits')
         this.report('DEF_SCHEMA', 'only a digits input has a Luhn check digit', [...ip, 'luhn']);
@@ -1370,6 +1379,7 @@ class Compiler {
         ...(r['masked'] === true ? { masked: true } : {}),
         ...(r['luhn'] === true ? { luhn: true } : {}),
         ...(choices.length === 0 ? {} : { choices }),
+        ...(choicesFrom === undefined ? {} : { choicesFrom }),
       });
     });
     // A card service (ADR 0024) gets the card in the request: it must declare it card data.

@@ -43,6 +43,17 @@ describe('spec.terminal', () => {
       'DEF_SCHEMA',
     ],
     ['an unknown key', '      - { name: customer, kind: digits, secret: true }\n', 'DEF_UNKNOWN_KEY'],
+    [
+      'choicesFrom naming no provider data',
+      '      - { name: customer, kind: choice, choicesFrom: songs }\n',
+      'DEF_SCHEMA',
+    ],
+    ['choicesFrom on digits', '      - { name: customer, kind: digits, choicesFrom: shows }\n', 'DEF_SCHEMA'],
+    [
+      'choices and choicesFrom together',
+      "      - { name: customer, kind: choice, choicesFrom: shows, choices: [{ key: '1', label: A }] }\n",
+      'DEF_SCHEMA',
+    ],
     ['a bidi override in a label', '      - { name: customer, kind: digits, label: "a\u202eb" }\n', 'DEF_UNSAFE_TEXT'],
   ])('refuses %s', (_what, lines, name) => {
     expect(compile(withInputs(lines)).names).toContain(name);
@@ -51,5 +62,17 @@ describe('spec.terminal', () => {
   it('refuses a menu path that is empty or too deep', () => {
     expect(compile(base.replace('menu: [Bills, Demo bill]', 'menu: []')).ok).toBe(false);
     expect(compile(base.replace('menu: [Bills, Demo bill]', 'menu: [a, b, c, d]')).ok).toBe(false);
+  });
+
+  it('a choice list from provider data compiles into the plan as choicesFrom, with no fixed choices', () => {
+    const r = compileDefinition(
+      withInputs('      - { name: customer, kind: choice, label: Game, choicesFrom: lotteryGames }\n'),
+      'x.yaml',
+      { catalogue: defaultCatalogue() },
+    );
+    if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join('; '));
+    expect(r.plan.terminal?.inputs).toEqual([
+      { name: 'customer', kind: 'choice', label: 'Game', choicesFrom: 'lotteryGames' },
+    ]);
   });
 });

@@ -103,4 +103,42 @@ describe('expression language', () => {
       items: { type: 'string' },
     });
   });
+
+  it('money(x, currency) shows minor units in major units with the currency exponent', () => {
+    const sc = {
+      input: { amount: 4550, fee: 100, small: 5, neg: -1250, cny: '156', jpy: 'JPY', kes: 'kes' },
+      steps: {},
+      vars: {},
+    };
+    const run = (src: string): unknown => evaluate(parseTemplate(src), sc);
+    expect(run('PAY ${money(input.amount, input.cny)} + FEE ${money(input.fee, input.cny)}?')).toBe(
+      'PAY 45.50 + FEE 1.00?',
+    );
+    expect(run("${money(input.amount, 'CNY')}")).toBe('45.50');
+    expect(run('${money(input.amount, input.jpy)}')).toBe('4550');
+    expect(run("${money(input.amount, '392')}")).toBe('4550');
+    expect(run('${money(input.small, input.kes)}')).toBe('0.05');
+    expect(run("${money(0, 'USD')}")).toBe('0.00');
+    expect(run("${money(input.neg, 'EUR')}")).toBe('-12.50');
+    // Without a currency: two decimals, as before.
+    expect(run('${money(input.amount)}')).toBe('45.50');
+    // A currency the platform does not know is an error, never a guessed exponent.
+    expect(() => run("${money(input.amount, 'XXX')}")).toThrow(ExprEvalError);
+    expect(() => run("${money(input.amount, '999')}")).toThrow(/unknown currency '999'/);
+    expect(() => run("${money(input.amount, '')}")).toThrow(ExprEvalError);
+  });
+
+  it('money() type-checks its amount and its currency', () => {
+    const types: Record<string, VType> = { amount: { type: 'integer' }, c: { type: 'string' } };
+    const resolve = (r: Extract<Expr, { k: 'ref' }>): VType => types[String(r.path[0])] ?? T_ANY;
+    expect(checkExpr(parseExpression('money(input.amount, input.c)'), resolve).type.type).toBe('string');
+    expect(() => checkExpr(parseExpression('money(input.c, input.c)'), resolve)).toThrow(/needs an integer/);
+    expect(() => checkExpr(parseExpression('money(input.amount, input.amount)'), resolve)).toThrow(
+      /currency as a string/,
+    );
+    expect(() => checkExpr(parseExpression("money(input.amount, 'CNY', 2)"), resolve)).toThrow(
+      /optionally, its currency/,
+    );
+    expect(() => checkExpr(parseExpression('money()'), resolve)).toThrow(/optionally, its currency/);
+  });
 });

@@ -1,7 +1,8 @@
 /**
  * The definition expression language: `${…}` references and a small typed condition language.
  * Hand-written lexer, parser, type checker and evaluator. Pure and sandbox-safe: the interpreter
- * workflow imports the evaluator, so this file imports nothing but types, and its behaviour must
+ * workflow imports the evaluator, so this file imports nothing but types and the pure currency table
+ * of domain/money (the exponent `money(x, currency)` formats with), and its behaviour must
  * never change under a running plan (a change here is an interpreter change: see docs/definitions.md).
  *
  * Grammar (precedence low → high):
@@ -16,6 +17,8 @@
  *   primary := INT | STRING | true | false | null | IDENT '(' args ')' | IDENT | '(' or ')'
  * Roots: input, steps, vars, item, index. Integers only (money is integer minor units).
  */
+
+import { parseCurrency } from '../../domain/money';
 
 export type Root = 'input' | 'steps' | 'vars' | 'item' | 'index';
 export const ROOTS: readonly Root[] = ['input', 'steps', 'vars', 'item', 'index'];
@@ -59,11 +62,22 @@ export function keyedSeats(keyed: string): string[] {
   });
 }
 
-/** `money(x)`: integer minor units as people read them, two decimals (`1250` → `12.50`). */
-export function moneyText(minor: number): string {
+/**
+ * `money(x, currency)`: integer minor units as people read them, in major units with the
+ * currency's ISO 4217 exponent (alphabetic `CNY` or numeric `156`): `money(4550, '156')` →
+ * `45.50`, `money(4550, 'JPY')` → `4550`. Without a currency, two decimals (`1250` → `12.50`). A
+ * currency the platform does not know is an evaluation error (never a guessed exponent).
+ */
+export function moneyText(minor: number, currencyCode?: string): string {
+  let exponent = 2;
+  if (currencyCode !== undefined) {
+    const c = parseCurrency(currencyCode);
+    if (!c.ok) throw new ExprEvalError(`money(): unknown currency '${currencyCode.slice(0, 8)}'`);
+    exponent = c.value.exponent;
+  }
   const sign = minor < 0 ? '-' : '';
-  const a = Math.abs(minor);
-  return `${sign}${Math.floor(a / 100)}.${String(a % 100).padStart(2, '0')}`;
+  const digits = String(Math.abs(minor)).padStart(exponent + 1, '0');
+  return exponent === 0 ? `${sign}${digits}` : `${sign}${digits.slice(0, -exponent)}.${digits.slice(-exponent)}`;
 }
 
 /**
@@ -598,8 +612,11 @@ export function checkExpr(e: Expr, resolve: RefResolver): Checked {
             throw new ExprTypeError('maskPan() needs a string', at, 'type');
           return { type: T_STRING, sensitive: [] };
         case 'money':
-          arity(1);
+          if (args.length !== 1 && args.length !== 2)
+            throw new ExprTypeError('money() takes an amount and, optionally, its currency', at, 'type');
           if (!isA(argType(0), 'integer')) throw new ExprTypeError('money() needs an integer', at, 'type');
+          if (args.length === 2 && !isA(argType(1), 'string'))
+            throw new ExprTypeError('money() needs the currency as a string (CNY or 156)', at, 'type');
           return { type: T_STRING, sensitive: s };
         case 'pairs':
         case 'seats':
@@ -757,7 +774,7 @@ export function evaluate(e: Expr, scope: Scope): unknown {
         case 'maskPan':
           return maskPan(text(a[0]));
         case 'money':
-          return moneyText(int(a[0], 'money'));
+          return moneyText(int(a[0], 'money'), a.length > 1 ? text(a[1]) : undefined);
         case 'pairs':
           return keyedPairs(text(a[0]));
         case 'seats':

@@ -173,7 +173,16 @@ export interface TerminalInputPlan {
   /** Digits only: Luhn-checked (a card number). */
   luhn?: boolean;
   choices?: { key: string; label: string }[];
+  /**
+   * A choice whose list is provider data (the offers' terminal codes and titles), filled in when a
+   * phone's menu is built: a new game or show is a file, on the menu with no definition change.
+   */
+  choicesFrom?: ChoicesFrom;
 }
+
+/** Provider data a choice list can come from (providers/ticketing: airlines, cinemas, their shows, lottery games). */
+export const CHOICES_FROM = ['airlines', 'cinemas', 'shows', 'lotteryGames'] as const;
+export type ChoicesFrom = (typeof CHOICES_FROM)[number];
 
 /** How a service appears on POS phones (`spec.terminal`; ADR 0018). */
 export interface TerminalPlan {

@@ -1,7 +1,7 @@
 /**
  * The demo ticketing provider: a ticketing simulator keyed with the secrets of the repository's
  * ticketing profiles (providers/), selling the demo airline, the cinema's shows and the lottery
- * games found there, each game with one draw open now (cut-off in two hours) and one scheduled.
+ * games found there, each game with one draw open now (for a week) and one scheduled after it.
  */
 import { loadProviderCatalog } from '../../gateways/providers/profile';
 import { TicketSimulator, type TicketSimulatorOptions } from './tickets';
@@ -29,11 +29,22 @@ export function ticketSimulatorOptionsFor(
   return { keys, airlines, shows, games, ...extra };
 }
 
-/** Draw ids of the demo: `<game>` gets `open` (selling now) and `next` (opens later). */
+/** The demo's draw numbers (a phone keys a draw as eight digits): one selling now, one later. */
+export const DEMO_DRAW_OPEN = '00000001';
+export const DEMO_DRAW_NEXT = '00000002';
+/** How long the demo's open draw sells: a live demo left running keeps selling for a week. */
+export const DEMO_DRAW_SALES_MS = 7 * 24 * HOUR;
+
+/** Draws of the demo: every game gets `DEMO_DRAW_OPEN` (selling now) and `DEMO_DRAW_NEXT` (opens after it). */
 export function addDemoDraws(sim: TicketSimulator, games: readonly string[], now = Date.now()): void {
+  const cutoff = now + DEMO_DRAW_SALES_MS;
   for (const g of games) {
-    sim.addDraw(g, 'open', { opensAt: now - HOUR, cutoffAt: now + 2 * HOUR, drawAt: now + 3 * HOUR });
-    sim.addDraw(g, 'next', { opensAt: now + 3 * HOUR, cutoffAt: now + 26 * HOUR, drawAt: now + 27 * HOUR });
+    sim.addDraw(g, DEMO_DRAW_OPEN, { opensAt: now - HOUR, cutoffAt: cutoff, drawAt: cutoff + HOUR });
+    sim.addDraw(g, DEMO_DRAW_NEXT, {
+      opensAt: cutoff + HOUR,
+      cutoffAt: cutoff + 25 * HOUR,
+      drawAt: cutoff + 26 * HOUR,
+    });
   }
 }
 

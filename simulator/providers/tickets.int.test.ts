@@ -126,4 +126,24 @@ describe('ticketing simulator', () => {
     expect((await call('POST', 'orders/c2/issue', {})).status).toBe(422);
     expect((await call('POST', 'orders/nobody/issue', {})).status).toBe(404);
   });
+
+  it('a released seat hold frees its seats at once; a late hold under its reference is refused; a used hold stays', async () => {
+    expect((await call('POST', 'holds', { reference: 'r1', show: 's1', seats: ['B1', 'B2'] })).status).toBe(200);
+    expect((await call('POST', 'holds', { reference: 'r2', show: 's1', seats: ['B2'] })).status).toBe(409);
+    expect(await call('POST', 'holds/r1/cancel', {})).toMatchObject({ status: 200, body: { status: 'RELEASED' } });
+    // Released twice: the same (nothing held any more).
+    expect((await call('POST', 'holds/r1/cancel', {})).status).toBe(404);
+    // The seats are free at once, for another customer.
+    const again = await call('POST', 'holds', { reference: 'r3', show: 's1', seats: ['B2'] });
+    expect(again.body).toMatchObject({ status: 'HELD', amount: 1000 });
+    // A copy of the released hold arriving late is refused, as is one released before it arrived.
+    expect((await call('POST', 'holds', { reference: 'r1', show: 's1', seats: ['B1', 'B2'] })).status).toBe(409);
+    expect((await call('POST', 'holds/r4/cancel', {})).status).toBe(404);
+    expect((await call('POST', 'holds', { reference: 'r4', show: 's1', seats: ['B5'] })).status).toBe(409);
+    // A hold a paid order uses is not released (the order's refund frees it).
+    const pay = { type: 'cinema', holdToken: again.body['holdToken'], amount: 1000, currency: '156', reference: 'c9' };
+    expect((await call('POST', 'orders', pay)).body['status']).toBe('PAID');
+    expect(await call('POST', 'holds/r3/cancel', {})).toMatchObject({ status: 409, body: { status: 'USED' } });
+    expect((await call('POST', 'holds/r3/cancel', undefined, false)).status).toBe(401);
+  });
 });

@@ -132,6 +132,8 @@ export class TicketSimulator extends SandboxHttpServer<TicketSimulatorOptions> {
   private readonly draws = new Map<string, SimDraw>();
   private readonly airlines = new Map<string, SimAirline>();
   private readonly sold = new Map<string, Set<string>>();
+  /** References whose seat hold was released (or released before it arrived): a late hold under one is refused. */
+  private readonly releasedHolds = new Set<string>();
   rejected = 0;
 
   constructor(options: TicketSimulatorOptions) {
@@ -285,6 +287,8 @@ export class TicketSimulator extends SandboxHttpServer<TicketSimulatorOptions> {
       });
     }
     if (m === 'POST' && seg[0] === 'holds' && seg.length === 1) return this.seatHold(res, json);
+    if (m === 'POST' && seg[0] === 'holds' && seg.length === 3 && seg[2] === 'cancel')
+      return this.releaseHold(res, seg[1] ?? '');
     if (m === 'GET' && seg[0] === 'draws' && seg.length === 3) {
       const d = this.draws.get(`${seg[1]}/${seg[2]}`);
       return d === undefined ? this.send(res, 404, { status: 'NOT_FOUND' }) : this.send(res, 200, this.drawView(d));
@@ -327,6 +331,8 @@ export class TicketSimulator extends SandboxHttpServer<TicketSimulatorOptions> {
       !seats.every((s) => typeof s === 'string' && /^[A-Z][0-9]{1,2}$/.test(s))
     )
       return this.send(res, 422, { error: 'SEATS' });
+    if (this.releasedHolds.has(reference))
+      return this.send(res, 409, { status: 'UNAVAILABLE', error: 'RELEASED', reference });
     const again = this.holdsByRef.get(reference);
     if (again !== undefined) {
       if (again.show !== show || again.seats.join(',') !== (seats as string[]).join(','))
@@ -355,6 +361,22 @@ export class TicketSimulator extends SandboxHttpServer<TicketSimulatorOptions> {
     this.holds.set(h.token, h);
     this.holdsByRef.set(reference, h);
     return this.send(res, 200, this.holdView(h));
+  }
+
+  /**
+   * Releases the seat hold made under `reference`: its seats are free at once. A hold a paid order
+   * uses is not released (409: the order's refund frees it); a reference never seen is fenced.
+   */
+  private releaseHold(res: ServerResponse, reference: string): void {
+    if (!/^[\x21-\x7e]{1,200}$/.test(reference)) return this.send(res, 422, { error: 'FIELDS' });
+    const h = this.holdsByRef.get(reference);
+    if (h?.used === true) return this.send(res, 409, { status: 'USED', reference });
+    if (this.releasedHolds.size >= RECORDS_MAX) return this.send(res, 503, { error: 'FULL' });
+    this.releasedHolds.add(reference);
+    if (h === undefined) return this.send(res, 404, { status: 'NOT_FOUND', reference });
+    this.holds.delete(h.token);
+    this.holdsByRef.delete(reference);
+    return this.send(res, 200, { status: 'RELEASED', reference, show: h.show, seats: h.seats });
   }
 
   private holdView(h: SeatHold): Record<string, unknown> {

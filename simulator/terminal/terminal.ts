@@ -201,6 +201,8 @@ export interface ConversationResult {
   readonly receipt: readonly string[];
   /** The host's answer to a key pressed after the prompt timed out. */
   readonly lateResponseCode?: string;
+  /** The final answer carried a MAC and it verified (a host's own decline may come unsigned). */
+  readonly signed?: boolean;
   readonly display: readonly string[];
   readonly failure?: { readonly code: string; readonly message: string };
 }
@@ -555,6 +557,8 @@ export class PosTerminal {
         stan: first.request.stan,
         responseCode: answer.responseCode,
         receipt,
+        // roundTrip verified the MAC when there was one.
+        signed: answer.mac !== undefined,
       });
     } catch (e) {
       const err = isFixpayError(e) ? e : new FixpayError('INTERNAL', e instanceof Error ? e.message : 'failure');

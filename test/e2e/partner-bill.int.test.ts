@@ -212,8 +212,8 @@ describe('an SP bill paid from the phone over FSK, confirmed by one signed webho
     const r = await t.service('partner-bill', { customer: '5550012345' }, [{ key: '1' }]);
     expect(r).toMatchObject({ outcome: 'approved', responseCode: '00' });
     expect(r.screens).toHaveLength(1);
-    expect(r.screens[0]?.lines.join(' ')).toMatch(/PAY 4550 FOR 5550012345\? 1=YES 2=NO/);
-    expect(r.receipt).toEqual(expect.arrayContaining(['BILL PAYMENT', 'CUSTOMER 5550012345', 'AMOUNT 4550']));
+    expect(r.screens[0]?.lines.join(' ')).toMatch(/PAY 45\.50 FOR 5550012345\? 1=YES 2=NO/);
+    expect(r.receipt).toEqual(expect.arrayContaining(['BILL PAYMENT', 'CUSTOMER 5550012345', 'AMOUNT 45.50']));
     await t.hangUp();
     expect(await resultOf(e2e, r.stan)).toMatchObject({
       outcome: 'COMPLETED',

@@ -9,7 +9,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ledgerReferenceFor } from '../../core/model';
-import { accountIdFor } from '../../demo/seed';
+import { accountIdFor, DEMO } from '../../demo/seed';
+import { findResultCode } from '../../domain/errors';
 import { ProviderDirectory } from '../../gateways/providers/profile';
 import { defaultCatalogue } from '../../services/catalogue/entries';
 import { compileFiles } from '../../services/compiler/load';
@@ -87,7 +88,11 @@ describe('tickets from the phone over FSK audio', () => {
     );
     const directory = new ProviderDirectory(dir, 0);
     expect(directory.current().problems).toEqual([]);
-    e2e = await startE2e({ providers: { directory, voucherKey: { id: 'e2e', key: randomBytes(32) } } });
+    e2e = await startE2e({
+      // The demo household is funded for a few top-ups; air bookings cost up to 2000.00 each.
+      demo: { ...DEMO, householdFundsMinor: 100_000_000n },
+      providers: { directory, voucherKey: { id: 'e2e', key: randomBytes(32) } },
+    });
     await deploy(
       e2e,
       ['terminal-menu', 'air-ticket', 'movie-ticket', 'lottery-ticket'].map((f) => join(DEFS, `${f}.yaml`)),
@@ -136,14 +141,19 @@ describe('tickets from the phone over FSK audio', () => {
     const r = await t.service('air-ticket', { offer: '1', booking: '123450' }, [{ key: '1' }]);
     expect(r).toMatchObject({ outcome: 'approved', responseCode: '00' });
     expect(r.screens).toHaveLength(1);
-    expect(r.screens[0]?.lines.join(' ')).toMatch(/PAY \d+\? 1=YES 2=NO/);
+    expect(r.screens[0]?.lines.join(' ')).toMatch(/PAY \d+\.\d\d\? 1=YES 2=NO/);
     await t.hangUp();
     const result = await resultOf('air-ticket', r.stan);
     expect(result).toMatchObject({ outcome: 'COMPLETED', output: { fee: 500 } });
     const out = result.output as { orderId: string; amount: number };
     expect(out.orderId).not.toBe('');
     expect(r.receipt).toEqual(
-      expect.arrayContaining(['AIR TICKET', 'BOOKING 123450', `AMOUNT ${out.amount}`, `REF ${out.orderId}`]),
+      expect.arrayContaining([
+        'AIR TICKET',
+        'BOOKING 123450',
+        `AMOUNT ${(out.amount / 100).toFixed(2)}`,
+        `REF ${out.orderId}`,
+      ]),
     );
     expect((await household()).posted - before.posted).toBe(BigInt(out.amount) + 500n);
     expect(ordersFor(runId('air-ticket', r.stan)).map((o) => [o.state, o.charged])).toEqual([['ISSUED', 1]]);
@@ -169,7 +179,7 @@ describe('tickets from the phone over FSK audio', () => {
     await t.downloadMenu();
     const r = await t.service('movie-ticket', { offer: '1', show: '1', seatKeys: '06010602' }, [{ key: '1' }]);
     expect(r).toMatchObject({ outcome: 'approved', responseCode: '00' });
-    expect(r.screens[0]?.lines.join(' ')).toMatch(/PAY 9000\? 1=YES 2=NO/);
+    expect(r.screens[0]?.lines.join(' ')).toMatch(/PAY 90\.00\? 1=YES 2=NO/);
     await t.hangUp();
     const result = await resultOf('movie-ticket', r.stan);
     expect(result).toMatchObject({ outcome: 'COMPLETED', output: { amount: 9000, fee: 200 } });
@@ -177,7 +187,7 @@ describe('tickets from the phone over FSK audio', () => {
     expect(out.tickets).toHaveLength(2);
     expect(out.tickets.map((x) => x.slice(-3))).toEqual(['-F1', '-F2']);
     expect(r.receipt).toEqual(
-      expect.arrayContaining(['MOVIE TICKET', 'SHOW dune-1930', 'AMOUNT 9000', `REF ${out.orderId}`]),
+      expect.arrayContaining(['MOVIE TICKET', 'SHOW dune-1930', 'AMOUNT 90.00', `REF ${out.orderId}`]),
     );
     expect((await household()).posted - before.posted).toBe(9200n);
     expect(ordersFor(runId('movie-ticket', r.stan)).map((o) => [o.state, o.charged])).toEqual([['ISSUED', 1]]);
@@ -191,7 +201,7 @@ describe('tickets from the phone over FSK audio', () => {
       { key: '1' },
     ]);
     expect(r).toMatchObject({ outcome: 'approved', responseCode: '00' });
-    expect(r.screens[0]?.lines.join(' ')).toMatch(/PAY 200\? 1=YES 2=NO/);
+    expect(r.screens[0]?.lines.join(' ')).toMatch(/PAY 2\.00\? 1=YES 2=NO/);
     await t.hangUp();
     const result = await resultOf('lottery-ticket', r.stan);
     expect(result).toMatchObject({ outcome: 'COMPLETED', output: { amount: 200 } });
@@ -208,8 +218,7 @@ describe('tickets from the phone over FSK audio', () => {
     const t = phone(e2e);
     await t.signOn();
     const r = await t.service('lottery-ticket', { offer: '1', draw: '20261128', numbers: '010713223540' }, []);
-    expect(r.outcome).toBe('declined');
-    expect(r.responseCode).not.toBe('00');
+    expect(r).toMatchObject({ outcome: 'declined', responseCode: '12', signed: true });
     expect(r.screens).toEqual([]);
     await t.hangUp();
     expect(await resultOf('lottery-ticket', r.stan)).toMatchObject({ outcome: 'FAILED', code: 'TICKET_SALES_CLOSED' });
@@ -217,16 +226,120 @@ describe('tickets from the phone over FSK audio', () => {
     expect(ordersFor(runId('lottery-ticket', r.stan))).toEqual([]);
   });
 
-  it('movie: NO at the prompt, the seat hold is not paid, nothing charged', async () => {
+  it('movie: NO at the prompt releases the seat hold at once, nothing charged; the same seat is bought right after', async () => {
     const before = await household();
     const t = phone(e2e);
     await t.signOn();
     const r = await t.service('movie-ticket', { offer: '1', show: '2', seatKeys: '0303' }, [{ key: '2' }]);
     expect(r).toMatchObject({ outcome: 'declined', responseCode: '17' });
     await t.hangUp();
-    expect(await resultOf('movie-ticket', r.stan)).toMatchObject({ outcome: 'FAILED', code: 'NOT_CONFIRMED' });
+    // The run undid its seat hold (releaseTicketHold) before it ended: not at the hold's expiry.
+    expect(await resultOf('movie-ticket', r.stan)).toMatchObject({ outcome: 'COMPENSATED', code: 'NOT_CONFIRMED' });
     expect(await household()).toEqual(before);
     expect(ordersFor(runId('movie-ticket', r.stan))).toEqual([]);
+    // Another customer (another phone call) buys the very seat at once.
+    const u = phone(e2e);
+    await u.signOn();
+    const again = await u.service('movie-ticket', { offer: '1', show: '2', seatKeys: '0303' }, [{ key: '1' }]);
+    expect(again).toMatchObject({ outcome: 'approved', responseCode: '00' });
+    await u.hangUp();
+    const result = await resultOf('movie-ticket', again.stan);
+    expect(result).toMatchObject({ outcome: 'COMPLETED', output: { amount: 4000, fee: 200 } });
+    expect((result.output as { tickets: string[] }).tickets.map((x) => x.slice(-3))).toEqual(['-C3']);
+    expect((await household()).posted - before.posted).toBe(4200n);
+    // And the seat is now sold: a third buyer is refused before any money moves.
+    const w = phone(e2e);
+    await w.signOn();
+    const sold = await w.service('movie-ticket', { offer: '1', show: '2', seatKeys: '0303' }, []);
+    expect(sold.outcome).toBe('declined');
+    await w.hangUp();
+    expect(await resultOf('movie-ticket', sold.stan)).toMatchObject({ code: 'TICKET_UNAVAILABLE' });
+  });
+
+  it('a decline after the hold and the YES reaches the phone signed with its code; nothing charged, the seats free', async () => {
+    const before = await household();
+    const t = phone(e2e);
+    await t.signOn();
+    // Seat A4: the sandbox cinema declines the payment (last digit 4).
+    const r = await t.service('movie-ticket', { offer: '1', show: '1', seatKeys: '0104' }, [{ key: '1' }]);
+    expect(r.screens).toHaveLength(1);
+    expect(r).toMatchObject({ outcome: 'declined', responseCode: '05', signed: true });
+    expect(r.receipt).toEqual([]);
+    await t.hangUp();
+    expect(await resultOf('movie-ticket', r.stan)).toMatchObject({ outcome: 'COMPENSATED', code: 'TICKET_DECLINED' });
+    expect(await household()).toEqual(before);
+    expect(ordersFor(runId('movie-ticket', r.stan)).map((o) => [o.state, o.charged])).toEqual([['DECLINED', 0]]);
+    // A pending payment that ends declined is told the same way, signed: the last number ending 9.
+    const u = phone(e2e);
+    await u.signOn();
+    const p = await u.service('lottery-ticket', { offer: '1', draw: '20261205', numbers: '010713223549' }, [
+      { key: '1' },
+    ]);
+    expect(p).toMatchObject({ outcome: 'declined', responseCode: '05', signed: true });
+    await u.hangUp();
+    expect(await resultOf('lottery-ticket', p.stan)).toMatchObject({ outcome: 'COMPENSATED', code: 'TICKET_DECLINED' });
+    expect(await household()).toEqual(before);
+  });
+
+  it('a new lottery game added as a file while running is on the phone menu at the next download and sold', async () => {
+    const before = await household();
+    const t = phone(e2e);
+    await t.signOn();
+    await t.downloadMenu();
+    const games = (): unknown =>
+      t.menu?.entries.find((e) => e.code === 'lottery-ticket')?.inputs.find((i) => i.name === 'offer')?.choices;
+    // The choice lists are the provider data's (terminal codes and titles), not the definition's.
+    expect(games()).toEqual([{ key: '1', label: 'Lotto 6/49' }]);
+    expect(
+      t.menu?.entries.find((e) => e.code === 'movie-ticket')?.inputs.find((i) => i.name === 'show')?.choices,
+    ).toEqual([
+      { key: '1', label: 'Dune, 19:30' },
+      { key: '2', label: 'Heat, 21:00' },
+    ]);
+    // The provider starts selling a game; we add its file. No definition change, no restart.
+    const now = Date.now();
+    sim.addGame('lotto-5-35', { pricePerBoard: 300, pick: { count: 5, min: 1, max: 35 } });
+    sim.addDraw('lotto-5-35', '20261206', { opensAt: now - HOUR, cutoffAt: now + 2 * HOUR, drawAt: now + 3 * HOUR });
+    writeFileSync(
+      join(dir, 'ticketing', 'lotto-5-35.yaml'),
+      [
+        'apiVersion: fixpay/v1',
+        'kind: LotteryGame',
+        "metadata: { id: lotto-5-35, title: 'Lotto 5/35' }",
+        'spec:',
+        '  provider: tickets-sandbox',
+        "  terminalCode: '2'",
+        '  pick: { count: 5, min: 1, max: 35 }',
+        '  pricePerBoard: 300',
+        '',
+      ].join('\n'),
+    );
+    expect(await t.downloadMenu()).toMatchObject({ outcome: 'approved', changed: true });
+    expect(games()).toEqual([
+      { key: '1', label: 'Lotto 6/49' },
+      { key: '2', label: 'Lotto 5/35' },
+    ]);
+    const r = await t.service('lottery-ticket', { offer: '2', draw: '20261206', numbers: '0309172531' }, [
+      { key: '1' },
+    ]);
+    expect(r).toMatchObject({ outcome: 'approved', responseCode: '00' });
+    expect(r.screens[0]?.lines.join(' ')).toMatch(/PAY 3\.00\? 1=YES 2=NO/);
+    // A key no game has: refused before any money moves.
+    const unknown = await t.service('lottery-ticket', { offer: '7', draw: '20261206', numbers: '0309172531' }, []);
+    expect(unknown.outcome).toBe('declined');
+    await t.hangUp();
+    const result = await resultOf('lottery-ticket', r.stan);
+    expect(result).toMatchObject({ outcome: 'COMPLETED', output: { amount: 300 } });
+    const fee = (result.output as { fee: number }).fee;
+    expect((await household()).posted - before.posted).toBe(300n + BigInt(fee));
+    expect(ordersFor(runId('lottery-ticket', r.stan)).map((o) => [o.hold, o.state, o.charged])).toEqual([
+      ['lotto-5-35/20261206', 'ISSUED', 1],
+    ]);
+    // The hold step's failure carries the catalogue's message (the run's code is SVC_STEP_FAILED).
+    const refused = await resultOf('lottery-ticket', unknown.stan);
+    expect(refused).toMatchObject({ outcome: 'FAILED', code: 'SVC_STEP_FAILED' });
+    expect(refused.message ?? '').toContain(findResultCode('FP8600')?.message ?? 'FP8600');
+    expect(ordersFor(runId('lottery-ticket', unknown.stan))).toEqual([]);
   });
 
   it('hostile keys are refused before any money moves: no such row, an odd number of digits, a taken seat', async () => {
@@ -248,7 +361,11 @@ describe('tickets from the phone over FSK audio', () => {
       outcome: 'FAILED',
       code: 'SVC_EXPRESSION_FAILED',
     });
-    expect(await resultOf('movie-ticket', taken.stan)).toMatchObject({ outcome: 'FAILED', code: 'TICKET_UNAVAILABLE' });
+    // The seat hold step is undone (releaseTicketHold) even when the seats were refused: nothing was held.
+    expect(await resultOf('movie-ticket', taken.stan)).toMatchObject({
+      outcome: 'COMPENSATED',
+      code: 'TICKET_UNAVAILABLE',
+    });
     expect(await household()).toEqual(before);
     for (const r of [noRow, odd, taken])
       expect(ordersFor(runId(r === odd ? 'lottery-ticket' : 'movie-ticket', r.stan))).toEqual([]);
