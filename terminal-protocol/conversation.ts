@@ -379,3 +379,48 @@ export function decodeReceipt(field59: Uint8Array): string[] {
     .filter((i) => i.tag === T.receiptLine)
     .map((i) => text(i.value));
 }
+
+// ---- in-call notices (ADR 0021) ----------------------------------------------------------------
+
+/** A pushed notice delivered inside a call: the text was checked when the push was stored. */
+export interface Notice {
+  readonly sender?: string;
+  readonly text: string;
+}
+
+/** Most notices in one notice answer (the rest stay pending for the next call). */
+export const NOTICES_PER_ANSWER_MAX = 5;
+
+/**
+ * Field 59 of a notice answer: one `DF60` per notice (sender, text), oldest first; empty when none
+ * waits. The notices that fit one field 59 are encoded, at most NOTICES_PER_ANSWER_MAX; returns how
+ * many went in, so only those are recorded as delivered.
+ */
+export function encodeNotices(notices: readonly Notice[]): { field59: Uint8Array; count: number } {
+  const items: TlvItem[] = [];
+  let count = 0;
+  for (const n of notices.slice(0, NOTICES_PER_ANSWER_MAX)) {
+    const value = encodeTlv([
+      ...(n.sender === undefined ? [] : [item(T.noticeSender, n.sender)]),
+      item(T.noticeText, sanitizeText(n.text)),
+    ]);
+    const next = [...items, { tag: T.notice, value }];
+    if (encodeTlv(next).length > SERVICE_DATA_BYTES_MAX) break;
+    items.push({ tag: T.notice, value });
+    count++;
+  }
+  return { field59: encodeTlv(items), count };
+}
+
+/** Reads a notice answer's field 59. Throws ISO8583_FIELD_INVALID on anything malformed. */
+export function decodeNotices(field59: Uint8Array): Notice[] {
+  return decodeTlv(field59)
+    .filter((i) => i.tag === T.notice)
+    .map((i) => {
+      const sub = decodeTlv(i.value);
+      const sender = sub.find((s) => s.tag === T.noticeSender);
+      const body = text(sub.find((s) => s.tag === T.noticeText)?.value ?? new Uint8Array());
+      if (body === '' || !/^[\x20-\x7e]*$/.test(body)) throw bad('notice text is absent or not printable');
+      return { ...(sender === undefined ? {} : { sender: text(sender.value) }), text: body };
+    });
+}

@@ -201,6 +201,7 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
         // The prepaid programme (ADR 0026): cards whose BIN route is `onus` never reach the network.
         cards: { store: new PrismaCardStore(prisma), indexKey: cardIndexKeyFromLmk(deps.lmkHex) },
         registry,
+        pushStore: new PrismaPushStore(prisma),
         providers: {
           directory: new ProviderDirectory(deps.providersDir ?? PROVIDERS_DIR),
           voucherKey: { id: 'v1', key: voucherKeyFromLmk(deps.lmkHex) },

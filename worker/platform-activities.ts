@@ -41,6 +41,8 @@ import type { MenuService } from '../terminal-protocol/menu';
 import { createPartnerBillActivities } from '../activities/partner-bills';
 import type { PartnerBillDeps } from '../activities/partner-bills';
 import { catalogueFailure } from '../activities/failure';
+import { createTerminalNoticeActivities } from '../activities/push';
+import type { PrismaPushStore } from '../core/push-store';
 
 export interface PlatformActivityDeps {
   readonly nodeName: string;
@@ -70,6 +72,11 @@ export interface PlatformActivityDeps {
    * gateway, as before.
    */
   readonly cards?: { readonly store: CardStore; readonly indexKey: Uint8Array };
+  /**
+   * The push store (ADR 0021): notice answers carry a terminal's pending pushes inside its call.
+   * Without it a notice answer carries none.
+   */
+  readonly pushStore?: Pick<PrismaPushStore, 'pendingForTerminal' | 'record'>;
 }
 
 /** The device of a profile, as conversations see it (a profile without a terminal section: the default). */
@@ -200,6 +207,12 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     terminalKeys: deps.terminalKeys,
     ...(deps.personalisation === undefined ? {} : { personalisation: deps.personalisation }),
   });
+  const notices = createTerminalNoticeActivities({
+    store: deps.pushStore ?? {
+      pendingForTerminal: () => Promise.resolve([]),
+      record: () => Promise.resolve('pending'),
+    },
+  });
   const partnerBills = deps.partnerBills === undefined ? undefined : createPartnerBillActivities(deps.partnerBills);
   const partnerBill = (name: keyof ReturnType<typeof createPartnerBillActivities>): ActivityFn =>
     partnerBills === undefined
@@ -225,6 +238,9 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     promptTerminal: one(conversation, 'promptTerminal'),
     buildTerminalMenu: one(conversation, 'buildTerminalMenu'),
     formatReceipt: one(conversation, 'formatReceipt'),
+    // In-call push (ADR 0021): the notice answer and its receipt.
+    takeTerminalNotices: one(notices, 'takeTerminalNotices'),
+    recordTerminalNotices: one(notices, 'recordTerminalNotices'),
     // Card network, in the gateway's vocabulary (generic definitions) and the terminal's.
     authorize: one(card, 'authorize'),
     reverse: one(card, 'reverse'),

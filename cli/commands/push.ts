@@ -66,7 +66,7 @@ export function validateCampaigns(
 
 export function formatReport(r: PushReport): string {
   return (
-    `campaign ${r.campaignId}: delivered ${r.delivered} (${r.deliveredAtNextCall} at the next call), ` +
+    `campaign ${r.campaignId}: delivered ${r.delivered} (${r.deliveredAtNextCall} at the next call, ${r.deliveredInCall} in a call), ` +
     `failed ${r.failed}, pending ${r.pending}`
   );
 }

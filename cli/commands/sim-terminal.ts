@@ -116,6 +116,10 @@ async function run(opts: Options): Promise<void> {
   );
   for (const t of result.transactions) process.stdout.write(`${JSON.stringify(printable(t))}\n`);
   // Pushed notices: what the display showed; the text was checked by the host (no card data, printable).
+  for (const n of result.notices) {
+    process.stdout.write(`display: ${n.display.filter((l) => l !== '').join(' | ')}\n`);
+    process.stdout.write(`${JSON.stringify({ notice: 'in-call', stan: n.stan, sender: n.sender, text: n.text })}\n`);
+  }
   for (const p of result.pushes) {
     process.stdout.write(`display: ${p.display.join(' | ')}\n`);
     process.stdout.write(

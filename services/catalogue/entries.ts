@@ -668,6 +668,28 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
       'The terminal’s menu (ADR 0018): the live definitions with a `terminal` block that its device profile may run and hold, and its version; `field59` (hex) holds the entries only when `menuVersion` (what the phone holds) differs.',
   },
   {
+    name: 'takeTerminalNotices',
+    kind: 'channel',
+    effect: 'none',
+    idempotent: true,
+    input: obj({ terminalId }),
+    output: obj({ field59: str(), ids: { type: 'array', items: str() }, count: int }),
+    example: { field59: '', ids: [], count: 0 },
+    description:
+      'The pushes still pending for the terminal (ADR 0021, in-call push), oldest first, as many as fit one notice answer: `field59` (hex, `DF60` notices) for `answerTerminal`, and their ids for `recordTerminalNotices`. Reads only.',
+  },
+  {
+    name: 'recordTerminalNotices',
+    kind: 'notify',
+    effect: 'none',
+    idempotent: true,
+    input: obj({ ids: { type: 'array', items: str() }, delivered: bool }),
+    output: obj({ delivered: int }),
+    example: { delivered: 0 },
+    description:
+      'Records the notices of an answer the phone ACKed as delivered in the call (`delivered_via` in-call; a push already delivered stays as it was, so a receipt counts once); with `delivered: false` records nothing.',
+  },
+  {
     name: 'formatReceipt',
     kind: 'channel',
     effect: 'none',

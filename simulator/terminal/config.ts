@@ -73,6 +73,11 @@ export interface TerminalConfig {
    * access node (TCP PCM or SIP); absent, it takes none.
    */
   readonly push?: { readonly transport: Transport; readonly host: string; readonly port: number };
+  /**
+   * In-call push (ADR 0021): before it releases a call, the phone asks for the notices waiting for
+   * it (a notice request) and shows them. Default false (a phone without this firmware).
+   */
+  readonly noticesInCall: boolean;
   /** Absolute path of the state file. */
   readonly statePath: string;
 }
@@ -174,6 +179,7 @@ export function parseTerminalConfig(data: unknown, baseDir: string): TerminalCon
       'card',
       'timeouts',
       'push',
+      'noticesInCall',
       'statePath',
     ],
     'config',
@@ -256,6 +262,7 @@ export function parseTerminalConfig(data: unknown, baseDir: string): TerminalCon
             port: int(push, 'port', 'push', 0, 65535, 0),
           },
         }),
+    noticesInCall: bool(root, 'noticesInCall', 'config', false),
     statePath: resolve(baseDir, statePath),
   };
 }

@@ -236,6 +236,7 @@ export async function runInteractive(
       ? undefined
       : new PushReceiver(number, terminal.profile, listen, {
           show: (lines) => terminal.show(...lines),
+          busy: () => terminal.connected,
           onNotice: (p) => {
             status = `push${p.sender === undefined ? '' : ` from ${p.sender}`} received and acknowledged`;
             draw(terminal.display);

@@ -467,6 +467,29 @@ export function buildMenuRequest(
   );
 }
 
+/** 0800 notice request (ADR 0021, in-call push): the pushes waiting for this phone, before it releases. */
+export function buildNoticeRequest(
+  id: TerminalIdentity,
+  req: { readonly stan: number; readonly batch: string },
+  signer: MacSigner,
+): BuiltRequest {
+  const codes = TRANSACTION_CODES.notices;
+  const stan = stanText(req.stan);
+  const fields: Record<number, FieldValue> = {
+    3: codes.processingCode,
+    11: stan,
+    60: { '1': codes.typeCode, '2': req.batch, '3': '000' },
+    ...identityFields(id, signer),
+  };
+  const msg: IsoMessage = { mti: codes.mti, fields: new Map(Object.entries(fields).map(([k, v]) => [Number(k), v])) };
+  return envelope(
+    id,
+    packWithMac(msg, (d) => signer.mac(d)),
+    codes.mti,
+    stan,
+  );
+}
+
 /**
  * 0200 generic service request (ADR 0018): the menu item code and the collected inputs in field 59;
  * for a card service (ADR 0024) also the card (2, 14, 35) and its PIN block (52, 53), as a purchase.

@@ -60,6 +60,8 @@ export interface PushPhoneEvents {
   onNotice?(phone: SimulatedPushPhone, notice: PushNotice): void;
   /** A message was heard but did not check: not acknowledged. */
   onGarbled?(phone: SimulatedPushPhone): void;
+  /** The phone's line is in a call of its own (the exchange answers busy). */
+  isBusy?(phone: SimulatedPushPhone): boolean;
 }
 
 export function simulatedPhone(number: string, modulation: Modulation, online = true): SimulatedPushPhone {
@@ -144,6 +146,7 @@ export class PushPhoneGateway {
             phone.busyCalls--;
             return refuse('busy');
           }
+          if (this.events.isBusy?.(phone) === true) return refuse('busy');
           rx = createDemodulator({ modulation: phone.modulation });
           socket.write(encodeTcpPcm(TCP_PCM_TYPE.answer));
           this.events.onRing?.(phone);

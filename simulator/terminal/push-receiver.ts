@@ -10,7 +10,7 @@ import type { DeviceProfile } from '../../channel-engine/profiles';
 import type { Transport } from './config';
 import { PushPhoneGateway, simulatedPhone, type PushNotice, type SimulatedPushPhone } from './push-phones';
 import { SipPushPhoneGateway } from './sip-push-phones';
-import { DISPLAY_COLUMNS, DISPLAY_LINES } from './terminal';
+import { noticeLines } from './terminal';
 
 export interface PushListenOptions {
   readonly transport: Transport;
@@ -34,27 +34,14 @@ export interface PushReceiverEvents {
   onNotice?(push: ReceivedPush): void;
   /** A message was heard but did not check; not acknowledged. */
   onGarbled?(): void;
+  /** The phone is in a call of its own: push calls find the line busy. */
+  busy?(): boolean;
 }
 
 /** Longest wait for a push in one `await-push` step, ms. */
 export const PUSH_WAIT_MS_MAX = 600_000;
 
-/** The text cut into display lines at word boundaries where it can be (never more than the display holds). */
-export function noticeLines(text: string, columns = DISPLAY_COLUMNS, lines = DISPLAY_LINES): string[] {
-  const out: string[] = [];
-  let rest = text.trim();
-  while (rest.length > 0 && out.length < lines) {
-    if (rest.length <= columns) {
-      out.push(rest);
-      break;
-    }
-    const cut = rest.lastIndexOf(' ', columns);
-    const at = cut > 0 ? cut : columns;
-    out.push(rest.slice(0, at).trimEnd());
-    rest = rest.slice(at).trimStart();
-  }
-  return out;
-}
+export { noticeLines } from './terminal';
 
 export class PushReceiver {
   private gateway: PushPhoneGateway | SipPushPhoneGateway | undefined;
@@ -101,6 +88,7 @@ export class PushReceiver {
         show(['RING', 'MESSAGE GARBLED']);
         this.events.onGarbled?.();
       },
+      isBusy: () => this.events.busy?.() === true,
     };
     this.gateway =
       this.options.transport === 'sip'

@@ -13,6 +13,7 @@ import { PosTerminal } from './terminal';
 import type {
   ConversationResult,
   PromptAction,
+  InCallNotice,
   TerminalRunOptions,
   TransactionFaults,
   TransactionResult,
@@ -43,6 +44,8 @@ export type ScriptStep =
   | { readonly step: 'await-push'; readonly timeoutMs: number }
   /** Asks for the menu (ADR 0018): right after sign-on and at the start of a call. */
   | { readonly step: 'menu' }
+  /** Asks for the notices waiting for this phone now (as done before each release with `noticesInCall`). */
+  | { readonly step: 'notices' }
   /** A menu service as a conversation: inputs collected before the call, one action per prompt. */
   | {
       readonly step: 'service';
@@ -74,6 +77,8 @@ export interface TerminalScriptResult {
   readonly conversations: readonly ConversationResult[];
   /** Notices pushed to the phone (shown and acknowledged), in order; `await-push` steps that got none count as failures. */
   readonly pushes: readonly ReceivedPush[];
+  /** Notices received inside calls (a notice request before each release, with `noticesInCall`). */
+  readonly notices: readonly InCallNotice[];
 }
 
 /** Longest `wait` step. */
@@ -98,7 +103,11 @@ export async function runTerminalScript(
   const receiver =
     listen === undefined
       ? undefined
-      : new PushReceiver(number, terminal.profile, listen, { show: (lines) => terminal.show(...lines) });
+      : new PushReceiver(number, terminal.profile, listen, {
+          show: (lines) => terminal.show(...lines),
+          // A phone in a call: the exchange answers push calls busy (ADR 0021: the notice then waits for the call).
+          busy: () => terminal.connected,
+        });
   let awaited = 0;
   try {
     if (receiver !== undefined && listen !== undefined) {
@@ -144,6 +153,9 @@ export async function runTerminalScript(
         case 'menu':
           r = await terminal.downloadMenu();
           break;
+        case 'notices':
+          r = await terminal.fetchNotices();
+          break;
         case 'service': {
           const c = await terminal.service(s.code, s.inputs, s.answers);
           conversations.push(c);
@@ -172,6 +184,7 @@ export async function runTerminalScript(
       reversals: terminal.reversals,
       conversations,
       pushes: [...(receiver?.received ?? [])],
+      notices: [...terminal.notices],
     };
   }
 }
@@ -216,7 +229,8 @@ function allowOnly(o: Obj, keys: readonly string[], where: string): void {
 export function parseStep(v: unknown, index: number): ScriptStep {
   const where = `steps[${index}]`;
   if (typeof v === 'string') {
-    if (v === 'sign-on' || v === 'hang-up' || v === 'drop' || v === 'settle' || v === 'menu') return { step: v };
+    if (v === 'sign-on' || v === 'hang-up' || v === 'drop' || v === 'settle' || v === 'menu' || v === 'notices')
+      return { step: v };
     if (v === 'balance' || v === 'repeat') return { step: v };
     if (v === 'await-push') return { step: v, timeoutMs: 60_000 };
     throw invalid(`${where}: unknown step ${v.slice(0, 20)}`);

@@ -105,6 +105,7 @@ export class SipPushPhoneGateway {
       phone.busyCalls--;
       return reply(486, 'Busy Here');
     }
+    if (this.events.isBusy?.(phone) === true) return reply(486, 'Busy Here');
     const offer = parseSdp(invite.body);
     const audio = offer.ok ? chooseCodec(offer.value, ['PCMU', 'PCMA']) : undefined;
     if (audio === undefined) return reply(488, 'Not Acceptable Here');

@@ -26,12 +26,14 @@ import {
   decodeScreen,
   formatAmount as screenAmount,
 } from '../../terminal-protocol/conversation';
-import type { Menu, Screen } from '../../terminal-protocol/conversation';
+import type { Menu, Notice, Screen } from '../../terminal-protocol/conversation';
+import { decodeNotices } from '../../terminal-protocol/conversation';
 import { PROMPT_RESPONSE_CODE, SERVICE_DATA_FIELD } from '../../terminal-protocol/spec';
 import { encodeTlv, textField, tlvField } from '../../gateways/iso8583';
 import {
   buildFinancialRequest,
   buildMenuRequest,
+  buildNoticeRequest,
   buildPromptReply,
   buildReversalRequest,
   buildServiceRequest,
@@ -76,6 +78,31 @@ export interface TerminalRunOptions {
   readonly logger?: TerminalLogger;
   /** Called with the display's lines whenever they change. */
   readonly onDisplay?: (lines: readonly string[]) => void;
+  /** Overrides the config's `noticesInCall` (ask for pushed notices before releasing a call). */
+  readonly noticesInCall?: boolean;
+}
+
+/** A notice pushed inside a call (ADR 0021): what the phone showed, and the STAN of the notice request. */
+export interface InCallNotice extends Notice {
+  readonly stan: string | undefined;
+  readonly display: readonly string[];
+}
+
+/** The text cut into display lines at word boundaries where it can be (never more than the display holds). */
+export function noticeLines(text: string, columns = DISPLAY_COLUMNS, lines = DISPLAY_LINES): string[] {
+  const out: string[] = [];
+  let rest = text.trim();
+  while (rest.length > 0 && out.length < lines) {
+    if (rest.length <= columns) {
+      out.push(rest);
+      break;
+    }
+    const cut = rest.lastIndexOf(' ', columns);
+    const at = cut > 0 ? cut : columns;
+    out.push(rest.slice(0, at).trimEnd());
+    rest = rest.slice(at).trimStart();
+  }
+  return out;
 }
 
 export type Outcome = 'approved' | 'declined' | 'dropped' | 'failed';
@@ -373,8 +400,35 @@ export class PosTerminal {
     return this.repeatLast(opts);
   }
 
+  /** Notices pushed inside calls (ADR 0021), in order. */
+  readonly notices: InCallNotice[] = [];
+
+  /**
+   * Asks for the notices waiting for this phone (0800/940000) and shows each; the host records them
+   * as delivered once our link ACKed its answer. Done before every release when `noticesInCall`.
+   */
+  async fetchNotices(): Promise<TransactionResult & { readonly notices: readonly InCallNotice[] }> {
+    const before = this.notices.length;
+    const r = await this.transact('notices', (signer, stan) =>
+      buildNoticeRequest(this.identity, { stan, batch: this.state.batch }, signer),
+    );
+    const got = this.notices.slice(before);
+    return { ...r, notices: got, display: this.display };
+  }
+
+  private takeNotices(r: ParsedResponse): void {
+    const items = tlvField(r.message, SERVICE_DATA_FIELD);
+    if (items === undefined) return;
+    for (const n of decodeNotices(encodeTlv(items))) {
+      this.show(...noticeLines(n.text));
+      this.notices.push({ ...n, stan: r.stan, display: this.display });
+    }
+  }
+
   /** Ends the call: REL, then the host hangs up (or we do after a grace period). */
   async hangUp(): Promise<void> {
+    const asks = this.options.noticesInCall ?? this.config.noticesInCall;
+    if (asks && this.signedOn && this.call !== undefined && !this.call.isEnded) await this.fetchNotices();
     const call = this.call;
     this.call = undefined;
     if (call === undefined || call.isEnded) {
@@ -901,6 +955,7 @@ export class PosTerminal {
       menu: 'MENU',
       service: 'SERVICE',
       reply: 'SERVICE',
+      notices: 'NOTICES',
     };
     const title = titles[pending.kind];
     if (pending.kind === 'sign-on' && approved) {
@@ -918,6 +973,18 @@ export class PosTerminal {
       this.store.save(this.state);
     }
     if (pending.kind === 'menu' && approved) this.takeMenu(r);
+    if (pending.kind === 'notices' && approved) {
+      // The notices are the display: nothing else is shown over them.
+      this.takeNotices(r);
+      return {
+        ...this.base(pending.kind, repeated, 'approved', pending.request),
+        responseCode: r.responseCode,
+        responseText: responseText(r.responseCode),
+        authorizationCode: undefined,
+        rrn: undefined,
+        balanceMinor: undefined,
+      };
+    }
     const balanceMinor = r.balance?.amountMinor;
     const text = responseText(r.responseCode);
     if (approved) {

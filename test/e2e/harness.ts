@@ -13,6 +13,9 @@ import { ChannelEngine } from '../../channel-engine/engine';
 import type { RequestHandler } from '../../channel-engine/engine';
 import { SipLineDriver } from '../../channel-engine/lines/sip/uas';
 import type { SipDriverOptions } from '../../channel-engine/lines/sip/uas';
+import { createPushCentralActivities } from '../../activities/push';
+import { PrismaPushStore } from '../../core/push-store';
+import type { LineDriver } from '../../channel-engine/lines/types';
 import { TcpPcmLineDriver } from '../../channel-engine/lines/tcp-pcm';
 import type { TcpPcmDriverOptions } from '../../channel-engine/lines/tcp-pcm';
 import { BUILTIN_PROFILES_DIR, loadProfiles } from '../../channel-engine/profiles';
@@ -126,6 +129,8 @@ export interface E2eOptions {
     readonly profileByCalledNumber?: Readonly<Record<string, string>>;
     readonly sip?: Partial<SipDriverOptions>;
     readonly tcp?: Partial<TcpPcmDriverOptions>;
+    /** Wraps each line driver (the access node's next-call push hook, ADR 0021). */
+    readonly wrapDriver?: (driver: LineDriver) => LineDriver;
   };
 }
 
@@ -227,6 +232,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
           ledger,
           gateway,
           registry,
+          pushStore: new PrismaPushStore(db.prisma),
           ...(options.partnerBills === undefined
             ? {}
             : {
@@ -243,6 +249,11 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
         }),
         // Plan admission, as in production (the definitions are deployed below, before any start).
         ...createPlanAdmissionActivities(registry),
+        // Push campaigns (ADR 0021), as the central worker registers them.
+        ...createPushCentralActivities({
+          store: new PrismaPushStore(db.prisma),
+          displayOf: (id) => loadProfiles().get(id)?.terminal?.display,
+        }),
       },
     });
     const workerDone = worker.run();
@@ -295,8 +306,8 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       },
       lineLog,
     )
-      .addDriver(tcp)
-      .addDriver(sip);
+      .addDriver(options.lines?.wrapDriver?.(tcp) ?? tcp)
+      .addDriver(options.lines?.wrapDriver?.(sip) ?? sip);
     await engine.start();
     stops.push(() => engine.stop());
     const merchant = demo.terminals[0];
