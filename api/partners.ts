@@ -125,6 +125,7 @@ export const OPERATIONS_OUTSIDE_PARTNERS: readonly string[] = [
   'listRebindings',
   'listApprovals',
   'decideApproval',
+  'getCampaignReport',
 ];
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
