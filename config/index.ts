@@ -23,6 +23,10 @@ export interface TemporalConfig {
   /** This central worker's build id; set = Worker Versioning on, runs pinned to their build (ADR 0022). */
   readonly workerBuildId?: string;
   readonly cliPath?: string;
+  /** The central worker schedules the push campaign files at start (ADR 0021). */
+  readonly campaignSchedules: boolean;
+  /** Folder of the campaign files; default the package's campaigns/. */
+  readonly campaignsDir?: string;
   readonly cliVersion: string;
   readonly cacheDir: string;
   readonly startTimeoutMs: number;
@@ -165,6 +169,8 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_TEMPORAL_TASK_QUEUE: 'temporal.taskQueue',
   FIXPAY_WORKER_DEPLOYMENT: 'temporal.workerDeployment',
   FIXPAY_WORKER_BUILD_ID: 'temporal.workerBuildId',
+  FIXPAY_CAMPAIGN_SCHEDULES: 'temporal.campaignSchedules',
+  FIXPAY_CAMPAIGNS_DIR: 'temporal.campaignsDir',
   FIXPAY_TEMPORAL_CLI: 'temporal.cliPath',
   FIXPAY_TEMPORAL_CLI_VERSION: 'temporal.cliVersion',
   FIXPAY_TEMPORAL_CACHE_DIR: 'temporal.cacheDir',
