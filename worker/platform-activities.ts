@@ -152,12 +152,14 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
           routeCard: (pan) => deps.core.routeCard(pan),
         });
   const card = createCardNetworkActivities({ gateway });
+  // One counter store for the run's MAC checks and the prompt replies' (both spend counters).
+  const counters = deps.counters ?? new InMemoryPsamCounterStore();
   const hsm = createHsmActivities({
     hsm: deps.hsm,
     psamMasterKey: deps.psamMasterKey,
     zpk: deps.zpk,
     terminalKeys: deps.terminalKeys,
-    counters: deps.counters ?? new InMemoryPsamCounterStore(),
+    counters,
   });
   const verdicts = deps.verdicts ?? new InMemoryTerminalVerdictStore();
   const verification = createRequestVerificationActivities({
@@ -165,6 +167,7 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     hsm: deps.hsm,
     psamMasterKey: deps.psamMasterKey,
     verdicts,
+    counters,
   });
   const outcome = createTerminalVerdictActivities({ verdicts });
   const terminalCard = createTerminalServiceActivities({ gateway, ledger: deps.ledger });

@@ -215,7 +215,9 @@ export type PromptAction =
   | 'cancel'
   /** Presses nothing; with `lateKey`, presses it once the prompt has timed out. */
   | { readonly noAnswer: true; readonly lateKey?: string }
-  | 'hang-up';
+  | 'hang-up'
+  /** Tests (a replay on the line): sends the last prompt reply this phone sent, byte for byte, old PSAM counter and all. */
+  | { readonly replayLastReply: true };
 
 /** A menu service run as a conversation: the screens shown, the answer, the receipt printed. */
 export interface ConversationResult {
@@ -463,6 +465,8 @@ export class PosTerminal {
   }
 
   private heldMenu: Menu | undefined;
+  /** The last prompt reply sent (tests replay it). */
+  private lastReply: BuiltRequest | undefined;
   /** Receipts printed so far (each a list of lines). */
   readonly printed: string[][] = [];
 
@@ -574,6 +578,13 @@ export class PosTerminal {
             ...(late === undefined ? {} : { lateResponseCode: late }),
           });
         }
+        if (typeof action === 'object' && 'replayLastReply' in action) {
+          const old = this.lastReply;
+          if (old === undefined) throw new FixpayError('TERMINAL_SIM_NOTHING_TO_REPEAT', 'no reply sent yet');
+          this.show(...screen.lines.slice(0, 2), 'SENDING...');
+          answer = await this.roundTrip(call, first.request, first, old);
+          continue;
+        }
         const reply = this.begin('reply', (signer, stan) =>
           buildPromptReply(
             this.identity,
@@ -588,6 +599,7 @@ export class PosTerminal {
             signer,
           ),
         );
+        this.lastReply = reply.request;
         this.show(...screen.lines.slice(0, 2), 'SENDING...');
         answer = await this.roundTrip(call, first.request, first, reply.request);
       }
