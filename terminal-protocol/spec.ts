@@ -88,6 +88,8 @@ export const MENU_SERVICE_ID = TRANSACTION_CODES.menu.serviceId;
 export const SERVICE_DATA_FIELD = 59;
 /** Largest field 59 (its BCD.LLL length prefix). */
 export const SERVICE_DATA_BYTES_MAX = 999;
+/** Most blocks one menu is downloaded in (a menu larger than one field 59; ADR 0018). */
+export const MENU_BLOCKS_MAX = 8;
 
 /**
  * Field 59 tags. Values are ASCII unless said otherwise; `entry`, `input` and `choice` nest a TLV list.
@@ -97,6 +99,10 @@ export const SERVICE_TAGS = {
   itemCode: 'DF01',
   /** Menu version (16 hex digits): what the phone holds (request) or the host's (answer). */
   menuVersion: 'DF02',
+  /** Menu block (decimal): the block asked for (request, absent = 1) or carried (answer of a multi-block menu). */
+  menuBlock: 'DF03',
+  /** Blocks of the menu (decimal; answer of a multi-block menu). */
+  menuBlocks: 'DF04',
   /** One collected input, `name=value` (service request). */
   inputValue: 'DF10',
   /** Prompt id (screen, reply). */

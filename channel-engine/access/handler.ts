@@ -284,6 +284,12 @@ function menuVersionOf(opened: OpenedTerminalRequest): string | undefined {
   return /^[0-9a-f]{1,64}$/.test(text) ? text : undefined;
 }
 
+function menuBlockOf(opened: OpenedTerminalRequest): string {
+  const v = (opened.serviceData ?? []).find((i) => i.tag === SERVICE_TAGS.menuBlock)?.value;
+  const text = v === undefined ? '' : Buffer.from(v).toString('latin1');
+  return /^\d{1,2}$/.test(text) ? text : '';
+}
+
 /**
  * The generic service request (ADR 0018): the service must be on menus (a `terminal` block), allow
  * the caller's profile, and get exactly the inputs it declares, each within its spec, and the card
@@ -482,6 +488,8 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
     };
     const conversation = s.route === MENU_SERVICE_ROUTE || s.route === MENU_SERVICE_ID;
     if (conversation) input['menuVersion'] = menuVersionOf(opened) ?? '';
+    // A multi-block menu: the block the phone asks for (ADR 0018); checked by the menu activity.
+    if (s.route === MENU_SERVICE_ID) input['menuBlock'] = menuBlockOf(opened);
     // Verification and the plan lookup (read-only) overlap; nothing is claimed before both are in.
     const [verdict, rec] = await Promise.all([
       temporal(() => verify({ request, ani })).catch(() => undefined),

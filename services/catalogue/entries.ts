@@ -661,11 +661,11 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
     effect: 'none',
     idempotent: true,
     local: true,
-    input: obj({ terminalId, menuVersion: str() }, ['menuVersion']),
-    output: obj({ version: str(), changed: bool, entries: int, field59: str() }),
-    example: { version: '0123456789abcdef', changed: true, entries: 1, field59: 'df0210' },
+    input: obj({ terminalId, menuVersion: str(), block: str() }, ['menuVersion', 'block']),
+    output: obj({ version: str(), changed: bool, entries: int, blocks: int, field59: str() }),
+    example: { version: '0123456789abcdef', changed: true, entries: 1, blocks: 1, field59: 'df0210' },
     description:
-      'The terminal’s menu (ADR 0018): the live definitions with a `terminal` block that its device profile may run and hold, and its version; `field59` (hex) holds the entries only when `menuVersion` (what the phone holds) differs.',
+      'The terminal’s menu (ADR 0018): the live definitions with a `terminal` block that its device profile may run and hold, and its version; `field59` (hex) holds the entries only when `menuVersion` (what the phone holds) differs; a menu larger than one field 59 is sent in `blocks` blocks, `block` (what the phone asks for, default 1) naming which.',
   },
   {
     name: 'takeTerminalNotices',

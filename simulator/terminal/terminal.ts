@@ -26,9 +26,9 @@ import {
   decodeScreen,
   formatAmount as screenAmount,
 } from '../../terminal-protocol/conversation';
-import type { Menu, Notice, Screen } from '../../terminal-protocol/conversation';
+import type { Menu, MenuEntry, Notice, Screen } from '../../terminal-protocol/conversation';
 import { decodeNotices } from '../../terminal-protocol/conversation';
-import { PROMPT_RESPONSE_CODE, SERVICE_DATA_FIELD } from '../../terminal-protocol/spec';
+import { MENU_BLOCKS_MAX, PROMPT_RESPONSE_CODE, SERVICE_DATA_FIELD } from '../../terminal-protocol/spec';
 import { encodeTlv, textField, tlvField } from '../../gateways/iso8583';
 import {
   buildFinancialRequest,
@@ -208,6 +208,13 @@ const timeout = <T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<
 };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A multi-block menu being downloaded: its version, block count and the blocks' entries so far. */
+interface PartialMenu {
+  readonly version: string;
+  readonly blocks: number;
+  readonly received: (readonly MenuEntry[])[];
+}
 
 /** What the (scripted) user does at a prompt (ADR 0018). */
 export type PromptAction =
@@ -476,16 +483,43 @@ export class PosTerminal {
   }
 
   /** Asks for the menu with the version held; the host sends entries only when they changed. */
-  async downloadMenu(): Promise<TransactionResult & { readonly changed: boolean }> {
+  async downloadMenu(): Promise<TransactionResult & { readonly changed: boolean; readonly blocks: number }> {
     const before = this.heldMenu?.version;
     this.show('MENU', 'UPDATING...');
-    const r = await this.transact('menu', (signer, stan) =>
-      buildMenuRequest(this.identity, { stan, batch: this.state.batch, menuVersion: before }, signer),
-    );
+    const ask = (block: number): Promise<TransactionResult> =>
+      this.transact('menu', (signer, stan) =>
+        buildMenuRequest(this.identity, { stan, batch: this.state.batch, menuVersion: before, block }, signer),
+      );
+    this.partialMenu = undefined;
+    let r = await ask(1);
+    let blocks = 1;
+    // A multi-block menu (ADR 0018): ask for each next block; a menu that changes between blocks
+    // starts again from the first, a bounded number of times.
+    for (
+      let asked = 1;
+      r.outcome === 'approved' && this.menuInProgress() !== undefined && asked < 3 * MENU_BLOCKS_MAX;
+      asked++
+    ) {
+      const partial = this.menuInProgress();
+      if (partial === undefined) break;
+      blocks = partial.blocks;
+      r = await ask(partial.received.length < partial.blocks ? partial.received.length + 1 : 1);
+    }
+    if (r.outcome === 'approved' && this.menuInProgress() !== undefined) {
+      this.partialMenu = undefined;
+      const failure = this.failed(
+        'menu',
+        false,
+        performance.now(),
+        new FixpayError('TERMINAL_SIM_RESPONSE_INVALID', 'menu blocks never agreed'),
+        undefined,
+      );
+      return { ...failure, changed: false, blocks };
+    }
     const changed = this.heldMenu?.version !== before;
     if (r.outcome === 'approved')
       this.show('MENU', `${this.heldMenu?.entries.length ?? 0} SERVICES`, changed ? 'UPDATED' : 'UNCHANGED');
-    return { ...r, changed, display: this.display };
+    return { ...r, changed, blocks, display: this.display };
   }
 
   /**
@@ -688,11 +722,38 @@ export class PosTerminal {
     return response;
   }
 
+  /** The blocks of a multi-block menu received so far (ADR 0018). */
+  private partialMenu: PartialMenu | undefined;
+
+  /** Read through a call: the exchanges in between change it (takeMenu). */
+  private menuInProgress(): PartialMenu | undefined {
+    return this.partialMenu;
+  }
+
   private takeMenu(r: ParsedResponse): void {
     const items = tlvField(r.message, SERVICE_DATA_FIELD);
     if (items === undefined) return;
     const menu = decodeMenu(encodeTlv(items));
-    if (menu.version !== this.heldMenu?.version) this.heldMenu = menu;
+    if (menu.block === undefined || menu.blocks === undefined) {
+      this.partialMenu = undefined;
+      if (menu.version !== this.heldMenu?.version) this.heldMenu = menu;
+      return;
+    }
+    const p = this.partialMenu;
+    // The first block, or the next one of the same version: kept; anything else starts over.
+    if (menu.block === 1 || p === undefined || p.version !== menu.version || menu.block !== p.received.length + 1)
+      // A block out of turn (the menu changed meanwhile): nothing kept, the next ask is block 1.
+      this.partialMenu = {
+        version: menu.version,
+        blocks: menu.blocks,
+        received: menu.block === 1 ? [menu.entries] : [],
+      };
+    else p.received.push(menu.entries);
+    const done = this.partialMenu;
+    if (done !== undefined && done.received.length === done.blocks) {
+      this.heldMenu = { version: done.version, entries: done.received.flat() };
+      this.partialMenu = undefined;
+    }
   }
 
   private financial(
