@@ -8,6 +8,7 @@ import type { PushCallOutcome, PushDisplay, PushReport } from '../domain/push';
 import { checkPushText, DEFAULT_PUSH_DISPLAY } from '../domain/push';
 import { isFixpayError } from '../domain/errors';
 import type { PrismaPushStore, PushAudience, PushTarget, PushVia } from '../core/push-store';
+import { encodeNotices, NOTICES_PER_ANSWER_MAX } from '../terminal-protocol/conversation';
 
 export type { PushTarget } from '../core/push-store';
 
@@ -57,5 +58,31 @@ export function createPushCentralActivities(deps: {
     },
     recordPushOutcome: ({ id, outcome, via }) => deps.store.record(id, outcome, via),
     pushCampaignReport: (campaignId) => deps.store.report(campaignId),
+  };
+}
+
+/** In-call push (ADR 0021): the notice answer's content, and its receipt once the phone ACKed it. */
+export interface TerminalNoticeActivities {
+  takeTerminalNotices(input: { terminalId: string }): Promise<{ field59: string; ids: string[]; count: number }>;
+  recordTerminalNotices(input: { ids: readonly string[]; delivered: boolean }): Promise<{ delivered: number }>;
+}
+
+export function createTerminalNoticeActivities(deps: {
+  store: Pick<PrismaPushStore, 'pendingForTerminal' | 'record'>;
+}): TerminalNoticeActivities {
+  return {
+    takeTerminalNotices: async ({ terminalId }) => {
+      const pending = await deps.store.pendingForTerminal(terminalId, NOTICES_PER_ANSWER_MAX);
+      const { field59, count } = encodeNotices(
+        pending.map((p) => ({ ...(p.sender === undefined ? {} : { sender: p.sender }), text: p.text })),
+      );
+      return { field59: Buffer.from(field59).toString('hex'), ids: pending.slice(0, count).map((p) => p.id), count };
+    },
+    recordTerminalNotices: async ({ ids, delivered }) => {
+      if (!delivered) return { delivered: 0 };
+      let n = 0;
+      for (const id of ids) if ((await deps.store.record(id, 'delivered', 'in-call')) === 'delivered') n++;
+      return { delivered: n };
+    },
   };
 }

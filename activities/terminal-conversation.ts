@@ -9,10 +9,10 @@ import type { HsmPort } from '../hsm/port';
 import { decodeTlv } from '../gateways/iso8583';
 import { encodeMenu, encodeReceipt, encodeScreen, fitText, PROMPT_ID } from '../terminal-protocol/conversation';
 import type { InputSpec } from '../terminal-protocol/conversation';
-import { buildMenu } from '../terminal-protocol/menu';
+import { buildMenu, menuBlocks } from '../terminal-protocol/menu';
 import type { MenuService } from '../terminal-protocol/menu';
 import { closeAnswer, openTerminalRequest, requestBytes } from '../terminal-protocol/messages';
-import { PROMPT_RESPONSE_CODE } from '../terminal-protocol/spec';
+import { MENU_BLOCKS_MAX, PROMPT_RESPONSE_CODE } from '../terminal-protocol/spec';
 import { activityFailure } from './failure';
 
 /** What the host knows of a terminal's device (from its device profile). */
@@ -66,7 +66,9 @@ export interface ConversationActivities {
   buildTerminalMenu(input: {
     terminalId: string;
     menuVersion?: string;
-  }): Promise<{ version: string; changed: boolean; entries: number; field59: string }>;
+    /** The block the phone asks for (multi-block menus); '' or absent: 1. */
+    block?: string;
+  }): Promise<{ version: string; changed: boolean; entries: number; blocks: number; field59: string }>;
   formatReceipt(input: {
     terminalId: string;
     lines: readonly string[];
@@ -156,11 +158,16 @@ export function createConversationActivities(deps: ConversationActivityDeps): Co
           displayColumns: d.display.columns,
           menuMemory: d.menuMemory,
         });
-        const field59 = encodeMenu(menu, phoneVersion);
+        const asked = input.block === undefined || input.block === '' ? 1 : Number(input.block);
+        if (!Number.isInteger(asked) || asked < 1 || asked > MENU_BLOCKS_MAX)
+          throw new FixpayError('BAD_REQUEST', `menu block must be 1..${MENU_BLOCKS_MAX}`);
+        const blocks = menuBlocks(menu.entries);
+        const field59 = encodeMenu(menu, phoneVersion, asked, blocks);
         return {
           version: menu.version,
           changed: phoneVersion !== menu.version,
           entries: menu.entries.length,
+          blocks: blocks.length,
           field59: Buffer.from(field59).toString('hex'),
         };
       } catch (e) {

@@ -5,12 +5,16 @@
  *
  * It consumes nothing: the PSAM counter is not advanced (the run's `verifyTerminalMac` does that,
  * with the replay rule), so a request that verified here still passes there, and a terminal's
- * retransmission of the same bytes verifies again and attaches to the same run.
+ * retransmission of the same bytes verifies again and attaches to the same run. The exception is
+ * a prompt reply (ADR 0018): no run checks its MAC after this, so its counter is spent here, with
+ * the same replay rule — a reply whose counter is not above the last accepted one is refused
+ * (`A0`), except the same bytes again (the phone's own repeat of that reply).
  */
 import { createHash } from 'node:crypto';
 import { isFixpayError } from '../domain/errors';
 import type { HsmPort } from '../hsm/port';
-import type { PsamMasterKeyLookup } from './hsm';
+import type { PsamCounterStore, PsamMasterKeyLookup } from './hsm';
+import { PROMPT_REPLY_ROUTE } from '../terminal-protocol/spec';
 import { activityFailure } from './failure';
 import { openTerminalRequest, requestBytes } from '../terminal-protocol/messages';
 import type { TerminalsPort } from './terminals';
@@ -30,6 +34,8 @@ export interface RequestVerificationDeps {
    */
   readonly verdicts?: TerminalVerdictStore;
   readonly signal?: VerdictSignaller;
+  /** The PSAM counters the runs spend: a prompt reply's is spent here (without it, replies are only MAC-checked). */
+  readonly counters?: PsamCounterStore;
 }
 
 export interface RequestVerificationActivities {
@@ -63,6 +69,16 @@ export function createRequestVerificationActivities(deps: RequestVerificationDep
           if (isFixpayError(e, 'HSM_MAC_INVALID'))
             return { verified: false, reason: 'HSM_MAC_INVALID', responseCode: BAD_MAC_RESPONSE_CODE };
           throw e;
+        }
+        if (opened.summary.route === PROMPT_REPLY_ROUTE && deps.counters !== undefined) {
+          // Keyed by the bytes: a retry of this check, or the phone's repeat of the same reply, is not a replay.
+          const key = `reply:${createHash('sha256').update(requestBytes(input.request)).digest('hex')}`;
+          const counter = opened.psam.counter;
+          const last = await deps.counters.get(psamSerial);
+          const stale =
+            last !== undefined && (counter < last.counter || (counter === last.counter && last.key !== key));
+          if (stale || !(await deps.counters.advance(psamSerial, counter, key)))
+            return { verified: false, reason: 'HSM_PSAM_COUNTER_REPLAYED', responseCode: BAD_MAC_RESPONSE_CODE };
         }
         if (deps.verdicts === undefined) return { verified: true, reason: 'OK', responseCode: '00' };
         const { stan } = opened.summary;

@@ -18,6 +18,7 @@ import { lifecycleWorkflowId, LIFECYCLE_COMMANDS } from '../activities/terminal-
 import type { LifecycleCommand, LifecycleOutcome } from '../activities/terminal-lifecycle';
 import type { CoreRepository } from '../core/repository';
 import type { Prisma, PrismaClient } from '../generated/prisma/client';
+import { PrismaPushStore } from '../core/push-store';
 import { expressPath, specOperations } from './openapi';
 
 export const OPERATOR_ROLES = ['operator', 'supervisor'] as const;
@@ -219,6 +220,14 @@ function approvalView(a: {
 }
 
 export const OPERATOR_HANDLERS: Readonly<Record<string, Handler>> = {
+  // Information push (ADR 0021): the campaign report, as `fixpay push report` prints it.
+  getCampaignReport: async (deps, req) => {
+    const campaignId = str(req.params['campaignId']);
+    const report = await new PrismaPushStore(deps.prisma).report(campaignId);
+    if (report.delivered + report.failed + report.pending === 0)
+      throw new FixpayError('PUSH_CAMPAIGN_NOT_FOUND', `no pushes for campaign ${campaignId}`);
+    return { status: 200, body: { ...report } };
+  },
   onboardCustomer: (deps, req, who) => {
     const b = req.body as Record<string, unknown>;
     const command: LifecycleCommand = {

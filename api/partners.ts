@@ -129,6 +129,7 @@ export const OPERATIONS_OUTSIDE_PARTNERS: readonly string[] = [
   'issueCardBatch',
   'getCard',
   'cardCommand',
+  'getCampaignReport',
 ];
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);

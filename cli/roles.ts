@@ -33,6 +33,7 @@ import type { Secrets } from '../infra/secrets';
 import { PrismaDefinitionStore } from '../services/registry/prisma-store';
 import { Registry } from '../services/registry/registry';
 import { startCentral } from '../worker/central';
+import { scheduleCampaignsAtStart } from '../worker/push-schedules';
 import type { Central } from '../worker/central';
 import { keyDirectoryPath, readKeyDirectory } from '../worker/key-directory';
 import { createTemporalHealthCheck, temporalTls } from '../infra/temporal';
@@ -108,6 +109,14 @@ export async function startWorkerRole(
     ...(options.cardNetworkPort === undefined ? {} : { cardNetworkPort: options.cardNetworkPort }),
     ...(options.providersDir === undefined ? {} : { providersDir: options.providersDir }),
   });
+  // Push campaigns (ADR 0021): their schedules follow the campaign files at every start.
+  if (ctx.config.temporal.campaignSchedules) {
+    const log = ctx.log.child({ role: 'worker' });
+    await connectClient().then(
+      (c) => scheduleCampaignsAtStart(c, ctx.config, log),
+      (e: unknown) => log.error({ err: e instanceof Error ? e.name : 'error' }, 'campaign schedules not updated'),
+    );
+  }
   return {
     central,
     ready: `fixpay worker ready: task queue ${central.taskQueue}, live ${central.deployed.join(' ') || '(none)'}${

@@ -28,6 +28,10 @@ export interface TemporalConfig {
    */
   readonly eagerStart: boolean;
   readonly cliPath?: string;
+  /** The central worker schedules the push campaign files at start (ADR 0021). */
+  readonly campaignSchedules: boolean;
+  /** Folder of the campaign files; default the package's campaigns/. */
+  readonly campaignsDir?: string;
   readonly cliVersion: string;
   readonly cacheDir: string;
   readonly startTimeoutMs: number;
@@ -180,6 +184,8 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_WORKER_DEPLOYMENT: 'temporal.workerDeployment',
   FIXPAY_WORKER_BUILD_ID: 'temporal.workerBuildId',
   FIXPAY_TEMPORAL_EAGER_START: 'temporal.eagerStart',
+  FIXPAY_CAMPAIGN_SCHEDULES: 'temporal.campaignSchedules',
+  FIXPAY_CAMPAIGNS_DIR: 'temporal.campaignsDir',
   FIXPAY_TEMPORAL_CLI: 'temporal.cliPath',
   FIXPAY_TEMPORAL_CLI_VERSION: 'temporal.cliVersion',
   FIXPAY_TEMPORAL_CACHE_DIR: 'temporal.cacheDir',

@@ -33,7 +33,8 @@ export interface PushTarget {
   readonly utcOffsetMinutes: number;
 }
 
-export type PushVia = 'call' | 'next-call';
+/** How a push reached its phone: a campaign call, a call after its next call-in, or inside a call (a notice answer). */
+export type PushVia = 'call' | 'next-call' | 'in-call';
 
 /** Pending pushes handed to one call-in, at most. */
 export const PENDING_PER_CALL_MAX = 5;
@@ -162,6 +163,16 @@ export class PrismaPushStore {
     return rows.map(toTarget);
   }
 
+  /** Pending pushes of a terminal, oldest first (the notice answer of a call, ADR 0021). */
+  async pendingForTerminal(terminalId: string, max = PENDING_PER_CALL_MAX): Promise<PushTarget[]> {
+    const rows = await this.prisma.pushMessage.findMany({
+      where: { terminalId, status: 'pending' },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      take: max,
+    });
+    return rows.map(toTarget);
+  }
+
   /** Delivered, failed and pending pushes of a campaign, over all its runs. */
   async report(campaignId: string): Promise<PushReport> {
     const groups = await this.prisma.pushMessage.groupBy({
@@ -170,15 +181,19 @@ export class PrismaPushStore {
       _count: { _all: true },
     });
     const count = (s: string): number => groups.find((g) => g.status === s)?._count._all ?? 0;
-    const deliveredAtNextCall = await this.prisma.pushMessage.count({
-      where: { campaignId, status: 'delivered', deliveredVia: 'next-call' },
+    const vias = await this.prisma.pushMessage.groupBy({
+      by: ['deliveredVia'],
+      where: { campaignId, status: 'delivered' },
+      _count: { _all: true },
     });
+    const via = (v: PushVia): number => vias.find((g) => g.deliveredVia === v)?._count._all ?? 0;
     return {
       campaignId,
       delivered: count('delivered'),
       failed: count('failed'),
       pending: count('pending'),
-      deliveredAtNextCall,
+      deliveredAtNextCall: via('next-call'),
+      deliveredInCall: via('in-call'),
     };
   }
 }

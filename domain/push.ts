@@ -138,4 +138,6 @@ export interface PushReport {
   readonly pending: number;
   /** Of the delivered, how many at the terminal's next call. */
   readonly deliveredAtNextCall: number;
+  /** Of the delivered, how many inside a call of the terminal (a notice answer). */
+  readonly deliveredInCall: number;
 }

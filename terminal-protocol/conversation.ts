@@ -40,6 +40,9 @@ export interface MenuEntry {
 export interface Menu {
   readonly version: string;
   readonly entries: readonly MenuEntry[];
+  /** A multi-block menu answer: the block it carries and the block count (absent: one block). */
+  readonly block?: number;
+  readonly blocks?: number;
 }
 
 export interface Screen {
@@ -252,10 +255,23 @@ export function encodeMenuEntry(e: MenuEntry): Uint8Array {
   ]);
 }
 
-/** Field 59 of a menu answer: the version, and the entries when the phone holds another version. */
-export function encodeMenu(menu: Menu, phoneVersion: string | undefined): Uint8Array {
+/**
+ * Field 59 of a menu answer: the version, and the entries when the phone holds another version.
+ * `blocks` splits the entries (terminal-protocol/menu.ts `menuBlocks`): with more than one, the
+ * answer carries block `block` (1-based) and says which and how many (`DF03`, `DF04`); a block
+ * the menu does not have carries no entries.
+ */
+export function encodeMenu(
+  menu: Menu,
+  phoneVersion: string | undefined,
+  block = 1,
+  blocks: readonly (readonly MenuEntry[])[] = [menu.entries],
+): Uint8Array {
   const items = [item(T.menuVersion, menu.version)];
-  if (phoneVersion !== menu.version) for (const e of menu.entries) items.push(item(T.entry, encodeMenuEntry(e)));
+  if (phoneVersion !== menu.version) {
+    if (blocks.length > 1) items.push(item(T.menuBlock, String(block)), item(T.menuBlocks, String(blocks.length)));
+    for (const e of blocks[block - 1] ?? []) items.push(item(T.entry, encodeMenuEntry(e)));
+  }
   const out = encodeTlv(items);
   if (out.length > SERVICE_DATA_BYTES_MAX) throw bad(`menu of ${out.length} bytes`);
   return out;
@@ -281,7 +297,22 @@ export function decodeMenu(field59: Uint8Array): Menu {
         ...(one(T.entryCard) === '1' ? { card: true } : {}),
       };
     });
-  return { version: text(version.value), entries };
+  const number = (tag: string): number | undefined => {
+    const v = items.find((i) => i.tag === tag);
+    if (v === undefined) return undefined;
+    const n = Number(text(v.value));
+    if (!/^\d{1,2}$/.test(text(v.value)) || n < 1) throw bad('menu block is malformed');
+    return n;
+  };
+  const block = number(T.menuBlock);
+  const blocks = number(T.menuBlocks);
+  if ((block === undefined) !== (blocks === undefined) || (block ?? 0) > (blocks ?? 0))
+    throw bad('menu block and block count do not agree');
+  return {
+    version: text(version.value),
+    entries,
+    ...(block === undefined || blocks === undefined ? {} : { block, blocks }),
+  };
 }
 
 // ---- service request --------------------------------------------------------------------------
@@ -378,4 +409,49 @@ export function decodeReceipt(field59: Uint8Array): string[] {
   return decodeTlv(field59)
     .filter((i) => i.tag === T.receiptLine)
     .map((i) => text(i.value));
+}
+
+// ---- in-call notices (ADR 0021) ----------------------------------------------------------------
+
+/** A pushed notice delivered inside a call: the text was checked when the push was stored. */
+export interface Notice {
+  readonly sender?: string;
+  readonly text: string;
+}
+
+/** Most notices in one notice answer (the rest stay pending for the next call). */
+export const NOTICES_PER_ANSWER_MAX = 5;
+
+/**
+ * Field 59 of a notice answer: one `DF60` per notice (sender, text), oldest first; empty when none
+ * waits. The notices that fit one field 59 are encoded, at most NOTICES_PER_ANSWER_MAX; returns how
+ * many went in, so only those are recorded as delivered.
+ */
+export function encodeNotices(notices: readonly Notice[]): { field59: Uint8Array; count: number } {
+  const items: TlvItem[] = [];
+  let count = 0;
+  for (const n of notices.slice(0, NOTICES_PER_ANSWER_MAX)) {
+    const value = encodeTlv([
+      ...(n.sender === undefined ? [] : [item(T.noticeSender, n.sender)]),
+      item(T.noticeText, sanitizeText(n.text)),
+    ]);
+    const next = [...items, { tag: T.notice, value }];
+    if (encodeTlv(next).length > SERVICE_DATA_BYTES_MAX) break;
+    items.push({ tag: T.notice, value });
+    count++;
+  }
+  return { field59: encodeTlv(items), count };
+}
+
+/** Reads a notice answer's field 59. Throws ISO8583_FIELD_INVALID on anything malformed. */
+export function decodeNotices(field59: Uint8Array): Notice[] {
+  return decodeTlv(field59)
+    .filter((i) => i.tag === T.notice)
+    .map((i) => {
+      const sub = decodeTlv(i.value);
+      const sender = sub.find((s) => s.tag === T.noticeSender);
+      const body = text(sub.find((s) => s.tag === T.noticeText)?.value ?? new Uint8Array());
+      if (body === '' || !/^[\x20-\x7e]*$/.test(body)) throw bad('notice text is absent or not printable');
+      return { ...(sender === undefined ? {} : { sender: text(sender.value) }), text: body };
+    });
 }

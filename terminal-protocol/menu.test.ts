@@ -1,7 +1,7 @@
 import { decodeMenu, encodeMenu } from './conversation';
-import { buildMenu } from './menu';
+import { buildMenu, menuBlocks } from './menu';
 import type { MenuService } from './menu';
-import { SERVICE_DATA_BYTES_MAX } from './spec';
+import { MENU_BLOCKS_MAX, SERVICE_DATA_BYTES_MAX } from './spec';
 
 const service = (id: string, path: string[], profiles: string[] | null = null): MenuService => ({
   serviceId: id,
@@ -48,10 +48,24 @@ describe('a terminal menu (ADR 0018)', () => {
     const bytes = encodeMenu(tiny, undefined).length;
     expect(tiny.entries.length).toBeGreaterThan(0);
     expect(bytes).toBeLessThanOrEqual(300);
-    // Unbounded memory is still bound by one field 59.
+    // A large memory: the menu is not cut to one field 59 but sent in blocks, each within one, at
+    // most MENU_BLOCKS_MAX of them; read back in order they are the whole menu.
     const big = buildMenu(many, { profileId: 'x', displayColumns: 20, menuMemory: { bytes: 65536, entries: 512 } });
-    expect(encodeMenu(big, undefined).length).toBeLessThanOrEqual(SERVICE_DATA_BYTES_MAX);
-    expect(decodeMenu(encodeMenu(big, undefined)).entries).toEqual(big.entries);
+    const blocks = menuBlocks(big.entries);
+    expect(blocks.length).toBeGreaterThan(1);
+    expect(blocks.length).toBeLessThanOrEqual(MENU_BLOCKS_MAX);
+    const read = blocks.map((_, i) => decodeMenu(encodeMenu(big, undefined, i + 1, blocks)));
+    for (const [i, m] of read.entries()) {
+      expect(encodeMenu(big, undefined, i + 1, blocks).length).toBeLessThanOrEqual(SERVICE_DATA_BYTES_MAX);
+      expect(m).toMatchObject({ version: big.version, block: i + 1, blocks: blocks.length });
+    }
+    expect(read.flatMap((m) => m.entries)).toEqual(big.entries);
+    // The same entries without a byte figure (an older profile): one field 59, the leading ones.
+    const one = buildMenu(many, { profileId: 'x', displayColumns: 20, menuMemory: { entries: 512 } });
+    expect(menuBlocks(one.entries)).toHaveLength(1);
+    expect(one.entries).toEqual(big.entries.slice(0, one.entries.length));
+    // A block the menu does not have carries no entries and does not read as a block.
+    expect(() => decodeMenu(encodeMenu(big, undefined, blocks.length + 1, blocks))).toThrow(/menu block/);
   });
 
   it('the version changes when a service is added and not otherwise; hostile ids and texts do not pass', () => {

@@ -16,7 +16,8 @@ export const TERMINAL_REQUEST_BYTES_MAX = 1024;
 /** Application header the host answers with when the request carried none. */
 export const DEFAULT_APPLICATION_HEADER = '603100000000';
 
-export type TransactionKind = 'sign-on' | 'purchase' | 'balance' | 'reversal' | 'menu' | 'service' | 'reply';
+export type TransactionKind =
+  'sign-on' | 'purchase' | 'balance' | 'reversal' | 'menu' | 'service' | 'reply' | 'notices';
 
 /** MTI, processing code (F3) and type code (60.1) per transaction, and the service it asks for. */
 export const TRANSACTION_CODES = {
@@ -30,6 +31,8 @@ export const TRANSACTION_CODES = {
   menu: { mti: '0800', processingCode: '930000', typeCode: '00', serviceId: 'terminal-menu' },
   service: { mti: '0200', processingCode: '950000', typeCode: '95', serviceId: 'menu-service' },
   reply: { mti: '0200', processingCode: '960000', typeCode: '96', serviceId: 'prompt-reply' },
+  // In-call notices (ADR 0021): before it releases, a phone asks for the pushes waiting for it.
+  notices: { mti: '0800', processingCode: '940000', typeCode: '00', serviceId: 'terminal-notices' },
 } as const satisfies Record<
   TransactionKind,
   { mti: string; processingCode: string | undefined; typeCode: string; serviceId: string }
@@ -85,6 +88,8 @@ export const MENU_SERVICE_ID = TRANSACTION_CODES.menu.serviceId;
 export const SERVICE_DATA_FIELD = 59;
 /** Largest field 59 (its BCD.LLL length prefix). */
 export const SERVICE_DATA_BYTES_MAX = 999;
+/** Most blocks one menu is downloaded in (a menu larger than one field 59; ADR 0018). */
+export const MENU_BLOCKS_MAX = 8;
 
 /**
  * Field 59 tags. Values are ASCII unless said otherwise; `entry`, `input` and `choice` nest a TLV list.
@@ -94,6 +99,10 @@ export const SERVICE_TAGS = {
   itemCode: 'DF01',
   /** Menu version (16 hex digits): what the phone holds (request) or the host's (answer). */
   menuVersion: 'DF02',
+  /** Menu block (decimal): the block asked for (request, absent = 1) or carried (answer of a multi-block menu). */
+  menuBlock: 'DF03',
+  /** Blocks of the menu (decimal; answer of a multi-block menu). */
+  menuBlocks: 'DF04',
   /** One collected input, `name=value` (service request). */
   inputValue: 'DF10',
   /** Prompt id (screen, reply). */
@@ -131,7 +140,16 @@ export const SERVICE_TAGS = {
   inputChoice: 'DF4C',
   /** One receipt line for the printer (final answer), in order. */
   receiptLine: 'DF50',
+  /** One pushed notice (notice answer), nesting the tags below, oldest first. */
+  notice: 'DF60',
+  /** The notice's sender number (notice). */
+  noticeSender: 'DF61',
+  /** The notice's text, printable ASCII that fits the display (notice). */
+  noticeText: 'DF62',
 } as const;
+
+/** The definition that answers notice requests (ADR 0021, in-call push). */
+export const NOTICES_SERVICE_ID = TRANSACTION_CODES.notices.serviceId;
 
 /** Reply status values (SERVICE_TAGS.replyStatus). */
 export const REPLY_STATUS = { answered: 'A', cancelled: 'C' } as const;

@@ -59,6 +59,7 @@ describe('the catalogue and the registered activities', () => {
       'reversal',
       'sign-on',
       'terminal-menu',
+      'terminal-notices',
       'transfer',
       'voucher-topup',
     ]);

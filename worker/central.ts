@@ -210,6 +210,7 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
           ...(deps.keys.cards === undefined ? {} : { keys: deps.keys.cards }),
         },
         registry,
+        pushStore: new PrismaPushStore(prisma),
         providers: {
           directory: new ProviderDirectory(deps.providersDir ?? PROVIDERS_DIR),
           voucherKey: { id: 'v1', key: voucherKeyFromLmk(deps.lmkHex) },

@@ -44,6 +44,8 @@ import type { MenuService } from '../terminal-protocol/menu';
 import { createPartnerBillActivities } from '../activities/partner-bills';
 import type { PartnerBillDeps } from '../activities/partner-bills';
 import { activityFailure, catalogueFailure } from '../activities/failure';
+import { createTerminalNoticeActivities } from '../activities/push';
+import type { PrismaPushStore } from '../core/push-store';
 
 export interface PlatformActivityDeps {
   readonly nodeName: string;
@@ -82,6 +84,11 @@ export interface PlatformActivityDeps {
     /** Seconds a phone's unposted card load holds the money (config cards.loadHoldSeconds). */
     readonly loadHoldSeconds?: number;
   };
+  /**
+   * The push store (ADR 0021): notice answers carry a terminal's pending pushes inside its call.
+   * Without it a notice answer carries none.
+   */
+  readonly pushStore?: Pick<PrismaPushStore, 'pendingForTerminal' | 'record'>;
 }
 
 /** The device of a profile, as conversations see it (a profile without a terminal section: the default). */
@@ -170,12 +177,14 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
           routeCard: (pan) => deps.core.routeCard(pan),
         });
   const card = createCardNetworkActivities({ gateway });
+  // One counter store for the run's MAC checks and the prompt replies' (both spend counters).
+  const counters = deps.counters ?? new InMemoryPsamCounterStore();
   const hsm = createHsmActivities({
     hsm: deps.hsm,
     psamMasterKey: deps.psamMasterKey,
     zpk: deps.zpk,
     terminalKeys: deps.terminalKeys,
-    counters: deps.counters ?? new InMemoryPsamCounterStore(),
+    counters,
   });
   const verdicts = deps.verdicts ?? new InMemoryTerminalVerdictStore();
   const verification = createRequestVerificationActivities({
@@ -183,6 +192,7 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     hsm: deps.hsm,
     psamMasterKey: deps.psamMasterKey,
     verdicts,
+    counters,
   });
   const outcome = createTerminalVerdictActivities({ verdicts });
   const terminalCard = createTerminalServiceActivities({ gateway, ledger: deps.ledger });
@@ -259,6 +269,12 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
         throw activityFailure(e);
       }
     };
+  const notices = createTerminalNoticeActivities({
+    store: deps.pushStore ?? {
+      pendingForTerminal: () => Promise.resolve([]),
+      record: () => Promise.resolve('pending'),
+    },
+  });
   const partnerBills = deps.partnerBills === undefined ? undefined : createPartnerBillActivities(deps.partnerBills);
   const partnerBill = (name: keyof ReturnType<typeof createPartnerBillActivities>): ActivityFn =>
     partnerBills === undefined
@@ -285,6 +301,9 @@ export function createPlatformActivities(deps: PlatformActivityDeps): Record<str
     promptTerminal: one(conversation, 'promptTerminal'),
     buildTerminalMenu: one(conversation, 'buildTerminalMenu'),
     formatReceipt: one(conversation, 'formatReceipt'),
+    // In-call push (ADR 0021): the notice answer and its receipt.
+    takeTerminalNotices: one(notices, 'takeTerminalNotices'),
+    recordTerminalNotices: one(notices, 'recordTerminalNotices'),
     // Card network, in the gateway's vocabulary (generic definitions) and the terminal's.
     authorize: one(card, 'authorize'),
     reverse: one(card, 'reverse'),

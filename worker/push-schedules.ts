@@ -6,7 +6,14 @@
  */
 import type { Client, ScheduleHandle } from '@temporalio/client';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config';
+import { PUSH_TASK_QUEUE_PREFIX } from '../channel-engine/push/line-activities';
+import { scrubText } from '../domain/masking';
+import type { Logger } from '../infra/logging';
 import type { CampaignSpec, OverlapName } from '../services/campaigns/campaign';
+import { loadCampaigns } from '../services/campaigns/load';
 import type { PushCampaignInput } from '../workflows/push-campaign';
 import { PUSH_CAMPAIGN_WORKFLOW } from '../workflows/push-campaign';
 
@@ -78,4 +85,85 @@ export async function scheduleCampaign(
   if (c.schedule.paused) await handle.pause('paused in the campaign file');
   else await handle.unpause('running per the campaign file');
   return handle;
+}
+
+/** The note a schedule gets when its campaign file is gone (an operator can tell it from a paused campaign). */
+export const REMOVED_CAMPAIGN_NOTE = 'campaign file removed: paused by the worker at start';
+
+export interface CampaignScheduleSync {
+  /** `push:<id>` of every schedule created or updated to its file. */
+  readonly scheduled: readonly string[];
+  /** `push:<id>` of the schedules paused because their campaign file is gone. */
+  readonly paused: readonly string[];
+}
+
+/**
+ * Makes the Temporal Schedules match the campaign files (the central worker at start): each
+ * campaign's schedule is created, or updated to its file (idempotent: a restart creates nothing
+ * twice); a `push:*` schedule whose campaign has no file any more is paused, never deleted (its
+ * runs and reports stay; a file that comes back unpauses it). With `complete: false` (some file
+ * was refused, so an id may be missing only because its file did not check) nothing is paused.
+ */
+export async function syncCampaignSchedules(
+  client: Client,
+  specs: readonly CampaignSpec[],
+  o: { taskQueue: string; pushTaskQueue: string; complete: boolean },
+): Promise<CampaignScheduleSync> {
+  const scheduled: string[] = [];
+  for (const c of specs) {
+    await scheduleCampaign(client, c, o);
+    scheduled.push(campaignScheduleId(c.id));
+  }
+  const paused: string[] = [];
+  if (!o.complete) return { scheduled, paused };
+  const wanted = new Set(scheduled);
+  for await (const s of client.schedule.list()) {
+    if (!s.scheduleId.startsWith('push:') || wanted.has(s.scheduleId)) continue;
+    const handle = client.schedule.getHandle(s.scheduleId);
+    const d = await handle.describe().catch((e: unknown) => {
+      if (e instanceof ScheduleNotFoundError) return undefined;
+      throw e;
+    });
+    if (d === undefined || d.state.paused) continue;
+    await handle.pause(REMOVED_CAMPAIGN_NOTE);
+    paused.push(s.scheduleId);
+  }
+  return { scheduled, paused };
+}
+
+/** The campaign files shipped with the package. */
+export const CAMPAIGNS_DIR = join(__dirname, '..', 'campaigns');
+
+/**
+ * The central worker at start (`temporal.campaignSchedules`): the campaign files of
+ * `temporal.campaignsDir` become their schedules on `push.<access.nodeId>`, and the schedules of
+ * files that are gone are paused. A refused file is logged (code and reason) and pauses nothing.
+ * Never throws: a worker that cannot reach the schedules still serves its runs (logged as an error).
+ */
+export async function scheduleCampaignsAtStart(
+  client: Client,
+  config: Config,
+  log: Pick<Logger, 'info' | 'error'>,
+): Promise<CampaignScheduleSync | undefined> {
+  if (!config.temporal.campaignSchedules) return undefined;
+  const dir = config.temporal.campaignsDir ?? CAMPAIGNS_DIR;
+  try {
+    const loaded = existsSync(dir) ? loadCampaigns([dir]) : { specs: [], refused: [] };
+    for (const r of loaded.refused)
+      log.error({ refusal: scrubText(r) }, 'campaign file refused: its schedule is left as it was');
+    const sync = await syncCampaignSchedules(
+      client,
+      loaded.specs.map((s) => s.spec),
+      {
+        taskQueue: config.temporal.taskQueue,
+        pushTaskQueue: `${PUSH_TASK_QUEUE_PREFIX}${config.access.nodeId}`,
+        complete: loaded.refused.length === 0,
+      },
+    );
+    log.info({ scheduled: sync.scheduled, paused: sync.paused }, 'campaign schedules in step with the campaign files');
+    return sync;
+  } catch (e) {
+    log.error({ err: e instanceof Error ? scrubText(e.message) : 'unknown' }, 'campaign schedules not updated');
+    return undefined;
+  }
 }

@@ -305,6 +305,11 @@ function menuVersionOf(opened: OpenedTerminalRequest): string | undefined {
 
 /** A menu choice's key: one digit. */
 const CHOICE_KEY = /^[0-9]$/;
+function menuBlockOf(opened: OpenedTerminalRequest): string {
+  const v = (opened.serviceData ?? []).find((i) => i.tag === SERVICE_TAGS.menuBlock)?.value;
+  const text = v === undefined ? '' : Buffer.from(v).toString('latin1');
+  return /^\d{1,2}$/.test(text) ? text : '';
+}
 
 /**
  * The generic service request (ADR 0018): the service must be on menus (a `terminal` block), allow
@@ -514,6 +519,8 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
     };
     const conversation = s.route === MENU_SERVICE_ROUTE || s.route === MENU_SERVICE_ID;
     if (conversation) input['menuVersion'] = menuVersionOf(opened) ?? '';
+    // A multi-block menu: the block the phone asks for (ADR 0018); checked by the menu activity.
+    if (s.route === MENU_SERVICE_ID) input['menuBlock'] = menuBlockOf(opened);
     // Verification and the plan lookup (read-only) overlap; nothing is claimed before both are in.
     const [verdict, rec] = await Promise.all([
       temporal(() => verify({ request, ani })).catch(() => undefined),

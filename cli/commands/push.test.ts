@@ -53,8 +53,15 @@ describe('fixpay push', () => {
   });
 
   it('formats a report', () => {
-    expect(formatReport({ campaignId: 'c1', delivered: 50, failed: 1, pending: 0, deliveredAtNextCall: 5 })).toBe(
-      'campaign c1: delivered 50 (5 at the next call), failed 1, pending 0',
-    );
+    expect(
+      formatReport({
+        campaignId: 'c1',
+        delivered: 50,
+        failed: 1,
+        pending: 0,
+        deliveredAtNextCall: 5,
+        deliveredInCall: 2,
+      }),
+    ).toBe('campaign c1: delivered 50 (5 at the next call, 2 in a call), failed 1, pending 0');
   });
 });

@@ -2,15 +2,13 @@
  * `fixpay push …`: information-push campaigns (docs/protocols/push.md, ADR 0021): check campaign
  * files, create or update their Temporal Schedules, and report where a campaign stands (delivered / failed / pending) from the database.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config';
 import { PrismaPushStore } from '../../core/push-store';
-import { isFixpayError } from '../../domain/errors';
 import type { PushReport } from '../../domain/push';
 import { openDatabase } from '../../infra/database';
-import { parseCampaign, type CampaignSpec } from '../../services/campaigns/campaign';
+import type { CampaignSpec } from '../../services/campaigns/campaign';
+import { loadCampaigns } from '../../services/campaigns/load';
 import { Client, Connection } from '@temporalio/client';
 import { createDataConverter } from '../../codec/data-converter';
 import { codecKeysFromText } from '../../codec/payload-codec';
@@ -22,51 +20,21 @@ import { commandGroup } from '../main';
 
 export const CAMPAIGNS_DIR = 'campaigns';
 
-function campaignFiles(paths: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const p of paths) {
-    const abs = resolve(p);
-    if (statSync(abs, { throwIfNoEntry: false }) === undefined) throw new Error(`no such file or folder: ${p}`);
-    if (statSync(abs).isDirectory())
-      out.push(
-        ...readdirSync(abs)
-          .filter((f) => /\.ya?ml$/.test(f))
-          .sort()
-          .map((f) => join(abs, f)),
-      );
-    else out.push(abs);
-  }
-  return out;
-}
-
 /** Checks every file; prints `ok` lines to `print`, refusals (code and reason) to `fail`. */
 export function validateCampaigns(
   paths: readonly string[],
   print: (line: string) => void,
   fail: (line: string) => void,
 ): CampaignSpec[] | undefined {
-  const specs: CampaignSpec[] = [];
-  const ids = new Map<string, string>();
-  let ok = true;
-  for (const file of campaignFiles(paths)) {
-    try {
-      const spec = parseCampaign(readFileSync(file, 'utf8'), file);
-      const other = ids.get(spec.id);
-      if (other !== undefined) throw new Error(`${file}: campaign id ${spec.id} is also used by ${other}`);
-      ids.set(spec.id, file);
-      specs.push(spec);
-      print(`ok  ${file} ${spec.id}`);
-    } catch (e) {
-      ok = false;
-      fail(isFixpayError(e) ? `${e.code} ${e.message}` : e instanceof Error ? e.message : String(e));
-    }
-  }
-  return ok ? specs : undefined;
+  const { specs, refused } = loadCampaigns(paths);
+  for (const s of specs) print(`ok  ${s.file} ${s.spec.id}`);
+  refused.forEach(fail);
+  return refused.length === 0 ? specs.map((s) => s.spec) : undefined;
 }
 
 export function formatReport(r: PushReport): string {
   return (
-    `campaign ${r.campaignId}: delivered ${r.delivered} (${r.deliveredAtNextCall} at the next call), ` +
+    `campaign ${r.campaignId}: delivered ${r.delivered} (${r.deliveredAtNextCall} at the next call, ${r.deliveredInCall} in a call), ` +
     `failed ${r.failed}, pending ${r.pending}`
   );
 }

@@ -7,6 +7,7 @@ import { scrubText } from '../../domain/masking';
 import { loadScript, loadTerminalConfig, runInteractive, runTerminalScript } from '../../simulator/terminal';
 import type { TerminalRunOptions, TransactionResult } from '../../simulator/terminal';
 import { demoTerminalConfigData } from '../../simulator/terminal/demo';
+import type { PushListenOptions } from '../../simulator/terminal/push-receiver';
 import { commandGroup } from '../main';
 
 interface Options {
@@ -21,6 +22,9 @@ interface Options {
   noiseSeed?: string;
   pace: boolean;
   stopOnFailure?: boolean;
+  pushPort?: string;
+  pushTransport?: string;
+  pushHost?: string;
 }
 
 const number = (name: string, value: string, min: number, max: number): number => {
@@ -82,15 +86,46 @@ async function run(opts: Options): Promise<void> {
     ...(noiseSeed === undefined ? {} : { noiseSeed }),
     ...(opts.pace ? {} : { pace: false }),
   };
+  // Push calls on the phone's own line (docs/simulator.md, "Pushed notices"): flags over the config.
+  const pushTransport = opts.pushTransport ?? config.push?.transport;
+  if (pushTransport !== undefined && pushTransport !== 'tcp-pcm' && pushTransport !== 'sip')
+    throw new Error('--push-transport must be tcp-pcm or sip');
+  const push: PushListenOptions | undefined =
+    opts.pushPort === undefined && opts.pushTransport === undefined && opts.pushHost === undefined
+      ? config.push
+      : {
+          transport: pushTransport ?? 'tcp-pcm',
+          host: opts.pushHost ?? config.push?.host ?? '127.0.0.1',
+          port: opts.pushPort === undefined ? (config.push?.port ?? 0) : number('push-port', opts.pushPort, 0, 65535),
+        };
+  const onPushListening = (o: { transport: string; host: string; port: number; number: string }): void => {
+    process.stdout.write(`push: listening on ${o.transport} ${o.host}:${o.port} for ${o.number}\n`);
+  };
   if (script === undefined) {
-    await runInteractive(config, runOptions);
+    await runInteractive(config, { ...runOptions, ...(push === undefined ? {} : { push }) });
     return;
   }
   const result = await runTerminalScript(
-    { ...runOptions, config, stopOnFailure: opts.stopOnFailure ?? fromFile.stopOnFailure ?? false },
+    {
+      ...runOptions,
+      config,
+      stopOnFailure: opts.stopOnFailure ?? fromFile.stopOnFailure ?? false,
+      ...(push === undefined ? {} : { push, onPushListening }),
+    },
     script.steps,
   );
   for (const t of result.transactions) process.stdout.write(`${JSON.stringify(printable(t))}\n`);
+  // Pushed notices: what the display showed; the text was checked by the host (no card data, printable).
+  for (const n of result.notices) {
+    process.stdout.write(`display: ${n.display.filter((l) => l !== '').join(' | ')}\n`);
+    process.stdout.write(`${JSON.stringify({ notice: 'in-call', stan: n.stan, sender: n.sender, text: n.text })}\n`);
+  }
+  for (const p of result.pushes) {
+    process.stdout.write(`display: ${p.display.join(' | ')}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ push: 'received', sender: p.sender, dateTime: p.dateTime, text: p.text })}\n`,
+    );
+  }
   // Conversations (ADR 0018): the screens shown and the receipt printed, as the phone shows them.
   for (const c of result.conversations) {
     for (const screen of c.screens) process.stdout.write(`screen ${c.code}: ${screen.lines.join(' | ')}\n`);
@@ -113,7 +148,7 @@ export function register(program: Command): void {
     .description(
       'a simulated POS phone with PSAM, card reader (test track 2), PIN pad and display: dials the channel engine ' +
         'over TCP PCM or SIP/RTP and speaks FSK through the real modem and link layer. Without --script it shows a ' +
-        'menu (purchase, balance inquiry, sign-on); with --script it runs the steps and prints one JSON line per ' +
+        'menu (purchase, balance inquiry, sign-on, services); with --push-port it rings and shows pushed notices; with --script it runs the steps and prints one JSON line per ' +
         'transaction (exit code 1 if any failed). See docs/simulator.md.',
     )
     .option('-c, --config <file>', 'terminal config (YAML/JSON; create one with --init)', 'terminal.yaml')
@@ -123,7 +158,7 @@ export function register(program: Command): void {
     )
     .option(
       '-s, --script <file>',
-      'run a script (YAML: options + steps: sign-on, purchase, balance, repeat, hang-up, wait)',
+      'run a script (YAML: options + steps: sign-on, purchase, balance, repeat, hang-up, wait, menu, service, await-push)',
     )
     .option('--transport <kind>', 'tcp-pcm | sip (overrides the config)')
     .option('--host <host>', 'channel engine address (overrides the config)')
@@ -133,6 +168,12 @@ export function register(program: Command): void {
     .option('--noise-seed <n>', 'seed of the noise generator (default 1)')
     .option('--no-pace', 'TCP PCM: send audio at once instead of in real time')
     .option('--stop-on-failure', 'scripts: stop at the first failed transaction')
+    .option(
+      '--push-port <port>',
+      "take the access node's push calls on this port (0: a free one, printed), show RING and the notice, acknowledge it",
+    )
+    .option('--push-transport <kind>', 'tcp-pcm | sip for push calls (default tcp-pcm, or the config push.transport)')
+    .option('--push-host <address>', 'address the push line listens on (default 127.0.0.1)')
     .action(async (opts: Options) => {
       try {
         await run(opts);

@@ -683,11 +683,33 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
     effect: 'none',
     idempotent: true,
     local: true,
-    input: obj({ terminalId, menuVersion: str() }, ['menuVersion']),
-    output: obj({ version: str(), changed: bool, entries: int, field59: str() }),
-    example: { version: '0123456789abcdef', changed: true, entries: 1, field59: 'df0210' },
+    input: obj({ terminalId, menuVersion: str(), block: str() }, ['menuVersion', 'block']),
+    output: obj({ version: str(), changed: bool, entries: int, blocks: int, field59: str() }),
+    example: { version: '0123456789abcdef', changed: true, entries: 1, blocks: 1, field59: 'df0210' },
     description:
-      'The terminal’s menu (ADR 0018): the live definitions with a `terminal` block that its device profile may run and hold, and its version; `field59` (hex) holds the entries only when `menuVersion` (what the phone holds) differs.',
+      'The terminal’s menu (ADR 0018): the live definitions with a `terminal` block that its device profile may run and hold, and its version; `field59` (hex) holds the entries only when `menuVersion` (what the phone holds) differs; a menu larger than one field 59 is sent in `blocks` blocks, `block` (what the phone asks for, default 1) naming which.',
+  },
+  {
+    name: 'takeTerminalNotices',
+    kind: 'channel',
+    effect: 'none',
+    idempotent: true,
+    input: obj({ terminalId }),
+    output: obj({ field59: str(), ids: { type: 'array', items: str() }, count: int }),
+    example: { field59: '', ids: [], count: 0 },
+    description:
+      'The pushes still pending for the terminal (ADR 0021, in-call push), oldest first, as many as fit one notice answer: `field59` (hex, `DF60` notices) for `answerTerminal`, and their ids for `recordTerminalNotices`. Reads only.',
+  },
+  {
+    name: 'recordTerminalNotices',
+    kind: 'notify',
+    effect: 'none',
+    idempotent: true,
+    input: obj({ ids: { type: 'array', items: str() }, delivered: bool }),
+    output: obj({ delivered: int }),
+    example: { delivered: 0 },
+    description:
+      'Records the notices of an answer the phone ACKed as delivered in the call (`delivered_via` in-call; a push already delivered stays as it was, so a receipt counts once); with `delivered: false` records nothing.',
   },
   {
     name: 'formatReceipt',

@@ -68,6 +68,16 @@ export interface TerminalConfig {
   };
   readonly card: { readonly track2: Track2; readonly pin: string };
   readonly timeouts: TimeoutConfig;
+  /**
+   * Information push (docs/protocols/push.md): where the phone's own line takes push calls from the
+   * access node (TCP PCM or SIP); absent, it takes none.
+   */
+  readonly push?: { readonly transport: Transport; readonly host: string; readonly port: number };
+  /**
+   * In-call push (ADR 0021): before it releases a call, the phone asks for the notices waiting for
+   * it (a notice request) and shows them. Default false (a phone without this firmware).
+   */
+  readonly noticesInCall: boolean;
   /** Absolute path of the state file. */
   readonly statePath: string;
 }
@@ -168,10 +178,16 @@ export function parseTerminalConfig(data: unknown, baseDir: string): TerminalCon
       'keys',
       'card',
       'timeouts',
+      'push',
+      'noticesInCall',
       'statePath',
     ],
     'config',
   );
+  const push = root.push === undefined ? undefined : obj(root.push, 'push');
+  if (push !== undefined) checkKeys(push, ['transport', 'host', 'port'], 'push');
+  const pushTransport = push?.transport ?? 'tcp-pcm';
+  if (pushTransport !== 'tcp-pcm' && pushTransport !== 'sip') throw invalid('push.transport must be tcp-pcm or sip');
   const line = obj(root.line, 'line');
   checkKeys(line, ['transport', 'host', 'port', 'callerNumber', 'calledNumber', 'localHost', 'pace'], 'line');
   const transport = line.transport ?? 'tcp-pcm';
@@ -237,6 +253,16 @@ export function parseTerminalConfig(data: unknown, baseDir: string): TerminalCon
       responseMs: int(timeouts, 'responseMs', 'timeouts', 100, 600_000, DEFAULT_TIMEOUTS.responseMs),
       releaseDelayMs: int(timeouts, 'releaseDelayMs', 'timeouts', 0, 10_000, DEFAULT_TIMEOUTS.releaseDelayMs),
     },
+    ...(push === undefined
+      ? {}
+      : {
+          push: {
+            transport: pushTransport,
+            host: str(push, 'host', 'push', /^[0-9.]{7,15}$/, '127.0.0.1'),
+            port: int(push, 'port', 'push', 0, 65535, 0),
+          },
+        }),
+    noticesInCall: bool(root, 'noticesInCall', 'config', false),
     statePath: resolve(baseDir, statePath),
   };
 }

@@ -5,3 +5,4 @@ export * from './messages';
 export * from './script';
 export * from './terminal';
 export * from './interactive';
+export * from './push-receiver';

@@ -8,6 +8,8 @@ import type { Readable, Writable } from 'node:stream';
 import { maskPan } from '../../domain/masking';
 import type { InputSpec } from '../../terminal-protocol/conversation';
 import type { TerminalConfig } from './config';
+import { PushReceiver } from './push-receiver';
+import type { PushListenOptions } from './push-receiver';
 import { parseAmount } from './script';
 import { DISPLAY_COLUMNS, formatAmount, PosTerminal } from './terminal';
 import type { TerminalRunOptions, TransactionResult } from './terminal';
@@ -199,12 +201,21 @@ function summary(r: TransactionResult): string {
   return parts.join(' | ');
 }
 
+export interface InteractiveOptions extends TerminalRunOptions {
+  /** Take push calls on the phone's own line (overrides the config's `push`). */
+  readonly push?: PushListenOptions;
+  /** Told the port once the push line listens (the CLI prints it). */
+  readonly onPushListening?: (o: PushListenOptions & { readonly number: string }) => void;
+}
+
 /**
- * Runs the menu until `0`, Ctrl-C/Ctrl-D or end of input; hangs up on the way out. Resolves when done.
+ * Runs the menu until `0`, Ctrl-C/Ctrl-D or end of input; hangs up on the way out. Resolves when
+ * done. With a push line, a push call rings the phone at any time: the display shows RING, then
+ * the notice, and the status line says it was acknowledged.
  */
 export async function runInteractive(
   config: TerminalConfig,
-  options: TerminalRunOptions,
+  options: InteractiveOptions,
   io: InteractiveIo = { input: process.stdin, output: process.stdout },
 ): Promise<void> {
   const { output } = io;
@@ -218,7 +229,31 @@ export async function runInteractive(
   const terminal = new PosTerminal(config, { ...options, onDisplay: draw });
   const keys = new Keys(io);
   const card = maskPan(config.card.track2.pan);
+  const listen = options.push ?? config.push;
+  const number = options.callerNumber ?? config.line.callerNumber;
+  const receiver =
+    listen === undefined
+      ? undefined
+      : new PushReceiver(number, terminal.profile, listen, {
+          show: (lines) => terminal.show(...lines),
+          busy: () => terminal.connected,
+          onNotice: (p) => {
+            status = `push${p.sender === undefined ? '' : ` from ${p.sender}`} received and acknowledged`;
+            draw(terminal.display);
+            output.write(`${MENU}\n> `);
+          },
+          onGarbled: () => {
+            status = 'push garbled: not acknowledged';
+            draw(terminal.display);
+            output.write(`${MENU}\n> `);
+          },
+        });
   terminal.show('FIXPAY POS', config.terminalId, terminal.signedOn ? 'READY' : 'PLEASE SIGN ON');
+  if (receiver !== undefined && listen !== undefined) {
+    const port = await receiver.start();
+    output.write(`push: listening on ${listen.transport} ${listen.host}:${port} for ${number}\n`);
+    options.onPushListening?.({ ...listen, port, number });
+  }
   try {
     for (;;) {
       output.write(`${MENU}\n`);
@@ -274,5 +309,6 @@ export async function runInteractive(
   } finally {
     keys.close();
     await terminal.hangUp();
+    await receiver?.stop();
   }
 }

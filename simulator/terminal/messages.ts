@@ -442,19 +442,52 @@ export async function closeAndSignResponseAsync(
 /** 0800 menu request (ADR 0018): field 59 carries the version of the menu the phone holds. */
 export function buildMenuRequest(
   id: TerminalIdentity,
-  req: { readonly stan: number; readonly batch: string; readonly menuVersion: string | undefined },
+  req: {
+    readonly stan: number;
+    readonly batch: string;
+    readonly menuVersion: string | undefined;
+    /** The block asked for (multi-block menus); absent or 1: the first. */
+    readonly block?: number;
+  },
   signer: MacSigner,
 ): BuiltRequest {
   const codes = TRANSACTION_CODES.menu;
   const stan = stanText(req.stan);
-  const items =
-    req.menuVersion === undefined
+  const items = [
+    ...(req.menuVersion === undefined
       ? []
-      : [{ tag: SERVICE_TAGS.menuVersion, value: Buffer.from(req.menuVersion, 'latin1') }];
+      : [{ tag: SERVICE_TAGS.menuVersion, value: Buffer.from(req.menuVersion, 'latin1') }]),
+    ...(req.block === undefined || req.block === 1
+      ? []
+      : [{ tag: SERVICE_TAGS.menuBlock, value: Buffer.from(String(req.block), 'latin1') }]),
+  ];
   const fields: Record<number, FieldValue> = {
     3: codes.processingCode,
     11: stan,
     ...(items.length === 0 ? {} : { 59: items }),
+    60: { '1': codes.typeCode, '2': req.batch, '3': '000' },
+    ...identityFields(id, signer),
+  };
+  const msg: IsoMessage = { mti: codes.mti, fields: new Map(Object.entries(fields).map(([k, v]) => [Number(k), v])) };
+  return envelope(
+    id,
+    packWithMac(msg, (d) => signer.mac(d)),
+    codes.mti,
+    stan,
+  );
+}
+
+/** 0800 notice request (ADR 0021, in-call push): the pushes waiting for this phone, before it releases. */
+export function buildNoticeRequest(
+  id: TerminalIdentity,
+  req: { readonly stan: number; readonly batch: string },
+  signer: MacSigner,
+): BuiltRequest {
+  const codes = TRANSACTION_CODES.notices;
+  const stan = stanText(req.stan);
+  const fields: Record<number, FieldValue> = {
+    3: codes.processingCode,
+    11: stan,
     60: { '1': codes.typeCode, '2': req.batch, '3': '000' },
     ...identityFields(id, signer),
   };

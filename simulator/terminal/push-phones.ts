@@ -7,7 +7,7 @@
  */
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { MessageAssembler } from '../../channel-engine/callerid';
+import { MessageAssembler, PARAM_TYPE, type CallerIdMessage } from '../../channel-engine/callerid';
 import { createDemodulator, type Modulation } from '../../channel-engine/modem';
 import { pushTextOf } from '../../channel-engine/push/onhook-push';
 import { bytesToPcm, encodeTcpPcm, TCP_PCM_TYPE, TcpPcmReader } from '../../channel-engine/lines/tcp-pcm';
@@ -31,6 +31,39 @@ export interface SimulatedPushPhone {
   garbled: number;
 }
 
+/** A notice as a phone's display shows it: the text, and the sender and date-time when present. */
+export interface PushNotice {
+  readonly text: string;
+  readonly sender?: string;
+  /** MMDDHHMM as sent (the terminal's local time). */
+  readonly dateTime?: string;
+}
+
+/** The notice a received caller-ID message carries, or undefined when it is not a push (docs/protocols/push.md). */
+export function pushNoticeOf(m: CallerIdMessage): PushNotice | undefined {
+  const text = pushTextOf(m);
+  if (text === undefined || m.format !== 'mdmf') return undefined;
+  const param = (type: number): string | undefined => {
+    const p = m.params.find((x) => x.type === type);
+    return p === undefined ? undefined : new TextDecoder('latin1').decode(p.value);
+  };
+  const sender = param(PARAM_TYPE.callingNumber);
+  const dateTime = param(PARAM_TYPE.dateTime);
+  return { text, ...(sender === undefined ? {} : { sender }), ...(dateTime === undefined ? {} : { dateTime }) };
+}
+
+/** What a gateway tells its owner as calls come in (the terminal simulator rings and shows the notice). */
+export interface PushPhoneEvents {
+  /** A push call for this phone was answered (the phone "rings": its display wakes). */
+  onRing?(phone: SimulatedPushPhone): void;
+  /** A whole message checked; the receipt is being sent. */
+  onNotice?(phone: SimulatedPushPhone, notice: PushNotice): void;
+  /** A message was heard but did not check: not acknowledged. */
+  onGarbled?(phone: SimulatedPushPhone): void;
+  /** The phone's line is in a call of its own (the exchange answers busy). */
+  isBusy?(phone: SimulatedPushPhone): boolean;
+}
+
 export function simulatedPhone(number: string, modulation: Modulation, online = true): SimulatedPushPhone {
   return {
     number,
@@ -50,7 +83,10 @@ export class PushPhoneGateway {
   private readonly sockets = new Set<net.Socket>();
   readonly phones = new Map<string, SimulatedPushPhone>();
 
-  constructor(phones: readonly SimulatedPushPhone[]) {
+  constructor(
+    phones: readonly SimulatedPushPhone[],
+    private readonly events: PushPhoneEvents = {},
+  ) {
     for (const p of phones) this.phones.set(p.number, p);
   }
 
@@ -58,12 +94,19 @@ export class PushPhoneGateway {
     return (this.server?.address() as AddressInfo | null | undefined)?.port ?? 0;
   }
 
-  async start(): Promise<void> {
+  /** Listens on `host:port` (port 0: a free one, see `port`). */
+  async start(host = '127.0.0.1', port = 0): Promise<void> {
     const server = net.createServer((s) => {
       this.onCall(s);
     });
     this.server = server;
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
   }
 
   async stop(): Promise<void> {
@@ -103,18 +146,22 @@ export class PushPhoneGateway {
             phone.busyCalls--;
             return refuse('busy');
           }
+          if (this.events.isBusy?.(phone) === true) return refuse('busy');
           rx = createDemodulator({ modulation: phone.modulation });
           socket.write(encodeTcpPcm(TCP_PCM_TYPE.answer));
+          this.events.onRing?.(phone);
         } else if (m.type === TCP_PCM_TYPE.audio && rx !== undefined) {
           for (const got of asm.push(rx.push(bytesToPcm(m.body)))) {
             done = true;
-            const text = got.ok ? pushTextOf(got.message) : undefined;
-            if (text === undefined) {
+            const notice = got.ok ? pushNoticeOf(got.message) : undefined;
+            if (notice === undefined) {
               phone.garbled++;
+              this.events.onGarbled?.(phone);
               socket.end(encodeTcpPcm(TCP_PCM_TYPE.byeOut, Buffer.from('garbled')));
             } else {
-              phone.received.push(text);
+              phone.received.push(notice.text);
               phone.receivedAt.push(Date.now());
+              this.events.onNotice?.(phone, notice);
               socket.end(encodeTcpPcm(TCP_PCM_TYPE.byeOut, Buffer.from('received')));
             }
             return;

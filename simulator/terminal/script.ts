@@ -7,10 +7,13 @@ import { parse as parseYaml } from 'yaml';
 import { FixpayError } from '../../domain/errors';
 import type { TerminalConfig } from './config';
 import { AMOUNT_MINOR_MAX } from './messages';
+import { PUSH_WAIT_MS_MAX, PushReceiver } from './push-receiver';
+import type { PushListenOptions, ReceivedPush } from './push-receiver';
 import { PosTerminal } from './terminal';
 import type {
   ConversationResult,
   PromptAction,
+  InCallNotice,
   TerminalRunOptions,
   TransactionFaults,
   TransactionResult,
@@ -37,8 +40,12 @@ export type ScriptStep =
   /** Send the owed reversal now, if any (ADR 0012; a phone's final flush). */
   | { readonly step: 'settle' }
   | { readonly step: 'wait'; readonly ms: number }
+  /** Waits (on-hook) for the next pushed notice on the phone's own line; none within `timeoutMs` fails the script. */
+  | { readonly step: 'await-push'; readonly timeoutMs: number }
   /** Asks for the menu (ADR 0018): right after sign-on and at the start of a call. */
   | { readonly step: 'menu' }
+  /** Asks for the notices waiting for this phone now (as done before each release with `noticesInCall`). */
+  | { readonly step: 'notices' }
   /** A menu service as a conversation: inputs collected before the call, one action per prompt. */
   | {
       readonly step: 'service';
@@ -51,6 +58,10 @@ export interface TerminalScriptOptions extends TerminalRunOptions {
   readonly config: TerminalConfig;
   /** Stop at the first `failed` transaction (default false: run every step). */
   readonly stopOnFailure?: boolean;
+  /** Take push calls on the phone's own line (overrides the config's `push`). */
+  readonly push?: PushListenOptions;
+  /** Told the port once the push line listens. */
+  readonly onPushListening?: (o: PushListenOptions & { readonly number: string }) => void;
 }
 
 export interface TerminalScriptResult {
@@ -64,6 +75,10 @@ export interface TerminalScriptResult {
   readonly reversals: readonly TransactionResult[];
   /** One per `service` step: screens shown, the answer, the receipt printed. */
   readonly conversations: readonly ConversationResult[];
+  /** Notices pushed to the phone (shown and acknowledged), in order; `await-push` steps that got none count as failures. */
+  readonly pushes: readonly ReceivedPush[];
+  /** Notices received inside calls (a notice request before each release, with `noticesInCall`). */
+  readonly notices: readonly InCallNotice[];
 }
 
 /** Longest `wait` step. */
@@ -83,7 +98,23 @@ export async function runTerminalScript(
   const transactions: TransactionResult[] = [];
   const conversations: ConversationResult[] = [];
   let ok = true;
+  const listen = options.push ?? options.config.push;
+  const number = options.callerNumber ?? options.config.line.callerNumber;
+  const receiver =
+    listen === undefined
+      ? undefined
+      : new PushReceiver(number, terminal.profile, listen, {
+          show: (lines) => terminal.show(...lines),
+          // A phone in a call: the exchange answers push calls busy (ADR 0021: the notice then waits for the call).
+          busy: () => terminal.connected,
+        });
+  let awaited = 0;
   try {
+    if (receiver !== undefined && listen !== undefined) {
+      const port = await receiver.start();
+      options.onPushListening?.({ ...listen, port, number });
+    } else if (steps.some((s) => s.step === 'await-push'))
+      throw new FixpayError('TERMINAL_SIM_SCRIPT_INVALID', 'await-push needs a push line (config push, --push-port)');
     for (const s of steps) {
       let r: TransactionResult | undefined;
       switch (s.step) {
@@ -111,8 +142,19 @@ export async function runTerminalScript(
         case 'wait':
           await new Promise((resolve) => setTimeout(resolve, s.ms));
           break;
+        case 'await-push': {
+          const got = await receiver?.next(awaited, s.timeoutMs);
+          if (got === undefined) {
+            ok = false;
+            if (options.stopOnFailure === true) return finish();
+          } else awaited++;
+          break;
+        }
         case 'menu':
           r = await terminal.downloadMenu();
+          break;
+        case 'notices':
+          r = await terminal.fetchNotices();
           break;
         case 'service': {
           const c = await terminal.service(s.code, s.inputs, s.answers);
@@ -130,8 +172,21 @@ export async function runTerminalScript(
     }
   } finally {
     await terminal.hangUp();
+    await receiver?.stop();
   }
-  return { transactions, ok, lastStan: terminal.lastStan, reversals: terminal.reversals, conversations };
+  return finish();
+
+  function finish(): TerminalScriptResult {
+    return {
+      transactions,
+      ok,
+      lastStan: terminal.lastStan,
+      reversals: terminal.reversals,
+      conversations,
+      pushes: [...(receiver?.received ?? [])],
+      notices: [...terminal.notices],
+    };
+  }
 }
 
 const invalid = (detail: string): FixpayError => new FixpayError('TERMINAL_SIM_SCRIPT_INVALID', detail);
@@ -174,8 +229,10 @@ function allowOnly(o: Obj, keys: readonly string[], where: string): void {
 export function parseStep(v: unknown, index: number): ScriptStep {
   const where = `steps[${index}]`;
   if (typeof v === 'string') {
-    if (v === 'sign-on' || v === 'hang-up' || v === 'drop' || v === 'settle' || v === 'menu') return { step: v };
+    if (v === 'sign-on' || v === 'hang-up' || v === 'drop' || v === 'settle' || v === 'menu' || v === 'notices')
+      return { step: v };
     if (v === 'balance' || v === 'repeat') return { step: v };
+    if (v === 'await-push') return { step: v, timeoutMs: 60_000 };
     throw invalid(`${where}: unknown step ${v.slice(0, 20)}`);
   }
   if (!isObj(v) || Object.keys(v).length !== 1) throw invalid(`${where}: a step is a name or a one-key mapping`);
@@ -202,6 +259,12 @@ export function parseStep(v: unknown, index: number): ScriptStep {
       return { step: name };
     case 'service':
       return parseService(arg, where);
+    case 'await-push': {
+      const ms = arg === undefined || arg === null ? 60_000 : arg;
+      if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 1 || ms > PUSH_WAIT_MS_MAX)
+        throw invalid(`${where}: await-push takes milliseconds (1..${PUSH_WAIT_MS_MAX})`);
+      return { step: 'await-push', timeoutMs: ms };
+    }
     case 'wait': {
       if (typeof arg !== 'number' || !Number.isInteger(arg) || arg < 0 || arg > WAIT_MS_MAX)
         throw invalid(`${where}: wait takes milliseconds (0..${WAIT_MS_MAX})`);

@@ -13,9 +13,8 @@ import { createDemodulator } from '../../channel-engine/modem';
 import { parseRtp } from '../../channel-engine/lines/rtp';
 import { parseSipMessage, serializeSipMessage, SipHeaders, numberOfUri } from '../../channel-engine/lines/sip/message';
 import { buildSdp, chooseCodec, parseSdp } from '../../channel-engine/lines/sip/sdp';
-import { pushTextOf } from '../../channel-engine/push/onhook-push';
 import { PUSH_ALERT_INFO, PUSH_RECEIPT_REASON } from '../../channel-engine/push/sip-dialer';
-import type { SimulatedPushPhone } from './push-phones';
+import { pushNoticeOf, type PushPhoneEvents, type SimulatedPushPhone } from './push-phones';
 
 export class SipPushPhoneGateway {
   private socket: dgram.Socket | undefined;
@@ -23,7 +22,12 @@ export class SipPushPhoneGateway {
   private readonly calls = new Set<string>();
   readonly phones = new Map<string, SimulatedPushPhone>();
 
-  constructor(phones: readonly SimulatedPushPhone[]) {
+  constructor(
+    phones: readonly SimulatedPushPhone[],
+    private readonly events: PushPhoneEvents = {},
+    /** The address put in Contact and SDP (the bind address unless it is a wildcard). */
+    private readonly announceHost = '127.0.0.1',
+  ) {
     for (const p of phones) this.phones.set(p.number, p);
   }
 
@@ -31,15 +35,25 @@ export class SipPushPhoneGateway {
     return this.socket?.address().port ?? 0;
   }
 
-  async start(): Promise<void> {
+  /** Listens on `host:port` (port 0: a free one, see `port`). */
+  async start(host = '127.0.0.1', port = 0): Promise<void> {
     const s = dgram.createSocket('udp4');
     this.socket = s;
-    s.on('error', () => undefined);
     s.on('message', (data, rinfo) => {
       void this.onMessage(data, rinfo);
     });
-    await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.bind(port, host, () => {
+        s.off('error', reject);
+        s.on('error', () => undefined);
+        resolve();
+      });
+    });
+    this.bindHost = host;
   }
+
+  private bindHost = '127.0.0.1';
 
   stop(): Promise<void> {
     for (const m of this.media) m.close();
@@ -91,13 +105,14 @@ export class SipPushPhoneGateway {
       phone.busyCalls--;
       return reply(486, 'Busy Here');
     }
+    if (this.events.isBusy?.(phone) === true) return reply(486, 'Busy Here');
     const offer = parseSdp(invite.body);
     const audio = offer.ok ? chooseCodec(offer.value, ['PCMU', 'PCMA']) : undefined;
     if (audio === undefined) return reply(488, 'Not Acceptable Here');
     const media = dgram.createSocket('udp4');
     this.media.add(media);
     media.on('error', () => undefined);
-    await new Promise<void>((resolve) => media.bind(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => media.bind(0, this.bindHost, resolve));
     const rx = createDemodulator({ modulation: phone.modulation });
     const asm = new MessageAssembler();
     const decode = audio.codec === 'PCMU' ? mulawDecode : alawDecode;
@@ -108,14 +123,18 @@ export class SipPushPhoneGateway {
       if (!rtp.ok) return;
       for (const got of asm.push(rx.push(decode(rtp.value.payload)))) {
         done = true;
-        const text = got.ok ? pushTextOf(got.message) : undefined;
-        if (text === undefined) phone.garbled++;
-        else {
-          phone.received.push(text);
+        const notice = got.ok ? pushNoticeOf(got.message) : undefined;
+        const text = notice?.text;
+        if (notice === undefined) {
+          phone.garbled++;
+          this.events.onGarbled?.(phone);
+        } else {
+          phone.received.push(notice.text);
           phone.receivedAt.push(Date.now());
+          this.events.onNotice?.(phone, notice);
         }
         const h = new SipHeaders()
-          .add('Via', `SIP/2.0/UDP 127.0.0.1:${this.port};branch=z9hG4bK${randomBytes(6).toString('hex')}`)
+          .add('Via', `SIP/2.0/UDP ${this.announceHost}:${this.port};branch=z9hG4bK${randomBytes(6).toString('hex')}`)
           .add('Max-Forwards', '70')
           .add('From', `${invite.headers.get('to') ?? ''};tag=${toTag}`)
           .add('To', invite.headers.get('from') ?? '')
@@ -139,15 +158,16 @@ export class SipPushPhoneGateway {
         return;
       }
     });
+    this.events.onRing?.(phone);
     reply(
       200,
       'OK',
       [
-        ['Contact', `<sip:${called}@127.0.0.1:${this.port}>`],
+        ['Contact', `<sip:${called}@${this.announceHost}:${this.port}>`],
         ['Content-Type', 'application/sdp'],
       ],
       buildSdp({
-        address: '127.0.0.1',
+        address: this.announceHost,
         port: media.address().port,
         sessionId: 1,
         formats: [{ payloadType: audio.payloadType, codec: audio.codec }],

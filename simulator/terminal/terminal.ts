@@ -26,12 +26,14 @@ import {
   decodeScreen,
   formatAmount as screenAmount,
 } from '../../terminal-protocol/conversation';
-import type { Menu, Screen } from '../../terminal-protocol/conversation';
-import { PROMPT_RESPONSE_CODE, SERVICE_DATA_FIELD } from '../../terminal-protocol/spec';
+import type { Menu, MenuEntry, Notice, Screen } from '../../terminal-protocol/conversation';
+import { decodeNotices } from '../../terminal-protocol/conversation';
+import { MENU_BLOCKS_MAX, PROMPT_RESPONSE_CODE, SERVICE_DATA_FIELD } from '../../terminal-protocol/spec';
 import { encodeTlv, textField, tlvField } from '../../gateways/iso8583';
 import {
   buildFinancialRequest,
   buildMenuRequest,
+  buildNoticeRequest,
   buildPromptReply,
   buildReversalRequest,
   buildServiceRequest,
@@ -76,6 +78,31 @@ export interface TerminalRunOptions {
   readonly logger?: TerminalLogger;
   /** Called with the display's lines whenever they change. */
   readonly onDisplay?: (lines: readonly string[]) => void;
+  /** Overrides the config's `noticesInCall` (ask for pushed notices before releasing a call). */
+  readonly noticesInCall?: boolean;
+}
+
+/** A notice pushed inside a call (ADR 0021): what the phone showed, and the STAN of the notice request. */
+export interface InCallNotice extends Notice {
+  readonly stan: string | undefined;
+  readonly display: readonly string[];
+}
+
+/** The text cut into display lines at word boundaries where it can be (never more than the display holds). */
+export function noticeLines(text: string, columns = DISPLAY_COLUMNS, lines = DISPLAY_LINES): string[] {
+  const out: string[] = [];
+  let rest = text.trim();
+  while (rest.length > 0 && out.length < lines) {
+    if (rest.length <= columns) {
+      out.push(rest);
+      break;
+    }
+    const cut = rest.lastIndexOf(' ', columns);
+    const at = cut > 0 ? cut : columns;
+    out.push(rest.slice(0, at).trimEnd());
+    rest = rest.slice(at).trimStart();
+  }
+  return out;
 }
 
 export type Outcome = 'approved' | 'declined' | 'dropped' | 'failed';
@@ -182,13 +209,22 @@ const timeout = <T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** A multi-block menu being downloaded: its version, block count and the blocks' entries so far. */
+interface PartialMenu {
+  readonly version: string;
+  readonly blocks: number;
+  readonly received: (readonly MenuEntry[])[];
+}
+
 /** What the (scripted) user does at a prompt (ADR 0018). */
 export type PromptAction =
   | { readonly key: string }
   | 'cancel'
   /** Presses nothing; with `lateKey`, presses it once the prompt has timed out. */
   | { readonly noAnswer: true; readonly lateKey?: string }
-  | 'hang-up';
+  | 'hang-up'
+  /** Tests (a replay on the line): sends the last prompt reply this phone sent, byte for byte, old PSAM counter and all. */
+  | { readonly replayLastReply: true };
 
 /** A menu service run as a conversation: the screens shown, the answer, the receipt printed. */
 export interface ConversationResult {
@@ -375,8 +411,35 @@ export class PosTerminal {
     return this.repeatLast(opts);
   }
 
+  /** Notices pushed inside calls (ADR 0021), in order. */
+  readonly notices: InCallNotice[] = [];
+
+  /**
+   * Asks for the notices waiting for this phone (0800/940000) and shows each; the host records them
+   * as delivered once our link ACKed its answer. Done before every release when `noticesInCall`.
+   */
+  async fetchNotices(): Promise<TransactionResult & { readonly notices: readonly InCallNotice[] }> {
+    const before = this.notices.length;
+    const r = await this.transact('notices', (signer, stan) =>
+      buildNoticeRequest(this.identity, { stan, batch: this.state.batch }, signer),
+    );
+    const got = this.notices.slice(before);
+    return { ...r, notices: got, display: this.display };
+  }
+
+  private takeNotices(r: ParsedResponse): void {
+    const items = tlvField(r.message, SERVICE_DATA_FIELD);
+    if (items === undefined) return;
+    for (const n of decodeNotices(encodeTlv(items))) {
+      this.show(...noticeLines(n.text));
+      this.notices.push({ ...n, stan: r.stan, display: this.display });
+    }
+  }
+
   /** Ends the call: REL, then the host hangs up (or we do after a grace period). */
   async hangUp(): Promise<void> {
+    const asks = this.options.noticesInCall ?? this.config.noticesInCall;
+    if (asks && this.signedOn && this.call !== undefined && !this.call.isEnded) await this.fetchNotices();
     const call = this.call;
     this.call = undefined;
     if (call === undefined || call.isEnded) {
@@ -411,6 +474,8 @@ export class PosTerminal {
   }
 
   private heldMenu: Menu | undefined;
+  /** The last prompt reply sent (tests replay it). */
+  private lastReply: BuiltRequest | undefined;
   /** Receipts printed so far (each a list of lines). */
   readonly printed: string[][] = [];
 
@@ -420,16 +485,43 @@ export class PosTerminal {
   }
 
   /** Asks for the menu with the version held; the host sends entries only when they changed. */
-  async downloadMenu(): Promise<TransactionResult & { readonly changed: boolean }> {
+  async downloadMenu(): Promise<TransactionResult & { readonly changed: boolean; readonly blocks: number }> {
     const before = this.heldMenu?.version;
     this.show('MENU', 'UPDATING...');
-    const r = await this.transact('menu', (signer, stan) =>
-      buildMenuRequest(this.identity, { stan, batch: this.state.batch, menuVersion: before }, signer),
-    );
+    const ask = (block: number): Promise<TransactionResult> =>
+      this.transact('menu', (signer, stan) =>
+        buildMenuRequest(this.identity, { stan, batch: this.state.batch, menuVersion: before, block }, signer),
+      );
+    this.partialMenu = undefined;
+    let r = await ask(1);
+    let blocks = 1;
+    // A multi-block menu (ADR 0018): ask for each next block; a menu that changes between blocks
+    // starts again from the first, a bounded number of times.
+    for (
+      let asked = 1;
+      r.outcome === 'approved' && this.menuInProgress() !== undefined && asked < 3 * MENU_BLOCKS_MAX;
+      asked++
+    ) {
+      const partial = this.menuInProgress();
+      if (partial === undefined) break;
+      blocks = partial.blocks;
+      r = await ask(partial.received.length < partial.blocks ? partial.received.length + 1 : 1);
+    }
+    if (r.outcome === 'approved' && this.menuInProgress() !== undefined) {
+      this.partialMenu = undefined;
+      const failure = this.failed(
+        'menu',
+        false,
+        performance.now(),
+        new FixpayError('TERMINAL_SIM_RESPONSE_INVALID', 'menu blocks never agreed'),
+        undefined,
+      );
+      return { ...failure, changed: false, blocks };
+    }
     const changed = this.heldMenu?.version !== before;
     if (r.outcome === 'approved')
       this.show('MENU', `${this.heldMenu?.entries.length ?? 0} SERVICES`, changed ? 'UPDATED' : 'UNCHANGED');
-    return { ...r, changed, display: this.display };
+    return { ...r, changed, blocks, display: this.display };
   }
 
   /**
@@ -522,6 +614,13 @@ export class PosTerminal {
             ...(late === undefined ? {} : { lateResponseCode: late }),
           });
         }
+        if (typeof action === 'object' && 'replayLastReply' in action) {
+          const old = this.lastReply;
+          if (old === undefined) throw new FixpayError('TERMINAL_SIM_NOTHING_TO_REPEAT', 'no reply sent yet');
+          this.show(...screen.lines.slice(0, 2), 'SENDING...');
+          answer = await this.roundTrip(call, first.request, first, old);
+          continue;
+        }
         const reply = this.begin('reply', (signer, stan) =>
           buildPromptReply(
             this.identity,
@@ -536,6 +635,7 @@ export class PosTerminal {
             signer,
           ),
         );
+        this.lastReply = reply.request;
         this.show(...screen.lines.slice(0, 2), 'SENDING...');
         answer = await this.roundTrip(call, first.request, first, reply.request);
       }
@@ -626,11 +726,38 @@ export class PosTerminal {
     return response;
   }
 
+  /** The blocks of a multi-block menu received so far (ADR 0018). */
+  private partialMenu: PartialMenu | undefined;
+
+  /** Read through a call: the exchanges in between change it (takeMenu). */
+  private menuInProgress(): PartialMenu | undefined {
+    return this.partialMenu;
+  }
+
   private takeMenu(r: ParsedResponse): void {
     const items = tlvField(r.message, SERVICE_DATA_FIELD);
     if (items === undefined) return;
     const menu = decodeMenu(encodeTlv(items));
-    if (menu.version !== this.heldMenu?.version) this.heldMenu = menu;
+    if (menu.block === undefined || menu.blocks === undefined) {
+      this.partialMenu = undefined;
+      if (menu.version !== this.heldMenu?.version) this.heldMenu = menu;
+      return;
+    }
+    const p = this.partialMenu;
+    // The first block, or the next one of the same version: kept; anything else starts over.
+    if (menu.block === 1 || p === undefined || p.version !== menu.version || menu.block !== p.received.length + 1)
+      // A block out of turn (the menu changed meanwhile): nothing kept, the next ask is block 1.
+      this.partialMenu = {
+        version: menu.version,
+        blocks: menu.blocks,
+        received: menu.block === 1 ? [menu.entries] : [],
+      };
+    else p.received.push(menu.entries);
+    const done = this.partialMenu;
+    if (done !== undefined && done.received.length === done.blocks) {
+      this.heldMenu = { version: done.version, entries: done.received.flat() };
+      this.partialMenu = undefined;
+    }
   }
 
   private financial(
@@ -905,6 +1032,7 @@ export class PosTerminal {
       menu: 'MENU',
       service: 'SERVICE',
       reply: 'SERVICE',
+      notices: 'NOTICES',
     };
     const title = titles[pending.kind];
     if (pending.kind === 'sign-on' && approved) {
@@ -922,6 +1050,18 @@ export class PosTerminal {
       this.store.save(this.state);
     }
     if (pending.kind === 'menu' && approved) this.takeMenu(r);
+    if (pending.kind === 'notices' && approved) {
+      // The notices are the display: nothing else is shown over them.
+      this.takeNotices(r);
+      return {
+        ...this.base(pending.kind, repeated, 'approved', pending.request),
+        responseCode: r.responseCode,
+        responseText: responseText(r.responseCode),
+        authorizationCode: undefined,
+        rrn: undefined,
+        balanceMinor: undefined,
+      };
+    }
     const balanceMinor = r.balance?.amountMinor;
     const text = responseText(r.responseCode);
     if (approved) {

@@ -214,6 +214,23 @@ describe('terminal conversations end to end over FSK audio', () => {
     expect(await household(e2e)).toEqual(before);
   });
 
+  it('a replayed prompt reply (an earlier YES, its PSAM counter already spent) is refused (A0): the new run is not confirmed, nothing more charged', async () => {
+    const before = await household(e2e);
+    const t = phone(e2e);
+    await t.signOn();
+    // An honest YES for 1.00: its reply's PSAM counter is spent.
+    const first = await t.service('household-bill', { customer: '12345678', amount: '100' }, [{ key: '1' }]);
+    expect(first).toMatchObject({ outcome: 'approved', responseCode: '00' });
+    // The same prompt id for 45.50, answered with the old YES bytes (valid MAC, old counter).
+    const r = await t.service('household-bill', { customer: '12345678', amount: '4550' }, [{ replayLastReply: true }]);
+    expect(r).toMatchObject({ outcome: 'declined', responseCode: 'A0' });
+    await t.hangUp();
+    expect(await resultOf(e2e, 'household-bill', r.stan)).toMatchObject({ outcome: 'COMPENSATED' });
+    const after = await household(e2e);
+    expect(after.posted - before.posted).toBe(100n);
+    expect(after.pending).toBe(0n);
+  });
+
   it('refuses a service that is not on the menu (57) and inputs outside their spec (30), starting nothing', async () => {
     const t = phone(e2e);
     await t.signOn();

@@ -14,6 +14,9 @@ import { ChannelEngine } from '../../channel-engine/engine';
 import type { RequestHandler } from '../../channel-engine/engine';
 import { SipLineDriver } from '../../channel-engine/lines/sip/uas';
 import type { SipDriverOptions } from '../../channel-engine/lines/sip/uas';
+import { createPushCentralActivities } from '../../activities/push';
+import { PrismaPushStore } from '../../core/push-store';
+import type { LineDriver } from '../../channel-engine/lines/types';
 import { TcpPcmLineDriver } from '../../channel-engine/lines/tcp-pcm';
 import type { TcpPcmDriverOptions } from '../../channel-engine/lines/tcp-pcm';
 import { BUILTIN_PROFILES_DIR, loadProfiles } from '../../channel-engine/profiles';
@@ -135,6 +138,8 @@ export interface E2eOptions {
     readonly profileByCalledNumber?: Readonly<Record<string, string>>;
     readonly sip?: Partial<SipDriverOptions>;
     readonly tcp?: Partial<TcpPcmDriverOptions>;
+    /** Wraps each line driver (the access node's next-call push hook, ADR 0021). */
+    readonly wrapDriver?: (driver: LineDriver) => LineDriver;
   };
 }
 
@@ -244,6 +249,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
             atomically: PrismaCardStore.unitOfWork(db.prisma),
             keys: keys.cards,
           },
+          pushStore: new PrismaPushStore(db.prisma),
           ...(options.partnerBills === undefined
             ? {}
             : {
@@ -260,6 +266,11 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
         }),
         // Plan admission, as in production (the definitions are deployed below, before any start).
         ...createPlanAdmissionActivities(registry),
+        // Push campaigns (ADR 0021), as the central worker registers them.
+        ...createPushCentralActivities({
+          store: new PrismaPushStore(db.prisma),
+          displayOf: (id) => loadProfiles().get(id)?.terminal?.display,
+        }),
       },
     });
     const workerDone = worker.run();
@@ -316,8 +327,8 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       },
       lineLog,
     )
-      .addDriver(tcp)
-      .addDriver(sip);
+      .addDriver(options.lines?.wrapDriver?.(tcp) ?? tcp)
+      .addDriver(options.lines?.wrapDriver?.(sip) ?? sip);
     await engine.start();
     stops.push(() => engine.stop());
     const merchant = demo.terminals[0];

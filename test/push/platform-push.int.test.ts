@@ -163,6 +163,7 @@ retry: { maxAttempts: 2, initialSeconds: 0.5 }
       failed: 0,
       pending: 0,
       deliveredAtNextCall: 1,
+      deliveredInCall: 0,
     });
     expect(offlinePhone.received).toEqual([TEXT]);
   });

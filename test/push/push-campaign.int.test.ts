@@ -250,6 +250,7 @@ describe('a push campaign to 50 phones, 5 of them offline', () => {
       failed: 1,
       pending: 5,
       deliveredAtNextCall: 0,
+      deliveredInCall: 0,
     });
     for (let i = 1; i <= PHONES; i++) {
       // Every online phone demodulated the text exactly once; no offline phone heard anything.
@@ -300,6 +301,7 @@ describe('a push campaign to 50 phones, 5 of them offline', () => {
       failed: 1,
       pending: 0,
       deliveredAtNextCall: 5,
+      deliveredInCall: 0,
     });
     for (const i of OFFLINE) expect(phone(i).received).toEqual([TEXT]);
     expect(phone(1).calls).toBe(callsBefore);
