@@ -18,6 +18,8 @@ import { lifecycleWorkflowId, LIFECYCLE_COMMANDS } from '../activities/terminal-
 import type { LifecycleCommand, LifecycleOutcome } from '../activities/terminal-lifecycle';
 import type { CoreRepository } from '../core/repository';
 import type { PrismaClient } from '../generated/prisma/client';
+import { OPERATOR_CATALOGUE_HANDLERS } from './catalogue';
+import type { OperatorCatalogueDeps } from './catalogue';
 import { expressPath, specOperations } from './openapi';
 
 export const OPERATOR_ROLES = ['operator', 'supervisor'] as const;
@@ -30,7 +32,7 @@ export interface OperatorCredential {
   readonly tokenSha256: string;
 }
 
-export interface OperatorApiDeps {
+export interface OperatorApiDeps extends OperatorCatalogueDeps {
   readonly operators: readonly OperatorCredential[];
   readonly core: Pick<CoreRepository, 'terminal' | 'terminalHistory' | 'auditTrail' | 'rebindingRequests'>;
   readonly prisma: PrismaClient;
@@ -265,6 +267,13 @@ export const OPERATOR_HANDLERS: Readonly<Record<string, Handler>> = {
     const after = await deps.prisma.operatorApproval.findUniqueOrThrow({ where: { id } });
     return { status: 200, body: approvalView(after) };
   },
+  // Catalogue management (api/catalogue.ts, ADR 0029).
+  ...Object.fromEntries(
+    Object.entries(OPERATOR_CATALOGUE_HANDLERS).map(([id, h]): [string, Handler] => [
+      id,
+      (deps, req, who) => h(deps, req, { id: who.id, actor: actorOf(who) }),
+    ]),
+  ),
 };
 
 /** The operator operations of the document (paths under `/operator/v1/`). */

@@ -15,12 +15,16 @@ import type { KeyMode, Scope } from '../partners/keys';
 import type { RateLimiter } from '../partners/rate-limit';
 import type { PartnerService, Principal } from '../partners/service';
 import { KEY_ROTATION_OVERLAP_S_DEFAULT, requireScope } from '../partners/service';
+import type { CatalogueStore } from '../gateways/providers/catalogue-store';
+import { PARTNER_CATALOGUE_HANDLERS } from './catalogue';
 import { expressPath, specOperations } from './openapi';
 
 export interface PartnerApiDeps {
   readonly service: PartnerService;
   readonly idempotency: IdempotencyStore;
   readonly rateLimiter: RateLimiter;
+  /** Catalogue management (`/v1/catalogue`, ADR 0029); absent: those operations answer 404. */
+  readonly catalogue?: CatalogueStore;
 }
 
 interface Call {
@@ -35,7 +39,7 @@ interface Answer {
   readonly body: unknown;
 }
 
-type Handler = (service: PartnerService, call: Call) => Promise<Answer>;
+type Handler = (service: PartnerService, call: Call, deps: PartnerApiDeps) => Promise<Answer>;
 
 const ok = (body: unknown, status = 200): Answer => ({ status, body });
 const param = (call: Call, name: string): string => call.params[name] ?? '';
@@ -112,6 +116,12 @@ export const PARTNER_HANDLERS: Readonly<Record<string, Handler>> = {
   getWebhookDelivery: async (s, c) => ok(await s.getDelivery(c.principal, param(c, 'deliveryId'))),
   replayWebhookDelivery: async (s, c) => ok(await s.replayDelivery(c.principal, param(c, 'deliveryId')), 202),
   listAuditEvents: async (s, c) => ok({ data: await s.auditEvents(c.principal) }),
+  ...Object.fromEntries(
+    Object.entries(PARTNER_CATALOGUE_HANDLERS).map(([id, h]): [string, Handler] => [
+      id,
+      (_s, c, d) => h(c, d.catalogue),
+    ]),
+  ),
 };
 
 /** Operations answered elsewhere (api/app.ts). */
@@ -125,6 +135,10 @@ export const OPERATIONS_OUTSIDE_PARTNERS: readonly string[] = [
   'listRebindings',
   'listApprovals',
   'decideApproval',
+  'operatorListCatalogue',
+  'operatorGetCatalogueEntry',
+  'operatorPutCatalogueEntry',
+  'operatorDeleteCatalogueEntry',
 ];
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -205,7 +219,7 @@ function route(deps: PartnerApiDeps, handler: Handler): RequestHandler {
       const body = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, unknown>;
       const call: Call = { principal, body, params: req.params as Record<string, string>, query: req.query };
       if (!WRITE_METHODS.has(req.method)) {
-        const a = await handler(deps.service, call);
+        const a = await handler(deps.service, call, deps);
         res.status(a.status).json(a.body);
         return;
       }
@@ -225,7 +239,7 @@ function route(deps: PartnerApiDeps, handler: Handler): RequestHandler {
       }
       let a: Answer;
       try {
-        a = await handler(deps.service, call);
+        a = await handler(deps.service, call, deps);
       } catch (e) {
         await deps.idempotency.release(scope, key);
         throw e;
