@@ -7,7 +7,12 @@
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { FixpayError } from '../domain/errors';
-import type { CatalogueActor, CatalogueKind, CatalogueMode, CatalogueStore } from '../gateways/providers/catalogue-store';
+import type {
+  CatalogueActor,
+  CatalogueKind,
+  CatalogueMode,
+  CatalogueStore,
+} from '../gateways/providers/catalogue-store';
 import { CATALOGUE_KINDS } from '../gateways/providers/catalogue-store';
 import type { IdempotencyStore } from '../partners/idempotency';
 import { requestHash } from '../partners/idempotency';
@@ -44,7 +49,11 @@ export const PARTNER_CATALOGUE_HANDLERS: Readonly<
 > = {
   listCatalogue: async (c, catalogue) => {
     requireScope(c.principal, 'catalogue:read');
-    const data = await store(catalogue).list(partnerActor(c.principal), c.principal.mode, catalogueKind(c.query['kind']));
+    const data = await store(catalogue).list(
+      partnerActor(c.principal),
+      c.principal.mode,
+      catalogueKind(c.query['kind']),
+    );
     return { status: 200, body: { data } };
   },
   getCatalogueEntry: async (c, catalogue) => {

@@ -225,7 +225,11 @@ export class CatalogueStore {
     const existing = await this.row(mode, kind, id);
     if (existing !== null) this.mine(who, existing);
     const owner =
-      who.kind === 'partner' ? who.partnerId : input.owner === undefined ? (existing?.ownerPartnerId ?? null) : input.owner;
+      who.kind === 'partner'
+        ? who.partnerId
+        : input.owner === undefined
+          ? (existing?.ownerPartnerId ?? null)
+          : input.owner;
     if (who.kind === 'operator' && owner !== null) {
       const p = await this.prisma.partner.findUnique({ where: { id: owner }, select: { id: true } });
       if (p === null) throw new FixpayError('PROVIDER_PROFILE_INVALID', `no partner ${owner}`);
@@ -510,9 +514,7 @@ export class CatalogueMirror implements CatalogueFeed {
     const tick = (): void => {
       if (this.stopped) return;
       this.timer = setTimeout(() => {
-        this.refresh()
-          .catch(this.onError)
-          .finally(tick);
+        this.refresh().catch(this.onError).finally(tick);
       }, this.refreshMs);
       this.timer.unref();
     };
