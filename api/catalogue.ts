@@ -96,7 +96,7 @@ const modeOf = (req: Request): CatalogueMode => (req.query['mode'] === 'test' ? 
  * A write with its Idempotency-Key: the same key and request answer the stored answer again,
  * another request 409; an error releases the key.
  */
-async function idempotent(
+export async function idempotent(
   deps: OperatorCatalogueDeps,
   req: Request,
   operatorId: string,

@@ -19,6 +19,8 @@ import type { LifecycleCommand, LifecycleOutcome } from '../activities/terminal-
 import type { CoreRepository } from '../core/repository';
 import type { PrismaClient } from '../generated/prisma/client';
 import { OPERATOR_CATALOGUE_HANDLERS } from './catalogue';
+import { DEFINITION_HANDLERS, isDefinitionRelease, release } from './definitions';
+import type { DefinitionApiDeps } from './definitions';
 import type { OperatorCatalogueDeps } from './catalogue';
 import { expressPath, specOperations } from './openapi';
 
@@ -33,6 +35,8 @@ export interface OperatorCredential {
 }
 
 export interface OperatorApiDeps extends OperatorCatalogueDeps {
+  /** Definitions by API (api/definitions.ts); absent: those operations answer 404. */
+  readonly definitions?: DefinitionApiDeps;
   readonly operators: readonly OperatorCredential[];
   readonly core: Pick<CoreRepository, 'terminal' | 'terminalHistory' | 'auditTrail' | 'rebindingRequests'>;
   readonly prisma: PrismaClient;
@@ -255,7 +259,15 @@ export const OPERATOR_HANDLERS: Readonly<Record<string, Handler>> = {
         decidedAt: new Date(),
       },
     });
-    if (claimed.count === 1 && decision === 'approve') {
+    if (claimed.count === 1 && decision === 'approve' && isDefinitionRelease(row.command)) {
+      // A release of a money-moving definition (api/definitions.ts), carried out by the approver.
+      if (deps.definitions === undefined) throw new FixpayError('NOT_FOUND', 'definitions are not served by this API');
+      const done = await release(deps.definitions, deps.prisma, row.command, `${row.requestedBy}+${actorOf(who)}`);
+      await deps.prisma.operatorApproval.update({
+        where: { id },
+        data: { outcome: { ok: true, reason: 'OK', resultCode: 'FP1000', detail: `${done.action} ${done.serviceId}` } },
+      });
+    } else if (claimed.count === 1 && decision === 'approve') {
       const command = row.command as unknown as LifecycleCommand;
       const outcome = await deps.runLifecycle(
         lifecycleWorkflowId(command, id),
@@ -267,6 +279,13 @@ export const OPERATOR_HANDLERS: Readonly<Record<string, Handler>> = {
     const after = await deps.prisma.operatorApproval.findUniqueOrThrow({ where: { id } });
     return { status: 200, body: approvalView(after) };
   },
+  // Definitions by API (api/definitions.ts, ADR 0029).
+  ...Object.fromEntries(
+    Object.entries(DEFINITION_HANDLERS).map(([id, h]): [string, Handler] => [
+      id,
+      (deps, req, who) => h(deps, req, { id: who.id, actor: actorOf(who) }),
+    ]),
+  ),
   // Catalogue management (api/catalogue.ts, ADR 0029).
   ...Object.fromEntries(
     Object.entries(OPERATOR_CATALOGUE_HANDLERS).map(([id, h]): [string, Handler] => [

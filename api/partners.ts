@@ -139,6 +139,11 @@ export const OPERATIONS_OUTSIDE_PARTNERS: readonly string[] = [
   'operatorGetCatalogueEntry',
   'operatorPutCatalogueEntry',
   'operatorDeleteCatalogueEntry',
+  'validateDefinition',
+  'testDefinition',
+  'deployDefinition',
+  'getDefinition',
+  'releaseDefinition',
 ];
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);

@@ -19,6 +19,7 @@ import { webhookMasterKey } from '../partners/webhook-signing';
 import { CatalogueStore, catalogueSecretKey } from '../gateways/providers/catalogue-store';
 import { ProviderDirectory } from '../gateways/providers/profile';
 import { PROVIDERS_DIR } from '../worker/platform-activities';
+import { defaultCatalogue } from '../services/catalogue/entries';
 import { WEBHOOK_RETRY_DELAYS_MS } from '../workflows/webhook-delivery';
 import { startAccessNode } from '../channel-engine/access/node';
 import type { AccessNode } from '../channel-engine/access/node';
@@ -266,6 +267,12 @@ export async function startApiRole(
             prisma: ctx.prisma,
             catalogue,
             idempotency,
+            // Definitions by API (ADR 0029): the same registry, compiler and test runner as the CLI.
+            definitions: {
+              registry: new Registry(new PrismaDefinitionStore(ctx.prisma)),
+              catalogue: defaultCatalogue(),
+              servedTaskQueues: [config.temporal.taskQueue],
+            },
             runLifecycle: async (workflowId, command, actor) =>
               temporalLifecycleRunner(await connectClient(), config.temporal.taskQueue)(workflowId, command, actor),
           },
