@@ -17,12 +17,16 @@ import type { PartnerService, Principal } from '../partners/service';
 import { KEY_ROTATION_OVERLAP_S_DEFAULT, requireScope } from '../partners/service';
 import type { CatalogueStore } from '../gateways/providers/catalogue-store';
 import { PARTNER_CATALOGUE_HANDLERS } from './catalogue';
+import type { StatementService } from '../partners/statements';
+import { statementCsv } from '../partners/statements';
 import { expressPath, specOperations } from './openapi';
 
 export interface PartnerApiDeps {
   readonly service: PartnerService;
   readonly idempotency: IdempotencyStore;
   readonly rateLimiter: RateLimiter;
+  /** Daily statements (`/v1/statements/{date}`); absent: that operation answers 404. */
+  readonly statements?: StatementService;
   /** Catalogue management (`/v1/catalogue`, ADR 0029); absent: those operations answer 404. */
   readonly catalogue?: CatalogueStore;
 }
@@ -37,6 +41,8 @@ interface Call {
 interface Answer {
   readonly status: number;
   readonly body: unknown;
+  /** Sent as this media type (a string body) instead of JSON. */
+  readonly contentType?: string;
 }
 
 type Handler = (service: PartnerService, call: Call, deps: PartnerApiDeps) => Promise<Answer>;
@@ -116,6 +122,13 @@ export const PARTNER_HANDLERS: Readonly<Record<string, Handler>> = {
   getWebhookDelivery: async (s, c) => ok(await s.getDelivery(c.principal, param(c, 'deliveryId'))),
   replayWebhookDelivery: async (s, c) => ok(await s.replayDelivery(c.principal, param(c, 'deliveryId')), 202),
   listAuditEvents: async (s, c) => ok({ data: await s.auditEvents(c.principal) }),
+  getStatement: async (_s, c, d) => {
+    if (d.statements === undefined) throw new FixpayError('NOT_FOUND', 'statements are not served by this API');
+    const statement = await d.statements.statement(c.principal, param(c, 'date'));
+    return c.query['format'] === 'csv'
+      ? { status: 200, body: statementCsv(statement), contentType: 'text/csv; charset=utf-8' }
+      : ok(statement);
+  },
   ...Object.fromEntries(
     Object.entries(PARTNER_CATALOGUE_HANDLERS).map(([id, h]): [string, Handler] => [
       id,
@@ -225,7 +238,8 @@ function route(deps: PartnerApiDeps, handler: Handler): RequestHandler {
       const call: Call = { principal, body, params: req.params as Record<string, string>, query: req.query };
       if (!WRITE_METHODS.has(req.method)) {
         const a = await handler(deps.service, call, deps);
-        res.status(a.status).json(a.body);
+        if (a.contentType !== undefined) res.status(a.status).type(a.contentType).send(a.body);
+        else res.status(a.status).json(a.body);
         return;
       }
       const key = String(req.headers['idempotency-key']);

@@ -20,6 +20,8 @@ import { CatalogueStore, catalogueSecretKey } from '../gateways/providers/catalo
 import { ProviderDirectory } from '../gateways/providers/profile';
 import { PROVIDERS_DIR } from '../worker/platform-activities';
 import { defaultCatalogue } from '../services/catalogue/entries';
+import { ledgerPostingLookup } from '../api/statements';
+import { StatementService } from '../partners/statements';
 import { WEBHOOK_RETRY_DELAYS_MS } from '../workflows/webhook-delivery';
 import { startAccessNode } from '../channel-engine/access/node';
 import type { AccessNode } from '../channel-engine/access/node';
@@ -257,7 +259,13 @@ export async function startApiRole(
   });
   const idempotency = new IdempotencyStore(ctx.prisma);
   const app = createApp({
-    partners: { service: partners, idempotency, rateLimiter: new RateLimiter(), catalogue },
+    partners: {
+      service: partners,
+      idempotency,
+      rateLimiter: new RateLimiter(),
+      catalogue,
+      statements: new StatementService(ctx.prisma, ledgerPostingLookup(ctx.prisma)),
+    },
     ...(operators === undefined
       ? {}
       : {

@@ -16,6 +16,8 @@ import { webhookMasterKey } from '../../partners/webhook-signing';
 import type { PrismaClient } from '../../generated/prisma/client';
 import { CatalogueStore, catalogueSecretKey } from '../../gateways/providers/catalogue-store';
 import type { ProviderCatalog } from '../../gateways/providers/profile';
+import { ledgerPostingLookup } from '../../api/statements';
+import { StatementService } from '../../partners/statements';
 
 export interface PartnerApi {
   readonly base: string;
@@ -66,6 +68,7 @@ export async function startPartnerApi(options: PartnerApiOptions): Promise<Partn
       idempotency: new IdempotencyStore(options.prisma),
       rateLimiter: new RateLimiter(options.rateLimit),
       catalogue,
+      statements: new StatementService(options.prisma, ledgerPostingLookup(options.prisma)),
     },
     ...options.extra,
   });
