@@ -108,16 +108,16 @@ describe('a biller a partner created by API is paid from the phone over FSK, no 
     emptyDir = mkdtempSync(join(tmpdir(), 'fixpay-catalogue-e2e-'));
     // The worker's directory reads the catalogue through a mirror of the harness's database, made
     // once the harness has one: until then the feed is empty.
-    let late: CatalogueMirror | undefined;
+    const late: { mirror?: CatalogueMirror } = {};
     const feed: CatalogueFeed = {
-      generation: () => late?.generation() ?? 0,
-      documents: () => late?.documents() ?? [],
+      generation: () => late.mirror?.generation() ?? 0,
+      documents: () => late.mirror?.documents() ?? [],
     };
     directory = new ProviderDirectory(emptyDir, 0, undefined, feed);
     e2e = await startE2e({ providers: { directory, voucherKey } });
     mirror = new CatalogueMirror(e2e.db.prisma, 'test', catalogueSecretKey(LMK), 200);
     await mirror.start();
-    late = mirror;
+    late.mirror = mirror;
     for (const d of compileFiles(
       ['terminal-menu', 'bill-payment'].map((f) => join(DEFS, `${f}.yaml`)),
       defaultCatalogue(),
@@ -131,7 +131,7 @@ describe('a biller a partner created by API is paid from the phone over FSK, no 
       idem: 'signup',
       body: { name: 'Lake Water', email: 'ops@lake.example' },
     });
-    key = String((signUp.body['key'] as { secret: string }).secret);
+    key = (signUp.body['key'] as { secret: string }).secret;
   }, 300_000);
 
   afterAll(async () => {
