@@ -83,7 +83,9 @@ describe('a biller a partner created by API is paid from the phone over FSK, no 
     }
     throw new Error('the worker never saw the biller');
   }
-  async function pay(customerRef: string): Promise<{ result: ServiceResult; workflowId: string; receipt: readonly string[] }> {
+  async function pay(
+    customerRef: string,
+  ): Promise<{ result: ServiceResult; workflowId: string; receipt: readonly string[] }> {
     const t = phone(e2e);
     expect((await t.signOn()).outcome).toBe('approved');
     const r = await t.service('bill-payment', { billerId: '42', customerRef }, [{ key: '1' }]);
