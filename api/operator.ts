@@ -19,6 +19,10 @@ import type { LifecycleCommand, LifecycleOutcome } from '../activities/terminal-
 import type { CoreRepository } from '../core/repository';
 import type { Prisma, PrismaClient } from '../generated/prisma/client';
 import { PrismaPushStore } from '../core/push-store';
+import { OPERATOR_CATALOGUE_HANDLERS } from './catalogue';
+import { DEFINITION_HANDLERS, isDefinitionRelease, release } from './definitions';
+import type { DefinitionApiDeps } from './definitions';
+import type { OperatorCatalogueDeps } from './catalogue';
 import { expressPath, specOperations } from './openapi';
 
 export const OPERATOR_ROLES = ['operator', 'supervisor'] as const;
@@ -31,7 +35,9 @@ export interface OperatorCredential {
   readonly tokenSha256: string;
 }
 
-export interface OperatorApiDeps {
+export interface OperatorApiDeps extends OperatorCatalogueDeps {
+  /** Definitions by API (api/definitions.ts); absent: those operations answer 404. */
+  readonly definitions?: DefinitionApiDeps;
   readonly operators: readonly OperatorCredential[];
   readonly core: Pick<CoreRepository, 'terminal' | 'terminalHistory' | 'auditTrail' | 'rebindingRequests' | 'audit'>;
   readonly prisma: PrismaClient;
@@ -361,7 +367,15 @@ export const OPERATOR_HANDLERS: Readonly<Record<string, Handler>> = {
       detail: { command: stored.kind, requestedBy: row.requestedBy },
     });
     let fresh: LifecycleOutcome | undefined;
-    if (decision === 'approve') {
+    if (decision === 'approve' && isDefinitionRelease(row.command)) {
+      // A release of a money-moving definition (api/definitions.ts), carried out by the approver.
+      if (deps.definitions === undefined) throw new FixpayError('NOT_FOUND', 'definitions are not served by this API');
+      const done = await release(deps.definitions, deps.prisma, row.command, `${row.requestedBy}+${actorOf(who)}`);
+      await deps.prisma.operatorApproval.update({
+        where: { id },
+        data: { outcome: { ok: true, reason: 'OK', resultCode: 'FP1000', detail: `${done.action} ${done.serviceId}` } },
+      });
+    } else if (decision === 'approve') {
       // A PIN reissue needs the card's number: the approver gives it, the run uses it, nothing keeps it.
       const pan = (req.body as Record<string, unknown>)['pan'];
       const command: LifecycleCommand =
@@ -376,6 +390,20 @@ export const OPERATOR_HANDLERS: Readonly<Record<string, Handler>> = {
     // The bureau file and the mailer block are in this answer only.
     return { status: 200, body: { ...approvalView(after), ...(fresh === undefined ? {} : { outcome: fresh }) } };
   },
+  // Definitions by API (api/definitions.ts, ADR 0029).
+  ...Object.fromEntries(
+    Object.entries(DEFINITION_HANDLERS).map(([id, h]): [string, Handler] => [
+      id,
+      (deps, req, who) => h(deps, req, { id: who.id, actor: actorOf(who) }),
+    ]),
+  ),
+  // Catalogue management (api/catalogue.ts, ADR 0029).
+  ...Object.fromEntries(
+    Object.entries(OPERATOR_CATALOGUE_HANDLERS).map(([id, h]): [string, Handler] => [
+      id,
+      (deps, req, who) => h(deps, req, { id: who.id, actor: actorOf(who) }),
+    ]),
+  ),
 };
 
 /** The operator operations of the document (paths under `/operator/v1/`). */

@@ -15,12 +15,20 @@ import type { KeyMode, Scope } from '../partners/keys';
 import type { RateLimiter } from '../partners/rate-limit';
 import type { PartnerService, Principal } from '../partners/service';
 import { KEY_ROTATION_OVERLAP_S_DEFAULT, requireScope } from '../partners/service';
+import type { CatalogueStore } from '../gateways/providers/catalogue-store';
+import { PARTNER_CATALOGUE_HANDLERS } from './catalogue';
+import type { StatementService } from '../partners/statements';
+import { statementCsv } from '../partners/statements';
 import { expressPath, specOperations } from './openapi';
 
 export interface PartnerApiDeps {
   readonly service: PartnerService;
   readonly idempotency: IdempotencyStore;
   readonly rateLimiter: RateLimiter;
+  /** Daily statements (`/v1/statements/{date}`); absent: that operation answers 404. */
+  readonly statements?: StatementService;
+  /** Catalogue management (`/v1/catalogue`, ADR 0029); absent: those operations answer 404. */
+  readonly catalogue?: CatalogueStore;
 }
 
 interface Call {
@@ -33,9 +41,11 @@ interface Call {
 interface Answer {
   readonly status: number;
   readonly body: unknown;
+  /** Sent as this media type (a string body) instead of JSON. */
+  readonly contentType?: string;
 }
 
-type Handler = (service: PartnerService, call: Call) => Promise<Answer>;
+type Handler = (service: PartnerService, call: Call, deps: PartnerApiDeps) => Promise<Answer>;
 
 const ok = (body: unknown, status = 200): Answer => ({ status, body });
 const param = (call: Call, name: string): string => call.params[name] ?? '';
@@ -112,6 +122,19 @@ export const PARTNER_HANDLERS: Readonly<Record<string, Handler>> = {
   getWebhookDelivery: async (s, c) => ok(await s.getDelivery(c.principal, param(c, 'deliveryId'))),
   replayWebhookDelivery: async (s, c) => ok(await s.replayDelivery(c.principal, param(c, 'deliveryId')), 202),
   listAuditEvents: async (s, c) => ok({ data: await s.auditEvents(c.principal) }),
+  getStatement: async (_s, c, d) => {
+    if (d.statements === undefined) throw new FixpayError('NOT_FOUND', 'statements are not served by this API');
+    const statement = await d.statements.statement(c.principal, param(c, 'date'));
+    return c.query['format'] === 'csv'
+      ? { status: 200, body: statementCsv(statement), contentType: 'text/csv; charset=utf-8' }
+      : ok(statement);
+  },
+  ...Object.fromEntries(
+    Object.entries(PARTNER_CATALOGUE_HANDLERS).map(([id, h]): [string, Handler] => [
+      id,
+      (_s, c, d) => h(c, d.catalogue),
+    ]),
+  ),
 };
 
 /** Operations answered elsewhere (api/app.ts). */
@@ -130,6 +153,15 @@ export const OPERATIONS_OUTSIDE_PARTNERS: readonly string[] = [
   'getCard',
   'cardCommand',
   'getCampaignReport',
+  'operatorListCatalogue',
+  'operatorGetCatalogueEntry',
+  'operatorPutCatalogueEntry',
+  'operatorDeleteCatalogueEntry',
+  'validateDefinition',
+  'testDefinition',
+  'deployDefinition',
+  'getDefinition',
+  'releaseDefinition',
 ];
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -210,8 +242,9 @@ function route(deps: PartnerApiDeps, handler: Handler): RequestHandler {
       const body = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, unknown>;
       const call: Call = { principal, body, params: req.params as Record<string, string>, query: req.query };
       if (!WRITE_METHODS.has(req.method)) {
-        const a = await handler(deps.service, call);
-        res.status(a.status).json(a.body);
+        const a = await handler(deps.service, call, deps);
+        if (a.contentType !== undefined) res.status(a.status).type(a.contentType).send(a.body);
+        else res.status(a.status).json(a.body);
         return;
       }
       const key = String(req.headers['idempotency-key']);
@@ -230,7 +263,7 @@ function route(deps: PartnerApiDeps, handler: Handler): RequestHandler {
       }
       let a: Answer;
       try {
-        a = await handler(deps.service, call);
+        a = await handler(deps.service, call, deps);
       } catch (e) {
         await deps.idempotency.release(scope, key);
         throw e;

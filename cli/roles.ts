@@ -17,6 +17,12 @@ import { RateLimiter } from '../partners/rate-limit';
 import { PartnerService } from '../partners/service';
 import { WebhookEgressPolicy } from '../partners/webhook-egress';
 import { webhookMasterKey } from '../partners/webhook-signing';
+import { CatalogueStore, catalogueSecretKey } from '../gateways/providers/catalogue-store';
+import { ProviderDirectory } from '../gateways/providers/profile';
+import { PROVIDERS_DIR } from '../worker/platform-activities';
+import { defaultCatalogue } from '../services/catalogue/entries';
+import { ledgerPostingLookup } from '../api/statements';
+import { StatementService } from '../partners/statements';
 import { WEBHOOK_RETRY_DELAYS_MS } from '../workflows/webhook-delivery';
 import { startAccessNode } from '../channel-engine/access/node';
 import type { AccessNode } from '../channel-engine/access/node';
@@ -272,8 +278,25 @@ export async function startApiRole(
   // The operator API (ADR 0020) when an operators file is configured.
   const operators =
     config.security.operatorsFile === undefined ? undefined : readOperatorsFile(config.security.operatorsFile);
+  // Catalogue management by API (ADR 0029): validated like the provider files, ids and terminal
+  // codes checked against the shipped directory, partner endpoints held to the webhook egress rule.
+  const egress = new WebhookEgressPolicy(config.api.webhookAllowedNetworks);
+  const files = new ProviderDirectory(PROVIDERS_DIR);
+  const catalogue = new CatalogueStore({
+    prisma: ctx.prisma,
+    sealKey: catalogueSecretKey(ctx.secrets.lmk),
+    files: () => files.current(),
+    checkEndpointHost: (host) => egress.checkHost(host),
+  });
+  const idempotency = new IdempotencyStore(ctx.prisma);
   const app = createApp({
-    partners: { service: partners, idempotency: new IdempotencyStore(ctx.prisma), rateLimiter: new RateLimiter() },
+    partners: {
+      service: partners,
+      idempotency,
+      rateLimiter: new RateLimiter(),
+      catalogue,
+      statements: new StatementService(ctx.prisma, ledgerPostingLookup(ctx.prisma)),
+    },
     ...(operators === undefined
       ? {}
       : {
@@ -281,6 +304,14 @@ export async function startApiRole(
             operators,
             core: new CoreRepository(ctx.prisma),
             prisma: ctx.prisma,
+            catalogue,
+            idempotency,
+            // Definitions by API (ADR 0029): the same registry, compiler and test runner as the CLI.
+            definitions: {
+              registry: new Registry(new PrismaDefinitionStore(ctx.prisma)),
+              catalogue: defaultCatalogue(),
+              servedTaskQueues: [config.temporal.taskQueue],
+            },
             runLifecycle: async (workflowId, command, actor) =>
               temporalLifecycleRunner(await connectClient(), config.temporal.taskQueue)(workflowId, command, actor),
           },

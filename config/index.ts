@@ -57,6 +57,8 @@ export interface ApiConfig {
   readonly port: number;
   /** Comma-separated CIDRs webhooks may reach although not public (partners/webhook-egress.ts). */
   readonly webhookAllowedNetworks: string;
+  /** How often a worker asks the database for catalogue entries written by API (ADR 0029). */
+  readonly catalogueRefreshMs: number;
 }
 
 export interface SecurityConfig {
@@ -202,6 +204,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_API_HOST: 'api.host',
   FIXPAY_API_PORT: 'api.port',
   FIXPAY_WEBHOOK_ALLOWED_NETWORKS: 'api.webhookAllowedNetworks',
+  FIXPAY_CATALOGUE_REFRESH_MS: 'api.catalogueRefreshMs',
   FIXPAY_METRICS_ENABLED: 'metrics.enabled',
   FIXPAY_METRICS_HOST: 'metrics.host',
   FIXPAY_METRICS_PORT: 'metrics.port',

@@ -9,7 +9,7 @@ export type KeyMode = 'test' | 'live';
 export const KEY_MODES: readonly KeyMode[] = ['test', 'live'];
 
 /** Resources a key can be scoped to; each has a read and a write scope. */
-export const SCOPE_RESOURCES = ['account', 'keys', 'bills', 'webhooks'] as const;
+export const SCOPE_RESOURCES = ['account', 'keys', 'bills', 'webhooks', 'catalogue'] as const;
 export type ScopeResource = (typeof SCOPE_RESOURCES)[number];
 export type Scope = `${ScopeResource}:${'read' | 'write'}`;
 export const ALL_SCOPES: readonly Scope[] = SCOPE_RESOURCES.flatMap((r) => [`${r}:read`, `${r}:write`] as const);

@@ -41,6 +41,7 @@ import type { WorkerMetrics } from './metrics';
 import type { Tracing } from '../infra/tracing';
 import { createPlatformActivities, PROVIDERS_DIR } from './platform-activities';
 import { ProviderDirectory } from '../gateways/providers/profile';
+import { CatalogueMirror, catalogueSecretKey } from '../gateways/providers/catalogue-store';
 import { FileProviderJournal } from '../gateways/providers/journal';
 import { voucherKeyFromLmk } from '../gateways/providers/voucher';
 import { PrismaCardStore } from '../cards/prisma-store';
@@ -163,6 +164,17 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
   };
   try {
     const hsm = new SoftwareHsm({ lmk: Buffer.from(deps.lmkHex, 'hex') });
+    // Catalogue entries written by API (ADR 0029), of the partner mode this worker serves, read
+    // beside the provider directory and refreshed without a restart.
+    const catalogue = new CatalogueMirror(
+      prisma,
+      deps.partnerBillMode ?? 'live',
+      catalogueSecretKey(deps.lmkHex),
+      config.api.catalogueRefreshMs,
+      (e) => log.warn({ err: e }, 'reading the provider catalogue failed; keeping the last entries'),
+    );
+    await catalogue.start();
+    stops.push(() => Promise.resolve(catalogue.stop()));
     const cn = config.cardNetwork;
     const networkCodec = new MessageCodec(networkSpec);
     const gateway = new CardNetworkGateway(
@@ -212,7 +224,7 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
         registry,
         pushStore: new PrismaPushStore(prisma),
         providers: {
-          directory: new ProviderDirectory(deps.providersDir ?? PROVIDERS_DIR),
+          directory: new ProviderDirectory(deps.providersDir ?? PROVIDERS_DIR, undefined, undefined, catalogue),
           voucherKey: { id: 'v1', key: voucherKeyFromLmk(deps.lmkHex) },
           journal: new FileProviderJournal(join(config.dataDir, 'provider-journal.jsonl')),
         },

@@ -525,7 +525,7 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
     const [verdict, rec] = await Promise.all([
       temporal(() => verify({ request, ani })).catch(() => undefined),
       deps.registry
-        .resolveWith(s.serviceId, (plan) => businessKey(plan, input))
+        .resolveWith(s.serviceId, (plan) => businessKey(plan, input), s.terminalId)
         // An item code no live service has is not on any menu (a generic request names any id).
         .catch((e: unknown) =>
           s.route === MENU_SERVICE_ROUTE && isFixpayError(e, 'DEF_NOT_FOUND')

@@ -205,6 +205,20 @@ export const definitionCodes = [
     retryable: false,
   },
   {
+    code: 'FP2103',
+    name: 'DEF_REFUSED',
+    message: 'The definition does not compile; the detail lists the compiler refusals',
+    httpStatus: 422,
+    retryable: false,
+  },
+  {
+    code: 'FP2104',
+    name: 'DEF_TESTS_FAILED',
+    message: "The definition's own tests fail; it is not deployed",
+    httpStatus: 422,
+    retryable: false,
+  },
+  {
     code: 'FP2200',
     name: 'SVC_STEP_FAILED',
     message: 'A service step failed after its retries',

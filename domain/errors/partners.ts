@@ -1,6 +1,6 @@
 import type { ResultCodeEntry } from './types';
 
-/** FP8400–FP8449: the partner API — keys, modes, scopes, onboarding, idempotency, rate limits, bills, webhooks. */
+/** FP8400–FP8449: the partner API — keys, modes, scopes, onboarding, idempotency, rate limits, bills, webhooks, catalogue. */
 export const partnerCodes = [
   {
     code: 'FP8400',
@@ -83,6 +83,27 @@ export const partnerCodes = [
     code: 'FP8411',
     name: 'WEBHOOK_URL_FORBIDDEN',
     message: 'The webhook endpoint is a loopback, private, link-local or reserved address',
+    httpStatus: 422,
+    retryable: false,
+  },
+  {
+    code: 'FP8412',
+    name: 'CATALOGUE_NOT_OWNER',
+    message: "The catalogue entry, or the provider it names, is another partner's or the platform's",
+    httpStatus: 403,
+    retryable: false,
+  },
+  {
+    code: 'FP8413',
+    name: 'CATALOGUE_CONFLICT',
+    message: 'The catalogue id or terminal code is taken, the provider is in use, or the entry changed meanwhile',
+    httpStatus: 409,
+    retryable: false,
+  },
+  {
+    code: 'FP8414',
+    name: 'CATALOGUE_ENDPOINT_FORBIDDEN',
+    message: "A partner's provider endpoint is a loopback, private, link-local or reserved address",
     httpStatus: 422,
     retryable: false,
   },

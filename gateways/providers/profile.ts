@@ -125,6 +125,14 @@ export function parseProviderDocument(text: string, file = 'inline'): Doc {
   } catch (e) {
     throw new FixpayError('PROVIDER_PROFILE_INVALID', `${file}: YAML: ${(e as Error).message.split('\n')[0] ?? ''}`);
   }
+  return validateProviderDocument(value, file);
+}
+
+/**
+ * Checks a parsed document (a file's YAML, or a catalogue entry written by API) against the schema
+ * and the rules the schema cannot say; a FixpayError (PROVIDER_PROFILE_INVALID) says where it is wrong.
+ */
+export function validateProviderDocument(value: unknown, file = 'inline'): Doc {
   if (!validate(value)) {
     const e = validate.errors?.[0];
     const where = e === undefined ? '' : `${e.instancePath || '/'} ${e.message ?? ''}`;
@@ -155,18 +163,55 @@ export function parseProviderDocument(text: string, file = 'inline'): Doc {
   return doc;
 }
 
-/** Reads every `*.yaml`/`*.yml` under `dir` (one level of sub-directories); bad files become problems. */
-export function loadProviderCatalog(dir: string): ProviderCatalog {
+/**
+ * A document from outside the directory (the catalogue entries written by API, ADR 0029): where it
+ * comes from (for problems), and its parsed value or why it could not be read.
+ */
+export interface SourcedDocument {
+  readonly source: string;
+  readonly value?: unknown;
+  readonly error?: string;
+}
+
+/** Documents beside the directory; `generation()` changes whenever `documents()` does. */
+export interface CatalogueFeed {
+  generation(): number;
+  documents(): readonly SourcedDocument[];
+}
+
+/**
+ * Reads every `*.yaml`/`*.yml` under `dir` (one level of sub-directories), then `extra` documents
+ * (which never replace a file's: the same id twice is a problem); bad ones become problems.
+ */
+export function loadProviderCatalog(dir: string, extra: readonly SourcedDocument[] = []): ProviderCatalog {
   const providers = new Map<string, ProviderProfile>();
   const billers = new Map<string, Biller>();
   const operators = new Map<string, TopupOperator>();
   const ticketOffers = new Map<string, TicketOffer>();
   const problems: ProfileProblem[] = [];
-  for (const file of providerFiles(dir)) {
+  const fromExtra = new Set<string>();
+  const read: { file: string; isFile: boolean; doc: () => Doc }[] = [
+    ...providerFiles(dir).map((file) => ({
+      file,
+      isFile: true,
+      doc: () => {
+        if (statSync(file).size > PROVIDER_FILE_BYTES_MAX)
+          throw new FixpayError('PROVIDER_PROFILE_INVALID', `${file}: larger than ${PROVIDER_FILE_BYTES_MAX} bytes`);
+        return parseProviderDocument(readFileSync(file, 'utf8'), file);
+      },
+    })),
+    ...extra.map((x) => ({
+      file: x.source,
+      isFile: false,
+      doc: () => {
+        if (x.error !== undefined) throw new FixpayError('PROVIDER_PROFILE_INVALID', `${x.source}: ${x.error}`);
+        return validateProviderDocument(x.value, x.source);
+      },
+    })),
+  ];
+  for (const { file, isFile, doc: readDoc } of read) {
     try {
-      if (statSync(file).size > PROVIDER_FILE_BYTES_MAX)
-        throw new FixpayError('PROVIDER_PROFILE_INVALID', `${file}: larger than ${PROVIDER_FILE_BYTES_MAX} bytes`);
-      const doc = parseProviderDocument(readFileSync(file, 'utf8'), file);
+      const doc = readDoc();
       const id = doc.metadata.id;
       const base = { id, ...(doc.metadata.title === undefined ? {} : { title: doc.metadata.title }) };
       if (isTicketDocumentKind(doc.kind)) {
@@ -178,6 +223,7 @@ export function loadProviderCatalog(dir: string): ProviderCatalog {
         doc.kind === 'Provider' ? providers : doc.kind === 'Biller' ? billers : operators;
       if (target.has(id)) throw new FixpayError('PROVIDER_PROFILE_INVALID', `${file}: duplicate ${doc.kind} ${id}`);
       target.set(id, { ...base, ...doc.spec });
+      if (doc.kind === 'Biller' && !isFile) fromExtra.add(id);
     } catch (e) {
       problems.push({ file, message: e instanceof Error ? e.message : String(e) });
     }
@@ -189,12 +235,14 @@ export function loadProviderCatalog(dir: string): ProviderCatalog {
     }
   // A code two billers claim picks neither (a clash never sends a phone's payment to the wrong
   // biller); both stay payable by id, and the clash is a problem until one file changes.
+  // A code a file's biller holds stays the file's when only catalogue entries claim it too.
   const claims = new Map<string, string[]>();
   for (const [id, b] of billers)
     if (b.terminalCode !== undefined) claims.set(b.terminalCode, [...(claims.get(b.terminalCode) ?? []), id]);
   for (const [code, ids] of claims) {
     if (ids.length < 2) continue;
-    for (const id of ids) {
+    const filed = ids.filter((id) => !fromExtra.has(id));
+    for (const id of filed.length === 1 ? ids.filter((x) => fromExtra.has(x)) : ids) {
       const { terminalCode: _dropped, ...rest } = billers.get(id) as Biller;
       billers.set(id, rest);
     }
@@ -301,15 +349,17 @@ export class ProviderDirectory {
     readonly dir: string,
     private readonly checkEveryMs = 500,
     private readonly now: () => number = () => Date.now(),
+    /** Catalogue entries written by API (catalogue-store.ts), read beside the directory. */
+    private readonly feed?: CatalogueFeed,
   ) {}
 
   current(): ProviderCatalog {
     const t = this.now();
     if (this.cached !== undefined && t - this.checkedAt < this.checkEveryMs) return this.cached;
     this.checkedAt = t;
-    const p = fingerprint(this.dir);
+    const p = `${fingerprint(this.dir)}#${this.feed?.generation() ?? 0}`;
     if (this.cached === undefined || p !== this.print) {
-      this.cached = loadProviderCatalog(this.dir);
+      this.cached = loadProviderCatalog(this.dir, this.feed?.documents() ?? []);
       this.print = p;
     }
     return this.cached;

@@ -11,7 +11,10 @@ function isTargets(v: unknown): v is AliasTarget[] {
         typeof t === 'object' &&
         t !== null &&
         typeof (t as { version?: unknown }).version === 'string' &&
-        typeof (t as { weight?: unknown }).weight === 'number',
+        typeof (t as { weight?: unknown }).weight === 'number' &&
+        ((t as { terminals?: unknown }).terminals === undefined ||
+          (Array.isArray((t as { terminals?: unknown }).terminals) &&
+            (t as { terminals: unknown[] }).terminals.every((x) => typeof x === 'string'))),
     )
   );
 }
@@ -85,7 +88,11 @@ export class PrismaDefinitionStore implements DefinitionStore {
       await this.prisma.serviceAlias.deleteMany({ where: { serviceId, alias } });
       return;
     }
-    const json = targets.map((t) => ({ version: t.version, weight: t.weight }));
+    const json = targets.map((t) => ({
+      version: t.version,
+      weight: t.weight,
+      ...(t.terminals === undefined ? {} : { terminals: t.terminals }),
+    }));
     await this.prisma.serviceAlias.upsert({
       where: { serviceId_alias: { serviceId, alias } },
       create: { serviceId, alias, targets: json },

@@ -24,7 +24,12 @@ export interface AliasTarget {
   version: string;
   /** Percentage of business keys (0–100) routed to this version. */
   weight: number;
+  /** Terminals whose every request runs this version (a canary by name), whatever the weight. */
+  terminals?: string[];
 }
+
+/** Most terminals a canary may name. */
+export const CANARY_TERMINALS_MAX = 1000;
 
 /** Storage port: Prisma in production (services/registry/prisma-store.ts), memory in tests. */
 export interface DefinitionStore {
@@ -128,18 +133,48 @@ export class Registry {
   async promote(serviceId: string, version: string, canaryPercent?: number): Promise<void> {
     const rec = await this.store.get(serviceId, version);
     if (rec === undefined) throw new FixpayError('DEF_NOT_FOUND', `${serviceId}@${version}`);
-    if (canaryPercent !== undefined) {
-      if (!Number.isInteger(canaryPercent) || canaryPercent < 0 || canaryPercent > 100)
-        throw new FixpayError('DEF_ALIAS_INVALID', 'canary weight must be an integer 0–100');
-      await this.store.setAlias(serviceId, 'canary', [{ version, weight: canaryPercent }]);
-      await this.store.setStatus(serviceId, version, 'active');
-      return;
-    }
+    if (canaryPercent !== undefined) return this.canary(serviceId, version, { percent: canaryPercent });
     const live = await this.store.getAlias(serviceId, 'live');
     if (live?.[0] !== undefined && live[0].version !== version) await this.store.setAlias(serviceId, 'previous', live);
     await this.store.setAlias(serviceId, 'live', [{ version, weight: 100 }]);
     await this.store.setAlias(serviceId, 'canary', null);
     await this.store.setStatus(serviceId, version, 'active');
+  }
+
+  /**
+   * Routes `percent` of business keys, and every request of the named `terminals`, to `version`
+   * (a canary); the live version serves the rest.
+   */
+  async canary(
+    serviceId: string,
+    version: string,
+    target: { percent?: number; terminals?: readonly string[] },
+  ): Promise<void> {
+    const rec = await this.store.get(serviceId, version);
+    if (rec === undefined) throw new FixpayError('DEF_NOT_FOUND', `${serviceId}@${version}`);
+    const percent = target.percent ?? 0;
+    if (!Number.isInteger(percent) || percent < 0 || percent > 100)
+      throw new FixpayError('DEF_ALIAS_INVALID', 'canary weight must be an integer 0–100');
+    const terminals = [...new Set(target.terminals ?? [])];
+    if (terminals.length > CANARY_TERMINALS_MAX)
+      throw new FixpayError('DEF_ALIAS_INVALID', `a canary names at most ${CANARY_TERMINALS_MAX} terminals`);
+    await this.store.setAlias(serviceId, 'canary', [
+      { version, weight: percent, ...(terminals.length === 0 ? {} : { terminals }) },
+    ]);
+    await this.store.setStatus(serviceId, version, 'active');
+  }
+
+  /** The `live`, `canary` and `previous` targets of a service. */
+  async aliases(serviceId: string): Promise<Record<'live' | 'canary' | 'previous', AliasTarget | null>> {
+    const [live, canary, previous] = await Promise.all(
+      (['live', 'canary', 'previous'] as const).map((a) => this.store.getAlias(serviceId, a)),
+    );
+    return { live: live?.[0] ?? null, canary: canary?.[0] ?? null, previous: previous?.[0] ?? null };
+  }
+
+  /** Every stored version of a service. */
+  async versionsOf(serviceId: string): Promise<DefinitionRecord[]> {
+    return this.store.list(serviceId);
   }
 
   /** Puts the previous live version back and drops any canary. */
@@ -181,7 +216,12 @@ export class Registry {
    * fresh (a promotion takes effect on the next request, no restart); stored versions are
    * immutable, so their plans are cached in memory. Throws DEF_NOT_FOUND.
    */
-  async resolveWith(serviceId: string, businessKeyOf: (plan: Plan) => string): Promise<DefinitionRecord> {
+  async resolveWith(
+    serviceId: string,
+    businessKeyOf: (plan: Plan) => string,
+    /** The requesting terminal: a canary that names it runs for it. */
+    terminalId?: string,
+  ): Promise<DefinitionRecord> {
     const [canaries, lives] = await Promise.all([
       this.store.getAlias(serviceId, 'canary'),
       this.store.getAlias(serviceId, 'live'),
@@ -190,7 +230,9 @@ export class Registry {
     if (live === undefined) throw new FixpayError('DEF_NOT_FOUND', `${serviceId} has no live version`);
     const liveRec = await this.version(serviceId, live.version);
     const canary = canaries?.[0];
-    if (canary === undefined || routeBucket(serviceId, businessKeyOf(liveRec.plan)) >= canary.weight) return liveRec;
+    if (canary === undefined) return liveRec;
+    const named = terminalId !== undefined && canary.terminals?.includes(terminalId) === true;
+    if (!named && routeBucket(serviceId, businessKeyOf(liveRec.plan)) >= canary.weight) return liveRec;
     return this.version(serviceId, canary.version);
   }
 

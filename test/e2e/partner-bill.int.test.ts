@@ -250,6 +250,20 @@ describe('an SP bill paid from the phone over FSK, confirmed by one signed webho
     const audit = await e2e.db.prisma.auditEvent.findMany({ where: { subject: `partner:${partnerId}` } });
     expect(audit.filter((a) => a.action === 'bill.paid').map((a) => a.actor)).toEqual(['terminal:T0000002']);
 
+    // The day's statement lists it with its webhook id and the ledger posting of the phone's run.
+    const statement = await call(api.base, 'GET', `/v1/statements/${new Date().toISOString().slice(0, 10)}`, { key });
+    expect(statement.body).toMatchObject({ consistentWithLedger: true });
+    expect(statement.body['lines']).toEqual([
+      expect.objectContaining({
+        billId,
+        channel: 'phone',
+        amount: { minor: 4550, currency: 'CNY' },
+        webhookId: confirmationIds(billId).messageId,
+        deliveryStatus: 'delivered',
+        ledger: 'posted',
+      }),
+    ]);
+
     // The same reference again: no open bill, nothing charged, nothing queued.
     const again = phone(e2e);
     await again.signOn();

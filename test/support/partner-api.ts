@@ -14,11 +14,16 @@ import { RateLimiter, type RateLimit } from '../../partners/rate-limit';
 import { PartnerService, type DeliveryStarter } from '../../partners/service';
 import { webhookMasterKey } from '../../partners/webhook-signing';
 import type { PrismaClient } from '../../generated/prisma/client';
+import { CatalogueStore, catalogueSecretKey } from '../../gateways/providers/catalogue-store';
+import type { ProviderCatalog } from '../../gateways/providers/profile';
+import { ledgerPostingLookup } from '../../api/statements';
+import { StatementService } from '../../partners/statements';
 
 export interface PartnerApi {
   readonly base: string;
   readonly service: PartnerService;
   readonly masterKey: Buffer;
+  readonly catalogue: CatalogueStore;
   close(): Promise<void>;
 }
 
@@ -32,18 +37,28 @@ export interface PartnerApiOptions {
   readonly extra?: Partial<AppDeps>;
   /** Networks webhook URLs may name; loopback by default (tests' receivers listen there). */
   readonly webhookAllowedNetworks?: string;
+  /** The provider directory's own documents, for the catalogue's id and terminal-code checks. */
+  readonly providerFiles?: () => ProviderCatalog;
 }
 
 /** Loopback, where test receivers listen. */
 export const LOOPBACK_NETWORKS = '127.0.0.0/8,::1/128';
 
 export async function startPartnerApi(options: PartnerApiOptions): Promise<PartnerApi> {
-  const masterKey = webhookMasterKey(options.lmkHex ?? randomBytes(32).toString('hex'));
+  const lmk = options.lmkHex ?? randomBytes(32).toString('hex');
+  const masterKey = webhookMasterKey(lmk);
+  const egress = new WebhookEgressPolicy(options.webhookAllowedNetworks ?? LOOPBACK_NETWORKS);
   const service = new PartnerService({
     prisma: options.prisma,
     webhookMasterKey: masterKey,
     startDelivery: options.startDelivery ?? (() => Promise.resolve()),
-    egress: new WebhookEgressPolicy(options.webhookAllowedNetworks ?? LOOPBACK_NETWORKS),
+    egress,
+  });
+  const catalogue = new CatalogueStore({
+    prisma: options.prisma,
+    sealKey: catalogueSecretKey(lmk),
+    checkEndpointHost: (host) => egress.checkHost(host),
+    ...(options.providerFiles === undefined ? {} : { files: options.providerFiles }),
   });
   const app = createApp({
     version: 'test',
@@ -52,6 +67,8 @@ export async function startPartnerApi(options: PartnerApiOptions): Promise<Partn
       service,
       idempotency: new IdempotencyStore(options.prisma),
       rateLimiter: new RateLimiter(options.rateLimit),
+      catalogue,
+      statements: new StatementService(options.prisma, ledgerPostingLookup(options.prisma)),
     },
     ...options.extra,
   });
@@ -62,6 +79,7 @@ export async function startPartnerApi(options: PartnerApiOptions): Promise<Partn
     base,
     service,
     masterKey,
+    catalogue,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
