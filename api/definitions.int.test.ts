@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createApp } from './app';
 import { newOperatorToken } from './operator';
-import type { OperatorApiDeps } from './operator';
+import { CoreRepository } from '../core/repository';
 import { IdempotencyStore } from '../partners/idempotency';
 import { defaultCatalogue } from '../services/catalogue/entries';
 import { PrismaDefinitionStore } from '../services/registry/prisma-store';
@@ -58,7 +58,7 @@ beforeAll(async () => {
         { id: 'sam', role: 'supervisor', tokenSha256: sam.tokenSha256 },
         { id: 'sue', role: 'supervisor', tokenSha256: sue.tokenSha256 },
       ],
-      core: {} as OperatorApiDeps['core'],
+      core: new CoreRepository(db.prisma),
       prisma: db.prisma,
       runLifecycle: () => Promise.reject(new Error('not in this test')),
       idempotency: new IdempotencyStore(db.prisma),
@@ -214,6 +214,15 @@ describe('four eyes for definitions that move money', () => {
     expect(approved.status).toBe(200);
     expect(approved.body).toMatchObject({ status: 'approved', decidedBy: 'supervisor:sue' });
     expect(await runs('payment', 'T0000001')).toBe('1.0.0');
+    // The decision is in the audit trail, with who asked and who decided.
+    const audited = await db.prisma.coreAudit.findMany({ where: { subject: `approval:${approvalId}` } });
+    expect(audited.map((a) => [a.actor, a.action, a.detail])).toEqual([
+      [
+        'supervisor:sue',
+        'approve',
+        { command: 'definitionRelease', requestedBy: expect.stringContaining('sam') as unknown },
+      ],
+    ]);
     // Deciding again changes nothing.
     expect((await op(sue, 'POST', `/approvals/${approvalId}/decision`, { decision: 'reject' })).body).toMatchObject({
       status: 'approved',

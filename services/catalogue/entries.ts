@@ -394,10 +394,11 @@ export const catalogueEntries: readonly CatalogueEntry[] = [
     kind: 'provider',
     effect: 'none',
     idempotent: true,
-    input: obj({ msisdn: str() }),
+    input: obj({ msisdn: str(), service: str() }, ['service']),
     output: obj({ found: bool, operator: str() }),
     example: { found: true, operator: 'mobile-a' },
-    description: 'The operator serving a number: prefixes from the operator data, confirmed by the aggregator.',
+    description:
+      'The operator serving a number (of one service when given: mobile, fixed-line, phs…): prefixes from the operator data, confirmed by the aggregator.',
   },
   {
     name: 'topupMobile',

@@ -170,7 +170,10 @@ export class ProviderSimulator extends SandboxHttpServer<ProviderSimulatorOption
     }
     if (kind === 'topup' && req.method === 'GET' && seg[0] === 'lookup') {
       const n = url.searchParams.get('number') ?? '';
-      const hit = Object.entries(this.options.operatorPrefixes ?? {}).find(([p]) => n.startsWith(p));
+      // The longest matching prefix names the operator (a mobile 138… is not the Q-coin 1…).
+      const hit = Object.entries(this.options.operatorPrefixes ?? {})
+        .filter(([p]) => n.startsWith(p))
+        .sort((a, b) => b[0].length - a[0].length)[0];
       return hit === undefined ? this.send(res, 404, { operator: '' }) : this.send(res, 200, { operator: hit[1] });
     }
     const create =

@@ -170,7 +170,7 @@ describe('a biller a partner created by API is paid from the phone over FSK, no 
     const before = await household();
     const first = await pay('1234567890');
     expect(first.result).toMatchObject({ outcome: 'COMPLETED', output: { fee: 70 } });
-    expect(first.receipt).toEqual(expect.arrayContaining(['BILL PAYMENT lake-water', 'FEE 70']));
+    expect(first.receipt).toEqual(expect.arrayContaining(['BILL PAYMENT lake-water', 'FEE 0.70']));
     const amount = BigInt(Number((first.result.output as { amount: unknown }).amount));
     expect((await household()) - before).toBe(amount + 70n);
     const charged = sim.transactions().filter((t) => t.reference.startsWith(`${first.workflowId}/`));

@@ -102,7 +102,8 @@ describe('value-added services from the phone over FSK audio', () => {
       kind: 'topup',
       keys: { 'fixpay-demo': { scheme: 'hmac-sha256', secret: TOPUP_SECRET } },
       pinProducts: ['game-100', 'qcoin-10'],
-      operatorPrefixes: { '138': 'mobile-a' },
+      // The aggregator knows an operator B (150…) our data does not list yet (a test adds its file).
+      operatorPrefixes: { '138': 'mobile-a', '150': 'mobile-b' },
       ...common,
     });
     const b = await bills.start();
@@ -311,6 +312,43 @@ describe('value-added services from the phone over FSK audio', () => {
     const amount = amountOf(result);
     expect((await household()).posted - before.posted).toBe(amount + 50n);
     expect(chargesFor(bills, runId('bill-payment', r.stan)).map((x) => x.charged)).toEqual([1]);
+  });
+
+  it('an operator added as data while the platform runs is looked up by number and topped up, no restart', async () => {
+    const t = phone(e2e);
+    await t.signOn();
+    // Before its file: no mobile operator of ours serves 150…, refused before any money moves.
+    const before = await household();
+    const early = await t.service('mobile-topup', { operator: '1', msisdn: '15000150000', amount: '2000' }, []);
+    expect(early.outcome).toBe('declined');
+    expect(await resultOf('mobile-topup', early.stan)).toMatchObject({
+      outcome: 'FAILED',
+      code: 'TOPUP_OPERATOR_UNKNOWN',
+    });
+    expect(await household()).toEqual(before);
+    writeFileSync(
+      join(dir, 'operators', 'mobile-b.yaml'),
+      [
+        'apiVersion: fixpay/v1',
+        'kind: TopupOperator',
+        'metadata: { id: mobile-b, title: Mobile operator B }',
+        'spec:',
+        '  provider: topup-sandbox',
+        '  service: mobile',
+        "  prefixes: ['150']",
+        '  numberLength: { min: 11, max: 11 }',
+        '  products:',
+        '    - { id: mobile-b-any, delivery: recharge, range: { min: 1000, max: 50000 } }',
+        '',
+      ].join('\n'),
+    );
+    const r = await t.service('mobile-topup', { operator: '1', msisdn: '15000150000', amount: '2000' }, []);
+    expect(r).toMatchObject({ outcome: 'approved', responseCode: '00' });
+    await t.hangUp();
+    expect(await resultOf('mobile-topup', r.stan)).toMatchObject({ outcome: 'COMPLETED' });
+    const [tx] = chargesFor(topups, runId('mobile-topup', r.stan));
+    expect(tx).toMatchObject({ number: '15000150000', product: 'mobile-b-any', state: 'COMPLETED', charged: 1 });
+    expect((await household()).posted - before.posted).toBe(2000n);
   });
 
   it('bad inputs are refused before anything starts: unknown biller code, short number', async () => {
