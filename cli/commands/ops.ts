@@ -28,6 +28,7 @@ import {
   terminateRun,
 } from '../ops/runs';
 import type { AuditSink, RunDetail, RunRow } from '../ops/runs';
+import { checkNodeId, controlOrigin, setNodeDraining } from '../ops/nodes';
 
 interface OutputOptions {
   json?: boolean;
@@ -393,9 +394,10 @@ export function register(program: Command): void {
         const nodes = await nodeStatus(o.metrics);
         print(o, nodes, () =>
           table(
-            ['TARGET', 'UP', 'BUSY', 'FREE', 'RESERVED', 'MAX', 'DRAINING', 'SNR LAST', 'ANSWERED', 'NOTE'],
+            ['TARGET', 'NODE', 'UP', 'BUSY', 'FREE', 'RESERVED', 'MAX', 'DRAINING', 'SNR LAST', 'ANSWERED', 'NOTE'],
             nodes.map((n) => [
               n.target,
+              n.node ?? '',
               n.up ? 'up' : 'DOWN',
               n.lines === undefined ? '' : String(n.lines.busy),
               n.lines === undefined ? '' : String(n.lines.free),
@@ -411,6 +413,60 @@ export function register(program: Command): void {
         return nodes.every((n) => n.up) ? 0 : 1;
       }),
     );
+
+  for (const drain of [true, false])
+    ops
+      .command(drain ? 'drain' : 'undrain')
+      .argument('<node>', 'the access node id (FIXPAY_NODE_ID); checked against the endpoint before acting')
+      .description(
+        drain
+          ? 'the access node takes no new calls (SIP 503, TCP PCM reject: phones redial their backup number) and lets its calls in progress finish; audited. `ops nodes` shows DRAINING yes; stop the node once its busy lines are 0'
+          : 'the drained access node takes calls again; audited. A node that is stopping is refused',
+      )
+      .requiredOption('--metrics <target>', "host:port of the node's metrics endpoint (its control routes are there)")
+      .requiredOption('--reason <text>', 'why (8-500 characters, no card data)')
+      .requiredOption('--operator <name>', 'who acts (recorded in the audit log)')
+      .option(
+        '--wait <duration>',
+        drain ? 'wait until the calls in progress have ended (e.g. 2m); exit 1 if they have not' : 'not used',
+      )
+      .option('--json', 'print JSON')
+      .action(
+        action(
+          async (
+            node: string,
+            o: OutputOptions & { metrics: string; reason: string; operator: string; wait?: string },
+          ) => {
+            const token = loadConfig().security.operatorToken;
+            if (token === undefined)
+              throw new FixpayError('CONFIG_INVALID', 'set FIXPAY_OPERATOR_TOKEN (the operator token)');
+            const waitMs = drain && o.wait !== undefined ? parseDuration(o.wait) : undefined;
+            // Checked before the database is opened: bad input exits 2 without touching anything.
+            checkNodeId(node);
+            checkReason(o.reason);
+            checkOperator(o.operator);
+            controlOrigin(o.metrics);
+            const r = await withDatabase((prisma) =>
+              setNodeDraining(auditSink(prisma), {
+                nodeId: node,
+                target: o.metrics,
+                token,
+                drain,
+                reason: o.reason,
+                operator: o.operator,
+                ...(waitMs === undefined ? {} : { waitMs }),
+              }),
+            );
+            print(o, r.state, () =>
+              [
+                `node ${r.state.nodeId}: ${r.state.draining ? 'draining (new calls refused)' : 'taking calls'}`,
+                `live calls: ${r.state.liveCalls}${drain && r.callsEnded ? ' (drained: it can be stopped)' : ''}`,
+              ].join('\n'),
+            );
+            return waitMs !== undefined && !r.callsEnded ? 1 : 0;
+          },
+        ),
+      );
 
   const deployment = ops
     .command('deployment')
