@@ -43,7 +43,7 @@ interface Node {
 }
 
 describeWithPostgres('fixpay ops drain and undrain against a real node', () => {
-  jest.setTimeout(180_000);
+  jest.setTimeout(400_000);
   const token = randomBytes(24).toString('base64url');
   const dataDir = mkdtempSync(join(tmpdir(), 'fixpay-drain-'));
   const profiles = loadProfiles();
@@ -182,19 +182,14 @@ describeWithPostgres('fixpay ops drain and undrain against a real node', () => {
   });
 
   it('bad input exits 2 and changes nothing; a wrong node name or token exits 1 and changes nothing', async () => {
-    const bad = [
-      args('drain', 'city a', a),
-      ['drain', 'city-a', '--metrics', target(a), '--reason', 'short', '--operator', 'alice'],
-      ['drain', 'city-a', '--metrics', 'file:///etc/passwd', '--reason', 'maintenance window', '--operator', 'alice'],
-      ['drain', 'city-a', '--metrics', target(a), '--reason', 'card 6225880000000001', '--operator', 'alice'],
-      args('drain', 'city-a', a, '--wait', 'forever'),
-    ];
-    const codes = await Promise.all(bad.map(async (argv) => ({ argv, code: (await cli(argv)).code })));
-    expect(codes).toEqual(bad.map((argv) => ({ argv, code: 2 })));
-    const [other, badToken] = await Promise.all([
+    // Input checks are unit-tested (nodes.test.ts); here one of them through the CLI's exit code.
+    const [bad, other, badToken] = await Promise.all([
+      cli(args('drain', 'city a', a)),
       cli(args('drain', 'city-b', a)),
       cli(args('drain', 'city-a', a), { token: randomBytes(24).toString('base64url') }),
     ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/BAD_REQUEST/);
     expect(other.code).toBe(1);
     expect(other.stderr).toMatch(/FP1053 OPS_NODE_MISMATCH/);
     expect(badToken.code).toBe(1);
@@ -254,7 +249,8 @@ describeWithPostgres('fixpay ops drain and undrain against a real node', () => {
     ]);
 
     // Drained twice: still draining, one more audit row, nothing else.
-    expect((await cli(args('drain', 'city-a', a))).code).toBe(0);
+    const again = await cli(args('drain', 'city-a', a));
+    expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 0, stderr: '' });
     expect(a.engine.draining).toBe(true);
     expect(await db.prisma.auditEvent.count({ where: { subject: 'node:city-a', action: 'node.drain' } })).toBe(2);
   });

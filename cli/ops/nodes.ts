@@ -22,7 +22,7 @@ export const DRAIN_WAIT_MS_MAX = 3_600_000;
 /** How often `--wait` asks the node for its live calls, ms. */
 export const DRAIN_POLL_MS = 500;
 /** One control request's time limit, ms. */
-export const CONTROL_TIMEOUT_MS = 5_000;
+export const CONTROL_TIMEOUT_MS = 10_000;
 
 const NODE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
