@@ -47,7 +47,9 @@ import { startTestServer } from '../support/temporal';
 const CARD = { track2: '6225880000000001=30122011234567890', pin: '123456', pan: '6225880000000001' };
 const BIN = join(__dirname, '..', '..', 'bin', 'fixpay.js');
 /** The whole suite's time budget (`npm run test:multihost`): five hosts' processes start in turn. */
-const BUDGET_MS = 900_000;
+const BUDGET_MS = 1_200_000;
+/** How long one role process may take to be ready: a worker bundles its workflows first. */
+const READY_MS = 420_000;
 /** The merchant terminals of the demo room that act as the city's phones. */
 const PHONES = ['T0000001', 'T0000011', 'T0000012'] as const;
 
@@ -174,9 +176,9 @@ describeMultihost('hosts in network namespaces: core, two worker hosts, N+1 acce
       FIXPAY_CARD_NETWORK_HOST: core,
       FIXPAY_CARD_NETWORK_PORT: String(bank.port),
     };
-    roles.w1 = startRole('worker', lanEnv, { netns: ns('w1') });
+    roles.w1 = startRole('worker', lanEnv, { netns: ns('w1'), readyTimeoutMs: READY_MS });
     await roles.w1.ready;
-    roles.w2 = startRole('worker', lanEnv, { netns: ns('w2') });
+    roles.w2 = startRole('worker', lanEnv, { netns: ns('w2'), readyTimeoutMs: READY_MS });
     // Each access node serves its lines, metrics and control routes on its own host's address.
     for (const h of accessHosts)
       roles[h] = startRole(
@@ -188,7 +190,7 @@ describeMultihost('hosts in network namespaces: core, two worker hosts, N+1 acce
           FIXPAY_METRICS_HOST: hosts[h],
           FIXPAY_METRICS_PORT: String(METRICS_PORT),
         },
-        { netns: ns(h) },
+        { netns: ns(h), readyTimeoutMs: READY_MS },
       );
     await roles.w2.ready;
     const ports = await Promise.all(
