@@ -29,6 +29,8 @@ import {
 } from '../ops/runs';
 import type { AuditSink, RunDetail, RunRow } from '../ops/runs';
 import { checkNodeId, controlOrigin, setNodeDraining } from '../ops/nodes';
+import { checkReversalKey, replayReversal } from '../ops/reversals';
+import { PrismaReversalQueue } from '../../gateways/card-network/prisma-store';
 
 interface OutputOptions {
   json?: boolean;
@@ -317,6 +319,38 @@ export function register(program: Command): void {
                     ]),
                   ),
                 ]),
+          ].join('\n'),
+        );
+      }),
+    );
+
+  ops
+    .command('reversal')
+    .description('one reversal of the queue')
+    .command('replay')
+    .argument('<key>', 'the reversal key (the original request’s idempotency key, as `ops reversals` lists it)')
+    .description(
+      'send a stuck reversal again: an expired (or pending) reversal is due now, with fresh attempts; audited. It lands once however often it is replayed (a done one is refused)',
+    )
+    .requiredOption('--reason <text>', 'why (8-500 characters, no card data)')
+    .requiredOption('--operator <name>', 'who acts (recorded in the audit log)')
+    .option('--json', 'print JSON')
+    .action(
+      action(async (key: string, o: OutputOptions & { reason: string; operator: string }) => {
+        checkReversalKey(key);
+        checkReason(o.reason);
+        checkOperator(o.operator);
+        const r = await withDatabase((prisma) =>
+          replayReversal(new PrismaReversalQueue(prisma), auditSink(prisma), {
+            key,
+            reason: o.reason,
+            operator: o.operator,
+          }),
+        );
+        print(o, r, () =>
+          [
+            `reversal ${r.key}: ${r.status}, due now (replay ${r.replays})`,
+            `terminal ${r.terminalId} STAN ${r.stan} amount ${r.amountMinor} ${r.currency} card ${r.maskedPan ?? '-'} attempts ${r.attempts}`,
           ].join('\n'),
         );
       }),
