@@ -624,6 +624,15 @@ export class ChannelEngine implements LineHost {
     clearTimeout(timer);
   }
 
+  /**
+   * An operator's drain: refuses new calls from now on (SIP 503, TCP PCM reject) and leaves the
+   * live calls alone, however long they take; `undrain()` takes calls again.
+   */
+  refuseNewCalls(): void {
+    if (!this.isDraining) this.log.info({ liveCalls: this.calls.size }, 'draining: new calls refused');
+    this.isDraining = true;
+  }
+
   /** Resumes answering after a drain. */
   undrain(): void {
     this.isDraining = false;

@@ -35,7 +35,7 @@ import { PrismaDefinitionStore } from '../services/registry/prisma-store';
 import { Registry } from '../services/registry/registry';
 import { codecKeysFromText } from '../codec/payload-codec';
 import { loadSecrets } from '../infra/secrets';
-import { serveProcessMetrics } from '../infra/metrics';
+import { ControlSlot, serveProcessMetrics } from '../infra/metrics';
 import { installTracing } from '../infra/tracing';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { ensurePrivateDir, usePrivateUmask } from '../infra/files';
@@ -134,8 +134,12 @@ export async function startPlatform(config: Config, log: Logger, options: Platfo
     plans.bind(new Registry(new PrismaDefinitionStore(db.prisma)));
 
     // One registry for the process: every role it runs adds its metrics (infra/metrics.ts).
-    const metrics = await serveProcessMetrics(config.metrics, { process: 'dev', node: config.access.nodeId }, (why) =>
-      log.warn({ why }, 'metrics endpoint not served'),
+    const control = new ControlSlot();
+    const metrics = await serveProcessMetrics(
+      config.metrics,
+      { process: 'dev', node: config.access.nodeId },
+      (why) => log.warn({ why }, 'metrics endpoint not served'),
+      { token: secrets.operatorToken, slot: control },
     );
     stops.push(() => metrics.close());
     const tracing = installTracing(
@@ -152,6 +156,7 @@ export async function startPlatform(config: Config, log: Logger, options: Platfo
       dataConverter,
       temporalAddress: `${t.host}:${t.port}`,
       metrics: metrics.registry,
+      control,
       ...(tracing === undefined ? {} : { tracing }),
     };
     // The demo room's keys, simulators and providers first (the worker reads its key directory),

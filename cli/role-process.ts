@@ -14,7 +14,7 @@ import { openDatabase } from '../infra/database';
 import { createLogger } from '../infra/logging';
 import type { Logger } from '../infra/logging';
 import { loadSecrets } from '../infra/secrets';
-import { serveProcessMetrics } from '../infra/metrics';
+import { ControlSlot, serveProcessMetrics } from '../infra/metrics';
 import { installTracing } from '../infra/tracing';
 import { waitForTemporal } from '../infra/temporal';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -55,8 +55,13 @@ export async function openRoleContext(
     new Registry(new PrismaDefinitionStore(db.prisma)),
   );
   const tracing = installTracing(config.tracing, { process: role, node: config.access.nodeId });
-  const metrics = await serveProcessMetrics(config.metrics, { process: role, node: config.access.nodeId }, (why) =>
-    log.warn({ why }, 'metrics endpoint not served'),
+  // The metrics listener also serves the node's control routes (drain/undrain/state) to operators.
+  const control = new ControlSlot();
+  const metrics = await serveProcessMetrics(
+    config.metrics,
+    { process: role, node: config.access.nodeId },
+    (why) => log.warn({ why }, 'metrics endpoint not served'),
+    { token: secrets.operatorToken, slot: control },
   );
   return {
     context: {
@@ -67,6 +72,7 @@ export async function openRoleContext(
       dataConverter,
       temporalAddress,
       metrics: metrics.registry,
+      control,
       ...(tracing === undefined ? {} : { tracing }),
     },
     metricsUrl: metrics.url,

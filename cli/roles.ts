@@ -44,7 +44,7 @@ import type { Central } from '../worker/central';
 import { keyDirectoryPath, readKeyDirectory } from '../worker/key-directory';
 import { createTemporalHealthCheck, temporalTls } from '../infra/temporal';
 import type { TLSConfig } from '../infra/temporal';
-import type { Registry as MetricsRegistry } from '../infra/metrics';
+import type { ControlSlot, Registry as MetricsRegistry } from '../infra/metrics';
 import type { Tracing } from '../infra/tracing';
 import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { registerAccessNodeMetrics } from '../channel-engine/access/metrics';
@@ -60,6 +60,8 @@ export interface RoleContext {
   readonly temporalAddress: string;
   /** The process's Prometheus registry; each role adds its metrics to it (infra/metrics.ts). */
   readonly metrics?: MetricsRegistry;
+  /** Where the access node attaches its operator control (drain/undrain/state beside /metrics). */
+  readonly control?: ControlSlot;
   /** The process's OpenTelemetry tracing, when an exporter is configured (infra/tracing.ts). */
   readonly tracing?: Tracing;
 }
@@ -208,6 +210,7 @@ export async function startAccessNodeRole(
           }),
     });
     started.node = node;
+    ctx.control?.attach({ drain: () => node.drain(), undrain: () => node.undrain(), state: () => node.state() });
     const lines = linesConnection;
     const a = config.access;
     return {

@@ -75,8 +75,22 @@ export interface AccessNode {
   liveCalls(): number;
   /** The channel engine's counters and capacity (channel-engine/access/metrics.ts exports them). */
   metrics(): EngineMetrics;
+  /** An operator's drain: new calls refused, live calls go on (`fixpay ops drain`). */
+  drain(): AccessNodeState;
+  /** Takes calls again; refused (state unchanged) once the node is stopping. */
+  undrain(): AccessNodeState;
+  state(): AccessNodeState;
   /** Stops taking calls, lets the live ones finish (up to the drain timeout), then stops. */
   stop(): Promise<void>;
+}
+
+/** What `fixpay ops drain|undrain|nodes` sees of a node through its control endpoint. */
+export interface AccessNodeState {
+  readonly nodeId: string;
+  readonly draining: boolean;
+  /** True once the node is stopping (SIGTERM): it never takes calls again. */
+  readonly stopping: boolean;
+  readonly liveCalls: number;
 }
 
 /** One request as a span: node, line and profile as attributes (no caller number, no payload). */
@@ -241,12 +255,29 @@ export async function startAccessNode(deps: AccessNodeDeps): Promise<AccessNode>
     await lines.shutdown();
     throw e;
   }
+  let stopCalled = false;
+  const state = (): AccessNodeState => ({
+    nodeId: a.nodeId,
+    draining: engine.draining,
+    stopping: stopCalled,
+    liveCalls: engine.liveCalls().length,
+  });
   return {
     tcpPcmPort: tcp.port,
     sipPort: sip.port,
     liveCalls: () => engine.liveCalls().length,
     metrics: () => engine.metrics(),
+    state,
+    drain: () => {
+      engine.refuseNewCalls();
+      return state();
+    },
+    undrain: () => {
+      if (!stopCalled) engine.undrain();
+      return state();
+    },
     stop: async () => {
+      stopCalled = true;
       // No new calls; the live ones finish (their runs still reach this node's lines worker).
       await engine.drain(deps.drainTimeoutMs ?? ACCESS_DRAIN_TIMEOUT_MS);
       stopping.abort();

@@ -28,6 +28,9 @@ import {
   terminateRun,
 } from '../ops/runs';
 import type { AuditSink, RunDetail, RunRow } from '../ops/runs';
+import { checkNodeId, controlOrigin, setNodeDraining } from '../ops/nodes';
+import { checkReversalKey, replayReversal } from '../ops/reversals';
+import { PrismaReversalQueue } from '../../gateways/card-network/prisma-store';
 
 interface OutputOptions {
   json?: boolean;
@@ -322,6 +325,38 @@ export function register(program: Command): void {
     );
 
   ops
+    .command('reversal')
+    .description('one reversal of the queue')
+    .command('replay')
+    .argument('<key>', 'the reversal key (the original request’s idempotency key, as `ops reversals` lists it)')
+    .description(
+      'send a stuck reversal again: an expired (or pending) reversal is due now, with fresh attempts; audited. It lands once however often it is replayed (a done one is refused)',
+    )
+    .requiredOption('--reason <text>', 'why (8-500 characters, no card data)')
+    .requiredOption('--operator <name>', 'who acts (recorded in the audit log)')
+    .option('--json', 'print JSON')
+    .action(
+      action(async (key: string, o: OutputOptions & { reason: string; operator: string }) => {
+        checkReversalKey(key);
+        checkReason(o.reason);
+        checkOperator(o.operator);
+        const r = await withDatabase((prisma) =>
+          replayReversal(new PrismaReversalQueue(prisma), auditSink(prisma), {
+            key,
+            reason: o.reason,
+            operator: o.operator,
+          }),
+        );
+        print(o, r, () =>
+          [
+            `reversal ${r.key}: ${r.status}, due now (replay ${r.replays})`,
+            `terminal ${r.terminalId} STAN ${r.stan} amount ${r.amountMinor} ${r.currency} card ${r.maskedPan ?? '-'} attempts ${r.attempts}`,
+          ].join('\n'),
+        );
+      }),
+    );
+
+  ops
     .command('ledger')
     .description(
       'balance check: per ledger the journal sums to zero (debits = credits, posted and pending) and no account breaks its limit; exit 1 when not',
@@ -393,9 +428,10 @@ export function register(program: Command): void {
         const nodes = await nodeStatus(o.metrics);
         print(o, nodes, () =>
           table(
-            ['TARGET', 'UP', 'BUSY', 'FREE', 'RESERVED', 'MAX', 'DRAINING', 'SNR LAST', 'ANSWERED', 'NOTE'],
+            ['TARGET', 'NODE', 'UP', 'BUSY', 'FREE', 'RESERVED', 'MAX', 'DRAINING', 'SNR LAST', 'ANSWERED', 'NOTE'],
             nodes.map((n) => [
               n.target,
+              n.node ?? '',
               n.up ? 'up' : 'DOWN',
               n.lines === undefined ? '' : String(n.lines.busy),
               n.lines === undefined ? '' : String(n.lines.free),
@@ -411,6 +447,60 @@ export function register(program: Command): void {
         return nodes.every((n) => n.up) ? 0 : 1;
       }),
     );
+
+  for (const drain of [true, false])
+    ops
+      .command(drain ? 'drain' : 'undrain')
+      .argument('<node>', 'the access node id (FIXPAY_NODE_ID); checked against the endpoint before acting')
+      .description(
+        drain
+          ? 'the access node takes no new calls (SIP 503, TCP PCM reject: phones redial their backup number) and lets its calls in progress finish; audited. `ops nodes` shows DRAINING yes; stop the node once its busy lines are 0'
+          : 'the drained access node takes calls again; audited. A node that is stopping is refused',
+      )
+      .requiredOption('--metrics <target>', "host:port of the node's metrics endpoint (its control routes are there)")
+      .requiredOption('--reason <text>', 'why (8-500 characters, no card data)')
+      .requiredOption('--operator <name>', 'who acts (recorded in the audit log)')
+      .option(
+        '--wait <duration>',
+        drain ? 'wait until the calls in progress have ended (e.g. 2m); exit 1 if they have not' : 'not used',
+      )
+      .option('--json', 'print JSON')
+      .action(
+        action(
+          async (
+            node: string,
+            o: OutputOptions & { metrics: string; reason: string; operator: string; wait?: string },
+          ) => {
+            const token = loadConfig().security.operatorToken;
+            if (token === undefined)
+              throw new FixpayError('CONFIG_INVALID', 'set FIXPAY_OPERATOR_TOKEN (the operator token)');
+            const waitMs = drain && o.wait !== undefined ? parseDuration(o.wait) : undefined;
+            // Checked before the database is opened: bad input exits 2 without touching anything.
+            checkNodeId(node);
+            checkReason(o.reason);
+            checkOperator(o.operator);
+            controlOrigin(o.metrics);
+            const r = await withDatabase((prisma) =>
+              setNodeDraining(auditSink(prisma), {
+                nodeId: node,
+                target: o.metrics,
+                token,
+                drain,
+                reason: o.reason,
+                operator: o.operator,
+                ...(waitMs === undefined ? {} : { waitMs }),
+              }),
+            );
+            print(o, r.state, () =>
+              [
+                `node ${r.state.nodeId}: ${r.state.draining ? 'draining (new calls refused)' : 'taking calls'}`,
+                `live calls: ${r.state.liveCalls}${drain && r.callsEnded ? ' (drained: it can be stopped)' : ''}`,
+              ].join('\n'),
+            );
+            return waitMs !== undefined && !r.callsEnded ? 1 : 0;
+          },
+        ),
+      );
 
   const deployment = ops
     .command('deployment')

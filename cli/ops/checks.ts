@@ -157,6 +157,8 @@ export async function terminalKeys(prisma: PrismaClient, terminalId?: string): P
 export interface NodeStatus {
   readonly target: string;
   readonly up: boolean;
+  /** The node id the endpoint reports (its `node` label). */
+  readonly node?: string;
   readonly error?: string;
   readonly lines?: { busy: number; free: number; reserved: number; max: number };
   readonly draining?: boolean;
@@ -194,9 +196,11 @@ export function nodeStatusFromMetrics(target: string, text: string): NodeStatus 
   const calls: Record<string, number> = {};
   for (const s of samples(text, 'fixpay_calls_total')) if (s.labels['event']) calls[s.labels['event']] = s.value;
   const pending = one('fixpay_reversal_queue_depth', { status: 'pending' });
+  const node = samples(text, 'fixpay_node_draining')[0]?.labels['node'];
   return {
     target,
     up: true,
+    ...(node === undefined ? {} : { node }),
     ...(busy === undefined || max === undefined
       ? {}
       : {

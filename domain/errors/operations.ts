@@ -86,4 +86,32 @@ export const operationsCodes = [
     httpStatus: 409,
     retryable: true,
   },
+  {
+    code: 'FP1052',
+    name: 'OPS_CONTROL_UNAVAILABLE',
+    message: 'The process has no node to control (not an access node, or not started yet)',
+    httpStatus: 503,
+    retryable: true,
+  },
+  {
+    code: 'FP1053',
+    name: 'OPS_NODE_MISMATCH',
+    message: 'The control endpoint serves another node than the one named (nothing was changed)',
+    httpStatus: 409,
+    retryable: false,
+  },
+  {
+    code: 'FP1054',
+    name: 'OPS_REVERSAL_NOT_REPLAYABLE',
+    message: 'The reversal cannot be replayed: only an expired or pending reversal is (a done one has landed)',
+    httpStatus: 409,
+    retryable: false,
+  },
+  {
+    code: 'FP1055',
+    name: 'OPS_REVERSAL_NOT_FOUND',
+    message: 'No reversal has this key',
+    httpStatus: 404,
+    retryable: false,
+  },
 ] as const satisfies readonly ResultCodeEntry[];

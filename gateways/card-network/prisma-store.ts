@@ -7,7 +7,14 @@ import type { PrismaClient } from '../../generated/prisma/client';
 import type { CardNetworkReversal } from '../../generated/prisma/client';
 import type { JournalEntry, RequestJournal, StoredResult } from './journal';
 import { parseStoredResult } from './journal';
-import type { NewReversal, RetryUpdate, ReversalQueue, ReversalRecord, ReversalStatus } from './reversal-queue';
+import type {
+  NewReversal,
+  ReplayOutcome,
+  RetryUpdate,
+  ReversalQueue,
+  ReversalRecord,
+  ReversalStatus,
+} from './reversal-queue';
 import type { ReconciliationException, ReconciliationExceptionQueue, SettlementRecord } from './settlement';
 
 function toRecord(row: CardNetworkReversal): ReversalRecord {
@@ -32,6 +39,9 @@ function toRecord(row: CardNetworkReversal): ReversalRecord {
     nextAttemptAt: row.nextAttemptAt,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
+    replays: row.replays,
+    attemptsAtReplay: row.attemptsAtReplay,
+    ...(row.replayedAt === null ? {} : { replayedAt: row.replayedAt }),
     ...(row.maskedPan === null ? {} : { maskedPan: row.maskedPan }),
     ...(row.leaseUntil === null ? {} : { leaseUntil: row.leaseUntil }),
     ...(row.lastResponseCode === null ? {} : { lastResponseCode: row.lastResponseCode }),
@@ -171,6 +181,24 @@ export class PrismaReversalQueue implements ReversalQueue {
       orderBy: { createdAt: 'asc' },
     });
     return rows.map(toRecord);
+  }
+
+  async replay(key: string, now: Date): Promise<ReplayOutcome> {
+    // One conditional statement: attempts_at_replay takes the row's own attempts, and a lease a
+    // forwarder holds right now stays (its send goes on; the next attempt is due at once anyway).
+    const count = await this.prisma.$executeRaw`
+      UPDATE card_network_reversal
+         SET status = 'pending',
+             next_attempt_at = ${now},
+             lease_until = CASE WHEN lease_until > ${now} THEN lease_until ELSE NULL END,
+             replays = replays + 1,
+             replayed_at = ${now},
+             attempts_at_replay = attempts,
+             updated_at = ${now}
+       WHERE key = ${key} AND status IN ('pending', 'expired')`;
+    if (count === 1) return 'replayed';
+    const row = await this.prisma.cardNetworkReversal.findUnique({ where: { key }, select: { status: true } });
+    return row === null ? 'not-found' : row.status === 'pending' || row.status === 'expired' ? 'replayed' : row.status;
   }
 }
 

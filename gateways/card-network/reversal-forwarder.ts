@@ -162,7 +162,10 @@ export class ReversalForwarder {
       terminalId: r.message.terminalId,
       attempt: r.attempts + 1,
     };
-    if (now.getTime() - r.createdAt.getTime() > this.o.expireAfterMs || r.attempts >= this.o.attemptsMax) {
+    // Limits count from the last operator replay, if any (fixpay ops reversal replay).
+    const since = r.replayedAt ?? r.createdAt;
+    const attemptsSince = r.attempts - (r.attemptsAtReplay ?? 0);
+    if (now.getTime() - since.getTime() > this.o.expireAfterMs || attemptsSince >= this.o.attemptsMax) {
       await this.deps.queue.markExpired(r.key, `gave up after ${r.attempts} attempts`, now);
       this.logger.error(
         { ...log, code: new FixpayError('REVERSAL_EXPIRED').code },

@@ -47,7 +47,15 @@ export interface ReversalRecord {
   readonly lastError?: string;
   readonly createdAt: Date;
   readonly updatedAt: Date;
+  /** Operator replays so far; the attempt and expiry limits count from the last one. */
+  readonly replays?: number;
+  readonly replayedAt?: Date;
+  /** `attempts` when it was last replayed. */
+  readonly attemptsAtReplay?: number;
 }
+
+/** What a replay found: re-queued, or why not. */
+export type ReplayOutcome = 'replayed' | 'not-found' | 'done' | 'armed' | 'cancelled';
 
 export interface NewReversal {
   readonly key: string;
@@ -75,6 +83,13 @@ export interface ReversalQueue {
   markExpired(key: string, reason: string, now: Date): Promise<void>;
   get(key: string): Promise<ReversalRecord | undefined>;
   list(status?: ReversalStatus): Promise<ReversalRecord[]>;
+  /**
+   * An operator's replay of a stuck reversal: expired or pending → pending, due now, with fresh
+   * attempt and expiry allowances counted from now (a lease being used is left alone). A done,
+   * armed or cancelled record is not touched. Replaying twice only re-queues: the issuer applies a
+   * reversal once (0401 repeats after the first 0400).
+   */
+  replay(key: string, now: Date): Promise<ReplayOutcome>;
 }
 
 export interface RetryUpdate {
@@ -194,6 +209,24 @@ export class InMemoryReversalQueue implements ReversalQueue {
 
   list(status?: ReversalStatus): Promise<ReversalRecord[]> {
     return Promise.resolve([...this.records.values()].filter((r) => status === undefined || r.status === status));
+  }
+
+  replay(key: string, now: Date): Promise<ReplayOutcome> {
+    const r = this.records.get(key);
+    if (r === undefined) return Promise.resolve('not-found');
+    if (r.status !== 'pending' && r.status !== 'expired') return Promise.resolve(r.status);
+    const leased = r.leaseUntil !== undefined && r.leaseUntil > now;
+    const { leaseUntil: _l, ...rest } = r;
+    this.records.set(key, {
+      ...(leased ? r : rest),
+      status: 'pending',
+      nextAttemptAt: now,
+      replays: (r.replays ?? 0) + 1,
+      replayedAt: now,
+      attemptsAtReplay: r.attempts,
+      updatedAt: now,
+    });
+    return Promise.resolve('replayed');
   }
 
   private update(key: string, f: (r: ReversalRecord) => ReversalRecord): void {

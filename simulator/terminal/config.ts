@@ -27,7 +27,22 @@ export interface LineConfig {
   readonly localHost: string;
   /** TCP PCM: send our audio in real time (20 ms frames); false = at once (fast tests). SIP is always paced. */
   readonly pace: boolean;
+  /**
+   * Backup numbers, tried in order when the primary cannot be reached (refused, busy, draining, no
+   * answer, no EST): another access node of the city (N+1). Every call tries the primary first.
+   */
+  readonly backups: readonly LineBackup[];
 }
+
+/** A backup number: another access node's address, and the number dialled there. */
+export interface LineBackup {
+  readonly host: string;
+  readonly port: number;
+  readonly calledNumber: string;
+}
+
+/** Most backup numbers a phone holds (a phone's memory has room for a few). */
+export const LINE_BACKUPS_MAX = 4;
 
 export interface TimeoutConfig {
   /** Until the call is answered (TCP ANSWER, SIP 200). */
@@ -155,6 +170,7 @@ function checkKeys(o: Obj, allowed: readonly string[], path: string): void {
 
 const HEX32 = /^[0-9A-Fa-f]{32}$/;
 const NUMBER = /^\+?[0-9*#]{1,32}$/;
+const HOST = /^[0-9A-Za-z.:-]{1,255}$/;
 
 /**
  * Validates a parsed config object. `baseDir` resolves relative paths. Throws
@@ -189,9 +205,27 @@ export function parseTerminalConfig(data: unknown, baseDir: string): TerminalCon
   const pushTransport = push?.transport ?? 'tcp-pcm';
   if (pushTransport !== 'tcp-pcm' && pushTransport !== 'sip') throw invalid('push.transport must be tcp-pcm or sip');
   const line = obj(root.line, 'line');
-  checkKeys(line, ['transport', 'host', 'port', 'callerNumber', 'calledNumber', 'localHost', 'pace'], 'line');
+  checkKeys(
+    line,
+    ['transport', 'host', 'port', 'callerNumber', 'calledNumber', 'localHost', 'pace', 'backups'],
+    'line',
+  );
   const transport = line.transport ?? 'tcp-pcm';
   if (transport !== 'tcp-pcm' && transport !== 'sip') throw invalid('line.transport must be tcp-pcm or sip');
+  const calledNumber = str(line, 'calledNumber', 'line', NUMBER, '95105');
+  const backupList = line.backups ?? [];
+  if (!Array.isArray(backupList) || backupList.length > LINE_BACKUPS_MAX)
+    throw invalid(`line.backups must be a list of at most ${LINE_BACKUPS_MAX} numbers`);
+  const backups = backupList.map((b: unknown, i): LineBackup => {
+    const path = `line.backups[${i}]`;
+    const o = obj(b, path);
+    checkKeys(o, ['host', 'port', 'calledNumber'], path);
+    return {
+      host: str(o, 'host', path, HOST),
+      port: int(o, 'port', path, 1, 65535, transport === 'sip' ? DEFAULT_SIP_PORT : DEFAULT_TCP_PCM_PORT),
+      calledNumber: str(o, 'calledNumber', path, NUMBER, calledNumber),
+    };
+  });
   const tpdu = obj(root.tpdu, 'tpdu');
   checkKeys(tpdu, ['destination', 'source'], 'tpdu');
   const psam = obj(root.psam, 'psam');
@@ -232,12 +266,13 @@ export function parseTerminalConfig(data: unknown, baseDir: string): TerminalCon
     operatorCode: str(root, 'operatorCode', 'config', /^[ -~]{3}$/, '001'),
     line: {
       transport,
-      host: str(line, 'host', 'line', /^[0-9A-Za-z.:-]{1,255}$/, '127.0.0.1'),
+      host: str(line, 'host', 'line', HOST, '127.0.0.1'),
       port: int(line, 'port', 'line', 1, 65535, transport === 'sip' ? DEFAULT_SIP_PORT : DEFAULT_TCP_PCM_PORT),
       callerNumber: str(line, 'callerNumber', 'line', NUMBER),
-      calledNumber: str(line, 'calledNumber', 'line', NUMBER, '95105'),
+      calledNumber,
       localHost: str(line, 'localHost', 'line', /^[0-9.]{7,15}$/, '127.0.0.1'),
       pace: bool(line, 'pace', 'line', true),
+      backups,
     },
     psam: {
       serial: str(psam, 'serial', 'psam', /^[0-9A-Fa-f]{16}$/).toUpperCase(),

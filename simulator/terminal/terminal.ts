@@ -19,7 +19,7 @@ import { KeyLoadError, TerminalSecureElement } from '../psam/terminal-secure-ele
 import type { StateStore, TerminalConfig, TerminalState, Transport } from './config';
 import { FileStateStore } from './config';
 import { lineTimeMs, SipLine, TcpPcmLine } from './line';
-import type { TerminalLine } from './line';
+import type { LineTarget, TerminalLine } from './line';
 import {
   decodeMenu,
   decodeReceipt,
@@ -320,6 +320,13 @@ export class PosTerminal {
   get lastStan(): number {
     return this.state.stan;
   }
+
+  /** The number the current (or last) call reached, and whether it was a backup number. */
+  dialled:
+    | { readonly host: string; readonly port: number; readonly calledNumber: string; readonly backup: boolean }
+    | undefined;
+  /** Numbers that could not be reached so far (each failed dial of the primary or a backup). */
+  dialFailures = 0;
 
   get connected(): boolean {
     return this.call !== undefined && !this.call.isEnded;
@@ -1135,16 +1142,42 @@ export class PosTerminal {
     };
   }
 
+  /**
+   * The call in progress, or a new one: the primary number first, then each backup number in turn
+   * when a number cannot be reached (refused, busy, draining, no answer, no EST). Throws the last
+   * number's error when none answers.
+   */
   private async ensureCall(): Promise<Call> {
     if (this.call !== undefined && !this.call.isEnded) return this.call;
     const o = this.options;
     const lc = this.config.line;
-    const target = {
-      host: o.host ?? lc.host,
-      port: o.port ?? lc.port,
-      callerNumber: o.callerNumber ?? lc.callerNumber,
-      calledNumber: lc.calledNumber,
-    };
+    const callerNumber = o.callerNumber ?? lc.callerNumber;
+    const targets: LineTarget[] = [
+      { host: o.host ?? lc.host, port: o.port ?? lc.port, callerNumber, calledNumber: lc.calledNumber },
+      ...lc.backups.map((b) => ({ host: b.host, port: b.port, callerNumber, calledNumber: b.calledNumber })),
+    ];
+    let last: unknown;
+    for (const [i, target] of targets.entries()) {
+      try {
+        const call = await this.dialOne(target);
+        this.dialled = { host: target.host, port: target.port, calledNumber: target.calledNumber, backup: i > 0 };
+        return call;
+      } catch (e) {
+        last = e;
+        this.dialFailures++;
+        if (i < targets.length - 1)
+          this.log.warn(
+            { host: target.host, port: target.port, code: isFixpayError(e) ? e.codeName : 'error' },
+            'number not reached; dialling the next',
+          );
+      }
+    }
+    throw last;
+  }
+
+  private async dialOne(target: LineTarget): Promise<Call> {
+    const o = this.options;
+    const lc = this.config.line;
     const transport = o.transport ?? lc.transport;
     const line: TerminalLine =
       transport === 'sip' ? new SipLine(target, lc.localHost) : new TcpPcmLine(target, o.pace ?? lc.pace);

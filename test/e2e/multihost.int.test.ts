@@ -1,11 +1,20 @@
 /**
  * The cluster's topology across hosts (docs/operations/multihost.md): network namespaces joined by
  * veth pairs on a bridge stand for hosts on a LAN. The core host (the root namespace: Temporal,
- * PostgreSQL and the card network, reached on the bridge address) serves two worker hosts and an
- * access node host; the phone calls the access node across the bridge. A worker host's link is
- * dropped (`ip link set … down`) and purchases still complete on the other; the link comes back,
- * the other worker host's processes are killed, and purchases complete on the first. No purchase
- * fails, no run is left open or failed, and the bank moved exactly the approved amounts.
+ * PostgreSQL and the card network, reached on the bridge address) serves two worker hosts and
+ * three access node hosts (N+1: nodes A and B, and a spare); the phones call across the bridge,
+ * each with a primary and a backup number.
+ *
+ * 1. A worker host's link is dropped (`ip link set … down`) and purchases still complete on the
+ *    other; the link comes back, the other worker host's processes are killed, and purchases
+ *    complete on the first.
+ * 2. Access node A is killed (SIGKILL) while phones' purchases are on it: the phones redial the
+ *    spare; each purchase completes (the repeat attaches to its run) or is reversed (a phone that
+ *    does not repeat sends its owed reversal), and nothing is charged twice (bank and ledger).
+ * 3. Access node B is drained with `fixpay ops drain`: the call in progress on it goes on, new
+ *    calls are refused and go to the spare, the drain reports no live call left, and B stops.
+ *
+ * The test prints its figures (calls in flight at the kill, completed, reversed, charged twice).
  *
  * Needs root with `ip netns` and a PostgreSQL server (DATABASE_URL); skipped with a message
  * otherwise. It takes minutes (three hosts' processes start in turn), so `npm test` leaves it out
@@ -13,7 +22,7 @@
  * single-host cluster test (cluster.int.test.ts: a real server, two workers, one killed) is the
  * quick slice that always runs.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
@@ -25,14 +34,24 @@ import { loadConfig, processEnv } from '../../config';
 import { DEMO } from '../../demo/seed';
 import type { DemoWorld } from '../../demo/world';
 import type { Database } from '../../infra/database';
+import { ledgerCheck } from '../../cli/ops/checks';
 import { EXAMPLE_CONFIG, MemoryStateStore, parseTerminalConfig } from '../../simulator/terminal/config';
 import type { TerminalConfig } from '../../simulator/terminal/config';
 import { runTerminalScript } from '../../simulator/terminal/script';
+import { PosTerminal } from '../../simulator/terminal/terminal';
+import type { TransactionResult } from '../../simulator/terminal/terminal';
 import { createDatabase, prepareRoleWorld, startRole, within } from '../support/roles';
 import type { RoleProcess } from '../support/roles';
 import { startTestServer } from '../support/temporal';
 
 const CARD = { track2: '6225880000000001=30122011234567890', pin: '123456', pan: '6225880000000001' };
+const BIN = join(__dirname, '..', '..', 'bin', 'fixpay.js');
+/** The whole suite's time budget (`npm run test:multihost`): five hosts' processes start in turn. */
+const BUDGET_MS = 1_200_000;
+/** How long one role process may take to be ready: a worker bundles its workflows first. */
+const READY_MS = 420_000;
+/** The merchant terminals of the demo room that act as the city's phones. */
+const PHONES = ['T0000001', 'T0000011', 'T0000012'] as const;
 
 function netnsWorks(): string | undefined {
   try {
@@ -82,37 +101,49 @@ function relay(bindHost: string, targetPort: number): Promise<{ port: number; se
   });
 }
 
-describeMultihost('three hosts in network namespaces: core, two worker hosts, an access node host', () => {
-  jest.setTimeout(420_000);
+describeMultihost('hosts in network namespaces: core, two worker hosts, N+1 access node hosts', () => {
+  jest.setTimeout(BUDGET_MS);
   const sfx = randomBytes(2).toString('hex');
   const subnet = `10.213.${Math.floor(Math.random() * 250) + 1}`;
   const core = `${subnet}.1`;
-  const hosts = { w1: `${subnet}.11`, w2: `${subnet}.12`, an: `${subnet}.13` } as const;
-  const ns = (h: keyof typeof hosts): string => `fx${sfx}-${h}`;
-  const link = (h: keyof typeof hosts): string => `fx${sfx}${h}p`;
-  const bridge = `fx${sfx}br`;
+  const hosts = {
+    w1: `${subnet}.11`,
+    w2: `${subnet}.12`,
+    a1: `${subnet}.13`,
+    a2: `${subnet}.14`,
+    sp: `${subnet}.15`,
+  } as const;
+  type Host = keyof typeof hosts;
+  const accessHosts = ['a1', 'a2', 'sp'] as const;
+  const nodeId = (h: Host): string => `city-${h}`;
+  // Names carry the fp17 prefix and a random suffix: parallel runs and other users' devices never collide.
+  const ns = (h: Host): string => `fp17${sfx}-${h}`;
+  const link = (h: Host): string => `fp17${sfx}${h}p`;
+  const bridge = `fp17${sfx}br`;
   const dataDir = mkdtempSync(join(tmpdir(), 'fixpay-multihost-'));
   let env: TestWorkflowEnvironment | undefined;
   let database: { url: string; drop(): Promise<void> } | undefined;
   let db: Database | undefined;
   let world: DemoWorld | undefined;
   const relays: Server[] = [];
-  const roles: Partial<Record<keyof typeof hosts, RoleProcess>> = {};
+  const roles: Partial<Record<Host, RoleProcess>> = {};
   let tcpPcmPort = 0;
+  let lanEnv: NodeJS.ProcessEnv = {};
+  const METRICS_PORT = 9464;
 
   beforeAll(async () => {
     // The LAN: a bridge on the core host, one veth pair per other host.
     ip('link', 'add', bridge, 'type', 'bridge');
     ip('addr', 'add', `${core}/24`, 'dev', bridge);
     ip('link', 'set', bridge, 'up');
-    for (const [h, address] of Object.entries(hosts) as [keyof typeof hosts, string][]) {
+    for (const [h, address] of Object.entries(hosts) as [Host, string][]) {
       ip('netns', 'add', ns(h));
-      ip('link', 'add', link(h), 'type', 'veth', 'peer', 'name', `fx${sfx}${h}n`);
-      ip('link', 'set', `fx${sfx}${h}n`, 'netns', ns(h));
+      ip('link', 'add', link(h), 'type', 'veth', 'peer', 'name', `fp17${sfx}${h}n`);
+      ip('link', 'set', `fp17${sfx}${h}n`, 'netns', ns(h));
       ip('link', 'set', link(h), 'master', bridge);
       ip('link', 'set', link(h), 'up');
-      ip('netns', 'exec', ns(h), 'ip', 'addr', 'add', `${address}/24`, 'dev', `fx${sfx}${h}n`);
-      ip('netns', 'exec', ns(h), 'ip', 'link', 'set', `fx${sfx}${h}n`, 'up');
+      ip('netns', 'exec', ns(h), 'ip', 'addr', 'add', `${address}/24`, 'dev', `fp17${sfx}${h}n`);
+      ip('netns', 'exec', ns(h), 'ip', 'link', 'set', `fp17${sfx}${h}n`, 'up');
       ip('netns', 'exec', ns(h), 'ip', 'link', 'set', 'lo', 'up');
     }
 
@@ -137,7 +168,7 @@ describeMultihost('three hosts in network namespaces: core, two worker hosts, an
     relays.push(temporal.server, pg.server, bank.server);
     pgUrl.hostname = core;
     pgUrl.port = String(pg.port);
-    const lanEnv: NodeJS.ProcessEnv = {
+    lanEnv = {
       ...childEnv,
       DATABASE_URL: pgUrl.toString(),
       FIXPAY_TEMPORAL_HOST: core,
@@ -145,13 +176,30 @@ describeMultihost('three hosts in network namespaces: core, two worker hosts, an
       FIXPAY_CARD_NETWORK_HOST: core,
       FIXPAY_CARD_NETWORK_PORT: String(bank.port),
     };
-    roles.w1 = startRole('worker', lanEnv, { netns: ns('w1') });
+    roles.w1 = startRole('worker', lanEnv, { netns: ns('w1'), readyTimeoutMs: READY_MS });
     await roles.w1.ready;
-    roles.w2 = startRole('worker', lanEnv, { netns: ns('w2') });
-    roles.an = startRole('access-node', { ...lanEnv, FIXPAY_ACCESS_HOST: hosts.an }, { netns: ns('an') });
+    roles.w2 = startRole('worker', lanEnv, { netns: ns('w2'), readyTimeoutMs: READY_MS });
+    // Each access node serves its lines, metrics and control routes on its own host's address.
+    for (const h of accessHosts)
+      roles[h] = startRole(
+        'access-node',
+        {
+          ...lanEnv,
+          FIXPAY_ACCESS_HOST: hosts[h],
+          FIXPAY_NODE_ID: nodeId(h),
+          FIXPAY_METRICS_HOST: hosts[h],
+          FIXPAY_METRICS_PORT: String(METRICS_PORT),
+        },
+        { netns: ns(h), readyTimeoutMs: READY_MS },
+      );
     await roles.w2.ready;
-    tcpPcmPort = Number(/TCP PCM [^:]+:(\d+)/.exec(await roles.an.ready)?.[1]);
-  }, 420_000);
+    const ports = await Promise.all(
+      accessHosts.map(async (h) => Number(/TCP PCM [^:]+:(\d+)/.exec(await (roles[h] as RoleProcess).ready)?.[1])),
+    );
+    // Every host has its own ports: the nodes listen on the same port number.
+    expect(new Set(ports).size).toBe(1);
+    tcpPcmPort = ports[0] ?? 0;
+  }, BUDGET_MS);
 
   afterAll(async () => {
     for (const r of Object.values(roles)) if (r.child.exitCode === null) r.child.kill('SIGKILL');
@@ -161,7 +209,7 @@ describeMultihost('three hosts in network namespaces: core, two worker hosts, an
     await db?.close();
     await database?.drop();
     await env?.teardown();
-    for (const h of Object.keys(hosts) as (keyof typeof hosts)[]) {
+    for (const h of Object.keys(hosts) as Host[]) {
       try {
         ip('link', 'delete', link(h));
       } catch {
@@ -181,9 +229,10 @@ describeMultihost('three hosts in network namespaces: core, two worker hosts, an
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const terminal = (): TerminalConfig => {
-    const t = DEMO.terminals[0];
-    if (t === undefined) throw new Error('no demo terminal');
+  /** A phone of the city: primary number on `primary`, backup number on the spare. */
+  const terminalConfig = (terminalId: string, primary: Host, pace = false): TerminalConfig => {
+    const t = DEMO.terminals.find((d) => d.terminalId === terminalId);
+    if (t === undefined) throw new Error(`no demo terminal ${terminalId}`);
     return parseTerminalConfig(
       {
         ...EXAMPLE_CONFIG,
@@ -193,16 +242,65 @@ describeMultihost('three hosts in network namespaces: core, two worker hosts, an
         line: {
           ...EXAMPLE_CONFIG.line,
           transport: 'tcp-pcm',
-          host: hosts.an,
+          host: hosts[primary],
           port: tcpPcmPort,
-          pace: false,
+          pace,
           callerNumber: t.ani,
+          backups: [{ host: hosts.sp, port: tcpPcmPort, calledNumber: '95106' }],
         },
+        timeouts: { ...EXAMPLE_CONFIG.timeouts, dialMs: 5_000 },
       },
       dataDir,
     );
   };
+  const terminal = (): TerminalConfig => terminalConfig('T0000001', 'a1');
   const state = new MemoryStateStore({ stan: 700, batch: '000001', psamCounter: 700 });
+  /** Each phone's memory (STAN, PSAM counter, keys, the pending purchase or owed reversal). */
+  const stores: Record<string, MemoryStateStore> = {
+    T0000001: state,
+    T0000011: new MemoryStateStore({ stan: 800, batch: '000001', psamCounter: 800 }),
+    T0000012: new MemoryStateStore({ stan: 900, batch: '000001', psamCounter: 900 }),
+  };
+  const phone = (terminalId: string, primary: Host, pace = false, onDisplay?: (l: readonly string[]) => void) =>
+    new PosTerminal(terminalConfig(terminalId, primary, pace), {
+      stateStore: stores[terminalId] ?? new MemoryStateStore(),
+      ...(onDisplay === undefined ? {} : { onDisplay }),
+    });
+  const bankBalance = (): number => world?.bank?.account(CARD.pan)?.balanceMinor ?? Number.NaN;
+  /** Settled (approved, not reversed) bank transactions per amount: each purchase has its own amount. */
+  const settledByAmount = (): Map<number, number> => {
+    const m = new Map<number, number>();
+    for (const r of world?.bank?.settlementRecords() ?? []) m.set(r.amountMinor, (m.get(r.amountMinor) ?? 0) + 1);
+    return m;
+  };
+  /** Until the gateways' reversal queue holds nothing pending (a reversal landed or expired). */
+  const reversalsSettled = async (ms: number): Promise<void> => {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      if ((await db?.prisma.cardNetworkReversal.count({ where: { status: 'pending' } })) === 0) return;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    throw new Error(`reversals still pending after ${ms} ms`);
+  };
+  const cli = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      const child = spawn(process.execPath, [BIN, 'ops', ...args], {
+        env: {
+          PATH: lanEnv['PATH'],
+          HOME: lanEnv['HOME'],
+          FIXPAY_DATA_DIR: dataDir,
+          FIXPAY_LOG_LEVEL: 'warn',
+          FIXPAY_OPERATOR_TOKEN: lanEnv['FIXPAY_OPERATOR_TOKEN'],
+          DATABASE_URL: database?.url,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.once('exit', (code) => resolve({ code, stdout, stderr }));
+    });
 
   it('a worker host cut off, then another killed: purchases complete, nothing is lost or charged twice', async () => {
     const started = Date.now();
@@ -213,7 +311,12 @@ describeMultihost('three hosts in network namespaces: core, two worker hosts, an
           ...amounts.map((a) => ({ step: 'purchase' as const, amountMinor: a })),
           { step: 'hang-up' },
         ])
-      ).transactions.map((t) => t.outcome);
+      ).transactions.map((t) => {
+        // The response code and failure name say why, should one not be approved.
+        if (t.outcome !== 'approved')
+          console.warn(`multihost: ${t.outcome} ${t.responseCode ?? ''} ${t.failure?.codeName ?? ''}`);
+        return t.outcome;
+      });
 
     expect(
       (await runTerminalScript({ config: terminal(), stateStore: state }, [{ step: 'sign-on' }, { step: 'hang-up' }]))
@@ -244,6 +347,173 @@ describeMultihost('three hosts in network namespaces: core, two worker hosts, an
     expect(await count(`ServiceId = 'purchase'`)).toBe(6);
     console.log(
       `multihost: 6 purchases approved across a dropped link and a killed host in ${Date.now() - started} ms`,
+    );
+  });
+
+  it('access node A killed mid-call: phones redial the spare, each purchase completes or is reversed, none charged twice', async () => {
+    const started = Date.now();
+    // Every phone signs on (on A) with its own keys.
+    for (const id of PHONES) {
+      const p = phone(id, 'a1');
+      expect((await p.signOn()).outcome).toBe('approved');
+      await p.hangUp();
+    }
+    const before = bankBalance();
+    // Three purchases at once on A, in real time (paced audio). T0000011 is a phone that does not
+    // repeat (ADR 0012 allows either): it owes the reversal of a purchase cut off.
+    const amounts: Record<string, number> = { T0000001: 4_101, T0000011: 4_102, T0000012: 4_103 };
+    const waiting = new Set<string>();
+    const phones = PHONES.map((id) =>
+      phone(id, 'a1', true, (lines) => {
+        if (lines.includes('WAITING...') || lines.includes('SENDING...')) waiting.add(id);
+      }),
+    );
+    const done = new Set<string>();
+    const first = phones.map((p, i) =>
+      p.purchase(amounts[PHONES[i] ?? ''] ?? 0).then((r) => {
+        done.add(PHONES[i] ?? '');
+        return r;
+      }),
+    );
+    // Kill A once every phone's request is on the line (or one has already finished).
+    const until = Date.now() + 120_000;
+    while (waiting.size < PHONES.length && done.size === 0 && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 10));
+    const inFlight = PHONES.filter((id) => !done.has(id) && waiting.has(id));
+    roles.a1?.child.kill('SIGKILL');
+    if (roles.a1) await within(roles.a1.exited, 15_000, 'access node A exit');
+
+    const outcome: Record<string, 'completed' | 'reversed' | 'declined'> = {};
+    const neverSeen: string[] = [];
+    const results: TransactionResult[] = await Promise.all(first);
+    for (const [i, p] of phones.entries()) {
+      const id = PHONES[i] ?? '';
+      let r = results[i];
+      if (r?.outcome !== 'approved' && r?.outcome !== 'declined' && id !== 'T0000011') {
+        // The phone calls again at once and repeats the request byte for byte: A refuses (it is
+        // gone), the spare answers, and the repeat attaches to the purchase's run.
+        r = await p.repeatLast();
+        expect(p.dialled).toMatchObject({ host: hosts.sp, backup: true });
+      }
+      if (r?.outcome === 'approved') outcome[id] = 'completed';
+      else if (r?.outcome === 'declined') outcome[id] = 'declined';
+      else {
+        // No valid answer: the phone sends its owed reversal on its next call (through the spare).
+        // A valid 0410 ends it: 00 reversed, 25 the host never saw the sale (nothing to reverse).
+        const rev = await p.settleReversal();
+        expect(rev?.responseCode).toMatch(/^(00|25)$/);
+        expect(p.owedReversal).toBeUndefined();
+        outcome[id] = 'reversed';
+        if (rev?.responseCode === '25') neverSeen.push(id);
+      }
+      await p.hangUp();
+    }
+    // Each phone's next purchase (on the spare) confirms the one before it (ADR 0012).
+    for (const id of PHONES) {
+      const p = phone(id, 'a1');
+      const r = await p.purchase((amounts[id] ?? 0) + 1_000);
+      expect(r.outcome).toBe('approved');
+      expect(p.dialled).toMatchObject({ host: hosts.sp, backup: true });
+      await p.hangUp();
+    }
+    await reversalsSettled(120_000);
+
+    const completed = PHONES.filter((id) => outcome[id] === 'completed');
+    const reversed = PHONES.filter((id) => outcome[id] === 'reversed');
+    const settled = settledByAmount();
+    const chargedTwice = PHONES.filter((id) => (settled.get(amounts[id] ?? 0) ?? 0) > 1).length;
+    console.log(
+      `multihost access node killed: calls in flight at the kill ${inFlight.length}, completed ${completed.length}, reversed ${reversed.length} (${neverSeen.length} never reached the host), charged twice ${chargedTwice} (${Date.now() - started} ms)`,
+    );
+    expect(inFlight.length).toBeGreaterThanOrEqual(1);
+    expect(completed.length + reversed.length).toBe(PHONES.length);
+    expect(chargedTwice).toBe(0);
+    // The bank: each completed purchase settled once, each reversed one not at all, and the
+    // account moved by exactly the completed purchases and the confirming ones.
+    for (const id of completed) expect(settled.get(amounts[id] ?? 0)).toBe(1);
+    for (const id of reversed) expect(settled.get(amounts[id] ?? 0)).toBeUndefined();
+    const confirming = PHONES.reduce((n, id) => n + (amounts[id] ?? 0) + 1_000, 0);
+    expect(bankBalance()).toBe(before - completed.reduce((n, id) => n + (amounts[id] ?? 0), 0) - confirming);
+    // The ledger balances, and no purchase run failed.
+    if (db === undefined) throw new Error('no database');
+    expect((await ledgerCheck(db.prisma)).balanced).toBe(true);
+    const client = env?.client;
+    if (client === undefined) throw new Error('no client');
+    expect(
+      Number(
+        (
+          await client.workflowService.countWorkflowExecutions({
+            namespace: 'default',
+            query: `ServiceId = 'purchase' AND ExecutionStatus IN ('Failed', 'TimedOut', 'Canceled')`,
+          })
+        ).count,
+      ),
+    ).toBe(0);
+  });
+
+  it('access node B drained with fixpay ops drain: the call in progress goes on, new calls go to the spare, then B stops', async () => {
+    const started = Date.now();
+    const metricsOf = (h: Host): string => `${hosts[h]}:${METRICS_PORT}`;
+    // A call on B that stays busy: purchase after purchase on the same call.
+    const busy = phone('T0000001', 'a2');
+    let amount = 5_001;
+    const bought: TransactionResult[] = [await busy.purchase(amount++)];
+    expect(busy.dialled).toMatchObject({ host: hosts.a2, backup: false });
+    const drained = cli([
+      'drain',
+      nodeId('a2'),
+      '--metrics',
+      metricsOf('a2'),
+      '--reason',
+      'host maintenance in the multihost test',
+      '--operator',
+      'multihost',
+      '--wait',
+      '5m',
+      '--json',
+    ]);
+    const draining = async (): Promise<boolean> => {
+      const page = await fetch(`http://${metricsOf('a2')}/metrics`).then((r) => r.text());
+      return /^fixpay_node_draining\{[^}]*\} 1$/m.test(page);
+    };
+    const until = Date.now() + 120_000;
+    while (!(await draining()) && Date.now() < until) bought.push(await busy.purchase(amount++));
+    expect(await draining()).toBe(true);
+    const beforeDrain = bought.length;
+    // The call in progress carries on after the drain: purchase after purchase on it (an idle call
+    // would be hung up by the node after its idle timeout) while a new call and ops nodes happen.
+    const busyState = { keep: true };
+    const busyLoop = (async (): Promise<void> => {
+      while (busyState.keep) bought.push(await busy.purchase(amount++));
+    })();
+    // A new call: B refuses it, the spare answers.
+    const fresh = phone('T0000011', 'a2');
+    const freshBuy = await fresh.purchase(6_001);
+    expect(fresh.dialled).toMatchObject({ host: hosts.sp, backup: true });
+    await fresh.hangUp();
+    const nodes = await cli(['nodes', '--metrics', metricsOf('a2'), metricsOf('sp'), '--json']);
+    busyState.keep = false;
+    await busyLoop;
+    expect(busy.dialled).toMatchObject({ host: hosts.a2, backup: false }); // never redialled
+    expect(bought.length).toBeGreaterThan(beforeDrain);
+    const seen = JSON.parse(nodes.stdout) as { node?: string; draining?: boolean; lines?: { busy: number } }[];
+    expect(seen.map((n) => [n.node, n.draining, n.lines?.busy])).toEqual([
+      [nodeId('a2'), true, 1],
+      [nodeId('sp'), false, 0],
+    ]);
+    await busy.hangUp();
+    const r = await drained;
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(JSON.parse(r.stdout)).toMatchObject({ nodeId: nodeId('a2'), draining: true, liveCalls: 0 });
+    // Then it stops: SIGTERM, and it exits 0.
+    roles.a2?.child.kill('SIGTERM');
+    if (roles.a2) expect(await within(roles.a2.exited, 60_000, 'access node B exit')).toBe(0);
+    expect(roles.a2?.output()).toMatch(/fixpay access-node stopped/);
+    expect([...bought, freshBuy].map((t) => t.outcome)).toEqual([...bought, freshBuy].map(() => 'approved'));
+    const audit = await db?.prisma.auditEvent.findMany({ where: { subject: `node:${nodeId('a2')}` } });
+    expect(audit?.map((e) => [e.actor, e.action])).toEqual([['operator:multihost', 'node.drain']]);
+    console.log(
+      `multihost access node drained: ${bought.length} purchases on the call in progress (${bought.length - beforeDrain} after the drain began), new call refused and approved on the spare, node stopped with exit 0 (${Date.now() - started} ms)`,
     );
   });
 });

@@ -42,7 +42,11 @@ export interface RoleProcess {
  * Spawns `fixpay <role>`; `ready` resolves with its `fixpay <role> ready…` line. `netns` runs it in
  * that network namespace (`ip netns exec`, which execs in place: the child is the role itself).
  */
-export function startRole(role: string, env: NodeJS.ProcessEnv, options: { netns?: string } = {}): RoleProcess {
+export function startRole(
+  role: string,
+  env: NodeJS.ProcessEnv,
+  options: { netns?: string; readyTimeoutMs?: number } = {},
+): RoleProcess {
   const child =
     options.netns === undefined
       ? spawn(process.execPath, [BIN, role], { env, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -55,7 +59,7 @@ export function startRole(role: string, env: NodeJS.ProcessEnv, options: { netns
   const ready = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`${role} not ready: ${out.slice(-2000)} ${err.slice(-2000)}`)),
-      READY_TIMEOUT_MS,
+      options.readyTimeoutMs ?? READY_TIMEOUT_MS,
     );
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
