@@ -40,7 +40,9 @@ export class SipPushPhoneGateway {
     const s = dgram.createSocket('udp4');
     this.socket = s;
     s.on('message', (data, rinfo) => {
-      void this.onMessage(data, rinfo);
+      // A datagram handled while stop() closes the sockets may throw (a closed socket's address or
+      // send): that call is dropped, never the process (no unhandled rejection).
+      this.onMessage(data, rinfo).catch(() => undefined);
     });
     await new Promise<void>((resolve, reject) => {
       s.once('error', reject);
