@@ -78,7 +78,7 @@ describeWithPostgres('fixpay ops reversal replay', () => {
       sim.server.inject({ kind: 'drop', mti: '0200' });
       sim.server.inject({ kind: 'drop', mti: '0400' });
       for (let i = 0; i < 20; i++) sim.server.inject({ kind: 'drop', mti: '0401' });
-      await waitFor(() => gateway.isSignedOn, 20_000);
+      await waitFor(() => gateway.isSignedOn, 90_000);
       await expect(gateway.authorize(req)).rejects.toMatchObject({ codeName: 'CARD_NETWORK_NO_RESPONSE' });
       await waitFor(async () => (await reversals.get(req.idempotencyKey))?.status === 'expired', 60_000);
       // The issuer applied the first 0400 but every answer was lost: the record expired without an
@@ -149,5 +149,5 @@ describeWithPostgres('fixpay ops reversal replay', () => {
       await gateway.stop();
       await sim.server.close();
     }
-  });
+  }, 300_000);
 });
