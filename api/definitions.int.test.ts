@@ -5,6 +5,7 @@
  * money-moving definition's release waits for a second supervisor (the requester cannot approve
  * it); every step is in the service's audit trail; writes are idempotent.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -250,5 +251,99 @@ describe('four eyes for definitions that move money', () => {
       'definition.deployed supervisor:sam',
       'definition.release.requested operator:alice',
     ]);
+  });
+});
+
+describe('release approvals are tied to what was asked, and their ids never collide', () => {
+  it('a rollback approved after another rollback is refused as stale (409 FP2105), stored as failed, and changes nothing', async () => {
+    // payment: live 1.0.0, 1.1.0 deployed (the test above). Promote 1.1.0 through four eyes.
+    const promote = await op(sam, 'POST', '/definitions/payment/releases', { action: 'promote', version: '1.1.0' });
+    expect(promote.body).toMatchObject({
+      status: 'pending',
+      command: { action: 'promote', version: '1.1.0', seenLive: '1.0.0' },
+    });
+    // A second promotion of the same version asked meanwhile: it goes stale once the first is carried out.
+    const promoteAgain = await op(alice, 'POST', '/definitions/payment/releases', {
+      action: 'promote',
+      version: '1.1.0',
+    });
+    expect(promoteAgain.status).toBe(202);
+    const ok = await op(sue, 'POST', `/approvals/${String(promote.body['approvalId'])}/decision`, {
+      decision: 'approve',
+    });
+    expect(ok.body).toMatchObject({ status: 'approved', outcome: { ok: true } });
+    expect(await runs('payment', 'T0000001')).toBe('1.1.0');
+
+    // The promotion asked while 1.0.0 was live is stale now: 1.1.0 is not promoted a second time.
+    const stalePromote = await op(sue, 'POST', `/approvals/${String(promoteAgain.body['approvalId'])}/decision`, {
+      decision: 'approve',
+    });
+    expect({ status: stalePromote.status, code: stalePromote.body['code'] }).toEqual({ status: 409, code: 'FP2105' });
+    expect(await runs('payment', 'T0000001')).toBe('1.1.0');
+
+    // Two rollbacks asked while 1.1.0 is live and 1.0.0 previous.
+    const r1 = await op(sam, 'POST', '/definitions/payment/releases', { action: 'rollback' });
+    const r2 = await op(sam, 'POST', '/definitions/payment/releases', { action: 'rollback' });
+    expect(r1.body).toMatchObject({ status: 'pending', command: { seenLive: '1.1.0', seenPrevious: '1.0.0' } });
+    expect(r2.status).toBe(202);
+    expect(r2.body['approvalId']).not.toBe(r1.body['approvalId']);
+
+    const first = await op(sue, 'POST', `/approvals/${String(r1.body['approvalId'])}/decision`, {
+      decision: 'approve',
+    });
+    expect(first.body).toMatchObject({ status: 'approved', outcome: { ok: true } });
+    expect(await runs('payment', 'T0000001')).toBe('1.0.0');
+    const aliasesAfterFirst = await registry.aliases('payment');
+
+    const second = await op(sue, 'POST', `/approvals/${String(r2.body['approvalId'])}/decision`, {
+      decision: 'approve',
+    });
+    expect({ status: second.status, code: second.body['code'] }).toEqual({ status: 409, code: 'FP2105' });
+    expect(await registry.aliases('payment')).toEqual(aliasesAfterFirst);
+    expect(await runs('payment', 'T0000001')).toBe('1.0.0');
+    const row = await db.prisma.operatorApproval.findUniqueOrThrow({ where: { id: String(r2.body['approvalId']) } });
+    expect({ status: row.status, outcome: row.outcome }).toEqual({
+      status: 'approved',
+      outcome: expect.objectContaining({ ok: false, reason: 'DEF_RELEASE_STALE', resultCode: 'FP2105' }) as unknown,
+    });
+    // Deciding it again reads the failed outcome; nothing is rolled back.
+    const again = await op(sue, 'POST', `/approvals/${String(r2.body['approvalId'])}/decision`, {
+      decision: 'approve',
+    });
+    expect(again.body).toMatchObject({ status: 'approved', outcome: { ok: false, resultCode: 'FP2105' } });
+    expect(await registry.aliases('payment')).toEqual(aliasesAfterFirst);
+
+    // Asked again, seen afresh, it is carried out.
+    const fresh = await op(sam, 'POST', '/definitions/payment/releases', { action: 'promote', version: '1.1.0' });
+    const done = await op(sue, 'POST', `/approvals/${String(fresh.body['approvalId'])}/decision`, {
+      decision: 'approve',
+    });
+    expect(done.body).toMatchObject({ status: 'approved', outcome: { ok: true } });
+    expect(await runs('payment', 'T0000001')).toBe('1.1.0');
+  });
+
+  it('one Idempotency-Key used for a lifecycle approval and a release gives two approvals; a taken id is 409 FP7045', async () => {
+    const key = 'shared-key-1';
+    const lifecycle = await op(sam, 'POST', '/terminals/T0000009/commands', { command: 'retire' }, key);
+    expect(lifecycle.status).toBe(202);
+    const rel = await op(sam, 'POST', '/definitions/payment/releases', { action: 'rollback' }, key);
+    expect(rel.status).toBe(202);
+    expect(rel.body['approvalId']).not.toBe(lifecycle.body['approvalId']);
+    const rows = await db.prisma.operatorApproval.findMany({
+      where: { id: { in: [String(rel.body['approvalId']), String(lifecycle.body['approvalId'])] } },
+    });
+    expect(rows.map((r) => (r.command as { kind: string }).kind).sort()).toEqual(['definitionRelease', 'retire']);
+
+    // An id already taken (here by a row written behind the API's back) is a clear 409, not a 500.
+    const taken = 'taken-key-1';
+    const id = `apr_${createHash('sha256').update(`definitionRelease\nsupervisor:sam\n${taken}`).digest('hex').slice(0, 32)}`;
+    await db.prisma.operatorApproval.create({
+      data: { id, command: { kind: 'retire', terminalId: 'T0000009' }, requestedBy: 'operator:x', status: 'pending' },
+    });
+    const clash = await op(sam, 'POST', '/definitions/payment/releases', { action: 'rollback' }, taken);
+    expect({ status: clash.status, code: clash.body['code'] }).toEqual({ status: 409, code: 'FP7045' });
+    expect(clash.headers.get('content-type')).toContain('application/problem+json');
+    const stored = await db.prisma.operatorApproval.findUniqueOrThrow({ where: { id } });
+    expect(stored.requestedBy).toBe('operator:x');
   });
 });

@@ -41,6 +41,13 @@ export interface DefinitionRelease {
   readonly version?: string;
   readonly percent?: number;
   readonly terminals?: readonly string[];
+  /**
+   * The live and previous versions seen when the release was requested (null: none). A release
+   * carried out later (after its approval) is refused (DEF_RELEASE_STALE) when they changed, so an
+   * approved rollback rolls back what was asked about, and two approved rollbacks do not roll back twice.
+   */
+  readonly seenLive?: string | null;
+  readonly seenPrevious?: string | null;
 }
 
 export function isDefinitionRelease(v: unknown): v is DefinitionRelease {
@@ -137,6 +144,19 @@ export async function release(
   actor: string,
 ): Promise<{ action: ReleaseAction; serviceId: string; live: string | null; canary: string | null }> {
   const { registry } = deps;
+  if (r.seenLive !== undefined || r.seenPrevious !== undefined) {
+    const now = await registry.aliases(r.serviceId);
+    const live = now.live?.version ?? null;
+    const previous = now.previous?.version ?? null;
+    if (
+      (r.seenLive !== undefined && r.seenLive !== live) ||
+      (r.seenPrevious !== undefined && r.seenPrevious !== previous)
+    )
+      throw new FixpayError(
+        'DEF_RELEASE_STALE',
+        `${r.serviceId}: asked with live ${r.seenLive ?? 'none'}, previous ${r.seenPrevious ?? 'none'}; now live ${live ?? 'none'}, previous ${previous ?? 'none'}`,
+      );
+  }
   if (r.action === 'canary')
     await registry.canary(r.serviceId, r.version ?? '', {
       ...(r.percent === undefined ? {} : { percent: r.percent }),
@@ -184,6 +204,11 @@ function need(d: DefinitionApiDeps | undefined): DefinitionApiDeps {
 }
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+/** Prisma's unique-key refusal (P2002), as the driver adapters report it. */
+export const isUniqueViolation = (e: unknown): boolean =>
+  (e as { code?: unknown } | null)?.code === 'P2002' ||
+  /P2002|23505|Unique constraint|UniqueConstraintViolation/i.test(e instanceof Error ? e.message : String(e));
 
 export const DEFINITION_HANDLERS: Readonly<Record<string, DefinitionHandler>> = {
   validateDefinition: async (deps, req) => {
@@ -277,13 +302,18 @@ export const DEFINITION_HANDLERS: Readonly<Record<string, DefinitionHandler>> = 
       const d = need(deps.definitions);
       const b = req.body as Record<string, unknown>;
       const action = b['action'] as ReleaseAction;
+      const serviceId = str(req.params['serviceId']);
+      const seen = await d.registry.aliases(serviceId);
       const r: DefinitionRelease = {
         kind: 'definitionRelease',
-        serviceId: str(req.params['serviceId']),
+        serviceId,
         action,
         ...(typeof b['version'] === 'string' ? { version: b['version'] } : {}),
         ...(typeof b['percent'] === 'number' ? { percent: b['percent'] } : {}),
         ...(Array.isArray(b['terminals']) ? { terminals: b['terminals'].map(String) } : {}),
+        seenLive: seen.live?.version ?? null,
+        // A rollback restores the previous version: it must still be the one seen.
+        ...(action === 'rollback' ? { seenPrevious: seen.previous?.version ?? null } : {}),
       };
       if (action !== 'rollback' && r.version === undefined)
         throw new FixpayError('BAD_REQUEST', `${action} needs a version`);
@@ -294,15 +324,21 @@ export const DEFINITION_HANDLERS: Readonly<Record<string, DefinitionHandler>> = 
         throw new FixpayError('DEF_NOT_FOUND', `${r.serviceId}@${r.version ?? ''}`);
       if (versions.some((v) => movesMoney(v.plan))) {
         const key = String(req.headers['idempotency-key']);
-        const id = `apr_${createHash('sha256').update(`${who.actor}\n${key}`).digest('hex').slice(0, 32)}`;
-        await deps.prisma.operatorApproval.create({
-          data: {
-            id,
-            command: JSON.parse(JSON.stringify(r)) as object,
-            requestedBy: who.actor,
-            status: 'pending',
-          },
-        });
+        // The prefix keeps these ids apart from lifecycle approvals (api/operator.ts) asked with the same key.
+        const id = `apr_${createHash('sha256').update(`definitionRelease\n${who.actor}\n${key}`).digest('hex').slice(0, 32)}`;
+        try {
+          await deps.prisma.operatorApproval.create({
+            data: {
+              id,
+              command: JSON.parse(JSON.stringify(r)) as object,
+              requestedBy: who.actor,
+              status: 'pending',
+            },
+          });
+        } catch (e) {
+          if (isUniqueViolation(e)) throw new FixpayError('APPROVAL_ID_CONFLICT', id, { cause: e });
+          throw e;
+        }
         await audit(deps.prisma, who.actor, 'definition.release.requested', r.serviceId, {
           approvalId: id,
           action,

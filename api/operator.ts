@@ -20,7 +20,7 @@ import type { CoreRepository } from '../core/repository';
 import type { Prisma, PrismaClient } from '../generated/prisma/client';
 import { PrismaPushStore } from '../core/push-store';
 import { OPERATOR_CATALOGUE_HANDLERS } from './catalogue';
-import { DEFINITION_HANDLERS, isDefinitionRelease, release } from './definitions';
+import { DEFINITION_HANDLERS, isDefinitionRelease, isUniqueViolation, release } from './definitions';
 import type { DefinitionApiDeps } from './definitions';
 import type { OperatorCatalogueDeps } from './catalogue';
 import { expressPath, specOperations } from './openapi';
@@ -196,9 +196,15 @@ async function runOrAsk(
       .slice(0, 32)}`;
     const existing = await deps.prisma.operatorApproval.findUnique({ where: { id } });
     if (existing === null) {
-      await deps.prisma.operatorApproval.create({
-        data: { id, command: command, requestedBy: actorOf(who), status: 'pending' },
-      });
+      try {
+        await deps.prisma.operatorApproval.create({
+          data: { id, command: command, requestedBy: actorOf(who), status: 'pending' },
+        });
+      } catch (e) {
+        // Two requests with the same key at once: the loser gets a clear answer, not a 500.
+        if (isUniqueViolation(e)) throw new FixpayError('APPROVAL_ID_CONFLICT', id, { cause: e });
+        throw e;
+      }
     } else if (canonicalJson(existing.command) !== canonicalJson(command)) {
       throw new FixpayError('PARTNER_IDEMPOTENCY_KEY_REUSED');
     }
@@ -345,7 +351,41 @@ export const OPERATOR_HANDLERS: Readonly<Record<string, Handler>> = {
     if (row === null) throw new FixpayError('NOT_FOUND', 'no such approval');
     if (row.requestedBy === actorOf(who) || row.requestedBy.endsWith(`:${who.id}`))
       throw new FixpayError('FORBIDDEN', 'four eyes: the approver must differ from the requester');
-    if (row.status !== 'pending') return { status: 200, body: approvalView(row) };
+    const stored = row.command as unknown as LifecycleCommand;
+    const body = req.body as Record<string, unknown>;
+    const runApproved = async (decidedBy: string): Promise<LifecycleOutcome> => {
+      // A PIN reissue needs the card's number: the approver gives it, the run uses it, nothing keeps it.
+      const pan = body['pan'];
+      const command: LifecycleCommand =
+        stored.kind === 'reissuePin' && typeof pan === 'string' ? { ...stored, pan } : stored;
+      // The run id is the approval's: a repeated decision attaches to the run already started.
+      const outcome = await deps.runLifecycle(
+        lifecycleWorkflowId(stored, id),
+        command,
+        `${row.requestedBy}+${decidedBy}`,
+      );
+      await deps.prisma.operatorApproval.update({
+        where: { id },
+        data: { outcome: storable(outcome) as Prisma.InputJsonObject },
+      });
+      return outcome;
+    };
+    if (row.status !== 'pending') {
+      // An approved lifecycle command without an outcome: its runner failed (or the API stopped)
+      // after the claim. Approving again attaches to the same run (started once per approval id)
+      // and stores its result; anything else only reads the row.
+      if (
+        row.status === 'approved' &&
+        row.outcome === null &&
+        decision === 'approve' &&
+        !isDefinitionRelease(row.command)
+      ) {
+        const fresh = await runApproved(row.decidedBy ?? actorOf(who));
+        const after = await deps.prisma.operatorApproval.findUniqueOrThrow({ where: { id } });
+        return { status: 200, body: { ...approvalView(after), outcome: fresh } };
+      }
+      return { status: 200, body: approvalView(row) };
+    }
     const claimed = await deps.prisma.operatorApproval.updateMany({
       where: { id, status: 'pending' },
       data: {
@@ -358,7 +398,6 @@ export const OPERATOR_HANDLERS: Readonly<Record<string, Handler>> = {
       const now = await deps.prisma.operatorApproval.findUniqueOrThrow({ where: { id } });
       return { status: 200, body: approvalView(now) };
     }
-    const stored = row.command as unknown as LifecycleCommand;
     await deps.core.audit({
       actor: actorOf(who),
       action: decision === 'approve' ? 'approve' : 'reject',
@@ -370,21 +409,28 @@ export const OPERATOR_HANDLERS: Readonly<Record<string, Handler>> = {
     if (decision === 'approve' && isDefinitionRelease(row.command)) {
       // A release of a money-moving definition (api/definitions.ts), carried out by the approver.
       if (deps.definitions === undefined) throw new FixpayError('NOT_FOUND', 'definitions are not served by this API');
-      const done = await release(deps.definitions, deps.prisma, row.command, `${row.requestedBy}+${actorOf(who)}`);
+      // A release that fails (a stale request, DEF_RELEASE_STALE; a registry refusal; an outage)
+      // keeps its approval decided, with a failed outcome: the decision is not repeated against a
+      // registry that changed since; the requester asks again (a new request, seen afresh).
+      let done: Awaited<ReturnType<typeof release>>;
+      try {
+        done = await release(deps.definitions, deps.prisma, row.command, `${row.requestedBy}+${actorOf(who)}`);
+      } catch (e) {
+        const err = e instanceof FixpayError ? e : new FixpayError('INTERNAL', 'the release failed', { cause: e });
+        await deps.prisma.operatorApproval.update({
+          where: { id },
+          data: {
+            outcome: { ok: false, reason: err.codeName, resultCode: err.code, detail: err.message.slice(0, 300) },
+          },
+        });
+        throw err;
+      }
       await deps.prisma.operatorApproval.update({
         where: { id },
         data: { outcome: { ok: true, reason: 'OK', resultCode: 'FP1000', detail: `${done.action} ${done.serviceId}` } },
       });
     } else if (decision === 'approve') {
-      // A PIN reissue needs the card's number: the approver gives it, the run uses it, nothing keeps it.
-      const pan = (req.body as Record<string, unknown>)['pan'];
-      const command: LifecycleCommand =
-        stored.kind === 'reissuePin' && typeof pan === 'string' ? { ...stored, pan } : stored;
-      fresh = await deps.runLifecycle(lifecycleWorkflowId(stored, id), command, `${row.requestedBy}+${actorOf(who)}`);
-      await deps.prisma.operatorApproval.update({
-        where: { id },
-        data: { outcome: storable(fresh) as Prisma.InputJsonObject },
-      });
+      fresh = await runApproved(actorOf(who));
     }
     const after = await deps.prisma.operatorApproval.findUniqueOrThrow({ where: { id } });
     // The bureau file and the mailer block are in this answer only.

@@ -198,4 +198,11 @@ export const coreCodes = [
     httpStatus: 409,
     retryable: false,
   },
+  {
+    code: 'FP7045',
+    name: 'APPROVAL_ID_CONFLICT',
+    message: 'An approval with this id already exists for another request; send a new Idempotency-Key',
+    httpStatus: 409,
+    retryable: false,
+  },
 ] as const satisfies readonly ResultCodeEntry[];

@@ -219,6 +219,13 @@ export const definitionCodes = [
     retryable: false,
   },
   {
+    code: 'FP2105',
+    name: 'DEF_RELEASE_STALE',
+    message: 'The live or previous version changed since the release was requested; request it again',
+    httpStatus: 409,
+    retryable: false,
+  },
+  {
     code: 'FP2200',
     name: 'SVC_STEP_FAILED',
     message: 'A service step failed after its retries',

@@ -289,6 +289,8 @@ describe('terminal lifecycle end to end (runs + FSK)', () => {
     const API_TERMINAL = 'T0000200';
     const API_PSAM = 'B1B2C3D4E5F60200';
     const API_LINE = '862150000200';
+    // Set to lose the next answer on its way back from Temporal (the run itself is real and completes).
+    let loseNextAnswer = false;
 
     beforeAll(async () => {
       const runner = temporalLifecycleRunner(e2e.env.client, 'services');
@@ -302,9 +304,14 @@ describe('terminal lifecycle end to end (runs + FSK)', () => {
           ],
           core: e2e.core,
           prisma: e2e.db.prisma,
-          runLifecycle: (workflowId, command, actor) => {
+          runLifecycle: async (workflowId, command, actor) => {
             runIds.push(workflowId);
-            return runner(workflowId, command, actor);
+            const outcome = await runner(workflowId, command, actor);
+            if (loseNextAnswer) {
+              loseNextAnswer = false;
+              throw new Error('the answer was lost on its way back');
+            }
+            return outcome;
           },
         },
       });
@@ -446,6 +453,50 @@ describe('terminal lifecycle end to end (runs + FSK)', () => {
       );
       const db = await databaseText(e2e.db);
       for (const n of [apiTmk, alice.token, bob.token]) expect(db).not.toContain(n);
+    });
+
+    it('an approval whose run answer was lost is approved again: the same run is attached, carried out once, its outcome stored', async () => {
+      const terminalId = 'T0000201';
+      const psamNo = 'B1B2C3D4E5F60201';
+      expect(
+        await api('POST', '/operator/v1/terminals', {
+          token: alice.token,
+          body: { terminalId, customerId: 'M0200', deviceProfileId: 'es201912-v23' },
+        }),
+      ).toMatchObject({ status: 201, body: { ok: true, state: 'registered' } });
+      const asked = await api('POST', `/operator/v1/terminals/${terminalId}/commands`, {
+        token: alice.token,
+        body: { command: 'personalise', psamNo },
+      });
+      const approvalId = String(asked.body['approvalId']);
+      loseNextAnswer = true;
+      const lost = await api('POST', `/operator/v1/approvals/${approvalId}/decision`, {
+        token: bob.token,
+        body: { decision: 'approve' },
+      });
+      expect(lost.status).toBe(500);
+      const row = await e2e.db.prisma.operatorApproval.findUniqueOrThrow({ where: { id: approvalId } });
+      expect({ status: row.status, outcome: row.outcome }).toEqual({ status: 'approved', outcome: null });
+      const runsBefore = runIds.length;
+      const again = await api('POST', `/operator/v1/approvals/${approvalId}/decision`, {
+        token: bob.token,
+        body: { decision: 'approve' },
+      });
+      expect(again).toMatchObject({ status: 200, body: { status: 'approved', outcome: { ok: true } } });
+      // The same run id (the approval's), not a second personalisation.
+      expect(runIds.slice(runsBefore)).toEqual([runIds[runsBefore - 1]]);
+      expect(
+        (await e2e.core.auditTrail(`terminal:${terminalId}`)).filter((a) => a.action === 'personalise'),
+      ).toHaveLength(1);
+      const stored = await e2e.db.prisma.operatorApproval.findUniqueOrThrow({ where: { id: approvalId } });
+      expect(stored.outcome).toMatchObject({ ok: true });
+      // A reject after that changes nothing.
+      const late = await api('POST', `/operator/v1/approvals/${approvalId}/decision`, {
+        token: bob.token,
+        body: { decision: 'reject' },
+      });
+      expect(late.body).toMatchObject({ status: 'approved', outcome: { ok: true } });
+      expect(runIds.length).toBe(runsBefore + 1);
     });
 
     it('the fixpay core CLI drives the same API: suspend, show, and a clear error for a bad command', async () => {
