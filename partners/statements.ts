@@ -76,16 +76,24 @@ export class StatementService {
     });
     if (bills.length > STATEMENT_LINES_MAX)
       throw new FixpayError('BAD_REQUEST', `more than ${STATEMENT_LINES_MAX} bills paid that day`);
-    // The confirmation of each bill: the first delivery whose payload names it (replays keep its id).
-    const deliveries = await this.prisma.webhookDelivery.findMany({
-      where: { partnerId: p.partnerId, mode: p.mode, eventType: 'bill.paid', replayOf: null, createdAt: { gte: from } },
-      select: { messageId: true, status: true, payload: true },
-      take: STATEMENT_LINES_MAX * 2,
-    });
+    // The confirmation of each bill: its first `bill.paid` delivery (replays keep its id), looked up
+    // by the day's bill ids, so no later traffic can crowd it out; one row per bill, nothing capped.
+    // A delivery is written after its bill (both stamped by the database clock), so the bills'
+    // earliest `created_at` bounds the scan from below.
     const byBill = new Map<string, { messageId: string; status: 'pending' | 'delivered' | 'failed' }>();
-    for (const d of deliveries) {
-      const id = (d.payload as { bill?: { id?: unknown } } | null)?.bill?.id;
-      if (typeof id === 'string' && !byBill.has(id)) byBill.set(id, { messageId: d.messageId, status: d.status });
+    const [firstBill] = bills;
+    if (firstBill !== undefined) {
+      const since = bills.reduce((min, b) => (b.createdAt < min ? b.createdAt : min), firstBill.createdAt);
+      const rows = await this.prisma.$queryRaw<{ bill_id: string; message_id: string; status: string }[]>`
+        SELECT DISTINCT ON (payload->'bill'->>'id')
+               payload->'bill'->>'id' AS bill_id, message_id, status::text AS status
+          FROM webhook_delivery
+         WHERE partner_id = ${p.partnerId} AND mode::text = ${p.mode} AND event_type = 'bill.paid'
+           AND replay_of IS NULL AND created_at >= ${since}
+           AND payload->'bill'->>'id' = ANY(${bills.map((b) => b.id)}::text[])
+         ORDER BY payload->'bill'->>'id', created_at, id`;
+      for (const d of rows)
+        byBill.set(d.bill_id, { messageId: d.message_id, status: d.status as 'pending' | 'delivered' | 'failed' });
     }
     const lines: StatementLine[] = [];
     for (const b of bills) {

@@ -149,9 +149,9 @@ export class PrismaReversalQueue implements ReversalQueue {
     });
   }
 
-  async markRetry(key: string, u: RetryUpdate, now: Date): Promise<void> {
-    await this.prisma.cardNetworkReversal.updateMany({
-      where: { key, status: 'pending' },
+  async markRetry(key: string, u: RetryUpdate, now: Date, replaysSeen: number): Promise<void> {
+    const { count } = await this.prisma.cardNetworkReversal.updateMany({
+      where: { key, status: 'pending', replays: replaysSeen },
       data: {
         attempts: u.attempts,
         nextAttemptAt: u.nextAttemptAt,
@@ -161,12 +161,22 @@ export class PrismaReversalQueue implements ReversalQueue {
         updatedAt: now,
       },
     });
+    if (count === 0) await this.releaseAfterReplay(key, replaysSeen, now);
   }
 
-  async markExpired(key: string, reason: string, now: Date): Promise<void> {
-    await this.prisma.cardNetworkReversal.updateMany({
-      where: { key, status: 'pending' },
+  async markExpired(key: string, reason: string, now: Date, replaysSeen: number): Promise<void> {
+    const { count } = await this.prisma.cardNetworkReversal.updateMany({
+      where: { key, status: 'pending', replays: replaysSeen },
       data: { status: 'expired', lastError: reason.slice(0, 200), leaseUntil: null, updatedAt: now },
+    });
+    if (count === 0) await this.releaseAfterReplay(key, replaysSeen, now);
+  }
+
+  /** An operator replayed the record after the caller read it: keep the replay, free the caller's lease. */
+  private async releaseAfterReplay(key: string, replaysSeen: number, now: Date): Promise<void> {
+    await this.prisma.cardNetworkReversal.updateMany({
+      where: { key, status: 'pending', NOT: { replays: replaysSeen } },
+      data: { leaseUntil: null, updatedAt: now },
     });
   }
 

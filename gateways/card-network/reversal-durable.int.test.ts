@@ -125,4 +125,46 @@ describe('durable reversal queue (Prisma)', () => {
     await queue.push('batch-1', report.exceptions);
     expect((await queue.open('batch-1')).map((e) => e.kind).sort()).toEqual(['amount_mismatch', 'short']);
   });
+
+  it('keeps an operator replay that lands between a forwarder read and its markExpired/markRetry', async () => {
+    const reversals = new PrismaReversalQueue(db.prisma);
+    const t0 = new Date('2026-12-03T10:00:00Z');
+    const at = (ms: number): Date => new Date(t0.getTime() + ms);
+    const message = {
+      originalMti: '0200',
+      processingCode: '000000',
+      amount: '000000001000',
+      currency: '156',
+      stan: '000777',
+      transmissionDateTime: '1203100000',
+      terminalId: 'TERM0001',
+      merchantId: 'MERCHANT0000001',
+      acquirerId: '1234',
+      forwardingId: '5678',
+      reasonCode: '98',
+    };
+    for (const [key, stale] of [
+      ['race-expire', (seen: number) => reversals.markExpired('race-expire', 'gave up after 5 attempts', at(3), seen)],
+      [
+        'race-retry',
+        (seen: number) =>
+          reversals.markRetry('race-retry', { attempts: 9, nextAttemptAt: at(999_999), lastError: 'X' }, at(3), seen),
+      ],
+    ] as const) {
+      await reversals.enqueue({ key, message, deadlineAt: t0 }, t0);
+      const [read] = (await reversals.claimDue(at(1), 100, 60_000)).filter((r) => r.key === key);
+      expect(read).toBeDefined();
+      expect(await reversals.replay(key, at(2))).toBe('replayed');
+      await stale(read!.replays ?? 0);
+      const after = await reversals.get(key);
+      expect(after).toMatchObject({ status: 'pending', attempts: 0, replays: 1, nextAttemptAt: at(2) });
+      expect(after?.leaseUntil).toBeUndefined();
+      expect(after?.lastError).toBeUndefined();
+    }
+    // Without a replay in between, the forwarder's decision stands.
+    await reversals.enqueue({ key: 'no-race', message, deadlineAt: t0 }, t0);
+    const [read] = (await reversals.claimDue(at(1), 100, 60_000)).filter((r) => r.key === 'no-race');
+    await reversals.markExpired('no-race', 'gave up', at(3), read!.replays ?? 0);
+    expect((await reversals.get('no-race'))?.status).toBe('expired');
+  });
 });

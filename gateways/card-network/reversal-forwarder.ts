@@ -166,7 +166,7 @@ export class ReversalForwarder {
     const since = r.replayedAt ?? r.createdAt;
     const attemptsSince = r.attempts - (r.attemptsAtReplay ?? 0);
     if (now.getTime() - since.getTime() > this.o.expireAfterMs || attemptsSince >= this.o.attemptsMax) {
-      await this.deps.queue.markExpired(r.key, `gave up after ${r.attempts} attempts`, now);
+      await this.deps.queue.markExpired(r.key, `gave up after ${r.attempts} attempts`, now, r.replays ?? 0);
       this.logger.error(
         { ...log, code: new FixpayError('REVERSAL_EXPIRED').code },
         'reversal expired without acknowledgement',
@@ -199,6 +199,7 @@ export class ReversalForwarder {
         ...(error === undefined ? {} : { lastError: error }),
       },
       later,
+      r.replays ?? 0,
     );
     this.wake(new Date(later.getTime() + delay));
     this.logger.warn({ ...log, responseCode, error, retryInMs: delay }, 'reversal not acknowledged; will repeat');

@@ -79,8 +79,13 @@ export interface ReversalQueue {
   /** Leases up to `limit` pending records that are due and not leased; they are not handed out again until the lease ends. */
   claimDue(now: Date, limit: number, leaseMs: number): Promise<ReversalRecord[]>;
   markDone(key: string, responseCode: string, now: Date): Promise<void>;
-  markRetry(key: string, update: RetryUpdate, now: Date): Promise<void>;
-  markExpired(key: string, reason: string, now: Date): Promise<void>;
+  /**
+   * markRetry and markExpired take the `replays` the caller read (0 when absent): when an operator
+   * replayed the record since, the stale update is dropped and only the caller's lease is released,
+   * so the replay (due now, fresh allowances) survives.
+   */
+  markRetry(key: string, update: RetryUpdate, now: Date, replaysSeen: number): Promise<void>;
+  markExpired(key: string, reason: string, now: Date, replaysSeen: number): Promise<void>;
   get(key: string): Promise<ReversalRecord | undefined>;
   list(status?: ReversalStatus): Promise<ReversalRecord[]>;
   /**
@@ -187,19 +192,23 @@ export class InMemoryReversalQueue implements ReversalQueue {
     return Promise.resolve();
   }
 
-  markRetry(key: string, u: RetryUpdate, now: Date): Promise<void> {
+  markRetry(key: string, u: RetryUpdate, now: Date, replaysSeen: number): Promise<void> {
     this.update(key, (r) => {
       if (r.status !== 'pending') return r;
       const { leaseUntil: _drop, ...rest } = r;
+      if ((r.replays ?? 0) !== replaysSeen) return { ...rest, updatedAt: now };
       return { ...rest, ...u, updatedAt: now };
     });
     return Promise.resolve();
   }
 
-  markExpired(key: string, reason: string, now: Date): Promise<void> {
-    this.update(key, (r) =>
-      r.status === 'pending' ? { ...r, status: 'expired', lastError: reason, updatedAt: now } : r,
-    );
+  markExpired(key: string, reason: string, now: Date, replaysSeen: number): Promise<void> {
+    this.update(key, (r) => {
+      if (r.status !== 'pending') return r;
+      const { leaseUntil: _drop, ...rest } = r;
+      if ((r.replays ?? 0) !== replaysSeen) return { ...rest, updatedAt: now };
+      return { ...rest, status: 'expired', lastError: reason, updatedAt: now };
+    });
     return Promise.resolve();
   }
 
