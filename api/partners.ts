@@ -170,47 +170,43 @@ const BEARER = /^Bearer ([\x21-\x7E]{1,200})$/;
 /** Partner requests served at once by one API process; more are shed with 503 (bounded queueing). */
 export const PARTNER_IN_FLIGHT_MAX = 128;
 /**
- * The answer time the fastest partner request of a window may take before new ones are shed.
- * The count alone does not bound the wait: on the embedded database (one transaction at a time) on
- * a busy machine, 128 requests in flight waited longer than a client's timeout, so answers came
- * after the caller had given up (a stored bill whose 201 nobody read).
+ * How long the oldest partner request in flight may have waited, while others wait too, before new
+ * ones are shed. The count alone does not bound the wait: on the embedded database (one transaction
+ * at a time) on a busy machine, 128 requests in flight waited longer than a client's timeout, so
+ * answers came after the caller had given up (a stored bill whose 201 nobody read).
  */
 export const PARTNER_QUEUE_BUDGET_MS = 2_000;
-/** How often the shedding decision is taken again, from the answers of the last window. */
-export const PARTNER_SHED_WINDOW_MS = 500;
+/** Requests in flight below which age sheds nothing (one slow request alone is not congestion). */
+export const PARTNER_CONGESTED_MIN = 8;
 
 /**
- * Sheds partner requests with 503 + Retry-After when `max` are in flight, or while the system is
- * congested: in the last window even the fastest answer took longer than `budgetMs` (the minimum,
- * as CoDel judges a queue, so one slow request among fast ones sheds nothing). A window with no
- * answer decides nothing new beyond the count.
+ * Sheds partner requests with 503 + Retry-After when `max` are in flight, or when at least
+ * `congestedMin` are in flight and the oldest has waited longer than `budgetMs` (a sojourn bound:
+ * the queue in front of the database is full of old work, so new work would only wait longer).
  */
 export function inFlightLimit(
   max: number = PARTNER_IN_FLIGHT_MAX,
   budgetMs: number = PARTNER_QUEUE_BUDGET_MS,
   now: () => number = () => performance.now(),
-  windowMs: number = PARTNER_SHED_WINDOW_MS,
+  congestedMin: number = PARTNER_CONGESTED_MIN,
 ): RequestHandler {
-  let inFlight = 0;
-  let windowStart = now();
-  let windowMin = Infinity;
-  let congested = false;
+  const started = new Set<{ readonly at: number }>();
+  const oldestAge = (t: number): number => {
+    let oldest = t;
+    for (const s of started) if (s.at < oldest) oldest = s.at;
+    return t - oldest;
+  };
   return (_req, res, next) => {
     const t = now();
-    if (t - windowStart >= windowMs) {
-      congested = windowMin !== Infinity && windowMin > budgetMs;
-      windowStart = t;
-      windowMin = Infinity;
-    }
-    if (inFlight >= max || congested) {
+    if (started.size >= max || (started.size >= congestedMin && oldestAge(t) > budgetMs)) {
       res.setHeader('Retry-After', '1');
       next(new FixpayError('API_OVERLOADED'));
       return;
     }
-    inFlight++;
+    const entry = { at: t };
+    started.add(entry);
     res.once('close', () => {
-      inFlight--;
-      windowMin = Math.min(windowMin, now() - t);
+      started.delete(entry);
     });
     next();
   };
