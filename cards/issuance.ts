@@ -302,7 +302,12 @@ export async function replaceCard(
     const from = await w.ledger.accountByReference(old.accountRef);
     const to = await w.ledger.accountByReference(fresh.record.accountRef);
     if (from === undefined || to === undefined) throw new FixpayError('LEDGER_ACCOUNT_UNKNOWN', 'card account');
-    const balance = from.creditsPosted - from.debitsPosted - from.debitsPending;
+    // A pending load (a phone's hold, posted after its ACK) or payment would settle on the old card
+    // after the move and strand there: the replacement waits until nothing is pending (the unit of
+    // work rolls back, the card stays active with its money).
+    if (from.creditsPending > 0n || from.debitsPending > 0n)
+      throw new FixpayError('CARD_MONEY_IN_FLIGHT', `card ${old.id} has money pending`);
+    const balance = from.creditsPosted - from.debitsPosted;
     if (balance > 0n) {
       const [moved] = await w.ledger.createTransfers([
         {

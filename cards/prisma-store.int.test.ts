@@ -7,6 +7,8 @@ import { fromHex } from '../hsm/crypto/bytes';
 import { decodePinBlock, encodePinBlock } from '../hsm/crypto/pin-block';
 import { SoftwareHsm } from '../hsm/software/software-hsm';
 import { PrismaLedgerStore } from '../ledger/store';
+import { ledgerIdFor } from '../ledger/ids';
+import { TRANSFER_CODES } from '../ledger/model';
 import { routeCard } from '../core/routing';
 import { seedDemo } from '../demo/seed';
 import { CoreRepository } from '../core/repository';
@@ -198,6 +200,48 @@ describe('prepaid cards on the database', () => {
       await expect(replaceCard({ ...d, ledger }, { cardId: card!.cardId, sequence: 102 })).rejects.toThrow(
         /cannot take this lifecycle step/,
       );
+    });
+
+    it('a card with money pending is not replaced until it settles, so nothing strands on the old card', async () => {
+      const d = deps();
+      const ledger = new PrismaLedgerStore(db.prisma);
+      const store = new PrismaCardStore(db.prisma);
+      const [a, b] = (await issueBatch(d, { bin: '627777', firstSequence: 200, count: 2, currency: 'CNY' })).cards;
+      for (const c of [a!, b!]) await changeCardState(store, c.cardId, 'activate');
+      await loadCard({ store, ledger }, { cardId: a!.cardId, amountMinor: 3_000, idempotencyKey: 'pending-load' });
+      const from = await ledger.accountByReference(`card-funds:${a!.cardId}`);
+      const to = await ledger.accountByReference(`card-funds:${b!.cardId}`);
+      // A payment held on the card (as a phone's pending load or an on-us hold would be).
+      const held = ledgerIdFor('transfer', 'pending-on-old-card');
+      const [pending] = await ledger.createTransfers([
+        {
+          id: held,
+          debitAccountId: from!.id,
+          creditAccountId: to!.id,
+          amount: 1_000n,
+          ledger: from!.ledger,
+          code: TRANSFER_CODES.funding,
+          timeoutSeconds: 300,
+          flags: { pending: true },
+        },
+      ]);
+      expect(pending).toBe('ok');
+      await expect(replaceCard({ ...d, ledger }, { cardId: a!.cardId, sequence: 202 })).rejects.toMatchObject({
+        codeName: 'CARD_MONEY_IN_FLIGHT',
+      });
+      expect(await store.byId(a!.cardId)).toMatchObject({ state: 'active' });
+      // Settled (voided here): the replacement goes through and moves everything.
+      await ledger.createTransfers([
+        {
+          id: ledgerIdFor('transfer', 'void-pending-on-old-card'),
+          pendingId: held,
+          flags: { voidPendingTransfer: true },
+        },
+      ]);
+      const fresh = await replaceCard({ ...d, ledger }, { cardId: a!.cardId, sequence: 202 });
+      const old = await ledger.accountByReference(`card-funds:${a!.cardId}`);
+      expect(old!.creditsPosted - old!.debitsPosted).toBe(0n);
+      expect((await ledger.accountByReference(`card-funds:${fresh.cardId}`))!.creditsPosted).toBe(3_000n);
     });
   });
 });

@@ -205,4 +205,11 @@ export const coreCodes = [
     httpStatus: 409,
     retryable: false,
   },
+  {
+    code: 'FP7046',
+    name: 'CARD_MONEY_IN_FLIGHT',
+    message: 'The card has a load or payment still pending; replace it once that has settled',
+    httpStatus: 409,
+    retryable: true,
+  },
 ] as const satisfies readonly ResultCodeEntry[];
