@@ -7,7 +7,8 @@
  * Outcomes are classified by the profile's retry classes: `ok` (2xx, or 404/409/422 with a JSON
  * body the kind interprets), `retryable` (the request surely had no effect: connection refused,
  * 429 and the profile's `retryable` statuses), `ambiguous` (it may have had an effect: a timeout,
- * a reset after sending, 5xx and the profile's `ambiguous` statuses) and `rejected` (any other 4xx).
+ * a reset after sending, 5xx and the profile's `ambiguous` statuses) and `rejected` (any other 4xx, and
+ * every 3xx: a redirect is never followed, so a provider cannot point our request at another host).
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -103,6 +104,9 @@ export async function providerRequest(
       method,
       headers,
       ...(payload === undefined ? {} : { body }),
+      // A redirect is never followed: it could send our signed request to an address the
+      // endpoint check never saw (an internal service, cloud metadata). A 3xx is a refusal.
+      redirect: 'manual',
       signal: AbortSignal.timeout(p.timeouts.requestMs),
     });
   } catch (e) {
@@ -121,6 +125,8 @@ export async function providerRequest(
   const ambiguous = new Set(p.retry?.ambiguous ?? []);
   if (retryable.has(res.status)) return { kind: 'retryable', detail: `HTTP ${res.status}` };
   if (ambiguous.has(res.status) || res.status >= 500) return { kind: 'ambiguous', detail: `HTTP ${res.status}` };
+  if (res.status >= 300 && res.status < 400)
+    return { kind: 'rejected', status: res.status, detail: `HTTP ${res.status}: redirect not followed` };
   if (res.status >= 300 && !ANSWERED.has(res.status))
     return { kind: 'rejected', status: res.status, detail: `HTTP ${res.status}` };
   if (text.length > RESPONSE_BYTES_MAX) return { kind: 'ambiguous', detail: 'answer too large' };
