@@ -217,6 +217,7 @@ export function loadProviderCatalog(dir: string, extra: readonly SourcedDocument
       if (isTicketDocumentKind(doc.kind)) {
         if (ticketOffers.has(id)) throw new FixpayError('PROVIDER_PROFILE_INVALID', `${file}: duplicate offer ${id}`);
         ticketOffers.set(id, { ...base, type: TICKET_DOCUMENT_KINDS[doc.kind], ...doc.spec } as TicketOffer);
+        if (!isFile) fromExtra.add(`offer:${id}`);
         continue;
       }
       const target: Map<string, unknown> =
@@ -258,7 +259,9 @@ export function loadProviderCatalog(dir: string, extra: readonly SourcedDocument
       ticketOffers.delete(id);
       problems.push({ file: id, message: `offer ${id}: no ticketing provider ${o.provider}` });
     }
-  // The same for the keys phones press: a code two offers of a kind (or two shows) claim picks neither.
+  // The same for the keys phones press: a code two offers of a kind (or two shows) claim picks neither,
+  // except that a code one file's offer (or show) holds stays the file's when only catalogue entries
+  // claim it too — a partner's entry never takes a key away from the platform's own offers.
   const offerClaims = new Map<string, string[]>();
   const showClaims = new Map<string, string[]>();
   for (const [id, o] of ticketOffers) {
@@ -271,9 +274,11 @@ export function loadProviderCatalog(dir: string, extra: readonly SourcedDocument
         if (sh.terminalCode !== undefined)
           showClaims.set(sh.terminalCode, [...(showClaims.get(sh.terminalCode) ?? []), `${id}/${sh.id}`]);
   }
+  const extraOffer = (id: string): boolean => fromExtra.has(`offer:${id}`);
   for (const [k, ids] of offerClaims) {
     if (ids.length < 2) continue;
-    for (const id of ids) {
+    const filed = ids.filter((id) => !extraOffer(id));
+    for (const id of filed.length === 1 ? ids.filter(extraOffer) : ids) {
       const { terminalCode: _dropped, ...rest } = ticketOffers.get(id) as TicketOffer;
       ticketOffers.set(id, rest);
     }
@@ -281,8 +286,11 @@ export function loadProviderCatalog(dir: string, extra: readonly SourcedDocument
   }
   for (const [code, ids] of showClaims) {
     if (ids.length < 2) continue;
+    const offerOf = (claim: string): string => claim.slice(0, claim.indexOf('/'));
+    const filed = ids.filter((c) => !extraOffer(offerOf(c)));
+    const losers = new Set((filed.length === 1 ? ids.filter((c) => extraOffer(offerOf(c))) : ids).map(offerOf));
     for (const [id, o] of ticketOffers)
-      if (o.type === 'cinema' && o.shows.some((x) => x.terminalCode === code))
+      if (losers.has(id) && o.type === 'cinema' && o.shows.some((x) => x.terminalCode === code))
         ticketOffers.set(id, {
           ...o,
           shows: o.shows.map((x) => {
