@@ -592,10 +592,11 @@ export class CatalogueMirror implements CatalogueFeed {
       try {
         return {
           source,
+          partner: r.ownerPartnerId !== null,
           value: withSecret(r.document, (s) => openSecret(this.sealKey, aadOf(r.mode, r.kind, r.entryId), s)),
         };
       } catch (e) {
-        return { source, error: e instanceof Error ? e.message : String(e) };
+        return { source, partner: r.ownerPartnerId !== null, error: e instanceof Error ? e.message : String(e) };
       }
     });
     this.stamp = stamp;

@@ -8,6 +8,7 @@
  * The loader never throws on a bad file: it keeps the good ones and reports the others.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import type { LookupFunction } from 'node:net';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import { parse } from 'yaml';
@@ -44,6 +45,12 @@ export interface ProviderProfile {
     response?: Record<string, string>;
     status?: Record<string, string>;
   };
+  /**
+   * For a provider a partner wrote through the catalogue: the socket `lookup` every request
+   * connects through (the egress policy's connect-time address check), so a name that resolves
+   * to a loopback, private or link-local address is refused before anything is sent.
+   */
+  readonly lookup?: LookupFunction;
 }
 
 export interface CustomerParam {
@@ -171,6 +178,8 @@ export interface SourcedDocument {
   readonly source: string;
   readonly value?: unknown;
   readonly error?: string;
+  /** Written by a partner (not by an operator): its provider connects through `partnerLookup`. */
+  readonly partner?: boolean;
 }
 
 /** Documents beside the directory; `generation()` changes whenever `documents()` does. */
@@ -183,14 +192,18 @@ export interface CatalogueFeed {
  * Reads every `*.yaml`/`*.yml` under `dir` (one level of sub-directories), then `extra` documents
  * (which never replace a file's: the same id twice is a problem); bad ones become problems.
  */
-export function loadProviderCatalog(dir: string, extra: readonly SourcedDocument[] = []): ProviderCatalog {
+export function loadProviderCatalog(
+  dir: string,
+  extra: readonly SourcedDocument[] = [],
+  partnerLookup?: LookupFunction,
+): ProviderCatalog {
   const providers = new Map<string, ProviderProfile>();
   const billers = new Map<string, Biller>();
   const operators = new Map<string, TopupOperator>();
   const ticketOffers = new Map<string, TicketOffer>();
   const problems: ProfileProblem[] = [];
   const fromExtra = new Set<string>();
-  const read: { file: string; isFile: boolean; doc: () => Doc }[] = [
+  const read: { file: string; isFile: boolean; partner?: boolean; doc: () => Doc }[] = [
     ...providerFiles(dir).map((file) => ({
       file,
       isFile: true,
@@ -203,13 +216,14 @@ export function loadProviderCatalog(dir: string, extra: readonly SourcedDocument
     ...extra.map((x) => ({
       file: x.source,
       isFile: false,
+      partner: x.partner === true,
       doc: () => {
         if (x.error !== undefined) throw new FixpayError('PROVIDER_PROFILE_INVALID', `${x.source}: ${x.error}`);
         return validateProviderDocument(x.value, x.source);
       },
     })),
   ];
-  for (const { file, isFile, doc: readDoc } of read) {
+  for (const { file, isFile, partner, doc: readDoc } of read) {
     try {
       const doc = readDoc();
       const id = doc.metadata.id;
@@ -223,7 +237,8 @@ export function loadProviderCatalog(dir: string, extra: readonly SourcedDocument
       const target: Map<string, unknown> =
         doc.kind === 'Provider' ? providers : doc.kind === 'Biller' ? billers : operators;
       if (target.has(id)) throw new FixpayError('PROVIDER_PROFILE_INVALID', `${file}: duplicate ${doc.kind} ${id}`);
-      target.set(id, { ...base, ...doc.spec });
+      const guard = doc.kind === 'Provider' && partner === true && partnerLookup !== undefined;
+      target.set(id, { ...base, ...doc.spec, ...(guard ? { lookup: partnerLookup } : {}) });
       if (doc.kind === 'Biller' && !isFile) fromExtra.add(id);
     } catch (e) {
       problems.push({ file, message: e instanceof Error ? e.message : String(e) });
@@ -359,6 +374,8 @@ export class ProviderDirectory {
     private readonly now: () => number = () => Date.now(),
     /** Catalogue entries written by API (catalogue-store.ts), read beside the directory. */
     private readonly feed?: CatalogueFeed,
+    /** The connect-time address check of providers partners wrote (the webhook egress policy's). */
+    private readonly partnerLookup?: LookupFunction,
   ) {}
 
   current(): ProviderCatalog {
@@ -367,7 +384,7 @@ export class ProviderDirectory {
     this.checkedAt = t;
     const p = `${fingerprint(this.dir)}#${this.feed?.generation() ?? 0}`;
     if (this.cached === undefined || p !== this.print) {
-      this.cached = loadProviderCatalog(this.dir, this.feed?.documents() ?? []);
+      this.cached = loadProviderCatalog(this.dir, this.feed?.documents() ?? [], this.partnerLookup);
       this.print = p;
     }
     return this.cached;
