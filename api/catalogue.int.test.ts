@@ -450,3 +450,106 @@ describe('operators', () => {
     expectProblem(await call(api.base, 'GET', '/v1/catalogue/providers/lake-bills', { key: a.key }), 404, 'FP1004');
   });
 });
+
+describe("partners cannot take the phone keys or number prefixes of others' offers", () => {
+  const ticketing = (id: string) => ({ ...provider(id), spec: { ...provider(id).spec, connector: 'ticketing' } });
+  const topups = (id: string) => ({ ...provider(id), spec: { ...provider(id).spec, connector: 'topup-aggregator' } });
+  const game = (id: string, providerId: string, terminalCode: string) => ({
+    apiVersion: 'fixpay/v1',
+    kind: 'LotteryGame',
+    metadata: { id },
+    spec: { provider: providerId, terminalCode, pick: { count: 5, min: 1, max: 35 }, pricePerBoard: 200 },
+  });
+  const airline = (id: string, providerId: string, terminalCode: string) => ({
+    apiVersion: 'fixpay/v1',
+    kind: 'Airline',
+    metadata: { id },
+    spec: { provider: providerId, terminalCode, carrier: 'PK' },
+  });
+  const cinema = (id: string, providerId: string, showCodes: string[]) => ({
+    apiVersion: 'fixpay/v1',
+    kind: 'Cinema',
+    metadata: { id },
+    spec: {
+      provider: providerId,
+      shows: showCodes.map((c, i) => ({
+        id: `s${i}`,
+        terminalCode: c,
+        startsAt: '2026-12-24T19:30:00+08:00',
+        price: 100,
+      })),
+    },
+  });
+  const operator = (id: string, providerId: string, service: string, prefixes: string[]) => ({
+    apiVersion: 'fixpay/v1',
+    kind: 'TopupOperator',
+    metadata: { id },
+    spec: { provider: providerId, service, prefixes, products: [{ id: 'p50', delivery: 'recharge', amount: 5000 }] },
+  });
+
+  it('refuses (409) an offer key of the same type or a show key that a file or another entry holds', async () => {
+    const c = await signUp('Pine Tickets');
+    const d = await signUp('Oak Tickets');
+    expect((await put(c.key, 'providers/pine-tix', ticketing('pine-tix'))).status).toBe(201);
+    expect((await put(d.key, 'providers/oak-tix', ticketing('oak-tix'))).status).toBe(201);
+    const before = await snapshot();
+    // Keys the platform's files hold: lotto-6-49 is '1', Star Cinema's shows are '1' and '2'.
+    expectProblem(await put(c.key, 'lottery-games/pine-lotto', game('pine-lotto', 'pine-tix', '1')), 409, 'FP8413');
+    expectProblem(await put(c.key, 'cinemas/pine-cine', cinema('pine-cine', 'pine-tix', ['9', '2'])), 409, 'FP8413');
+    expect(await snapshot()).toBe(before);
+    // Free keys are taken; the same key in another offer type is another key.
+    expect((await put(c.key, 'lottery-games/pine-lotto', game('pine-lotto', 'pine-tix', '5'))).status).toBe(201);
+    expect((await put(c.key, 'airlines/pine-air', airline('pine-air', 'pine-tix', '5'))).status).toBe(201);
+    expect((await put(c.key, 'cinemas/pine-cine', cinema('pine-cine', 'pine-tix', ['7']))).status).toBe(201);
+    // Rewriting one's own entry with its own key is no clash.
+    const again = await put(c.key, 'lottery-games/pine-lotto', {
+      ...game('pine-lotto', 'pine-tix', '5'),
+      metadata: { id: 'pine-lotto', title: 'Pine lotto' },
+    });
+    expect(again.status).toBe(200);
+    // Another partner, and the same partner's second offer, cannot take a stored key.
+    const mid = await snapshot();
+    expectProblem(await put(d.key, 'lottery-games/oak-lotto', game('oak-lotto', 'oak-tix', '5')), 409, 'FP8413');
+    expectProblem(await put(c.key, 'lottery-games/pine-lotto-2', game('pine-lotto-2', 'pine-tix', '5')), 409, 'FP8413');
+    expectProblem(await put(d.key, 'cinemas/oak-cine', cinema('oak-cine', 'oak-tix', ['7'])), 409, 'FP8413');
+    expect(await snapshot()).toBe(mid);
+    expect((await put(d.key, 'cinemas/oak-cine', cinema('oak-cine', 'oak-tix', ['8']))).status).toBe(201);
+  });
+
+  it("refuses (409) a recharge operator whose prefixes overlap another owner's operator of the same service", async () => {
+    const c = await signUp('Pine Mobile');
+    const d = await signUp('Oak Mobile');
+    expect((await put(c.key, 'providers/pine-top', topups('pine-top'))).status).toBe(201);
+    expect((await put(d.key, 'providers/oak-top', topups('oak-top'))).status).toBe(201);
+    const before = await snapshot();
+    // The platform's mobile-a answers for 138 and 139: longer, shorter and equal prefixes overlap it.
+    for (const prefixes of [['1380'], ['13'], ['150', '139']])
+      expectProblem(
+        await put(c.key, 'topup-operators/pine-mob', operator('pine-mob', 'pine-top', 'mobile', prefixes)),
+        409,
+        'FP8413',
+      );
+    expect(await snapshot()).toBe(before);
+    // Another service's numbers are another space.
+    expect(
+      (await put(c.key, 'topup-operators/pine-phs', operator('pine-phs', 'pine-top', 'phs', ['138']))).status,
+    ).toBe(201);
+    expect(
+      (await put(c.key, 'topup-operators/pine-mob', operator('pine-mob', 'pine-top', 'mobile', ['150']))).status,
+    ).toBe(201);
+    // The same owner may split its own numbers; another partner may not reach into them.
+    expect(
+      (await put(c.key, 'topup-operators/pine-mob-2', operator('pine-mob-2', 'pine-top', 'mobile', ['1501']))).status,
+    ).toBe(201);
+    const mid = await snapshot();
+    expectProblem(
+      await put(d.key, 'topup-operators/oak-mob', operator('oak-mob', 'oak-top', 'mobile', ['15012'])),
+      409,
+      'FP8413',
+    );
+    expect(await snapshot()).toBe(mid);
+    expect(
+      (await put(d.key, 'topup-operators/oak-mob', operator('oak-mob', 'oak-top', 'mobile', ['151']))).status,
+    ).toBe(201);
+  });
+});

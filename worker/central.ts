@@ -224,7 +224,14 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
         registry,
         pushStore: new PrismaPushStore(prisma),
         providers: {
-          directory: new ProviderDirectory(deps.providersDir ?? PROVIDERS_DIR, undefined, undefined, catalogue),
+          // Providers partners wrote connect only to addresses webhooks may reach (SSRF).
+          directory: new ProviderDirectory(
+            deps.providersDir ?? PROVIDERS_DIR,
+            undefined,
+            undefined,
+            catalogue,
+            new WebhookEgressPolicy(config.api.webhookAllowedNetworks).lookup,
+          ),
           voucherKey: { id: 'v1', key: voucherKeyFromLmk(deps.lmkHex) },
           journal: new FileProviderJournal(join(config.dataDir, 'provider-journal.jsonl')),
         },

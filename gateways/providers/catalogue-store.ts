@@ -15,6 +15,7 @@ import type { CatalogueEntry, PrismaClient } from '../../generated/prisma/client
 import { Prisma } from '../../generated/prisma/client';
 import type { CatalogueFeed, ProviderCatalog, SourcedDocument } from './profile';
 import { validateProviderDocument } from './profile';
+import { isTicketDocumentKind, TICKET_DOCUMENT_KINDS } from './ticket-offers';
 
 export type CatalogueMode = 'test' | 'live';
 
@@ -250,6 +251,8 @@ export class CatalogueStore {
     }
     if (kind === 'Biller' && typeof spec['terminalCode'] === 'string')
       await this.terminalCodeFree(mode, id, spec['terminalCode'], files);
+    if (isTicketDocumentKind(kind)) await this.ticketKeysFree(mode, kind, id, spec, files);
+    if (kind === 'TopupOperator' && who.kind === 'partner') await this.prefixesFree(mode, id, spec, owner, files);
 
     const stored = withSecret(input.document, (s) => sealSecret(this.deps.sealKey, aadOf(mode, kind, id), s));
     if (existing !== null) {
@@ -443,6 +446,99 @@ export class CatalogueStore {
     if (other !== null || filed !== undefined)
       throw new FixpayError('CATALOGUE_CONFLICT', `terminal code ${code} is taken`);
   }
+
+  /**
+   * A partner's recharge operator may not claim numbers another owner's operator of the same
+   * service answers for (the platform's files included): no prefix of it may start another's or be
+   * started by one, or a customer's number could reach the partner instead of its real operator.
+   */
+  private async prefixesFree(
+    mode: CatalogueMode,
+    id: string,
+    spec: Record<string, unknown>,
+    owner: string | null,
+    files: ProviderCatalog | undefined,
+  ): Promise<void> {
+    const service = spec['service'];
+    const mine = Array.isArray(spec['prefixes'])
+      ? (spec['prefixes'] as unknown[]).filter((x): x is string => typeof x === 'string')
+      : [];
+    if (mine.length === 0) return;
+    const overlaps = (theirs: readonly unknown[]): string | undefined => {
+      for (const t of theirs)
+        if (typeof t === 'string') {
+          const hit = mine.find((m) => m.startsWith(t) || t.startsWith(m));
+          if (hit !== undefined) return hit;
+        }
+      return undefined;
+    };
+    let clash: string | undefined;
+    for (const o of files?.operators.values() ?? [])
+      if (o.id !== id && o.service === service) clash ??= overlaps(o.prefixes);
+    const stored = await this.prisma.catalogueEntry.findMany({
+      where: { mode, kind: 'TopupOperator', entryId: { not: id } },
+      select: { ownerPartnerId: true, document: true },
+    });
+    for (const row of stored) {
+      if (row.ownerPartnerId === owner) continue;
+      const other = (row.document as { spec?: { service?: unknown; prefixes?: unknown } } | null)?.spec;
+      if (other !== undefined && other.service === service && Array.isArray(other.prefixes))
+        clash ??= overlaps(other.prefixes as unknown[]);
+    }
+    if (clash !== undefined)
+      throw new FixpayError('CATALOGUE_CONFLICT', `prefix ${clash.slice(0, 16)} overlaps another owner's operator`);
+  }
+
+  /**
+   * The keys a phone presses for a ticket offer: an offer's terminal code is unique among the offers
+   * of its type, a show's among all shows (files and stored entries of the mode, this entry aside).
+   */
+  private async ticketKeysFree(
+    mode: CatalogueMode,
+    kind: keyof typeof TICKET_DOCUMENT_KINDS,
+    id: string,
+    spec: Record<string, unknown>,
+    files: ProviderCatalog | undefined,
+  ): Promise<void> {
+    const type = TICKET_DOCUMENT_KINDS[kind];
+    const code = spec['terminalCode'];
+    if (typeof code === 'string') {
+      const other = await this.prisma.catalogueEntry.findFirst({
+        where: { mode, kind, entryId: { not: id }, document: { path: ['spec', 'terminalCode'], equals: code } },
+        select: { entryId: true },
+      });
+      const filed = [...(files?.ticketOffers.values() ?? [])].find(
+        (o) => o.type === type && o.terminalCode === code && o.id !== id,
+      );
+      if (other !== null || filed !== undefined)
+        throw new FixpayError('CATALOGUE_CONFLICT', `terminal code ${code} of a ${type} offer is taken`);
+    }
+    if (kind !== 'Cinema' || !Array.isArray(spec['shows'])) return;
+    const wanted = new Set(
+      (spec['shows'] as unknown[])
+        .map((sh) =>
+          typeof sh === 'object' && sh !== null ? (sh as Record<string, unknown>)['terminalCode'] : undefined,
+        )
+        .filter((c): c is string => typeof c === 'string'),
+    );
+    if (wanted.size === 0) return;
+    const taken = new Set<string>();
+    for (const o of files?.ticketOffers.values() ?? [])
+      if (o.type === 'cinema' && o.id !== id)
+        for (const sh of o.shows) if (sh.terminalCode !== undefined) taken.add(sh.terminalCode);
+    const stored = await this.prisma.catalogueEntry.findMany({
+      where: { mode, kind: 'Cinema', entryId: { not: id } },
+      select: { document: true },
+    });
+    for (const row of stored) {
+      const shows = ((row.document as { spec?: { shows?: unknown } } | null)?.spec?.shows ?? []) as unknown;
+      if (Array.isArray(shows))
+        for (const sh of shows as ({ terminalCode?: unknown } | null)[])
+          if (typeof sh?.terminalCode === 'string') taken.add(sh.terminalCode);
+    }
+    const clash = [...wanted].find((c) => taken.has(c));
+    if (clash !== undefined) throw new FixpayError('CATALOGUE_CONFLICT', `show terminal code ${clash} is taken`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -496,10 +592,11 @@ export class CatalogueMirror implements CatalogueFeed {
       try {
         return {
           source,
+          partner: r.ownerPartnerId !== null,
           value: withSecret(r.document, (s) => openSecret(this.sealKey, aadOf(r.mode, r.kind, r.entryId), s)),
         };
       } catch (e) {
-        return { source, error: e instanceof Error ? e.message : String(e) };
+        return { source, partner: r.ownerPartnerId !== null, error: e instanceof Error ? e.message : String(e) };
       }
     });
     this.stamp = stamp;

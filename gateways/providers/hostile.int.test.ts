@@ -6,6 +6,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { isFixpayError } from '../../domain/errors';
@@ -214,6 +215,52 @@ describe('provider sockets and files under hostile input', () => {
       ),
     ).toBe('PROVIDER_UNAVAILABLE');
     expect(tops.transactions()).toEqual([]);
+  });
+
+  it('a provider answering with a redirect is not followed: the request is refused and nothing is sent on', async () => {
+    // The "internal" service the redirect points at counts every request it sees.
+    let internalHits = 0;
+    const internal = createHttpServer((_req, res) => {
+      internalHits += 1;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"SUCCESS"}');
+    });
+    const listen = async (s: Server): Promise<string> => {
+      await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+      return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+    };
+    const internalUrl = await listen(internal);
+    const redirects: string[] = [];
+    const redirecting = createHttpServer((req, res) => {
+      redirects.push(`${req.method} ${req.url}`);
+      const status = req.method === 'POST' ? 307 : 302;
+      res.writeHead(status, { location: `${internalUrl}/latest/meta-data/` }).end();
+    });
+    const redirectingUrl = await listen(redirecting);
+    const rdir = mkdtempSync(join(tmpdir(), 'fixpay-prov-redirect-'));
+    try {
+      writeFileSync(join(rdir, 'tops.yaml'), provider('tops', 'topup-aggregator', `${redirectingUrl}/`));
+      writeFileSync(join(rdir, 'mob.yaml'), OPERATOR);
+      const d = new ProviderDirectory(rdir, 0);
+      const top = createTopupConnector({ directory: d, voucherKey: { id: 'k', key: Buffer.alloc(32, 1) } });
+      const req = {
+        operator: 'mob',
+        productId: 'p50',
+        msisdn: '13800138000',
+        amount: 5000,
+        currency: '156',
+        idempotencyKey: 'redirect/t#0',
+      };
+      expect(await codeOf(top.topup(req))).toBe('PROVIDER_REJECTED');
+      // Twice: a repeat is refused the same way and still reaches nothing behind the redirect.
+      expect(await codeOf(top.topup(req))).toBe('PROVIDER_REJECTED');
+      expect(redirects.length).toBeGreaterThanOrEqual(2);
+      expect(redirects.every((r) => r.startsWith('POST '))).toBe(true);
+      expect(internalHits).toBe(0);
+    } finally {
+      rmSync(rdir, { recursive: true, force: true });
+      await new Promise<void>((r) => redirecting.close(() => r()));
+      await new Promise<void>((r) => internal.close(() => r()));
+    }
   });
 
   it('the callback receiver refuses forged and malformed callbacks and wakes nothing for them', async () => {

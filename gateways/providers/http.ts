@@ -7,11 +7,16 @@
  * Outcomes are classified by the profile's retry classes: `ok` (2xx, or 404/409/422 with a JSON
  * body the kind interprets), `retryable` (the request surely had no effect: connection refused,
  * 429 and the profile's `retryable` statuses), `ambiguous` (it may have had an effect: a timeout,
- * a reset after sending, 5xx and the profile's `ambiguous` statuses) and `rejected` (any other 4xx).
+ * a reset after sending, 5xx and the profile's `ambiguous` statuses) and `rejected` (any other 4xx, and
+ * every 3xx: a redirect is never followed, so a provider cannot point our request at another host).
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { FixpayError } from '../../domain/errors';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
+import { isIP } from 'node:net';
+import { FixpayError, isFixpayError } from '../../domain/errors';
 import type { ProviderProfile } from './profile';
 
 export const SIGNATURE_HEADER = 'x-fixpay-signature';
@@ -97,16 +102,25 @@ export async function providerRequest(
     ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
   };
   const url = new URL(path, p.endpoint.endsWith('/') ? p.endpoint : `${p.endpoint}/`);
-  let res: Response;
+  let res: { status: number; text: () => Promise<string> };
   try {
-    res = await fetch(url, {
-      method,
-      headers,
-      ...(payload === undefined ? {} : { body }),
-      signal: AbortSignal.timeout(p.timeouts.requestMs),
-    });
+    res =
+      p.lookup !== undefined
+        ? await requestThrough(p.lookup, url, method, headers, body, p.timeouts.requestMs)
+        : await fetch(url, {
+            method,
+            headers,
+            ...(payload === undefined ? {} : { body }),
+            // A redirect is never followed: it could send our signed request to an address the
+            // endpoint check never saw (an internal service, cloud metadata). A 3xx is a refusal.
+            redirect: 'manual',
+            signal: AbortSignal.timeout(p.timeouts.requestMs),
+          });
   } catch (e) {
-    const code = (e as { cause?: { code?: string } }).cause?.code;
+    // The endpoint's name resolves to an address providers written by partners may not reach:
+    // refused before connecting, so nothing was sent (and nothing charged).
+    if (isFixpayError(e)) return { kind: 'rejected', status: 0, detail: 'endpoint address not permitted' };
+    const code = (e as { cause?: { code?: string }; code?: string }).cause?.code ?? (e as { code?: string }).code;
     // Refused before anything was sent: the provider surely did nothing.
     if (code === 'ECONNREFUSED' || code === 'ENOTFOUND') return { kind: 'retryable', detail: code };
     return { kind: 'ambiguous', detail: (e as Error).name === 'TimeoutError' ? 'timeout' : (code ?? 'network') };
@@ -121,6 +135,8 @@ export async function providerRequest(
   const ambiguous = new Set(p.retry?.ambiguous ?? []);
   if (retryable.has(res.status)) return { kind: 'retryable', detail: `HTTP ${res.status}` };
   if (ambiguous.has(res.status) || res.status >= 500) return { kind: 'ambiguous', detail: `HTTP ${res.status}` };
+  if (res.status >= 300 && res.status < 400)
+    return { kind: 'rejected', status: res.status, detail: `HTTP ${res.status}: redirect not followed` };
   if (res.status >= 300 && !ANSWERED.has(res.status))
     return { kind: 'rejected', status: res.status, detail: `HTTP ${res.status}` };
   if (text.length > RESPONSE_BYTES_MAX) return { kind: 'ambiguous', detail: 'answer too large' };
@@ -133,6 +149,64 @@ export async function providerRequest(
   if (typeof json !== 'object' || json === null || Array.isArray(json))
     return { kind: 'ambiguous', detail: `HTTP ${res.status}, not an object` };
   return { kind: 'ok', status: res.status, body: json as Record<string, unknown> };
+}
+
+/**
+ * One request whose socket connects only through `lookup` (a partner's provider: the egress
+ * policy's connect-time check). An address literal is checked through the same `lookup` first, as
+ * sockets do not look literals up. No redirect is followed; at most RESPONSE_BYTES_MAX + 1 bytes
+ * of the answer are kept.
+ */
+async function requestThrough(
+  lookup: LookupFunction,
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number,
+): Promise<{ status: number; text: () => Promise<string> }> {
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  if (isIP(host) !== 0)
+    await new Promise<void>((resolve, reject) => {
+      lookup(host, { all: true }, (err) => {
+        if (err) reject(err);
+        else resolve();
+      });
+    });
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(
+      url,
+      {
+        method,
+        headers: { ...headers, ...(body === '' ? {} : { 'content-length': String(Buffer.byteLength(body)) }) },
+        lookup,
+        agent: false,
+        signal: AbortSignal.timeout(timeoutMs),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        const text = new Promise<string>((done, fail) => {
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size <= RESPONSE_BYTES_MAX + 1) chunks.push(c);
+            else res.destroy();
+          });
+          res.on('end', () => done(Buffer.concat(chunks).toString('utf8')));
+          res.on('close', () => {
+            if (size > RESPONSE_BYTES_MAX + 1) done(Buffer.concat(chunks).toString('utf8'));
+            else if (!res.complete) fail(new Error('answer cut short'));
+          });
+          res.on('error', fail);
+        });
+        text.catch(() => undefined);
+        resolve({ status: res.statusCode ?? 0, text: () => text });
+      },
+    );
+    req.on('error', reject);
+    req.end(body === '' ? undefined : body);
+  });
 }
 
 /** Reads a dotted path (`a.b.c`) from an object; undefined when absent. */

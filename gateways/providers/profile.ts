@@ -8,6 +8,7 @@
  * The loader never throws on a bad file: it keeps the good ones and reports the others.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import type { LookupFunction } from 'node:net';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import { parse } from 'yaml';
@@ -44,6 +45,12 @@ export interface ProviderProfile {
     response?: Record<string, string>;
     status?: Record<string, string>;
   };
+  /**
+   * For a provider a partner wrote through the catalogue: the socket `lookup` every request
+   * connects through (the egress policy's connect-time address check), so a name that resolves
+   * to a loopback, private or link-local address is refused before anything is sent.
+   */
+  readonly lookup?: LookupFunction;
 }
 
 export interface CustomerParam {
@@ -171,6 +178,8 @@ export interface SourcedDocument {
   readonly source: string;
   readonly value?: unknown;
   readonly error?: string;
+  /** Written by a partner (not by an operator): its provider connects through `partnerLookup`. */
+  readonly partner?: boolean;
 }
 
 /** Documents beside the directory; `generation()` changes whenever `documents()` does. */
@@ -183,14 +192,18 @@ export interface CatalogueFeed {
  * Reads every `*.yaml`/`*.yml` under `dir` (one level of sub-directories), then `extra` documents
  * (which never replace a file's: the same id twice is a problem); bad ones become problems.
  */
-export function loadProviderCatalog(dir: string, extra: readonly SourcedDocument[] = []): ProviderCatalog {
+export function loadProviderCatalog(
+  dir: string,
+  extra: readonly SourcedDocument[] = [],
+  partnerLookup?: LookupFunction,
+): ProviderCatalog {
   const providers = new Map<string, ProviderProfile>();
   const billers = new Map<string, Biller>();
   const operators = new Map<string, TopupOperator>();
   const ticketOffers = new Map<string, TicketOffer>();
   const problems: ProfileProblem[] = [];
   const fromExtra = new Set<string>();
-  const read: { file: string; isFile: boolean; doc: () => Doc }[] = [
+  const read: { file: string; isFile: boolean; partner?: boolean; doc: () => Doc }[] = [
     ...providerFiles(dir).map((file) => ({
       file,
       isFile: true,
@@ -203,13 +216,14 @@ export function loadProviderCatalog(dir: string, extra: readonly SourcedDocument
     ...extra.map((x) => ({
       file: x.source,
       isFile: false,
+      partner: x.partner === true,
       doc: () => {
         if (x.error !== undefined) throw new FixpayError('PROVIDER_PROFILE_INVALID', `${x.source}: ${x.error}`);
         return validateProviderDocument(x.value, x.source);
       },
     })),
   ];
-  for (const { file, isFile, doc: readDoc } of read) {
+  for (const { file, isFile, partner, doc: readDoc } of read) {
     try {
       const doc = readDoc();
       const id = doc.metadata.id;
@@ -217,12 +231,14 @@ export function loadProviderCatalog(dir: string, extra: readonly SourcedDocument
       if (isTicketDocumentKind(doc.kind)) {
         if (ticketOffers.has(id)) throw new FixpayError('PROVIDER_PROFILE_INVALID', `${file}: duplicate offer ${id}`);
         ticketOffers.set(id, { ...base, type: TICKET_DOCUMENT_KINDS[doc.kind], ...doc.spec } as TicketOffer);
+        if (!isFile) fromExtra.add(`offer:${id}`);
         continue;
       }
       const target: Map<string, unknown> =
         doc.kind === 'Provider' ? providers : doc.kind === 'Biller' ? billers : operators;
       if (target.has(id)) throw new FixpayError('PROVIDER_PROFILE_INVALID', `${file}: duplicate ${doc.kind} ${id}`);
-      target.set(id, { ...base, ...doc.spec });
+      const guard = doc.kind === 'Provider' && partner === true && partnerLookup !== undefined;
+      target.set(id, { ...base, ...doc.spec, ...(guard ? { lookup: partnerLookup } : {}) });
       if (doc.kind === 'Biller' && !isFile) fromExtra.add(id);
     } catch (e) {
       problems.push({ file, message: e instanceof Error ? e.message : String(e) });
@@ -258,7 +274,9 @@ export function loadProviderCatalog(dir: string, extra: readonly SourcedDocument
       ticketOffers.delete(id);
       problems.push({ file: id, message: `offer ${id}: no ticketing provider ${o.provider}` });
     }
-  // The same for the keys phones press: a code two offers of a kind (or two shows) claim picks neither.
+  // The same for the keys phones press: a code two offers of a kind (or two shows) claim picks neither,
+  // except that a code one file's offer (or show) holds stays the file's when only catalogue entries
+  // claim it too — a partner's entry never takes a key away from the platform's own offers.
   const offerClaims = new Map<string, string[]>();
   const showClaims = new Map<string, string[]>();
   for (const [id, o] of ticketOffers) {
@@ -271,9 +289,11 @@ export function loadProviderCatalog(dir: string, extra: readonly SourcedDocument
         if (sh.terminalCode !== undefined)
           showClaims.set(sh.terminalCode, [...(showClaims.get(sh.terminalCode) ?? []), `${id}/${sh.id}`]);
   }
+  const extraOffer = (id: string): boolean => fromExtra.has(`offer:${id}`);
   for (const [k, ids] of offerClaims) {
     if (ids.length < 2) continue;
-    for (const id of ids) {
+    const filed = ids.filter((id) => !extraOffer(id));
+    for (const id of filed.length === 1 ? ids.filter(extraOffer) : ids) {
       const { terminalCode: _dropped, ...rest } = ticketOffers.get(id) as TicketOffer;
       ticketOffers.set(id, rest);
     }
@@ -281,8 +301,11 @@ export function loadProviderCatalog(dir: string, extra: readonly SourcedDocument
   }
   for (const [code, ids] of showClaims) {
     if (ids.length < 2) continue;
+    const offerOf = (claim: string): string => claim.slice(0, claim.indexOf('/'));
+    const filed = ids.filter((c) => !extraOffer(offerOf(c)));
+    const losers = new Set((filed.length === 1 ? ids.filter((c) => extraOffer(offerOf(c))) : ids).map(offerOf));
     for (const [id, o] of ticketOffers)
-      if (o.type === 'cinema' && o.shows.some((x) => x.terminalCode === code))
+      if (losers.has(id) && o.type === 'cinema' && o.shows.some((x) => x.terminalCode === code))
         ticketOffers.set(id, {
           ...o,
           shows: o.shows.map((x) => {
@@ -351,6 +374,8 @@ export class ProviderDirectory {
     private readonly now: () => number = () => Date.now(),
     /** Catalogue entries written by API (catalogue-store.ts), read beside the directory. */
     private readonly feed?: CatalogueFeed,
+    /** The connect-time address check of providers partners wrote (the webhook egress policy's). */
+    private readonly partnerLookup?: LookupFunction,
   ) {}
 
   current(): ProviderCatalog {
@@ -359,7 +384,7 @@ export class ProviderDirectory {
     this.checkedAt = t;
     const p = `${fingerprint(this.dir)}#${this.feed?.generation() ?? 0}`;
     if (this.cached === undefined || p !== this.print) {
-      this.cached = loadProviderCatalog(this.dir, this.feed?.documents() ?? []);
+      this.cached = loadProviderCatalog(this.dir, this.feed?.documents() ?? [], this.partnerLookup);
       this.print = p;
     }
     return this.cached;

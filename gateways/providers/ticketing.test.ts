@@ -160,6 +160,63 @@ describe('selections', () => {
     expect(payStatusOf(undefined)).toBe('PENDING');
   });
 
+  it('a key a file offer or show holds stays the file’s when only catalogue entries claim it too', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fixpay-choices-extra-'));
+    try {
+      writeFileSync(join(dir, 'p.yaml'), PROVIDER('ticketing'));
+      writeFileSync(
+        join(dir, 'g1.yaml'),
+        GAME.replace('metadata: { id: lotto }', "metadata: { id: g1, title: 'Lotto' }").replace(
+          '  provider: tix\n',
+          "  provider: tix\n  terminalCode: '1'\n",
+        ),
+      );
+      writeFileSync(join(dir, 'c.yaml'), CINEMA.replace('{ id: a,', "{ id: a, terminalCode: '2', title: 'Dune',"));
+      const partnerGame = {
+        apiVersion: 'fixpay/v1',
+        kind: 'LotteryGame',
+        metadata: { id: 'pg', title: 'Partner lotto' },
+        spec: { provider: 'tix', terminalCode: '1', pick: { count: 6, min: 1, max: 49 }, pricePerBoard: 100 },
+      };
+      const partnerCinema = {
+        apiVersion: 'fixpay/v1',
+        kind: 'Cinema',
+        metadata: { id: 'pc' },
+        spec: {
+          provider: 'tix',
+          shows: [{ id: 'x', terminalCode: '2', title: 'Partner show', startsAt: '2026-12-24T19:30:00Z', price: 1 }],
+        },
+      };
+      const c = loadProviderCatalog(dir, [
+        { source: 'catalogue:pg', value: partnerGame },
+        { source: 'catalogue:pc', value: partnerCinema },
+      ]);
+      expect(offerChoices(c.ticketOffers.values(), 'lotteryGames')).toEqual([{ key: '1', label: 'Lotto' }]);
+      expect(offerChoices(c.ticketOffers.values(), 'shows')).toEqual([{ key: '2', label: 'Dune' }]);
+      // The partner entries stay (payable by id) without the key, and the clash is reported.
+      expect(c.ticketOffers.get('pg')?.terminalCode).toBeUndefined();
+      const pc = c.ticketOffers.get('pc');
+      expect(pc?.type === 'cinema' ? pc.shows.map((s) => s.terminalCode) : 'not a cinema').toEqual([undefined]);
+      expect(c.problems.map((p) => p.message).sort()).toEqual([
+        'offers g1 and pg claim terminal code lottery#1',
+        'shows cine/a and pc/x claim terminal code 2',
+      ]);
+      // Two catalogue entries claiming one key with no file among them: neither keeps it.
+      const c2 = loadProviderCatalog(dir, [
+        { source: 'catalogue:pg', value: { ...partnerGame, spec: { ...partnerGame.spec, terminalCode: '7' } } },
+        {
+          source: 'catalogue:ph',
+          value: { ...partnerGame, metadata: { id: 'ph' }, spec: { ...partnerGame.spec, terminalCode: '7' } },
+        },
+      ]);
+      expect(c2.ticketOffers.get('pg')?.terminalCode).toBeUndefined();
+      expect(c2.ticketOffers.get('ph')?.terminalCode).toBeUndefined();
+      expect(c2.ticketOffers.get('g1')?.terminalCode).toBe('1');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('choice lists for phones come from the terminal codes of the data; a code two claim is neither’s', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fixpay-choices-'));
     try {

@@ -15,13 +15,14 @@ import { accountIdFor } from '../../demo/seed';
 import { CatalogueMirror, catalogueSecretKey } from '../../gateways/providers/catalogue-store';
 import { ProviderDirectory, type CatalogueFeed } from '../../gateways/providers/profile';
 import type { VoucherKey } from '../../gateways/providers/voucher';
+import { WebhookEgressPolicy } from '../../partners/webhook-egress';
 import { defaultCatalogue } from '../../services/catalogue/entries';
 import { compileFiles } from '../../services/compiler/load';
 import type { ServiceResult } from '../../services/runtime/plan';
 import { ProviderSimulator } from '../../simulator/providers/server';
 import { MemoryStateStore } from '../../simulator/terminal/config';
 import { PosTerminal } from '../../simulator/terminal/terminal';
-import { call, startPartnerApi, type PartnerApi } from '../support/partner-api';
+import { call, LOOPBACK_NETWORKS, startPartnerApi, type PartnerApi } from '../support/partner-api';
 import type { E2e } from './harness';
 import { databaseText, ledgerBalanced, startE2e } from './harness';
 
@@ -115,7 +116,9 @@ describe('a biller a partner created by API is paid from the phone over FSK, no 
       generation: () => late.mirror?.generation() ?? 0,
       documents: () => late.mirror?.documents() ?? [],
     };
-    directory = new ProviderDirectory(emptyDir, 0, undefined, feed);
+    // As the central worker: the partner's provider connects through the egress policy (loopback
+    // allowed here, as an operator with a sandbox on a private network would allow it).
+    directory = new ProviderDirectory(emptyDir, 0, undefined, feed, new WebhookEgressPolicy(LOOPBACK_NETWORKS).lookup);
     e2e = await startE2e({ providers: { directory, voucherKey } });
     mirror = new CatalogueMirror(e2e.db.prisma, 'test', catalogueSecretKey(LMK), 200);
     await mirror.start();
