@@ -30,6 +30,7 @@ import { CoreRepository } from '../core/repository';
 import { PrismaLedgerStore } from '../ledger/store';
 import { spinner } from './progress';
 import { createDataConverter } from '../codec/data-converter';
+import { startCodecProxy } from '../codec/codec-proxy';
 import { DeferredPlanSource } from '../codec/plan-reference';
 import { PrismaDefinitionStore } from '../services/registry/prisma-store';
 import { Registry } from '../services/registry/registry';
@@ -52,8 +53,14 @@ export interface Platform {
   readonly metricsUrl: string | undefined;
   /** A sandbox key of the demo partner, fresh at every start (print it; keys are stored hashed). */
   readonly demoPartnerKey: string;
-  /** The payload codec endpoint the Temporal UI decrypts through (operator token required). */
+  /** The payload codec endpoint (operator token required). */
   readonly codecUrl: string;
+  /**
+   * The loopback codec proxy the dev server's UI is configured with (`--ui-codec-endpoint`): it
+   * adds the operator token and forwards to `codecUrl`, so the UI shows runs decoded (card data
+   * masked) with no step by hand. Undefined with an external Temporal server.
+   */
+  readonly uiCodecProxyUrl: string | undefined;
   readonly secretsFile: string;
   /** Access node lines the terminal simulator dials (`fixpay sim terminal`). */
   readonly tcpPcmPort: number;
@@ -71,6 +78,12 @@ export interface Platform {
 export interface PlatformOptions {
   /** Spans go here instead of the configured exporter (tests: the in-memory exporter). */
   readonly spanExporter?: SpanExporter;
+}
+
+/** The origins the dev server's UI is opened under: its host and the loopback names. */
+export function devUiOrigins(host: string, uiPort: number): string[] {
+  const names = new Set(['127.0.0.1', 'localhost', host === '0.0.0.0' ? '127.0.0.1' : host]);
+  return [...names].map((name) => `http://${name}:${uiPort}`);
 }
 
 export async function startPlatform(config: Config, log: Logger, options: PlatformOptions = {}): Promise<Platform> {
@@ -92,6 +105,10 @@ export async function startPlatform(config: Config, log: Logger, options: Platfo
   try {
     let temporal: DevServer | undefined;
     const t = config.temporal;
+    // The codec endpoint (the API role) starts after the dev server, whose UI must be told its
+    // codec at start: the loopback proxy listens first and forwards once the endpoint is up.
+    let codecUpstream: string | undefined;
+    let uiCodecProxyUrl: string | undefined;
     // mTLS to a production frontend (docs/security.md); none for the dev server.
     const tls = temporalTls(t);
     const temporalReady = (async () => {
@@ -108,10 +125,19 @@ export async function startPlatform(config: Config, log: Logger, options: Platfo
       });
       spin?.done('Temporal CLI built');
       if (cli.kind !== 'binary') throw new FixpayError('TEMPORAL_CLI_MISSING', cli.reason);
+      const proxy = await startCodecProxy({
+        upstream: () => codecUpstream,
+        operatorToken: secrets.operatorToken,
+        uiOrigins: devUiOrigins(t.host, t.uiPort),
+        port: 0,
+      });
+      stops.push(() => proxy.close());
+      uiCodecProxyUrl = proxy.url;
       temporal = await startDevServer({
         cliPath: cli.path,
         temporal: t,
         ui: true,
+        uiCodecEndpoint: proxy.url,
         dataDir: join(config.dataDir, 'temporal'),
         log,
       });
@@ -191,6 +217,7 @@ export async function startPlatform(config: Config, log: Logger, options: Platfo
     stops.push(() => access.stop());
     const api = await startApiRole(context);
     stops.push(() => api.stop());
+    codecUpstream = api.codecUrl;
     const demoPartner = await prepareDemoPartner(api.partners, db.prisma);
     return {
       temporalAddress: `${t.host}:${t.port}`,
@@ -201,6 +228,7 @@ export async function startPlatform(config: Config, log: Logger, options: Platfo
       metricsUrl: metrics.url,
       demoPartnerKey: demoPartner.sandboxKey,
       codecUrl: api.codecUrl,
+      uiCodecProxyUrl,
       secretsFile: config.security.secretsFile,
       tcpPcmPort: access.tcpPcmPort,
       sipPort: access.sipPort,

@@ -19,8 +19,12 @@ export const CODEC_PROXY_DEFAULTS = {
 } as const;
 
 export interface CodecProxyOptions {
-  /** Base URL of the platform's codec endpoint, e.g. https://codec.example:8089. */
-  readonly upstream: string;
+  /**
+   * Base URL of the platform's codec endpoint, e.g. https://codec.example:8089; or a function
+   * giving it once known (`fixpay dev` starts the proxy before the UI and the endpoint after it:
+   * until then requests get 503).
+   */
+  readonly upstream: string | (() => string | undefined);
   readonly operatorToken: string;
   readonly uiOrigins?: readonly string[];
   readonly host?: string;
@@ -77,8 +81,9 @@ export function checkUpstream(upstream: string): URL {
 export function startCodecProxy(options: CodecProxyOptions): Promise<RunningCodecProxy> {
   if (options.operatorToken.length < 32)
     throw new FixpayError('CONFIG_INVALID', 'the operator token needs 32+ characters (FIXPAY_OPERATOR_TOKEN)');
-  const upstream = checkUpstream(options.upstream);
-  const base = upstream.toString().replace(/\/$/, '');
+  const baseOf = (u: string): string => checkUpstream(u).toString().replace(/\/$/, '');
+  const fixed = typeof options.upstream === 'string' ? baseOf(options.upstream) : undefined;
+  const upstreamOf = options.upstream;
   const origins = new Set(options.uiOrigins ?? CODEC_PROXY_DEFAULTS.uiOrigins);
   const max = options.bodyBytesMax ?? CODEC_PROXY_DEFAULTS.bodyBytesMax;
   const timeoutMs = options.upstreamTimeoutMs ?? CODEC_PROXY_DEFAULTS.upstreamTimeoutMs;
@@ -121,10 +126,15 @@ export function startCodecProxy(options: CodecProxyOptions): Promise<RunningCode
       problem(res, 413, new FixpayError('PAYLOAD_TOO_LARGE', `${max} bytes at most`), { ...cors, connection: 'close' });
       return;
     }
+    const base = fixed ?? (typeof upstreamOf === 'function' ? upstreamOf() : undefined);
+    if (base === undefined) {
+      problem(res, 503, new FixpayError('TEMPORAL_UNAVAILABLE', 'the codec endpoint is not up yet'), cors);
+      return;
+    }
     const namespace = req.headers['x-namespace'];
     let answer: Response;
     try {
-      answer = await fetch(`${base}/decode`, {
+      answer = await fetch(`${fixed === undefined ? baseOf(base) : base}/decode`, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',

@@ -124,9 +124,13 @@ export function register(program: Command): void {
       const lines = [
         '',
         `fixpay is up (${((Date.now() - started) / 1000).toFixed(1)} s)`,
-        `  Temporal UI   ${platform.temporalUiUrl ?? '(external server)'}`,
+        `  Temporal UI   ${
+          platform.temporalUiUrl === undefined
+            ? '(external server)'
+            : `${platform.temporalUiUrl}  (runs decoded through the codec proxy ${platform.uiCodecProxyUrl ?? '-'}; card data masked)`
+        }`,
         `  Temporal      ${platform.temporalAddress}`,
-        `  Codec         ${platform.codecUrl}  (payloads are encrypted; the UI decrypts with the operator token in ${platform.secretsFile})`,
+        `  Codec         ${platform.codecUrl}  (payloads are encrypted; the endpoint needs the operator token in ${platform.secretsFile})`,
         `  API           ${platform.apiUrl}  (health: ${platform.apiUrl}/health)`,
         `  Metrics       ${platform.metricsUrl ?? '(not served: FIXPAY_METRICS_PORT taken or FIXPAY_METRICS_ENABLED=false)'}`,
         `  Partners      ${platform.apiUrl}/docs (API reference), ${platform.apiUrl}/developers (sandbox page); demo sandbox key ${platform.demoPartnerKey}`,
