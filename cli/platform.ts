@@ -107,7 +107,7 @@ export async function startPlatform(config: Config, log: Logger, options: Platfo
     const t = config.temporal;
     // The codec endpoint (the API role) starts after the dev server, whose UI must be told its
     // codec at start: the loopback proxy listens first and forwards once the endpoint is up.
-    let codecUpstream: string | undefined;
+    const codecEndpoint: { url?: string } = {};
     let uiCodecProxyUrl: string | undefined;
     // mTLS to a production frontend (docs/security.md); none for the dev server.
     const tls = temporalTls(t);
@@ -126,7 +126,7 @@ export async function startPlatform(config: Config, log: Logger, options: Platfo
       spin?.done('Temporal CLI built');
       if (cli.kind !== 'binary') throw new FixpayError('TEMPORAL_CLI_MISSING', cli.reason);
       const proxy = await startCodecProxy({
-        upstream: () => codecUpstream,
+        upstream: () => codecEndpoint.url,
         operatorToken: secrets.operatorToken,
         uiOrigins: devUiOrigins(t.host, t.uiPort),
         port: 0,
@@ -217,7 +217,7 @@ export async function startPlatform(config: Config, log: Logger, options: Platfo
     stops.push(() => access.stop());
     const api = await startApiRole(context);
     stops.push(() => api.stop());
-    codecUpstream = api.codecUrl;
+    codecEndpoint.url = api.codecUrl;
     const demoPartner = await prepareDemoPartner(api.partners, db.prisma);
     return {
       temporalAddress: `${t.host}:${t.port}`,
