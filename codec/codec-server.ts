@@ -22,7 +22,7 @@ import {
   sendProblem,
 } from '../infra/http';
 import { isEncrypted } from './payload-codec';
-import { maskDeep } from '../domain/masking';
+import { maskForDisplayDeep } from '../domain/masking';
 
 export const CODEC_SERVER_DEFAULTS = {
   host: '127.0.0.1',
@@ -101,7 +101,7 @@ export function maskForDisplay(p: Payload): Payload {
   if (encoding === 'binary/null') return p;
   if (encoding.startsWith('json/')) {
     try {
-      const masked = JSON.stringify(maskDeep(JSON.parse(data.toString('utf8'))));
+      const masked = JSON.stringify(maskForDisplayDeep(JSON.parse(data.toString('utf8'))));
       return { metadata: p.metadata ?? {}, data: Buffer.from(masked, 'utf8') };
     } catch {
       // not JSON after all: fall through to the size only

@@ -1,7 +1,44 @@
 import fc from 'fast-check';
-import { HIDDEN, inCardRange, looksLikePan, luhnValid, maskDeep, maskPan, scrubText } from './masking';
+import {
+  HIDDEN,
+  inCardRange,
+  looksLikePan,
+  luhnValid,
+  maskDeep,
+  maskForDisplayDeep,
+  maskPan,
+  scrubEmbeddedPans,
+  scrubText,
+} from './masking';
 
 describe('masking', () => {
+  // A purchase 0200 in hex as a run's input holds it: field 2 in BCD (length 16, the PAN) sits
+  // inside one digit run with the processing code and amount (found through the Temporal UI).
+  const FRAME = '60000300006031000000000200702404c020c0981316622588000000000100000000000000059065641230120021001';
+
+  it('masks a card number inside a longer digit run (a raw frame in hex) for displays', () => {
+    expect(scrubText(FRAME)).toContain('6225880000000001');
+    const shown = scrubEmbeddedPans(FRAME);
+    expect(shown).not.toContain('6225880000000001');
+    // Overlapping windows that also look like cards are starred too: a display errs on the safe side.
+    expect(shown).toMatch(/^60000300006031000000000200702404c020c09813166\*+100000000000000059065641230120021001$/);
+    expect(shown).toHaveLength(FRAME.length);
+    expect(scrubEmbeddedPans('amount 000000000590, id 20261126030000')).toBe('amount 000000000590, id 20261126030000');
+    expect(maskForDisplayDeep({ input: { request: FRAME, pan: '6225880000000001', nested: [FRAME] } })).toEqual({
+      input: { request: shown, pan: maskPan('6225880000000001'), nested: [shown] },
+    });
+  });
+
+  it('no Luhn-valid card number in range survives scrubEmbeddedPans, whatever digits surround it', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^\d{0,30}$/), fc.stringMatching(/^\d{0,30}$/), (before, after) => {
+        const pan = '6225880000000019';
+        const shown = scrubEmbeddedPans(`${before}${pan}${after}`);
+        return !shown.includes(pan);
+      }),
+    );
+  });
+
   it('shows at most BIN and last four of a PAN', () => {
     expect(maskPan('6225880137706587')).toBe('622588******6587');
     expect(maskPan('4761739001010010')).toBe('476173******0010');

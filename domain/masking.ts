@@ -218,3 +218,42 @@ export function maskDeep(value: unknown, seen: WeakSet<object> = new WeakSet()):
   for (const [k, v] of Object.entries(value)) out[k] = maskField(k, v, seen);
   return out;
 }
+
+/** A run of digits of any length (a raw frame in hex carries BCD card numbers inside longer runs). */
+const ANY_DIGIT_RUN = /\d{13,}/g;
+
+/**
+ * Masks card numbers embedded in longer digit runs, as a raw ISO 8583 frame written in hex holds
+ * them (field 2 in BCD right after its length, among other fields' digits): every 13–19 digit
+ * window that `looksLikePan` has its middle starred, as `maskPan` does. `scrubText` leaves runs
+ * longer than 19 digits alone because ids and amounts live there; a display cannot tell, so it
+ * masks them too and may mask a number that only happens to look like a card.
+ */
+export function scrubEmbeddedPans(text: string): string {
+  return text.replace(ANY_DIGIT_RUN, (run) => {
+    // Every window that looks like a card number has its middle starred (BIN and last four stay),
+    // overlapping windows included: no card number in the run survives whole.
+    const starred = new Array<boolean>(run.length).fill(false);
+    for (let i = 0; i + 13 <= run.length; i++) {
+      for (let len = 13; len <= 19 && i + len <= run.length; len++) {
+        if (!looksLikePan(run.slice(i, i + len))) continue;
+        for (let k = i + 6; k < i + len - 4; k++) starred[k] = true;
+      }
+    }
+    let out = '';
+    for (let k = 0; k < run.length; k++) out += starred[k] === true ? '*' : run.charAt(k);
+    return out;
+  });
+}
+
+/** `maskDeep` for displays (the Temporal UI's codec): also masks card numbers inside longer digit runs. */
+export function maskForDisplayDeep(value: unknown): unknown {
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return scrubEmbeddedPans(v);
+    if (Array.isArray(v)) return v.map(walk);
+    if (typeof v === 'object' && v !== null)
+      return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(maskDeep(value));
+}
