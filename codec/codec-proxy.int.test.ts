@@ -205,6 +205,37 @@ describe('the Temporal UI decodes through the codec proxy with the operator toke
     }
   });
 
+  it('with an upstream known later (fixpay dev), answers 503 until it is known, then forwards', async () => {
+    const later: { url?: string } = {};
+    const deferred = await startCodecProxy({
+      upstream: () => later.url,
+      operatorToken: token,
+      uiOrigins: [uiOrigin],
+      port: 0,
+    });
+    try {
+      const input = toJson(await storedInput());
+      const ask = () =>
+        fetch(`${deferred.url}/decode`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', origin: uiOrigin },
+          body: JSON.stringify({ payloads: [input] }),
+        });
+      const early = await ask();
+      expect(early.status).toBe(503);
+      expect(await early.text()).not.toContain(PAN);
+      later.url = `http://127.0.0.1:${codecServer.port}`;
+      const res = await ask();
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { payloads: JsonPayload[] };
+      const shown = Buffer.from(body.payloads[0]?.data ?? '', 'base64').toString();
+      expect(shown).toContain(maskPan(PAN));
+      expect(shown).not.toContain(PAN);
+    } finally {
+      await deferred.close();
+    }
+  });
+
   it('refuses a short token and an upstream with credentials', () => {
     expect(() => startCodecProxy({ upstream: 'http://127.0.0.1:1', operatorToken: 'short', port: 0 })).toThrow(
       /32\+ characters/,
