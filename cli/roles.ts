@@ -29,6 +29,7 @@ import type { AccessNode } from '../channel-engine/access/node';
 import { CoreRepository } from '../core/repository';
 import { PrismaPushStore, pushStoreAsPending } from '../core/push-store';
 import type { AnsweredRequest } from '../channel-engine/access/handler';
+import { operatorActionPerformer } from './ops/actions';
 import { startCodecServer } from '../codec/codec-server';
 import { AesGcmPayloadCodec, codecKeysFromText } from '../codec/payload-codec';
 import type { Config } from '../config';
@@ -105,6 +106,8 @@ export async function startWorkerRole(
     })(deliveryId);
   const central = await startCentral({
     startDelivery,
+    // Operator actions as runs (ADR 0033): the worker holds the operator token for the nodes' control routes.
+    performOperatorAction: operatorActionPerformer({ prisma: ctx.prisma, operatorToken: ctx.secrets.operatorToken }),
     ...(options.partnerBillMode === undefined ? {} : { partnerBillMode: options.partnerBillMode }),
     config: ctx.config,
     log: ctx.log.child({ role: 'worker' }),

@@ -12,7 +12,7 @@ import { PrismaPsamCounterStore } from '../activities/psam-counter-store';
 import type { Config } from '../config';
 import { CoreRepository } from '../core/repository';
 import type { KeyHandle } from '../hsm/port';
-import { isFixpayError } from '../domain/errors';
+import { FixpayError, isFixpayError } from '../domain/errors';
 import { CardNetworkGateway, hsmMessageAuthenticator, NetworkMac, TcpChannel } from '../gateways/card-network';
 import { PrismaReversalQueue, PrismaRequestJournal } from '../gateways/card-network/prisma-store';
 import { MessageCodec, networkSpec } from '../gateways/iso8583';
@@ -39,6 +39,8 @@ import { startWorker } from './main';
 import type { NativeConnection } from '@temporalio/worker';
 import type { WorkerMetrics } from './metrics';
 import type { Tracing } from '../infra/tracing';
+import { createOperatorActionActivities } from '../activities/operator-actions';
+import type { OperatorActionDeps } from '../activities/operator-actions';
 import { createPlatformActivities, PROVIDERS_DIR } from './platform-activities';
 import { ProviderDirectory } from '../gateways/providers/profile';
 import { CatalogueMirror, catalogueSecretKey } from '../gateways/providers/catalogue-store';
@@ -78,6 +80,8 @@ export interface CentralDeps {
   readonly startDelivery?: DeliveryStarter;
   /** Whose partner bills the phones pay: `live` (default) or `test` (sandbox bills, `fixpay dev`). */
   readonly partnerBillMode?: 'live' | 'test';
+  /** Operator actions as runs (ADR 0033); without it those runs are refused (CONFIG_INVALID). */
+  readonly performOperatorAction?: OperatorActionDeps['perform'];
 }
 
 export interface Central {
@@ -245,6 +249,12 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
       ...createPushCentralActivities({
         store: new PrismaPushStore(prisma),
         displayOf: (id) => pushProfiles.get(id)?.terminal?.display,
+      }),
+      // Operator actions as audited runs: drain/undrain, reversal replay (workflows/operator-action.ts).
+      ...createOperatorActionActivities({
+        perform:
+          deps.performOperatorAction ??
+          (() => Promise.reject(new FixpayError('CONFIG_INVALID', 'this worker takes no operator actions'))),
       }),
       // The partner platform's signed payment confirmations (workflows/webhook-delivery.ts).
       ...createWebhookActivities({

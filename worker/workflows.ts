@@ -5,3 +5,4 @@ export { verifyTerminalRequestWorkflow } from '../workflows/verify-request';
 export { webhookDeliveryWorkflow } from '../workflows/webhook-delivery';
 export { pushCampaignWorkflow } from '../workflows/push-campaign';
 export { terminalLifecycleWorkflow } from '../workflows/terminal-lifecycle';
+export { operatorActionWorkflow } from '../workflows/operator-action';

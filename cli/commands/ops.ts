@@ -28,9 +28,14 @@ import {
   terminateRun,
 } from '../ops/runs';
 import type { AuditSink, RunDetail, RunRow } from '../ops/runs';
-import { checkNodeId, controlOrigin, setNodeDraining } from '../ops/nodes';
-import { checkReversalKey, replayReversal } from '../ops/reversals';
-import { PrismaReversalQueue } from '../../gateways/card-network/prisma-store';
+import { checkNodeId, controlOrigin, DRAIN_WAIT_MS_MAX } from '../ops/nodes';
+import { checkReversalKey } from '../ops/reversals';
+import type { ReversalView } from '../ops/reversals';
+import { runOperatorAction } from '../ops/actions';
+import { checkOperationId } from '../../activities/operator-actions';
+import { createDataConverter } from '../../codec/data-converter';
+import { codecKeysFromText } from '../../codec/payload-codec';
+import { loadSecrets } from '../../infra/secrets';
 
 interface OutputOptions {
   json?: boolean;
@@ -98,6 +103,28 @@ async function withTemporal<T>(fn: (client: Client, config: Config) => Promise<T
     await connection.close();
   }
 }
+
+/** A client with the payload codec: a run's input is encrypted like every payload (the worker refuses plain ones). */
+async function withTemporalCodec<T>(fn: (client: Client, config: Config) => Promise<T>): Promise<T> {
+  return withTemporal((c, config) => {
+    const secrets = loadSecrets(config.security, { generate: false });
+    const client = new Client({
+      connection: c.connection,
+      namespace: config.temporal.namespace,
+      dataConverter: createDataConverter(codecKeysFromText(secrets.codecKeys)),
+    });
+    return fn(client, config);
+  });
+}
+
+/** Says which run carries the operator's action (stderr: --json output stays one document). */
+const announceRun =
+  (operationId: string | undefined) =>
+  (workflowId: string, attached: boolean): void => {
+    process.stderr.write(
+      `${attached ? 'attached to' : 'started'} run ${workflowId}${operationId === undefined ? ' (run again with --operation-id <the last part> to attach after a crash)' : ''}\n`,
+    );
+  };
 
 async function withDatabase<T>(fn: (prisma: PrismaClient) => Promise<T>): Promise<T> {
   const config = loadConfig();
@@ -177,6 +204,9 @@ const detailText = (d: RunDetail): string =>
             `pending    ${a.activity} ${a.state} attempt ${a.attempt}${a.lastFailure === undefined ? '' : `: ${a.lastFailure}`}`,
         )),
   ].join('\n');
+
+const OPERATION_ID_HELP =
+  'names the action (letters, digits, . _ -): the same id attaches to the same run instead of acting again (default: a new one, printed)';
 
 export function register(program: Command): void {
   const ops = program
@@ -333,20 +363,29 @@ export function register(program: Command): void {
       'send a stuck reversal again: an expired (or pending) reversal is due now, with fresh attempts; audited. It lands once however often it is replayed (a done one is refused)',
     )
     .requiredOption('--reason <text>', 'why (8-500 characters, no card data)')
-    .requiredOption('--operator <name>', 'who acts (recorded in the audit log)')
+    .requiredOption('--operator <name>', 'who acts (recorded in the audit log and the run)')
+    .option('--operation-id <id>', OPERATION_ID_HELP)
     .option('--json', 'print JSON')
     .action(
-      action(async (key: string, o: OutputOptions & { reason: string; operator: string }) => {
+      action(async (key: string, o: OutputOptions & { reason: string; operator: string; operationId?: string }) => {
         checkReversalKey(key);
         checkReason(o.reason);
         checkOperator(o.operator);
-        const r = await withDatabase((prisma) =>
-          replayReversal(new PrismaReversalQueue(prisma), auditSink(prisma), {
-            key,
-            reason: o.reason,
-            operator: o.operator,
-          }),
+        if (o.operationId !== undefined) checkOperationId(o.operationId);
+        const { outcome } = await withTemporalCodec((c, cfg) =>
+          runOperatorAction(
+            c,
+            cfg.temporal.taskQueue,
+            {
+              operator: o.operator,
+              reason: o.reason,
+              action: { kind: 'reversal.replay', key },
+              ...(o.operationId === undefined ? {} : { operationId: o.operationId }),
+            },
+            announceRun(o.operationId),
+          ),
         );
+        const r = outcome.result as unknown as ReversalView;
         print(o, r, () =>
           [
             `reversal ${r.key}: ${r.status}, due now (replay ${r.replays})`,
@@ -459,7 +498,8 @@ export function register(program: Command): void {
       )
       .requiredOption('--metrics <target>', "host:port of the node's metrics endpoint (its control routes are there)")
       .requiredOption('--reason <text>', 'why (8-500 characters, no card data)')
-      .requiredOption('--operator <name>', 'who acts (recorded in the audit log)')
+      .requiredOption('--operator <name>', 'who acts (recorded in the audit log and the run)')
+      .option('--operation-id <id>', OPERATION_ID_HELP)
       .option(
         '--wait <duration>',
         drain ? 'wait until the calls in progress have ended (e.g. 2m); exit 1 if they have not' : 'not used',
@@ -469,28 +509,53 @@ export function register(program: Command): void {
         action(
           async (
             node: string,
-            o: OutputOptions & { metrics: string; reason: string; operator: string; wait?: string },
+            o: OutputOptions & {
+              metrics: string;
+              reason: string;
+              operator: string;
+              wait?: string;
+              operationId?: string;
+            },
           ) => {
-            const token = loadConfig().security.operatorToken;
-            if (token === undefined)
-              throw new FixpayError('CONFIG_INVALID', 'set FIXPAY_OPERATOR_TOKEN (the operator token)');
             const waitMs = drain && o.wait !== undefined ? parseDuration(o.wait) : undefined;
-            // Checked before the database is opened: bad input exits 2 without touching anything.
+            // Checked before any run starts: bad input exits 2 without touching anything.
             checkNodeId(node);
             checkReason(o.reason);
             checkOperator(o.operator);
             controlOrigin(o.metrics);
-            const r = await withDatabase((prisma) =>
-              setNodeDraining(auditSink(prisma), {
-                nodeId: node,
-                target: o.metrics,
-                token,
-                drain,
-                reason: o.reason,
-                operator: o.operator,
-                ...(waitMs === undefined ? {} : { waitMs }),
-              }),
+            if (waitMs !== undefined && (waitMs < 0 || waitMs > DRAIN_WAIT_MS_MAX))
+              throw new FixpayError('BAD_REQUEST', `--wait is at most ${DRAIN_WAIT_MS_MAX / 60_000} minutes`);
+            if (o.operationId !== undefined) checkOperationId(o.operationId);
+            // The central worker acts (it holds the operator token): the run is audited and
+            // visible in the UI, and goes on if this command dies.
+            const { outcome } = await withTemporalCodec((c, cfg) =>
+              runOperatorAction(
+                c,
+                cfg.temporal.taskQueue,
+                {
+                  operator: o.operator,
+                  reason: o.reason,
+                  action: {
+                    kind: drain ? 'node.drain' : 'node.undrain',
+                    nodeId: node,
+                    target: o.metrics,
+                    ...(waitMs === undefined ? {} : { waitMs }),
+                  },
+                  ...(o.operationId === undefined ? {} : { operationId: o.operationId }),
+                },
+                announceRun(o.operationId),
+              ),
             );
+            const res = outcome.result;
+            const r = {
+              state: {
+                nodeId: String(res['nodeId']),
+                draining: res['draining'] === true,
+                stopping: res['stopping'] === true,
+                liveCalls: Number(res['liveCalls']),
+              },
+              callsEnded: res['callsEnded'] === true,
+            };
             print(o, r.state, () =>
               [
                 `node ${r.state.nodeId}: ${r.state.draining ? 'draining (new calls refused)' : 'taking calls'}`,
