@@ -107,11 +107,12 @@ async function withTemporal<T>(fn: (client: Client, config: Config) => Promise<T
 /** A client with the payload codec: a run's input is encrypted like every payload (the worker refuses plain ones). */
 async function withTemporalCodec<T>(fn: (client: Client, config: Config) => Promise<T>): Promise<T> {
   return withTemporal((c, config) => {
-    const secrets = loadSecrets(config.security, { generate: false });
+    // Only the codec keys are needed here (FIXPAY_CODEC_KEYS, or the data folder's secrets file).
+    const codecKeys = config.security.codecKeys ?? loadSecrets(config.security, { generate: false }).codecKeys;
     const client = new Client({
       connection: c.connection,
       namespace: config.temporal.namespace,
-      dataConverter: createDataConverter(codecKeysFromText(secrets.codecKeys)),
+      dataConverter: createDataConverter(codecKeysFromText(codecKeys)),
     });
     return fn(client, config);
   });

@@ -4,7 +4,10 @@
  * (infra/metrics.ts, as `fixpay access-node` serves them), phones over the real FSK modem with a
  * backup number, the audit log in a real PostgreSQL database. A call in progress on the drained
  * node finishes (a purchase on it is approved); a new call is refused and goes to the backup node;
- * the drain waits until the call has ended; undrain takes calls again.
+ * the drain waits until the call has ended; undrain takes calls again. Each action is a run on the
+ * central worker's task queue (ADR 0033: a real Temporal dev server and the operator-action worker,
+ * which holds the operator token): the run names the operator and the outcome, and the same
+ * --operation-id given again attaches to the same run instead of acting again.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -24,6 +27,9 @@ import { FakeIssuer } from '../../simulator/terminal/__fixtures__/fake-issuer';
 import { EXAMPLE_CONFIG, MemoryStateStore, parseTerminalConfig } from '../../simulator/terminal/config';
 import { PosTerminal } from '../../simulator/terminal/terminal';
 import { createDatabase } from '../../test/support/roles';
+import { startOpsWorker } from '../../test/support/ops-worker';
+import type { OpsWorker } from '../../test/support/ops-worker';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'fixpay.js');
 const serverUrl = loadConfig().database.url;
@@ -49,6 +55,7 @@ describeWithPostgres('fixpay ops drain and undrain against a real node', () => {
   const profiles = loadProfiles();
   let database: { url: string; drop(): Promise<void> };
   let db: Database;
+  let ops: OpsWorker;
   let a: Node;
   let b: Node;
   let held: Promise<void> = Promise.resolve();
@@ -104,6 +111,7 @@ describeWithPostgres('fixpay ops drain and undrain against a real node', () => {
           FIXPAY_LOG_LEVEL: 'warn',
           FIXPAY_OPERATOR_TOKEN: opts.token ?? token,
           DATABASE_URL: database.url,
+          ...ops.cliEnv,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -136,6 +144,7 @@ describeWithPostgres('fixpay ops drain and undrain against a real node', () => {
   beforeAll(async () => {
     database = await createDatabase(serverUrl ?? '', 'fixpay_drain');
     db = await openDatabase(loadConfig({ DATABASE_URL: database.url }));
+    ops = await startOpsWorker(db.prisma, token);
     a = await startNode('city-a');
     b = await startNode('city-b');
   });
@@ -145,6 +154,7 @@ describeWithPostgres('fixpay ops drain and undrain against a real node', () => {
       await n.endpoint.close();
       await n.engine.stop();
     }
+    await ops.stop();
     await db.close();
     await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -181,19 +191,25 @@ describeWithPostgres('fixpay ops drain and undrain against a real node', () => {
     expect(a.engine.draining).toBe(false);
   });
 
-  it('bad input exits 2 and changes nothing; a wrong node name or token exits 1 and changes nothing', async () => {
+  it('bad input exits 2 and changes nothing; a wrong node name exits 1 and changes nothing', async () => {
     // Input checks are unit-tested (nodes.test.ts); here one of them through the CLI's exit code.
-    const [bad, other, badToken] = await Promise.all([
+    // The operator token is the worker's now (the CLI's is not used): a wrong one is the control
+    // routes' 401, checked above.
+    const [bad, other] = await Promise.all([
       cli(args('drain', 'city a', a)),
-      cli(args('drain', 'city-b', a)),
-      cli(args('drain', 'city-a', a), { token: randomBytes(24).toString('base64url') }),
+      cli(args('drain', 'city-b', a), { token: randomBytes(24).toString('base64url') }),
     ]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/BAD_REQUEST/);
     expect(other.code).toBe(1);
     expect(other.stderr).toMatch(/FP1053 OPS_NODE_MISMATCH/);
-    expect(badToken.code).toBe(1);
-    expect(badToken.stderr).toMatch(/UNAUTHORIZED/);
+    // The refusal is the run's outcome, with the operator.
+    const refusedRun = /run (ops:node\.drain:city-b:\S+)/.exec(other.stderr)?.[1] ?? '';
+    expect(await ops.env.client.workflow.getHandle(refusedRun).result()).toMatchObject({
+      ok: false,
+      operator: 'alice',
+      codeName: 'OPS_NODE_MISMATCH',
+    });
     expect(a.engine.draining).toBe(false);
     expect(await db.prisma.auditEvent.count({ where: { subject: 'node:city-a' } })).toBe(0);
   });
@@ -240,18 +256,45 @@ describeWithPostgres('fixpay ops drain and undrain against a real node', () => {
     expect(JSON.parse(r.stdout)).toEqual({ nodeId: 'city-a', draining: true, stopping: false, liveCalls: 0 });
     expect(a.engine.metrics()).toMatchObject({ callsRefused: 1 });
     const audit = await db.prisma.auditEvent.findMany({ where: { subject: 'node:city-a' } });
+    const drainRun = /run (ops:node\.drain:city-a:\S+)/.exec(r.stderr)?.[1] ?? '';
     expect(audit.map((e) => [e.actor, e.action, e.details])).toEqual([
       [
         'operator:alice',
         'node.drain',
-        { reason: 'maintenance of the city-a host', endpoint: target(a), liveCallsBefore: '1' },
+        {
+          reason: 'maintenance of the city-a host',
+          endpoint: target(a),
+          liveCallsBefore: '1',
+          operationId: drainRun.split(':').at(-1),
+          workflowId: drainRun,
+        },
       ],
     ]);
+    // The drain was a run: completed, its result the operator and the outcome, found in the UI by
+    // its search attributes.
+    const handle = ops.env.client.workflow.getHandle(drainRun);
+    const described = await handle.describe();
+    expect(described.status.name).toBe('COMPLETED');
+    const keyword = (name: string): string | undefined =>
+      described.typedSearchAttributes.get(defineSearchAttributeKey(name, SearchAttributeType.KEYWORD));
+    expect([keyword('ServiceId'), keyword('Outcome')]).toEqual(['ops.node.drain', 'ok']);
+    expect(await handle.result()).toMatchObject({
+      ok: true,
+      operator: 'alice',
+      kind: 'node.drain',
+      result: { nodeId: 'city-a', draining: true, liveCalls: 0, callsEnded: true },
+    });
 
     // Drained twice: still draining, one more audit row, nothing else.
-    const again = await cli(args('drain', 'city-a', a));
-    expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 0, stderr: '' });
+    const again = await cli(args('drain', 'city-a', a, '--operation-id', 'drain-twice-1'));
+    expect(again.code).toBe(0);
+    expect(again.stderr).toBe('started run ops:node.drain:city-a:drain-twice-1\n');
     expect(a.engine.draining).toBe(true);
+    expect(await db.prisma.auditEvent.count({ where: { subject: 'node:city-a', action: 'node.drain' } })).toBe(2);
+    // The same operation id again (the CLI run again after a crash): the same run, no new action.
+    const attached = await cli(args('drain', 'city-a', a, '--operation-id', 'drain-twice-1'));
+    expect(attached.code).toBe(0);
+    expect(attached.stderr).toBe('attached to run ops:node.drain:city-a:drain-twice-1\n');
     expect(await db.prisma.auditEvent.count({ where: { subject: 'node:city-a', action: 'node.drain' } })).toBe(2);
   });
 

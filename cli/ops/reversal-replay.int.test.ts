@@ -4,6 +4,9 @@
  * A purchase's answer is lost, its reversal's answers are lost too and it expires unacknowledged;
  * the operator replays it twice at once; it is acknowledged, applied exactly once at the bank, each
  * replay is in the audit log, and a third replay of the done reversal is refused with nothing sent.
+ * Each replay is a run on the central worker's task queue (ADR 0033: a real Temporal dev server and
+ * the operator-action worker): its input and result name the operator and the outcome, and the
+ * same --operation-id given again attaches to the same run instead of acting again.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,7 +17,15 @@ import { openDatabase } from '../../infra/database';
 import type { Database } from '../../infra/database';
 import { PrismaRequestJournal, PrismaReversalQueue } from '../../gateways/card-network/prisma-store';
 import { connectGateway, purchase, startBank, waitFor } from '../../simulator/bank/harness';
+import { startOpsWorker } from '../../test/support/ops-worker';
+import type { OpsWorker } from '../../test/support/ops-worker';
 import { createDatabase } from '../../test/support/roles';
+import type { OperatorActionOutcome } from '../../activities/operator-actions';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { WorkflowExecutionDescription } from '@temporalio/client';
+
+const keyword = (d: WorkflowExecutionDescription, name: string): string | undefined =>
+  d.typedSearchAttributes.get(defineSearchAttributeKey(name, SearchAttributeType.KEYWORD));
 
 const BIN = join(__dirname, '..', '..', 'bin', 'fixpay.js');
 const serverUrl = loadConfig().database.url;
@@ -32,6 +43,7 @@ describeWithPostgres('fixpay ops reversal replay', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'fixpay-replay-'));
   let database: { url: string; drop(): Promise<void> };
   let db: Database;
+  let ops: OpsWorker;
 
   const cli = (args: string[]): Promise<CliResult> =>
     new Promise((resolve) => {
@@ -42,6 +54,7 @@ describeWithPostgres('fixpay ops reversal replay', () => {
           FIXPAY_DATA_DIR: dataDir,
           FIXPAY_LOG_LEVEL: 'warn',
           DATABASE_URL: database.url,
+          ...ops.cliEnv,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -55,8 +68,10 @@ describeWithPostgres('fixpay ops reversal replay', () => {
   beforeAll(async () => {
     database = await createDatabase(serverUrl ?? '', 'fixpay_replay');
     db = await openDatabase(loadConfig({ DATABASE_URL: database.url }));
+    ops = await startOpsWorker(db.prisma, 'o'.repeat(40));
   });
   afterAll(async () => {
+    await ops.stop();
     await db.close();
     await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -133,13 +148,67 @@ describeWithPostgres('fixpay ops reversal replay', () => {
       expect(audit.length).toBeGreaterThanOrEqual(ok.length);
       expect(audit.length).toBeLessThanOrEqual(2);
       for (const e of audit) expect([e.actor, e.action]).toEqual(['operator:bob', 'reversal.replay']);
+      // Each replay was a run: its id in the audit row, its result the operator and the outcome.
+      const runIds = [r1, r2].map((r) => /run (ops:reversal\.replay:\S+)/.exec(r.stderr)?.[1]);
+      for (const id of runIds) expect(id).toBeDefined();
+      for (const e of audit) expect(runIds).toContain((e.details as Record<string, string>)['workflowId']);
+      const okRun = runIds[[r1, r2].findIndex((r) => r.code === 0)] ?? '';
+      const described = await ops.env.client.workflow.getHandle(okRun).describe();
+      expect(described.status.name).toBe('COMPLETED');
+      expect(keyword(described, 'ServiceId')).toBe('ops.reversal.replay');
+      expect(keyword(described, 'Outcome')).toBe('ok');
+      const outcome = (await ops.env.client.workflow.getHandle(okRun).result()) as OperatorActionOutcome;
+      expect(outcome).toMatchObject({
+        ok: true,
+        operator: 'bob',
+        kind: 'reversal.replay',
+        result: { status: 'pending' },
+      });
+      expect(JSON.stringify(outcome)).not.toContain(req.pan);
 
       // A third replay of the done reversal: refused, not audited, nothing sent.
       const sentAfter = sim.bank.stats.reversalMessages;
       expect(sentAfter).toBeGreaterThan(sentBefore);
-      const third = await replay();
+      const third = await cli([
+        'reversal',
+        'replay',
+        req.idempotencyKey,
+        '--reason',
+        'network acknowledged nothing during the outage',
+        '--operator',
+        'carol',
+        '--operation-id',
+        'replay-third-1',
+        '--json',
+      ]);
       expect(third.code).toBe(1);
       expect(third.stdout).toMatch(/FP1054/);
+      // The refusal is the run's outcome, visible with the operator; the same operation id given
+      // again (a CLI run again after a crash) attaches to that run and acts no second time.
+      const thirdRun = `ops:reversal.replay:${req.idempotencyKey}:replay-third-1`;
+      expect(third.stderr).toContain(`started run ${thirdRun}`);
+      expect(await ops.env.client.workflow.getHandle(thirdRun).result()).toMatchObject({
+        ok: false,
+        operator: 'carol',
+        codeName: 'OPS_REVERSAL_NOT_REPLAYABLE',
+      });
+      expect(keyword(await ops.env.client.workflow.getHandle(thirdRun).describe(), 'Outcome')).toBe(
+        'OPS_REVERSAL_NOT_REPLAYABLE',
+      );
+      const again = await cli([
+        'reversal',
+        'replay',
+        req.idempotencyKey,
+        '--reason',
+        'network acknowledged nothing during the outage',
+        '--operator',
+        'carol',
+        '--operation-id',
+        'replay-third-1',
+      ]);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain(`attached to run ${thirdRun}`);
+      expect(again.stderr).toMatch(/FP1054/);
       await new Promise((r) => setTimeout(r, 500));
       expect(sim.bank.stats.reversalMessages).toBe(sentAfter);
       expect(await db.prisma.auditEvent.count({ where: { subject: `reversal:${req.idempotencyKey}` } })).toBe(
