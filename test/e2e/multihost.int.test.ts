@@ -292,6 +292,13 @@ describeMultihost('hosts in network namespaces: core, two worker hosts, N+1 acce
           FIXPAY_LOG_LEVEL: 'warn',
           FIXPAY_OPERATOR_TOKEN: lanEnv['FIXPAY_OPERATOR_TOKEN'],
           DATABASE_URL: database?.url,
+          // Drain runs on the central workers (ADR 0033): the CLI starts the run on Temporal.
+          FIXPAY_TEMPORAL_EMBEDDED: 'false',
+          FIXPAY_TEMPORAL_HOST: lanEnv['FIXPAY_TEMPORAL_HOST'],
+          FIXPAY_TEMPORAL_PORT: lanEnv['FIXPAY_TEMPORAL_PORT'],
+          FIXPAY_TEMPORAL_NAMESPACE: lanEnv['FIXPAY_TEMPORAL_NAMESPACE'],
+          FIXPAY_TEMPORAL_TASK_QUEUE: lanEnv['FIXPAY_TEMPORAL_TASK_QUEUE'],
+          FIXPAY_CODEC_KEYS: lanEnv['FIXPAY_CODEC_KEYS'],
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
