@@ -5,6 +5,7 @@
  * run's time, so the access node gets its verdict instead of declining 96.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { verifyThroughCentre } from '../channel-engine/access/handler';
 import { startTestServer, testDataConverter } from '../test/support/temporal';
@@ -36,7 +37,7 @@ describe('verification run on a real Temporal dev server', () => {
     const lost = env.client.connection.withDeadline(Date.now() + 60_000, () =>
       env.client.workflowService.pollWorkflowTaskQueue({
         namespace: 'default',
-        taskQueue: { name: taskQueue, kind: 1 }, // NORMAL
+        taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
         identity: 'worker-host-cut-off',
       }),
     );
