@@ -1,26 +1,31 @@
 /**
  * The cluster's topology across hosts (docs/operations/multihost.md): network namespaces joined by
- * veth pairs on a bridge stand for hosts on a LAN. The core host (the root namespace: Temporal,
- * PostgreSQL and the card network, reached on the bridge address) serves two worker hosts and
- * three access node hosts (N+1: nodes A and B, and a spare); the phones call across the bridge,
- * each with a primary and a backup number.
+ * veth pairs on a bridge stand for hosts on a LAN. The core host (the root namespace) runs the real
+ * Temporal server (1.29.1, on databases of its own in the machine's PostgreSQL) bound to its bridge
+ * address, and relays PostgreSQL and the card network onto that address; it serves two worker
+ * hosts (versioned workers, build A) and three access node hosts (N+1: nodes A and B, and a spare);
+ * the phones call across the bridge, each with a primary and a backup number.
  *
  * 1. A worker host's link is dropped (`ip link set … down`) and purchases still complete on the
  *    other; the link comes back, the other worker host's processes are killed, and purchases
  *    complete on the first.
- * 2. Access node A is killed (SIGKILL) while phones' purchases are on it: the phones redial the
+ * 2. Rolling upgrade under the phones' load (Worker Versioning, ADR 0022): build B starts beside A
+ *    on both worker hosts, is made current, A drains (its runs finish on A) and stops; no purchase
+ *    fails, each approved amount settles once.
+ * 3. Access node A is killed (SIGKILL) while phones' purchases are on it: the phones redial the
  *    spare; each purchase completes (the repeat attaches to its run) or is reversed (a phone that
  *    does not repeat sends its owed reversal), and nothing is charged twice (bank and ledger).
- * 3. Access node B is drained with `fixpay ops drain`: the call in progress on it goes on, new
+ * 4. Access node B is drained with `fixpay ops drain`: the call in progress on it goes on, new
  *    calls are refused and go to the spare, the drain reports no live call left, and B stops.
  *
- * The test prints its figures (calls in flight at the kill, completed, reversed, charged twice).
+ * The test prints its figures (purchases attempted, approved, failed and runs on each build; calls
+ * in flight at the kill, completed, reversed, charged twice).
  *
- * Needs root with `ip netns` and a PostgreSQL server (DATABASE_URL); skipped with a message
- * otherwise. It takes minutes (three hosts' processes start in turn), so `npm test` leaves it out
- * unless FIXPAY_TEST_MULTIHOST=1; `npm run test:multihost` runs it alone with that set. The
- * single-host cluster test (cluster.int.test.ts: a real server, two workers, one killed) is the
- * quick slice that always runs.
+ * Needs root with `ip netns`, a PostgreSQL server (DATABASE_URL) and the real server's binaries
+ * (`fixpay temporal server install`); skipped with a message otherwise. It takes minutes (the
+ * hosts' processes start in turn), so `npm test` leaves it out unless FIXPAY_TEST_MULTIHOST=1;
+ * `npm run test:multihost` runs it alone with that set. The single-host cluster test
+ * (cluster.int.test.ts: a real server, two workers, one killed) is the quick slice that always runs.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
