@@ -12,6 +12,19 @@ export const VERIFY_ACTIVITY_TIMEOUT_MS = 2_000;
 export const VERIFY_ATTEMPTS_MAX = 3;
 /** Longest the whole verification may take, retries included (workflow execution timeout). */
 export const VERIFY_TIMEOUT_MS = VERIFY_ACTIVITY_TIMEOUT_MS * VERIFY_ATTEMPTS_MAX + 1_000;
+/**
+ * The verification run's workflow task timeout. The server caps a task's timeout at the run's
+ * (VERIFY_TIMEOUT_MS), so with the default one task handed to a worker that can no longer answer
+ * (killed, or its link cut while its poll was being answered) timed the whole run out. Shorter, the
+ * server hands the task to another worker within the run's time. Local activities running longer
+ * keep their task alive (the SDK heartbeats it).
+ */
+export const VERIFY_TASK_TIMEOUT_MS = 3_000;
+/**
+ * Verification runs the access node tries before it declines a request 96. A run that gave no
+ * verdict (timed out, failed, the server unreachable) claimed nothing: another run is safe.
+ */
+export const VERIFY_RUNS_MAX = 2;
 
 /** Field 39 for a caller number, terminal or PSAM that are not bound together. */
 export const UNBOUND_RESPONSE_CODE = '03';

@@ -10,6 +10,7 @@ import { parseResponse, buildSignOnRequest } from '../../simulator/terminal/mess
 import type { MacSigner, TerminalIdentity } from '../../simulator/terminal/messages';
 import { MemoryDefinitionStore, Registry } from '../../services/registry/registry';
 import type { Plan } from '../../services/runtime/plan';
+import { VERIFY_RUNS_MAX } from '../../terminal-protocol/verification';
 import type { TerminalRequestVerdict } from '../../terminal-protocol/verification';
 import type { TerminalRequest } from '../engine';
 import { createAccessHandler, ResponseBoard, RUN_FAILED_RESPONSE_CODE, whileRunning } from './handler';
@@ -106,6 +107,45 @@ describe('access handler and the stop signal', () => {
     const answer = await answering;
     expect(parseResponse(answer, built, identity).responseCode).toBe(RUN_FAILED_RESPONSE_CODE);
     expect(signals[0]?.aborted).toBe(true);
+  });
+});
+
+describe('access handler: a verification run without a verdict', () => {
+  const refused: TerminalRequestVerdict = { verified: false, responseCode: '03' } as TerminalRequestVerdict;
+  const noVerdict = (): Promise<TerminalRequestVerdict> =>
+    Promise.reject(new Error('workflow execution timed out (its task was on a worker that is gone)'));
+
+  it('is tried again: the verdict of the next run answers the request, not a 96', async () => {
+    let runs = 0;
+    const handler = createAccessHandler({
+      client: leakyClient().client,
+      registry: await signOnRegistry(),
+      board: new ResponseBoard(),
+      nodeId: 'n1',
+      signal: new AbortController().signal,
+      verify: () => (++runs === 1 ? noVerdict() : Promise.resolve(refused)),
+    });
+    const { request, built } = signOn(11);
+    expect(parseResponse(await handler(request), built, identity).responseCode).toBe('03');
+    expect(runs).toBe(2);
+  });
+
+  it(`declines 96 after ${VERIFY_RUNS_MAX} runs without a verdict, and tries no more`, async () => {
+    let runs = 0;
+    const handler = createAccessHandler({
+      client: leakyClient().client,
+      registry: await signOnRegistry(),
+      board: new ResponseBoard(),
+      nodeId: 'n1',
+      signal: new AbortController().signal,
+      verify: () => {
+        runs++;
+        return noVerdict();
+      },
+    });
+    const { request, built } = signOn(12);
+    expect(parseResponse(await handler(request), built, identity).responseCode).toBe(RUN_FAILED_RESPONSE_CODE);
+    expect(runs).toBe(VERIFY_RUNS_MAX);
   });
 });
 

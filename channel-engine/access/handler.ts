@@ -35,7 +35,12 @@ import type { Registry } from '../../services/registry/registry';
 import { businessKey, startPlan, workflowIdFor } from '../../services/registry/start';
 import type { Plan, ServiceResult } from '../../services/runtime/plan';
 import { DELIVER_MESSAGE, TERMINAL_HANGUP_MESSAGE, TERMINAL_REPLY_MESSAGE } from '../../services/runtime/plan';
-import { VERIFY_REQUEST_WORKFLOW, VERIFY_TIMEOUT_MS } from '../../terminal-protocol/verification';
+import {
+  VERIFY_REQUEST_WORKFLOW,
+  VERIFY_RUNS_MAX,
+  VERIFY_TASK_TIMEOUT_MS,
+  VERIFY_TIMEOUT_MS,
+} from '../../terminal-protocol/verification';
 
 /** Answers kept for repeats after the run has finished (per access node). */
 export const ANSWERS_KEPT_MAX = 10_000;
@@ -71,6 +76,7 @@ export function verifyThroughCentre(
         workflowId: `verify:${randomUUID()}`,
         args: [input],
         workflowExecutionTimeout: timeoutMs,
+        workflowTaskTimeout: Math.min(VERIFY_TASK_TIMEOUT_MS, timeoutMs),
         ...(eager ? { requestEagerStart: true } : {}),
       },
     );
@@ -414,6 +420,21 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
   const stopping = deps.signal;
   const temporal = <R>(fn: () => Promise<R>): Promise<R> =>
     stopping === undefined ? fn() : whileRunning(stopping, (signal) => deps.client.withAbortSignal(signal, fn));
+  /**
+   * The centre's verdict, or undefined when VERIFY_RUNS_MAX runs gave none (the request is then
+   * declined 96). A run without a verdict claimed nothing, so another is tried: one run's task
+   * lost with a central worker that died or lost its link must not decline the request.
+   */
+  const verified = async (input: VerifyTerminalRequestInput): Promise<TerminalRequestVerdict | undefined> => {
+    for (let run = 0; run < VERIFY_RUNS_MAX && stopping?.aborted !== true; run++) {
+      try {
+        return await temporal(() => verify(input));
+      } catch {
+        // no verdict from this run
+      }
+    }
+    return undefined;
+  };
 
   /** A screen going out: the call shows the run's prompt, and is held for the reply (ADR 0018). */
   const holdForScreen = (req: TerminalRequest, workflowId: string, answer: Uint8Array): Uint8Array => {
@@ -438,7 +459,7 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
     ani: string,
     receivedAt: number,
   ): Promise<Uint8Array> => {
-    const verdict = await temporal(() => verify({ request, ani })).catch(() => undefined);
+    const verdict = await verified({ request, ani });
     if (verdict === undefined) return closeUnsignedDecline(opened, RUN_FAILED_RESPONSE_CODE);
     if (!verdict.verified) return closeUnsignedDecline(opened, verdict.responseCode);
     let answer: ReturnType<typeof decodePromptReply>;
@@ -523,7 +544,7 @@ export function createAccessHandler(deps: AccessHandlerDeps): RequestHandler {
     if (s.route === MENU_SERVICE_ID) input['menuBlock'] = menuBlockOf(opened);
     // Verification and the plan lookup (read-only) overlap; nothing is claimed before both are in.
     const [verdict, rec] = await Promise.all([
-      temporal(() => verify({ request, ani })).catch(() => undefined),
+      verified({ request, ani }),
       deps.registry
         .resolveWith(s.serviceId, (plan) => businessKey(plan, input), s.terminalId)
         // An item code no live service has is not on any menu (a generic request names any id).

@@ -8,7 +8,7 @@ import type { TimeoutFigures } from '../../domain/timeouts';
 import { longestListenTimeoutMs, shortestStepTimeoutMs } from '../../services/catalogue/plan-activities';
 import { TERMINAL_VERDICT_SIGNAL } from '../../services/runtime/plan';
 import type { Plan } from '../../services/runtime/plan';
-import { VERIFY_TIMEOUT_MS } from '../../terminal-protocol/verification';
+import { VERIFY_RUNS_MAX, VERIFY_TIMEOUT_MS } from '../../terminal-protocol/verification';
 import { DEFAULT_ENGINE_OPTIONS } from '../engine';
 import { REPEAT_GRACE_MS_DEFAULT } from './handler';
 
@@ -29,7 +29,8 @@ export function timeoutFigures(
   const deliverStepMs = shortestStepTimeoutMs(plans, ['deliverTerminalResponse'], true);
   const terminalVerdictWindowMs = longestListenTimeoutMs(plans, TERMINAL_VERDICT_SIGNAL);
   return {
-    verifyMs: VERIFY_TIMEOUT_MS,
+    // A second verification run when the first gave no verdict (ADR 0032).
+    verifyMs: VERIFY_TIMEOUT_MS * VERIFY_RUNS_MAX,
     answerWaitMs: config.access.answerTimeoutMs,
     handlerTimeoutMs: DEFAULT_ENGINE_OPTIONS.handlerTimeoutMs,
     cardNetworkMs: config.cardNetwork.requestTimeoutMs,

@@ -20,7 +20,6 @@ import { DEMO } from '../../demo/seed';
 import type { DemoWorld } from '../../demo/world';
 import type { Database } from '../../infra/database';
 import {
-  DEFAULT_SERVER_PORTS,
   findServerBinaries,
   frontendAddress,
   serverDatabaseFromUrl,
@@ -28,11 +27,12 @@ import {
   startServer,
   writeServerConfig,
 } from '../../infra/temporal/server';
-import type { RunningServer, ServerConfigOptions } from '../../infra/temporal/server';
+import type { RunningServer } from '../../infra/temporal/server';
 import { EXAMPLE_CONFIG, MemoryStateStore, parseTerminalConfig } from '../../simulator/terminal/config';
 import { runTerminalScript } from '../../simulator/terminal/script';
 import { createDatabase, freePort, prepareRoleWorld, startRole, within } from '../support/roles';
 import type { RoleProcess } from '../support/roles';
+import { serverPorts } from '../support/temporal-server';
 
 const prometheusBinary = ['/usr/bin/prometheus', '/usr/local/bin/prometheus'].find((p) => existsSync(p));
 
@@ -105,41 +105,6 @@ if (!runnable)
     'cluster.int.test.ts skipped: needs DATABASE_URL (a PostgreSQL server) and `fixpay temporal server install`',
   );
 const describeCluster = runnable ? describe : describe.skip;
-
-/** A block of free ports for one server host: frontend, +1, +2, +6, +10, membership −300, pprof +703. */
-async function serverPorts(): Promise<ServerConfigOptions['ports']> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 9_000);
-    const wanted = [0, 1, 2, 6, 10, -300, -299, -298, -294, 703].map((d) => base + d);
-    const metrics = await freePort();
-    if (await allFree(wanted)) {
-      return {
-        ...DEFAULT_SERVER_PORTS,
-        frontend: base,
-        frontendHttp: base + 10,
-        history: base + 1,
-        matching: base + 2,
-        worker: base + 6,
-        metrics,
-        pprof: base + 703,
-      };
-    }
-  }
-  throw new Error('no free block of ports for the Temporal server');
-}
-
-async function allFree(ports: number[]): Promise<boolean> {
-  const { createServer } = await import('node:net');
-  for (const port of ports) {
-    const free = await new Promise<boolean>((resolve) => {
-      const s = createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (!free) return false;
-  }
-  return true;
-}
 
 describeCluster('the real Temporal server on PostgreSQL, two workers and an access node', () => {
   jest.setTimeout(420_000);

@@ -1,26 +1,31 @@
 /**
  * The cluster's topology across hosts (docs/operations/multihost.md): network namespaces joined by
- * veth pairs on a bridge stand for hosts on a LAN. The core host (the root namespace: Temporal,
- * PostgreSQL and the card network, reached on the bridge address) serves two worker hosts and
- * three access node hosts (N+1: nodes A and B, and a spare); the phones call across the bridge,
- * each with a primary and a backup number.
+ * veth pairs on a bridge stand for hosts on a LAN. The core host (the root namespace) runs the real
+ * Temporal server (1.29.1, on databases of its own in the machine's PostgreSQL) bound to its bridge
+ * address, and relays PostgreSQL and the card network onto that address; it serves two worker
+ * hosts (versioned workers, build A) and three access node hosts (N+1: nodes A and B, and a spare);
+ * the phones call across the bridge, each with a primary and a backup number.
  *
  * 1. A worker host's link is dropped (`ip link set … down`) and purchases still complete on the
  *    other; the link comes back, the other worker host's processes are killed, and purchases
  *    complete on the first.
- * 2. Access node A is killed (SIGKILL) while phones' purchases are on it: the phones redial the
+ * 2. Rolling upgrade under the phones' load (Worker Versioning, ADR 0022): build B starts beside A
+ *    on both worker hosts, is made current, A drains (its runs finish on A) and stops; no purchase
+ *    fails, each approved amount settles once.
+ * 3. Access node A is killed (SIGKILL) while phones' purchases are on it: the phones redial the
  *    spare; each purchase completes (the repeat attaches to its run) or is reversed (a phone that
  *    does not repeat sends its owed reversal), and nothing is charged twice (bank and ledger).
- * 3. Access node B is drained with `fixpay ops drain`: the call in progress on it goes on, new
+ * 4. Access node B is drained with `fixpay ops drain`: the call in progress on it goes on, new
  *    calls are refused and go to the spare, the drain reports no live call left, and B stops.
  *
- * The test prints its figures (calls in flight at the kill, completed, reversed, charged twice).
+ * The test prints its figures (purchases attempted, approved, failed and runs on each build; calls
+ * in flight at the kill, completed, reversed, charged twice).
  *
- * Needs root with `ip netns` and a PostgreSQL server (DATABASE_URL); skipped with a message
- * otherwise. It takes minutes (three hosts' processes start in turn), so `npm test` leaves it out
- * unless FIXPAY_TEST_MULTIHOST=1; `npm run test:multihost` runs it alone with that set. The
- * single-host cluster test (cluster.int.test.ts: a real server, two workers, one killed) is the
- * quick slice that always runs.
+ * Needs root with `ip netns`, a PostgreSQL server (DATABASE_URL) and the real server's binaries
+ * (`fixpay temporal server install`); skipped with a message otherwise. It takes minutes (the
+ * hosts' processes start in turn), so `npm test` leaves it out unless FIXPAY_TEST_MULTIHOST=1;
+ * `npm run test:multihost` runs it alone with that set. The single-host cluster test
+ * (cluster.int.test.ts: a real server, two workers, one killed) is the quick slice that always runs.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -29,12 +34,13 @@ import { createConnection, createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { loadConfig, processEnv } from '../../config';
 import { DEMO } from '../../demo/seed';
 import type { DemoWorld } from '../../demo/world';
 import type { Database } from '../../infra/database';
 import { ledgerCheck } from '../../cli/ops/checks';
+import { openRunsOnBuild } from '../../infra/temporal/deployments';
+import { findServerBinaries } from '../../infra/temporal/server';
 import { EXAMPLE_CONFIG, MemoryStateStore, parseTerminalConfig } from '../../simulator/terminal/config';
 import type { TerminalConfig } from '../../simulator/terminal/config';
 import { runTerminalScript } from '../../simulator/terminal/script';
@@ -42,7 +48,8 @@ import { PosTerminal } from '../../simulator/terminal/terminal';
 import type { TransactionResult } from '../../simulator/terminal/terminal';
 import { createDatabase, prepareRoleWorld, startRole, within } from '../support/roles';
 import type { RoleProcess } from '../support/roles';
-import { startTestServer } from '../support/temporal';
+import { startRealTemporalServer } from '../support/temporal-server';
+import type { TestTemporalServer } from '../support/temporal-server';
 
 const CARD = { track2: '6225880000000001=30122011234567890', pin: '123456', pan: '6225880000000001' };
 const BIN = join(__dirname, '..', '..', 'bin', 'fixpay.js');
@@ -50,6 +57,10 @@ const BIN = join(__dirname, '..', '..', 'bin', 'fixpay.js');
 const BUDGET_MS = 1_200_000;
 /** How long one role process may take to be ready: a worker bundles its workflows first. */
 const READY_MS = 420_000;
+/** The central workers' builds (Worker Versioning, ADR 0022) before and after the rolling upgrade. */
+const BUILD_A = 'build-a';
+const BUILD_B = 'build-b';
+const DEPLOYMENT = 'fixpay-worker';
 /** The merchant terminals of the demo room that act as the city's phones. */
 const PHONES = ['T0000001', 'T0000011', 'T0000012'] as const;
 
@@ -65,12 +76,15 @@ function netnsWorks(): string | undefined {
 }
 
 const serverUrl = loadConfig().database.url;
+const binaries = findServerBinaries(loadConfig().temporal.cacheDir);
 const skipReason =
   processEnv()['FIXPAY_TEST_MULTIHOST'] !== '1'
     ? 'a long suite: run it with npm run test:multihost (FIXPAY_TEST_MULTIHOST=1)'
     : serverUrl === undefined
       ? 'needs a PostgreSQL server (set DATABASE_URL)'
-      : (netnsWorks() ?? undefined);
+      : binaries === undefined
+        ? `needs the real Temporal server: run \`npm run fixpay -- temporal server install\` (binaries in ${loadConfig().temporal.cacheDir})`
+        : (netnsWorks() ?? undefined);
 if (skipReason !== undefined) console.warn(`multihost.int.test.ts skipped: ${skipReason}`);
 const describeMultihost = skipReason === undefined ? describe : describe.skip;
 
@@ -121,14 +135,19 @@ describeMultihost('hosts in network namespaces: core, two worker hosts, N+1 acce
   const link = (h: Host): string => `fp17${sfx}${h}p`;
   const bridge = `fp17${sfx}br`;
   const dataDir = mkdtempSync(join(tmpdir(), 'fixpay-multihost-'));
-  let env: TestWorkflowEnvironment | undefined;
+  let temporal: TestTemporalServer | undefined;
   let database: { url: string; drop(): Promise<void> } | undefined;
   let db: Database | undefined;
   let world: DemoWorld | undefined;
   const relays: Server[] = [];
   const roles: Partial<Record<Host, RoleProcess>> = {};
+  /** Role processes replaced by a later one on the same host (kept for the cleanup). */
+  const retired: RoleProcess[] = [];
   let tcpPcmPort = 0;
   let lanEnv: NodeJS.ProcessEnv = {};
+  let workerEnv: NodeJS.ProcessEnv = {};
+  /** Build B's workers (the rolling upgrade), beside build A's on the worker hosts. */
+  const buildB: RoleProcess[] = [];
   const METRICS_PORT = 9464;
 
   beforeAll(async () => {
@@ -147,7 +166,13 @@ describeMultihost('hosts in network namespaces: core, two worker hosts, N+1 acce
       ip('netns', 'exec', ns(h), 'ip', 'link', 'set', 'lo', 'up');
     }
 
-    [env, database] = await Promise.all([startTestServer(), createDatabase(serverUrl ?? '', 'fixpay_multihost')]);
+    // The real Temporal server runs on the core host, bound to its LAN address: the other hosts
+    // dial it over their veth; it reaches its own databases on the core host's loopback PostgreSQL.
+    if (binaries === undefined) throw new Error('no server binaries');
+    [temporal, database] = await Promise.all([
+      startRealTemporalServer({ binaries, adminUrl: serverUrl ?? '', dataDir, bindAddress: core, prefix: 'fixpay_mh' }),
+      createDatabase(serverUrl ?? '', 'fixpay_multihost'),
+    ]);
     let childEnv: NodeJS.ProcessEnv;
     ({
       db,
@@ -156,29 +181,29 @@ describeMultihost('hosts in network namespaces: core, two worker hosts, N+1 acce
     } = await prepareRoleWorld({
       dataDir,
       databaseUrl: database.url,
-      temporalAddress: env.address,
+      temporalAddress: temporal.address,
       nodeId: 'multihost',
       logName: 'multihost-test',
     }));
-    // Temporal, PostgreSQL and the card network live on the core host, reached on its LAN address.
+    // PostgreSQL and the card network live on the core host's loopback, relayed onto its LAN address.
     const pgUrl = new URL(String(childEnv['DATABASE_URL']));
-    const temporal = await relay(core, Number(env.address.split(':')[1]));
     const pg = await relay(core, Number(pgUrl.port || 5432));
     const bank = await relay(core, Number(childEnv['FIXPAY_CARD_NETWORK_PORT']));
-    relays.push(temporal.server, pg.server, bank.server);
+    relays.push(pg.server, bank.server);
     pgUrl.hostname = core;
     pgUrl.port = String(pg.port);
     lanEnv = {
       ...childEnv,
       DATABASE_URL: pgUrl.toString(),
-      FIXPAY_TEMPORAL_HOST: core,
-      FIXPAY_TEMPORAL_PORT: String(temporal.port),
       FIXPAY_CARD_NETWORK_HOST: core,
       FIXPAY_CARD_NETWORK_PORT: String(bank.port),
     };
-    roles.w1 = startRole('worker', lanEnv, { netns: ns('w1'), readyTimeoutMs: READY_MS });
+    // The central workers are versioned (ADR 0022) from the start: build A, made current by the
+    // first; the rolling upgrade replaces it with build B under load.
+    workerEnv = { ...lanEnv, FIXPAY_WORKER_BUILD_ID: BUILD_A };
+    roles.w1 = startRole('worker', workerEnv, { netns: ns('w1'), readyTimeoutMs: READY_MS });
     await roles.w1.ready;
-    roles.w2 = startRole('worker', lanEnv, { netns: ns('w2'), readyTimeoutMs: READY_MS });
+    roles.w2 = startRole('worker', workerEnv, { netns: ns('w2'), readyTimeoutMs: READY_MS });
     // Each access node serves its lines, metrics and control routes on its own host's address.
     for (const h of accessHosts)
       roles[h] = startRole(
@@ -202,13 +227,14 @@ describeMultihost('hosts in network namespaces: core, two worker hosts, N+1 acce
   }, BUDGET_MS);
 
   afterAll(async () => {
-    for (const r of Object.values(roles)) if (r.child.exitCode === null) r.child.kill('SIGKILL');
-    await Promise.all(Object.values(roles).map((r) => within(r.exited, 15_000, 'exit').catch(() => undefined)));
+    const all = [...Object.values(roles), ...retired, ...buildB];
+    for (const r of all) if (r.child.exitCode === null) r.child.kill('SIGKILL');
+    await Promise.all(all.map((r) => within(r.exited, 15_000, 'exit').catch(() => undefined)));
     for (const s of relays) s.close();
     await world?.stop();
     await db?.close();
     await database?.drop();
-    await env?.teardown();
+    await temporal?.stop();
     for (const h of Object.keys(hosts) as Host[]) {
       try {
         ip('link', 'delete', link(h));
@@ -291,6 +317,9 @@ describeMultihost('hosts in network namespaces: core, two worker hosts, N+1 acce
           FIXPAY_DATA_DIR: dataDir,
           FIXPAY_LOG_LEVEL: 'warn',
           FIXPAY_OPERATOR_TOKEN: lanEnv['FIXPAY_OPERATOR_TOKEN'],
+          FIXPAY_TEMPORAL_EMBEDDED: 'false',
+          FIXPAY_TEMPORAL_HOST: lanEnv['FIXPAY_TEMPORAL_HOST'],
+          FIXPAY_TEMPORAL_PORT: lanEnv['FIXPAY_TEMPORAL_PORT'],
           DATABASE_URL: database?.url,
           // Drain runs on the central workers (ADR 0033): the CLI starts the run on Temporal.
           FIXPAY_TEMPORAL_EMBEDDED: 'false',
@@ -342,7 +371,7 @@ describeMultihost('hosts in network namespaces: core, two worker hosts, N+1 acce
     expect(await buy([3_005, 3_006])).toEqual(['approved', 'approved']);
 
     expect(world?.bank?.account(CARD.pan)?.balanceMinor).toBe(before - (3_001 + 3_002 + 3_003 + 3_004 + 3_005 + 3_006));
-    const client = env?.client;
+    const client = temporal?.client;
     if (client === undefined) throw new Error('no client');
     const count = async (query: string): Promise<number> =>
       Number((await client.workflowService.countWorkflowExecutions({ namespace: 'default', query })).count);
@@ -355,6 +384,146 @@ describeMultihost('hosts in network namespaces: core, two worker hosts, N+1 acce
     console.log(
       `multihost: 6 purchases approved across a dropped link and a killed host in ${Date.now() - started} ms`,
     );
+  });
+
+  it("rolling upgrade of the central workers under the phones' load: runs started on build A finish on A, new runs go to B, 0 failed", async () => {
+    const started = Date.now();
+    const since = new Date(started - 1_000).toISOString();
+    const client = temporal?.client;
+    if (client === undefined) throw new Error('no client');
+    const count = async (query: string): Promise<number> =>
+      Number((await client.workflowService.countWorkflowExecutions({ namespace: 'default', query })).count);
+    const purchasesSince = `ServiceId = 'purchase' AND StartTime >= '${since}'`;
+    // Worker host 2 (its processes killed above) comes back on build A: two central workers on A.
+    if (roles.w2 !== undefined) retired.push(roles.w2);
+    roles.w2 = startRole('worker', workerEnv, { netns: ns('w2'), readyTimeoutMs: READY_MS });
+    expect(await roles.w2.ready).toMatch(/build fixpay-worker:build-a/);
+    const workersA = [roles.w1, roles.w2].filter((r): r is RoleProcess => r !== undefined);
+
+    // Live load: the three phones on both access nodes, call after call of two purchases each. Each
+    // phone calls again, so the sale it left waiting for its verdict (ADR 0012) on build A, like
+    // T0000001's last purchase above, is confirmed and its run closes on A: a phone that never
+    // called again would keep its run, and build A, open for the verdict window.
+    const outcomes: string[] = [];
+    const failures: string[] = [];
+    const approved: number[] = [];
+    const control = { stop: false };
+    // Small amounts, each its own (the card's balance lasts; the bank's records tell them apart).
+    let amount = 101;
+    const loop = async (id: string, primary: Host): Promise<void> => {
+      const config = terminalConfig(id, primary);
+      const stateStore = stores[id];
+      if (stateStore === undefined) throw new Error(`no state for ${id}`);
+      if (id !== 'T0000001') {
+        const on = await runTerminalScript({ config, stateStore }, [{ step: 'sign-on' }, { step: 'hang-up' }]);
+        expect(on.transactions[0]?.outcome).toBe('approved');
+      }
+      while (!control.stop) {
+        const call = [amount++, amount++];
+        try {
+          const r = await runTerminalScript({ config, stateStore }, [
+            ...call.map((a) => ({ step: 'purchase' as const, amountMinor: a })),
+            { step: 'hang-up' },
+          ]);
+          r.transactions.forEach((t, i) => {
+            outcomes.push(t.outcome);
+            if (t.outcome === 'approved') approved.push(call[i] ?? 0);
+            else failures.push(`${id} ${t.outcome} ${t.responseCode ?? ''} ${t.failure?.codeName ?? ''}`);
+          });
+        } catch (e) {
+          outcomes.push('failed');
+          failures.push(`${id} call failed: ${(e as Error).message}`);
+        }
+      }
+    };
+    const waitFor = async (n: number): Promise<void> => {
+      const deadline = Date.now() + 240_000;
+      while (outcomes.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    };
+    const before = bankBalance();
+    const traffic = Promise.all([loop('T0000001', 'a1'), loop('T0000011', 'a2'), loop('T0000012', 'a1')]);
+    const figures = { openOnAAtSwitch: 0, afterSwitch: 0 };
+    try {
+      await waitFor(6);
+      // Build B starts beside A on both worker hosts (its own metrics port on the host).
+      for (const h of ['w1', 'w2'] as const)
+        buildB.push(
+          startRole(
+            'worker',
+            { ...workerEnv, FIXPAY_WORKER_BUILD_ID: BUILD_B, FIXPAY_METRICS_PORT: String(METRICS_PORT + 1) },
+            { netns: ns(h), readyTimeoutMs: READY_MS },
+          ),
+        );
+      for (const b of buildB) expect(await b.ready).toMatch(/build fixpay-worker:build-b/);
+      // The operator makes B current (audited): new runs go to B, runs open on A stay on A.
+      const switched = await cli([
+        'deployment',
+        'set-current',
+        BUILD_B,
+        '--operator',
+        'release-bot',
+        '--reason',
+        'rolling upgrade in the multihost test',
+      ]);
+      expect({ code: switched.code, stdout: switched.stdout }).toEqual({
+        code: 0,
+        stdout: `current build is now ${BUILD_B}\n`,
+      });
+      figures.openOnAAtSwitch = await openRunsOnBuild(client, 'default', DEPLOYMENT, BUILD_A);
+      const atSwitch = outcomes.length;
+      await waitFor(atSwitch + 6);
+      // A is drained once no open run is pinned to it; then its workers stop cleanly.
+      const deadline = Date.now() + 180_000;
+      while ((await openRunsOnBuild(client, 'default', DEPLOYMENT, BUILD_A)) > 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 1_000));
+      const drained = await cli(['deployment', 'drained', BUILD_A]);
+      if (drained.code !== 0) {
+        const open: string[] = [];
+        for await (const w of client.workflow.list({
+          query: `TemporalWorkerDeploymentVersion = '${DEPLOYMENT}:${BUILD_A}' AND ExecutionStatus = 'Running'`,
+        }))
+          open.push(w.workflowId);
+        console.warn(`multihost rolling upgrade: still open on ${BUILD_A}: ${open.join(', ')}`);
+      }
+      expect(drained.code).toBe(0);
+      for (const w of workersA) w.child.kill('SIGTERM');
+      for (const w of workersA) expect(await within(w.exited, 60_000, 'build A worker exit')).toBe(0);
+      // B alone serves the phones.
+      await waitFor(outcomes.length + 6);
+      figures.afterSwitch = outcomes.length - atSwitch;
+    } finally {
+      control.stop = true;
+      await traffic;
+    }
+
+    const onA = await count(`${purchasesSince} AND TemporalWorkerDeploymentVersion = '${DEPLOYMENT}:${BUILD_A}'`);
+    const finishedOnA = await count(
+      `${purchasesSince} AND TemporalWorkerDeploymentVersion = '${DEPLOYMENT}:${BUILD_A}' AND ExecutionStatus = 'Completed'`,
+    );
+    const onB = await count(`${purchasesSince} AND TemporalWorkerDeploymentVersion = '${DEPLOYMENT}:${BUILD_B}'`);
+    const all = await count(purchasesSince);
+    const bad = await count(
+      `${purchasesSince} AND ExecutionStatus IN ('Failed', 'Terminated', 'TimedOut', 'Canceled')`,
+    );
+    console.log(
+      `multihost rolling upgrade: purchases attempted ${outcomes.length}, approved ${approved.length}, failed ${failures.length}; runs on build-a ${onA} (finished on build-a ${finishedOnA}, open at the switch ${figures.openOnAAtSwitch}), on build-b ${onB}, ${figures.afterSwitch} purchases after the switch; runs failed ${bad} (${Date.now() - started} ms)`,
+    );
+    if (failures.length > 0) console.warn(`multihost rolling upgrade failures: ${failures.join('; ')}`);
+    expect(failures).toEqual([]);
+    expect(outcomes.length).toBeGreaterThanOrEqual(12);
+    expect(bad).toBe(0);
+    // Every run that started on A finished there; none is left open on A; the rest are on B.
+    expect(onA).toBeGreaterThanOrEqual(2);
+    expect(finishedOnA).toBe(onA);
+    expect(await openRunsOnBuild(client, 'default', DEPLOYMENT, BUILD_A)).toBe(0);
+    expect(onB).toBeGreaterThanOrEqual(2);
+    expect(onA + onB).toBe(all);
+    // The bank moved exactly the approved amounts: nothing charged twice, nothing lost.
+    expect(bankBalance()).toBe(before - approved.reduce((a, b) => a + b, 0));
+    const settled = settledByAmount();
+    expect(approved.filter((a) => settled.get(a) !== 1)).toEqual([]);
+    if (db === undefined) throw new Error('no database');
+    expect((await ledgerCheck(db.prisma)).balanced).toBe(true);
   });
 
   it('access node A killed mid-call: phones redial the spare, each purchase completes or is reversed, none charged twice', async () => {
@@ -444,7 +613,7 @@ describeMultihost('hosts in network namespaces: core, two worker hosts, N+1 acce
     // The ledger balances, and no purchase run failed.
     if (db === undefined) throw new Error('no database');
     expect((await ledgerCheck(db.prisma)).balanced).toBe(true);
-    const client = env?.client;
+    const client = temporal?.client;
     if (client === undefined) throw new Error('no client');
     expect(
       Number(
