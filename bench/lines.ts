@@ -17,11 +17,13 @@
  * same-run DSP-only cost (the same audio through the demodulator, no I/O), so the I/O share is
  * visible. A transport stops at the first limit: admission (lines not all answered), main thread
  * saturated (process CPU ≥ 0.9 core), late audio (under 90 % of the frames due arrived, or RTP
- * lost in the jitter buffer), or the time budget. Event-loop utilisation and delay are printed but
+ * lost in the jitter buffer), purchases failing (any declined or failed in the level's window),
+ * host latency p99 over `--p99-limit-ms` (default 250), or the time budget. Each transport ends
+ * with the lines it held with purchases still approved. Event-loop utilisation and delay are printed but
  * not used as limits: on a shared machine they mostly show the process waiting for a core. Timings are noisy on a shared machine: compare within a run.
  *
  * Options: --levels 256,512,1024,2048,4096  --transports tcp,sip,sip-shared  --level-s 10  --budget-s 600
- * --setup-rate 200 (SIP calls/s)  --phones 2  --max-lines 20000  --no-platform (echo handler,
+ * --setup-rate 200 (SIP calls/s)  --phones 2  --max-lines 20000  --p99-limit-ms 250  --no-platform (echo handler,
  * no phones: for profiling the line path alone, e.g. with --cpu-prof).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -93,6 +95,8 @@ interface Args {
   setupRate: number;
   phones: number;
   maxLines: number;
+  /** A level whose purchases' host latency p99 exceeds this is the limit (purchases no longer served well). */
+  p99LimitMs: number;
   platform: boolean;
   /** A checkout of an earlier revision: the base-* transports use its line drivers (same-run before/after). */
   base: string | undefined;
@@ -123,6 +127,7 @@ function parseArgs(argv: readonly string[]): Args {
     setupRate: int('--setup-rate', 200),
     phones: Math.min(int('--phones', 1), PHONE_TERMINALS.length),
     maxLines: int('--max-lines', 20000),
+    p99LimitMs: int('--p99-limit-ms', 250),
     platform: !argv.includes('--no-platform'),
     base: get('--base'),
   };
@@ -439,6 +444,8 @@ async function main(): Promise<void> {
 
     for (const transport of args.transports) {
       let held = 0;
+      /** Lines of the highest level whose purchases were all approved within the p99 limit. */
+      let heldApproved = 0;
       let tcpLoad: ChildProcess | undefined;
       let tcpStatus = { held: 0, refused: 0, late: 0, sent: 0 };
       const drivers = (transport.startsWith('base-') ? baseDrivers : current) ?? current;
@@ -541,13 +548,17 @@ async function main(): Promise<void> {
             : `${r.tcpFrames.toFixed(0)} AUDIO frames/s`;
           const lossText = !isTcp ? `lost ${r.lost} late ${r.late} packets` : `generator late frames ${tcpStatus.late}`;
           const io = perLine - dspMs;
+          const p99 = percentile(r.w.latenciesMs, 99);
+          const purchasesOk = r.w.purchases > 0 && r.w.approved === r.w.purchases && p99 <= args.p99LimitMs;
+          if (purchasesOk) heldApproved = loadLines;
           const text =
             `${transport} level ${level}: held ${loadLines} lines  CPU ${r.cpuMsPerS.toFixed(0)} ms/s  ` +
             (perLine > 0
               ? `per line ${(perLine * 1000).toFixed(0)} µs/s (I/O ${(io * 1000).toFixed(0)} + DSP ${(dspMs * 1000).toFixed(0)}, I/O share ${(io / perLine).toFixed(2)})  → ${Math.floor(1000 / perLine)} lines/core  `
               : `per line: below the level-0 baseline's noise (DSP alone ${(dspMs * 1000).toFixed(0)} µs/s)  `) +
             `RSS ${(((r.rssMb - base.rssMb) * 1024) / Math.max(1, loadLines)).toFixed(1)} KB/line  ` +
-            `${packets}  ${lossText}  load ${loadavg()[0]?.toFixed(1)}  ELU ${r.elu.toFixed(2)} delay p99 ${r.delayP99Ms.toFixed(1)} ms  ${fmtHost(r.w)}`;
+            `${packets}  ${lossText}  load ${loadavg()[0]?.toFixed(1)}  ELU ${r.elu.toFixed(2)} delay p99 ${r.delayP99Ms.toFixed(1)} ms  ${fmtHost(r.w)}  ` +
+            `purchases ${purchasesOk ? 'ok' : r.w.purchases === 0 ? 'NONE' : 'FAILING'}`;
           console.log(text);
           results.push(text);
           if (loadLines < level) {
@@ -567,6 +578,14 @@ async function main(): Promise<void> {
             limit = `lost audio (${r.lost} packets)`;
             break;
           }
+          if (r.w.approved < r.w.purchases) {
+            limit = `purchases failing (${r.w.approved}/${r.w.purchases} approved)`;
+            break;
+          }
+          if (p99 > args.p99LimitMs) {
+            limit = `host p99 ${p99.toFixed(0)} ms over the ${args.p99LimitMs} ms limit`;
+            break;
+          }
         }
       } finally {
         tcpLoad?.kill('SIGKILL');
@@ -575,7 +594,7 @@ async function main(): Promise<void> {
         await loadDriver?.stop();
         loadDriver = undefined;
       }
-      const text = `${transport}: first limit: ${limit}`;
+      const text = `${transport}: first limit: ${limit}; lines held with purchases still approved (host p99 ≤ ${args.p99LimitMs} ms): ${heldApproved}`;
       console.log(text);
       results.push(text);
       // The load driver stopped: its calls are over; wait until the engine has let them go.
