@@ -600,7 +600,7 @@ function benchIdle(): void {
   const kinds = ['silence', 'mark (exact)', 'mark μ-law', 'mark A-law', 'modulator mark', 'mark 20 dB SNR'];
   const rng = new Rng(9);
   line(
-    `idle lines: CPU µs per line-second, ${lines} lines × ${seconds} s of 20 ms pushes, medians of ${rounds} interleaved rounds`,
+    `idle lines: CPU µs per line-second, ${lines} lines × ${seconds} s of 20 ms pushes, medians of ${rounds} interleaved rounds (order alternated)`,
   );
   for (const m of MODS) {
     for (const kind of kinds) {
@@ -610,8 +610,10 @@ function benchIdle(): void {
       const on: number[] = [];
       const off: number[] = [];
       for (let r = 0; r < rounds; r++) {
-        on.push(runIdle(m, true, audio, seconds));
+        // Alternate which goes first, so neither is always charged with the other's garbage.
+        if (r % 2 === 0) on.push(runIdle(m, true, audio, seconds));
         off.push(runIdle(m, false, audio, seconds));
+        if (r % 2 === 1) on.push(runIdle(m, true, audio, seconds));
       }
       const skipped = skippedShare(m, audio, seconds);
       const gOn = median(on);
