@@ -4,6 +4,7 @@
  * test decodes the same audio with and without the gate and compares all events (bytes, carrier,
  * framing errors, sample indices), and checks the gate did (or did not) skip blocks.
  */
+import fc from 'fast-check';
 import { addNoise, alawDecode, alawEncode, mulawDecode, mulawEncode, Rng, sineAmplitude } from '../audio';
 import { createModulator, ModemBank, TONES, type Modulation, type ModemEvent } from './index';
 
@@ -163,6 +164,49 @@ describe.each(MODS)('steady-mark gate (%s)', (m) => {
       const r = same(m, pcm, 'auto');
       expect({ trial, bytes: bytesOf(r.events) }).toEqual({ trial, bytes: [...data] });
     }
+  });
+
+  it('decodes the same on random line audio: mark, silence, noise, bursts and raw samples spliced at random', () => {
+    const segment = fc.oneof(
+      fc.record({
+        k: fc.constant('mark' as const),
+        n: fc.integer({ min: 1, max: 4000 }),
+        lvl: fc.integer({ min: -50, max: 0 }),
+        ph: fc.double({ min: 0, max: 6.28, noNaN: true }),
+      }),
+      fc.record({ k: fc.constant('silence' as const), n: fc.integer({ min: 1, max: 2000 }) }),
+      fc.record({ k: fc.constant('noise' as const), n: fc.integer({ min: 1, max: 1000 }), seed: fc.integer() }),
+      fc.record({
+        k: fc.constant('burst' as const),
+        bytes: fc.uint8Array({ minLength: 1, maxLength: 12 }),
+        lead: fc.integer({ min: 0, max: 300 }),
+      }),
+      fc.record({
+        k: fc.constant('raw' as const),
+        pcm: fc.array(fc.integer({ min: -32768, max: 32767 }), { maxLength: 200 }),
+      }),
+    );
+    fc.assert(
+      fc.property(fc.array(segment, { minLength: 1, maxLength: 8 }), fc.boolean(), (segs, law) => {
+        const parts = segs.map((g) => {
+          switch (g.k) {
+            case 'mark':
+              return markTone(m, g.n, g.lvl, g.ph);
+            case 'silence':
+              return new Int16Array(g.n);
+            case 'noise':
+              return addNoise(new Int16Array(g.n), -20, 0, new Rng(g.seed));
+            case 'burst':
+              return createModulator({ modulation: m, leadInMarkBits: g.lead }).modulate(g.bytes);
+            case 'raw':
+              return Int16Array.from(g.pcm);
+          }
+        });
+        const pcm = concat(...parts);
+        same(m, law ? ulaw(pcm) : pcm, 'auto');
+      }),
+      { numRuns: 60, seed: m === 'v23' ? 71 : 72 },
+    );
   });
 
   it('skips across many lines in one bank and keeps lines apart', () => {
