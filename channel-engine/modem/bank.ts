@@ -31,7 +31,9 @@ export { WINDOW_SAMPLES, BLOCK_SAMPLES_MAX, SUBBLOCK_SAMPLES } from './kernel';
  * good stop bit; a candidate with a sub-block that would fail a carrier, or that decodes nothing,
  * is dropped without an event. Idle lines are skipped by a block gate (energy, then a one-bin
  * Goertzel at the mark tone per 5 ms), which the lead-in opens; the raw samples of a skipped block
- * are kept for the mark window. ADR 0017.
+ * are kept for the mark window. ADR 0017. While the receiver waits for a start bit, a 20 ms block
+ * that repeats the line's steady-mark reference exactly is skipped with its effect on the state
+ * replayed, so decoding is the same as without it (steadySkip(); ADR 0015).
  */
 
 /** Blocks at least this long go through the idle gate; shorter ones are always demodulated. */
