@@ -16,13 +16,25 @@
  *   the short-lead-in receiver (24 / 26 bits) and the goal (<= 8);
  * - DTMF: carriers and bytes raised by minutes of DTMF digits (all 16 keys, random durations, gaps,
  *   twist, levels, deviation) with speech-like sound in some gaps, against the figure before
- *   (Bell 202: 1,118 carriers in 10 minutes) and the goal (0).
+ *   (Bell 202: 1,118 carriers in 10 minutes) and the goal (0);
+ * - idle lines: CPU µs per line-second of the receiver on what an idle line carries (silence, a
+ *   steady mark tone exactly periodic, the same through G.711 μ-law and A-law, the modem's own mark,
+ *   mark at 20 dB SNR), with the steady-mark gate against without it, rounds interleaved.
  */
 import { performance } from 'node:perf_hooks';
 import { Rng } from '../channel-engine/audio/noise';
 import { dtmfAudio } from '../channel-engine/audio/dtmf';
 import { meanSquareAt } from '../channel-engine/audio/level';
-import { createModulator, ModemBank, TONES, type Modulation, type ModemEvent } from '../channel-engine/modem';
+import { alawDecode, alawEncode, mulawDecode, mulawEncode } from '../channel-engine/audio/g711';
+import { sineAmplitude } from '../channel-engine/audio/level';
+import {
+  createDemodulator,
+  createModulator,
+  ModemBank,
+  TONES,
+  type Modulation,
+  type ModemEvent,
+} from '../channel-engine/modem';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -38,6 +50,7 @@ const only = new Set(
     'noise',
     'leadin',
     'dtmf',
+    'idle',
   ],
 );
 const MODS: readonly Modulation[] = ['v23', 'bell202'];
@@ -526,6 +539,93 @@ function benchLeadIn(): void {
   }
 }
 
+// ---------------------------------------------------------------- idle lines
+/**
+ * One second of what an idle line carries, per line (each line its own phase): the receiver's
+ * cost on idle lines is what limits an access node (ADR 0015). The mark is at −10 dBm0, as a
+ * phone or trunk sends it between requests.
+ */
+function idleAudio(kind: string, m: Modulation, line: number, rng: Rng): Int16Array {
+  const out = new Int16Array(RATE);
+  if (kind === 'silence') {
+    for (let i = 0; i < out.length; i++) out[i] = Math.round(3 * rng.gaussian()); // ≈ −77 dBm0 line noise
+    return out;
+  }
+  if (kind === 'modulator mark') {
+    // The transmitter's own mark (phase accumulator): nearly, not exactly, periodic.
+    const tx = createModulator({ modulation: m, levelDbm0: -10, leadInMarkBits: 1300, trailMarkBits: 0 });
+    tx.modulate(randomBytes(line % 7, rng));
+    out.set(tx.modulate(new Uint8Array(0)).subarray(0, RATE));
+    return out;
+  }
+  const a = sineAmplitude(-10);
+  const hz = TONES[m].markHz;
+  const phase = (2 * Math.PI * line) / 37;
+  for (let i = 0; i < out.length; i++) out[i] = Math.round(a * Math.sin((2 * Math.PI * hz * i) / RATE + phase));
+  if (kind === 'mark μ-law') return mulawDecode(mulawEncode(out));
+  if (kind === 'mark A-law') return alawDecode(alawEncode(out));
+  if (kind === 'mark 20 dB SNR') {
+    const noise = new Float64Array(RATE);
+    fillNoise(noise, Math.sqrt((a * a) / 2 / 100), rng);
+    for (let i = 0; i < out.length; i++) out[i] = Math.max(-32768, Math.min(32767, Math.round(out[i]! + noise[i]!)));
+  }
+  return out;
+}
+
+/**
+ * CPU µs per line-second: `seconds` of 20 ms pushes for every line, looping each line's second,
+ * through one receiver per line as the channel engine runs them (createDemodulator).
+ */
+function runIdle(m: Modulation, gate: boolean, audio: readonly Int16Array[], seconds: number): number {
+  const rx = audio.map(() => createDemodulator({ modulation: m, steadyGate: gate }));
+  const frames = audio.map((a) => Array.from({ length: RATE / 160 }, (_, f) => a.subarray(f * 160, (f + 1) * 160)));
+  const t0 = cpuMs();
+  for (let s = 0; s < seconds; s++)
+    for (let f = 0; f < RATE / 160; f++) for (let l = 0; l < audio.length; l++) rx[l]!.push(frames[l]![f]!);
+  return ((cpuMs() - t0) * 1000) / audio.length / seconds;
+}
+
+/** Share of 20 ms blocks the gate skips on this audio (one bank, the same pushes). */
+function skippedShare(m: Modulation, audio: readonly Int16Array[], seconds: number): number {
+  const bank = new ModemBank({ lines: audio.length, modulation: m }, () => undefined);
+  for (let s = 0; s < seconds; s++)
+    for (let o = 0; o < RATE; o += 160) for (let l = 0; l < audio.length; l++) bank.push(l, audio[l]!, o, 160);
+  return bank.steadyBlocksSkipped / (audio.length * seconds * 50);
+}
+
+function benchIdle(): void {
+  const lines = 256;
+  const seconds = quick ? 2 : 4;
+  const rounds = quick ? 3 : 5;
+  const kinds = ['silence', 'mark (exact)', 'mark μ-law', 'mark A-law', 'modulator mark', 'mark 20 dB SNR'];
+  const rng = new Rng(9);
+  line(
+    `idle lines: CPU µs per line-second, ${lines} lines × ${seconds} s of 20 ms pushes, medians of ${rounds} interleaved rounds (order alternated)`,
+  );
+  for (const m of MODS) {
+    for (const kind of kinds) {
+      const audio = Array.from({ length: lines }, (_, l) => idleAudio(kind, m, l, rng));
+      runIdle(m, true, audio, 1); // warm-up
+      runIdle(m, false, audio, 1);
+      const on: number[] = [];
+      const off: number[] = [];
+      for (let r = 0; r < rounds; r++) {
+        // Alternate which goes first, so neither is always charged with the other's garbage.
+        if (r % 2 === 0) on.push(runIdle(m, true, audio, seconds));
+        off.push(runIdle(m, false, audio, seconds));
+        if (r % 2 === 1) on.push(runIdle(m, true, audio, seconds));
+      }
+      const skipped = skippedShare(m, audio, seconds);
+      const gOn = median(on);
+      const gOff = median(off);
+      line(
+        `  ${m.padEnd(7)} ${kind.padEnd(15)} gate ${fmt(gOn, 1).padStart(6)} µs/line-s (${fmt(1e6 / gOn)} lines/core)  ` +
+          `without ${fmt(gOff, 1).padStart(6)} µs/line-s (${fmt(1e6 / gOff)})  ratio ${fmt(gOff / gOn, 2)}×  blocks skipped ${fmt(100 * skipped, 1)} %`,
+      );
+    }
+  }
+}
+
 // ---------------------------------------------------------------- DTMF
 /**
  * Carriers (characters) from 10 minutes of this DTMF audio before the fix (commit 0539981), pushed
@@ -568,3 +668,4 @@ if (only.has('fer')) benchFer();
 if (only.has('noise')) benchNoise();
 if (only.has('leadin')) benchLeadIn();
 if (only.has('dtmf')) benchDtmf();
+if (only.has('idle')) benchIdle();

@@ -31,7 +31,9 @@ export { WINDOW_SAMPLES, BLOCK_SAMPLES_MAX, SUBBLOCK_SAMPLES } from './kernel';
  * good stop bit; a candidate with a sub-block that would fail a carrier, or that decodes nothing,
  * is dropped without an event. Idle lines are skipped by a block gate (energy, then a one-bin
  * Goertzel at the mark tone per 5 ms), which the lead-in opens; the raw samples of a skipped block
- * are kept for the mark window. ADR 0017.
+ * are kept for the mark window. ADR 0017. While the receiver waits for a start bit, a 20 ms block
+ * that repeats the line's steady-mark reference exactly is skipped with its effect on the state
+ * replayed, so decoding is the same as without it (steadySkip(); ADR 0015).
  */
 
 /** Blocks at least this long go through the idle gate; shorter ones are always demodulated. */
@@ -90,6 +92,12 @@ const SNR_DB_MAX = 40;
 const SNR_DB_MIN = -10;
 /** Steady bits needed for an SNR estimate. */
 const SNR_BITS_MIN = 8;
+/**
+ * Steady-mark gate: a block of exactly this many samples (20 ms, two mixer periods) that repeats
+ * the reference block sample for sample is not demodulated (see steadySkip()).
+ */
+export const STEADY_BLOCK_SAMPLES = 2 * PERIOD;
+const STEADY_SUBS = STEADY_BLOCK_SAMPLES / SUB;
 
 const MIN_MS = meanSquareAt(MIN_RX_LEVEL_DBM0);
 const LEAK_V23 = 0.071;
@@ -135,7 +143,9 @@ const F_OFF_START = F_CAND_START + 1;
 const F_SAMPLES = F_OFF_START + 1;
 const F_LAST_SNR = F_SAMPLES + 1;
 const F_PFE_AT = F_LAST_SNR + 1; // candidate: sample index of that character
-const FS = F_PFE_AT + 1;
+const F_ST_P = F_PFE_AT + 1; // steady mark: Σx² of the reference block's STEADY_SUBS sub-blocks
+const F_ST_E = F_ST_P + STEADY_SUBS; // steady mark: Σe of the same sub-blocks
+const FS = F_ST_E + STEADY_SUBS;
 
 // Int32 state slots per line.
 const I_PHASE = 0;
@@ -154,7 +164,8 @@ const I_FRAMING = 12;
 const I_PEND = 13; // 1 if the previous bit equals the one before it (SNR: steady bits only)
 const I_RAW_QUIET = 14; // 1: the raw history is below the minimum level (read as zeros, not copied)
 const I_GATE_OPEN = 15; // 1: the previous block held a mark window, so this one is not gated (a lead-in split between them)
-const IS = 16;
+const I_STEADY = 16; // 1: the last demodulated block is a steady-mark reference (see steadySkip())
+const IS = 17;
 
 export type BankEventSink = (line: number, event: ModemEvent) => void;
 
@@ -169,6 +180,12 @@ export interface ModemBankOptions {
    * runtime has it and the JS one otherwise; 'js' forces the JS kernel (tests, benchmarks).
    */
   kernel?: 'auto' | 'js';
+  /**
+   * Steady-mark gate (default true): skip demodulating a 20 ms block that repeats the previous
+   * one exactly while the receiver waits for a start bit. Decoding is the same either way; false
+   * is for tests and benchmarks that compare the two.
+   */
+  steadyGate?: boolean;
 }
 
 /** Upper bound on lines per bank (state is allocated up front). */
@@ -189,6 +206,10 @@ export class ModemBank {
   private readonly s: Int32Array;
   /** Raw samples before the current block, RAW_HIST per line (the mark window may reach back into them). */
   private readonly h: Int16Array;
+  /** Steady mark: the first PERIOD samples of the reference block, per line. */
+  private readonly per: Int16Array;
+  private readonly steadyGate: boolean;
+  private steadySkipped = 0;
   /** The block being processed (pcm and offset), for the mark window. */
   private cur: Int16Array = new Int16Array(0);
   private curOff = 0;
@@ -208,6 +229,8 @@ export class ModemBank {
     this.f = new Float64Array(o.lines * FS);
     this.s = new Int32Array(o.lines * IS);
     this.h = new Int16Array(o.lines * RAW_HIST);
+    this.per = new Int16Array(o.lines * PERIOD);
+    this.steadyGate = o.steadyGate ?? true;
     this.sink = sink;
     this.k = kernelFor(o.kernel ?? 'auto');
     for (let l = 0; l < o.lines; l++) {
@@ -221,9 +244,14 @@ export class ModemBank {
     return this.k.kind;
   }
 
+  /** Blocks the steady-mark gate skipped, all lines together (tests and benchmarks). */
+  get steadyBlocksSkipped(): number {
+    return this.steadySkipped;
+  }
+
   /** Bytes of receiver state per line (typed arrays only). */
   static stateBytesPerLine(): number {
-    return FS * 8 + IS * 4 + RAW_HIST * 2;
+    return FS * 8 + IS * 4 + RAW_HIST * 2 + PERIOD * 2;
   }
 
   /** Sets one line's modulation and resets its receiver. */
@@ -360,6 +388,7 @@ export class ModemBank {
     f[fb + F_SAMPLES] = f[fb + F_SAMPLES]! + len;
     s[sb + I_PHASE] = (s[sb + I_PHASE]! + len) % PERIOD;
     s[sb + I_SUB_COUNT] = 0;
+    s[sb + I_STEADY] = 0;
     if (s[sb + I_RAW_QUIET] === 0 || len < RAW_HIST) this.keepRaw(line, pcm, off, len);
   }
 
@@ -467,6 +496,19 @@ export class ModemBank {
     } else if (s[sb + I_CARRIER] === 0 && len >= GATE_MIN_SAMPLES && this.idle(line, pcm, off, len, tb.gcoef)) {
       this.skip(line, pcm, off, len);
       return;
+    } else if (s[sb + I_STEADY] === 1 && len === STEADY_BLOCK_SAMPLES && this.steadySkip(line, pcm, off)) {
+      return;
+    }
+    // Steady-mark reference candidate: a 20 ms block on a sub-block boundary whose correlator
+    // input history (the N samples before it) equals its own last N samples.
+    let steady = this.steadyGate && len === STEADY_BLOCK_SAMPLES && s[sb + I_SUB_COUNT] === 0;
+    if (steady) {
+      for (let j = 0; j < N; j++) {
+        if (f[fb + F_XH + j] !== pcm[off + len - N + j]) {
+          steady = false;
+          break;
+        }
+      }
     }
     const nSub = this.correlate(fb, sb, pcm, off, len);
     this.cur = pcm;
@@ -502,6 +544,78 @@ export class ModemBank {
     }
     f[fb + F_SAMPLES] = f[fb + F_SAMPLES]! + len;
     s[sb + I_PHASE] = (s[sb + I_PHASE]! + len) % PERIOD;
+    s[sb + I_STEADY] = steady && nSub === STEADY_SUBS && this.steadyReference(line, pcm, off) ? 1 : 0;
+  }
+
+  /**
+   * After a demodulated 20 ms block (`steady` checks done by the caller: length, sub-block
+   * boundary, correlator history equal to the block's end): is it a steady-mark reference? The
+   * receiver waits for a start bit (carrier or candidate, UART hunting), the block repeats itself
+   * after one mixer period (PERIOD samples: 13 cycles of 1300 Hz, 12 of 1200 Hz), and its
+   * discriminator never goes below zero (the UART's hunt cannot find a mark→space crossing in it).
+   * A reference keeps its first PERIOD samples and its sub-block sums for steadySkip().
+   */
+  private steadyReference(line: number, pcm: Int16Array, off: number): boolean {
+    const s = this.s;
+    const sb = line * IS;
+    const c = s[sb + I_CARRIER]!;
+    if (c === 0 || s[sb + I_FRAMER] !== 0) return false;
+    for (let i = off + PERIOD, e = off + STEADY_BLOCK_SAMPLES; i < e; i++) if (pcm[i] !== pcm[i - PERIOD]) return false;
+    const dd = this.k.dd;
+    for (let i = HIST, e = HIST + STEADY_BLOCK_SAMPLES; i < e; i++) if (!(dd[i]! >= 0)) return false;
+    const f = this.f;
+    const fb = line * FS;
+    for (let k = 0; k < STEADY_SUBS; k++) {
+      f[fb + F_ST_P + k] = SUB_P[k]!;
+      f[fb + F_ST_E + k] = SUB_E[k]!;
+    }
+    const per = this.per;
+    for (let j = 0, pb = line * PERIOD; j < PERIOD; j++) per[pb + j] = pcm[off + j]!;
+    return true;
+  }
+
+  /**
+   * Steady-mark gate: skips a 20 ms block equal, sample for sample, to the line's steady-mark
+   * reference block, and leaves the receiver exactly as demodulating it would have. The kernel's
+   * output depends only on its input (the block and the N samples before it, equal to the
+   * reference's) and the mixer phase (unchanged after two periods), so the discriminator, energy
+   * and sub-block sums would be the reference's, bit for bit: the histories already hold the
+   * reference's last values, the UART finds no crossing (the discriminator stays ≥ 0) and the raw
+   * history already holds its last samples. What changes is replayed from the reference's
+   * sub-block sums: the carrier decisions (burst power; any sub-block that would fail the carrier
+   * or the candidate makes the block go through the demodulator instead) and the sample counter.
+   * Returns false, changing nothing, when the block must be demodulated.
+   */
+  private steadySkip(line: number, pcm: Int16Array, off: number): boolean {
+    const per = this.per;
+    const pb = line * PERIOD;
+    for (let j = 0, i = off; j < PERIOD; j++, i++) if (pcm[i] !== per[pb + j]) return false;
+    for (let j = 0, i = off + PERIOD; j < PERIOD; j++, i++) if (pcm[i] !== per[pb + j]) return false;
+    const f = this.f;
+    const s = this.s;
+    const fb = line * FS;
+    const sb = line * IS;
+    // The same arithmetic, in the same order, as failing() and carrierDecision() on each sub-block.
+    let bp = f[fb + F_BURST_P]!;
+    let bn = f[fb + F_BURST_N]!;
+    for (let k = 0; k < STEADY_SUBS; k++) {
+      const subP = f[fb + F_ST_P + k]!;
+      const subE = f[fb + F_ST_E + k]!;
+      if (
+        subP < MIN_MS * SUB ||
+        subE / (NORM * subP) < RATIO_OFF ||
+        subP < LEVEL_DROP_OFF * (bp / Math.max(1, bn)) * SUB
+      )
+        return false;
+      bp = bp + subP;
+      bn = bn + SUB;
+    }
+    f[fb + F_BURST_P] = bp;
+    f[fb + F_BURST_N] = bn;
+    if (s[sb + I_CARRIER] === 1) s[sb + I_BAD] = 0;
+    f[fb + F_SAMPLES] = f[fb + F_SAMPLES]! + STEADY_BLOCK_SAMPLES;
+    this.steadySkipped++;
+    return true;
   }
 
   /**

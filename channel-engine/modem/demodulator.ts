@@ -9,9 +9,12 @@ class FskDemodulator implements Demodulator {
 
   constructor(o: ModemOptions) {
     checkCommonOptions(o);
-    this.bank = new ModemBank({ lines: 1, modulation: o.modulation }, (_line, ev) => {
-      this.events.push(ev);
-    });
+    this.bank = new ModemBank(
+      { lines: 1, modulation: o.modulation, ...(o.steadyGate === undefined ? {} : { steadyGate: o.steadyGate }) },
+      (_line, ev) => {
+        this.events.push(ev);
+      },
+    );
   }
 
   push(pcm: Int16Array): ModemEvent[] {

@@ -7,7 +7,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readWav, writeWav } from '../audio';
-import { createDemodulator, createModulator, type Modulation } from './index';
+import { createDemodulator, createModulator, ModemBank, type Modulation, type ModemEvent } from './index';
+
+const bytesOf = (ev: readonly ModemEvent[]): number[] => ev.flatMap((e) => (e.type === 'byte' ? [e.value] : []));
 
 const available = spawnSync('minimodem', ['--version'], { encoding: 'utf8' }).status === 0;
 if (!available) {
@@ -64,5 +66,16 @@ maybe.each<Modulation>(['bell202', 'v23'])('minimodem interop (%s)', (m) => {
     const bytes = ev.flatMap((e) => (e.type === 'byte' ? [e.value] : []));
     expect(new TextDecoder().decode(Uint8Array.from(bytes))).toBe(TEXT);
     expect(ev.filter((e) => e.type === 'framing-error')).toHaveLength(0);
+    // The steady-mark gate changes nothing on minimodem's audio either (20 ms pushes, as from a line).
+    const decode = (steadyGate: boolean): { ev: ModemEvent[]; skipped: number } => {
+      const out: ModemEvent[] = [];
+      const bank = new ModemBank({ lines: 1, modulation: m, steadyGate }, (_l, e) => out.push(e));
+      for (let o = 0; o < wav.samples.length; o += 160)
+        bank.push(0, wav.samples, o, Math.min(160, wav.samples.length - o));
+      return { ev: out, skipped: bank.steadyBlocksSkipped };
+    };
+    const gated = decode(true);
+    expect(gated.ev).toEqual(decode(false).ev);
+    expect(bytesOf(gated.ev)).toEqual(bytes);
   });
 });

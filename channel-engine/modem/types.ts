@@ -23,6 +23,12 @@ export interface ModemOptions {
   clockDrift?: number;
   /** Stop bits per byte on transmit (default 1). */
   stopBits?: number;
+  /**
+   * Receive side: the steady-mark gate (default true) skips 20 ms blocks that repeat the previous
+   * one exactly while the receiver waits for a start bit; decoding is the same either way. False
+   * only for comparisons (tests, benchmarks).
+   */
+  steadyGate?: boolean;
 }
 
 export interface Modulator {
