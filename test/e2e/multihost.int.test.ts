@@ -317,9 +317,6 @@ describeMultihost('hosts in network namespaces: core, two worker hosts, N+1 acce
           FIXPAY_DATA_DIR: dataDir,
           FIXPAY_LOG_LEVEL: 'warn',
           FIXPAY_OPERATOR_TOKEN: lanEnv['FIXPAY_OPERATOR_TOKEN'],
-          FIXPAY_TEMPORAL_EMBEDDED: 'false',
-          FIXPAY_TEMPORAL_HOST: lanEnv['FIXPAY_TEMPORAL_HOST'],
-          FIXPAY_TEMPORAL_PORT: lanEnv['FIXPAY_TEMPORAL_PORT'],
           DATABASE_URL: database?.url,
           // Drain runs on the central workers (ADR 0033): the CLI starts the run on Temporal.
           FIXPAY_TEMPORAL_EMBEDDED: 'false',
