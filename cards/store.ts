@@ -6,7 +6,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { CardState } from '../core/cards';
-import type { LmkPin } from '../hsm/port';
+import type { LmkPan, LmkPin } from '../hsm/port';
 import type { LedgerPort } from '../ledger/model';
 
 export interface CardRecord {
@@ -17,6 +17,8 @@ export interface CardRecord {
   /** HMAC-SHA-256 of the PAN under the card index key, hex. */
   readonly panToken: string;
   readonly panMasked: string;
+  /** The number under the LMK (the HSM opens it for a PIN reissue); absent on cards issued before. */
+  readonly panUnderLmk?: LmkPan;
   readonly state: CardState;
   /** YYMM. */
   readonly expiry: string;
