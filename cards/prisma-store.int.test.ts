@@ -91,9 +91,17 @@ describe('prepaid cards on the database', () => {
       for (const secret of [c.pan, c.pan.slice(6, 12), c.pinMailer, `"${c.cvv}"`, `"${c.cvv2}"`])
         expect(rows).not.toContain(secret);
     }
-    // The table itself refuses a clear number in the masked column.
+    // The number is kept only under the LMK; the table itself refuses a clear number in the masked
+    // column and in the column of the number under the LMK.
+    expect((await store.byId(card.cardId))?.panUnderLmk).toMatch(/^Q[0-9A-F]{88,94}$/);
     await expect(
       db.prisma.$executeRawUnsafe(`UPDATE prepaid_card SET pan_masked = '${card.pan}' WHERE id = '${card.cardId}'`),
+    ).rejects.toThrow();
+    await expect(
+      db.prisma.$executeRawUnsafe(`UPDATE prepaid_card SET pan_lmk = '${card.pan}' WHERE id = '${card.cardId}'`),
+    ).rejects.toThrow();
+    await expect(
+      db.prisma.$executeRawUnsafe(`UPDATE prepaid_card SET pan_lmk = 'Q${card.pan}' WHERE id = '${card.cardId}'`),
     ).rejects.toThrow();
   }, 120_000);
 
