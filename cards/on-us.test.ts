@@ -19,7 +19,7 @@ import { currency } from '../domain/money';
 import { changeCardState, issueBatch, loadCard, replaceCard } from './issuance';
 import { createRoutedCardNetwork } from './on-us';
 import type { CardNetworkPort } from './on-us';
-import { MemoryCardStore } from './store';
+import { cardAccountRef, MemoryCardStore } from './store';
 
 const LMK = fromHex('000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F');
 const PRINTER = '1323456789ABCDEF0123456789ABCDEF';
@@ -233,5 +233,43 @@ describe('prepaid programme with on-us BIN routing', () => {
     await expect(replaceCard(deps, { cardId: fresh.cardId, sequence: 100 })).rejects.toMatchObject({
       codeName: 'CARD_ISSUANCE_INVALID',
     });
+  });
+  it('a reversal arriving after a replacement credits the card in use, once; the replaced card stays empty', async () => {
+    const { hsm, routed, issued, store, ledger, pinOf, purchase } = await setup();
+    const a = issued.cards[0]!;
+    await changeCardState(store, a.cardId, 'activate');
+    await loadCard({ store, ledger }, { cardId: a.cardId, amountMinor: 5_000, idempotencyKey: 'load-rv' });
+    expect(await routed.authorize(purchase(a.pan, pinOf(a.pinMailer), 1_200, 'rv-1'))).toMatchObject({
+      responseCode: '00',
+      balanceMinor: 3_800,
+    });
+    expect(await routed.authorize(purchase(a.pan, pinOf(a.pinMailer), 300, 'rv-2'))).toMatchObject({
+      balanceMinor: 3_500,
+    });
+    const deps = {
+      hsm,
+      ledger,
+      store,
+      cvk: hsm.importClearKey('CVK', 'tdes2', '0123456789ABCDEFFEDCBA9876543210').handle,
+      printerKey: hsm.importClearKey('ZEK', 'tdes2', PRINTER).handle,
+      indexKey: Buffer.alloc(32, 9),
+    };
+    const balance = async (cardId: string): Promise<bigint> => {
+      const acc = await ledger.accountByReference(cardAccountRef(cardId));
+      return (acc?.creditsPosted ?? 0n) - (acc?.debitsPosted ?? 0n);
+    };
+    const b = await replaceCard(deps, { cardId: a.cardId, sequence: 200 });
+    expect([await balance(a.cardId), await balance(b.cardId)]).toEqual([0n, 3_500n]);
+    // The purchase on the old card is reversed after the replacement: the money goes where the balance went.
+    for (let i = 0; i < 2; i++) expect(await routed.reverse('rv-1')).toMatchObject({ status: 'done' });
+    expect([await balance(a.cardId), await balance(b.cardId)]).toEqual([0n, 4_700n]);
+    // Two replacements later the chain is followed to the card in use.
+    await changeCardState(store, b.cardId, 'activate');
+    const c = await replaceCard(deps, { cardId: b.cardId, sequence: 201 });
+    expect(await routed.reverse('rv-2')).toMatchObject({ status: 'done' });
+    expect([await balance(a.cardId), await balance(b.cardId), await balance(c.cardId)]).toEqual([0n, 0n, 5_000n]);
+    // A reversal already made does not move again after a later replacement.
+    expect(await routed.reverse('rv-1')).toMatchObject({ status: 'done' });
+    expect(await balance(c.cardId)).toBe(5_000n);
   });
 });

@@ -87,6 +87,12 @@ export class PrismaCardStore implements CardStore {
     await this.prisma.prepaidCard.update({ where: { id }, data: { pinReference: reference } });
   }
 
+  async successorOf(id: string): Promise<CardRecord | undefined> {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+    const row = await this.prisma.prepaidCard.findFirst({ where: { replaces: id } });
+    return row === null ? undefined : fromRow(row);
+  }
+
   async byBatch(batchId: string): Promise<readonly CardRecord[]> {
     if (!/^[0-9a-f-]{36}$/i.test(batchId)) return [];
     const rows = await this.prisma.prepaidCard.findMany({ where: { batchId }, orderBy: { panMasked: 'asc' } });

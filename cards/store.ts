@@ -39,6 +39,8 @@ export interface CardStore {
   setPinReference(id: string, reference: LmkPin): Promise<void>;
   /** The cards of a batch (ids, masked numbers and states only are shown from them). */
   byBatch(batchId: string): Promise<readonly CardRecord[]>;
+  /** The card that replaced `id`, if any (a reversal after a replacement credits it). */
+  successorOf(id: string): Promise<CardRecord | undefined>;
 }
 
 /** What a card change writes: the card store and the ledger, together. */
@@ -100,6 +102,10 @@ export class MemoryCardStore implements CardStore {
 
   byBatch(batchId: string): Promise<readonly CardRecord[]> {
     return Promise.resolve([...this.cards.values()].filter((c) => c.batchId === batchId));
+  }
+
+  successorOf(id: string): Promise<CardRecord | undefined> {
+    return Promise.resolve([...this.cards.values()].find((c) => c.replaces === id));
   }
 
   /**
