@@ -59,7 +59,8 @@ const outcome = (responseCode: string, extra: Partial<NetworkOutcome> = {}): Net
 /** Most replacements a reversal follows from the debited card to the card in use. */
 export const REPLACEMENT_CHAIN_MAX = 16;
 
-const transferId = (kind: 'debit' | 'reversal', key: string): bigint => ledgerIdFor('transfer', `onus:${kind}:${key}`);
+const transferId = (kind: 'debit' | 'reversal' | 'reversal-onward', key: string): bigint =>
+  ledgerIdFor('transfer', `onus:${kind}:${key}`);
 
 /** The on-us side: the same calls as the network port, answered from the card store, HSM and ledger. */
 export interface OnUsIssuer {
@@ -163,13 +164,17 @@ export function createOnUsIssuer(deps: OnUsDeps): OnUsIssuer {
       const debit = found.find((t) => t.id === transferId('debit', idempotencyKey));
       const reversed = found.find((t) => t.id === transferId('reversal', idempotencyKey));
       if (debit === undefined) return { status: 'none' };
-      // Reversed already (perhaps to a card since replaced): done, nothing moves again.
-      if (reversed !== undefined) return { status: 'done', responseCode: '00' };
+      // Reversed already: nothing is reversed again; only a credit left on a card replaced since moves on.
+      if (reversed !== undefined) {
+        await onward(idempotencyKey, reversed.creditAccountId, reversed.amount, reversed.ledger);
+        return { status: 'done', responseCode: '00' };
+      }
+      const target = await currentCardAccount(debit.debitAccountId);
       const [result] = await deps.ledger.createTransfers([
         {
           id: transferId('reversal', idempotencyKey),
           debitAccountId: debit.creditAccountId,
-          creditAccountId: await currentCardAccount(debit.debitAccountId),
+          creditAccountId: target,
           amount: debit.amount,
           ledger: debit.ledger,
           code: debit.code,
@@ -177,9 +182,34 @@ export function createOnUsIssuer(deps: OnUsDeps): OnUsIssuer {
       ]);
       // `exists…`: a concurrent reversal of the same key made it first (the ledger keeps it once).
       if (result !== 'ok' && !String(result).startsWith('exists')) throw new Error(`on-us reversal: ${String(result)}`);
+      await onward(idempotencyKey, target, debit.amount, debit.ledger);
       return { status: 'done', responseCode: '00' };
     },
   };
+
+  /**
+   * A reversal that read its card just before the card's replacement committed credited the old,
+   * now replaced card after the balance moved. Checked after every reversal: when the credited
+   * card is replaced by now, the amount moves on to the card in use, once (keyed by the reversal).
+   * If the replacement's balance move took the credit already, the old card has no money left and
+   * the ledger refuses the move (`exceeds_credits`): nothing to do.
+   */
+  async function onward(key: string, credited: bigint, amount: bigint, ledger: number): Promise<void> {
+    const target = await currentCardAccount(credited);
+    if (target === credited) return;
+    const [r] = await deps.ledger.createTransfers([
+      {
+        id: transferId('reversal-onward', key),
+        debitAccountId: credited,
+        creditAccountId: target,
+        amount,
+        ledger,
+        code: TRANSFER_CODES.funding,
+      },
+    ]);
+    if (r !== 'ok' && r !== 'exceeds_credits' && !String(r).startsWith('exists'))
+      throw new Error(`on-us reversal onward: ${String(r)}`);
+  }
 }
 
 /** The card network port with BIN routing in front: on-us cards never reach the network. */
