@@ -12,7 +12,7 @@ import { ledgerReferenceFor, type CustomerKind } from '../core/model';
 import { ledgerIdFor } from '../ledger/ids';
 import { ACCOUNT_CODES, type LedgerPort } from '../ledger/model';
 import type { CoreRepository } from '../core/repository';
-import type { HsmPort, KeyHandle } from '../hsm/port';
+import type { HsmPort, KeyHandle, SealedData } from '../hsm/port';
 import type { TerminalKeyManager } from '../hsm/terminal-keys';
 import { activityFailure } from './failure';
 
@@ -64,7 +64,8 @@ export type CardCommand =
     }
   | { readonly kind: 'loadCard'; readonly cardId: string; readonly amountMinor: number }
   | { readonly kind: 'replaceCard'; readonly cardId: string; readonly sequence: number }
-  | { readonly kind: 'reissuePin'; readonly cardId: string; readonly pan?: string };
+  /** A new PIN: the run names the card only; the HSM takes the number kept under the LMK. */
+  | { readonly kind: 'reissuePin'; readonly cardId: string };
 
 export const CARD_COMMANDS = [
   'addCardRange',
@@ -95,7 +96,10 @@ export interface CardView {
   readonly replaces?: string;
 }
 
-/** A card for the card bureau and the PIN mailer printer (clear number and CVVs: handed out once, never stored). */
+/**
+ * What the card bureau's file holds per card, once opened with the bureau key (docs/cards.md, "The
+ * bureau file"): the clear number and CVVs. Never in a run's payloads: only sealed.
+ */
 export interface BureauCard {
   readonly cardId: string;
   readonly pan: string;
@@ -106,6 +110,40 @@ export interface BureauCard {
   readonly icvv: string;
   /** ISO 9564 format 1 PIN block under the mailer printer's key, hex. */
   readonly pinMailer: string;
+}
+
+/** What a PIN mailer record holds once opened: the new PIN under the printer's key. */
+export interface PinMailerCard {
+  readonly cardId: string;
+  /** ISO 9564 format 1 PIN block under the mailer printer's key, hex. */
+  readonly pinMailer: string;
+}
+
+export const BUREAU_FILE_FORMAT = 'fixpay-bureau/v1';
+
+/** One card's record, sealed under the bureau key (AES-GCM; associated data names the file's kind and the card). */
+export interface SealedBureauRecord {
+  readonly cardId: string;
+  readonly panMasked: string;
+  readonly sealed: SealedData;
+}
+
+/**
+ * The file for the card bureau and the mailer printer (`cards`: a `BureauCard` per record) or for
+ * the PIN mailer alone (`pin-mailer`: a `PinMailerCard`): sealed per card under the bureau key, so
+ * a run's history, the API answer and the CLI's file hold no clear card data.
+ */
+export interface BureauFile {
+  readonly format: typeof BUREAU_FILE_FORMAT;
+  readonly content: 'cards' | 'pin-mailer';
+  /** Check value of the bureau key the records are sealed under. */
+  readonly kcv: string;
+  readonly records: readonly SealedBureauRecord[];
+}
+
+/** The associated data a record is sealed with: binds it to its file kind and its card. */
+export function bureauRecordAad(content: BureauFile['content'], cardId: string): string {
+  return `${BUREAU_FILE_FORMAT}|${content}|${cardId}`;
 }
 
 /** What a card command answers besides its result (and what its audit row keeps: ids, masked numbers, counts). */
@@ -185,12 +223,12 @@ export interface LifecycleOutcome {
   readonly batchId?: string;
   readonly cards?: readonly CardView[];
   /**
-   * The card bureau's and the mailer printer's file of a batch or replacement: clear numbers and
-   * CVVs, handed out in this answer only (the run's payloads are encrypted; nothing stores it).
+   * The card bureau's and the mailer printer's file of a batch or replacement, sealed per card
+   * under the bureau key (no clear number, CVV or PIN block; docs/cards.md).
    */
-  readonly bureau?: readonly BureauCard[];
-  /** PIN reissue: the new PIN under the mailer printer's key (hex), for the PIN mailer only. */
-  readonly pinMailer?: string;
+  readonly bureau?: BureauFile;
+  /** PIN reissue: the new PIN mailer block, sealed under the bureau key (content `pin-mailer`). */
+  readonly pinMailer?: BureauFile;
 }
 
 export interface LifecycleActivities {

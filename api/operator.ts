@@ -167,7 +167,7 @@ function cardCommand(cardId: string, body: Record<string, unknown>): LifecycleCo
 
 /**
  * What an approval keeps of a run's outcome: everything but the card bureau file and the PIN
- * mailer block, which go back once, in the approving answer.
+ * mailer file (both sealed under the bureau key), which go back once, in the approving answer.
  */
 function storable(outcome: LifecycleOutcome): Record<string, unknown> {
   const { bureau: _bureau, pinMailer: _pinMailer, ...kept } = outcome;
@@ -352,16 +352,12 @@ export const OPERATOR_HANDLERS: Readonly<Record<string, Handler>> = {
     if (row.requestedBy === actorOf(who) || row.requestedBy.endsWith(`:${who.id}`))
       throw new FixpayError('FORBIDDEN', 'four eyes: the approver must differ from the requester');
     const stored = row.command as unknown as LifecycleCommand;
-    const body = req.body as Record<string, unknown>;
     const runApproved = async (decidedBy: string): Promise<LifecycleOutcome> => {
-      // A PIN reissue needs the card's number: the approver gives it, the run uses it, nothing keeps it.
-      const pan = body['pan'];
-      const command: LifecycleCommand =
-        stored.kind === 'reissuePin' && typeof pan === 'string' ? { ...stored, pan } : stored;
       // The run id is the approval's: a repeated decision attaches to the run already started.
+      // A PIN reissue names the card only: the HSM takes the number kept under the LMK.
       const outcome = await deps.runLifecycle(
         lifecycleWorkflowId(stored, id),
-        command,
+        stored,
         `${row.requestedBy}+${decidedBy}`,
       );
       await deps.prisma.operatorApproval.update({

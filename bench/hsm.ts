@@ -155,6 +155,52 @@ async function main(): Promise<void> {
   ];
   for (const [name, op, baseline] of figures) line(name, await measure(op), baseline);
 
+  // A prepaid card's HSM work at issuance (ADR 0026), before and with ADR 0034's sealing: three
+  // card verification values and a PIN, then also the number under the LMK and the sealed record.
+  const cvk = hsm.importClearKey('CVK', 'tdes2', '0123456789ABCDEFFEDCBA9876543210').handle;
+  const printerKey = hsm.importClearKey('ZEK', 'tdes2', '1323456789ABCDEF0123456789ABCDEF').handle;
+  const bureauKey = hsm.importClearKey(
+    'BUREAU',
+    'aes256',
+    '6B1C4F0A2D8E97355A0C3B1E7F60D2A94C8B17E5F3A20D6C9E418B72D05F3A61',
+  ).handle;
+  const cardPan = '6299990000000013';
+  const record = Buffer.from(
+    JSON.stringify({
+      cardId: '5b0e4f1e-3c1d-4c55-9d2a-1f0b6a0c8e11',
+      pan: cardPan,
+      expiry: '2912',
+      serviceCode: '120',
+      cvv: '123',
+      cvv2: '456',
+      icvv: '789',
+      pinMailer: '0123456789ABCDEF',
+    }),
+  );
+  const aad = Buffer.from('fixpay-bureau/v1|cards|5b0e4f1e-3c1d-4c55-9d2a-1f0b6a0c8e11');
+  const cardWork = async (): Promise<void> => {
+    for (const sc of ['120', '000', '999'])
+      await hsm.generateCardVerificationValue({ cvk, pan: cardPan, expiry: '2912', serviceCode: sc });
+    await hsm.generatePin({ pan: cardPan, printerKey });
+  };
+  const before = { name: 'card issue HSM work before sealing', perSecond: await measure(cardWork) };
+  line(before.name, before.perSecond);
+  line(
+    'seal one bureau record (AES-256-GCM, ~190 B)',
+    await measure(() => hsm.sealData({ key: bureauKey, data: record, aad })),
+    aesBlock,
+  );
+  line('card number under the LMK', await measure(() => hsm.encryptPanUnderLmk(cardPan)), aesBlock);
+  line(
+    'card issue HSM work with sealing',
+    await measure(async () => {
+      await cardWork();
+      await hsm.encryptPanUnderLmk(cardPan);
+      await hsm.sealData({ key: bureauKey, data: record, aad });
+    }),
+    before,
+  );
+
   // The network HSM on loopback, plain against TLS-PSK.
   const client = { id: 'bench', secret: Buffer.alloc(32, 7) };
   const network: Record<string, number> = {};

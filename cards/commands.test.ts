@@ -1,9 +1,10 @@
 /**
  * The card commands as the lifecycle run carries them out (unit: software HSM, in-memory ledger and
  * card store): a batch only for a BIN routed onus, a repeated attempt of the same run never issues
- * a second batch, a load once per run, refusals as results with catalogue codes, and no card data
- * in what the audit row keeps.
+ * a second batch, a load once per run, refusals as results with catalogue codes, no card data in
+ * what the audit row keeps, and the bureau and PIN mailer files sealed under the bureau key.
  */
+import { isLuhnValid } from '../core/cards';
 import { routeCard } from '../core/routing';
 import type { BinRoute } from '../core/model';
 import { currency } from '../domain/money';
@@ -12,11 +13,15 @@ import { SoftwareHsm } from '../hsm/software/software-hsm';
 import { ledgerIdFor } from '../ledger/ids';
 import { MemoryLedgerStore } from '../ledger/memory';
 import { ACCOUNT_CODES } from '../ledger/model';
+import { clearKeyOpener, hsmOpener, openBureauFile, openPinMailerFile } from './bureau-file';
 import { createCardCommands } from './commands';
 import { MemoryCardStore } from './store';
 
+const BUREAU_KEY = '6B1C4F0A2D8E97355A0C3B1E7F60D2A94C8B17E5F3A20D6C9E418B72D05F3A61';
+
 function setup(o: { keys?: boolean } = {}) {
   const hsm = new SoftwareHsm({ lmk: fromHex('000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F') });
+  const bureauKey = hsm.importClearKey('BUREAU', 'aes256', BUREAU_KEY).handle;
   const ledger = new MemoryLedgerStore();
   const store = new MemoryCardStore();
   const routes: BinRoute[] = [{ binLow: '62', binHigh: '62', network: 'cup', issuerId: 'x', gatewayId: 'bank' }];
@@ -32,6 +37,7 @@ function setup(o: { keys?: boolean } = {}) {
           keys: {
             cvk: hsm.importClearKey('CVK', 'tdes2', '0123456789ABCDEFFEDCBA9876543210').handle,
             printerKey: hsm.importClearKey('ZEK', 'tdes2', '1323456789ABCDEF0123456789ABCDEF').handle,
+            bureauKey,
           },
         }),
     routes: {
@@ -42,7 +48,7 @@ function setup(o: { keys?: boolean } = {}) {
       routeCard: (pan) => Promise.resolve(routeCard(pan, routes)),
     },
   });
-  return { run, store, ledger };
+  return { run, store, ledger, hsm, bureauKey };
 }
 
 async function withFunding(ledger: MemoryLedgerStore): Promise<void> {
@@ -71,8 +77,43 @@ describe('card commands', () => {
     const issued = await run(batch, 'run-2');
     expect(issued.ok).toBe(true);
     if (!issued.ok) return;
-    expect(issued.outcome.bureau).toHaveLength(2);
-    expect(JSON.stringify(issued.audit)).not.toContain(issued.outcome.bureau?.[0]?.pan ?? 'x');
+    const file = issued.outcome.bureau;
+    if (file === undefined) throw new Error('no bureau file');
+    expect(file).toMatchObject({ format: 'fixpay-bureau/v1', content: 'cards' });
+    expect(file.records).toHaveLength(2);
+    const cards = await openBureauFile(file, clearKeyOpener(fromHex(BUREAU_KEY)));
+    const outcome = JSON.stringify(issued.outcome);
+    for (const c of cards) {
+      expect(isLuhnValid(c.pan) && c.pan.startsWith('629999')).toBe(true);
+      expect(c.cvv).toMatch(/^\d{3}$/);
+      for (const secret of [c.pan, c.pinMailer, `"${c.cvv}"`, `"${c.cvv2}"`, `"${c.icvv}"`])
+        expect(outcome).not.toContain(secret);
+      expect(JSON.stringify(issued.audit)).not.toContain(c.pan);
+    }
+  });
+
+  it('opens a record only with its card, its key and unaltered; the console opens it in the HSM', async () => {
+    const { run, hsm, bureauKey } = setup();
+    await run({ kind: 'addCardRange', binLow: '629999', binHigh: '629999', issuerId: 'p' }, 'run-r');
+    const issued = await run(batch, 'run-o');
+    if (!issued.ok || issued.outcome.bureau === undefined) throw new Error('not issued');
+    const file = issued.outcome.bureau;
+    const byKey = await openBureauFile(file, clearKeyOpener(fromHex(BUREAU_KEY)));
+    const console = hsm.forCaller({ clientId: 'console', operatorMode: true });
+    expect(await openBureauFile(file, hsmOpener(console, bureauKey))).toEqual(byKey);
+    await expect(openBureauFile(file, hsmOpener(hsm, bureauKey))).rejects.toMatchObject({
+      codeName: 'HSM_OPERATOR_MODE_REQUIRED',
+    });
+    const [a, b] = file.records;
+    if (a === undefined || b === undefined) throw new Error('two records');
+    // A record moved to another card's place does not open (its associated data names its card).
+    const swapped = { ...file, records: [{ ...a, sealed: b.sealed }] };
+    await expect(openBureauFile(swapped, clearKeyOpener(fromHex(BUREAU_KEY)))).rejects.toMatchObject({
+      codeName: 'CARD_BUREAU_FILE_INVALID',
+    });
+    await expect(openBureauFile(file, clearKeyOpener(Buffer.alloc(32, 1)))).rejects.toMatchObject({
+      codeName: 'CARD_BUREAU_FILE_INVALID',
+    });
   });
 
   it('a second attempt of the same run issues no second batch', async () => {
@@ -104,7 +145,7 @@ describe('card commands', () => {
     await run({ kind: 'addCardRange', binLow: '629999', binHigh: '629999', issuerId: 'p' }, 'run-r');
     const issued = await run(batch, 'run-b');
     if (!issued.ok) throw new Error('not issued');
-    const cardId = issued.outcome.bureau?.[0]?.cardId ?? '';
+    const cardId = issued.outcome.bureau?.records[0]?.cardId ?? '';
     expect(await run({ kind: 'activateCard', cardId }, 'a1')).toMatchObject({
       ok: true,
       outcome: { card: { state: 'active' } },
@@ -128,17 +169,30 @@ describe('card commands', () => {
       ok: false,
       code: 'CARD_UNKNOWN',
     });
-    // A PIN reissue with another card's number is refused; nothing changes.
-    const other = issued.outcome.bureau?.[1]?.pan ?? '';
-    expect(await run({ kind: 'reissuePin', cardId, pan: other }, 'p1')).toMatchObject({
+    // A PIN reissue names the card only; its mailer block comes back sealed.
+    const reissued = await run({ kind: 'reissuePin', cardId }, 'p2');
+    if (!reissued.ok || reissued.outcome.pinMailer === undefined) throw new Error('no PIN mailer');
+    expect(reissued.outcome.pinMailer).toMatchObject({ format: 'fixpay-bureau/v1', content: 'pin-mailer' });
+    const [mailer] = await openPinMailerFile(reissued.outcome.pinMailer, clearKeyOpener(fromHex(BUREAU_KEY)));
+    expect(mailer?.cardId).toBe(cardId);
+    expect(mailer?.pinMailer).toMatch(/^[0-9A-F]{16}$/i);
+    expect(JSON.stringify(reissued.outcome)).not.toContain(mailer?.pinMailer ?? 'x');
+    expect(await run({ kind: 'reissuePin', cardId: 'nope' }, 'p3')).toMatchObject({ ok: false, code: 'CARD_UNKNOWN' });
+  });
+
+  it('a card issued before numbers were kept under the LMK gets no PIN by reissue (CARD_NUMBER_NOT_KEPT)', async () => {
+    const { run, store } = setup();
+    await run({ kind: 'addCardRange', binLow: '629999', binHigh: '629999', issuerId: 'p' }, 'run-r');
+    const issued = await run(batch, 'run-old');
+    if (!issued.ok || issued.outcome.bureau === undefined) throw new Error('not issued');
+    const cardId = issued.outcome.bureau.records[0]?.cardId ?? '';
+    const card = await store.byId(cardId);
+    if (card === undefined) throw new Error('no card');
+    const { panUnderLmk: _kept, ...older } = card;
+    await store.put(older);
+    expect(await run({ kind: 'reissuePin', cardId }, 'p-old')).toMatchObject({
       ok: false,
-      code: 'CARD_NUMBER_MISMATCH',
-    });
-    const own = issued.outcome.bureau?.[0]?.pan ?? '';
-    const reissued = await run({ kind: 'reissuePin', cardId, pan: own }, 'p2');
-    expect(reissued).toMatchObject({
-      ok: true,
-      outcome: { pinMailer: expect.stringMatching(/^[0-9A-F]{16}$/i) as unknown },
+      code: 'CARD_NUMBER_NOT_KEPT',
     });
   });
 });

@@ -6,13 +6,7 @@
  * are results with catalogue codes; the audit row keeps ids, masked numbers and counts only.
  */
 import { createHash } from 'node:crypto';
-import type {
-  BureauCard,
-  CardCommand,
-  CardCommandResult,
-  CardCommandRunner,
-  CardView,
-} from '../activities/terminal-lifecycle';
+import type { CardCommand, CardCommandResult, CardCommandRunner, CardView } from '../activities/terminal-lifecycle';
 import { isOnUs, ON_US_NETWORK, panFor } from '../core/cards';
 import type { BinRoute, CoreResult } from '../core/model';
 import { isFixpayError } from '../domain/errors';
@@ -20,7 +14,8 @@ import type { ResultCodeName } from '../domain/errors';
 import type { KeyHandle } from '../hsm/port';
 import type { LedgerPort } from '../ledger/model';
 import { changeCardState, issueBatch, loadCard, reissuePin, replaceCard } from './issuance';
-import type { CardIssuanceDeps, IssuedCard } from './issuance';
+import type { CardIssuanceDeps } from './issuance';
+import { sealBureauFile, sealPinMailer } from './bureau-file';
 import type { CardRecord, CardStore, CardUnitOfWork } from './store';
 
 export interface CardCommandDeps {
@@ -29,8 +24,11 @@ export interface CardCommandDeps {
   readonly store: CardStore;
   readonly indexKey: Uint8Array;
   readonly atomically?: CardUnitOfWork;
-  /** The CVK pair and the PIN mailer printer's key; without them issuance, replacement and PIN reissue are refused. */
-  readonly keys?: { readonly cvk: KeyHandle; readonly printerKey: KeyHandle };
+  /**
+   * The CVK pair, the PIN mailer printer's key and the bureau key the bureau file is sealed under;
+   * without them issuance, replacement and PIN reissue are refused.
+   */
+  readonly keys?: { readonly cvk: KeyHandle; readonly printerKey: KeyHandle; readonly bureauKey: KeyHandle };
   readonly routes: {
     addBinRoute(route: BinRoute): Promise<CoreResult<BinRoute>>;
     routeCard(pan: string): Promise<CoreResult<BinRoute>>;
@@ -43,17 +41,6 @@ export function batchIdForRun(workflowId: string): string {
   const h = createHash('sha256').update(`card-batch\n${workflowId}`).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
-
-const bureauOf = (c: IssuedCard): BureauCard => ({
-  cardId: c.cardId,
-  pan: c.pan,
-  expiry: c.expiry,
-  serviceCode: c.serviceCode,
-  cvv: c.cvv,
-  cvv2: c.cvv2,
-  icvv: c.icvv,
-  pinMailer: c.pinMailer,
-});
 
 export function createCardCommands(deps: CardCommandDeps): CardCommandRunner {
   async function view(card: CardRecord): Promise<CardView> {
@@ -83,9 +70,10 @@ export function createCardCommands(deps: CardCommandDeps): CardCommandRunner {
     detail,
   });
 
-  function issuance(): CardIssuanceDeps | undefined {
+  function issuance(): (CardIssuanceDeps & { readonly bureauKey: KeyHandle }) | undefined {
     if (deps.keys === undefined) return undefined;
     return {
+      bureauKey: deps.keys.bureauKey,
       hsm: deps.hsm,
       ledger: deps.ledger,
       store: deps.store,
@@ -112,7 +100,7 @@ export function createCardCommands(deps: CardCommandDeps): CardCommandRunner {
       }
       case 'issueCards': {
         const d = issuance();
-        if (d === undefined) return refused('CARD_PROGRAMME_OFF', 'no CVK and mailer key on this worker');
+        if (d === undefined) return refused('CARD_PROGRAMME_OFF', 'no CVK, mailer and bureau keys on this worker');
         // The range must be ours: a batch of a BIN the routing table sends to a network would never authorise here.
         const first = panFor(c.bin, c.firstSequence, c.panLength);
         if (!first.ok) return first;
@@ -138,7 +126,12 @@ export function createCardCommands(deps: CardCommandDeps): CardCommandRunner {
         const cards = await Promise.all((await deps.store.byBatch(batch.batchId)).map(view));
         return {
           ok: true,
-          outcome: { batchId: batch.batchId, cards, bureau: batch.cards.map(bureauOf) },
+          // Sealed before it leaves: the run's result (its history) holds no clear card data.
+          outcome: {
+            batchId: batch.batchId,
+            cards,
+            bureau: await sealBureauFile(deps.hsm, d.bureauKey, batch.cards),
+          },
           audit: { batchId: batch.batchId, issued: batch.cards.length },
         };
       }
@@ -170,7 +163,7 @@ export function createCardCommands(deps: CardCommandDeps): CardCommandRunner {
       }
       case 'replaceCard': {
         const d = issuance();
-        if (d === undefined) return refused('CARD_PROGRAMME_OFF', 'no CVK and mailer key on this worker');
+        if (d === undefined) return refused('CARD_PROGRAMME_OFF', 'no CVK, mailer and bureau keys on this worker');
         const issued = await replaceCard(
           { ...d, ledger: deps.ledger },
           { cardId: c.cardId, sequence: c.sequence, now },
@@ -178,18 +171,26 @@ export function createCardCommands(deps: CardCommandDeps): CardCommandRunner {
         const card = await cardView(issued.cardId);
         return {
           ok: true,
-          outcome: { ...(card === undefined ? {} : { card }), bureau: [bureauOf(issued)] },
+          outcome: {
+            ...(card === undefined ? {} : { card }),
+            bureau: await sealBureauFile(deps.hsm, d.bureauKey, [issued]),
+          },
           audit: { newCardId: issued.cardId, panMasked: card?.panMasked ?? '' },
         };
       }
       case 'reissuePin': {
         const d = issuance();
-        if (d === undefined) return refused('CARD_PROGRAMME_OFF', 'no CVK and mailer key on this worker');
-        if (c.pan === undefined)
-          return refused('CARD_NUMBER_MISMATCH', 'the approver gives the card number a PIN reissue needs');
-        const r = await reissuePin(d, { cardId: c.cardId, pan: c.pan });
+        if (d === undefined) return refused('CARD_PROGRAMME_OFF', 'no CVK, mailer and bureau keys on this worker');
+        const r = await reissuePin(d, { cardId: c.cardId });
         const card = await cardView(c.cardId);
-        return { ok: true, outcome: { ...(card === undefined ? {} : { card }), pinMailer: r.pinMailer }, audit: {} };
+        return {
+          ok: true,
+          outcome: {
+            ...(card === undefined ? {} : { card }),
+            pinMailer: await sealPinMailer(deps.hsm, d.bureauKey, r),
+          },
+          audit: {},
+        };
       }
     }
   }

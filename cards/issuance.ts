@@ -181,6 +181,7 @@ async function prepareCard(
     printerKey: deps.printerKey,
     ...(c.pinLength === undefined ? {} : { length: c.pinLength }),
   });
+  const panUnderLmk = await deps.hsm.encryptPanUnderLmk(pan);
   const cardId = randomUUID();
   const accountRef = cardAccountRef(cardId);
   return {
@@ -191,6 +192,7 @@ async function prepareCard(
       bin: c.bin,
       panToken: panToken(deps.indexKey, pan),
       panMasked: maskPan(pan),
+      panUnderLmk,
       state: 'issued',
       expiry,
       serviceCode,
@@ -328,24 +330,24 @@ export async function replaceCard(
 }
 
 /**
- * A new PIN for a card (forgotten PIN): generated in the HSM, the reference under the LMK replaces
- * the old one, the mailer block (under the printer's key) goes back for the PIN mailer only. The
- * card's number is needed (the PIN is bound to it) and checked against the card's keyed index.
+ * A new PIN for a card (forgotten PIN): generated in the HSM from the card's number kept under the
+ * LMK (opened inside the HSM only: no clear number in the request, the run or this process), the
+ * reference under the LMK replaces the old one, the mailer block (under the printer's key) goes
+ * back for the PIN mailer only. A card issued before numbers were kept is CARD_NUMBER_NOT_KEPT.
  */
 export async function reissuePin(
-  deps: Pick<CardIssuanceDeps, 'hsm' | 'store' | 'printerKey' | 'indexKey'>,
-  request: { readonly cardId: string; readonly pan: string; readonly pinLength?: number },
-): Promise<{ readonly cardId: string; readonly pinMailer: string }> {
+  deps: Pick<CardIssuanceDeps, 'hsm' | 'store' | 'printerKey'>,
+  request: { readonly cardId: string; readonly pinLength?: number },
+): Promise<{ readonly cardId: string; readonly panMasked: string; readonly pinMailer: string }> {
   const card = await deps.store.byId(request.cardId);
   if (card === undefined) throw new FixpayError('CARD_UNKNOWN', request.cardId.slice(0, 64));
   if (card.state === 'replaced') throw new FixpayError('CARD_TRANSITION_INVALID', 'a PIN for a replaced card');
-  if (!/^\d{12,19}$/.test(request.pan) || panToken(deps.indexKey, request.pan) !== card.panToken)
-    throw new FixpayError('CARD_NUMBER_MISMATCH', `not the number of card ${card.panMasked}`);
+  if (card.panUnderLmk === undefined) throw new FixpayError('CARD_NUMBER_NOT_KEPT', card.panMasked);
   const pin = await deps.hsm.generatePin({
-    pan: request.pan,
+    lmkPan: card.panUnderLmk,
     printerKey: deps.printerKey,
     ...(request.pinLength === undefined ? {} : { length: request.pinLength }),
   });
   await deps.store.setPinReference(card.id, pin.reference);
-  return { cardId: card.id, pinMailer: pin.mailer };
+  return { cardId: card.id, panMasked: card.panMasked, pinMailer: pin.mailer };
 }

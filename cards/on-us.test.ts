@@ -17,9 +17,10 @@ import { isLuhnValid } from '../core/cards';
 import { routeCard } from '../core/routing';
 import { currency } from '../domain/money';
 import { changeCardState, issueBatch, loadCard, replaceCard } from './issuance';
-import { createRoutedCardNetwork } from './on-us';
+import { createOnUsIssuer, createRoutedCardNetwork } from './on-us';
 import type { CardNetworkPort } from './on-us';
-import { MemoryCardStore } from './store';
+import { cardAccountRef, MemoryCardStore } from './store';
+import type { CardStore } from './store';
 
 const LMK = fromHex('000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F');
 const PRINTER = '1323456789ABCDEF0123456789ABCDEF';
@@ -233,5 +234,82 @@ describe('prepaid programme with on-us BIN routing', () => {
     await expect(replaceCard(deps, { cardId: fresh.cardId, sequence: 100 })).rejects.toMatchObject({
       codeName: 'CARD_ISSUANCE_INVALID',
     });
+  });
+  it('a reversal arriving after a replacement credits the card in use, once; the replaced card stays empty', async () => {
+    const { hsm, routed, issued, store, ledger, pinOf, purchase } = await setup();
+    const a = issued.cards[0]!;
+    await changeCardState(store, a.cardId, 'activate');
+    await loadCard({ store, ledger }, { cardId: a.cardId, amountMinor: 5_000, idempotencyKey: 'load-rv' });
+    expect(await routed.authorize(purchase(a.pan, pinOf(a.pinMailer), 1_200, 'rv-1'))).toMatchObject({
+      responseCode: '00',
+      balanceMinor: 3_800,
+    });
+    expect(await routed.authorize(purchase(a.pan, pinOf(a.pinMailer), 300, 'rv-2'))).toMatchObject({
+      balanceMinor: 3_500,
+    });
+    const deps = {
+      hsm,
+      ledger,
+      store,
+      cvk: hsm.importClearKey('CVK', 'tdes2', '0123456789ABCDEFFEDCBA9876543210').handle,
+      printerKey: hsm.importClearKey('ZEK', 'tdes2', PRINTER).handle,
+      indexKey: Buffer.alloc(32, 9),
+    };
+    const balance = async (cardId: string): Promise<bigint> => {
+      const acc = await ledger.accountByReference(cardAccountRef(cardId));
+      return (acc?.creditsPosted ?? 0n) - (acc?.debitsPosted ?? 0n);
+    };
+    const b = await replaceCard(deps, { cardId: a.cardId, sequence: 200 });
+    expect([await balance(a.cardId), await balance(b.cardId)]).toEqual([0n, 3_500n]);
+    // The purchase on the old card is reversed after the replacement: the money goes where the balance went.
+    for (let i = 0; i < 2; i++) expect(await routed.reverse('rv-1')).toMatchObject({ status: 'done' });
+    expect([await balance(a.cardId), await balance(b.cardId)]).toEqual([0n, 4_700n]);
+    // Two replacements later the chain is followed to the card in use.
+    await changeCardState(store, b.cardId, 'activate');
+    const c = await replaceCard(deps, { cardId: b.cardId, sequence: 201 });
+    expect(await routed.reverse('rv-2')).toMatchObject({ status: 'done' });
+    expect([await balance(a.cardId), await balance(b.cardId), await balance(c.cardId)]).toEqual([0n, 0n, 5_000n]);
+    // A reversal already made does not move again after a later replacement.
+    expect(await routed.reverse('rv-1')).toMatchObject({ status: 'done' });
+    expect(await balance(c.cardId)).toBe(5_000n);
+  });
+  it('a reversal that read its card just before the replacement committed moves its credit on to the new card, once', async () => {
+    const { hsm, routed, issued, store, ledger, pinOf, purchase } = await setup();
+    const a = issued.cards[0]!;
+    await changeCardState(store, a.cardId, 'activate');
+    await loadCard({ store, ledger }, { cardId: a.cardId, amountMinor: 2_000, idempotencyKey: 'load-race' });
+    expect(await routed.authorize(purchase(a.pan, pinOf(a.pinMailer), 700, 'race-1'))).toMatchObject({
+      responseCode: '00',
+    });
+    const deps = {
+      hsm,
+      ledger,
+      store,
+      cvk: hsm.importClearKey('CVK', 'tdes2', '0123456789ABCDEFFEDCBA9876543210').handle,
+      printerKey: hsm.importClearKey('ZEK', 'tdes2', PRINTER).handle,
+      indexKey: Buffer.alloc(32, 9),
+    };
+    const b = await replaceCard(deps, { cardId: a.cardId, sequence: 300 });
+    // The reversal's first read of the card predates the replacement's commit: it sees the old card active.
+    let stale = true;
+    const racing: CardStore = Object.assign(Object.create(store) as CardStore, {
+      byId: async (id: string) => {
+        const card = await store.byId(id);
+        if (!stale || card === undefined) return card;
+        stale = false;
+        return { ...card, state: 'active' as const };
+      },
+    });
+    const issuer = createOnUsIssuer({ hsm, ledger, store: racing, zpk: deps.printerKey, indexKey: deps.indexKey });
+    const balance = async (cardId: string): Promise<bigint> => {
+      const acc = await ledger.accountByReference(cardAccountRef(cardId));
+      return (acc?.creditsPosted ?? 0n) - (acc?.debitsPosted ?? 0n);
+    };
+    expect(await issuer.reverse('race-1')).toMatchObject({ status: 'done' });
+    expect(stale).toBe(false);
+    expect([await balance(a.cardId), await balance(b.cardId)]).toEqual([0n, 2_000n]);
+    // Asked again: nothing moves twice.
+    expect(await issuer.reverse('race-1')).toMatchObject({ status: 'done' });
+    expect([await balance(a.cardId), await balance(b.cardId)]).toEqual([0n, 2_000n]);
   });
 });

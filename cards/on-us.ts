@@ -8,7 +8,8 @@
  * Money: an approved on-us purchase is one posted ledger transfer from the card account to
  * `settlement:<CUR>` (where the merchant's reservation is drawn from), keyed by the request's
  * idempotency key so a retry never debits twice; its reversal is the mirror transfer, keyed by the
- * same key, so a repeated reversal credits once.
+ * same key, so a repeated reversal credits once. A reversal that arrives after the card was replaced
+ * credits the card that holds the money now (the last of the replacement chain), not the replaced one.
  */
 import { randomInt } from 'node:crypto';
 import { isOnUs, standingDecline } from '../core/cards';
@@ -21,7 +22,7 @@ import type { HsmPort, KeyHandle } from '../hsm/port';
 import { ledgerIdFor } from '../ledger/ids';
 import { TRANSFER_CODES } from '../ledger/model';
 import type { LedgerPort } from '../ledger/model';
-import { panToken } from './store';
+import { cardAccountRef, panToken } from './store';
 import type { CardStore } from './store';
 
 /** The card network side (structurally `activities/card-network`'s port, which the gateway provides). */
@@ -55,7 +56,11 @@ const outcome = (responseCode: string, extra: Partial<NetworkOutcome> = {}): Net
   return { approved: responseCode === '00', responseCode, resultCode: resultName, resultName, ...extra };
 };
 
-const transferId = (kind: 'debit' | 'reversal', key: string): bigint => ledgerIdFor('transfer', `onus:${kind}:${key}`);
+/** Most replacements a reversal follows from the debited card to the card in use. */
+export const REPLACEMENT_CHAIN_MAX = 16;
+
+const transferId = (kind: 'debit' | 'reversal' | 'reversal-onward', key: string): bigint =>
+  ledgerIdFor('transfer', `onus:${kind}:${key}`);
 
 /** The on-us side: the same calls as the network port, answered from the card store, HSM and ledger. */
 export interface OnUsIssuer {
@@ -70,6 +75,26 @@ export function createOnUsIssuer(deps: OnUsDeps): OnUsIssuer {
     const found = await deps.ledger.accountByReference(ref);
     if (found === undefined) throw new Error(`card account ${ref} is missing`);
     return found;
+  }
+
+  /**
+   * The account a reversal credits: the debited card's, or — when that card was replaced (its
+   * balance moved to the new card, ADR 0026) — its successor's, following the chain to the card
+   * in use. Bounded: a chain longer than `REPLACEMENT_CHAIN_MAX` stops at the last card read.
+   */
+  async function currentCardAccount(debited: bigint): Promise<bigint> {
+    const [acc] = await deps.ledger.lookupAccounts([debited]);
+    const prefix = cardAccountRef('');
+    if (acc?.reference === undefined || !acc.reference.startsWith(prefix)) return debited;
+    let card = await deps.store.byId(acc.reference.slice(prefix.length));
+    let target = debited;
+    for (let i = 0; card !== undefined && card.state === 'replaced' && i < REPLACEMENT_CHAIN_MAX; i++) {
+      const next = await deps.store.successorOf(card.id);
+      if (next === undefined) break;
+      target = (await account(next.accountRef)).id;
+      card = next;
+    }
+    return target;
   }
 
   async function checkCard(req: CardholderRequest) {
@@ -132,22 +157,59 @@ export function createOnUsIssuer(deps: OnUsDeps): OnUsIssuer {
     },
 
     async reverse(idempotencyKey: string): Promise<ReverseOutcome> {
-      const [debit] = await deps.ledger.lookupTransfers([transferId('debit', idempotencyKey)]);
+      const found = await deps.ledger.lookupTransfers([
+        transferId('debit', idempotencyKey),
+        transferId('reversal', idempotencyKey),
+      ]);
+      const debit = found.find((t) => t.id === transferId('debit', idempotencyKey));
+      const reversed = found.find((t) => t.id === transferId('reversal', idempotencyKey));
       if (debit === undefined) return { status: 'none' };
+      // Reversed already: nothing is reversed again; only a credit left on a card replaced since moves on.
+      if (reversed !== undefined) {
+        await onward(idempotencyKey, reversed.creditAccountId, reversed.amount, reversed.ledger);
+        return { status: 'done', responseCode: '00' };
+      }
+      const target = await currentCardAccount(debit.debitAccountId);
       const [result] = await deps.ledger.createTransfers([
         {
           id: transferId('reversal', idempotencyKey),
           debitAccountId: debit.creditAccountId,
-          creditAccountId: debit.debitAccountId,
+          creditAccountId: target,
           amount: debit.amount,
           ledger: debit.ledger,
           code: debit.code,
         },
       ]);
-      if (result !== 'ok' && result !== 'exists') throw new Error(`on-us reversal: ${String(result)}`);
+      // `exists…`: a concurrent reversal of the same key made it first (the ledger keeps it once).
+      if (result !== 'ok' && !String(result).startsWith('exists')) throw new Error(`on-us reversal: ${String(result)}`);
+      await onward(idempotencyKey, target, debit.amount, debit.ledger);
       return { status: 'done', responseCode: '00' };
     },
   };
+
+  /**
+   * A reversal that read its card just before the card's replacement committed credited the old,
+   * now replaced card after the balance moved. Checked after every reversal: when the credited
+   * card is replaced by now, the amount moves on to the card in use, once (keyed by the reversal).
+   * If the replacement's balance move took the credit already, the old card has no money left and
+   * the ledger refuses the move (`exceeds_credits`): nothing to do.
+   */
+  async function onward(key: string, credited: bigint, amount: bigint, ledger: number): Promise<void> {
+    const target = await currentCardAccount(credited);
+    if (target === credited) return;
+    const [r] = await deps.ledger.createTransfers([
+      {
+        id: transferId('reversal-onward', key),
+        debitAccountId: credited,
+        creditAccountId: target,
+        amount,
+        ledger,
+        code: TRANSFER_CODES.funding,
+      },
+    ]);
+    if (r !== 'ok' && r !== 'exceeds_credits' && !String(r).startsWith('exists'))
+      throw new Error(`on-us reversal onward: ${String(r)}`);
+  }
 }
 
 /** The card network port with BIN routing in front: on-us cards never reach the network. */

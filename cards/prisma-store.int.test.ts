@@ -17,7 +17,7 @@ import { changeCardState, issueBatch, loadCard, replaceCard } from './issuance';
 import type { CardIssuanceDeps } from './issuance';
 import type { HsmPort } from '../hsm/port';
 import type { CardUnitOfWork } from './store';
-import { createRoutedCardNetwork } from './on-us';
+import { createOnUsIssuer, createRoutedCardNetwork } from './on-us';
 import type { CardNetworkPort } from './on-us';
 import { PrismaCardStore } from './prisma-store';
 
@@ -91,9 +91,17 @@ describe('prepaid cards on the database', () => {
       for (const secret of [c.pan, c.pan.slice(6, 12), c.pinMailer, `"${c.cvv}"`, `"${c.cvv2}"`])
         expect(rows).not.toContain(secret);
     }
-    // The table itself refuses a clear number in the masked column.
+    // The number is kept only under the LMK; the table itself refuses a clear number in the masked
+    // column and in the column of the number under the LMK.
+    expect((await store.byId(card.cardId))?.panUnderLmk).toMatch(/^Q[0-9A-F]{88,94}$/);
     await expect(
       db.prisma.$executeRawUnsafe(`UPDATE prepaid_card SET pan_masked = '${card.pan}' WHERE id = '${card.cardId}'`),
+    ).rejects.toThrow();
+    await expect(
+      db.prisma.$executeRawUnsafe(`UPDATE prepaid_card SET pan_lmk = '${card.pan}' WHERE id = '${card.cardId}'`),
+    ).rejects.toThrow();
+    await expect(
+      db.prisma.$executeRawUnsafe(`UPDATE prepaid_card SET pan_lmk = 'Q${card.pan}' WHERE id = '${card.cardId}'`),
     ).rejects.toThrow();
   }, 120_000);
 
@@ -242,6 +250,36 @@ describe('prepaid cards on the database', () => {
       const old = await ledger.accountByReference(`card-funds:${a!.cardId}`);
       expect(old!.creditsPosted - old!.debitsPosted).toBe(0n);
       expect((await ledger.accountByReference(`card-funds:${fresh.cardId}`))!.creditsPosted).toBe(3_000n);
+    });
+    it('an on-us purchase reversed after its card was replaced credits the new card, once', async () => {
+      const d = deps();
+      const ledger = new PrismaLedgerStore(db.prisma);
+      const store = new PrismaCardStore(db.prisma);
+      const [a] = (await issueBatch(d, { bin: '627777', firstSequence: 300, count: 1, currency: 'CNY' })).cards;
+      await changeCardState(store, a!.cardId, 'activate');
+      await loadCard({ store, ledger }, { cardId: a!.cardId, amountMinor: 2_000, idempotencyKey: 'rv-load' });
+      // The posted debit an approved on-us purchase makes (card → settlement), under the run's key.
+      const from = await ledger.accountByReference(`card-funds:${a!.cardId}`);
+      const settlement = await ledger.accountByReference('settlement:CNY');
+      const [debited] = await ledger.createTransfers([
+        {
+          id: ledgerIdFor('transfer', 'onus:debit:rv-run:auth'),
+          debitAccountId: from!.id,
+          creditAccountId: settlement!.id,
+          amount: 500n,
+          ledger: from!.ledger,
+          code: TRANSFER_CODES.purchase,
+        },
+      ]);
+      expect(debited).toBe('ok');
+      const fresh = await replaceCard({ ...d, ledger }, { cardId: a!.cardId, sequence: 301 });
+      const issuer = createOnUsIssuer({ hsm, ledger, store, zpk: printerKey, indexKey });
+      for (let i = 0; i < 2; i++) expect(await issuer.reverse('rv-run:auth')).toMatchObject({ status: 'done' });
+      const balance = async (id: string): Promise<bigint> => {
+        const acc = await ledger.accountByReference(`card-funds:${id}`);
+        return acc!.creditsPosted - acc!.debitsPosted;
+      };
+      expect([await balance(a!.cardId), await balance(fresh.cardId)]).toEqual([0n, 2_000n]);
     });
   });
 });

@@ -5,7 +5,7 @@
 import { CARD_STATES } from '../core/cards';
 import { FixpayError } from '../domain/errors';
 import type { Prisma, PrismaClient } from '../generated/prisma/client';
-import type { LmkPin } from '../hsm/port';
+import type { LmkPan, LmkPin } from '../hsm/port';
 import { PrismaLedgerStore } from '../ledger/store';
 import type { CardRecord, CardStore, CardUnitOfWork, CardWrites } from './store';
 
@@ -23,6 +23,7 @@ function fromRow(row: Row): CardRecord {
     bin: row.bin,
     panToken: row.panToken,
     panMasked: row.panMasked,
+    ...(row.panUnderLmk === null ? {} : { panUnderLmk: row.panUnderLmk as LmkPan }),
     state,
     expiry: row.expiry,
     serviceCode: row.serviceCode,
@@ -56,6 +57,7 @@ export class PrismaCardStore implements CardStore {
         bin: card.bin,
         panToken: card.panToken,
         panMasked: card.panMasked,
+        panUnderLmk: card.panUnderLmk ?? null,
         state: card.state,
         expiry: card.expiry,
         serviceCode: card.serviceCode,
@@ -83,6 +85,12 @@ export class PrismaCardStore implements CardStore {
 
   async setPinReference(id: string, reference: LmkPin): Promise<void> {
     await this.prisma.prepaidCard.update({ where: { id }, data: { pinReference: reference } });
+  }
+
+  async successorOf(id: string): Promise<CardRecord | undefined> {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+    const row = await this.prisma.prepaidCard.findFirst({ where: { replaces: id } });
+    return row === null ? undefined : fromRow(row);
   }
 
   async byBatch(batchId: string): Promise<readonly CardRecord[]> {

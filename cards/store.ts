@@ -6,7 +6,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { CardState } from '../core/cards';
-import type { LmkPin } from '../hsm/port';
+import type { LmkPan, LmkPin } from '../hsm/port';
 import type { LedgerPort } from '../ledger/model';
 
 export interface CardRecord {
@@ -17,6 +17,8 @@ export interface CardRecord {
   /** HMAC-SHA-256 of the PAN under the card index key, hex. */
   readonly panToken: string;
   readonly panMasked: string;
+  /** The number under the LMK (the HSM opens it for a PIN reissue); absent on cards issued before. */
+  readonly panUnderLmk?: LmkPan;
   readonly state: CardState;
   /** YYMM. */
   readonly expiry: string;
@@ -37,6 +39,8 @@ export interface CardStore {
   setPinReference(id: string, reference: LmkPin): Promise<void>;
   /** The cards of a batch (ids, masked numbers and states only are shown from them). */
   byBatch(batchId: string): Promise<readonly CardRecord[]>;
+  /** The card that replaced `id`, if any (a reversal after a replacement credits it). */
+  successorOf(id: string): Promise<CardRecord | undefined>;
 }
 
 /** What a card change writes: the card store and the ledger, together. */
@@ -98,6 +102,10 @@ export class MemoryCardStore implements CardStore {
 
   byBatch(batchId: string): Promise<readonly CardRecord[]> {
     return Promise.resolve([...this.cards.values()].filter((c) => c.batchId === batchId));
+  }
+
+  successorOf(id: string): Promise<CardRecord | undefined> {
+    return Promise.resolve([...this.cards.values()].find((c) => c.replaces === id));
   }
 
   /**

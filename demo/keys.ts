@@ -13,6 +13,8 @@ import type { KeyDirectory } from '../worker/key-directory';
 export const DEMO_CVK_HEX = '0123456789ABCDEFFEDCBA9876543210';
 /** The demo PIN mailer printer's key (a ZEK): a test key; tests play the printer with it. */
 export const DEMO_PRINTER_KEY_HEX = '1323456789ABCDEF0123456789ABCDEF';
+/** The demo card bureau's key (a BUREAU key, AES-256): a test key; tests play the bureau with it. */
+export const DEMO_BUREAU_KEY_HEX = '6B1C4F0A2D8E97355A0C3B1E7F60D2A94C8B17E5F3A20D6C9E418B72D05F3A61';
 
 /** Demo key material: the simulators' published test keys, never production ones. */
 export interface DemoKeyMaterial {
@@ -39,7 +41,7 @@ export async function provisionDemoKeys(
   zpk: KeyHandle;
   zak: KeyHandle;
   terminalKeys: TerminalKeyManager;
-  cards: { cvk: KeyHandle; printerKey: KeyHandle };
+  cards: { cvk: KeyHandle; printerKey: KeyHandle; bureauKey: KeyHandle };
 }> {
   const psamMasterKey = hsm.importClearKey('PBOC_MK', 'tdes2', keys.psamMasterKeyHex).handle;
   const zpk = hsm.importClearKey('ZPK', 'tdes2', keys.zpkHex).handle;
@@ -58,6 +60,7 @@ export async function provisionDemoKeys(
   const cards = {
     cvk: hsm.importClearKey('CVK', 'tdes2', DEMO_CVK_HEX).handle,
     printerKey: hsm.importClearKey('ZEK', 'tdes2', DEMO_PRINTER_KEY_HEX).handle,
+    bureauKey: hsm.importClearKey('BUREAU', 'aes256', DEMO_BUREAU_KEY_HEX).handle,
   };
   return { psamMasterKey, zpk, zak, cards, terminalKeys: new TerminalKeyManager({ hsm, store, layout: '004' }) };
 }

@@ -39,6 +39,7 @@ export const KEY_USES = {
   component: ['COMPONENT'],
   cardVerification: ['CVK'],
   pinMailer: ['ZEK'],
+  dataSealing: ['BUREAU'],
 } as const satisfies Record<string, readonly KeyType[]>;
 export type KeyUse = keyof typeof KEY_USES;
 
@@ -50,8 +51,8 @@ export type KeyUse = keyof typeof KEY_USES;
  */
 export const WRAPS: Readonly<Record<KeyType, readonly KeyType[]>> = {
   TMK: ['TPK', 'TAK', 'TDK'],
-  ZMK: ['ZMK', 'TMK', 'KBPK', 'ZPK', 'ZAK', 'ZEK', 'BDK', 'PBOC_MK', 'CVK'],
-  KBPK: ['ZMK', 'TMK', 'KBPK', 'ZPK', 'TPK', 'ZAK', 'TAK', 'ZEK', 'TDK', 'BDK', 'PBOC_MK', 'CVK'],
+  ZMK: ['ZMK', 'TMK', 'KBPK', 'ZPK', 'ZAK', 'ZEK', 'BDK', 'PBOC_MK', 'CVK', 'BUREAU'],
+  KBPK: ['ZMK', 'TMK', 'KBPK', 'ZPK', 'TPK', 'ZAK', 'TAK', 'ZEK', 'TDK', 'BDK', 'PBOC_MK', 'CVK', 'BUREAU'],
   ZPK: [],
   TPK: [],
   ZAK: [],
@@ -61,6 +62,7 @@ export const WRAPS: Readonly<Record<KeyType, readonly KeyType[]>> = {
   BDK: [],
   PBOC_MK: [],
   CVK: [],
+  BUREAU: [],
   PSAM_SESSION: [],
   COMPONENT: [],
 };
@@ -98,6 +100,7 @@ export const GENERATED_TYPES: readonly KeyType[] = [
   'BDK',
   'PBOC_MK',
   'CVK',
+  'BUREAU',
 ];
 
 /** Is `type` usable for `use`? */

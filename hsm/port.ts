@@ -26,6 +26,7 @@ export const KEY_TYPES = [
   'BDK', // DUKPT base derivation key
   'PBOC_MK', // PBOC master key diversified per PSAM
   'CVK', // card verification key pair (A‖B): CVV, CVV2, iCVV of the cards we issue
+  'BUREAU', // card bureau data key (TR-31 D0, AES): seals the bureau file and PIN mailers
   'PSAM_SESSION', // one-transaction PSAM session MAC key (single DES)
   'COMPONENT', // one custodian's component, for forming a key at a ceremony
 ] as const;
@@ -159,9 +160,51 @@ export interface CardVerificationRequest {
   readonly serviceCode: string;
 }
 
-export interface GeneratePinRequest {
-  /** 12–19 digits. */
-  readonly pan: string;
+/** A card number kept at rest: AES-GCM under a key derived from the LMK, opaque (`Q` + hex). */
+declare const lmkPanBrand: unique symbol;
+export type LmkPan = string & { readonly [lmkPanBrand]: true };
+
+export type GeneratePinRequest = GeneratePinOptions &
+  (
+    | {
+        /** 12–19 digits. */
+        readonly pan: string;
+        readonly lmkPan?: never;
+      }
+    | {
+        /** The card number as kept at rest (`encryptPanUnderLmk`): opened inside the HSM only. */
+        readonly lmkPan: LmkPan;
+        readonly pan?: never;
+      }
+  );
+
+/** Data sealed under a data key (AES-GCM, 96-bit IV, 128-bit tag): the card bureau's records. */
+export interface SealedData {
+  /** `AES-GCM`: NIST SP 800-38D, the tag appended to the ciphertext. */
+  readonly format: 'AES-GCM';
+  /** Check value of the sealing key (6 hex digits): which key opens it. */
+  readonly kcv: string;
+  /** 12-byte IV, hex. */
+  readonly iv: string;
+  /** Ciphertext ‖ 16-byte tag, hex. */
+  readonly data: string;
+}
+
+export interface SealDataRequest {
+  /** A BUREAU key. */
+  readonly key: KeyHandle;
+  readonly data: Uint8Array;
+  /** Authenticated with the data, not enciphered (e.g. the card id a record belongs to). */
+  readonly aad?: Uint8Array;
+}
+
+export interface OpenSealedDataRequest {
+  readonly key: KeyHandle;
+  readonly sealed: SealedData;
+  readonly aad?: Uint8Array;
+}
+
+export interface GeneratePinOptions {
   /** 4–12; default 6. */
   readonly length?: number;
   /**
@@ -245,6 +288,17 @@ export interface HsmPort {
   generatePin(request: GeneratePinRequest): Promise<GeneratedPin>;
   /** Three-digit CVV / CVV2 / iCVV of a card (Visa CVV method under the CVK pair). */
   generateCardVerificationValue(request: CardVerificationRequest): Promise<string>;
+  /** A card number for storage (PIN reissue finds it again), under the LMK: see `LmkPan`. */
+  encryptPanUnderLmk(pan: string): Promise<LmkPan>;
+
+  /** Seals data under a BUREAU key (random IV per call); at most `sealDataBytesMax` bytes. */
+  sealData(request: SealDataRequest): Promise<SealedData>;
+  /**
+   * Opens sealed data: the console in operator mode only (HSM_OPERATOR_MODE_REQUIRED otherwise,
+   * and always over the network), audited. The card bureau opens its file with its own copy of
+   * the key; this is the platform's audited way to check one.
+   */
+  openSealedData(request: OpenSealedDataRequest): Promise<Buffer>;
 
   /** The PSAM session key for one transaction, as a PSAM_SESSION handle (usable for MACs). */
   derivePsamSessionKey(request: PsamSessionRequest): Promise<KeyInfo>;
@@ -259,6 +313,8 @@ export const HSM_DEFAULTS = {
   keyCacheEntriesMax: 10_000,
   /** Longest MAC input accepted (payShield limits M6 to 32 KB of binary data per message). */
   macDataBytesMax: 32_768,
+  /** Longest input `sealData` accepts (one card's bureau record is a few hundred bytes). */
+  sealDataBytesMax: 16_384,
 } as const;
 
 /** Who is asking: recorded in every audit line; `operatorMode` is the console at a key ceremony. */

@@ -37,6 +37,16 @@ describe('key directory file', () => {
     expect(read.personalisation).toEqual(personalisation);
   });
 
+  it('reads the card programme keys, the bureau key among them, and refuses them without it', () => {
+    const cards = { cvk: HANDLE, printerKey: `${HANDLE}01`, bureauKey: `${HANDLE}02` };
+    const base = { zpk: HANDLE, zak: HANDLE, psamMasterKeys: { A1B2C3D4E5F60001: HANDLE } };
+    expect(readKeyDirectory(file('cards.json', JSON.stringify({ ...base, cards }))).cards).toEqual(cards);
+    const { bureauKey: _b, ...withoutBureau } = cards;
+    expect(() => readKeyDirectory(file('cards-old.json', JSON.stringify({ ...base, cards: withoutBureau })))).toThrow(
+      /bureauKey/,
+    );
+  });
+
   it.each([
     ['absent', join(dir, 'none.json')],
     ['not JSON', 'not-json'],

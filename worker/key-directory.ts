@@ -30,10 +30,11 @@ export interface KeyDirectory {
   readonly personalisation?: { readonly psamMasterKey: KeyHandle; readonly transportKey: KeyHandle };
   /**
    * The prepaid card programme (ADR 0026), optional: the CVK pair the card verification values are
-   * computed under and the PIN mailer printer's key (a ZEK). Without them card issuance, replacement
-   * and PIN reissue are refused (CARD_PROGRAMME_OFF); on-us authorisation works either way.
+   * computed under, the PIN mailer printer's key (a ZEK) and the card bureau's key (a BUREAU key)
+   * the bureau file is sealed under. Without them card issuance, replacement and PIN reissue are
+   * refused (CARD_PROGRAMME_OFF); on-us authorisation works either way.
    */
-  readonly cards?: { readonly cvk: KeyHandle; readonly printerKey: KeyHandle };
+  readonly cards?: { readonly cvk: KeyHandle; readonly printerKey: KeyHandle; readonly bureauKey: KeyHandle };
 }
 
 export function keyDirectoryPath(config: Config): string {
@@ -69,9 +70,10 @@ export function readKeyDirectory(file: string): KeyDirectory {
     const cr = typeof c === 'object' && c !== null ? (c as Record<string, unknown>) : {};
     const cvk = cr['cvk'];
     const printerKey = cr['printerKey'];
-    if (!isHandle(cvk) || !isHandle(printerKey))
-      throw new FixpayError('CONFIG_INVALID', `${file}: cards needs cvk and printerKey`);
-    cards = { cvk, printerKey };
+    const bureauKey = cr['bureauKey'];
+    if (!isHandle(cvk) || !isHandle(printerKey) || !isHandle(bureauKey))
+      throw new FixpayError('CONFIG_INVALID', `${file}: cards needs cvk, printerKey and bureauKey`);
+    cards = { cvk, printerKey, bureauKey };
   }
   const withCards = cards === undefined ? {} : { cards };
   const p = o['personalisation'];

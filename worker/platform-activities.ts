@@ -79,8 +79,8 @@ export interface PlatformActivityDeps {
     readonly indexKey: Uint8Array;
     /** All-or-nothing writes of a batch or replacement (the Prisma store's transaction). */
     readonly atomically?: CardUnitOfWork;
-    /** The CVK pair and the PIN mailer printer's key (key directory `cards`); without them no issuance. */
-    readonly keys?: { readonly cvk: KeyHandle; readonly printerKey: KeyHandle };
+    /** The CVK pair, the PIN mailer printer's key and the bureau key (key directory `cards`); without them no issuance. */
+    readonly keys?: { readonly cvk: KeyHandle; readonly printerKey: KeyHandle; readonly bureauKey: KeyHandle };
     /** Seconds a phone's unposted card load holds the money (config cards.loadHoldSeconds). */
     readonly loadHoldSeconds?: number;
   };

@@ -5,23 +5,31 @@
  * `fixpay core token` makes a new operator token and the line for the operators file.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config';
 import { newOperatorToken, OPERATOR_ROLES } from '../../api/operator';
+import { clearKeyOpener, openBureauFile, openPinMailerFile, parseBureauFile } from '../../cards/bureau-file';
+import { FixpayError } from '../../domain/errors';
 
 interface CallOptions {
   readonly api?: string;
   readonly key?: string;
 }
 
-async function call(method: 'GET' | 'POST', path: string, body: unknown, opts: CallOptions): Promise<void> {
+/** One call to the operator API; prints the answer and gives it back (undefined when none came). */
+async function request(
+  method: 'GET' | 'POST',
+  path: string,
+  body: unknown,
+  opts: CallOptions,
+): Promise<{ readonly status: number; readonly text: string } | undefined> {
   const config = loadConfig();
   const token = config.security.operatorBearer;
   if (token === undefined) {
     console.error('set FIXPAY_OPERATOR_BEARER to your operator token (fixpay core token makes one)');
     process.exitCode = 2;
-    return;
+    return undefined;
   }
   const base = opts.api ?? `http://${config.api.host}:${config.api.port}`;
   let res: Response;
@@ -39,11 +47,41 @@ async function call(method: 'GET' | 'POST', path: string, body: unknown, opts: C
   } catch (e) {
     console.error(`cannot reach the operator API at ${base}: ${e instanceof Error ? e.message : String(e)}`);
     process.exitCode = 1;
-    return;
+    return undefined;
   }
   const text = await res.text();
   console.log(text);
   if (res.status >= 400) process.exitCode = 1;
+  return { status: res.status, text };
+}
+
+async function call(method: 'GET' | 'POST', path: string, body: unknown, opts: CallOptions): Promise<void> {
+  await request(method, path, body, opts);
+}
+
+/**
+ * Writes the sealed bureau file (or PIN mailer file) of an approving answer to `file`, created
+ * owner-only and never overwritten. Says so when the answer has none.
+ */
+function writeBureauFile(text: string, file: string): void {
+  let outcome: Record<string, unknown> | undefined;
+  try {
+    const body = JSON.parse(text) as Record<string, unknown>;
+    outcome =
+      typeof body['outcome'] === 'object' && body['outcome'] !== null
+        ? (body['outcome'] as Record<string, unknown>)
+        : undefined;
+  } catch {
+    outcome = undefined;
+  }
+  const sealed = outcome?.['bureau'] ?? outcome?.['pinMailer'];
+  if (sealed === undefined) {
+    console.error('the answer carries no bureau or PIN mailer file (already handed out, or not a card issue)');
+    process.exitCode = 1;
+    return;
+  }
+  writeFileSync(file, `${JSON.stringify(sealed, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  console.error(`sealed file written to ${file} (opens only with the bureau key)`);
 }
 
 const withCommon = (c: Command): Command =>
@@ -121,26 +159,44 @@ export function register(program: Command): void {
 
   withCommon(core.command('decide <approvalId> <decision>'))
     .description(
-      'approve or reject (supervisor, not the requester); an approval runs the command. A card batch or replacement answers the card bureau and PIN mailer file once: keep the output for the bureau',
+      'approve or reject (supervisor, not the requester); an approval runs the command. A card batch, replacement or PIN reissue answers the sealed bureau / PIN mailer file once: keep it for the bureau (--bureau-out)',
     )
-    .option('--pan-file <file>', 'PIN reissue: a file holding the card number (the PIN is bound to it; never stored)')
-    .action(async (approvalId: string, decision: string, o: CallOptions & { panFile?: string }) => {
-      let pan: string | undefined;
-      if (o.panFile !== undefined) {
-        try {
-          pan = readFileSync(o.panFile, 'utf8').trim();
-        } catch {
-          console.error(`${o.panFile} is not a readable file`);
-          process.exitCode = 2;
-          return;
-        }
-      }
-      await call(
+    .option(
+      '--bureau-out <file>',
+      'card batch, replacement or PIN reissue: write the sealed bureau / PIN mailer file to this new file (mode 0600)',
+    )
+    .action(async (approvalId: string, decision: string, o: CallOptions & { bureauOut?: string }) => {
+      const r = await request(
         'POST',
         `/operator/v1/approvals/${encodeURIComponent(approvalId)}/decision`,
-        { decision, ...(pan === undefined ? {} : { pan }) },
+        { decision },
         o,
       );
+      if (r !== undefined && r.status < 400 && o.bureauOut !== undefined) writeBureauFile(r.text, o.bureauOut);
+    });
+
+  core
+    .command('bureau-open')
+    .description(
+      "the card bureau's side: open a sealed bureau or PIN mailer file with the bureau's copy of the bureau key " +
+        '(a file of 32, 48 or 64 hex digits) and print one JSON line per card. Run it where the bureau key is ' +
+        'held, never on the platform: its processes only seal (docs/cards.md, "The bureau file").',
+    )
+    .requiredOption('--key-file <file>', "file holding the bureau's copy of the bureau key, hex")
+    .requiredOption('--in <file>', 'the sealed file (fixpay core decide --bureau-out)')
+    .action(async (o: { keyFile: string; in: string }) => {
+      try {
+        const keyHex = readFileSync(o.keyFile, 'utf8').trim();
+        if (!/^([0-9A-Fa-f]{32}|[0-9A-Fa-f]{48}|[0-9A-Fa-f]{64})$/.test(keyHex))
+          throw new FixpayError('CARD_BUREAU_FILE_INVALID', 'the key file holds 32, 48 or 64 hex digits');
+        const file = parseBureauFile(readFileSync(o.in, 'utf8'));
+        const open = clearKeyOpener(Buffer.from(keyHex, 'hex'));
+        const cards = file.content === 'cards' ? await openBureauFile(file, open) : await openPinMailerFile(file, open);
+        for (const c of cards) console.log(JSON.stringify(c));
+      } catch (e) {
+        console.error(e instanceof FixpayError ? `${e.code} ${e.message}` : `cannot open: ${String(e)}`);
+        process.exitCode = 1;
+      }
     });
 
   withCommon(core.command('card-range <binLow> <binHigh>'))

@@ -151,6 +151,51 @@ export function register(program: Command): void {
     });
 
   hsm
+    .command('generate-key')
+    .description(
+      'key console: generate a key of a type under the LMK (e.g. the card bureau key: --type BUREAU --algorithm ' +
+        'aes256) and print its handle and check value; with --export-under, also the key as a TR-31 block under ' +
+        'that ZMK/KBPK handle (what the other party imports). Never prints a clear key.',
+    )
+    .requiredOption('--lmk-file <path>', 'file holding the LMK (64 hex digits)')
+    .requiredOption('--type <type>', `key type: ${KEY_TYPES.join(', ')}`)
+    .option('--algorithm <algorithm>', `key algorithm: ${KEY_ALGORITHMS.join(', ')}`, 'aes256')
+    .option('--export-under <handle>', 'a ZMK or KBPK handle to export the new key under (TR-31)')
+    .action(async (opts: { lmkFile: string; type: string; algorithm: string; exportUnder?: string }) => {
+      const type: KeyType = oneOf('type', opts.type, KEY_TYPES);
+      const algorithm: KeyAlgorithm = oneOf('algorithm', opts.algorithm, KEY_ALGORITHMS);
+      const engine = new SoftwareHsm({ lmk: loadLmk(opts.lmkFile), audit: createLogger('hsm') });
+      const key = await engine.forCaller({ clientId: 'console' }).generateKey({
+        type,
+        algorithm,
+        ...(opts.exportUnder === undefined
+          ? {}
+          : { exportUnder: { kek: opts.exportUnder as KeyHandle, scheme: 'tr31' as const } }),
+      });
+      console.log(`${type} ${algorithm} check value ${key.kcv}`);
+      console.log(key.handle);
+      if (key.exported !== undefined) console.log(`TR-31 under the KEK: ${key.exported}`);
+    });
+
+  hsm
+    .command('export-key')
+    .description(
+      'key console: print a key (its handle under the LMK) as a TR-31 block under a ZMK/KBPK handle, for the ' +
+        "other party's HSM (e.g. the card bureau key to the bureau); the key-usage rules decide what may leave",
+    )
+    .requiredOption('--lmk-file <path>', 'file holding the LMK (64 hex digits)')
+    .requiredOption('--key <handle>', 'the key to export')
+    .requiredOption('--kek <handle>', 'the ZMK or KBPK it travels under')
+    .action(async (opts: { lmkFile: string; key: string; kek: string }) => {
+      const engine = new SoftwareHsm({ lmk: loadLmk(opts.lmkFile), audit: createLogger('hsm') });
+      const out = await engine
+        .forCaller({ clientId: 'console' })
+        .exportKey({ key: opts.key as KeyHandle, kek: opts.kek as KeyHandle, scheme: 'tr31' });
+      console.log(`check value ${out.kcv}`);
+      console.log(out.cryptogram);
+    });
+
+  hsm
     .command('diagnostics')
     .description(
       'authenticate as hsm.clientId, send NC (diagnostics) and B2 (echo) to an HSM and print its LMK check value ' +

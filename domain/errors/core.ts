@@ -187,7 +187,7 @@ export const coreCodes = [
   {
     code: 'FP7043',
     name: 'CARD_PROGRAMME_OFF',
-    message: 'This worker has no card programme keys (CVK and PIN mailer key in its key directory)',
+    message: 'This worker has no card programme keys (CVK, PIN mailer key and bureau key in its key directory)',
     httpStatus: 503,
     retryable: false,
   },
@@ -211,5 +211,19 @@ export const coreCodes = [
     message: 'The card has a load or payment still pending; replace it once that has settled',
     httpStatus: 409,
     retryable: true,
+  },
+  {
+    code: 'FP7047',
+    name: 'CARD_BUREAU_FILE_INVALID',
+    message: 'The bureau file is malformed or a record does not open with this bureau key',
+    httpStatus: 400,
+    retryable: false,
+  },
+  {
+    code: 'FP7048',
+    name: 'CARD_NUMBER_NOT_KEPT',
+    message: 'The card was issued before card numbers were kept under the LMK: replace it to give it a new PIN',
+    httpStatus: 409,
+    retryable: false,
   },
 ] as const satisfies readonly ResultCodeEntry[];

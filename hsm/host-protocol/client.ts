@@ -19,6 +19,10 @@ import { maskDeep } from '../../domain/masking';
 import { authProof, newNonce, proofMatches } from './auth';
 import type { HsmClientCredential } from './auth';
 import type {
+  LmkPan,
+  OpenSealedDataRequest,
+  SealDataRequest,
+  SealedData,
   CardVerificationRequest,
   DukptMacRequest,
   GeneratedPin,
@@ -432,10 +436,11 @@ export class NetworkHsm implements HsmPort {
     const length = request.length ?? 6;
     if (!Number.isInteger(length) || length < 4 || length > 12)
       throw new FixpayError('HSM_INPUT_INVALID', 'a PIN is 4 to 12 digits');
+    // The account field carries the number, or the number under the LMK (`Q…`) the HSM opens itself.
     const fields = new FieldWriter()
       .key(request.printerKey)
       .fixed(String(length).padStart(2, '0'), 2)
-      .variable(request.pan)
+      .variable(request.lmkPan ?? request.pan)
       .toString();
     const r = await this.send('JA', fields);
     const reference = r.variable() as LmkPin;
@@ -450,6 +455,27 @@ export class NetworkHsm implements HsmPort {
       .variable(request.pan)
       .toString();
     return (await this.send('CW', fields)).fixed(3);
+  }
+
+  async encryptPanUnderLmk(pan: string): Promise<LmkPan> {
+    return (await this.send('Y4', new FieldWriter().variable(pan).toString())).variable() as LmkPan;
+  }
+
+  async sealData(request: SealDataRequest): Promise<SealedData> {
+    const fields = new FieldWriter()
+      .key(request.key)
+      .bytes(request.aad ?? new Uint8Array(0))
+      .bytes(request.data)
+      .toString();
+    const r = await this.send('M0', fields);
+    const kcv = r.fixed(6);
+    const iv = r.fixed(24);
+    return { format: 'AES-GCM', kcv, iv, data: r.variable() };
+  }
+
+  /** Never over the network: opening sealed data is the console's (operator mode). */
+  openSealedData(_request: OpenSealedDataRequest): Promise<Buffer> {
+    return Promise.reject(new FixpayError('HSM_OPERATOR_MODE_REQUIRED', 'opening sealed data is not served remotely'));
   }
 
   private psamFields(request: PsamSessionRequest): FieldWriter {

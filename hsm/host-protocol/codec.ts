@@ -183,6 +183,7 @@ export const KEY_TYPE_CODES: Record<KeyType, string> = {
   TDK: 'F0A',
   PBOC_MK: 'F0E',
   CVK: '402',
+  BUREAU: 'F0D',
   PSAM_SESSION: 'F03',
   COMPONENT: 'F0C',
 };

@@ -292,6 +292,35 @@ describe('network HSM (payShield-style host commands over TCP)', () => {
     await expectCode(client.generatePin({ pan: '4123456789012345', printerKey: tpk.handle }), 'HSM_KEY_USAGE_MISMATCH');
   });
 
+  it('M0 seals under a bureau key, Y4 keeps a number under the LMK, JA takes it; opening is never remote', async () => {
+    const bureau = soft.importClearKey(
+      'BUREAU',
+      'aes256',
+      'FEFFE9928665731C6D6A8F9467308308FEFFE9928665731C6D6A8F9467308308',
+    );
+    const data = Buffer.from('{"pan":"4123456789012345"}');
+    const sealed = await client.sealData({ key: bureau.handle, data, aad: Buffer.from('card-1') });
+    expect(sealed.kcv).toBe(bureau.kcv);
+    const console = soft.forCaller({ clientId: 'console', operatorMode: true });
+    await expect(console.openSealedData({ key: bureau.handle, sealed, aad: Buffer.from('card-1') })).resolves.toEqual(
+      data,
+    );
+    await expectCode(client.openSealedData({ key: bureau.handle, sealed }), 'HSM_OPERATOR_MODE_REQUIRED');
+    await expectCode(client.sealData({ key: tak.handle, data }), 'HSM_KEY_USAGE_MISMATCH');
+    const lmkPan = await client.encryptPanUnderLmk('4123456789012345');
+    expect(lmkPan).not.toContain('4123456789012345');
+    const printerClear = '1323456789ABCDEF0123456789ABCDEF';
+    const printer = soft.importClearKey('ZEK', 'tdes2', printerClear);
+    const pin = await client.generatePin({ lmkPan, length: 6, printerKey: printer.handle });
+    const clearPin = decodePinBlock(1, blockCipher('tdes', fromHex(printerClear)).decrypt(fromHex(pin.mailer)));
+    await client.verifyPin({
+      source: { key: tpk.handle, format: 0 },
+      pinBlock: blockCipher('tdes', fromHex(tpkClear)).encrypt(encodePinBlock(0, clearPin, '4123456789012345')),
+      pan: '4123456789012345',
+      reference: pin.reference,
+    });
+  });
+
   it('Y0/Y2 PBOC session key D106C17403CA778A and PSAM MAC [payments.md §4, S40]; replay answers F4', async () => {
     const mk = soft.importClearKey('PBOC_MK', 'tdes2', '0123456789ABCDEFFEDCBA9876543210');
     const session = {

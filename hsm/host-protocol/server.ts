@@ -23,7 +23,7 @@ import type { SecureContext } from 'node:tls';
 import { FixpayError, isFixpayError } from '../../domain/errors';
 import type { ResultCodeName } from '../../domain/errors';
 import { maskDeep, scrubText } from '../../domain/masking';
-import type { CallerScopedHsm, HsmPort, KeyHandle, LmkPin, MacPaddingMethod } from '../port';
+import type { CallerScopedHsm, HsmPort, KeyHandle, LmkPan, LmkPin, MacPaddingMethod } from '../port';
 import { authProof, HSM_AUTH, newNonce, proofMatches } from './auth';
 import type { HsmClientCredential } from './auth';
 import {
@@ -279,10 +279,28 @@ const HANDLERS: Record<string, Handler> = {
   JA: async (hsm, r, w) => {
     const printerKey = key(r);
     const length = Number.parseInt(r.fixed(2, 'PIN length'), 10);
+    const account = r.variable('account');
+    r.end();
+    // `Q…`: the number under the LMK, opened inside the HSM.
+    const out = await hsm.generatePin(
+      account.startsWith('Q')
+        ? { lmkPan: account as LmkPan, length, printerKey }
+        : { pan: account, length, printerKey },
+    );
+    w.variable(out.reference).variable(out.mailer);
+  },
+  Y4: async (hsm, r, w) => {
     const pan = r.variable('account');
     r.end();
-    const out = await hsm.generatePin({ pan, length, printerKey });
-    w.variable(out.reference).variable(out.mailer);
+    w.variable(await hsm.encryptPanUnderLmk(pan));
+  },
+  M0: async (hsm, r, w) => {
+    const sealingKey = key(r);
+    const aad = r.bytes('associated data');
+    const data = r.bytes();
+    r.end();
+    const out = await hsm.sealData({ key: sealingKey, data, aad });
+    w.fixed(out.kcv, 6).fixed(out.iv, 24).variable(out.data);
   },
   CW: async (hsm, r, w) => {
     const cvk = key(r);

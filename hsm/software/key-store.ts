@@ -63,6 +63,7 @@ export const TYPE_USAGE: Record<KeyType, { usage: string; mode: string; exportab
   BDK: { usage: 'B0', mode: 'X', exportable: true },
   PBOC_MK: { usage: 'E6', mode: 'X', exportable: true },
   CVK: { usage: 'C0', mode: 'C', exportable: true },
+  BUREAU: { usage: 'D0', mode: 'B', exportable: true },
   PSAM_SESSION: { usage: 'M1', mode: 'C', exportable: false },
   COMPONENT: { usage: 'K0', mode: 'N', exportable: false },
 };
@@ -162,6 +163,8 @@ export class LmkKeyStore {
   readonly lmkCheckValue: string;
   /** An AES key derived from the LMK, for PINs stored under the LMK. */
   readonly pinStorageKey: Buffer;
+  /** An AES-256 key derived from the LMK, for card numbers kept at rest (`LmkPan`). */
+  readonly panStorageKey: Buffer;
 
   constructor(options: KeyStoreOptions) {
     if (options.lmk.length !== LMK_BYTES) throw new FixpayError('HSM_LMK_INVALID', `expected ${LMK_BYTES} bytes`);
@@ -169,6 +172,7 @@ export class LmkKeyStore {
     this.lmkKeys = deriveKeyBlockKeys('D', lmk);
     this.lmkCheckValue = toHex(keyCheckValue(blockCipher('aes', lmk), 8));
     this.pinStorageKey = createHmac('sha256', lmk).update('fixpay/lmk/pin-storage/v1').digest().subarray(0, 16);
+    this.panStorageKey = createHmac('sha256', lmk).update('fixpay/lmk/pan-storage/v1').digest();
     lmk.fill(0);
     this.cacheMax = options.keyCacheEntriesMax ?? HSM_DEFAULTS.keyCacheEntriesMax;
   }

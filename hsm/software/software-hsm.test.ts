@@ -8,6 +8,7 @@ import type { ResultCodeName } from '../../domain/errors';
 import { blockCipher } from '../crypto/block-cipher';
 import { fromHex, toHex, withOddParity, xor } from '../crypto/bytes';
 import { aesInitialKey, aesTransactionKey, aesWorkingKey } from '../crypto/dukpt';
+import { gcmOpen } from '../crypto/data-sealing';
 import { keyCheckValue } from '../crypto/mac';
 import { decipherFormat4, decodePinBlock, encipherFormat4, encodePinBlock } from '../crypto/pin-block';
 import type { KeyHandle } from '../port';
@@ -436,5 +437,119 @@ describe('SoftwareHsm card issuance (CVV, PIN generation)', () => {
     const a = await hsm.generatePin({ pan, printerKey: printer.handle });
     const b = await hsm.generatePin({ pan, printerKey: printer.handle });
     expect(a.reference).not.toBe(b.reference);
+  });
+});
+
+describe('SoftwareHsm data sealing under a bureau key and card numbers under the LMK', () => {
+  const hsm = new SoftwareHsm({ lmk: TEST_LMK });
+  const console = hsm.forCaller({ clientId: 'console', operatorMode: true });
+  // GCM specification test case 16's key, as a bureau key: sealing is AES-256-GCM under it.
+  const bureauClear = 'FEFFE9928665731C6D6A8F9467308308FEFFE9928665731C6D6A8F9467308308';
+  const bureau = hsm.importClearKey('BUREAU', 'aes256', bureauClear);
+  const printer = hsm.importClearKey('ZEK', 'tdes2', '1323456789ABCDEF0123456789ABCDEF');
+  const zmk = hsm.importClearKey('ZMK', 'aes256', '00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF');
+  const pan = '4123456789012345';
+
+  it('seals with a fresh IV under the bureau key; anyone holding the key opens it with AES-GCM', async () => {
+    const data = ascii('{"pan":"4123456789012345","cvv":"561"}');
+    const aad = ascii('card-1');
+    const a = await hsm.sealData({ key: bureau.handle, data, aad });
+    const b = await hsm.sealData({ key: bureau.handle, data, aad });
+    expect(a.format).toBe('AES-GCM');
+    expect(a.kcv).toBe(bureau.kcv);
+    expect(a.iv).not.toBe(b.iv);
+    expect(JSON.stringify(a)).not.toContain(pan);
+    // The bureau's side: plain AES-256-GCM with its copy of the key (tag at the end of `data`).
+    const raw = fromHex(a.data);
+    expect(gcmOpen(fromHex(bureauClear), fromHex(a.iv), raw.subarray(0, -16), raw.subarray(-16), aad)).toEqual(data);
+    await expect(console.openSealedData({ key: bureau.handle, sealed: a, aad })).resolves.toEqual(data);
+  });
+
+  it('opens only for the console in operator mode, with the right key, data and associated data', async () => {
+    const sealed = await hsm.sealData({ key: bureau.handle, data: ascii('x'), aad: ascii('card-1') });
+    await expectCode(
+      hsm.openSealedData({ key: bureau.handle, sealed, aad: ascii('card-1') }),
+      'HSM_OPERATOR_MODE_REQUIRED',
+    );
+    await expectCode(
+      hsm.forCaller({ clientId: 'worker' }).openSealedData({ key: bureau.handle, sealed, aad: ascii('card-1') }),
+      'HSM_OPERATOR_MODE_REQUIRED',
+    );
+    await expectCode(console.openSealedData({ key: bureau.handle, sealed, aad: ascii('card-2') }), 'HSM_INPUT_INVALID');
+    const flipped = { ...sealed, data: `${sealed.data.slice(0, -1)}${sealed.data.endsWith('0') ? '1' : '0'}` };
+    await expectCode(
+      console.openSealedData({ key: bureau.handle, sealed: flipped, aad: ascii('card-1') }),
+      'HSM_INPUT_INVALID',
+    );
+    const other = hsm.importClearKey('BUREAU', 'aes256', `${'11'.repeat(31)}22`);
+    await expectCode(
+      console.openSealedData({ key: other.handle, sealed, aad: ascii('card-1') }),
+      'HSM_KEY_CHECK_VALUE_MISMATCH',
+    );
+    await expectCode(
+      console.openSealedData({ key: bureau.handle, sealed: { ...sealed, iv: 'zz' }, aad: ascii('card-1') }),
+      'HSM_INPUT_INVALID',
+    );
+  });
+
+  it('seals only under a BUREAU key of AES, and not more than the limit', async () => {
+    await expectCode(hsm.sealData({ key: printer.handle, data: ascii('x') }), 'HSM_KEY_USAGE_MISMATCH');
+    await expectCode(hsm.sealData({ key: zmk.handle, data: ascii('x') }), 'HSM_KEY_USAGE_MISMATCH');
+    const tdesBureau = hsm.importClearKey('BUREAU', 'tdes2', '1323456789ABCDEF0123456789ABCDEF');
+    await expectCode(hsm.sealData({ key: tdesBureau.handle, data: ascii('x') }), 'HSM_KEY_USAGE_MISMATCH');
+    await expectCode(hsm.sealData({ key: bureau.handle, data: new Uint8Array(16_385) }), 'HSM_INPUT_INVALID');
+  });
+
+  it('the bureau key leaves only wrapped under a ZMK (TR-31 D0) and comes back a BUREAU key', async () => {
+    const generated = await hsm.generateKey({
+      type: 'BUREAU',
+      algorithm: 'aes256',
+      exportUnder: { kek: zmk.handle, scheme: 'tr31' },
+    });
+    expect(generated.exported).toMatch(/^D\d{4}D0AB/);
+    const exported = await hsm.exportKey({ key: bureau.handle, kek: zmk.handle, scheme: 'tr31' });
+    expect(exported.cryptogram).not.toContain(bureauClear);
+    const other = new SoftwareHsm({ lmk: randomBytes(32) });
+    const zmkThere = other.importClearKey(
+      'ZMK',
+      'aes256',
+      '00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF',
+    );
+    const imported = await other.importKey({ kek: zmkThere.handle, scheme: 'tr31', cryptogram: exported.cryptogram });
+    expect(imported.type).toBe('BUREAU');
+    expect(imported.kcv).toBe(bureau.kcv);
+    await expectCode(
+      hsm.exportKey({ key: bureau.handle, kek: printer.handle, scheme: 'tr31' }),
+      'HSM_KEY_USAGE_MISMATCH',
+    );
+    await expectCode(hsm.exportKey({ key: bureau.handle, kek: zmk.handle, scheme: 'ecb' }), 'HSM_KEY_POLICY_REFUSED');
+  });
+
+  it('keeps a card number under the LMK and generates its PIN from it without the clear number', async () => {
+    const lmkPan = await hsm.encryptPanUnderLmk(pan);
+    expect(lmkPan).toMatch(/^Q[0-9A-F]+$/);
+    expect(lmkPan).not.toContain(pan);
+    expect(await hsm.encryptPanUnderLmk(pan)).not.toBe(lmkPan);
+    const fromStored = await hsm.generatePin({ lmkPan, printerKey: printer.handle });
+    const tpkClear = '0123456789ABCDEFFEDCBA9876543210';
+    const tpk = hsm.importClearKey('TPK', 'tdes2', tpkClear);
+    const pin = decodePinBlock(
+      1,
+      blockCipher('tdes', fromHex('1323456789ABCDEF0123456789ABCDEF')).decrypt(fromHex(fromStored.mailer)),
+    );
+    // The reference is bound to the card's real number: a PIN block for that number verifies.
+    await hsm.verifyPin({
+      source: { key: tpk.handle, format: 0 },
+      pinBlock: blockCipher('tdes', fromHex(tpkClear)).encrypt(encodePinBlock(0, pin, pan)),
+      pan,
+      reference: fromStored.reference,
+    });
+    await expectCode(hsm.encryptPanUnderLmk('41234X'), 'HSM_INPUT_INVALID');
+    const elsewhere = await new SoftwareHsm({ lmk: randomBytes(32) }).encryptPanUnderLmk(pan);
+    await expectCode(hsm.generatePin({ lmkPan: elsewhere, printerKey: printer.handle }), 'HSM_INPUT_INVALID');
+    await expectCode(
+      hsm.generatePin({ lmkPan: 'Qnope' as typeof lmkPan, printerKey: printer.handle }),
+      'HSM_INPUT_INVALID',
+    );
   });
 });

@@ -21,7 +21,8 @@ import { pbocDiversifyLevels, pbocSessionKey, PBOC_COUNTER_MAX } from '../crypto
 import { decipherFormat4, decodePinBlock, encipherFormat4, encodePinBlock, PinBlockError } from '../crypto/pin-block';
 import { KeyBlockError, unwrapKeyBlock, wrapKeyBlock } from '../crypto/tr31';
 import { CardVerificationError, visaCvv } from '../crypto/card-verification';
-import { randomInt } from 'node:crypto';
+import { gcmOpen, gcmSeal, GCM_IV_BYTES, GCM_TAG_BYTES, SealError } from '../crypto/data-sealing';
+import { randomBytes, randomInt } from 'node:crypto';
 import { FixpayError, isFixpayError } from '../../domain/errors';
 import type { ResultCodeName } from '../../domain/errors';
 import { maskDeep } from '../../domain/masking';
@@ -31,6 +32,10 @@ import { checkForm, checkGenerate, checkUnwrap, checkUnwrapKek, checkUse, checkW
 import type { KeyUse, PolicyRefusal } from '../key-policy';
 import { HSM_DEFAULTS } from '../port';
 import type {
+  LmkPan,
+  OpenSealedDataRequest,
+  SealDataRequest,
+  SealedData,
   CallerScopedHsm,
   CardVerificationRequest,
   GeneratedPin,
@@ -97,6 +102,8 @@ function requireUse(key: LoadedKey, use: KeyUse): void {
 }
 
 const IN_PROCESS: HsmCaller = { clientId: 'in-process' };
+/** Associated data of every card number under the LMK (binds the ciphertext to its purpose). */
+const LMK_PAN_AAD = Buffer.from('fixpay/lmk/pan/v1', 'ascii');
 /** Where `note` writes when no audit sink is configured: always empty. */
 const NOT_AUDITED: AuditedKey[] = [];
 
@@ -135,6 +142,7 @@ export class SoftwareHsm implements CallerScopedHsm {
   /** Who this instance acts for; `forCaller` views replace it. */
   private readonly caller: HsmCaller = IN_PROCESS;
   private readonly macDataBytesMax: number;
+  private readonly sealDataBytesMax: number;
   private readonly pinStorage: BlockCipher;
   private readonly cacheMax: number;
   private readonly diversifiedKeys = new Map<string, BlockCipher>();
@@ -147,6 +155,7 @@ export class SoftwareHsm implements CallerScopedHsm {
         : { lmk: options.lmk, keyCacheEntriesMax: options.keyCacheEntriesMax },
     );
     this.macDataBytesMax = options.macDataBytesMax ?? HSM_DEFAULTS.macDataBytesMax;
+    this.sealDataBytesMax = HSM_DEFAULTS.sealDataBytesMax;
     this.pinStorage = blockCipher('aes', this.store.pinStorageKey);
     this.cacheMax = options.keyCacheEntriesMax ?? HSM_DEFAULTS.keyCacheEntriesMax;
     this.audit = options.audit;
@@ -561,16 +570,111 @@ export class SoftwareHsm implements CallerScopedHsm {
         const length = request.length ?? CARD_PIN_LENGTH_DEFAULT;
         if (!Number.isInteger(length) || length < 4 || length > 12)
           fail('HSM_INPUT_INVALID', 'a PIN is 4 to 12 digits');
-        if (!/^\d{12,19}$/.test(request.pan)) fail('HSM_INPUT_INVALID', 'the account number is 12 to 19 digits');
+        // The number kept at rest is opened here, inside the HSM: it never leaves in clear.
+        const pan = request.lmkPan === undefined ? request.pan : this.openPan(request.lmkPan);
+        if (!/^\d{12,19}$/.test(pan)) fail('HSM_INPUT_INVALID', 'the account number is 12 to 19 digits');
         const printer = this.load(request.printerKey);
         requireUse(printer, 'pinMailer');
         if (printer.family !== 'tdes') fail('HSM_KEY_USAGE_MISMATCH', 'the mailer printer key is a TDES key');
         SoftwareHsm.note(seen, 'printer', printer);
         let pin = '';
         for (let i = 0; i < length; i++) pin += String(randomInt(10));
-        const reference = `P${toHex(encipherFormat4(this.pinStorage, pin, request.pan))}` as LmkPin;
+        const reference = `P${toHex(encipherFormat4(this.pinStorage, pin, pan))}` as LmkPin;
         const mailer = toHex(printer.cipher.encrypt(encodePinBlock(1, pin)));
         return { reference, mailer };
+      },
+    );
+  }
+
+  // --- card numbers at rest and sealed data ---------------------------------------------------
+
+  encryptPanUnderLmk(pan: string): Promise<LmkPan> {
+    return this.run(() => {
+      if (!/^\d{12,19}$/.test(pan)) fail('HSM_INPUT_INVALID', 'the account number is 12 to 19 digits');
+      const iv = randomBytes(GCM_IV_BYTES);
+      const out = gcmSeal(this.store.panStorageKey, iv, Buffer.from(pan, 'ascii'), LMK_PAN_AAD);
+      return `Q${toHex(Buffer.concat([iv, out.ciphertext, out.tag]))}` as LmkPan;
+    });
+  }
+
+  private openPan(lmkPan: LmkPan): string {
+    if (!/^Q[0-9A-F]{80,110}$/.test(lmkPan)) fail('HSM_INPUT_INVALID', 'not a card number under the LMK');
+    const raw = fromHex(lmkPan.slice(1));
+    try {
+      const pan = gcmOpen(
+        this.store.panStorageKey,
+        raw.subarray(0, GCM_IV_BYTES),
+        raw.subarray(GCM_IV_BYTES, raw.length - GCM_TAG_BYTES),
+        raw.subarray(raw.length - GCM_TAG_BYTES),
+        LMK_PAN_AAD,
+      ).toString('ascii');
+      return pan;
+    } catch (e) {
+      if (e instanceof SealError) fail('HSM_INPUT_INVALID', 'the card number is not under this LMK');
+      throw e;
+    }
+  }
+
+  private sealingKey(handle: KeyHandle): LoadedKey {
+    const key = this.load(handle);
+    requireUse(key, 'dataSealing');
+    if (key.family !== 'aes') fail('HSM_KEY_USAGE_MISMATCH', 'a bureau key is an AES key');
+    return key;
+  }
+
+  sealData(request: SealDataRequest): Promise<SealedData> {
+    return this.runAudited(
+      'seal-data',
+      () => ({ bytes: String(request.data.length) }),
+      (seen) => {
+        const key = this.sealingKey(request.key);
+        SoftwareHsm.note(seen, 'bureau', key);
+        if (request.data.length > this.sealDataBytesMax)
+          fail('HSM_INPUT_INVALID', `at most ${this.sealDataBytesMax} bytes are sealed at once`);
+        if ((request.aad?.length ?? 0) > this.sealDataBytesMax) fail('HSM_INPUT_INVALID', 'associated data too long');
+        const iv = randomBytes(GCM_IV_BYTES);
+        const out = gcmSeal(key.clear, iv, request.data, request.aad);
+        return {
+          format: 'AES-GCM',
+          kcv: key.kcv,
+          iv: toHex(iv),
+          data: toHex(Buffer.concat([out.ciphertext, out.tag])),
+        };
+      },
+    );
+  }
+
+  openSealedData(request: OpenSealedDataRequest): Promise<Buffer> {
+    return this.runAudited(
+      'open-sealed-data',
+      () => ({ bytes: String(request.sealed.data.length / 2) }),
+      (seen) => {
+        // Opening is the console's, at a four-eyes session: never the platform's own processes.
+        if (this.caller.operatorMode !== true) fail('HSM_OPERATOR_MODE_REQUIRED', 'opening sealed data');
+        const key = this.sealingKey(request.key);
+        SoftwareHsm.note(seen, 'bureau', key);
+        const { sealed } = request;
+        if (
+          (sealed.format as string) !== 'AES-GCM' ||
+          !/^[0-9A-F]{24}$/i.test(sealed.iv) ||
+          !/^([0-9A-F]{2}){16,}$/i.test(sealed.data) ||
+          sealed.data.length > 2 * (this.sealDataBytesMax + GCM_TAG_BYTES)
+        )
+          fail('HSM_INPUT_INVALID', 'not sealed data');
+        if (sealed.kcv.toUpperCase() !== key.kcv) fail('HSM_KEY_CHECK_VALUE_MISMATCH', 'sealed under another key');
+        const raw = fromHex(sealed.data);
+        try {
+          return gcmOpen(
+            key.clear,
+            fromHex(sealed.iv),
+            raw.subarray(0, raw.length - GCM_TAG_BYTES),
+            raw.subarray(raw.length - GCM_TAG_BYTES),
+            request.aad,
+          );
+        } catch (e) {
+          if (e instanceof SealError) fail('HSM_INPUT_INVALID', 'the seal does not verify');
+          throw e;
+        }
       },
     );
   }

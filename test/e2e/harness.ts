@@ -36,6 +36,8 @@ import { compileFiles } from '../../services/compiler/load';
 import { PrismaDefinitionStore } from '../../services/registry/prisma-store';
 import { Registry } from '../../services/registry/registry';
 import { createPlanAdmissionActivities } from '../../services/registry/admission';
+import type { Payload } from '@temporalio/common';
+import { AesGcmPayloadCodec, codecKeysFromText } from '../../codec/payload-codec';
 import { DeferredPlanSource } from '../../codec/plan-reference';
 import { SIM_ZAK_HEX, SIM_ZPK_HEX } from '../../simulator/bank/accounts';
 import { connectGateway, startBank, waitFor } from '../../simulator/bank/harness';
@@ -58,7 +60,7 @@ import { provisionDemoKeys } from '../../demo/keys';
 import { PrismaCardStore } from '../../cards/prisma-store';
 import { startTestDatabase } from '../support/database';
 import type { TestDatabase } from '../support/database';
-import { onTemporalSdkLog, startTestServer, testDataConverter } from '../support/temporal';
+import { onTemporalSdkLog, startTestServer, TEST_CODEC_KEYS, testDataConverter } from '../support/temporal';
 import { createLogger } from '../../infra/logging';
 import { Writable } from 'node:stream';
 
@@ -416,6 +418,29 @@ export async function databaseText(db: TestDatabase): Promise<string> {
     parts.push(...rows.map((r) => r.t));
   }
   return parts.join('\n');
+}
+
+/**
+ * A run's history with every payload opened by the codec (what the Temporal UI's codec server
+ * decrypts, before its display masking), as text: what a reader holding the codec key would see.
+ */
+export async function decodedHistoryText(env: TestWorkflowEnvironment, workflowId: string): Promise<string> {
+  const codec = new AesGcmPayloadCodec(codecKeysFromText(TEST_CODEC_KEYS));
+  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  const payloads: Payload[] = [];
+  const walk = (v: unknown): void => {
+    if (v === null || typeof v !== 'object') return;
+    if ('data' in v && 'metadata' in v && v.data instanceof Uint8Array) payloads.push(v as Payload);
+    else for (const x of Object.values(v)) walk(x);
+  };
+  walk(history);
+  const texts: string[] = [];
+  for (const p of payloads) {
+    // Search attributes and headers are plain by design; everything else opens under the test key.
+    const [open] = await codec.decode([p]).catch(() => [p]);
+    texts.push(Buffer.from(open?.data ?? new Uint8Array()).toString('latin1'));
+  }
+  return texts.join('\n');
 }
 
 /** The raw stored history of a workflow (payloads as stored: encrypted), as text. */

@@ -6,20 +6,27 @@
  * under the printer's key), activation; the card is loaded from a phone (the card-load menu
  * service) and used for an on-us purchase the bank simulator never sees, while a card of another
  * BIN still goes to the network and is approved there. Replacement and PIN reissue are four-eyes
- * too. No card number, PIN mailer block or clear PIN block is in the logs, the database or the runs'
- * histories.
+ * too. The bureau and PIN mailer files come back sealed under the bureau key (issue 16) and open
+ * with the bureau's copy of it to the cards stored; a PIN reissue names the card only. No card
+ * number, CVV, PIN mailer block or clear PIN block is in the logs, the database or the runs'
+ * histories — raw, or with every payload opened by the codec.
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createApp } from '../../api/app';
 import { newOperatorToken, temporalLifecycleRunner } from '../../api/operator';
-import type { BureauCard, CardView } from '../../activities/terminal-lifecycle';
+import type { BureauCard, BureauFile, CardView } from '../../activities/terminal-lifecycle';
+import { clearKeyOpener, openBureauFile, openPinMailerFile } from '../../cards/bureau-file';
 import { isLuhnValid } from '../../core/cards';
-import { DEMO_PRINTER_KEY_HEX } from '../../demo/keys';
+import { maskPan } from '../../domain/masking';
+import { DEMO_BUREAU_KEY_HEX, DEMO_CVK_HEX, DEMO_PRINTER_KEY_HEX } from '../../demo/keys';
+import { visaCvv } from '../../hsm/crypto/card-verification';
 import { accountIdFor } from '../../demo/seed';
 import { blockCipher } from '../../hsm/crypto/block-cipher';
 import { fromHex } from '../../hsm/crypto/bytes';
@@ -29,7 +36,15 @@ import { compileFiles } from '../../services/compiler/load';
 import { MemoryStateStore } from '../../simulator/terminal/config';
 import { PosTerminal } from '../../simulator/terminal/terminal';
 import type { E2e } from './harness';
-import { CARD_RICH, cardNeedles, databaseText, ledgerBalanced, rawHistoryText, startE2e } from './harness';
+import {
+  CARD_RICH,
+  cardNeedles,
+  databaseText,
+  decodedHistoryText,
+  ledgerBalanced,
+  rawHistoryText,
+  startE2e,
+} from './harness';
 
 const BIN = '629999';
 const DEFINITIONS = join(__dirname, '..', '..', 'definitions');
@@ -40,6 +55,8 @@ const printerBlock = (mailer: string): Buffer =>
   blockCipher('tdes', fromHex(DEMO_PRINTER_KEY_HEX)).decrypt(fromHex(mailer));
 const pinOf = (mailer: string): string => decodePinBlock(1, printerBlock(mailer));
 const track2Of = (c: BureauCard): string => `${c.pan}=${c.expiry}${c.serviceCode}0000000000`;
+/** The card bureau: opens its file with its copy of the bureau key. */
+const bureauOpener = clearKeyOpener(fromHex(DEMO_BUREAU_KEY_HEX));
 
 describe('prepaid cards end to end: API, CLI and the phone over FSK', () => {
   jest.setTimeout(300_000);
@@ -52,6 +69,9 @@ describe('prepaid cards end to end: API, CLI and the phone over FSK', () => {
   /** Financial requests (not sign-ons) the bank received, with the card number each carried. */
   const bankSaw: { mti: string; pan: string }[] = [];
   const secrets: string[] = [];
+  let batchRunId = '';
+  let reissueRunId = '';
+  const workDir = mkdtempSync(join(tmpdir(), 'fixpay-bureau-'));
   let cards: BureauCard[] = [];
   let card: BureauCard;
   let pin = '';
@@ -96,6 +116,7 @@ describe('prepaid cards end to end: API, CLI and the phone over FSK', () => {
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }, 240_000);
   afterAll(async () => {
+    rmSync(workDir, { recursive: true, force: true });
     await new Promise((r) => server.close(r));
     await e2e.stop();
   });
@@ -138,10 +159,13 @@ describe('prepaid cards end to end: API, CLI and the phone over FSK', () => {
       body: { decision: 'approve', ...extra },
     });
     expect(r.status).toBe(200);
-    return r.body['outcome'] as { ok: boolean; reason: string; bureau?: BureauCard[]; cards?: CardView[] } & Record<
-      string,
-      unknown
-    >;
+    return r.body['outcome'] as {
+      ok: boolean;
+      reason: string;
+      bureau?: BureauFile;
+      pinMailer?: BureauFile;
+      cards?: CardView[];
+    } & Record<string, unknown>;
   }
 
   const view = async (cardId: string): Promise<CardView> => {
@@ -200,7 +224,7 @@ describe('prepaid cards end to end: API, CLI and the phone over FSK', () => {
     expect(await e2e.db.prisma.prepaidCard.count()).toBe(0);
   });
 
-  it('issues a batch under four eyes: Luhn numbers, CVVs and mailer PINs handed out once, nothing clear kept', async () => {
+  it('issues a batch under four eyes: the sealed bureau file opens with the bureau key to the cards stored, nothing clear kept', async () => {
     const asked = await api('POST', '/operator/v1/card-batches', {
       body: { bin: BIN, firstSequence: 1, count: 3, currency: 'CNY' },
       key: 'batch-1',
@@ -211,18 +235,41 @@ describe('prepaid cards end to end: API, CLI and the phone over FSK', () => {
     // Four eyes: the requester and an operator cannot approve.
     const self = await api('POST', `/operator/v1/approvals/${approvalId}/decision`, { body: { decision: 'approve' } });
     expect(self.status).toBe(403);
+    const runsBefore = runIds.length;
     const outcome = await approve(approvalId);
+    batchRunId = runIds[runsBefore] ?? '';
     expect(outcome).toMatchObject({ ok: true });
-    cards = outcome.bureau ?? [];
+    const file = outcome.bureau;
+    if (file === undefined) throw new Error('no bureau file');
+    expect(file).toMatchObject({ format: 'fixpay-bureau/v1', content: 'cards' });
+    expect(file.records).toHaveLength(3);
+    // The bureau opens its file with its copy of the key; a wrong key opens nothing.
+    await expect(openBureauFile(file, clearKeyOpener(Buffer.alloc(32, 9)))).rejects.toMatchObject({
+      codeName: 'CARD_BUREAU_FILE_INVALID',
+    });
+    cards = await openBureauFile(file, bureauOpener);
     expect(cards).toHaveLength(3);
     for (const c of cards) {
       expect(c.pan.startsWith(BIN)).toBe(true);
       expect(isLuhnValid(c.pan)).toBe(true);
       expect(c).toMatchObject({ serviceCode: '120', cvv: expect.stringMatching(/^\d{3}$/) as unknown });
+      // The CVVs are the card's: the Visa method under the programme's CVK gives the same.
+      const cvk = fromHex(DEMO_CVK_HEX);
+      expect([c.cvv, c.cvv2, c.icvv]).toEqual([
+        visaCvv(cvk, c.pan, c.expiry, c.serviceCode),
+        visaCvv(cvk, c.pan, c.expiry, '000'),
+        visaCvv(cvk, c.pan, c.expiry, '999'),
+      ]);
+      // The card stored under that id has this number (masked) and expiry, and keeps it only under the LMK.
+      const stored = await e2e.db.prisma.prepaidCard.findUniqueOrThrow({ where: { id: c.cardId } });
+      expect(stored).toMatchObject({ panMasked: maskPan(c.pan), expiry: c.expiry });
+      expect(stored.panUnderLmk).toMatch(/^Q[0-9A-F]+$/);
+      expect(file.records.find((r) => r.cardId === c.cardId)?.panMasked).toBe(maskPan(c.pan));
       expect(c.pinMailer).toMatch(/^[0-9A-Fa-f]{16}$/);
       secrets.push(c.pan, track2Of(c), c.pinMailer, printerBlock(c.pinMailer).toString('hex'));
     }
     expect(new Set(cards.map((c) => c.pan)).size).toBe(3);
+    expect(JSON.stringify(outcome)).not.toContain(cards[0]?.pan);
     // Audited: the decision and the issuance, with both people.
     expect(await e2e.core.auditTrail(`approval:${approvalId}`)).toEqual([
       expect.objectContaining({ action: 'approve', actor: 'supervisor:bob', outcome: 'OK' }),
@@ -375,16 +422,50 @@ describe('prepaid cards end to end: API, CLI and the phone over FSK', () => {
     expect(trail.filter((a) => a === 'loadCard:OK')).toHaveLength(1);
   });
 
-  it('replacement (four eyes) moves the balance to a new number and refuses the old card; a PIN reissue needs the number and gives a new mailer', async () => {
+  it('replacement (four eyes, approved with the CLI, which writes the sealed file) moves the balance to a new number and refuses the old card; a PIN reissue names the card only and gives a sealed mailer', async () => {
     const balance = (await view(card.cardId)).balanceMinor;
     const asked = await api('POST', `/operator/v1/cards/${card.cardId}/commands`, {
       body: { command: 'replace', sequence: 50 },
     });
     expect(asked).toMatchObject({ status: 202, body: { status: 'pending' } });
-    const outcome = await approve(String(asked.body['approvalId']));
-    expect(outcome).toMatchObject({ ok: true, card: { state: 'issued', balanceMinor: balance } });
-    const fresh = outcome.bureau?.[0];
+    const sealedFile = join(workDir, 'replacement.json');
+    const decided = await cli(
+      bob.token,
+      'decide',
+      String(asked.body['approvalId']),
+      'approve',
+      '--bureau-out',
+      sealedFile,
+    );
+    expect(decided.code).toBe(0);
+    const answer = JSON.parse(decided.out) as { outcome: Record<string, unknown> };
+    expect(answer.outcome).toMatchObject({ ok: true, card: { state: 'issued', balanceMinor: balance } });
+    expect(statSync(sealedFile).mode & 0o777).toBe(0o600);
+    // The bureau's tool opens the file with the bureau's key file.
+    const keyFile = join(workDir, 'bureau.key');
+    writeFileSync(keyFile, `${DEMO_BUREAU_KEY_HEX}\n`, { mode: 0o600 });
+    const opened = await promisify(execFile)(
+      process.execPath,
+      [
+        join(__dirname, '..', '..', 'bin', 'fixpay.js'),
+        'core',
+        'bureau-open',
+        '--key-file',
+        keyFile,
+        '--in',
+        sealedFile,
+      ],
+      { timeout: 120_000 },
+    );
+    const fromCli = opened.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as BureauCard);
+    const file = JSON.parse(readFileSync(sealedFile, 'utf8')) as BureauFile;
+    expect(fromCli).toEqual(await openBureauFile(file, bureauOpener));
+    const fresh = fromCli[0];
     if (fresh === undefined) throw new Error('no new card');
+    expect(readFileSync(sealedFile, 'utf8')).not.toContain(fresh.pan);
     secrets.push(fresh.pan, track2Of(fresh), fresh.pinMailer, printerBlock(fresh.pinMailer).toString('hex'));
     expect(fresh.pan).not.toBe(card.pan);
     expect(await view(card.cardId)).toMatchObject({ state: 'replaced', balanceMinor: 0 });
@@ -396,16 +477,24 @@ describe('prepaid cards end to end: API, CLI and the phone over FSK', () => {
     });
     expect(bankSaw.length).toBe(saw);
 
-    // PIN reissue: the approver must give the card's own number.
-    const reissue = async (pan?: string) => {
-      const a = await api('POST', `/operator/v1/cards/${fresh.cardId}/commands`, { body: { command: 'reissuePin' } });
-      expect(a.status).toBe(202);
-      return approve(String(a.body['approvalId']), pan === undefined ? {} : { pan });
-    };
-    expect(await reissue(cards[1]?.pan)).toMatchObject({ ok: false, reason: 'CARD_NUMBER_MISMATCH' });
-    const re = await reissue(fresh.pan);
+    // PIN reissue: the run names the card only (the HSM opens the number kept under the LMK); an
+    // approver who still sends a number is refused by the API's schema.
+    const a = await api('POST', `/operator/v1/cards/${fresh.cardId}/commands`, { body: { command: 'reissuePin' } });
+    expect(a.status).toBe(202);
+    const withPan = await api('POST', `/operator/v1/approvals/${String(a.body['approvalId'])}/decision`, {
+      token: bob.token,
+      body: { decision: 'approve', pan: fresh.pan },
+    });
+    expect(withPan.status).toBe(400);
+    const runsBefore = runIds.length;
+    const re = await approve(String(a.body['approvalId']));
+    reissueRunId = runIds[runsBefore] ?? '';
     expect(re).toMatchObject({ ok: true });
-    const mailer = String(re['pinMailer']);
+    if (re.pinMailer === undefined) throw new Error('no PIN mailer file');
+    expect(JSON.stringify(re)).not.toContain(fresh.pan);
+    const [opened1] = await openPinMailerFile(re.pinMailer, bureauOpener);
+    expect(opened1?.cardId).toBe(fresh.cardId);
+    const mailer = opened1?.pinMailer ?? '';
     secrets.push(mailer, printerBlock(mailer).toString('hex'));
     const newPin = pinOf(mailer);
     const oldPin = pinOf(fresh.pinMailer);
@@ -414,6 +503,22 @@ describe('prepaid cards end to end: API, CLI and the phone over FSK', () => {
     expect(await purchase({ track2: track2Of(fresh), pin: newPin }, 100)).toMatchObject({ outcome: 'approved' });
     expect(bankSaw.length).toBe(saw);
     expect(await ledgerBalanced(e2e.ledger)).toBe(true);
+  });
+
+  it('a batch run and a PIN reissue run, their payloads opened by the codec, hold no number, CVV or PIN block', async () => {
+    expect(batchRunId).toMatch(/issueCards/);
+    expect(reissueRunId).toMatch(/reissuePin/);
+    const needles = secrets.flatMap((s) => [s, s.toLowerCase(), s.toUpperCase()]);
+    const batch = await decodedHistoryText(e2e.env, batchRunId);
+    // Opened for real: the run's result is readable, with its sealed file and masked numbers.
+    expect(batch).toContain('fixpay-bureau/v1');
+    expect(batch).toContain(maskPan(cards[0]?.pan ?? ''));
+    for (const n of needles) expect(batch).not.toContain(n);
+    expect(batch).not.toMatch(/"i?cvv2?"/);
+    const reissue = await decodedHistoryText(e2e.env, reissueRunId);
+    expect(reissue).toContain('pin-mailer');
+    for (const n of needles) expect(reissue).not.toContain(n);
+    expect(reissue).not.toMatch(/"pan"/);
   });
 
   it('no card number, PIN mailer block or clear PIN block in the logs, the database or any run history', async () => {
