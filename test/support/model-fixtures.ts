@@ -47,6 +47,7 @@ export const FIELD_VALUES: Readonly<Record<string, unknown>> = {
   'PrepaidCard.bin': '628888',
   'PrepaidCard.panToken': 'b'.repeat(64),
   'PrepaidCard.panMasked': '628888******1234',
+  'PrepaidCard.panUnderLmk': `Q${'0A'.repeat(45)}`,
   'PrepaidCard.state': 'active',
   'PrepaidCard.expiry': '2912',
   'PrepaidCard.serviceCode': '120',
