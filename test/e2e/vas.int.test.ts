@@ -9,8 +9,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Payload } from '@temporalio/common';
-import { AesGcmPayloadCodec, codecKeysFromText } from '../../codec/payload-codec';
 import { ledgerReferenceFor } from '../../core/model';
 import { accountIdFor } from '../../demo/seed';
 import { ProviderDirectory } from '../../gateways/providers/profile';
@@ -21,35 +19,14 @@ import type { ServiceResult } from '../../services/runtime/plan';
 import { ProviderSimulator } from '../../simulator/providers/server';
 import { MemoryStateStore } from '../../simulator/terminal/config';
 import { PosTerminal } from '../../simulator/terminal/terminal';
-import { TEST_CODEC_KEYS } from '../support/temporal';
 import { PROVIDERS_DIR } from '../../worker/platform-activities';
 import type { E2e } from './harness';
-import { cardNeedles, databaseText, ledgerBalanced, rawHistoryText, startE2e } from './harness';
+import { cardNeedles, databaseText, decodedHistoryText, ledgerBalanced, rawHistoryText, startE2e } from './harness';
 
 const DEFS = join(__dirname, '..', '..', 'definitions');
 const HOUSEHOLD = ledgerReferenceFor({ id: 'H0001', kind: 'household' });
 const BILL_SECRET = 'sandbox-bills-secret-0001';
 const TOPUP_SECRET = 'sandbox-topup-secret-0001';
-
-/** A run's history with every payload decrypted (what the Temporal UI's codec server would show), as text. */
-async function decodedHistoryText(e2e: E2e, workflowId: string): Promise<string> {
-  const codec = new AesGcmPayloadCodec(codecKeysFromText(TEST_CODEC_KEYS));
-  const history = await e2e.env.client.workflow.getHandle(workflowId).fetchHistory();
-  const payloads: Payload[] = [];
-  const walk = (v: unknown): void => {
-    if (v === null || typeof v !== 'object') return;
-    if ('data' in v && 'metadata' in v && v.data instanceof Uint8Array) payloads.push(v as Payload);
-    else for (const x of Object.values(v)) walk(x);
-  };
-  walk(history);
-  const texts: string[] = [];
-  for (const p of payloads) {
-    // Search attributes and headers are plain by design; everything else opens under the test key.
-    const [open] = await codec.decode([p]).catch(() => [p]);
-    texts.push(Buffer.from(open?.data ?? new Uint8Array()).toString('latin1'));
-  }
-  return texts.join('\n');
-}
 
 async function deploy(e2e: E2e, files: readonly string[]): Promise<void> {
   for (const d of compileFiles(files, defaultCatalogue())) {
@@ -197,7 +174,7 @@ describe('value-added services from the phone over FSK audio', () => {
     expect(JSON.stringify(result)).not.toContain(tx?.pin ?? '?');
     // Even decrypted, the run's history holds the sealed voucher and the receipt only as encoded
     // bytes (hex), never the PIN as text.
-    const decoded = await decodedHistoryText(e2e, runId('voucher-topup', r.stan));
+    const decoded = await decodedHistoryText(e2e.env, runId('voucher-topup', r.stan));
     expect(decoded).toContain('v1.e2e.');
     expect(decoded).not.toContain(tx?.pin ?? '?');
   });
