@@ -17,7 +17,7 @@ describe('masking', () => {
   const FRAME = '60000300006031000000000200702404c020c0981316622588000000000100000000000000059065641230120021001';
 
   it('masks a card number inside a longer digit run (a raw frame in hex) for displays', () => {
-    expect(scrubText(FRAME)).toContain('6225880000000001');
+    expect(scrubText(FRAME)).not.toContain('6225880000000001');
     const shown = scrubEmbeddedPans(FRAME);
     expect(shown).not.toContain('6225880000000001');
     // Overlapping windows that also look like cards are starred too: a display errs on the safe side.
@@ -27,6 +27,26 @@ describe('masking', () => {
     expect(maskForDisplayDeep({ input: { request: FRAME, pan: '6225880000000001', nested: [FRAME] } })).toEqual({
       input: { request: shown, pan: maskPan('6225880000000001'), nested: [shown] },
     });
+  });
+
+  it('masks a card number in a raw frame in logs and errors, whatever run it sits in', () => {
+    // Length prefix and PAN make an 18-digit run that ends at a hex letter: not a card number as a
+    // whole, yet it holds one.
+    const short = '0200702404c020c0a166225880000000001a0000000000059065641230120021001';
+    for (const text of [FRAME, short, short.toUpperCase(), `frame=${short} peer=10.0.0.1`]) {
+      expect(scrubText(text)).not.toContain('6225880000000001');
+      expect(JSON.stringify(maskDeep({ msg: text, err: new Error(`bad frame ${text}`) }))).not.toContain(
+        '6225880000000001',
+      );
+    }
+    // A 20+ digit run outside hex is scanned too (a frame's fields written as decimal digits).
+    expect(scrubText('digits 1662258800000000010000')).not.toContain('6225880000000001');
+    // Hex that holds no card-like window and short ids stay as they are.
+    const hash = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+    expect(scrubText(`sha256 ${hash}`)).toBe(`sha256 ${hash}`);
+    expect(scrubText('run purchase-T0000001-000701 at 20261126030000')).toBe(
+      'run purchase-T0000001-000701 at 20261126030000',
+    );
   });
 
   it('no Luhn-valid card number in range survives scrubEmbeddedPans, whatever digits surround it', () => {

@@ -171,17 +171,29 @@ export function luhnValid(digits: string): boolean {
 // Track 2 equivalent data: PAN, separator (`=`, or `D` as BCD track data writes it, optionally
 // spaced), expiry YYMM and service code, discretionary data.
 const TRACK2 = /;?\d{12,19} ?[=Dd] ?\d{4,}[0-9A-Fa-f]*\??/g;
-/** A run of 13–19 digits that is not part of a longer digit run. */
-const DIGIT_RUN = /(?<!\d)\d{13,19}(?!\d)/g;
+/** A run of 13 or more digits (global matching takes each run whole, from its first digit). */
+const LONG_DIGIT_RUN = /\d{13,}/g;
+/**
+ * A hex token of 32 or more characters standing on its own: a raw frame or key check written in
+ * hex. A card number in BCD sits in it between other fields' digits (a length prefix before it,
+ * a processing code after it), so its digit run is not the card number alone.
+ */
+const HEX_TOKEN = /(?<![0-9A-Za-z])[0-9A-Fa-f]{32,}(?![0-9A-Za-z])/g;
 
 /**
- * Scrubs free text (error messages, peer replies): hides track data and masks every card number
- * (`looksLikePan`: Luhn-valid and in a card scheme's IIN range); other long numbers (ids,
- * timestamps, RRNs, amounts) are left alone. Use on any string that may echo card data before it
- * is logged or stored.
+ * Scrubs free text (error messages, peer replies, log lines): hides track data and masks every
+ * card number (`looksLikePan`: Luhn-valid and in a card scheme's IIN range). A digit run of 13–19
+ * digits is masked when it is a card number as a whole; ids, timestamps, RRNs and amounts of that
+ * length are left alone. Where a card number can hide inside a longer run — a run of 20 or more
+ * digits, or any run inside a long hex token (a raw frame) — every window that looks like a card
+ * number has its middle starred (`scrubEmbeddedPans`). Use on any string that may echo card data
+ * before it is logged or stored.
  */
 export function scrubText(text: string): string {
-  return text.replace(TRACK2, HIDDEN).replace(DIGIT_RUN, (m) => (looksLikePan(m) ? maskPan(m) : m));
+  return text
+    .replace(TRACK2, HIDDEN)
+    .replace(HEX_TOKEN, scrubEmbeddedPans)
+    .replace(LONG_DIGIT_RUN, (m) => (m.length > 19 ? scrubEmbeddedPans(m) : looksLikePan(m) ? maskPan(m) : m));
 }
 
 /**
@@ -219,18 +231,15 @@ export function maskDeep(value: unknown, seen: WeakSet<object> = new WeakSet()):
   return out;
 }
 
-/** A run of digits of any length (a raw frame in hex carries BCD card numbers inside longer runs). */
-const ANY_DIGIT_RUN = /\d{13,}/g;
-
 /**
  * Masks card numbers embedded in longer digit runs, as a raw ISO 8583 frame written in hex holds
  * them (field 2 in BCD right after its length, among other fields' digits): every 13–19 digit
- * window that `looksLikePan` has its middle starred, as `maskPan` does. `scrubText` leaves runs
- * longer than 19 digits alone because ids and amounts live there; a display cannot tell, so it
- * masks them too and may mask a number that only happens to look like a card.
+ * window that `looksLikePan` has its middle starred, as `maskPan` does. `scrubText` uses it on runs
+ * of 20 or more digits and inside long hex tokens; a display uses it on every run, and may mask a
+ * number of 13–19 digits that only happens to hold a window that looks like a card.
  */
 export function scrubEmbeddedPans(text: string): string {
-  return text.replace(ANY_DIGIT_RUN, (run) => {
+  return text.replace(LONG_DIGIT_RUN, (run) => {
     // Every window that looks like a card number has its middle starred (BIN and last four stay),
     // overlapping windows included: no card number in the run survives whole.
     const starred = new Array<boolean>(run.length).fill(false);
