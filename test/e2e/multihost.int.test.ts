@@ -340,7 +340,8 @@ describeMultihost('hosts in network namespaces: core, two worker hosts, N+1 acce
   const pollingAgain = async (pid: number | undefined, since: number, timeoutMs: number): Promise<void> => {
     const client = temporal?.client;
     if (client === undefined || pid === undefined) throw new Error('no client or no worker process');
-    const name = String(lanEnv['FIXPAY_TEMPORAL_TASK_QUEUE']);
+    // The role processes' queue: the environment's when it names one, else the configured default.
+    const name = lanEnv['FIXPAY_TEMPORAL_TASK_QUEUE'] ?? loadConfig().temporal.taskQueue;
     const heard = async (taskQueueType: proto.api.enums.v1.TaskQueueType): Promise<boolean> => {
       const r = await client.workflowService.describeTaskQueue({
         namespace: 'default',
