@@ -9,11 +9,14 @@
  * hex, inside the (encrypted) workflow input.
  */
 import { Context } from '@temporalio/activity';
+import type { Context as ActivityContext } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
+import { OpenTelemetryActivityInboundInterceptor } from '@temporalio/interceptors-opentelemetry';
+import type { Tracer } from '@opentelemetry/api';
 import { createHash, randomUUID } from 'node:crypto';
 import { closeUnsignedDecline, isReversal, openTerminalRequest, screenOf } from '../../terminal-protocol/messages';
 import type { OpenedTerminalRequest } from '../../terminal-protocol/messages';
@@ -723,16 +726,31 @@ export interface LinesWorkerDeps extends LineActivitiesDeps {
   readonly namespace: string;
   readonly nodeId: string;
   readonly dataConverter: DataConverter;
+  /**
+   * With tracing on, each line activity (the answer delivered to the phone, a prompt, a hang-up)
+   * is a span in its transaction's trace, child of the run's `StartActivity` span.
+   */
+  readonly tracer?: Tracer;
 }
 
 /** The access node's worker on `lines.<nodeId>`: terminal I/O for the calls this node holds. */
 export async function startLinesWorker(deps: LinesWorkerDeps): Promise<{ shutdown(): Promise<void> }> {
+  const tracer = deps.tracer;
   const worker = await Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: `lines.${deps.nodeId}`,
     dataConverter: deps.dataConverter,
     activities: createLineActivities(deps),
+    ...(tracer === undefined
+      ? {}
+      : {
+          interceptors: {
+            activity: [
+              (ctx: ActivityContext) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx, { tracer }) }),
+            ],
+          },
+        }),
   });
   const done = worker.run();
   return {

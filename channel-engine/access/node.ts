@@ -232,6 +232,7 @@ export async function startAccessNode(deps: AccessNodeDeps): Promise<AccessNode>
     board,
     dataConverter: deps.dataConverter,
     lines: () => engine,
+    ...(deps.tracer === undefined ? {} : { tracer: deps.tracer }),
   });
   const push =
     dialer === undefined

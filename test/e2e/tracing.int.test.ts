@@ -120,11 +120,14 @@ describe('tracing: one trace per transaction, from the line to the card network'
       'RunActivity:reserveFunds',
       'RunActivity:authorizeCard',
       'RunActivity:postReservation',
+      // On the access node's lines worker: the answer handed to the phone's call.
+      'RunActivity:deliverTerminalResponse',
     ])
       expect(names).toContain(expected);
     // Every span's parent is in the same trace (nothing dangles).
     const ids = new Set(trace.map((s) => s.spanContext().spanId));
     for (const s of trace) if (s.parentSpanId !== undefined) expect(ids).toContain(s.parentSpanId);
+    console.log(`tracing: the purchase's trace as the in-memory exporter holds it\n${traceTree(trace)}`);
 
     // fixpay dev starts the run eagerly on its central worker (ADR 0013): the run's first workflow
     // task was started by the access node's client, not polled by the worker.
@@ -158,3 +161,26 @@ describe('tracing: one trace per transaction, from the line to the card network'
     expect(text).not.toContain(CARD.track2.slice(0, 16));
   });
 });
+
+/** One line per span, children indented under their parent: start offset and duration in ms, fixpay's and the ids' attributes. */
+function traceTree(spans: readonly ReadableSpan[]): string {
+  const ms = (t: readonly [number, number]): number => t[0] * 1000 + t[1] / 1e6;
+  const t0 = Math.min(...spans.map((s) => ms(s.startTime)));
+  const children = new Map<string | undefined, ReadableSpan[]>();
+  for (const s of spans) children.set(s.parentSpanId, [...(children.get(s.parentSpanId) ?? []), s]);
+  const lines: string[] = [`trace ${spans[0]?.spanContext().traceId ?? ''}`];
+  const walk = (parent: string | undefined, depth: number): void => {
+    for (const s of [...(children.get(parent) ?? [])].sort((a, b) => ms(a.startTime) - ms(b.startTime))) {
+      const attrs = Object.entries(s.attributes)
+        .filter(([k]) => k.startsWith('fixpay.') || k === 'temporalWorkflowId' || k === 'temporalActivityId')
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(' ');
+      lines.push(
+        `${'  '.repeat(depth)}${s.name}  +${(ms(s.startTime) - t0).toFixed(1)} ms  ${(ms(s.endTime) - ms(s.startTime)).toFixed(1)} ms${attrs === '' ? '' : `  ${attrs}`}`,
+      );
+      walk(s.spanContext().spanId, depth + 1);
+    }
+  };
+  walk(undefined, 0);
+  return lines.join('\n');
+}
