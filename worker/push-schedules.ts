@@ -81,9 +81,20 @@ export async function scheduleCampaign(
       state: { paused: c.schedule.paused, note: c.description.slice(0, 200) },
     });
   }
-  await handle.update((prev) => ({ ...prev, spec, policies, action }));
-  if (c.schedule.paused) await handle.pause('paused in the campaign file');
-  else await handle.unpause('running per the campaign file');
+  // The update carries the file's paused state too: an update replaces the schedule's state with
+  // what it is given, and the scheduler may apply the update after the pause/unpause that follows
+  // it (two signals it takes in one batch), so an update that kept the previous state could undo
+  // the unpause of a campaign whose file came back.
+  const note = c.schedule.paused ? 'paused in the campaign file' : 'running per the campaign file';
+  await handle.update((prev) => ({
+    ...prev,
+    spec,
+    policies,
+    action,
+    state: { ...prev.state, paused: c.schedule.paused, note },
+  }));
+  if (c.schedule.paused) await handle.pause(note);
+  else await handle.unpause(note);
   return handle;
 }
 
