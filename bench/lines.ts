@@ -53,6 +53,7 @@ import { runTerminalScript } from '../simulator/terminal/script';
 import type { ScriptStep } from '../simulator/terminal/script';
 import { quietTemporalRuntime } from '../test/support/temporal';
 import { startE2e } from '../test/e2e/harness';
+import { g711Packets, rtpPcap } from '../test/support/rtp-pcap';
 
 const PROFILE_ID = 'es201912-v23';
 const MARK_HZ = 1300;
@@ -182,62 +183,6 @@ function dspOnlyMsPerLineS(tone: Int16Array, steadyGate = true): number {
 }
 
 /**
- * A pcap (Ethernet, IPv4, UDP, RTP) of the μ-law `audio` looped for `seconds`, in packets of
- * `ptimeMs` stamped `ptimeMs` apart: what SIPp's `play_pcap_audio` replays per call, at the pace
- * of the capture's timestamps. SIPp rewrites the UDP ports and addresses to the call's media
- * (`[auto_media_port]` → the negotiated peer), so the ones written here are placeholders.
- */
-function rtpPcap(audio: Uint8Array, ptimeMs: number, seconds: number): Buffer {
-  const payloadBytes = ptimeMs * 8;
-  const packets = Math.ceil((seconds * 1000) / ptimeMs);
-  const rtpBytes = 12 + payloadBytes;
-  const frameBytes = 14 + 20 + 8 + rtpBytes;
-  const out = Buffer.alloc(24 + packets * (16 + frameBytes));
-  // Global header: little-endian, v2.4, snaplen 65535, link type 1 (Ethernet).
-  out.writeUInt32LE(0xa1b2c3d4, 0);
-  out.writeUInt16LE(2, 4);
-  out.writeUInt16LE(4, 6);
-  out.writeUInt32LE(65535, 16);
-  out.writeUInt32LE(1, 20);
-  let o = 24;
-  for (let i = 0; i < packets; i++) {
-    const us = i * ptimeMs * 1000;
-    out.writeUInt32LE(Math.floor(us / 1e6), o);
-    out.writeUInt32LE(us % 1e6, o + 4);
-    out.writeUInt32LE(frameBytes, o + 8);
-    out.writeUInt32LE(frameBytes, o + 12);
-    o += 16;
-    // Ethernet: locally administered MACs, IPv4.
-    out.set([0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1], o);
-    out.writeUInt16BE(0x0800, o + 12);
-    const ip = o + 14;
-    out[ip] = 0x45;
-    out.writeUInt16BE(20 + 8 + rtpBytes, ip + 2);
-    out.writeUInt16BE(i & 0xffff, ip + 4);
-    out[ip + 8] = 64;
-    out[ip + 9] = 17;
-    out.set([127, 0, 0, 1, 127, 0, 0, 1], ip + 12);
-    let sum = 0;
-    for (let b = 0; b < 20; b += 2) sum += out.readUInt16BE(ip + b);
-    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-    out.writeUInt16BE(~sum & 0xffff, ip + 10);
-    const udp = ip + 20;
-    out.writeUInt16BE(6000, udp);
-    out.writeUInt16BE(6000, udp + 2);
-    out.writeUInt16BE(8 + rtpBytes, udp + 4);
-    const rtp = udp + 8;
-    out[rtp] = 0x80;
-    out[rtp + 1] = (i === 0 ? 0x80 : 0) | 0;
-    out.writeUInt16BE(i & 0xffff, rtp + 2);
-    out.writeUInt32BE((i * payloadBytes) >>> 0, rtp + 4);
-    out.writeUInt32BE(0x0f1f2f3f, rtp + 8);
-    for (let b = 0; b < payloadBytes; b++) out[rtp + 12 + b] = audio[(i * payloadBytes + b) % audio.length] ?? 0xff;
-    o += frameBytes;
-  }
-  return out;
-}
-
-/**
  * The idle caller. `media.pcap` undefined: `rtp_stream` loops the raw μ-law file in 20 ms packets;
  * otherwise `play_pcap_audio` replays the pcap, from `[auto_media_port]` (a port per call, so
  * every call's packets come from the address:port its SDP names).
@@ -344,7 +289,9 @@ async function main(): Promise<void> {
       0,
     );
     pcapFile = join(dir, `mark-${args.ptimeMs}ms.pcap`);
-    writeFileSync(pcapFile, rtpPcap(mulawEncode(tone), args.ptimeMs, Math.min(args.budgetS, Math.ceil(levelsS)) + 30));
+    // SIPp replays the capture's UDP payloads to each call's peer, at the pace of its timestamps.
+    const seconds = Math.min(args.budgetS, Math.ceil(levelsS)) + 30;
+    writeFileSync(pcapFile, rtpPcap(g711Packets(mulawEncode(tone), args.ptimeMs, { seconds })));
   }
   const scenario = join(dir, 'idle-line.xml');
   writeFileSync(scenario, sippScenario({ audioFile, pcap: pcapFile, ptimeMs: args.ptimeMs }));
@@ -489,6 +436,8 @@ async function main(): Promise<void> {
     delayP99Ms: number;
     lines: number;
     sipPackets: number;
+    /** RTP packets the node sent per second (its own audio towards the callers). */
+    sipPacketsOut: number;
     /** Line seconds of audio per second that arrived over RTP (payload ms received / 1000). */
     sipLineS: number;
     tcpFrames: number;
@@ -500,6 +449,7 @@ async function main(): Promise<void> {
     const m0 = {
       pk: driverCount('rtpPacketsIn'),
       audioMs: driverCount('rtpAudioMsIn'),
+      out: driverCount('rtpPacketsOut'),
       fr: tcpSent,
       lost: driverCount('rtpLost'),
       late: driverCount('rtpLate'),
@@ -520,6 +470,7 @@ async function main(): Promise<void> {
       delayP99Ms: delay.percentile(99) / 1e6,
       lines: loadLineCount(),
       sipPackets: (driverCount('rtpPacketsIn') - m0.pk) / seconds,
+      sipPacketsOut: (driverCount('rtpPacketsOut') - m0.out) / seconds,
       // A driver without the audio counter (an earlier revision's, --base): packets × ptime.
       sipLineS:
         driverCount('rtpAudioMsIn') > 0
@@ -656,7 +607,7 @@ async function main(): Promise<void> {
           const lineSPerS = !isTcp ? r.sipLineS : (r.tcpFrames * TCP_FRAME_MS) / 1000;
           const perLine = (r.cpuMsPerS - base.cpuMsPerS) / Math.max(0.02, lineSPerS);
           const packets = !isTcp
-            ? `${r.sipPackets.toFixed(0)} RTP packets/s (${r.sipPackets > 0 ? ((r.sipLineS * 1000) / r.sipPackets).toFixed(1) : '-'} ms each)`
+            ? `${r.sipPackets.toFixed(0)} RTP packets/s in (${r.sipPackets > 0 ? ((r.sipLineS * 1000) / r.sipPackets).toFixed(1) : '-'} ms each), ${r.sipPacketsOut.toFixed(0)} out`
             : `${r.tcpFrames.toFixed(0)} AUDIO frames/s`;
           const lossText = !isTcp ? `lost ${r.lost} late ${r.late} packets` : `generator late frames ${tcpStatus.late}`;
           const io = perLine - dspMs;
