@@ -49,10 +49,13 @@ function terminalAudio(bursts: readonly (readonly [number, Frame])[], totalMs: n
   return out;
 }
 
-async function freeUdpPort(): Promise<dgram.Socket> {
+/** A UDP port free a moment ago (SIPp binds its media port itself). */
+async function freeUdpPort(): Promise<number> {
   const s = dgram.createSocket('udp4');
   await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  return s;
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }
 
 describeIfSipp('a SIP peer sending 60 ms RTP packets', () => {
@@ -99,9 +102,9 @@ describeIfSipp('a SIP peer sending 60 ms RTP packets', () => {
         .replaceAll('@ANSWER_PTIME@', String(PTIME_MS))
         .replaceAll('@PTIME@', String(PTIME_MS)),
     );
-    // The media port the offer names: held by this test (SIPp sends from it through a raw socket,
-    // and the engine's response audio lands here).
-    const media = await freeUdpPort();
+    // The media port the offer names: SIPp binds it (the engine's response audio lands there) and
+    // sends the capture from it through a raw socket.
+    const mediaPort = await freeUdpPort();
 
     const seen: TerminalRequest[] = [];
     const driver = new SipLineDriver({ host: '127.0.0.1', port: 0, ptimeMs: PTIME_MS });
@@ -128,7 +131,7 @@ describeIfSipp('a SIP peer sending 60 ms RTP packets', () => {
           '-mi',
           '127.0.0.1',
           '-mp',
-          String(media.address().port),
+          String(mediaPort),
           '-p',
           '0',
           '-m',
@@ -170,7 +173,6 @@ describeIfSipp('a SIP peer sending 60 ms RTP packets', () => {
       expect(m.drivers['sip.rtpLost']).toBe(3);
     } finally {
       await engine.stop();
-      media.close();
     }
   });
 });
