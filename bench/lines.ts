@@ -27,7 +27,8 @@
  * not used as limits: on a shared machine they mostly show the process waiting for a core. Timings are noisy on a shared machine: compare within a run.
  *
  * Options: --levels 256,512,1024,2048,4096  --transports tcp,sip,sip-shared  --level-s 10  --budget-s 600
- * --ptime 20 (SIP/RTP packetisation, ms: 10, 20, 30, 40, 60)  --pcap (play_pcap_audio at 20 ms too)
+ * --ptime 20 (SIP/RTP packetisation, ms: 10, 20, 30, 40, 60; a list such as 20,60,20,60 runs each SIP
+ * transport once per entry in the same run)  --pcap (play_pcap_audio at 20 ms too)
  * --setup-rate 200 (SIP calls/s)  --phones 2  --max-lines 20000  --p99-limit-ms 250  --no-platform (echo handler,
  * no phones: for profiling the line path alone, e.g. with --cpu-prof).
  */
@@ -107,8 +108,11 @@ interface Args {
   platform: boolean;
   /** A checkout of an earlier revision: the base-* transports use its line drivers (same-run before/after). */
   base: string | undefined;
-  /** SIP/RTP packetisation SIPp sends and the load driver's answer asks for (ms). */
-  ptimeMs: number;
+  /**
+   * SIP/RTP packetisations (ms) SIPp sends and the load driver's answer asks for: each SIP
+   * transport runs once per entry, in this order, in the same run (`20,60,20,60` alternates).
+   */
+  ptimes: number[];
   /** SIPp replays a pcap (`play_pcap_audio`) even at 20 ms, instead of `rtp_stream`. */
   pcap: boolean;
 }
@@ -141,7 +145,7 @@ function parseArgs(argv: readonly string[]): Args {
     p99LimitMs: int('--p99-limit-ms', 250),
     platform: !argv.includes('--no-platform'),
     base: get('--base'),
-    ptimeMs: checkSipPtime(int('--ptime', 20)),
+    ptimes: (get('--ptime') ?? '20').split(',').map((v) => checkSipPtime(Number(v))),
     pcap: argv.includes('--pcap'),
   };
 }
@@ -281,23 +285,28 @@ async function main(): Promise<void> {
   writeFileSync(audioFile, mulawEncode(tone));
   // The pcap covers the longest a transport's first calls can live: every level's setup, slack,
   // settling and window, within the budget.
-  const usePcap = args.pcap || args.ptimeMs !== 20;
-  let pcapFile: string | undefined;
-  if (usePcap) {
-    const levelsS = args.levels.reduce(
-      (s, level, i) => s + (level - (args.levels[i - 1] ?? 0)) / args.setupRate + SETUP_SLACK_S + SETTLE_MS / 1000 + args.levelS,
-      0,
+  const scenarios = new Map<number, string>();
+  for (const ptimeMs of new Set(args.ptimes)) {
+    const usePcap = args.pcap || ptimeMs !== 20;
+    let pcapFile: string | undefined;
+    if (usePcap) {
+      const levelsS = args.levels.reduce(
+        (s, level, i) =>
+          s + (level - (args.levels[i - 1] ?? 0)) / args.setupRate + SETUP_SLACK_S + SETTLE_MS / 1000 + args.levelS,
+        0,
+      );
+      pcapFile = join(dir, `mark-${ptimeMs}ms.pcap`);
+      // SIPp replays the capture's UDP payloads to each call's peer, at the pace of its timestamps.
+      const seconds = Math.min(args.budgetS, Math.ceil(levelsS)) + 30;
+      writeFileSync(pcapFile, rtpPcap(g711Packets(mulawEncode(tone), ptimeMs, { seconds })));
+    }
+    const scenario = join(dir, `idle-line-${ptimeMs}ms.xml`);
+    writeFileSync(scenario, sippScenario({ audioFile, pcap: pcapFile, ptimeMs }));
+    scenarios.set(ptimeMs, scenario);
+    console.log(
+      `SIP/RTP at ${ptimeMs} ms: ${ptimeMs} ms packets (${usePcap ? 'SIPp play_pcap_audio' : 'SIPp rtp_stream'}), the load driver answers a=ptime:${ptimeMs}`,
     );
-    pcapFile = join(dir, `mark-${args.ptimeMs}ms.pcap`);
-    // SIPp replays the capture's UDP payloads to each call's peer, at the pace of its timestamps.
-    const seconds = Math.min(args.budgetS, Math.ceil(levelsS)) + 30;
-    writeFileSync(pcapFile, rtpPcap(g711Packets(mulawEncode(tone), args.ptimeMs, { seconds })));
   }
-  const scenario = join(dir, 'idle-line.xml');
-  writeFileSync(scenario, sippScenario({ audioFile, pcap: pcapFile, ptimeMs: args.ptimeMs }));
-  console.log(
-    `SIP/RTP: ${args.ptimeMs} ms packets (${usePcap ? 'SIPp play_pcap_audio' : 'SIPp rtp_stream'}), the load driver answers a=ptime:${args.ptimeMs}`,
-  );
   const profileDir = join(dir, 'profiles');
   mkdirSync(profileDir);
   writeLoadProfile(profileDir);
@@ -424,6 +433,8 @@ async function main(): Promise<void> {
       }
     | undefined;
   const driverCount = (key: string): number => loadDriver?.metrics()[key] ?? 0;
+  /** The ptime of the SIP phase under way. */
+  let ptimeNow = 20;
   /** Lines the load holds (the phones' lines are on the node's own drivers). */
   const loadLineCount = (): number => driverCount('tcpActive') + driverCount('sipDialogs');
 
@@ -475,7 +486,7 @@ async function main(): Promise<void> {
       sipLineS:
         driverCount('rtpAudioMsIn') > 0
           ? (driverCount('rtpAudioMsIn') - m0.audioMs) / 1000 / seconds
-          : ((driverCount('rtpPacketsIn') - m0.pk) * args.ptimeMs) / 1000 / seconds,
+          : ((driverCount('rtpPacketsIn') - m0.pk) * ptimeNow) / 1000 / seconds,
       tcpFrames: (tcpSent - m0.fr) / seconds,
       lost: driverCount('rtpLost') - m0.lost,
       late: driverCount('rtpLate') - m0.late,
@@ -500,7 +511,15 @@ async function main(): Promise<void> {
         `warning: host p99 with no idle lines (${baseP99.toFixed(0)} ms) is already over --p99-limit-ms ${args.p99LimitMs}: the machine is too busy for this limit (raise it to compare levels)`,
       );
 
-    for (const transport of args.transports) {
+    // Each SIP transport once per ptime asked for; TCP PCM once.
+    const phases = args.transports.flatMap((t): { transport: Transport; ptimeMs: number }[] =>
+      t === 'tcp' || t === 'base-tcp'
+        ? [{ transport: t, ptimeMs: 20 }]
+        : args.ptimes.map((ptimeMs) => ({ transport: t, ptimeMs })),
+    );
+    for (const { transport, ptimeMs } of phases) {
+      ptimeNow = ptimeMs;
+      const label = transport === 'tcp' || transport === 'base-tcp' ? transport : `${transport}@${ptimeMs}ms`;
       let held = 0;
       /** Lines of the highest level whose purchases were all approved within the p99 limit. */
       let heldApproved = 0;
@@ -525,7 +544,7 @@ async function main(): Promise<void> {
             maxCalls: args.maxLines,
             trunkSources: ['127.0.0.0/8'],
             sharedRtpSocket: transport === 'sip-shared',
-            ptimeMs: args.ptimeMs,
+            ptimeMs,
           });
         await loadDriver.start(engine);
         const loadPort = loadDriver.port;
@@ -565,7 +584,7 @@ async function main(): Promise<void> {
               [
                 `127.0.0.1:${loadPort}`,
                 '-sf',
-                scenario,
+                scenarios.get(ptimeMs) ?? '',
                 '-s',
                 LOAD_CALLED_NUMBER,
                 '-i',
@@ -615,7 +634,7 @@ async function main(): Promise<void> {
           const purchasesOk = r.w.purchases > 0 && r.w.approved === r.w.purchases && p99 <= args.p99LimitMs;
           if (purchasesOk) heldApproved = loadLines;
           const text =
-            `${transport} level ${level}: held ${loadLines} lines  CPU ${r.cpuMsPerS.toFixed(0)} ms/s  ` +
+            `${label} level ${level}: held ${loadLines} lines  CPU ${r.cpuMsPerS.toFixed(0)} ms/s  ` +
             (perLine > 0
               ? `per line ${(perLine * 1000).toFixed(0)} µs/s (I/O ${(io * 1000).toFixed(0)} + DSP ${(dspMs * 1000).toFixed(0)}, I/O share ${(io / perLine).toFixed(2)})  → ${Math.floor(1000 / perLine)} lines/core  `
               : `per line: below the level-0 baseline's noise (DSP alone ${(dspMs * 1000).toFixed(0)} µs/s)  `) +
@@ -657,7 +676,7 @@ async function main(): Promise<void> {
         await loadDriver?.stop();
         loadDriver = undefined;
       }
-      const text = `${transport}: first limit: ${limit}; lines held with purchases still approved (host p99 ≤ ${args.p99LimitMs} ms): ${heldApproved}`;
+      const text = `${label}: first limit: ${limit}; lines held with purchases still approved (host p99 ≤ ${args.p99LimitMs} ms): ${heldApproved}`;
       console.log(text);
       results.push(text);
       // The load driver stopped: its calls are over; wait until the engine has let them go.
