@@ -5,7 +5,7 @@
  * sent whole; lost audio is concealed by silence of exactly the length lost.
  */
 import { mulawDecode, mulawEncode } from '../audio/g711';
-import { createDemodulator, createModulator, sineAmplitude, TONES } from '../modem';
+import { createDemodulator, createModulator, ModemBank, sineAmplitude, TONES } from '../modem';
 import type { ModemEvent } from '../modem';
 import { buildRtp, g711PayloadProblem, JitterBuffer, parseRtp } from './rtp';
 import type { PlayoutFrame } from './rtp';
@@ -194,5 +194,26 @@ describe('jitter buffer concealment at any packet size', () => {
     // Forty 60 ms packets lost (2.4 s): silence capped at 100 ms.
     jb.push(44, payload(480), 200);
     expect(lostBytes(jb.poll(300)).reduce((a, b) => a + b, 0)).toBe(800);
+  });
+});
+
+describe('the steady-mark gate at each packetisation (ADR 0015, amendment 2026-12-05)', () => {
+  /** 20 ms blocks of idle μ-law mark the receiver skipped when fed `ptime` ms at a time. */
+  function skipped(ptimeMs: number): number {
+    const pcm = mulawDecode(mulawEncode(mark(3 * 8000, 0)));
+    const bank = new ModemBank({ lines: 1, modulation: 'v23' }, () => {});
+    const n = ptimeMs * 8;
+    for (let o = 0; o + n <= pcm.length; o += n) bank.push(0, pcm, o, n);
+    return bank.steadyBlocksSkipped / (pcm.length / 160);
+  }
+
+  it.each([20, 40, 60])('%i ms packets: idle mark is skipped', (ptime) => {
+    expect(skipped(ptime)).toBeGreaterThan(0.95);
+  });
+
+  // A limitation, documented: the receiver cuts 20 ms blocks from the start of each push, so a
+  // 10 or 30 ms push leaves a 10 ms block that is demodulated and clears the reference.
+  it.each([10, 30])('%i ms packets: idle mark is not skipped (the DSP share is the ungated one)', (ptime) => {
+    expect(skipped(ptime)).toBe(0);
   });
 });
