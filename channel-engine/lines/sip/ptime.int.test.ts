@@ -85,9 +85,10 @@ describeIfSipp('a SIP peer sending 60 ms RTP packets', () => {
       [6, 1000],
       [8, 100],
     ]);
-    const packets = [...g711Packets(mulawEncode(audio), PTIME_MS)].map(
-      (p, i): PcapRtpPacket => ({ ...p, payload: new Uint8Array(odd.get(i) ?? p.payload.length).fill(0xff) }),
-    );
+    const packets = [...g711Packets(mulawEncode(audio), PTIME_MS)].map((p, i): PcapRtpPacket => ({
+      ...p,
+      payload: new Uint8Array(odd.get(i) ?? p.payload.length).fill(0xff),
+    }));
     // The others keep their audio.
     packets.forEach((p, i) => {
       if (!odd.has(i)) p.payload.set(mulawEncode(audio).subarray(i * PTIME_MS * 8, (i + 1) * PTIME_MS * 8));

@@ -12,7 +12,14 @@ import type { ResultCodeName } from '../../../domain/errors';
 import { scrubText } from '../../../domain/masking';
 import { alawDecode, alawEncode, mulawDecode, mulawEncode } from '../../audio/g711';
 import { AudioPacer } from '../pacer';
-import { buildRtp, DEFAULT_JITTER_BUFFER, G711_SAMPLES_PER_MS, g711PayloadProblem, JitterBuffer, parseRtp } from '../rtp';
+import {
+  buildRtp,
+  DEFAULT_JITTER_BUFFER,
+  G711_SAMPLES_PER_MS,
+  g711PayloadProblem,
+  JitterBuffer,
+  parseRtp,
+} from '../rtp';
 import type { JitterBufferOptions } from '../rtp';
 import { FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE_HZ, SILENT_LOGGER } from '../types';
 import type { CallListener, LineCall, LineDriver, LineHost, LineLogger, CallOffer } from '../types';
