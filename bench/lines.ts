@@ -6,9 +6,13 @@
  * scripted phones make purchases over TCP PCM (paced, real FSK) through the whole run. Idle load
  * is added in levels:
  * - TCP PCM: lines from `bench/lines-tcp-load.ts` in a child process, mark tone in real time;
- * - SIP/RTP: calls from SIPp (Debian `sip-tester`) streaming a looped G.711 μ-law mark tone
- *   (`rtp_stream`, written at bench time), one SIPp process per level step; `sip` with an RTP
- *   socket per call, `sip-shared` with one RTP socket for all calls (`sharedRtpSocket`).
+ * - SIP/RTP: calls from SIPp (Debian `sip-tester`) streaming a G.711 μ-law mark tone written at
+ *   bench time, one SIPp process per level step; `sip` with an RTP socket per call, `sip-shared`
+ *   with one RTP socket for all calls (`sharedRtpSocket`). At `--ptime 20` (the default) SIPp
+ *   loops the tone with `rtp_stream` (fixed 20 ms packets); at any other ptime (or with `--pcap`)
+ *   it replays, per call, a pcap the bench writes (Ethernet/IPv4/UDP/RTP packets of the tone,
+ *   `ptime` ms each, spaced `ptime` ms apart, long enough for the whole transport) with
+ *   `play_pcap_audio`. The load driver answers with the same `a=ptime`.
  * Each transport's load reaches the node's engine through a driver of its own (started for that
  * phase and stopped after it, which hangs its calls up); the phones use the node's drivers.
  * Per level: lines held, access-node process CPU per line (CPU time above the level-0 baseline of
@@ -23,6 +27,8 @@
  * not used as limits: on a shared machine they mostly show the process waiting for a core. Timings are noisy on a shared machine: compare within a run.
  *
  * Options: --levels 256,512,1024,2048,4096  --transports tcp,sip,sip-shared  --level-s 10  --budget-s 600
+ * --ptime 20 (SIP/RTP packetisation, ms: 10, 20, 30, 40, 60; a list such as 20,60,20,60 runs each SIP
+ * transport once per entry in the same run)  --pcap (play_pcap_audio at 20 ms too)
  * --setup-rate 200 (SIP calls/s)  --phones 2  --max-lines 20000  --p99-limit-ms 250  --no-platform (echo handler,
  * no phones: for profiling the line path alone, e.g. with --cpu-prof).
  */
@@ -36,7 +42,7 @@ import { createInterface } from 'node:readline';
 import { mulawDecode, mulawEncode } from '../channel-engine/audio/g711';
 import { ChannelEngine } from '../channel-engine/engine';
 import type { RequestHandler } from '../channel-engine/engine';
-import { SipLineDriver } from '../channel-engine/lines/sip/uas';
+import { checkSipPtime, SipLineDriver } from '../channel-engine/lines/sip/uas';
 import { TcpPcmLineDriver } from '../channel-engine/lines/tcp-pcm';
 import { FRAME_SAMPLES, SAMPLE_RATE_HZ } from '../channel-engine/lines/types';
 import { createDemodulator, sineAmplitude } from '../channel-engine/modem';
@@ -48,6 +54,7 @@ import { runTerminalScript } from '../simulator/terminal/script';
 import type { ScriptStep } from '../simulator/terminal/script';
 import { quietTemporalRuntime } from '../test/support/temporal';
 import { startE2e } from '../test/e2e/harness';
+import { g711Packets, rtpPcap } from '../test/support/rtp-pcap';
 
 const PROFILE_ID = 'es201912-v23';
 const MARK_HZ = 1300;
@@ -60,13 +67,14 @@ const PHONE_TERMINALS = [0, 2, 3];
 /** Limits that end a transport's ramp. */
 /** One core's worth of process CPU time per second (the main thread cannot use more). */
 const CPU_SATURATED_MS_PER_S = 900;
-/** Audio frames (packets) per line per second, and the share of them that must arrive. */
-const FRAMES_PER_S = 50;
+/** Share of the line seconds of audio due that must arrive. */
 const DELIVERED_MIN = 0.9;
 const LOST_SHARE_MAX = 0.001;
 /** How long a level may take to set its lines up before admission is declared the limit. */
 const SETUP_SLACK_S = 20;
 const SETTLE_MS = 2000;
+/** The TCP PCM generator's AUDIO frames, ms each. */
+const TCP_FRAME_MS = 20;
 const DSP_LINES = 64;
 const DSP_SECONDS = 5;
 /** Load lines dial this number; it selects a copy of the V.23 profile whose session timers let an idle line stay up. */
@@ -100,6 +108,13 @@ interface Args {
   platform: boolean;
   /** A checkout of an earlier revision: the base-* transports use its line drivers (same-run before/after). */
   base: string | undefined;
+  /**
+   * SIP/RTP packetisations (ms) SIPp sends and the load driver's answer asks for: each SIP
+   * transport runs once per entry, in this order, in the same run (`20,60,20,60` alternates).
+   */
+  ptimes: number[];
+  /** SIPp replays a pcap (`play_pcap_audio`) even at 20 ms, instead of `rtp_stream`. */
+  pcap: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -130,6 +145,8 @@ function parseArgs(argv: readonly string[]): Args {
     p99LimitMs: int('--p99-limit-ms', 250),
     platform: !argv.includes('--no-platform'),
     base: get('--base'),
+    ptimes: (get('--ptime') ?? '20').split(',').map((v) => checkSipPtime(Number(v))),
+    pcap: argv.includes('--pcap'),
   };
 }
 
@@ -169,7 +186,17 @@ function dspOnlyMsPerLineS(tone: Int16Array, steadyGate = true): number {
   return (c.user + c.system) / 1000 / DSP_LINES / DSP_SECONDS;
 }
 
-function sippScenario(audioFile: string): string {
+/**
+ * The idle caller. `media.pcap` undefined: `rtp_stream` loops the raw μ-law file in 20 ms packets;
+ * otherwise `play_pcap_audio` replays the pcap, from `[auto_media_port]` (a port per call, so
+ * every call's packets come from the address:port its SDP names).
+ */
+function sippScenario(media: { audioFile: string; pcap: string | undefined; ptimeMs: number }): string {
+  const port = media.pcap === undefined ? '[rtpstream_audio_port]' : '[auto_media_port]';
+  const play =
+    media.pcap === undefined
+      ? `<exec rtp_stream="${media.audioFile},-1,0" />`
+      : `<exec play_pcap_audio="${media.pcap}" />`;
   return `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="fixpay idle line">
@@ -191,8 +218,9 @@ function sippScenario(audioFile: string): string {
       s=-
       c=IN IP[media_ip_type] [media_ip]
       t=0 0
-      m=audio [rtpstream_audio_port] RTP/AVP 0
+      m=audio ${port} RTP/AVP 0
       a=rtpmap:0 PCMU/8000
+      a=ptime:${media.ptimeMs}
 
     ]]></send>
   <recv response="100" optional="true"></recv>
@@ -211,7 +239,7 @@ function sippScenario(audioFile: string): string {
       Content-Length: 0
 
     ]]></send>
-  <nop><action><exec rtp_stream="${audioFile},-1,0" /></action></nop>
+  <nop><action>${play}</action></nop>
   <recv request="BYE"></recv>
   <send><![CDATA[
 
@@ -255,8 +283,30 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'fixpay-bench-lines-'));
   const audioFile = join(dir, 'mark.ulaw');
   writeFileSync(audioFile, mulawEncode(tone));
-  const scenario = join(dir, 'idle-line.xml');
-  writeFileSync(scenario, sippScenario(audioFile));
+  // The pcap covers the longest a transport's first calls can live: every level's setup, slack,
+  // settling and window, within the budget.
+  const scenarios = new Map<number, string>();
+  for (const ptimeMs of new Set(args.ptimes)) {
+    const usePcap = args.pcap || ptimeMs !== 20;
+    let pcapFile: string | undefined;
+    if (usePcap) {
+      const levelsS = args.levels.reduce(
+        (s, level, i) =>
+          s + (level - (args.levels[i - 1] ?? 0)) / args.setupRate + SETUP_SLACK_S + SETTLE_MS / 1000 + args.levelS,
+        0,
+      );
+      pcapFile = join(dir, `mark-${ptimeMs}ms.pcap`);
+      // SIPp replays the capture's UDP payloads to each call's peer, at the pace of its timestamps.
+      const seconds = Math.min(args.budgetS, Math.ceil(levelsS)) + 30;
+      writeFileSync(pcapFile, rtpPcap(g711Packets(mulawEncode(tone), ptimeMs, { seconds })));
+    }
+    const scenario = join(dir, `idle-line-${ptimeMs}ms.xml`);
+    writeFileSync(scenario, sippScenario({ audioFile, pcap: pcapFile, ptimeMs }));
+    scenarios.set(ptimeMs, scenario);
+    console.log(
+      `SIP/RTP at ${ptimeMs} ms: ${ptimeMs} ms packets (${usePcap ? 'SIPp play_pcap_audio' : 'SIPp rtp_stream'}), the load driver answers a=ptime:${ptimeMs}`,
+    );
+  }
   const profileDir = join(dir, 'profiles');
   mkdirSync(profileDir);
   writeLoadProfile(profileDir);
@@ -383,6 +433,8 @@ async function main(): Promise<void> {
       }
     | undefined;
   const driverCount = (key: string): number => loadDriver?.metrics()[key] ?? 0;
+  /** The ptime of the SIP phase under way. */
+  let ptimeNow = 20;
   /** Lines the load holds (the phones' lines are on the node's own drivers). */
   const loadLineCount = (): number => driverCount('tcpActive') + driverCount('sipDialogs');
 
@@ -395,6 +447,10 @@ async function main(): Promise<void> {
     delayP99Ms: number;
     lines: number;
     sipPackets: number;
+    /** RTP packets the node sent per second (its own audio towards the callers). */
+    sipPacketsOut: number;
+    /** Line seconds of audio per second that arrived over RTP (payload ms received / 1000). */
+    sipLineS: number;
     tcpFrames: number;
     lost: number;
     late: number;
@@ -403,6 +459,8 @@ async function main(): Promise<void> {
     window = { purchases: 0, approved: 0, latenciesMs: [] };
     const m0 = {
       pk: driverCount('rtpPacketsIn'),
+      audioMs: driverCount('rtpAudioMsIn'),
+      out: driverCount('rtpPacketsOut'),
       fr: tcpSent,
       lost: driverCount('rtpLost'),
       late: driverCount('rtpLate'),
@@ -423,6 +481,12 @@ async function main(): Promise<void> {
       delayP99Ms: delay.percentile(99) / 1e6,
       lines: loadLineCount(),
       sipPackets: (driverCount('rtpPacketsIn') - m0.pk) / seconds,
+      sipPacketsOut: (driverCount('rtpPacketsOut') - m0.out) / seconds,
+      // A driver without the audio counter (an earlier revision's, --base): packets × ptime.
+      sipLineS:
+        driverCount('rtpAudioMsIn') > 0
+          ? (driverCount('rtpAudioMsIn') - m0.audioMs) / 1000 / seconds
+          : ((driverCount('rtpPacketsIn') - m0.pk) * ptimeNow) / 1000 / seconds,
       tcpFrames: (tcpSent - m0.fr) / seconds,
       lost: driverCount('rtpLost') - m0.lost,
       late: driverCount('rtpLate') - m0.late,
@@ -447,7 +511,15 @@ async function main(): Promise<void> {
         `warning: host p99 with no idle lines (${baseP99.toFixed(0)} ms) is already over --p99-limit-ms ${args.p99LimitMs}: the machine is too busy for this limit (raise it to compare levels)`,
       );
 
-    for (const transport of args.transports) {
+    // Each SIP transport once per ptime asked for; TCP PCM once.
+    const phases = args.transports.flatMap((t): { transport: Transport; ptimeMs: number }[] =>
+      t === 'tcp' || t === 'base-tcp'
+        ? [{ transport: t, ptimeMs: 20 }]
+        : args.ptimes.map((ptimeMs) => ({ transport: t, ptimeMs })),
+    );
+    for (const { transport, ptimeMs } of phases) {
+      ptimeNow = ptimeMs;
+      const label = transport === 'tcp' || transport === 'base-tcp' ? transport : `${transport}@${ptimeMs}ms`;
       let held = 0;
       /** Lines of the highest level whose purchases were all approved within the p99 limit. */
       let heldApproved = 0;
@@ -472,6 +544,7 @@ async function main(): Promise<void> {
             maxCalls: args.maxLines,
             trunkSources: ['127.0.0.0/8'],
             sharedRtpSocket: transport === 'sip-shared',
+            ptimeMs,
           });
         await loadDriver.start(engine);
         const loadPort = loadDriver.port;
@@ -511,13 +584,16 @@ async function main(): Promise<void> {
               [
                 `127.0.0.1:${loadPort}`,
                 '-sf',
-                scenario,
+                scenarios.get(ptimeMs) ?? '',
                 '-s',
                 LOAD_CALLED_NUMBER,
                 '-i',
                 '127.0.0.1',
                 '-mi',
                 '127.0.0.1',
+                // play_pcap_audio: calls' media ports from here, 4 apart ([auto_media_port]).
+                '-mp',
+                String(20000 + Math.floor(Math.random() * 10000) * 2),
                 '-p',
                 '0',
                 '-cp',
@@ -545,11 +621,12 @@ async function main(): Promise<void> {
           const r = await measure();
           const loadLines = r.lines;
           // CPU per line-second of audio actually handled: on a shared machine the process may not get
-          // the core it needs, so the CPU is divided by the frames that arrived, not by the lines held.
-          const framesPerS = !isTcp ? r.sipPackets : r.tcpFrames;
-          const perLine = ((r.cpuMsPerS - base.cpuMsPerS) / Math.max(1, framesPerS)) * FRAMES_PER_S;
+          // the core it needs, so the CPU is divided by the audio that arrived, not by the lines held.
+          // TCP PCM frames are 20 ms; RTP is counted in the audio its payloads carried.
+          const lineSPerS = !isTcp ? r.sipLineS : (r.tcpFrames * TCP_FRAME_MS) / 1000;
+          const perLine = (r.cpuMsPerS - base.cpuMsPerS) / Math.max(0.02, lineSPerS);
           const packets = !isTcp
-            ? `${r.sipPackets.toFixed(0)} RTP packets/s`
+            ? `${r.sipPackets.toFixed(0)} RTP packets/s in (${r.sipPackets > 0 ? ((r.sipLineS * 1000) / r.sipPackets).toFixed(1) : '-'} ms each), ${r.sipPacketsOut.toFixed(0)} out`
             : `${r.tcpFrames.toFixed(0)} AUDIO frames/s`;
           const lossText = !isTcp ? `lost ${r.lost} late ${r.late} packets` : `generator late frames ${tcpStatus.late}`;
           const io = perLine - dspMs;
@@ -557,7 +634,7 @@ async function main(): Promise<void> {
           const purchasesOk = r.w.purchases > 0 && r.w.approved === r.w.purchases && p99 <= args.p99LimitMs;
           if (purchasesOk) heldApproved = loadLines;
           const text =
-            `${transport} level ${level}: held ${loadLines} lines  CPU ${r.cpuMsPerS.toFixed(0)} ms/s  ` +
+            `${label} level ${level}: held ${loadLines} lines  CPU ${r.cpuMsPerS.toFixed(0)} ms/s  ` +
             (perLine > 0
               ? `per line ${(perLine * 1000).toFixed(0)} µs/s (I/O ${(io * 1000).toFixed(0)} + DSP ${(dspMs * 1000).toFixed(0)}, I/O share ${(io / perLine).toFixed(2)})  → ${Math.floor(1000 / perLine)} lines/core  `
               : `per line: below the level-0 baseline's noise (DSP alone ${(dspMs * 1000).toFixed(0)} µs/s)  `) +
@@ -574,7 +651,7 @@ async function main(): Promise<void> {
             limit = `CPU saturated (${r.cpuMsPerS.toFixed(0)} ms/s)`;
             break;
           }
-          const delivered = (!isTcp ? r.sipPackets : r.tcpFrames) / (loadLines * FRAMES_PER_S);
+          const delivered = lineSPerS / loadLines;
           if (delivered < DELIVERED_MIN) {
             limit = `late audio (${(delivered * 100).toFixed(1)} % of the frames due arrived in time)`;
             break;
@@ -599,7 +676,7 @@ async function main(): Promise<void> {
         await loadDriver?.stop();
         loadDriver = undefined;
       }
-      const text = `${transport}: first limit: ${limit}; lines held with purchases still approved (host p99 ≤ ${args.p99LimitMs} ms): ${heldApproved}`;
+      const text = `${label}: first limit: ${limit}; lines held with purchases still approved (host p99 ≤ ${args.p99LimitMs} ms): ${heldApproved}`;
       console.log(text);
       results.push(text);
       // The load driver stopped: its calls are over; wait until the engine has let them go.

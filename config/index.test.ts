@@ -45,6 +45,22 @@ describe('config', () => {
     expect((caught as Error).message).toContain('logLevel (FIXPAY_LOG_LEVEL)');
   });
 
+  it('takes the SIP ptime from FIXPAY_SIP_PTIME_MS (default 20) and refuses values outside 10, 20, 30, 40, 60', () => {
+    expect(loadConfig({}).access.sipPtimeMs).toBe(20);
+    expect(loadConfig({ FIXPAY_SIP_PTIME_MS: '60' }).access.sipPtimeMs).toBe(60);
+    for (const bad of ['25', '0', '120', 'long']) {
+      let caught: unknown;
+      try {
+        loadConfig({ FIXPAY_SIP_PTIME_MS: bad });
+      } catch (e) {
+        caught = e;
+      }
+      expect(isFixpayError(caught, 'CONFIG_INVALID')).toBe(true);
+      expect((caught as Error).message).toContain('access.sipPtimeMs (FIXPAY_SIP_PTIME_MS)');
+      expect((caught as Error).message).toContain('10, 20, 30, 40, 60');
+    }
+  });
+
   it('refuses unknown settings', () => {
     expect(() => loadConfig({}, { temporal: { colour: 'blue' } })).toThrow(/must NOT have additional properties/);
   });

@@ -90,6 +90,8 @@ export interface AccessConfig {
   readonly sipInviteRatePerSecond: number;
   readonly sipInviteBurst: number;
   readonly sipSharedRtp: boolean;
+  /** `a=ptime` of the SIP answers (10, 20, 30, 40 or 60 ms; ADR 0015). */
+  readonly sipPtimeMs: number;
   /** Profile for callers bound to no terminal (docs/protocols/call.md). */
   readonly defaultProfileId: string;
   readonly profileLookupTimeoutMs: number;
@@ -228,6 +230,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_SIP_INVITE_RATE: 'access.sipInviteRatePerSecond',
   FIXPAY_SIP_INVITE_BURST: 'access.sipInviteBurst',
   FIXPAY_SIP_SHARED_RTP: 'access.sipSharedRtp',
+  FIXPAY_SIP_PTIME_MS: 'access.sipPtimeMs',
   FIXPAY_DEFAULT_PROFILE: 'access.defaultProfileId',
   FIXPAY_PROFILE_LOOKUP_TIMEOUT_MS: 'access.profileLookupTimeoutMs',
   FIXPAY_PROFILE_CACHE_TTL_MS: 'access.profileCacheTtlMs',
@@ -306,7 +309,10 @@ export function loadConfig(
     const problems = (validate.errors ?? []).map((e) => {
       const where = e.instancePath === '' ? '(root)' : e.instancePath.slice(1).replace(/\//g, '.');
       const envName = Object.entries(ENV_VARS).find(([, p]) => p === where)?.[0];
-      return `${where}${envName === undefined ? '' : ` (${envName})`} ${e.message ?? 'is invalid'}`;
+      // An enum's message does not say which values it allows: name them.
+      const allowed = e.keyword === 'enum' ? (e.params as { allowedValues?: unknown[] }).allowedValues : undefined;
+      const values = allowed === undefined ? '' : ` (${allowed.map((v) => JSON.stringify(v)).join(', ')})`;
+      return `${where}${envName === undefined ? '' : ` (${envName})`} ${e.message ?? 'is invalid'}${values}`;
     });
     throw new FixpayError('CONFIG_INVALID', problems.join('; '));
   }

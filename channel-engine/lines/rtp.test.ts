@@ -73,7 +73,7 @@ const pkt = (n: number): Uint8Array => Uint8Array.of(n, 0, 0, 0);
 
 describe('jitter buffer', () => {
   it('reorders within its depth', () => {
-    const jb = new JitterBuffer({ depthPackets: 4, maxDelayMs: 60, maxDropoutPackets: 100, maxConcealPackets: 10 });
+    const jb = new JitterBuffer({ depthPackets: 4, maxDelayMs: 60, maxDropoutPackets: 100, maxConcealMs: 1000 });
     const out = [
       ...jb.push(10, pkt(10), 0),
       ...jb.push(12, pkt(12), 1),
@@ -85,7 +85,7 @@ describe('jitter buffer', () => {
   });
 
   it('declares a gap lost after maxDelayMs and fills it with silence; late packets are dropped', () => {
-    const jb = new JitterBuffer({ depthPackets: 4, maxDelayMs: 60, maxDropoutPackets: 100, maxConcealPackets: 10 });
+    const jb = new JitterBuffer({ depthPackets: 4, maxDelayMs: 60, maxDropoutPackets: 100, maxConcealMs: 1000 });
     const out = [...jb.push(1, pkt(1), 0), ...jb.push(4, pkt(4), 20)];
     expect(frames(out)).toEqual(['1']);
     expect(frames(jb.poll(50))).toEqual([]);
@@ -102,7 +102,7 @@ describe('jitter buffer', () => {
   });
 
   it('gives up a gap when full', () => {
-    const jb = new JitterBuffer({ depthPackets: 2, maxDelayMs: 1000, maxDropoutPackets: 100, maxConcealPackets: 10 });
+    const jb = new JitterBuffer({ depthPackets: 2, maxDelayMs: 1000, maxDropoutPackets: 100, maxConcealMs: 1000 });
     const out = [
       ...jb.push(1, pkt(1), 0),
       ...jb.push(3, pkt(3), 0),

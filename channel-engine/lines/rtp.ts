@@ -1,11 +1,14 @@
 /**
- * RTP (RFC 3550) packets and a receive jitter buffer for 20 ms G.711 frames.
+ * RTP (RFC 3550) packets and a receive jitter buffer for G.711 packets of 10 to 60 ms (ADR 0015,
+ * amendment of 2026-12-05: a peer may packetise as the answer's `a=ptime` asks).
  *
  * The jitter buffer reorders by sequence number, holds at most `depthPackets`, and releases a
  * gap as lost when a later packet has waited `maxDelayMs` or the buffer is full. Lost audio is
- * replaced by silence: for FSK, silence makes the demodulator drop carrier, so the link layer
- * sees a truncated frame and asks for a retransmission, which is what we want (repeating the
- * last packet would forge bits).
+ * replaced by silence of the length that was lost, taken from the RTP timestamps when the caller
+ * gives them (so the audio after a gap keeps its place in time whatever the packet sizes), else
+ * from the size of the last packet played. For FSK, silence makes the demodulator drop carrier,
+ * so the link layer sees a truncated frame and asks for a retransmission, which is what we want
+ * (repeating the last packet would forge bits).
  */
 import type { Result } from '../../domain/result';
 
@@ -13,6 +16,23 @@ export const RTP_VERSION = 2;
 export const RTP_HEADER_BYTES = 12;
 /** Largest RTP datagram accepted (G.711 at 20 ms is 172 bytes). */
 export const MAX_RTP_PACKET_BYTES = 1500;
+/** G.711 payload sizes accepted: whole milliseconds (8 samples) from 10 to 60 ms at 8 kHz. */
+export const G711_SAMPLES_PER_MS = 8;
+export const MIN_G711_PAYLOAD_BYTES = 10 * G711_SAMPLES_PER_MS;
+export const MAX_G711_PAYLOAD_BYTES = 60 * G711_SAMPLES_PER_MS;
+
+/**
+ * Why a G.711 payload of `bytes` is refused, or undefined when it is accepted: 80–480 bytes
+ * (10–60 ms) in whole milliseconds. Anything else is not a packetisation a G.711 sender uses
+ * (RFC 3551 §4.5.14 frames by the millisecond; no peer offers ptime outside 10–60 for G.711 here)
+ * and would let one packet stand for an arbitrary stretch of audio.
+ */
+export function g711PayloadProblem(bytes: number): string | undefined {
+  if (bytes < MIN_G711_PAYLOAD_BYTES) return `payload of ${bytes} bytes is shorter than 10 ms`;
+  if (bytes > MAX_G711_PAYLOAD_BYTES) return `payload of ${bytes} bytes is longer than 60 ms`;
+  if (bytes % G711_SAMPLES_PER_MS !== 0) return `payload of ${bytes} bytes is not a whole number of milliseconds`;
+  return undefined;
+}
 
 export interface RtpPacket {
   readonly payloadType: number;
@@ -83,15 +103,18 @@ export interface JitterBufferOptions {
   readonly maxDelayMs: number;
   /** A sequence jump larger than this restarts the buffer (new stream). */
   readonly maxDropoutPackets: number;
-  /** Largest gap filled with silence (longer gaps are skipped). */
-  readonly maxConcealPackets: number;
+  /**
+   * Longest gap filled with silence, in ms of audio (a longer gap is filled up to this and the
+   * rest skipped). In ms, not packets, so it means the same at any packetisation.
+   */
+  readonly maxConcealMs: number;
 }
 
 export const DEFAULT_JITTER_BUFFER: JitterBufferOptions = {
   depthPackets: 5,
   maxDelayMs: 60,
   maxDropoutPackets: 3000,
-  maxConcealPackets: 50,
+  maxConcealMs: 1000,
 };
 
 export interface JitterStats {
@@ -112,15 +135,28 @@ const NOTHING: PlayoutFrame[] = [];
 
 const seqDiff = (a: number, b: number): number => ((a - b + 0x8000) & 0xffff) - 0x8000;
 
+interface Held {
+  readonly payload: Uint8Array;
+  readonly arrivedMs: number;
+  readonly timestamp: number | undefined;
+}
+
 export class JitterBuffer {
   private expected: number | undefined;
-  private readonly pending = new Map<number, { payload: Uint8Array; arrivedMs: number }>();
+  private readonly pending = new Map<number, Held>();
   private lastPayloadBytes = 160;
+  /** RTP timestamp just after the last payload played (undefined until one with a timestamp). */
+  private nextTimestamp: number | undefined;
   readonly stats: JitterStats = { received: 0, lost: 0, late: 0, duplicates: 0, reordered: 0, restarts: 0 };
 
   constructor(private readonly options: JitterBufferOptions = DEFAULT_JITTER_BUFFER) {}
 
-  push(sequenceNumber: number, payload: Uint8Array, nowMs: number): PlayoutFrame[] {
+  /**
+   * One received packet; returns what can be played now. `timestamp` (the packet's RTP timestamp,
+   * 8 kHz for G.711) sizes the silence of a lost gap exactly; without it a lost packet is taken to
+   * be as long as the last one played.
+   */
+  push(sequenceNumber: number, payload: Uint8Array, nowMs: number, timestamp?: number): PlayoutFrame[] {
     this.stats.received++;
     if (this.expected === undefined) this.expected = sequenceNumber;
     const diff = seqDiff(sequenceNumber, this.expected);
@@ -128,7 +164,8 @@ export class JitterBuffer {
       this.stats.restarts++;
       const out = this.flush();
       this.expected = sequenceNumber;
-      return [...out, ...this.insert(sequenceNumber, payload, nowMs)];
+      this.nextTimestamp = undefined;
+      return [...out, ...this.insert(sequenceNumber, payload, nowMs, timestamp)];
     }
     if (diff < 0) {
       this.stats.late++;
@@ -136,7 +173,7 @@ export class JitterBuffer {
     }
     if (diff === 0 && this.pending.size === 0) {
       // In order with nothing held (the common case): straight out, nothing stored.
-      this.lastPayloadBytes = payload.length;
+      this.played(payload, timestamp);
       this.expected = (sequenceNumber + 1) & 0xffff;
       return [{ kind: 'audio', payload }];
     }
@@ -144,7 +181,12 @@ export class JitterBuffer {
       this.stats.duplicates++;
       return [];
     }
-    return this.insert(sequenceNumber, payload, nowMs);
+    return this.insert(sequenceNumber, payload, nowMs, timestamp);
+  }
+
+  private played(payload: Uint8Array, timestamp: number | undefined): void {
+    this.lastPayloadBytes = payload.length;
+    this.nextTimestamp = timestamp === undefined ? undefined : (timestamp + payload.length) >>> 0;
   }
 
   /** Packets held waiting for a missing predecessor (0 in steady state: `poll` has nothing to do). */
@@ -174,9 +216,9 @@ export class JitterBuffer {
     return out;
   }
 
-  private insert(seq: number, payload: Uint8Array, nowMs: number): PlayoutFrame[] {
+  private insert(seq: number, payload: Uint8Array, nowMs: number, timestamp: number | undefined): PlayoutFrame[] {
     if (seq !== this.expected) this.stats.reordered++;
-    this.pending.set(seq, { payload, arrivedMs: nowMs });
+    this.pending.set(seq, { payload, arrivedMs: nowMs, timestamp });
     const out = this.drain();
     while (this.pending.size > this.options.depthPackets) {
       out.push(...this.skipToNextPending());
@@ -192,7 +234,7 @@ export class JitterBuffer {
       const hit = this.pending.get(this.expected);
       if (hit === undefined) return out;
       this.pending.delete(this.expected);
-      this.lastPayloadBytes = hit.payload.length;
+      this.played(hit.payload, hit.timestamp);
       out.push({ kind: 'audio', payload: hit.payload });
       this.expected = (this.expected + 1) & 0xffff;
     }
@@ -208,15 +250,45 @@ export class JitterBuffer {
   private skipToNextPending(): PlayoutFrame[] {
     if (this.expected === undefined) return [];
     let nearest: number | undefined;
-    for (const seq of this.pending.keys()) {
+    let next: Held | undefined;
+    for (const [seq, held] of this.pending) {
       const d = seqDiff(seq, this.expected);
-      if (nearest === undefined || d < nearest) nearest = d;
+      if (nearest === undefined || d < nearest) {
+        nearest = d;
+        next = held;
+      }
     }
     if (nearest === undefined) return [];
     this.stats.lost += nearest;
-    const conceal = Math.min(nearest, this.options.maxConcealPackets);
-    const out: PlayoutFrame[] = Array.from({ length: conceal }, () => ({ kind: 'lost', bytes: this.lastPayloadBytes }));
     this.expected = (this.expected + nearest) & 0xffff;
+    return this.conceal(nearest, this.lostSamples(nearest, next?.timestamp));
+  }
+
+  /**
+   * Samples the `packets` lost packets stood for: the RTP timestamp distance from the end of the
+   * last payload played to the next packet, when both are known and it is plausible (more than
+   * nothing, at most `packets` of the longest payload accepted); else `packets` of the last size.
+   */
+  private lostSamples(packets: number, nextTimestamp: number | undefined): number {
+    if (this.nextTimestamp !== undefined && nextTimestamp !== undefined) {
+      const d = (nextTimestamp - this.nextTimestamp) >>> 0;
+      if (d > 0 && d <= packets * MAX_G711_PAYLOAD_BYTES) return d;
+    }
+    return packets * this.lastPayloadBytes;
+  }
+
+  /** Silence for `samples`, in `packets` frames, at most `maxConcealMs` of it. */
+  private conceal(packets: number, samples: number): PlayoutFrame[] {
+    // Known after the gap: whatever comes next is placed by its own timestamp.
+    this.nextTimestamp = undefined;
+    let remaining = Math.min(samples, this.options.maxConcealMs * G711_SAMPLES_PER_MS);
+    const per = Math.max(1, Math.ceil(samples / packets));
+    const out: PlayoutFrame[] = [];
+    while (remaining > 0) {
+      const bytes = Math.min(per, remaining);
+      out.push({ kind: 'lost', bytes });
+      remaining -= bytes;
+    }
     return out;
   }
 }

@@ -7,12 +7,19 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
-import { resultCode } from '../../../domain/errors';
+import { FixpayError, resultCode } from '../../../domain/errors';
 import type { ResultCodeName } from '../../../domain/errors';
 import { scrubText } from '../../../domain/masking';
 import { alawDecode, alawEncode, mulawDecode, mulawEncode } from '../../audio/g711';
 import { AudioPacer } from '../pacer';
-import { buildRtp, DEFAULT_JITTER_BUFFER, JitterBuffer, parseRtp } from '../rtp';
+import {
+  buildRtp,
+  DEFAULT_JITTER_BUFFER,
+  G711_SAMPLES_PER_MS,
+  g711PayloadProblem,
+  JitterBuffer,
+  parseRtp,
+} from '../rtp';
 import type { JitterBufferOptions } from '../rtp';
 import { FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE_HZ, SILENT_LOGGER } from '../types';
 import type { CallListener, LineCall, LineDriver, LineHost, LineLogger, CallOffer } from '../types';
@@ -77,6 +84,13 @@ export interface SipDriverOptions {
   /** Refuse offers with an odd RTP port (RFC 3550 §11: SHOULD be even). */
   readonly requireEvenRtpPort: boolean;
   readonly jitter: JitterBufferOptions;
+  /**
+   * The packetisation our SDP answers ask the peer to send (`a=ptime`, ms; one of
+   * SIP_PTIME_CHOICES_MS). Longer packets mean fewer datagrams per line second, and the receive
+   * cost is mostly per datagram (ADR 0015). What we receive is accepted at any size from 10 to
+   * 60 ms whatever this says; what we send stays 20 ms frames.
+   */
+  readonly ptimeMs: number;
   /** Hang up a call whose RTP stopped for this long (0 = never). */
   readonly rtpTimeoutMs: number;
   readonly userAgent: string;
@@ -101,9 +115,23 @@ export const DEFAULT_SIP_OPTIONS: SipDriverOptions = {
   sharedRtpSocket: false,
   requireEvenRtpPort: false,
   jitter: DEFAULT_JITTER_BUFFER,
+  ptimeMs: FRAME_MS,
   rtpTimeoutMs: 60000,
   userAgent: 'fixpay-channel-engine',
 };
+
+/** The packetisations (ms) the node may ask for in `a=ptime` (G.711 in whole 10 ms steps up to 60). */
+export const SIP_PTIME_CHOICES_MS: readonly number[] = [10, 20, 30, 40, 60];
+
+/** @throws FixpayError CONFIG_INVALID when `ms` is not one of SIP_PTIME_CHOICES_MS. */
+export function checkSipPtime(ms: number): number {
+  if (!SIP_PTIME_CHOICES_MS.includes(ms))
+    throw new FixpayError(
+      'CONFIG_INVALID',
+      `SIP ptime must be one of ${SIP_PTIME_CHOICES_MS.join(', ')} ms, got ${JSON.stringify(ms)}`,
+    );
+  return ms;
+}
 
 /** The `tag` parameter of a From or To header; undefined when absent or unparsable. */
 function tagOf(value: string | undefined): string | undefined {
@@ -189,8 +217,12 @@ export class SipLineDriver implements LineDriver {
     callsAnswered: 0,
     callsRefused: 0,
     rtpMalformed: 0,
+    /** RTP of the call's codec whose payload is not 10–60 ms in whole ms (dropped; a gap to the jitter buffer). */
+    rtpPayloadRefused: 0,
     rtpForeign: 0,
     rtpPacketsIn: 0,
+    /** Audio received in those packets, ms (packets × ptime): the line-seconds a packet rate stands for. */
+    rtpAudioMsIn: 0,
     rtpPacketsOut: 0,
     rtpLost: 0,
     rtpLate: 0,
@@ -201,6 +233,7 @@ export class SipLineDriver implements LineDriver {
     private readonly log: LineLogger = SILENT_LOGGER,
   ) {
     this.options = { ...DEFAULT_SIP_OPTIONS, ...options };
+    checkSipPtime(this.options.ptimeMs);
     this.allowed = new SourceList(this.options.allowedSources);
     this.trunks = new SourceList(this.options.trunkSources);
     this.inviteLimiter = new SourceRateLimiter({
@@ -537,7 +570,7 @@ export class SipLineDriver implements LineDriver {
       port,
       sessionId: randomInt(1, 0x7fffffff),
       formats: [{ payloadType: dialog.media.payloadType, codec: dialog.media.codec }],
-      ptimeMs: FRAME_MS,
+      ptimeMs: this.options.ptimeMs,
     });
     dialog.state = 'answered';
     this.counters.callsAnswered++;
@@ -849,7 +882,14 @@ export class SipLineDriver implements LineDriver {
       this.counters.rtpForeign++; // comfort noise, DTMF events, other codecs
       return;
     }
+    if (g711PayloadProblem(pkt.payload.length) !== undefined) {
+      // Not a G.711 packetisation (see g711PayloadProblem): dropped and counted; the jitter buffer
+      // sees a gap and fills it with silence of the right length from the next packet's timestamp.
+      this.counters.rtpPayloadRefused++;
+      return;
+    }
     this.counters.rtpPacketsIn++;
+    this.counters.rtpAudioMsIn += pkt.payload.length / G711_SAMPLES_PER_MS;
     dialog.lastRtpMs = this.wallMs;
     if (dialog.remoteSsrc !== pkt.ssrc) {
       if (dialog.remoteSsrc !== undefined) this.deliver(dialog, dialog.jitter.flush());
@@ -857,7 +897,7 @@ export class SipLineDriver implements LineDriver {
       this.counters.rtpLost += dialog.jitter.stats.lost;
       dialog.jitter = new JitterBuffer(this.options.jitter);
     }
-    this.deliver(dialog, dialog.jitter.push(pkt.sequenceNumber, pkt.payload, performance.now()));
+    this.deliver(dialog, dialog.jitter.push(pkt.sequenceNumber, pkt.payload, performance.now(), pkt.timestamp));
   }
 
   /** RTP latching: only the negotiated peer is heard (see `rtpSymmetricLatch`). */
