@@ -11,7 +11,7 @@
 import { Counter, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { FixpayError } from '../domain/errors';
-import type { HsmPort } from './port';
+import type { CallerScopedHsm, HsmPort } from './port';
 
 /** Every operation of the HSM port (`describe` is a local string, not an operation). */
 export const HSM_COMMANDS = [
@@ -52,6 +52,8 @@ export const HSM_DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.0
 export interface HsmMetrics {
   /** The same HSM, every operation counted and timed. */
   meter(hsm: HsmPort): HsmPort;
+  /** The same for an HSM acting for callers (`fixpay hsm serve`): what each caller asks is counted. */
+  meterCallerScoped(hsm: CallerScopedHsm): CallerScopedHsm;
 }
 
 /** The result label of a failed operation: a result code name, or `error`. */
@@ -80,29 +82,32 @@ export function registerHsmMetrics(registry: Registry): HsmMetrics {
       { ok: commands.labels({ command, result: 'ok' }), duration: duration.labels({ command }) },
     ]),
   );
+  const meter = (hsm: HsmPort): HsmPort => {
+    const metered: Record<string, unknown> = { describe: () => hsm.describe() };
+    for (const command of HSM_COMMANDS) {
+      // Every operation takes at most one argument.
+      const operation = (hsm[command] as (argument?: unknown) => Promise<unknown>).bind(hsm);
+      const child = children.get(command);
+      if (child === undefined) throw new TypeError(`no metrics for ${command}`);
+      metered[command] = async (argument?: unknown): Promise<unknown> => {
+        const started = performance.now();
+        try {
+          const result = await operation(argument);
+          child.ok.inc();
+          return result;
+        } catch (e) {
+          commands.inc({ command, result: hsmResultLabel(e) });
+          throw e;
+        } finally {
+          child.duration.observe((performance.now() - started) / 1000);
+        }
+      };
+    }
+    return metered as unknown as HsmPort;
+  };
   return {
-    meter(hsm) {
-      const metered: Record<string, unknown> = { describe: () => hsm.describe() };
-      for (const command of HSM_COMMANDS) {
-        // Every operation takes at most one argument.
-        const operation = (hsm[command] as (argument?: unknown) => Promise<unknown>).bind(hsm);
-        const child = children.get(command);
-        if (child === undefined) throw new TypeError(`no metrics for ${command}`);
-        metered[command] = async (argument?: unknown): Promise<unknown> => {
-          const started = performance.now();
-          try {
-            const result = await operation(argument);
-            child.ok.inc();
-            return result;
-          } catch (e) {
-            commands.inc({ command, result: hsmResultLabel(e) });
-            throw e;
-          } finally {
-            child.duration.observe((performance.now() - started) / 1000);
-          }
-        };
-      }
-      return metered as unknown as HsmPort;
-    },
+    meter,
+    // One metered port per caller (per connection), not per call.
+    meterCallerScoped: (hsm) => ({ ...meter(hsm), forCaller: (caller) => meter(hsm.forCaller(caller)) }),
   };
 }

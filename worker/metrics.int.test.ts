@@ -11,22 +11,10 @@ import { createMetricsRegistry, startMetricsServer } from '../infra/metrics';
 import type { MetricsServer } from '../infra/metrics';
 import { startTestDatabase } from '../test/support/database';
 import type { TestDatabase } from '../test/support/database';
+import { series } from '../test/support/prometheus';
 import { registerWorkerMetrics } from './metrics';
 
 const LMK = fromHex('000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F');
-
-/** The value of the one series of `name` whose labels include `labels`, or undefined. */
-function series(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    const inside = line.includes('{') ? line.slice(line.indexOf('{') + 1, line.lastIndexOf('}')) : '';
-    const found: Record<string, string | undefined> = Object.fromEntries(
-      [...inside.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1] ?? '', m[2] ?? '']),
-    );
-    if (Object.entries(labels).every(([k, v]) => found[k] === v)) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return undefined;
-}
 
 describe('worker metrics over HTTP', () => {
   let db: TestDatabase;

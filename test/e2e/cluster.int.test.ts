@@ -264,6 +264,9 @@ describeCluster('the real Temporal server on PostgreSQL, two workers and an acce
     expect(completed).toBeGreaterThanOrEqual(2);
     expect(worker).toMatch(/^fixpay_activity_duration_seconds_count\{[^}]*result="ok"[^}]*\} \d+/m);
     expect(worker).toMatch(/^fixpay_reversal_queue_depth\{status="pending",process="worker",node="cluster"\} 0$/m);
+    // The purchases' PIN translations went through the worker's metered HSM.
+    expect(series(worker, 'fixpay_hsm_commands_total', { command: 'translatePin', result: 'ok' })).toBeGreaterThan(0);
+    expect(series(worker, 'fixpay_webhook_backlog', { status: 'pending', process: 'worker' })).toBe(0);
     expect(series(access, 'fixpay_host_latency_seconds_count', { service: 'purchase' })).toBe(4);
     expect(series(access, 'fixpay_calls_total', { event: 'answered' })).toBe(2);
     // No card number, PIN block or terminal id in any label or value.
