@@ -45,6 +45,9 @@ type Unmetered = Exclude<keyof HsmPort, HsmCommand | 'describe'>;
 type Assert<T extends true> = T;
 /** Fails the type check when the port gains an operation the list above lacks. */
 export type EveryHsmOperationMetered = Assert<[Unmetered] extends [never] ? true : false>;
+type Arity = { [K in HsmCommand]: Parameters<HsmPort[K]>['length'] }[HsmCommand];
+/** The decorator passes one argument on: fails the type check when an operation takes more. */
+export type EveryHsmOperationTakesOneArgument = Assert<[Arity] extends [0 | 1] ? true : false>;
 
 /** HSM operation buckets, seconds: the software HSM answers in well under a millisecond, a network HSM in a few. */
 export const HSM_DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5];
@@ -85,7 +88,7 @@ export function registerHsmMetrics(registry: Registry): HsmMetrics {
   const meter = (hsm: HsmPort): HsmPort => {
     const metered: Record<string, unknown> = { describe: () => hsm.describe() };
     for (const command of HSM_COMMANDS) {
-      // Every operation takes at most one argument.
+      // Every operation takes at most one argument (checked by the type above).
       const operation = (hsm[command] as (argument?: unknown) => Promise<unknown>).bind(hsm);
       const child = children.get(command);
       if (child === undefined) throw new TypeError(`no metrics for ${command}`);
