@@ -78,7 +78,7 @@ export function registerHsmMetrics(registry: Registry): HsmMetrics {
     buckets: HSM_DURATION_BUCKETS,
     registers: [registry],
   });
-  // The children are made once: a call costs a clock read, an increment and an observation.
+  // The label sets are made once: a call costs two clock reads, an increment and an observation.
   const children = new Map(
     HSM_COMMANDS.map((command) => [
       command,
