@@ -51,6 +51,8 @@ export interface Platform {
   readonly apiUrl: string;
   /** Prometheus endpoint of this process; undefined when off or its port was taken. */
   readonly metricsUrl: string | undefined;
+  /** The Temporal SDK's own Prometheus endpoint; undefined when off or its port was taken. */
+  readonly sdkMetricsUrl: string | undefined;
   /** A sandbox key of the demo partner, fresh at every start (print it; keys are stored hashed). */
   readonly demoPartnerKey: string;
   /** The payload codec endpoint (operator token required). */
@@ -87,7 +89,9 @@ export function devUiOrigins(host: string, uiPort: number): string[] {
 }
 
 export async function startPlatform(config: Config, log: Logger, options: PlatformOptions = {}): Promise<Platform> {
-  installTemporalRuntime(log);
+  const sdkMetrics = installTemporalRuntime(log, {
+    sdkMetrics: { settings: config.metrics, labels: { process: 'dev', node: config.access.nodeId } },
+  });
   // The data folder and what fixpay and its children write there are the user's alone.
   usePrivateUmask();
   ensurePrivateDir(config.dataDir);
@@ -226,6 +230,7 @@ export async function startPlatform(config: Config, log: Logger, options: Platfo
       databaseEmbedded: db.embedded,
       apiUrl: api.apiUrl,
       metricsUrl: metrics.url,
+      sdkMetricsUrl: sdkMetrics.url,
       demoPartnerKey: demoPartner.sandboxKey,
       codecUrl: api.codecUrl,
       uiCodecProxyUrl,

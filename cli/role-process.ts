@@ -17,23 +17,25 @@ import { loadSecrets } from '../infra/secrets';
 import { ControlSlot, serveProcessMetrics } from '../infra/metrics';
 import { installTracing } from '../infra/tracing';
 import { waitForTemporal } from '../infra/temporal';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { installTemporalRuntime } from '../infra/temporal/runtime';
 import type { RoleContext, RunningRole } from './roles';
 
+/** The roles whose process runs Temporal workers, so serves the SDK's own metrics too. */
+const SDK_METRICS_ROLES: ReadonlySet<string> = new Set(['worker', 'access-node']);
+
 /**
- * The Temporal runtime of a role process: SDK logs into the role's logger, and no shutdown on
- * signals — by default the SDK stops every worker at SIGTERM/SIGINT at once, which would cut the
- * access node's lines worker off from the calls it is draining. The role stops its workers itself.
+ * The Temporal runtime of a role process: SDK logs into the role's logger, the SDK's metrics on
+ * their own port for the roles running workers, and no shutdown on signals — by default the SDK
+ * stops every worker at SIGTERM/SIGINT at once, which would cut the access node's lines worker off
+ * from the calls it is draining. The role stops its workers itself.
  */
-function installRoleRuntime(log: Logger): void {
-  Runtime.install({
+function installRoleRuntime(config: Config, log: Logger, role: string): string | undefined {
+  return installTemporalRuntime(log, {
     shutdownSignals: [],
-    logger: new DefaultLogger('WARN', (entry) => {
-      const meta = { ...(entry.meta ?? {}), sdk: true };
-      if (entry.level === 'ERROR') log.error(meta, entry.message);
-      else log.warn(meta, entry.message);
-    }),
-  });
+    ...(SDK_METRICS_ROLES.has(role)
+      ? { sdkMetrics: { settings: config.metrics, labels: { process: role, node: config.access.nodeId } } }
+      : {}),
+  }).url;
 }
 
 /** Opens a role's context; `close` releases the database. Throws CONFIG_INVALID, DATABASE_UNAVAILABLE, TEMPORAL_*. */
@@ -41,8 +43,13 @@ export async function openRoleContext(
   config: Config,
   log: Logger,
   role = 'role',
-): Promise<{ context: RoleContext; close: () => Promise<void>; metricsUrl: string | undefined }> {
-  installRoleRuntime(log);
+): Promise<{
+  context: RoleContext;
+  close: () => Promise<void>;
+  metricsUrl: string | undefined;
+  sdkMetricsUrl: string | undefined;
+}> {
+  const sdkMetricsUrl = installRoleRuntime(config, log, role);
   // A production role never invents secrets: they come from the settings or the secrets file.
   const secrets = loadSecrets(config.security, { generate: false });
   const t = config.temporal;
@@ -76,6 +83,7 @@ export async function openRoleContext(
       ...(tracing === undefined ? {} : { tracing }),
     },
     metricsUrl: metrics.url,
+    sdkMetricsUrl,
     close: async () => {
       await metrics.close();
       await tracing?.shutdown();
@@ -104,7 +112,7 @@ export async function runRole(name: string, start: (context: RoleContext) => Pro
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
-  const { context, close, metricsUrl } = await openRoleContext(config, log, name);
+  const { context, close, metricsUrl, sdkMetricsUrl } = await openRoleContext(config, log, name);
   let role: RunningRole;
   try {
     role = await start(context);
@@ -114,6 +122,8 @@ export async function runRole(name: string, start: (context: RoleContext) => Pro
   }
   process.stdout.write(`${role.ready}\n`);
   process.stdout.write(`fixpay ${name} metrics: ${metricsUrl ?? '(not served)'}\n`);
+  if (SDK_METRICS_ROLES.has(name))
+    process.stdout.write(`fixpay ${name} sdk metrics: ${sdkMetricsUrl ?? '(not served)'}\n`);
   await stopRequested;
   process.stdout.write(`fixpay ${name} draining\n`);
   await role.stop();

@@ -33,6 +33,18 @@ describe('config', () => {
     expect(c.temporal.embedded).toBe(false);
   });
 
+  it('puts the Temporal SDK metrics on the metrics port + 1 unless set; 0 or a picked metrics port turns them off', () => {
+    expect(loadConfig({}, {}, '/repo').metrics).toMatchObject({ port: 9464, sdkPort: 9465 });
+    expect(loadConfig({ FIXPAY_METRICS_PORT: '9600' }, {}, '/repo').metrics.sdkPort).toBe(9601);
+    expect(loadConfig({ FIXPAY_METRICS_PORT: '0' }, {}, '/repo').metrics.sdkPort).toBe(0);
+    expect(loadConfig({ FIXPAY_METRICS_PORT: '65535' }, {}, '/repo').metrics.sdkPort).toBe(0);
+    expect(loadConfig({ FIXPAY_SDK_METRICS_PORT: '9700' }, {}, '/repo').metrics.sdkPort).toBe(9700);
+    expect(loadConfig({ FIXPAY_SDK_METRICS_PORT: '0' }, {}, '/repo').metrics.sdkPort).toBe(0);
+    expect(() => loadConfig({ FIXPAY_SDK_METRICS_PORT: '70000' })).toThrow(
+      /metrics\.sdkPort \(FIXPAY_SDK_METRICS_PORT\)/,
+    );
+  });
+
   it('refuses bad values naming the setting and its variable', () => {
     let caught: unknown;
     try {

@@ -151,6 +151,11 @@ export interface MetricsConfig {
   readonly host: string;
   /** 0 picks a free port (printed in the ready line). */
   readonly port: number;
+  /**
+   * The Temporal SDK's own Prometheus endpoint (infra/temporal/runtime.ts) on `host`; 0 = off.
+   * Unset: `port + 1`, or off when `port` is 0 (the SDK cannot report a port it picked itself).
+   */
+  readonly sdkPort: number;
 }
 
 /** OpenTelemetry traces of a fixpay process (infra/tracing.ts). */
@@ -210,6 +215,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_METRICS_ENABLED: 'metrics.enabled',
   FIXPAY_METRICS_HOST: 'metrics.host',
   FIXPAY_METRICS_PORT: 'metrics.port',
+  FIXPAY_SDK_METRICS_PORT: 'metrics.sdkPort',
   FIXPAY_TRACING_EXPORTER: 'tracing.exporter',
   FIXPAY_OTLP_ENDPOINT: 'tracing.otlpEndpoint',
   FIXPAY_CODEC_KEYS: 'security.codecKeys',
@@ -269,7 +275,8 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
 
 const ajv = new Ajv({ useDefaults: true, coerceTypes: true, allErrors: true });
 /** The shape the schema validates: the cache folder is computed when absent. */
-type RawConfig = Omit<Config, 'temporal' | 'security'> & {
+type RawConfig = Omit<Config, 'temporal' | 'security' | 'metrics'> & {
+  metrics: Omit<MetricsConfig, 'sdkPort'> & { sdkPort?: number };
   temporal: Omit<TemporalConfig, 'cacheDir'> & { cacheDir?: string };
   security: Omit<SecurityConfig, 'secretsFile'> & { secretsFile?: string };
 };
@@ -289,6 +296,12 @@ function setPath(target: Record<string, unknown>, path: string, value: string): 
   }
   const last = parts[parts.length - 1];
   if (last !== undefined) node[last] = value;
+}
+
+/** The SDK metrics port: the one set, else the metrics port + 1 (off when that is 0 or past 65535). */
+function sdkMetricsPort(m: { readonly port: number; readonly sdkPort?: number }): number {
+  if (m.sdkPort !== undefined) return m.sdkPort;
+  return m.port === 0 || m.port >= 65_535 ? 0 : m.port + 1;
 }
 
 /**
@@ -331,7 +344,7 @@ export function loadConfig(
     cardNetwork: Object.freeze({ ...raw.cardNetwork }),
     cards: Object.freeze({ ...raw.cards }),
     hsm: Object.freeze({ ...raw.hsm }),
-    metrics: Object.freeze({ ...raw.metrics }),
+    metrics: Object.freeze({ ...raw.metrics, sdkPort: sdkMetricsPort(raw.metrics) }),
     tracing: Object.freeze({ ...raw.tracing }),
     security: Object.freeze({
       ...raw.security,

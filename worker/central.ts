@@ -167,7 +167,9 @@ export async function startCentral(deps: CentralDeps): Promise<Central> {
     stops.length = 0;
   };
   try {
-    const hsm = new SoftwareHsm({ lmk: Buffer.from(deps.lmkHex, 'hex') });
+    // Every HSM operation of this process goes through this one port: metered here, once.
+    const engine = new SoftwareHsm({ lmk: Buffer.from(deps.lmkHex, 'hex') });
+    const hsm = deps.metrics === undefined ? engine : deps.metrics.meterHsm(engine);
     // Catalogue entries written by API (ADR 0029), of the partner mode this worker serves, read
     // beside the provider directory and refreshed without a restart.
     const catalogue = new CatalogueMirror(

@@ -133,6 +133,7 @@ export function register(program: Command): void {
         `  Codec         ${platform.codecUrl}  (payloads are encrypted; the endpoint needs the operator token in ${platform.secretsFile})`,
         `  API           ${platform.apiUrl}  (health: ${platform.apiUrl}/health)`,
         `  Metrics       ${platform.metricsUrl ?? '(not served: FIXPAY_METRICS_PORT taken or FIXPAY_METRICS_ENABLED=false)'}`,
+        `  SDK metrics   ${platform.sdkMetricsUrl ?? '(not served: FIXPAY_SDK_METRICS_PORT taken or 0, or metrics off)'}`,
         `  Partners      ${platform.apiUrl}/docs (API reference), ${platform.apiUrl}/developers (sandbox page); demo sandbox key ${platform.demoPartnerKey}`,
         `  Database      ${platform.databaseEmbedded ? 'embedded PGlite' : 'PostgreSQL'} ${platform.databaseUrl}`,
         `  Terminals     TCP PCM 127.0.0.1:${platform.tcpPcmPort}, SIP 127.0.0.1:${platform.sipPort}  (try: fixpay sim terminal --init, then --script)`,

@@ -19,6 +19,8 @@ import type { KeyAlgorithm, KeyHandle, KeyType } from '../../hsm/port';
 import { lmkFromHex } from '../../hsm/software/key-store';
 import { SoftwareHsm } from '../../hsm/software/software-hsm';
 import { createLogger } from '../../infra/logging';
+import { serveProcessMetrics } from '../../infra/metrics';
+import { registerHsmMetrics } from '../../hsm/metrics';
 import { loadSecrets } from '../../infra/secrets';
 
 const int = (name: string, value: string): number => {
@@ -79,7 +81,13 @@ export function register(program: Command): void {
     .action(async (opts: { lmkFile: string; host?: string; port?: string; headerLength: string }) => {
       const config = loadConfig();
       const logger = createLogger('hsm');
-      const engine = new SoftwareHsm({ lmk: loadLmk(opts.lmkFile), audit: logger });
+      // Its own /metrics: every operation it executes for its clients, by operation and result.
+      const metrics = await serveProcessMetrics(config.metrics, { process: 'hsm', node: config.access.nodeId }, (why) =>
+        logger.warn({ why }, 'metrics endpoint not served'),
+      );
+      const engine = registerHsmMetrics(metrics.registry).meterCallerScoped(
+        new SoftwareHsm({ lmk: loadLmk(opts.lmkFile), audit: logger }),
+      );
       const { host, port, clientId: _own, clientsFile: _file, transport, ...limits } = config.hsm;
       if (transport === 'plain') {
         console.error(
@@ -97,8 +105,9 @@ export function register(program: Command): void {
         limits,
         logger,
       });
+      logger.info({ metrics: metrics.url ?? '(not served)' }, 'hsm: metrics');
       const stop = (): void => {
-        void server.close().then(() => {
+        void Promise.all([server.close(), metrics.close()]).then(() => {
           logger.info({}, 'hsm: stopped');
           process.exit(0);
         });

@@ -120,6 +120,7 @@ describeCluster('the real Temporal server on PostgreSQL, two workers and an acce
   let tcpPcmPort = 0;
   let metricsUrl = '';
   const roleMetricsPorts: Record<string, number> = {};
+  const roleSdkMetricsPorts: Record<string, number> = {};
 
   beforeAll(async () => {
     if (binaries === undefined || serverUrl === undefined) throw new Error('not runnable');
@@ -159,10 +160,14 @@ describeCluster('the real Temporal server on PostgreSQL, two workers and an acce
       logName: 'cluster-test',
     }));
     // Two central workers (the first deploys the definitions the access node resolves), then the node.
-    for (const name of ['worker-1', 'worker-2', 'access-node']) roleMetricsPorts[name] = await freePort();
+    for (const name of ['worker-1', 'worker-2', 'access-node']) {
+      roleMetricsPorts[name] = await freePort();
+      roleSdkMetricsPorts[name] = await freePort();
+    }
     const withMetrics = (name: string): NodeJS.ProcessEnv => ({
       ...childEnv,
       FIXPAY_METRICS_PORT: String(roleMetricsPorts[name]),
+      FIXPAY_SDK_METRICS_PORT: String(roleSdkMetricsPorts[name]),
     });
     const first = startRole('worker', withMetrics('worker-1'));
     roles.push(first);
@@ -259,9 +264,48 @@ describeCluster('the real Temporal server on PostgreSQL, two workers and an acce
     expect(completed).toBeGreaterThanOrEqual(2);
     expect(worker).toMatch(/^fixpay_activity_duration_seconds_count\{[^}]*result="ok"[^}]*\} \d+/m);
     expect(worker).toMatch(/^fixpay_reversal_queue_depth\{status="pending",process="worker",node="cluster"\} 0$/m);
+    // The purchases' PIN translations went through the worker's metered HSM.
+    expect(series(worker, 'fixpay_hsm_commands_total', { command: 'translatePin', result: 'ok' })).toBeGreaterThan(0);
+    expect(series(worker, 'fixpay_webhook_backlog', { status: 'pending', process: 'worker' })).toBe(0);
     expect(series(access, 'fixpay_host_latency_seconds_count', { service: 'purchase' })).toBe(4);
     expect(series(access, 'fixpay_calls_total', { event: 'answered' })).toBe(2);
     // No card number, PIN block or terminal id in any label or value.
+    for (const text of [worker, access]) {
+      expect(text).not.toContain(CARD.pan);
+      expect(text).not.toMatch(/T0000001/);
+    }
+  });
+
+  it("the worker and the access node serve the Temporal SDK's own metrics on their SDK port", async () => {
+    const scrape = async (name: string): Promise<string> =>
+      (await fetch(`http://127.0.0.1:${roleSdkMetricsPorts[name]}/metrics`)).text();
+    const worker = await scrape('worker-2');
+    const access = await scrape('access-node');
+    // The worker's workflow tasks and activities, labelled with its process and node (durations in ms).
+    expect(
+      series(worker, 'temporal_workflow_task_execution_latency_count', {
+        workflow_type: 'serviceInterpreter',
+        task_queue: 'services',
+        process: 'worker',
+        node: 'cluster',
+      }),
+    ).toBeGreaterThan(0);
+    expect(
+      series(worker, 'temporal_activity_execution_latency_count', { activity_type: 'authorizeCard' }),
+    ).toBeGreaterThan(0);
+    expect(series(worker, 'temporal_worker_task_slots_available', { worker_type: 'WorkflowWorker' })).toBeGreaterThan(
+      0,
+    );
+    expect(worker).toMatch(/^temporal_sticky_cache_size\{[^}]*process="worker"[^}]*\} \d+/m);
+    // The access node runs an activity worker on its lines queue only.
+    expect(
+      series(access, 'temporal_activity_execution_latency_count', {
+        activity_type: 'deliverTerminalResponse',
+        task_queue: 'lines.cluster',
+        process: 'access-node',
+      }),
+    ).toBeGreaterThan(0);
+    expect(series(access, 'temporal_num_pollers', { poller_type: 'activity_task' })).toBeGreaterThan(0);
     for (const text of [worker, access]) {
       expect(text).not.toContain(CARD.pan);
       expect(text).not.toMatch(/T0000001/);
@@ -277,6 +321,7 @@ describeCluster('the real Temporal server on PostgreSQL, two workers and an acce
       'fixpay-worker': [`127.0.0.1:${roleMetricsPorts['worker-2']}`],
       'fixpay-access-node': [`127.0.0.1:${roleMetricsPorts['access-node']}`],
       temporal: [new URL(metricsUrl).host],
+      'temporal-sdk': [`127.0.0.1:${roleSdkMetricsPorts['worker-2']}`],
     });
     try {
       const query = async (q: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> => {
@@ -289,12 +334,19 @@ describeCluster('the real Temporal server on PostgreSQL, two workers and an acce
       let up: { metric: Record<string, string>; value: [number, string] }[] = [];
       while (Date.now() < deadline) {
         up = await query('up == 1');
-        if (up.length === 3) break;
+        if (up.length === 4) break;
         await new Promise((r) => setTimeout(r, 500));
       }
-      expect(up.map((s) => s.metric['job']).sort()).toEqual(['fixpay-access-node', 'fixpay-worker', 'temporal']);
+      expect(up.map((s) => s.metric['job']).sort()).toEqual([
+        'fixpay-access-node',
+        'fixpay-worker',
+        'temporal',
+        'temporal-sdk',
+      ]);
       const runs = await query('sum(fixpay_runs_total{service="purchase",outcome="COMPLETED"})');
       expect(Number(runs[0]?.value[1])).toBeGreaterThanOrEqual(2);
+      const tasks = await query('sum(temporal_workflow_task_execution_latency_count{process="worker"})');
+      expect(Number(tasks[0]?.value[1])).toBeGreaterThan(0);
       const rules = (await (await fetch(`${prom.url}/api/v1/rules`)).json()) as {
         data: { groups: { rules: { name: string; health: string }[] }[] };
       };
@@ -305,6 +357,7 @@ describeCluster('the real Temporal server on PostgreSQL, two workers and an acce
         'FixpayNodeDown',
         'FixpayReversalQueueStuck',
         'FixpayRunsFailing',
+        'FixpayWebhookBacklogStuck',
       ]);
     } finally {
       await prom.stop();

@@ -475,12 +475,13 @@ describeMultihost('hosts in network namespaces: core, two worker hosts, N+1 acce
     const figures = { openOnAAtSwitch: 0, afterSwitch: 0 };
     try {
       await waitFor(6);
-      // Build B starts beside A on both worker hosts (its own metrics port on the host).
+      // Build B starts beside A on both worker hosts (its own metrics port on the host; A's SDK
+      // metrics take the port after A's).
       for (const h of ['w1', 'w2'] as const)
         buildB.push(
           startRole(
             'worker',
-            { ...workerEnv, FIXPAY_WORKER_BUILD_ID: BUILD_B, FIXPAY_METRICS_PORT: String(METRICS_PORT + 1) },
+            { ...workerEnv, FIXPAY_WORKER_BUILD_ID: BUILD_B, FIXPAY_METRICS_PORT: String(METRICS_PORT + 2) },
             { netns: ns(h), readyTimeoutMs: READY_MS },
           ),
         );
