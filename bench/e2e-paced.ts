@@ -22,7 +22,7 @@ import type { DemoData } from '../demo/seed';
 import { startE2e } from '../test/e2e/harness';
 import { CpuMeter } from './e2e-profile';
 import type { PhonesData, PhonesIn, PhonesOut } from './e2e-paced-phones';
-import { countOutcome, heldCalls, pacedCapacity, percentile, ratio } from './paced-stats';
+import { atPace, countOutcome, heldCalls, pacedCapacity, percentile, ratio } from './paced-stats';
 import type { PacedCapacity, PurchaseCounts } from './paced-stats';
 
 const SAMPLE_MS = 100;
@@ -32,8 +32,8 @@ const AMOUNT_MINOR = 100;
 const WARMUP_MAX_MS = 45_000;
 /** Longest wait for the phones to end their calls after the window. */
 const STOP_WAIT_MS = 30_000;
-/** STANs and PSAM counters of phone i start at 1 + i × this (each phone's own PSAM or issuer). */
-const STAN_STRIDE = 10_000;
+/** STAN and PSAM counter every phone starts at (each has its own PSAM, and its own fake issuer). */
+const STAN_START = 1;
 
 export interface PacedOptions {
   readonly phones: number;
@@ -65,6 +65,8 @@ class Phones {
   readonly counts: PurchaseCounts = { completed: 0, approved: 0, failed: 0 };
   callErrors = 0;
   firstError: string | undefined;
+  failure: Error | undefined;
+  exited = false;
   /** Purchases finished before the window (warm-up), any outcome. */
   warm = 0;
 
@@ -84,12 +86,22 @@ class Phones {
           this.firstError ??= m.text;
         } else resolve();
       });
-      this.worker.on('error', reject);
-      this.worker.on('exit', () => resolve());
+      this.worker.on('error', (e: unknown) => {
+        const error = e instanceof Error ? e : new Error(String(e));
+        this.failure = error;
+        for (const w of this.cpuWaiters.splice(0)) w(Number.NaN);
+        reject(error);
+      });
+      this.worker.on('exit', () => {
+        this.exited = true;
+        for (const w of this.cpuWaiters.splice(0)) w(Number.NaN);
+        resolve();
+      });
     });
   }
 
   cpuMs(): Promise<number> {
+    if (this.exited) return Promise.reject(this.failure ?? new Error('the phones worker exited'));
     return new Promise((resolve) => {
       this.cpuWaiters.push(resolve);
       this.worker.postMessage({ type: 'cpu' } satisfies PhonesIn);
@@ -140,7 +152,7 @@ async function window(
 ): Promise<PacedFigures> {
   const meter = CpuMeter.forEmbedded();
   const phones = new Phones({
-    phones: configs.map((config, i) => ({ config, stanBase: 1 + i * STAN_STRIDE })),
+    phones: configs.map((config) => ({ config, stanBase: STAN_START })),
     purchasesPerCall: PURCHASES_PER_CALL,
     amountMinor: AMOUNT_MINOR,
   });
@@ -254,10 +266,15 @@ function print(f: PacedFigures, base?: PacedFigures): void {
   console.log(
     `${tag} ${what}: ${c.linesPerCore.toFixed(0)} (= 1000 ms per core-second / ${c.cpuPerLineSecondMs.toFixed(1)} ms per line-second)`,
   );
-  if (base !== undefined)
+  if (base !== undefined) {
+    const pace = base.counts.completed / base.capacity.lineSeconds;
+    console.log(
+      `${tag} at the pace the phones buy when the host answers at once (fake issuer: ${pace.toFixed(3)} purchases per line-second), ${c.cpuPerPurchaseMs.toFixed(0)} ms per purchase would be ${(c.cpuPerPurchaseMs * pace).toFixed(1)} ms per line-second: ${atPace(c.cpuPerPurchaseMs, pace).toFixed(1)} lines per core`,
+    );
     console.log(
       `[paced] platform / fake issuer: purchases/s ${ratio(f.counts.completed / f.seconds, base.counts.completed / base.seconds)}, host p99 ${ratio(f.p99, base.p99)}, CPU per purchase ${ratio(c.cpuPerPurchaseMs, base.capacity.cpuPerPurchaseMs)}, CPU per line-second ${ratio(c.cpuPerLineSecondMs, base.capacity.cpuPerLineSecondMs)}, lines per core ${ratio(c.linesPerCore, base.capacity.linesPerCore)}`,
     );
+  }
 }
 
 /** The section: the fake-issuer baseline first (nothing else running), then the platform. */

@@ -1,4 +1,4 @@
-import { countOutcome, heldCalls, pacedCapacity, percentile, ratio } from './paced-stats';
+import { atPace, countOutcome, heldCalls, pacedCapacity, percentile, ratio } from './paced-stats';
 import type { PurchaseCounts } from './paced-stats';
 
 describe('bench:e2e paced-lines arithmetic', () => {
@@ -38,6 +38,13 @@ describe('bench:e2e paced-lines arithmetic', () => {
     expect(c.cpuPerLineSecondMs).toBeNaN();
     expect(c.cpuPerPurchaseMs).toBeNaN();
     expect(c.linesPerCore).toBeNaN();
+  });
+
+  it('lines per core at a given purchase pace', () => {
+    // 0.3 purchases per line-second at 500 ms each: 150 ms per line-second.
+    expect(atPace(500, 0.3)).toBeCloseTo(6.667, 3);
+    expect(atPace(Number.NaN, 0.3)).toBeNaN();
+    expect(atPace(500, 0)).toBeNaN();
   });
 
   it('ratios only between positive finite figures', () => {

@@ -78,3 +78,14 @@ export function pacedCapacity(cpu: WindowCpu, meanCalls: number, seconds: number
 export function ratio(a: number, b: number): string {
   return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? (a / b).toFixed(2) : 'n/a';
 }
+
+/**
+ * Lines per core if every line bought at `purchasesPerLineSecond` (the pace the phones keep when
+ * the host answers at once, from the baseline) and each purchase cost `cpuPerPurchaseMs`: when
+ * the host is saturated, its phones wait, and the measured CPU per line-second understates what a
+ * line that keeps buying would cost.
+ */
+export function atPace(cpuPerPurchaseMs: number, purchasesPerLineSecond: number): number {
+  const perLineSecond = cpuPerPurchaseMs * purchasesPerLineSecond;
+  return Number.isFinite(perLineSecond) && perLineSecond > 0 ? 1000 / perLineSecond : Number.NaN;
+}
