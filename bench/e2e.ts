@@ -22,6 +22,16 @@
  * `--profile`): see docs/adr/0013-purchase-cost.md. `--eager on|off|compare`: the access handler's
  * client on the central worker's native connection, starting the verification and the run eagerly;
  * `compare` runs the matrix without, then with it, in the same process (before/after in one run).
+ *
+ * Paced lines (issue #18; after the matrix, `bench/e2e-paced.ts`): `--paced <n>` phones (64 in a
+ * full run, 16 with `--quick`, 0 skips) dial the access node over TCP PCM with audio in real time
+ * both ways and make calls of three purchases for `--paced-s <seconds>` (60 / 20) on the embedded
+ * engines (PGlite; the matrix's `--db` does not apply). The phones run in a worker thread; the
+ * platform's CPU is this process's minus that thread's, plus the Temporal dev server's and
+ * PGlite's. Printed: concurrent calls held (max and mean of the access node's live calls sampled
+ * every 100 ms), purchases completed/approved/failed and per second, host latency p50/p99, platform
+ * CPU per purchase and per line-second, and lines per core = 1000 / (CPU ms per line-second), beside
+ * the same phones against the fake issuer in the same run. `--only paced` runs this section alone.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
