@@ -670,7 +670,7 @@ async function matrixMode(): Promise<void> {
   const pacedSeconds = count('--paced-s', PACED_DEFAULT[mode].seconds);
   if (pacedPhones > HOST_TERMINALS_MAX) throw new Error(`--paced is at most ${HOST_TERMINALS_MAX}`);
   console.log(
-    `bench:e2e host only (request frames handed to the access handler, no line time), ${mode} run; levels ${LEVELS.join('/')} terminals; load average ${loadavg()
+    `bench:e2e ${onlyPaced ? 'paced lines only' : `host only (request frames handed to the access handler, no line time), levels ${LEVELS.join('/')} terminals, then paced lines`}, ${mode} run; load average ${loadavg()
       .map((l) => l.toFixed(1))
       .join(' ')}; timings are noisy on a shared machine: compare ratios within one run`,
   );
