@@ -22,6 +22,16 @@
  * `--profile`): see docs/adr/0013-purchase-cost.md. `--eager on|off|compare`: the access handler's
  * client on the central worker's native connection, starting the verification and the run eagerly;
  * `compare` runs the matrix without, then with it, in the same process (before/after in one run).
+ *
+ * Paced lines (issue #18; after the matrix, `bench/e2e-paced.ts`): `--paced <n>` phones (64 in a
+ * full run, 16 with `--quick`, 0 skips) dial the access node over TCP PCM with audio in real time
+ * both ways and make calls of three purchases for `--paced-s <seconds>` (60 / 20) on the embedded
+ * engines (PGlite; the matrix's `--db` does not apply). The phones run in a worker thread; the
+ * platform's CPU is this process's minus that thread's, plus the Temporal dev server's and
+ * PGlite's. Printed: concurrent calls held (max and mean of the access node's live calls sampled
+ * every 100 ms), purchases completed/approved/failed and per second, host latency p50/p99, platform
+ * CPU per purchase and per line-second, and lines per core = 1000 / (CPU ms per line-second), beside
+ * the same phones against the fake issuer in the same run. `--only paced` runs this section alone.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -57,6 +67,7 @@ import {
   workflowsStartedSince,
 } from './e2e-profile';
 import type { CpuSplit, RoundTrips, WorkflowCost } from './e2e-profile';
+import { pacedSection } from './e2e-paced';
 
 const PURCHASES_DEFAULT = 20;
 const AMOUNT_MINOR = 100;
@@ -629,6 +640,18 @@ function option(name: string): string | undefined {
   return i < 0 ? undefined : process.argv[i + 1];
 }
 
+/** A whole number ≥ 0 given as `name <n>`, or `fallback` when the flag is absent. */
+function count(name: string, fallback: number): number {
+  const text = option(name);
+  if (text === undefined) return fallback;
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < 0) throw new Error(`${name} needs a whole number ≥ 0`);
+  return v;
+}
+
+/** Paced lines (issue #18): phones, and the window in seconds, for a full run and `--quick`. */
+const PACED_DEFAULT = { full: { phones: 64, seconds: 60 }, quick: { phones: 16, seconds: 20 } } as const;
+
 async function matrixMode(): Promise<void> {
   quietTemporalRuntime();
   installRoundTripCounter();
@@ -641,17 +664,24 @@ async function matrixMode(): Promise<void> {
   // Eager workflow start (ADR 0013): off (as the separate access-node role), on, or both back to back.
   const eager = option('--eager') ?? 'off';
   const eagerModes = eager === 'compare' ? [false, true] : eager === 'on' ? [true] : [false];
+  // `--only paced` runs the paced-lines section alone (no matrix).
+  const onlyPaced = option('--only') === 'paced';
+  const pacedPhones = count('--paced', PACED_DEFAULT[mode].phones);
+  const pacedSeconds = count('--paced-s', PACED_DEFAULT[mode].seconds);
+  if (pacedPhones > HOST_TERMINALS_MAX) throw new Error(`--paced is at most ${HOST_TERMINALS_MAX}`);
   console.log(
-    `bench:e2e host only (request frames handed to the access handler, no line time), ${mode} run; levels ${LEVELS.join('/')} terminals; load average ${loadavg()
+    `bench:e2e ${onlyPaced ? 'paced lines only' : `host only (request frames handed to the access handler, no line time), levels ${LEVELS.join('/')} terminals, then paced lines`}, ${mode} run; load average ${loadavg()
       .map((l) => l.toFixed(1))
       .join(' ')}; timings are noisy on a shared machine: compare ratios within one run`,
   );
-  for (const e of eagerModes) {
+  for (const e of onlyPaced ? [] : eagerModes) {
     const tag = e ? ' eager' : '';
     if (which === 'both' || which === 'embedded') await matrixFor(`embedded${tag}`, null, mode, showTrips, levels, e);
     if (which === 'both' || which === 'postgresql')
       await matrixFor(`postgresql${tag}`, pgUrl, mode, showTrips, levels, e);
   }
+  if (pacedPhones > 0 && pacedSeconds > 0)
+    await pacedSection({ phones: pacedPhones, seconds: pacedSeconds, demo: benchDemo(pacedPhones) });
   console.log(
     `load average at the end ${loadavg()
       .map((l) => l.toFixed(1))
