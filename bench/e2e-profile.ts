@@ -200,9 +200,15 @@ export interface WorkflowCost {
 
 const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
 
-/** What one finished workflow cost in Temporal, from its history (fetched through the client). */
-export async function workflowCost(client: TemporalClient, workflowId: string): Promise<WorkflowCost> {
-  const handle = client.workflow.getHandle(workflowId);
+/**
+ * What one finished workflow cost in Temporal, from its history (fetched through the client). With
+ * `runId`, that run only (e.g. a run that continued as new), not the latest run of the id.
+ */
+export async function workflowCost(client: TemporalClient, workflowId: string, runId?: string): Promise<WorkflowCost> {
+  const handle =
+    runId === undefined
+      ? client.workflow.getHandle(workflowId)
+      : client.workflow.getHandle(workflowId, runId, { followRuns: false });
   await handle.result().catch(() => undefined);
   const history = await handle.fetchHistory();
   const bytes = temporal.api.history.v1.History.encode(history).finish().length;

@@ -23,11 +23,29 @@
  *   e   the minimum: one workflow, one local activity
  *   e-e e started eagerly
  *
+ * Update-per-purchase shapes (`workflows/terminal-floor.ts`): one long-lived workflow per simulated
+ * terminal (the concurrency is the number of terminals), each purchase one Update whose handler
+ * makes the calls and returns, the workflow continuing as new every `--per-run` purchases:
+ *   u-e     the handler makes one local activity (compare e, e-e)
+ *   u-c     the handler makes six local activities (compare c, d)
+ *   u-ack   u-c, then the phone's ACK as a second Update (its result says the run recorded it),
+ *           then the post and its record as two remote activities (ADR 0012's hand-over)
+ *   u-ack-s u-ack with the ACK as a signal (its answer says only that the server stored it)
+ *   u-a+    the handler makes today's full sequence, verification folded in: L + LLLRLRRLRRRR
+ * A u-purchase's latency runs from its Update to the end of its last call (for u-ack and u-ack-s,
+ * the post's record; the answer's own latency is printed below the table). The terminals'
+ * workflows are started (and running) before a shape's measured window and ended after it, so the
+ * window holds purchases only; each terminal keeps its place in its run from one window to the
+ * next, spread over the terminals at the first, so continue-as-new falls inside the windows at its
+ * real rate. History bytes and workflow tasks of a u-shape are per purchase over one whole run
+ * (`--per-run` purchases, first workflow task and continue-as-new included).
+ *
  * Options: `--concurrency 16` (purchases at once), `--runs 96` (per shape and round), `--rounds 2`
  * (each round runs the shapes in the reverse order of the one before, so a load that drifts during
- * the run weighs on every shape alike), `--only a,d` (a is always measured: it is the yardstick).
+ * the run weighs on every shape alike), `--only a,d` (a is always measured: it is the yardstick),
+ * `--per-run 100` (purchases per run of a terminal's workflow before it continues as new).
  */
-import { Client } from '@temporalio/client';
+import { Client, WorkflowContinuedAsNewError } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
@@ -35,6 +53,15 @@ import { loadavg } from 'node:os';
 import { SEARCH_ATTRIBUTE_NAMES } from '../domain/search-attributes';
 import { dynamicConfigArgs } from '../infra/temporal/dev-server';
 import { quietTemporalRuntime, temporalCliPath, testDataConverter } from '../test/support/temporal';
+import {
+  floorAck,
+  floorAckSignal,
+  floorEnd,
+  floorPurchase,
+  floorReady,
+  terminalFloor,
+} from '../workflows/terminal-floor';
+import type { TerminalFloorInput } from '../workflows/terminal-floor';
 import { CpuMeter, workflowCost } from './e2e-profile';
 import type { CpuSplit } from './e2e-profile';
 
@@ -44,6 +71,18 @@ const RUNS_DEFAULT = 96;
 const ROUNDS_DEFAULT = 2;
 /** Purchases per shape before measuring (first activations, bundle caches, connections). */
 const WARMUP_RUNS = 16;
+/** Purchases per run of a terminal's workflow before it continues as new (u-shapes). */
+const PER_RUN_DEFAULT = 100;
+
+/** A purchase as one Update to its terminal's long-lived workflow. */
+interface UpdateShape {
+  /** The calls the Update's handler makes before it returns the answer. */
+  readonly steps: string;
+  /** How the phone's ACK reaches the run, if the purchase waits for it. */
+  readonly ack?: 'update' | 'signal';
+  /** Calls after the ACK (the post and its record). */
+  readonly post: string;
+}
 
 interface Shape {
   readonly id: string;
@@ -53,6 +92,8 @@ interface Shape {
   /** The client on the worker's native connection (required for eager start). */
   readonly native: boolean;
   readonly eager: boolean;
+  /** Set for the Update-per-purchase shapes: `workflows` is then empty. */
+  readonly update?: UpdateShape;
 }
 
 const SHAPES: readonly Shape[] = [
@@ -78,12 +119,69 @@ const SHAPES: readonly Shape[] = [
   { id: 'd', label: 'c + eager start', workflows: ['LLLLLL'], native: true, eager: true },
   { id: 'e', label: 'minimum: one workflow, one L', workflows: ['L'], native: false, eager: false },
   { id: 'e-e', label: 'e + eager start', workflows: ['L'], native: true, eager: true },
+  {
+    id: 'u-e',
+    label: 'a workflow per terminal, a purchase = an Update running one L',
+    workflows: [],
+    native: false,
+    eager: false,
+    update: { steps: 'L', post: '' },
+  },
+  {
+    id: 'u-c',
+    label: 'u-e with six L in the Update',
+    workflows: [],
+    native: false,
+    eager: false,
+    update: { steps: 'LLLLLL', post: '' },
+  },
+  {
+    id: 'u-ack',
+    label: 'u-c, then the ACK as an Update, then RR (post, record)',
+    workflows: [],
+    native: false,
+    eager: false,
+    update: { steps: 'LLLLLL', ack: 'update', post: 'RR' },
+  },
+  {
+    id: 'u-ack-s',
+    label: 'u-ack with the ACK as a signal',
+    workflows: [],
+    native: false,
+    eager: false,
+    update: { steps: 'LLLLLL', ack: 'signal', post: 'RR' },
+  },
+  {
+    id: 'u-a+',
+    label: "a+'s calls in one Update: L + LLLRLRRLRRRR",
+    workflows: [],
+    native: false,
+    eager: false,
+    update: { steps: 'LLLLRLRRLRRRR', post: '' },
+  },
 ];
+
+/** One simulated terminal of a u-shape: its workflow and where it stands in the current run. */
+interface Terminal {
+  readonly workflowId: string;
+  runId: string;
+  inRun: number;
+}
+
+/** The calls of one purchase of a shape, as the table shows them. */
+function callsOf(shape: Shape): string {
+  const u = shape.update;
+  if (u === undefined) return shape.workflows.join('+');
+  const ack = u.ack === undefined ? '' : ` ack(${u.ack}) ${u.post}`;
+  return `U(${u.steps})${ack}`;
+}
 
 interface Figures {
   runs: number;
   seconds: number;
   latencies: number[];
+  /** u-ack shapes: from the purchase's Update to its answer (before the ACK and the post). */
+  answers: number[];
   cpu: { selfMs: number; temporalMs: number; databaseMs: number };
 }
 
@@ -109,6 +207,7 @@ async function main(): Promise<void> {
   const concurrency = intOption('--concurrency', CONCURRENCY_DEFAULT);
   const runs = intOption('--runs', RUNS_DEFAULT);
   const rounds = intOption('--rounds', ROUNDS_DEFAULT);
+  const perRun = intOption('--per-run', PER_RUN_DEFAULT);
   const onlyAt = process.argv.indexOf('--only');
   const only = onlyAt < 0 ? undefined : (process.argv[onlyAt + 1] ?? '').split(',');
   const shapes = SHAPES.filter((s) => s.id === 'a' || only === undefined || only.includes(s.id));
@@ -123,12 +222,25 @@ async function main(): Promise<void> {
     },
   });
   const nativeClient = new Client({ connection: env.nativeConnection, dataConverter });
+  // The post of a u-ack purchase is done when its run reports it through the sink.
+  const postWaiters = new Map<number, () => void>();
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue: TASK_QUEUE,
-    workflowsPath: require.resolve('../workflows/engine-floor'),
+    workflowsPath: require.resolve('../workflows/terminal-floor'),
     dataConverter,
     activities: { floorStep: (i: number): Promise<number> => Promise.resolve(i) },
+    sinks: {
+      floorBench: {
+        posted: {
+          fn: (_info, seq: number): void => {
+            postWaiters.get(seq)?.();
+            postWaiters.delete(seq);
+          },
+          callDuringReplay: false,
+        },
+      },
+    },
   });
   const workerDone = worker.run();
   const meter = CpuMeter.forEmbedded();
@@ -147,33 +259,117 @@ async function main(): Promise<void> {
     }
     return performance.now() - started;
   };
+  // The terminals' workflows still running (terminated at the end should anything fail).
+  const open = new Set<string>();
+  const startTerminal = async (shape: Shape, u: UpdateShape, inRun: number): Promise<Terminal> => {
+    seq += 1;
+    const workflowId = `shape:${shape.id}:terminal:${seq}`;
+    const input: TerminalFloorInput = { perRun, inRun, ack: u.ack !== undefined, post: u.post };
+    const handle = await env.client.workflow.start(terminalFloor, {
+      taskQueue: TASK_QUEUE,
+      workflowId,
+      args: [input],
+    });
+    open.add(workflowId);
+    // Its first workflow task is done before the window opens.
+    await handle.executeUpdate(floorReady);
+    return { workflowId, runId: handle.firstExecutionRunId, inRun };
+  };
+  const endTerminal = async (t: Terminal): Promise<number> => {
+    const handle = env.client.workflow.getHandle<typeof terminalFloor>(t.workflowId);
+    await handle.signal(floorEnd);
+    const inRun = await handle.result();
+    open.delete(t.workflowId);
+    return inRun;
+  };
+  /** One purchase on a terminal's workflow: its latency and its answer's. */
+  const purchaseOn = async (u: UpdateShape, t: Terminal): Promise<{ total: number; answer: number }> => {
+    const handle = env.client.workflow.getHandle(t.workflowId);
+    const started = performance.now();
+    await handle.executeUpdate(floorPurchase, { args: [u.steps] });
+    const answer = performance.now() - started;
+    if (u.ack !== undefined) {
+      seq += 1;
+      const s = seq;
+      const posted = new Promise<void>((resolve) => postWaiters.set(s, resolve));
+      if (u.ack === 'update') await handle.executeUpdate(floorAck, { args: [s] });
+      else await handle.signal(floorAckSignal, s);
+      await posted;
+    }
+    const total = performance.now() - started;
+    t.inRun += 1;
+    if (t.inRun >= perRun) {
+      // The run continues as new: the next purchase goes to the next run.
+      const run = env.client.workflow.getHandle(t.workflowId, t.runId, { followRuns: false });
+      try {
+        await run.result();
+        throw new Error(`${t.workflowId} ended instead of continuing as new`);
+      } catch (e) {
+        if (!(e instanceof WorkflowContinuedAsNewError)) throw e;
+        t.runId = e.newExecutionRunId;
+      }
+      t.inRun = 0;
+    }
+    return { total, answer };
+  };
+  // Where each terminal of a u-shape stands in its run, carried from one window to the next.
+  const places = new Map<string, number[]>();
   const drive = async (shape: Shape, total: number): Promise<Figures> => {
     const latencies: number[] = [];
+    const answers: number[] = [];
     let left = total;
+    const lanes = Math.min(concurrency, total);
+    const u = shape.update;
+    let terminals: Terminal[] = [];
+    let place: number[] = [];
+    if (u !== undefined) {
+      place =
+        places.get(shape.id) ?? Array.from({ length: concurrency }, (_, i) => Math.floor((i * perRun) / concurrency));
+      places.set(shape.id, place);
+      terminals = await Promise.all(Array.from({ length: lanes }, (_, i) => startTerminal(shape, u, place[i] ?? 0)));
+    }
     const cpu0 = await meter.snapshot();
     const started = performance.now();
     await Promise.all(
-      Array.from({ length: Math.min(concurrency, total) }, async () => {
+      Array.from({ length: lanes }, async (_, i) => {
+        const t = terminals[i];
         while (left > 0) {
           left -= 1;
-          latencies.push(await purchase(shape));
+          if (u === undefined || t === undefined) {
+            latencies.push(await purchase(shape));
+          } else {
+            const r = await purchaseOn(u, t);
+            latencies.push(r.total);
+            answers.push(r.answer);
+          }
         }
       }),
     );
     const seconds = (performance.now() - started) / 1000;
     const cpu = CpuMeter.delta(cpu0, await meter.snapshot(), 1);
-    return { runs: total, seconds, latencies, cpu: { ...cpu } };
+    const ended = await Promise.all(terminals.map(endTerminal));
+    ended.forEach((inRun, i) => (place[i] = inRun));
+    return { runs: total, seconds, latencies, answers, cpu: { ...cpu } };
+  };
+  /** A u-shape's cost per purchase over one whole run of `perRun` purchases. */
+  const runCost = async (shape: Shape, u: UpdateShape) => {
+    const t = await startTerminal(shape, u, 0);
+    const firstRun = t.runId;
+    for (let i = 0; i < perRun; i++) await purchaseOn(u, t);
+    const c = await workflowCost(env.client, t.workflowId, firstRun);
+    await endTerminal(t);
+    return c;
   };
   try {
     const load0 = loadavg();
     console.log(
-      `bench:shapes: engine floor of purchase shapes on the dev server, ${concurrency} purchases at once, ${runs} per shape × ${rounds} rounds; load average ${load0.map((l) => l.toFixed(1)).join(' ')}; compare ratios within this run`,
+      `bench:shapes: engine floor of purchase shapes on the dev server, ${concurrency} purchases at once, ${runs} per shape × ${rounds} rounds, u-shapes continue as new every ${perRun}; load average ${load0.map((l) => l.toFixed(1)).join(' ')}; compare ratios within this run`,
     );
     for (const s of shapes) await drive(s, WARMUP_RUNS);
     const totals = new Map<string, Figures>(
       shapes.map((s) => [
         s.id,
-        { runs: 0, seconds: 0, latencies: [], cpu: { selfMs: 0, temporalMs: 0, databaseMs: 0 } },
+        { runs: 0, seconds: 0, latencies: [], answers: [], cpu: { selfMs: 0, temporalMs: 0, databaseMs: 0 } },
       ]),
     );
     for (let r = 0; r < rounds; r++) {
@@ -185,6 +381,7 @@ async function main(): Promise<void> {
         t.runs += f.runs;
         t.seconds += f.seconds;
         t.latencies.push(...f.latencies);
+        t.answers.push(...f.answers);
         t.cpu.selfMs += f.cpu.selfMs;
         t.cpu.temporalMs += f.cpu.temporalMs;
         t.cpu.databaseMs += f.cpu.databaseMs;
@@ -192,7 +389,20 @@ async function main(): Promise<void> {
     }
     // What one purchase of each shape is in Temporal: workflow tasks and history bytes.
     const costs = new Map<string, { tasks: number; bytes: number; steps: string }>();
+    const breakdowns: string[] = [];
     for (const s of shapes) {
+      if (s.update !== undefined) {
+        // Per purchase over one whole run: its history / the purchases in it.
+        const c = await runCost(s, s.update);
+        costs.set(s.id, { tasks: c.workflowTasks / perRun, bytes: c.historyBytes / perRun, steps: callsOf(s) });
+        const parts = [...c.bytesByEvent]
+          .sort((x, y) => y[1] - x[1])
+          .map(([k, v]) => `${k} ${(v / perRun).toFixed(0)}`);
+        breakdowns.push(
+          `${s.id}: one run of ${perRun} purchases, ${c.events} events, ${c.historyBytes} B; per purchase: ${parts.join(', ')}`,
+        );
+        continue;
+      }
       const first = seq;
       await purchase(s);
       let tasks = 0;
@@ -215,6 +425,8 @@ async function main(): Promise<void> {
     if (base === undefined) throw new Error('shape a was not measured');
     const baseCpu = cpuTotal(per(base));
     const baseRate = base.runs / base.seconds;
+    const full = totals.get('a+');
+    const fullCpu = full === undefined ? undefined : cpuTotal(per(full));
     const head = [
       'shape',
       'calls',
@@ -225,6 +437,7 @@ async function main(): Promise<void> {
       'p99 ms',
       'CPU ms/purchase (ours + Temporal + db)',
       'CPU / a',
+      ...(fullCpu === undefined ? [] : ['CPU / a+']),
       'rate / a',
     ];
     const rows = shapes.map((s) => {
@@ -236,22 +449,37 @@ async function main(): Promise<void> {
       return [
         `${s.id} ${s.label}`,
         c.steps,
-        String(c.tasks),
-        String(c.bytes),
+        Number.isInteger(c.tasks) ? String(c.tasks) : c.tasks.toFixed(2),
+        c.bytes.toFixed(0),
         rate.toFixed(1),
         percentile(t.latencies, 50).toFixed(0),
         percentile(t.latencies, 99).toFixed(0),
         `${cpuTotal(cpu).toFixed(1)} (${cpu.selfMs.toFixed(1)} + ${cpu.temporalMs.toFixed(1)} + ${cpu.databaseMs.toFixed(1)})`,
         (cpuTotal(cpu) / baseCpu).toFixed(2),
+        ...(fullCpu === undefined ? [] : [(cpuTotal(cpu) / fullCpu).toFixed(2)]),
         (rate / baseRate).toFixed(2),
       ];
     });
     console.log(`| ${head.join(' | ')} |`);
     console.log(`| ${head.map(() => '---').join(' | ')} |`);
     for (const row of rows) console.log(`| ${row.join(' | ')} |`);
+    for (const s of shapes) {
+      const t = totals.get(s.id);
+      if (s.update?.ack === undefined || t === undefined) continue;
+      console.log(
+        `${s.id}: the answer (the purchase's Update) p50 ${percentile(t.answers, 50).toFixed(0)} ms, p99 ${percentile(t.answers, 99).toFixed(0)} ms`,
+      );
+    }
+    for (const line of breakdowns) console.log(line);
     const load1 = loadavg();
     console.log(`load average at the end ${load1.map((l) => l.toFixed(1)).join(' ')}`);
   } finally {
+    for (const id of open) {
+      await env.client.workflow
+        .getHandle(id)
+        .terminate('bench:shapes ended')
+        .catch(() => undefined);
+    }
     worker.shutdown();
     await workerDone;
     await env.teardown();

@@ -19,12 +19,17 @@ const local = proxyLocalActivities<EngineFloorActivities>({
   retry: { maximumAttempts: 3 },
 });
 
-/** `steps`: one letter per call in order, `L` local, `R` remote. Returns how many ran. */
-export async function engineFloor(steps: string): Promise<number> {
+/** Runs `steps` (one letter per call in order, `L` local, `R` remote); returns how many ran. */
+export async function floorSteps(steps: string): Promise<number> {
   let i = 0;
   for (const s of steps) {
     i += 1;
     await (s === 'L' ? local.floorStep(i) : remote.floorStep(i));
   }
   return i;
+}
+
+/** `steps`: one letter per call in order, `L` local, `R` remote. Returns how many ran. */
+export async function engineFloor(steps: string): Promise<number> {
+  return floorSteps(steps);
 }
