@@ -32,6 +32,8 @@
  *           then the post and its record as two remote activities (ADR 0012's hand-over)
  *   u-ack-s u-ack with the ACK as a signal (its answer says only that the server stored it)
  *   u-a+    the handler makes today's full sequence, verification folded in: L + LLLRLRRLRRRR
+ *   u-a+ack today's calls with the remote steps kept remote, the hand-over replaced by the Update's
+ *           answer and an ACK Update: LLLLRLRRLR (to the stored answer), the ACK, then RR
  * A u-purchase's latency runs from its Update to the end of its last call (for u-ack and u-ack-s,
  * the post's record; the answer's own latency is printed below the table). The terminals'
  * workflows are started (and running) before a shape's measured window and ended after it, so the
@@ -158,6 +160,14 @@ const SHAPES: readonly Shape[] = [
     native: false,
     eager: false,
     update: { steps: 'LLLLRLRRLRRRR', post: '' },
+  },
+  {
+    id: 'u-a+ack',
+    label: "a+'s calls to the stored answer in one Update, the ACK as an Update, then RR",
+    workflows: [],
+    native: false,
+    eager: false,
+    update: { steps: 'LLLLRLRRLR', ack: 'update', post: 'RR' },
   },
 ];
 
