@@ -58,6 +58,11 @@ describe('terminalFloor on a real Temporal dev server', () => {
       expect(eventCount(events, E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)).toBe(1);
       expect(eventCount(events, E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)).toBe(3);
       expect(eventCount(events, E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED)).toBe(3);
+      // An Update's argument is stored encrypted, as every payload (the same data converter).
+      const accepted = events.find((e) => e.eventType === E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED);
+      const argument =
+        accepted?.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.args?.payloads?.[0];
+      expect(Buffer.from(argument?.metadata?.['encoding'] ?? []).toString()).toBe('binary/encrypted');
       // The next run starts empty and takes the next purchase.
       expect(await handle.executeUpdate(floorReady)).toBe(0);
       expect(await handle.executeUpdate(floorPurchase, { args: ['L'] })).toBe(1);
