@@ -142,7 +142,8 @@ describe('JitterBuffer steady state', () => {
 
 describe('JitterBuffer.inOrder (the receive path without allocation)', () => {
   /** What a frame stands for: the payload's first byte (its packet number) or the silence's length. */
-  const show = (f: PlayoutFrame): string => (f.kind === 'audio' ? `a${f.payload[0]}:${f.payload.length}` : `l${f.bytes}`);
+  const show = (f: PlayoutFrame): string =>
+    f.kind === 'audio' ? `a${f.payload[0]}:${f.payload.length}` : `l${f.bytes}`;
 
   it('plays exactly what push plays, with the same stats, for any order, loss and duplication (property)', () => {
     // Packets of 10–60 ms with consistent timestamps; each step sends one of them (any order,
