@@ -77,8 +77,8 @@ export const emptyRtpHeader = (): RtpHeader => ({
 export function parseRtpHeader(data: Uint8Array, out: RtpHeader): string | undefined {
   if (data.length < RTP_HEADER_BYTES) return 'shorter than the RTP header';
   if (data.length > MAX_RTP_PACKET_BYTES) return 'too large';
-  const b0 = data[0]!;
-  const b1 = data[1]!;
+  const b0 = data[0] ?? 0;
+  const b1 = data[1] ?? 0;
   if (b0 >> 6 !== RTP_VERSION) return 'not RTP version 2';
   const padding = (b0 & 0x20) !== 0;
   const extension = (b0 & 0x10) !== 0;
@@ -92,7 +92,7 @@ export function parseRtpHeader(data: Uint8Array, out: RtpHeader): string | undef
   }
   let end = data.length;
   if (padding) {
-    const pad = data[data.length - 1]!;
+    const pad = data[data.length - 1] ?? 0;
     if (pad === 0) return 'zero padding count';
     end -= pad;
   }
@@ -126,7 +126,7 @@ export function parseRtp(data: Uint8Array): Result<RtpPacket, string> {
   };
 }
 
-const u16 = (b: Uint8Array, at: number): number => ((b[at]! << 8) | b[at + 1]!) >>> 0;
+const u16 = (b: Uint8Array, at: number): number => (((b[at] ?? 0) << 8) | (b[at + 1] ?? 0)) >>> 0;
 const u32 = (b: Uint8Array, at: number): number => ((u16(b, at) << 16) | u16(b, at + 2)) >>> 0;
 
 export function buildRtp(p: RtpPacket): Uint8Array {
