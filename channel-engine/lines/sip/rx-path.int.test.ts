@@ -4,7 +4,8 @@
  * driver reuses, anything else goes through the jitter buffer's queue. Whatever the mix, the audio
  * a call's listener gets is what the jitter buffer alone plays, decoded packet by packet: the same
  * samples in the same order, lost audio as silence of the same length, for μ-law and A-law, with
- * packets of 10–60 ms reordered, duplicated, lost and across a change of SSRC.
+ * packets of 10–60 ms reordered, duplicated, lost and across a change of SSRC. The shared tick no
+ * longer visits idle calls; the RTP timeout, now a sweep over all calls, still ends a silent call.
  */
 import dgram from 'node:dgram';
 import { alawDecode, mulawDecode } from '../../audio/g711';
@@ -14,12 +15,14 @@ import { parseSipMessage } from './message';
 import type { SipResponse } from './message';
 import { parseSdp } from './sdp';
 import { SipLineDriver } from './uas';
+import type { SipDriverOptions } from './uas';
 
 /** Keeps a copy of every audio push (the driver lends its buffer for the call only). */
 class RecordingHost implements LineHost {
   draining = false;
   readonly pushes: Int16Array[] = [];
   readonly lent = new Set<ArrayBufferLike>();
+  readonly hangups: string[] = [];
   offer(_offer: CallOffer): OfferAnswer {
     return {
       accept: true,
@@ -29,7 +32,7 @@ class RecordingHost implements LineHost {
           this.lent.add(pcm.buffer);
         },
         onPlayoutDone: () => {},
-        onHangup: () => {},
+        onHangup: (reason) => this.hangups.push(reason),
       }),
     };
   }
@@ -79,10 +82,11 @@ const concat = (parts: readonly Int16Array[]): number[] => parts.flatMap((p) => 
 
 async function call(
   codec: 'PCMU' | 'PCMA',
-  send: (rtp: dgram.Socket, port: number) => Promise<void>,
+  send: (rtp: dgram.Socket, port: number, host: RecordingHost) => Promise<void>,
+  options: Partial<SipDriverOptions> = {},
 ): Promise<RecordingHost> {
   const host = new RecordingHost();
-  const driver = new SipLineDriver({ port: 0, host: '127.0.0.1', codecs: ['PCMU', 'PCMA'] });
+  const driver = new SipLineDriver({ port: 0, host: '127.0.0.1', codecs: ['PCMU', 'PCMA'], ...options });
   await driver.start(host);
   const sip = dgram.createSocket('udp4');
   const rtp = dgram.createSocket('udp4');
@@ -114,7 +118,7 @@ async function call(
       driver.port,
       '127.0.0.1',
     );
-    await send(rtp, media.value.port);
+    await send(rtp, media.value.port, host);
     // Whatever is still held is released after the jitter buffer's 60 ms wait.
     await new Promise((r) => setTimeout(r, 300));
     return host;
@@ -176,4 +180,40 @@ describe('SIP receive path: the in-order path and the jitter buffer decode alike
       expect(host.lent.size).toBeLessThan(host.pushes.length);
     });
   }
+
+  it('the RTP timeout still ends a call that went silent (checked by a sweep, not every tick), and not one that keeps sending', async () => {
+    const timeoutMs = 400;
+    const pkts = stream(0x3333, 1, new Array<number>(100).fill(20));
+    const sendFor = async (rtp: dgram.Socket, port: number, ms: number, from: number): Promise<number> => {
+      let i = from;
+      for (const end = Date.now() + ms; Date.now() < end; i++) {
+        await sendAll(
+          rtp,
+          port,
+          [pkts[i % pkts.length]!].map((p) => ({ ...p, seq: (1 + i) & 0xffff, ts: (i * 160) >>> 0 })),
+          0,
+        );
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return i;
+    };
+    let silentAfterMs = 0;
+    const host = await call(
+      'PCMU',
+      async (rtp, port, h) => {
+        // Sending for twice the timeout keeps the call up.
+        const sent = await sendFor(rtp, port, 2 * timeoutMs, 0);
+        expect(sent).toBeGreaterThan(10);
+        expect(h.hangups).toEqual([]);
+        // Then silence: the call ends with reason 'timeout' (after the timeout, at the next sweep).
+        const quiet = Date.now();
+        while (h.hangups.length === 0 && Date.now() - quiet < 10_000) await new Promise((r) => setTimeout(r, 10));
+        silentAfterMs = Date.now() - quiet;
+      },
+      { rtpTimeoutMs: timeoutMs },
+    );
+    expect(host.hangups).toEqual(['timeout']);
+    // Not at once: silence shorter than the timeout does not end a call (it kept sending above for longer).
+    expect(silentAfterMs).toBeGreaterThanOrEqual(timeoutMs / 2);
+  });
 });
