@@ -484,6 +484,15 @@ class CallChannel implements CallListener {
    * and freed, LINE_CALL_FAULT counted and logged without the error's data) instead of letting the
    * exception reach the event loop, where it would stop the process and every other call.
    */
+  /** `onAudio` inside the call's fault boundary (`guard`), allocating nothing per packet. */
+  guardedAudio(pcm: Int16Array): void {
+    try {
+      this.onAudio(pcm);
+    } catch (e) {
+      this.fault('audio', e);
+    }
+  }
+
   guard(where: string, fn: () => void): void {
     try {
       fn();
@@ -694,7 +703,8 @@ export class ChannelEngine implements LineHost {
         return {
           onAudio: (pcm) => {
             if (listener !== undefined) return listener.onAudio(pcm);
-            early.push(pcm);
+            // Kept past the call: the driver lends `pcm` (CallListener.onAudio), so it is copied.
+            early.push(pcm.slice());
             earlySamples += pcm.length;
             while (earlySamples > SETUP_AUDIO_MAX_SAMPLES && early.length > 0)
               earlySamples -= early.shift()?.length ?? 0;
@@ -760,8 +770,9 @@ export class ChannelEngine implements LineHost {
     this.log.info({ lineId: offer.lineId, callerNumber: offer.callerNumber, profileId: profile.id }, 'call answered');
     // Every way into the call goes through its fault boundary: an exception ends this call only.
     const listener: CallListener = {
+      // Audio comes with every packet: the boundary without a closure per call.
       onAudio: (pcm) => {
-        channel.guard('audio', () => channel.onAudio(pcm));
+        channel.guardedAudio(pcm);
       },
       onPlayoutDone: () => {
         channel.guard('playout-done', () => channel.onPlayoutDone());

@@ -79,6 +79,19 @@ export function mulawDecode(codes: Uint8Array): Int16Array {
   return out;
 }
 
+/**
+ * μ-law codes `codes[from, to)` → 16-bit linear in `out[0, to - from)`, allocating nothing (the
+ * receive path decodes every packet into a buffer it reuses). `out` must be long enough.
+ */
+export function mulawDecodeInto(codes: Uint8Array, from: number, to: number, out: Int16Array): void {
+  for (let i = from, j = 0; i < to; i++, j++) out[j] = MULAW_DECODE[codes[i] ?? 0] ?? 0;
+}
+
+/** A-law codes `codes[from, to)` → 16-bit linear in `out[0, to - from)` (see `mulawDecodeInto`). */
+export function alawDecodeInto(codes: Uint8Array, from: number, to: number, out: Int16Array): void {
+  for (let i = from, j = 0; i < to; i++, j++) out[j] = ALAW_DECODE[codes[i] ?? 0] ?? 0;
+}
+
 /** 16-bit linear → μ-law. */
 export function mulawEncode(pcm: Int16Array): Uint8Array {
   const out = new Uint8Array(pcm.length);

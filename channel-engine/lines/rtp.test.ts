@@ -139,3 +139,64 @@ describe('JitterBuffer steady state', () => {
     expect(jb.stats.late).toBe(1);
   });
 });
+
+describe('JitterBuffer.inOrder (the receive path without allocation)', () => {
+  /** What a frame stands for: the payload's first byte (its packet number) or the silence's length. */
+  const show = (f: PlayoutFrame): string =>
+    f.kind === 'audio' ? `a${f.payload[0]}:${f.payload.length}` : `l${f.bytes}`;
+
+  it('plays exactly what push plays, with the same stats, for any order, loss and duplication (property)', () => {
+    // Packets of 10–60 ms with consistent timestamps; each step sends one of them (any order,
+    // repeats, omissions) and advances the clock, sometimes past the jitter buffer's wait.
+    const stream = fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 30 }).map((sizes) => {
+      let ts = 0xffffff00;
+      return sizes.map((tenMs, i) => {
+        const bytes = tenMs * 80;
+        const p = { seq: (65_530 + i) & 0xffff, ts: ts >>> 0, payload: new Uint8Array(bytes).fill(i & 0xff) };
+        ts += bytes;
+        return p;
+      });
+    });
+    fc.assert(
+      fc.property(
+        stream,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 80 })), { maxLength: 60 }),
+        (packets, steps) => {
+          const viaPush = new JitterBuffer();
+          const viaInOrder = new JitterBuffer();
+          const a: string[] = [];
+          const b: string[] = [];
+          let now = 0;
+          for (const [pick, advanceMs] of steps) {
+            const p = packets[pick % packets.length]!;
+            now += advanceMs;
+            a.push(...viaPush.poll(now).map(show));
+            b.push(...viaInOrder.poll(now).map(show));
+            a.push(...viaPush.push(p.seq, p.payload, now, p.ts).map(show));
+            if (viaInOrder.inOrder(p.seq, p.payload.length, p.ts)) b.push(show({ kind: 'audio', payload: p.payload }));
+            else b.push(...viaInOrder.push(p.seq, p.payload, now, p.ts).map(show));
+            expect(viaInOrder.held).toBe(viaPush.held);
+          }
+          a.push(...viaPush.flush().map(show));
+          b.push(...viaInOrder.flush().map(show));
+          expect(b).toEqual(a);
+          expect(viaInOrder.stats).toEqual(viaPush.stats);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('refuses (changing nothing) a packet that is not the next expected, or while anything is held', () => {
+    const jb = new JitterBuffer();
+    expect(jb.inOrder(10, 160, 0)).toBe(true);
+    expect(jb.inOrder(12, 160, 320)).toBe(false);
+    expect(jb.inOrder(9, 160, 0)).toBe(false);
+    expect(jb.stats.received).toBe(1);
+    jb.push(12, new Uint8Array(160), 0, 320);
+    expect(jb.held).toBe(1);
+    expect(jb.inOrder(11, 160, 160)).toBe(false);
+    expect(jb.push(11, new Uint8Array(160), 0, 160)).toHaveLength(2);
+    expect(jb.inOrder(13, 160, 480)).toBe(true);
+  });
+});

@@ -43,40 +43,85 @@ export interface RtpPacket {
   readonly payload: Uint8Array;
 }
 
-/** Parses an RTP packet (CSRCs, header extension and padding are skipped). */
-export function parseRtp(data: Uint8Array): Result<RtpPacket, string> {
-  if (data.length < RTP_HEADER_BYTES) return { ok: false, error: 'shorter than the RTP header' };
-  if (data.length > MAX_RTP_PACKET_BYTES) return { ok: false, error: 'too large' };
+/**
+ * An RTP header as `parseRtpHeader` leaves it: the fixed fields and where the payload lies in the
+ * datagram. One object is reused for every packet a socket receives, so the receive path
+ * allocates nothing per packet to read a header.
+ */
+export interface RtpHeader {
+  payloadType: number;
+  marker: boolean;
+  sequenceNumber: number;
+  timestamp: number;
+  ssrc: number;
+  /** The payload is `data[payloadOffset, payloadEnd)`. */
+  payloadOffset: number;
+  payloadEnd: number;
+}
+
+export const emptyRtpHeader = (): RtpHeader => ({
+  payloadType: 0,
+  marker: false,
+  sequenceNumber: 0,
+  timestamp: 0,
+  ssrc: 0,
+  payloadOffset: 0,
+  payloadEnd: 0,
+});
+
+/**
+ * Reads an RTP header into `out` (CSRCs, header extension and padding are skipped). Returns why the
+ * datagram is not RTP, or undefined when `out` now describes it; on a refusal `out` is left in
+ * an unspecified state.
+ */
+export function parseRtpHeader(data: Uint8Array, out: RtpHeader): string | undefined {
+  if (data.length < RTP_HEADER_BYTES) return 'shorter than the RTP header';
+  if (data.length > MAX_RTP_PACKET_BYTES) return 'too large';
   const b0 = data[0] ?? 0;
   const b1 = data[1] ?? 0;
-  if (b0 >> 6 !== RTP_VERSION) return { ok: false, error: 'not RTP version 2' };
+  if (b0 >> 6 !== RTP_VERSION) return 'not RTP version 2';
   const padding = (b0 & 0x20) !== 0;
   const extension = (b0 & 0x10) !== 0;
   const csrcCount = b0 & 0x0f;
   const payloadType = b1 & 0x7f;
-  if (payloadType >= 72 && payloadType <= 76) return { ok: false, error: 'RTCP packet type on the RTP port' };
+  if (payloadType >= 72 && payloadType <= 76) return 'RTCP packet type on the RTP port';
   let offset = RTP_HEADER_BYTES + 4 * csrcCount;
   if (extension) {
-    if (data.length < offset + 4) return { ok: false, error: 'truncated header extension' };
+    if (data.length < offset + 4) return 'truncated header extension';
     offset += 4 + 4 * u16(data, offset + 2);
   }
   let end = data.length;
   if (padding) {
     const pad = data[data.length - 1] ?? 0;
-    if (pad === 0) return { ok: false, error: 'zero padding count' };
+    if (pad === 0) return 'zero padding count';
     end -= pad;
   }
-  if (offset > end) return { ok: false, error: 'header longer than the packet' };
+  if (offset > end) return 'header longer than the packet';
+  out.payloadType = payloadType;
+  out.marker = (b1 & 0x80) !== 0;
+  out.sequenceNumber = u16(data, 2);
+  out.timestamp = u32(data, 4);
+  out.ssrc = u32(data, 8);
+  out.payloadOffset = offset;
+  out.payloadEnd = end;
+  return undefined;
+}
+
+/** Parses an RTP packet (CSRCs, header extension and padding are skipped). */
+export function parseRtp(data: Uint8Array): Result<RtpPacket, string> {
+  const h = emptyRtpHeader();
+  const error = parseRtpHeader(data, h);
+  if (error !== undefined) return { ok: false, error };
   return {
     ok: true,
     value: {
-      payloadType,
-      marker: (b1 & 0x80) !== 0,
-      sequenceNumber: u16(data, 2),
-      timestamp: u32(data, 4),
-      ssrc: u32(data, 8),
+      payloadType: h.payloadType,
+      marker: h.marker,
+      sequenceNumber: h.sequenceNumber,
+      timestamp: h.timestamp,
+      ssrc: h.ssrc,
       // A view, not a copy: every datagram arrives in a buffer of its own.
-      payload: data.subarray(offset, end),
+      payload: data.subarray(h.payloadOffset, h.payloadEnd),
     },
   };
 }
@@ -182,6 +227,21 @@ export class JitterBuffer {
       return [];
     }
     return this.insert(sequenceNumber, payload, nowMs, timestamp);
+  }
+
+  /**
+   * The common case of `push` without allocating: a packet that is the next expected (or the
+   * first) while nothing is held plays as it stands. Returns true when it was taken (counted and
+   * played: the caller hands its `payloadBytes` of audio on at once), false when the packet needs
+   * `push` (nothing was changed). `push` would return exactly that one payload for such a packet.
+   */
+  inOrder(sequenceNumber: number, payloadBytes: number, timestamp?: number): boolean {
+    if (this.pending.size !== 0 || (this.expected !== undefined && this.expected !== sequenceNumber)) return false;
+    this.stats.received++;
+    this.lastPayloadBytes = payloadBytes;
+    this.nextTimestamp = timestamp === undefined ? undefined : (timestamp + payloadBytes) >>> 0;
+    this.expected = (sequenceNumber + 1) & 0xffff;
+    return true;
   }
 
   private played(payload: Uint8Array, timestamp: number | undefined): void {

@@ -45,6 +45,11 @@ export interface LineCall {
 }
 
 export interface CallListener {
+  /**
+   * Received audio, in order. The samples are lent for the duration of the call: a driver may
+   * reuse the array for the next packet (the SIP driver decodes every in-order packet into one
+   * buffer), so a listener that keeps audio beyond the call copies it.
+   */
   onAudio(pcm: Int16Array): void;
   /** All queued audio has left the line. */
   onPlayoutDone(): void;

@@ -2,6 +2,9 @@ import { ModemBank } from './bank';
 import { checkCommonOptions } from './modulator';
 import type { Demodulator, ModemEvent, ModemMetrics, ModemOptions } from './types';
 
+/** What `push` returns when it has no event (frozen: it is shared by every receiver). */
+const NO_EVENTS = Object.freeze([]) as unknown as ModemEvent[];
+
 /** One receiver: a bank of one line, so single lines and banks share the same kernel. */
 class FskDemodulator implements Demodulator {
   private readonly bank: ModemBank;
@@ -19,6 +22,8 @@ class FskDemodulator implements Demodulator {
 
   push(pcm: Int16Array): ModemEvent[] {
     this.bank.push(0, pcm);
+    // Nearly every push of an idle line has no event: no new array for it.
+    if (this.events.length === 0) return NO_EVENTS;
     const out = this.events;
     this.events = [];
     return out;

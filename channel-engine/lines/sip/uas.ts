@@ -10,15 +10,17 @@ import dgram from 'node:dgram';
 import { FixpayError, resultCode } from '../../../domain/errors';
 import type { ResultCodeName } from '../../../domain/errors';
 import { scrubText } from '../../../domain/masking';
-import { alawDecode, alawEncode, mulawDecode, mulawEncode } from '../../audio/g711';
+import { alawDecode, alawDecodeInto, alawEncode, mulawDecode, mulawDecodeInto, mulawEncode } from '../../audio/g711';
 import { AudioPacer } from '../pacer';
 import {
   buildRtp,
   DEFAULT_JITTER_BUFFER,
+  emptyRtpHeader,
   G711_SAMPLES_PER_MS,
   g711PayloadProblem,
   JitterBuffer,
-  parseRtp,
+  MAX_G711_PAYLOAD_BYTES,
+  parseRtpHeader,
 } from '../rtp';
 import type { JitterBufferOptions } from '../rtp';
 import { FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE_HZ, SILENT_LOGGER } from '../types';
@@ -180,6 +182,12 @@ interface Dialog {
   byeSent: string | undefined;
 }
 
+/**
+ * How often the RTP timeout is checked over all calls. The timeout is tens of seconds; checking
+ * it every 10 ms tick cost a visit per idle call per tick.
+ */
+export const RTP_TIMEOUT_SWEEP_MS = 250;
+
 /** How much of a malformed datagram is logged (scrubbed). */
 export const MALFORMED_LOG_BYTES = 60;
 
@@ -197,6 +205,23 @@ export class SipLineDriver implements LineDriver {
   private sharedRtp: dgram.Socket | undefined;
   private readonly sharedRtpPeers = new Map<string, Dialog>();
   private readonly dialogs = new Map<string, Dialog>();
+  /**
+   * Calls the shared tick has work for: packets held in the jitter buffer or audio being played
+   * out. An idle call is not in it, so the tick costs nothing per idle call (ADR 0015, amendment
+   * of 2026-12-05, "where the rest of a line's cost went").
+   */
+  private readonly busy = new Set<Dialog>();
+  /** Wall clock of the last RTP timeout sweep over all calls (every RTP_TIMEOUT_SWEEP_MS, not every tick). */
+  private lastTimeoutSweepMs = Date.now();
+  /** The header of the packet being received (one object for all packets). */
+  private readonly rtpHeader = emptyRtpHeader();
+  /**
+   * Received audio is decoded into this buffer, reused for every packet: `rxViews[n / 8]` is its
+   * first `n` samples (one view per accepted payload size, made once). The listener gets the
+   * samples lent for the call (see CallListener.onAudio).
+   */
+  private readonly rxPcm = new Int16Array(MAX_G711_PAYLOAD_BYTES);
+  private readonly rxViews: Int16Array[] = [];
   private readonly allowed: SourceList;
   private readonly trunks: SourceList;
   private readonly inviteLimiter: SourceRateLimiter;
@@ -527,7 +552,9 @@ export class SipLineDriver implements LineDriver {
     const call: LineCall = {
       offer: callOffer,
       play: (pcm) => {
-        if (dialog.state !== 'terminated') dialog.pacer.enqueue(pcm);
+        if (dialog.state === 'terminated') return;
+        dialog.pacer.enqueue(pcm);
+        if (dialog.pacer.playing) this.busy.add(dialog);
       },
       get playing() {
         return dialog.pacer.playing;
@@ -719,6 +746,7 @@ export class SipLineDriver implements LineDriver {
     for (const t of dialog.timers) clearTimeout(t);
     dialog.timers.clear();
     dialog.pacer.clear();
+    this.busy.delete(dialog);
     // Media is over: the RTP socket goes now, not when the BYE is answered.
     this.closeRtp(dialog);
     const listener = dialog.listener;
@@ -744,6 +772,7 @@ export class SipLineDriver implements LineDriver {
     this.counters.rtpLost += dialog.jitter.stats.lost;
     this.counters.rtpLate += dialog.jitter.stats.late;
     dialog.jitter = new JitterBuffer(this.options.jitter);
+    this.busy.delete(dialog);
     this.closeRtp(dialog);
     this.dialogs.delete(dialog.callId);
   }
@@ -871,33 +900,57 @@ export class SipLineDriver implements LineDriver {
       this.counters.rtpWrongSource++;
       return;
     }
-    const parsed = parseRtp(data);
-    if (!parsed.ok) {
+    const h = this.rtpHeader;
+    const malformed = parseRtpHeader(data, h);
+    if (malformed !== undefined) {
       this.counters.rtpMalformed++;
-      this.log.debug({ callId: dialog.callId, reason: parsed.error }, 'RTP garbage dropped');
+      this.log.debug({ callId: dialog.callId, reason: malformed }, 'RTP garbage dropped');
       return;
     }
-    const pkt = parsed.value;
-    if (dialog.media === undefined || pkt.payloadType !== dialog.media.payloadType) {
+    if (dialog.media === undefined || h.payloadType !== dialog.media.payloadType) {
       this.counters.rtpForeign++; // comfort noise, DTMF events, other codecs
       return;
     }
-    if (g711PayloadProblem(pkt.payload.length) !== undefined) {
+    const bytes = h.payloadEnd - h.payloadOffset;
+    if (g711PayloadProblem(bytes) !== undefined) {
       // Not a G.711 packetisation (see g711PayloadProblem): dropped and counted; the jitter buffer
       // sees a gap and fills it with silence of the right length from the next packet's timestamp.
       this.counters.rtpPayloadRefused++;
       return;
     }
     this.counters.rtpPacketsIn++;
-    this.counters.rtpAudioMsIn += pkt.payload.length / G711_SAMPLES_PER_MS;
+    this.counters.rtpAudioMsIn += bytes / G711_SAMPLES_PER_MS;
     dialog.lastRtpMs = this.wallMs;
-    if (dialog.remoteSsrc !== pkt.ssrc) {
+    if (dialog.remoteSsrc !== h.ssrc) {
       if (dialog.remoteSsrc !== undefined) this.deliver(dialog, dialog.jitter.flush());
-      dialog.remoteSsrc = pkt.ssrc;
+      dialog.remoteSsrc = h.ssrc;
       this.counters.rtpLost += dialog.jitter.stats.lost;
       dialog.jitter = new JitterBuffer(this.options.jitter);
+      // A listener may have ended the call while the old stream was flushed.
+      if (dialog.state === 'terminated') return;
     }
-    this.deliver(dialog, dialog.jitter.push(pkt.sequenceNumber, pkt.payload, performance.now(), pkt.timestamp));
+    // In order with nothing held (nearly every packet): decoded straight from the datagram into
+    // the reused buffer, nothing allocated. Anything else goes through the jitter buffer's queue.
+    if (dialog.jitter.inOrder(h.sequenceNumber, bytes, h.timestamp)) {
+      this.play(dialog, data, h.payloadOffset, h.payloadEnd);
+      return;
+    }
+    const payload = data.subarray(h.payloadOffset, h.payloadEnd);
+    this.deliver(dialog, dialog.jitter.push(h.sequenceNumber, payload, performance.now(), h.timestamp));
+    if (dialog.jitter.held > 0 && dialog.state !== 'terminated') this.busy.add(dialog);
+  }
+
+  /** One in-order payload (`codes[from, to)`, 80–480 bytes) to the listener, decoded into `rxPcm`. */
+  private play(dialog: Dialog, codes: Uint8Array, from: number, to: number): void {
+    const listener = dialog.listener;
+    const media = dialog.media;
+    if (listener === undefined || media === undefined) return;
+    const n = to - from;
+    const slot = n / G711_SAMPLES_PER_MS;
+    const pcm = (this.rxViews[slot] ??= this.rxPcm.subarray(0, n));
+    if (media.codec === 'PCMU') mulawDecodeInto(codes, from, to, pcm);
+    else alawDecodeInto(codes, from, to, pcm);
+    listener.onAudio(pcm);
   }
 
   /** RTP latching: only the negotiated peer is heard (see `rtpSymmetricLatch`). */
@@ -924,36 +977,45 @@ export class SipLineDriver implements LineDriver {
   }
 
   /**
-   * The one shared ticker of all calls: jitter buffer timeouts, RTP timeout, paced playout. An idle
-   * call (nothing held, nothing to play) costs two comparisons here.
+   * The one shared ticker of all calls: jitter buffer timeouts and paced playout for the calls that
+   * have either (`busy`), and every RTP_TIMEOUT_SWEEP_MS the RTP timeout of all calls. An idle
+   * call (nothing held, nothing to play) is not visited by the tick at all.
    */
   private tick(): void {
     const now = performance.now();
     const wall = Date.now();
     this.wallMs = wall;
-    // Deleting from a Map while iterating it is safe: deleted dialogs are not visited.
-    for (const dialog of this.dialogs.values()) {
-      if (dialog.state === 'terminated') continue;
+    // Deleting from a Set while iterating it is safe: deleted entries are not visited, and a call
+    // added during the loop is visited in it (or on the next tick).
+    for (const dialog of this.busy) {
+      if (dialog.state === 'terminated') {
+        this.busy.delete(dialog);
+        continue;
+      }
       try {
-        this.tickDialog(dialog, now, wall);
+        this.tickDialog(dialog, now);
       } catch (e) {
         this.callFault(dialog, 'tick', e);
+      }
+      if (dialog.jitter.held === 0 && !dialog.pacer.playing) this.busy.delete(dialog);
+    }
+    if (this.options.rtpTimeoutMs > 0 && wall - this.lastTimeoutSweepMs >= RTP_TIMEOUT_SWEEP_MS) {
+      this.lastTimeoutSweepMs = wall;
+      for (const dialog of this.dialogs.values()) {
+        if (dialog.state !== 'confirmed' || wall - dialog.lastRtpMs <= this.options.rtpTimeoutMs) continue;
+        try {
+          this.log.warn({ callId: dialog.callId }, 'RTP timeout: ending call');
+          this.terminate(dialog, 'timeout', true);
+        } catch (e) {
+          this.callFault(dialog, 'tick', e);
+        }
       }
     }
   }
 
-  private tickDialog(dialog: Dialog, now: number, wall: number): void {
+  private tickDialog(dialog: Dialog, now: number): void {
     if (dialog.jitter.held > 0) this.deliver(dialog, dialog.jitter.poll(now));
-    if (
-      this.options.rtpTimeoutMs > 0 &&
-      dialog.state === 'confirmed' &&
-      wall - dialog.lastRtpMs > this.options.rtpTimeoutMs
-    ) {
-      this.log.warn({ callId: dialog.callId }, 'RTP timeout: ending call');
-      this.terminate(dialog, 'timeout', true);
-      return;
-    }
-    if (!dialog.pacer.playing) return;
+    if (dialog.state === 'terminated' || !dialog.pacer.playing) return;
     const due = dialog.pacer.due(now);
     if (due.frames.length > 0) this.sendFrames(dialog, due.frames, due.spurtStart);
     if (due.drained) dialog.listener?.onPlayoutDone();
