@@ -484,20 +484,19 @@ class CallChannel implements CallListener {
    * and freed, LINE_CALL_FAULT counted and logged without the error's data) instead of letting the
    * exception reach the event loop, where it would stop the process and every other call.
    */
+  guard(where: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.fault(where, e);
+    }
+  }
   /** `onAudio` inside the call's fault boundary (`guard`), allocating nothing per packet. */
   guardedAudio(pcm: Int16Array): void {
     try {
       this.onAudio(pcm);
     } catch (e) {
       this.fault('audio', e);
-    }
-  }
-
-  guard(where: string, fn: () => void): void {
-    try {
-      fn();
-    } catch (e) {
-      this.fault(where, e);
     }
   }
 
