@@ -90,6 +90,7 @@ export interface AccessConfig {
   readonly sipInviteRatePerSecond: number;
   readonly sipInviteBurst: number;
   readonly sipSharedRtp: boolean;
+  readonly sipSharedRtpReceiveBufferBytes: number;
   /** `a=ptime` of the SIP answers (10, 20, 30, 40 or 60 ms; ADR 0015). */
   readonly sipPtimeMs: number;
   /** Profile for callers bound to no terminal (docs/protocols/call.md). */
@@ -236,6 +237,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   FIXPAY_SIP_INVITE_RATE: 'access.sipInviteRatePerSecond',
   FIXPAY_SIP_INVITE_BURST: 'access.sipInviteBurst',
   FIXPAY_SIP_SHARED_RTP: 'access.sipSharedRtp',
+  FIXPAY_SIP_SHARED_RTP_RECV_BUFFER_BYTES: 'access.sipSharedRtpReceiveBufferBytes',
   FIXPAY_SIP_PTIME_MS: 'access.sipPtimeMs',
   FIXPAY_DEFAULT_PROFILE: 'access.defaultProfileId',
   FIXPAY_PROFILE_LOOKUP_TIMEOUT_MS: 'access.profileLookupTimeoutMs',

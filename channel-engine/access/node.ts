@@ -149,6 +149,7 @@ export async function startAccessNode(deps: AccessNodeDeps): Promise<AccessNode>
       inviteRatePerSecond: a.sipInviteRatePerSecond,
       inviteBurst: a.sipInviteBurst,
       sharedRtpSocket: a.sipSharedRtp,
+      sharedRtpReceiveBufferBytes: a.sipSharedRtpReceiveBufferBytes,
       ptimeMs: a.sipPtimeMs,
     },
     deps.log,

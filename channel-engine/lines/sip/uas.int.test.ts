@@ -3,12 +3,15 @@
  * valid RTP flows, BYE from either side, CANCEL before answer, OPTIONS, and 503 while draining.
  */
 import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { buildRtp } from '../rtp';
+import { SILENT_LOGGER } from '../types';
 import type { CallListener, CallOffer, LineCall, LineHost, OfferAnswer } from '../types';
 import { parseSipMessage } from './message';
 import type { SipResponse } from './message';
 import { parseSdp } from './sdp';
 import { SipLineDriver } from './uas';
+import type { SipDriverOptions } from './uas';
 
 class FakeHost implements LineHost {
   draining = false;
@@ -248,4 +251,38 @@ describe('SIP driver with one shared RTP socket', () => {
       await driver.stop();
     }
   });
+
+  // Linux doubles SO_RCVBUF for its bookkeeping and caps the request at net.core.rmem_max.
+  (process.platform === 'linux' ? it : it.skip)(
+    'asks the kernel for its receive buffer and warns when it is granted less',
+    async () => {
+      const sysctl = (name: string): number => Number(readFileSync(`/proc/sys/net/core/${name}`, 'utf8').trim());
+      const [rmemMax, rmemDefault] = [sysctl('rmem_max'), sysctl('rmem_default')];
+      const start = async (
+        options: Partial<SipDriverOptions>,
+      ): Promise<{ granted: number | undefined; warnings: object[] }> => {
+        const warnings: object[] = [];
+        const log = { ...SILENT_LOGGER, warn: (obj: object) => void warnings.push(obj) };
+        const driver = new SipLineDriver({ port: 0, ...options }, log);
+        await driver.start(host);
+        const granted = driver.sharedRtpReceiveBufferBytes;
+        await driver.stop();
+        expect(driver.sharedRtpReceiveBufferBytes).toBeUndefined();
+        return { granted, warnings };
+      };
+      const fits = Math.min(1 << 20, rmemMax);
+      expect(await start({ sharedRtpSocket: true, sharedRtpReceiveBufferBytes: fits })).toEqual({
+        granted: fits,
+        warnings: [],
+      });
+      expect(await start({ sharedRtpSocket: true, sharedRtpReceiveBufferBytes: 0 })).toEqual({
+        granted: rmemDefault,
+        warnings: [],
+      });
+      const over = await start({ sharedRtpSocket: true, sharedRtpReceiveBufferBytes: rmemMax + 65536 });
+      expect(over.granted).toBe(rmemMax);
+      expect(over.warnings).toEqual([{ wanted: rmemMax + 65536, granted: rmemMax }]);
+      expect(await start({ sharedRtpSocket: false })).toEqual({ granted: undefined, warnings: [] });
+    },
+  );
 });

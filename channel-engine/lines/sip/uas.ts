@@ -83,6 +83,13 @@ export interface SipDriverOptions {
    * of their own. False: a socket per call.
    */
   readonly sharedRtpSocket: boolean;
+  /**
+   * Receive buffer (SO_RCVBUF, bytes) asked for the shared RTP socket: it holds every call's
+   * packets while the event loop is busy, and the kernel's default (about 200 KB) overflows at
+   * a thousand calls (ADR 0015). The kernel caps it at `net.core.rmem_max`; the driver logs a
+   * warning when it got less. 0: the kernel's default. Sockets per call keep the default.
+   */
+  readonly sharedRtpReceiveBufferBytes: number;
   /** Refuse offers with an odd RTP port (RFC 3550 §11: SHOULD be even). */
   readonly requireEvenRtpPort: boolean;
   readonly jitter: JitterBufferOptions;
@@ -115,6 +122,7 @@ export const DEFAULT_SIP_OPTIONS: SipDriverOptions = {
   retryAfterS: 30,
   rtpSymmetricLatch: false,
   sharedRtpSocket: false,
+  sharedRtpReceiveBufferBytes: 4 * 1024 * 1024,
   requireEvenRtpPort: false,
   jitter: DEFAULT_JITTER_BUFFER,
   ptimeMs: FRAME_MS,
@@ -203,6 +211,7 @@ export class SipLineDriver implements LineDriver {
   private wallMs = Date.now();
   /** The shared RTP socket (see `sharedRtpSocket`) and its calls by peer address:port. */
   private sharedRtp: dgram.Socket | undefined;
+  private sharedRtpBufferBytes: number | undefined;
   private readonly sharedRtpPeers = new Map<string, Dialog>();
   private readonly dialogs = new Map<string, Dialog>();
   /**
@@ -287,6 +296,11 @@ export class SipLineDriver implements LineDriver {
     return out;
   }
 
+  /** What the kernel granted the shared RTP socket's receive buffer (bytes); undefined without one. */
+  get sharedRtpReceiveBufferBytes(): number | undefined {
+    return this.sharedRtpBufferBytes;
+  }
+
   metrics(): Record<string, number> {
     let lost = this.counters.rtpLost;
     let late = this.counters.rtpLate;
@@ -339,6 +353,7 @@ export class SipLineDriver implements LineDriver {
     if (this.ticker !== undefined) clearInterval(this.ticker);
     const shared = this.sharedRtp;
     this.sharedRtp = undefined;
+    this.sharedRtpBufferBytes = undefined;
     if (shared !== undefined) await new Promise<void>((resolve) => shared.close(() => resolve()));
     const socket = this.socket;
     this.socket = undefined;
@@ -844,6 +859,25 @@ export class SipLineDriver implements LineDriver {
     rtp.on('error', (e) => {
       this.log.warn({ err: e.message }, 'shared rtp socket error');
     });
+    const wanted = this.options.sharedRtpReceiveBufferBytes;
+    let set = false;
+    if (wanted > 0)
+      try {
+        rtp.setRecvBufferSize(wanted);
+        set = true;
+      } catch (e) {
+        this.log.warn({ err: errText(e), wanted }, 'shared rtp socket: receive buffer not set');
+      }
+    // Linux reports twice what a setsockopt granted (the other half is its bookkeeping); an
+    // untouched socket reports the default as it is.
+    const granted = rtp.getRecvBufferSize() / (set && process.platform === 'linux' ? 2 : 1);
+    this.sharedRtpBufferBytes = granted;
+    if (wanted > 0 && granted < wanted)
+      this.log.warn(
+        { wanted, granted },
+        'shared rtp socket: the kernel granted a smaller receive buffer (raise net.core.rmem_max); packets may be lost at high line counts',
+      );
+    else this.log.info({ bytes: granted }, 'shared rtp socket receive buffer');
     rtp.on('message', (data, rinfo) => {
       const dialog = this.sharedRtpPeers.get(`${rinfo.address}:${rinfo.port}`);
       if (dialog === undefined) {
