@@ -1,14 +1,14 @@
 /**
  * TCP PCM load for `npm run bench:lines`, in its own process so its CPU is not counted as the
- * access node's: holds idle lines that stream mark tone in real time (one 20 ms AUDIO message per
- * line per frame, from one shared timer). Commands on stdin, one a line: `add <n>` opens n more
+ * access node's: holds idle lines that stream mark tone in real time (one AUDIO message per line
+ * per frame, 20 ms unless told otherwise, from one shared timer). Commands on stdin, one a line: `add <n>` opens n more
  * lines; answers on stdout: `held <lines> refused <n> late <frames> sent <frames>` after each
- * command and every 200 ms. Usage: tsx bench/lines-tcp-load.ts <port> [host] [called number].
+ * command and every 200 ms. Usage: tsx bench/lines-tcp-load.ts <port> [host] [called number] [frame ms: 10-250, a multiple of 10].
  */
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { encodeTcpPcm, pcmToBytes, TCP_PCM_TYPE } from '../channel-engine/lines/tcp-pcm';
-import { FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE_HZ } from '../channel-engine/lines/types';
+import { SAMPLE_RATE_HZ } from '../channel-engine/lines/types';
 import { sineAmplitude } from '../channel-engine/modem';
 
 const MARK_HZ = 1300;
@@ -22,15 +22,25 @@ const REPORT_MS = 200;
 const port = Number(process.argv[2]);
 const host = process.argv[3] ?? '127.0.0.1';
 const calledNumber = process.argv[4] ?? '';
-if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error('usage: lines-tcp-load.ts <port> [host]');
+const frameMs = Number(process.argv[5] ?? 20);
+if (
+  !Number.isInteger(port) ||
+  port < 1 ||
+  port > 65535 ||
+  !Number.isInteger(frameMs / 10) ||
+  frameMs < 10 ||
+  frameMs > 250
+)
+  throw new Error('usage: lines-tcp-load.ts <port> [host] [called number] [frame ms: 10-250, a multiple of 10]');
+const frameSamples = (SAMPLE_RATE_HZ * frameMs) / 1000;
 
-// One second of mark tone is a whole number of cycles at 1300 Hz, so it loops without a click.
+// 1300 Hz at 8 kHz repeats every 80 samples (10 ms), so frames of whole 10 ms loop without a click.
 const amplitude = sineAmplitude(LEVEL_DBM0);
 const frames: Uint8Array[] = [];
-for (let f = 0; f < SAMPLE_RATE_HZ / FRAME_SAMPLES; f++) {
-  const pcm = new Int16Array(FRAME_SAMPLES);
-  for (let i = 0; i < FRAME_SAMPLES; i++)
-    pcm[i] = Math.round(amplitude * Math.sin((2 * Math.PI * MARK_HZ * (f * FRAME_SAMPLES + i)) / SAMPLE_RATE_HZ));
+for (let f = 0; f < Math.ceil(1000 / frameMs); f++) {
+  const pcm = new Int16Array(frameSamples);
+  for (let i = 0; i < frameSamples; i++)
+    pcm[i] = Math.round(amplitude * Math.sin((2 * Math.PI * MARK_HZ * (f * frameSamples + i)) / SAMPLE_RATE_HZ));
   frames.push(encodeTcpPcm(TCP_PCM_TYPE.audio, pcmToBytes(pcm)));
 }
 
@@ -81,7 +91,7 @@ function dialMore(): void {
 const started = performance.now();
 let sent = 0;
 setInterval(() => {
-  const due = Math.floor((performance.now() - started) / FRAME_MS);
+  const due = Math.floor((performance.now() - started) / frameMs);
   let count = due - sent;
   if (count > 1) late += (count - 1) * live.size;
   count = Math.min(count, MAX_CATCH_UP_FRAMES);
@@ -91,7 +101,7 @@ setInterval(() => {
     sentFrames += live.size;
   }
   sent = due;
-}, FRAME_MS);
+}, frameMs);
 
 const report = (): void => {
   process.stdout.write(`held ${live.size} refused ${refused} late ${late} sent ${sentFrames}\n`);

@@ -29,6 +29,7 @@
  * Options: --levels 256,512,1024,2048,4096  --transports tcp,sip,sip-shared  --level-s 10  --budget-s 600
  * --ptime 20 (SIP/RTP packetisation, ms: 10, 20, 30, 40, 60; a list such as 20,60,20,60 runs each SIP
  * transport once per entry in the same run)  --pcap (play_pcap_audio at 20 ms too)
+ * --tcp-frame-ms 20 (TCP PCM AUDIO message length, ms, 10-250 in 10s; a list runs each TCP transport once per entry)
  * --setup-rate 200 (SIP calls/s)  --phones 2  --max-lines 20000  --p99-limit-ms 250  --no-platform (echo handler,
  * no phones: for profiling the line path alone, e.g. with --cpu-prof).
  */
@@ -73,8 +74,6 @@ const LOST_SHARE_MAX = 0.001;
 /** How long a level may take to set its lines up before admission is declared the limit. */
 const SETUP_SLACK_S = 20;
 const SETTLE_MS = 2000;
-/** The TCP PCM generator's AUDIO frames, ms each. */
-const TCP_FRAME_MS = 20;
 const DSP_LINES = 64;
 const DSP_SECONDS = 5;
 /** Load lines dial this number; it selects a copy of the V.23 profile whose session timers let an idle line stay up. */
@@ -115,6 +114,11 @@ interface Args {
   ptimes: number[];
   /** SIPp replays a pcap (`play_pcap_audio`) even at 20 ms, instead of `rtp_stream`. */
   pcap: boolean;
+  /**
+   * Lengths (ms) of the TCP PCM generator's AUDIO messages: each TCP transport runs once per
+   * entry, in this order (a peer may send up to 250 ms per message; the cost is mostly per message).
+   */
+  tcpFrames: number[];
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -147,6 +151,12 @@ function parseArgs(argv: readonly string[]): Args {
     base: get('--base'),
     ptimes: (get('--ptime') ?? '20').split(',').map((v) => checkSipPtime(Number(v))),
     pcap: argv.includes('--pcap'),
+    tcpFrames: (get('--tcp-frame-ms') ?? '20').split(',').map((v) => {
+      const ms = Number(v);
+      if (!Number.isInteger(ms / 10) || ms < 10 || ms > 250)
+        throw new Error('--tcp-frame-ms: multiples of 10 from 10 to 250');
+      return ms;
+    }),
   };
 }
 
@@ -511,15 +521,14 @@ async function main(): Promise<void> {
         `warning: host p99 with no idle lines (${baseP99.toFixed(0)} ms) is already over --p99-limit-ms ${args.p99LimitMs}: the machine is too busy for this limit (raise it to compare levels)`,
       );
 
-    // Each SIP transport once per ptime asked for; TCP PCM once.
+    // Each SIP transport once per ptime asked for, each TCP PCM transport once per frame length;
+    // `ptimeMs` is the audio per packet or message either way.
     const phases = args.transports.flatMap((t): { transport: Transport; ptimeMs: number }[] =>
-      t === 'tcp' || t === 'base-tcp'
-        ? [{ transport: t, ptimeMs: 20 }]
-        : args.ptimes.map((ptimeMs) => ({ transport: t, ptimeMs })),
+      (t === 'tcp' || t === 'base-tcp' ? args.tcpFrames : args.ptimes).map((ptimeMs) => ({ transport: t, ptimeMs })),
     );
     for (const { transport, ptimeMs } of phases) {
       ptimeNow = ptimeMs;
-      const label = transport === 'tcp' || transport === 'base-tcp' ? transport : `${transport}@${ptimeMs}ms`;
+      const label = `${transport}@${ptimeMs}ms`;
       let held = 0;
       /** Lines of the highest level whose purchases were all approved within the p99 limit. */
       let heldApproved = 0;
@@ -557,6 +566,7 @@ async function main(): Promise<void> {
               String(loadPort),
               '127.0.0.1',
               LOAD_CALLED_NUMBER,
+              String(ptimeMs),
             ],
             {
               stdio: ['pipe', 'pipe', 'inherit'],
@@ -622,8 +632,8 @@ async function main(): Promise<void> {
           const loadLines = r.lines;
           // CPU per line-second of audio actually handled: on a shared machine the process may not get
           // the core it needs, so the CPU is divided by the audio that arrived, not by the lines held.
-          // TCP PCM frames are 20 ms; RTP is counted in the audio its payloads carried.
-          const lineSPerS = !isTcp ? r.sipLineS : (r.tcpFrames * TCP_FRAME_MS) / 1000;
+          // TCP PCM frames are `ptimeMs` long; RTP is counted in the audio its payloads carried.
+          const lineSPerS = !isTcp ? r.sipLineS : (r.tcpFrames * ptimeMs) / 1000;
           const perLine = (r.cpuMsPerS - base.cpuMsPerS) / Math.max(0.02, lineSPerS);
           const packets = !isTcp
             ? `${r.sipPackets.toFixed(0)} RTP packets/s in (${r.sipPackets > 0 ? ((r.sipLineS * 1000) / r.sipPackets).toFixed(1) : '-'} ms each), ${r.sipPacketsOut.toFixed(0)} out`
