@@ -218,7 +218,7 @@ export class JitterBuffer {
     }
     if (diff === 0 && this.pending.size === 0) {
       // In order with nothing held (the common case): straight out, nothing stored.
-      this.played(payload, timestamp);
+      this.played(payload.length, timestamp);
       this.expected = (sequenceNumber + 1) & 0xffff;
       return [{ kind: 'audio', payload }];
     }
@@ -238,15 +238,15 @@ export class JitterBuffer {
   inOrder(sequenceNumber: number, payloadBytes: number, timestamp?: number): boolean {
     if (this.pending.size !== 0 || (this.expected !== undefined && this.expected !== sequenceNumber)) return false;
     this.stats.received++;
-    this.lastPayloadBytes = payloadBytes;
-    this.nextTimestamp = timestamp === undefined ? undefined : (timestamp + payloadBytes) >>> 0;
+    this.played(payloadBytes, timestamp);
     this.expected = (sequenceNumber + 1) & 0xffff;
     return true;
   }
 
-  private played(payload: Uint8Array, timestamp: number | undefined): void {
-    this.lastPayloadBytes = payload.length;
-    this.nextTimestamp = timestamp === undefined ? undefined : (timestamp + payload.length) >>> 0;
+  /** Bookkeeping of a payload of `payloadBytes` that plays now (`push`, `poll` and `inOrder`). */
+  private played(payloadBytes: number, timestamp: number | undefined): void {
+    this.lastPayloadBytes = payloadBytes;
+    this.nextTimestamp = timestamp === undefined ? undefined : (timestamp + payloadBytes) >>> 0;
   }
 
   /** Packets held waiting for a missing predecessor (0 in steady state: `poll` has nothing to do). */
@@ -294,7 +294,7 @@ export class JitterBuffer {
       const hit = this.pending.get(this.expected);
       if (hit === undefined) return out;
       this.pending.delete(this.expected);
-      this.played(hit.payload, hit.timestamp);
+      this.played(hit.payload.length, hit.timestamp);
       out.push({ kind: 'audio', payload: hit.payload });
       this.expected = (this.expected + 1) & 0xffff;
     }
